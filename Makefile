@@ -1,0 +1,109 @@
+# gatekeeper: an exec gatekeeper for Linux hosts.
+#   make            build gatekeeperd and gatekeeper-ctl (into $(BUILD)/)
+#   make run        install dependencies, build, run gatekeeperd with the default policy
+#   make test       install dependencies, build, run every test (unit, host kernel, guest kernels)
+#   make vmtest     only the guest-kernel (BPF LSM) suite
+#   make install PREFIX=/usr/local [DESTDIR=]
+
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD) -MMD -MP
+LDLIBS  := -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+POLICY_SRCS  := $(wildcard policy/*.c)
+DB_SRCS      := $(wildcard db/*.c)
+SCANNER_SRCS := $(wildcard scanner/*.c)
+CORE_SRCS    := $(filter-out gatekeeper/gatekeeperd.c gatekeeper/gatekeeper-ctl.c,$(wildcard gatekeeper/*.c))
+UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+LIBGK   := $(BUILD)/libgk.a
+DAEMON  := $(BUILD)/gatekeeperd
+CTL     := $(BUILD)/gatekeeper-ctl
+UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPF_SRC := bpf/gatekeeper.bpf.c
+SKEL    := $(BUILD)/gatekeeper.skel.h
+
+.PHONY: all deps run test unit itest vmtest bench vmbench fuzz install clean
+all: $(DAEMON) $(CTL)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# --- BPF: vmlinux.h from the running kernel's BTF, CO-RE object, skeleton ---
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gatekeeper.bpf.o: $(BPF_SRC) bpf/gatekeeper.h $(BUILD)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -Wall -Werror -c $< -o $@
+
+$(SKEL): $(BUILD)/gatekeeper.bpf.o
+	$(BPFTOOL) gen skeleton $< name gatekeeper_bpf > $@.tmp && mv $@.tmp $@
+
+ifneq ($(wildcard $(BPF_SRC)),)
+$(call obj,gatekeeper/kcache_bpf.c): $(SKEL)
+endif
+
+$(LIBGK): $(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(CORE_SRCS))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(DAEMON): $(call obj,gatekeeper/gatekeeperd.c) $(LIBGK)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(CTL): $(call obj,gatekeeper/gatekeeper-ctl.c) $(LIBGK)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# --- commands ---
+deps:
+	@packaging/install-deps.sh
+
+run: deps
+	$(MAKE) all
+	packaging/run-default.sh $(BUILD)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) BUILD=$(BUILD)/san SAN=1 all units
+	tests/run-all.sh $(BUILD)
+
+units: $(UNITS)
+
+unit: units
+	tests/run-all.sh --only unit $(BUILD)
+
+itest: all
+	tests/run-all.sh --only host $(BUILD)
+
+vmtest: all
+	tests/run-all.sh --only vm $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)/etc/gatekeeper
+	install -m 0755 $(DAEMON) $(CTL) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 packaging/gatekeeperd.8 packaging/gatekeeper-ctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 packaging/gatekeeper-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	test -e $(DESTDIR)/etc/gatekeeper/policy.yaml || \
+		install -m 0644 packaging/policy.yaml $(DESTDIR)/etc/gatekeeper/policy.yaml
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(CORE_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c gatekeeper/gatekeeper-ctl.c))

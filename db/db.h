@@ -1,0 +1,76 @@
+/* db: the SQLite verdict store and audit log (WAL, prepared statements,
+ * schema migrations through PRAGMA user_version). This header is the
+ * subsystem's only door.
+ *
+ * One struct gk_db is one SQLite connection: it is not shared between
+ * threads. Each thread that needs the store opens its own; WAL lets readers
+ * and the one writer run together (busy_timeout covers short lock waits). */
+#ifndef GK_DB_H
+#define GK_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+
+struct gk_db;
+
+/* Open (creating file and schema if needed) and migrate. On failure returns
+ * NULL and writes "PATH: reason" into err. A file whose schema is newer than
+ * this program knows is refused, never modified. */
+struct gk_db *db_open(const char *path, char *err, size_t errlen);
+void db_close(struct gk_db *db);
+/* The last error on this connection, as one line. */
+const char *db_errmsg(struct gk_db *db);
+
+/* Group many writes in one transaction (the audit writer batches). */
+int db_begin(struct gk_db *db);
+int db_commit(struct gk_db *db);
+
+/* Admin rules, by content. Return 0 ok, -1 error; get/clear return 1 when
+ * there is no rule for that hash. */
+int db_admin_set(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN],
+		 enum gk_verdict verdict, const char *path_hint);
+int db_admin_clear(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN]);
+int db_admin_get(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN],
+		 enum gk_verdict *verdict, int64_t *set_at_us);
+/* Calls fn for every admin rule; stops and returns fn's value if nonzero. */
+int db_admin_foreach(struct gk_db *db,
+		     int (*fn)(void *ctx, const unsigned char sha[GK_SHA256_LEN],
+			       enum gk_verdict verdict),
+		     void *ctx);
+
+/* The last verdict reached for a content, with its source. */
+struct db_verdict {
+	unsigned char sha256[GK_SHA256_LEN];
+	enum gk_verdict verdict;
+	enum gk_source source;
+	char detail[160];
+	char path[4096];          /* the path it was last decided for */
+	int64_t decided_at_us;    /* CLOCK_REALTIME, microseconds */
+	char policy_sha256[GK_SHA256_HEX_LEN + 1]; /* policy in force then, or "" */
+};
+int db_verdict_put(struct gk_db *db, const struct db_verdict *v);
+/* 0 found, 1 none, -1 error. */
+int db_verdict_get(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN],
+		   struct db_verdict *out);
+int64_t db_verdict_count(struct gk_db *db);   /* -1 on error */
+
+/* One decision, as the audit log keeps it. Strings may be NULL. */
+struct db_audit {
+	int64_t time_us;          /* CLOCK_REALTIME, microseconds */
+	int32_t pid;
+	const char *exe;          /* the exec'ing process's executable */
+	const char *path;
+	const unsigned char *sha256; /* GK_SHA256_LEN bytes or NULL */
+	enum gk_verdict verdict;  /* what the kernel was answered */
+	enum gk_source source;
+	const char *detail;
+	uint32_t latency_us;
+	enum gk_mode mode;
+	bool would_deny;          /* monitor mode: enforce would have denied */
+};
+int db_audit_add(struct gk_db *db, const struct db_audit *a);
+int64_t db_audit_count(struct gk_db *db);      /* -1 on error */
+
+#endif

@@ -1,0 +1,54 @@
+/* kcache: the kernel-side verdict cache. The daemon decides; kcache records
+ * the decision where the kernel can answer the next exec without asking:
+ * a fanotify evictable ignore mark for an allow (fanotify mode), plus the BPF
+ * LSM inode-storage map for allow and deny (bpf mode). */
+#ifndef GK_KCACHE_H
+#define GK_KCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+
+struct kcache;
+
+struct kcache_stats {
+	uint64_t ignore_marks;     /* ignore marks added */
+	uint64_t flushes;          /* forget_all calls */
+	bool hits_measurable;      /* only in bpf mode */
+	uint64_t kernel_allows;    /* bpf: execs allowed from the map */
+	uint64_t kernel_denies;    /* bpf: execs denied from the map */
+	uint64_t invalidations;    /* bpf: verdicts made stale by a write route */
+};
+
+/* perm_fd: the fanotify group whose FAN_OPEN_EXEC_PERM events the ignore
+ * marks silence (-1: no ignore marks, as in monitor mode).
+ * enabled=false is the round-trip gate (--no-kernel-cache): nothing is cached.
+ * try_bpf: attempt BPF LSM; on failure fall back to fanotify mode and say why. */
+struct kcache *kcache_open(int perm_fd, bool enabled, bool try_bpf);
+void kcache_close(struct kcache *kc);
+
+const char *kcache_mode(const struct kcache *kc);  /* "bpf" | "fanotify" | "off" */
+const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
+
+/* Record the verdict for the inode behind fd (a fanotify event fd). */
+int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict);
+/* Make every cached verdict stale at once (rule change): the caches refill
+ * lazily on the next miss. */
+int kcache_forget_all(struct kcache *kc);
+
+/* bpf mode: the ring buffer of denials and invalidations (-1 otherwise). */
+int kcache_event_fd(const struct kcache *kc);
+struct kcache_denial {
+	uint32_t pid;
+	uint64_t dev, ino;
+	char comm[16];
+};
+/* Drain the ring buffer: denials go to on_denial (for the audit log);
+ * invalidations of inodes that may hold an ignore mark drop the marks. */
+void kcache_drain(struct kcache *kc, void (*on_denial)(void *ctx, const struct kcache_denial *d),
+		  void *ctx);
+
+void kcache_get_stats(const struct kcache *kc, struct kcache_stats *out);
+
+#endif

@@ -1,0 +1,123 @@
+/* policy: the YAML policy (libyaml) -- parse, validate, compile, decide.
+ * This header is the subsystem's only door. */
+#ifndef GK_POLICY_H
+#define GK_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GK_SHA256_LEN 32
+#define GK_SHA256_HEX_LEN 64
+#define GK_POLICY_MAX_BYTES (1024 * 1024)
+
+/* Values are stored in SQLite and in the BPF map: never renumber. */
+enum gk_verdict {
+	GK_VERDICT_UNKNOWN = 0,
+	GK_VERDICT_ALLOW = 1,
+	GK_VERDICT_DENY = 2,
+};
+
+enum gk_mode {
+	GK_MODE_ENFORCE = 0,
+	GK_MODE_MONITOR = 1,
+};
+
+/* Where a verdict came from, highest precedence first (shared/DESIGN.md).
+ * Stored in SQLite by name (gk_source_name), never by number. */
+enum gk_source {
+	GK_SOURCE_NONE = 0,
+	GK_SOURCE_ADMIN,       /* gatekeeper-ctl allow|deny, by SHA-256 */
+	GK_SOURCE_POLICY_HASH, /* a policy rule matching the SHA-256 */
+	GK_SOURCE_POLICY_PATH, /* a policy rule matching the path (subtree or glob) */
+	GK_SOURCE_SCANNER,     /* a scanner result */
+	GK_SOURCE_DEFAULT,     /* the policy's default for unknown files */
+	GK_SOURCE_ON_ERROR,    /* scanner error, limit or decision timeout */
+	GK_SOURCE_UNWATCHED,   /* outside every watched subtree */
+};
+
+enum gk_rule_match {
+	GK_MATCH_PATH,   /* `path: /dir` -- the file itself or anything below it */
+	GK_MATCH_GLOB,   /* `glob: "/opt/**\/*.sh"` -- fnmatch(3), ** crosses '/' */
+	GK_MATCH_SHA256, /* `sha256: <64 hex>` */
+};
+
+struct gk_rule {
+	enum gk_rule_match match;
+	char *pattern;                         /* PATH and GLOB */
+	unsigned char sha256[GK_SHA256_LEN];   /* SHA256 */
+	enum gk_verdict action;
+	unsigned line;                         /* where it was written, for `detail` */
+};
+
+struct gk_policy {
+	char *name;              /* the file it came from (as given) */
+	char *text;              /* the source text, NUL-terminated, for `policy show` */
+	size_t text_len;
+	char sha256_hex[GK_SHA256_HEX_LEN + 1]; /* of text */
+
+	enum gk_mode mode;
+	char **watch;            /* absolute, normalised (no trailing '/', no . or ..) */
+	size_t n_watch;
+	enum gk_verdict default_verdict;
+	enum gk_verdict on_error;        /* defaults to default_verdict */
+	unsigned decision_timeout_ms;    /* default 5000; 10..600000 */
+	char *admin_group;               /* NULL: root only */
+	struct gk_rule *rules;           /* in file order; first match wins per level */
+	size_t n_rules;
+};
+
+/* Diagnostics: every error as "file:line:column: message" (1-based). */
+#define GK_POLICY_MAX_ERRORS 32
+struct gk_policy_errors {
+	size_t count;            /* may exceed GK_POLICY_MAX_ERRORS; only the first are kept */
+	char msg[GK_POLICY_MAX_ERRORS][320];
+};
+
+/* Parse a policy held in memory. `name` is used in messages and kept.
+ * Returns NULL and fills errs (count >= 1) on any error. */
+struct gk_policy *policy_parse(const char *name, const char *text, size_t len,
+			       struct gk_policy_errors *errs);
+/* Read (at most GK_POLICY_MAX_BYTES) and parse. An unreadable, oversized or
+ * non-regular file is reported as "file: message". */
+struct gk_policy *policy_load(const char *path, struct gk_policy_errors *errs);
+/* The same through an already open fd (the control socket passes one). */
+struct gk_policy *policy_load_fd(int fd, const char *name, struct gk_policy_errors *errs);
+void policy_free(struct gk_policy *policy);
+
+/* What the daemon knows about one file when it asks for a decision. */
+struct gk_file_facts {
+	const char *path;                      /* absolute; NULL if unknown */
+	const unsigned char *sha256;           /* GK_SHA256_LEN bytes; NULL if unknown */
+	enum gk_verdict admin;                 /* admin rule for this hash, or UNKNOWN */
+	enum gk_verdict scan;                  /* ALLOW clean, DENY infected, UNKNOWN not scanned */
+	const char *scan_detail;               /* signature name, or NULL */
+	bool scan_error;                       /* a scanner failed or a limit was hit */
+	const char *scan_error_reason;         /* why, or NULL */
+};
+
+struct gk_decision {
+	enum gk_verdict verdict;
+	enum gk_source source;
+	char detail[160];  /* "rule 3 (line 12)", a signature name, an error reason, "" */
+};
+
+/* Precedence: admin > policy hash rule > policy path rule > scanner >
+ * default. Deny beats allow at the same level. A path outside every watched
+ * subtree is GK_SOURCE_UNWATCHED/ALLOW (admin and hash rules still apply). */
+void policy_decide(const struct gk_policy *policy, const struct gk_file_facts *facts,
+		   struct gk_decision *out);
+/* Is path inside one of the watched subtrees? */
+bool policy_path_watched(const struct gk_policy *policy, const char *path);
+
+const char *gk_verdict_name(enum gk_verdict v);     /* "allow" "deny" "unknown" */
+const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "none" */
+const char *gk_mode_name(enum gk_mode m);           /* "enforce" "monitor" */
+enum gk_source gk_source_from_name(const char *name); /* GK_SOURCE_NONE if unknown */
+enum gk_verdict gk_verdict_from_name(const char *name); /* GK_VERDICT_UNKNOWN if unknown */
+
+/* Hex helpers shared by everyone who prints or parses a SHA-256. */
+void gk_sha256_to_hex(const unsigned char sha[GK_SHA256_LEN], char hex[GK_SHA256_HEX_LEN + 1]);
+int gk_sha256_from_hex(const char *hex, unsigned char sha[GK_SHA256_LEN]); /* 0 ok, -1 bad */
+
+#endif
