@@ -26,6 +26,8 @@ const char *db_errmsg(struct gk_db *db);
 /* Group many writes in one transaction (the audit writer batches). */
 int db_begin(struct gk_db *db);
 int db_commit(struct gk_db *db);
+/* Abandon the open transaction (after a failed write or commit). */
+int db_rollback(struct gk_db *db);
 
 /* Admin rules, by content. Return 0 ok, -1 error; get/clear return 1 when
  * there is no rule for that hash. */

@@ -1,0 +1,247 @@
+/* db: connection lifecycle, statements, errors and transactions. The rows
+ * themselves are read and written in store.c; the schema lives in schema.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db_internal.h"
+
+#define DB_BUSY_TIMEOUT_MS 2000
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_ADMIN_SET] =
+		"INSERT INTO admin_rules (sha256, verdict, set_at_us, path_hint) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sha256) DO UPDATE SET "
+		"verdict = excluded.verdict, set_at_us = excluded.set_at_us, "
+		"path_hint = excluded.path_hint",
+	[ST_ADMIN_CLEAR] = "DELETE FROM admin_rules WHERE sha256 = ?1",
+	[ST_ADMIN_GET] = "SELECT verdict, set_at_us FROM admin_rules WHERE sha256 = ?1",
+	[ST_ADMIN_ALL] = "SELECT sha256, verdict FROM admin_rules ORDER BY sha256",
+	[ST_VERDICT_PUT] =
+		"INSERT OR REPLACE INTO verdicts (sha256, verdict, source, detail, path, "
+		"decided_at_us, policy_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_VERDICT_GET] =
+		"SELECT verdict, source, detail, path, decided_at_us, policy_sha256 "
+		"FROM verdicts WHERE sha256 = ?1",
+	[ST_VERDICT_COUNT] = "SELECT count(*) FROM verdicts",
+	[ST_AUDIT_ADD] =
+		"INSERT INTO audit (time_us, pid, exe, path, sha256, verdict, source, "
+		"detail, latency_us, mode, would_deny) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_AUDIT_COUNT] = "SELECT count(*) FROM audit",
+};
+
+/* Closing any fd of a file drops every POSIX lock this process holds on it,
+ * SQLite's included. Our one raw open()/close() of the database file (to
+ * create it 0600) therefore runs under this lock, and only on a file that
+ * did not exist, so no connection of ours can hold a lock on it yet. */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int db_fail(struct gk_db *db, const char *what)
+{
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s: %s: %s", db->path, what,
+		 sqlite3_errmsg(db->conn));
+	return -1;
+}
+
+int db_fail_plain(struct gk_db *db, const char *what)
+{
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s: %s", db->path, what);
+	return -1;
+}
+
+void db_stmt_done(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+int64_t db_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Create the file 0600 whatever the umask, or check that it is a regular
+ * file. SQLite gives its -wal and -shm files the same mode. */
+static int ensure_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, ret = -1;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISREG(st.st_mode))
+			return 0;
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	pthread_mutex_lock(&create_lock);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST) /* someone else created it just now */
+			ret = 0;
+		else
+			snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (fchmod(fd, 0600) != 0) {
+		snprintf(err, errlen, "%s: cannot set mode 0600: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_unlock(&create_lock);
+	return ret;
+}
+
+/* Per-connection settings; journal_mode=WAL is stored in the file. */
+static int configure(struct gk_db *db)
+{
+	sqlite3_stmt *stmt = NULL;
+	const char *mode;
+	int ret = -1;
+
+	if (sqlite3_prepare_v2(db->conn, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_ROW) {
+		db_fail(db, "cannot enable WAL");
+		goto cleanup;
+	}
+	mode = (const char *)sqlite3_column_text(stmt, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		db_fail_plain(db, "cannot enable WAL (the filesystem may not support it)");
+		goto cleanup;
+	}
+	if (sqlite3_exec(db->conn, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(db->conn, "PRAGMA trusted_schema = OFF", NULL, NULL, NULL) !=
+		    SQLITE_OK) {
+		db_fail(db, "cannot configure connection");
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+static int prepare_all(struct gk_db *db)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &db->stmt[i], NULL) != SQLITE_OK)
+			return db_fail(db, "cannot prepare statement");
+	}
+	return 0;
+}
+
+static int connect_file(struct gk_db *db, char *err, size_t errlen)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+
+	if (sqlite3_open_v2(db->path, &db->conn, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", db->path,
+			 db->conn ? sqlite3_errmsg(db->conn) : "out of memory");
+		return -1;
+	}
+	if (sqlite3_db_readonly(db->conn, "main") == 1) {
+		snprintf(err, errlen, "%s: cannot open for writing", db->path);
+		return -1;
+	}
+	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+	/* Inspect before anything writes: a refused file stays as it was. */
+	if (db_schema_inspect(db->conn, db->path, err, errlen) != 0)
+		return -1;
+	if (configure(db) != 0 ||
+	    db_schema_migrate(db->conn, db->path, db->errmsg, sizeof(db->errmsg)) != 0 ||
+	    prepare_all(db) != 0) {
+		snprintf(err, errlen, "%s", db->errmsg);
+		return -1;
+	}
+	return 0;
+}
+
+struct gk_db *db_open(const char *path, char *err, size_t errlen)
+{
+	struct gk_db *db = NULL;
+
+	if (path == NULL || path[0] == '\0') {
+		snprintf(err, errlen, "database path is empty");
+		return NULL;
+	}
+	if (ensure_file(path, err, errlen) != 0)
+		return NULL;
+	db = calloc(1, sizeof(*db));
+	if (db == NULL || (db->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	if (connect_file(db, err, errlen) != 0)
+		goto fail;
+	return db;
+fail:
+	db_close(db);
+	return NULL;
+}
+
+void db_close(struct gk_db *db)
+{
+	if (db == NULL)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(db->stmt[i]);
+	/* Rolls back an open transaction; the last connection checkpoints. */
+	sqlite3_close(db->conn);
+	free(db->path);
+	free(db);
+}
+
+const char *db_errmsg(struct gk_db *db)
+{
+	if (db == NULL)
+		return "no database";
+	return db->errmsg;
+}
+
+static int run_simple(struct gk_db *db, enum db_stmt id, const char *what)
+{
+	sqlite3_stmt *stmt = db->stmt[id];
+	int ret = 0;
+
+	if (sqlite3_step(stmt) != SQLITE_DONE)
+		ret = db_fail(db, what);
+	db_stmt_done(stmt);
+	return ret;
+}
+
+int db_begin(struct gk_db *db)
+{
+	return run_simple(db, ST_BEGIN, "begin transaction");
+}
+
+int db_commit(struct gk_db *db)
+{
+	return run_simple(db, ST_COMMIT, "commit");
+}
+
+int db_rollback(struct gk_db *db)
+{
+	return run_simple(db, ST_ROLLBACK, "rollback");
+}

@@ -1,0 +1,200 @@
+/* db schema: versioned by PRAGMA user_version, marked as ours by PRAGMA
+ * application_id. Adding schema v2 is one more entry in `migrations`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+
+/* "GKDB": tells our files apart from any other program's SQLite database. */
+#define GK_DB_APPLICATION_ID 0x474B4442
+
+struct db_migration {
+	int version;     /* user_version once this step has run */
+	const char *sql; /* one or more statements, no values from outside */
+};
+
+static const struct db_migration migrations[] = {
+	{ 1,
+	  "CREATE TABLE admin_rules ("
+	  "  sha256 BLOB PRIMARY KEY CHECK (length(sha256) = 32),"
+	  "  verdict INTEGER NOT NULL CHECK (verdict IN (1, 2)),"
+	  "  set_at_us INTEGER NOT NULL,"
+	  "  path_hint TEXT"
+	  ") WITHOUT ROWID;"
+	  "CREATE TABLE verdicts ("
+	  "  sha256 BLOB PRIMARY KEY CHECK (length(sha256) = 32),"
+	  "  verdict INTEGER NOT NULL CHECK (verdict IN (1, 2)),"
+	  "  source TEXT NOT NULL,"
+	  "  detail TEXT NOT NULL DEFAULT '',"
+	  "  path TEXT NOT NULL DEFAULT '',"
+	  "  decided_at_us INTEGER NOT NULL,"
+	  "  policy_sha256 TEXT NOT NULL DEFAULT ''"
+	  ") WITHOUT ROWID;"
+	  "CREATE TABLE audit ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  time_us INTEGER NOT NULL,"
+	  "  pid INTEGER NOT NULL,"
+	  "  exe TEXT,"
+	  "  path TEXT,"
+	  "  sha256 BLOB CHECK (sha256 IS NULL OR length(sha256) = 32),"
+	  "  verdict INTEGER NOT NULL,"
+	  "  source TEXT NOT NULL,"
+	  "  detail TEXT,"
+	  "  latency_us INTEGER NOT NULL,"
+	  "  mode TEXT NOT NULL,"
+	  "  would_deny INTEGER NOT NULL"
+	  ");"
+	  "CREATE INDEX audit_time_us ON audit (time_us);" },
+};
+
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+int db_schema_latest(void)
+{
+	return migrations[N_MIGRATIONS - 1].version;
+}
+
+/* Runs a one-integer query. Returns an SQLite result code. */
+static int query_int(sqlite3 *conn, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(conn, sql, -1, &stmt, NULL);
+
+	if (rc != SQLITE_OK)
+		goto cleanup;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_ERROR;
+	}
+cleanup:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+struct schema_state {
+	int64_t app_id;
+	int64_t version;
+	int64_t objects; /* entries in sqlite_schema */
+};
+
+static int read_state(sqlite3 *conn, const char *path, struct schema_state *st,
+		      char *err, size_t errlen)
+{
+	int rc = query_int(conn, "PRAGMA application_id", &st->app_id);
+
+	if (rc == SQLITE_OK)
+		rc = query_int(conn, "PRAGMA user_version", &st->version);
+	if (rc == SQLITE_OK)
+		rc = query_int(conn, "SELECT count(*) FROM sqlite_schema", &st->objects);
+	if (rc == SQLITE_OK)
+		return 0;
+	/* NOTADB's own text ("file is not a database") is the clearest line. */
+	snprintf(err, errlen, "%s: %s", path,
+		 (rc & 0xff) == SQLITE_NOTADB ? sqlite3_errstr(SQLITE_NOTADB)
+					      : sqlite3_errmsg(conn));
+	return -1;
+}
+
+/* 0: usable (fresh or ours and not newer), -1: refused with err filled. */
+static int judge_state(const struct schema_state *st, const char *path, char *err,
+		       size_t errlen)
+{
+	int latest = db_schema_latest();
+
+	if (st->app_id == 0 && st->version == 0 && st->objects == 0)
+		return 0; /* empty file or empty database: ours to initialise */
+	if (st->app_id != GK_DB_APPLICATION_ID) {
+		snprintf(err, errlen,
+			 "%s: not a gatekeeper database (application_id %#llx, "
+			 "user_version %lld, %lld schema objects); refusing to touch it",
+			 path, (unsigned long long)st->app_id, (long long)st->version,
+			 (long long)st->objects);
+		return -1;
+	}
+	if (st->version > latest) {
+		snprintf(err, errlen,
+			 "%s: schema version %lld is newer than this program knows (%d); "
+			 "refusing to touch it",
+			 path, (long long)st->version, latest);
+		return -1;
+	}
+	if (st->version < 1) {
+		snprintf(err, errlen, "%s: damaged gatekeeper database (schema version %lld)",
+			 path, (long long)st->version);
+		return -1;
+	}
+	return 0;
+}
+
+int db_schema_inspect(sqlite3 *conn, const char *path, char *err, size_t errlen)
+{
+	struct schema_state st;
+
+	if (read_state(conn, path, &st, err, errlen) != 0)
+		return -1;
+	return judge_state(&st, path, err, errlen);
+}
+
+static int exec_or_fail(sqlite3 *conn, const char *sql, const char *path, const char *what,
+			char *err, size_t errlen)
+{
+	if (sqlite3_exec(conn, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "%s: %s: %s", path, what, sqlite3_errmsg(conn));
+	return -1;
+}
+
+/* Runs the migrations after `from`, inside the caller's transaction. */
+static int apply_migrations(sqlite3 *conn, int64_t from, const char *path, char *err,
+			    size_t errlen)
+{
+	char pragma[64];
+
+	if (from == 0) {
+		sqlite3_snprintf(sizeof(pragma), pragma, "PRAGMA application_id = %d",
+				 GK_DB_APPLICATION_ID);
+		if (exec_or_fail(conn, pragma, path, "schema setup", err, errlen) != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < N_MIGRATIONS; i++) {
+		const struct db_migration *m = &migrations[i];
+
+		if (m->version <= from)
+			continue;
+		if (exec_or_fail(conn, m->sql, path, "schema migration", err, errlen) != 0)
+			return -1;
+		/* The number comes from the table above, never from outside. */
+		sqlite3_snprintf(sizeof(pragma), pragma, "PRAGMA user_version = %d",
+				 m->version);
+		if (exec_or_fail(conn, pragma, path, "schema migration", err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int db_schema_migrate(sqlite3 *conn, const char *path, char *err, size_t errlen)
+{
+	struct schema_state st;
+	int ret = -1;
+
+	/* IMMEDIATE: two processes opening a fresh file must not both migrate;
+	 * the second waits (busy_timeout), then sees the new version. */
+	if (exec_or_fail(conn, "BEGIN IMMEDIATE", path, "schema migration", err, errlen) != 0)
+		return -1;
+	if (read_state(conn, path, &st, err, errlen) != 0 ||
+	    judge_state(&st, path, err, errlen) != 0)
+		goto cleanup;
+	if (st.version < db_schema_latest() &&
+	    apply_migrations(conn, st.version, path, err, errlen) != 0)
+		goto cleanup;
+	if (exec_or_fail(conn, "COMMIT", path, "schema migration", err, errlen) != 0)
+		goto cleanup;
+	ret = 0;
+cleanup:
+	if (ret != 0 && sqlite3_get_autocommit(conn) == 0)
+		sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
