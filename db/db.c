@@ -111,35 +111,54 @@ cleanup:
 	return ret;
 }
 
-/* Per-connection settings; journal_mode=WAL is stored in the file. */
-static int configure(struct gk_db *db)
+/* journal_mode=WAL is stored in the file. Switching takes an exclusive
+ * lock, and SQLite answers BUSY at once (no busy handler) when another
+ * process is opening the same fresh file, so retry for the busy timeout. */
+static int enable_wal(struct gk_db *db)
 {
+	const struct timespec pause = { .tv_nsec = 5 * 1000 * 1000 };
 	sqlite3_stmt *stmt = NULL;
-	const char *mode;
-	int ret = -1;
+	const char *mode = NULL;
+	int rc, ret = -1;
 
 	if (sqlite3_prepare_v2(db->conn, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_step(stmt) != SQLITE_ROW) {
+	    SQLITE_OK) {
 		db_fail(db, "cannot enable WAL");
 		goto cleanup;
+	}
+	for (int waited_ms = 0;; waited_ms += 5) {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW)
+			break;
+		if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= DB_BUSY_TIMEOUT_MS) {
+			db_fail(db, "cannot enable WAL");
+			goto cleanup;
+		}
+		sqlite3_reset(stmt);
+		nanosleep(&pause, NULL);
 	}
 	mode = (const char *)sqlite3_column_text(stmt, 0);
 	if (mode == NULL || strcmp(mode, "wal") != 0) {
 		db_fail_plain(db, "cannot enable WAL (the filesystem may not support it)");
 		goto cleanup;
 	}
-	if (sqlite3_exec(db->conn, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_exec(db->conn, "PRAGMA trusted_schema = OFF", NULL, NULL, NULL) !=
-		    SQLITE_OK) {
-		db_fail(db, "cannot configure connection");
-		goto cleanup;
-	}
 	ret = 0;
 cleanup:
 	sqlite3_finalize(stmt);
 	return ret;
+}
+
+/* Per-connection settings. */
+static int configure(struct gk_db *db)
+{
+	if (enable_wal(db) != 0)
+		return -1;
+	if (sqlite3_exec(db->conn, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(db->conn, "PRAGMA trusted_schema = OFF", NULL, NULL, NULL) !=
+		    SQLITE_OK)
+		return db_fail(db, "cannot configure connection");
+	return 0;
 }
 
 static int prepare_all(struct gk_db *db)

@@ -54,47 +54,39 @@ int db_schema_latest(void)
 	return migrations[N_MIGRATIONS - 1].version;
 }
 
-/* Runs a one-integer query. Returns an SQLite result code. */
-static int query_int(sqlite3 *conn, const char *sql, int64_t *out)
-{
-	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(conn, sql, -1, &stmt, NULL);
-
-	if (rc != SQLITE_OK)
-		goto cleanup;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(stmt, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = SQLITE_ERROR;
-	}
-cleanup:
-	sqlite3_finalize(stmt);
-	return rc;
-}
-
 struct schema_state {
 	int64_t app_id;
 	int64_t version;
 	int64_t objects; /* entries in sqlite_schema */
 };
 
+/* One statement, so one read transaction: the three values always come from
+ * the same snapshot, even while another process is migrating the file. */
+static const char state_sql[] =
+	"SELECT (SELECT application_id FROM pragma_application_id),"
+	" (SELECT user_version FROM pragma_user_version),"
+	" (SELECT count(*) FROM sqlite_schema)";
+
 static int read_state(sqlite3 *conn, const char *path, struct schema_state *st,
 		      char *err, size_t errlen)
 {
-	int rc = query_int(conn, "PRAGMA application_id", &st->app_id);
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(conn, state_sql, -1, &stmt, NULL);
 
 	if (rc == SQLITE_OK)
-		rc = query_int(conn, "PRAGMA user_version", &st->version);
-	if (rc == SQLITE_OK)
-		rc = query_int(conn, "SELECT count(*) FROM sqlite_schema", &st->objects);
-	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		st->app_id = sqlite3_column_int64(stmt, 0);
+		st->version = sqlite3_column_int64(stmt, 1);
+		st->objects = sqlite3_column_int64(stmt, 2);
+		sqlite3_finalize(stmt);
 		return 0;
+	}
 	/* NOTADB's own text ("file is not a database") is the clearest line. */
 	snprintf(err, errlen, "%s: %s", path,
 		 (rc & 0xff) == SQLITE_NOTADB ? sqlite3_errstr(SQLITE_NOTADB)
 					      : sqlite3_errmsg(conn));
+	sqlite3_finalize(stmt);
 	return -1;
 }
 

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -512,6 +513,22 @@ static void test_newer_schema_refused(void **state)
 	free(before);
 }
 
+static void test_newer_schema_in_wal_mode_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct gk_db *db = open_ok(fx);
+	char *before;
+	size_t len;
+
+	db_close(db);
+	raw_exec(fx->path, "PRAGMA user_version = 2");
+	before = slurp(fx->path, &len);
+	assert_null(db_open(fx->path, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "schema version 2 is newer"));
+	assert_file_unchanged(fx->path, before, len);
+	free(before);
+}
+
 static void test_garbage_file_refused(void **state)
 {
 	struct fixture *fx = *state;
@@ -582,6 +599,59 @@ static void test_unusable_paths(void **state)
 	assert_string_equal(db_errmsg(NULL), "no database");
 }
 
+struct opener {
+	const char *path;
+	unsigned seed;
+	int failures;
+};
+
+static void *open_and_write(void *arg)
+{
+	struct opener *o = arg;
+	char err[512];
+	struct gk_db *db = db_open(o->path, err, sizeof(err));
+	struct db_verdict v = { .verdict = GK_VERDICT_ALLOW, .source = GK_SOURCE_DEFAULT };
+
+	if (db == NULL) {
+		fprintf(stderr, "# %s\n", err);
+		o->failures++;
+		return NULL;
+	}
+	if (db_begin(db) != 0)
+		o->failures++;
+	for (unsigned i = 0; i < 200 && o->failures == 0; i++) {
+		fill_sha(v.sha256, o->seed * 1000 + i);
+		o->failures += db_verdict_put(db, &v) != 0;
+	}
+	if (db_commit(db) != 0)
+		o->failures++;
+	db_close(db);
+	return NULL;
+}
+
+/* Threads of one process opening a fresh file together: one creates and
+ * migrates it, none loses another's locks or rows. */
+static void test_concurrent_first_open(void **state)
+{
+	struct fixture *fx = *state;
+	struct opener openers[6];
+	pthread_t threads[6];
+	struct gk_db *db;
+
+	for (unsigned i = 0; i < 6; i++) {
+		openers[i] = (struct opener){ .path = fx->path, .seed = i + 1 };
+		assert_int_equal(pthread_create(&threads[i], NULL, open_and_write, &openers[i]),
+				 0);
+	}
+	for (unsigned i = 0; i < 6; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(openers[i].failures, 0);
+	}
+	db = open_ok(fx);
+	assert_int_equal(db_verdict_count(db), 1200);
+	db_close(db);
+}
+
 static void test_empty_existing_file_is_initialised(void **state)
 {
 	struct fixture *fx = *state;
@@ -612,9 +682,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_writer_gets_busy_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_in_wal_mode_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_existing_file_is_initialised, setup,
 						teardown),
 	};
