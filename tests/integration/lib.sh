@@ -1,0 +1,231 @@
+# Helpers for one integration test (sourced by run.sh; runs in the test's own
+# process, inside the private mount namespace, with the test's tmpfs at $T).
+#
+# A test fails by calling `fail MESSAGE` (the message becomes the TAP
+# diagnostic); reaching its end is a pass.
+
+test_setup() {
+	T=$GK_IT_T
+	TOP=$GK_IT_TOP
+	BINDIR=$GK_IT_BINDIR
+	GKD=$BINDIR/gatekeeperd
+	CTL=$BINDIR/gatekeeper-ctl
+	SPAWNER=$TOP/spawner
+	BIN=$T/bin
+	SOCK=$T/gk.sock
+	DB=$T/gk.db
+	POLICY=$T/policy.yaml
+	DPID=""
+	TPID=""
+	DLOG=""
+	DSTARTS=0
+	mkdir -m 0755 "$BIN"
+	: >"$T/.pids"
+	trap 'test_teardown' EXIT
+}
+
+test_teardown() {
+	[[ -n ${TPID:-} ]] && stop_daemon
+	trap - EXIT
+	return 0
+}
+
+fail() {
+	printf '%s\n' "$*" >>"$T/.reason"
+	exit 1
+}
+
+note() {
+	printf '%s\n' "$*" >>"$T/.reason"
+}
+
+record_pid() {
+	echo "$1" >>"$T/.pids"
+}
+
+need_daemon_bins() {
+	[[ -x $GKD ]] || fail "gatekeeperd missing or not executable: $GKD"
+	need_ctl
+}
+
+need_ctl() {
+	[[ -x $CTL ]] || fail "gatekeeper-ctl missing or not executable: $CTL"
+}
+
+need_spawner() {
+	[[ -f $TOP/spawner.failed ]] && fail "$(cat "$TOP/spawner.failed")"
+	[[ -x $SPAWNER ]] || fail "spawner helper was not built"
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local state
+	[[ -r /proc/$1/stat ]] || return 1
+	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[[ -n $state && $state != Z ]]
+}
+
+# wait_gone PID TENTHS: wait up to TENTHS/10 s for PID to exit.
+wait_gone() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		alive "$1" || return 0
+		sleep 0.1
+	done
+	! alive "$1"
+}
+
+# The first child of PID (the program a `timeout` wrapper runs).
+child_of() {
+	local kids i
+	for ((i = 0; i < 100; i++)); do
+		kids=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
+		if [[ -n $kids ]]; then
+			echo "${kids%% *}"
+			return 0
+		fi
+		alive "$1" || return 1
+		sleep 0.02
+	done
+	return 1
+}
+
+# write_policy MODE DEFAULT [EXTRA_YAML_LINE...]
+write_policy() {
+	local mode=$1 default=$2 line
+	shift 2
+	{
+		echo "mode: $mode"
+		echo "watch:"
+		echo "  - $BIN"
+		echo "default: $default"
+		for line in "$@"; do
+			echo "$line"
+		done
+	} >"$POLICY"
+}
+
+# mkbin NAME: $BIN/NAME, a copy of /bin/true made unique (own SHA-256) by
+# trailing bytes, which the ELF loader ignores.
+mkbin() {
+	local f=$BIN/$1
+	cp /bin/true "$f" &&
+		printf '\ngk-it unique %s %s %s\n' "$f" "$RANDOM" "$(date +%s%N)" >>"$f" &&
+		chmod 0755 "$f" || fail "cannot create test binary $f"
+}
+
+sha_of() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+# start_daemon [EXTRA_ARGS...]: gatekeeperd in the foreground (background
+# job) under timeout, ready when `gatekeeper-ctl status` answers.
+start_daemon() {
+	local i rc
+	need_daemon_bins
+	DSTARTS=$((DSTARTS + 1))
+	DLOG=$T/daemon.$DSTARTS.log
+	timeout -s KILL 120 "$GKD" --foreground --policy "$POLICY" --db "$DB" \
+		--socket "$SOCK" "$@" >"$DLOG" 2>&1 &
+	TPID=$!
+	record_pid "$TPID"
+	DPID=$(child_of "$TPID") && record_pid "$DPID"
+	for ((i = 0; i < 100; i++)); do
+		if timeout -s KILL 2 "$CTL" --socket "$SOCK" status >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! alive "$TPID"; then
+			wait "$TPID"
+			rc=$?
+			TPID=""
+			fail "gatekeeperd exited ($rc) before it was ready: $(tail -n 3 "$DLOG" | tr '\n' ' ')"
+		fi
+		sleep 0.1
+	done
+	fail "gatekeeperd not ready (status did not answer) within 10 s"
+}
+
+# stop_daemon: SIGTERM, then SIGKILL; the daemon's exit status lands in DRC.
+stop_daemon() {
+	DRC=""
+	[[ -n $TPID ]] || return 0
+	if [[ -n $DPID ]]; then
+		kill -TERM "$DPID" 2>/dev/null
+	else
+		kill -TERM "$TPID" 2>/dev/null # timeout passes it on
+	fi
+	if ! wait_gone "$TPID" 50; then
+		note "gatekeeperd ignored SIGTERM for 5 s; killed"
+		[[ -n $DPID ]] && kill -KILL "$DPID" 2>/dev/null
+		wait_gone "$TPID" 20 || kill -KILL "$TPID" 2>/dev/null
+	fi
+	wait "$TPID" 2>/dev/null
+	DRC=$?
+	TPID=""
+	DPID=""
+}
+
+ctl() {
+	timeout -s KILL 10 "$CTL" --socket "$SOCK" "$@"
+}
+
+# ctl_ok ARGS...: run gatekeeper-ctl, fail the test unless it exits 0.
+ctl_ok() {
+	local out rc
+	out=$(ctl "$@" 2>&1)
+	rc=$?
+	[[ $rc -eq 0 ]] || fail "gatekeeper-ctl $* exited $rc: $out"
+	CTL_OUT=$out
+}
+
+# exec_result PATH: really exec PATH; prints ran:STATUS, errno:NAME or hung.
+exec_result() {
+	local out rc
+	need_spawner
+	out=$(timeout -s KILL 15 "$SPAWNER" exec "$1" 2>/dev/null)
+	rc=$?
+	if [[ $rc -eq 137 ]]; then
+		echo hung
+	elif [[ $out == errno=* ]]; then
+		echo "errno:${out#errno=}"
+	else
+		echo "ran:$rc"
+	fi
+}
+
+expect_runs() {
+	local r
+	r=$(exec_result "$1")
+	[[ $r == ran:0 ]] || fail "${2:-}exec $1: expected it to run (exit 0), got $r"
+}
+
+expect_eperm() {
+	local r
+	r=$(exec_result "$1")
+	[[ $r == errno:EPERM ]] || fail "${2:-}exec $1: expected EPERM, got $r"
+}
+
+# status_json: one `gatekeeper-ctl --json status` snapshot into STATUS.
+status_json() {
+	STATUS=$(ctl --json status 2>&1) || fail "gatekeeper-ctl --json status failed: $STATUS"
+}
+
+# jget KEY: KEY from the last STATUS snapshot.
+jget() {
+	"$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' \
+		"$STATUS" "$1" 2>/dev/null || fail "no key '$1' in --json status: $STATUS"
+}
+
+# stat_num KEY: a fresh snapshot's numeric KEY.
+stat_num() {
+	local v
+	status_json
+	v=$(jget "$1")
+	[[ $v =~ ^[0-9]+$ ]] || fail "status $1 is not a number: $v"
+	echo "$v"
+}
+
+# field_of TEXT KEY: the value of the "KEY: value" line in TEXT.
+field_of() {
+	printf '%s\n' "$1" | sed -n "s/^$2:[[:space:]]*//p" | head -n 1
+}

@@ -1,0 +1,199 @@
+#!/bin/bash
+# Host-kernel integration suite for gatekeeper (fanotify mode).
+#
+#   tests/integration/run.sh BINDIR      (as root)
+#
+# BINDIR holds gatekeeperd and gatekeeper-ctl. Prints TAP; exits non-zero if
+# any test failed. A missing prerequisite is a failure, never a skip.
+#
+# Safety: the suite re-executes itself inside `unshare -m --propagation
+# private`; every test gets its own fresh tmpfs, and the daemon watches only
+# that tmpfs (its policy, db and socket live there too). Every daemon, exec
+# and test runs under `timeout`; daemons are stopped by the PIDs this suite
+# recorded, never by name.
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
+
+# name:seconds -- the per-test time limit (the test is killed past it).
+TESTS=(
+	deny_gives_eperm:40
+	allow_runs_under_default_deny:40
+	forget_returns_to_default:60
+	unknown_file_default_allow:40
+	unknown_file_default_deny:40
+	allow_then_deny_applies_next_exec:40
+	monitor_mode_runs_and_logs_would_deny:40
+	restart_keeps_admin_verdicts:60
+	cached_allow_raises_no_event_until_write:40
+	write_makes_verdict_stale:40
+	kill9_releases_pending_exec:90
+	parallel_200_execs_kernel_cache:90
+	parallel_200_execs_no_kernel_cache:90
+	query_shows_verdict_source_sha256:40
+	status_text_fields:40
+	json_output_parses:40
+	ctl_exit_codes:40
+	nonroot_client_refused:40
+	bad_control_requests_survived:60
+	malformed_yaml_refused:30
+	unknown_policy_key_refused:30
+	daemon_usage_error:30
+	policy_check_good_and_bad:30
+	policy_apply_bad_changes_nothing:40
+	sighup_reloads_policy:40
+)
+
+# ---------------------------------------------------------------- outer stage
+
+fail_all() {
+	echo "1..${#TESTS[@]}"
+	local i=0 t
+	for t in "${TESTS[@]}"; do
+		i=$((i + 1))
+		echo "not ok $i - ${t%%:*}"
+		echo "# $1"
+	done
+	exit 1
+}
+
+outer_main() {
+	if [[ $# -ne 1 ]]; then
+		echo "usage: $0 BINDIR" >&2
+		exit 2
+	fi
+	local bindir=$1
+	[[ -d $bindir ]] && bindir=$(cd "$bindir" && pwd)
+	[[ $EUID -eq 0 ]] || fail_all "the host-kernel suite must run as root"
+	local tool
+	for tool in unshare timeout mount umount gcc setpriv sqlite3 sha256sum truncate "$PY"; do
+		command -v "$tool" >/dev/null || fail_all "required tool missing: $tool"
+	done
+	TOP=$(mktemp -d /tmp/gk-it.XXXXXX) || fail_all "mktemp failed"
+	# 0755: the non-root client test must reach files below it.
+	chmod 0755 "$TOP"
+	# The mounts live only in the private namespace; nothing is mounted here.
+	trap 'rm -rf --one-file-system "$TOP"' EXIT
+	GK_IT_STAGE=inner GK_IT_TOP=$TOP GK_IT_BINDIR=$bindir \
+		timeout -s KILL 900 unshare -m --propagation private -- bash "$SELF"
+	local rc=$?
+	if [[ $rc -eq 137 ]]; then
+		echo "not ok - suite killed after 900 s"
+	elif [[ $rc -ne 0 && $rc -ne 1 ]]; then
+		echo "not ok - suite runner failed (exit $rc)"
+	fi
+	exit $rc
+}
+
+# ---------------------------------------------------------------- inner stage
+
+# Stop every process a test recorded, by PID, after checking the PID still
+# names a process of ours (it may have exited and been reused).
+kill_recorded() {
+	local pidfile=$1 pid sig cmd
+	[[ -f $pidfile ]] || return 0
+	for sig in TERM KILL; do
+		while read -r pid; do
+			[[ $pid =~ ^[0-9]+$ ]] || continue
+			cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+			case $cmd in
+			*gatekeeper* | *spawner* | timeout*) kill -"$sig" "$pid" 2>/dev/null ;;
+			esac
+		done <"$pidfile"
+		[[ $sig == TERM ]] && sleep 0.3
+	done
+}
+
+print_diagnostics() {
+	local dir=$1 f
+	if [[ -s $dir/.reason ]]; then
+		sed 's/^/# /' "$dir/.reason"
+	fi
+	for f in "$dir"/daemon.*.log; do
+		[[ -s $f ]] || continue
+		echo "# --- last lines of $(basename "$f"):"
+		tail -n 6 "$f" | cut -c1-300 | sed 's/^/#   /'
+	done
+}
+
+run_one() {
+	local n=$1 name=$2 limit=$3
+	local dir=$TOP/t$n rc
+	mkdir -m 0755 "$dir"
+	if ! mount -t tmpfs -o size=16g,mode=0755 gk-it "$dir"; then
+		echo "not ok $n - $name"
+		echo "# could not mount a tmpfs on $dir"
+		return 1
+	fi
+	GK_IT_STAGE=test GK_IT_T=$dir timeout -s KILL "$limit" bash "$SELF" "$name" \
+		>"$TOP/t$n.out" 2>&1
+	rc=$?
+	kill_recorded "$dir/.pids"
+	if [[ $rc -eq 0 ]]; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name"
+		[[ $rc -eq 137 ]] && echo "# test killed after its $limit s limit"
+		print_diagnostics "$dir"
+		if [[ -s $TOP/t$n.out ]]; then
+			echo "# --- test output:"
+			tail -n 6 "$TOP/t$n.out" | cut -c1-300 | sed 's/^/#   /'
+		fi
+	fi
+	umount "$dir" 2>/dev/null || umount -l "$dir"
+	rmdir "$dir"
+	return $((rc != 0))
+}
+
+unmount_leftovers() {
+	local d
+	for d in "$TOP"/t*/; do
+		mountpoint -q "$d" && umount -l "$d"
+	done
+	return 0
+}
+
+inner_main() {
+	TOP=$GK_IT_TOP
+	trap unmount_leftovers EXIT
+	if ! gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
+		-o "$TOP/spawner" "$HERE/spawner.c" 2>"$TOP/spawner.err"; then
+		echo "spawner: $(head -n 3 "$TOP/spawner.err" | tr '\n' ' ')" >"$TOP/spawner.failed"
+	fi
+	# A copy the unprivileged user can surely execute (BINDIR may be private).
+	if [[ -f $GK_IT_BINDIR/gatekeeper-ctl ]]; then
+		install -m 0755 "$GK_IT_BINDIR/gatekeeper-ctl" "$TOP/ctl-nobody"
+	fi
+	echo "1..${#TESTS[@]}"
+	local n=0 failed=0 t
+	for t in "${TESTS[@]}"; do
+		n=$((n + 1))
+		run_one "$n" "${t%%:*}" "${t##*:}" || failed=$((failed + 1))
+	done
+	echo "# $((n - failed)) passed, $failed failed"
+	[[ $failed -eq 0 ]]
+}
+
+# ---------------------------------------------------------------- test stage
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+. "$HERE/tests_basic.sh"
+. "$HERE/tests_kernel.sh"
+. "$HERE/tests_cli.sh"
+
+case ${GK_IT_STAGE:-} in
+"") outer_main "$@" ;;
+inner) inner_main ;;
+test)
+	test_setup
+	"t_$1"
+	test_teardown
+	;;
+*)
+	echo "bad GK_IT_STAGE" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,154 @@
+# Verdict tests: admin rules, policy default, monitor mode, restart.
+# Sourced by run.sh; each t_NAME runs in its own process (see lib.sh).
+
+t_deny_gives_eperm() {
+	mkbin victim
+	mkbin bystander
+	write_policy enforce allow
+	start_daemon
+	expect_runs "$BIN/bystander" "before any rule: "
+	ctl_ok deny "$BIN/victim"
+	expect_eperm "$BIN/victim" "after deny: "
+	expect_runs "$BIN/bystander" "unrelated file after deny: "
+}
+
+t_allow_runs_under_default_deny() {
+	mkbin trusted
+	mkbin stranger
+	write_policy enforce deny
+	start_daemon
+	ctl_ok allow "$BIN/trusted"
+	expect_runs "$BIN/trusted" "after allow: "
+	expect_eperm "$BIN/stranger" "unknown file under default deny: "
+}
+
+t_forget_returns_to_default() {
+	mkbin a
+	mkbin b
+	write_policy enforce deny
+	start_daemon
+	ctl_ok allow "$BIN/a"
+	expect_runs "$BIN/a" "default deny, after allow: "
+	ctl_ok forget "$BIN/a"
+	expect_eperm "$BIN/a" "default deny, after allow+forget: "
+	stop_daemon
+
+	DB=$T/gk2.db
+	write_policy enforce allow
+	start_daemon
+	ctl_ok deny "$BIN/b"
+	expect_eperm "$BIN/b" "default allow, after deny: "
+	ctl_ok forget "$BIN/b"
+	expect_runs "$BIN/b" "default allow, after deny+forget: "
+}
+
+t_unknown_file_default_allow() {
+	mkbin unknown
+	write_policy enforce allow
+	start_daemon
+	expect_runs "$BIN/unknown" "first exec: "
+	expect_runs "$BIN/unknown" "second exec: "
+}
+
+t_unknown_file_default_deny() {
+	mkbin unknown
+	printf '#!/bin/sh\necho script-%s\n' "$RANDOM" >"$BIN/unknown.sh"
+	chmod 0755 "$BIN/unknown.sh"
+	write_policy enforce deny
+	start_daemon
+	expect_eperm "$BIN/unknown" "first exec: "
+	expect_eperm "$BIN/unknown" "second exec: "
+	expect_eperm "$BIN/unknown.sh" "a #! script: "
+}
+
+# A content allowed (and cached by the kernel) and then denied is denied on
+# its very next exec, in every inode that holds that content.
+t_allow_then_deny_applies_next_exec() {
+	mkbin prog
+	cp "$BIN/prog" "$BIN/prog-twin" || fail "cp failed"
+	write_policy enforce allow
+	start_daemon
+	expect_runs "$BIN/prog" "unknown, default allow: "
+	expect_runs "$BIN/prog-twin" "same content, second inode: "
+	expect_runs "$BIN/prog" "cached: "
+	ctl_ok allow "$BIN/prog"
+	expect_runs "$BIN/prog" "after allow: "
+	ctl_ok deny "$BIN/prog"
+	expect_eperm "$BIN/prog" "the exec right after deny: "
+	expect_eperm "$BIN/prog-twin" "the twin inode right after deny: "
+	ctl_ok allow "$BIN/prog"
+	expect_runs "$BIN/prog" "the exec right after allow again: "
+}
+
+# wait_log_line PATH: a decision line for PATH with would_deny=1 in the log.
+wait_log_would_deny() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -F "path=$1 " "$DLOG" | grep -Eq '(^| )would_deny=1( |$)' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# audit_would_deny PATH: rows in the audit table for PATH with would_deny=1.
+audit_would_deny() {
+	sqlite3 -cmd '.timeout 3000' "$DB" \
+		"SELECT count(*) FROM audit WHERE would_deny = 1 AND path = '$1';" 2>&1
+}
+
+wait_audit_would_deny() {
+	local i out
+	for ((i = 0; i < 50; i++)); do
+		out=$(audit_would_deny "$1")
+		[[ $out =~ ^[0-9]+$ && $out -ge 1 ]] && return 0
+		sleep 0.1
+	done
+	fail "no audit row with would_deny=1 for $1 (sqlite3 said: $out)"
+}
+
+t_monitor_mode_runs_and_logs_would_deny() {
+	mkbin unknown
+	mkbin denied
+	write_policy monitor deny
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	expect_runs "$BIN/unknown" "monitor, default deny, unknown file: "
+	expect_runs "$BIN/denied" "monitor, admin-denied file: "
+	wait_log_would_deny "$BIN/unknown" ||
+		fail "no decision log line with path=$BIN/unknown and would_deny=1 on stderr"
+	wait_log_would_deny "$BIN/denied" ||
+		fail "no decision log line with path=$BIN/denied and would_deny=1 on stderr"
+	wait_audit_would_deny "$BIN/unknown"
+	wait_audit_would_deny "$BIN/denied"
+	local wd
+	wd=$(stat_num would_deny) || exit 1
+	[[ $wd -ge 2 ]] || fail "status would_deny is $wd after two would-be denials"
+}
+
+t_restart_keeps_admin_verdicts() {
+	local rc1 rc2 rc3
+	mkbin allowed
+	mkbin denied
+	write_policy enforce allow
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	ctl_ok allow "$BIN/allowed"
+	expect_eperm "$BIN/denied" "before restart: "
+	stop_daemon
+	rc1=$DRC
+
+	start_daemon
+	expect_eperm "$BIN/denied" "after restart (default allow): "
+	stop_daemon
+	rc2=$DRC
+
+	# Under default deny only the stored admin allow can let it run.
+	write_policy enforce deny
+	start_daemon
+	expect_runs "$BIN/allowed" "after restart (default deny): "
+	expect_eperm "$BIN/denied" "after restart (default deny): "
+	stop_daemon
+	rc3=$DRC
+	[[ $rc1 == 0 && $rc2 == 0 && $rc3 == 0 ]] ||
+		fail "gatekeeperd exit status after SIGTERM: $rc1 $rc2 $rc3 (spec: 0)"
+}

@@ -1,0 +1,286 @@
+# Control-plane tests: gatekeeper-ctl output and exit codes, privilege
+# checks, hostile requests, policy errors and reloads.
+# Sourced by run.sh; each t_NAME runs in its own process (see lib.sh).
+
+STATUS_KEYS="mode kernel_mode kernel_mode_why watch events perm_events allows denies
+would_deny timeouts pending kernel_hits latency_p50_us latency_p99_us"
+STATUS_NUMERIC_KEYS="events perm_events allows denies would_deny timeouts pending
+latency_p50_us latency_p99_us"
+
+t_query_shows_verdict_source_sha256() {
+	local out v
+	mkbin denied
+	mkbin unknown
+	write_policy enforce allow
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	ctl_ok query "$BIN/denied"
+	out=$CTL_OUT
+	v=$(field_of "$out" path)
+	[[ $v == "$BIN/denied" ]] || fail "query path: '$v' (output: $out)"
+	v=$(field_of "$out" sha256)
+	[[ $v == "$(sha_of "$BIN/denied")" ]] || fail "query sha256 '$v' != sha256sum $(sha_of "$BIN/denied")"
+	v=$(field_of "$out" verdict)
+	[[ $v == deny ]] || fail "query verdict after deny: '$v' (output: $out)"
+	v=$(field_of "$out" source)
+	[[ $v == admin ]] || fail "query source after deny: '$v' (output: $out)"
+	local key
+	for key in detail decided; do
+		printf '%s\n' "$out" | grep -q "^$key:" || fail "query output has no '$key:' line: $out"
+	done
+
+	ctl_ok query "$BIN/unknown"
+	out=$CTL_OUT
+	v=$(field_of "$out" sha256)
+	[[ $v == "$(sha_of "$BIN/unknown")" ]] || fail "query sha256 of unknown file '$v' != sha256sum"
+	v=$(field_of "$out" verdict)
+	[[ $v == allow ]] || fail "query verdict of unknown file under default allow: '$v'"
+	v=$(field_of "$out" source)
+	[[ -n $v && $v != admin ]] || fail "query source of unknown file: '$v'"
+}
+
+t_status_text_fields() {
+	local out key v
+	write_policy enforce allow
+	start_daemon
+	ctl_ok status
+	out=$CTL_OUT
+	for key in $STATUS_KEYS; do
+		printf '%s\n' "$out" | grep -q "^$key:" || fail "status has no '$key:' line: $out"
+	done
+	v=$(field_of "$out" mode)
+	[[ $v == enforce ]] || fail "status mode: '$v'"
+	v=$(field_of "$out" kernel_mode)
+	[[ $v == fanotify ]] || fail "status kernel_mode on this host: '$v' (expected fanotify)"
+	v=$(field_of "$out" kernel_hits)
+	[[ $v == n/a ]] || fail "status kernel_hits in fanotify mode: '$v' (expected n/a)"
+	printf '%s\n' "$out" | grep -qF "$BIN" || fail "status watch does not name $BIN: $out"
+}
+
+t_json_output_parses() {
+	local key
+	mkbin prog
+	write_policy enforce allow
+	start_daemon
+	status_json
+	printf '%s' "$STATUS" | "$PY" -c 'import json,sys; json.load(sys.stdin)' ||
+		fail "--json status is not JSON: $STATUS"
+	for key in $STATUS_KEYS; do
+		jget "$key" >/dev/null || exit 1
+	done
+	"$PY" - "$STATUS" "$STATUS_NUMERIC_KEYS" <<-'EOF' || fail "--json status numbers: $STATUS"
+		import json, sys
+		obj = json.loads(sys.argv[1])
+		bad = [k for k in sys.argv[2].split()
+		       if not isinstance(obj[k], int) or isinstance(obj[k], bool)]
+		sys.exit(1 if bad else 0)
+	EOF
+	ctl_ok --json query "$BIN/prog"
+	printf '%s' "$CTL_OUT" | "$PY" -c '
+import json, sys
+obj = json.load(sys.stdin)
+sys.exit(0 if obj["sha256"] == sys.argv[1] and obj["verdict"] == "allow" else 1)' \
+		"$(sha_of "$BIN/prog")" || fail "--json query: not JSON or wrong sha256/verdict: $CTL_OUT"
+	ctl_ok --json policy show
+	printf '%s' "$CTL_OUT" | "$PY" -c 'import json,sys; json.load(sys.stdin)' ||
+		fail "--json policy show is not JSON: $CTL_OUT"
+}
+
+# check_exit WANT DESCRIPTION CMD...: run CMD, record a mismatch in BAD.
+check_exit() {
+	local want=$1 what=$2 err rc
+	shift 2
+	err=$(timeout -s KILL 10 "$@" 2>&1 >/dev/null)
+	rc=$?
+	if [[ $rc -ne $want ]]; then
+		BAD+=("$what: exit $rc, expected $want (stderr: ${err:0:200})")
+	elif [[ $want -ne 0 ]]; then
+		local lines
+		lines=$(printf '%s' "$err" | grep -c .)
+		[[ $lines -ge 1 ]] || BAD+=("$what: no error message on stderr")
+	fi
+	LAST_ERR=$err
+}
+
+t_ctl_exit_codes() {
+	local BAD=() lines
+	write_policy enforce allow
+	start_daemon
+	check_exit 1 "deny /no/such/file" "$CTL" --socket "$SOCK" deny /no/such/file
+	lines=$(printf '%s\n' "$LAST_ERR" | grep -c .)
+	[[ $lines -eq 1 ]] || BAD+=("deny /no/such/file: error is $lines lines, expected 1: $LAST_ERR")
+	[[ $LAST_ERR == */no/such/file* ]] || BAD+=("deny /no/such/file: error does not name the path: $LAST_ERR")
+	check_exit 3 "status on a missing socket" "$CTL" --socket "$T/absent.sock" status
+	check_exit 3 "deny on a missing socket" "$CTL" --socket "$T/absent.sock" deny "$POLICY"
+	check_exit 2 "no command" "$CTL" --socket "$SOCK"
+	check_exit 2 "unknown command" "$CTL" --socket "$SOCK" frobnicate
+	check_exit 2 "deny without PATH" "$CTL" --socket "$SOCK" deny
+	check_exit 2 "unknown option" "$CTL" --socket "$SOCK" --no-such-option status
+	check_exit 2 "policy without subcommand" "$CTL" --socket "$SOCK" policy
+	check_exit 0 "status" "$CTL" --socket "$SOCK" status
+	if [[ ${#BAD[@]} -gt 0 ]]; then
+		printf '%s\n' "${BAD[@]}" >>"$T/.reason"
+		exit 1
+	fi
+}
+
+# nobody_ctl ARGS...: gatekeeper-ctl as uid/gid 65534 with no groups.
+nobody_ctl() {
+	timeout -s KILL 10 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$TOP/ctl-nobody" --socket "$SOCK" "$@"
+}
+
+t_nonroot_client_refused() {
+	local rc err
+	[[ -x $TOP/ctl-nobody ]] || fail "no copy of gatekeeper-ctl for the unprivileged user"
+	mkbin open
+	mkbin closed
+	write_policy enforce allow
+	start_daemon
+	ctl_ok deny "$BIN/closed"
+
+	# The daemon's own socket permissions must already keep nobody out.
+	err=$(nobody_ctl deny "$BIN/open" 2>&1)
+	rc=$?
+	[[ $rc -ne 0 ]] || fail "non-root deny succeeded on the socket as created: $err"
+	expect_runs "$BIN/open" "after non-root deny (socket as created): "
+
+	# With the socket opened up, SO_PEERCRED is what must refuse.
+	chmod 0666 "$SOCK" || fail "chmod socket failed"
+	err=$(nobody_ctl deny "$BIN/open" 2>&1)
+	rc=$?
+	[[ $rc -eq 1 ]] || fail "non-root deny via 0666 socket: exit $rc, expected 1: $err"
+	[[ $(printf '%s\n' "$err" | grep -c .) -eq 1 ]] || fail "non-root refusal is not one line: $err"
+	expect_runs "$BIN/open" "after refused non-root deny: "
+	err=$(nobody_ctl allow "$BIN/closed" 2>&1)
+	rc=$?
+	[[ $rc -eq 1 ]] || fail "non-root allow via 0666 socket: exit $rc, expected 1: $err"
+	err=$(nobody_ctl forget "$BIN/closed" 2>&1)
+	rc=$?
+	[[ $rc -eq 1 ]] || fail "non-root forget via 0666 socket: exit $rc, expected 1: $err"
+	expect_eperm "$BIN/closed" "after refused non-root allow/forget: "
+	err=$(nobody_ctl policy apply "$POLICY" 2>&1)
+	rc=$?
+	[[ $rc -eq 1 ]] || fail "non-root policy apply via 0666 socket: exit $rc, expected 1: $err"
+}
+
+t_bad_control_requests_survived() {
+	local kind out
+	write_policy enforce allow
+	start_daemon
+	for kind in big-noeol big-line garbage nul-line partial unknown-verb; do
+		out=$(timeout -s KILL 15 "$PY" "$HERE/rawreq.py" "$SOCK" "$kind" 2>&1) ||
+			fail "raw request '$kind': $out"
+		alive "$DPID" || fail "gatekeeperd died after raw request '$kind' ($out)"
+		ctl status >/dev/null 2>&1 ||
+			fail "gatekeeperd stopped answering status after raw request '$kind' ($out)"
+	done
+}
+
+# expect_policy_error WANT_LINE WANT_COL FILE MESSAGE_WORD CMD...: CMD exits 2
+# with "FILE:LINE:COL: message" on stderr (LINE/COL "" = any number).
+expect_policy_error() {
+	local line=${1:-[0-9]+} col=${2:-[0-9]+} file=$3 word=$4 err rc
+	local shown="$3:${1:-LINE}:${2:-COL}: message"
+	shift 4
+	err=$(timeout -s KILL 10 "$@" 2>&1 >/dev/null)
+	rc=$?
+	[[ $rc -ne 124 && $rc -ne 137 ]] || fail "$* kept running with a bad policy (killed after 10 s)"
+	[[ $rc -eq 2 ]] || fail "$*: exit $rc, expected 2 (stderr: $err)"
+	local re="^${file//./\\.}:${line}:${col}: .+"
+	printf '%s\n' "$err" | grep -Eq "$re" ||
+		fail "$*: no '$shown' line on stderr: $err"
+	[[ -z $word ]] || printf '%s\n' "$err" | grep -q "$word" ||
+		fail "$*: error does not mention '$word': $err"
+}
+
+write_malformed_policy() {
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: [allow\n' "$BIN" >"$1"
+}
+
+write_unknown_key_policy() {
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\nfrobnicate: yes\n' "$BIN" >"$1"
+}
+
+# daemon_refuses FILE LINE COL WORD: gatekeeperd exits 2 and never starts.
+daemon_refuses() {
+	need_daemon_bins
+	expect_policy_error "$2" "$3" "$1" "$4" \
+		"$GKD" --foreground --policy "$1" --db "$DB" --socket "$SOCK"
+	[[ ! -e $SOCK ]] || fail "gatekeeperd left a socket behind after refusing $1"
+}
+
+t_malformed_yaml_refused() {
+	write_malformed_policy "$T/malformed.yaml"
+	daemon_refuses "$T/malformed.yaml" "" "" ""
+}
+
+t_unknown_policy_key_refused() {
+	write_unknown_key_policy "$T/unknown-key.yaml"
+	daemon_refuses "$T/unknown-key.yaml" 5 1 frobnicate
+}
+
+t_daemon_usage_error() {
+	local err rc
+	need_daemon_bins
+	write_policy enforce allow
+	err=$(timeout -s KILL 10 "$GKD" --foreground --no-such-option --policy "$POLICY" \
+		--db "$DB" --socket "$SOCK" 2>&1)
+	rc=$?
+	[[ $rc -eq 2 ]] || fail "gatekeeperd --no-such-option: exit $rc, expected 2: ${err:0:300}"
+	[[ ! -e $SOCK ]] || fail "gatekeeperd left a socket behind after a usage error"
+}
+
+t_policy_check_good_and_bad() {
+	local out rc
+	need_ctl
+	write_policy enforce deny "on_error: deny" "decision_timeout_ms: 2000" \
+		"rules:" "  - {path: $BIN/trusted, action: allow}" \
+		"  - {sha256: $(printf '%064d' 0), action: deny}"
+	out=$(timeout -s KILL 10 "$CTL" --socket "$T/absent.sock" policy check "$POLICY" 2>&1)
+	rc=$?
+	[[ $rc -eq 0 ]] || fail "policy check of a good policy (no daemon running): exit $rc: $out"
+	write_malformed_policy "$T/malformed.yaml"
+	expect_policy_error "" "" "$T/malformed.yaml" "" \
+		"$CTL" --socket "$T/absent.sock" policy check "$T/malformed.yaml"
+	write_unknown_key_policy "$T/unknown-key.yaml"
+	expect_policy_error 5 1 "$T/unknown-key.yaml" frobnicate \
+		"$CTL" --socket "$T/absent.sock" policy check "$T/unknown-key.yaml"
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: maybe\n' "$BIN" >"$T/bad-value.yaml"
+	expect_policy_error 4 "" "$T/bad-value.yaml" "" \
+		"$CTL" --socket "$T/absent.sock" policy check "$T/bad-value.yaml"
+}
+
+t_policy_apply_bad_changes_nothing() {
+	mkbin first
+	mkbin second
+	write_policy enforce allow
+	start_daemon
+	write_unknown_key_policy "$T/unknown-key.yaml"
+	expect_policy_error 5 1 "$T/unknown-key.yaml" frobnicate \
+		"$CTL" --socket "$SOCK" policy apply "$T/unknown-key.yaml"
+	expect_runs "$BIN/first" "after a refused policy apply: "
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: deny\n' "$BIN" >"$T/deny.yaml"
+	ctl_ok policy apply "$T/deny.yaml"
+	expect_eperm "$BIN/second" "unknown file after applying default deny: "
+	ctl_ok policy show
+	printf '%s\n' "$CTL_OUT" | grep -q 'default: deny' ||
+		fail "policy show does not show the applied policy: $CTL_OUT"
+}
+
+t_sighup_reloads_policy() {
+	local i r
+	mkbin prog
+	write_policy enforce allow
+	start_daemon
+	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+	write_policy enforce deny
+	kill -HUP "$DPID"
+	for ((i = 0; i < 30; i++)); do
+		ctl policy show 2>/dev/null | grep -q 'default: deny' && break
+		sleep 0.1
+	done
+	alive "$DPID" || fail "gatekeeperd died on SIGHUP"
+	r=$(exec_result "$BIN/prog")
+	[[ $r == errno:EPERM ]] || fail "unknown file after SIGHUP reload to default deny: $r"
+}
