@@ -1,0 +1,230 @@
+/* Unit tests for db/: creating, opening, migrating and refusing files. */
+#include <pthread.h>
+
+#include "tests/unit/db_test_util.h"
+
+static void test_open_creates_0600_wal_schema(void **state)
+{
+	struct fixture *fx = *state;
+	mode_t old = umask(0);
+	struct gk_db *db = db_open(fx->path, fx->err, sizeof(fx->err));
+	struct stat st;
+
+	umask(old);
+	assert_non_null(db);
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(db_verdict_count(db), 0);
+	assert_int_equal(db_audit_count(db), 0);
+	db_close(db);
+
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(fx->path, "PRAGMA application_id"), 0x474B4442);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_schema "
+					   "WHERE name = 'audit_time_us'"), 1);
+}
+
+static void test_open_mode_ignores_strict_umask(void **state)
+{
+	struct fixture *fx = *state;
+	mode_t old = umask(0277);
+	struct gk_db *db = db_open(fx->path, fx->err, sizeof(fx->err));
+	char wal[160];
+	struct stat st;
+
+	umask(old);
+	assert_non_null(db);
+	assert_int_equal(db_audit_add(db, &(struct db_audit){ .pid = 1 }), 0);
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	db_close(db);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct gk_db *db = open_ok(fx);
+	char *before;
+	size_t len;
+
+	db_close(db);
+	raw_exec(fx->path, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 99");
+	before = slurp(fx->path, &len);
+	assert_null(db_open(fx->path, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, fx->path));
+	assert_non_null(strstr(fx->err, "schema version 99 is newer"));
+	assert_file_unchanged(fx->path, before, len);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 99);
+	free(before);
+}
+
+static void test_newer_schema_in_wal_mode_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct gk_db *db = open_ok(fx);
+	char *before;
+	size_t len;
+
+	db_close(db);
+	raw_exec(fx->path, "PRAGMA user_version = 2");
+	before = slurp(fx->path, &len);
+	assert_null(db_open(fx->path, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "schema version 2 is newer"));
+	assert_file_unchanged(fx->path, before, len);
+	free(before);
+}
+
+static void test_garbage_file_refused(void **state)
+{
+	struct fixture *fx = *state;
+	static const char small[] = "hello, I am not a database\n";
+	char big[8192], expect[256];
+	size_t len;
+	char *before;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 131 + 7);
+	snprintf(expect, sizeof(expect), "%s: file is not a database", fx->path);
+	for (int round = 0; round < 2; round++) {
+		write_file(fx->path, round ? big : small, round ? sizeof(big) : strlen(small));
+		before = slurp(fx->path, &len);
+		assert_null(db_open(fx->path, fx->err, sizeof(fx->err)));
+		assert_string_equal(fx->err, expect);
+		assert_file_unchanged(fx->path, before, len);
+		free(before);
+	}
+}
+
+static void test_foreign_database_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char *before;
+	size_t len;
+
+	raw_exec(fx->path, "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)");
+	before = slurp(fx->path, &len);
+	assert_null(db_open(fx->path, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "not a gatekeeper database"));
+	assert_file_unchanged(fx->path, before, len);
+	free(before);
+}
+
+static void test_unusable_paths(void **state)
+{
+	struct fixture *fx = *state;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/missing/gk.db", fx->dir);
+	assert_null(db_open(path, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, path));
+	assert_non_null(strstr(fx->err, "No such file or directory"));
+
+	write_file(fx->path, "", 0);
+	snprintf(path, sizeof(path), "%s/gk.db/inner.db", fx->dir);
+	assert_null(db_open(path, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "Not a directory"));
+
+	assert_null(db_open(fx->dir, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "not a regular file"));
+
+	/* Permission bits only bind non-root runs; root gets through them. */
+	if (geteuid() != 0) {
+		snprintf(path, sizeof(path), "%s/ro", fx->dir);
+		assert_int_equal(mkdir(path, 0500), 0);
+		snprintf(path, sizeof(path), "%s/ro/gk.db", fx->dir);
+		assert_null(db_open(path, fx->err, sizeof(fx->err)));
+		assert_non_null(strstr(fx->err, "Permission denied"));
+		assert_int_equal(chmod(fx->path, 0400), 0);
+		assert_null(db_open(fx->path, fx->err, sizeof(fx->err)));
+		assert_non_null(strstr(fx->err, "cannot open for writing"));
+	}
+
+	assert_null(db_open("", fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "empty"));
+	assert_string_equal(db_errmsg(NULL), "no database");
+}
+
+struct opener {
+	const char *path;
+	unsigned seed;
+	int failures;
+};
+
+static void *open_and_write(void *arg)
+{
+	struct opener *o = arg;
+	char err[512];
+	struct gk_db *db = db_open(o->path, err, sizeof(err));
+	struct db_verdict v = { .verdict = GK_VERDICT_ALLOW, .source = GK_SOURCE_DEFAULT };
+
+	if (db == NULL) {
+		fprintf(stderr, "# %s\n", err);
+		o->failures++;
+		return NULL;
+	}
+	if (db_begin(db) != 0)
+		o->failures++;
+	for (unsigned i = 0; i < 200 && o->failures == 0; i++) {
+		fill_sha(v.sha256, o->seed * 1000 + i);
+		o->failures += db_verdict_put(db, &v) != 0;
+	}
+	if (db_commit(db) != 0)
+		o->failures++;
+	db_close(db);
+	return NULL;
+}
+
+/* Threads of one process opening a fresh file together: one creates and
+ * migrates it, none loses another's locks or rows. */
+static void test_concurrent_first_open(void **state)
+{
+	struct fixture *fx = *state;
+	struct opener openers[6];
+	pthread_t threads[6];
+	struct gk_db *db;
+
+	for (unsigned i = 0; i < 6; i++) {
+		openers[i] = (struct opener){ .path = fx->path, .seed = i + 1 };
+		assert_int_equal(pthread_create(&threads[i], NULL, open_and_write, &openers[i]),
+				 0);
+	}
+	for (unsigned i = 0; i < 6; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(openers[i].failures, 0);
+	}
+	db = open_ok(fx);
+	assert_int_equal(db_verdict_count(db), 1200);
+	db_close(db);
+}
+
+static void test_empty_existing_file_is_initialised(void **state)
+{
+	struct fixture *fx = *state;
+	struct gk_db *db;
+
+	write_file(fx->path, "", 0);
+	db = open_ok(fx);
+	assert_int_equal(db_verdict_count(db), 0);
+	db_close(db);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_0600_wal_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_mode_ignores_strict_umask, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_in_wal_mode_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_file_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unusable_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_existing_file_is_initialised, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
