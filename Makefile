@@ -13,7 +13,8 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. -I$(BUILD) -MMD -MP
+# snprintf truncation of messages is deliberate, so -Wformat-truncation is noise.
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD) -MMD -MP
 LDLIBS  := -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -21,11 +21,13 @@ struct kcache_stats {
 	uint64_t invalidations;    /* bpf: verdicts made stale by a write route */
 };
 
-/* perm_fd: the fanotify group whose FAN_OPEN_EXEC_PERM events the ignore
- * marks silence (-1: no ignore marks, as in monitor mode).
+/* group_fd, mask: the fanotify group and the events (FAN_OPEN_EXEC_PERM or
+ * FAN_OPEN_EXEC) that ignore marks silence (-1: no ignore marks).
  * enabled=false is the round-trip gate (--no-kernel-cache): nothing is cached.
  * try_bpf: attempt BPF LSM; on failure fall back to fanotify mode and say why. */
-struct kcache *kcache_open(int perm_fd, bool enabled, bool try_bpf);
+struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_bpf);
+/* The fanotify group was replaced (policy change of mode or watch list). */
+void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask);
 void kcache_close(struct kcache *kc);
 
 const char *kcache_mode(const struct kcache *kc);  /* "bpf" | "fanotify" | "off" */
@@ -33,6 +35,9 @@ const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
 
 /* Record the verdict for the inode behind fd (a fanotify event fd). */
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict);
+/* Take back what kcache_record set for the inode of fd (it changed while it
+ * was being judged). */
+int kcache_unrecord(struct kcache *kc, int fd);
 /* Make every cached verdict stale at once (rule change): the caches refill
  * lazily on the next miss. */
 int kcache_forget_all(struct kcache *kc);

@@ -1,19 +1,288 @@
-/* Placeholder until the BPF LSM backend lands: always reports bpf mode as
- * unavailable, so the daemon runs in fanotify mode. */
+/* kcache_bpf: the BPF LSM backend of kcache. Loads bpf/gatekeeper.bpf.c
+ * through its skeleton; the programs are owned by this process and detach
+ * when it exits (nothing is pinned). Verdicts go into inode storage keyed by
+ * a fanotify event fd; the kernel answers execs from them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/gatekeeper.h"
+#include "gatekeeper.skel.h"
 #include "gatekeeper/kcache_bpf.h"
+
+#define LSM_LIST "/sys/kernel/security/lsm"
+
+struct kcache_bpf {
+	struct gatekeeper_bpf *skel;
+	struct ring_buffer *rb;
+	int verdicts_fd;
+	uint64_t drops_seen;
+	/* set only while kcache_bpf_drain runs */
+	void (*fn)(void *ctx, const struct kcache_bpf_event *ev);
+	void *ctx;
+};
+
+/* libbpf's own chatter would spam stderr on every host without BPF LSM;
+ * keep only its last warning for the one-line reason. */
+static char libbpf_last[160];
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_WARN) {
+		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, args);
+		libbpf_last[strcspn(libbpf_last, "\n")] = '\0';
+	}
+	return 0;
+}
+
+/* The active LSM list, or a note that it cannot be read. */
+static void read_lsm_list(char *out, size_t outlen)
+{
+	FILE *f = fopen(LSM_LIST, "re");
+
+	if (!f) {
+		snprintf(out, outlen, "(%s unreadable: %s)", LSM_LIST, strerror(errno));
+		return;
+	}
+	if (!fgets(out, (int)outlen, f))
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+static bool lsm_list_has_bpf(const char *list)
+{
+	char copy[256];
+
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strcmp(tok, "bpf") == 0)
+			return true;
+	return false;
+}
+
+/* lsm/file_truncate exists since 6.2; older kernels cover ftruncate through
+ * path_truncate, so the program is simply not loaded there. */
+static void drop_missing_hooks(struct gatekeeper_bpf *skel)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+
+	if (!vmlinux || btf__find_by_name_kind(vmlinux, "bpf_lsm_file_truncate", BTF_KIND_FUNC) < 0)
+		bpf_program__set_autoload(skel->progs.gk_file_truncate, false);
+	btf__free(vmlinux);
+}
+
+static void explain_failure(const char *step, int err, char *why, size_t whylen)
+{
+	char lsm[256];
+
+	read_lsm_list(lsm, sizeof(lsm));
+	if (err == EPERM && lsm_list_has_bpf(lsm))
+		snprintf(why, whylen, "BPF LSM %s refused by the kernel (EPERM) although bpf is in %s (%s)",
+			 step, LSM_LIST, lsm);
+	else if (err == EPERM)
+		snprintf(why, whylen, "BPF LSM %s refused by the kernel (EPERM): BPF LSM unavailable here; "
+			 "active LSMs: %s", step, lsm);
+	else
+		snprintf(why, whylen, "BPF LSM %s failed: %s%s%s; active LSMs: %s", step, strerror(err),
+			 libbpf_last[0] ? ": " : "", libbpf_last, lsm);
+}
+
+static int on_record(void *ctx, void *data, size_t size);
 
 struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen)
 {
-	snprintf(why, whylen, "BPF LSM backend not built");
-	return NULL;
+	struct kcache_bpf *kb = calloc(1, sizeof(*kb));
+	libbpf_print_fn_t old_print = libbpf_set_print(libbpf_quiet);
+	char lsm[256];
+	const char *step = "open";
+	int err = 0;
+
+	libbpf_last[0] = '\0';
+	if (!kb) {
+		err = ENOMEM;
+		goto cleanup;
+	}
+	kb->skel = gatekeeper_bpf__open();
+	if (!kb->skel) {
+		err = errno;
+		goto cleanup;
+	}
+	drop_missing_hooks(kb->skel);
+	step = "load";
+	err = -gatekeeper_bpf__load(kb->skel);
+	if (err)
+		goto cleanup;
+	step = "attach";
+	err = -gatekeeper_bpf__attach(kb->skel);
+	if (err)
+		goto cleanup;
+	step = "ring buffer setup";
+	kb->rb = ring_buffer__new(bpf_map__fd(kb->skel->maps.gk_events), on_record, kb, NULL);
+	if (!kb->rb) {
+		err = errno;
+		goto cleanup;
+	}
+	kb->verdicts_fd = bpf_map__fd(kb->skel->maps.gk_verdicts);
+	/* Attached programs are inert if bpf is not an active LSM. */
+	read_lsm_list(lsm, sizeof(lsm));
+	if (lsm[0] != '(' && !lsm_list_has_bpf(lsm)) {
+		snprintf(why, whylen, "bpf is not in the active LSM list (%s: %s); boot with lsm=%s,bpf",
+			 LSM_LIST, lsm, lsm);
+		err = -1;
+	}
+cleanup:
+	libbpf_set_print(old_print);
+	if (err) {
+		if (err > 0)
+			explain_failure(step, err, why, whylen);
+		kcache_bpf_close(kb);
+		return NULL;
+	}
+	return kb;
 }
-void kcache_bpf_close(struct kcache_bpf *kb) { (void)kb; }
-int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict v) { (void)kb; (void)fd; (void)v; return -1; }
-void kcache_bpf_bump_epoch(struct kcache_bpf *kb) { (void)kb; }
-int kcache_bpf_ringbuf_fd(struct kcache_bpf *kb) { (void)kb; return -1; }
-void kcache_bpf_drain(struct kcache_bpf *kb, void (*fn)(void *, const struct kcache_bpf_event *), void *ctx)
-{ (void)kb; (void)fn; (void)ctx; }
+
+void kcache_bpf_close(struct kcache_bpf *kb)
+{
+	if (!kb)
+		return;
+	ring_buffer__free(kb->rb);
+	gatekeeper_bpf__destroy(kb->skel);
+	free(kb);
+}
+
+int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verdict,
+			     const struct stat *judged)
+{
+	struct gk_inode_verdict value = { 0 };
+	struct stat now;
+
+	if (!kb || (verdict != GK_VERDICT_ALLOW && verdict != GK_VERDICT_DENY)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!judged) {
+		if (fstat(fd, &now) != 0)
+			return -1;
+		judged = &now;
+	}
+	value.verdict = verdict == GK_VERDICT_ALLOW ? GK_KV_ALLOW : GK_KV_DENY;
+	value.epoch = __atomic_load_n(&kb->skel->bss->gk_epoch, __ATOMIC_SEQ_CST);
+	value.ctime_sec = judged->st_ctim.tv_sec;
+	value.ctime_nsec = (__u32)judged->st_ctim.tv_nsec;
+	value.size = (__u64)judged->st_size;
+	value.attrs_valid = GK_KV_CHECK_ATTRS;
+	return bpf_map_update_elem(kb->verdicts_fd, &fd, &value, BPF_ANY) == 0 ? 0 : -1;
+}
+
+int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict verdict)
+{
+	return kcache_bpf_record_judged(kb, fd, verdict, NULL);
+}
+
+int kcache_bpf_forget(struct kcache_bpf *kb, int fd)
+{
+	if (!kb) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (bpf_map_delete_elem(kb->verdicts_fd, &fd) != 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+void kcache_bpf_bump_epoch(struct kcache_bpf *kb)
+{
+	if (kb)
+		__atomic_fetch_add(&kb->skel->bss->gk_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+int kcache_bpf_ringbuf_fd(struct kcache_bpf *kb)
+{
+	return kb ? ring_buffer__epoll_fd(kb->rb) : -1;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct kcache_bpf *kb = ctx;
+	const struct gk_event *rec = data;
+	struct kcache_bpf_event ev = { 0 };
+
+	if (size < sizeof(*rec) || !kb->fn)
+		return 0;
+	ev.kind = rec->kind == GK_EV_DENY ? KCACHE_BPF_DENY : KCACHE_BPF_INVALIDATE;
+	ev.route = rec->route;
+	ev.pid = rec->pid;
+	ev.dev = makedev((unsigned)(rec->dev >> 20), (unsigned)(rec->dev & 0xfffff));
+	ev.ino = rec->ino;
+	memcpy(ev.comm, rec->comm, sizeof(ev.comm));
+	ev.comm[sizeof(ev.comm) - 1] = '\0';
+	ev.had_allow = rec->flags & GK_EVF_HAD_ALLOW;
+	ev.via_mmap = rec->flags & GK_EVF_VIA_MMAP;
+	ev.hold = rec->flags & GK_EVF_HOLD;
+	kb->fn(kb->ctx, &ev);
+	return 0;
+}
+
+static uint64_t counter_sum(struct kcache_bpf *kb, enum gk_counter slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0, *per_cpu;
+	__u32 key = slot;
+
+	if (ncpu <= 0 || ncpu > 4096)
+		return 0;
+	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(kb->skel->maps.gk_counters), &key, per_cpu) == 0)
+		for (int i = 0; i < ncpu; i++)
+			sum += per_cpu[i];
+	free(per_cpu);
+	return sum;
+}
+
+void kcache_bpf_drain(struct kcache_bpf *kb, void (*fn)(void *ctx, const struct kcache_bpf_event *ev),
+		      void *ctx)
+{
+	uint64_t drops;
+
+	if (!kb)
+		return;
+	kb->fn = fn;
+	kb->ctx = ctx;
+	ring_buffer__consume(kb->rb);
+	/* Lost records may have named inodes whose ignore marks must go: tell
+	 * the caller as one invalidation of unknown inodes, so it drops them all. */
+	drops = counter_sum(kb, GK_CNT_RINGBUF_DROP);
+	if (drops != kb->drops_seen && fn) {
+		struct kcache_bpf_event lost = { .kind = KCACHE_BPF_INVALIDATE, .had_allow = true,
+						 .via_mmap = true, .hold = true, .lost = true };
+		kb->drops_seen = drops;
+		fn(ctx, &lost);
+	}
+	kb->fn = NULL;
+	kb->ctx = NULL;
+}
+
 void kcache_bpf_counters(struct kcache_bpf *kb, struct kcache_bpf_counters *out)
-{ (void)kb; out->allows = out->denies = out->invalidations = 0; }
+{
+	memset(out, 0, sizeof(*out));
+	if (!kb)
+		return;
+	out->allows = counter_sum(kb, GK_CNT_ALLOW);
+	out->denies = counter_sum(kb, GK_CNT_DENY);
+	out->invalidations = counter_sum(kb, GK_CNT_INVALIDATE);
+	out->hold_refusals = counter_sum(kb, GK_CNT_HOLD_REFUSED);
+	out->ringbuf_drops = counter_sum(kb, GK_CNT_RINGBUF_DROP);
+}

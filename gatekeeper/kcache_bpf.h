@@ -6,34 +6,60 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "policy/policy.h"
 
 struct kcache_bpf;
 
-/* A decoded ring-buffer record. */
+/* A decoded ring-buffer record.
+ *
+ * Ignore marks and the kernel hold: a write through a shared mmap raises no
+ * FS_MODIFY, so an evictable ignore mark set with an ALLOW would survive it.
+ * When such a route (via_mmap) meets an inode carrying an exec ignore mark,
+ * the kernel sets a hold: exec of that inode fails with ETXTBSY until the
+ * ignore mark is gone (or the epoch is bumped, or a new verdict is recorded).
+ * So on an INVALIDATE with had_allow && via_mmap the caller drops its ignore
+ * marks (dev/ino cannot name a mark: flush them all, e.g. kcache_forget_all);
+ * the hold then releases itself at the next exec. Plain write(2)/truncate
+ * invalidations need nothing: FS_MODIFY already cleared the mark. */
 struct kcache_bpf_event {
 	enum { KCACHE_BPF_DENY = 1, KCACHE_BPF_INVALIDATE = 2 } kind;
+	uint32_t route;   /* enum gk_route (bpf/gatekeeper.h): what denied / invalidated */
 	uint32_t pid;
-	uint64_t dev, ino;
+	uint64_t dev, ino; /* dev as in st_dev (0/0 for `lost`) */
 	char comm[16];
 	bool had_allow;   /* INVALIDATE: the inode held an allow (may hold an ignore mark) */
 	bool via_mmap;    /* INVALIDATE: by a route fanotify cannot see (shared mmap) */
+	bool hold;        /* INVALIDATE: exec of the inode is refused until its marks drop */
+	bool lost;        /* INVALIDATE: records were lost (ring full): inode unknown */
 };
 
 /* Probe by a real load and attach. On failure returns NULL with a one-line
  * reason in why (including /sys/kernel/security/lsm when bpf is absent). */
 struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen);
 void kcache_bpf_close(struct kcache_bpf *kb);
-/* Store verdict for the inode of fd, stamped with the current epoch. */
+/* Store verdict for the inode of fd, stamped with the current epoch and the
+ * inode's ctime/size now (fstat). Replaces any earlier value and its hold. */
 int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict verdict);
+/* The same, with the fstat taken before the content was hashed: a change
+ * between judging and recording then leaves the verdict stale (ctime/size). */
+int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verdict,
+			     const struct stat *judged);
+/* Drop the value of the inode of fd (no error if it had none). */
+int kcache_bpf_forget(struct kcache_bpf *kb, int fd);
 /* Bump the global epoch: every stored verdict becomes stale at once. */
 void kcache_bpf_bump_epoch(struct kcache_bpf *kb);
+/* An fd to poll(2): readable when ring-buffer records wait (an epoll fd). */
 int kcache_bpf_ringbuf_fd(struct kcache_bpf *kb);
+/* Deliver every waiting record to fn; lost records are reported once as an
+ * INVALIDATE with `lost` set (and had_allow, via_mmap, hold). */
 void kcache_bpf_drain(struct kcache_bpf *kb, void (*fn)(void *ctx, const struct kcache_bpf_event *ev),
 		      void *ctx);
 struct kcache_bpf_counters {
 	uint64_t allows, denies, invalidations;
+	uint64_t hold_refusals;  /* execs refused (ETXTBSY) by a hold */
+	uint64_t ringbuf_drops;  /* records lost because the ring buffer was full */
 };
 void kcache_bpf_counters(struct kcache_bpf *kb, struct kcache_bpf_counters *out);
 

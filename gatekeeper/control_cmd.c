@@ -1,0 +1,202 @@
+/* The control commands. Each validates everything before it changes
+ * anything: a refused request leaves rules, verdicts and policy as they were. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/proto.h"
+
+static void format_time(int64_t us, char *out, size_t size)
+{
+	time_t secs = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The fd a client passed must be a regular file we can hash. */
+static int hash_client_fd(int fd, unsigned char sha[GK_SHA256_LEN], struct proto_buf *reply)
+{
+	struct file_id id;
+	if (fd < 0) {
+		proto_error(reply, EXIT_USAGE, "this command needs the file's descriptor");
+		return -1;
+	}
+	if (file_id_of_fd(fd, &id) < 0) {
+		proto_error(reply, EXIT_USAGE, "not a regular file");
+		return -1;
+	}
+	if (identify_fd(fd, &id, sha, NULL) < 0) {
+		proto_error(reply, EXIT_REFUSED, "cannot read file: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_rule(struct gk_daemon *d, const char *verb, const char *arg, int fd,
+		     struct proto_buf *reply)
+{
+	unsigned char sha[GK_SHA256_LEN];
+	char hex[GK_SHA256_HEX_LEN + 1];
+	if (hash_client_fd(fd, sha, reply) < 0)
+		return;
+	gk_sha256_to_hex(sha, hex);
+	enum gk_verdict v = !strcmp(verb, "allow") ? GK_VERDICT_ALLOW :
+			    !strcmp(verb, "deny") ? GK_VERDICT_DENY : GK_VERDICT_UNKNOWN;
+	int rc = v == GK_VERDICT_UNKNOWN ? db_admin_clear(d->db, sha) : db_admin_set(d->db, sha, v, arg);
+	if (rc < 0) {
+		proto_error(reply, EXIT_REFUSED, "verdict store: %s", db_errmsg(d->db));
+		return;
+	}
+	admin_rules_set(d->admin, sha, v);
+	/* One content may sit in many inodes: drop every kernel-cached verdict. */
+	kcache_forget_all(d->kc);
+	log_msg(GK_LOG_INFO, "admin_rule sha256=%s rule=%s path=\"%s\"", hex,
+		v == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(v), arg);
+	proto_num(reply, "ok", 1);
+	proto_str(reply, "path", arg);
+	proto_str(reply, "sha256", hex);
+	proto_str(reply, "rule", v == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(v));
+	if (v == GK_VERDICT_UNKNOWN && rc == 1)
+		proto_str(reply, "note", "there was no admin rule for this file");
+}
+
+static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto_buf *reply)
+{
+	struct judgement j;
+	char hex[GK_SHA256_HEX_LEN + 1], when[40];
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		proto_error(reply, EXIT_USAGE, fd < 0 ? "query needs the file's descriptor" : "not a regular file");
+		return;
+	}
+	judge_fd(d, fd, NULL, &j, NULL);
+	if (!j.have_sha && identify_fd(fd, &j.id, j.sha256, NULL) == 0)
+		j.have_sha = true;   /* unwatched files are not hashed to decide; show it anyway */
+	proto_num(reply, "ok", 1);
+	proto_str(reply, "path", j.path[0] ? j.path : arg);
+	if (j.have_sha)
+		gk_sha256_to_hex(j.sha256, hex);
+	proto_str(reply, "sha256", j.have_sha ? hex : "");
+	proto_str(reply, "verdict", gk_verdict_name(j.decision.verdict));
+	proto_str(reply, "source", gk_source_name(j.decision.source));
+	proto_str(reply, "detail", j.decision.detail);
+	enum gk_verdict admin = j.have_sha ? admin_rules_get(d->admin, j.sha256) : GK_VERDICT_UNKNOWN;
+	proto_str(reply, "admin_rule", admin == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(admin));
+	struct db_verdict stored;
+	if (j.have_sha && db_verdict_get(d->db, j.sha256, &stored) == 0) {
+		format_time(stored.decided_at_us, when, sizeof(when));
+		proto_str(reply, "decided", when);
+		proto_num(reply, "decided_at_us", stored.decided_at_us);
+		proto_str(reply, "last_verdict", gk_verdict_name(stored.verdict));
+		proto_str(reply, "last_source", gk_source_name(stored.source));
+	} else {
+		proto_str(reply, "decided", "never");
+	}
+}
+
+static void status_counters(struct gk_daemon *d, struct proto_buf *reply)
+{
+	static const struct { const char *key; size_t off; } counters[] = {
+#define C(name) { #name, offsetof(struct gk_stats, name) }
+		C(events), C(perm_events), C(allows), C(denies), C(would_deny), C(timeouts),
+		C(overloads), C(pending), C(queue_overflows), C(audit_dropped),
+#undef C
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		atomic_uint_fast64_t *c = (atomic_uint_fast64_t *)((char *)&d->stats + counters[i].off);
+		proto_num(reply, counters[i].key, (int64_t)atomic_load(c));
+	}
+	struct kcache_stats ks;
+	kcache_get_stats(d->kc, &ks);
+	if (ks.hits_measurable) {
+		proto_num(reply, "kernel_hits", (int64_t)(ks.kernel_allows + ks.kernel_denies));
+		proto_num(reply, "kernel_allows", (int64_t)ks.kernel_allows);
+		proto_num(reply, "kernel_denies", (int64_t)ks.kernel_denies);
+		proto_num(reply, "kernel_invalidations", (int64_t)ks.invalidations);
+	} else {
+		proto_str(reply, "kernel_hits", "n/a");
+	}
+	proto_num(reply, "ignore_marks_added", (int64_t)ks.ignore_marks);
+	proto_num(reply, "kernel_cache_flushes", (int64_t)ks.flushes);
+	proto_num(reply, "latency_p50_us", (int64_t)stats_latency_percentile(&d->stats, 50));
+	proto_num(reply, "latency_p99_us", (int64_t)stats_latency_percentile(&d->stats, 99));
+}
+
+static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
+{
+	proto_num(reply, "ok", 1);
+	pthread_rwlock_rdlock(&d->policy_lock);
+	proto_str(reply, "mode", gk_mode_name(d->policy->mode));
+	proto_str(reply, "kernel_mode", kcache_mode(d->kc));
+	proto_str(reply, "kernel_mode_why", kcache_why(d->kc));
+	for (size_t i = 0; i < d->policy->n_watch; i++)
+		proto_arr(reply, "watch", d->policy->watch[i]);
+	for (size_t i = 0; i < d->group->n_fs; i++)
+		proto_arr(reply, "filesystems", d->group->fs_desc[i]);
+	proto_str(reply, "policy", d->policy->name);
+	proto_str(reply, "policy_sha256", d->policy->sha256_hex);
+	pthread_rwlock_unlock(&d->policy_lock);
+	status_counters(d, reply);
+	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));
+	proto_num(reply, "stored_verdicts", db_verdict_count(d->db));
+	proto_num(reply, "uptime_s", (gk_now_us() - d->started_us) / 1000000);
+	proto_num(reply, "pid", getpid());
+}
+
+static void cmd_policy_apply(struct gk_daemon *d, const char *name, int fd, struct proto_buf *reply)
+{
+	struct gk_policy_errors errs = { 0 };
+	char err[512];
+	if (fd < 0) {
+		proto_error(reply, EXIT_USAGE, "policy apply needs the policy file's descriptor");
+		return;
+	}
+	struct gk_policy *p = policy_load_fd(fd, name[0] ? name : "policy", &errs);
+	if (!p) {
+		proto_error(reply, EXIT_USAGE, "%s", errs.msg[0]);
+		for (size_t i = 0; i < errs.count && i < GK_POLICY_MAX_ERRORS; i++)
+			proto_arr(reply, "errors", errs.msg[i]);
+		return;
+	}
+	if (daemon_apply_policy(d, p, err, sizeof(err)) < 0) {
+		policy_free(p);
+		proto_error(reply, EXIT_USAGE, "%s", err);
+		return;
+	}
+	cmd_status(d, reply);
+}
+
+static void cmd_policy_show(struct gk_daemon *d, struct proto_buf *reply)
+{
+	char when[40];
+	proto_num(reply, "ok", 1);
+	pthread_rwlock_rdlock(&d->policy_lock);
+	format_time(d->policy_applied_us, when, sizeof(when));
+	proto_str(reply, "policy", d->policy->name);
+	proto_str(reply, "sha256", d->policy->sha256_hex);
+	proto_str(reply, "applied", when);
+	proto_str(reply, "text", d->policy->text);
+	pthread_rwlock_unlock(&d->policy_lock);
+}
+
+void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, int fd,
+		      struct proto_buf *reply)
+{
+	if (!strcmp(verb, "allow") || !strcmp(verb, "deny") || !strcmp(verb, "forget"))
+		cmd_rule(d, verb, arg, fd, reply);
+	else if (!strcmp(verb, "query"))
+		cmd_query(d, arg, fd, reply);
+	else if (!strcmp(verb, "status"))
+		cmd_status(d, reply);
+	else if (!strcmp(verb, "policy-apply"))
+		cmd_policy_apply(d, arg, fd, reply);
+	else if (!strcmp(verb, "policy-show"))
+		cmd_policy_show(d, reply);
+	else
+		proto_error(reply, EXIT_USAGE, "unknown request '%.64s'", verb);
+}

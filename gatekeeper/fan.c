@@ -1,0 +1,112 @@
+/* fanotify groups: enforce mode answers FAN_OPEN_EXEC_PERM events; monitor
+ * mode only listens to FAN_OPEN_EXEC notifications, so it can never block an
+ * exec. Each watched path marks the whole filesystem that holds it; the
+ * policy scopes decisions to the watched subtrees. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "gatekeeper/gatekeeperd.h"
+
+static const char *fs_type_name(long type)
+{
+	switch ((unsigned long)type) {
+	case 0x01021994: return "tmpfs";
+	case 0xEF53: return "ext4";
+	case 0x58465342: return "xfs";
+	case 0x9123683E: return "btrfs";
+	case 0x794c7630: return "overlayfs";
+	default: return "other";
+	}
+}
+
+static int describe_fs(const char *path, char **out)
+{
+	struct stat st;
+	struct statfs sfs;
+	if (stat(path, &st) < 0 || statfs(path, &sfs) < 0)
+		return -1;
+	return asprintf(out, "%s (dev %u:%u, %s)", path, major(st.st_dev), minor(st.st_dev),
+			fs_type_name(sfs.f_type)) < 0 ? -1 : 0;
+}
+
+struct fan_group *fan_group_open(const struct gk_policy *policy, char *err, size_t errlen)
+{
+	bool perm = policy->mode == GK_MODE_ENFORCE;
+	struct fan_group *g = calloc(1, sizeof(*g));
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->perm = perm;
+	g->mask = perm ? FAN_OPEN_EXEC_PERM : FAN_OPEN_EXEC;
+	/* Unlimited marks: every allowed inode carries an ignore mark. */
+	unsigned flags = (perm ? FAN_CLASS_CONTENT : FAN_CLASS_NOTIF) | FAN_CLOEXEC |
+			 FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS;
+	g->fd = fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (g->fd < 0) {
+		snprintf(err, errlen, "fanotify_init: %s", strerror(errno));
+		goto fail;
+	}
+	g->fs_desc = calloc(policy->n_watch, sizeof(char *));
+	if (!g->fs_desc) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < policy->n_watch; i++) {
+		const char *path = policy->watch[i];
+		if (fanotify_mark(g->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, g->mask, AT_FDCWD,
+				  path) < 0) {
+			snprintf(err, errlen, "%s: watch %s: %s", policy->name, path, strerror(errno));
+			goto fail;
+		}
+		if (describe_fs(path, &g->fs_desc[i]) < 0) {
+			snprintf(err, errlen, "%s: watch %s: %s", policy->name, path, strerror(errno));
+			goto fail;
+		}
+		g->n_fs++;
+	}
+	return g;
+fail:
+	fan_group_close(g);
+	return NULL;
+}
+
+void fan_group_close(struct fan_group *g)
+{
+	if (!g)
+		return;
+	/* Closing the group releases (allows) any event still pending. */
+	if (g->fd >= 0)
+		close(g->fd);
+	for (size_t i = 0; i < g->n_fs; i++)
+		free(g->fs_desc[i]);
+	free(g->fs_desc);
+	free(g);
+}
+
+void fan_reply(int group_fd, int event_fd, enum gk_verdict verdict)
+{
+	struct fanotify_response r = {
+		.fd = event_fd,
+		.response = verdict == GK_VERDICT_DENY ? FAN_DENY : FAN_ALLOW,
+	};
+	for (;;) {
+		ssize_t n = write(group_fd, &r, sizeof(r));
+		if (n == (ssize_t)sizeof(r))
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* ENOENT: the event is gone (the group was closed and re-made) */
+		log_msg(GK_LOG_ERR, "error=\"fanotify reply failed\" fd=%d errno=%d", event_fd,
+			n < 0 ? errno : 0);
+		return;
+	}
+}

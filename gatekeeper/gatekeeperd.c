@@ -1,0 +1,285 @@
+/* gatekeeperd: decides, for every program about to run on the watched
+ * filesystems, whether it may run. See gatekeeperd(8). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gatekeeper/gatekeeperd.h"
+
+enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: gatekeeperd [--policy FILE] [--db FILE] [--socket PATH] [--foreground]\n"
+		     "                   [--no-kernel-cache] [--no-bpf] [--workers N]\n");
+}
+
+static int parse_args(int argc, char **argv, struct gk_options *o)
+{
+	static const struct option longopts[] = {
+		{ "policy", required_argument, NULL, 'p' }, { "db", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' }, { "foreground", no_argument, NULL, 'f' },
+		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
+		{ "workers", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
+		{ 0 } };
+	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
+				  false, true, true, 4 };
+	int c;
+	while ((c = getopt_long(argc, argv, "p:d:s:fw:h", longopts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'p': o->policy_path = optarg; break;
+		case 'd': o->db_path = optarg; break;
+		case 's': o->socket_path = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'K': o->kernel_cache = false; break;
+		case 'B': o->try_bpf = false; break;
+		case 'w':
+			errno = 0;
+			o->workers = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || o->workers < 1 || o->workers > 64) {
+				fprintf(stderr, "gatekeeperd: --workers: '%s' is not a number from 1 to 64\n", optarg);
+				return -1;
+			}
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "gatekeeperd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int mkdir_parents(const char *file, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", file);
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			return -1;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+static void reload(struct gk_daemon *d)
+{
+	struct gk_policy_errors errs = { 0 };
+	char err[512];
+	struct gk_policy *p = policy_load(d->opt.policy_path, &errs);
+	if (!p) {
+		for (size_t i = 0; i < errs.count && i < GK_POLICY_MAX_ERRORS; i++)
+			log_msg(GK_LOG_ERR, "reload_failed error=\"%s\"", errs.msg[i]);
+		return;
+	}
+	if (daemon_apply_policy(d, p, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "reload_failed error=\"%s\"", err);
+		policy_free(p);
+	}
+}
+
+/* Stay attached until ready, so that start-up errors reach the caller with
+ * the right exit code; then detach. */
+static int daemonize(int *ready_fd)
+{
+	int pipefd[2];
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(pipefd[1]);
+		char code = EXIT_RUNTIME;
+		if (read(pipefd[0], &code, 1) != 1)
+			code = EXIT_RUNTIME;
+		_exit(code);
+	}
+	close(pipefd[0]);
+	setsid();
+	if (fork() > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return -1;
+	*ready_fd = pipefd[1];
+	return 0;
+}
+
+static void signal_ready(int *ready_fd, char code)
+{
+	if (*ready_fd < 0)
+		return;
+	(void)!write(*ready_fd, &code, 1);
+	close(*ready_fd);
+	*ready_fd = -1;
+	if (code == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0), dup2(null, 1), dup2(null, 2);
+			if (null > 2)
+				close(null);
+		}
+	}
+}
+
+static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
+{
+	struct gk_daemon *d = ctx;
+	char detail[128];
+	snprintf(detail, sizeof(detail), "denied in kernel: dev %llu ino %llu comm %.16s",
+		 (unsigned long long)k->dev, (unsigned long long)k->ino, k->comm);
+	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = "", .path = "",
+			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_NONE, .detail = detail,
+			      .mode = GK_MODE_ENFORCE };
+	audit_submit(d, &a, NULL);
+}
+
+static void retire_drained(struct gk_daemon *d, bool readable)
+{
+	if (!d->retired || readable || atomic_load(&d->retired->inflight) > 0)
+		return;
+	pthread_rwlock_wrlock(&d->policy_lock);
+	struct fan_group *g = d->retired;
+	d->retired = NULL;
+	pthread_rwlock_unlock(&d->policy_lock);
+	fan_group_close(g);
+}
+
+static void main_loop(struct gk_daemon *d, int sig_fd)
+{
+	for (;;) {
+		struct pollfd p[5] = {
+			{ .fd = sig_fd, .events = POLLIN }, { .fd = d->wake_fd, .events = POLLIN },
+			{ .fd = kcache_event_fd(d->kc), .events = POLLIN },
+			{ .fd = d->group->fd, .events = POLLIN },
+			{ .fd = d->retired ? d->retired->fd : -1, .events = POLLIN },
+		};
+		if (poll(p, 5, d->retired ? 20 : -1) < 0 && errno != EINTR)
+			return;
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP)
+					reload(d);
+				else
+					return;
+			}
+		}
+		if (p[1].revents & POLLIN) {
+			uint64_t n;
+			(void)!read(d->wake_fd, &n, sizeof(n));
+		}
+		if (p[2].revents & POLLIN)
+			kcache_drain(d->kc, on_kernel_denial, d);
+		if (p[3].revents & POLLIN)
+			events_read(d, d->group);
+		if (p[4].revents & POLLIN)
+			events_read(d, d->retired);
+		retire_drained(d, p[4].revents & POLLIN);
+	}
+}
+
+static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
+{
+	char err[512];
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT), sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	*sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (*sig_fd < 0 || d->wake_fd < 0) {
+		log_msg(GK_LOG_ERR, "error=\"signalfd/eventfd: %s\"", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	d->group = fan_group_open(d->policy, err, sizeof(err));
+	if (!d->group) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
+	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
+	if (!d->kc || audit_start(d) < 0 || events_start(d) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (control_start(d, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
+	log_msg(GK_LOG_INFO, "ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d",
+		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
+		d->opt.socket_path, (int)getpid());
+	signal_ready(ready_fd, 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct gk_daemon d;
+	struct gk_policy_errors errs = { 0 };
+	char err[512];
+	int ready_fd = -1, sig_fd = -1, rc;
+	if (parse_args(argc, argv, &d.opt) < 0)
+		return EXIT_INVALID;
+	d.policy = policy_load(d.opt.policy_path, &errs);
+	if (!d.policy) {
+		for (size_t i = 0; i < errs.count && i < GK_POLICY_MAX_ERRORS; i++)
+			fprintf(stderr, "%s\n", errs.msg[i]);
+		return EXIT_INVALID;
+	}
+	if (check_watch_paths(d.policy, err, sizeof(err)) < 0 ||
+	    resolve_group(d.policy, &d.admin_gid, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_INVALID;
+	}
+	if (mkdir_parents(d.opt.db_path, err, sizeof(err)) < 0 ||
+	    mkdir_parents(d.opt.socket_path, err, sizeof(err)) < 0 ||
+	    !(d.db = db_open(d.opt.db_path, err, sizeof(err))) || !(d.admin = admin_rules_new()) ||
+	    admin_rules_load(d.admin, d.db) < 0) {
+		fprintf(stderr, "gatekeeperd: %s\n", d.db ? db_errmsg(d.db) : err);
+		return EXIT_RUNTIME;
+	}
+	pthread_rwlock_init(&d.policy_lock, NULL);
+	d.started_us = d.policy_applied_us = gk_now_us();
+	if (!d.opt.foreground && daemonize(&ready_fd) < 0) {
+		fprintf(stderr, "gatekeeperd: cannot daemonize: %s\n", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	log_init(d.opt.foreground);
+	rc = start(&d, &ready_fd, &sig_fd);
+	if (rc == 0)
+		main_loop(&d, sig_fd);
+	signal_ready(&ready_fd, (char)rc);
+	log_msg(GK_LOG_INFO, "stopping");
+	control_stop(&d);
+	events_stop(&d);
+	fan_group_close(d.retired);
+	fan_group_close(d.group);
+	kcache_close(d.kc);
+	audit_stop();
+	db_close(d.db);
+	admin_rules_free(d.admin);
+	policy_free(d.policy);
+	return rc;
+}

@@ -1,0 +1,147 @@
+/* gatekeeperd internals: the modules of the daemon and the state they share.
+ * Not a public door: only the daemon's own sources include it (and unit tests). */
+#ifndef GK_GATEKEEPERD_H
+#define GK_GATEKEEPERD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "db/db.h"
+#include "gatekeeper/kcache.h"
+#include "policy/policy.h"
+
+#define GK_DEFAULT_POLICY "/etc/gatekeeper/policy.yaml"
+#define GK_DEFAULT_DB "/var/lib/gatekeeper/gatekeeper.db"
+#define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
+
+/* ---- log.c: one line per event, key=value, to stderr or syslog ---- */
+enum gk_log_level { GK_LOG_ERR, GK_LOG_WARN, GK_LOG_INFO, GK_LOG_DEBUG };
+void log_init(bool to_stderr);
+void log_msg(enum gk_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Append key=value to buf, quoting value when it holds spaces, quotes or
+ * control characters (so one decision stays one parseable line). */
+void log_kv(char *buf, size_t size, size_t *len, const char *key, const char *value);
+int64_t gk_now_us(void);        /* CLOCK_REALTIME */
+int64_t gk_mono_us(void);       /* CLOCK_MONOTONIC */
+
+/* ---- identify.c: SHA-256 of a file through its fd, with a cache ---- */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t ctime_ns;
+};
+int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
+/* Hash fd's content (pread from 0, never moves the offset). Aborts with
+ * ECANCELED when *cancel becomes true. 0 ok, -1 + errno. */
+int sha256_fd(int fd, unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel);
+/* The cached hash of an unchanged file (same dev, ino, size, ctime), or
+ * hash it, re-checking that the file did not change while it was read. */
+int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
+		const atomic_bool *cancel);
+void hash_cache_clear(void);
+
+/* ---- stats.c: counters and the decision-latency histogram ---- */
+struct gk_stats {
+	atomic_uint_fast64_t events, perm_events, allows, denies, would_deny, timeouts,
+		overloads, errors, queue_overflows, audit_dropped, pending;
+	atomic_uint_fast64_t latency_hist[64 * 8];
+};
+void stats_record_latency(struct gk_stats *s, uint64_t us);
+uint64_t stats_latency_percentile(const struct gk_stats *s, double pct);
+
+/* ---- admin.c: admin rules in memory (mirror of the db table) ---- */
+struct admin_rules;
+struct admin_rules *admin_rules_new(void);
+void admin_rules_free(struct admin_rules *ar);
+int admin_rules_load(struct admin_rules *ar, struct gk_db *db);
+enum gk_verdict admin_rules_get(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN]);
+void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
+		     enum gk_verdict v);   /* UNKNOWN removes */
+size_t admin_rules_count(struct admin_rules *ar);
+size_t admin_rules_denies(struct admin_rules *ar);
+
+/* ---- the daemon ---- */
+struct gk_options {
+	const char *policy_path, *db_path, *socket_path;
+	bool foreground, kernel_cache, try_bpf;
+	unsigned workers;
+};
+
+/* One fanotify group and what it watches; replaced whole on a policy change
+ * of mode or watch list. */
+struct fan_group {
+	int fd;
+	atomic_int inflight;    /* events read but not yet released */
+	bool perm;              /* enforce: FAN_OPEN_EXEC_PERM; monitor: FAN_OPEN_EXEC */
+	uint64_t mask;
+	char **fs_desc;         /* per watch path: "PATH (dev M:m, fstype)" */
+	size_t n_fs;
+};
+
+struct gk_daemon {
+	struct gk_options opt;
+	pthread_rwlock_t policy_lock;       /* guards policy, policy_applied_us, admin_gid */
+	struct gk_policy *policy;
+	int64_t policy_applied_us;
+	gid_t admin_gid;                    /* (gid_t)-1: none */
+	struct admin_rules *admin;
+	struct fan_group *group;            /* current; swapped under policy_lock */
+	struct fan_group *retired;          /* old group, closed when its events are answered */
+	int wake_fd;                        /* eventfd: wakes the main loop after a swap */
+	struct kcache *kc;
+	struct gk_stats stats;
+	int64_t started_us;
+	atomic_bool stopping;
+	struct gk_db *db;                   /* the control thread's connection */
+};
+
+/* fan.c: fanotify groups */
+struct fan_group *fan_group_open(const struct gk_policy *policy, char *err, size_t errlen);
+void fan_group_close(struct fan_group *g);
+/* Answer a permission event. Never fails silently: logs errors. */
+void fan_reply(int group_fd, int event_fd, enum gk_verdict verdict);
+
+/* judge.c: the one decision function (miss path, control queries) */
+struct judgement {
+	struct file_id id;
+	bool have_id;
+	unsigned char sha256[GK_SHA256_LEN];
+	bool have_sha;
+	struct gk_decision decision;
+	char path[4096];
+};
+void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgement *j,
+	      const atomic_bool *cancel);
+
+/* events.c: read events, worker pool, deadline watchdog */
+int events_start(struct gk_daemon *d);
+/* Read and dispatch whatever is ready on g->fd. */
+void events_read(struct gk_daemon *d, struct fan_group *g);
+/* Stop workers after answering all queued events. */
+void events_stop(struct gk_daemon *d);
+
+/* audit.c: decisions to the audit table and the log, after the reply */
+struct audit_rec;
+int audit_start(struct gk_daemon *d);
+void audit_submit(struct gk_daemon *d, const struct db_audit *a, const struct judgement *j);
+void audit_stop(void);
+
+/* control.c: the control socket */
+int control_start(struct gk_daemon *d, char *err, size_t errlen);
+void control_stop(struct gk_daemon *d);
+/* control_cmd.c: run one request. */
+struct proto_buf;
+void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, int fd,
+		      struct proto_buf *reply);
+
+/* apply.c: apply a parsed policy (takes ownership on success). */
+int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen);
+int check_watch_paths(const struct gk_policy *p, char *err, size_t errlen);
+int resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen);
+
+#endif

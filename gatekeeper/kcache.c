@@ -1,0 +1,158 @@
+/* The kernel-side verdict cache. fanotify mode: an allow becomes an
+ * evictable ignore mark on the inode, which the kernel clears on
+ * modification (FS_MODIFY) and may drop under memory pressure; either way
+ * the next exec is a miss and is judged again. bpf mode adds the BPF LSM
+ * inode-storage map, which also answers denials in the kernel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+
+#include "gatekeeper/kcache.h"
+#include "gatekeeper/kcache_bpf.h"
+
+struct kcache {
+	int group_fd;
+	uint64_t mask;
+	bool enabled;
+	struct kcache_bpf *bpf;
+	char why[256];
+	uint64_t ignore_marks, flushes;
+	void (*on_denial)(void *ctx, const struct kcache_denial *d);
+	void *denial_ctx;
+};
+
+struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_bpf)
+{
+	struct kcache *kc = calloc(1, sizeof(*kc));
+	if (!kc)
+		return NULL;
+	kc->group_fd = group_fd;
+	kc->mask = mask;
+	kc->enabled = enabled;
+	if (!enabled) {
+		snprintf(kc->why, sizeof(kc->why), "kernel caches switched off (--no-kernel-cache)");
+		return kc;
+	}
+	if (!try_bpf) {
+		snprintf(kc->why, sizeof(kc->why), "BPF not requested; ignore marks cache allows");
+		return kc;
+	}
+	char why[200];
+	kc->bpf = kcache_bpf_open(why, sizeof(why));
+	if (kc->bpf)
+		snprintf(kc->why, sizeof(kc->why), "BPF LSM programs attached");
+	else
+		snprintf(kc->why, sizeof(kc->why), "BPF LSM unavailable: %s", why);
+	return kc;
+}
+
+void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask)
+{
+	kc->group_fd = group_fd;
+	kc->mask = mask;
+}
+
+void kcache_close(struct kcache *kc)
+{
+	if (!kc)
+		return;
+	kcache_bpf_close(kc->bpf);
+	free(kc);
+}
+
+const char *kcache_mode(const struct kcache *kc)
+{
+	return !kc->enabled ? "off" : kc->bpf ? "bpf" : "fanotify";
+}
+
+const char *kcache_why(const struct kcache *kc) { return kc->why; }
+
+int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict)
+{
+	if (!kc->enabled)
+		return 0;
+	int rc = 0;
+	if (kc->bpf && kcache_bpf_record(kc->bpf, fd, verdict) < 0)
+		rc = -1;
+	if (verdict == GK_VERDICT_ALLOW && kc->group_fd >= 0) {
+		if (fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
+				  kc->mask, fd, NULL) < 0)
+			rc = -1;
+		else
+			__atomic_add_fetch(&kc->ignore_marks, 1, __ATOMIC_RELAXED);
+	}
+	return rc;
+}
+
+int kcache_unrecord(struct kcache *kc, int fd)
+{
+	if (!kc->enabled || kc->group_fd < 0)
+		return 0;
+	if (kc->bpf)
+		kcache_bpf_record(kc->bpf, fd, GK_VERDICT_UNKNOWN);
+	if (fanotify_mark(kc->group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, kc->mask, fd, NULL) < 0 &&
+	    errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int kcache_forget_all(struct kcache *kc)
+{
+	if (!kc->enabled)
+		return 0;
+	if (kc->bpf)
+		kcache_bpf_bump_epoch(kc->bpf);
+	__atomic_add_fetch(&kc->flushes, 1, __ATOMIC_RELAXED);
+	/* Without a mark-type flag, FLUSH drops inode marks (our ignore marks)
+	 * and keeps the filesystem marks. */
+	if (kc->group_fd >= 0 && fanotify_mark(kc->group_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+int kcache_event_fd(const struct kcache *kc)
+{
+	return kc->bpf ? kcache_bpf_ringbuf_fd(kc->bpf) : -1;
+}
+
+static void on_bpf_event(void *ctx, const struct kcache_bpf_event *ev)
+{
+	struct kcache *kc = ctx;
+	if (ev->kind == KCACHE_BPF_DENY && kc->on_denial) {
+		struct kcache_denial d = { .pid = ev->pid, .dev = ev->dev, .ino = ev->ino };
+		memcpy(d.comm, ev->comm, sizeof(d.comm));
+		kc->on_denial(kc->denial_ctx, &d);
+	} else if (ev->kind == KCACHE_BPF_INVALIDATE && ev->had_allow && ev->via_mmap) {
+		/* fanotify did not see this write: its ignore mark may still stand.
+		 * We hold no path to the inode, so drop them all; they refill lazily. */
+		kcache_forget_all(kc);
+	}
+}
+
+void kcache_drain(struct kcache *kc, void (*on_denial)(void *ctx, const struct kcache_denial *d),
+		  void *ctx)
+{
+	if (!kc->bpf)
+		return;
+	kc->on_denial = on_denial;
+	kc->denial_ctx = ctx;
+	kcache_bpf_drain(kc->bpf, on_bpf_event, kc);
+}
+
+void kcache_get_stats(const struct kcache *kc, struct kcache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ignore_marks = __atomic_load_n(&kc->ignore_marks, __ATOMIC_RELAXED);
+	out->flushes = __atomic_load_n(&kc->flushes, __ATOMIC_RELAXED);
+	if (kc->bpf) {
+		struct kcache_bpf_counters c;
+		kcache_bpf_counters(kc->bpf, &c);
+		out->hits_measurable = true;
+		out->kernel_allows = c.allows;
+		out->kernel_denies = c.denies;
+		out->invalidations = c.invalidations;
+	}
+}
