@@ -38,7 +38,7 @@ enum gk_source {
 
 enum gk_rule_match {
 	GK_MATCH_PATH,   /* `path: /dir` -- the file itself or anything below it */
-	GK_MATCH_GLOB,   /* `glob: "/opt/**\/*.sh"` -- fnmatch(3), ** crosses '/' */
+	GK_MATCH_GLOB,   /* `glob: PATTERN` -- fnmatch(3) per component; a "**" component crosses '/' */
 	GK_MATCH_SHA256, /* `sha256: <64 hex>` */
 };
 
