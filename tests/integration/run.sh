@@ -98,7 +98,7 @@ kill_recorded() {
 	for sig in TERM KILL; do
 		while read -r pid; do
 			[[ $pid =~ ^[0-9]+$ ]] || continue
-			cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+			cmd=$( { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || continue
 			case $cmd in
 			*gatekeeper* | *spawner* | timeout*) kill -"$sig" "$pid" 2>/dev/null ;;
 			esac
