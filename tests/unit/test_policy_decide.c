@@ -1,0 +1,321 @@
+/* Unit tests for policy/: decision precedence, subtree and glob matching,
+ * name and hex helpers. Parsing and loading: test_policy.c.
+ * Each table row runs as its own cmocka test, so TAP output names it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "policy/policy.h"
+
+#define H64_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define H64_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define H64_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define H64_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+
+/* ---- decision precedence ---- */
+
+static const char decide_yaml[] =
+	"mode: enforce\n"                              /* 1 */
+	"watch:\n"                                     /* 2 */
+	"  - /w\n"                                     /* 3 */
+	"  - /v/sub\n"                                 /* 4 */
+	"default: deny\n"                              /* 5 */
+	"on_error: allow\n"                            /* 6 */
+	"rules:\n"                                     /* 7 */
+	"  - {sha256: " H64_A ", action: allow}\n"     /* 8:  rule 1 */
+	"  - {sha256: " H64_B ", action: deny}\n"      /* 9:  rule 2 */
+	"  - {sha256: " H64_C ", action: allow}\n"     /* 10: rule 3 */
+	"  - {sha256: " H64_C ", action: deny}\n"      /* 11: rule 4 */
+	"  - {path: /w/allowed, action: allow}\n"      /* 12: rule 5 */
+	"  - {path: /w/mixed, action: allow}\n"        /* 13: rule 6 */
+	"  - {glob: \"/w/mixed/*.sh\", action: deny}\n" /* 14: rule 7 */
+	"  - {glob: \"/w/**/bad-*\", action: deny}\n"  /* 15: rule 8 */
+	"  - {path: /outside, action: deny}\n";        /* 16: rule 9 */
+
+enum hash_id { NO_HASH, HASH_A, HASH_B, HASH_C, HASH_D };
+
+struct decide_case {
+	const char *name;
+	const char *path;
+	enum hash_id hash;
+	enum gk_verdict admin, scan;
+	const char *scan_detail;
+	bool scan_error;
+	const char *reason;
+	enum gk_verdict want;
+	enum gk_source source;
+	const char *detail;
+};
+
+#define A GK_VERDICT_ALLOW
+#define D GK_VERDICT_DENY
+#define U GK_VERDICT_UNKNOWN
+
+static const struct decide_case decide_cases[] = {
+	{"admin deny beats hash allow", "/w/x", HASH_A, D, U, NULL, false, NULL, D, GK_SOURCE_ADMIN, ""},
+	{"admin allow beats hash deny", "/w/x", HASH_B, A, D, "Eicar", false, NULL, A, GK_SOURCE_ADMIN, ""},
+	{"admin applies unwatched", "/elsewhere/x", NO_HASH, D, U, NULL, false, NULL, D, GK_SOURCE_ADMIN, ""},
+	{"hash allow beats path deny and scanner", "/w/mixed/a.sh", HASH_A, U, D, "Eicar", false, NULL, A,
+	 GK_SOURCE_POLICY_HASH, "rule 1 (line 8)"},
+	{"hash deny beats path allow", "/w/allowed/x", HASH_B, U, U, NULL, false, NULL, D,
+	 GK_SOURCE_POLICY_HASH, "rule 2 (line 9)"},
+	{"hash deny beats hash allow", "/w/x", HASH_C, U, U, NULL, false, NULL, D, GK_SOURCE_POLICY_HASH,
+	 "rule 4 (line 11)"},
+	{"hash rule applies unwatched", "/elsewhere/x", HASH_B, U, U, NULL, false, NULL, D,
+	 GK_SOURCE_POLICY_HASH, "rule 2 (line 9)"},
+	{"unwatched allows", "/elsewhere/x", HASH_D, U, D, "Eicar", true, "boom", A, GK_SOURCE_UNWATCHED, ""},
+	{"path rules stop at the watch", "/outside/x", NO_HASH, U, U, NULL, false, NULL, A,
+	 GK_SOURCE_UNWATCHED, ""},
+	{"path allow beats scanner", "/w/allowed/bin/x", HASH_D, U, D, "Eicar", false, NULL, A,
+	 GK_SOURCE_POLICY_PATH, "rule 5 (line 12)"},
+	{"path deny beats path allow", "/w/mixed/a.sh", NO_HASH, U, U, NULL, false, NULL, D,
+	 GK_SOURCE_POLICY_PATH, "rule 7 (line 14)"},
+	{"path allow when deny glob misses", "/w/mixed/a.txt", NO_HASH, U, U, NULL, false, NULL, A,
+	 GK_SOURCE_POLICY_PATH, "rule 6 (line 13)"},
+	{"deep ** glob", "/w/a/b/bad-x", NO_HASH, U, U, NULL, false, NULL, D, GK_SOURCE_POLICY_PATH,
+	 "rule 8 (line 15)"},
+	{"scanner deny", "/w/x", HASH_D, U, D, "Eicar-Test-Signature", false, NULL, D, GK_SOURCE_SCANNER,
+	 "Eicar-Test-Signature"},
+	{"scanner deny beats scan error", "/w/x", NO_HASH, U, D, "Sig", true, "limit", D,
+	 GK_SOURCE_SCANNER, "Sig"},
+	{"scan error uses on_error", "/w/x", NO_HASH, U, U, NULL, true, "scan timed out", A,
+	 GK_SOURCE_ON_ERROR, "scan timed out"},
+	{"scan error without reason", "/w/x", NO_HASH, U, U, NULL, true, NULL, A, GK_SOURCE_ON_ERROR, ""},
+	{"clean scan falls to default", "/w/x", NO_HASH, U, A, NULL, false, NULL, D, GK_SOURCE_DEFAULT, ""},
+	{"nothing known: default", "/w/x", NO_HASH, U, U, NULL, false, NULL, D, GK_SOURCE_DEFAULT, ""},
+	{"unknown path counts as watched", NULL, NO_HASH, U, U, NULL, false, NULL, D, GK_SOURCE_DEFAULT, ""},
+	{"watch subtree top itself", "/v/sub", NO_HASH, U, U, NULL, false, NULL, D, GK_SOURCE_DEFAULT, ""},
+	{"watch subtree parent", "/v", NO_HASH, U, U, NULL, false, NULL, A, GK_SOURCE_UNWATCHED, ""},
+	{"watch sibling prefix", "/v/subx/a", NO_HASH, U, U, NULL, false, NULL, A, GK_SOURCE_UNWATCHED, ""},
+};
+
+static void decide_case(void **state)
+{
+	const struct decide_case *c = *state;
+	struct gk_policy *p = policy_parse("d.yaml", decide_yaml, strlen(decide_yaml), NULL);
+	unsigned char sha[GK_SHA256_LEN];
+	struct gk_file_facts facts = {
+		.path = c->path, .admin = c->admin, .scan = c->scan, .scan_detail = c->scan_detail,
+		.scan_error = c->scan_error, .scan_error_reason = c->reason,
+	};
+	struct gk_decision out;
+
+	assert_non_null(p);
+	if (c->hash != NO_HASH) {
+		memset(sha, 0xaa + 0x11 * (c->hash - HASH_A), sizeof(sha));
+		facts.sha256 = sha;
+	}
+	memset(&out, 0x5a, sizeof(out));
+	policy_decide(p, &facts, &out);
+	assert_string_equal(gk_verdict_name(out.verdict), gk_verdict_name(c->want));
+	assert_string_equal(gk_source_name(out.source), gk_source_name(c->source));
+	assert_string_equal(out.detail, c->detail);
+	policy_free(p);
+}
+
+static void decide_without_policy(void **state)
+{
+	struct gk_file_facts facts = {.path = "/x", .admin = GK_VERDICT_UNKNOWN};
+	struct gk_decision out;
+
+	(void)state;
+	policy_decide(NULL, &facts, &out);
+	assert_int_equal(out.verdict, GK_VERDICT_ALLOW);
+	assert_int_equal(out.source, GK_SOURCE_NONE);
+	facts.admin = GK_VERDICT_DENY;
+	policy_decide(NULL, &facts, &out);
+	assert_int_equal(out.verdict, GK_VERDICT_DENY);
+	assert_int_equal(out.source, GK_SOURCE_ADMIN);
+	assert_false(policy_path_watched(NULL, "/x"));
+}
+
+/* ---- glob and subtree matching, through a one-rule policy ---- */
+
+struct match_case {
+	const char *kind; /* "glob" or "path" */
+	const char *pattern;
+	const char *path;
+	bool match;
+};
+
+static const struct match_case match_cases[] = {
+	{"glob", "/opt/*.sh", "/opt/a.sh", true},
+	{"glob", "/opt/*.sh", "/opt/x/a.sh", false},
+	{"glob", "/opt/**/*.sh", "/opt/a.sh", true},
+	{"glob", "/opt/**/*.sh", "/opt/x/y/a.sh", true},
+	{"glob", "/opt/**/*.sh", "/opt/x/y/a.py", false},
+	{"glob", "/opt/**/*.sh", "/optx/a.sh", false},
+	{"glob", "/opt/**", "/opt/x/y", true},
+	{"glob", "/opt/**", "/op/x", false},
+	{"glob", "/**/bin/*", "/bin/ls", true},
+	{"glob", "/**/bin/*", "/usr/local/bin/x", true},
+	{"glob", "/**/bin/*", "/usr/bin", false},
+	{"glob", "/a/**/b/**/c", "/a/b/c", true},
+	{"glob", "/a/**/b/**/c", "/a/x/b/y/z/c", true},
+	{"glob", "/a/**/b/**/c", "/a/x/y/c", false},
+	{"glob", "/x/**/**/y", "/x/y", true},
+	{"glob", "/tmp/*", "/tmp/.hidden", true},
+	{"glob", "/tmp/?", "/tmp/a", true},
+	{"glob", "/tmp/?", "/tmp/ab", false},
+	{"glob", "/tmp/[ab]x", "/tmp/bx", true},
+	{"glob", "/tmp/[ab]x", "/tmp/cx", false},
+	{"glob", "/tmp/*x", "/tmp/a/x", false},
+	{"glob", "/home/*/.local/bin/*", "/home/u/.local/bin/tool", true},
+	{"path", "/opt/x", "/opt/x", true},
+	{"path", "/opt/x", "/opt/x/y/z", true},
+	{"path", "/opt/x", "/opt/xy", false},
+	{"path", "/opt/x", "/opt", false},
+	{"path", "/", "/anything/at/all", true},
+};
+
+static void match_case(void **state)
+{
+	const struct match_case *c = *state;
+	char yaml[512];
+	struct gk_policy_errors errs;
+	struct gk_policy *p;
+	struct gk_file_facts facts = {.path = c->path};
+	struct gk_decision out;
+
+	snprintf(yaml, sizeof(yaml),
+		 "mode: enforce\nwatch: [/]\ndefault: allow\nrules:\n  - {%s: \"%s\", action: deny}\n",
+		 c->kind, c->pattern);
+	p = policy_parse("m.yaml", yaml, strlen(yaml), &errs);
+	if (!p)
+		fail_msg("%s", errs.msg[0]);
+	policy_decide(p, &facts, &out);
+	assert_int_equal(out.verdict, c->match ? GK_VERDICT_DENY : GK_VERDICT_ALLOW);
+	assert_int_equal(out.source, c->match ? GK_SOURCE_POLICY_PATH : GK_SOURCE_DEFAULT);
+	policy_free(p);
+}
+
+static void path_watched(void **state)
+{
+	static const char yaml[] = "mode: enforce\nwatch: [/home, /usr/local, /a/b/c]\ndefault: allow\n";
+	static const char root[] = "mode: enforce\nwatch: [/]\ndefault: allow\n";
+	struct gk_policy *p = policy_parse("w.yaml", yaml, strlen(yaml), NULL);
+	struct gk_policy *r = policy_parse("r.yaml", root, strlen(root), NULL);
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(r);
+	assert_true(policy_path_watched(p, "/home"));
+	assert_true(policy_path_watched(p, "/home/u/bin/x"));
+	assert_true(policy_path_watched(p, "/usr/local/bin/x"));
+	assert_true(policy_path_watched(p, "/a/b/c/d"));
+	assert_false(policy_path_watched(p, "/homer/x"));
+	assert_false(policy_path_watched(p, "/usr/bin/x"));
+	assert_false(policy_path_watched(p, "/a/b"));
+	assert_false(policy_path_watched(p, "/"));
+	assert_false(policy_path_watched(p, NULL));
+	assert_true(policy_path_watched(r, "/"));
+	assert_true(policy_path_watched(r, "/usr/bin/ls"));
+	assert_false(policy_path_watched(r, "relative/path"));
+	policy_free(p);
+	policy_free(r);
+}
+
+/* ---- name and hex helpers ---- */
+
+static void name_helpers(void **state)
+{
+	static const char *const sources[] = {"none", "admin", "policy-hash", "policy-path",
+					      "scanner", "default", "on-error", "unwatched"};
+
+	(void)state;
+	for (int s = GK_SOURCE_NONE; s <= GK_SOURCE_UNWATCHED; s++) {
+		assert_string_equal(gk_source_name((enum gk_source)s), sources[s]);
+		assert_int_equal(gk_source_from_name(sources[s]), s);
+	}
+	assert_int_equal(gk_source_from_name("bogus"), GK_SOURCE_NONE);
+	assert_int_equal(gk_source_from_name(NULL), GK_SOURCE_NONE);
+	assert_string_equal(gk_source_name((enum gk_source)99), "none");
+	assert_string_equal(gk_verdict_name(GK_VERDICT_ALLOW), "allow");
+	assert_string_equal(gk_verdict_name(GK_VERDICT_DENY), "deny");
+	assert_string_equal(gk_verdict_name(GK_VERDICT_UNKNOWN), "unknown");
+	assert_int_equal(gk_verdict_from_name("allow"), GK_VERDICT_ALLOW);
+	assert_int_equal(gk_verdict_from_name("deny"), GK_VERDICT_DENY);
+	assert_int_equal(gk_verdict_from_name("Deny"), GK_VERDICT_UNKNOWN);
+	assert_int_equal(gk_verdict_from_name(NULL), GK_VERDICT_UNKNOWN);
+	assert_string_equal(gk_mode_name(GK_MODE_ENFORCE), "enforce");
+	assert_string_equal(gk_mode_name(GK_MODE_MONITOR), "monitor");
+}
+
+static void hex_helpers(void **state)
+{
+	unsigned char sha[GK_SHA256_LEN], back[GK_SHA256_LEN];
+	char hex[GK_SHA256_HEX_LEN + 1];
+
+	(void)state;
+	for (size_t i = 0; i < GK_SHA256_LEN; i++)
+		sha[i] = (unsigned char)(i * 8 + 1);
+	gk_sha256_to_hex(sha, hex);
+	assert_string_equal(hex, "0109111921293139414951596169717981899199a1a9b1b9c1c9d1d9e1e9f1f9");
+	assert_int_equal(gk_sha256_from_hex(hex, back), 0);
+	assert_memory_equal(sha, back, GK_SHA256_LEN);
+	assert_int_equal(gk_sha256_from_hex("0109111921293139414951596169717981899199A1A9B1B9"
+					    "C1C9D1D9E1E9F1F9", back), 0);
+	assert_memory_equal(sha, back, GK_SHA256_LEN);
+
+	memset(back, 0x77, sizeof(back));
+	assert_int_equal(gk_sha256_from_hex(H64_A "0", back), -1);        /* 65 */
+	assert_int_equal(gk_sha256_from_hex(H64_A + 1, back), -1);        /* 63 */
+	assert_int_equal(gk_sha256_from_hex("", back), -1);
+	assert_int_equal(gk_sha256_from_hex(NULL, back), -1);
+	memcpy(hex, H64_A, sizeof(hex));
+	hex[17] = 'x';
+	assert_int_equal(gk_sha256_from_hex(hex, back), -1);
+	hex[17] = ' ';
+	assert_int_equal(gk_sha256_from_hex(hex, back), -1);
+	hex[17] = '\0';
+	assert_int_equal(gk_sha256_from_hex(hex, back), -1);
+	for (size_t i = 0; i < GK_SHA256_LEN; i++)
+		assert_int_equal(back[i], 0x77); /* untouched on failure */
+}
+
+/* ---- runner: one cmocka test per table row ---- */
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static void add_test(struct CMUnitTest *tests, size_t *n, const char *name,
+		     CMUnitTestFunction fn, const void *state)
+{
+	tests[*n] = (struct CMUnitTest){.name = name, .test_func = fn,
+					.initial_state = (void *)(uintptr_t)state};
+	(*n)++;
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CMUnitTestFunction fn;
+	} singles[] = {
+		{"decide without policy", decide_without_policy},
+		{"policy_path_watched subtrees", path_watched},
+		{"name helpers", name_helpers},
+		{"hex helpers", hex_helpers},
+	};
+	static char names[N_OF(match_cases)][160];
+	struct CMUnitTest tests[N_OF(decide_cases) + N_OF(match_cases) + N_OF(singles)];
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_OF(decide_cases); i++)
+		add_test(tests, &n, decide_cases[i].name, decide_case, &decide_cases[i]);
+	for (size_t i = 0; i < N_OF(match_cases); i++) {
+		snprintf(names[i], sizeof(names[i]), "%s %s %s %s", match_cases[i].kind,
+			 match_cases[i].pattern, match_cases[i].match ? "matches" : "misses",
+			 match_cases[i].path);
+		add_test(tests, &n, names[i], match_case, &match_cases[i]);
+	}
+	for (size_t i = 0; i < N_OF(singles); i++)
+		add_test(tests, &n, singles[i].name, singles[i].fn, NULL);
+	/* One group, so TAP output has a single plan. */
+	return _cmocka_run_group_tests("policy_decide", tests, n, NULL, NULL) ? 1 : 0;
+}
