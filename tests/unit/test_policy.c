@@ -500,6 +500,27 @@ static void load_good_and_symlink(void **state)
 	assert_non_null(strstr(errs.msg[0], "link.yaml:3:10: 'default' must be allow or deny"));
 }
 
+/* The shipped default must parse and stay harmless: monitor, default allow.
+ * Runs from the repository root (tests/run-all.sh cds there). */
+static void load_packaged_default(void **state)
+{
+	static const char *const want_watch[] = {"/tmp", "/var/tmp", "/dev/shm", "/home",
+						 "/usr/local"};
+	struct gk_policy_errors errs;
+	struct gk_policy *p = policy_load("packaging/policy.yaml", &errs);
+
+	(void)state;
+	if (!p)
+		fail_msg("%s", errs.msg[0]);
+	assert_int_equal(p->mode, GK_MODE_MONITOR);
+	assert_int_equal(p->default_verdict, GK_VERDICT_ALLOW);
+	assert_int_equal(p->on_error, GK_VERDICT_ALLOW);
+	assert_int_equal(p->n_watch, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(p->watch[i], want_watch[i]);
+	policy_free(p);
+}
+
 /* ---- runner: one cmocka test per table row ---- */
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -523,6 +544,7 @@ int main(void)
 		{"parse caps stored errors", parse_error_cap},
 		{"parse refuses oversized text", parse_too_big},
 		{"parse shortens long values", parse_long_value_quoted_short},
+		{"load: packaging/policy.yaml", load_packaged_default},
 	};
 	static const struct {
 		const char *name;
