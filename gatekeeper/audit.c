@@ -158,9 +158,11 @@ static void *writer_main(void *arg)
 			rec_free(r);
 			r = next;
 			if (++n == AUDIT_BATCH || !r) {
-				if (db_commit(q.db) < 0)
+				if (db_commit(q.db) < 0) {
 					log_msg(GK_LOG_ERR, "error=\"audit commit failed\" reason=\"%s\"",
 						db_errmsg(q.db));
+					db_rollback(q.db);
+				}
 				n = 0;
 			}
 		}

@@ -1,0 +1,199 @@
+/* Unit tests of the daemon's building blocks: the control protocol, the log
+ * line format, the latency histogram, the admin rule table and hashing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/proto.h"
+
+static void test_proto_round_trip(void **state)
+{
+	(void)state;
+	struct proto_buf b = { 0 };
+	proto_num(&b, "ok", 1);
+	proto_str(&b, "path", "/tmp/a b\nc\\d");
+	proto_arr(&b, "watch", "/x");
+	assert_false(b.failed);
+	char *save = NULL, *line = strtok_r(b.data, "\n", &save);
+	char type, *key, *value;
+	assert_int_equal(proto_parse_line(line, &type, &key, &value), 0);
+	assert_int_equal(type, 'n');
+	assert_string_equal(key, "ok");
+	line = strtok_r(NULL, "\n", &save);
+	assert_int_equal(proto_parse_line(line, &type, &key, &value), 0);
+	assert_string_equal(value, "/tmp/a b\nc\\d");
+	line = strtok_r(NULL, "\n", &save);
+	assert_int_equal(proto_parse_line(line, &type, &key, &value), 0);
+	assert_int_equal(type, 'a');
+	proto_free(&b);
+}
+
+static void test_proto_rejects_garbage(void **state)
+{
+	(void)state;
+	char type, *key, *value;
+	char bad1[] = "x key value", bad2[] = "s", bad3[] = "s  value", bad4[] = "snkey";
+	assert_int_equal(proto_parse_line(bad1, &type, &key, &value), -1);
+	assert_int_equal(proto_parse_line(bad2, &type, &key, &value), -1);
+	assert_int_equal(proto_parse_line(bad3, &type, &key, &value), -1);
+	assert_int_equal(proto_parse_line(bad4, &type, &key, &value), -1);
+}
+
+static void test_proto_error_replaces_reply(void **state)
+{
+	(void)state;
+	struct proto_buf b = { 0 };
+	proto_str(&b, "half", "done");
+	proto_error(&b, EXIT_REFUSED, "no %s", "way");
+	assert_non_null(strstr(b.data, "s error no way\n"));
+	assert_null(strstr(b.data, "half"));
+	assert_non_null(strstr(b.data, "n code 1\n"));
+	proto_free(&b);
+}
+
+static void test_log_kv_quotes(void **state)
+{
+	(void)state;
+	char buf[256] = "";
+	size_t len = 0;
+	log_kv(buf, sizeof(buf), &len, "path", "/plain");
+	log_kv(buf, sizeof(buf), &len, "detail", "");
+	log_kv(buf, sizeof(buf), &len, "exe", "/a b\"c\n");
+	assert_string_equal(buf, "path=/plain detail=\"\" exe=\"/a b\\\"c\\x0a\"");
+}
+
+static void test_log_kv_truncates_safely(void **state)
+{
+	(void)state;
+	char buf[16] = "";
+	size_t len = 0;
+	log_kv(buf, sizeof(buf), &len, "key", "a-rather-long-value");
+	assert_int_equal(strlen(buf), sizeof(buf) - 1);
+}
+
+static void test_latency_percentiles(void **state)
+{
+	(void)state;
+	static struct gk_stats s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(stats_latency_percentile(&s, 50), 0);
+	for (int i = 0; i < 99; i++)
+		stats_record_latency(&s, 100);
+	stats_record_latency(&s, 100000);
+	uint64_t p50 = stats_latency_percentile(&s, 50), p99 = stats_latency_percentile(&s, 99);
+	uint64_t p100 = stats_latency_percentile(&s, 100);
+	assert_true(p50 >= 100 && p50 <= 113);     /* within one sub-bucket (12.5%) */
+	assert_true(p99 >= 100 && p99 <= 113);
+	assert_true(p100 >= 100000 && p100 <= 112500);
+	stats_record_latency(&s, UINT64_MAX);      /* must not overflow the table */
+}
+
+static void sha_of(unsigned char sha[GK_SHA256_LEN], int n)
+{
+	memset(sha, 0, GK_SHA256_LEN);
+	memcpy(sha, &n, sizeof(n));
+	sha[31] = (unsigned char)n;
+}
+
+static void test_admin_rules_table(void **state)
+{
+	(void)state;
+	struct admin_rules *ar = admin_rules_new();
+	unsigned char sha[GK_SHA256_LEN];
+	assert_non_null(ar);
+	for (int i = 0; i < 5000; i++) {       /* forces several grows */
+		sha_of(sha, i);
+		admin_rules_set(ar, sha, i % 2 ? GK_VERDICT_DENY : GK_VERDICT_ALLOW);
+	}
+	assert_int_equal(admin_rules_count(ar), 5000);
+	assert_int_equal(admin_rules_denies(ar), 2500);
+	for (int i = 0; i < 5000; i += 2) {
+		sha_of(sha, i);
+		admin_rules_set(ar, sha, GK_VERDICT_UNKNOWN);
+	}
+	assert_int_equal(admin_rules_count(ar), 2500);
+	sha_of(sha, 3);
+	assert_int_equal(admin_rules_get(ar, sha), GK_VERDICT_DENY);
+	admin_rules_set(ar, sha, GK_VERDICT_ALLOW);       /* replace */
+	assert_int_equal(admin_rules_get(ar, sha), GK_VERDICT_ALLOW);
+	assert_int_equal(admin_rules_denies(ar), 2499);
+	sha_of(sha, 4);
+	assert_int_equal(admin_rules_get(ar, sha), GK_VERDICT_UNKNOWN);
+	sha_of(sha, 99999);
+	assert_int_equal(admin_rules_get(ar, sha), GK_VERDICT_UNKNOWN);
+	admin_rules_free(ar);
+}
+
+static int temp_file(const char *content, size_t len)
+{
+	char path[] = "/tmp/gk-core-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	return fd;
+}
+
+static void test_sha256_known_vector(void **state)
+{
+	(void)state;
+	unsigned char sha[GK_SHA256_LEN];
+	char hex[GK_SHA256_HEX_LEN + 1];
+	int fd = temp_file("abc", 3);
+	assert_int_equal(sha256_fd(fd, sha, NULL), 0);
+	gk_sha256_to_hex(sha, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	close(fd);
+}
+
+static void test_sha256_cancel(void **state)
+{
+	(void)state;
+	unsigned char sha[GK_SHA256_LEN];
+	atomic_bool cancel = true;
+	int fd = temp_file("abc", 3);
+	assert_int_equal(sha256_fd(fd, sha, &cancel), -1);
+	close(fd);
+}
+
+static void test_identify_rehashes_changed_file(void **state)
+{
+	(void)state;
+	unsigned char a[GK_SHA256_LEN], b[GK_SHA256_LEN];
+	struct file_id id;
+	int fd = temp_file("first", 5);
+	assert_int_equal(identify_fd(fd, &id, a, NULL), 0);
+	assert_int_equal(identify_fd(fd, &id, b, NULL), 0);      /* cached */
+	assert_memory_equal(a, b, GK_SHA256_LEN);
+	assert_int_equal(pwrite(fd, "other", 5, 0), 5);           /* same size, new ctime */
+	usleep(20000);
+	assert_int_equal(pwrite(fd, "OTHER", 5, 0), 5);
+	assert_int_equal(identify_fd(fd, &id, b, NULL), 0);
+	assert_memory_not_equal(a, b, GK_SHA256_LEN);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_proto_round_trip),
+		cmocka_unit_test(test_proto_rejects_garbage),
+		cmocka_unit_test(test_proto_error_replaces_reply),
+		cmocka_unit_test(test_log_kv_quotes),
+		cmocka_unit_test(test_log_kv_truncates_safely),
+		cmocka_unit_test(test_latency_percentiles),
+		cmocka_unit_test(test_admin_rules_table),
+		cmocka_unit_test(test_sha256_known_vector),
+		cmocka_unit_test(test_sha256_cancel),
+		cmocka_unit_test(test_identify_rehashes_changed_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
