@@ -35,8 +35,9 @@ fail() {
 	exit 1
 }
 
+# note MESSAGE: a diagnostic shown with the result, pass or fail.
 note() {
-	printf '%s\n' "$*" >>"$T/.reason"
+	printf '%s\n' "$*" >>"$T/.notes"
 }
 
 record_pid() {

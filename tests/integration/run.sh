@@ -27,10 +27,12 @@ TESTS=(
 	unknown_file_default_deny:40
 	allow_then_deny_applies_next_exec:40
 	monitor_mode_runs_and_logs_would_deny:40
+	monitor_mode_never_waits_for_daemon:40
 	restart_keeps_admin_verdicts:60
 	cached_allow_raises_no_event_until_write:40
 	write_makes_verdict_stale:40
 	kill9_releases_pending_exec:90
+	restart_after_kill9_keeps_verdicts:60
 	parallel_200_execs_kernel_cache:90
 	parallel_200_execs_no_kernel_cache:90
 	query_shows_verdict_source_sha256:40
@@ -109,9 +111,8 @@ kill_recorded() {
 
 print_diagnostics() {
 	local dir=$1 f
-	if [[ -s $dir/.reason ]]; then
-		sed 's/^/# /' "$dir/.reason"
-	fi
+	[[ -s $dir/.notes ]] && sed 's/^/# /' "$dir/.notes"
+	[[ -s $dir/.reason ]] && sed 's/^/# /' "$dir/.reason"
 	for f in "$dir"/daemon.*.log; do
 		[[ -s $f ]] || continue
 		echo "# --- last lines of $(basename "$f"):"
@@ -134,6 +135,7 @@ run_one() {
 	kill_recorded "$dir/.pids"
 	if [[ $rc -eq 0 ]]; then
 		echo "ok $n - $name"
+		[[ -s $dir/.notes ]] && sed 's/^/# /' "$dir/.notes"
 	else
 		echo "not ok $n - $name"
 		[[ $rc -eq 137 ]] && echo "# test killed after its $limit s limit"

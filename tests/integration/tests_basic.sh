@@ -152,3 +152,52 @@ t_restart_keeps_admin_verdicts() {
 	[[ $rc1 == 0 && $rc2 == 0 && $rc3 == 0 ]] ||
 		fail "gatekeeperd exit status after SIGTERM: $rc1 $rc2 $rc3 (spec: 0)"
 }
+
+# monitor mode may not depend on the daemon answering: with gatekeeperd
+# stopped (SIGSTOP), execs still run at once.
+t_monitor_mode_never_waits_for_daemon() {
+	local r t0 t1
+	mkbin unknown
+	mkbin denied
+	write_policy monitor deny
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+	kill -STOP "$DPID"
+	t0=$(date +%s%N)
+	r=$(exec_result "$BIN/unknown")
+	t1=$(date +%s%N)
+	local r2
+	r2=$(exec_result "$BIN/denied")
+	kill -CONT "$DPID"
+	[[ $r == ran:0 ]] || fail "monitor mode, daemon stopped: unknown file gave $r"
+	[[ $r2 == ran:0 ]] || fail "monitor mode, daemon stopped: admin-denied file gave $r2"
+	(((t1 - t0) / 1000000 < 3000)) ||
+		fail "monitor mode, daemon stopped: exec took $(((t1 - t0) / 1000000)) ms"
+	ctl status >/dev/null 2>&1 || fail "gatekeeperd does not answer status after SIGCONT"
+}
+
+# After a crash (kill -9, stale socket left behind) a restart restores
+# service with every stored verdict.
+t_restart_after_kill9_keeps_verdicts() {
+	local rc err
+	mkbin denied
+	mkbin allowed
+	write_policy enforce deny
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	ctl_ok allow "$BIN/allowed"
+	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+	kill -KILL "$DPID"
+	wait_gone "$TPID" 30 || fail "gatekeeperd still alive 3 s after kill -9"
+	wait "$TPID" 2>/dev/null
+	TPID=""
+	DPID=""
+	err=$(ctl status 2>&1)
+	rc=$?
+	[[ $rc -eq 3 ]] || fail "status with the daemon dead (stale socket): exit $rc, expected 3: $err"
+	expect_runs "$BIN/denied" "no daemon (group gone), admin-denied file: "
+	start_daemon
+	expect_eperm "$BIN/denied" "after restart: "
+	expect_runs "$BIN/allowed" "after restart (default deny): "
+}
