@@ -41,8 +41,11 @@ def main():
         return 1
     reply = b""
     try:
-        sock.sendall(REQUESTS[sys.argv[2]])
-        sock.shutdown(socket.SHUT_WR)
+        try:
+            sock.sendall(REQUESTS[sys.argv[2]])
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon stopped reading; a reply may still be queued
         while True:
             chunk = sock.recv(65536)
             if not chunk:
