@@ -55,6 +55,7 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	if (check_watch_paths(p, err, errlen) < 0 || resolve_group(p, &gid, err, errlen) < 0)
 		return -1;
 	struct fan_group *fresh = NULL;
+	int fresh_prescan = -1;
 	if (!same_watch(d->policy, p)) {
 		if (d->retired) {
 			snprintf(err, errlen, "the previous policy change is still draining; try again");
@@ -63,6 +64,11 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		fresh = fan_group_open(p, err, errlen);
 		if (!fresh)
 			return -1;
+		fresh_prescan = prescan_group_open(p, err, errlen);
+		if (fresh_prescan < 0) {
+			fan_group_close(fresh);
+			return -1;
+		}
 	}
 	pthread_rwlock_wrlock(&d->policy_lock);
 	struct gk_policy *old = d->policy;
@@ -75,6 +81,8 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		kcache_set_group(d->kc, fresh->fd, fresh->mask);
 	}
 	pthread_rwlock_unlock(&d->policy_lock);
+	if (fresh_prescan >= 0)
+		prescan_swap_group(fresh_prescan);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	kcache_forget_all(d->kc);
 	uint64_t one = 1;

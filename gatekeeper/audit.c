@@ -14,6 +14,7 @@
 
 struct audit_rec {
 	struct audit_rec *next;
+	enum audit_kind kind;
 	struct db_audit a;
 	unsigned char sha[GK_SHA256_LEN];
 	char policy_sha[GK_SHA256_HEX_LEN + 1];
@@ -40,14 +41,14 @@ static void rec_free(struct audit_rec *r)
 	free(r);
 }
 
-void audit_submit(struct gk_daemon *d, const struct db_audit *a, const struct judgement *j)
+void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind)
 {
-	(void)j;
 	struct audit_rec *r = calloc(1, sizeof(*r));
 	if (!r) {
 		atomic_fetch_add(&d->stats.audit_dropped, 1);
 		return;
 	}
+	r->kind = kind;
 	r->a = *a;
 	r->exe = strdup(a->exe ? a->exe : "");
 	r->path = strdup(a->path ? a->path : "");
@@ -96,7 +97,9 @@ static void log_decision(const struct audit_rec *r)
 		 (int)(r->a.time_us % 1000000));
 	if (r->a.sha256)
 		gk_sha256_to_hex(r->a.sha256, hex);
-	len = (size_t)snprintf(line, sizeof(line), "decision");
+	static const char *const prefix[] = { [AUDIT_EXEC] = "decision", [AUDIT_PRESCAN] = "prescan",
+					      [AUDIT_KERNEL] = "kernel_deny" };
+	len = (size_t)snprintf(line, sizeof(line), "%s", prefix[r->kind]);
 	log_kv(line, sizeof(line), &len, "time", when);
 	snprintf(num, sizeof(num), "%d", r->a.pid);
 	log_kv(line, sizeof(line), &len, "pid", num);
@@ -108,17 +111,19 @@ static void log_decision(const struct audit_rec *r)
 	log_kv(line, sizeof(line), &len, "detail", r->a.detail);
 	snprintf(num, sizeof(num), "%u", r->a.latency_us);
 	log_kv(line, sizeof(line), &len, "latency_us", num);
-	log_kv(line, sizeof(line), &len, "mode", gk_mode_name(r->a.mode));
-	log_kv(line, sizeof(line), &len, "would_deny", r->a.would_deny ? "1" : "0");
+	if (r->kind != AUDIT_PRESCAN) {
+		log_kv(line, sizeof(line), &len, "mode", gk_mode_name(r->a.mode));
+		log_kv(line, sizeof(line), &len, "would_deny", r->a.would_deny ? "1" : "0");
+	}
 	log_msg(r->a.would_deny || r->a.verdict == GK_VERDICT_DENY ? GK_LOG_WARN : GK_LOG_INFO,
 		"%s", line);
 }
 
 static void store(struct audit_rec *r)
 {
-	if (db_audit_add(q.db, &r->a) < 0)
+	if (r->kind != AUDIT_PRESCAN && db_audit_add(q.db, &r->a) < 0)
 		log_msg(GK_LOG_ERR, "error=\"audit write failed\" reason=\"%s\"", db_errmsg(q.db));
-	if (!r->a.sha256 || r->a.source == GK_SOURCE_ON_ERROR)
+	if (r->kind == AUDIT_KERNEL || !r->a.sha256 || r->a.source == GK_SOURCE_ON_ERROR)
 		return;   /* nothing was judged: keep the last real verdict */
 	struct db_verdict v = { .decided_at_us = r->a.time_us, .source = r->a.source };
 	memcpy(v.sha256, r->a.sha256, GK_SHA256_LEN);

@@ -104,7 +104,9 @@ static void status_counters(struct gk_daemon *d, struct proto_buf *reply)
 	static const struct { const char *key; size_t off; } counters[] = {
 #define C(name) { #name, offsetof(struct gk_stats, name) }
 		C(events), C(perm_events), C(allows), C(denies), C(would_deny), C(timeouts),
-		C(overloads), C(pending), C(queue_overflows), C(audit_dropped),
+		C(overloads), C(pending), C(queue_overflows), C(audit_dropped), C(prescans),
+		C(prescan_coalesced), C(prescan_dropped), C(first_execs_prejudged),
+		C(first_execs_kernel_hits),
 #undef C
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {

@@ -61,26 +61,13 @@ static void read_exe(pid_t pid, char *out, size_t size)
 	out[n > 0 ? n : 0] = '\0';
 }
 
-/* Cache the verdict in the kernel, unless the file changed since it was
- * identified: then the cache entry would vouch for content nobody judged. */
-static void cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j)
-{
-	if (!j->have_id)
-		return;
-	if (kcache_record(d->kc, fd, j->decision.verdict) < 0)
-		return;
-	struct file_id now;
-	if (file_id_of_fd(fd, &now) < 0 || now.size != j->id.size ||
-	    now.ctime_ns != j->id.ctime_ns)
-		kcache_unrecord(d->kc, fd);
-}
-
 static void process(struct gk_daemon *d, int idx)
 {
 	struct inflight *s = &slots[idx];
 	struct judgement j;
 	char exe[4096];
 	read_exe(s->pid, exe, sizeof(exe));
+	prescan_sync();
 	judge_fd(d, s->fd, NULL, &j, &s->cancel);
 
 	enum gk_verdict answer = j.decision.verdict;
@@ -95,8 +82,10 @@ static void process(struct gk_daemon *d, int idx)
 		j.decision.source = GK_SOURCE_ON_ERROR;
 		snprintf(j.decision.detail, sizeof(j.decision.detail), "decision timeout");
 	} else if (!would_deny) {
-		cache_in_kernel(d, s->fd, &j);
+		judge_cache_in_kernel(d, s->fd, &j);
 	}
+	if (j.have_id)
+		prescan_note_miss(&j.id);
 	if (s->perm && !s->answered)
 		fan_reply(s->group_fd, s->fd, answer);
 	s->answered = true;
@@ -115,7 +104,7 @@ static void process(struct gk_daemon *d, int idx)
 		.latency_us = latency > UINT32_MAX ? UINT32_MAX : (uint32_t)latency,
 		.mode = monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE, .would_deny = would_deny,
 	};
-	audit_submit(d, &a, &j);
+	audit_submit(d, &a, AUDIT_EXEC);
 	slot_release(idx);
 }
 

@@ -22,7 +22,7 @@ enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: gatekeeperd [--policy FILE] [--db FILE] [--socket PATH] [--foreground]\n"
-		     "                   [--no-kernel-cache] [--no-bpf] [--workers N]\n");
+		     "                   [--no-kernel-cache] [--no-bpf] [--workers N] [--scan-workers N]\n");
 }
 
 static int parse_args(int argc, char **argv, struct gk_options *o)
@@ -31,10 +31,11 @@ static int parse_args(int argc, char **argv, struct gk_options *o)
 		{ "policy", required_argument, NULL, 'p' }, { "db", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' }, { "foreground", no_argument, NULL, 'f' },
 		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
-		{ "workers", required_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' },
+		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 } };
 	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
-				  false, true, true, 4 };
+				  false, true, true, 4, 2 };
 	int c;
 	while ((c = getopt_long(argc, argv, "p:d:s:fw:h", longopts, NULL)) != -1) {
 		char *end;
@@ -46,13 +47,17 @@ static int parse_args(int argc, char **argv, struct gk_options *o)
 		case 'K': o->kernel_cache = false; break;
 		case 'B': o->try_bpf = false; break;
 		case 'w':
+		case 'S': {
 			errno = 0;
-			o->workers = (unsigned)strtoul(optarg, &end, 10);
-			if (errno || *end || o->workers < 1 || o->workers > 64) {
-				fprintf(stderr, "gatekeeperd: --workers: '%s' is not a number from 1 to 64\n", optarg);
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > 64) {
+				fprintf(stderr, "gatekeeperd: --%s: '%s' is not a number from 1 to 64\n",
+					c == 'w' ? "workers" : "scan-workers", optarg);
 				return -1;
 			}
+			*(c == 'w' ? &o->workers : &o->scan_workers) = (unsigned)n;
 			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -151,7 +156,7 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = "", .path = "",
 			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_NONE, .detail = detail,
 			      .mode = GK_MODE_ENFORCE };
-	audit_submit(d, &a, NULL);
+	audit_submit(d, &a, AUDIT_KERNEL);
 }
 
 static void retire_drained(struct gk_daemon *d, bool readable)
@@ -223,6 +228,10 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	if (prescan_start(d, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
 	if (control_start(d, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
@@ -273,6 +282,7 @@ int main(int argc, char **argv)
 	signal_ready(&ready_fd, (char)rc);
 	log_msg(GK_LOG_INFO, "stopping");
 	control_stop(&d);
+	prescan_stop();
 	events_stop(&d);
 	fan_group_close(d.retired);
 	fan_group_close(d.group);

@@ -44,11 +44,17 @@ int sha256_fd(int fd, unsigned char out[GK_SHA256_LEN], const atomic_bool *cance
 int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
 		const atomic_bool *cancel);
 void hash_cache_clear(void);
+uint64_t identify_hashes_computed(void);   /* for tests and status */
+/* The file was written: its cached hash may not describe it any more
+ * (a write through a shared mapping need not change its ctime). */
+void hash_cache_forget(dev_t dev, ino_t ino);
 
 /* ---- stats.c: counters and the decision-latency histogram ---- */
 struct gk_stats {
 	atomic_uint_fast64_t events, perm_events, allows, denies, would_deny, timeouts,
-		overloads, errors, queue_overflows, audit_dropped, pending;
+		overloads, errors, queue_overflows, audit_dropped, pending,
+		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
+		first_execs_kernel_hits;
 	atomic_uint_fast64_t latency_hist[64 * 8];
 };
 void stats_record_latency(struct gk_stats *s, uint64_t us);
@@ -69,7 +75,7 @@ size_t admin_rules_denies(struct admin_rules *ar);
 struct gk_options {
 	const char *policy_path, *db_path, *socket_path;
 	bool foreground, kernel_cache, try_bpf;
-	unsigned workers;
+	unsigned workers, scan_workers;
 };
 
 /* One fanotify group and what it watches; replaced whole on a policy change
@@ -117,6 +123,17 @@ struct judgement {
 };
 void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgement *j,
 	      const atomic_bool *cancel);
+/* Record the judgement in the kernel cache, unless the file changed since it
+ * was identified (the entry would vouch for content nobody judged). */
+void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j);
+
+/* prescan.c: judge newly written executables before their first exec */
+int prescan_start(struct gk_daemon *d, char *err, size_t errlen);
+void prescan_stop(void);
+int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen);
+void prescan_swap_group(int fd);      /* takes the fd */
+void prescan_note_miss(const struct file_id *id);
+void prescan_sync(void);
 
 /* events.c: read events, worker pool, deadline watchdog */
 int events_start(struct gk_daemon *d);
@@ -126,9 +143,13 @@ void events_read(struct gk_daemon *d, struct fan_group *g);
 void events_stop(struct gk_daemon *d);
 
 /* audit.c: decisions to the audit table and the log, after the reply */
-struct audit_rec;
+enum audit_kind {
+	AUDIT_EXEC,        /* an exec was answered: audit row, verdict, log line */
+	AUDIT_PRESCAN,     /* a written file was judged: verdict and log line */
+	AUDIT_KERNEL,      /* the kernel denied from its cache: audit row, log line */
+};
 int audit_start(struct gk_daemon *d);
-void audit_submit(struct gk_daemon *d, const struct db_audit *a, const struct judgement *j);
+void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
 void audit_stop(void);
 
 /* control.c: the control socket */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
@@ -23,6 +24,15 @@ struct hash_slot {
 };
 
 static struct hash_slot cache[HASH_CACHE_SLOTS];
+static atomic_uint_fast64_t hashes_computed;
+
+/* Files being hashed right now: a second caller for the same file waits for
+ * the first instead of reading it again (the miss path meeting a pre-scan). */
+#define HASHING_MAX 64
+static struct file_id hashing[HASHING_MAX];
+static bool hashing_busy[HASHING_MAX];
+static pthread_mutex_t hashing_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hashing_done = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t cache_locks[HASH_CACHE_LOCKS] = {
 	[0 ... HASH_CACHE_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
 };
@@ -48,6 +58,9 @@ static bool same_id(const struct file_id *a, const struct file_id *b)
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->ctime_ns == b->ctime_ns;
 }
+
+static int hash_and_cache(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
+			  const atomic_bool *cancel);
 
 static size_t slot_of(const struct file_id *id)
 {
@@ -97,11 +110,8 @@ cleanup:
 	return rc;
 }
 
-int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
-		const atomic_bool *cancel)
+static bool cache_lookup(const struct file_id *id, unsigned char out[GK_SHA256_LEN])
 {
-	if (file_id_of_fd(fd, id) < 0)
-		return -1;
 	size_t slot = slot_of(id);
 	pthread_mutex_t *lock = &cache_locks[slot % HASH_CACHE_LOCKS];
 	pthread_mutex_lock(lock);
@@ -109,8 +119,75 @@ int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
 	if (hit)
 		memcpy(out, cache[slot].sha, GK_SHA256_LEN);
 	pthread_mutex_unlock(lock);
-	if (hit)
-		return 0;
+	return hit;
+}
+
+/* Returns the claimed hashing slot, -1 when none was free (hash anyway), or
+ * -2 after waiting for another hasher of the same file (look again). */
+static int claim_hashing(const struct file_id *id, const atomic_bool *cancel)
+{
+	int free_slot = -1;
+	pthread_mutex_lock(&hashing_lock);
+	for (int i = 0; i < HASHING_MAX; i++) {
+		if (!hashing_busy[i]) {
+			free_slot = free_slot < 0 ? i : free_slot;
+		} else if (same_id(&hashing[i], id)) {
+			while (hashing_busy[i] && same_id(&hashing[i], id) &&
+			       !(cancel && atomic_load(cancel))) {
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_nsec += 10 * 1000000;
+				if (until.tv_nsec >= 1000000000) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000;
+				}
+				pthread_cond_timedwait(&hashing_done, &hashing_lock, &until);
+			}
+			pthread_mutex_unlock(&hashing_lock);
+			return -2;
+		}
+	}
+	if (free_slot >= 0) {
+		hashing[free_slot] = *id;
+		hashing_busy[free_slot] = true;
+	}
+	pthread_mutex_unlock(&hashing_lock);
+	return free_slot;
+}
+
+static void release_hashing(int claimed)
+{
+	if (claimed < 0)
+		return;
+	pthread_mutex_lock(&hashing_lock);
+	hashing_busy[claimed] = false;
+	pthread_cond_broadcast(&hashing_done);
+	pthread_mutex_unlock(&hashing_lock);
+}
+
+uint64_t identify_hashes_computed(void) { return atomic_load(&hashes_computed); }
+
+int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
+		const atomic_bool *cancel)
+{
+	if (file_id_of_fd(fd, id) < 0)
+		return -1;
+	int claimed;
+	do {
+		if (cache_lookup(id, out))
+			return 0;
+		claimed = claim_hashing(id, cancel);
+	} while (claimed == -2 && !(cancel && atomic_load(cancel)));
+	int rc = hash_and_cache(fd, id, out, cancel);
+	release_hashing(claimed);
+	return rc;
+}
+
+static int hash_and_cache(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
+			  const atomic_bool *cancel)
+{
+	size_t slot = slot_of(id);
+	pthread_mutex_t *lock = &cache_locks[slot % HASH_CACHE_LOCKS];
 
 	/* A writer may change the file while we read it: the hash must belong
 	 * to the content the id describes, so compare the id before and after. */
@@ -118,6 +195,7 @@ int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
 		struct file_id after;
 		if (sha256_fd(fd, out, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
+		atomic_fetch_add(&hashes_computed, 1);
 		if (same_id(id, &after)) {
 			pthread_mutex_lock(lock);
 			cache[slot].id = *id;
@@ -132,6 +210,17 @@ int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
 	}
 	errno = EAGAIN;    /* still being written: the caller applies on_error */
 	return -1;
+}
+
+void hash_cache_forget(dev_t dev, ino_t ino)
+{
+	struct file_id probe = { .dev = dev, .ino = ino };
+	size_t slot = slot_of(&probe);
+	pthread_mutex_t *lock = &cache_locks[slot % HASH_CACHE_LOCKS];
+	pthread_mutex_lock(lock);
+	if (cache[slot].used && cache[slot].id.dev == dev && cache[slot].id.ino == ino)
+		cache[slot].used = false;
+	pthread_mutex_unlock(lock);
 }
 
 void hash_cache_clear(void)

@@ -23,6 +23,17 @@ static bool policy_denies_by_hash(const struct gk_policy *p)
 	return false;
 }
 
+void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j)
+{
+	if (!j->have_id || j->decision.source == GK_SOURCE_ON_ERROR)
+		return;
+	if (kcache_record(d->kc, fd, j->decision.verdict) < 0)
+		return;
+	struct file_id now;
+	if (file_id_of_fd(fd, &now) < 0 || now.size != j->id.size || now.ctime_ns != j->id.ctime_ns)
+		kcache_unrecord(d->kc, fd);
+}
+
 void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgement *j,
 	      const atomic_bool *cancel)
 {

@@ -33,11 +33,18 @@ struct kcache_bpf {
 };
 
 /* libbpf's own chatter would spam stderr on every host without BPF LSM;
- * keep only its last warning for the one-line reason. */
+ * keep only its last warning for the one-line reason. GK_BPF_VERBOSE=1 in
+ * the environment passes everything (the verifier log) to stderr. */
 static char libbpf_last[160];
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	static int verbose = -1;
+
+	if (verbose < 0)
+		verbose = getenv("GK_BPF_VERBOSE") != NULL;
+	if (verbose)
+		return vfprintf(stderr, fmt, args);
 	if (level == LIBBPF_WARN) {
 		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, args);
 		libbpf_last[strcspn(libbpf_last, "\n")] = '\0';

@@ -1,0 +1,354 @@
+/* Judge newly written executables before their first exec. A notification
+ * group reports FAN_CLOSE_WRITE on the watched filesystems; a file that is
+ * or may become executable is queued (one entry per inode: a burst of closes
+ * coalesces into one scan of the final content) and judged by the same
+ * judge_fd as the miss path, so its first exec is already a kernel hit.
+ * FAN_OPEN_EXEC notifications count how many first execs found a verdict. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gatekeeper/gatekeeperd.h"
+
+#define PENDING_MAX 1024
+#define PREJUDGED_SLOTS 16384
+
+struct pending {
+	dev_t dev;
+	ino_t ino;
+	int fd, next_fd;         /* next_fd: a newer close while this one is scanned */
+	pid_t pid;
+	enum { P_FREE, P_QUEUED, P_RUNNING } state;
+};
+
+struct prejudged {
+	struct file_id id;
+	bool used, missed;       /* missed: its exec still raised a permission event */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pending entries[PENDING_MAX];
+	int fifo[PENDING_MAX], head, len;
+	bool stopping;
+	pthread_t reader, *workers;
+	unsigned n_workers;
+	int group_fd, new_group_fd, wake_fd;
+	struct gk_daemon *d;
+	pthread_mutex_t read_lock;     /* one reader at a time, read and handled whole */
+	pthread_mutex_t judged_lock;
+	struct prejudged judged[PREJUDGED_SLOTS];
+} ps = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+	 .judged_lock = PTHREAD_MUTEX_INITIALIZER, .read_lock = PTHREAD_MUTEX_INITIALIZER, .group_fd = -1, .new_group_fd = -1,
+	 .wake_fd = -1 };
+
+int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen)
+{
+	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE |
+				       FAN_UNLIMITED_MARKS,
+			       O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "fanotify_init (close-write group): %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < p->n_watch; i++) {
+		if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE | FAN_OPEN_EXEC,
+				  AT_FDCWD, p->watch[i]) < 0) {
+			snprintf(err, errlen, "%s: watch %s (close-write): %s", p->name, p->watch[i],
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static size_t judged_slot(dev_t dev, ino_t ino)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
+	return (size_t)(h ^ (h >> 31)) % PREJUDGED_SLOTS;
+}
+
+void prescan_note_miss(const struct file_id *id)
+{
+	pthread_mutex_lock(&ps.judged_lock);
+	struct prejudged *e = &ps.judged[judged_slot(id->dev, id->ino)];
+	if (e->used && e->id.dev == id->dev && e->id.ino == id->ino)
+		e->missed = true;
+	pthread_mutex_unlock(&ps.judged_lock);
+}
+
+static void count_first_exec(int fd)
+{
+	struct file_id id;
+	if (file_id_of_fd(fd, &id) < 0)
+		return;
+	pthread_mutex_lock(&ps.judged_lock);
+	struct prejudged *e = &ps.judged[judged_slot(id.dev, id.ino)];
+	if (e->used && e->id.dev == id.dev && e->id.ino == id.ino) {
+		bool fresh = e->id.ctime_ns == id.ctime_ns && e->id.size == id.size;
+		if (fresh)
+			atomic_fetch_add(&ps.d->stats.first_execs_prejudged, 1);
+		if (fresh && !e->missed)
+			atomic_fetch_add(&ps.d->stats.first_execs_kernel_hits, 1);
+		e->used = false;
+	}
+	pthread_mutex_unlock(&ps.judged_lock);
+	/* Later execs of this inode need no counting (cleared on modification). */
+	fanotify_mark(ps.group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE, FAN_OPEN_EXEC,
+		      fd, NULL);
+}
+
+static bool may_be_executable(int fd, const struct stat *st)
+{
+	if (st->st_mode & 0111)
+		return true;
+	unsigned char magic[4];
+	ssize_t n = pread(fd, magic, sizeof(magic), 0);
+	return (n >= 4 && !memcmp(magic, "\177ELF", 4)) || (n >= 2 && magic[0] == '#' && magic[1] == '!');
+}
+
+/* Takes ownership of fd. */
+static void enqueue(int fd, const struct stat *st, pid_t pid)
+{
+	pthread_mutex_lock(&ps.lock);
+	struct pending *free_e = NULL;
+	for (int i = 0; i < PENDING_MAX; i++) {
+		struct pending *e = &ps.entries[i];
+		if (e->state == P_FREE) {
+			free_e = free_e ? free_e : e;
+			continue;
+		}
+		if (e->dev != st->st_dev || e->ino != st->st_ino)
+			continue;
+		int *slot = e->state == P_QUEUED ? &e->fd : &e->next_fd;
+		if (*slot >= 0)
+			close(*slot);
+		*slot = fd;
+		e->pid = pid;
+		atomic_fetch_add(&ps.d->stats.prescan_coalesced, 1);
+		pthread_mutex_unlock(&ps.lock);
+		return;
+	}
+	if (!free_e) {
+		pthread_mutex_unlock(&ps.lock);
+		atomic_fetch_add(&ps.d->stats.prescan_dropped, 1);   /* judged on its first exec */
+		close(fd);
+		return;
+	}
+	*free_e = (struct pending){ .dev = st->st_dev, .ino = st->st_ino, .fd = fd, .next_fd = -1,
+				    .pid = pid, .state = P_QUEUED };
+	ps.fifo[(ps.head + ps.len++) % PENDING_MAX] = (int)(free_e - ps.entries);
+	pthread_cond_signal(&ps.cond);
+	pthread_mutex_unlock(&ps.lock);
+}
+
+static void on_close_write(int fd, pid_t pid)
+{
+	struct stat st;
+	char path[4096], link[64];
+	/* A write through a shared mapping raises no FS_MODIFY, so an ignore mark
+	 * can outlive it: take back whatever the kernel caches for this inode. */
+	kcache_unrecord(ps.d->kc, fd);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return;
+	}
+	hash_cache_forget(st.st_dev, st.st_ino);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	pthread_rwlock_rdlock(&ps.d->policy_lock);
+	bool watched = policy_path_watched(ps.d->policy, path);
+	pthread_rwlock_unlock(&ps.d->policy_lock);
+	if (!watched || !may_be_executable(fd, &st)) {
+		close(fd);
+		return;
+	}
+	enqueue(fd, &st, pid);
+}
+
+static void read_events(int group_fd)
+{
+	char buf[32 * 1024] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	for (;;) {
+		ssize_t len = read(group_fd, buf, sizeof(buf));
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0)
+			return;
+		const struct fanotify_event_metadata *m = (const void *)buf;
+		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+			if (m->fd < 0)
+				continue;
+			if (m->mask & FAN_OPEN_EXEC)
+				count_first_exec(m->fd);
+			if (m->mask & FAN_CLOSE_WRITE)
+				on_close_write(m->fd, m->pid);   /* takes the fd */
+			else
+				close(m->fd);
+		}
+	}
+}
+
+static void *reader_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = ps.group_fd, .events = POLLIN },
+				       { .fd = ps.wake_fd, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (p[0].revents & POLLIN) {
+			pthread_mutex_lock(&ps.read_lock);
+			read_events(ps.group_fd);
+			pthread_mutex_unlock(&ps.read_lock);
+		}
+		if (!(p[1].revents & POLLIN))
+			continue;
+		uint64_t n;
+		(void)!read(ps.wake_fd, &n, sizeof(n));
+		pthread_mutex_lock(&ps.lock);
+		bool stop = ps.stopping;
+		int fresh = ps.new_group_fd;
+		ps.new_group_fd = -1;
+		pthread_mutex_unlock(&ps.lock);
+		if (fresh >= 0) {
+			pthread_mutex_lock(&ps.read_lock);
+			close(ps.group_fd);
+			ps.group_fd = fresh;
+			pthread_mutex_unlock(&ps.read_lock);
+		}
+		if (stop)
+			return NULL;
+	}
+}
+
+static void scan_one(struct gk_daemon *d, int fd, pid_t pid)
+{
+	struct judgement j;
+	char exe[4096], link[64];
+	judge_fd(d, fd, NULL, &j, NULL);
+	judge_cache_in_kernel(d, fd, &j);
+	if (j.have_id) {
+		pthread_mutex_lock(&ps.judged_lock);
+		struct prejudged *e = &ps.judged[judged_slot(j.id.dev, j.id.ino)];
+		*e = (struct prejudged){ .id = j.id, .used = true };
+		pthread_mutex_unlock(&ps.judged_lock);
+	}
+	atomic_fetch_add(&d->stats.prescans, 1);
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j.path,
+			      .sha256 = j.have_sha ? j.sha256 : NULL, .verdict = j.decision.verdict,
+			      .source = j.decision.source, .detail = j.decision.detail };
+	audit_submit(d, &a, AUDIT_PRESCAN);
+}
+
+static void *worker_main(void *arg)
+{
+	struct gk_daemon *d = arg;
+	pthread_mutex_lock(&ps.lock);
+	for (;;) {
+		while (!ps.len && !ps.stopping)
+			pthread_cond_wait(&ps.cond, &ps.lock);
+		if (!ps.len)
+			break;
+		struct pending *e = &ps.entries[ps.fifo[ps.head]];
+		ps.head = (ps.head + 1) % PENDING_MAX;
+		ps.len--;
+		e->state = P_RUNNING;
+		int fd = e->fd;
+		pid_t pid = e->pid;
+		e->fd = -1;
+		pthread_mutex_unlock(&ps.lock);
+		scan_one(d, fd, pid);
+		close(fd);
+		pthread_mutex_lock(&ps.lock);
+		if (e->next_fd >= 0) {      /* closed again while we scanned: once more */
+			e->fd = e->next_fd;
+			e->next_fd = -1;
+			e->state = P_QUEUED;
+			ps.fifo[(ps.head + ps.len++) % PENDING_MAX] = (int)(e - ps.entries);
+		} else {
+			e->state = P_FREE;
+		}
+	}
+	pthread_mutex_unlock(&ps.lock);
+	return NULL;
+}
+
+/* A close that happened before this exec began is already queued on the
+ * group: handle it before deciding, so a miss never trusts a cached hash of
+ * content that a shared mapping has since rewritten. */
+void prescan_sync(void)
+{
+	if (!ps.workers)
+		return;
+	pthread_mutex_lock(&ps.read_lock);
+	read_events(ps.group_fd);
+	pthread_mutex_unlock(&ps.read_lock);
+}
+
+int prescan_start(struct gk_daemon *d, char *err, size_t errlen)
+{
+	ps.d = d;
+	ps.group_fd = prescan_group_open(d->policy, err, errlen);
+	ps.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ps.group_fd < 0 || ps.wake_fd < 0)
+		return -1;
+	ps.n_workers = d->opt.scan_workers;
+	ps.workers = calloc(ps.n_workers, sizeof(*ps.workers));
+	if (!ps.workers)
+		return -1;
+	for (unsigned i = 0; i < ps.n_workers; i++)
+		if (pthread_create(&ps.workers[i], NULL, worker_main, d) != 0)
+			return -1;
+	return pthread_create(&ps.reader, NULL, reader_main, NULL) != 0 ? -1 : 0;
+}
+
+void prescan_swap_group(int fd)
+{
+	pthread_mutex_lock(&ps.lock);
+	if (ps.new_group_fd >= 0)
+		close(ps.new_group_fd);
+	ps.new_group_fd = fd;
+	pthread_mutex_unlock(&ps.lock);
+	uint64_t one = 1;
+	(void)!write(ps.wake_fd, &one, sizeof(one));
+}
+
+void prescan_stop(void)
+{
+	if (!ps.workers)
+		return;
+	pthread_mutex_lock(&ps.lock);
+	ps.stopping = true;
+	pthread_cond_broadcast(&ps.cond);
+	pthread_mutex_unlock(&ps.lock);
+	uint64_t one = 1;
+	(void)!write(ps.wake_fd, &one, sizeof(one));
+	pthread_join(ps.reader, NULL);
+	for (unsigned i = 0; i < ps.n_workers; i++)
+		pthread_join(ps.workers[i], NULL);
+	free(ps.workers);
+	ps.workers = NULL;
+	for (int i = 0; i < PENDING_MAX; i++) {
+		struct pending *e = &ps.entries[i];
+		if (e->state != P_FREE && e->fd >= 0)
+			close(e->fd);
+		if (e->state != P_FREE && e->next_fd >= 0)
+			close(e->next_fd);
+	}
+	close(ps.group_fd);
+	close(ps.wake_fd);
+}
