@@ -83,6 +83,7 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (fresh_prescan >= 0)
 		prescan_swap_group(fresh_prescan);
+	control_set_access(d->opt.socket_path, gid);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	kcache_forget_all(d->kc);
 	uint64_t one = 1;

@@ -200,6 +200,29 @@ static int claim_path(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Root only (0600), or root and the admin group (0660, and its private
+ * directory 0750), so that the group's members can reach SO_PEERCRED. */
+void control_set_access(const char *path, gid_t admin_gid)
+{
+	bool group = admin_gid != (gid_t)-1;
+	if (chown(path, 0, group ? admin_gid : 0) < 0 || chmod(path, group ? 0660 : 0600) < 0)
+		log_msg(GK_LOG_WARN, "warning=\"cannot set the socket's access\" path=\"%s\" errno=%d",
+			path, errno);
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	struct stat st;
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	/* only a directory that is root's and private to us (as we create it) */
+	if (stat(dir, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0027) ||
+	    (st.st_gid != 0 && st.st_gid != admin_gid))
+		return;
+	if (chown(dir, 0, group ? admin_gid : 0) == 0)
+		chmod(dir, group ? 0750 : 0700);
+}
+
 int control_start(struct gk_daemon *d, char *err, size_t errlen)
 {
 	const char *path = d->opt.socket_path;
@@ -221,6 +244,7 @@ int control_start(struct gk_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	control_set_access(path, d->admin_gid);
 	if (pthread_create(&thread, NULL, control_main, d) != 0) {
 		snprintf(err, errlen, "cannot start the control thread");
 		return -1;

@@ -38,6 +38,7 @@ static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t *workers, watchdog;
 static unsigned n_workers;
 static bool q_stopping;
+static atomic_bool watchdog_stopping;   /* after the workers: queued events keep their deadline */
 static struct gk_daemon *daemon_ctx;
 
 static void slot_release(int idx)
@@ -132,10 +133,7 @@ static void *watchdog_main(void *arg)
 	struct gk_daemon *d = arg;
 	const struct timespec tick = { 0, WATCHDOG_TICK_MS * 1000000L };
 	for (;;) {
-		pthread_mutex_lock(&q_lock);
-		bool stop = q_stopping;
-		pthread_mutex_unlock(&q_lock);
-		if (stop)
+		if (atomic_load(&watchdog_stopping))
 			return NULL;
 		nanosleep(&tick, NULL);
 		pthread_rwlock_rdlock(&d->policy_lock);
@@ -263,6 +261,7 @@ void events_stop(struct gk_daemon *d)
 	pthread_mutex_unlock(&q_lock);
 	for (unsigned i = 0; i < n_workers; i++)
 		pthread_join(workers[i], NULL);
+	atomic_store(&watchdog_stopping, true);
 	pthread_join(watchdog, NULL);
 	free(workers);
 	workers = NULL;

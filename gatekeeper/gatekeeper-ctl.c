@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -208,10 +209,29 @@ static int report(const char *verb, char *reply, bool json)
 	return error && code == EXIT_OK ? EXIT_REFUSED : code;
 }
 
-static int policy_check(const char *file)
+static int policy_check(const char *file, bool json)
 {
 	struct gk_policy_errors errs = { 0 };
 	struct gk_policy *p = policy_load(file, &errs);
+	if (json) {
+		printf("{\"ok\":%s,\"file\":", p ? "true" : "false");
+		json_string(file);
+		if (p) {
+			printf(",\"sha256\":\"%s\"}\n", p->sha256_hex);
+		} else {
+			printf(",\"code\":%d,\"error\":", EXIT_USAGE);
+			json_string(errs.msg[0]);
+			printf(",\"errors\":[");
+			for (size_t i = 0; i < errs.count && i < GK_POLICY_MAX_ERRORS; i++) {
+				printf("%s", i ? "," : "");
+				json_string(errs.msg[i]);
+			}
+			printf("]}\n");
+		}
+		int rc = p ? EXIT_OK : EXIT_USAGE;
+		policy_free(p);
+		return rc;
+	}
 	if (!p) {
 		for (size_t i = 0; i < errs.count && i < GK_POLICY_MAX_ERRORS; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
@@ -246,10 +266,15 @@ static int build_request(int argc, char **argv, char *line, size_t size, int *fd
 		return EXIT_USAGE;
 	}
 	if (file) {
-		*fd = open(file, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+		*fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (*fd < 0)
 			return fail(errno == ENOENT || errno == EACCES ? EXIT_REFUSED : EXIT_USAGE,
 				    "%s: %s", file, strerror(errno));
+		struct stat st;
+		if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode))
+			return fail(EXIT_USAGE, "%s: not a regular file%s", file, "");
+		fcntl(*fd, F_SETFL, 0);
 		if (!realpath(file, abs))
 			snprintf(abs, sizeof(abs), "%s", file);
 		if (strchr(abs, '\n'))
@@ -283,7 +308,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (argc == 3 && !strcmp(argv[0], "policy") && !strcmp(argv[1], "check"))
-		return policy_check(argv[2]);
+		return policy_check(argv[2], json);
 
 	char line[PROTO_MAX_REQUEST + 1], *verb;
 	int fd, s = -1, rc = build_request(argc, argv, line, sizeof(line), &fd, &verb);

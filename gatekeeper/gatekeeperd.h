@@ -155,6 +155,7 @@ void audit_stop(void);
 /* control.c: the control socket */
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
 void control_stop(struct gk_daemon *d);
+void control_set_access(const char *path, gid_t admin_gid);
 /* control_cmd.c: run one request. */
 struct proto_buf;
 void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, int fd,
