@@ -3,6 +3,7 @@
 #   make run        install dependencies, build, run gatekeeperd with the default policy
 #   make test       install dependencies, build, run every test (unit, host kernel, guest kernels)
 #   make vmtest     only the guest-kernel (BPF LSM) suite
+#   make fuzz       the policy parser under libFuzzer for 60 s
 #   make install PREFIX=/usr/local [DESTDIR=]
 
 CC      ?= gcc
@@ -71,6 +72,11 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+FUZZ := $(BUILD)/fuzz_policy
+$(FUZZ): tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ tests/fuzz/fuzz_policy.c $(POLICY_SRCS) -lyaml -lcrypto
+
 # --- commands ---
 deps:
 	@packaging/install-deps.sh
@@ -80,7 +86,7 @@ run: deps
 	packaging/run-default.sh $(BUILD)
 
 test: deps
-	$(MAKE) all
+	$(MAKE) all $(FUZZ)
 	$(MAKE) BUILD=$(BUILD)/san SAN=1 all units
 	tests/run-all.sh $(BUILD)
 
@@ -94,6 +100,9 @@ itest: all
 
 vmtest: all
 	tests/run-all.sh --only vm $(BUILD)
+
+fuzz: $(FUZZ)
+	tests/run-all.sh --only fuzz $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \

@@ -4,12 +4,13 @@
 # unit: cmocka tests built with ASan/UBSan (BUILD/san/tests/test_*), as TAP.
 # host: real execs on this machine's kernel, fanotify mode (tests/integration).
 # vm:   real execs in qemu guests running Debian's kernels, bpf mode (tests/vm).
+# fuzz: the policy parser under libFuzzer (FUZZ_SECONDS, default 60).
 # A suite that runs no test is a failure: a skipped kernel test is not a pass.
 set -u
 only=""
 if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
 build=${1:?usage: tests/run-all.sh [--only unit|host|vm] BUILD}
-build=$(cd "$build" && pwd)
+build=$(cd "$build" 2>/dev/null && pwd) || { echo "not ok - no build directory '$1'"; echo "0 passed, 1 failed"; exit 1; }
 cd "$(dirname "$0")/.."
 
 passed=0 failed=0
@@ -53,6 +54,21 @@ if [ -z "$only" ] || [ "$only" = host ]; then
 	bindir=$build/san
 	[ -x "$bindir/gatekeeperd" ] || bindir=$build
 	run_suite host tests/integration/run.sh "$bindir"
+fi
+fuzz_policy() {
+	local corpus
+	corpus=$(mktemp -d)
+	if "$build/fuzz_policy" -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 \
+		-print_final_stats=1 "$corpus" tests/fuzz/corpus > "$corpus.log" 2>&1; then
+		echo "ok 1 - policy parser fuzzed for ${FUZZ_SECONDS:-60} s: $(grep -o 'Done [0-9]* runs' "$corpus.log")"
+	else
+		tail -40 "$corpus.log" | sed 's/^/# /'
+		echo "not ok 1 - policy parser fuzzing found a crash or leak"
+	fi
+	rm -rf "$corpus" "$corpus.log"
+}
+if [ -z "$only" ] || [ "$only" = fuzz ]; then
+	run_suite fuzz fuzz_policy
 fi
 if [ -z "$only" ] || [ "$only" = vm ]; then
 	run_suite vm tests/vm/run.sh "$build"
