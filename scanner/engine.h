@@ -1,0 +1,43 @@
+/* scanner internals: what an engine plugs into the generic scanner
+ * (scanner.c: reference-counted signature sets, the reload thread, stats).
+ * Not a door: only the scanner sources include it; everyone else uses
+ * scanner.h. */
+#ifndef GK_SCANNER_ENGINE_H
+#define GK_SCANNER_ENGINE_H
+
+#include <stdarg.h>
+
+#include "scanner/scanner.h"
+
+struct engine_ops {
+	const char *name;
+	/* Build a complete signature set from the engine's configuration.
+	 * NULL + one line in err on failure. Runs without any scanner lock. */
+	void *(*load)(const void *cfg, unsigned *n_sigs, char *err, size_t errlen);
+	/* Scan through fd with a set that load returned; never fails to fill out. */
+	void (*scan)(const void *cfg, void *set, int fd, const unsigned char *sha256,
+		     struct scan_result *out);
+	void (*unload)(void *set);
+	/* A snapshot of the signature sources, or NULL when they cannot be
+	 * looked at now (e.g. the directory is missing). */
+	void *(*watch_start)(const void *cfg);
+	bool (*watch_changed)(const void *cfg, void *watch);
+	void (*watch_free)(void *watch);
+	void (*cfg_free)(void *cfg);
+};
+
+/* Start a scanner around an engine. Takes cfg (freed with ops->cfg_free,
+ * also on failure). Loads at once unless background is set. */
+struct scanner *scanner_start(const struct engine_ops *ops, void *cfg,
+			      unsigned check_interval_ms, bool background,
+			      char *err, size_t errlen);
+
+void scanner_log(enum scanner_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* snprintf that never leaves a control character (a newline from a library
+ * message, a name from a file) in a one-line message. */
+void scanner_line(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

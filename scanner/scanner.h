@@ -1,0 +1,132 @@
+/* scanner: judge a file's content by signatures. This header is the
+ * subsystem's only door.
+ *
+ * One interface, two engines:
+ *   - hash lists: text files of "<64 hex SHA-256> [name]" lines;
+ *   - ClamAV: libclamav's engine API, in process (never clamd).
+ * Each struct scanner is one engine with one signature set in force. Every
+ * call is thread-safe; scans from many worker threads run at once.
+ *
+ * Reloads never pause scans: a new signature set is built beside the one
+ * in force (on the scanner's own reload thread), then swapped in with a
+ * pointer swap. A scan holds a reference to the set it started with, so an
+ * in-flight scan finishes on the old set, which the reload thread frees
+ * once its last scan has let go. A failed reload changes nothing: the old
+ * set stays in force and the error is kept for scanner_status().
+ *
+ * Scans read only through the fd given (pread and fstat; libclamav is given
+ * no path), so fanotify event fds may be passed: reading them raises no
+ * event. The fd's offset may be moved. */
+#ifndef GK_SCANNER_H
+#define GK_SCANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCANNER_SHA256_LEN 32
+#define SCANNER_DETAIL_MAX 160   /* the size of gk_decision.detail */
+
+enum scan_status {
+	SCAN_CLEAN = 0,
+	SCAN_INFECTED,   /* detail: the signature name */
+	SCAN_ERROR,      /* detail: why, one line; the policy's on_error applies */
+};
+
+struct scan_result {
+	enum scan_status status;
+	char detail[SCANNER_DETAIL_MAX];   /* "" when clean */
+};
+
+/* Per-scan limits of the ClamAV engine; 0 takes the default. A file over a
+ * limit is reported as SCAN_ERROR "limit exceeded: ..." (never as clean). */
+struct scanner_limits {
+	uint64_t max_file_size;    /* bytes; default 100 MiB */
+	uint64_t max_scan_size;    /* bytes read in all, archives unpacked; default 400 MiB */
+	uint32_t max_scan_ms;      /* wall time of one scan; default 4000 */
+	uint32_t max_recursion;    /* archive nesting; default 16 */
+	uint32_t max_files;        /* files inside one archive; default 10000 */
+};
+
+#define SCANNER_CLAMAV_DEFAULT_DB "/var/lib/clamav"
+
+struct scanner_clamav_config {
+	const char *db_dir;          /* NULL: SCANNER_CLAMAV_DEFAULT_DB */
+	const char *tmp_dir;         /* where libclamav unpacks; NULL: $TMPDIR or /tmp */
+	struct scanner_limits limits;
+	bool no_archives;            /* archives are unpacked and scanned unless set */
+	/* How often the database directory is checked for changes
+	 * (cl_statchkdir plus the directory's own mtime); 0: every 60 s. */
+	unsigned check_interval_ms;
+	/* Return at once and load on the reload thread; until the first load
+	 * ends, scans answer SCAN_ERROR "unavailable: loading". */
+	bool load_in_background;
+};
+
+/* Open an engine and load its signatures (except load_in_background).
+ * Returns NULL only when nothing could be opened (bad arguments, no memory,
+ * no thread), with err set. When the signatures cannot be loaded (missing
+ * directory or file, corrupt database, bad hash-list line) the scanner is
+ * still returned, err holds one line naming the directory or file:line, and
+ * every scan answers SCAN_ERROR "unavailable: <reason>" until a reload
+ * succeeds. err is "" after a clean load. */
+struct scanner *scanner_clamav_open(const struct scanner_clamav_config *cfg,
+				    char *err, size_t errlen);
+
+struct scanner_hashlist_config {
+	const char *const *files;   /* list files; all of them form one set */
+	size_t n_files;
+	unsigned check_interval_ms; /* files checked for changes (stat); 0: every 60 s */
+};
+/* Hash-list line: "<64 hex digits> [name]". Blank lines and lines starting
+ * with '#' are skipped. A detection's detail is the name, or "FILE:LINE"
+ * when the line has none. */
+struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *cfg,
+				      char *err, size_t errlen);
+
+/* Scan the file behind fd. sha256 (SCANNER_SHA256_LEN bytes) may be given
+ * when the caller has hashed the content already; the hash-list engine then
+ * reads nothing. Never blocks on a reload. */
+void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
+		     struct scan_result *out);
+
+/* Scan with several engines: the first detection wins (and ends the scan);
+ * otherwise the first error ("ENGINE: reason"); otherwise clean. n may be 0. */
+void scanner_scan_all(struct scanner *const *list, size_t n, int fd,
+		      const unsigned char *sha256, struct scan_result *out);
+
+/* Ask for a reload and return at once (e.g. on SIGHUP; not from a signal
+ * handler itself: it takes a mutex). Requests made while a reload runs are
+ * served by one more reload after it. */
+void scanner_reload(struct scanner *s);
+/* Ask for a reload and wait for it to end, at most timeout_ms. 0 when a
+ * new signature set is in force; -1 with err set when the load failed (the
+ * old set stays) or the wait timed out. */
+int scanner_reload_wait(struct scanner *s, unsigned timeout_ms, char *err, size_t errlen);
+
+struct scanner_status {
+	const char *engine;          /* "clamav" | "hashlist" */
+	bool available;              /* a signature set is in force */
+	bool reloading;              /* a new set is being built */
+	unsigned signatures;         /* in the set in force */
+	uint64_t generation;         /* sets loaded so far (1 after the first) */
+	int64_t loaded_at;           /* CLOCK_REALTIME seconds of the set in force; 0 none */
+	uint32_t last_load_ms;       /* how long the last load took, failed or not */
+	uint64_t reloads_failed;
+	uint64_t scans, infected, errors;
+	char last_error[256];        /* of the last load if it failed, else "" */
+};
+void scanner_status(struct scanner *s, struct scanner_status *out);
+
+/* Stop the reload thread and free everything. No scan may be running. */
+void scanner_close(struct scanner *s);
+
+/* Where the scanners' own messages go, one line each: the outcome of every
+ * reload made by the reload thread (a database change, scanner_reload) and
+ * libclamav's warnings and errors. Default: stderr, prefixed "scanner: ".
+ * Set it before the first open; fn is called from any thread. */
+enum scanner_log_level { SCANNER_LOG_ERR, SCANNER_LOG_WARN, SCANNER_LOG_INFO };
+typedef void (*scanner_log_fn)(void *ctx, enum scanner_log_level level, const char *msg);
+void scanner_set_logger(scanner_log_fn fn, void *ctx);
+
+#endif
