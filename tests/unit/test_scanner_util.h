@@ -55,8 +55,9 @@ static inline char *write_file(const char *dir, const char *name, const void *da
 	if (len == (size_t)-1)
 		len = strlen(data);
 	char path[1024], tmp[1100];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name) >= (int)sizeof(tmp))
+		return NULL;
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		return NULL;
