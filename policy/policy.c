@@ -126,6 +126,17 @@ int policy_next_event(struct policy_parser *pp, yaml_event_t *ev)
 		pp->fatal = true;
 		return -1;
 	}
+	if (ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) {
+		if (++pp->depth > POLICY_MAX_DEPTH) {
+			policy_error_at(pp, &ev->start_mark, "nested deeper than %d levels",
+					POLICY_MAX_DEPTH);
+			yaml_event_delete(ev);
+			pp->fatal = true;
+			return -1;
+		}
+	} else if (ev->type == YAML_SEQUENCE_END_EVENT || ev->type == YAML_MAPPING_END_EVENT) {
+		pp->depth--;
+	}
 	if (ev->type == YAML_SCALAR_EVENT)
 		anchor = ev->data.scalar.anchor;
 	else if (ev->type == YAML_SEQUENCE_START_EVENT)

@@ -63,7 +63,7 @@ struct gk_policy {
 	enum gk_verdict on_error;        /* defaults to default_verdict */
 	unsigned decision_timeout_ms;    /* default 5000; 10..600000 */
 	char *admin_group;               /* NULL: root only */
-	struct gk_rule *rules;           /* in file order; first match wins per level */
+	struct gk_rule *rules;           /* file order; per level deny wins, else 1st allow */
 	size_t n_rules;
 };
 

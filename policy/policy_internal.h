@@ -14,7 +14,8 @@ struct policy_parser {
 	size_t len;
 	struct gk_policy_errors *errs;
 	struct gk_policy *policy;
-	bool fatal; /* libyaml gave up (syntax or memory): no more events */
+	bool fatal; /* libyaml gave up (syntax or memory) or input too deep */
+	unsigned depth; /* open lists and maps */
 };
 
 void policy_error_at(struct policy_parser *pp, const yaml_mark_t *mark, const char *fmt, ...)
@@ -22,7 +23,14 @@ void policy_error_at(struct policy_parser *pp, const yaml_mark_t *mark, const ch
 void policy_error_plain(struct gk_policy_errors *errs, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Next event; reports libyaml errors, anchors and aliases. -1 when fatal. */
+/* A real policy nests three levels deep. libyaml spends time proportional to
+ * the depth on every token, so 1 MiB of '[' would take hours: stop early. */
+#define POLICY_MAX_DEPTH 32
+/* Each watch path becomes a fanotify mark; duplicates are found pairwise. */
+#define POLICY_MAX_WATCH 1024
+
+/* Next event; reports libyaml errors, anchors, aliases and excessive
+ * nesting. -1 when fatal. */
 int policy_next_event(struct policy_parser *pp, yaml_event_t *ev);
 /* Consume the rest of the node that `first` opened. -1 when fatal. */
 int policy_skip_node(struct policy_parser *pp, const yaml_event_t *first);

@@ -215,6 +215,12 @@ static void parse_watch_entry(struct policy_parser *pp, const yaml_event_t *ev, 
 {
 	char *path;
 
+	if (index > POLICY_MAX_WATCH) {
+		if (index == POLICY_MAX_WATCH + 1)
+			policy_error_at(pp, &ev->start_mark, "more than %d watch paths",
+					POLICY_MAX_WATCH);
+		return;
+	}
 	if (ev->type == YAML_ALIAS_EVENT)
 		return; /* already reported */
 	if (ev->type != YAML_SCALAR_EVENT) {

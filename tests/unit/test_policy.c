@@ -339,6 +339,42 @@ static void parse_long_value_quoted_short(void **state)
 	assert_true(strlen(errs.msg[0]) < 200);
 }
 
+/* libyaml's cost per token grows with the depth; 100000 '[' must be refused
+ * at depth 33 (the top map is level 1), not parsed for minutes. */
+static void parse_deep_nesting(void **state)
+{
+	size_t depth = 100000, len = 6 + 2 * depth;
+	char *text = malloc(len);
+	struct gk_policy_errors errs;
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(text, "mode: ", 6);
+	memset(text + 6, '[', depth);
+	memset(text + 6 + depth, ']', depth);
+	assert_null(policy_parse("t.yaml", text, len, &errs));
+	assert_int_equal(errs.count, 2);
+	assert_string_equal(errs.msg[1], "t.yaml:1:38: nested deeper than 32 levels");
+	free(text);
+}
+
+static void parse_watch_limit(void **state)
+{
+	size_t size = 32 * 1024, n;
+	char *text = malloc(size);
+	struct gk_policy_errors errs;
+
+	(void)state;
+	assert_non_null(text);
+	n = (size_t)snprintf(text, size, "mode: enforce\ndefault: allow\nwatch:\n");
+	for (int i = 0; i < 1025; i++)
+		n += (size_t)snprintf(text + n, size - n, "  - /w%d\n", i);
+	assert_null(policy_parse("t.yaml", text, n, &errs));
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msg[0], "t.yaml:1028:5: more than 1024 watch paths");
+	free(text);
+}
+
 /* ---- loading from files ---- */
 
 static char tmpdir[64];
@@ -545,6 +581,8 @@ int main(void)
 		{"parse refuses oversized text", parse_too_big},
 		{"parse shortens long values", parse_long_value_quoted_short},
 		{"load: packaging/policy.yaml", load_packaged_default},
+		{"parse refuses deep nesting", parse_deep_nesting},
+		{"parse limits watch paths", parse_watch_limit},
 	};
 	static const struct {
 		const char *name;
