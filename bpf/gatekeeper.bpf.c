@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+/* gatekeeper's kernel fast path (BPF LSM). Verdicts sit in inode storage,
+ * written by gatekeeperd; these hooks answer exec and PROT_EXEC mappings from
+ * them, and make them stale on every route that can change a file.
+ * Default-allow: an inode without a fresh verdict is never denied here, so
+ * loading these programs cannot lock a host out. The programs belong to the
+ * process that loaded them and vanish with it. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpf/gatekeeper.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define EPERM 1
+#define ETXTBSY 26
+
+#define GK_FMODE_WRITE 0x2
+#define GK_FMODE_EXEC 0x20
+#define GK_O_FMODE_EXEC 0x20     /* __FMODE_EXEC in f_flags (open_exec) */
+#define GK_MAY_WRITE 0x2
+#define GK_MAY_APPEND 0x8
+#define GK_PROT_WRITE 0x2
+#define GK_PROT_EXEC 0x4
+#define GK_MAP_TYPE 0x0f
+#define GK_MAP_SHARED 0x01
+#define GK_MAP_SHARED_VALIDATE 0x03
+#define GK_VM_SHARED 0x8
+#define GK_FS_OPEN_EXEC_PERM 0x00040000
+#define GK_MAX_MARKS 16
+
+/* Bumped by userspace (through the skeleton's .bss) to make every stored
+ * verdict stale at once, e.g. on a rule change. */
+__u64 gk_epoch = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct gk_inode_verdict);
+} gk_verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GK_RINGBUF_BYTES);
+} gk_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GK_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} gk_counters SEC(".maps");
+
+/* inode ctime before 6.6 and between 6.6 and 6.11 (CO-RE flavours). */
+struct inode___pre66 {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+struct inode___pre611 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+static __always_inline void count(__u32 slot)
+{
+	__u64 *c = bpf_map_lookup_elem(&gk_counters, &slot);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline void emit(__u32 kind, __u32 route, __u32 flags, struct inode *inode)
+{
+	struct gk_event *ev = bpf_ringbuf_reserve(&gk_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		count(GK_CNT_RINGBUF_DROP);
+		return;
+	}
+	ev->kind = kind;
+	ev->route = route;
+	ev->flags = flags;
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	ev->ino = BPF_CORE_READ(inode, i_ino);
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline void inode_ctime(struct inode *inode, __s64 *sec, __u32 *nsec)
+{
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		*sec = BPF_CORE_READ(inode, i_ctime_sec);
+		*nsec = BPF_CORE_READ(inode, i_ctime_nsec);
+	} else if (bpf_core_field_exists(((struct inode___pre611 *)inode)->__i_ctime)) {
+		struct inode___pre611 *old = (void *)inode;
+
+		*sec = BPF_CORE_READ(old, __i_ctime.tv_sec);
+		*nsec = BPF_CORE_READ(old, __i_ctime.tv_nsec);
+	} else {
+		struct inode___pre66 *old = (void *)inode;
+
+		*sec = BPF_CORE_READ(old, i_ctime.tv_sec);
+		*nsec = BPF_CORE_READ(old, i_ctime.tv_nsec);
+	}
+}
+
+static __always_inline bool is_fresh(struct gk_inode_verdict *v, struct inode *inode)
+{
+	__s64 sec;
+	__u32 nsec;
+
+	if (!v->verdict || v->stale || v->epoch != gk_epoch)
+		return false;
+	if (!(v->attrs_valid & GK_KV_CHECK_ATTRS))
+		return true;
+	inode_ctime(inode, &sec, &nsec);
+	return sec == v->ctime_sec && nsec == v->ctime_nsec &&
+	       (__u64)BPF_CORE_READ(inode, i_size) == v->size;
+}
+
+/* Does any fsnotify mark on the inode ignore FAN_OPEN_EXEC_PERM? Such a mark
+ * lets an exec through fanotify unjudged. More marks than we walk: assume yes. */
+static __always_inline bool has_exec_ignore_mark(struct inode *inode)
+{
+	struct fsnotify_mark_connector *conn = BPF_CORE_READ(inode, i_fsnotify_marks);
+	struct hlist_node *node;
+	__u32 off = bpf_core_field_offset(struct fsnotify_mark, obj_list);
+
+	if (!conn)
+		return false;
+	node = BPF_CORE_READ(conn, list.first);
+	for (int i = 0; i < GK_MAX_MARKS; i++) {
+		struct fsnotify_mark *mark;
+
+		if (!node)
+			return false;
+		mark = (void *)((char *)node - off);
+		if (BPF_CORE_READ(mark, ignore_mask) & GK_FS_OPEN_EXEC_PERM)
+			return true;
+		node = BPF_CORE_READ(node, next);
+	}
+	return true;
+}
+
+/* Make the inode's verdict stale. Routes fanotify cannot see (hidden) also
+ * set a hold when an exec ignore mark may let the changed content through. */
+static __always_inline void invalidate(struct inode *inode, __u32 route, bool hidden)
+{
+	struct gk_inode_verdict *v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
+	bool was_fresh, marked;
+	__u32 flags = 0;
+
+	if (!v && !hidden)
+		return;
+	marked = hidden && has_exec_ignore_mark(inode);
+	if (!v && marked)
+		v = bpf_inode_storage_get(&gk_verdicts, inode, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!v)
+		return;
+	was_fresh = is_fresh(v, inode);
+	if (v->verdict == GK_KV_ALLOW || marked)
+		flags |= GK_EVF_HAD_ALLOW;
+	if (hidden)
+		flags |= GK_EVF_VIA_MMAP;
+	if (!v->stale)
+		v->stale = 1;
+	if (marked) {
+		v->hold_epoch = gk_epoch;
+		v->hold = 1;
+		flags |= GK_EVF_HOLD;
+	}
+	if (was_fresh)
+		count(GK_CNT_INVALIDATE);
+	if (was_fresh || marked)
+		emit(GK_EV_INVALIDATE, route, flags, inode);
+}
+
+/* A pending hold refuses the exec while its ignore mark is still present. */
+static __always_inline bool hold_refuses(struct gk_inode_verdict *v, struct inode *inode)
+{
+	if (!v->hold)
+		return false;
+	if (v->hold_epoch == gk_epoch && has_exec_ignore_mark(inode))
+		return true;
+	v->hold = 0;
+	return false;
+}
+
+static __always_inline int deny(struct inode *inode, __u32 route)
+{
+	count(GK_CNT_DENY);
+	emit(GK_EV_DENY, route, 0, inode);
+	return -EPERM;
+}
+
+static __always_inline int check_exec_open(struct inode *inode)
+{
+	struct gk_inode_verdict *v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
+
+	if (!v)
+		return 0;
+	if (hold_refuses(v, inode)) {
+		count(GK_CNT_HOLD_REFUSED);
+		emit(GK_EV_INVALIDATE, GK_ROUTE_HOLD_REFUSED,
+		     GK_EVF_HAD_ALLOW | GK_EVF_VIA_MMAP | GK_EVF_HOLD, inode);
+		return -ETXTBSY;
+	}
+	if (!is_fresh(v, inode))
+		return 0;
+	if (v->verdict == GK_KV_DENY)
+		return deny(inode, GK_ROUTE_EXEC);
+	count(GK_CNT_ALLOW);
+	return 0;
+}
+
+static __always_inline int check_exec_map(struct inode *inode)
+{
+	struct gk_inode_verdict *v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
+
+	if (v && v->verdict == GK_KV_DENY && is_fresh(v, inode))
+		return deny(inode, GK_ROUTE_MMAP_EXEC);
+	return 0;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(gk_file_open, struct file *file, int ret)
+{
+	struct inode *inode = file->f_inode;
+	unsigned int f_flags = file->f_flags;
+	unsigned int f_mode = file->f_mode;
+
+	if (ret || !inode)
+		return ret;
+	if ((f_flags & GK_O_FMODE_EXEC) || (f_mode & GK_FMODE_EXEC))
+		return check_exec_open(inode);
+	if (f_mode & GK_FMODE_WRITE)
+		invalidate(inode, GK_ROUTE_OPEN_WRITE, false);
+	return 0;
+}
+
+SEC("lsm/file_permission")
+int BPF_PROG(gk_file_permission, struct file *file, int mask, int ret)
+{
+	struct inode *inode;
+
+	if (ret || !(mask & (GK_MAY_WRITE | GK_MAY_APPEND)))
+		return ret;
+	inode = file->f_inode;
+	if (inode)
+		invalidate(inode, GK_ROUTE_WRITE, false);
+	return 0;
+}
+
+SEC("lsm/path_truncate")
+int BPF_PROG(gk_path_truncate, const struct path *path, int ret)
+{
+	struct inode *inode;
+
+	if (ret)
+		return ret;
+	inode = path->dentry->d_inode;
+	if (inode)
+		invalidate(inode, GK_ROUTE_TRUNCATE, false);
+	return 0;
+}
+
+/* ftruncate(2) since 6.2; userspace disables it where the hook is missing. */
+SEC("lsm/file_truncate")
+int BPF_PROG(gk_file_truncate, struct file *file, int ret)
+{
+	struct inode *inode;
+
+	if (ret)
+		return ret;
+	inode = file->f_inode;
+	if (inode)
+		invalidate(inode, GK_ROUTE_TRUNCATE, false);
+	return 0;
+}
+
+SEC("lsm/mmap_file")
+int BPF_PROG(gk_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
+	     unsigned long flags, int ret)
+{
+	struct inode *inode;
+	unsigned long type = flags & GK_MAP_TYPE;
+	unsigned int f_mode;
+
+	if (ret || !file)
+		return ret;
+	inode = file->f_inode;
+	if (!inode)
+		return 0;
+	f_mode = file->f_mode;
+	/* A shared mapping of a writable file can be written (mprotect,
+	 * /proc/pid/mem) without a write(2): no FS_MODIFY ever follows. */
+	if ((type == GK_MAP_SHARED || type == GK_MAP_SHARED_VALIDATE) &&
+	    ((prot & GK_PROT_WRITE) || (f_mode & GK_FMODE_WRITE)))
+		invalidate(inode, GK_ROUTE_MMAP_SHARED, true);
+	if (prot & GK_PROT_EXEC)
+		return check_exec_map(inode);
+	return 0;
+}
+
+SEC("lsm/file_mprotect")
+int BPF_PROG(gk_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
+	     unsigned long prot, int ret)
+{
+	struct file *file;
+	struct inode *inode;
+
+	if (ret)
+		return ret;
+	file = vma->vm_file;
+	if (!file)
+		return 0;
+	inode = file->f_inode;
+	if (!inode)
+		return 0;
+	if ((vma->vm_flags & GK_VM_SHARED) && (prot & GK_PROT_WRITE))
+		invalidate(inode, GK_ROUTE_MMAP_SHARED, true);
+	if (prot & GK_PROT_EXEC)
+		return check_exec_map(inode);
+	return 0;
+}
+
+/* A writer that was open (or mapped) before the verdict was recorded may
+ * have changed the file through a mapping since: its last close ends that. */
+SEC("lsm/file_free_security")
+void BPF_PROG(gk_file_free, struct file *file)
+{
+	struct inode *inode = file->f_inode;
+	struct gk_inode_verdict *v;
+
+	if (!inode || !(file->f_mode & GK_FMODE_WRITE))
+		return;
+	v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
+	if (v && is_fresh(v, inode))
+		invalidate(inode, GK_ROUTE_WRITER_CLOSE, true);
+}

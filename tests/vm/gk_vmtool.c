@@ -1,0 +1,221 @@
+/* gk-vmtool: the guest tests' hands. Each subcommand is one real syscall
+ * route, reported on one line so the shell tests can compare it:
+ *   exec FILE                      fork+execve; the child prints, or "exec-error ENAME"
+ *   mmap-write FILE DATA [exec]    overwrite the last strlen(DATA) bytes through
+ *                                  a MAP_SHARED mapping, munmap, close, (exec at once)
+ *   mmap-late FILE DATA GOFILE     map first, wait for GOFILE, then write, unmap, exec
+ *   mmap-exec FILE                 mmap PROT_EXEC: "mapped" or "mmap-error ENAME"
+ *   mprotect-exec FILE             mmap PROT_READ, mprotect PROT_EXEC
+ *   pwrite FILE DATA               write(2) over the trailer, no truncation
+ *   truncate FILE LEN              truncate(2) by path
+ *   ftruncate-fd FD LEN            ftruncate(2) on an inherited fd (opened before)
+ *   bench N FILE                   median microseconds of N fork+execve+wait */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *ename(int err)
+{
+	const char *name = strerrorname_np(err);
+
+	return name ? name : "E?";
+}
+
+/* fork+execve FILE; an execve failure travels back through a CLOEXEC pipe. */
+static int spawn(const char *file, bool quiet, int *exec_errno)
+{
+	int pipefd[2], status = 0, err = 0;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { (char *)file, NULL }, *envp[] = { NULL };
+
+		if (quiet) {
+			int devnull = open("/dev/null", O_WRONLY);
+			dup2(devnull, 1);
+		}
+		execve(file, argv, envp);
+		err = errno;
+		if (write(pipefd[1], &err, sizeof(err)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (pid < 0 || read(pipefd[0], &err, sizeof(err)) != sizeof(err))
+		err = 0;
+	close(pipefd[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	*exec_errno = err;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int do_exec(const char *file)
+{
+	int err = 0, rc;
+
+	fflush(stdout);
+	rc = spawn(file, false, &err);
+	if (err) {
+		printf("exec-error %s\n", ename(err));
+		return 1;
+	}
+	return rc;
+}
+
+static int map_and_write(const char *file, const char *data, const char *gofile)
+{
+	size_t len = strlen(data);
+	struct stat st;
+	char *map = MAP_FAILED;
+	int fd = open(file, O_RDWR), rc = 1;
+
+	if (fd < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size < len)
+		goto cleanup;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		goto cleanup;
+	if (gofile) {
+		printf("mapped\n");
+		fflush(stdout);
+		for (int i = 0; i < 1000 && access(gofile, F_OK) != 0; i++)
+			usleep(10000);
+	}
+	memcpy(map + st.st_size - (off_t)len, data, len);
+	rc = 0;
+cleanup:
+	if (rc)
+		printf("mmap-write-error %s\n", ename(errno));
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int map_exec(const char *file, bool via_mprotect)
+{
+	struct stat st;
+	int fd = open(file, O_RDONLY), prot = via_mprotect ? PROT_READ : PROT_READ | PROT_EXEC;
+	void *map = MAP_FAILED;
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		goto fail;
+	map = mmap(NULL, (size_t)st.st_size, prot, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		goto fail;
+	if (via_mprotect && mprotect(map, (size_t)st.st_size, PROT_READ | PROT_EXEC) != 0)
+		goto fail;
+	printf("mapped\n");
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return 0;
+fail:
+	printf("mmap-error %s\n", ename(errno));
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	if (fd >= 0)
+		close(fd);
+	return 1;
+}
+
+static int pwrite_trailer(const char *file, const char *data)
+{
+	size_t len = strlen(data);
+	struct stat st;
+	int fd = open(file, O_WRONLY), rc = 1;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size >= len &&
+	    pwrite(fd, data, len, st.st_size - (off_t)len) == (ssize_t)len)
+		rc = 0;
+	if (rc)
+		printf("pwrite-error %s\n", ename(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int do_ftruncate(int fd, off_t len)
+{
+	if (ftruncate(fd, len) == 0)
+		return 0;
+	printf("ftruncate-error %s\n", ename(errno));
+	return 1;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int bench(int n, const char *file)
+{
+	long *us = calloc((size_t)n, sizeof(*us));
+	struct timespec t0, t1;
+	int err = 0;
+
+	if (!us)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (spawn(file, true, &err) != 0 || err) {
+			printf("bench-error %s\n", ename(err));
+			free(us);
+			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		us[i] = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	}
+	qsort(us, (size_t)n, sizeof(*us), cmp_long);
+	printf("median_us=%ld p10_us=%ld p90_us=%ld n=%d\n", us[n / 2], us[n / 10], us[n * 9 / 10], n);
+	free(us);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "", *file = argc > 2 ? argv[2] : NULL;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(cmd, "exec") == 0 && argc == 3)
+		return do_exec(file);
+	if (strcmp(cmd, "mmap-write") == 0 && (argc == 4 || argc == 5)) {
+		if (map_and_write(file, argv[3], NULL) != 0)
+			return 1;
+		return argc == 5 ? do_exec(file) : 0;
+	}
+	if (strcmp(cmd, "mmap-late") == 0 && argc == 5)
+		return map_and_write(file, argv[3], argv[4]) != 0 ? 1 : do_exec(file);
+	if (strcmp(cmd, "mmap-exec") == 0 && argc == 3)
+		return map_exec(file, false);
+	if (strcmp(cmd, "mprotect-exec") == 0 && argc == 3)
+		return map_exec(file, true);
+	if (strcmp(cmd, "pwrite") == 0 && argc == 4)
+		return pwrite_trailer(file, argv[3]);
+	if (strcmp(cmd, "truncate") == 0 && argc == 4) {
+		if (truncate(file, atol(argv[3])) == 0)
+			return 0;
+		printf("truncate-error %s\n", ename(errno));
+		return 1;
+	}
+	if (strcmp(cmd, "ftruncate-fd") == 0 && argc == 4)
+		return do_ftruncate(atoi(file), atol(argv[3]));
+	if (strcmp(cmd, "bench") == 0 && argc == 4)
+		return bench(atoi(argv[2]), argv[3]);
+	fprintf(stderr, "usage: gk-vmtool exec|mmap-write|mmap-late|mmap-exec|mprotect-exec|"
+		"pwrite|truncate|ftruncate-fd|bench ...\n");
+	return 2;
+}

@@ -1,0 +1,20 @@
+#!/bin/busybox sh
+# Guest /init: mount the pseudo filesystems, run the kernel suites, power off.
+# Every result line on the serial console starts with "GKTAP " (the host
+# relays those as TAP); "GKTAP-END" marks a complete run.
+/bin/busybox --install -s /bin
+export PATH=/gk:/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t securityfs securityfs /sys/kernel/security
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run /var/lib
+mount -t tmpfs tmpfs /run
+echo "GKTAP # kernel $(uname -r) lsm=$(cat /sys/kernel/security/lsm)"
+for suite in $(cat /gk/suites); do
+	sh "/gk/$suite"
+done
+echo "GKTAP-END"
+sync
+poweroff -f

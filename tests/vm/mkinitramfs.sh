@@ -1,0 +1,41 @@
+#!/bin/sh
+# mkinitramfs.sh BUILD OUT: the guest's root filesystem as an (uncompressed:
+# TCG decompresses slowly) newc cpio: busybox-static, /init, the guest suites
+# under /gk, the test helpers, the project's binaries from BUILD when built,
+# bpftool, and every shared library ldd names for them.
+set -eu
+BUILD=$1
+OUT=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(mktemp -d "$BUILD/vm/root.XXXXXX")
+trap 'rm -rf "$ROOT"' EXIT
+
+mkdir -p "$ROOT/bin" "$ROOT/gk" "$ROOT/proc" "$ROOT/sys" "$ROOT/dev" "$ROOT/tmp" "$ROOT/t" \
+	"$ROOT/run" "$ROOT/etc"
+cp /bin/busybox "$ROOT/bin/busybox"
+cp "$HERE/init.sh" "$ROOT/init"
+chmod 755 "$ROOT/init"
+cp "$HERE/guest-lib.sh" "$HERE/kload-tests.sh" "$HERE/daemon-tests.sh" "$ROOT/gk/"
+echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
+echo "root:x:0:" >"$ROOT/etc/group"
+
+BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-kload $(command -v bpftool)"
+SUITES="kload-tests.sh daemon-tests.sh"
+for b in gatekeeperd gatekeeper-ctl; do
+	[ -x "$BUILD/$b" ] && BINS="$BINS $BUILD/$b"
+done
+for b in $BINS; do
+	cp "$b" "$ROOT/gk/"
+done
+echo "$SUITES" >"$ROOT/gk/suites"
+
+# Shared libraries at the paths ldd reports, plus the dynamic loader.
+for b in $BINS; do
+	ldd "$b" 2>/dev/null | awk '/=> \// {print $3} /^\t\/.*ld-linux/ {print $1}'
+done | sort -u | while read -r lib; do
+	mkdir -p "$ROOT$(dirname "$lib")"
+	cp -L "$lib" "$ROOT$lib"
+done
+
+(cd "$ROOT" && find . | cpio -o -H newc --quiet) >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"

@@ -1,0 +1,98 @@
+#!/bin/sh
+# tests/vm/run.sh BUILD: the guest-kernel (BPF LSM) suite.
+# Fetches Debian's cloud kernels (bookworm 6.1, bookworm-backports 6.12) into
+# BUILD/vm, builds one initramfs (busybox, the project's binaries, the test
+# helpers, their shared libraries, the guest suites), boots each kernel under
+# qemu TCG and relays the guest's results as TAP. Exits non-zero on any
+# failure, on a boot failure and on a timeout: a kernel that never reports
+# is a failure, not a skip.
+set -u
+BUILD=${1:?usage: tests/vm/run.sh BUILD}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "not ok 1 - vm: build dir $1 missing"; exit 1; }
+VMDIR=$BUILD/vm
+GUEST_TIMEOUT=${GK_VM_TIMEOUT:-420}
+KERNELS=${GK_VM_KERNELS:-"bookworm bookworm-backports"}
+CC=${CC:-cc}
+CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2"
+mkdir -p "$VMDIR/bin"
+
+N=0
+FAILED=0
+tap() { # ok|not-ok NAME
+	N=$((N + 1))
+	if [ "$1" = ok ]; then echo "ok $N - $2"; else echo "not ok $N - $2"; FAILED=$((FAILED + 1)); fi
+}
+
+# --- kernels ---
+if ! "$HERE/fetch-kernels.sh" "$VMDIR" >"$VMDIR/fetch.log" 2>&1; then
+	sed 's/^/# /' "$VMDIR/fetch.log"
+	tap not-ok "vm: fetch Debian's cloud kernels"
+	exit 1
+fi
+
+# --- helpers: built from this tree against BUILD's skeleton ---
+build_helpers() {
+	make -s -C "$ROOT" BUILD="$BUILD" "$BUILD/gatekeeper.skel.h" &&
+	$CC $CFLAGS -static -o "$VMDIR/bin/gk-vmtool" "$HERE/gk_vmtool.c" &&
+	$CC $CFLAGS -o "$VMDIR/bin/gk-hello" "$HERE/gk_hello.c" &&
+	$CC $CFLAGS -I"$ROOT" -I"$BUILD" -o "$VMDIR/bin/gk-kload" "$HERE/gk_kload.c" \
+		"$ROOT/gatekeeper/kcache_bpf.c" -lbpf -lelf -lz
+}
+if ! build_helpers >"$VMDIR/helpers.log" 2>&1; then
+	sed 's/^/# /' "$VMDIR/helpers.log"
+	tap not-ok "vm: build the guest test helpers"
+	exit 1
+fi
+
+# --- initramfs ---
+if ! "$HERE/mkinitramfs.sh" "$BUILD" "$VMDIR/initramfs.cpio" >"$VMDIR/initramfs.log" 2>&1; then
+	sed 's/^/# /' "$VMDIR/initramfs.log"
+	tap not-ok "vm: build the guest initramfs"
+	exit 1
+fi
+
+# --- boot every kernel at once (TCG is one host thread per guest) ---
+# cx16=off: this qemu's TCG corrupts SLUB's cmpxchg16b per-cpu freelist
+# under the 6.12 kernel (random double faults in kmem_cache_alloc at boot);
+# without CX16 the kernel takes its fallback path and boots reliably.
+boot() { # SUITE
+	timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max,cx16=off -m 1024 -smp 1 \
+		-nodefaults -display none -serial stdio -no-reboot \
+		-kernel "$VMDIR/vmlinuz-$1" -initrd "$VMDIR/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 loglevel=1 rdinit=/init" \
+		</dev/null >"$VMDIR/console-$1.log" 2>&1
+	echo $? >"$VMDIR/rc-$1"
+}
+PIDS=
+for k in $KERNELS; do
+	rm -f "$VMDIR/rc-$k" "$VMDIR/console-$k.log"
+	boot "$k" &
+	PIDS="$PIDS $!"
+done
+for p in $PIDS; do wait "$p"; done
+
+# --- relay ---
+for k in $KERNELS; do
+	rel=$(cat "$VMDIR/release-$k")
+	label="kernel-$(echo "$rel" | cut -d. -f1-2 | sed 's/[^0-9.].*//')"
+	log=$VMDIR/console-$k.log
+	echo "# $label: $rel (console log: $log)"
+	tr -d '\r' <"$log" | sed -n 's/^.*GKTAP //p' >"$VMDIR/tap-$k"
+	while IFS= read -r line; do
+		case "$line" in
+		"ok - "*) tap ok "$label: ${line#ok - }" ;;
+		"not ok - "*) tap not-ok "$label: ${line#not ok - }" ;;
+		"#"*) echo "# $label:${line#\#}" ;;
+		esac
+	done <"$VMDIR/tap-$k"
+	if grep -q 'GKTAP-END' "$log"; then
+		tap ok "$label: guest ran the whole suite and powered off"
+	else
+		tap not-ok "$label: guest ran the whole suite and powered off (rc $(cat "$VMDIR/rc-$k"))"
+		tr -d '\r' <"$log" | tail -n 25 | sed 's/^/#   /'
+	fi
+done
+echo "# vm: $((N - FAILED)) passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$N" -gt 0 ]
