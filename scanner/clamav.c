@@ -37,8 +37,9 @@ struct clamav_cfg {
 
 /* ---- libclamav's process-wide setup and its messages ---- */
 
-/* Errors libclamav reports while this thread loads a database: they say
- * which file and line is wrong, which cl_load's return code does not. */
+/* Errors libclamav reports while this thread loads a database or scans: they
+ * say which file and line is wrong, which cl_load's return code does not,
+ * and they reveal a scan that failed but came back CL_CLEAN. */
 struct capture {
 	char msg[CAPTURE_MAX][200];
 	size_t count;
@@ -135,6 +136,12 @@ static void *clamav_load(const void *cfgp, unsigned *n_sigs, char *err, size_t e
 			     cfg->db_dir, stat_rc < 0 ? strerror(errno) : "not a directory");
 		return NULL;
 	}
+	/* libclamav answers clean when it cannot make its per-scan directory. */
+	if (cfg->tmp_dir && access(cfg->tmp_dir, W_OK | X_OK) < 0) {
+		scanner_line(err, errlen, "%s: cannot use as the ClamAV temporary directory: %s",
+			     cfg->tmp_dir, strerror(errno));
+		return NULL;
+	}
 	struct cl_engine *engine = cl_engine_new();
 	if (!engine) {
 		scanner_line(err, errlen, "%s: cannot create a ClamAV engine: out of memory",
@@ -227,9 +234,17 @@ static void clamav_scan(const void *cfgp, void *set, int fd, const unsigned char
 	};
 	const char *virname = NULL;
 	unsigned long scanned = 0;
+	struct capture cap = { .count = 0 };
+	capture = &cap;
 	/* No file name: libclamav then has no path to open, only the fd. */
 	cl_error_t rc = cl_scandesc(fd, NULL, &virname, &scanned, set, &opts);
-	if (rc == CL_CLEAN) {
+	capture = NULL;
+	if (rc == CL_CLEAN && cap.count > 0) {
+		/* An error that libclamav logged but did not return (e.g. its
+		 * temporary directory is gone) means "not scanned", not clean. */
+		scanner_line(out->detail, sizeof(out->detail), "clamav: %s",
+			     without_function(cap.msg[0]));
+	} else if (rc == CL_CLEAN) {
 		out->status = SCAN_CLEAN;
 	} else if (rc == CL_VIRUS && virname &&
 		   strncmp(virname, LIMIT_HEURISTIC, strlen(LIMIT_HEURISTIC)) == 0) {

@@ -330,6 +330,34 @@ static void test_clamav_archives(void **state)
 	scanner_close(s);
 }
 
+/* libclamav makes a directory per scan and answers clean when it cannot:
+ * that must come back as an error, never as clean. */
+static void test_clamav_tmp_dir_problems_are_errors(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256], tmp[1100], want[1200];
+	db_write_good(fx);
+	snprintf(tmp, sizeof(tmp), "%s/scan-tmp", fx->dir);
+	struct scanner_clamav_config cfg = { .db_dir = fx->db, .tmp_dir = tmp };
+	struct scanner *s = scanner_clamav_open(&cfg, err, sizeof(err));
+	assert_non_null(s);
+	snprintf(want, sizeof(want),
+		 "%s: cannot use as the ClamAV temporary directory: No such file or directory", tmp);
+	assert_string_equal(err, want);
+	expect_status(s, fx->eicar, SCAN_ERROR, "unavailable: ");
+	scanner_close(s);
+
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	s = scanner_clamav_open(&cfg, err, sizeof(err));
+	assert_non_null(s);
+	assert_string_equal(err, "");
+	expect_infected(s, fx->eicar, "Test.EICAR.NDB");
+	assert_int_equal(rmdir(tmp), 0);
+	expect_status(s, fx->eicar, SCAN_ERROR, "clamav: ");
+	expect_status(s, fx->clean, SCAN_ERROR, "temporary directory");
+	scanner_close(s);
+}
+
 /* A new database file is seen by the reload thread without any call. */
 static void test_clamav_watch_reloads(void **state)
 {
@@ -496,9 +524,11 @@ static void test_clamav_reload_while_scanning(void **state)
 	assert_int_equal(rc, 0);
 	assert_int_equal(atomic_load(&ld.errors), 0);
 	assert_int_equal(atomic_load(&ld.wrong), 0);
-	/* Scans went on through the compile, none waited for it. */
+	/* Scans went on through the load and compile, none waited for it: a
+	 * scan that waited would take about as long as the whole reload. The
+	 * margin is for CPU contention (2 cores, 3 scanning threads, 1 loading). */
 	assert_true(during >= 20);
-	assert_true(max_us < reload_us / 2);
+	assert_true(max_us < reload_us * 3 / 4);
 	expect_infected(ld.s, fx->third, "Test.Third.HSB");
 	struct scanner_status st;
 	scanner_status(ld.s, &st);
@@ -520,6 +550,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clamav_bad_reload_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clamav_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clamav_archives, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clamav_tmp_dir_problems_are_errors, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_clamav_watch_reloads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clamav_background_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_all_clamav_and_hashlist, setup, teardown),
