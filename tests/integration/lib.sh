@@ -217,6 +217,13 @@ jget() {
 		"$STATUS" "$1" 2>/dev/null || fail "no key '$1' in --json status: $STATUS"
 }
 
+# jget_or_zero KEY: numeric KEY from the last STATUS snapshot, 0 if absent
+# (for counters the spec does not require).
+jget_or_zero() {
+	"$PY" -c 'import json,sys; print(int(json.loads(sys.argv[1]).get(sys.argv[2], 0)))' \
+		"$STATUS" "$1" 2>/dev/null || echo 0
+}
+
 # stat_num KEY: a fresh snapshot's numeric KEY.
 stat_num() {
 	local v
