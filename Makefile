@@ -16,7 +16,7 @@ DESTDIR ?=
 CFLAGS  ?= -O2 -g
 # snprintf truncation of messages is deliberate, so -Wformat-truncation is noise.
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD) -MMD -MP
-LDLIBS  := -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread
+LDLIBS  := -lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -100,6 +100,9 @@ itest: all
 
 vmtest: all
 	tests/run-all.sh --only vm $(BUILD)
+
+bench: all
+	bench/run.sh $(BUILD)
 
 fuzz: $(FUZZ)
 	tests/run-all.sh --only fuzz $(BUILD)

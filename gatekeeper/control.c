@@ -137,9 +137,12 @@ static void serve(struct gk_daemon *d, int conn)
 	struct proto_buf reply = { 0 };
 	char line[PROTO_MAX_REQUEST + 1], err[256];
 	int fd = -1;
+	/* Read the (bounded) request first even from a stranger: replying before
+	 * it is read would reset the connection under the client's feet. */
+	int rc = read_request(conn, line, sizeof(line), &fd, err, sizeof(err));
 	if (!peer_is_admin(d, conn)) {
 		proto_error(&reply, EXIT_REFUSED, "permission denied: only root or the admin group may use the control socket");
-	} else if (read_request(conn, line, sizeof(line), &fd, err, sizeof(err)) < 0) {
+	} else if (rc < 0) {
 		proto_error(&reply, EXIT_USAGE, "%s", err);
 	} else {
 		char *arg = strchr(line, ' ');

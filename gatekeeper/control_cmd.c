@@ -145,7 +145,6 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	pthread_rwlock_unlock(&d->policy_lock);
 	status_counters(d, reply);
 	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));
-	proto_num(reply, "stored_verdicts", db_verdict_count(d->db));
 	proto_num(reply, "uptime_s", (gk_now_us() - d->started_us) / 1000000);
 	proto_num(reply, "pid", getpid());
 }

@@ -316,8 +316,15 @@ int main(int argc, char **argv)
 		return rc;
 	rc = connect_daemon(socket_path, &s);
 	if (rc == EXIT_OK) {
-		char *reply = NULL;
-		if (send_request(s, line, fd) < 0 || !(reply = read_reply(s)))
+		/* Even when sending fails, a reply may be waiting (a refusal). */
+		int sent = send_request(s, line, fd), saved = errno;
+		char *reply = read_reply(s);
+		if (reply && !reply[0] && sent < 0) {
+			free(reply);
+			reply = NULL;
+		}
+		errno = saved;
+		if (!reply)
 			rc = fail(EXIT_UNREACHABLE, "lost the connection to gatekeeperd at %s: %s",
 				  socket_path, strerror(errno));
 		else

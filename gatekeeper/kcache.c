@@ -5,6 +5,7 @@
  * inode-storage map, which also answers denials in the kernel. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,12 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_b
 	}
 	char why[200];
 	kc->bpf = kcache_bpf_open(why, sizeof(why));
-	if (kc->bpf)
+	if (kc->bpf) {
 		snprintf(kc->why, sizeof(kc->why), "BPF LSM programs attached");
-	else
+	} else {
 		snprintf(kc->why, sizeof(kc->why), "BPF LSM unavailable: %s", why);
+		malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
+	}
 	return kc;
 }
 
