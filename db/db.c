@@ -38,6 +38,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"detail, latency_us, mode, would_deny) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_AUDIT_COUNT] = "SELECT count(*) FROM audit",
+	/* "Newest" is the order rows were added (id), which a clock step back
+	 * cannot reorder; the age bound uses time_us and its index. */
+	[ST_AUDIT_NTH_NEWEST] = "SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?1",
+	[ST_AUDIT_PRUNE_AGE] =
+		"DELETE FROM audit WHERE id IN "
+		"(SELECT id FROM audit WHERE time_us < ?1 LIMIT ?2)",
+	[ST_AUDIT_PRUNE_UPTO] =
+		"DELETE FROM audit WHERE id IN "
+		"(SELECT id FROM audit WHERE id <= ?1 ORDER BY id LIMIT ?2)",
 };
 
 /* Closing any fd of a file drops every POSIX lock this process holds on it,

@@ -74,5 +74,12 @@ struct db_audit {
 };
 int db_audit_add(struct gk_db *db, const struct db_audit *a);
 int64_t db_audit_count(struct gk_db *db);      /* -1 on error */
+/* Deletes the audit rows with time_us < older_than_us (no age bound when
+ * older_than_us <= 0), then all but the max_rows most recently added (no
+ * count bound when max_rows < 0; 0 deletes every row). Deletes in batches,
+ * each its own transaction unless the caller holds one, so the audit writer
+ * is never locked out for long. Returns the rows deleted (at most INT_MAX
+ * is reported) or -1 on error (rows deleted before it stay deleted). */
+int db_audit_prune(struct gk_db *db, int64_t older_than_us, int64_t max_rows);
 
 #endif

@@ -1,5 +1,6 @@
 /* db store: admin rules, verdicts and the audit log, each call one prepared
  * statement, bound, stepped and reset. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -249,4 +250,67 @@ int db_audit_add(struct gk_db *db, const struct db_audit *a)
 int64_t db_audit_count(struct gk_db *db)
 {
 	return count_rows(db, ST_AUDIT_COUNT, "audit: count");
+}
+
+/* Rows per DELETE: small enough that a writer waiting on the lock (busy
+ * timeout 2 s) gets in between batches. */
+#define AUDIT_PRUNE_BATCH 10000
+
+/* Runs a bound delete-up-to-?2-rows statement until it deletes fewer than a
+ * batch; adds what it deleted to *deleted. */
+static int prune_batches(struct gk_db *db, enum db_stmt id, int64_t bound, int64_t *deleted,
+			 const char *what)
+{
+	sqlite3_stmt *stmt = db->stmt[id];
+
+	for (;;) {
+		int rc = sqlite3_bind_int64(stmt, 1, bound);
+		int64_t n;
+
+		rc = rc ? rc : sqlite3_bind_int(stmt, 2, AUDIT_PRUNE_BATCH);
+		if (step_write(db, stmt, rc, what) != 0)
+			return -1;
+		n = sqlite3_changes64(db->conn);
+		*deleted += n;
+		if (n < AUDIT_PRUNE_BATCH)
+			return 0;
+	}
+}
+
+/* The id of the newest row beyond the max_rows newest: 0 found, 1 none. */
+static int nth_newest_id(struct gk_db *db, int64_t max_rows, int64_t *id)
+{
+	sqlite3_stmt *stmt = db->stmt[ST_AUDIT_NTH_NEWEST];
+	int rc = sqlite3_bind_int64(stmt, 1, max_rows);
+	int ret = -1;
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(stmt, 0);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = 1;
+	} else {
+		db_fail(db, "audit: prune");
+	}
+	db_stmt_done(stmt);
+	return ret;
+}
+
+int db_audit_prune(struct gk_db *db, int64_t older_than_us, int64_t max_rows)
+{
+	int64_t deleted = 0, upto = 0;
+	int found;
+
+	if (older_than_us > 0 &&
+	    prune_batches(db, ST_AUDIT_PRUNE_AGE, older_than_us, &deleted, "audit: prune by age"))
+		return -1;
+	if (max_rows >= 0) {
+		found = nth_newest_id(db, max_rows, &upto);
+		if (found < 0 || (found == 0 && prune_batches(db, ST_AUDIT_PRUNE_UPTO, upto,
+							      &deleted, "audit: prune by count")))
+			return -1;
+	}
+	return deleted > INT_MAX ? INT_MAX : (int)deleted;
 }
