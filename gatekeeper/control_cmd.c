@@ -124,6 +124,9 @@ static void status_counters(struct gk_daemon *d, struct proto_buf *reply)
 		proto_str(reply, "kernel_hits", "n/a");
 	}
 	proto_num(reply, "ignore_marks_added", (int64_t)ks.ignore_marks);
+	proto_num(reply, "leases_held", (int64_t)ks.leases_held);
+	proto_num(reply, "lease_breaks", (int64_t)ks.lease_breaks);
+	proto_num(reply, "leases_refused", (int64_t)ks.leases_refused);
 	proto_num(reply, "kernel_cache_flushes", (int64_t)ks.flushes);
 	proto_num(reply, "latency_p50_us", (int64_t)stats_latency_percentile(&d->stats, 50));
 	proto_num(reply, "latency_p99_us", (int64_t)stats_latency_percentile(&d->stats, 99));

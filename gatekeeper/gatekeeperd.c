@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -184,7 +185,11 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGHUP)
+				if (si.ssi_signo == (uint32_t)KCACHE_LEASE_SIGNAL)
+					kcache_lease_broken(d->kc, si.ssi_fd);
+				else if (si.ssi_signo == SIGIO)
+					kcache_lease_broken(d->kc, -1);
+				else if (si.ssi_signo == SIGHUP)
 					reload(d);
 				else
 					return;
@@ -211,12 +216,19 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT), sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
+	sigaddset(&set, KCACHE_LEASE_SIGNAL), sigaddset(&set, SIGIO);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	*sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (*sig_fd < 0 || d->wake_fd < 0) {
 		log_msg(GK_LOG_ERR, "error=\"signalfd/eventfd: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
+	}
+	/* Each cached allow holds a leased fd (fanotify mode). */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	d->group = fan_group_open(d->policy, err, sizeof(err));
 	if (!d->group) {

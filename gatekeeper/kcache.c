@@ -10,15 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/stat.h>
 
 #include "gatekeeper/kcache.h"
 #include "gatekeeper/kcache_bpf.h"
+#include "gatekeeper/kcache_lease.h"
+
+#define LEASE_LIMIT 32768
 
 struct kcache {
 	int group_fd;
 	uint64_t mask;
 	bool enabled;
 	struct kcache_bpf *bpf;
+	struct kcache_leases *leases;   /* fanotify mode, enforce: see kcache_lease.c */
 	char why[256];
 	uint64_t ignore_marks, flushes;
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
@@ -37,18 +42,24 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_b
 		snprintf(kc->why, sizeof(kc->why), "kernel caches switched off (--no-kernel-cache)");
 		return kc;
 	}
+	/* Without BPF only leases see a write through a shared mapping in time. */
+	kc->leases = leases_new(KCACHE_LEASE_SIGNAL, LEASE_LIMIT);
 	if (!try_bpf) {
-		snprintf(kc->why, sizeof(kc->why), "BPF not requested; ignore marks cache allows");
+		snprintf(kc->why, sizeof(kc->why), "BPF not requested (--no-bpf)");
 		return kc;
 	}
 	char why[200];
 	kc->bpf = kcache_bpf_open(why, sizeof(why));
 	if (kc->bpf) {
-		snprintf(kc->why, sizeof(kc->why), "BPF LSM programs attached");
-	} else {
-		snprintf(kc->why, sizeof(kc->why), "BPF LSM unavailable: %s", why);
-		malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
+		leases_free(kc->leases);
+		kc->leases = NULL;
 	}
+	if (kc->bpf) {
+		snprintf(kc->why, sizeof(kc->why), "BPF LSM programs attached");
+		return kc;
+	}
+	snprintf(kc->why, sizeof(kc->why), "BPF LSM unavailable: %s", why);
+	malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
 	return kc;
 }
 
@@ -63,6 +74,7 @@ void kcache_close(struct kcache *kc)
 	if (!kc)
 		return;
 	kcache_bpf_close(kc->bpf);
+	leases_free(kc->leases);
 	free(kc);
 }
 
@@ -80,13 +92,15 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict)
 	int rc = 0;
 	if (kc->bpf && kcache_bpf_record(kc->bpf, fd, verdict) < 0)
 		rc = -1;
-	if (verdict == GK_VERDICT_ALLOW && kc->group_fd >= 0) {
-		if (fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
-				  kc->mask, fd, NULL) < 0)
-			rc = -1;
-		else
-			__atomic_add_fetch(&kc->ignore_marks, 1, __ATOMIC_RELAXED);
-	}
+	if (verdict != GK_VERDICT_ALLOW || kc->group_fd < 0)
+		return rc;
+	if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM)
+		rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
+	else
+		rc = fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
+				   kc->mask, fd, NULL);
+	if (rc == 0)
+		__atomic_add_fetch(&kc->ignore_marks, 1, __ATOMIC_RELAXED);
 	return rc;
 }
 
@@ -96,6 +110,9 @@ int kcache_unrecord(struct kcache *kc, int fd)
 		return 0;
 	if (kc->bpf)
 		kcache_bpf_record(kc->bpf, fd, GK_VERDICT_UNKNOWN);
+	struct stat st;
+	if (kc->leases && fstat(fd, &st) == 0)
+		leases_forget_inode(kc->leases, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
 	if (fanotify_mark(kc->group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, kc->mask, fd, NULL) < 0 &&
 	    errno != ENOENT)
 		return -1;
@@ -113,7 +130,24 @@ int kcache_forget_all(struct kcache *kc)
 	 * and keeps the filesystem marks. */
 	if (kc->group_fd >= 0 && fanotify_mark(kc->group_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL) < 0)
 		return -1;
+	if (kc->leases)
+		leases_release_all(kc->leases, kc->group_fd, kc->mask);
 	return 0;
+}
+
+bool kcache_sees_writes(const struct kcache *kc)
+{
+	return !kc->enabled || kc->bpf || (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM);
+}
+
+void kcache_lease_broken(struct kcache *kc, int fd)
+{
+	if (!kc->leases)
+		return;
+	if (fd < 0)
+		leases_broken_unknown(kc->leases, kc->group_fd, kc->mask);
+	else
+		leases_broken(kc->leases, fd, kc->group_fd, kc->mask);
 }
 
 int kcache_event_fd(const struct kcache *kc)
@@ -150,6 +184,8 @@ void kcache_get_stats(const struct kcache *kc, struct kcache_stats *out)
 	memset(out, 0, sizeof(*out));
 	out->ignore_marks = __atomic_load_n(&kc->ignore_marks, __ATOMIC_RELAXED);
 	out->flushes = __atomic_load_n(&kc->flushes, __ATOMIC_RELAXED);
+	if (kc->leases)
+		leases_counters(kc->leases, &out->leases_held, &out->lease_breaks, &out->leases_refused);
 	if (kc->bpf) {
 		struct kcache_bpf_counters c;
 		kcache_bpf_counters(kc->bpf, &c);

@@ -6,6 +6,7 @@
 #define GK_KCACHE_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "policy/policy.h"
@@ -19,7 +20,16 @@ struct kcache_stats {
 	uint64_t kernel_allows;    /* bpf: execs allowed from the map */
 	uint64_t kernel_denies;    /* bpf: execs denied from the map */
 	uint64_t invalidations;    /* bpf: verdicts made stale by a write route */
+	uint64_t leases_held, lease_breaks, leases_refused;   /* fanotify mode */
 };
+
+/* fanotify mode keeps a read lease on each cached allow; a writer's open
+ * raises this signal (SIGIO if the queue of them overflowed), which the
+ * daemon must block in every thread and pass to kcache_lease_broken. */
+#define KCACHE_LEASE_SIGNAL (SIGRTMIN + 2)
+void kcache_lease_broken(struct kcache *kc, int fd);   /* fd -1: SIGIO, look at all */
+/* Does the cache learn of every write in time by itself (leases, BPF)? */
+bool kcache_sees_writes(const struct kcache *kc);
 
 /* group_fd, mask: the fanotify group and the events (FAN_OPEN_EXEC_PERM or
  * FAN_OPEN_EXEC) that ignore marks silence (-1: no ignore marks).

@@ -157,7 +157,8 @@ static void on_close_write(int fd, pid_t pid)
 	char path[4096], link[64];
 	/* A write through a shared mapping raises no FS_MODIFY, so an ignore mark
 	 * can outlive it: take back whatever the kernel caches for this inode. */
-	kcache_unrecord(ps.d->kc, fd);
+	if (!kcache_sees_writes(ps.d->kc))
+		kcache_unrecord(ps.d->kc, fd);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return;

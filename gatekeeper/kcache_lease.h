@@ -1,0 +1,24 @@
+/* kcache_lease: read leases that keep fanotify mode's ignore marks honest
+ * (see kcache_lease.c). Used only by kcache.c. */
+#ifndef GK_KCACHE_LEASE_H
+#define GK_KCACHE_LEASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct kcache_leases;
+
+struct kcache_leases *leases_new(int signo, size_t limit);
+void leases_free(struct kcache_leases *t);
+/* Lease a duplicate of event_fd, then add its ignore mark. -1: not cached
+ * (a writer has the file open, or the filesystem has no leases). */
+int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t mask);
+/* A lease-break signal named fd: drop its mark, then let the writer go. */
+void leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask);
+void leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask);
+void leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int group_fd, uint64_t mask);
+void leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask);
+void leases_counters(struct kcache_leases *t, uint64_t *held, uint64_t *breaks, uint64_t *refused);
+
+#endif
