@@ -174,6 +174,8 @@ int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verd
 	struct gk_inode_verdict value = { 0 };
 	struct stat now;
 
+	if (kb && verdict == GK_VERDICT_UNKNOWN)
+		return kcache_bpf_forget(kb, fd);
 	if (!kb || (verdict != GK_VERDICT_ALLOW && verdict != GK_VERDICT_DENY)) {
 		errno = EINVAL;
 		return -1;
@@ -197,11 +199,22 @@ int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict verdict)
 	return kcache_bpf_record_judged(kb, fd, verdict, NULL);
 }
 
+/* A pending hold survives: it guards an ignore mark that may still stand
+ * (the caller may drop the mark only after this), and releases itself. */
 int kcache_bpf_forget(struct kcache_bpf *kb, int fd)
 {
+	struct gk_inode_verdict value;
+
 	if (!kb) {
 		errno = EINVAL;
 		return -1;
+	}
+	if (bpf_map_lookup_elem(kb->verdicts_fd, &fd, &value) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (value.hold) {
+		value.verdict = 0;
+		value.stale = 1;
+		return bpf_map_update_elem(kb->verdicts_fd, &fd, &value, BPF_EXIST) == 0 ? 0 : -1;
 	}
 	if (bpf_map_delete_elem(kb->verdicts_fd, &fd) != 0 && errno != ENOENT)
 		return -1;

@@ -40,7 +40,8 @@ struct kcache_bpf_event {
 struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen);
 void kcache_bpf_close(struct kcache_bpf *kb);
 /* Store verdict for the inode of fd, stamped with the current epoch and the
- * inode's ctime/size now (fstat). Replaces any earlier value and its hold. */
+ * inode's ctime/size now (fstat). Replaces any earlier value and its hold.
+ * GK_VERDICT_UNKNOWN drops the value (kcache_bpf_forget). */
 int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict verdict);
 /* The same, with the fstat taken before the content was hashed: a change
  * between judging and recording then leaves the verdict stale (ctime/size). */
