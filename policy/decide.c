@@ -1,127 +1,56 @@
 /* policy: decide a verdict for one file from what the daemon knows about it,
- * plus the name and hex helpers everyone shares. */
-#include <fnmatch.h>
-#include <limits.h>
+ * plan its scan, plus the name and hex helpers everyone shares. */
 #include <stdio.h>
 #include <string.h>
 
-#include "policy/policy.h"
+#include "policy/policy_internal.h"
 
-/* Is `path` the directory `top` itself or anything below it? "/" holds
- * every absolute path; "/opt/x" holds "/opt/x/y" but not "/opt/xy". */
-static bool path_within(const char *top, const char *path)
+/* The rule levels of DESIGN.md's precedence that rules can fill. */
+enum rule_level {
+	LEVEL_HASH,  /* sha256 rules */
+	LEVEL_PATH,  /* path and glob rules without a scanner condition */
+	LEVEL_CLEAN, /* `scanner: clean` rules */
+	LEVEL_ERROR, /* `scanner: error` rules */
+};
+
+static bool rule_in_level(const struct gk_rule *rule, enum rule_level level)
 {
-	size_t len = strlen(top);
-
-	if (path[0] != '/')
-		return false;
-	if (len == 1 && top[0] == '/')
-		return true;
-	return strncmp(top, path, len) == 0 && (path[len] == '\0' || path[len] == '/');
-}
-
-/* The next '/'-separated component after *cursor, advancing it. */
-static bool next_component(const char **cursor, const char **start, size_t *len)
-{
-	const char *c = *cursor;
-
-	while (*c == '/')
-		c++;
-	if (!*c) {
-		*cursor = c;
-		return false;
+	if (rule->scan)
+		return false; /* asks for a scan, gives no verdict */
+	switch (level) {
+	case LEVEL_HASH:
+		return rule->match == GK_MATCH_SHA256;
+	case LEVEL_PATH:
+		return rule->match != GK_MATCH_SHA256 && rule->scanner == GK_SCANNER_ANY;
+	case LEVEL_CLEAN:
+		return rule->scanner == GK_SCANNER_CLEAN;
+	case LEVEL_ERROR:
+		return rule->scanner == GK_SCANNER_ERROR;
 	}
-	*start = c;
-	while (*c && *c != '/')
-		c++;
-	*len = (size_t)(c - *start);
-	*cursor = c;
-	return true;
-}
-
-static bool component_matches(const char *pat, size_t pat_len, const char *name, size_t name_len)
-{
-	char pat_buf[PATH_MAX], name_buf[PATH_MAX];
-
-	if (pat_len >= sizeof(pat_buf) || name_len >= sizeof(name_buf))
-		return false;
-	memcpy(pat_buf, pat, pat_len);
-	pat_buf[pat_len] = '\0';
-	memcpy(name_buf, name, name_len);
-	name_buf[name_len] = '\0';
-	return fnmatch(pat_buf, name_buf, FNM_PATHNAME) == 0;
-}
-
-/* Glob semantics, component by component:
- *  - a component "**" matches zero or more whole components, so the
- *    pattern /opt/ ** / *.sh (without the spaces) matches /opt/a.sh and
- *    /opt/x/y/a.sh, and /opt/ ** matches everything below /opt;
- *  - every other component is matched against exactly one path component
- *    with fnmatch(3) (FNM_PATHNAME): '*', '?' and '[...]' never cross '/'.
- *  - a leading '.' is not special ('*' matches ".hidden"): hiding a file
- *    must not hide it from a deny rule.
- * The parser refuses "**" inside a component ("/opt/a**").
- * Matching is the classic wildcard walk with one backtrack point (the last
- * "**"), which is exact here because each other component consumes exactly
- * one path component: at most O(pattern x path) fnmatch calls. */
-static bool glob_matches(const char *pattern, const char *path)
-{
-	const char *pat = pattern, *str = path;
-	const char *star_pat = NULL, *star_str = NULL;
-
-	for (;;) {
-		const char *pc = NULL, *sc = NULL;
-		size_t pl = 0, sl = 0;
-		bool have_pat = next_component(&pat, &pc, &pl);
-		bool have_str;
-
-		if (have_pat && pl == 2 && pc[0] == '*' && pc[1] == '*') {
-			star_pat = pat;
-			star_str = str;
-			continue;
-		}
-		have_str = next_component(&str, &sc, &sl);
-		if (!have_pat && !have_str)
-			return true;
-		if (have_pat && have_str && component_matches(pc, pl, sc, sl))
-			continue;
-		if (!have_str || !star_pat)
-			return false;
-		/* Let the last "**" swallow one more component and retry. */
-		if (!next_component(&star_str, &sc, &sl))
-			return false;
-		pat = star_pat;
-		str = star_str;
-	}
-}
-
-static bool rule_matches_path(const struct gk_rule *rule, const char *path)
-{
-	if (rule->match == GK_MATCH_PATH)
-		return path_within(rule->pattern, path);
-	if (rule->match == GK_MATCH_GLOB)
-		return path[0] == '/' && glob_matches(rule->pattern, path);
 	return false;
 }
 
+/* A scanner-only rule holds every watched path, an unknown one included. */
 static bool rule_matches(const struct gk_rule *rule, const struct gk_file_facts *facts)
 {
 	if (rule->match == GK_MATCH_SHA256)
 		return facts->sha256 && memcmp(rule->sha256, facts->sha256, GK_SHA256_LEN) == 0;
-	return facts->path && rule_matches_path(rule, facts->path);
+	if (rule->match == GK_MATCH_SCANNER)
+		return true;
+	return facts->path && policy_rule_matches_path(rule, facts->path);
 }
 
-/* The deciding rule of one level (hash rules, or path and glob rules): the
- * first deny if any matches (deny beats allow), else the first allow. */
+/* The deciding rule of one level: the first deny if any matches (deny
+ * beats allow), else the first allow. */
 static const struct gk_rule *level_rule(const struct gk_policy *policy,
-					const struct gk_file_facts *facts, bool hash_level)
+					const struct gk_file_facts *facts, enum rule_level level)
 {
 	const struct gk_rule *first_allow = NULL;
 
 	for (size_t i = 0; i < policy->n_rules; i++) {
 		const struct gk_rule *rule = &policy->rules[i];
 
-		if ((rule->match == GK_MATCH_SHA256) != hash_level || !rule_matches(rule, facts))
+		if (!rule_in_level(rule, level) || !rule_matches(rule, facts))
 			continue;
 		if (rule->action == GK_VERDICT_DENY)
 			return rule;
@@ -139,12 +68,45 @@ static void set_decision(struct gk_decision *out, enum gk_verdict verdict, enum 
 	snprintf(out->detail, sizeof(out->detail), "%s", detail ? detail : "");
 }
 
+/* detail: "rule N (line L)", then ": <why>" when there is a why. */
 static void set_rule_decision(struct gk_decision *out, const struct gk_policy *policy,
-			      const struct gk_rule *rule, enum gk_source source)
+			      const struct gk_rule *rule, enum gk_source source, const char *why)
 {
 	set_decision(out, rule->action, source, NULL);
-	snprintf(out->detail, sizeof(out->detail), "rule %zu (line %u)",
-		 (size_t)(rule - policy->rules) + 1, rule->line);
+	snprintf(out->detail, sizeof(out->detail), "rule %zu (line %u)%s%s",
+		 (size_t)(rule - policy->rules) + 1, rule->line, why && *why ? ": " : "",
+		 why ? why : "");
+}
+
+/* The scanner level. Returns false when the scan decided nothing. An
+ * infected file is denied whatever the rules (the parser refuses
+ * `scanner: infected` with allow); an error's decision, by rule or by
+ * on_error, keeps source on-error so that it is never cached. */
+static bool decide_by_scan(const struct gk_policy *policy, const struct gk_file_facts *facts,
+			   struct gk_decision *out)
+{
+	const struct gk_rule *rule;
+
+	if (facts->scan == GK_VERDICT_DENY) {
+		set_decision(out, GK_VERDICT_DENY, GK_SOURCE_SCANNER, facts->scan_detail);
+		return true;
+	}
+	if (facts->scan_error) {
+		rule = level_rule(policy, facts, LEVEL_ERROR);
+		if (rule)
+			set_rule_decision(out, policy, rule, GK_SOURCE_ON_ERROR,
+					  facts->scan_error_reason);
+		else
+			set_decision(out, policy->on_error, GK_SOURCE_ON_ERROR,
+				     facts->scan_error_reason);
+		return true;
+	}
+	/* Clean is no reason to allow on its own: only a `scanner: clean`
+	 * rule turns it into a verdict; otherwise the default applies. */
+	rule = facts->scan == GK_VERDICT_ALLOW ? level_rule(policy, facts, LEVEL_CLEAN) : NULL;
+	if (rule)
+		set_rule_decision(out, policy, rule, GK_SOURCE_SCANNER, NULL);
+	return rule != NULL;
 }
 
 /* A file whose path is unknown (NULL) is treated as watched: not knowing
@@ -162,31 +124,79 @@ void policy_decide(const struct gk_policy *policy, const struct gk_file_facts *f
 	}
 	if (!policy)
 		return;
-	rule = level_rule(policy, facts, true);
+	rule = level_rule(policy, facts, LEVEL_HASH);
 	if (rule) {
-		set_rule_decision(out, policy, rule, GK_SOURCE_POLICY_HASH);
+		set_rule_decision(out, policy, rule, GK_SOURCE_POLICY_HASH, NULL);
 		return;
 	}
 	if (facts->path && !policy_path_watched(policy, facts->path)) {
 		set_decision(out, GK_VERDICT_ALLOW, GK_SOURCE_UNWATCHED, NULL);
 		return;
 	}
-	rule = level_rule(policy, facts, false);
+	rule = level_rule(policy, facts, LEVEL_PATH);
 	if (rule) {
-		set_rule_decision(out, policy, rule, GK_SOURCE_POLICY_PATH);
+		set_rule_decision(out, policy, rule, GK_SOURCE_POLICY_PATH, NULL);
 		return;
 	}
-	/* A scanner can only deny: a clean scan is no reason to allow what
-	 * `default: deny` would refuse, so ALLOW falls through to the default. */
-	if (facts->scan == GK_VERDICT_DENY) {
-		set_decision(out, GK_VERDICT_DENY, GK_SOURCE_SCANNER, facts->scan_detail);
+	if (decide_by_scan(policy, facts, out))
 		return;
-	}
-	if (facts->scan_error) {
-		set_decision(out, policy->on_error, GK_SOURCE_ON_ERROR, facts->scan_error_reason);
-		return;
-	}
 	set_decision(out, policy->default_verdict, GK_SOURCE_DEFAULT, NULL);
+}
+
+/* The most specific `scan:` entry holding path, or NULL. */
+static const struct gk_scan_subtree *scan_subtree_of(const struct gk_policy *policy,
+						     const char *path)
+{
+	const struct gk_scan_subtree *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; path && i < policy->n_scan; i++) {
+		const struct gk_scan_subtree *s = &policy->scan[i];
+		size_t len = strlen(s->path);
+
+		if (policy_path_within(s->path, path) && (!best || len > best_len)) {
+			best = s;
+			best_len = len;
+		}
+	}
+	return best;
+}
+
+static bool scan_forced(const struct gk_policy *policy, const char *path)
+{
+	for (size_t i = 0; path && i < policy->n_rules; i++) {
+		if (policy->rules[i].scan && policy_rule_matches_path(&policy->rules[i], path))
+			return true;
+	}
+	return false;
+}
+
+bool policy_scan_plan(const struct gk_policy *policy, const char *path, struct gk_scan_plan *out)
+{
+	const struct gk_scan_subtree *entry;
+	bool hashlist_on, clamav_on;
+
+	*out = (struct gk_scan_plan){.max_file_size = GK_SCAN_DEFAULT_MAX_FILE_SIZE,
+				     .max_scan_time_ms = GK_SCAN_DEFAULT_MAX_SCAN_MS};
+	if (!policy || (path && !policy_path_watched(policy, path)))
+		return false;
+	hashlist_on = policy->scanners.n_hashlist_files > 0;
+	clamav_on = policy->scanners.clamav_active;
+	entry = scan_subtree_of(policy, path);
+	if (entry) {
+		out->max_file_size = entry->max_file_size;
+		out->max_scan_time_ms = entry->max_scan_time_ms;
+	}
+	if (entry && entry->engines_given) {
+		out->hashlist = entry->hashlist && hashlist_on;
+		out->clamav = entry->clamav && clamav_on;
+	}
+	if (!entry || !entry->engines_given || (!out->hashlist && !out->clamav &&
+						scan_forced(policy, path))) {
+		out->hashlist = hashlist_on;
+		out->clamav = clamav_on;
+	}
+	return out->hashlist || out->clamav;
 }
 
 bool policy_path_watched(const struct gk_policy *policy, const char *path)
@@ -194,7 +204,7 @@ bool policy_path_watched(const struct gk_policy *policy, const char *path)
 	if (!policy || !path)
 		return false;
 	for (size_t i = 0; i < policy->n_watch; i++) {
-		if (path_within(policy->watch[i], path))
+		if (policy_path_within(policy->watch[i], path))
 			return true;
 	}
 	return false;

@@ -21,18 +21,22 @@ enum top_key {
 	KEY_TIMEOUT,
 	KEY_ADMIN_GROUP,
 	KEY_RULES,
+	KEY_OVERLOAD,
+	KEY_SCANNERS,
+	KEY_SCAN,
+	KEY_AUDIT,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
+	"overload", "scanners", "scan", "audit",
 };
+_Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
 static const char *const mode_names[] = {"enforce", "monitor"};
 static const char *const verdict_names[] = {"allow", "deny"};
 
-#define TIMEOUT_MIN_MS 10u
-#define TIMEOUT_MAX_MS 600000u
 #define TIMEOUT_DEFAULT_MS 5000u
 #define GROUP_NAME_MAX 255
 
@@ -181,86 +185,15 @@ int policy_skip_node(struct policy_parser *pp, const yaml_event_t *first)
 	return 0;
 }
 
-/* The scalar text of `value` for `key`, or NULL after reporting why not. */
-static const char *scalar_for_key(struct policy_parser *pp, const char *key,
-				  const yaml_event_t *value, const char *expected, int *rc)
-{
-	*rc = 0;
-	if (value->type == YAML_ALIAS_EVENT)
-		return NULL; /* already reported */
-	if (value->type != YAML_SCALAR_EVENT) {
-		policy_error_at(pp, &value->start_mark, "'%s' must be %s, not a %s", key, expected,
-				policy_node_kind(value));
-		*rc = policy_skip_node(pp, value);
-		return NULL;
-	}
-	if (policy_scalar_is_null(value)) {
-		policy_error_at(pp, &value->start_mark, "'%s' has no value (expected %s)", key,
-				expected);
-		return NULL;
-	}
-	if (memchr(value->data.scalar.value, '\0', value->data.scalar.length)) {
-		policy_error_at(pp, &value->start_mark, "'%s' contains a NUL character", key);
-		return NULL;
-	}
-	return (const char *)value->data.scalar.value;
-}
-
-/* One of `choices` (index into *out), reporting anything else. */
-static int parse_choice(struct policy_parser *pp, const char *key, const yaml_event_t *value,
-			const char *const *choices, size_t n_choices, int *out)
-{
-	char expected[64], q[64];
-	const char *text, *hint;
-	int rc;
-
-	snprintf(expected, sizeof(expected), "%s or %s", choices[0], choices[1]);
-	text = scalar_for_key(pp, key, value, expected, &rc);
-	if (!text)
-		return rc;
-	for (size_t i = 0; i < n_choices; i++) {
-		if (strcmp(text, choices[i]) == 0) {
-			*out = (int)i;
-			return 0;
-		}
-	}
-	policy_quote(q, sizeof(q), text, value->data.scalar.length);
-	hint = policy_suggest(text, choices, n_choices);
-	if (hint)
-		policy_error_at(pp, &value->start_mark, "'%s' must be %s, not '%s' (did you mean '%s'?)",
-				key, expected, q, hint);
-	else
-		policy_error_at(pp, &value->start_mark, "'%s' must be %s, not '%s'", key, expected, q);
-	return 0;
-}
-
 static int parse_timeout(struct policy_parser *pp, const yaml_event_t *value)
 {
-	const char *key = top_keys[KEY_TIMEOUT];
-	const char *text;
-	unsigned long ms = 0;
-	size_t len;
-	char q[64];
-	int rc;
+	uint64_t ms = 0;
+	int rc = policy_parse_uint(pp, "'decision_timeout_ms'", value, POLICY_MS_MIN,
+				   POLICY_MS_MAX, "milliseconds", &ms);
 
-	text = scalar_for_key(pp, key, value, "a number of milliseconds", &rc);
-	if (!text)
-		return rc;
-	len = value->data.scalar.length;
-	if (len == 0 || len > 9 || strspn(text, "0123456789") != len) {
-		policy_error_at(pp, &value->start_mark,
-				"'%s' must be a whole number of milliseconds (%u..%u), not '%s'", key,
-				TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, policy_quote(q, sizeof(q), text, len));
-		return 0;
-	}
-	ms = strtoul(text, NULL, 10);
-	if (ms < TIMEOUT_MIN_MS || ms > TIMEOUT_MAX_MS) {
-		policy_error_at(pp, &value->start_mark, "'%s' is %lu; it must be between %u and %u",
-				key, ms, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS);
-		return 0;
-	}
-	pp->policy->decision_timeout_ms = (unsigned)ms;
-	return 0;
+	if (ms)
+		pp->policy->decision_timeout_ms = (unsigned)ms;
+	return rc;
 }
 
 static int parse_admin_group(struct policy_parser *pp, const yaml_event_t *value)
@@ -271,7 +204,7 @@ static int parse_admin_group(struct policy_parser *pp, const yaml_event_t *value
 	char q[64];
 	int rc;
 
-	text = scalar_for_key(pp, key, value, "a group name", &rc);
+	text = policy_scalar(pp, "'admin_group'", value, "a group name", &rc);
 	if (!text)
 		return rc;
 	len = value->data.scalar.length;
@@ -292,33 +225,45 @@ static int parse_admin_group(struct policy_parser *pp, const yaml_event_t *value
 	}
 	pp->policy->admin_group = strdup(text);
 	if (!pp->policy->admin_group)
-		policy_error_plain(pp->errs, pp->name, "out of memory");
+		policy_out_of_memory(pp);
 	return 0;
 }
 
-static int parse_top_value(struct policy_parser *pp, enum top_key key, const yaml_event_t *value)
+/* One of allow/deny for `default`, `on_error` or `overload`. */
+static int parse_verdict(struct policy_parser *pp, enum top_key key, const yaml_event_t *value,
+			 enum gk_verdict *out)
+{
+	char label[40];
+	int choice = -1;
+	int rc;
+
+	snprintf(label, sizeof(label), "'%s'", top_keys[key]);
+	rc = policy_parse_choice(pp, label, value, verdict_names, 2, &choice);
+	if (choice >= 0)
+		*out = choice == 0 ? GK_VERDICT_ALLOW : GK_VERDICT_DENY;
+	return rc;
+}
+
+static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
+			   const yaml_event_t *key_ev, const yaml_event_t *value)
 {
 	struct gk_policy *p = pp->policy;
 	int choice = -1, rc = 0;
 
-	switch (key) {
+	(void)ctx;
+	(void)key_ev;
+	switch ((enum top_key)key) {
 	case KEY_MODE:
-		rc = parse_choice(pp, top_keys[key], value, mode_names, 2, &choice);
+		rc = policy_parse_choice(pp, "'mode'", value, mode_names, 2, &choice);
 		if (choice >= 0)
 			p->mode = choice == 0 ? GK_MODE_ENFORCE : GK_MODE_MONITOR;
 		return rc;
 	case KEY_DEFAULT:
+		return parse_verdict(pp, KEY_DEFAULT, value, &p->default_verdict);
 	case KEY_ON_ERROR:
-		rc = parse_choice(pp, top_keys[key], value, verdict_names, 2, &choice);
-		if (choice >= 0) {
-			enum gk_verdict v = choice == 0 ? GK_VERDICT_ALLOW : GK_VERDICT_DENY;
-
-			if (key == KEY_DEFAULT)
-				p->default_verdict = v;
-			else
-				p->on_error = v;
-		}
-		return rc;
+		return parse_verdict(pp, KEY_ON_ERROR, value, &p->on_error);
+	case KEY_OVERLOAD:
+		return parse_verdict(pp, KEY_OVERLOAD, value, &p->overload);
 	case KEY_TIMEOUT:
 		return parse_timeout(pp, value);
 	case KEY_ADMIN_GROUP:
@@ -327,78 +272,36 @@ static int parse_top_value(struct policy_parser *pp, enum top_key key, const yam
 		return policy_parse_watch(pp, value);
 	case KEY_RULES:
 		return policy_parse_rules(pp, value);
+	case KEY_SCANNERS:
+		return policy_parse_scanners(pp, value);
+	case KEY_SCAN:
+		return policy_parse_scan(pp, value);
+	case KEY_AUDIT:
+		return policy_parse_audit(pp, value);
 	case KEY_COUNT:
 		break;
 	}
-	return 0;
-}
-
-/* The key's index, or KEY_COUNT after reporting an unknown or repeated key. */
-static enum top_key classify_key(struct policy_parser *pp, const yaml_event_t *key,
-				 unsigned seen_line[KEY_COUNT])
-{
-	const char *text = (const char *)key->data.scalar.value;
-	char q[64];
-
-	policy_quote(q, sizeof(q), text, key->data.scalar.length);
-	for (int k = 0; k < KEY_COUNT; k++) {
-		if (key->data.scalar.length != strlen(top_keys[k]) || strcmp(text, top_keys[k]) != 0)
-			continue;
-		if (seen_line[k]) {
-			policy_error_at(pp, &key->start_mark, "duplicate key '%s' (first at line %u)",
-					q, seen_line[k]);
-			return KEY_COUNT;
-		}
-		seen_line[k] = (unsigned)key->start_mark.line + 1;
-		return (enum top_key)k;
-	}
-	const char *hint = policy_suggest(text, top_keys, KEY_COUNT);
-
-	if (hint)
-		policy_error_at(pp, &key->start_mark, "unknown key '%s' (did you mean '%s'?)", q,
-				hint);
-	else
-		policy_error_at(pp, &key->start_mark, "unknown key '%s'", q);
-	return KEY_COUNT;
+	return policy_skip_node(pp, value);
 }
 
 static int parse_top_map(struct policy_parser *pp, const yaml_event_t *start)
 {
-	unsigned seen_line[KEY_COUNT] = {0};
 	static const enum top_key required[] = {KEY_MODE, KEY_WATCH, KEY_DEFAULT};
+	struct policy_map map = {.where = "", .keys = top_keys, .n_keys = KEY_COUNT};
+	struct gk_policy *p = pp->policy;
 
-	for (;;) {
-		yaml_event_t key, value;
-		enum top_key k = KEY_COUNT;
-		int rc;
-
-		if (policy_next_event(pp, &key))
-			return -1;
-		if (key.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&key);
-			break;
-		}
-		if (key.type == YAML_SCALAR_EVENT)
-			k = classify_key(pp, &key, seen_line);
-		else if (key.type != YAML_ALIAS_EVENT)
-			policy_error_at(pp, &key.start_mark, "keys must be plain words, not a %s",
-					policy_node_kind(&key));
-		rc = policy_skip_node(pp, &key);
-		yaml_event_delete(&key);
-		if (rc || policy_next_event(pp, &value))
-			return -1;
-		rc = k == KEY_COUNT ? policy_skip_node(pp, &value) : parse_top_value(pp, k, &value);
-		yaml_event_delete(&value);
-		if (rc)
-			return -1;
-	}
+	if (policy_walk_map(pp, &map, parse_top_value, NULL))
+		return -1;
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-		if (!seen_line[required[i]])
+		if (!map.seen_line[required[i]])
 			policy_error_at(pp, &start->start_mark, "missing required key '%s'",
 					top_keys[required[i]]);
 	}
-	if (!seen_line[KEY_ON_ERROR])
-		pp->policy->on_error = pp->policy->default_verdict;
+	if (!map.seen_line[KEY_ON_ERROR])
+		p->on_error = p->default_verdict;
+	if (!map.seen_line[KEY_OVERLOAD])
+		p->overload = p->on_error;
+	policy_check_refs(pp);
 	return 0;
 }
 
@@ -478,6 +381,16 @@ static struct gk_policy *policy_new(const char *name, const char *text, size_t l
 	p->default_verdict = GK_VERDICT_ALLOW;
 	p->on_error = GK_VERDICT_ALLOW;
 	p->decision_timeout_ms = TIMEOUT_DEFAULT_MS;
+	p->overload = GK_VERDICT_ALLOW;
+	p->scanners.clamav_enabled = GK_ENGINE_OFF;
+	p->scanners.clamav_database = strdup(GK_CLAMAV_DEFAULT_DB);
+	p->audit.log_allows = true;
+	p->audit.retain_days = AUDIT_RETAIN_DAYS_DEFAULT;
+	p->audit.max_rows = AUDIT_MAX_ROWS_DEFAULT;
+	if (!p->scanners.clamav_database) {
+		policy_free(p);
+		return NULL;
+	}
 	return p;
 }
 
@@ -528,6 +441,7 @@ struct gk_policy *policy_parse(const char *name, const char *text, size_t len,
 	yaml_parser_set_input_string(&pp.yaml, (const unsigned char *)text, len);
 	parse_stream(&pp);
 	yaml_parser_delete(&pp.yaml);
+	free(pp.refs);
 	if (pp.errs->count == 0) {
 		result = pp.policy;
 		pp.policy = NULL;
@@ -546,6 +460,13 @@ void policy_free(struct gk_policy *policy)
 	for (size_t i = 0; i < policy->n_rules; i++)
 		free(policy->rules[i].pattern);
 	free(policy->rules);
+	for (size_t i = 0; i < policy->scanners.n_hashlist_files; i++)
+		free(policy->scanners.hashlist_files[i]);
+	free(policy->scanners.hashlist_files);
+	free(policy->scanners.clamav_database);
+	for (size_t i = 0; i < policy->n_scan; i++)
+		free(policy->scan[i].path);
+	free(policy->scan);
 	free(policy->admin_group);
 	free(policy->text);
 	free(policy->name);

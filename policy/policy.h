@@ -37,17 +37,72 @@ enum gk_source {
 };
 
 enum gk_rule_match {
-	GK_MATCH_PATH,   /* `path: /dir` -- the file itself or anything below it */
-	GK_MATCH_GLOB,   /* `glob: PATTERN` -- fnmatch(3) per component; a "**" component crosses '/' */
-	GK_MATCH_SHA256, /* `sha256: <64 hex>` */
+	GK_MATCH_PATH,    /* `path: /dir` -- the file itself or anything below it */
+	GK_MATCH_GLOB,    /* `glob: PATTERN` -- fnmatch(3) per component; a "**" component crosses '/' */
+	GK_MATCH_SHA256,  /* `sha256: <64 hex>` */
+	GK_MATCH_SCANNER, /* only `scanner: RESULT`: every watched path, by scan result */
+};
+
+/* A rule's `scanner:` condition. PATH and GLOB rules may carry one too. */
+enum gk_scanner_match {
+	GK_SCANNER_ANY = 0,   /* no `scanner:` key */
+	GK_SCANNER_INFECTED,
+	GK_SCANNER_CLEAN,
+	GK_SCANNER_ERROR,     /* a scanner failed or hit a limit */
 };
 
 struct gk_rule {
 	enum gk_rule_match match;
 	char *pattern;                         /* PATH and GLOB */
 	unsigned char sha256[GK_SHA256_LEN];   /* SHA256 */
+	/* ALLOW or DENY; UNKNOWN when `scan` is set. */
 	enum gk_verdict action;
+	/* `action: scan`: no verdict; forces a scan (policy_scan_plan). Only
+	 * PATH and GLOB rules without a scanner condition. */
+	bool scan;
+	enum gk_scanner_match scanner;
 	unsigned line;                         /* where it was written, for `detail` */
+};
+
+/* `scanners.clamav.enabled` */
+enum gk_engine_switch {
+	GK_ENGINE_OFF = 0,  /* also: no `clamav:` key at all */
+	GK_ENGINE_ON,
+	GK_ENGINE_AUTO,     /* on when the database directory exists (checked at parse) */
+};
+
+#define GK_CLAMAV_DEFAULT_DB "/var/lib/clamav"
+
+/* `scanners:` -- which engines exist. An engine runs only if configured here. */
+struct gk_scanners {
+	char **hashlist_files;          /* absolute, normalised; none: no hash-list engine */
+	size_t n_hashlist_files;
+	enum gk_engine_switch clamav_enabled;
+	char *clamav_database;          /* absolute, normalised; GK_CLAMAV_DEFAULT_DB if not given */
+	/* clamav_enabled is ON, or AUTO and clamav_database was a directory when
+	 * the policy was parsed. */
+	bool clamav_active;
+};
+
+#define GK_SCAN_DEFAULT_MAX_FILE_SIZE (64ull << 20)
+#define GK_SCAN_DEFAULT_MAX_SCAN_MS 5000u
+
+/* One `scan:` entry: engines and limits for a subtree; the longest matching
+ * path wins. Keys not given hold the defaults. */
+struct gk_scan_subtree {
+	char *path;                  /* absolute, normalised */
+	bool engines_given;          /* false: every configured-and-enabled engine */
+	bool hashlist, clamav;       /* the engines listed (when engines_given) */
+	uint64_t max_file_size;      /* bytes, 1..16G */
+	unsigned max_scan_time_ms;   /* 10..600000 */
+	unsigned line;
+};
+
+/* `audit:` -- what the audit log keeps. */
+struct gk_audit_config {
+	bool log_allows;             /* default true; denies and would-denies are always logged */
+	unsigned retain_days;        /* default 30; 1..3650 */
+	uint64_t max_rows;           /* default 1000000; 1000..1000000000 */
 };
 
 struct gk_policy {
@@ -65,6 +120,11 @@ struct gk_policy {
 	char *admin_group;               /* NULL: root only */
 	struct gk_rule *rules;           /* file order; per level deny wins, else 1st allow */
 	size_t n_rules;
+	enum gk_verdict overload;        /* too many pending events; defaults to on_error */
+	struct gk_scanners scanners;
+	struct gk_scan_subtree *scan;    /* file order */
+	size_t n_scan;
+	struct gk_audit_config audit;
 };
 
 /* Diagnostics: every error as "file:line:column: message" (1-based). */
@@ -104,11 +164,29 @@ struct gk_decision {
 
 /* Precedence: admin > policy hash rule > policy path rule > scanner >
  * default. Deny beats allow at the same level. A path outside every watched
- * subtree is GK_SOURCE_UNWATCHED/ALLOW (admin and hash rules still apply). */
+ * subtree is GK_SOURCE_UNWATCHED/ALLOW (admin and hash rules still apply).
+ * The scanner level: infected is DENY (source scanner, detail the
+ * signature); an error gives the matching `scanner: error` rule, else
+ * on_error (source on-error either way: never cache it); clean gives the
+ * matching `scanner: clean` rule (source scanner), else falls to default. */
 void policy_decide(const struct gk_policy *policy, const struct gk_file_facts *facts,
 		   struct gk_decision *out);
 /* Is path inside one of the watched subtrees? */
 bool policy_path_watched(const struct gk_policy *policy, const char *path);
+
+/* What to scan a file with, and within which limits. */
+struct gk_scan_plan {
+	bool hashlist, clamav;
+	uint64_t max_file_size;      /* bytes; a bigger file is a scan error ("limit") */
+	unsigned max_scan_time_ms;
+};
+/* Fills out for a file at path (NULL: unknown, treated as watched) and
+ * returns whether any engine should run. The longest `scan:` entry holding
+ * path gives engines and limits; without one, every configured-and-enabled
+ * engine with 64M and 5000 ms. An `action: scan` rule matching path turns
+ * an empty engine list into every configured-and-enabled engine. A path
+ * outside every watched subtree gets no engine. */
+bool policy_scan_plan(const struct gk_policy *policy, const char *path, struct gk_scan_plan *out);
 
 const char *gk_verdict_name(enum gk_verdict v);     /* "allow" "deny" "unknown" */
 const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "none" */

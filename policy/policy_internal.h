@@ -7,6 +7,17 @@
 
 #include "policy/policy.h"
 
+/* Something checked once the whole document is read, because what it refers
+ * to may come later in the file: an engine named in `scan:` that must be
+ * configured under `scanners:`, a `scan:` path that must meet a watch. */
+enum policy_ref_kind { REF_ENGINE_HASHLIST, REF_ENGINE_CLAMAV, REF_SCAN_PATH };
+struct policy_ref {
+	enum policy_ref_kind kind;
+	size_t entry;      /* 1-based scan entry */
+	yaml_mark_t mark;
+	const char *path;  /* REF_SCAN_PATH: the entry's, owned by the policy */
+};
+
 struct policy_parser {
 	yaml_parser_t yaml;
 	const char *name;
@@ -16,6 +27,9 @@ struct policy_parser {
 	struct gk_policy *policy;
 	bool fatal; /* libyaml gave up (syntax or memory) or input too deep */
 	unsigned depth; /* open lists and maps */
+	bool hashlist_seen, clamav_seen; /* configured under `scanners:` */
+	struct policy_ref *refs;
+	size_t n_refs;
 };
 
 void policy_error_at(struct policy_parser *pp, const yaml_mark_t *mark, const char *fmt, ...)
@@ -26,8 +40,20 @@ void policy_error_plain(struct gk_policy_errors *errs, const char *name, const c
 /* A real policy nests three levels deep. libyaml spends time proportional to
  * the depth on every token, so 1 MiB of '[' would take hours: stop early. */
 #define POLICY_MAX_DEPTH 32
-/* Each watch path becomes a fanotify mark; duplicates are found pairwise. */
+/* Each watch path becomes a fanotify mark; duplicates are found pairwise
+ * (the same bound holds for hash-list files and `scan:` entries). */
 #define POLICY_MAX_WATCH 1024
+#define POLICY_MAX_LIST POLICY_MAX_WATCH
+
+/* decision_timeout_ms and max_scan_time_ms */
+#define POLICY_MS_MIN 10u
+#define POLICY_MS_MAX 600000u
+#define SCAN_MAX_FILE_SIZE_MAX (16ull << 30)
+#define AUDIT_RETAIN_DAYS_DEFAULT 30u
+#define AUDIT_RETAIN_DAYS_MAX 3650u
+#define AUDIT_MAX_ROWS_DEFAULT 1000000u
+#define AUDIT_MAX_ROWS_MIN 1000u
+#define AUDIT_MAX_ROWS_MAX 1000000000u
 
 /* Next event; reports libyaml errors, anchors, aliases and excessive
  * nesting. -1 when fatal. */
@@ -46,9 +72,85 @@ const char *policy_suggest(const char *word, const char *const *valid, size_t n_
 /* Normalise an absolute path or glob in place: collapse '//', drop '.' and a
  * trailing '/'. Returns NULL on success or why it was refused. */
 const char *policy_normalise_path(char *path);
+/* A normalised copy of a path-like scalar; NULL after reporting
+ * "<what> '<text>' <problem>". */
+char *policy_path_value(struct policy_parser *pp, const yaml_event_t *value, const char *what);
+bool policy_out_of_memory(struct policy_parser *pp); /* reports it; returns false */
+
+/* A list of distinct absolute paths (watch, hash-list files) and how its
+ * messages name things. */
+struct path_list_spec {
+	const char *label;    /* "'watch'" */
+	const char *expected; /* "absolute directories" */
+	const char *one;      /* "directory" */
+	const char *entry;    /* "watch entry" (N) */
+	const char *path;     /* "watch path" ('P') */
+	const char *plural;   /* "watch paths" */
+};
+struct path_list {
+	char ***items;
+	size_t *n;
+};
+/* At least one entry, at most POLICY_MAX_LIST, no repeats. */
+int policy_parse_path_list(struct policy_parser *pp, const yaml_event_t *value,
+			   const struct path_list_spec *spec, struct path_list *list);
+
+/* ---- maps (policy_map.c) ---- */
+
+#define POLICY_MAP_MAX_KEYS 16
+/* One map being read: its valid keys and where each was first seen. */
+struct policy_map {
+	const char *where;      /* message prefix: "", "rule 2: ", "audit: " */
+	const char *const *keys;
+	size_t n_keys;
+	unsigned seen_line[POLICY_MAP_MAX_KEYS]; /* 1-based; 0: not seen */
+};
+/* Called for each valid, first-seen key; consumes the whole value node. */
+typedef int (*policy_key_fn)(struct policy_parser *pp, void *ctx, int key,
+			     const yaml_event_t *key_ev, const yaml_event_t *value);
+/* Walks the map whose start event the caller has read, up to its end.
+ * Unknown (with a did-you-mean hint), repeated and non-scalar keys are
+ * reported and their values skipped. -1 when fatal. */
+int policy_walk_map(struct policy_parser *pp, struct policy_map *map, policy_key_fn fn,
+		    void *ctx);
+/* For a map-valued key: reports a non-map (`label` must be a map, ...) and
+ * skips it; 1 when value is a map to walk, 0 when not, -1 when fatal. A null
+ * value is a map only if null_ok. */
+int policy_expect_map(struct policy_parser *pp, const char *label, const yaml_event_t *value,
+		      bool null_ok, const char *example);
+
+/* ---- scalar values (policy_map.c); `label` names the value in messages,
+ * e.g. "'mode'" or "rule 2: action". They consume the value node. ---- */
+
+/* The scalar's text, or NULL after reporting why not (*rc: -1 when fatal). */
+const char *policy_scalar(struct policy_parser *pp, const char *label, const yaml_event_t *value,
+			  const char *expected, int *rc);
+/* One of choices (index in *out, untouched on error). -1 when fatal. */
+int policy_parse_choice(struct policy_parser *pp, const char *label, const yaml_event_t *value,
+			const char *const *choices, size_t n_choices, int *out);
+/* A whole number in min..max; `unit` ("milliseconds", "days", NULL) for messages. */
+int policy_parse_uint(struct policy_parser *pp, const char *label, const yaml_event_t *value,
+		      uint64_t min, uint64_t max, const char *unit, uint64_t *out);
+/* Bytes, with an optional K, M or G suffix (powers of 1024), in min..max. */
+int policy_parse_size(struct policy_parser *pp, const char *label, const yaml_event_t *value,
+		      uint64_t min, uint64_t max, uint64_t *out);
+int policy_parse_bool(struct policy_parser *pp, const char *label, const yaml_event_t *value,
+		      bool *out);
 
 /* Value handlers: `value` is the value's first event; they consume the rest. */
 int policy_parse_watch(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_rules(struct policy_parser *pp, const yaml_event_t *value);
+int policy_parse_scanners(struct policy_parser *pp, const yaml_event_t *value);
+int policy_parse_scan(struct policy_parser *pp, const yaml_event_t *value);
+int policy_parse_audit(struct policy_parser *pp, const yaml_event_t *value);
+/* The checks that need the whole document (struct policy_ref). */
+void policy_check_refs(struct policy_parser *pp);
+
+/* ---- matching (match.c) ---- */
+
+/* Is path the directory top itself or anything below it? */
+bool policy_path_within(const char *top, const char *path);
+/* Does a PATH or GLOB rule's pattern match path? */
+bool policy_rule_matches_path(const struct gk_rule *rule, const char *path);
 
 #endif

@@ -1,4 +1,4 @@
-/* policy: the list-valued keys (watch, rules) and the small helpers the
+/* policy: lists of paths (watch, hash-list files) and the small helpers the
  * parser shares: message quoting, typo hints, path normalisation. */
 #include <ctype.h>
 #include <limits.h>
@@ -7,12 +7,6 @@
 
 #include "policy/policy_internal.h"
 
-enum rule_key { RULE_PATH, RULE_GLOB, RULE_SHA256, RULE_ACTION, RULE_KEY_COUNT };
-
-static const char *const rule_keys[RULE_KEY_COUNT] = {"path", "glob", "sha256", "action"};
-static const char *const verdict_names[] = {"allow", "deny"};
-
-#define RULE_EXAMPLE "{path: /opt/x, action: deny}"
 #define HINT_WORD_MAX 64
 
 const char *policy_node_kind(const yaml_event_t *ev)
@@ -160,8 +154,13 @@ const char *policy_normalise_path(char *path)
 	return NULL;
 }
 
-/* A copy of a path-like scalar, normalised; NULL after reporting why not. */
-static char *path_value(struct policy_parser *pp, const yaml_event_t *value, const char *what)
+bool policy_out_of_memory(struct policy_parser *pp)
+{
+	policy_error_plain(pp->errs, pp->name, "out of memory");
+	return false;
+}
+
+char *policy_path_value(struct policy_parser *pp, const yaml_event_t *value, const char *what)
 {
 	const char *text = (const char *)value->data.scalar.value;
 	size_t len = value->data.scalar.length;
@@ -188,65 +187,64 @@ static char *path_value(struct policy_parser *pp, const yaml_event_t *value, con
 	return copy;
 }
 
-static bool append_watch(struct policy_parser *pp, char *path, const yaml_event_t *value)
+static bool append_path(struct policy_parser *pp, const struct path_list_spec *spec,
+			struct path_list *list, char *path, const yaml_event_t *value)
 {
-	struct gk_policy *p = pp->policy;
 	char **grown;
 	char q[64];
 
-	for (size_t i = 0; i < p->n_watch; i++) {
-		if (strcmp(p->watch[i], path) == 0) {
-			policy_error_at(pp, &value->start_mark, "watch path '%s' is listed twice",
+	for (size_t i = 0; i < *list->n; i++) {
+		if (strcmp((*list->items)[i], path) == 0) {
+			policy_error_at(pp, &value->start_mark, "%s '%s' is listed twice", spec->path,
 					policy_quote(q, sizeof(q), path, strlen(path)));
 			return false;
 		}
 	}
-	grown = realloc(p->watch, (p->n_watch + 1) * sizeof(*p->watch));
-	if (!grown) {
-		policy_error_plain(pp->errs, pp->name, "out of memory");
-		return false;
-	}
-	p->watch = grown;
-	p->watch[p->n_watch++] = path;
+	grown = realloc(*list->items, (*list->n + 1) * sizeof(**list->items));
+	if (!grown)
+		return policy_out_of_memory(pp);
+	*list->items = grown;
+	grown[(*list->n)++] = path;
 	return true;
 }
 
-static void parse_watch_entry(struct policy_parser *pp, const yaml_event_t *ev, size_t index)
+static void parse_path_entry(struct policy_parser *pp, const struct path_list_spec *spec,
+			     struct path_list *list, const yaml_event_t *ev, size_t index)
 {
 	char *path;
 
-	if (index > POLICY_MAX_WATCH) {
-		if (index == POLICY_MAX_WATCH + 1)
-			policy_error_at(pp, &ev->start_mark, "more than %d watch paths",
-					POLICY_MAX_WATCH);
+	if (index > POLICY_MAX_LIST) {
+		if (index == POLICY_MAX_LIST + 1)
+			policy_error_at(pp, &ev->start_mark, "more than %d %s", POLICY_MAX_LIST,
+					spec->plural);
 		return;
 	}
 	if (ev->type == YAML_ALIAS_EVENT)
 		return; /* already reported */
 	if (ev->type != YAML_SCALAR_EVENT) {
-		policy_error_at(pp, &ev->start_mark, "watch entry %zu must be a path, not a %s",
+		policy_error_at(pp, &ev->start_mark, "%s %zu must be a path, not a %s", spec->entry,
 				index, policy_node_kind(ev));
 		return;
 	}
 	if (policy_scalar_is_null(ev)) {
-		policy_error_at(pp, &ev->start_mark, "watch entry %zu is empty", index);
+		policy_error_at(pp, &ev->start_mark, "%s %zu is empty", spec->entry, index);
 		return;
 	}
-	path = path_value(pp, ev, "watch path");
-	if (path && !append_watch(pp, path, ev))
+	path = policy_path_value(pp, ev, spec->path);
+	if (path && !append_path(pp, spec, list, path, ev))
 		free(path);
 }
 
-int policy_parse_watch(struct policy_parser *pp, const yaml_event_t *value)
+int policy_parse_path_list(struct policy_parser *pp, const yaml_event_t *value,
+			   const struct path_list_spec *spec, struct path_list *list)
 {
 	size_t entries = 0;
 
 	if (value->type == YAML_ALIAS_EVENT)
 		return 0;
 	if (value->type != YAML_SEQUENCE_START_EVENT) {
-		policy_error_at(pp, &value->start_mark,
-				"'watch' must be a list of absolute directories, not a %s",
-				policy_node_kind(value));
+		policy_error_at(pp, &value->start_mark, "%s must be a list of %s, not a %s",
+				spec->label, spec->expected, policy_node_kind(value));
 		return policy_skip_node(pp, value);
 	}
 	for (;;) {
@@ -259,251 +257,25 @@ int policy_parse_watch(struct policy_parser *pp, const yaml_event_t *value)
 			yaml_event_delete(&ev);
 			break;
 		}
-		parse_watch_entry(pp, &ev, ++entries);
+		parse_path_entry(pp, spec, list, &ev, ++entries);
 		rc = policy_skip_node(pp, &ev);
 		yaml_event_delete(&ev);
 		if (rc)
 			return -1;
 	}
 	if (entries == 0)
-		policy_error_at(pp, &value->start_mark, "'watch' must list at least one directory");
+		policy_error_at(pp, &value->start_mark, "%s must list at least one %s", spec->label,
+				spec->one);
 	return 0;
 }
 
-/* '**' crosses directories only as a whole component (/opt/ ** /x without
- * the spaces); inside a name (/opt/a**) it would silently mean '*', so it is
- * refused. */
-static const char *glob_problem(const char *pattern)
+int policy_parse_watch(struct policy_parser *pp, const yaml_event_t *value)
 {
-	for (const char *p = strstr(pattern, "**"); p; p = strstr(p + 2, "**")) {
-		bool starts = p[-1] == '/';
-		bool ends = p[2] == '/' || p[2] == '\0';
+	static const struct path_list_spec spec = {
+		.label = "'watch'", .expected = "absolute directories", .one = "directory",
+		.entry = "watch entry", .path = "watch path", .plural = "watch paths",
+	};
+	struct path_list list = {&pp->policy->watch, &pp->policy->n_watch};
 
-		if (!starts || !ends)
-			return "uses '**' inside a name; '**' must be a whole component, as in /opt/**/*.sh";
-	}
-	return NULL;
-}
-
-struct rule_state {
-	struct gk_rule rule;
-	size_t index;                 /* 1-based, in file order */
-	unsigned seen_line[RULE_KEY_COUNT];
-	int matcher;                  /* RULE_PATH/GLOB/SHA256, or -1 */
-	bool bad;
-};
-
-static void parse_matcher(struct policy_parser *pp, struct rule_state *rs, int key,
-			  const yaml_event_t *value)
-{
-	char what[48], q[80];
-
-	snprintf(what, sizeof(what), "rule %zu: %s", rs->index, rule_keys[key]);
-	if (value->type != YAML_SCALAR_EVENT || policy_scalar_is_null(value)) {
-		if (value->type != YAML_ALIAS_EVENT)
-			policy_error_at(pp, &value->start_mark, "%s must be %s, not %s", what,
-					key == RULE_SHA256 ? "64 hex digits" : "an absolute path",
-					value->type == YAML_SCALAR_EVENT ? "empty" : "a list or map");
-		rs->bad = true;
-		return;
-	}
-	rs->rule.match = key == RULE_PATH ? GK_MATCH_PATH
-			 : key == RULE_GLOB ? GK_MATCH_GLOB : GK_MATCH_SHA256;
-	if (key == RULE_SHA256) {
-		const char *text = (const char *)value->data.scalar.value;
-
-		if (value->data.scalar.length != GK_SHA256_HEX_LEN ||
-		    gk_sha256_from_hex(text, rs->rule.sha256) != 0) {
-			policy_error_at(pp, &value->start_mark, "%s must be 64 hex digits, not '%s'",
-					what, policy_quote(q, sizeof(q), text, value->data.scalar.length));
-			rs->bad = true;
-		}
-		return;
-	}
-	rs->rule.pattern = path_value(pp, value, what);
-	if (!rs->rule.pattern) {
-		rs->bad = true;
-	} else if (key == RULE_GLOB && glob_problem(rs->rule.pattern)) {
-		policy_error_at(pp, &value->start_mark, "%s '%s' %s", what,
-				policy_quote(q, sizeof(q), rs->rule.pattern, strlen(rs->rule.pattern)),
-				glob_problem(rs->rule.pattern));
-		rs->bad = true;
-	}
-}
-
-/* The rule key's index, or -1 after reporting an unknown, repeated or
- * conflicting key. */
-static int classify_rule_key(struct policy_parser *pp, struct rule_state *rs,
-			     const yaml_event_t *key)
-{
-	const char *text = (const char *)key->data.scalar.value;
-	const char *hint;
-	char q[64];
-
-	policy_quote(q, sizeof(q), text, key->data.scalar.length);
-	for (int k = 0; k < RULE_KEY_COUNT; k++) {
-		if (key->data.scalar.length != strlen(rule_keys[k]) || strcmp(text, rule_keys[k]))
-			continue;
-		if (rs->seen_line[k]) {
-			policy_error_at(pp, &key->start_mark,
-					"rule %zu: duplicate key '%s' (first at line %u)", rs->index, q,
-					rs->seen_line[k]);
-			return -1;
-		}
-		rs->seen_line[k] = (unsigned)key->start_mark.line + 1;
-		if (k != RULE_ACTION && rs->matcher >= 0) {
-			policy_error_at(pp, &key->start_mark,
-					"rule %zu: '%s' and '%s' cannot be combined; give exactly one of path, glob or sha256",
-					rs->index, rule_keys[rs->matcher], q);
-			rs->bad = true;
-			return -1;
-		}
-		if (k != RULE_ACTION)
-			rs->matcher = k;
-		return k;
-	}
-	hint = policy_suggest(text, rule_keys, RULE_KEY_COUNT);
-	if (hint)
-		policy_error_at(pp, &key->start_mark, "rule %zu: unknown key '%s' (did you mean '%s'?)",
-				rs->index, q, hint);
-	else
-		policy_error_at(pp, &key->start_mark, "rule %zu: unknown key '%s'", rs->index, q);
-	rs->bad = true;
-	return -1;
-}
-
-static void parse_action(struct policy_parser *pp, struct rule_state *rs, const yaml_event_t *value)
-{
-	const char *text = (const char *)value->data.scalar.value;
-	char q[64];
-
-	if (value->type == YAML_SCALAR_EVENT && !policy_scalar_is_null(value)) {
-		for (size_t i = 0; i < 2; i++) {
-			if (value->data.scalar.length == strlen(verdict_names[i]) &&
-			    strcmp(text, verdict_names[i]) == 0) {
-				rs->rule.action = i == 0 ? GK_VERDICT_ALLOW : GK_VERDICT_DENY;
-				return;
-			}
-		}
-		const char *hint = policy_suggest(text, verdict_names, 2);
-
-		policy_error_at(pp, &value->start_mark,
-				"rule %zu: action must be allow or deny, not '%s'%s%s%s", rs->index,
-				policy_quote(q, sizeof(q), text, value->data.scalar.length),
-				hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-	} else if (value->type != YAML_ALIAS_EVENT) {
-		policy_error_at(pp, &value->start_mark, "rule %zu: action must be allow or deny, not %s",
-				rs->index, value->type == YAML_SCALAR_EVENT ? "empty" : "a list or map");
-	}
-	rs->bad = true;
-}
-
-static bool append_rule(struct policy_parser *pp, const struct gk_rule *rule)
-{
-	struct gk_policy *p = pp->policy;
-	struct gk_rule *grown = realloc(p->rules, (p->n_rules + 1) * sizeof(*p->rules));
-
-	if (!grown) {
-		policy_error_plain(pp->errs, pp->name, "out of memory");
-		return false;
-	}
-	p->rules = grown;
-	p->rules[p->n_rules++] = *rule;
-	return true;
-}
-
-/* Walks one rule's keys; the caller has read its mapping-start event. */
-static int parse_rule_keys(struct policy_parser *pp, struct rule_state *rs)
-{
-	for (;;) {
-		yaml_event_t key, value;
-		int k = -1, rc;
-
-		if (policy_next_event(pp, &key))
-			return -1;
-		if (key.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&key);
-			return 0;
-		}
-		if (key.type == YAML_SCALAR_EVENT)
-			k = classify_rule_key(pp, rs, &key);
-		else if (key.type != YAML_ALIAS_EVENT)
-			policy_error_at(pp, &key.start_mark, "rule %zu: keys must be plain words, not a %s",
-					rs->index, policy_node_kind(&key));
-		rc = policy_skip_node(pp, &key);
-		yaml_event_delete(&key);
-		if (rc || policy_next_event(pp, &value))
-			return -1;
-		if (k == RULE_ACTION)
-			parse_action(pp, rs, &value);
-		else if (k >= 0)
-			parse_matcher(pp, rs, k, &value);
-		else
-			rs->bad = true;
-		rc = policy_skip_node(pp, &value);
-		yaml_event_delete(&value);
-		if (rc)
-			return -1;
-	}
-}
-
-static int parse_rule(struct policy_parser *pp, const yaml_event_t *start, size_t index)
-{
-	struct rule_state rs = {.index = index, .matcher = -1};
-	int rc;
-
-	rs.rule.line = (unsigned)start->start_mark.line + 1;
-	rc = parse_rule_keys(pp, &rs);
-	if (rc == 0 && rs.matcher < 0 && !rs.bad) {
-		policy_error_at(pp, &start->start_mark,
-				"rule %zu needs one of path, glob or sha256 (like " RULE_EXAMPLE ")",
-				index);
-		rs.bad = true;
-	}
-	if (rc == 0 && !rs.seen_line[RULE_ACTION]) {
-		policy_error_at(pp, &start->start_mark, "rule %zu: missing required key 'action'",
-				index);
-		rs.bad = true;
-	}
-	if (rc == 0 && !rs.bad && append_rule(pp, &rs.rule))
-		return 0;
-	free(rs.rule.pattern);
-	return rc;
-}
-
-int policy_parse_rules(struct policy_parser *pp, const yaml_event_t *value)
-{
-	size_t index = 0;
-
-	if (value->type == YAML_ALIAS_EVENT || policy_scalar_is_null(value))
-		return 0; /* "rules:" with nothing after it: no rules */
-	if (value->type != YAML_SEQUENCE_START_EVENT) {
-		policy_error_at(pp, &value->start_mark, "'rules' must be a list of rules like "
-				RULE_EXAMPLE ", not a %s", policy_node_kind(value));
-		return policy_skip_node(pp, value);
-	}
-	for (;;) {
-		yaml_event_t ev;
-		int rc = 0;
-
-		if (policy_next_event(pp, &ev))
-			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		index++;
-		if (ev.type == YAML_MAPPING_START_EVENT) {
-			rc = parse_rule(pp, &ev, index);
-		} else {
-			if (ev.type != YAML_ALIAS_EVENT)
-				policy_error_at(pp, &ev.start_mark,
-						"rule %zu must be a map like " RULE_EXAMPLE ", not a %s",
-						index, policy_node_kind(&ev));
-			rc = policy_skip_node(pp, &ev);
-		}
-		yaml_event_delete(&ev);
-		if (rc)
-			return -1;
-	}
+	return policy_parse_path_list(pp, value, &spec, &list);
 }

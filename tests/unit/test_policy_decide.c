@@ -95,10 +95,66 @@ static const struct decide_case decide_cases[] = {
 	{"watch sibling prefix", "/v/subx/a", NO_HASH, U, U, NULL, false, NULL, A, GK_SOURCE_UNWATCHED, ""},
 };
 
-static void decide_case(void **state)
+/* Rules by scanner result, and scan rules, which give no verdict. */
+static const char scanner_yaml[] =
+	"mode: enforce\n"                                          /* 1 */
+	"watch: [/w, /u]\n"                                        /* 2 */
+	"default: deny\n"                                          /* 3 */
+	"on_error: allow\n"                                        /* 4 */
+	"rules:\n"                                                 /* 5 */
+	"  - {path: /w/dl, scanner: clean, action: allow}\n"       /* 6:  rule 1 */
+	"  - {glob: \"/w/dl/*.sh\", scanner: clean, action: deny}\n" /* 7: rule 2 */
+	"  - {scanner: error, action: deny}\n"                     /* 8:  rule 3 */
+	"  - {path: /u/lax, scanner: error, action: allow}\n"      /* 9:  rule 4 */
+	"  - {path: /w/trusted, action: allow}\n"                  /* 10: rule 5 */
+	"  - {sha256: " H64_A ", action: allow}\n"                 /* 11: rule 6 */
+	"  - {path: /w/dl/sub, action: scan}\n"                    /* 12: rule 7 */
+	"  - {scanner: infected, action: deny}\n"                  /* 13: rule 8 */
+	"  - {path: /u, action: scan}\n";                          /* 14: rule 9 */
+
+static const struct decide_case scanner_cases[] = {
+	{"clean + scanner rule allows", "/w/dl/x", NO_HASH, U, A, NULL, false, NULL, A,
+	 GK_SOURCE_SCANNER, "rule 1 (line 6)"},
+	{"clean: scanner rule deny beats allow", "/w/dl/x.sh", NO_HASH, U, A, NULL, false, NULL, D,
+	 GK_SOURCE_SCANNER, "rule 2 (line 7)"},
+	{"clean outside the scanner rule: default", "/w/x", NO_HASH, U, A, NULL, false, NULL, D,
+	 GK_SOURCE_DEFAULT, ""},
+	{"not scanned: scanner rules do not apply", "/w/dl/x", NO_HASH, U, U, NULL, false, NULL, D,
+	 GK_SOURCE_DEFAULT, ""},
+	{"infected where clean would be allowed", "/w/dl/x", NO_HASH, U, D, "Eicar", false, NULL, D,
+	 GK_SOURCE_SCANNER, "Eicar"},
+	{"path allow beats infected", "/w/trusted/x", NO_HASH, U, D, "Eicar", false, NULL, A,
+	 GK_SOURCE_POLICY_PATH, "rule 5 (line 10)"},
+	{"hash allow beats infected", "/w/dl/x", HASH_A, U, D, "Eicar", false, NULL, A,
+	 GK_SOURCE_POLICY_HASH, "rule 6 (line 11)"},
+	{"admin deny beats scanner allow", "/w/dl/x", NO_HASH, D, A, NULL, false, NULL, D,
+	 GK_SOURCE_ADMIN, ""},
+	{"error: scanner rule instead of on_error", "/w/x", NO_HASH, U, U, NULL, true, "timed out", D,
+	 GK_SOURCE_ON_ERROR, "rule 3 (line 8): timed out"},
+	{"error: deny rule beats allow rule", "/u/lax/x", NO_HASH, U, U, NULL, true, "limit", D,
+	 GK_SOURCE_ON_ERROR, "rule 3 (line 8): limit"},
+	{"error without reason", "/w/x", NO_HASH, U, U, NULL, true, NULL, D, GK_SOURCE_ON_ERROR,
+	 "rule 3 (line 8)"},
+	{"error beats clean", "/w/dl/x", NO_HASH, U, A, NULL, true, "one engine failed", D,
+	 GK_SOURCE_ON_ERROR, "rule 3 (line 8): one engine failed"},
+	{"infected beats error", "/w/x", NO_HASH, U, D, "Sig", true, "limit", D, GK_SOURCE_SCANNER,
+	 "Sig"},
+	{"error unwatched: scanner rules stop at the watch", "/x/y", NO_HASH, U, U, NULL, true, "t", A,
+	 GK_SOURCE_UNWATCHED, ""},
+	{"scan rule gives no verdict", "/w/dl/sub/x", NO_HASH, U, U, NULL, false, NULL, D,
+	 GK_SOURCE_DEFAULT, ""},
+	{"scan rule subtree, clean", "/w/dl/sub/x", NO_HASH, U, A, NULL, false, NULL, A,
+	 GK_SOURCE_SCANNER, "rule 1 (line 6)"},
+	{"unknown path: scanner-only rules apply", NULL, NO_HASH, U, U, NULL, true, "r", D,
+	 GK_SOURCE_ON_ERROR, "rule 3 (line 8): r"},
+	{"unknown path: path scanner rules do not", NULL, NO_HASH, U, A, NULL, false, NULL, D,
+	 GK_SOURCE_DEFAULT, ""},
+};
+
+static void run_decide_case(const char *yaml, const struct decide_case *c)
 {
-	const struct decide_case *c = *state;
-	struct gk_policy *p = policy_parse("d.yaml", decide_yaml, strlen(decide_yaml), NULL);
+	struct gk_policy_errors errs;
+	struct gk_policy *p = policy_parse("d.yaml", yaml, strlen(yaml), &errs);
 	unsigned char sha[GK_SHA256_LEN];
 	struct gk_file_facts facts = {
 		.path = c->path, .admin = c->admin, .scan = c->scan, .scan_detail = c->scan_detail,
@@ -106,7 +162,8 @@ static void decide_case(void **state)
 	};
 	struct gk_decision out;
 
-	assert_non_null(p);
+	if (!p)
+		fail_msg("%s", errs.msg[0]);
 	if (c->hash != NO_HASH) {
 		memset(sha, 0xaa + 0x11 * (c->hash - HASH_A), sizeof(sha));
 		facts.sha256 = sha;
@@ -117,6 +174,16 @@ static void decide_case(void **state)
 	assert_string_equal(gk_source_name(out.source), gk_source_name(c->source));
 	assert_string_equal(out.detail, c->detail);
 	policy_free(p);
+}
+
+static void decide_case(void **state)
+{
+	run_decide_case(decide_yaml, *state);
+}
+
+static void scanner_case(void **state)
+{
+	run_decide_case(scanner_yaml, *state);
 }
 
 static void decide_without_policy(void **state)
@@ -221,6 +288,87 @@ static void path_watched(void **state)
 	policy_free(r);
 }
 
+/* ---- scan plans ---- */
+
+#define NO_DIR "/nonexistent/gk-test-clamav"
+#define PLAN_HEAD "mode: enforce\nwatch: [/w, /v]\ndefault: allow\n"
+
+static const char *const plan_yamls[] = {
+	/* 0: both engines on, nested subtrees, a scan rule */
+	PLAN_HEAD "scanners:\n  hashlist: {files: [/h]}\n  clamav: {enabled: true}\n"
+	"scan:\n"
+	"  - {path: /w, max_file_size: 1M}\n"
+	"  - {path: /w/quick, engines: [hashlist], max_scan_time_ms: 100}\n"
+	"  - {path: /w/none, engines: []}\n"
+	"  - {path: /w/none/deep, engines: [clamav]}\n"
+	"rules:\n  - {glob: \"/w/none/*.bin\", action: scan}\n",
+	/* 1: clamav auto without its database, so only the hash list */
+	PLAN_HEAD "scanners:\n  hashlist: {files: [/h]}\n  clamav: {database: " NO_DIR "}\n"
+	"scan:\n  - {path: /w/c, engines: [clamav]}\n  - {path: /w/d, engines: [clamav]}\n"
+	"  - {path: /v, engines: []}\n"
+	"rules:\n  - {path: /w/d, action: scan}\n",
+	/* 2: no engine configured at all */
+	PLAN_HEAD "rules:\n  - {path: /w, action: scan}\n",
+	/* 3: clamav switched off */
+	PLAN_HEAD "scanners: {clamav: {enabled: false, database: /tmp}}\n",
+};
+
+struct plan_case {
+	const char *name;
+	int policy;          /* index in plan_yamls, -1: no policy */
+	const char *path;
+	bool hashlist, clamav;
+	uint64_t max_file_size;
+	unsigned max_scan_time_ms;
+};
+
+#define M64 (64ull << 20)
+
+static const struct plan_case plan_cases[] = {
+	{"plan: subtree limits, default engines", 0, "/w/x", true, true, 1 << 20, 5000},
+	{"plan: subtree top itself", 0, "/w", true, true, 1 << 20, 5000},
+	{"plan: longest subtree wins", 0, "/w/quick/a", true, false, M64, 100},
+	{"plan: sibling prefix is not inside", 0, "/w/quickx/a", true, true, 1 << 20, 5000},
+	{"plan: engines [] scans nothing", 0, "/w/none/a", false, false, M64, 5000},
+	{"plan: scan rule forces every engine", 0, "/w/none/a.bin", true, true, M64, 5000},
+	{"plan: deeper subtree, own engines", 0, "/w/none/deep/a.bin", false, true, M64, 5000},
+	{"plan: watched, no entry: defaults", 0, "/v/x", true, true, M64, 5000},
+	{"plan: unwatched: nothing", 0, "/elsewhere/x", false, false, M64, 5000},
+	{"plan: unknown path: defaults", 0, NULL, true, true, M64, 5000},
+	{"plan: auto without database is off", 1, "/w/x", true, false, M64, 5000},
+	{"plan: only engine listed is off", 1, "/w/c/x", false, false, M64, 5000},
+	{"plan: forced scan takes the engine that is on", 1, "/w/d/x", true, false, M64, 5000},
+	{"plan: engines [] and no scan rule", 1, "/v/x", false, false, M64, 5000},
+	{"plan: no engine configured", 2, "/w/x", false, false, M64, 5000},
+	{"plan: clamav switched off", 3, "/w/x", false, false, M64, 5000},
+	{"plan: no policy", -1, "/w/x", false, false, M64, 5000},
+};
+
+static void plan_case(void **state)
+{
+	const struct plan_case *c = *state;
+	struct gk_policy_errors errs;
+	struct gk_policy *p = NULL;
+	struct gk_scan_plan plan;
+	bool any;
+
+	if (c->policy >= 0) {
+		const char *yaml = plan_yamls[c->policy];
+
+		p = policy_parse("p.yaml", yaml, strlen(yaml), &errs);
+		if (!p)
+			fail_msg("%s", errs.msg[0]);
+	}
+	memset(&plan, 0x5a, sizeof(plan));
+	any = policy_scan_plan(p, c->path, &plan);
+	assert_int_equal(plan.hashlist, c->hashlist);
+	assert_int_equal(plan.clamav, c->clamav);
+	assert_int_equal(any, c->hashlist || c->clamav);
+	assert_int_equal(plan.max_file_size, c->max_file_size);
+	assert_int_equal(plan.max_scan_time_ms, c->max_scan_time_ms);
+	policy_free(p);
+}
+
 /* ---- name and hex helpers ---- */
 
 static void name_helpers(void **state)
@@ -303,11 +451,16 @@ int main(void)
 		{"hex helpers", hex_helpers},
 	};
 	static char names[N_OF(match_cases)][160];
-	struct CMUnitTest tests[N_OF(decide_cases) + N_OF(match_cases) + N_OF(singles)];
+	struct CMUnitTest tests[N_OF(decide_cases) + N_OF(scanner_cases) + N_OF(plan_cases) +
+				N_OF(match_cases) + N_OF(singles)];
 	size_t n = 0;
 
 	for (size_t i = 0; i < N_OF(decide_cases); i++)
 		add_test(tests, &n, decide_cases[i].name, decide_case, &decide_cases[i]);
+	for (size_t i = 0; i < N_OF(scanner_cases); i++)
+		add_test(tests, &n, scanner_cases[i].name, scanner_case, &scanner_cases[i]);
+	for (size_t i = 0; i < N_OF(plan_cases); i++)
+		add_test(tests, &n, plan_cases[i].name, plan_case, &plan_cases[i]);
 	for (size_t i = 0; i < N_OF(match_cases); i++) {
 		snprintf(names[i], sizeof(names[i]), "%s %s %s %s", match_cases[i].kind,
 			 match_cases[i].pattern, match_cases[i].match ? "matches" : "misses",
