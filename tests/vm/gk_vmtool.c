@@ -9,7 +9,8 @@
  *   pwrite FILE DATA               write(2) over the trailer, no truncation
  *   truncate FILE LEN              truncate(2) by path
  *   ftruncate-fd FD LEN            ftruncate(2) on an inherited fd (opened before)
- *   bench N FILE                   median microseconds of N fork+execve+wait */
+ *   bench N FILE [OUT]             median microseconds of N fork+execve+wait
+ *                                  (each sample also appended to OUT) */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -161,24 +162,33 @@ static int cmp_long(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int bench(int n, const char *file)
+static int bench(int n, const char *file, const char *out)
 {
-	long *us = calloc((size_t)n, sizeof(*us));
+	long *us = n > 0 ? calloc((size_t)n, sizeof(*us)) : NULL;
+	FILE *samples = out ? fopen(out, "a") : NULL;
 	struct timespec t0, t1;
 	int err = 0;
 
-	if (!us)
+	if (!us || (out && !samples)) {
+		free(us);
 		return 1;
+	}
 	for (int i = 0; i < n; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (spawn(file, true, &err) != 0 || err) {
 			printf("bench-error %s\n", ename(err));
 			free(us);
+			if (samples)
+				fclose(samples);
 			return 1;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		us[i] = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		if (samples)
+			fprintf(samples, "%ld\n", us[i]);
 	}
+	if (samples)
+		fclose(samples);
 	qsort(us, (size_t)n, sizeof(*us), cmp_long);
 	printf("median_us=%ld p10_us=%ld p90_us=%ld n=%d\n", us[n / 2], us[n / 10], us[n * 9 / 10], n);
 	free(us);
@@ -213,8 +223,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "ftruncate-fd") == 0 && argc == 4)
 		return do_ftruncate(atoi(file), atol(argv[3]));
-	if (strcmp(cmd, "bench") == 0 && argc == 4)
-		return bench(atoi(argv[2]), argv[3]);
+	if (strcmp(cmd, "bench") == 0 && (argc == 4 || argc == 5))
+		return bench(atoi(argv[2]), argv[3], argc == 5 ? argv[4] : NULL);
 	fprintf(stderr, "usage: gk-vmtool exec|mmap-write|mmap-late|mmap-exec|mprotect-exec|"
 		"pwrite|truncate|ftruncate-fd|bench ...\n");
 	return 2;
