@@ -15,11 +15,11 @@ mkdir -p "$ROOT/bin" "$ROOT/gk" "$ROOT/proc" "$ROOT/sys" "$ROOT/dev" "$ROOT/tmp"
 cp /bin/busybox "$ROOT/bin/busybox"
 cp "$HERE/init.sh" "$ROOT/init"
 chmod 755 "$ROOT/init"
-cp "$HERE/guest-lib.sh" "$HERE/kload-tests.sh" "$HERE/daemon-tests.sh" "$ROOT/gk/"
+cp "$HERE/guest-lib.sh" "$HERE/kload-tests.sh" "$HERE/daemon-tests.sh" "$HERE/nolsm-tests.sh" "$ROOT/gk/"
 echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 
-BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-hello-static $BUILD/vm/bin/gk-kload $(command -v bpftool)"
+BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-hello-static $BUILD/vm/bin/gk-kload $(command -v bpftool || echo /usr/sbin/bpftool)"
 SUITES="kload-tests.sh daemon-tests.sh"
 for b in gatekeeperd gatekeeper-ctl; do
 	[ -x "$BUILD/$b" ] && BINS="$BINS $BUILD/$b"
