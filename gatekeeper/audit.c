@@ -11,10 +11,12 @@
 
 #define AUDIT_QUEUE_MAX 65536
 #define AUDIT_BATCH 512
+#define AUDIT_PRUNE_EVERY_US (60 * 1000000LL)
 
 struct audit_rec {
 	struct audit_rec *next;
 	enum audit_kind kind;
+	bool log_line;             /* policy audit.log_allows: false hides allows */
 	struct db_audit a;
 	unsigned char sha[GK_SHA256_LEN];
 	char policy_sha[GK_SHA256_HEX_LEN + 1];
@@ -59,6 +61,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 	}
 	pthread_rwlock_rdlock(&d->policy_lock);
 	memcpy(r->policy_sha, d->policy->sha256_hex, sizeof(r->policy_sha));
+	r->log_line = d->policy->audit.log_allows || a->verdict == GK_VERDICT_DENY || a->would_deny;
 	pthread_rwlock_unlock(&d->policy_lock);
 	r->a.exe = r->exe;
 	r->a.path = r->path;
@@ -136,10 +139,30 @@ static void store(struct audit_rec *r)
 		log_msg(GK_LOG_ERR, "error=\"verdict write failed\" reason=\"%s\"", db_errmsg(q.db));
 }
 
+/* Keep the audit table within the policy's retention bounds. */
+static void prune(int64_t *last_us)
+{
+	int64_t now = gk_now_us();
+	if (now - *last_us < AUDIT_PRUNE_EVERY_US)
+		return;
+	*last_us = now;
+	pthread_rwlock_rdlock(&q.d->policy_lock);
+	struct gk_audit_config cfg = q.d->policy->audit;
+	pthread_rwlock_unlock(&q.d->policy_lock);
+	int64_t n = db_audit_prune(q.db, now - (int64_t)cfg.retain_days * 86400 * 1000000LL,
+				   (int64_t)cfg.max_rows);
+	if (n < 0)
+		log_msg(GK_LOG_ERR, "error=\"audit prune failed\" reason=\"%s\"", db_errmsg(q.db));
+	else if (n > 0)
+		log_msg(GK_LOG_INFO, "audit_pruned rows=%lld", (long long)n);
+}
+
 static void *writer_main(void *arg)
 {
 	(void)arg;
+	int64_t last_prune = 0;
 	for (;;) {
+		prune(&last_prune);
 		pthread_mutex_lock(&q.lock);
 		while (!q.head && !q.stopping)
 			pthread_cond_wait(&q.cond, &q.lock);
@@ -153,7 +176,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&q.lock);
 
 		for (struct audit_rec *r = batch; r; r = r->next)
-			log_decision(r);
+			if (r->log_line)
+				log_decision(r);
 		int n = 0;
 		for (struct audit_rec *r = batch; r;) {
 			if (n == 0)

@@ -183,7 +183,7 @@ static void overload(struct gk_daemon *d, struct fan_group *g, int fd)
 	atomic_fetch_add(&d->stats.overloads, 1);
 	if (g->perm) {
 		pthread_rwlock_rdlock(&d->policy_lock);
-		enum gk_verdict v = d->policy->on_error;
+		enum gk_verdict v = d->policy->overload;
 		pthread_rwlock_unlock(&d->policy_lock);
 		fan_reply(g->fd, fd, v);
 	}

@@ -189,8 +189,13 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 					kcache_lease_broken(d->kc, si.ssi_fd);
 				else if (si.ssi_signo == SIGIO)
 					kcache_lease_broken(d->kc, -1);
-				else if (si.ssi_signo == SIGHUP)
+				else if (si.ssi_signo == SIGHUP) {
 					reload(d);
+					/* new signatures too, compiled beside the old ones */
+					pthread_rwlock_rdlock(&d->policy_lock);
+					scanner_set_reload(d->scanners);
+					pthread_rwlock_unlock(&d->policy_lock);
+				}
 				else
 					return;
 			}
@@ -232,6 +237,16 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	}
 	d->group = fan_group_open(d->policy, err, sizeof(err));
 	if (!d->group) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
+	/* libclamav's scratch space sits beside the socket: private, and not
+	 * where the scanned programs live. */
+	const char *slash = strrchr(d->opt.socket_path, '/');
+	snprintf(d->scan_tmp_dir, sizeof(d->scan_tmp_dir), "%.*s/scan-tmp",
+		 slash ? (int)(slash - d->opt.socket_path) : 1, slash ? d->opt.socket_path : ".");
+	d->scanners = scanner_set_for(NULL, d->policy, d->scan_tmp_dir, err, sizeof(err));
+	if (!d->scanners) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
@@ -299,6 +314,7 @@ int main(int argc, char **argv)
 	fan_group_close(d.retired);
 	fan_group_close(d.group);
 	kcache_close(d.kc);
+	scanner_set_put(d.scanners);
 	audit_stop();
 	db_close(d.db);
 	admin_rules_free(d.admin);

@@ -104,6 +104,8 @@ struct gk_daemon {
 	int64_t started_us;
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
+	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
+	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
 };
 
 /* fan.c: fanotify groups */
@@ -126,6 +128,19 @@ void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgeme
 /* Record the judgement in the kernel cache, unless the file changed since it
  * was identified (the entry would vouch for content nobody judged). */
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j);
+
+/* scan.c: the scanner engines the policy configures */
+struct scanner_set;
+struct scan_result;
+struct proto_buf;
+struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk_policy *p,
+				    const char *tmp_dir, char *err, size_t errlen);
+void scanner_set_get(struct scanner_set *s);
+void scanner_set_put(struct scanner_set *s);
+void scanner_set_reload(struct scanner_set *s);
+void scanner_set_report(struct scanner_set *s, struct proto_buf *reply);
+void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
+		    const struct gk_scan_plan *plan, struct scan_result *out);
 
 /* prescan.c: judge newly written executables before their first exec */
 int prescan_start(struct gk_daemon *d, char *err, size_t errlen);

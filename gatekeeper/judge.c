@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "scanner/scanner.h"
 
 static void path_of_fd(int fd, char *out, size_t size)
 {
@@ -67,6 +68,30 @@ void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgeme
 		j->have_id = file_id_of_fd(fd, &j->id) == 0;
 	}
 
+	/* Only a decision that fell through to the default can change with a
+	 * scan result: scan then, and decide again with what the scan found. */
+	struct gk_scan_plan plan;
+	pthread_rwlock_rdlock(&d->policy_lock);
+	policy_decide(d->policy, &facts, &j->decision);
+	bool scan = j->have_sha && j->decision.source == GK_SOURCE_DEFAULT &&
+		    policy_scan_plan(d->policy, facts.path, &plan);
+	struct scanner_set *set = scan ? d->scanners : NULL;
+	scanner_set_get(set);
+	pthread_rwlock_unlock(&d->policy_lock);
+	if (!scan)
+		return;
+	struct scan_result r;
+	scan_with_plan(set, fd, j->sha256, &plan, &r);
+	scanner_set_put(set);
+	if (r.status == SCAN_INFECTED) {
+		facts.scan = GK_VERDICT_DENY;
+		facts.scan_detail = r.detail;
+	} else if (r.status == SCAN_ERROR) {
+		facts.scan_error = true;
+		facts.scan_error_reason = r.detail;
+	} else {
+		facts.scan = GK_VERDICT_ALLOW;
+	}
 	pthread_rwlock_rdlock(&d->policy_lock);
 	policy_decide(d->policy, &facts, &j->decision);
 	pthread_rwlock_unlock(&d->policy_lock);

@@ -1,0 +1,239 @@
+/* The daemon's scanning step: the engines the policy configures, shared by
+ * every worker through a reference-counted set that a policy change swaps
+ * whole, and a cache of results by content (SHA-256) and signature
+ * generation, so that a content is scanned once per signature set. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/proto.h"
+#include "scanner/scanner.h"
+
+#define SCAN_CACHE_SLOTS 4096
+
+struct scanner_set {
+	atomic_int refs;
+	struct scanner *hashlist, *clamav;
+	struct gk_scanners config;      /* what it was built from (copied pointers are not owned) */
+	char **files;                   /* owned copies for comparing the next config */
+	size_t n_files;
+	char *clamav_db;
+	bool clamav_on;
+};
+
+struct scan_cache_slot {
+	unsigned char sha[GK_SHA256_LEN];
+	uint64_t hl_gen, cl_gen;
+	unsigned engines;               /* 1 hashlist, 2 clamav */
+	bool used;
+	struct scan_result result;
+};
+
+static struct scan_cache_slot scan_cache[SCAN_CACHE_SLOTS];
+static pthread_mutex_t scan_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void scanner_log(void *ctx, enum scanner_log_level level, const char *msg)
+{
+	(void)ctx;
+	log_msg(level == SCANNER_LOG_ERR ? GK_LOG_ERR : level == SCANNER_LOG_WARN ? GK_LOG_WARN : GK_LOG_INFO,
+		"scanner message=\"%s\"", msg);
+}
+
+static unsigned max_scan_ms(const struct gk_policy *p)
+{
+	unsigned ms = GK_SCAN_DEFAULT_MAX_SCAN_MS;
+	for (size_t i = 0; i < p->n_scan; i++)
+		if (p->scan[i].max_scan_time_ms > ms)
+			ms = p->scan[i].max_scan_time_ms;
+	return ms;
+}
+
+static bool same_config(const struct scanner_set *s, const struct gk_policy *p)
+{
+	const struct gk_scanners *c = &p->scanners;
+	if (s->n_files != c->n_hashlist_files || s->clamav_on != c->clamav_active)
+		return false;
+	for (size_t i = 0; i < s->n_files; i++)
+		if (strcmp(s->files[i], c->hashlist_files[i]))
+			return false;
+	return !s->clamav_on || !strcmp(s->clamav_db, c->clamav_database);
+}
+
+void scanner_set_get(struct scanner_set *s)
+{
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+}
+
+void scanner_set_put(struct scanner_set *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	scanner_close(s->hashlist);
+	scanner_close(s->clamav);
+	for (size_t i = 0; i < s->n_files; i++)
+		free(s->files[i]);
+	free(s->files);
+	free(s->clamav_db);
+	free(s);
+}
+
+/* Reuse the current set if the policy's engines did not change. Returns a
+ * new reference, or NULL with err set when an engine cannot even be created
+ * (bad configuration). An engine whose signatures fail to load is created
+ * all the same: its scans answer "unavailable", and on_error applies. */
+struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk_policy *p,
+				    const char *tmp_dir, char *err, size_t errlen)
+{
+	if (current && same_config(current, p)) {
+		atomic_fetch_add(&current->refs, 1);
+		return current;
+	}
+	scanner_set_logger(scanner_log, NULL);
+	struct scanner_set *s = calloc(1, sizeof(*s));
+	if (!s)
+		goto oom;
+	atomic_init(&s->refs, 1);
+	s->n_files = p->scanners.n_hashlist_files;
+	s->clamav_on = p->scanners.clamav_active;
+	s->files = calloc(s->n_files + 1, sizeof(char *));
+	s->clamav_db = strdup(p->scanners.clamav_database ? p->scanners.clamav_database : "");
+	if (!s->files || !s->clamav_db)
+		goto oom;
+	for (size_t i = 0; i < s->n_files; i++)
+		if (!(s->files[i] = strdup(p->scanners.hashlist_files[i])))
+			goto oom;
+	char why[512] = "";
+	if (s->n_files) {
+		struct scanner_hashlist_config hc = { .files = (const char *const *)s->files,
+						      .n_files = s->n_files };
+		s->hashlist = scanner_hashlist_open(&hc, why, sizeof(why));
+		if (!s->hashlist)
+			goto fail;
+		if (why[0])
+			log_msg(GK_LOG_ERR, "scanner engine=hashlist error=\"%s\"", why);
+	}
+	if (s->clamav_on) {
+		why[0] = '\0';
+		mkdir(tmp_dir, 0700);
+		struct scanner_clamav_config cc = { .db_dir = s->clamav_db, .tmp_dir = tmp_dir,
+						    .limits = { .max_scan_ms = max_scan_ms(p) },
+						    .load_in_background = true };
+		s->clamav = scanner_clamav_open(&cc, why, sizeof(why));
+		if (!s->clamav)
+			goto fail;
+		if (why[0])
+			log_msg(GK_LOG_ERR, "scanner engine=clamav error=\"%s\"", why);
+	}
+	return s;
+oom:
+	snprintf(err, errlen, "out of memory");
+	scanner_set_put(s);
+	return NULL;
+fail:
+	snprintf(err, errlen, "scanner: %s", why);
+	scanner_set_put(s);
+	return NULL;
+}
+
+void scanner_set_reload(struct scanner_set *s)
+{
+	if (s && s->hashlist)
+		scanner_reload(s->hashlist);
+	if (s && s->clamav)
+		scanner_reload(s->clamav);
+}
+
+void scanner_set_report(struct scanner_set *s, struct proto_buf *reply)
+{
+	struct scanner *engines[] = { s ? s->hashlist : NULL, s ? s->clamav : NULL };
+	for (size_t i = 0; i < 2; i++) {
+		if (!engines[i])
+			continue;
+		struct scanner_status st;
+		char line[512];
+		scanner_status(engines[i], &st);
+		snprintf(line, sizeof(line), "%s: %s, %u signatures, generation %llu%s%s%s", st.engine,
+			 st.available ? "available" : "unavailable", st.signatures,
+			 (unsigned long long)st.generation, st.reloading ? ", reloading" : "",
+			 st.last_error[0] ? ", last error: " : "", st.last_error);
+		proto_arr(reply, "scanners", line);
+	}
+}
+
+static uint64_t generation(struct scanner *s)
+{
+	if (!s)
+		return 0;
+	struct scanner_status st;
+	scanner_status(s, &st);
+	return st.generation;
+}
+
+static bool cache_get(const unsigned char *sha, unsigned engines, uint64_t hl, uint64_t cl,
+		      struct scan_result *out)
+{
+	size_t slot = ((size_t)sha[0] << 8 | sha[1]) % SCAN_CACHE_SLOTS;
+	pthread_mutex_lock(&scan_cache_lock);
+	struct scan_cache_slot *e = &scan_cache[slot];
+	bool hit = e->used && e->engines == engines && e->hl_gen == hl && e->cl_gen == cl &&
+		   !memcmp(e->sha, sha, GK_SHA256_LEN);
+	if (hit)
+		*out = e->result;
+	pthread_mutex_unlock(&scan_cache_lock);
+	return hit;
+}
+
+static void cache_put(const unsigned char *sha, unsigned engines, uint64_t hl, uint64_t cl,
+		      const struct scan_result *r)
+{
+	size_t slot = ((size_t)sha[0] << 8 | sha[1]) % SCAN_CACHE_SLOTS;
+	pthread_mutex_lock(&scan_cache_lock);
+	struct scan_cache_slot *e = &scan_cache[slot];
+	memcpy(e->sha, sha, GK_SHA256_LEN);
+	e->engines = engines;
+	e->hl_gen = hl;
+	e->cl_gen = cl;
+	e->result = *r;
+	e->used = true;
+	pthread_mutex_unlock(&scan_cache_lock);
+}
+
+/* Scan fd as plan says. Errors (limits included) are results, never
+ * failures: the policy's on_error decides what they mean. */
+void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
+		    const struct gk_scan_plan *plan, struct scan_result *out)
+{
+	struct scanner *list[2];
+	size_t n = 0;
+	unsigned engines = 0;
+	if (plan->hashlist && s && s->hashlist)
+		list[n++] = s->hashlist, engines |= 1;
+	if (plan->clamav && s && s->clamav)
+		list[n++] = s->clamav, engines |= 2;
+	memset(out, 0, sizeof(*out));
+	if (!n)
+		return;   /* the engines this path wants are not configured: clean */
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		out->status = SCAN_ERROR;
+		snprintf(out->detail, sizeof(out->detail), "cannot stat file: %s", strerror(errno));
+		return;
+	}
+	if ((uint64_t)st.st_size > plan->max_file_size) {
+		out->status = SCAN_ERROR;
+		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_file_size (%lld > %llu bytes)",
+			 (long long)st.st_size, (unsigned long long)plan->max_file_size);
+		return;
+	}
+	uint64_t hl = generation(engines & 1 ? s->hashlist : NULL);
+	uint64_t cl = generation(engines & 2 ? s->clamav : NULL);
+	if (cache_get(sha, engines, hl, cl, out))
+		return;
+	scanner_scan_all(list, n, fd, sha, out);
+	if (out->status != SCAN_ERROR)   /* an error may pass (a reload, a load in progress) */
+		cache_put(sha, engines, hl, cl, out);
+}
