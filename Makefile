@@ -115,6 +115,10 @@ install: all
 	install -m 0644 packaging/gatekeeper-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	test -e $(DESTDIR)/etc/gatekeeper/policy.yaml || \
 		install -m 0644 packaging/policy.yaml $(DESTDIR)/etc/gatekeeper/policy.yaml
+	test -e $(DESTDIR)/etc/gatekeeper/deny.sha256 || \
+		install -m 0644 packaging/deny.sha256 $(DESTDIR)/etc/gatekeeper/deny.sha256
+	install -d $(DESTDIR)/lib/systemd/system
+	install -m 0644 packaging/gatekeeperd.service $(DESTDIR)/lib/systemd/system/
 
 clean:
 	rm -rf $(BUILD)

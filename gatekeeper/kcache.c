@@ -58,7 +58,7 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_b
 		snprintf(kc->why, sizeof(kc->why), "BPF LSM programs attached");
 		return kc;
 	}
-	snprintf(kc->why, sizeof(kc->why), "BPF LSM unavailable: %s", why);
+	snprintf(kc->why, sizeof(kc->why), "%s", why);
 	malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
 	return kc;
 }
