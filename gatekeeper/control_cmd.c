@@ -120,6 +120,8 @@ static void status_counters(struct gk_daemon *d, struct proto_buf *reply)
 		proto_num(reply, "kernel_allows", (int64_t)ks.kernel_allows);
 		proto_num(reply, "kernel_denies", (int64_t)ks.kernel_denies);
 		proto_num(reply, "kernel_invalidations", (int64_t)ks.invalidations);
+		proto_num(reply, "kernel_hold_refusals", (int64_t)ks.hold_refusals);
+		proto_num(reply, "kernel_ringbuf_drops", (int64_t)ks.ringbuf_drops);
 	} else {
 		proto_str(reply, "kernel_hits", "n/a");
 	}

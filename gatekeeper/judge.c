@@ -28,7 +28,7 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 {
 	if (!j->have_id || j->decision.source == GK_SOURCE_ON_ERROR)
 		return;
-	if (kcache_record(d->kc, fd, j->decision.verdict) < 0)
+	if (kcache_record(d->kc, fd, j->decision.verdict, j->id.ctime_ns, (int64_t)j->id.size) < 0)
 		return;
 	struct file_id now;
 	if (file_id_of_fd(fd, &now) < 0 || now.size != j->id.size || now.ctime_ns != j->id.ctime_ns)

@@ -85,12 +85,16 @@ const char *kcache_mode(const struct kcache *kc)
 
 const char *kcache_why(const struct kcache *kc) { return kc->why; }
 
-int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict)
+int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t judged_ctime_ns,
+		  int64_t judged_size)
 {
 	if (!kc->enabled)
 		return 0;
 	int rc = 0;
-	if (kc->bpf && kcache_bpf_record(kc->bpf, fd, verdict) < 0)
+	struct stat judged = { .st_size = (off_t)judged_size };
+	judged.st_ctim.tv_sec = (time_t)(judged_ctime_ns / 1000000000);
+	judged.st_ctim.tv_nsec = (long)(judged_ctime_ns % 1000000000);
+	if (kc->bpf && kcache_bpf_record_judged(kc->bpf, fd, verdict, &judged) < 0)
 		rc = -1;
 	if (verdict != GK_VERDICT_ALLOW || kc->group_fd < 0)
 		return rc;
@@ -193,5 +197,7 @@ void kcache_get_stats(const struct kcache *kc, struct kcache_stats *out)
 		out->kernel_allows = c.allows;
 		out->kernel_denies = c.denies;
 		out->invalidations = c.invalidations;
+		out->hold_refusals = c.hold_refusals;
+		out->ringbuf_drops = c.ringbuf_drops;
 	}
 }

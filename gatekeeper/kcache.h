@@ -20,6 +20,8 @@ struct kcache_stats {
 	uint64_t kernel_allows;    /* bpf: execs allowed from the map */
 	uint64_t kernel_denies;    /* bpf: execs denied from the map */
 	uint64_t invalidations;    /* bpf: verdicts made stale by a write route */
+	uint64_t hold_refusals;    /* bpf: execs refused (ETXTBSY) until a stale mark is gone */
+	uint64_t ringbuf_drops;    /* bpf: ring-buffer records lost */
 	uint64_t leases_held, lease_breaks, leases_refused;   /* fanotify mode */
 };
 
@@ -43,8 +45,11 @@ void kcache_close(struct kcache *kc);
 const char *kcache_mode(const struct kcache *kc);  /* "bpf" | "fanotify" | "off" */
 const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
 
-/* Record the verdict for the inode behind fd (a fanotify event fd). */
-int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict);
+/* Record the verdict for the inode behind fd (a fanotify event fd), judged
+ * when the file had this ctime and size: if it has changed since, the
+ * kernel holds the verdict stale. */
+int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t judged_ctime_ns,
+		  int64_t judged_size);
 /* Take back what kcache_record set for the inode of fd (it changed while it
  * was being judged). */
 int kcache_unrecord(struct kcache *kc, int fd);
