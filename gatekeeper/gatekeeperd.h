@@ -36,9 +36,6 @@ struct file_id {
 	int64_t ctime_ns;
 };
 int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
-/* Hash fd's content (pread from 0, never moves the offset). Aborts with
- * ECANCELED when *cancel becomes true. 0 ok, -1 + errno. */
-int sha256_fd(int fd, unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel);
 /* The cached hash of an unchanged file (same dev, ino, size, ctime), or
  * hash it, re-checking that the file did not change while it was read. */
 int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],

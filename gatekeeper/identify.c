@@ -2,7 +2,6 @@
  * kernel gave us (FMODE_NONOTIFY: reading it raises no event). An unchanged
  * file (same dev, inode, size and ctime) is never hashed twice. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +10,10 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "scanner/scanner.h"
 
 #define HASH_CACHE_SLOTS 16384           /* direct-mapped; a collision rehashes */
 #define HASH_CACHE_LOCKS 64
-#define HASH_CHUNK (1024 * 1024)
 #define HASH_RETRIES 3
 
 struct hash_slot {
@@ -66,48 +65,6 @@ static size_t slot_of(const struct file_id *id)
 {
 	uint64_t h = (uint64_t)id->ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)id->dev;
 	return (size_t)(h ^ (h >> 29)) % HASH_CACHE_SLOTS;
-}
-
-int sha256_fd(int fd, unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel)
-{
-	int rc = -1, saved = 0;
-	unsigned char *buf = malloc(HASH_CHUNK);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		saved = ENOMEM;
-		goto cleanup;
-	}
-	for (off_t off = 0;;) {
-		if (cancel && atomic_load(cancel)) {
-			saved = ECANCELED;
-			goto cleanup;
-		}
-		ssize_t n = pread(fd, buf, HASH_CHUNK, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			saved = errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n)) {
-			saved = EIO;
-			goto cleanup;
-		}
-		off += n;
-	}
-	if (!EVP_DigestFinal_ex(ctx, out, NULL)) {
-		saved = EIO;
-		goto cleanup;
-	}
-	rc = 0;
-cleanup:
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	if (rc)
-		errno = saved;
-	return rc;
 }
 
 static bool cache_lookup(const struct file_id *id, unsigned char out[GK_SHA256_LEN])
@@ -193,7 +150,7 @@ static int hash_and_cache(int fd, struct file_id *id, unsigned char out[GK_SHA25
 	 * to the content the id describes, so compare the id before and after. */
 	for (int attempt = 0; attempt < HASH_RETRIES; attempt++) {
 		struct file_id after;
-		if (sha256_fd(fd, out, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
+		if (scanner_sha256_fd(fd, out, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		atomic_fetch_add(&hashes_computed, 1);
 		if (same_id(id, &after)) {

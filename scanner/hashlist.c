@@ -3,7 +3,6 @@
  * One set holds every list file, sorted for binary search. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,6 @@
 
 #include "scanner/engine.h"
 
-#define HASH_CHUNK (256 * 1024)
 
 struct hashlist_cfg {
 	char **files;
@@ -226,40 +224,6 @@ static void hashlist_unload(void *set)
 
 /* ---- scanning ---- */
 
-static int sha256_of_fd(int fd, unsigned char out[SCANNER_SHA256_LEN])
-{
-	int rc = -1, saved = EIO;
-	unsigned char *buf = malloc(HASH_CHUNK);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		saved = ENOMEM;
-		goto cleanup;
-	}
-	for (off_t off = 0;;) {
-		ssize_t n = pread(fd, buf, HASH_CHUNK, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			saved = errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
-			goto cleanup;
-		off += n;
-	}
-	if (!EVP_DigestFinal_ex(ctx, out, NULL))
-		goto cleanup;
-	rc = 0;
-cleanup:
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	if (rc)
-		errno = saved;
-	return rc;
-}
-
 static void hashlist_scan(const void *cfg, void *setp, int fd, const unsigned char *sha256,
 			  struct scan_result *out)
 {
@@ -267,7 +231,7 @@ static void hashlist_scan(const void *cfg, void *setp, int fd, const unsigned ch
 	const struct hash_set *set = setp;
 	unsigned char own[SCANNER_SHA256_LEN];
 	if (!sha256) {
-		if (sha256_of_fd(fd, own) < 0) {
+		if (scanner_sha256_fd(fd, own, NULL) < 0) {
 			out->status = SCAN_ERROR;
 			scanner_line(out->detail, sizeof(out->detail), "cannot hash the file: %s",
 				     strerror(errno));

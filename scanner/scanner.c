@@ -6,12 +6,14 @@
  * held only for a pointer copy and a count change, never while a set is
  * loaded, compiled or freed, so a reload never makes a scan wait. */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "scanner/engine.h"
 
@@ -422,4 +424,46 @@ void scanner_status(struct scanner *s, struct scanner_status *out)
 	out->scans = atomic_load(&s->scans);
 	out->infected = atomic_load(&s->infected);
 	out->errors = atomic_load(&s->errors);
+}
+
+/* SHA-256 of the whole file, read with pread from offset 0 (the fd's
+ * offset does not move), in 1 MiB chunks. */
+#define SCANNER_HASH_CHUNK (1024 * 1024)
+
+int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel)
+{
+	int rc = -1, saved = EIO;
+	unsigned char *buf = malloc(SCANNER_HASH_CHUNK);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		saved = ENOMEM;
+		goto cleanup;
+	}
+	for (off_t off = 0;;) {
+		if (cancel && atomic_load(cancel)) {
+			saved = ECANCELED;
+			goto cleanup;
+		}
+		ssize_t n = pread(fd, buf, SCANNER_HASH_CHUNK, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			saved = errno;
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			goto cleanup;
+		off += n;
+	}
+	if (!EVP_DigestFinal_ex(ctx, out, NULL))
+		goto cleanup;
+	rc = 0;
+cleanup:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	if (rc)
+		errno = saved;
+	return rc;
 }

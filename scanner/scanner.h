@@ -20,6 +20,7 @@
 #ifndef GK_SCANNER_H
 #define GK_SCANNER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,6 +88,11 @@ struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *cfg,
 /* Scan the file behind fd. sha256 (SCANNER_SHA256_LEN bytes) may be given
  * when the caller has hashed the content already; the hash-list engine then
  * reads nothing. Never blocks on a reload. */
+/* SHA-256 of the file behind fd through OpenSSL EVP, never moving its
+ * offset. Stops with ECANCELED once *cancel (may be NULL) becomes true.
+ * 0 ok, -1 and errno. Shared by the hash-list engine and the daemon. */
+int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel);
+
 void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
 		     struct scan_result *out);
 

@@ -13,6 +13,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
+#include "scanner/scanner.h"
 
 static void test_proto_round_trip(void **state)
 {
@@ -148,7 +149,7 @@ static void test_sha256_known_vector(void **state)
 	unsigned char sha[GK_SHA256_LEN];
 	char hex[GK_SHA256_HEX_LEN + 1];
 	int fd = temp_file("abc", 3);
-	assert_int_equal(sha256_fd(fd, sha, NULL), 0);
+	assert_int_equal(scanner_sha256_fd(fd, sha, NULL), 0);
 	gk_sha256_to_hex(sha, hex);
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	close(fd);
@@ -160,7 +161,7 @@ static void test_sha256_cancel(void **state)
 	unsigned char sha[GK_SHA256_LEN];
 	atomic_bool cancel = true;
 	int fd = temp_file("abc", 3);
-	assert_int_equal(sha256_fd(fd, sha, &cancel), -1);
+	assert_int_equal(scanner_sha256_fd(fd, sha, &cancel), -1);
 	close(fd);
 }
 
