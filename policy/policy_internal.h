@@ -61,6 +61,21 @@ int policy_next_event(struct policy_parser *pp, yaml_event_t *ev);
 /* Consume the rest of the node that `first` opened. -1 when fatal. */
 int policy_skip_node(struct policy_parser *pp, const yaml_event_t *first);
 
+/* A list of maps (`rules:`, `scan:`): parse_item gets each map's start
+ * event and its 1-based index. Anything else is reported with the
+ * descriptions given; entries past max (SIZE_MAX: none) are refused. */
+struct policy_map_list {
+	const char *key;        /* "rules" */
+	const char *what;       /* "rules" in "'rules' must be a list of rules like" */
+	const char *item;       /* "rule" in "rule 3 must be a map like" */
+	const char *too_many;   /* "more than %d scan entries" (with max) */
+	const char *example;
+	size_t max;
+	int (*parse_item)(struct policy_parser *pp, const yaml_event_t *start, size_t index);
+};
+int policy_parse_map_list(struct policy_parser *pp, const yaml_event_t *value,
+			  const struct policy_map_list *list);
+
 /* "scalar", "list", "map", "alias" */
 const char *policy_node_kind(const yaml_event_t *ev);
 bool policy_scalar_is_null(const yaml_event_t *ev);

@@ -1,6 +1,7 @@
 /* policy: reading maps (valid keys, typos, repeats) and typed scalar values
  * (choices, bounded numbers, sizes, booleans), shared by every section. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,4 +272,43 @@ int policy_parse_size(struct policy_parser *pp, const char *label, const yaml_ev
 	}
 	*out = n * unit;
 	return 0;
+}
+
+int policy_parse_map_list(struct policy_parser *pp, const yaml_event_t *value,
+			  const struct policy_map_list *list)
+{
+	size_t index = 0;
+
+	if (value->type == YAML_ALIAS_EVENT || policy_scalar_is_null(value))
+		return 0; /* "rules:" with nothing after it: an empty list */
+	if (value->type != YAML_SEQUENCE_START_EVENT) {
+		policy_error_at(pp, &value->start_mark, "'%s' must be a list of %s like %s, not a %s",
+				list->key, list->what, list->example, policy_node_kind(value));
+		return policy_skip_node(pp, value);
+	}
+	for (;;) {
+		yaml_event_t ev;
+		int rc = 0;
+
+		if (policy_next_event(pp, &ev))
+			return -1;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		bool within = ++index <= list->max;
+		if (index == list->max + 1)
+			policy_error_at(pp, &ev.start_mark, list->too_many, (int)list->max);
+		if (ev.type == YAML_MAPPING_START_EVENT && within) {
+			rc = list->parse_item(pp, &ev, index);
+		} else {
+			if (ev.type != YAML_ALIAS_EVENT && within)
+				policy_error_at(pp, &ev.start_mark, "%s %zu must be a map like %s, not a %s",
+						list->item, index, list->example, policy_node_kind(&ev));
+			rc = policy_skip_node(pp, &ev);
+		}
+		yaml_event_delete(&ev);
+		if (rc)
+			return -1;
+	}
 }

@@ -1,6 +1,7 @@
 /* policy: the `rules:` list. A rule matches by content (sha256), by place
  * (path, glob), by scan result (scanner) or by place and scan result, and
  * either gives a verdict (allow, deny) or asks for a scan (scan). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,37 +186,9 @@ static int parse_rule(struct policy_parser *pp, const yaml_event_t *start, size_
 
 int policy_parse_rules(struct policy_parser *pp, const yaml_event_t *value)
 {
-	size_t index = 0;
-
-	if (value->type == YAML_ALIAS_EVENT || policy_scalar_is_null(value))
-		return 0; /* "rules:" with nothing after it: no rules */
-	if (value->type != YAML_SEQUENCE_START_EVENT) {
-		policy_error_at(pp, &value->start_mark, "'rules' must be a list of rules like "
-				RULE_EXAMPLE ", not a %s", policy_node_kind(value));
-		return policy_skip_node(pp, value);
-	}
-	for (;;) {
-		yaml_event_t ev;
-		int rc = 0;
-
-		if (policy_next_event(pp, &ev))
-			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		index++;
-		if (ev.type == YAML_MAPPING_START_EVENT) {
-			rc = parse_rule(pp, &ev, index);
-		} else {
-			if (ev.type != YAML_ALIAS_EVENT)
-				policy_error_at(pp, &ev.start_mark,
-						"rule %zu must be a map like " RULE_EXAMPLE ", not a %s",
-						index, policy_node_kind(&ev));
-			rc = policy_skip_node(pp, &ev);
-		}
-		yaml_event_delete(&ev);
-		if (rc)
-			return -1;
-	}
+	static const struct policy_map_list rules = {
+		.key = "rules", .what = "rules", .item = "rule", .example = RULE_EXAMPLE,
+		.max = SIZE_MAX, .parse_item = parse_rule,
+	};
+	return policy_parse_map_list(pp, value, &rules);
 }

@@ -183,41 +183,12 @@ static int parse_scan_entry(struct policy_parser *pp, const yaml_event_t *start,
 
 int policy_parse_scan(struct policy_parser *pp, const yaml_event_t *value)
 {
-	size_t index = 0;
-
-	if (value->type == YAML_ALIAS_EVENT || policy_scalar_is_null(value))
-		return 0; /* "scan:" with nothing after it: the defaults everywhere */
-	if (value->type != YAML_SEQUENCE_START_EVENT) {
-		policy_error_at(pp, &value->start_mark,
-				"'scan' must be a list of subtrees like " SCAN_EXAMPLE ", not a %s",
-				policy_node_kind(value));
-		return policy_skip_node(pp, value);
-	}
-	for (;;) {
-		yaml_event_t ev;
-		int rc = 0;
-
-		if (policy_next_event(pp, &ev))
-			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		if (++index == POLICY_MAX_LIST + 1)
-			policy_error_at(pp, &ev.start_mark, "more than %d scan entries", POLICY_MAX_LIST);
-		if (ev.type == YAML_MAPPING_START_EVENT && index <= POLICY_MAX_LIST) {
-			rc = parse_scan_entry(pp, &ev, index);
-		} else {
-			if (ev.type != YAML_ALIAS_EVENT && index <= POLICY_MAX_LIST)
-				policy_error_at(pp, &ev.start_mark,
-						"scan entry %zu must be a map like " SCAN_EXAMPLE ", not a %s",
-						index, policy_node_kind(&ev));
-			rc = policy_skip_node(pp, &ev);
-		}
-		yaml_event_delete(&ev);
-		if (rc)
-			return -1;
-	}
+	static const struct policy_map_list scan = {
+		.key = "scan", .what = "subtrees", .item = "scan entry", .example = SCAN_EXAMPLE,
+		.too_many = "more than %d scan entries", .max = POLICY_MAX_LIST,
+		.parse_item = parse_scan_entry,
+	};
+	return policy_parse_map_list(pp, value, &scan);
 }
 
 static bool meets_a_watch(const struct gk_policy *p, const char *path)
