@@ -7,9 +7,8 @@
 # Environment (all optional):
 #   GK_BENCH_SCALE=F            multiply every iteration count by F (e.g. 0.2 for a quick look)
 #   GK_BENCH_DAEMON_ARGS="..."  extra gatekeeperd arguments for every daemon (e.g. --no-bpf)
-#   GK_BENCH_SCAN_POLICY="..."  YAML lines that switch the ClamAV scanner on; enables the
-#                               "miss + ClamAV scan" condition (n/a without it)
-#   GK_BENCH_SCAN_ARGS="..."    extra gatekeeperd arguments for the scanning daemon only
+#   GK_BENCH_CLAMAV_DB=DIR      ClamAV database for the scanning daemon (default: a
+#                               one-signature database written at bench time)
 #
 # Prints a table on stdout, writes bench/results.json. Never asserts on time:
 # it exits non-zero only when the harness could not measure (setup failed,
@@ -48,7 +47,12 @@ build_tools() {
 		gcc $CFLAGS_BENCH -o "$b/bench/spawn_bench" "$HERE/spawn_bench.c" &&
 		gcc $CFLAGS_BENCH -o "$b/bench/gk_probe" "$HERE/gk_probe.c" &&
 		gcc $CFLAGS_BENCH -o "$b/bench/sha_bench" "$HERE/sha_bench.c" -lcrypto || return 1
-	lib="$b/libgk.a -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread"
+	# The static target padded with random bytes to 1 MiB: still a valid ELF
+	# (the kernel maps only its segments), 1 MiB to hash and scan.
+	cp "$b/bench/tiny-static" "$b/bench/tiny-static-1MB" &&
+		head -c $((1048576 - $(stat -c %s "$b/bench/tiny-static"))) /dev/urandom \
+			>>"$b/bench/tiny-static-1MB" || return 1
+	lib="$b/libgk.a -lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread"
 	# shellcheck disable=SC2086
 	gcc $CFLAGS_BENCH -I"$ROOT" -I"$b" -o "$b/bench/db_fill" "$ROOT/tests/bench/db_fill.c" $lib
 }
@@ -61,7 +65,7 @@ outer_main() {
 	local build rc top tool
 	build=$(cd "$1" 2>/dev/null && pwd) || die "build dir $1 missing (run make first)"
 	[[ $EUID -eq 0 ]] || die "must run as root (fanotify permission events, mounts)"
-	for tool in unshare timeout mount umount gcc python3 sha256sum awk; do
+	for tool in unshare timeout mount umount gcc make od python3 sha256sum awk; do
 		command -v "$tool" >/dev/null || die "required tool missing: $tool"
 	done
 	for tool in gatekeeperd gatekeeper-ctl libgk.a; do
@@ -212,19 +216,33 @@ gate_daemon() { # NAME [DAEMON ARGS...]
 	done
 }
 
-scan_reason() {
-	if [[ -n ${GK_BENCH_SCAN_POLICY:-} ]]; then
-		return 0
-	fi
-	local sigs=""
-	[[ -d /var/lib/clamav ]] || sigs="; no ClamAV signatures in /var/lib/clamav either"
-	if ! compgen -G "$ROOT/scanner/*.c" >/dev/null; then
-		echo "gatekeeperd has no scanner yet (scanner/ holds no engine)$sigs"
-	elif ! grep -qs 'scanner/scanner.h' "$ROOT"/gatekeeper/*.c; then
-		echo "gatekeeperd does not call the scanner yet (scanner/ has the engines, the miss path does not use them)$sigs; once it does, set GK_BENCH_SCAN_POLICY to the YAML that switches ClamAV on"
-	else
-		echo "ClamAV not switched on for the bench: set GK_BENCH_SCAN_POLICY (and GK_BENCH_SCAN_ARGS) to the YAML and daemon arguments that enable it$sigs"
-	fi
+# A ClamAV database of one .ndb body signature that no bench file contains:
+# every scan runs the engine over the whole file and comes back clean. It
+# shows what the engine costs per scan, not what a full database costs (set
+# GK_BENCH_CLAMAV_DB to a real one for that).
+write_clamav_db() { # DIR
+	local hex
+	mkdir -p "$1" || return 1
+	hex=$(printf '%s' 'gk-bench: a byte string that no bench target contains' | od -An -tx1 | tr -d ' \n')
+	printf 'GkBench.Test.NoMatch:0:*:%s\n' "$hex" >"$1/gk-bench.ndb"
+}
+
+# The scanning daemon: default deny, and a clean scan is the only way to be
+# allowed, so every exec that runs proves that a scan ran and found nothing.
+scan_daemon() {
+	local db=${GK_BENCH_CLAMAV_DB:-$STATE/clamav-db} i
+	[[ -n ${GK_BENCH_CLAMAV_DB:-} ]] || write_clamav_db "$db" || return 1
+	setup_fs scan &&
+		write_policy scan deny "scanners:" "  clamav: {enabled: true, database: $db}" \
+			"rules:" "  - {path: $TOP/scan/w, scanner: clean, action: allow}" &&
+		start_daemon scan || return 1
+	# The engine loads in the background; until then scans answer "unavailable".
+	for ((i = 0; i < 600; i++)); do
+		ctl scan status 2>/dev/null | grep -q '^scanners: clamav: available' && return 0
+		sleep 0.1
+	done
+	log "the scanning daemon's ClamAV engine did not become available: $(ctl scan status 2>&1 | grep scanners)"
+	return 1
 }
 
 # The conditions of one exec run (see bench/README.md for what each measures).
@@ -232,7 +250,7 @@ write_spawn_spec() { # FILE WITH_SCAN
 	local f=$1 with_scan=$2 t plain few scan
 	plain=$(scaled 250)
 	few=$(scaled 30)
-	scan=$(scaled 8)
+	scan=$(scaled 15)
 	: >"$f"
 	for t in static dynamic; do
 		printf '%s\t%s\tplain\t%s\n' "bare-$t" "$plain" "$TOP/bare/w/bin/$t" >>"$f"
@@ -262,29 +280,36 @@ write_storm_spec() {
 	done
 }
 
+# close_verdict NAME DAEMON TEMPLATE ITERS: close-to-verdict of new copies of
+# TEMPLATE written into DAEMON's watched tree.
+close_verdict() {
+	local name=$1 daemon=$2 dpid_var="DPID_$2"
+	"$BENCHBIN/gk_probe" close-verdict "$(scaled "$4")" "${!dpid_var}" "$3" "$TOP/$daemon/w/fresh" \
+		>"$OUT/close_verdict_$name.json" 2>"$OUT/close_verdict_$name.err"
+}
+
 phase_exec() {
-	local with_scan=0 reason name t
+	local with_scan=0 name
 	# bare2: a second daemon-less fs, measured like bare: the noise floor.
 	setup_fs bare && setup_fs bare2 && setup_fs cache && setup_fs miss && setup_fs rt || return 1
 	gate_daemon cache && gate_daemon miss && gate_daemon rt --no-kernel-cache || return 1
-	reason=$(scan_reason)
-	if [[ -z $reason ]]; then
-		# The scanner must decide: default allow and no path rule above it.
-		setup_fs scan || return 1
-		# shellcheck disable=SC2086
-		write_policy scan allow "$GK_BENCH_SCAN_POLICY" &&
-			start_daemon scan ${GK_BENCH_SCAN_ARGS:-} || return 1
+	if scan_daemon; then
 		with_scan=1
+		: >"$OUT/scan_reason.txt"
+	else
+		echo "the scanning daemon did not start (see tail-scan.log.txt)" >"$OUT/scan_reason.txt"
+		log "miss + ClamAV scan: n/a, the scanning daemon did not start"
 	fi
-	printf '%s\n' "$reason" >"$OUT/scan_reason.txt"
 	echo "unrelated file whose admin rule flushes the kernel cache" >"$STATE/unrelated"
 	write_spawn_spec "$STATE/exec.spec" "$with_scan"
 	cp "$STATE/exec.spec" "$OUT/exec.spec"
 	log "exec: $ROUNDS rounds of $(wc -l <"$STATE/exec.spec") interleaved conditions"
-	"$BENCHBIN/spawn_bench" --rounds "$ROUNDS" --warmup 5 "$STATE/exec.spec" \
+	"$BENCHBIN/spawn_bench" --rounds "$ROUNDS" --warmup "$WARMUP" "$STATE/exec.spec" \
 		>"$OUT/exec.jsonl" 2>"$OUT/exec.err" || return 1
 	if [[ $with_scan == 1 ]]; then
-		grep -c 'source=scanner' "$STATE/scan.log" >"$OUT/scan_decisions.txt"
+		# Exec decisions only: the close-verdict probe below adds "prescan" lines.
+		grep -c '^decision .*source=scanner' "$STATE/scan.log" >"$OUT/scan_decisions.txt"
+		ctl scan --json status >"$OUT/status-scan-after-exec.json" 2>/dev/null
 	fi
 	log "storm: 4 spawners + 1 CPU hog"
 	write_storm_spec "$STATE/storm.spec"
@@ -296,10 +321,102 @@ phase_exec() {
 	done
 	ctl cache --json status >/dev/null 2>&1 || return 1
 	log "close-to-verdict"
-	for t in static dynamic; do
-		"$BENCHBIN/gk_probe" close-verdict "$(scaled 20)" "$DPID_cache" "$BENCHBIN/tiny-$t" \
-			"$TOP/cache/w/fresh" >"$OUT/close_verdict_$t.json" 2>"$OUT/close_verdict_$t.err"
+	close_verdict static cache "$BENCHBIN/tiny-static" 20
+	close_verdict dynamic cache "$BENCHBIN/tiny-dynamic" 20
+	close_verdict static-1MB cache "$BENCHBIN/tiny-static-1MB" 30
+	[[ $with_scan == 1 ]] && close_verdict static-1MB-clamav scan "$BENCHBIN/tiny-static-1MB" 30
+	return 0
+}
+
+# gen_project DIR ID N: a small C project of 2N sources: N programs, each of
+# a main file and a library file, linked and then run once by its own test
+# rule right after the link (compile-then-run, as `make check` does). ID
+# goes into every object, so each build makes content never seen before.
+gen_project() {
+	local dir=$1 id=$2 n=$3 i k progs=""
+	mkdir -p "$dir" || return 1
+	printf '#define BENCH_BUILD_ID %s\nint step(int x);\n' "$id" >"$dir/common.h"
+	for ((i = 1; i <= n; i++)); do
+		printf -v k '%02d' "$i"
+		progs="$progs p$k"
+		printf '#include "common.h"\nint f%s(int x)\n{\n\tint acc = BENCH_BUILD_ID;\n\tfor (int i = 0; i < x; i++)\n\t\tacc = acc * 31 + i;\n\treturn acc;\n}\nint step(int x)\n{\n\treturn x + %d;\n}\n' \
+			"$k" "$i" >"$dir/l$k.c"
+		printf '#include <stdio.h>\n#include "common.h"\nint f%s(int x);\nint main(void)\n{\n\tprintf("ok p%s %%d %%d\\n", BENCH_BUILD_ID, f%s(step(%d)));\n\treturn 0;\n}\n' \
+			"$k" "$k" "$k" "$i" >"$dir/p$k.c"
 	done
+	{
+		echo "# generated by bench/run.sh: $n programs, each run once right after its link"
+		echo "MAKEFLAGS += -r"
+		echo "PROGS :=$progs"
+		echo "all: \$(PROGS:%=%.ok)"
+		echo "%.o: %.c common.h"
+		# shellcheck disable=SC2016 # make's variables, not the shell's
+		printf '\t$(CC) -O1 -c -o $@ $<\n'
+		for ((i = 1; i <= n; i++)); do
+			printf -v k '%02d' "$i"
+			# shellcheck disable=SC2016
+			printf 'p%s: p%s.o l%s.o\n\t$(CC) -o $@ p%s.o l%s.o\n' "$k" "$k" "$k" "$k" "$k"
+			printf 'p%s.ok: p%s\n\t./p%s >p%s.ok\n' "$k" "$k" "$k" "$k"
+		done
+	} >"$dir/Makefile"
+}
+
+# build_once FS ID N [LINKER]: generate and build a project under $TOP/FS/w
+# (with `cc -fuse-ld=LINKER` if given); appends one line to build.txt.
+build_once() {
+	local fs=$1 id=$2 n=$3 linker=${4:-} dir t0 t1 rc ran cc=cc
+	dir=$TOP/$fs/w/proj.$id
+	[[ -n $linker ]] && cc="cc -fuse-ld=$linker"
+	gen_project "$dir" "$id" "$n" || return 1
+	[[ $fs == build ]] && { ctl build --json status >"$OUT/build-$id-before.json" || return 1; }
+	t0=$(date +%s%N)
+	# Not the outer make's jobserver: a build of its own, -j2 as asked.
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout -s KILL 120 make -C "$dir" -j2 CC="$cc" \
+		>"$STATE/build-$fs-$id.out" 2>&1
+	rc=$?
+	t1=$(date +%s%N)
+	[[ $fs == build ]] && { ctl build --json status >"$OUT/build-$id-after.json" || return 1; }
+	ran=$(cat "$dir"/p*.ok 2>/dev/null | grep -c "^ok p[0-9]* $id ")
+	echo "fs=$fs id=$id linker=${linker:-default} rc=$rc ms=$(((t1 - t0) / 1000000))" \
+		"programs=$n ran=$ran" >>"$OUT/build.txt"
+	if [[ $rc != 0 ]]; then
+		log "build $fs $id failed: $(tail -n 3 "$STATE/build-$fs-$id.out" | tr '\n' ' ')"
+		return 1
+	fi
+}
+
+# A small C project built with make -j2 into a watched tree (default allow,
+# enforcing): how many freshly linked programs were kernel hits on their
+# first exec. The same builds on a daemon-less fs give the time baseline;
+# the order alternates so neither side always goes first. Then the same
+# gated builds linked by gold, a cross-check of the daemon's counter: GNU ld
+# (bfd) chmods its output after close(), which changes the ctime the
+# pre-scan recorded, and first_execs_kernel_hits counts only execs whose
+# ctime still matches; gold creates the output executable, no chmod.
+phase_build() {
+	local runs n=20 i
+	runs=$(scaled 5)
+	mount_tmpfs "$TOP/build" 256m && mount_tmpfs "$TOP/buildbare" 256m &&
+		mkdir -p "$TOP/build/w" "$TOP/buildbare/w" || return 1
+	write_policy build allow && start_daemon build || return 1
+	log "build: $runs x make -j2 of $n programs ($((2 * n)) C files), gated and bare"
+	for ((i = 1; i <= runs; i++)); do
+		if ((i % 2)); then
+			build_once buildbare "$((100 + i))" "$n" && build_once build "$i" "$n" || return 1
+		else
+			build_once build "$i" "$n" && build_once buildbare "$((100 + i))" "$n" || return 1
+		fi
+	done
+	if command -v ld.gold >/dev/null; then
+		log "build: $runs x the same, gated, linked by gold"
+		for ((i = 1; i <= runs; i++)); do
+			build_once build "$((200 + i))" "$n" gold || return 1
+		done
+	fi
+	# The misses, for the diagnosis: exec decisions on built files.
+	grep '^decision .*/proj\.' "$STATE/build.log" >"$OUT/build_misses.txt"
+	ctl build --json status >"$OUT/status-build.json"
+	return 0
 }
 
 phase_hash() {
@@ -361,6 +478,7 @@ inner_main() {
 	CTL=$BUILD/gatekeeper-ctl
 	STATE=$TOP/state
 	ROUNDS=30
+	WARMUP=5
 	STORM_ROUNDS=10
 	trap cleanup_inner EXIT
 	# A fresh tmpfs over the work dir: state, logs and sockets never touch a
@@ -368,16 +486,20 @@ inner_main() {
 	mount_tmpfs "$TOP" 1g && mkdir "$STATE" || exit 1
 	{
 		echo "rounds=$ROUNDS"
+		echo "warmup=$WARMUP"
 		echo "storm_rounds=$STORM_ROUNDS"
 		echo "scale=${GK_BENCH_SCALE:-1}"
 		echo "daemon_args=${GK_BENCH_DAEMON_ARGS:-}"
-		echo "scan_policy=${GK_BENCH_SCAN_POLICY:-}"
+		echo "clamav_db=${GK_BENCH_CLAMAV_DB:-one-signature test database}"
 	} >"$OUT/config.txt"
 	host_facts start
 	local failed=0
 	phase_exec || { log "exec phase failed"; failed=1; }
 	keep_logs
 	cleanup_inner 1    # stop the daemons, keep the work tmpfs
+	phase_build || { log "build phase failed"; failed=1; }
+	keep_logs
+	cleanup_inner 1
 	phase_hash || { log "hash phase failed"; failed=1; }
 	phase_startup || { log "start-up phase failed"; failed=1; }
 	host_facts end
