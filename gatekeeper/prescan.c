@@ -93,11 +93,12 @@ static void count_first_exec(int fd)
 		return;
 	pthread_mutex_lock(&ps.judged_lock);
 	struct prejudged *e = &ps.judged[judged_slot(id.dev, id.ino)];
+	/* Same inode is enough: a rewrite after the pre-scan queues a new one
+	 * (replacing this entry), and a chmod after close (as GNU ld does) keeps
+	 * the verdict. A permission event in between marked it missed. */
 	if (e->used && e->id.dev == id.dev && e->id.ino == id.ino) {
-		bool fresh = e->id.ctime_ns == id.ctime_ns && e->id.size == id.size;
-		if (fresh)
-			atomic_fetch_add(&ps.d->stats.first_execs_prejudged, 1);
-		if (fresh && !e->missed)
+		atomic_fetch_add(&ps.d->stats.first_execs_prejudged, 1);
+		if (!e->missed)
 			atomic_fetch_add(&ps.d->stats.first_execs_kernel_hits, 1);
 		e->used = false;
 	}
