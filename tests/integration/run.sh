@@ -48,6 +48,28 @@ TESTS=(
 	policy_apply_bad_changes_nothing:40
 	sighup_reloads_policy:40
 )
+# Invariant 1, one test per write route, with and without the kernel cache.
+for _route in write otrunc truncate fallocate copy_file_range mmap mmap_close_first \
+	rename old_writer mmap_old_writer; do
+	TESTS+=("inv1_$_route:120" "inv1_${_route}_no_kcache:120")
+done
+unset _route
+TESTS+=(
+	compile_then_run_200:120
+	copy_then_run_200:90
+	prescan_first_exec_kernel_hit:40
+	prescan_burst_coalesces:90
+	prescan_skips_text_files:40
+)
+# GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
+if [[ -n ${GK_IT_ONLY:-} ]]; then
+	_all=("${TESTS[@]}")
+	TESTS=()
+	for _t in "${_all[@]}"; do
+		[[ ${_t%%:*} =~ $GK_IT_ONLY ]] && TESTS+=("$_t")
+	done
+	unset _all _t
+fi
 
 # ---------------------------------------------------------------- outer stage
 
@@ -102,7 +124,7 @@ kill_recorded() {
 			[[ $pid =~ ^[0-9]+$ ]] || continue
 			cmd=$( { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || continue
 			case $cmd in
-			*gatekeeper* | *spawner* | timeout*) kill -"$sig" "$pid" 2>/dev/null ;;
+			*gatekeeper* | *spawner* | *routes* | timeout*) kill -"$sig" "$pid" 2>/dev/null ;;
 			esac
 		done <"$pidfile"
 		[[ $sig == TERM ]] && sleep 0.3
@@ -161,10 +183,13 @@ unmount_leftovers() {
 inner_main() {
 	TOP=$GK_IT_TOP
 	trap unmount_leftovers EXIT
-	if ! gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
-		-o "$TOP/spawner" "$HERE/spawner.c" 2>"$TOP/spawner.err"; then
-		echo "spawner: $(head -n 3 "$TOP/spawner.err" | tr '\n' ' ')" >"$TOP/spawner.failed"
-	fi
+	local helper
+	for helper in spawner routes; do
+		if ! gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
+			-o "$TOP/$helper" "$HERE/$helper.c" 2>"$TOP/$helper.err"; then
+			echo "$helper: $(head -n 3 "$TOP/$helper.err" | tr '\n' ' ')" >"$TOP/$helper.failed"
+		fi
+	done
 	# A copy the unprivileged user can surely execute (BINDIR may be private).
 	if [[ -f $GK_IT_BINDIR/gatekeeper-ctl ]]; then
 		install -m 0755 "$GK_IT_BINDIR/gatekeeper-ctl" "$TOP/ctl-nobody"
@@ -185,6 +210,8 @@ inner_main() {
 . "$HERE/tests_basic.sh"
 . "$HERE/tests_kernel.sh"
 . "$HERE/tests_cli.sh"
+. "$HERE/tests_invariants.sh"
+. "$HERE/tests_policy.sh"
 
 case ${GK_IT_STAGE:-} in
 "") outer_main "$@" ;;

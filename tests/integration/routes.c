@@ -1,0 +1,388 @@
+/* routes: invariant 1 of DESIGN.md, one write route at a time, on the real
+ * kernel. A verdict never outlives the content it judged.
+ *
+ *   routes ROUTE TARGET GOOD BAD ROUNDS EXPECT_HIT CTL SOCKET
+ *
+ * GOOD and BAD are files of the same size; BAD is GOOD's prefix up to its
+ * first NUL padding (so truncate(2) and a punched hole can produce it too).
+ * The daemon allows GOOD's content and denies everything else. Each round:
+ *   1. TARGET := GOOD (rewritten in place);
+ *   2. exec TARGET twice; the second exec must be a kernel hit (perm_events
+ *      unchanged) when EXPECT_HIT is 1;
+ *   3. BAD's content goes into TARGET by ROUTE;
+ *   4. exec TARGET at once: it must fail with EPERM, never run.
+ * Routes: write otrunc truncate fallocate copy_file_range mmap
+ * mmap_close_first rename old_writer mmap_old_writer. The old_* routes open
+ * their writer before step 2 (whose execs then fail with ETXTBSY, after the
+ * daemon has judged them).
+ *
+ * Prints one line per notable round and a summary line
+ *   "rounds=N eperm=N bad_ran=N other=N hits=N misses=N setup_errors=N".
+ * Exit status 0 when every round ended in EPERM, 1 otherwise, 2 on usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXEC_FAIL_BASE 200   /* child exit status = EXEC_FAIL_BASE + errno */
+#define EXEC_LIMIT_MS 15000
+
+struct content {
+	char *bytes;
+	size_t size;
+	size_t prefix;           /* bytes before the NUL padding */
+};
+
+struct run {
+	const char *route, *target, *bad_path, *ctl, *sock;
+	struct content good, bad;
+	bool expect_hit, old_writer;
+	int writer_fd;           /* old_* routes: opened before the verdict */
+	char *writer_map;
+	unsigned eperm, bad_ran, other, hits, misses, setup_errors;
+};
+
+static int read_whole(const char *path, struct content *c)
+{
+	int rc = -1;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		goto cleanup;
+	c->size = (size_t)st.st_size;
+	c->bytes = malloc(c->size + 1);
+	if (!c->bytes || pread(fd, c->bytes, c->size, 0) != (ssize_t)c->size)
+		goto cleanup;
+	c->prefix = strnlen(c->bytes, c->size);
+	rc = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Exec path in a child; "ran:N", "errno:NAME", "signal:N" or "hung". */
+static void exec_path(const char *path, char *out, size_t size)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		snprintf(out, size, "fork-failed");
+		return;
+	}
+	if (pid == 0) {
+		char *argv[] = { (char *)path, NULL };
+		execv(path, argv);
+		_exit(EXEC_FAIL_BASE + errno);
+	}
+	for (int64_t end = now_ms() + EXEC_LIMIT_MS;;) {
+		pid_t got = waitpid(pid, &status, WNOHANG);
+		if (got == pid)
+			break;
+		if (now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			snprintf(out, size, "hung");
+			return;
+		}
+		struct timespec pause = { 0, 200 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	if (WIFSIGNALED(status)) {
+		snprintf(out, size, "signal:%d", WTERMSIG(status));
+	} else if (WEXITSTATUS(status) > EXEC_FAIL_BASE) {
+		const char *name = strerrorname_np(WEXITSTATUS(status) - EXEC_FAIL_BASE);
+		snprintf(out, size, "errno:%s", name ? name : "unknown");
+	} else {
+		snprintf(out, size, "ran:%d", WEXITSTATUS(status));
+	}
+}
+
+/* perm_events from `gatekeeper-ctl status`, -1 if it cannot be read. */
+static long perm_events(const struct run *r)
+{
+	char cmd[8192], line[512];
+	long value = -1;
+
+	snprintf(cmd, sizeof(cmd), "timeout -s KILL 10 '%s' --socket '%s' status 2>/dev/null",
+		 r->ctl, r->sock);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p))
+		if (sscanf(line, "perm_events: %ld", &value) == 1)
+			break;
+	while (fgets(line, sizeof(line), p))
+		;
+	pclose(p);
+	return value;
+}
+
+static int write_all_at(int fd, const struct content *c)
+{
+	return pwrite(fd, c->bytes, c->size, 0) == (ssize_t)c->size ? 0 : -1;
+}
+
+static int put_content(const char *path, const struct content *c, int flags)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0755);
+
+	if (fd < 0)
+		return -1;
+	int rc = write_all_at(fd, c);
+	return close(fd) < 0 ? -1 : rc;
+}
+
+static int route_mmap(const struct run *r, bool close_first)
+{
+	int fd = open(r->target, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	char *map = mmap(NULL, r->bad.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	if (close_first)
+		close(fd);
+	memcpy(map, r->bad.bytes, r->bad.size);
+	munmap(map, r->bad.size);
+	if (!close_first)
+		close(fd);
+	return 0;
+}
+
+static int route_copy(const struct run *r)
+{
+	int rc = -1;
+	int in = open(r->bad_path, O_RDONLY | O_CLOEXEC);
+	int out = open(r->target, O_WRONLY | O_CLOEXEC);
+	loff_t off_in = 0, off_out = 0;
+
+	if (in < 0 || out < 0)
+		goto cleanup;
+	if (copy_file_range(in, &off_in, out, &off_out, r->bad.size, 0) != (ssize_t)r->bad.size)
+		goto cleanup;
+	rc = 0;
+cleanup:
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0)
+		rc = -1;
+	return rc;
+}
+
+static int route_punch(const struct run *r)
+{
+	int fd = open(r->target, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	int rc = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r->bad.prefix,
+			   (off_t)(r->bad.size - r->bad.prefix));
+	return close(fd) < 0 ? -1 : rc;
+}
+
+static int route_rename(const struct run *r)
+{
+	char tmp[4096];
+
+	snprintf(tmp, sizeof(tmp), "%s.new", r->target);
+	if (put_content(tmp, &r->bad, O_CREAT | O_TRUNC) < 0)
+		return -1;
+	return rename(tmp, r->target);
+}
+
+static int route_old_writer(struct run *r)
+{
+	int rc = 0;
+
+	if (r->writer_map) {
+		memcpy(r->writer_map, r->bad.bytes, r->bad.size);
+		munmap(r->writer_map, r->bad.size);
+		r->writer_map = NULL;
+	} else if (write_all_at(r->writer_fd, &r->bad) < 0) {
+		rc = -1;
+	}
+	if (close(r->writer_fd) < 0)
+		rc = -1;
+	r->writer_fd = -1;
+	return rc;
+}
+
+/* Put BAD's content into TARGET by the route; 0 ok, -1 + errno. */
+static int apply_route(struct run *r)
+{
+	const char *x = r->route;
+
+	if (!strcmp(x, "write"))
+		return put_content(r->target, &r->bad, 0);
+	if (!strcmp(x, "otrunc"))
+		return put_content(r->target, &r->bad, O_TRUNC);
+	if (!strcmp(x, "truncate"))
+		return truncate(r->target, (off_t)r->bad.prefix) < 0 ? -1
+									: truncate(r->target, (off_t)r->bad.size);
+	if (!strcmp(x, "fallocate"))
+		return route_punch(r);
+	if (!strcmp(x, "copy_file_range"))
+		return route_copy(r);
+	if (!strcmp(x, "mmap"))
+		return route_mmap(r, false);
+	if (!strcmp(x, "mmap_close_first"))
+		return route_mmap(r, true);
+	if (!strcmp(x, "rename"))
+		return route_rename(r);
+	return route_old_writer(r);
+}
+
+static bool known_route(const char *x)
+{
+	static const char *const routes[] = { "write", "otrunc", "truncate", "fallocate",
+					      "copy_file_range", "mmap", "mmap_close_first",
+					      "rename", "old_writer", "mmap_old_writer" };
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (!strcmp(x, routes[i]))
+			return true;
+	return false;
+}
+
+static int open_old_writer(struct run *r)
+{
+	r->writer_fd = open(r->target, O_RDWR | O_CLOEXEC);
+	if (r->writer_fd < 0)
+		return -1;
+	if (strcmp(r->route, "mmap_old_writer"))
+		return 0;
+	r->writer_map = mmap(NULL, r->bad.size, PROT_READ | PROT_WRITE, MAP_SHARED, r->writer_fd, 0);
+	if (r->writer_map == MAP_FAILED) {
+		r->writer_map = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static bool holds(const char *path, const struct content *c)
+{
+	struct content now = { 0 };
+	bool same = read_whole(path, &now) == 0 && now.size == c->size &&
+		    !memcmp(now.bytes, c->bytes, c->size);
+
+	free(now.bytes);
+	return same;
+}
+
+/* Steps 1-2: TARGET holds GOOD and its allow is cached. false: setup error. */
+static bool prepare_round(struct run *r, unsigned round)
+{
+	char res1[64], res2[64];
+	const char *want = r->old_writer ? "errno:ETXTBSY" : "ran:0";
+
+	if (put_content(r->target, &r->good, O_CREAT | O_TRUNC) < 0 ||
+	    (r->old_writer && open_old_writer(r) < 0)) {
+		printf("round %u: setup: cannot write %s: %s\n", round, r->target, strerror(errno));
+		return false;
+	}
+	exec_path(r->target, res1, sizeof(res1));
+	long pe1 = perm_events(r);
+	exec_path(r->target, res2, sizeof(res2));
+	long pe2 = perm_events(r);
+	if (strcmp(res1, want) || strcmp(res2, want) || pe1 < 0 || pe2 < 0) {
+		printf("round %u: setup: good content gave %s then %s (want %s), perm_events %ld %ld\n",
+		       round, res1, res2, want, pe1, pe2);
+		return false;
+	}
+	if (pe2 == pe1) {
+		r->hits++;
+	} else {
+		r->misses++;
+		if (r->expect_hit)
+			printf("round %u: second exec of the good content raised %ld permission events\n",
+			       round, pe2 - pe1);
+	}
+	return true;
+}
+
+static void run_round(struct run *r, unsigned round)
+{
+	char result[64];
+
+	if (!prepare_round(r, round)) {
+		r->setup_errors++;
+		goto cleanup;
+	}
+	if (apply_route(r) < 0) {
+		printf("round %u: route %s failed: %s\n", round, r->route, strerror(errno));
+		r->setup_errors++;
+		goto cleanup;
+	}
+	exec_path(r->target, result, sizeof(result));
+	if (!holds(r->target, &r->bad)) {
+		printf("round %u: route %s did not leave the bad content in place\n", round, r->route);
+		r->setup_errors++;
+	}
+	if (!strcmp(result, "errno:EPERM")) {
+		r->eperm++;
+	} else if (!strncmp(result, "ran:", 4)) {
+		r->bad_ran++;
+		printf("round %u: the bad content RAN (%s) after route %s\n", round, result, r->route);
+	} else {
+		r->other++;
+		printf("round %u: exec after route %s gave %s, expected errno:EPERM\n", round,
+		       r->route, result);
+	}
+cleanup:
+	if (r->writer_map)
+		munmap(r->writer_map, r->bad.size);
+	if (r->writer_fd >= 0)
+		close(r->writer_fd);
+	r->writer_map = NULL;
+	r->writer_fd = -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = { .writer_fd = -1 };
+
+	if (argc != 9 || !known_route(argv[1])) {
+		fprintf(stderr, "usage: routes ROUTE TARGET GOOD BAD ROUNDS EXPECT_HIT CTL SOCKET\n");
+		return 2;
+	}
+	r.route = argv[1];
+	r.target = argv[2];
+	r.bad_path = argv[4];
+	r.expect_hit = atoi(argv[6]) != 0;
+	r.ctl = argv[7];
+	r.sock = argv[8];
+	r.old_writer = !strncmp(r.route, "old_writer", 10) || !strcmp(r.route, "mmap_old_writer");
+	if (read_whole(argv[3], &r.good) < 0 || read_whole(argv[4], &r.bad) < 0 ||
+	    r.good.size != r.bad.size || r.bad.prefix == r.bad.size) {
+		fprintf(stderr, "routes: GOOD and BAD must be readable, of one size, BAD NUL-padded\n");
+		return 2;
+	}
+	unsigned rounds = (unsigned)atoi(argv[5]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (unsigned i = 1; i <= rounds; i++)
+		run_round(&r, i);
+	printf("rounds=%u eperm=%u bad_ran=%u other=%u hits=%u misses=%u setup_errors=%u\n", rounds,
+	       r.eperm, r.bad_ran, r.other, r.hits, r.misses, r.setup_errors);
+	return r.eperm == rounds && !r.setup_errors ? 0 : 1;
+}
