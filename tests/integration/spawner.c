@@ -9,6 +9,12 @@
  *       one line per child: "INDEX PATH RESULT" where RESULT is "ran:STATUS",
  *       "errno:NAME", "signal:N" or "hung". Children still running at the
  *       deadline are killed (and reported hung). Exits 0 if no child hung.
+ *   spawner loop DURATION_MS PATH...
+ *       Execs the PATHs in turn, one at a time, for DURATION_MS; an exec
+ *       that has not finished after 10 s is killed and counted hung. Prints
+ *       up to 5 lines "fail PATH RESULT" and then
+ *       "execs=N ok=N failed=N hung=N". Exits 0 if every exec ran and
+ *       exited 0.
  *
  * Why a C program: the parallel test needs hundreds of execs released at the
  * same instant and a precise errno for each, which a shell cannot give. */
@@ -164,12 +170,72 @@ static int run_parallel(const char *list, int timeout_ms)
 	return hung ? 1 : 0;
 }
 
+/* One exec of path, waited for up to limit_ms: "ran:N", "errno:NAME",
+ * "signal:N" or "hung". */
+static void exec_waited(char *path, int64_t limit_ms, char *out, size_t size)
+{
+	struct child c = { .path = path };
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		snprintf(out, size, "fork-failed");
+		return;
+	}
+	if (pid == 0) {
+		char *argv[] = { path, NULL };
+		execv(path, argv);
+		_exit(EXEC_FAIL_BASE + errno);
+	}
+	for (int64_t end = now_ms() + limit_ms;;) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			describe(&c, status);
+			snprintf(out, size, "%s", c.result);
+			return;
+		}
+		if (now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			snprintf(out, size, "hung");
+			return;
+		}
+		struct timespec pause = { 0, 200 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
+static int run_loop(int duration_ms, char **paths, int n)
+{
+	unsigned long execs = 0, ok = 0, failed = 0, hung = 0;
+	char result[64];
+
+	for (int64_t end = now_ms() + duration_ms; now_ms() < end; execs++) {
+		char *path = paths[execs % (unsigned long)n];
+		exec_waited(path, 10000, result, sizeof(result));
+		if (!strcmp(result, "ran:0")) {
+			ok++;
+			continue;
+		}
+		if (!strcmp(result, "hung"))
+			hung++;
+		else
+			failed++;
+		if (failed + hung <= 5)
+			printf("fail %s %s\n", path, result);
+	}
+	printf("execs=%lu ok=%lu failed=%lu hung=%lu\n", execs, ok, failed, hung);
+	return failed || hung ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "exec") == 0)
 		return exec_one(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "parallel") == 0)
 		return run_parallel(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: spawner exec PATH | spawner parallel LISTFILE TIMEOUT_MS\n");
+	if (argc >= 4 && strcmp(argv[1], "loop") == 0)
+		return run_loop(atoi(argv[2]), argv + 3, argc - 3);
+	fprintf(stderr, "usage: spawner exec PATH | spawner parallel LISTFILE TIMEOUT_MS |"
+			" spawner loop DURATION_MS PATH...\n");
 	return 2;
 }
