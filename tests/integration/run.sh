@@ -64,6 +64,7 @@ TESTS+=(
 	policy_show_apply_roundtrip:40
 	policy_apply_during_exec_storm:90
 )
+. "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")
