@@ -60,6 +60,7 @@ TESTS+=(
 	prescan_first_exec_kernel_hit:40
 	prescan_burst_coalesces:90
 	prescan_skips_text_files:40
+	lease_breaks_do_not_stall_writers:40
 	policy_subtree_scoping:40
 	policy_show_apply_roundtrip:40
 	policy_apply_during_exec_storm:90

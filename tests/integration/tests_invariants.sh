@@ -270,3 +270,50 @@ t_prescan_skips_text_files() {
 	[[ $s2 -eq $((s0 + 1)) ]] ||
 		fail "prescans $s0 -> $s2 after one text file and one executable: the text file was scanned"
 }
+
+# ------------------------------------------------------------ read leases
+
+# ms_now: a monotonic-enough clock in milliseconds.
+ms_now() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# fanotify mode holds a read lease on each cached allow: a writer's open
+# breaks it and must go on at once while the daemon is healthy, and at once
+# after the daemon is gone.
+t_lease_breaks_do_not_stall_writers() {
+	local i t0 t1 worst=0 held breaks0 breaks1
+	for ((i = 0; i < 20; i++)); do
+		mkbin "l$i"
+	done
+	write_policy enforce allow
+	start_daemon
+	for ((i = 0; i < 20; i++)); do
+		expect_runs "$BIN/l$i" "first exec: "
+		expect_runs "$BIN/l$i" "second exec: "
+	done
+	status_json
+	held=$(jget_or_zero leases_held) breaks0=$(jget_or_zero lease_breaks)
+	[[ $held -ge 20 ]] || fail "leases_held=$held after 20 cached allows (expected >= 20)"
+	for ((i = 0; i < 20; i++)); do
+		t0=$(ms_now)
+		printf x >>"$BIN/l$i" || fail "append to $BIN/l$i failed"
+		t1=$(ms_now)
+		((t1 - t0 > worst)) && worst=$((t1 - t0))
+	done
+	status_json
+	breaks1=$(jget_or_zero lease_breaks)
+	note "leases_held=$held, lease_breaks +$((breaks1 - breaks0)), slowest writer open $worst ms"
+	[[ $worst -lt 1000 ]] || fail "a writer waited $worst ms for the daemon to give up its lease"
+	[[ $((breaks1 - breaks0)) -ge 20 ]] || fail "lease_breaks +$((breaks1 - breaks0)) after 20 writers"
+	expect_runs "$BIN/l0" "after the write (default allow): "
+	expect_runs "$BIN/l0" "after the write, cached again: "
+	kill -KILL "$DPID"
+	wait_gone "$TPID" 30 || fail "gatekeeperd still alive 3 s after kill -9"
+	wait "$TPID" 2>/dev/null
+	TPID="" DPID=""
+	t0=$(ms_now)
+	printf x >>"$BIN/l0" || fail "append after kill -9 failed"
+	t1=$(ms_now)
+	[[ $((t1 - t0)) -lt 1000 ]] || fail "a writer waited $((t1 - t0)) ms after the daemon was killed"
+}
