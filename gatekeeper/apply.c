@@ -63,7 +63,7 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		if (d->retired) {
 			snprintf(err, errlen, "the previous policy change is still draining; try again");
 			scanner_set_put(scanners);
-			return -1;
+			return -2;
 		}
 		fresh = fan_group_open(p, err, errlen);
 		fresh_prescan = fresh ? prescan_group_open(p, err, errlen) : -1;

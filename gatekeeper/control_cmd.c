@@ -170,9 +170,10 @@ static void cmd_policy_apply(struct gk_daemon *d, const char *name, int fd, stru
 			proto_arr(reply, "errors", errs.msg[i]);
 		return;
 	}
-	if (daemon_apply_policy(d, p, err, sizeof(err)) < 0) {
+	int rc = daemon_apply_policy(d, p, err, sizeof(err));
+	if (rc < 0) {
 		policy_free(p);
-		proto_error(reply, EXIT_USAGE, "%s", err);
+		proto_error(reply, rc == -2 ? EXIT_REFUSED : EXIT_USAGE, "%s", err);
 		return;
 	}
 	cmd_status(d, reply);

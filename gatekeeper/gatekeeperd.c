@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
 
@@ -160,6 +161,14 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 	audit_submit(d, &a, AUDIT_KERNEL);
 }
 
+/* New signatures: verdicts the kernel caches were reached with the old ones. */
+static void on_signatures_swapped(void *ctx, const char *engine)
+{
+	struct gk_daemon *d = ctx;
+	kcache_forget_all(d->kc);
+	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
+}
+
 static void retire_drained(struct gk_daemon *d, bool readable)
 {
 	if (!d->retired || readable || atomic_load(&d->retired->inflight) > 0)
@@ -251,6 +260,8 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		return EXIT_RUNTIME;
 	}
 	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
+	if (d->kc)
+		scanner_set_swap_hook(on_signatures_swapped, d);
 	if (!d->kc || audit_start(d) < 0 || events_start(d) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;

@@ -113,6 +113,7 @@ void fan_reply(int group_fd, int event_fd, enum gk_verdict verdict);
 
 /* judge.c: the one decision function (miss path, control queries) */
 struct judgement {
+	uint64_t kcache_epoch;     /* kernel-cache epoch when judging began */
 	struct file_id id;
 	bool have_id;
 	unsigned char sha256[GK_SHA256_LEN];
@@ -173,7 +174,8 @@ struct proto_buf;
 void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, int fd,
 		      struct proto_buf *reply);
 
-/* apply.c: apply a parsed policy (takes ownership on success). */
+/* apply.c: apply a parsed policy (takes ownership on success). -1: the
+ * policy cannot be applied here; -2: busy (a previous change still drains). */
 int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen);
 int check_watch_paths(const struct gk_policy *p, char *err, size_t errlen);
 int resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen);

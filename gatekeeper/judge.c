@@ -28,10 +28,19 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 {
 	if (!j->have_id || j->decision.source == GK_SOURCE_ON_ERROR)
 		return;
+	/* Monitor mode must never be able to block an exec: no kernel denies. */
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool monitor = d->policy->mode == GK_MODE_MONITOR;
+	pthread_rwlock_unlock(&d->policy_lock);
+	if (monitor && j->decision.verdict == GK_VERDICT_DENY)
+		return;
 	if (kcache_record(d->kc, fd, j->decision.verdict, j->id.ctime_ns, (int64_t)j->id.size) < 0)
 		return;
+	/* Changed since it was identified, or rules or signatures changed while
+	 * it was judged (their flush may have come before this record). */
 	struct file_id now;
-	if (file_id_of_fd(fd, &now) < 0 || now.size != j->id.size || now.ctime_ns != j->id.ctime_ns)
+	if (file_id_of_fd(fd, &now) < 0 || now.size != j->id.size ||
+	    now.ctime_ns != j->id.ctime_ns || kcache_epoch(d->kc) != j->kcache_epoch)
 		kcache_unrecord(d->kc, fd);
 }
 
@@ -39,6 +48,7 @@ void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgeme
 	      const atomic_bool *cancel)
 {
 	memset(j, 0, sizeof(*j));
+	j->kcache_epoch = kcache_epoch(d->kc);
 	if (path_hint)
 		snprintf(j->path, sizeof(j->path), "%s", path_hint);
 	else

@@ -25,7 +25,7 @@ struct kcache {
 	struct kcache_bpf *bpf;
 	struct kcache_leases *leases;   /* fanotify mode, enforce: see kcache_lease.c */
 	char why[256];
-	uint64_t ignore_marks, flushes;
+	uint64_t ignore_marks, flushes, epoch;
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
 	void *denial_ctx;
 };
@@ -123,8 +123,14 @@ int kcache_unrecord(struct kcache *kc, int fd)
 	return 0;
 }
 
+uint64_t kcache_epoch(const struct kcache *kc)
+{
+	return __atomic_load_n(&kc->epoch, __ATOMIC_ACQUIRE);
+}
+
 int kcache_forget_all(struct kcache *kc)
 {
+	__atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
 	if (!kc->enabled)
 		return 0;
 	if (kc->bpf)

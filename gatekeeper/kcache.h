@@ -56,6 +56,9 @@ int kcache_unrecord(struct kcache *kc, int fd);
 /* Make every cached verdict stale at once (rule change): the caches refill
  * lazily on the next miss. */
 int kcache_forget_all(struct kcache *kc);
+/* Moves with every forget_all (before it flushes). A judgement that began
+ * at another epoch may rest on rules or signatures that have changed. */
+uint64_t kcache_epoch(const struct kcache *kc);
 
 /* bpf mode: the ring buffer of denials and invalidations (-1 otherwise). */
 int kcache_event_fd(const struct kcache *kc);

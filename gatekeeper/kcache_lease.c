@@ -32,6 +32,8 @@ struct kcache_leases {
 	int max_fd;                  /* by_fd has max_fd slots */
 	struct lease_entry *by_fd;
 	struct { int fd; uint64_t seq; } *order;  /* FIFO of grants, oldest first */
+	int *by_inode;               /* open addressing: fd + 1, 0 empty, -1 deleted */
+	size_t inode_cap, deleted;
 	size_t head, len, cap;
 	uint64_t seq, breaks, evictions, refused;
 };
@@ -47,7 +49,10 @@ struct kcache_leases *leases_new(int signo, size_t limit)
 	t->cap = limit + 1;
 	t->by_fd = calloc((size_t)t->max_fd, sizeof(*t->by_fd));
 	t->order = calloc(t->cap, sizeof(*t->order));
-	if (!t->by_fd || !t->order) {
+	for (t->inode_cap = 1024; t->inode_cap < limit * 2; t->inode_cap *= 2)
+		;
+	t->by_inode = calloc(t->inode_cap, sizeof(*t->by_inode));
+	if (!t->by_fd || !t->order || !t->by_inode) {
 		leases_free(t);
 		return NULL;
 	}
@@ -55,9 +60,35 @@ struct kcache_leases *leases_new(int signo, size_t limit)
 	return t;
 }
 
+/* The index slot of an inode's lease, or of where it would go (-1: full). */
+static long inode_slot(struct kcache_leases *t, dev_t dev, ino_t ino, bool for_insert)
+{
+	size_t h = (size_t)(((uint64_t)ino * 0x9e3779b97f4a7c15ull) ^ (uint64_t)dev);
+	long first_free = -1;
+	for (size_t n = 0; n < t->inode_cap; n++) {
+		size_t i = (h + n) & (t->inode_cap - 1);
+		int v = t->by_inode[i];
+		if (v == 0)
+			return for_insert && first_free >= 0 ? first_free : (long)i;
+		if (v < 0) {
+			if (first_free < 0)
+				first_free = (long)i;
+			continue;
+		}
+		if (t->by_fd[v - 1].dev == dev && t->by_fd[v - 1].ino == ino)
+			return (long)i;
+	}
+	return for_insert ? first_free : -1;
+}
+
 /* Caller holds the lock. The mark goes first, then the lease. */
 static void drop(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 {
+	long slot = inode_slot(t, t->by_fd[fd].dev, t->by_fd[fd].ino, false);
+	if (slot >= 0 && t->by_inode[slot] == fd + 1) {
+		t->by_inode[slot] = -1;
+		t->deleted++;
+	}
 	fanotify_mark(group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, mask, fd, NULL);
 	fcntl(fd, F_SETLEASE, F_UNLCK);
 	close(fd);
@@ -79,14 +110,39 @@ static void evict_oldest(struct kcache_leases *t, int group_fd, uint64_t mask)
 	}
 }
 
+/* Deleted index slots lengthen every probe: rebuild once they pile up. */
+static void reindex(struct kcache_leases *t)
+{
+	if (t->deleted < t->inode_cap / 4)
+		return;
+	memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
+	t->deleted = 0;
+	for (int fd = 0; fd < t->max_fd; fd++) {
+		if (!t->by_fd[fd].used)
+			continue;
+		long slot = inode_slot(t, t->by_fd[fd].dev, t->by_fd[fd].ino, true);
+		if (slot >= 0)
+			t->by_inode[slot] = fd + 1;
+	}
+}
+
 int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t mask)
 {
 	struct stat st;
-	int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
+	if (fstat(event_fd, &st) < 0)
 		return -1;
 	pthread_mutex_lock(&t->lock);
-	if (fd >= t->max_fd || fstat(fd, &st) < 0 || fcntl(fd, F_SETSIG, t->signo) < 0 ||
+	long held = inode_slot(t, st.st_dev, st.st_ino, false);
+	if (held >= 0 && t->by_inode[held] > 0) {
+		pthread_mutex_unlock(&t->lock);
+		return 0;   /* leased and marked already: one lease per file */
+	}
+	int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		pthread_mutex_unlock(&t->lock);
+		return -1;
+	}
+	if (fd >= t->max_fd || fcntl(fd, F_SETSIG, t->signo) < 0 ||
 	    fcntl(fd, F_SETOWN, getpid()) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
 		t->refused++;             /* EAGAIN: someone has it open for writing */
 		pthread_mutex_unlock(&t->lock);
@@ -104,6 +160,10 @@ int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t ma
 	t->by_fd[fd] = (struct lease_entry){ .used = true, .dev = st.st_dev, .ino = st.st_ino,
 					     .seq = ++t->seq };
 	t->count++;
+	reindex(t);
+	long slot = inode_slot(t, st.st_dev, st.st_ino, true);
+	if (slot >= 0)
+		t->by_inode[slot] = fd + 1;
 	if (t->len == t->cap)     /* only stale FIFO entries can fill it: compact */
 		evict_oldest(t, group_fd, mask);
 	t->order[(t->head + t->len) % t->cap].fd = fd;
@@ -140,9 +200,9 @@ void leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask)
 void leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
-	for (int fd = 0; fd < t->max_fd; fd++)
-		if (t->by_fd[fd].used && t->by_fd[fd].dev == dev && t->by_fd[fd].ino == ino)
-			drop(t, fd, group_fd, mask);
+	long slot = inode_slot(t, dev, ino, false);
+	if (slot >= 0 && t->by_inode[slot] > 0)
+		drop(t, t->by_inode[slot] - 1, group_fd, mask);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -153,6 +213,8 @@ void leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask)
 		if (t->by_fd[fd].used)
 			drop(t, fd, group_fd, mask);
 	t->head = t->len = 0;
+	memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
+	t->deleted = 0;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -177,5 +239,6 @@ void leases_free(struct kcache_leases *t)
 			}
 	free(t->by_fd);
 	free(t->order);
+	free(t->by_inode);
 	free(t);
 }

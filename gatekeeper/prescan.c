@@ -263,8 +263,8 @@ static void *worker_main(void *arg)
 	for (;;) {
 		while (!ps.len && !ps.stopping)
 			pthread_cond_wait(&ps.cond, &ps.lock);
-		if (!ps.len)
-			break;
+		if (ps.stopping)
+			break;   /* queued files are judged on their first exec instead */
 		struct pending *e = &ps.entries[ps.fifo[ps.head]];
 		ps.head = (ps.head + 1) % PENDING_MAX;
 		ps.len--;

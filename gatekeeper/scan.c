@@ -42,13 +42,21 @@ static void scanner_log(void *ctx, enum scanner_log_level level, const char *msg
 		"scanner message=\"%s\"", msg);
 }
 
-static unsigned max_scan_ms(const struct gk_policy *p)
+/* libclamav takes one set of limits per engine: the widest any subtree
+ * asks for. The size limit of each subtree is checked before scanning. */
+static struct scanner_limits clamav_limits(const struct gk_policy *p)
 {
-	unsigned ms = GK_SCAN_DEFAULT_MAX_SCAN_MS;
-	for (size_t i = 0; i < p->n_scan; i++)
-		if (p->scan[i].max_scan_time_ms > ms)
-			ms = p->scan[i].max_scan_time_ms;
-	return ms;
+	struct scanner_limits l = { .max_scan_ms = GK_SCAN_DEFAULT_MAX_SCAN_MS,
+				    .max_file_size = GK_SCAN_DEFAULT_MAX_FILE_SIZE };
+	for (size_t i = 0; i < p->n_scan; i++) {
+		if (p->scan[i].max_scan_time_ms > l.max_scan_ms)
+			l.max_scan_ms = p->scan[i].max_scan_time_ms;
+		if (p->scan[i].max_file_size > l.max_file_size)
+			l.max_file_size = p->scan[i].max_file_size;
+	}
+	/* archives unpack to more than the file: keep libclamav's 4x ratio */
+	l.max_scan_size = l.max_file_size * 4;
+	return l;
 }
 
 static bool same_config(const struct scanner_set *s, const struct gk_policy *p)
@@ -120,7 +128,7 @@ struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk
 		why[0] = '\0';
 		mkdir(tmp_dir, 0700);
 		struct scanner_clamav_config cc = { .db_dir = s->clamav_db, .tmp_dir = tmp_dir,
-						    .limits = { .max_scan_ms = max_scan_ms(p) },
+						    .limits = clamav_limits(p),
 						    .load_in_background = true };
 		s->clamav = scanner_clamav_open(&cc, why, sizeof(why));
 		if (!s->clamav)

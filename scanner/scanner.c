@@ -68,6 +68,15 @@ void scanner_set_logger(scanner_log_fn fn, void *ctx)
 	log_ctx = fn ? ctx : NULL;
 }
 
+static scanner_swap_fn swap_fn;
+static void *swap_ctx;
+
+void scanner_set_swap_hook(scanner_swap_fn fn, void *ctx)
+{
+	swap_fn = fn;
+	swap_ctx = fn ? ctx : NULL;
+}
+
 static void one_line(char *buf)
 {
 	size_t len = 0;
@@ -170,6 +179,8 @@ static int load_and_swap(struct scanner *s, char *err, size_t errlen)
 		s->ops->unload(old->set);
 		free(old);
 	}
+	if (swap_fn)
+		swap_fn(swap_ctx, s->ops->name);
 	if (errlen)
 		err[0] = '\0';
 	return 0;

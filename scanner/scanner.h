@@ -135,4 +135,9 @@ enum scanner_log_level { SCANNER_LOG_ERR, SCANNER_LOG_WARN, SCANNER_LOG_INFO };
 typedef void (*scanner_log_fn)(void *ctx, enum scanner_log_level level, const char *msg);
 void scanner_set_logger(scanner_log_fn fn, void *ctx);
 
+/* Called (from the engine's reload thread) each time a new signature set is
+ * in force: verdicts reached with the old set must not outlive it. */
+typedef void (*scanner_swap_fn)(void *ctx, const char *engine);
+void scanner_set_swap_hook(scanner_swap_fn fn, void *ctx);
+
 #endif
