@@ -11,25 +11,8 @@ if [ ! -x /gk/gatekeeperd ] || [ ! -x /gk/gatekeeper-ctl ]; then
 	return 0
 fi
 mkdir -p /t && mount -t tmpfs tmpfs /t && mkdir -p $T $T/tpl $GK
-ctl() { timeout 20 gatekeeper-ctl --socket $SOCK "$@"; }
-status_num() { ctl --json status | tr ',{}' '\n\n\n' | sed -n "s/^ *\"$1\": *\([0-9]*\).*/\1/p"; }
 
-cat >$GK/policy.yaml <<POLICY
-mode: enforce
-watch:
-  - $T
-default: allow
-POLICY
-start_daemon() { # extra args
-	timeout 600 gatekeeperd --policy $GK/policy.yaml --db $GK/gk.db --socket $SOCK --foreground "$@" \
-		2>>$GK/gkd.log &
-	DPID=$!
-	for i in $(seq 150); do
-		ctl status >/dev/null 2>&1 && return 0
-		usleep 200000
-	done
-	return 1
-}
+write_policy allow $T
 if ! start_daemon; then
 	not_ok "daemon: gatekeeperd starts and answers status" "$(tail -n 5 $GK/gkd.log | flat)"
 	kill $DPID 2>/dev/null

@@ -15,8 +15,10 @@ echo "GKTAP # kernel $(uname -r) lsm=$(cat /sys/kernel/security/lsm)"
 # gk.suites=a.sh,b.sh on the kernel command line picks the suites of this boot.
 suites=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^gk\.suites=//p' | tr ',' ' ')
 for suite in ${suites:-$(cat /gk/suites)}; do
+	echo "GKTAP # $suite starts at t=$(cut -d. -f1 /proc/uptime) s"
 	sh "/gk/$suite"
 done
+echo "GKTAP # suites done at t=$(cut -d. -f1 /proc/uptime) s"
 echo "GKTAP-END"
 sync
 poweroff -f

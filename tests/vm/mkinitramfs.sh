@@ -2,7 +2,8 @@
 # mkinitramfs.sh BUILD OUT: the guest's root filesystem as an (uncompressed:
 # TCG decompresses slowly) newc cpio: busybox-static, /init, the guest suites
 # under /gk, the test helpers, the project's binaries from BUILD when built,
-# bpftool, and every shared library ldd names for them.
+# bpftool, the files named in GK_VM_EXTRA, and every shared library ldd names
+# for them.
 set -eu
 BUILD=$1
 OUT=$2
@@ -15,15 +16,17 @@ mkdir -p "$ROOT/bin" "$ROOT/gk" "$ROOT/proc" "$ROOT/sys" "$ROOT/dev" "$ROOT/tmp"
 cp /bin/busybox "$ROOT/bin/busybox"
 cp "$HERE/init.sh" "$ROOT/init"
 chmod 755 "$ROOT/init"
-cp "$HERE/guest-lib.sh" "$HERE/kload-tests.sh" "$HERE/daemon-tests.sh" "$HERE/nolsm-tests.sh" "$ROOT/gk/"
+cp "$HERE/guest-lib.sh" "$HERE"/*-tests.sh "$ROOT/gk/"
 echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 
-BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-hello-static $BUILD/vm/bin/gk-kload $(command -v bpftool || echo /usr/sbin/bpftool)"
-SUITES="kload-tests.sh daemon-tests.sh"
+BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-hello-static $BUILD/vm/bin/gk-kload $BUILD/vm/bin/gk-routes $(command -v bpftool || echo /usr/sbin/bpftool)"
+SUITES="kload-tests.sh daemon-tests.sh writes-tests.sh"
 for b in gatekeeperd gatekeeper-ctl; do
 	[ -x "$BUILD/$b" ] && BINS="$BINS $BUILD/$b"
 done
+# GK_VM_EXTRA: more files for /gk (bench/vm-run.sh's guest script and tools).
+BINS="$BINS ${GK_VM_EXTRA:-}"
 for b in $BINS; do
 	cp "$b" "$ROOT/gk/"
 done

@@ -6,6 +6,13 @@
 # qemu TCG and relays the guest's results as TAP. Exits non-zero on any
 # failure, on a boot failure and on a timeout: a kernel that never reports
 # is a failure, not a skip.
+# Environment (for development and for bench/vm-run.sh):
+#   GK_VM_RUNS="bookworm ..."   the boots (KERNEL or KERNEL:nolsm)
+#   GK_VM_SUITES=a.sh,b.sh      the guest suites of every bpf boot
+#   GK_VM_EXTRA="FILE ..."      more files for the guest's /gk (with their libraries)
+#   GK_VM_APPEND="K=V ..."      more kernel command line; K=V without a dot reaches the
+#                               guest suites as environment (GK_VM_ROUTE_ROUNDS=5)
+#   GK_VM_TIMEOUT=S             the limit of one boot (default 240 s)
 set -u
 BUILD=${1:?usage: tests/vm/run.sh BUILD}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +46,8 @@ build_helpers() {
 	$CC $CFLAGS -o "$VMDIR/bin/gk-hello" "$HERE/gk_hello.c" &&
 	$CC $CFLAGS -static -o "$VMDIR/bin/gk-hello-static" "$HERE/gk_hello.c" &&
 	$CC $CFLAGS -I"$ROOT" -I"$BUILD" -o "$VMDIR/bin/gk-kload" "$HERE/gk_kload.c" \
-		"$ROOT/gatekeeper/kcache_bpf.c" -lbpf -lelf -lz
+		"$ROOT/gatekeeper/kcache_bpf.c" -lbpf -lelf -lz &&
+	$CC $CFLAGS -static -o "$VMDIR/bin/gk-routes" "$ROOT/tests/integration/routes.c"
 }
 if ! build_helpers >"$VMDIR/helpers.log" 2>&1; then
 	sed 's/^/# /' "$VMDIR/helpers.log"
@@ -63,7 +71,7 @@ fi
 RUNS=${GK_VM_RUNS:-"$(echo $KERNELS) bookworm:nolsm"}
 boot() { # RUN
 	kernel=${1%%:*}
-	extra=
+	extra="${GK_VM_SUITES:+gk.suites=$GK_VM_SUITES} ${GK_VM_APPEND:-}"
 	case "$1" in
 	*:nolsm) extra="lsm=lockdown,capability,landlock,yama,apparmor,tomoyo gk.suites=nolsm-tests.sh" ;;
 	esac
