@@ -3,6 +3,8 @@
  * mode or watch list changes, then swap everything at once. A failure at
  * any step changes nothing. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/fanotify.h>
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +83,9 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	struct scanner_set *old_scanners = d->scanners;
 	d->scanners = scanners;
 	if (fresh) {
+		/* The old group takes no new events (the new one has its marks);
+		 * what it already queued is answered before it is closed. */
+		fanotify_mark(d->group->fd, FAN_MARK_FLUSH | FAN_MARK_FILESYSTEM, 0, AT_FDCWD, NULL);
 		d->retired = d->group;
 		d->group = fresh;
 		kcache_set_group(d->kc, fresh->fd, fresh->mask);

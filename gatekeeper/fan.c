@@ -4,6 +4,8 @@
  * policy scopes decisions to the watched subtrees. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,34 @@ void fan_group_close(struct fan_group *g)
 		free(g->fs_desc[i]);
 	free(g->fs_desc);
 	free(g);
+}
+
+static void *close_in_background(void *fd)
+{
+	close((int)(intptr_t)fd);
+	return NULL;
+}
+
+/* Tearing a fanotify group down waits in the kernel until no exec waits on
+ * a permission event of any group marking the same files; answering those
+ * is our own work. So a group that is replaced while we serve is closed on
+ * a thread of its own, never on one that answers events. */
+void fan_close_async(int fd)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, close_in_background, (void *)(intptr_t)fd) != 0)
+		close(fd);
+	pthread_attr_destroy(&attr);
+}
+
+void fan_group_close_async(struct fan_group *g)
+{
+	fan_close_async(g->fd);
+	g->fd = -1;
+	fan_group_close(g);
 }
 
 void fan_reply(int group_fd, int event_fd, enum gk_verdict verdict)

@@ -166,7 +166,9 @@ static void print_human(const char *verb, const struct field *f, size_t n)
 			continue;
 		if (show && !strcmp(f[i].key, "text"))
 			continue;
-		printf(show ? "# %s: %s\n" : "%s: %s\n", f[i].key, f[i].value);
+		/* policy show: the header to stderr, so stdout is the policy byte
+		 * for byte and `policy show > p.yaml; policy apply p.yaml` is exact */
+		fprintf(show ? stderr : stdout, show ? "# %s: %s\n" : "%s: %s\n", f[i].key, f[i].value);
 	}
 	for (size_t i = 0; show && i < n; i++)
 		if (!strcmp(f[i].key, "text"))

@@ -177,7 +177,7 @@ static void retire_drained(struct gk_daemon *d, bool readable)
 	struct fan_group *g = d->retired;
 	d->retired = NULL;
 	pthread_rwlock_unlock(&d->policy_lock);
-	fan_group_close(g);
+	fan_group_close_async(g);
 }
 
 static void main_loop(struct gk_daemon *d, int sig_fd)
@@ -319,11 +319,14 @@ int main(int argc, char **argv)
 		main_loop(&d, sig_fd);
 	signal_ready(&ready_fd, (char)rc);
 	log_msg(GK_LOG_INFO, "stopping");
+	/* Answer what was read, then close the permission groups (the kernel
+	 * allows whatever is still queued), and only then the pre-scan group,
+	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
-	prescan_stop();
 	events_stop(&d);
-	fan_group_close(d.retired);
 	fan_group_close(d.group);
+	fan_group_close(d.retired);
+	prescan_stop();
 	kcache_close(d.kc);
 	scanner_set_put(d.scanners);
 	audit_stop();

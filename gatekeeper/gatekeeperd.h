@@ -108,6 +108,8 @@ struct gk_daemon {
 /* fan.c: fanotify groups */
 struct fan_group *fan_group_open(const struct gk_policy *policy, char *err, size_t errlen);
 void fan_group_close(struct fan_group *g);
+void fan_group_close_async(struct fan_group *g);
+void fan_close_async(int fd);
 /* Answer a permission event. Never fails silently: logs errors. */
 void fan_reply(int group_fd, int event_fd, enum gk_verdict verdict);
 

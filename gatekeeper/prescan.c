@@ -225,9 +225,10 @@ static void *reader_main(void *arg)
 		pthread_mutex_unlock(&ps.lock);
 		if (fresh >= 0) {
 			pthread_mutex_lock(&ps.read_lock);
-			close(ps.group_fd);
+			int old = ps.group_fd;
 			ps.group_fd = fresh;
 			pthread_mutex_unlock(&ps.read_lock);
+			fan_close_async(old);
 		}
 		if (stop)
 			return NULL;
