@@ -241,7 +241,17 @@ void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
 	uint64_t cl = generation(engines & 2 ? s->clamav : NULL);
 	if (cache_get(sha, engines, hl, cl, out))
 		return;
+	int64_t start = gk_mono_us();
 	scanner_scan_all(list, n, fd, sha, out);
+	/* libclamav stops at the widest limit of all subtrees; this subtree's
+	 * own limit is held here (a result that came too late is not used) */
+	int64_t took_ms = (gk_mono_us() - start) / 1000;
+	if (took_ms > (int64_t)plan->max_scan_time_ms) {
+		out->status = SCAN_ERROR;
+		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_scan_time_ms (%lld > %u ms)",
+			 (long long)took_ms, plan->max_scan_time_ms);
+		return;
+	}
 	if (out->status != SCAN_ERROR)   /* an error may pass (a reload, a load in progress) */
 		cache_put(sha, engines, hl, cl, out);
 }
