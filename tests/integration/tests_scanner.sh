@@ -13,6 +13,7 @@ TESTS+=(
 	scanner_missing_database_on_error:60
 	scanner_corrupt_ndb_on_error:60
 	scanner_hashlist_denies_with_list_name:40
+	scanner_subtree_limits_apply_on_error:60
 )
 
 # The EICAR test string, in two halves so that no file of the repository
@@ -484,5 +485,33 @@ t_scanner_hashlist_denies_with_list_name() {
 	expect_runs "$BIN/unlisted" "not listed: "
 	scn_log_line "path=$BIN/listed " "source=scanner" "GkTest.HashList.Listed" >/dev/null ||
 		fail "no decision log line for $BIN/listed names the list entry"
+	scn_stop_checked
+}
+
+# ---------------------------------------------------------------- limits
+
+# Each scan: subtree holds files to its own limits: a file over
+# max_file_size, or whose scan outlasts max_scan_time_ms, gets on_error
+# (deny here) and the verdict says which limit; a file within them runs.
+t_scanner_subtree_limits_apply_on_error() {
+	local db=$T/clamdb
+	mkdir "$db" "$BIN/slow" "$BIN/capped"
+	printf 'GkTest.NoMatch:0:*:%s\n' "$(printf 'gk-no-such-bytes' | od -An -v -tx1 | tr -d ' \n')" >"$db/t.ndb"
+	cp /bin/true "$BIN/slow/big"
+	head -c 40000000 /dev/urandom >>"$BIN/slow/big"
+	cp /bin/true "$BIN/capped/over"
+	cp /bin/true "$BIN/within"
+	printf 'within' >>"$BIN/within"
+	write_policy enforce allow "on_error: deny" "scanners:" \
+		"  clamav: {enabled: true, database: $db}" "scan:" \
+		"  - {path: $BIN/slow, engines: [clamav], max_scan_time_ms: 10}" \
+		"  - {path: $BIN/capped, engines: [clamav], max_file_size: 1K}"
+	start_daemon
+	scn_wait_available clamav 1
+	expect_runs "$BIN/within" "a small file under the default plan: "
+	expect_eperm "$BIN/slow/big" "a 40 MB scan against a 10 ms limit: "
+	scn_expect_query "$BIN/slow/big" deny on-error "max_scan_time_ms"
+	expect_eperm "$BIN/capped/over" "a file over a 1K max_file_size: "
+	scn_expect_query "$BIN/capped/over" deny on-error "max_file_size"
 	scn_stop_checked
 }
