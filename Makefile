@@ -4,6 +4,8 @@
 #   make test       install dependencies, build, run every test (unit, host kernel, guest kernels)
 #   make vmtest     only the guest-kernel (BPF LSM) suite
 #   make fuzz       the policy parser under libFuzzer for 60 s
+#   make bench      exec-gate benchmarks on this kernel (ratios to bare exec)
+#   make vmbench    the exec benchmark inside the guest kernels (bpf mode)
 #   make install PREFIX=/usr/local [DESTDIR=]
 
 CC      ?= gcc
@@ -103,6 +105,9 @@ vmtest: all
 
 bench: all
 	bench/run.sh $(BUILD)
+
+vmbench: all
+	bench/vm-run.sh $(BUILD)
 
 fuzz: $(FUZZ)
 	tests/run-all.sh --only fuzz $(BUILD)

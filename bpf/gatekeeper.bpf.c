@@ -42,6 +42,22 @@ struct {
 	__type(value, struct gk_inode_verdict);
 } gk_verdicts SEC(".maps");
 
+/* Open files that carry (or carried) a shared writable mapping, by struct
+ * file address: writes through such a mapping raise no hook, so only their
+ * release ends what they may have changed. A plain writer's writes are
+ * caught as they happen (file_permission), so its release changes nothing. */
+#define GK_SHARED_WRITERS_MAX 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GK_SHARED_WRITERS_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} gk_shared_writers SEC(".maps");
+
+/* Set when gk_shared_writers was full: from then on every writer's release
+ * is treated as if it had been mapped (never allow on a guess). */
+__u64 gk_shared_writers_lost = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, GK_RINGBUF_BYTES);
@@ -280,6 +296,15 @@ int BPF_PROG(gk_file_truncate, struct file *file, int ret)
 	return 0;
 }
 
+static void note_shared_writer(struct file *file)
+{
+	__u64 key = (__u64)file;
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(&gk_shared_writers, &key, &one, BPF_ANY))
+		__sync_fetch_and_add(&gk_shared_writers_lost, 1);
+}
+
 SEC("lsm/mmap_file")
 int BPF_PROG(gk_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
 	     unsigned long flags, int ret)
@@ -297,8 +322,10 @@ int BPF_PROG(gk_mmap_file, struct file *file, unsigned long reqprot, unsigned lo
 	/* A shared mapping of a writable file can be written (mprotect,
 	 * /proc/pid/mem) without a write(2): no FS_MODIFY ever follows. */
 	if ((type == GK_MAP_SHARED || type == GK_MAP_SHARED_VALIDATE) &&
-	    ((prot & GK_PROT_WRITE) || (f_mode & GK_FMODE_WRITE)))
+	    ((prot & GK_PROT_WRITE) || (f_mode & GK_FMODE_WRITE))) {
 		invalidate(inode, GK_ROUTE_MMAP_SHARED, true);
+		note_shared_writer(file);
+	}
 	if (prot & GK_PROT_EXEC)
 		return check_exec_map(inode);
 	return 0;
@@ -319,22 +346,32 @@ int BPF_PROG(gk_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot
 	inode = file->f_inode;
 	if (!inode)
 		return 0;
-	if ((vma->vm_flags & GK_VM_SHARED) && (prot & GK_PROT_WRITE))
+	if ((vma->vm_flags & GK_VM_SHARED) && (prot & GK_PROT_WRITE)) {
 		invalidate(inode, GK_ROUTE_MMAP_SHARED, true);
+		note_shared_writer(file);
+	}
 	if (prot & GK_PROT_EXEC)
 		return check_exec_map(inode);
 	return 0;
 }
 
-/* A writer that was open (or mapped) before the verdict was recorded may
- * have changed the file through a mapping since: its last close ends that. */
+/* A file mapped shared-writable before the verdict was recorded may have
+ * changed the content through that mapping since: its release ends that.
+ * Other writers' releases change nothing (their writes were seen), and must
+ * not: a pre-scan verdict recorded while the writer's close was still
+ * unwinding would go stale, or be held, for no write at all. */
 SEC("lsm/file_free_security")
 void BPF_PROG(gk_file_free, struct file *file)
 {
 	struct inode *inode = file->f_inode;
 	struct gk_inode_verdict *v;
+	__u64 key = (__u64)file;
 
 	if (!inode || !(file->f_mode & GK_FMODE_WRITE))
+		return;
+	if (bpf_map_lookup_elem(&gk_shared_writers, &key))
+		bpf_map_delete_elem(&gk_shared_writers, &key);
+	else if (!gk_shared_writers_lost)
 		return;
 	v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
 	if (v && is_fresh(v, inode))

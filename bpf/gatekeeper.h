@@ -59,7 +59,7 @@ enum gk_route {
 	GK_ROUTE_WRITE,         /* INVALIDATE: write, fallocate, copy_file_range... */
 	GK_ROUTE_TRUNCATE,      /* INVALIDATE: truncate(2), ftruncate, O_TRUNC */
 	GK_ROUTE_MMAP_SHARED,   /* INVALIDATE: shared writable mmap / mprotect */
-	GK_ROUTE_WRITER_CLOSE,  /* INVALIDATE: a writer opened before the verdict closed */
+	GK_ROUTE_WRITER_CLOSE,  /* INVALIDATE: a file mapped shared-writable was released */
 	GK_ROUTE_HOLD_REFUSED,  /* INVALIDATE: exec refused by a pending hold (reminder) */
 };
 
