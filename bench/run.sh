@@ -46,7 +46,7 @@ build_tools() {
 		gcc -O2 -o "$b/bench/tiny-dynamic" "$b/bench/tiny.c" &&
 		gcc $CFLAGS_BENCH -o "$b/bench/spawn_bench" "$HERE/spawn_bench.c" &&
 		gcc $CFLAGS_BENCH -o "$b/bench/gk_probe" "$HERE/gk_probe.c" &&
-		gcc $CFLAGS_BENCH -o "$b/bench/sha_bench" "$HERE/sha_bench.c" -lcrypto || return 1
+		gcc $CFLAGS_BENCH -I"$HERE/.." -o "$b/bench/sha_bench" "$HERE/sha_bench.c" "$HERE/../scanner/scanner.c" -lcrypto -lpthread || return 1
 	# The static target padded with random bytes to 1 MiB: still a valid ELF
 	# (the kernel maps only its segments), 1 MiB to hash and scan.
 	cp "$b/bench/tiny-static" "$b/bench/tiny-static-1MB" &&

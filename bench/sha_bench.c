@@ -9,7 +9,6 @@
  * separate the two. Prints one JSON object; never judges the numbers. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "scanner/scanner.h"   /* the daemon's own hashing, measured as it runs */
 
 extern char **environ;
 
@@ -42,35 +43,6 @@ static double median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_dbl);
 	return v[(n - 1) / 2];
-}
-
-/* The daemon's algorithm: pread 1 MiB at a time from offset 0 into one
- * heap buffer, EVP_DigestUpdate each chunk. 0 ok, -1 + errno. */
-static int sha256_file(int fd, unsigned char *buf, unsigned char out[32])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = -1;
-
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		goto cleanup;
-	for (off_t off = 0;;) {
-		ssize_t n = pread(fd, buf, CHUNK, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto cleanup;
-		if (n == 0)
-			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
-			goto cleanup;
-		off += n;
-	}
-	if (!EVP_DigestFinal_ex(ctx, out, NULL))
-		goto cleanup;
-	rc = 0;
-cleanup:
-	EVP_MD_CTX_free(ctx);
-	return rc;
 }
 
 static double spawn_ms(const char *prog, const char *arg)
@@ -113,7 +85,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < reps; i++) {
 		int64_t t0 = now_ns();
-		if (sha256_file(fd, buf, sha) < 0) {
+		if (scanner_sha256_fd(fd, sha, NULL) < 0) {
 			fprintf(stderr, "sha_bench: hashing %s failed\n", argv[1]);
 			goto cleanup;
 		}
