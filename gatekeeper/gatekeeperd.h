@@ -40,8 +40,6 @@ int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
  * hash it, re-checking that the file did not change while it was read. */
 int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
 		const atomic_bool *cancel);
-void hash_cache_clear(void);
-uint64_t identify_hashes_computed(void);   /* for tests and status */
 /* The file was written: its cached hash may not describe it any more
  * (a write through a shared mapping need not change its ctime). */
 void hash_cache_forget(dev_t dev, ino_t ino);
@@ -49,7 +47,7 @@ void hash_cache_forget(dev_t dev, ino_t ino);
 /* ---- stats.c: counters and the decision-latency histogram ---- */
 struct gk_stats {
 	atomic_uint_fast64_t events, perm_events, allows, denies, would_deny, timeouts,
-		overloads, errors, queue_overflows, audit_dropped, pending,
+		overloads, queue_overflows, audit_dropped, pending,
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
 		first_execs_kernel_hits;
 	atomic_uint_fast64_t latency_hist[64 * 8];

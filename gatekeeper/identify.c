@@ -23,7 +23,6 @@ struct hash_slot {
 };
 
 static struct hash_slot cache[HASH_CACHE_SLOTS];
-static atomic_uint_fast64_t hashes_computed;
 
 /* Files being hashed right now: a second caller for the same file waits for
  * the first instead of reading it again (the miss path meeting a pre-scan). */
@@ -122,8 +121,6 @@ static void release_hashing(int claimed)
 	pthread_mutex_unlock(&hashing_lock);
 }
 
-uint64_t identify_hashes_computed(void) { return atomic_load(&hashes_computed); }
-
 int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
 		const atomic_bool *cancel)
 {
@@ -152,7 +149,6 @@ static int hash_and_cache(int fd, struct file_id *id, unsigned char out[GK_SHA25
 		struct file_id after;
 		if (scanner_sha256_fd(fd, out, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
-		atomic_fetch_add(&hashes_computed, 1);
 		if (same_id(id, &after)) {
 			pthread_mutex_lock(lock);
 			cache[slot].id = *id;
@@ -178,14 +174,4 @@ void hash_cache_forget(dev_t dev, ino_t ino)
 	if (cache[slot].used && cache[slot].id.dev == dev && cache[slot].id.ino == ino)
 		cache[slot].used = false;
 	pthread_mutex_unlock(lock);
-}
-
-void hash_cache_clear(void)
-{
-	for (size_t i = 0; i < HASH_CACHE_SLOTS; i++) {
-		pthread_mutex_t *lock = &cache_locks[i % HASH_CACHE_LOCKS];
-		pthread_mutex_lock(lock);
-		cache[i].used = false;
-		pthread_mutex_unlock(lock);
-	}
 }
