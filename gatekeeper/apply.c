@@ -67,9 +67,13 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 			scanner_set_put(scanners);
 			return -2;
 		}
+		/* The old group drops its inode marks before a second permission
+		 * group exists, so neither can wait on the other at exit (kcache.c). */
+		kcache_detach_group(d->kc);
 		fresh = fan_group_open(p, err, errlen);
 		fresh_prescan = fresh ? prescan_group_open(p, err, errlen) : -1;
 		if (fresh_prescan < 0) {
+			kcache_set_group(d->kc, d->group->fd, d->group->mask);
 			fan_group_close(fresh);
 			scanner_set_put(scanners);
 			return -1;

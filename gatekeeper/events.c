@@ -246,8 +246,12 @@ void events_read(struct gk_daemon *d, struct fan_group *g)
 			}
 			if (m->mask & FAN_Q_OVERFLOW)
 				atomic_fetch_add(&d->stats.queue_overflows, 1);
-			if (m->fd >= 0)
+			if (m->fd >= 0 && g->perm && !(m->mask & FAN_OPEN_EXEC_PERM)) {
+				prescan_exec_seen(g->fd, m->fd);   /* a counted first exec */
+				close(m->fd);
+			} else if (m->fd >= 0) {
 				dispatch(d, g, m);
+			}
 		}
 	}
 }

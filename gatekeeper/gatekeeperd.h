@@ -146,6 +146,8 @@ void prescan_stop(void);
 int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen);
 void prescan_swap_group(int fd);      /* takes the fd */
 void prescan_note_miss(const struct file_id *id);
+/* A FAN_OPEN_EXEC notification on the permission group (group_fd). */
+void prescan_exec_seen(int group_fd, int fd);
 void prescan_sync(void);
 
 /* events.c: read events, worker pool, deadline watchdog */
