@@ -1,0 +1,142 @@
+# Fault tests (issue 12): kill -9 with execs in flight, bounded descriptors,
+# a store that is corrupt, locked or on a full disk.
+# Sourced by run.sh before its GK_IT_ONLY filter: this file adds its own
+# entries to TESTS; each t_NAME runs in its own process (see lib.sh).
+
+TESTS+=(
+	fault_kill9_storm_50:300
+	fault_kill9_stopped_50:240
+)
+
+FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
+
+# kill9_and_time: SIGKILL the daemon (killwait.py); KILL_WAIT_MS = how long
+# until no process of session SID_WANTED waits in fanotify (999999: still
+# after 3 s); KILL_WAITERS0 = how many waited at the kill.
+kill9_and_time() {
+	local out
+	out=$("$PY" "$HERE/killwait.py" "$DPID" "$SID_WANTED" 3)
+	KILL_WAITERS0=$(sed -n 's/.*waiters_at_kill=\([0-9]*\).*/\1/p' <<<"$out")
+	KILL_WAIT_MS=$(sed -n 's/.*wait_ms=\(-\?[0-9]*\).*/\1/p' <<<"$out")
+	[[ -n $KILL_WAITERS0 && -n $KILL_WAIT_MS ]] || fail "killwait.py: $out"
+	[[ $KILL_WAIT_MS -lt 0 ]] && KILL_WAIT_MS=999999
+	wait_gone "$TPID" 50 || fail "gatekeeperd still alive 5 s after kill -9"
+	wait "$TPID" 2>/dev/null
+	TPID="" DPID=""
+}
+
+# session_waiters: processes of session SID_WANTED waiting in fanotify.
+session_waiters() {
+	"$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import killwait; print(killwait.waiters(int(sys.argv[2])))' \
+		"$HERE" "$SID_WANTED"
+}
+
+fault_stage() {
+	mkdir -p "$T/stage"
+	cp /bin/true "$T/stage/$1" &&
+		printf '\ngk-it staged %s %s %s\n' "$1" "$RANDOM" "$(date +%s%N)" >>"$T/stage/$1" &&
+		chmod 0755 "$T/stage/$1" || fail "cannot stage $1"
+}
+
+# Item 1: a storm of 4 spawners (a cached file, uncached files, a denied
+# file, newly written files whose pre-scans are in flight) while admin rule
+# changes flush the kernel cache; kill -9 mid-storm; every exec waiting on
+# the daemon must return within 1 s of the kill. 50 rounds.
+t_fault_kill9_storm_50() {
+	local r worst=0 seen=0 total=0 hung=0 sid line
+	need_spawner
+	mkbin cached
+	mkbin denied
+	mkbin u1
+	mkbin u2
+	mkbin dummy
+	fault_stage fresh
+	write_policy enforce allow "decision_timeout_ms: 60000"
+	for ((r = 1; r <= FAULT_ROUNDS; r++)); do
+		start_daemon
+		[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+		[[ $r -eq 1 ]] && { ctl_ok deny "$BIN/denied"; ctl_ok allow "$BIN/cached"; }
+		rm -f "$T"/storm.*.out "$BIN"/big*
+		# Sparse: costs no memory, but hashing it keeps one exec waiting.
+		fault_stage "big$r"
+		truncate -s 2G "$T/stage/big$r" && mv "$T/stage/big$r" "$BIN/" || fail "truncate failed"
+		setsid bash -c '
+			S=$1 B=$2 T=$3 CTL=$4 SOCK=$5 R=$6
+			$S exec $B/big$R >/dev/null &
+			$S loop 1500 $B/cached >$T/storm.1.out &
+			$S loop 1500 $B/u1 $B/u2 >$T/storm.2.out &
+			$S loop 1500 $B/denied >$T/storm.3.out &
+			( for ((i = 0; i < 400; i++)); do
+				f=$B/n$RANDOM$i
+				cp $T/stage/fresh $f && $S exec $f >/dev/null
+				rm -f $f
+			  done ) &
+			( for ((i = 0; i < 60; i++)); do
+				timeout -s KILL 2 $CTL --socket $SOCK allow $B/dummy >/dev/null 2>&1
+				timeout -s KILL 2 $CTL --socket $SOCK forget $B/dummy >/dev/null 2>&1
+			  done ) &
+			wait' storm "$SPAWNER" "$BIN" "$T" "$CTL" "$SOCK" "$r" &
+		sid=$!
+		record_pid "$sid"
+		SID_WANTED=$sid
+		sleep 0.$((5 + RANDOM % 4))
+		kill9_and_time
+		[[ $KILL_WAITERS0 -gt 0 ]] && seen=$((seen + 1))
+		[[ $KILL_WAIT_MS -gt $worst ]] && worst=$KILL_WAIT_MS
+		if [[ $KILL_WAIT_MS -gt 1000 ]]; then
+			kill -KILL -- -"$sid" 2>/dev/null
+			fail "round $r: execs still waited in fanotify ${KILL_WAIT_MS} ms after kill -9"
+		fi
+		wait "$sid" 2>/dev/null
+		for line in $(cat "$T"/storm.*.out 2>/dev/null | sed -n 's/^execs=\([0-9]*\) .* hung=\([0-9]*\)$/\1:\2/p'); do
+			total=$((total + ${line%%:*}))
+			hung=$((hung + ${line##*:}))
+		done
+	done
+	note "rounds=$FAULT_ROUNDS execs=$total hung=$hung rounds_with_waiters_at_kill=$seen longest_wait_after_kill_ms=$worst"
+	[[ $hung -eq 0 ]] || fail "$hung execs hung (10 s) during the storms"
+	[[ $seen -eq $FAULT_ROUNDS ]] ||
+		fail "only $seen of $FAULT_ROUNDS rounds had an exec waiting at the kill"
+}
+
+# Item 1: one exec pending while the daemon is SIGSTOPped, then SIGKILL.
+# The file was pre-judged and run (its first exec counted), then a rule
+# change flushed the cache: the state in which the pre-scan group's inode
+# mark used to be pinned by the waiting exec. 50 rounds.
+t_fault_kill9_stopped_50() {
+	local r worst=0 epid out i f
+	need_spawner
+	mkbin dummy
+	write_policy enforce allow "decision_timeout_ms: 60000"
+	for ((r = 1; r <= FAULT_ROUNDS; r++)); do
+		fault_stage "p$r"
+		start_daemon
+		[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+		f=$BIN/p$r
+		cp "$T/stage/p$r" "$f" || fail "cp failed"
+		sleep 0.2   # the pre-scan
+		expect_runs "$f" "round $r, first exec: "
+		ctl_ok allow "$BIN/dummy"   # a rule change: every cached verdict goes
+		kill -STOP "$DPID"
+		setsid "$SPAWNER" exec "$f" >"$T/pending.out" 2>&1 &
+		epid=$!
+		record_pid "$epid"
+		SID_WANTED=$epid
+		for ((i = 0; i < 100; i++)); do
+			[[ $(session_waiters) -gt 0 ]] && break
+			alive "$epid" || break
+			sleep 0.02
+		done
+		[[ $(session_waiters) -gt 0 ]] || fail "round $r: the exec never waited on the stopped daemon"
+		kill9_and_time
+		if [[ $KILL_WAIT_MS -gt 1000 ]]; then
+			kill -KILL "$epid" 2>/dev/null
+			fail "round $r: the pending exec still waited ${KILL_WAIT_MS} ms after kill -9"
+		fi
+		[[ $KILL_WAIT_MS -gt $worst ]] && worst=$KILL_WAIT_MS
+		wait "$epid"
+		out=$?
+		[[ $out -eq 0 ]] || fail "round $r: the released exec exited $out: $(cat "$T/pending.out")"
+	done
+	note "rounds=$FAULT_ROUNDS pending_execs=$FAULT_ROUNDS answered=$FAULT_ROUNDS longest_wait_after_kill_ms=$worst"
+}
