@@ -17,7 +17,10 @@
 #include "gatekeeper/kcache_bpf.h"
 #include "gatekeeper/kcache_lease.h"
 
-#define LEASE_LIMIT 32768
+/* fanotify mode: at most this many cached allows, one leased descriptor
+ * each (gatekeeperd(8), "Resources"). Beyond it the oldest is dropped and
+ * its next exec is a miss, answered from the daemon's memory. */
+#define LEASE_LIMIT 4096
 
 struct kcache {
 	pthread_rwlock_t group_lock;    /* readers add marks to group_fd; writers swap it */
