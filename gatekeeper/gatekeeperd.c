@@ -329,7 +329,7 @@ int main(int argc, char **argv)
 	prescan_stop();
 	kcache_close(d.kc);
 	scanner_set_put(d.scanners);
-	audit_stop();
+	audit_stop(&d);
 	db_close(d.db);
 	admin_rules_free(d.admin);
 	policy_free(d.policy);

@@ -99,6 +99,7 @@ struct gk_daemon {
 	int64_t started_us;
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
+	struct audit_writer *audit;         /* audit.c: the audit table's writer */
 	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
 	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
 };
@@ -158,14 +159,16 @@ void events_read(struct gk_daemon *d, struct fan_group *g);
 void events_stop(struct gk_daemon *d);
 
 /* audit.c: decisions to the audit table and the log, after the reply */
+struct audit_writer;
 enum audit_kind {
 	AUDIT_EXEC,        /* an exec was answered: audit row, verdict, log line */
 	AUDIT_PRESCAN,     /* a written file was judged: verdict and log line */
 	AUDIT_KERNEL,      /* the kernel denied from its cache: audit row, log line */
 };
+/* Starts d->audit (NULL until then and after audit_stop). */
 int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
-void audit_stop(void);
+void audit_stop(struct gk_daemon *d);
 
 /* control.c: the control socket */
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
