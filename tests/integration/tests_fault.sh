@@ -7,6 +7,9 @@ TESTS+=(
 	fault_kill9_storm_50:300
 	fault_kill9_stopped_50:240
 	fault_100k_executables_bounded_fds:180
+	fault_store_corrupt_keeps_admin_rules:90
+	fault_store_locked_30s:120
+	fault_store_disk_full:90
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -189,4 +192,159 @@ PYEOF
 	[[ $ran -eq $(wc -l <"$T/survivors") ]] ||
 		fail "only $ran of $(wc -l <"$T/survivors") execs ran: $(grep -v ' ran:0$' <<<"$out" | head -n 3)"
 	[[ $end_fds -le 4160 ]] || fail "the daemon holds $end_fds fds at rest (bound 4160)"
+}
+
+# log_count PATTERN: lines of the daemon's logs matching PATTERN.
+log_count() {
+	cat "$T"/daemon.*.log 2>/dev/null | grep -c -- "$1"
+}
+
+# timed_exec PATH: exec PATH; EXEC_MS = how long it took, EXEC_R = result.
+timed_exec() {
+	local t0
+	t0=$(date +%s%N)
+	EXEC_R=$(exec_result "$1")
+	EXEC_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# corrupt_store HOW: damage $DB while the daemon is down (header: the first
+# 100 bytes; pages: 8 KiB from offset 4096).
+corrupt_store() {
+	if [[ $1 == header ]]; then
+		head -c 100 /dev/urandom | dd of="$DB" bs=1 seek=0 conv=notrunc status=none
+	else
+		head -c 8192 /dev/urandom | dd of="$DB" bs=1 seek=4096 conv=notrunc status=none
+	fi || fail "cannot corrupt $DB"
+}
+
+# Item 5: a store damaged while the daemon was down is moved aside untouched;
+# the daemon starts with every admin rule (from the backup written after
+# each change) and says so in one log line. Twice: a damaged header, then
+# damaged pages.
+t_fault_store_corrupt_keeps_admin_rules() {
+	local how sum moved n r
+	mkbin denied
+	mkbin allowed
+	mkbin other
+	write_policy enforce deny
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	ctl_ok allow "$BIN/allowed"
+	for how in header pages; do
+		for ((r = 0; r < 20; r++)); do exec_result "$BIN/other" >/dev/null; done
+		stop_daemon
+		[[ -s $DB.admin-rules ]] || fail "no admin rules backup beside the store"
+		n=$(grep -c -v '^#' "$DB.admin-rules")
+		[[ $n -eq 2 ]] || fail "the backup holds $n rules, expected 2"
+		corrupt_store "$how"
+		sum=$(sha256sum <"$DB")
+		start_daemon
+		n=$(grep -c store_recovered "$DLOG")
+		[[ $n -eq 1 ]] || fail "$how: $n store_recovered log lines, expected 1"
+		moved=$(sed -n 's/.*moved_to="\([^"]*\)".*/\1/p' "$DLOG")
+		[[ -f $moved ]] || fail "$how: the damaged store was not kept ($moved)"
+		[[ $(sha256sum <"$moved") == "$sum" ]] || fail "$how: the damaged store was modified"
+		grep -q 'admin_rules_restored=2 ' "$DLOG" || fail "$how: $(grep store_recovered "$DLOG")"
+		expect_eperm "$BIN/denied" "$how: after recovery: "
+		expect_runs "$BIN/allowed" "$how: after recovery: "
+		expect_eperm "$BIN/other" "$how: after recovery (default deny): "
+		note "$how: $(grep -o 'store_recovered.*admin_rules_restored=[0-9]*' "$DLOG" | cut -c1-200)"
+		rm -f "$moved"
+	done
+}
+
+# The store refuses writes (locked / full) for a while: execs are answered
+# from memory without delay, gatekeeper-ctl deny fails within 5 s with one
+# line (exit 1) and changes nothing, the audit rows wait and arrive when the
+# store takes writes again. $1: a command that ends the refusal.
+store_refusal_checks() {
+	local i worst=0 t0 rc out rows dropped
+	for ((i = 1; i <= 20; i++)); do
+		fault_stage "s$i"
+		# Renamed in, not written there: no pre-scan, so its exec is a miss
+		# with an audit row.
+		mv "$T/stage/s$i" "$BIN/s$i" || fail "mv failed (the test's own tmpfs)"
+		timed_exec "$BIN/s$i"
+		[[ $EXEC_R == ran:0 ]] || fail "exec $i while the store refused writes: $EXEC_R"
+		[[ $EXEC_MS -gt $worst ]] && worst=$EXEC_MS
+		timed_exec "$BIN/denied"
+		[[ $EXEC_R == errno:EPERM ]] || fail "denied file while the store refused writes: $EXEC_R"
+		[[ $EXEC_MS -gt $worst ]] && worst=$EXEC_MS
+	done
+	[[ $worst -lt 1000 ]] || fail "an exec took $worst ms while the store refused writes"
+	t0=$(date +%s%N)
+	out=$(ctl deny "$BIN/victim" 2>&1)
+	rc=$?
+	t0=$((($(date +%s%N) - t0) / 1000000))
+	[[ $rc -eq 1 ]] || fail "gatekeeper-ctl deny with the store refusing: exit $rc: $out"
+	[[ $t0 -lt 5000 ]] || fail "gatekeeper-ctl deny took $t0 ms"
+	[[ $(wc -l <<<"$out") -eq 1 ]] || fail "gatekeeper-ctl deny: more than one line: $out"
+	expect_runs "$BIN/victim" "the refused deny changed something: "
+	for ((i = 0; i < 50; i++)); do
+		[[ $(log_count audit_store_stalled) -ge 1 ]] && break
+		sleep 0.1
+	done
+	[[ $(log_count audit_store_stalled) -ge 1 ]] || fail "no audit_store_stalled log line"
+	STORE_NOTE="40 execs, longest ${worst} ms; deny refused in ${t0} ms: $out"
+	eval "$1"
+	for ((i = 0; i < 150; i++)); do
+		[[ $(log_count audit_store_resumed) -ge 1 ]] && break
+		sleep 0.2
+	done
+	[[ $(log_count audit_store_resumed) -ge 1 ]] || fail "the audit writer did not resume"
+	rows=$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE path LIKE '%/bin/s%'") ||
+		fail "cannot read the audit table"
+	status_json
+	dropped=$(jget audit_dropped)
+	[[ $rows -eq 20 && $dropped -eq 0 ]] ||
+		fail "after the store came back: $rows of 20 audit rows, audit_dropped=$dropped"
+	ctl_ok deny "$BIN/victim"
+	expect_eperm "$BIN/victim" "after the store came back: "
+	STORE_NOTE="$STORE_NOTE; rows kept 20/20, audit_dropped 0"
+}
+
+# Item 5: another process holds the store's write lock for 30 s.
+t_fault_store_locked_30s() {
+	local lpid i
+	mkbin denied
+	mkbin victim
+	write_policy enforce allow
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	timeout -s KILL 45 "$PY" -c '
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
+con.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(30)
+con.execute("ROLLBACK")
+print("unlocked", flush=True)' "$DB" >"$T/lock.out" 2>&1 &
+	lpid=$!
+	record_pid "$lpid"
+	for ((i = 0; i < 100; i++)); do
+		grep -q locked "$T/lock.out" && break
+		sleep 0.1
+	done
+	grep -q locked "$T/lock.out" || fail "could not lock the store: $(cat "$T/lock.out")"
+	store_refusal_checks "wait $lpid"
+	grep -q unlocked "$T/lock.out" || fail "the locker did not finish: $(cat "$T/lock.out")"
+	note "locked 30 s: $STORE_NOTE"
+}
+
+# Item 5: the store's filesystem is full (a 4 MiB tmpfs of its own).
+t_fault_store_disk_full() {
+	mkdir -p "$T/dbfs"
+	mount -t tmpfs -o size=4m gk-it-db "$T/dbfs" || fail "cannot mount a small tmpfs"
+	DB=$T/dbfs/gk.db
+	mkbin denied
+	mkbin victim
+	write_policy enforce allow
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	dd if=/dev/zero of="$T/dbfs/fill" bs=64k status=none 2>/dev/null
+	[[ $(df --output=avail "$T/dbfs" | tail -n 1) -lt 64 ]] || fail "could not fill the store's disk"
+	store_refusal_checks 'rm -f "$T/dbfs/fill"'
+	note "disk full: $STORE_NOTE"
+	stop_daemon
+	umount "$T/dbfs"
 }
