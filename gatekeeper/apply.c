@@ -98,6 +98,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (fresh_prescan >= 0)
 		prescan_swap_group(d->prescan, fresh_prescan);
+	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	kcache_forget_all(d->kc);
 	uint64_t one = 1;

@@ -276,6 +276,8 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	}
 	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
 	if (d->kc)
+		kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
+	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
 	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers, d->opt.max_pending))) {

@@ -27,6 +27,7 @@ struct kcache {
 	int group_fd;
 	uint64_t mask;
 	bool enabled;
+	bool fan_off;                   /* policy fanotify_cache: off */
 	struct kcache_bpf *bpf;
 	struct kcache_leases *leases;   /* fanotify mode, enforce: see kcache_lease.c */
 	char why[256];
@@ -95,12 +96,25 @@ void kcache_detach_group(struct kcache *kc)
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 
+void kcache_set_fanotify_cache(struct kcache *kc, bool leases)
+{
+	pthread_rwlock_wrlock(&kc->group_lock);
+	kc->fan_off = !leases;
+	pthread_rwlock_unlock(&kc->group_lock);
+}
+
+/* fanotify mode, enforce, policy fanotify_cache: off. */
+static bool fan_cache_off(const struct kcache *kc)
+{
+	return kc->fan_off && !kc->bpf && kc->mask == FAN_OPEN_EXEC_PERM;
+}
+
 int kcache_watch_first_exec(struct kcache *kc, int fd)
 {
 	int rc = -1;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	/* Evictable like the ignore mark it shares: neither pins the inode. */
-	if (kc->enabled && kc->group_fd >= 0 && kc->mask == FAN_OPEN_EXEC_PERM)
+	if (kc->enabled && kc->group_fd >= 0 && kc->mask == FAN_OPEN_EXEC_PERM && !fan_cache_off(kc))
 		rc = fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_EVICTABLE, FAN_OPEN_EXEC, fd,
 				   NULL);
 	pthread_rwlock_unlock(&kc->group_lock);
@@ -145,8 +159,8 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t ju
 	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
 	pthread_rwlock_rdlock(&kc->group_lock);
-	if (kc->group_fd < 0)
-		;   /* between two groups: the next exec is judged again */
+	if (kc->group_fd < 0 || fan_cache_off(kc))
+		;   /* between two groups, or no cache wanted: the next exec is judged again */
 	else if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM)
 		rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
 	else

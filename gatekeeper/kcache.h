@@ -45,6 +45,10 @@ void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask);
  * kcache_set_group names the next one (before a policy change opens a second
  * permission group: see kcache_detach_group in kcache.c). */
 void kcache_detach_group(struct kcache *kc);
+/* Policy `fanotify_cache`: off = in fanotify mode, cache no allows in the
+ * kernel and hold no leases (writers never meet EAGAIN; every exec asks the
+ * daemon). No effect in bpf mode. The caller flushes (kcache_forget_all). */
+void kcache_set_fanotify_cache(struct kcache *kc, bool leases);
 
 /* First-exec counting (pre-judged files, enforce mode). The permission
  * group, not a second group, reports the first FAN_OPEN_EXEC of the inode

@@ -10,6 +10,7 @@ TESTS+=(
 	fault_store_corrupt_keeps_admin_rules:90
 	fault_store_locked_30s:120
 	fault_store_disk_full:90
+	fault_truncate_cached_program:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -292,8 +293,12 @@ store_refusal_checks() {
 		sleep 0.2
 	done
 	[[ $(log_count audit_store_resumed) -ge 1 ]] || fail "the audit writer did not resume"
-	rows=$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE path LIKE '%/bin/s%'") ||
-		fail "cannot read the audit table"
+	for ((i = 0; i < 50; i++)); do
+		rows=$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE path LIKE '%/bin/s%'") ||
+			fail "cannot read the audit table"
+		[[ $rows -ge 20 ]] && break
+		sleep 0.1
+	done
 	status_json
 	dropped=$(jget audit_dropped)
 	[[ $rows -eq 20 && $dropped -eq 0 ]] ||
@@ -347,4 +352,36 @@ t_fault_store_disk_full() {
 	note "disk full: $STORE_NOTE"
 	stop_daemon
 	umount "$T/dbfs"
+}
+
+# Item 7, the documented trade-off (gatekeeperd(8), "Leases"). Default
+# (fanotify_cache: leases): truncate(1) of a cached program -- a
+# non-blocking open for writing -- fails once with EAGAIN, the retry
+# succeeds, and the new content is judged on its next exec. fanotify_cache:
+# off: the same truncate succeeds at once, and the new content is judged too.
+t_fault_truncate_cached_program() {
+	local setting out rc
+	need_spawner
+	mkbin bad
+	for setting in leases off; do
+		mkbin "p_$setting"
+		write_policy enforce allow "fanotify_cache: $setting"
+		start_daemon
+		ctl_ok deny "$BIN/bad"
+		expect_runs "$BIN/p_$setting" "$setting: "
+		expect_runs "$BIN/p_$setting" "$setting, cached: "
+		out=$(truncate -s 0 "$BIN/p_$setting" 2>&1)
+		rc=$?
+		if [[ $setting == leases ]]; then
+			[[ $rc -ne 0 && $out == *"Resource temporarily unavailable"* ]] ||
+				fail "leases: truncate of a cached program: exit $rc ($out); the documented EAGAIN changed"
+			sleep 0.1
+			truncate -s 0 "$BIN/p_$setting" || fail "leases: the retry of truncate failed"
+		else
+			[[ $rc -eq 0 ]] || fail "off: truncate of a cached program failed: $out"
+		fi
+		cat "$BIN/bad" >>"$BIN/p_$setting" || fail "$setting: rewrite failed"
+		expect_eperm "$BIN/p_$setting" "$setting: rewritten with denied content: "
+		stop_daemon
+	done
 }
