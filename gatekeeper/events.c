@@ -385,6 +385,10 @@ void events_stop(struct gk_events *ev)
 	ev->q_stopping = true;
 	pthread_cond_broadcast(&ev->q_cond);
 	pthread_mutex_unlock(&ev->q_lock);
+	/* A long hash must not hold up the stop: what it was for is answered
+	 * by the policy's on_error (or, once the groups close, by the kernel). */
+	for (unsigned i = 0; ev->slots && i < ev->n_slots; i++)
+		atomic_store(&ev->slots[i].cancel, true);
 	for (unsigned i = 0; i < ev->n_workers; i++)
 		pthread_join(ev->workers[i], NULL);
 	atomic_store(&ev->watchdog_stopping, true);
