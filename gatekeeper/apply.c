@@ -72,9 +72,13 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 		 * group exists, so neither can wait on the other at exit (kcache.c). */
 		kcache_detach_group(d->kc);
 		fresh = fan_group_open(p, err, errlen);
+		if (fresh && fresh->perm)
+			fresh->sentinel_id = sentinel_add_group(d->sentinel, fresh->fd);
 		fresh_prescan = fresh ? prescan_group_open(p, err, errlen) : -1;
 		if (fresh_prescan < 0) {
 			kcache_set_group(d->kc, d->group->fd, d->group->mask);
+			if (fresh)
+				sentinel_drop_group(d->sentinel, fresh->sentinel_id);
 			fan_group_close(fresh);
 			scanner_set_put(scanners);
 			return -1;
