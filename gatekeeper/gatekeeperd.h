@@ -100,6 +100,7 @@ struct gk_daemon {
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
 	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
+	struct control_server *control;     /* the control socket (control.h) */
 	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
 };
 
@@ -165,9 +166,9 @@ int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
 void audit_stop(void);
 
-/* control.c: the control socket */
+/* control.c: the control socket (the server itself: control.h) */
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
-void control_stop(struct gk_daemon *d);
+void control_stop(struct gk_daemon *d);   /* safe if control_start never ran or failed */
 void control_set_access(const char *path, gid_t admin_gid);
 /* control_cmd.c: run one request. */
 struct proto_buf;
