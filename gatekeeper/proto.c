@@ -130,6 +130,10 @@ int proto_parse_request(const char *buf, size_t len, struct proto_request *req, 
 		snprintf(err, errlen, "empty request");
 		return PROTO_REQ_ERROR;
 	}
+	if (buf[0] == ' ') {
+		snprintf(err, errlen, "malformed request: no verb before the space at byte 0");
+		return PROTO_REQ_ERROR;
+	}
 	memcpy(req->line, buf, n);
 	req->line[n] = '\0';
 	req->consumed = n + 1;

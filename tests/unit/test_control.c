@@ -243,6 +243,8 @@ static void test_parse_request(void **state)
 	assert_string_equal(r.arg, "");
 	assert_int_equal(proto_parse_request("a\0b\n", 4, &r, err, sizeof(err)), PROTO_REQ_ERROR);
 	assert_non_null(strstr(err, "NUL byte at byte 1"));
+	assert_int_equal(proto_parse_request(" 6be\n", 5, &r, err, sizeof(err)), PROTO_REQ_ERROR);
+	assert_non_null(strstr(err, "no verb"));   /* found by fuzz_control */
 	static char line[PROTO_MAX_REQUEST + 1];
 	memset(line, 'x', sizeof(line));
 	line[PROTO_MAX_REQUEST - 1] = '\n';   /* the longest line that fits */
