@@ -49,7 +49,7 @@ struct control_limits {
 	int io_timeout_ms;         /* to send a request, and to take its reply */
 };
 #define CONTROL_LIMITS_DEFAULT \
-	((struct control_limits){ .max_conns = 128, .workers = 4, .max_subscribers = 16, \
+	((struct control_limits){ .max_conns = 512, .workers = 4, .max_subscribers = 16, \
 				  .sub_queue = 4096, .io_timeout_ms = 2000 })
 
 struct control_server;

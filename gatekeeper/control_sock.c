@@ -74,7 +74,7 @@ int control_listen(const char *path, gid_t admin_gid, bool *made, char *err, siz
 	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	*made = rc == 0;
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 256) < 0) {
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 512) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
