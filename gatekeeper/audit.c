@@ -90,7 +90,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 
 static void log_decision(const struct audit_rec *r)
 {
-	char line[8192], hex[GK_SHA256_HEX_LEN + 1] = "", num[32], when[96];
+	char line[32768], hex[GK_SHA256_HEX_LEN + 1] = "", num[32], when[96];
 	size_t len = 0;
 	time_t secs = (time_t)(r->a.time_us / 1000000);
 	struct tm tm;

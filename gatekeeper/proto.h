@@ -57,6 +57,10 @@ enum { PROTO_REQ_ERROR = -1, PROTO_REQ_MORE = 0, PROTO_REQ_DONE = 1 };
 int proto_parse_request(const char *buf, size_t len, struct proto_request *req, char *err,
 			size_t errlen);
 
+/* The length (1..4) of the well-formed UTF-8 sequence at p (n bytes left),
+ * or 0 if it is not one (overlong, surrogate, past U+10FFFF, cut short). */
+size_t proto_utf8_len(const unsigned char *p, size_t n);
+
 /* Parse one reply line in place: returns 0 and sets *type, *key, *value
  * (value unescaped), or -1 for a malformed line. */
 int proto_parse_line(char *line, char *type, char **key, char **value);

@@ -38,6 +38,7 @@ TESTS=(
 	query_shows_verdict_source_sha256:40
 	status_text_fields:40
 	json_output_parses:40
+	hostile_paths_escaped:120
 	ctl_exit_codes:40
 	nonroot_client_refused:40
 	bad_control_requests_survived:60

@@ -356,3 +356,19 @@ PYEOF
 	expect_runs "$BIN/prog" "after 1,000 refused policies: "
 	expect_eperm "$BIN/bad" "after 1,000 refused policies: "
 }
+
+# Issue 12 item 6: paths with newlines, tabs, quotes, invalid UTF-8 and
+# 4,095-byte names, really executed (every exec a miss: no kernel cache),
+# come out escaped in the log (each line parses, each path decodes back to
+# its bytes, nothing forged), as valid JSON (--json query), and exact in the
+# audit table.
+t_hostile_paths_escaped() {
+	local out
+	need_spawner
+	write_policy enforce allow "audit:" "  log_allows: true"
+	start_daemon --no-kernel-cache
+	out=$(timeout -s KILL 100 "$PY" "$HERE/hostile_paths.py" "$BIN" "$SPAWNER" "$CTL" \
+		"$SOCK" "$DB" "$DLOG" 2>&1) || fail "hostile paths: ${out:0:1500}"
+	note "$out"
+	alive "$DPID" || fail "gatekeeperd died"
+}
