@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gatekeeper/control.h"
 #include "gatekeeper/gatekeeperd.h"
 
 #define AUDIT_QUEUE_MAX 65536
@@ -175,9 +176,11 @@ static void *writer_main(void *arg)
 		q.len = 0;
 		pthread_mutex_unlock(&q.lock);
 
-		for (struct audit_rec *r = batch; r; r = r->next)
+		for (struct audit_rec *r = batch; r; r = r->next) {
 			if (r->log_line)
 				log_decision(r);
+			control_publish(q.d->control, &r->a, (int)r->kind);   /* never waits */
+		}
 		int n = 0;
 		for (struct audit_rec *r = batch; r;) {
 			if (n == 0)

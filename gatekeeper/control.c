@@ -104,18 +104,8 @@ void control_queue_job(struct control_server *cs, struct job *j)
 
 static int start_threads(struct control_server *cs, char *err, size_t errlen)
 {
-	cs->epfd = epoll_create1(EPOLL_CLOEXEC);
-	cs->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	cs->workers = calloc(cs->lim.workers, sizeof(*cs->workers));
-	if (cs->epfd < 0 || cs->wake_fd < 0 || !cs->workers ||
-	    !(cs->hub = hub_new(cs->lim.max_subscribers, cs->lim.sub_queue, cs->wake_fd))) {
-		snprintf(err, errlen, "control server: %s", strerror(errno));
-		return -1;
-	}
 	struct epoll_event l = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
-	struct epoll_event w = { .events = EPOLLIN, .data.u64 = TAG_WAKE };
-	if (epoll_ctl(cs->epfd, EPOLL_CTL_ADD, cs->listen_fd, &l) < 0 ||
-	    epoll_ctl(cs->epfd, EPOLL_CTL_ADD, cs->wake_fd, &w) < 0) {
+	if (epoll_ctl(cs->epfd, EPOLL_CTL_ADD, cs->listen_fd, &l) < 0) {
 		snprintf(err, errlen, "control server: epoll: %s", strerror(errno));
 		return -1;
 	}
@@ -132,10 +122,9 @@ static int start_threads(struct control_server *cs, char *err, size_t errlen)
 	return 0;
 }
 
-struct control_server *control_server_start(const char *path, gid_t admin_gid,
-					    const struct control_ops *ops,
-					    const struct control_limits *limits, char *err,
-					    size_t errlen)
+struct control_server *control_server_new(const char *path, const struct control_ops *ops,
+					  const struct control_limits *limits, char *err,
+					  size_t errlen)
 {
 	struct control_server *cs = calloc(1, sizeof(*cs));
 	if (!cs) {
@@ -145,25 +134,40 @@ struct control_server *control_server_start(const char *path, gid_t admin_gid,
 	cs->listen_fd = cs->epfd = cs->wake_fd = -1;
 	cs->ops = *ops;
 	cs->lim = limits ? *limits : CONTROL_LIMITS_DEFAULT;
-	if (!cs->lim.max_conns || !cs->lim.workers) {
-		snprintf(err, errlen, "control server: needs a connection and a worker");
-		free(cs);
-		return NULL;
-	}
 	pthread_mutex_init(&cs->lock, NULL);
 	pthread_mutex_init(&cs->serial, NULL);
 	pthread_cond_init(&cs->cond, NULL);
-	cs->sync_ready = true;
-	snprintf(cs->path, sizeof(cs->path), "%s", path);   /* control_listen refuses a longer one */
-	cs->conns = calloc(cs->lim.max_conns, sizeof(*cs->conns));
-	if (!cs->conns) {
-		snprintf(err, errlen, "control server: out of memory");
-	} else if ((cs->listen_fd = control_listen(path, admin_gid, &cs->socket_made, err, errlen)) >= 0 &&
-		   start_threads(cs, err, errlen) == 0) {
-		return cs;
+	if (strlen(path) >= sizeof(cs->path)) {
+		snprintf(err, errlen, "%s: socket path too long (limit %zu bytes)", path, sizeof(cs->path) - 1);
+	} else if (!cs->lim.max_conns || !cs->lim.workers) {
+		snprintf(err, errlen, "control server: needs a connection and a worker");
+	} else {
+		strcpy(cs->path, path);
+		cs->conns = calloc(cs->lim.max_conns, sizeof(*cs->conns));
+		cs->workers = calloc(cs->lim.workers, sizeof(*cs->workers));
+		cs->epfd = epoll_create1(EPOLL_CLOEXEC);
+		cs->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct epoll_event w = { .events = EPOLLIN, .data.u64 = TAG_WAKE };
+		if (cs->conns && cs->workers && cs->epfd >= 0 && cs->wake_fd >= 0 &&
+		    epoll_ctl(cs->epfd, EPOLL_CTL_ADD, cs->wake_fd, &w) == 0 &&
+		    (cs->hub = hub_new(cs->lim.max_subscribers, cs->lim.sub_queue, cs->wake_fd)))
+			return cs;
+		snprintf(err, errlen, "control server: %s", strerror(errno));
 	}
-	control_server_stop(cs);
+	control_server_free(cs);
 	return NULL;
+}
+
+int control_server_start(struct control_server *cs, gid_t admin_gid, char *err, size_t errlen)
+{
+	if (cs->loop_started)
+		return 0;
+	cs->listen_fd = control_listen(cs->path, admin_gid, &cs->socket_made, err, errlen);
+	if (cs->listen_fd < 0 || start_threads(cs, err, errlen) < 0) {
+		control_server_stop(cs);
+		return -1;
+	}
+	return 0;
 }
 
 static void free_jobs(struct job *j)
@@ -184,35 +188,43 @@ void control_server_stop(struct control_server *cs)
 		control_wake(cs);
 		pthread_join(cs->loop, NULL);
 	}
-	if (cs->sync_ready) {
-		pthread_mutex_lock(&cs->lock);
-		cs->quit = true;
-		pthread_cond_broadcast(&cs->cond);
-		pthread_mutex_unlock(&cs->lock);
-	}
+	pthread_mutex_lock(&cs->lock);
+	cs->quit = true;
+	pthread_cond_broadcast(&cs->cond);
+	pthread_mutex_unlock(&cs->lock);
 	for (unsigned i = 0; i < cs->n_workers; i++)
 		pthread_join(cs->workers[i], NULL);
 	free_jobs(cs->todo);
 	free_jobs(cs->done);
 	if (cs->spare)
 		control_job_free(cs->spare);
+	cs->todo = cs->todo_tail = cs->done = cs->spare = NULL;
 	for (unsigned i = 0; cs->conns && i < cs->lim.max_conns; i++)
 		if (cs->conns[i])
 			control_conn_close(cs, cs->conns[i]);
-	hub_free(cs->hub);
 	if (cs->listen_fd >= 0)
-		close(cs->listen_fd);
+		close(cs->listen_fd);   /* and it leaves the epoll set */
 	if (cs->socket_made)
 		unlink(cs->path);
+	cs->listen_fd = -1;
+	cs->socket_made = cs->loop_started = cs->quit = false;
+	cs->n_workers = 0;
+	atomic_store(&cs->stopping, false);
+}
+
+void control_server_free(struct control_server *cs)
+{
+	if (!cs)
+		return;
+	control_server_stop(cs);
+	hub_free(cs->hub);
 	if (cs->epfd >= 0)
 		close(cs->epfd);
 	if (cs->wake_fd >= 0)
 		close(cs->wake_fd);
-	if (cs->sync_ready) {
-		pthread_mutex_destroy(&cs->lock);
-		pthread_mutex_destroy(&cs->serial);
-		pthread_cond_destroy(&cs->cond);
-	}
+	pthread_mutex_destroy(&cs->lock);
+	pthread_mutex_destroy(&cs->serial);
+	pthread_cond_destroy(&cs->cond);
 	free(cs->conns);
 	free(cs->workers);
 	free(cs);

@@ -54,16 +54,22 @@ struct control_limits {
 
 struct control_server;
 
-/* Listen on path (refusing to replace the socket of a live daemon; mode 0600,
- * then control_set_access) and start the threads. NULL with a message in err
- * on failure; nothing is left behind. limits NULL: the defaults. */
-struct control_server *control_server_start(const char *path, gid_t admin_gid,
-					    const struct control_ops *ops,
-					    const struct control_limits *limits, char *err,
-					    size_t errlen);
-/* Stop the threads, close every connection and remove the socket. NULL is
- * fine. Waits for commands already running. */
+/* A server for the socket at path, not yet listening (no thread, no
+ * socket): control_publish may be called from now until control_server_free.
+ * NULL with a message in err. limits NULL: the defaults. */
+struct control_server *control_server_new(const char *path, const struct control_ops *ops,
+					  const struct control_limits *limits, char *err,
+					  size_t errlen);
+/* Listen (refusing to replace the socket of a live daemon; mode 0600, then
+ * control_set_access for admin_gid) and start the threads. -1 with err on
+ * failure, and nothing is left running. Started already: 0. */
+int control_server_start(struct control_server *cs, gid_t admin_gid, char *err, size_t errlen);
+/* Stop the threads (waiting for commands already running), close every
+ * connection, subscribers included, and remove the socket. It may be
+ * started again. Safe when never started, or when the start failed. */
 void control_server_stop(struct control_server *cs);
+/* Stop and free. NULL is fine. */
+void control_server_free(struct control_server *cs);
 
 /* Root only (0600), or root and the admin group (0660, and its private
  * directory 0750), so that the group's members can reach SO_PEERCRED. */
@@ -73,7 +79,7 @@ void control_set_access(const char *path, gid_t admin_gid);
 enum { CONTROL_KIND_EXEC = 0, CONTROL_KIND_PRESCAN = 1, CONTROL_KIND_KERNEL = 2 };
 /* Hand one decision to every subscriber. Never waits on a subscriber or on
  * I/O (a short mutex, a copy, an eventfd write); with no subscriber it is one
- * atomic load. cs NULL is fine. */
+ * atomic load. cs NULL is fine; cs stopped is fine (no subscribers). */
 void control_publish(struct control_server *cs, const struct db_audit *a, int kind);
 
 /* For status: subscribers now, records they lost in total. */

@@ -121,16 +121,35 @@ static bool daemon_parallel(void *ctx, const char *verb)
 	return !strcmp(verb, "status");
 }
 
-int control_start(struct gk_daemon *d, char *err, size_t errlen)
+/* Before any thread of the daemon starts: from here on d->control is valid
+ * for control_publish until control_free, so the audit writer may publish
+ * without a lock and without a race on the pointer. */
+int control_init(struct gk_daemon *d, char *err, size_t errlen)
 {
 	struct control_ops ops = { .ctx = d, .authorize = peer_is_admin,
 				   .dispatch = daemon_dispatch, .parallel = daemon_parallel };
-	d->control = control_server_start(d->opt.socket_path, d->admin_gid, &ops, NULL, err, errlen);
+	if (!d->control)
+		d->control = control_server_new(d->opt.socket_path, &ops, NULL, err, errlen);
 	return d->control ? 0 : -1;
+}
+
+int control_start(struct gk_daemon *d, char *err, size_t errlen)
+{
+	if (control_init(d, err, errlen) < 0)
+		return -1;
+	pthread_rwlock_rdlock(&d->policy_lock);
+	gid_t gid = d->admin_gid;
+	pthread_rwlock_unlock(&d->policy_lock);
+	return control_server_start(d->control, gid, err, errlen);
 }
 
 void control_stop(struct gk_daemon *d)
 {
 	control_server_stop(d->control);
+}
+
+void control_free(struct gk_daemon *d)
+{
+	control_server_free(d->control);
 	d->control = NULL;
 }

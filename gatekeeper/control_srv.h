@@ -51,7 +51,7 @@ struct control_server {
 	struct control_ops ops;
 	struct control_limits lim;
 	int listen_fd, epfd, wake_fd;
-	bool socket_made, sync_ready, loop_started;
+	bool socket_made, loop_started;
 	atomic_bool stopping;
 	pthread_t loop, *workers;
 	unsigned n_workers;

@@ -166,9 +166,14 @@ int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
 void audit_stop(void);
 
-/* control.c: the control socket (the server itself: control.h) */
+/* control_sock.c: the control socket (the server itself: control.h).
+ * init before any thread starts (d->control is then valid for
+ * control_publish until free), start, stop (safe if start never ran or
+ * failed; start again is fine), free after the last publisher stopped. */
+int control_init(struct gk_daemon *d, char *err, size_t errlen);
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
-void control_stop(struct gk_daemon *d);   /* safe if control_start never ran or failed */
+void control_stop(struct gk_daemon *d);
+void control_free(struct gk_daemon *d);
 void control_set_access(const char *path, gid_t admin_gid);
 /* control_cmd.c: run one request. */
 struct proto_buf;

@@ -39,6 +39,7 @@ TESTS=(
 	status_text_fields:40
 	json_output_parses:40
 	hostile_paths_escaped:120
+	subscribe_streams_decisions:60
 	ctl_exit_codes:40
 	nonroot_client_refused:40
 	bad_control_requests_survived:60

@@ -372,3 +372,25 @@ t_hostile_paths_escaped() {
 	note "$out"
 	alive "$DPID" || fail "gatekeeperd died"
 }
+
+# The live decision stream (`subscribe`, for gatekeeper-ctl top and log -f):
+# a header record, then one record per decision with every key; the stream
+# ends when the daemon stops, and a non-root client is refused.
+t_subscribe_streams_decisions() {
+	local out
+	need_spawner
+	mkbin ok
+	mkbin bad
+	write_policy enforce allow
+	start_daemon --no-kernel-cache
+	ctl_ok deny "$BIN/bad"
+	out=$(timeout -s KILL 30 "$PY" "$HERE/subscribe.py" "$SOCK" "$SPAWNER" "$BIN/ok" "$BIN/bad" 2>&1) ||
+		fail "subscribe: ${out:0:800}"
+	note "$out"
+	chmod 0666 "$SOCK"   # let nobody reach SO_PEERCRED
+	out=$(timeout -s KILL 10 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$PY" -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"subscribe\n")
+print(s.recv(4096).decode())' "$SOCK" 2>&1)
+	[[ $out == *"n ok 0"*"permission denied"* ]] || fail "non-root subscribe was not refused: $out"
+}

@@ -71,8 +71,10 @@ static void start(struct fixture *f, const struct control_limits *lim)
 	char err[256] = "";
 	struct control_ops ops = { .ctx = f, .authorize = stub_authorize,
 				   .dispatch = stub_dispatch, .parallel = stub_parallel };
-	f->cs = control_server_start(f->sock, (gid_t)-1, &ops, lim, err, sizeof(err));
+	f->cs = control_server_new(f->sock, &ops, lim, err, sizeof(err));
 	if (!f->cs)
+		fail_msg("control_server_new: %s", err);
+	if (control_server_start(f->cs, (gid_t)-1, err, sizeof(err)) < 0)
 		fail_msg("control_server_start: %s", err);
 }
 
@@ -89,7 +91,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	control_server_stop(f->cs);
+	control_server_free(f->cs);
 	unlink(f->sock);
 	rmdir(f->dir);
 	free(f);
@@ -133,34 +135,60 @@ static void call(const char *path, const char *req, char *buf, size_t size, int 
 	close(s);
 }
 
+static void publish_one(struct control_server *cs)
+{
+	struct db_audit a = { .time_us = 1, .path = "/x", .exe = "/y", .detail = "" };
+	control_publish(cs, &a, CONTROL_KIND_EXEC);
+}
+
 static void test_start_stop_start(void **state)
 {
 	struct fixture *f = *state;
 	char buf[4096], err[256];
+	struct control_ops ops = { .ctx = f, .authorize = stub_authorize, .dispatch = stub_dispatch };
 	control_server_stop(NULL);
-	for (int round = 0; round < 3; round++) {
-		start(f, NULL);
+	control_server_free(NULL);
+	/* never started, then freed: fine */
+	control_server_free(control_server_new(f->sock, &ops, NULL, err, sizeof(err)));
+	start(f, NULL);
+	for (int round = 0; round < 3; round++) {   /* one object, started again and again */
 		call(f->sock, "status\n", buf, sizeof(buf), 2000);
 		assert_non_null(strstr(buf, "n ok 1\ns verb status\n"));
 		control_server_stop(f->cs);
-		f->cs = NULL;
+		control_server_stop(f->cs);   /* twice is fine */
 		assert_int_equal(access(f->sock, F_OK), -1);   /* the socket went with it */
+		publish_one(f->cs);           /* a stopped server: no one to tell */
+		assert_int_equal(control_server_start(f->cs, (gid_t)-1, err, sizeof(err)), 0);
 	}
+	control_server_free(f->cs);
+	f->cs = NULL;
 	/* fails half-way (the path is not a socket): nothing left, then works */
 	int fd = open(f->sock, O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	struct control_ops ops = { .ctx = f, .authorize = stub_authorize, .dispatch = stub_dispatch };
-	assert_null(control_server_start(f->sock, (gid_t)-1, &ops, NULL, err, sizeof(err)));
+	struct control_server *cs = control_server_new(f->sock, &ops, NULL, err, sizeof(err));
+	assert_non_null(cs);
+	assert_int_equal(control_server_start(cs, (gid_t)-1, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a socket"));
 	assert_int_equal(access(f->sock, F_OK), 0);    /* not ours: left alone */
 	unlink(f->sock);
-	/* a live server's socket is never taken over */
-	start(f, NULL);
-	assert_null(control_server_start(f->sock, (gid_t)-1, &ops, NULL, err, sizeof(err)));
-	assert_non_null(strstr(err, "another gatekeeperd"));
+	assert_int_equal(control_server_start(cs, (gid_t)-1, err, sizeof(err)), 0);
 	call(f->sock, "status\n", buf, sizeof(buf), 2000);
 	assert_non_null(strstr(buf, "n ok 1\n"));
+	/* a live server's socket is never taken over, nor removed */
+	struct control_server *other = control_server_new(f->sock, &ops, NULL, err, sizeof(err));
+	assert_int_equal(control_server_start(other, (gid_t)-1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "another gatekeeperd"));
+	control_server_free(other);
+	call(f->sock, "status\n", buf, sizeof(buf), 2000);
+	assert_non_null(strstr(buf, "n ok 1\n"));
+	control_server_free(cs);
+	assert_int_equal(access(f->sock, F_OK), -1);
+	char longpath[200];
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_null(control_server_new(longpath, &ops, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "socket path too long"));
 }
 
 static void test_status_beside_slow_and_idle(void **state)
