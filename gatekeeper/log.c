@@ -16,6 +16,8 @@
 
 #define LOG_LINE_MAX 32768
 
+/* Global: every thread logs, and threading a log object through each call
+ * would buy nothing; set once by log_init before any thread starts. */
 static bool log_to_stderr = true;
 
 void log_init(bool to_stderr)
