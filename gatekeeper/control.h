@@ -50,7 +50,7 @@ struct control_limits {
 };
 #define CONTROL_LIMITS_DEFAULT \
 	((struct control_limits){ .max_conns = 512, .workers = 4, .max_subscribers = 16, \
-				  .sub_queue = 4096, .io_timeout_ms = 2000 })
+				  .sub_queue = 1024, .io_timeout_ms = 2000 })
 
 struct control_server;
 
