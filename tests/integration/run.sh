@@ -70,6 +70,7 @@ TESTS+=(
 	policy_apply_during_exec_storm:90
 )
 . "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
+. "$HERE/tests_frozen.sh"  # a frozen daemon and the sentinel
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")
