@@ -3,7 +3,7 @@
 #   make run        install dependencies, build, run gatekeeperd with the default policy
 #   make test       install dependencies, build, run every test (unit, host kernel, guest kernels)
 #   make vmtest     only the guest-kernel (BPF LSM) suite
-#   make fuzz       the policy parser under libFuzzer for 60 s
+#   make fuzz       the policy and control-request parsers under libFuzzer (60 s in all)
 #   make bench      exec-gate benchmarks on this kernel (ratios to bare exec)
 #   make vmbench    the exec benchmark inside the guest kernels (bpf mode)
 #   make install PREFIX=/usr/local [DESTDIR=]
@@ -74,10 +74,14 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-FUZZ := $(BUILD)/fuzz_policy
-$(FUZZ): tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
+FUZZ := $(BUILD)/fuzz_policy $(BUILD)/fuzz_control
+$(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ tests/fuzz/fuzz_policy.c $(POLICY_SRCS) -lyaml -lcrypto
+
+$(BUILD)/fuzz_control: tests/fuzz/fuzz_control.c gatekeeper/proto.c gatekeeper/proto.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ tests/fuzz/fuzz_control.c gatekeeper/proto.c
 
 # --- commands ---
 deps:

@@ -105,16 +105,24 @@ static char *read_reply(int s)
 	return buf;
 }
 
+/* Always valid JSON: a byte that is not UTF-8 becomes a lone surrogate
+ * \udcXX (Python's surrogateescape: os.fsencode() gives the path's bytes
+ * back), so a file name can neither break a reader nor be confused. */
 static void json_string(const char *s)
 {
 	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t n = strlen(s); *p;) {
+		size_t u = proto_utf8_len(p, n - (size_t)(p - (const unsigned char *)s));
 		if (*p == '"' || *p == '\\')
 			printf("\\%c", *p);
-		else if (*p < 0x20)
+		else if (*p < 0x20 || *p == 0x7f)
 			printf("\\u%04x", *p);
+		else if (!u)
+			printf("\\udc%02x", *p);
 		else
-			putchar(*p);
+			fwrite(p, 1, u, stdout);
+		p += u ? u : 1;
 	}
 	putchar('"');
 }
@@ -279,10 +287,18 @@ static int build_request(int argc, char **argv, char *line, size_t size, int *fd
 		fcntl(*fd, F_SETFL, 0);
 		if (!realpath(file, abs))
 			snprintf(abs, sizeof(abs), "%s", file);
-		if (strchr(abs, '\n'))
-			return fail(EXIT_USAGE, "%s: a path with a newline cannot be sent%s", file, "");
 	}
-	if ((size_t)snprintf(line, size, "%s%s%s\n", *verb, file ? " " : "", file ? abs : "") >= size)
+	/* The path is only a label (the daemon reads the fd): the control bytes
+	 * a request line may not hold go as \xNN. */
+	char label[4 * PATH_MAX + 1];
+	size_t k = 0;
+	for (const unsigned char *p = (const unsigned char *)abs; file && *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			k += (size_t)snprintf(label + k, sizeof(label) - k, "\\x%02x", *p);
+		else
+			label[k++] = (char)*p;
+	label[k] = '\0';
+	if ((size_t)snprintf(line, size, "%s%s%s\n", *verb, file ? " " : "", file ? label : "") >= size)
 		return fail(EXIT_USAGE, "%s: path too long%s", file, "");
 	return EXIT_OK;
 }

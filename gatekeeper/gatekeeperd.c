@@ -346,7 +346,12 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	log_init(d.opt.foreground);
-	rc = start(&d, &ready_fd, &sig_fd);
+	if (control_init(&d, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		rc = EXIT_RUNTIME;
+	} else {
+		rc = start(&d, &ready_fd, &sig_fd);
+	}
 	if (rc == 0)
 		main_loop(&d, sig_fd);
 	signal_ready(&ready_fd, (char)rc);
@@ -363,6 +368,7 @@ int main(int argc, char **argv)
 	kcache_close(d.kc);
 	scanner_set_put(d.scanners);
 	audit_stop(&d);
+	control_free(&d);   /* after the audit writer, its last publisher */
 	db_close(d.db);
 	admin_rules_free(d.admin);
 	hash_cache_free(d.hashes);

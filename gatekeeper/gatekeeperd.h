@@ -152,6 +152,7 @@ struct gk_daemon {
 	struct gk_db *db;                   /* the control thread's connection */
 	struct audit_writer *audit;         /* audit.c: the audit table's writer */
 	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
+	struct control_server *control;     /* the control socket (control.h) */
 	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
@@ -247,9 +248,14 @@ int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
 void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
 
-/* control.c: the control socket */
+/* control_sock.c: the control socket (the server itself: control.h).
+ * init before any thread starts (d->control is then valid for
+ * control_publish until free), start, stop (safe if start never ran or
+ * failed; start again is fine), free after the last publisher stopped. */
+int control_init(struct gk_daemon *d, char *err, size_t errlen);
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
 void control_stop(struct gk_daemon *d);
+void control_free(struct gk_daemon *d);
 void control_set_access(const char *path, gid_t admin_gid);
 /* control_cmd.c: run one request. */
 struct proto_buf;

@@ -5,7 +5,8 @@
 #       (BUILD/san/tests/test_*), as TAP.
 # host: real execs on this machine's kernel, fanotify mode (tests/integration).
 # vm:   real execs in qemu guests running Debian's kernels, bpf mode (tests/vm).
-# fuzz: the policy parser under libFuzzer (FUZZ_SECONDS, default 60).
+# fuzz: the policy and control-request parsers under libFuzzer (FUZZ_SECONDS
+#       in all, default 60).
 # A suite that runs no test is a failure: a skipped kernel test is not a pass.
 set -u
 only=""
@@ -57,20 +58,30 @@ if [ -z "$only" ] || [ "$only" = host ]; then
 	[ -x "$bindir/gatekeeperd" ] || bindir=$build
 	run_suite host tests/integration/run.sh "$bindir"
 fi
-fuzz_policy() {
-	local corpus
+# fuzz_target NAME CORPUS SECONDS N: one libFuzzer target as TAP test N.
+fuzz_target() {
+	local name=$1 seeds=$2 secs=$3 n=$4 corpus
 	corpus=$(mktemp -d)
-	if "$build/fuzz_policy" -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 \
-		-print_final_stats=1 "$corpus" tests/fuzz/corpus > "$corpus.log" 2>&1; then
-		echo "ok 1 - policy parser fuzzed for ${FUZZ_SECONDS:-60} s: $(grep -o 'Done [0-9]* runs' "$corpus.log")"
+	if [ ! -x "$build/fuzz_$name" ]; then
+		echo "not ok $n - $name parser: $build/fuzz_$name not built"
+	elif "$build/fuzz_$name" -max_total_time="$secs" -rss_limit_mb=2048 \
+		-print_final_stats=1 "$corpus" "$seeds" > "$corpus.log" 2>&1; then
+		echo "ok $n - $name parser fuzzed for $secs s: $(grep -o 'Done [0-9]* runs' "$corpus.log")"
 	else
 		tail -40 "$corpus.log" | sed 's/^/# /'
-		echo "not ok 1 - policy parser fuzzing found a crash or leak"
+		echo "not ok $n - $name parser fuzzing found a crash or leak"
 	fi
 	rm -rf "$corpus" "$corpus.log"
 }
+# Both targets share the budget (FUZZ_SECONDS, default 60).
+fuzz_all() {
+	local total=${FUZZ_SECONDS:-60} half
+	half=$(( total / 2 > 0 ? total / 2 : 1 ))
+	fuzz_target policy tests/fuzz/corpus "$half" 1
+	fuzz_target control tests/fuzz/corpus-control "$(( total - half > 0 ? total - half : 1 ))" 2
+}
 if [ -z "$only" ] || [ "$only" = fuzz ]; then
-	run_suite fuzz fuzz_policy
+	run_suite fuzz fuzz_all
 fi
 if [ -z "$only" ] || [ "$only" = vm ]; then
 	run_suite vm tests/vm/run.sh "$build"

@@ -38,14 +38,18 @@ TESTS=(
 	query_shows_verdict_source_sha256:40
 	status_text_fields:40
 	json_output_parses:40
+	hostile_paths_escaped:120
+	subscribe_streams_decisions:60
 	ctl_exit_codes:40
 	nonroot_client_refused:40
 	bad_control_requests_survived:60
+	control_flood_keeps_serving:300
 	malformed_yaml_refused:30
 	unknown_policy_key_refused:30
 	daemon_usage_error:30
 	policy_check_good_and_bad:30
 	policy_apply_bad_changes_nothing:40
+	malformed_policies_1000_refused:240
 	sighup_reloads_policy:40
 )
 # Invariant 1, one test per write route, with and without the kernel cache.
