@@ -17,6 +17,13 @@
 #define PROTO_MAX_REQUEST 4096
 #define PROTO_MAX_REPLY (2 * 1024 * 1024)
 
+/* The daemon's default control socket (gatekeeperd.h has the same value
+ * until the daemon includes this header for it). */
+#define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
+#ifndef GK_VERSION
+#define GK_VERSION "0.1"
+#endif
+
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 struct proto_buf {

@@ -2,23 +2,16 @@
  * scanners, scan, audit, and rules by scanner result or with action scan.
  * Core keys and loading: test_policy.c; decisions and scan plans:
  * test_policy_decide.c. Each table row runs as its own cmocka test. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cmocka.h>
-
-#include "policy/policy.h"
+#include "tests/unit/test_policy_util.h"
 
 #define HEAD "mode: enforce\nwatch:\n  - /tmp\ndefault: allow\n"
 /* lines 5-9: both engines configured (clamav off, so no host dependence) */
 #define SCN "scanners:\n  hashlist:\n    files: [/etc/gk/deny.sha256]\n  clamav:\n    enabled: false\n"
-#define H64_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define NO_DIR "/nonexistent/gk-test-clamav"
 
 /* ---- invalid policies: the first error's position and message ---- */
@@ -495,22 +488,9 @@ static void load_packaged_default(void **state)
 
 /* ---- runner: one cmocka test per table row ---- */
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static void add_test(struct CMUnitTest *tests, size_t *n, const char *name,
-		     CMUnitTestFunction fn, const void *state)
-{
-	tests[*n] = (struct CMUnitTest){.name = name, .test_func = fn,
-					.initial_state = (void *)(uintptr_t)state};
-	(*n)++;
-}
-
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CMUnitTestFunction fn;
-	} singles[] = {
+	static const struct single_test singles[] = {
 		{"clamav: auto with the default database", clamav_auto_default_database},
 		{"scan: at most 1024 entries", scan_entry_limit},
 		{"scan: every unconfigured engine reported", every_unconfigured_engine_reported},
@@ -524,8 +504,6 @@ int main(void)
 		add_test(tests, &n, bad_cases[i].name, parse_bad, &bad_cases[i]);
 	for (size_t i = 0; i < N_OF(good_cases); i++)
 		add_test(tests, &n, good_cases[i].name, parse_good, &good_cases[i]);
-	for (size_t i = 0; i < N_OF(singles); i++)
-		add_test(tests, &n, singles[i].name, singles[i].fn, NULL);
-	/* One group, so TAP output has a single plan. */
-	return _cmocka_run_group_tests("policy_schema", tests, n, NULL, NULL) ? 1 : 0;
+	add_singles(tests, &n, singles, N_OF(singles));
+	return run_table("policy_schema", tests, n);
 }
