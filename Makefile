@@ -43,10 +43,10 @@ CTL_LDLIBS  := -lyaml -lcrypto
 # Quiet by default: one short line per step; V=1 shows the commands.
 V ?= 0
 ifeq ($(V),1)
-
 say :=
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+say = @
 else
-
 say = @printf '  %-8s %s\n' $(1) $(2);
 endif
 

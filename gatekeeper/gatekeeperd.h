@@ -73,6 +73,9 @@ struct gk_options {
 	unsigned workers, scan_workers;
 };
 
+/* options.c: the command line (exits for --help and --version). */
+int gk_options_parse(int argc, char **argv, struct gk_options *o);
+
 /* One fanotify group and what it watches; replaced whole on a policy change
  * of mode or watch list. */
 struct fan_group {
