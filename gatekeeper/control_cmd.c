@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatekeeper/control_ops.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
 
@@ -205,6 +206,8 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
 		cmd_policy_apply(d, arg, fd, reply);
 	else if (!strcmp(verb, "policy-show"))
 		cmd_policy_show(d, reply);
+	else if (!strcmp(verb, "metrics"))
+		cmd_metrics(d, reply);
 	else
 		proto_error(reply, EXIT_USAGE, "unknown request '%.64s'", verb);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/metrics.h"
 #include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
@@ -222,6 +223,8 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	if (!(d->metrics = metrics_writer_start(d)))   /* a missing textfile is no reason to stop */
+		log_msg(GK_LOG_ERR, "error=\"cannot start the metrics textfile writer\"");
 	log_msg(GK_LOG_INFO, "ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid());
@@ -271,6 +274,7 @@ int main(int argc, char **argv)
 	 * allows whatever is still queued), and only then the pre-scan group,
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
+	metrics_writer_stop(d.metrics);
 	events_stop(&d);
 	fan_group_close(d.group);
 	fan_group_close(d.retired);

@@ -51,9 +51,14 @@ struct gk_stats {
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
 		first_execs_kernel_hits;
 	atomic_uint_fast64_t latency_hist[64 * 8];
+	atomic_uint_fast64_t latency_sum_us;   /* for the metrics' histogram _sum */
 };
 void stats_record_latency(struct gk_stats *s, uint64_t us);
 uint64_t stats_latency_percentile(const struct gk_stats *s, double pct);
+/* Cumulative counts at power-of-two bounds (exact: they are bucket edges):
+ * below[k] = decisions that took less than 2^k microseconds, k < n.
+ * Returns the count of all decisions. */
+uint64_t stats_latency_below_pow2(const struct gk_stats *s, uint64_t *below, unsigned n);
 
 /* ---- admin.c: admin rules in memory (mirror of the db table) ---- */
 struct admin_rules;
@@ -104,6 +109,7 @@ struct gk_daemon {
 	struct gk_db *db;                   /* the control thread's connection */
 	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
 	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
+	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
 };
 
 /* fan.c: fanotify groups */
@@ -140,6 +146,9 @@ void scanner_set_get(struct scanner_set *s);
 void scanner_set_put(struct scanner_set *s);
 void scanner_set_reload(struct scanner_set *s);
 void scanner_set_report(struct scanner_set *s, struct proto_buf *reply);
+/* Scans run (cache hits are not scans) and the time they took, since start
+ * (a new set carries the old one's totals). */
+void scanner_set_times(struct scanner_set *s, uint64_t *scans, uint64_t *scan_us);
 void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);
 

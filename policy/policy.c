@@ -25,12 +25,13 @@ enum top_key {
 	KEY_SCANNERS,
 	KEY_SCAN,
 	KEY_AUDIT,
+	KEY_METRICS,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
-	"overload", "scanners", "scan", "audit",
+	"overload", "scanners", "scan", "audit", "metrics",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
@@ -278,6 +279,8 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		return policy_parse_scan(pp, value);
 	case KEY_AUDIT:
 		return policy_parse_audit(pp, value);
+	case KEY_METRICS:
+		return policy_parse_metrics(pp, value);
 	case KEY_COUNT:
 		break;
 	}
@@ -387,6 +390,7 @@ static struct gk_policy *policy_new(const char *name, const char *text, size_t l
 	p->audit.log_allows = true;
 	p->audit.retain_days = AUDIT_RETAIN_DAYS_DEFAULT;
 	p->audit.max_rows = AUDIT_MAX_ROWS_DEFAULT;
+	p->metrics.interval_s = METRICS_INTERVAL_DEFAULT_S;
 	if (!p->scanners.clamav_database) {
 		policy_free(p);
 		return NULL;
@@ -468,6 +472,7 @@ void policy_free(struct gk_policy *policy)
 		free(policy->scan[i].path);
 	free(policy->scan);
 	free(policy->admin_group);
+	free(policy->metrics.textfile);
 	free(policy->text);
 	free(policy->name);
 	free(policy);

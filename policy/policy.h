@@ -105,6 +105,13 @@ struct gk_audit_config {
 	uint64_t max_rows;           /* default 1000000; 1000..1000000000 */
 };
 
+/* `metrics:` -- the daemon writes its metrics (the Prometheus text format,
+ * as `gatekeeper-ctl metrics` prints them) to a node_exporter textfile. */
+struct gk_metrics_config {
+	char *textfile;              /* absolute, ends in .prom; NULL: not written */
+	unsigned interval_s;         /* default 15; 1..3600 */
+};
+
 struct gk_policy {
 	char *name;              /* the file it came from (as given) */
 	char *text;              /* the source text, NUL-terminated, for `policy show` */
@@ -125,6 +132,7 @@ struct gk_policy {
 	struct gk_scan_subtree *scan;    /* file order */
 	size_t n_scan;
 	struct gk_audit_config audit;
+	struct gk_metrics_config metrics;
 };
 
 /* Diagnostics: every error as "file:line:column: message" (1-based). */

@@ -80,5 +80,6 @@ void format_time_us(int64_t us, char *out, size_t size);
 /* ---- the verbs (one file each) ---- */
 int verb_simple(const struct ctl *c, int argc, char **argv);   /* simple.c */
 int verb_policy(const struct ctl *c, int argc, char **argv);   /* policy.c */
+int verb_metrics(const struct ctl *c, int argc, char **argv);  /* metrics.c */
 
 #endif

@@ -21,6 +21,7 @@ static const struct verb verbs[] = {
 	{ "policy", verb_policy, "policy check FILE", "validate a policy file here, without the daemon" },
 	{ "policy", verb_policy, "policy apply FILE", "make FILE the running policy (all or nothing)" },
 	{ "policy", verb_policy, "policy show", "print the running policy (stdout: the YAML exactly)" },
+	{ "metrics", verb_metrics, "metrics", "counters and latency histogram, Prometheus text format" },
 };
 
 static void usage(FILE *out)
@@ -40,7 +41,8 @@ static void usage(FILE *out)
 	      "  gatekeeper-ctl query /usr/bin/curl       # would it run, and why\n"
 	      "  gatekeeper-ctl deny ./dropper            # deny this content everywhere\n"
 	      "  gatekeeper-ctl policy check new.yaml && gatekeeper-ctl policy apply new.yaml\n"
-	      "  gatekeeper-ctl --json status | jq .denies\n", out);
+	      "  gatekeeper-ctl --json status | jq .denies\n"
+	      "  gatekeeper-ctl metrics | promtool check metrics\n", out);
 }
 
 int main(int argc, char **argv)

@@ -68,6 +68,7 @@ TESTS+=(
 	policy_apply_during_exec_storm:90
 )
 . "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
+. "$HERE/tests_ops.sh"     # operators' tools (metrics, log, top, suggest): likewise
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")
@@ -174,7 +175,8 @@ run_one() {
 		rc=1
 		for f in $san; do
 			echo "sanitizer report in $(basename "$f"):"
-			grep -m 1 -A 40 -E 'Sanitizer|runtime error:' "$f"
+			sed -n -E '/^(WARNING|ERROR): .*Sanitizer|runtime error:/,/^(SUMMARY|=====)/p' "$f" |
+				grep -v '^decision ' | head -n 60
 		done >>"$dir/.reason"
 	fi
 	if [[ $rc -eq 0 ]]; then

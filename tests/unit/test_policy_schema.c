@@ -154,6 +154,15 @@ static const struct bad_case bad_cases[] = {
 	 "audit: unknown key 'retain_day' (did you mean 'retain_days'?)", 1},
 	{"audit: duplicate key", HEAD "audit:\n  max_rows: 1000\n  max_rows: 2000\n", 7, 3,
 	 "audit: duplicate key 'max_rows' (first at line 6)", 1},
+	/* metrics */
+	{"metrics: textfile not .prom", HEAD "metrics: {textfile: /tmp/gk.txt}\n", 5, 21,
+	 "metrics textfile '/tmp/gk.txt' must end in .prom", 1},
+	{"metrics: textfile relative", HEAD "metrics: {textfile: gk.prom}\n", 5, 21,
+	 "metrics textfile 'gk.prom' is not an absolute path", 1},
+	{"metrics: no textfile", HEAD "metrics: {interval_s: 5}\n", 5, 10,
+	 "metrics: missing required key 'textfile'", 1},
+	{"metrics: interval 0", HEAD "metrics: {textfile: /a.prom, interval_s: 0}\n", 5, 42,
+	 "'metrics.interval_s' is 0; it must be between 1 and 3600", 1},
 	/* rules: scanner and action scan */
 	{"rule: scanner bad value", HEAD "rules:\n  - {scanner: dirty, action: deny}\n", 6, 15,
 	 "rule 1: scanner must be infected, clean or error, not 'dirty'", 1},
@@ -226,6 +235,8 @@ struct good_case {
 	bool quiet;                       /* audit.log_allows: false */
 	unsigned retain_days;
 	uint64_t max_rows;
+	const char *textfile;             /* metrics.textfile, NULL: none */
+	unsigned interval_s;              /* 0: the default, 15 */
 	size_t n_rules;                   /* and the last rule: */
 	enum gk_rule_match match;
 	enum gk_scanner_match scanner;
@@ -302,6 +313,10 @@ static const struct good_case good_cases[] = {
 	{.name = "audit lowest bounds", .yaml = HEAD "audit: {retain_days: 1, max_rows: 1000}\n",
 	 .retain_days = 1, .max_rows = 1000},
 	{.name = "audit log_allows true", .yaml = HEAD "audit: {log_allows: true}\n"},
+	{.name = "metrics textfile, default interval", .yaml = HEAD "metrics: {textfile: /a//b.prom}\n",
+	 .textfile = "/a/b.prom"},
+	{.name = "metrics every key", .yaml = HEAD "metrics:\n  textfile: /a.prom\n  interval_s: 3600\n",
+	 .textfile = "/a.prom", .interval_s = 3600},
 	{.name = "rule: scanner alone", .yaml = HEAD "rules:\n  - {scanner: clean, action: allow}\n",
 	 .n_rules = 1, .match = GK_MATCH_SCANNER, .scanner = GK_SCANNER_CLEAN,
 	 .action = GK_VERDICT_ALLOW},
@@ -363,6 +378,11 @@ static void parse_good(void **state)
 	assert_int_equal(p->audit.log_allows, !c->quiet);
 	assert_int_equal(p->audit.retain_days, c->retain_days ? c->retain_days : 30);
 	assert_int_equal(p->audit.max_rows, c->max_rows ? c->max_rows : 1000000);
+	if (c->textfile)
+		assert_string_equal(p->metrics.textfile, c->textfile);
+	else
+		assert_null(p->metrics.textfile);
+	assert_int_equal(p->metrics.interval_s, c->interval_s ? c->interval_s : 15);
 	assert_int_equal(p->n_rules, c->n_rules);
 	if (c->n_rules) {
 		const struct gk_rule *r = &p->rules[c->n_rules - 1];
