@@ -208,6 +208,8 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
 		cmd_policy_show(d, reply);
 	else if (!strcmp(verb, "metrics"))
 		cmd_metrics(d, reply);
+	else if (!strcmp(verb, "log"))
+		cmd_log(d, arg, reply);
 	else
 		proto_error(reply, EXIT_USAGE, "unknown request '%.64s'", verb);
 }

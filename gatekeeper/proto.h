@@ -7,7 +7,13 @@
  * (one element of the array KEY); VALUE escapes '\\' and '\n'. The first
  * line is "n ok 1" or "n ok 0"; a failure carries "s error MESSAGE" and
  * "n code EXIT" (the exit code gatekeeper-ctl returns). The server closes
- * the connection after the reply. */
+ * the connection after the reply.
+ *
+ * Multi-record replies (log, subscribe): the header lines ("n ok 1"), an
+ * empty line, then records of "T KEY VALUE" lines, each ended by an empty
+ * line. A subscription keeps the connection open and sends one record per
+ * decision (keys: time_us, kind, verdict, would_deny, source, detail, path,
+ * exe, sha256, pid, latency_us, dropped). */
 #ifndef GK_PROTO_H
 #define GK_PROTO_H
 
@@ -37,6 +43,9 @@ void proto_arr(struct proto_buf *b, const char *key, const char *value);
 void proto_error(struct proto_buf *b, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void proto_free(struct proto_buf *b);
+/* End one record of a multi-record reply (log pages, the subscribe stream):
+ * records are groups of lines, each group ended by an empty line. */
+void proto_end_record(struct proto_buf *b);
 
 /* Parse one reply line in place: returns 0 and sets *type, *key, *value
  * (value unescaped), or -1 for a malformed line. */

@@ -58,12 +58,20 @@ struct stream {
 	char buf[65536];
 	size_t len, start;
 	bool eof;
+	char rec[65536];       /* the last record's text, parsed in place */
+	struct reply last;
+	bool again;            /* stream_unread: return `last` once more */
 };
 /* The next record, blocking up to timeout_ms (-1: forever). Returns 1 with
- * r filled (r->buf not owned: valid until the next call), 0 on timeout, -1
+ * r filled (pointing into st: valid until the next call), 0 on timeout, -1
  * on end of stream or error. Header fields (ok, error, code) come as a
  * record without time_us; callers check r->error. */
 int stream_next(struct stream *st, struct reply *r, int timeout_ms);
+void stream_unread(struct stream *st);
+/* log.c: the live stream of decisions, its header checked (EXIT_*). */
+int subscribe_open(const struct ctl *c, struct stream **out);
+void stream_close(struct stream *st);
+void print_decision(const struct reply *r, bool json);
 
 /* ---- output.c ---- */
 void json_string(FILE *out, const char *s);
@@ -81,5 +89,6 @@ void format_time_us(int64_t us, char *out, size_t size);
 int verb_simple(const struct ctl *c, int argc, char **argv);   /* simple.c */
 int verb_policy(const struct ctl *c, int argc, char **argv);   /* policy.c */
 int verb_metrics(const struct ctl *c, int argc, char **argv);  /* metrics.c */
+int verb_log(const struct ctl *c, int argc, char **argv);      /* log.c */
 
 #endif

@@ -21,6 +21,10 @@ static const struct verb verbs[] = {
 	{ "policy", verb_policy, "policy check FILE", "validate a policy file here, without the daemon" },
 	{ "policy", verb_policy, "policy apply FILE", "make FILE the running policy (all or nothing)" },
 	{ "policy", verb_policy, "policy show", "print the running policy (stdout: the YAML exactly)" },
+	{ "log", verb_log, "log [--since T] [--until T] [--verdict V]",
+	  "the audit log, newest last (times: ISO 8601, @EPOCH, 10m, 2h ago)" },
+	{ "log", verb_log, "log [--path GLOB] [--json] [-f]",
+	  "  filtered by path glob; JSON lines; -f follows new decisions live" },
 	{ "metrics", verb_metrics, "metrics", "counters and latency histogram, Prometheus text format" },
 };
 
@@ -42,6 +46,8 @@ static void usage(FILE *out)
 	      "  gatekeeper-ctl deny ./dropper            # deny this content everywhere\n"
 	      "  gatekeeper-ctl policy check new.yaml && gatekeeper-ctl policy apply new.yaml\n"
 	      "  gatekeeper-ctl --json status | jq .denies\n"
+	      "  gatekeeper-ctl log --since '1h ago' --verdict deny   # what was denied\n"
+	      "  gatekeeper-ctl log -f --path '/home/*'              # watch decisions live\n"
 	      "  gatekeeper-ctl metrics | promtool check metrics\n", out);
 }
 

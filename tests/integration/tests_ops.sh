@@ -6,6 +6,8 @@
 TESTS+=(
 	metrics_promtool_and_values:40
 	metrics_textfile_atomic_updates:40
+	log_filters_and_order:60
+	log_follow_fake_server:40
 )
 
 need_promtool() {
@@ -79,4 +81,106 @@ t_metrics_textfile_atomic_updates() {
 	v=$(stat -c %y "$prom" 2>/dev/null)
 	sleep 1.5
 	[[ $(stat -c %y "$prom") == "$v" ]] || fail "textfile still rewritten after metrics: was removed"
+}
+
+# log_wait_rows N [ARGS]: wait (up to 5 s) until `log ARGS` prints N lines
+# (the audit writer commits in batches); LOG_OUT holds the output.
+log_wait_rows() {
+	local want=$1 i
+	shift
+	for ((i = 0; i < 50; i++)); do
+		LOG_OUT=$(ctl log "$@" 2>&1) || fail "gatekeeper-ctl log $*: $LOG_OUT"
+		[[ $(grep -c . <<<"$LOG_OUT") -ge $want ]] && return 0
+		sleep 0.1
+	done
+	fail "log $* printed $(grep -c . <<<"$LOG_OUT") lines, expected $want: $LOG_OUT"
+}
+
+t_log_filters_and_order() {
+	local out rc
+	mkbin ok1
+	mkbin bad1
+	mkbin ok2
+	write_policy enforce allow
+	start_daemon --no-kernel-cache
+	ctl_ok deny "$BIN/bad1"
+	expect_runs "$BIN/ok1"
+	expect_eperm "$BIN/bad1"
+	expect_runs "$BIN/ok2"
+	write_policy monitor deny
+	ctl_ok policy apply "$POLICY"
+	mkbin mon1
+	expect_runs "$BIN/mon1"
+	log_wait_rows 4
+	# newest last: the execs in the order they ran
+	out=$(awk '{ print $4 }' <<<"$LOG_OUT" | grep -F "$BIN" | tr '\n' ' ')
+	[[ $out == "$BIN/ok1 $BIN/bad1 $BIN/ok2 $BIN/mon1 " ]] || fail "log order: $out ($LOG_OUT)"
+	grep -q "^20[0-9-]*T[0-9:]*\.[0-9]\{6\}Z deny  *admin  *$BIN/bad1 exe=" <<<"$LOG_OUT" ||
+		fail "log line format: $LOG_OUT"
+	out=$(ctl log --verdict deny | awk '{ print $4 }' | tr '\n' ' ')
+	[[ $out == "$BIN/bad1 " ]] || fail "log --verdict deny: '$out'"
+	out=$(ctl log --verdict would-deny | awk '{ print $2, $4 }' | tr '\n' ' ')
+	[[ $out == "would-deny $BIN/mon1 " ]] || fail "log --verdict would-deny: '$out'"
+	out=$(ctl log --verdict allow | awk '{ print $4 }' | grep -F "$BIN" | tr '\n' ' ')
+	[[ $out == "$BIN/ok1 $BIN/ok2 " ]] || fail "log --verdict allow: '$out'"
+	out=$(ctl log --path "$BIN/ok*" | awk '{ print $4 }' | tr '\n' ' ')
+	[[ $out == "$BIN/ok1 $BIN/ok2 " ]] || fail "log --path $BIN/ok*: '$out'"
+	out=$(ctl log --since '1h ago' --until now | grep -c .)
+	[[ $out -ge 4 ]] || fail "log --since '1h ago' --until now: $out lines"
+	out=$(ctl log --since "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%S)")
+	[[ -z $out ]] || fail "log --since an hour ahead printed: $out"
+	out=$(ctl log --until @1000000000)
+	[[ -z $out ]] || fail "log --until 2001 printed: $out"
+	ctl log --json --verdict deny | "$PY" -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert len(rows) == 1 and rows[0]["verdict"] == "deny" and rows[0]["source"] == "admin", rows
+assert isinstance(rows[0]["time_us"], int) and len(rows[0]["sha256"]) == 64, rows' ||
+		fail "log --json is not one JSON object per decision"
+	for bad in "--verdict maybe" "--since yesterdayish" "--until 5x" "--bogus" "extra"; do
+		# shellcheck disable=SC2086
+		out=$(ctl log $bad 2>&1)
+		rc=$?
+		[[ $rc -eq 2 ]] || fail "log $bad: exit $rc, expected 2: $out"
+	done
+}
+
+t_log_follow_fake_server() {
+	local now out err rc
+	now=$(($(date +%s) * 1000000))
+	cat >"$T/script.json" <<-EOF2
+		{"history": [
+		  {"id": 1, "time_us": $((now - 3000000)), "kind": "exec", "verdict": "allow", "would_deny": 0,
+		   "source": "default", "detail": "", "path": "/w/old1", "exe": "/bin/sh", "sha256": "", "pid": 10, "latency_us": 50},
+		  {"id": 2, "time_us": $((now - 2000000)), "kind": "exec", "verdict": "deny", "would_deny": 0,
+		   "source": "admin", "detail": "", "path": "/w/old2", "exe": "/bin/sh", "sha256": "", "pid": 11, "latency_us": 60},
+		  {"id": 3, "time_us": $((now - 1000000)), "kind": "exec", "verdict": "allow", "would_deny": 0,
+		   "source": "default", "detail": "", "path": "/w/old3", "exe": "/bin/sh", "sha256": "", "pid": 12, "latency_us": 70}],
+		 "live": [
+		  {"delay": 0.2, "time_us": $((now - 1000000)), "kind": "exec", "verdict": "allow", "would_deny": 0,
+		   "source": "default", "detail": "", "path": "/w/old3", "exe": "/bin/sh", "sha256": "", "pid": 12,
+		   "latency_us": 70, "dropped": 0},
+		  {"delay": 0.1, "time_us": $((now + 1000000)), "kind": "exec", "verdict": "deny", "would_deny": 0,
+		   "source": "scanner", "detail": "Eicar\\nline2", "path": "/w/new1", "exe": "/bin/bash", "sha256": "ab", "pid": 13,
+		   "latency_us": 900, "dropped": 2},
+		  {"delay": 0.1, "time_us": $((now + 2000000)), "kind": "kernel", "verdict": "allow", "would_deny": 1,
+		   "source": "default", "detail": "", "path": "/w/new2", "exe": "/bin/bash", "sha256": "", "pid": 14,
+		   "latency_us": 0, "dropped": 0}],
+		 "hold": 0.3}
+	EOF2
+	timeout -s KILL 20 "$PY" "$HERE/fake_stream.py" "$T/fake.sock" "$T/script.json" &
+	record_pid $!
+	for ((i = 0; i < 50; i++)); do [[ -S $T/fake.sock ]] && break; sleep 0.1; done
+	out=$(timeout -s KILL 10 "$CTL" --socket "$T/fake.sock" log -f 2>"$T/err")
+	rc=$?
+	err=$(cat "$T/err")
+	[[ $rc -eq 3 ]] || fail "log -f: exit $rc when the stream closed, expected 3 ($err)"
+	[[ $(awk '{ print $4 }' <<<"$out" | tr '\n' ' ') == "/w/old1 /w/old2 /w/old3 /w/new1 /w/new2 " ]] ||
+		fail "log -f printed (history, then live without repeats): $out"
+	grep -q 'would-deny .*/w/new2' <<<"$out" || fail "log -f: the live would-deny: $out"
+	grep -qF 'detail="Eicar' <<<"$out" || fail "log -f: the live record's detail: $out"
+	grep -q '2 decisions not shown' <<<"$err" || fail "log -f did not report the 2 dropped records: $err"
+	out=$(timeout -s KILL 10 "$CTL" --socket "$T/fake.sock" log -f --verdict deny --json 2>/dev/null)
+	[[ $(grep -c . <<<"$out") -eq 2 ]] || fail "log -f --verdict deny --json: $out"
+	"$PY" -c 'import json,sys; [json.loads(l) for l in sys.stdin]' <<<"$out" || fail "log -f --json: $out"
 }
