@@ -8,6 +8,7 @@ TESTS+=(
 	metrics_textfile_atomic_updates:40
 	log_filters_and_order:60
 	log_follow_fake_server:40
+	query_never_run_file:40
 )
 
 need_promtool() {
@@ -183,4 +184,43 @@ t_log_follow_fake_server() {
 	out=$(timeout -s KILL 10 "$CTL" --socket "$T/fake.sock" log -f --verdict deny --json 2>/dev/null)
 	[[ $(grep -c . <<<"$out") -eq 2 ]] || fail "log -f --verdict deny --json: $out"
 	"$PY" -c 'import json,sys; [json.loads(l) for l in sys.stdin]' <<<"$out" || fail "log -f --json: $out"
+}
+
+# query answers for files that never ran, with the rule that decides them,
+# and running nothing: no permission event, no audit row.
+t_query_never_run_file() {
+	local out v f
+	mkdir -p "$BIN/tools" "$T/outside"
+	mkbin tools/t1
+	mkbin evil
+	mkbin unknown
+	cp /bin/true "$T/outside/x"
+	write_policy enforce deny "rules:" "  - {path: $BIN/tools, action: allow}" \
+		"  - {sha256: $(sha_of "$BIN/evil"), action: deny}"
+	start_daemon
+	for f in "tools/t1 allow policy-path yes" "evil deny policy-hash no" "unknown deny default no"; do
+		set -- $f
+		ctl_ok query "$BIN/$1"
+		out=$CTL_OUT
+		[[ $(field_of "$out" verdict) == "$2" && $(field_of "$out" source) == "$3" &&
+			$(field_of "$out" would_run) == "$4" && $(field_of "$out" watched) == yes &&
+			$(field_of "$out" decided) == never ]] ||
+			fail "query $1: expected verdict $2, source $3, would_run $4, watched, never decided: $out"
+	done
+	ctl_ok query "$BIN/tools/t1"
+	[[ $(field_of "$CTL_OUT" detail) == *line* || $(field_of "$CTL_OUT" detail) == *rule* ]] ||
+		fail "query of a path-rule file does not name the rule: $CTL_OUT"
+	ctl_ok query "$T/outside/x"
+	[[ $(field_of "$CTL_OUT" watched) == no && $(field_of "$CTL_OUT" would_run) == yes ]] ||
+		fail "query of an unwatched file: $CTL_OUT"
+	status_json
+	[[ $(jget perm_events) == 0 ]] || fail "queries raised $(jget perm_events) permission events"
+	sleep 0.5
+	[[ -z $(ctl log) ]] || fail "queries left audit rows: $(ctl log)"
+	write_policy monitor deny
+	ctl_ok policy apply "$POLICY"
+	ctl_ok query "$BIN/unknown"
+	[[ $(field_of "$CTL_OUT" would_run) == "yes (monitor mode: logged as would-deny)" ]] ||
+		fail "query in monitor mode: $CTL_OUT"
+	expect_runs "$BIN/unknown"
 }
