@@ -72,6 +72,12 @@ void stream_unread(struct stream *st);
 int subscribe_open(const struct ctl *c, struct stream **out);
 void stream_close(struct stream *st);
 void print_decision(const struct reply *r, bool json);
+/* Every audit record since since_us (of that verdict, or NULL: all), oldest
+ * first, to fn; EXIT_*. */
+typedef void (*log_fn)(void *ctx, const struct reply *r);
+int ctl_log_walk(const struct ctl *c, int64_t since_us, const char *verdict, log_fn fn, void *ctx);
+/* suggest.c */
+int ctl_policy_suggest(const struct ctl *c, int argc, char **argv);
 
 /* ---- output.c ---- */
 void json_string(FILE *out, const char *s);

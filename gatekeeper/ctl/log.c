@@ -116,9 +116,10 @@ void print_decision(const struct reply *r, bool json)
 	putchar('\n');
 }
 
-/* One page of the history after *after_id; returns EXIT_* and sets *rows. */
+/* One page of the history after *after_id, each record to fn; returns
+ * EXIT_* and sets *rows. */
 static int log_page(const struct ctl *c, const struct log_opts *o, int64_t *after_id,
-		    int64_t *last_time, int *rows)
+		    int64_t *last_time, int *rows, log_fn fn, void *ctx)
 {
 	char line[PROTO_MAX_REQUEST + 1];
 	int s = -1, rc;
@@ -147,7 +148,7 @@ static int log_page(const struct ctl *c, const struct log_opts *o, int64_t *afte
 				}
 				*after_id = reply_num(&r, "id", *after_id);
 				*last_time = reply_num(&r, "time_us", *last_time);
-				print_decision(&r, c->json);
+				fn(ctx, &r);
 				(*rows)++;
 			}
 		} else {
@@ -156,6 +157,22 @@ static int log_page(const struct ctl *c, const struct log_opts *o, int64_t *afte
 	}
 	free(st);
 	close(s);
+	return rc;
+}
+
+static void print_record(void *ctx, const struct reply *r)
+{
+	print_decision(r, ((const struct ctl *)ctx)->json);
+}
+
+int ctl_log_walk(const struct ctl *c, int64_t since_us, const char *verdict, log_fn fn, void *ctx)
+{
+	struct log_opts o = { .since_us = since_us, .verdict = verdict };
+	int64_t after = 0, last_time = 0;
+	int rows, rc;
+	do
+		rc = log_page(c, &o, &after, &last_time, &rows, fn, ctx);
+	while (rc == EXIT_OK && rows > 0);
 	return rc;
 }
 
@@ -199,7 +216,7 @@ int verb_log(const struct ctl *c0, int argc, char **argv)
 		return rc;
 	int64_t after = 0, last_time = 0;
 	do
-		rc = log_page(&c, &o, &after, &last_time, &rows);
+		rc = log_page(&c, &o, &after, &last_time, &rows, print_record, &c);
 	while (rc == EXIT_OK && rows > 0);
 	fflush(stdout);
 	if (rc != EXIT_OK || !live) {

@@ -21,6 +21,8 @@ static const struct verb verbs[] = {
 	{ "policy", verb_policy, "policy check FILE", "validate a policy file here, without the daemon" },
 	{ "policy", verb_policy, "policy apply FILE", "make FILE the running policy (all or nothing)" },
 	{ "policy", verb_policy, "policy show", "print the running policy (stdout: the YAML exactly)" },
+	{ "policy", verb_policy, "policy suggest [--since T] [--by sha256|path]",
+	  "the running policy plus allow rules for what monitor mode would deny" },
 	{ "log", verb_log, "log [--since T] [--until T] [--verdict V]",
 	  "the audit log, newest last (times: ISO 8601, @EPOCH, 10m, 2h ago)" },
 	{ "log", verb_log, "log [--path GLOB] [--json] [-f]",
@@ -48,7 +50,8 @@ static void usage(FILE *out)
 	      "  gatekeeper-ctl --json status | jq .denies\n"
 	      "  gatekeeper-ctl log --since '1h ago' --verdict deny   # what was denied\n"
 	      "  gatekeeper-ctl log -f --path '/home/*'              # watch decisions live\n"
-	      "  gatekeeper-ctl metrics | promtool check metrics\n", out);
+	      "  gatekeeper-ctl metrics | promtool check metrics\n"
+	      "  gatekeeper-ctl policy suggest --since 7d > p.yaml && gatekeeper-ctl policy check p.yaml\n", out);
 }
 
 int main(int argc, char **argv)

@@ -7,7 +7,6 @@
 
 int ctl_file_request(const struct ctl *c, const char *verb, const char *file);
 int ctl_plain_request(const struct ctl *c, const char *verb);
-int policy_suggest(const struct ctl *c, int argc, char **argv);
 
 static int policy_check(const char *file, bool json)
 {
@@ -53,5 +52,8 @@ int verb_policy(const struct ctl *c, int argc, char **argv)
 		return ctl_file_request(c, "policy-apply", argv[2]);
 	if (!strcmp(sub, "show") && argc == 2)
 		return ctl_plain_request(c, "policy-show");
-	return ctl_fail(EXIT_USAGE, "usage: gatekeeper-ctl policy check FILE | apply FILE | show");
+	if (!strcmp(sub, "suggest"))
+		return ctl_policy_suggest(c, argc, argv);
+	return ctl_fail(EXIT_USAGE, "usage: gatekeeper-ctl policy check FILE | apply FILE | show | "
+			"suggest [--since TIME] [--by sha256|path]");
 }

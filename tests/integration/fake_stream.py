@@ -8,7 +8,7 @@ the history records of SCRIPT["history"] (ids after the requested one,
 of the verdict asked for; two per page, so the client must page);
 "subscribe" gets the header, then SCRIPT["live"]: each record sent after
 its "delay" (seconds), then the connection stays open for
-SCRIPT["hold"] seconds and closes. Records are dicts: str values are sent
+SCRIPT["hold"] seconds and closes. "policy-show" answers SCRIPT["policy"]. Records are dicts: str values are sent
 as 's', int values as 'n' (see gatekeeper/proto.h). Exercises the client
 against the protocol before (and independently of) the daemon's server.
 """
@@ -51,6 +51,8 @@ def serve(conn, script):
             }[match]
             page = [r for r in script.get("history", []) if r["id"] > after and keep(r)][:2]
             conn.sendall(("n ok 1\n\n" + "".join(record(r) for r in page)).encode())
+        elif words[0] == "policy-show":
+            conn.sendall(record({"ok": 1, "policy": "fake.yaml", "text": script["policy"]})[:-1].encode())
         elif words[0] == "subscribe":
             conn.sendall(b"n ok 1\n\n")
             for r in script.get("live", []):

@@ -9,6 +9,8 @@ TESTS+=(
 	log_filters_and_order:60
 	log_follow_fake_server:40
 	query_never_run_file:40
+	policy_suggest_monitor_to_enforce:60
+	policy_suggest_merges_any_rules_shape:60
 )
 
 need_promtool() {
@@ -223,4 +225,89 @@ t_query_never_run_file() {
 	[[ $(field_of "$CTL_OUT" would_run) == "yes (monitor mode: logged as would-deny)" ]] ||
 		fail "query in monitor mode: $CTL_OUT"
 	expect_runs "$BIN/unknown"
+}
+
+# Learning mode end to end: a workload under monitor mode with default deny,
+# the suggestion applied with mode: enforce, the same workload: no deny.
+t_policy_suggest_monitor_to_enforce() {
+	local i out rc
+	for i in 1 2 3 4; do
+		mkbin "w$i"
+	done
+	mkdir -p "$BIN/sub dir"
+	mkbin "sub dir/w5"
+	write_policy monitor deny "rules:" "  - {path: $BIN/w4, action: allow}"
+	start_daemon --no-kernel-cache
+	for i in w1 w2 w3 w4 w1 w2 "sub dir/w5"; do
+		expect_runs "$BIN/$i"
+	done
+	for ((i = 0; i < 50; i++)); do
+		[[ $(ctl log --verdict would-deny | grep -c .) -ge 6 ]] && break
+		sleep 0.1
+	done
+	ctl policy suggest >"$T/s.yaml" 2>"$T/s.err" || fail "policy suggest failed: $(cat "$T/s.err")"
+	grep -q '^# 4 rules suggested from 6 would-deny decisions' "$T/s.err" || fail "suggest summary: $(cat "$T/s.err")"
+	out=$(ctl policy check "$T/s.yaml" 2>&1) || fail "policy check of the suggestion: $out"
+	for i in w1 w2 w3 "sub dir/w5"; do
+		grep -qF "sha256: \"$(sha_of "$BIN/$i")\"" "$T/s.yaml" || fail "no rule for $i: $(cat "$T/s.yaml")"
+		grep -qF "# $BIN/$i: first seen 20" "$T/s.yaml" || fail "no comment for $i: $(cat "$T/s.yaml")"
+	done
+	grep -qF "# $BIN/w1: first seen" "$T/s.yaml" && grep -q 'w1: first seen .*, 2 runs, run by /' "$T/s.yaml" ||
+		fail "comment for w1 (2 runs, the exe): $(grep w1 "$T/s.yaml")"
+	[[ $(grep -c "$(sha_of "$BIN/w4")" "$T/s.yaml") -eq 0 ]] || fail "w4 (already allowed) got a rule"
+	# --by path: path rules instead
+	ctl policy suggest --by path >"$T/p.yaml" 2>/dev/null || fail "suggest --by path failed"
+	grep -qF "path: \"$BIN/sub dir/w5\"" "$T/p.yaml" || fail "suggest --by path: $(cat "$T/p.yaml")"
+	ctl policy check "$T/p.yaml" >/dev/null 2>&1 || fail "policy check of --by path: $(cat "$T/p.yaml")"
+	out=$(ctl policy suggest --since "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M)" 2>&1 >/dev/null)
+	[[ $out == *"0 rules suggested"* ]] || fail "suggest --since the future: $out"
+	# enforce with the suggestion: the workload runs, nothing is denied
+	sed 's/^mode: monitor$/mode: enforce/' "$T/s.yaml" >"$T/e.yaml"
+	ctl_ok policy apply "$T/e.yaml"
+	status_json
+	local before
+	before=$(jget denies)
+	for i in w1 w2 w3 w4 w1 w2 "sub dir/w5"; do
+		expect_runs "$BIN/$i" "enforce with the suggested rules: "
+	done
+	mkbin new1
+	expect_eperm "$BIN/new1" "a program the workload never ran: "
+	status_json
+	[[ $(($(jget denies) - before)) -eq 1 ]] || fail "denies went from $before to $(jget denies), expected only new1"
+}
+
+# The rules land in any shape of rules: (none, empty, block list, flow list).
+t_policy_suggest_merges_any_rules_shape() {
+	local shape i out
+	local head="mode: monitor\nwatch: [/w]\ndefault: deny\n"
+	local -a shapes=(
+		"${head}"
+		"${head}rules:\n"
+		"${head}rules:\n  # mine\n  - {path: /w/a, action: allow}\n\naudit: {log_allows: true}\n"
+		"${head}rules:\n- {path: /w/a, action: allow}\n"
+		"${head}rules: []\noverload: allow\n"
+		"${head}rules: [{path: /w/a, action: allow}]\n"
+	)
+	for ((i = 0; i < ${#shapes[@]}; i++)); do
+		"$PY" - "${shapes[i]}" "$T/script$i.json" <<-'EOF2'
+			import json, sys
+			text = sys.argv[1].encode().decode("unicode_escape")
+			rec = lambda i, p, sha: {"id": i, "time_us": 1700000000000000 + i, "kind": "exec",
+			    "verdict": "allow", "would_deny": 1, "source": "default", "detail": "",
+			    "path": p, "exe": "/bin/sh", "sha256": sha, "pid": 5, "latency_us": 9}
+			json.dump({"policy": text, "history": [rec(1, "/w/x", "a" * 64), rec(2, '/w/q"uote', "b" * 64),
+			    rec(3, "/w/x", "a" * 64), rec(4, "/w/nohash", "")]}, open(sys.argv[2], "w"))
+		EOF2
+		rm -f "$T/fake$i.sock"
+		timeout -s KILL 20 "$PY" "$HERE/fake_stream.py" "$T/fake$i.sock" "$T/script$i.json" &
+		record_pid $!
+		for ((k = 0; k < 50; k++)); do [[ -S $T/fake$i.sock ]] && break; sleep 0.1; done
+		out=$(timeout -s KILL 10 "$CTL" --socket "$T/fake$i.sock" policy suggest 2>&1 >"$T/s$i.yaml") ||
+			fail "shape $i: suggest failed: $out"
+		out=$("$CTL" policy check "$T/s$i.yaml" 2>&1) || fail "shape $i: $out: $(cat "$T/s$i.yaml")"
+		[[ $(grep -c "sha256: \"aaaa" "$T/s$i.yaml") -eq 1 && $(grep -c "sha256: \"bbbb" "$T/s$i.yaml") -eq 1 &&
+			$(grep -c 'path: "/w/nohash"' "$T/s$i.yaml") -eq 1 ]] || fail "shape $i: rules missing: $(cat "$T/s$i.yaml")"
+		grep -q '# /w/x: first seen 2023-11-14T22:13:20Z, 2 runs, run by /bin/sh' "$T/s$i.yaml" ||
+			fail "shape $i: comment: $(cat "$T/s$i.yaml")"
+	done
 }
