@@ -96,5 +96,6 @@ int verb_simple(const struct ctl *c, int argc, char **argv);   /* simple.c */
 int verb_policy(const struct ctl *c, int argc, char **argv);   /* policy.c */
 int verb_metrics(const struct ctl *c, int argc, char **argv);  /* metrics.c */
 int verb_log(const struct ctl *c, int argc, char **argv);      /* log.c */
+int verb_top(const struct ctl *c, int argc, char **argv);      /* top.c */
 
 #endif

@@ -27,6 +27,8 @@ static const struct verb verbs[] = {
 	  "the audit log, newest last (times: ISO 8601, @EPOCH, 10m, 2h ago)" },
 	{ "log", verb_log, "log [--path GLOB] [--json] [-f]",
 	  "  filtered by path glob; JSON lines; -f follows new decisions live" },
+	{ "top", verb_top, "top [-d SECONDS] [-b] [-n N] [--sort COL]",
+	  "live decisions by program and directory (keys sort, q quits)" },
 	{ "metrics", verb_metrics, "metrics", "counters and latency histogram, Prometheus text format" },
 };
 
@@ -50,6 +52,8 @@ static void usage(FILE *out)
 	      "  gatekeeper-ctl --json status | jq .denies\n"
 	      "  gatekeeper-ctl log --since '1h ago' --verdict deny   # what was denied\n"
 	      "  gatekeeper-ctl log -f --path '/home/*'              # watch decisions live\n"
+	      "  gatekeeper-ctl top -d 2 --sort deny                 # who is being denied now\n"
+	      "  gatekeeper-ctl top -b -n 3 > snapshots.txt          # three plain snapshots\n"
 	      "  gatekeeper-ctl metrics | promtool check metrics\n"
 	      "  gatekeeper-ctl policy suggest --since 7d > p.yaml && gatekeeper-ctl policy check p.yaml\n", out);
 }
