@@ -145,7 +145,7 @@ $(VMBIN)/gk-routes: tests/integration/routes.c
 # benchmark's numbers do not depend on them.
 BENCHBIN := $(BUILD)/bench
 BENCH_HELPERS := $(addprefix $(BENCHBIN)/,tiny-static tiny-dynamic spawn_bench gk_probe \
-	sha_bench scan_bench db_fill)
+	raw_responder sha_bench scan_bench db_fill)
 bench-helpers: $(BENCH_HELPERS)
 $(BENCHBIN)/tiny-static: bench/tiny.c
 	@mkdir -p $(dir $@)
@@ -153,7 +153,7 @@ $(BENCHBIN)/tiny-static: bench/tiny.c
 $(BENCHBIN)/tiny-dynamic: bench/tiny.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -O2 -o $@ $<
-$(BENCHBIN)/spawn_bench $(BENCHBIN)/gk_probe: $(BENCHBIN)/%: bench/%.c
+$(BENCHBIN)/spawn_bench $(BENCHBIN)/gk_probe $(BENCHBIN)/raw_responder: $(BENCHBIN)/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $<
 $(BENCHBIN)/sha_bench $(BENCHBIN)/scan_bench: $(BENCHBIN)/%: bench/%.c $(LIBGK)

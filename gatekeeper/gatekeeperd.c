@@ -48,10 +48,12 @@ static void reload(struct gk_daemon *d)
 			log_msg(GK_LOG_ERR, "reload_failed error=\"%s\"", errs.msg[i]);
 		return;
 	}
-	if (daemon_apply_policy(d, p, err, sizeof(err)) < 0) {
+	if (apply_policy(d, p, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "reload_failed error=\"%s\"", err);
 		policy_free(p);
+		return;
 	}
+	control_set_access(d->opt.socket_path, d->admin_gid);
 }
 
 /* Stay attached until ready, so that start-up errors reach the caller with
@@ -165,9 +167,9 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		if (p[2].revents & POLLIN)
 			kcache_drain(d->kc, on_kernel_denial, d);
 		if (p[3].revents & POLLIN)
-			events_read(d, d->group);
+			events_read(d->events, d->group);
 		if (p[4].revents & POLLIN)
-			events_read(d, d->retired);
+			events_read(d->events, d->retired);
 		retire_drained(d, p[4].revents & POLLIN);
 	}
 }
@@ -211,12 +213,18 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
 	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
-	if (!d->kc || audit_start(d) < 0 || events_start(d) < 0) {
+	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
+	    !(d->events = events_start(d, d->opt.workers, d->opt.max_pending))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	if (prescan_start(d, err, sizeof(err)) < 0) {
+	int prescan_fd = prescan_group_open(d->policy, err, sizeof(err));
+	if (prescan_fd < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
+	if (!(d->prescan = prescan_start(d, prescan_fd, d->opt.scan_workers))) {
+		log_msg(GK_LOG_ERR, "error=\"cannot start the pre-scan: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	if (control_start(d, err, sizeof(err)) < 0) {
@@ -246,8 +254,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		return EXIT_INVALID;
 	}
-	if (check_watch_paths(d.policy, err, sizeof(err)) < 0 ||
-	    resolve_group(d.policy, &d.admin_gid, err, sizeof(err)) < 0) {
+	if (apply_check_watch(d.policy, err, sizeof(err)) < 0 ||
+	    apply_resolve_group(d.policy, &d.admin_gid, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_INVALID;
 	}
@@ -275,15 +283,16 @@ int main(int argc, char **argv)
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
 	metrics_writer_stop(d.metrics);
-	events_stop(&d);
+	events_stop(d.events);
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
-	prescan_stop();
+	prescan_stop(d.prescan);
 	kcache_close(d.kc);
 	scanner_set_put(d.scanners);
 	audit_stop();
 	db_close(d.db);
 	admin_rules_free(d.admin);
+	hash_cache_free(d.hashes);
 	policy_free(d.policy);
 	return rc;
 }

@@ -21,6 +21,8 @@ static void usage(FILE *out)
 		"      --no-bpf           never try BPF LSM: fanotify mode even where bpf is possible\n"
 		"  -w, --workers N        threads that judge exec events (1-64, default 4)\n"
 		"      --scan-workers N   threads that pre-scan newly written files (1-64, default 2)\n"
+		"      --max-pending N    permission events judged or queued at once (1-65536,\n"
+		"                         default 4096); past it the policy's overload verdict\n"
 		"  -h, --help             print this help and exit\n"
 		"  -V, --version          print the version and exit\n\n"
 		"signals: SIGHUP re-reads the policy and reloads signatures; SIGTERM stops\n"
@@ -41,10 +43,11 @@ int gk_options_parse(int argc, char **argv, struct gk_options *o)
 		{ "socket", required_argument, NULL, 's' }, { "foreground", no_argument, NULL, 'f' },
 		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
 		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
+		{ "max-pending", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ 0 } };
 	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
-				  false, true, true, 4, 2 };
+				  false, true, true, 4, 2, 4096 };
 	int c;
 	while ((c = getopt_long(argc, argv, "p:d:s:fw:hV", longopts, NULL)) != -1) {
 		char *end;
@@ -65,6 +68,17 @@ int gk_options_parse(int argc, char **argv, struct gk_options *o)
 				return -1;
 			}
 			*(c == 'w' ? &o->workers : &o->scan_workers) = (unsigned)n;
+			break;
+		}
+		case 'P': {
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > 65536) {
+				fprintf(stderr, "gatekeeperd: --max-pending: '%s' is not a number from 1 to 65536\n",
+					optarg);
+				return -1;
+			}
+			o->max_pending = (unsigned)n;
 			break;
 		}
 		case 'h': usage(stdout); exit(0);
