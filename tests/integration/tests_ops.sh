@@ -11,6 +11,8 @@ TESTS+=(
 	query_never_run_file:40
 	policy_suggest_monitor_to_enforce:60
 	policy_suggest_merges_any_rules_shape:60
+	top_under_tmux:60
+	top_batch_snapshots:40
 )
 
 need_promtool() {
@@ -310,4 +312,93 @@ t_policy_suggest_merges_any_rules_shape() {
 		grep -q '# /w/x: first seen 2023-11-14T22:13:20Z, 2 runs, run by /bin/sh' "$T/s$i.yaml" ||
 			fail "shape $i: comment: $(cat "$T/s$i.yaml")"
 	done
+}
+
+# top_script FILE HOLD: the fake server's live records for the top tests.
+top_script() {
+	"$PY" - "$1" "$2" <<-'EOF2'
+		import json, sys, time
+		now = int(time.time() * 1e6)
+		def rec(i, path, verdict, wd=0, kind="exec", lat=100, src="default", dropped=0):
+		    return {"delay": 0.05, "time_us": now + i, "kind": kind, "verdict": verdict,
+		            "would_deny": wd, "source": src, "detail": "", "path": path, "exe": "/bin/sh",
+		            "sha256": "", "pid": 100 + i, "latency_us": lat, "dropped": dropped}
+		live = [rec(1, "/w/a", "allow"), rec(2, "/w/a", "allow", lat=3000), rec(3, "/w/a", "allow"),
+		        rec(4, "/w/b", "deny", src="admin"), rec(5, "/w/b", "deny", kind="kernel", lat=0),
+		        rec(6, "/v/c", "allow", wd=1, dropped=3), rec(7, "/w/s", "allow", src="scanner", lat=20000)]
+		json.dump({"live": live, "hold": float(sys.argv[2])}, open(sys.argv[1], "w"))
+	EOF2
+}
+
+start_fake_stream() { # SCRIPT SOCKET
+	timeout -s KILL 40 "$PY" "$HERE/fake_stream.py" "$2" "$1" &
+	record_pid $!
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[[ -S $2 ]] && return 0
+		sleep 0.1
+	done
+	fail "the fake server did not start"
+}
+
+# The first PROGRAM row of a capture.
+first_program() {
+	awk '/ PROGRAM$/ { getline; print $NF; exit }' <<<"$1"
+}
+
+t_top_under_tmux() {
+	local tm=(tmux -S "$T/tmux.sock") i screen
+	command -v tmux >/dev/null || fail "tmux not found (packaging/install-deps.sh)"
+	top_script "$T/top.json" 25
+	start_fake_stream "$T/top.json" "$T/fake.sock"
+	trap '"${tm[@]}" kill-server 2>/dev/null' EXIT
+	"${tm[@]}" new-session -d -s top -x 150 -y 40 "$CTL --socket $T/fake.sock top -d 0.3" ||
+		fail "tmux new-session failed"
+	for ((i = 0; i < 50; i++)); do
+		screen=$("${tm[@]}" capture-pane -p -t top 2>/dev/null)
+		grep -q '/w/s$' <<<"$screen" && break
+		sleep 0.2
+	done
+	grep -q '^gatekeeper top - 7 decisions since .*, sorted by execs' <<<"$screen" ||
+		fail "top header after 7 decisions: $screen"
+	grep -qE '^ +3 +0 +3 +0 +0 +[0-9]+ +4095 +0\.0 +/w/a$' <<<"$screen" || fail "top row /w/a: $screen"
+	grep -qE '^ +2 +1 +1 +2 +0 .* +/w/b$' <<<"$screen" || fail "top row /w/b (1 kernel, 2 denies): $screen"
+	grep -qE '^ +6 +1 +5 +2 +0 .* 20\.0 +/w$' <<<"$screen" || fail "top directory row /w: $screen"
+	grep -q '3 decisions lost' <<<"$screen" || fail "top does not show the 3 lost decisions: $screen"
+	[[ $(first_program "$screen") == /w/a ]] || fail "sorted by execs, first program: $(first_program "$screen")"
+	"${tm[@]}" send-keys -t top d
+	sleep 0.5
+	screen=$("${tm[@]}" capture-pane -p -t top)
+	grep -q 'sorted by deny' <<<"$screen" && [[ $(first_program "$screen") == /w/b ]] ||
+		fail "after 'd' (sort by deny): $screen"
+	"${tm[@]}" send-keys -t top n
+	sleep 0.5
+	screen=$("${tm[@]}" capture-pane -p -t top)
+	[[ $(first_program "$screen") == /v/c ]] || fail "after 'n' (sort by name): $screen"
+	"${tm[@]}" send-keys -t top w
+	sleep 0.5
+	screen=$("${tm[@]}" capture-pane -p -t top)
+	[[ $(first_program "$screen") == /v/c ]] && grep -q 'sorted by would-deny' <<<"$screen" ||
+		fail "after 'w' (sort by would-deny): $screen"
+	"${tm[@]}" send-keys -t top q
+	for ((i = 0; i < 20; i++)); do
+		"${tm[@]}" has-session -t top 2>/dev/null || break
+		sleep 0.1
+	done
+	[[ $i -lt 20 ]] || fail "top did not quit on 'q'"
+}
+
+t_top_batch_snapshots() {
+	local out rc
+	top_script "$T/top.json" 5
+	start_fake_stream "$T/top.json" "$T/fake.sock"
+	out=$(timeout -s KILL 10 "$CTL" --socket "$T/fake.sock" top -b -n 3 -d 0.4 --sort deny 2>&1)
+	rc=$?
+	[[ $rc -eq 0 ]] || fail "top -b -n 3: exit $rc: $out"
+	[[ $(grep -c '^gatekeeper top - ' <<<"$out") -eq 3 ]] || fail "top -b -n 3 printed: $out"
+	[[ $out != *$'\033'* ]] || fail "top -b printed terminal escapes"
+	[[ $(first_program "$(awk '/^gatekeeper top - 7/,0' <<<"$out")") == /w/b ]] ||
+		fail "top -b --sort deny: the last snapshot's first program: $out"
+	out=$(timeout -s KILL 10 "$CTL" --socket "$T/fake.sock" top -d 0 2>&1)
+	[[ $? -eq 2 ]] || fail "top -d 0: expected exit 2: $out"
 }
