@@ -11,12 +11,12 @@
 
 #include "db/db.h"
 #include "gatekeeper/kcache.h"
+#include "gatekeeper/proto.h"      /* GK_DEFAULT_SOCKET, shared with gatekeeper-ctl */
 #include "gatekeeper/util.h"
 #include "policy/policy.h"
 
 #define GK_DEFAULT_POLICY "/etc/gatekeeper/policy.yaml"
 #define GK_DEFAULT_DB "/var/lib/gatekeeper/gatekeeper.db"
-#define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
 
 /* ---- log.c: one line per event, key=value, to stderr or syslog ---- */
 enum gk_log_level { GK_LOG_ERR, GK_LOG_WARN, GK_LOG_INFO, GK_LOG_DEBUG };

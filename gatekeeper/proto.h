@@ -23,8 +23,7 @@
 #define PROTO_MAX_REQUEST 4096
 #define PROTO_MAX_REPLY (2 * 1024 * 1024)
 
-/* The daemon's default control socket (gatekeeperd.h has the same value
- * until the daemon includes this header for it). */
+/* The daemon's default control socket. */
 #define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
 #ifndef GK_VERSION
 #define GK_VERSION "0.1"
