@@ -402,3 +402,66 @@ t_top_batch_snapshots() {
 	out=$(timeout -s KILL 10 "$CTL" --socket "$T/fake.sock" top -d 0 2>&1)
 	[[ $? -eq 2 ]] || fail "top -d 0: expected exit 2: $out"
 }
+
+# ---- live views against the real daemon's subscribe stream ----
+# Not in TESTS on this branch: the daemon's side of `subscribe` (control.c)
+# lands with the control-server work. After merging it, add to TESTS above:
+#	log_follow_live:60
+#	top_live_tmux:60
+
+t_log_follow_live() {
+	local i out
+	mkbin old1
+	mkbin new1
+	mkbin bad1
+	write_policy enforce allow
+	start_daemon --no-kernel-cache
+	ctl_ok deny "$BIN/bad1"
+	expect_runs "$BIN/old1"
+	timeout -s KILL 30 "$CTL" --socket "$SOCK" log -f --path "$BIN/*" >"$T/follow.out" 2>"$T/follow.err" &
+	record_pid $!
+	for ((i = 0; i < 50; i++)); do
+		grep -q "$BIN/old1" "$T/follow.out" && break
+		sleep 0.1
+	done
+	grep -q "$BIN/old1" "$T/follow.out" || fail "log -f did not print the history: $(cat "$T/follow.out" "$T/follow.err")"
+	expect_runs "$BIN/new1"
+	expect_eperm "$BIN/bad1"
+	for ((i = 0; i < 50; i++)); do
+		grep -q "$BIN/bad1" "$T/follow.out" && break
+		sleep 0.1
+	done
+	out=$(awk '{ print $2, $4 }' "$T/follow.out" | tr '\n' ' ')
+	[[ $out == "allow $BIN/old1 allow $BIN/new1 deny $BIN/bad1 " ]] ||
+		fail "log -f: history then live, each once: '$out' ($(cat "$T/follow.err"))"
+}
+
+t_top_live_tmux() {
+	local tm=(tmux -S "$T/tmux.sock") i screen
+	command -v tmux >/dev/null || fail "tmux not found (packaging/install-deps.sh)"
+	mkbin a1
+	mkbin d1
+	write_policy enforce allow
+	start_daemon --no-kernel-cache
+	ctl_ok deny "$BIN/d1"
+	trap '"${tm[@]}" kill-server 2>/dev/null' EXIT
+	"${tm[@]}" new-session -d -s top -x 150 -y 40 "$CTL --socket $SOCK top -d 0.3" ||
+		fail "tmux new-session failed"
+	sleep 0.5
+	for i in 1 2 3; do
+		expect_runs "$BIN/a1"
+	done
+	expect_eperm "$BIN/d1"
+	for ((i = 0; i < 50; i++)); do
+		screen=$("${tm[@]}" capture-pane -p -t top)
+		grep -q "$BIN/d1\$" <<<"$screen" && break
+		sleep 0.2
+	done
+	grep -qE "^ +3 +0 +3 +0 +0 .* +$BIN/a1\$" <<<"$screen" || fail "top row a1 (3 daemon allows): $screen"
+	grep -qE "^ +1 +0 +1 +1 +0 .* +$BIN/d1\$" <<<"$screen" || fail "top row d1 (1 deny): $screen"
+	grep -qE "^ +4 .* +$BIN\$" <<<"$screen" || fail "top directory row: $screen"
+	"${tm[@]}" send-keys -t top d
+	sleep 0.5
+	[[ $(first_program "$("${tm[@]}" capture-pane -p -t top)") == "$BIN/d1" ]] || fail "top sorted by deny"
+	"${tm[@]}" send-keys -t top q
+}
