@@ -35,7 +35,15 @@ static void collect_one(void *ctx, const struct reply *r)
 	const char *key = by_path ? path : sha;
 	for (size_t i = 0; i < c->n; i++)
 		if (c->v[i].by_path == by_path && !strcmp(c->v[i].key, key)) {
+			const char *exe = reply_get(r, "exe");
 			c->v[i].count++;
+			if (!strcmp(c->v[i].exe, "?") && exe && exe[0]) {   /* the first had none */
+				char *copy = strdup(exe);
+				if (copy) {
+					free(c->v[i].exe);
+					c->v[i].exe = copy;
+				}
+			}
 			return;
 		}
 	if (c->n == c->cap) {
@@ -160,7 +168,7 @@ static void put_comment(FILE *out, const struct seen *e, size_t indent)
 	fprintf(out, "%*s# ", (int)indent, "");
 	put_comment_text(out, e->path);
 	fprintf(out, ": first seen %s, %ld run%s, run by ", when, e->count, e->count == 1 ? "" : "s");
-	put_comment_text(out, e->exe);
+	put_comment_text(out, strcmp(e->exe, "?") ? e->exe : "(exe not known: the process was gone)");
 	fputc('\n', out);
 }
 
