@@ -14,22 +14,33 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "status", verb_simple, "status", "mode, kernel mode, watched filesystems, counters, latency" },
-	{ "query", verb_simple, "query PATH", "the verdict for PATH and why (no need to run it first)" },
+	{ "query", verb_simple, "query PATH", "the verdict for PATH and why (it need not have run)" },
 	{ "allow", verb_simple, "allow PATH", "admin rule: always allow this content (by SHA-256)" },
 	{ "deny", verb_simple, "deny PATH", "admin rule: always deny this content (by SHA-256)" },
 	{ "forget", verb_simple, "forget PATH", "drop the admin rule for this content" },
 	{ "policy", verb_policy, "policy check FILE", "validate a policy file here, without the daemon" },
 	{ "policy", verb_policy, "policy apply FILE", "make FILE the running policy (all or nothing)" },
 	{ "policy", verb_policy, "policy show", "print the running policy (stdout: the YAML exactly)" },
-	{ "policy", verb_policy, "policy suggest [--since T] [--by sha256|path]",
-	  "the running policy plus allow rules for what monitor mode would deny" },
-	{ "log", verb_log, "log [--since T] [--until T] [--verdict V]",
-	  "the audit log, newest last (times: ISO 8601, @EPOCH, 10m, 2h ago)" },
-	{ "log", verb_log, "log [--path GLOB] [--json] [-f]",
-	  "  filtered by path glob; JSON lines; -f follows new decisions live" },
-	{ "top", verb_top, "top [-d SECONDS] [-b] [-n N] [--sort COL]",
-	  "live decisions by program and directory (keys sort, q quits)" },
+	{ "policy", verb_policy, "policy suggest [OPTIONS]", "the policy plus allow rules for monitor mode's would-denies" },
+	{ "log", verb_log, "log [OPTIONS]", "the audit log, newest last" },
+	{ "top", verb_top, "top [OPTIONS]", "live decisions by program and directory (keys sort, q quits)" },
 	{ "metrics", verb_metrics, "metrics", "counters and latency histogram, Prometheus text format" },
+};
+
+/* The options of the verbs that have some, one line each. */
+static const char *const verb_options[][2] = {
+	{ "policy suggest --since TIME", "only would-denies since TIME" },
+	{ "policy suggest --by sha256|path", "one rule per content (default) or per path" },
+	{ "log --since TIME", "from TIME: ISO 8601 UTC, @EPOCH, now, 10m, 2h ago, 7d" },
+	{ "log --until TIME", "up to TIME" },
+	{ "log --verdict allow|deny|would-deny", "only decisions with that outcome" },
+	{ "log --path GLOB", "only paths matching GLOB ('*' also matches '/')" },
+	{ "log --json", "one JSON object per decision" },
+	{ "log -f, --follow", "then follow new decisions live" },
+	{ "top -d, --delay SECONDS", "refresh every SECONDS (default 1)" },
+	{ "top -b, --batch", "plain snapshots, no terminal control (for scripts)" },
+	{ "top -n, --iterations N", "stop after N snapshots" },
+	{ "top --sort COLUMN", "execs, kernel, daemon, deny, would-deny, p99, scan or name" },
 };
 
 static void usage(FILE *out)
@@ -41,7 +52,10 @@ static void usage(FILE *out)
 		"  -V, --version       print the version and exit\n\ncommands:\n",
 		GK_DEFAULT_SOCKET);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(out, "  %-34s %s\n", verbs[i].synopsis, verbs[i].help);
+		fprintf(out, "  %-26s %s\n", verbs[i].synopsis, verbs[i].help);
+	fputs("\ncommand options:\n", out);
+	for (size_t i = 0; i < sizeof(verb_options) / sizeof(verb_options[0]); i++)
+		fprintf(out, "  %-38s %s\n", verb_options[i][0], verb_options[i][1]);
 	fputs("\nexit status: 0 ok, 1 refused or not found, 2 usage or invalid input,\n"
 	      "3 gatekeeperd unreachable\n\n"
 	      "EXAMPLES:\n"
