@@ -194,7 +194,8 @@ test: deps
 
 units: $(UNITS)
 
-unit: units
+# The unit tests run from the ASan/UBSan build.
+unit:
 	$(MAKE) BUILD=$(BUILD)/san SAN=1 units
 	tests/run-all.sh --only unit $(BUILD)
 
