@@ -55,6 +55,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"AND (?4 = 0 OR (?4 = 1 AND verdict = 1 AND would_deny = 0) "
 		"OR (?4 = 2 AND verdict = 2) OR (?4 = 3 AND would_deny = 1)) "
 		"AND (?5 IS NULL OR path GLOB ?5) ORDER BY id LIMIT ?6",
+	[ST_AUDIT_LAST_ID] = "SELECT coalesce(max(id), 0) FROM audit",
 };
 
 /* Closing any fd of a file drops every POSIX lock this process holds on it,

@@ -88,6 +88,8 @@ struct db_audit_filter {
 };
 int64_t db_audit_query(struct gk_db *db, const struct db_audit_filter *f,
 		       int (*fn)(void *ctx, int64_t id, const struct db_audit *a), void *ctx);
+/* The id of the newest audit row (0: none), -1 on error. */
+int64_t db_audit_last_id(struct gk_db *db);
 
 /* Deletes the audit rows with time_us < older_than_us (no age bound when
  * older_than_us <= 0), then all but the max_rows most recently added (no

@@ -252,6 +252,11 @@ int64_t db_audit_count(struct gk_db *db)
 	return count_rows(db, ST_AUDIT_COUNT, "audit: count");
 }
 
+int64_t db_audit_last_id(struct gk_db *db)
+{
+	return count_rows(db, ST_AUDIT_LAST_ID, "audit: last id");
+}
+
 /* Rows per DELETE: small enough that a writer waiting on the lock (busy
  * timeout 2 s) gets in between batches. */
 #define AUDIT_PRUNE_BATCH 10000

@@ -59,12 +59,13 @@ static int log_row(void *ctx, int64_t id, const struct db_audit *a)
 	return r->len > LOG_PAGE_BYTES;
 }
 
-/* "key=value" words; path= takes the rest of the line (a glob may hold
+/* "key=value" words (after, since, until, match, limit, last); path= takes the rest of the line (a glob may hold
  * spaces). Returns 0, or -1 with the reply's error set. */
-static int parse_log_query(const char *arg, struct db_audit_filter *f, char *glob, size_t globlen,
-			   struct proto_buf *reply)
+static int parse_log_query(const char *arg, struct db_audit_filter *f, int64_t *last, char *glob,
+			   size_t globlen, struct proto_buf *reply)
 {
 	*f = (struct db_audit_filter){ .limit = LOG_PAGE_MAX };
+	*last = -1;
 	while (*arg) {
 		const char *eq = strchr(arg, '='), *end = strchr(arg, ' ');
 		if (!eq || (end && end < eq)) {
@@ -98,6 +99,8 @@ static int parse_log_query(const char *arg, struct db_audit_filter *f, char *glo
 			f->since_us = v;
 		} else if (klen == 5 && !strncmp(arg, "until", 5)) {
 			f->until_us = v;
+		} else if (klen == 4 && !strncmp(arg, "last", 4)) {
+			*last = v;
 		} else if (klen == 5 && !strncmp(arg, "limit", 5)) {
 			f->limit = v < 1 ? 1 : v > LOG_PAGE_MAX ? LOG_PAGE_MAX : v;
 		} else {
@@ -113,8 +116,18 @@ void cmd_log(struct gk_daemon *d, const char *arg, struct proto_buf *reply)
 {
 	struct db_audit_filter f;
 	char glob[4096];
-	if (parse_log_query(arg, &f, glob, sizeof(glob), reply) < 0)
+	int64_t last, newest;
+	if (parse_log_query(arg, &f, &last, glob, sizeof(glob), reply) < 0)
 		return;
+	/* last=N: only the rows among the N newest (tail -f's start) */
+	if (last >= 0) {
+		if ((newest = db_audit_last_id(d->db)) < 0) {
+			proto_error(reply, EXIT_REFUSED, "audit log: %s", db_errmsg(d->db));
+			return;
+		}
+		if (newest - last > f.after_id)
+			f.after_id = newest - last;
+	}
 	proto_num(reply, "ok", 1);
 	proto_end_record(reply);
 	struct log_page pg = { reply };

@@ -10,10 +10,13 @@
 
 struct log_opts {
 	int64_t since_us, until_us;
+	int64_t last;            /* only among the newest N rows; -1: all */
 	const char *verdict;     /* allow | deny | would-deny | NULL */
 	const char *path_glob;
 	bool follow;
 };
+
+#define FOLLOW_LAST 10
 
 static const char usage_line[] =
 	"usage: gatekeeper-ctl log [--since TIME] [--until TIME] [--verdict allow|deny|would-deny]\n"
@@ -26,7 +29,7 @@ static int parse_opts(int argc, char **argv, struct log_opts *o, bool *json)
 		{ "verdict", required_argument, NULL, 'v' }, { "path", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' }, { "follow", no_argument, NULL, 'f' }, { 0 } };
 	int c;
-	*o = (struct log_opts){ 0 };
+	*o = (struct log_opts){ .last = -1 };
 	while ((c = getopt_long(argc, argv, "+fj", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
@@ -52,6 +55,9 @@ static int parse_opts(int argc, char **argv, struct log_opts *o, bool *json)
 	}
 	if (optind != argc)
 		return ctl_fail(EXIT_USAGE, "%s", usage_line);
+	/* like tail -f: without a start, follow from the last few decisions */
+	if (o->follow && !o->since_us && !o->until_us)
+		o->last = FOLLOW_LAST;
 	return EXIT_OK;
 }
 
@@ -123,9 +129,12 @@ static int log_page(const struct ctl *c, const struct log_opts *o, int64_t *afte
 {
 	char line[PROTO_MAX_REQUEST + 1];
 	int s = -1, rc;
-	snprintf(line, sizeof(line), "log after=%lld since=%lld until=%lld match=%s%s%s\n",
+	char last[40] = "";
+	if (o->last >= 0 && *after_id == 0)
+		snprintf(last, sizeof(last), " last=%lld", (long long)o->last);
+	snprintf(line, sizeof(line), "log after=%lld since=%lld until=%lld match=%s%s%s%s\n",
 		 (long long)*after_id, (long long)o->since_us, (long long)o->until_us,
-		 o->verdict ? o->verdict : "any", o->path_glob ? " path=" : "",
+		 o->verdict ? o->verdict : "any", last, o->path_glob ? " path=" : "",
 		 o->path_glob ? o->path_glob : "");
 	if ((rc = ctl_connect(c->socket_path, &s)) != EXIT_OK)
 		return rc;
@@ -167,7 +176,7 @@ static void print_record(void *ctx, const struct reply *r)
 
 int ctl_log_walk(const struct ctl *c, int64_t since_us, const char *verdict, log_fn fn, void *ctx)
 {
-	struct log_opts o = { .since_us = since_us, .verdict = verdict };
+	struct log_opts o = { .since_us = since_us, .verdict = verdict, .last = -1 };
 	int64_t after = 0, last_time = 0;
 	int rows, rc;
 	do

@@ -36,7 +36,7 @@ static const char *const verb_options[][2] = {
 	{ "log --verdict allow|deny|would-deny", "only decisions with that outcome" },
 	{ "log --path GLOB", "only paths matching GLOB ('*' also matches '/')" },
 	{ "log --json", "one JSON object per decision" },
-	{ "log -f, --follow", "then follow new decisions live" },
+	{ "log -f, --follow", "then follow live (without --since: from the last 10)" },
 	{ "top -d, --delay SECONDS", "refresh every SECONDS (default 1)" },
 	{ "top -b, --batch", "plain snapshots, no terminal control (for scripts)" },
 	{ "top -n, --iterations N", "stop after N snapshots" },

@@ -136,6 +136,20 @@ t_log_filters_and_order() {
 	[[ -z $out ]] || fail "log --since an hour ahead printed: $out"
 	out=$(ctl log --until @1000000000)
 	[[ -z $out ]] || fail "log --until 2001 printed: $out"
+	# last=N (where log -f starts): only the N newest rows, oldest first
+	out=$("$PY" - "$SOCK" <<-'EOF2'
+		import socket, sys
+		s = socket.socket(socket.AF_UNIX)
+		s.connect(sys.argv[1])
+		s.sendall(b"log after=0 since=0 until=0 match=any last=2\n")
+		data = b""
+		while chunk := s.recv(65536):
+		    data += chunk
+		print(" ".join(l.split()[2].rsplit("/", 1)[1] for l in data.decode().splitlines()
+		               if l.startswith("s path ")))
+	EOF2
+	)
+	[[ $out == "ok2 mon1" ]] || fail "log last=2: '$out'"
 	ctl log --json --verdict deny | "$PY" -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
