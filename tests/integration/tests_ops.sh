@@ -150,6 +150,23 @@ t_log_filters_and_order() {
 	EOF2
 	)
 	[[ $out == "ok2 mon1" ]] || fail "log last=2: '$out'"
+	# hostile queries: a usage error each, and the daemon carries on
+	out=$("$PY" - "$SOCK" <<-'EOF2'
+		import socket, sys
+		for q in [b"log bogus", b"log match=maybe", b"log since=abc", b"log frob=1",
+		          b"log limit=-5", b"log after= path="]:
+		    s = socket.socket(socket.AF_UNIX)
+		    s.connect(sys.argv[1])
+		    s.sendall(q + b"\n")
+		    data = b""
+		    while chunk := s.recv(65536):
+		        data += chunk
+		    ok = b"n ok 0\n" in data and b"n code 2\n" in data
+		    print("refused" if ok else "ACCEPTED:" + q.decode())
+	EOF2
+	)
+	[[ $(grep -c '^refused$' <<<"$out") -eq 6 ]] || fail "hostile log queries: $out"
+	ctl_ok status
 	ctl log --json --verdict deny | "$PY" -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
