@@ -47,6 +47,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_PRUNE_UPTO] =
 		"DELETE FROM audit WHERE id IN "
 		"(SELECT id FROM audit WHERE id <= ?1 ORDER BY id LIMIT ?2)",
+	/* ?5: 0 any, 1 allowed (and enforce would too), 2 denied, 3 would-deny */
+	[ST_AUDIT_QUERY] =
+		"SELECT id, time_us, pid, exe, path, sha256, verdict, source, detail, "
+		"latency_us, mode, would_deny FROM audit "
+		"WHERE id > ?1 AND time_us >= ?2 AND time_us <= ?3 "
+		"AND (?4 = 0 OR (?4 = 1 AND verdict = 1 AND would_deny = 0) "
+		"OR (?4 = 2 AND verdict = 2) OR (?4 = 3 AND would_deny = 1)) "
+		"AND (?5 IS NULL OR path GLOB ?5) ORDER BY id LIMIT ?6",
+	[ST_AUDIT_LAST_ID] = "SELECT coalesce(max(id), 0) FROM audit",
 };
 
 /* Closing any fd of a file drops every POSIX lock this process holds on it,

@@ -2,7 +2,6 @@
  * filesystems, whether it may run. See gatekeeperd(8). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
@@ -17,73 +16,10 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/metrics.h"
 #include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
-
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: gatekeeperd [--policy FILE] [--db FILE] [--socket PATH] [--foreground]\n"
-		     "                   [--no-kernel-cache] [--no-bpf] [--workers N] [--scan-workers N]\n"
-		     "                   [--max-pending N]\n");
-}
-
-static int parse_args(int argc, char **argv, struct gk_options *o)
-{
-	static const struct option longopts[] = {
-		{ "policy", required_argument, NULL, 'p' }, { "db", required_argument, NULL, 'd' },
-		{ "socket", required_argument, NULL, 's' }, { "foreground", no_argument, NULL, 'f' },
-		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
-		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
-		{ "max-pending", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 } };
-	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
-				  false, true, true, 4, 2, 4096 };
-	int c;
-	while ((c = getopt_long(argc, argv, "p:d:s:fw:h", longopts, NULL)) != -1) {
-		char *end;
-		switch (c) {
-		case 'p': o->policy_path = optarg; break;
-		case 'd': o->db_path = optarg; break;
-		case 's': o->socket_path = optarg; break;
-		case 'f': o->foreground = true; break;
-		case 'K': o->kernel_cache = false; break;
-		case 'B': o->try_bpf = false; break;
-		case 'w':
-		case 'S': {
-			errno = 0;
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (errno || *end || n < 1 || n > 64) {
-				fprintf(stderr, "gatekeeperd: --%s: '%s' is not a number from 1 to 64\n",
-					c == 'w' ? "workers" : "scan-workers", optarg);
-				return -1;
-			}
-			*(c == 'w' ? &o->workers : &o->scan_workers) = (unsigned)n;
-			break;
-		}
-		case 'P': {
-			errno = 0;
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (errno || *end || n < 1 || n > 65536) {
-				fprintf(stderr, "gatekeeperd: --max-pending: '%s' is not a number from 1 to 65536\n",
-					optarg);
-				return -1;
-			}
-			o->max_pending = (unsigned)n;
-			break;
-		}
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "gatekeeperd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return -1;
-	}
-	return 0;
-}
 
 static int mkdir_parents(const char *file, char *err, size_t errlen)
 {
@@ -307,6 +243,8 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	if (!(d->metrics = metrics_writer_start(d)))   /* a missing textfile is no reason to stop */
+		log_msg(GK_LOG_ERR, "error=\"cannot start the metrics textfile writer\"");
 	log_msg(GK_LOG_INFO, "ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid());
@@ -320,7 +258,7 @@ int main(int argc, char **argv)
 	struct gk_policy_errors errs = { 0 };
 	char err[512];
 	int ready_fd = -1, sig_fd = -1, rc;
-	if (parse_args(argc, argv, &d.opt) < 0)
+	if (gk_options_parse(argc, argv, &d.opt) < 0)
 		return EXIT_INVALID;
 	d.policy = policy_load(d.opt.policy_path, &errs);
 	if (!d.policy) {
@@ -360,6 +298,7 @@ int main(int argc, char **argv)
 	 * allows whatever is still queued), and only then the pre-scan group,
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
+	metrics_writer_stop(d.metrics);
 	events_stop(d.events);
 	sentinel_stop(d.sentinel);
 	fan_group_close(d.group);

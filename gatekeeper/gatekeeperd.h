@@ -11,12 +11,12 @@
 
 #include "db/db.h"
 #include "gatekeeper/kcache.h"
+#include "gatekeeper/proto.h"      /* GK_DEFAULT_SOCKET, shared with gatekeeper-ctl */
 #include "gatekeeper/util.h"
 #include "policy/policy.h"
 
 #define GK_DEFAULT_POLICY "/etc/gatekeeper/policy.yaml"
 #define GK_DEFAULT_DB "/var/lib/gatekeeper/gatekeeper.db"
-#define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
 
 /* ---- log.c: one line per event, key=value, to stderr or syslog ---- */
 enum gk_log_level { GK_LOG_ERR, GK_LOG_WARN, GK_LOG_INFO, GK_LOG_DEBUG };
@@ -59,9 +59,14 @@ struct gk_stats {
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
 		first_execs_kernel_hits;
 	atomic_uint_fast64_t latency_hist[64 * 8];
+	atomic_uint_fast64_t latency_sum_us;   /* for the metrics' histogram _sum */
 };
 void stats_record_latency(struct gk_stats *s, uint64_t us);
 uint64_t stats_latency_percentile(const struct gk_stats *s, double pct);
+/* Cumulative counts at power-of-two bounds (exact: they are bucket edges):
+ * below[k] = decisions that took less than 2^k microseconds, k < n.
+ * Returns the count of all decisions. */
+uint64_t stats_latency_below_pow2(const struct gk_stats *s, uint64_t *below, unsigned n);
 
 /* ---- admin.c: admin rules in memory (mirror of the db table) ---- */
 struct admin_rules;
@@ -117,6 +122,9 @@ struct gk_options {
 	unsigned max_pending;    /* permission events judged or queued at once */
 };
 
+/* options.c: the command line (exits for --help and --version). */
+int gk_options_parse(int argc, char **argv, struct gk_options *o);
+
 /* One fanotify group and what it watches; replaced whole on a policy change
  * of mode or watch list. */
 struct fan_group {
@@ -154,6 +162,7 @@ struct gk_daemon {
 	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
 	struct control_server *control;     /* the control socket (control.h) */
 	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
+	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
@@ -204,6 +213,9 @@ void scanner_set_get(struct scanner_set *s);
 void scanner_set_put(struct scanner_set *s);
 void scanner_set_reload(struct scanner_set *s);
 void scanner_set_report(struct scanner_set *s, struct proto_buf *reply);
+/* Scans run (cache hits are not scans) and the time they took, since start
+ * (a new set carries the old one's totals). */
+void scanner_set_times(struct scanner_set *s, uint64_t *scans, uint64_t *scan_us);
 void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);
 

@@ -69,6 +69,11 @@ void proto_error(struct proto_buf *b, int code, const char *fmt, ...)
 	proto_num(b, "code", code);
 }
 
+void proto_end_record(struct proto_buf *b)
+{
+	buf_put(b, "\n", 1);
+}
+
 void proto_free(struct proto_buf *b)
 {
 	free(b->data);

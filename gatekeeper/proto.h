@@ -9,12 +9,12 @@
  * "n code EXIT" (the exit code gatekeeper-ctl returns). The server closes
  * the connection after the reply.
  *
- * The one exception is "subscribe": after the reply header ("n ok 1") the
- * connection stays open and carries the live decision stream, one record per
- * decision: lines "T KEY VALUE\n" (the same escaping) ended by one empty
- * line. Keys: n time_us, s kind (exec|prescan|kernel), s verdict,
+ * Multi-record replies (log, subscribe): the header lines ("n ok 1"), an
+ * empty line, then records of "T KEY VALUE" lines, each ended by an empty
+ * line. A subscription keeps the connection open and sends one record per
+ * decision (keys: n time_us, s kind (exec|prescan|kernel), s verdict,
  * n would_deny, s source, s detail, s path, s exe, s sha256, n pid,
- * n latency_us, n dropped (records this subscriber lost since its last one).
+ * n latency_us, n dropped: records this subscriber lost since its last one).
  * A subscriber that reads too slowly loses records; the daemon never waits. */
 #ifndef GK_PROTO_H
 #define GK_PROTO_H
@@ -24,6 +24,12 @@
 
 #define PROTO_MAX_REQUEST 4096
 #define PROTO_MAX_REPLY (2 * 1024 * 1024)
+
+/* The daemon's default control socket. */
+#define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
+#ifndef GK_VERSION
+#define GK_VERSION "0.1"
+#endif
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
@@ -60,6 +66,9 @@ int proto_parse_request(const char *buf, size_t len, struct proto_request *req, 
 /* The length (1..4) of the well-formed UTF-8 sequence at p (n bytes left),
  * or 0 if it is not one (overlong, surrogate, past U+10FFFF, cut short). */
 size_t proto_utf8_len(const unsigned char *p, size_t n);
+/* End one record of a multi-record reply (log pages, the subscribe stream):
+ * records are groups of lines, each group ended by an empty line. */
+void proto_end_record(struct proto_buf *b);
 
 /* Parse one reply line in place: returns 0 and sets *type, *key, *value
  * (value unescaped), or -1 for a malformed line. */

@@ -111,6 +111,13 @@ enum gk_fanotify_cache {
 	GK_FANOTIFY_CACHE_OFF,       /* no kernel cache, no leases: every exec asks the daemon */
 };
 
+/* `metrics:` -- the daemon writes its metrics (the Prometheus text format,
+ * as `gatekeeper-ctl metrics` prints them) to a node_exporter textfile. */
+struct gk_metrics_config {
+	char *textfile;              /* absolute, ends in .prom; NULL: not written */
+	unsigned interval_s;         /* default 15; 1..3600 */
+};
+
 struct gk_policy {
 	char *name;              /* the file it came from (as given) */
 	char *text;              /* the source text, NUL-terminated, for `policy show` */
@@ -132,6 +139,7 @@ struct gk_policy {
 	size_t n_scan;
 	struct gk_audit_config audit;
 	enum gk_fanotify_cache fanotify_cache;
+	struct gk_metrics_config metrics;
 	/* Compiled when parsed: can any `sha256:` rule deny? Outside the watched
 	 * subtrees only a hash rule can deny, so without one the daemon need
 	 * not hash files there. */

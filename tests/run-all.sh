@@ -1,9 +1,12 @@
 #!/bin/bash
 # Run every test suite and close with the line CI reads: "N passed, N failed".
-#   tests/run-all.sh [--only unit|host|vm] BUILD
+#   tests/run-all.sh [--only unit|host|tsan|build|vm|fuzz] BUILD
 # unit: the size rules (tests/lint), cmocka tests built with ASan/UBSan
 #       (BUILD/san/tests/test_*), as TAP.
 # host: real execs on this machine's kernel, fanotify mode (tests/integration).
+# tsan: the unit tests and the host suite's concurrency tests built with
+#       ThreadSanitizer (BUILD/tsan); any report fails the test.
+# build: the Makefile's promises (tests/build/run.sh).
 # vm:   real execs in qemu guests running Debian's kernels, bpf mode (tests/vm).
 # fuzz: the policy and control-request parsers under libFuzzer (FUZZ_SECONDS
 #       in all, default 60).
@@ -56,7 +59,40 @@ fi
 if [ -z "$only" ] || [ "$only" = host ]; then
 	bindir=$build/san
 	[ -x "$bindir/gatekeeperd" ] || bindir=$build
-	run_suite host tests/integration/run.sh "$bindir"
+	run_suite host env GK_IT_HELPERS="${GK_IT_HELPERS:-$build/helpers}" tests/integration/run.sh "$bindir"
+fi
+# ThreadSanitizer: a report makes the program exit 66 (unit tests) and is
+# found in the daemon's log (run.sh fails a test whose daemon log has one).
+TSAN_STORMS='^(parallel_200_execs_.*|policy_apply_during_exec_storm|compile_then_run_200|restart_during_exec_storm)$'
+tsan_unit() {
+	local t=$1 out rc
+	out=$(env CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="exitcode=66 halt_on_error=0" "$t" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	if grep -q 'WARNING: ThreadSanitizer' <<<"$out"; then
+		echo "not ok - $(basename "$t"): ThreadSanitizer report (above)"
+		return 1
+	fi
+	return "$rc"
+}
+if [ "$only" = tsan ] || [ -z "$only" ]; then
+	shopt -s nullglob
+	tsans=("$build"/tsan/tests/test_*)
+	[ ${#tsans[@]} -gt 0 ] || { echo "not ok - tsan: no unit test binaries in $build/tsan/tests"; failed=$((failed + 1)); }
+	for t in "${tsans[@]}"; do
+		run_suite "tsan/unit/$(basename "$t")" tsan_unit "$t"
+	done
+	if [ -x "$build/tsan/gatekeeperd" ]; then
+		run_suite tsan/host env GK_IT_ONLY="$TSAN_STORMS" GK_IT_HELPERS="$build/helpers" \
+			TSAN_OPTIONS="exitcode=66 halt_on_error=0 second_deadlock_stack=1" \
+			tests/integration/run.sh "$build/tsan"
+	else
+		echo "not ok - tsan: no $build/tsan/gatekeeperd (make tsan builds it)"
+		failed=$((failed + 1))
+	fi
+fi
+if [ "$only" = build ] || [ -z "$only" ]; then
+	run_suite build tests/build/run.sh "$build"
 fi
 # fuzz_target NAME CORPUS SECONDS N: one libFuzzer target as TAP test N.
 fuzz_target() {
