@@ -18,7 +18,10 @@ DESTDIR ?=
 CFLAGS  ?= -O2 -g
 # snprintf truncation of messages is deliberate, so -Wformat-truncation is noise.
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD) -MMD -MP
-LDLIBS  := -lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread
+# The daemon does not link libclamav: only gatekeeper-scand (and the scan
+# benchmark) do; tests/integration checks it with ldd.
+LDLIBS  := -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread
+SCAND_LDLIBS := -lclamav -lseccomp -lcrypto -lpthread
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -26,7 +29,9 @@ endif
 
 POLICY_SRCS  := $(wildcard policy/*.c)
 DB_SRCS      := $(wildcard db/*.c)
-SCANNER_SRCS := $(wildcard scanner/*.c)
+# libclamav's engine, the scanner process and its sandbox: gatekeeper-scand only.
+SCAND_SRCS   := scanner/clamav.c scanner/scand.c scanner/sandbox.c
+SCANNER_SRCS := $(filter-out $(SCAND_SRCS),$(wildcard scanner/*.c))
 CORE_SRCS    := $(filter-out gatekeeper/gatekeeperd.c gatekeeper/gatekeeper-ctl.c,$(wildcard gatekeeper/*.c))
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 
@@ -34,12 +39,14 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBGK   := $(BUILD)/libgk.a
 DAEMON  := $(BUILD)/gatekeeperd
 CTL     := $(BUILD)/gatekeeper-ctl
+SCAND   := $(BUILD)/gatekeeper-scand
+SCAN_BENCH := $(BUILD)/bench/scan_bench
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPF_SRC := bpf/gatekeeper.bpf.c
 SKEL    := $(BUILD)/gatekeeper.skel.h
 
-.PHONY: all deps run test unit itest vmtest bench vmbench fuzz install clean
-all: $(DAEMON) $(CTL)
+.PHONY: all deps run test unit units itest vmtest bench vmbench fuzz install clean
+all: $(DAEMON) $(CTL) $(SCAND)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,7 +77,16 @@ $(DAEMON): $(call obj,gatekeeper/gatekeeperd.c) $(LIBGK)
 $(CTL): $(call obj,gatekeeper/gatekeeper-ctl.c) $(LIBGK)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK)
+$(SCAND): $(call obj,$(SCAND_SRCS)) $(LIBGK)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SCAND_LDLIBS)
+
+# In-process ClamAV beside the scanner process, measured in the same run.
+$(SCAN_BENCH): $(call obj,bench/scan_bench.c scanner/clamav.c) $(LIBGK) | $(SCAND)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(SCAND),$^) $(SCAND_LDLIBS) -lz
+
+# The scanner tests start gatekeeper-scand from the build tree.
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK) | $(SCAND)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -103,7 +119,7 @@ itest: all
 vmtest: all
 	tests/run-all.sh --only vm $(BUILD)
 
-bench: all
+bench: all $(SCAN_BENCH)
 	bench/run.sh $(BUILD)
 
 vmbench: all
@@ -116,6 +132,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)/etc/gatekeeper
 	install -m 0755 $(DAEMON) $(CTL) $(DESTDIR)$(PREFIX)/sbin/
+	install -d $(DESTDIR)$(PREFIX)/libexec/gatekeeper
+	install -m 0755 $(SCAND) $(DESTDIR)$(PREFIX)/libexec/gatekeeper/
 	install -m 0644 packaging/gatekeeperd.8 packaging/gatekeeper-ctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 packaging/gatekeeper-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	test -e $(DESTDIR)/etc/gatekeeper/policy.yaml || \
@@ -128,4 +146,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(CORE_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c gatekeeper/gatekeeper-ctl.c))
+-include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(SCAND_SRCS) $(CORE_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c gatekeeper/gatekeeper-ctl.c))

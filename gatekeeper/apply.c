@@ -58,20 +58,20 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		return -1;
 	struct fan_group *fresh = NULL;
 	int fresh_prescan = -1;
-	struct scanner_set *scanners = scanner_set_for(d->scanners, p, d->scan_tmp_dir, err, errlen);
+	struct scan_set *scanners = scan_set_for(d->scanners, p, &d->opt, err, errlen);
 	if (!scanners)
 		return -1;
 	if (!same_watch(d->policy, p)) {
 		if (d->retired) {
 			snprintf(err, errlen, "the previous policy change is still draining; try again");
-			scanner_set_put(scanners);
+			scan_set_put(scanners);
 			return -2;
 		}
 		fresh = fan_group_open(p, err, errlen);
 		fresh_prescan = fresh ? prescan_group_open(p, err, errlen) : -1;
 		if (fresh_prescan < 0) {
 			fan_group_close(fresh);
-			scanner_set_put(scanners);
+			scan_set_put(scanners);
 			return -1;
 		}
 	}
@@ -80,7 +80,7 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	d->policy = p;
 	d->policy_applied_us = gk_now_us();
 	d->admin_gid = gid;
-	struct scanner_set *old_scanners = d->scanners;
+	struct scan_set *old_scanners = d->scanners;
 	d->scanners = scanners;
 	if (fresh) {
 		/* The old group takes no new events (the new one has its marks);
@@ -101,7 +101,7 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, p->sha256_hex,
 		gk_mode_name(p->mode));
 	policy_free(old);
-	scanner_set_put(old_scanners);
+	scan_set_put(old_scanners);
 	return 0;
 }
 

@@ -24,7 +24,8 @@ enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: gatekeeperd [--policy FILE] [--db FILE] [--socket PATH] [--foreground]\n"
-		     "                   [--no-kernel-cache] [--no-bpf] [--workers N] [--scan-workers N]\n");
+		     "                   [--no-kernel-cache] [--no-bpf] [--workers N] [--scan-workers N]\n"
+		     "                   [--scanner PATH] [--scanner-user NAME]\n");
 }
 
 static int parse_args(int argc, char **argv, struct gk_options *o)
@@ -34,10 +35,11 @@ static int parse_args(int argc, char **argv, struct gk_options *o)
 		{ "socket", required_argument, NULL, 's' }, { "foreground", no_argument, NULL, 'f' },
 		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
 		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
+		{ "scanner", required_argument, NULL, 'C' }, { "scanner-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 } };
 	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
-				  false, true, true, 4, 2 };
+				  false, true, true, 4, 2, NULL, NULL };
 	int c;
 	while ((c = getopt_long(argc, argv, "p:d:s:fw:h", longopts, NULL)) != -1) {
 		char *end;
@@ -48,6 +50,8 @@ static int parse_args(int argc, char **argv, struct gk_options *o)
 		case 'f': o->foreground = true; break;
 		case 'K': o->kernel_cache = false; break;
 		case 'B': o->try_bpf = false; break;
+		case 'C': o->scanner_path = optarg; break;
+		case 'U': o->scanner_user = optarg; break;
 		case 'w':
 		case 'S': {
 			errno = 0;
@@ -202,7 +206,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 					reload(d);
 					/* new signatures too, compiled beside the old ones */
 					pthread_rwlock_rdlock(&d->policy_lock);
-					scanner_set_reload(d->scanners);
+					scan_set_reload(d->scanners);
 					pthread_rwlock_unlock(&d->policy_lock);
 				}
 				else
@@ -249,12 +253,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
-	/* libclamav's scratch space sits beside the socket: private, and not
-	 * where the scanned programs live. */
-	const char *slash = strrchr(d->opt.socket_path, '/');
-	snprintf(d->scan_tmp_dir, sizeof(d->scan_tmp_dir), "%.*s/scan-tmp",
-		 slash ? (int)(slash - d->opt.socket_path) : 1, slash ? d->opt.socket_path : ".");
-	d->scanners = scanner_set_for(NULL, d->policy, d->scan_tmp_dir, err, sizeof(err));
+	d->scanners = scan_set_for(NULL, d->policy, &d->opt, err, sizeof(err));
 	if (!d->scanners) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
@@ -328,7 +327,7 @@ int main(int argc, char **argv)
 	fan_group_close(d.retired);
 	prescan_stop();
 	kcache_close(d.kc);
-	scanner_set_put(d.scanners);
+	scan_set_put(d.scanners);
 	audit_stop();
 	db_close(d.db);
 	admin_rules_free(d.admin);

@@ -71,6 +71,7 @@ struct gk_options {
 	const char *policy_path, *db_path, *socket_path;
 	bool foreground, kernel_cache, try_bpf;
 	unsigned workers, scan_workers;
+	const char *scanner_path, *scanner_user;   /* NULL: scanner.h's defaults */
 };
 
 /* One fanotify group and what it watches; replaced whole on a policy change
@@ -99,8 +100,7 @@ struct gk_daemon {
 	int64_t started_us;
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
-	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
-	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
+	struct scan_set *scanners;          /* swapped under policy_lock; readers take a reference */
 };
 
 /* fan.c: fanotify groups */
@@ -128,16 +128,16 @@ void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgeme
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j);
 
 /* scan.c: the scanner engines the policy configures */
-struct scanner_set;
+struct scan_set;
 struct scan_result;
 struct proto_buf;
-struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk_policy *p,
-				    const char *tmp_dir, char *err, size_t errlen);
-void scanner_set_get(struct scanner_set *s);
-void scanner_set_put(struct scanner_set *s);
-void scanner_set_reload(struct scanner_set *s);
-void scanner_set_report(struct scanner_set *s, struct proto_buf *reply);
-void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
+struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *p,
+			      const struct gk_options *o, char *err, size_t errlen);
+void scan_set_get(struct scan_set *s);
+void scan_set_put(struct scan_set *s);
+void scan_set_reload(struct scan_set *s);
+void scan_set_report(struct scan_set *s, struct proto_buf *reply);
+void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);
 
 /* prescan.c: judge newly written executables before their first exec */

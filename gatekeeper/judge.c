@@ -85,14 +85,14 @@ void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgeme
 	policy_decide(d->policy, &facts, &j->decision);
 	bool scan = j->have_sha && j->decision.source == GK_SOURCE_DEFAULT &&
 		    policy_scan_plan(d->policy, facts.path, &plan);
-	struct scanner_set *set = scan ? d->scanners : NULL;
-	scanner_set_get(set);
+	struct scan_set *set = scan ? d->scanners : NULL;
+	scan_set_get(set);
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (!scan)
 		return;
 	struct scan_result r;
 	scan_with_plan(set, fd, j->sha256, &plan, &r);
-	scanner_set_put(set);
+	scan_set_put(set);
 	if (r.status == SCAN_INFECTED) {
 		facts.scan = GK_VERDICT_DENY;
 		facts.scan_detail = r.detail;

@@ -30,6 +30,9 @@ static inline char *scratch_dir(void)
 	char tmpl[512];
 	snprintf(tmpl, sizeof(tmpl), "%s/gk-scanner-XXXXXX", base && base[0] ? base : "/tmp");
 	char *dir = mkdtemp(tmpl);
+	/* the scanner process reads its databases as its own, unprivileged user */
+	if (dir)
+		chmod(dir, 0755);
 	return dir ? strdup(dir) : NULL;
 }
 
