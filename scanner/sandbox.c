@@ -77,11 +77,19 @@ static int private_mounts(const char *scratch, uid_t uid, gid_t gid, unsigned me
 	return 0;
 }
 
-static int drop_capabilities(char *err, size_t errlen)
+static int drop_bounding_set(char *err, size_t errlen)
 {
 	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return fail(err, errlen, "drop the capability bounding set");
+	return 0;
+}
+
+/* After the switch of user (which needs CAP_SETUID, and clears the
+ * permitted set of a non-root user anyway): nothing left, also in a user
+ * namespace. */
+static int drop_capabilities(char *err, size_t errlen)
+{
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return fail(err, errlen, "clear ambient capabilities");
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -174,9 +182,11 @@ int scand_sandbox_enter(const struct scand_sandbox *sb, char *err, size_t errlen
 	struct rlimit none = { 0, 0 };
 	if (setrlimit(RLIMIT_AS, &as) < 0 || setrlimit(RLIMIT_CORE, &none) < 0)
 		return fail(err, errlen, "set RLIMIT_AS");
-	if (drop_capabilities(err, errlen) < 0)
+	if (drop_bounding_set(err, errlen) < 0)
 		return -1;
 	if (root && become_user(uid, gid, err, errlen) < 0)
+		return -1;
+	if (drop_capabilities(err, errlen) < 0)
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return fail(err, errlen, "set no_new_privs");

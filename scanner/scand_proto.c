@@ -131,8 +131,10 @@ int scand_recv(int sock, struct scand_msg *m, int *fd, int timeout_ms)
 	}
 	if (fd)
 		*fd = got;
-	m->text[sizeof(m->text) - 1] = '\0';
-	scanner_line(m->text, sizeof(m->text), "%s", m->text);
+	char text[sizeof(m->text)];
+	memcpy(text, m->text, sizeof(text));
+	text[sizeof(text) - 1] = '\0';
+	scanner_line(m->text, sizeof(m->text), "%s", text);
 	return 0;
 }
 
