@@ -266,12 +266,14 @@ void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 	scanner_scan_all_within(list, n, fd, sha, plan->max_scan_time_ms, out);
 	/* libclamav stops at the widest limit of all subtrees, the scanner
 	 * process is killed soon after this subtree's own limit; a result that
-	 * came too late is not used (an error keeps its own reason) */
+	 * came too late is not used */
 	int64_t took_ms = (gk_mono_us() - start) / 1000;
-	if (took_ms > (int64_t)plan->max_scan_time_ms && out->status != SCAN_ERROR) {
+	if (took_ms > (int64_t)plan->max_scan_time_ms) {
+		bool killed = out->status == SCAN_ERROR && strstr(out->detail, "process killed");
 		out->status = SCAN_ERROR;
-		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_scan_time_ms (%lld > %u ms)",
-			 (long long)took_ms, plan->max_scan_time_ms);
+		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_scan_time_ms (%lld > %u ms)%s",
+			 (long long)took_ms, plan->max_scan_time_ms,
+			 killed ? ", scanner process killed" : "");
 		return;
 	}
 	if (out->status != SCAN_ERROR)   /* an error may pass (a reload, a load in progress) */

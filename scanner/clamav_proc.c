@@ -374,7 +374,7 @@ static void proc_scan(const void *cfgp, void *set, int fd, const unsigned char *
 	retire(p, slot, how, sizeof(how));
 	if (e == ETIMEDOUT)
 		scanner_line(out->detail, sizeof(out->detail),
-			     "limit exceeded: max_scan_time_ms (no answer within %u ms, "
+			     "limit exceeded: max_scan_ms (no answer within %u ms, "
 			     "scanner process killed)", limit + SCAN_GRACE_MS);
 	else if (e == EBADMSG)
 		scanner_line(out->detail, sizeof(out->detail),

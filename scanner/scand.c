@@ -90,10 +90,10 @@ static void read_test_hooks(struct scand *z)
 	const char *t = getenv(SCAND_TEST_ENV);
 	if (!t)
 		return;
-	if (strncmp(t, "delay:", 6) == 0)
-		z->delay_ms = (unsigned)strtoul(t + 6, NULL, 10);
-	else if (strcmp(t, "hog") == 0)
-		z->hog = true;
+	const char *delay = strstr(t, "delay:");
+	if (delay)
+		z->delay_ms = (unsigned)strtoul(delay + 6, NULL, 10);
+	z->hog = strstr(t, "hog") != NULL;
 }
 
 /* Test hooks act only on files that carry their marker, so one daemon can

@@ -31,7 +31,7 @@
  * (the daemon passes it on; nothing else of its environment):
  * "delay:MS" sleeps MS before scanning a file that holds "gk-scand-slow";
  * "hog" allocates until the memory limit refuses, for a file that holds
- * "gk-scand-hog". */
+ * "gk-scand-hog" (both: "delay:MS,hog"). */
 #define SCAND_TEST_ENV "GK_SCAND_TEST"
 #define SCAND_DEFAULT_USER "gatekeeper-scan"
 #define SCAND_FALLBACK_USER "nobody"

@@ -123,7 +123,8 @@ void scanner_scan_all(struct scanner *const *list, size_t n, int fd,
 		      const unsigned char *sha256, struct scan_result *out);
 /* The same within max_ms (0: each engine's own limit): a scanner process
  * that has not answered max_ms + 250 ms after it got the file is killed
- * and the scan is SCAN_ERROR "limit exceeded: max_scan_time_ms (...)". */
+ * and the scan is SCAN_ERROR "limit exceeded: max_scan_ms (..., scanner
+ * process killed)". */
 void scanner_scan_all_within(struct scanner *const *list, size_t n, int fd,
 			     const unsigned char *sha256, unsigned max_ms, struct scan_result *out);
 
