@@ -174,7 +174,7 @@ int scand_sandbox_enter(const struct scand_sandbox *sb, char *err, size_t errlen
 	if (unshare(ns) < 0)
 		return fail(err, errlen, root ? "unshare network and mount namespaces"
 					      : "unshare user, network and mount namespaces");
-	if (private_mounts(sb->scratch ? sb->scratch : "/tmp", uid, gid, sb->memory_mb, err,
+	if (private_mounts(sb->scratch, uid, gid, sb->memory_mb, err,
 			   errlen) < 0)
 		return -1;
 	struct rlimit as = { .rlim_cur = (rlim_t)sb->memory_mb << 20,

@@ -80,9 +80,21 @@ static int parse_args(int argc, char **argv, struct scand *z)
 		case 'A': z->cc.no_archives = true; break;
 		}
 	}
-	if (!z->cc.tmp_dir)
-		z->cc.tmp_dir = "/tmp";   /* the private tmpfs goes there */
-	return optind == argc && z->parent > 0 ? 0 : -1;
+	if (!z->cc.tmp_dir) {
+		/* The private tmpfs hides what was there, in this process's view
+		 * only: a place every system has and scanning never needs, that
+		 * does not hold the signatures. */
+		static const char *const spots[] = { "/dev/shm", "/tmp", "/var/tmp" };
+		const char *db = z->cc.db_dir ? z->cc.db_dir : SCANNER_CLAMAV_DEFAULT_DB;
+		for (size_t i = 0; i < sizeof(spots) / sizeof(spots[0]) && !z->cc.tmp_dir; i++) {
+			size_t n = strlen(spots[i]);
+			bool holds_db = strncmp(db, spots[i], n) == 0 && (db[n] == '/' || !db[n]);
+			if (!holds_db && access(spots[i], X_OK) == 0)
+				z->cc.tmp_dir = spots[i];
+		}
+		z->sb.scratch = z->cc.tmp_dir;
+	}
+	return optind == argc && z->parent > 0 && z->cc.tmp_dir ? 0 : -1;
 }
 
 static void read_test_hooks(struct scand *z)

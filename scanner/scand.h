@@ -75,7 +75,7 @@ int scanner_limits_resolve(const struct scanner_limits *in, struct scanner_limit
 /* ---- gatekeeper-scand only (sandbox.c) ---- */
 struct scand_sandbox {
 	const char *user;       /* NULL: SCAND_DEFAULT_USER, else SCAND_FALLBACK_USER */
-	const char *scratch;    /* where the private tmpfs goes; NULL: /tmp */
+	const char *scratch;    /* where the private tmpfs goes (scand.c picks /dev/shm) */
 	unsigned memory_mb;     /* RLIMIT_AS */
 };
 /* Confine the calling process for good: new network and mount namespaces
