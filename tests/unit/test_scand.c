@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -145,9 +146,12 @@ static int setup(void **state)
 	return fx->eicar && fx->clean && fx->slow && fx->hog ? 0 : -1;
 }
 
+static void kill_leftovers(void);
+
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
+	kill_leftovers();
 	unsetenv(SCAND_TEST_ENV);
 	free(fx->eicar);
 	free(fx->clean);
@@ -208,11 +212,33 @@ static size_t children_of(pid_t pid, pid_t *out, size_t max)
 	return n;
 }
 
+/* Signal one process of ours: never pid 0 or -1 (the process group, or
+ * every process there is). */
+static void kill_one(pid_t pid, int sig)
+{
+	assert_true(pid > 1 && pid != getpid());
+	assert_int_equal(kill(pid, sig), 0);
+}
+
 /* The zygote is our only child; its workers are its children. */
 static pid_t zygote(void)
 {
 	pid_t z[4];
 	return children_of(getpid(), z, 4) == 1 ? z[0] : -1;
+}
+
+/* A failed test leaves its scanner open: end its processes (our children,
+ * by pid) so that the next test finds only its own. */
+static void kill_leftovers(void)
+{
+	pid_t z[16];
+	size_t n = children_of(getpid(), z, 16);
+	for (size_t i = 0; i < n; i++)
+		if (z[i] > 1)
+			kill(z[i], SIGKILL);
+	for (size_t i = 0; i < n; i++)
+		if (z[i] > 1)
+			waitpid(z[i], NULL, 0);
 }
 
 static pid_t one_worker(void)
@@ -263,7 +289,7 @@ static void crash_case(struct fixture *fx, int sig, const char *want)
 	struct bg_scan b;
 	bg_start(&b, s, fx->slow);
 	sleep_ms(300);
-	assert_int_equal(kill(w, sig), 0);
+	kill_one(w, sig);
 	pthread_join(b.t, NULL);
 	assert_int_equal(b.r.status, SCAN_ERROR);
 	if (!strstr(b.r.detail, want))
@@ -371,8 +397,8 @@ static void test_sup_zygote_dies(void **state)
 	struct scanner *s = open_scand(fx, NULL, 10000, 1);
 	expect(s, fx->clean, SCAN_CLEAN, "");
 	pid_t z = zygote(), w = one_worker();
-	assert_int_equal(kill(z, SIGKILL), 0);
-	assert_int_equal(kill(w, SIGKILL), 0);
+	kill_one(z, SIGKILL);
+	kill_one(w, SIGKILL);
 	sleep_ms(100);
 	expect(s, fx->clean, SCAN_ERROR, "");
 	struct scan_result r = { .status = SCAN_ERROR };
