@@ -87,6 +87,7 @@ t_scand_daemon_never_maps_libclamav() {
 		[[ $(readlink "/proc/$p/ns/mnt") != "$(readlink "/proc/$DPID/ns/mnt")" ]] ||
 			fail "$name ($p) shares the daemon's mount namespace"
 	done
+	note "gatekeeperd VmRSS $(scd_status_field "$DPID" VmRSS | tr -s ' ') with ClamAV on (its scanner processes: $(scd_status_field "$ZPID" VmRSS | tr -s ' '), $(scd_status_field "$WPID" VmRSS | tr -s ' '))"
 	note "zygote $ZPID, worker $WPID: Uid $(scd_status_field "$WPID" Uid | cut -f1), CapEff 0, net $(readlink "/proc/$WPID/ns/net")"
 	scn_stop_checked
 }
