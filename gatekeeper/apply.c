@@ -69,8 +69,12 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 			return -2;
 		}
 		fresh = fan_group_open(p, err, errlen);
+		if (fresh && fresh->perm)
+			fresh->sentinel_id = sentinel_add_group(d->sentinel, fresh->fd);
 		fresh_prescan = fresh ? prescan_group_open(p, err, errlen) : -1;
 		if (fresh_prescan < 0) {
+			if (fresh)
+				sentinel_drop_group(d->sentinel, fresh->sentinel_id);
 			fan_group_close(fresh);
 			scan_set_put(scanners);
 			return -1;

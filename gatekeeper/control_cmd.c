@@ -114,6 +114,9 @@ static void status_counters(struct gk_daemon *d, struct proto_buf *reply)
 		atomic_uint_fast64_t *c = (atomic_uint_fast64_t *)((char *)&d->stats + counters[i].off);
 		proto_num(reply, counters[i].key, (int64_t)atomic_load(c));
 	}
+	proto_str(reply, "sentinel", sentinel_alive(d->sentinel) ? "running" : "not running");
+	proto_num(reply, "sentinel_answers", (int64_t)atomic_load(&d->shared->sentinel_answers));
+	proto_num(reply, "sentinel_reads", (int64_t)atomic_load(&d->shared->sentinel_reads));
 	struct kcache_stats ks;
 	kcache_get_stats(d->kc, &ks);
 	if (ks.hits_measurable) {

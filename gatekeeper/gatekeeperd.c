@@ -195,6 +195,7 @@ static void retire_drained(struct gk_daemon *d, bool readable)
 	struct fan_group *g = d->retired;
 	d->retired = NULL;
 	pthread_rwlock_unlock(&d->policy_lock);
+	sentinel_drop_group(d->sentinel, g->sentinel_id);
 	fan_group_close_async(g);
 }
 
@@ -209,6 +210,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		};
 		if (poll(p, 5, d->retired ? 20 : -1) < 0 && errno != EINTR)
 			return;
+		atomic_store(&d->shared->reader_beat_us, gk_mono_us());
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
@@ -262,11 +264,19 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
+	/* The sentinel forks before any thread exists. */
+	d->shared = shared_new(d->opt.max_pending + EVENTS_READ_BATCH);
+	if (!d->shared || !(d->sentinel = sentinel_start(d->shared, err, sizeof(err)))) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", d->shared ? err : "cannot map the in-flight slots");
+		return EXIT_RUNTIME;
+	}
 	d->group = fan_group_open(d->policy, err, sizeof(err));
 	if (!d->group) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	if (d->group->perm)
+		d->group->sentinel_id = sentinel_add_group(d->sentinel, d->group->fd);
 	d->scanners = scan_set_for(NULL, d->policy, &d->opt, err, sizeof(err));
 	if (!d->scanners) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
@@ -276,7 +286,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
 	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
-	    !(d->events = events_start(d, d->opt.workers, d->opt.max_pending))) {
+	    !(d->events = events_start(d, d->opt.workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
@@ -343,6 +353,7 @@ int main(int argc, char **argv)
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
 	events_stop(d.events);
+	sentinel_stop(d.sentinel);
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
 	prescan_stop(d.prescan);
@@ -352,6 +363,7 @@ int main(int argc, char **argv)
 	db_close(d.db);
 	admin_rules_free(d.admin);
 	hash_cache_free(d.hashes);
+	shared_free(d.shared);
 	policy_free(d.policy);
 	return rc;
 }

@@ -74,6 +74,38 @@ void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_L
 size_t admin_rules_count(struct admin_rules *ar);
 size_t admin_rules_denies(struct admin_rules *ar);
 
+/* ---- sentinel.c: answers for a frozen daemon, from outside its threads ---- */
+enum gk_slot_state { SLOT_FREE, SLOT_PENDING, SLOT_ANSWERING, SLOT_ANSWERED };
+enum gk_slot_answerer { SLOT_BY_DAEMON, SLOT_BY_WATCHDOG, SLOT_BY_SENTINEL };
+/* One permission event in flight, in memory shared with the sentinel. */
+struct gk_slot {
+	_Atomic uint32_t state;        /* enum gk_slot_state */
+	_Atomic uint32_t verdict;      /* what was answered */
+	_Atomic uint32_t answered_by;  /* enum gk_slot_answerer */
+	int32_t fd;                    /* the event's fd number in the daemon */
+	uint32_t group;                /* the sentinel's id of its group; 0: none */
+	_Atomic int64_t start_us;      /* CLOCK_MONOTONIC */
+};
+struct gk_shared {
+	_Atomic int64_t reader_beat_us;    /* the event reader last turned over */
+	_Atomic int64_t watchdog_beat_us;  /* the in-daemon watchdog last ticked */
+	_Atomic int64_t timeout_us;        /* the policy's decision_timeout_ms */
+	_Atomic uint32_t on_error;         /* the policy's on_error verdict */
+	_Atomic uint64_t sentinel_answers, sentinel_reads;
+	uint32_t n_slots;
+	struct gk_slot slots[];
+};
+struct gk_shared *shared_new(unsigned n_slots);
+void shared_free(struct gk_shared *sh);
+/* PENDING -> ANSWERING: true if the caller now owns the answer. */
+bool slot_claim(struct gk_slot *s);
+struct gk_sentinel;
+struct gk_sentinel *sentinel_start(struct gk_shared *sh, char *err, size_t errlen);
+void sentinel_stop(struct gk_sentinel *s);                       /* NULL-safe */
+uint32_t sentinel_add_group(struct gk_sentinel *s, int group_fd);   /* its id; 0 if none */
+void sentinel_drop_group(struct gk_sentinel *s, uint32_t id);
+bool sentinel_alive(const struct gk_sentinel *s);
+
 /* ---- the daemon ---- */
 struct gk_options {
 	const char *policy_path, *db_path, *socket_path;
@@ -90,6 +122,7 @@ struct fan_group {
 	atomic_int inflight;    /* events read but not yet released */
 	bool perm;              /* enforce: FAN_OPEN_EXEC_PERM; monitor: FAN_OPEN_EXEC */
 	uint64_t mask;
+	uint32_t sentinel_id;   /* the sentinel's copy of a permission group; 0: none */
 	char **fs_desc;         /* per watch path: "PATH (dev M:m, fstype)" */
 	size_t n_fs;
 };
@@ -119,6 +152,8 @@ struct gk_daemon {
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
+	struct gk_shared *shared;           /* in-flight slots, shared with the sentinel */
+	struct gk_sentinel *sentinel;
 };
 
 /* fan.c: fanotify groups */
@@ -170,7 +205,10 @@ void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 /* events.c: the permission-event route. The reading thread decides what
  * memory can decide and answers at once; the rest goes to workers; a
  * watchdog answers whatever reaches its deadline. */
-struct gk_events *events_start(struct gk_daemon *d, unsigned workers, unsigned max_pending);
+/* The slots live in d->shared: max_pending for the workers, and one more
+ * per event of the batch that the reading thread handles at a time. */
+#define EVENTS_READ_BATCH 64
+struct gk_events *events_start(struct gk_daemon *d, unsigned workers);
 /* Read and handle whatever is ready on g->fd. */
 void events_read(struct gk_events *ev, struct fan_group *g);
 /* Stop workers after answering all queued events. NULL-safe. */

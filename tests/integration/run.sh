@@ -67,6 +67,7 @@ TESTS+=(
 )
 . "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
 . "$HERE/tests_scand.sh"   # the scanner process: adds its own TESTS entries
+. "$HERE/tests_frozen.sh"  # a frozen daemon and the sentinel
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")
