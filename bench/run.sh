@@ -317,6 +317,8 @@ scan_daemon_memory() {
 	echo "daemon_maps_libclamav=$(grep -c libclamav "/proc/$pid/maps")"
 	read -ra kids <<<"$(cat /proc/"$pid"/task/*/children 2>/dev/null)"
 	for kid in "${kids[@]}"; do
+		# gatekeeper-scand only (the daemon has other children: its sentinel)
+		[[ $(cat "/proc/$kid/comm" 2>/dev/null) == gatekeeper-scan* ]] || continue
 		all+=("$kid")
 		read -ra v <<<"$(cat /proc/"$kid"/task/*/children 2>/dev/null)"
 		all+=("${v[@]}")

@@ -16,14 +16,23 @@ scd_children() {
 	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d'
 }
 
-# scd_worker: sets ZPID (the zygote, the daemon's only child) and WPID (its
-# first worker), waiting up to 5 s for them.
+# scd_scanners PID: the children of PID that are gatekeeper-scand (the
+# daemon has other children, such as its sentinel).
+scd_scanners() {
+	local kid
+	for kid in $(scd_children "$1"); do
+		[[ $(cat "/proc/$kid/comm" 2>/dev/null) == gatekeeper-scan* ]] && echo "$kid"
+	done
+}
+
+# scd_worker: sets ZPID (the zygote: the daemon's gatekeeper-scand child)
+# and WPID (its first worker), waiting up to 5 s for them.
 scd_worker() {
 	local i
 	for ((i = 0; i < 50; i++)); do
-		ZPID=$(scd_children "$DPID" | head -n 1)
+		ZPID=$(scd_scanners "$DPID" | head -n 1)
 		WPID=""
-		[[ -n $ZPID ]] && WPID=$(scd_children "$ZPID" | head -n 1)
+		[[ -n $ZPID ]] && WPID=$(scd_scanners "$ZPID" | head -n 1)
 		[[ -n $WPID ]] && return 0
 		sleep 0.1
 	done
