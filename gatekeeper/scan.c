@@ -176,6 +176,11 @@ void scan_set_reload(struct scan_set *s)
 		scanner_reload(s->clamav);
 }
 
+bool scan_set_owns_pid(struct scan_set *s, pid_t pid)
+{
+	return s && scanner_owns_pid(s->clamav, pid);
+}
+
 void scan_set_report(struct scan_set *s, struct proto_buf *reply)
 {
 	struct scanner *engines[] = { s ? s->hashlist : NULL, s ? s->clamav : NULL };

@@ -48,12 +48,34 @@
 #define HELLO_TIMEOUT_MS (10 * 60 * 1000)
 #define REAP_TIMEOUT_MS 2000
 
+/* The zygotes between their fork and their HELLO: their own exec (and its
+ * interpreter's) is this scanner's, which the daemon allows without
+ * judging (scanner_owns_pid), or a policy that wants every new program
+ * scanned would wait for the very scanner it is starting. */
+#define MAX_STARTING 4
+struct starting {
+	pthread_mutex_t lock;
+	pid_t pid[MAX_STARTING];
+};
+
 struct proc_cfg {
 	char *scand, *user, *db_dir, *tmp_dir;
 	struct scanner_limits limits;
 	bool no_archives;
 	unsigned processes, memory_mb;
+	struct starting *starting;   /* mutable through the const cfg */
 };
+
+static void note_starting(struct starting *st, pid_t pid, pid_t replace)
+{
+	pthread_mutex_lock(&st->lock);
+	for (unsigned i = 0; i < MAX_STARTING; i++)
+		if (st->pid[i] == replace) {
+			st->pid[i] = pid;
+			break;
+		}
+	pthread_mutex_unlock(&st->lock);
+}
 
 struct worker {
 	bool used, busy;
@@ -83,8 +105,13 @@ static void fmt_u64(char *buf, size_t size, uint64_t v)
 
 /* Only async-signal-safe calls between fork and exec: the daemon is
  * multi-threaded. */
-static _Noreturn void exec_child(const char *path, char *const argv[], char *const envp[], int sock)
+static _Noreturn void exec_child(const char *path, char *const argv[], char *const envp[], int sock,
+				 int gate)
 {
+	/* wait until the parent has noted this pid as its scanner's */
+	char go;
+	while (read(gate, &go, 1) < 0 && errno == EINTR)
+		;
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -131,15 +158,27 @@ static pid_t spawn_zygote(const struct proc_cfg *c, int *ctl, char *err, size_t 
 		snprintf(test_env, sizeof(test_env), "%s=%s", SCAND_TEST_ENV, hook);
 		envp[0] = test_env;
 	}
-	int sv[2];
+	int sv[2], gate[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		scanner_line(err, errlen, "clamav: socketpair: %s", strerror(errno));
 		return -1;
 	}
+	if (pipe2(gate, O_CLOEXEC) < 0) {
+		scanner_line(err, errlen, "clamav: pipe: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_child(c->scand, (char *const *)argv, (char *const *)envp, sv[1]);
+		exec_child(c->scand, (char *const *)argv, (char *const *)envp, sv[1], gate[0]);
 	close(sv[1]);
+	close(gate[0]);
+	if (pid > 0) {
+		note_starting(c->starting, pid, 0);
+		(void)!write(gate[1], "", 1);
+	}
+	close(gate[1]);
 	if (pid < 0) {
 		scanner_line(err, errlen, "clamav: cannot start the scanner: fork: %s", strerror(errno));
 		close(sv[0]);
@@ -178,7 +217,9 @@ static void *proc_load(const void *cfgp, unsigned *n_sigs, char *err, size_t err
 		return NULL;
 	}
 	struct scand_msg m;
-	if (scand_recv(p->zfd, &m, NULL, HELLO_TIMEOUT_MS) < 0 || m.op != SCAND_HELLO) {
+	int rc = scand_recv(p->zfd, &m, NULL, HELLO_TIMEOUT_MS);
+	note_starting(c->starting, 0, p->zpid);   /* it has exec'd (or is dead) */
+	if (rc < 0 || m.op != SCAND_HELLO) {
 		char why[128];
 		int e = errno;
 		end_zygote(p->zpid, p->zfd, why, sizeof(why));
@@ -450,11 +491,25 @@ static void proc_watch_free(void *watch)
 	free(watch);
 }
 
+static bool proc_owns_pid(const void *cfgp, pid_t pid)
+{
+	const struct proc_cfg *c = cfgp;
+	bool mine = false;
+	pthread_mutex_lock(&c->starting->lock);
+	for (unsigned i = 0; i < MAX_STARTING && pid > 0; i++)
+		mine |= c->starting->pid[i] == pid;
+	pthread_mutex_unlock(&c->starting->lock);
+	return mine;
+}
+
 static void proc_cfg_free(void *cfgp)
 {
 	struct proc_cfg *c = cfgp;
 	if (!c)
 		return;
+	if (c->starting)
+		pthread_mutex_destroy(&c->starting->lock);
+	free(c->starting);
 	free(c->scand);
 	free(c->user);
 	free(c->db_dir);
@@ -472,6 +527,7 @@ static const struct engine_ops proc_ops = {
 	.watch_free = proc_watch_free,
 	.cfg_free = proc_cfg_free,
 	.broken = proc_broken,
+	.owns_pid = proc_owns_pid,
 };
 
 /* gatekeeper-scand beside the running program (the build tree), else in
@@ -515,7 +571,11 @@ struct scanner *scanner_clamav_open(const struct scanner_clamav_config *in, char
 	c->scand = in->scand_path ? strdup(in->scand_path) : find_scand();
 	c->user = in->user ? strdup(in->user) : NULL;
 	c->tmp_dir = in->tmp_dir ? strdup(in->tmp_dir) : NULL;
-	if (!c->db_dir || !c->scand || (in->user && !c->user) || (in->tmp_dir && !c->tmp_dir)) {
+	c->starting = calloc(1, sizeof(*c->starting));
+	if (c->starting)
+		pthread_mutex_init(&c->starting->lock, NULL);
+	if (!c->db_dir || !c->scand || (in->user && !c->user) || (in->tmp_dir && !c->tmp_dir) ||
+	    !c->starting) {
 		scanner_line(err, errlen, "clamav: out of memory");
 		proc_cfg_free(c);
 		return NULL;

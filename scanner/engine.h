@@ -6,6 +6,7 @@
 #define GK_SCANNER_ENGINE_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 #include "scanner/scanner.h"
 
@@ -28,6 +29,8 @@ struct engine_ops {
 	/* Optional: the set can no longer serve (its scanner process
 	 * supervisor died); scanner.c then asks for a reload at once. */
 	bool (*broken)(void *set);
+	/* Optional: pid is a process this engine is starting (scanner_owns_pid). */
+	bool (*owns_pid)(const void *cfg, pid_t pid);
 };
 
 /* Start a scanner around an engine. Takes cfg (freed with ops->cfg_free,

@@ -399,6 +399,11 @@ void scanner_scan_all_within(struct scanner *const *list, size_t n, int fd,
 		*out = first_error;
 }
 
+bool scanner_owns_pid(struct scanner *s, pid_t pid)
+{
+	return s && s->ops->owns_pid && s->ops->owns_pid(s->cfg, pid);
+}
+
 /* ---- reloads and status ---- */
 
 void scanner_reload(struct scanner *s)

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SCANNER_SHA256_LEN 32
 #define SCANNER_DETAIL_MAX 160   /* the size of gk_decision.detail */
@@ -150,6 +151,14 @@ struct scanner_status {
 	char last_error[256];        /* of the last load if it failed, else "" */
 };
 void scanner_status(struct scanner *s, struct scanner_status *out);
+
+/* Whether pid is a scanner process this scanner is starting, between its
+ * fork and the end of its exec. The exec of gatekeeper-scand raises a
+ * permission event when it sits on a watched filesystem: a daemon allows
+ * the events of such a pid at once instead of judging them (a judgement
+ * could need the very scanner being started). The pid cannot be reused
+ * meanwhile: the scanner has not reaped it. */
+bool scanner_owns_pid(struct scanner *s, pid_t pid);
 
 /* Stop the reload thread and free everything. No scan may be running. */
 void scanner_close(struct scanner *s);

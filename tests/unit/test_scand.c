@@ -461,6 +461,47 @@ static void test_sup_confined(void **state)
 	scanner_close(s);
 }
 
+/* Between its fork and its HELLO the zygote is the scanner's own: the
+ * daemon allows its exec without judging it. A stand-in that never says
+ * HELLO (and exits after a second) keeps that window open. */
+static void test_sup_owns_starting_pid(void **state)
+{
+	struct fixture *fx = *state;
+	char *fake = write_file(fx->dir, "fake-scand", "#!/bin/sh\nsleep 1\n", (size_t)-1);
+	assert_non_null(fake);
+	assert_int_equal(chmod(fake, 0755), 0);
+	char err[256];
+	struct scanner_clamav_config cfg = { .db_dir = fx->db, .scand_path = fake,
+					     .load_in_background = true };
+	struct scanner *s = scanner_clamav_open(&cfg, err, sizeof(err));
+	assert_non_null(s);
+	pid_t z = -1;
+	for (int i = 0; i < 200 && z <= 0; i++) {
+		sleep_ms(5);
+		z = zygote();
+	}
+	assert_true(z > 1);
+	assert_true(scanner_owns_pid(s, z));
+	assert_false(scanner_owns_pid(s, getpid()));
+	assert_false(scanner_owns_pid(s, 0));
+	struct scanner_status st = { .reloads_failed = 0 };
+	for (int i = 0; i < 500 && !st.reloads_failed; i++) {
+		sleep_ms(10);
+		scanner_status(s, &st);
+	}
+	assert_true(st.reloads_failed > 0);
+	assert_non_null(strstr(st.last_error, "before it loaded"));
+	assert_false(scanner_owns_pid(s, z));
+	scanner_close(s);
+	free(fake);
+
+	s = open_scand(fx, NULL, 10000, 1);   /* a loaded one owns nothing */
+	expect(s, fx->clean, SCAN_CLEAN, "");
+	assert_false(scanner_owns_pid(s, zygote()));
+	assert_false(scanner_owns_pid(s, one_worker()));
+	scanner_close(s);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_DFL);   /* a SIGPIPE would kill the test: scand_send must not raise it */
@@ -476,6 +517,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sup_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sup_zygote_dies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sup_confined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sup_owns_starting_pid, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
