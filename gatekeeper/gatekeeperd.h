@@ -198,8 +198,10 @@ struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *
 void scan_set_get(struct scan_set *s);
 void scan_set_put(struct scan_set *s);
 void scan_set_reload(struct scan_set *s);
-/* pid is a scanner process being started (its exec is ours: allow it). */
+/* pid is a scanner process being started: its exec (gatekeeper-scand and
+ * its interpreter) is the daemon's own, to allow without judging it. */
 bool scan_set_owns_pid(struct scan_set *s, pid_t pid);
+bool scan_owns_exec(struct gk_daemon *d, pid_t pid);   /* the same, under policy_lock */
 void scan_set_report(struct scan_set *s, struct proto_buf *reply);
 void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);

@@ -181,6 +181,14 @@ bool scan_set_owns_pid(struct scan_set *s, pid_t pid)
 	return s && scanner_owns_pid(s->clamav, pid);
 }
 
+bool scan_owns_exec(struct gk_daemon *d, pid_t pid)
+{
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool mine = scan_set_owns_pid(d->scanners, pid);
+	pthread_rwlock_unlock(&d->policy_lock);
+	return mine;
+}
+
 void scan_set_report(struct scan_set *s, struct proto_buf *reply)
 {
 	struct scanner *engines[] = { s ? s->hashlist : NULL, s ? s->clamav : NULL };
