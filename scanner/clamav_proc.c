@@ -202,6 +202,8 @@ static void end_zygote(pid_t pid, int ctl, char *why, size_t whylen)
 
 /* ---- signature sets: a zygote that loaded them ---- */
 
+static int start_worker(struct pool *p, struct worker *w, char *err, size_t errlen);
+
 static void *proc_load(const void *cfgp, unsigned *n_sigs, char *err, size_t errlen)
 {
 	const struct proc_cfg *c = cfgp;
@@ -238,6 +240,13 @@ static void *proc_load(const void *cfgp, unsigned *n_sigs, char *err, size_t err
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->freed, NULL);
 	*n_sigs = m.b > 0 ? (unsigned)m.b : 0;
+	/* One worker before the swap: the first scan on a new set does not
+	 * wait for a fork of a zygote that holds a large engine. */
+	struct worker w = { .used = true };
+	if (start_worker(p, &w, err, errlen) == 0)
+		p->w[0] = w;
+	if (errlen)
+		err[0] = '\0';   /* a failed fork here is retried by the first scan */
 	return p;
 }
 
