@@ -162,7 +162,7 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 		proto_arr(reply, "filesystems", d->group->fs_desc[i]);
 	proto_str(reply, "policy", d->policy->name);
 	proto_str(reply, "policy_sha256", d->policy->sha256_hex);
-	scanner_set_report(d->scanners, reply);
+	scan_set_report(d->scanners, reply);
 	pthread_rwlock_unlock(&d->policy_lock);
 	status_counters(d, reply);
 	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));

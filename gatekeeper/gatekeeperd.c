@@ -155,7 +155,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 					reload(d);
 					/* new signatures too, compiled beside the old ones */
 					pthread_rwlock_rdlock(&d->policy_lock);
-					scanner_set_reload(d->scanners);
+					scan_set_reload(d->scanners);
 					pthread_rwlock_unlock(&d->policy_lock);
 				}
 				else
@@ -210,12 +210,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	}
 	if (d->group->perm)
 		d->group->sentinel_id = sentinel_add_group(d->sentinel, d->group->fd);
-	/* libclamav's scratch space sits beside the socket: private, and not
-	 * where the scanned programs live. */
-	const char *slash = strrchr(d->opt.socket_path, '/');
-	snprintf(d->scan_tmp_dir, sizeof(d->scan_tmp_dir), "%.*s/scan-tmp",
-		 slash ? (int)(slash - d->opt.socket_path) : 1, slash ? d->opt.socket_path : ".");
-	d->scanners = scanner_set_for(NULL, d->policy, d->scan_tmp_dir, err, sizeof(err));
+	d->scanners = scan_set_for(NULL, d->policy, &d->opt, err, sizeof(err));
 	if (!d->scanners) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
@@ -305,7 +300,7 @@ int main(int argc, char **argv)
 	fan_group_close(d.retired);
 	prescan_stop(d.prescan);
 	kcache_close(d.kc);
-	scanner_set_put(d.scanners);
+	scan_set_put(d.scanners);
 	audit_stop(&d);
 	control_free(&d);   /* after the audit writer, its last publisher */
 	db_close(d.db);

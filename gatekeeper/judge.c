@@ -38,7 +38,7 @@ static void facts_of(struct gk_daemon *d, const struct judgement *j, struct gk_f
 /* Decide; with plan, say whether a scan could still change the verdict
  * (only a decision that fell through to the default can), and how. */
 static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_file_facts *f,
-		   struct gk_scan_plan *plan, struct scanner_set **set)
+		   struct gk_scan_plan *plan, struct scan_set **set)
 {
 	pthread_rwlock_rdlock(&d->policy_lock);
 	policy_decide(d->policy, f, &j->decision);
@@ -46,7 +46,7 @@ static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_fil
 		    policy_scan_plan_for(d->policy, f, plan);
 	if (scan && set) {
 		*set = d->scanners;
-		scanner_set_get(*set);
+		scan_set_get(*set);
 	}
 	pthread_rwlock_unlock(&d->policy_lock);
 	return scan;
@@ -70,11 +70,11 @@ bool judge_from_memory(struct gk_daemon *d, struct judgement *j)
 
 static void scan_and_decide(struct gk_daemon *d, int fd, struct judgement *j,
 			    struct gk_file_facts *f, const struct gk_scan_plan *plan,
-			    struct scanner_set *set)
+			    struct scan_set *set)
 {
 	struct scan_result r;
 	scan_with_plan(set, fd, j->sha256, plan, &r);
-	scanner_set_put(set);
+	scan_set_put(set);
 	if (r.status == SCAN_INFECTED) {
 		f->scan = GK_VERDICT_DENY;
 		f->scan_detail = r.detail;
@@ -105,7 +105,7 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 		f.scan_error_reason = reason;
 	}
 	struct gk_scan_plan plan;
-	struct scanner_set *set = NULL;
+	struct scan_set *set = NULL;
 	if (decide(d, j, &f, &plan, &set))
 		scan_and_decide(d, fd, j, &f, &plan, set);
 }

@@ -64,7 +64,7 @@ static struct fixture *setup_with(const char *policy_tail, bool perm, unsigned w
 	f->d.admin = admin_rules_new();
 	f->d.kc = kcache_open(-1, 0, false, false);
 	f->d.hashes = hash_cache_new();
-	f->d.scanners = scanner_set_for(NULL, f->d.policy, f->dir, err, sizeof(err));
+	f->d.scanners = scan_set_for(NULL, f->d.policy, &f->d.opt, err, sizeof(err));
 	assert_non_null(f->d.admin);
 	assert_non_null(f->d.kc);
 	assert_non_null(f->d.hashes);
@@ -88,7 +88,7 @@ static void teardown_fixture(struct fixture *f)
 	events_stop(f->d.events);
 	close(f->g.fd);
 	close(f->peer);
-	scanner_set_put(f->d.scanners);
+	scan_set_put(f->d.scanners);
 	hash_cache_free(f->d.hashes);
 	shared_free(f->d.shared);
 	kcache_close(f->d.kc);
