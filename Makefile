@@ -45,10 +45,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# --- BPF: vmlinux.h from the running kernel's BTF, CO-RE object, skeleton ---
-$(BUILD)/vmlinux.h:
-	@mkdir -p $(BUILD)
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+# --- BPF: CO-RE object (vmlinux.h from the tree, see below), skeleton ---
 
 $(BUILD)/gatekeeper.bpf.o: $(BPF_SRC) bpf/gatekeeper.h $(BUILD)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -Wall -Werror -c $< -o $@
@@ -129,3 +126,32 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(CORE_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c gatekeeper/gatekeeper-ctl.c))
+
+# ==== packaging (issue 13): vmlinux.h, make deb, make systest ====
+# The BPF object is CO-RE: it is built against the vmlinux.h kept in the tree
+# for the target architecture (as libbpf-tools does), never against the build
+# machine's kernel, so a package build works without /sys/kernel/btf/vmlinux.
+# `make vmlinux-h` regenerates the header from BTF_VMLINUX (run it by hand,
+# on purpose, and commit the result).
+BPF_ARCH    ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_H   := bpf/vmlinux/$(BPF_ARCH)/vmlinux.h
+BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
+
+$(BUILD)/vmlinux.h: $(VMLINUX_H)
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+.PHONY: vmlinux-h deb systest
+vmlinux-h:
+	@mkdir -p $(dir $(VMLINUX_H))
+	$(BPFTOOL) btf dump file $(BTF_VMLINUX) format c > $(VMLINUX_H).tmp && mv $(VMLINUX_H).tmp $(VMLINUX_H)
+
+# The Debian package (dpkg-buildpackage, debhelper compat 13) from
+# packaging/debian, copied to ./debian for the build; the .deb, its -dbgsym
+# and the .buildinfo/.changes land in $(BUILD)/deb.
+deb:
+	packaging/make-deb.sh $(BUILD)/deb
+
+# A booted Debian 12 system under qemu TCG: the package, the unit, journald.
+systest: deb
+	tests/run-all.sh --only sys $(BUILD)
