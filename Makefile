@@ -120,7 +120,7 @@ install: all
 	test -e $(DESTDIR)/etc/gatekeeper/deny.sha256 || \
 		install -m 0644 packaging/deny.sha256 $(DESTDIR)/etc/gatekeeper/deny.sha256
 	install -d $(DESTDIR)/lib/systemd/system
-	install -m 0644 packaging/gatekeeperd.service $(DESTDIR)/lib/systemd/system/
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' packaging/gatekeeperd.service > $(DESTDIR)/lib/systemd/system/gatekeeperd.service
 
 clean:
 	rm -rf $(BUILD)
