@@ -155,3 +155,7 @@ deb:
 # A booted Debian 12 system under qemu TCG: the package, the unit, journald.
 systest: deb
 	tests/run-all.sh --only sys $(BUILD)
+
+# sd_notify and the journal (gatekeeper/systemd.c, journal.c) are the
+# daemon's alone: only gatekeeperd links libsystemd.
+$(DAEMON): LDLIBS += -lsystemd
