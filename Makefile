@@ -152,8 +152,9 @@ vmlinux-h:
 deb:
 	packaging/make-deb.sh $(BUILD)/deb
 
-# A booted Debian 12 system under qemu TCG: the package, the unit, journald.
-systest: deb
+# A booted Debian 12 system under qemu TCG: the package (built again by the
+# suite, so that `make test` tests the package too), the unit, journald.
+systest: all
 	tests/run-all.sh --only sys $(BUILD)
 
 # sd_notify and the journal (gatekeeper/systemd.c, journal.c) are the
