@@ -37,7 +37,7 @@ mmdebstrap --mode=root --format=directory --variant=minbase \
 	--customize-hook='mv "$1"/tmp/gk-deps/*.deb "$1/var/local/gk-repo/"; rm -f "$1/var/local/gk-repo/gatekeeper.deb"; rm -rf "$1/tmp/gk-deps"' \
 	--customize-hook='cd "$1/var/local/gk-repo" && apt-ftparchive packages . > Packages' \
 	--customize-hook='rm -f "$1"/etc/apt/sources.list.d/*; echo "deb [trusted=yes] file:/var/local/gk-repo ./" > "$1/etc/apt/sources.list"' \
-	--customize-hook='for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do ln -sf /dev/null "$1/etc/systemd/system/$u"; done' \
+	--customize-hook='for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer e2scrub_reap.service getty@tty1.service serial-getty@ttyS0.service; do ln -sf /dev/null "$1/etc/systemd/system/$u"; done' \
 	--customize-hook='mkdir -p "$1/root/gk" "$1/etc/systemd/system/multi-user.target.wants"' \
 	--customize-hook="cp '$HERE/gk-systest.service' \"\$1/etc/systemd/system/\"" \
 	--customize-hook='ln -sf ../gk-systest.service "$1/etc/systemd/system/multi-user.target.wants/gk-systest.service"' \

@@ -99,7 +99,7 @@ timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max,cx16=off -m
 	-nodefaults -display none -serial "file:$SYSDIR/console.log" -no-reboot -nic none \
 	-drive "file=$IMG,format=raw,if=virtio,cache=unsafe" \
 	-kernel "$SYSDIR/vmlinuz" -initrd "$SYSDIR/initrd.img" \
-	-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 lsm=lockdown,capability,landlock,yama,apparmor,bpf" \
+	-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 lsm=lockdown,capability,landlock,yama,apparmor,bpf systemd.show_status=error" \
 	</dev/null >"$SYSDIR/qemu.log" 2>&1
 rc=$?
 rm -f "$IMG"
