@@ -39,7 +39,8 @@ ALL_CFLAGS  = $(CFLAGS) $(GK_CFLAGS) $(SAN_FLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 # The daemon does not link libclamav: only gatekeeper-scand (and the scan
 # benchmark) do; tests/integration checks it with ldd.
-LDLIBS      := -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread
+# sd_notify and the journal (gatekeeper/systemd.c, journal.c): libsystemd.
+LDLIBS      := -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread -lsystemd
 SCAND_LDLIBS := -lclamav -lseccomp -lcrypto -lpthread
 CTL_LDLIBS  := -lyaml -lcrypto
 
@@ -82,10 +83,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# --- BPF: vmlinux.h from the running kernel's BTF, CO-RE object, skeleton ---
-$(BUILD)/vmlinux.h:
-	@mkdir -p $(BUILD)
-	$(call say,BTF,$@)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+# --- BPF: CO-RE object (vmlinux.h from the tree, see below), skeleton ---
 
 $(BUILD)/gatekeeper.bpf.o: $(BPF_SRC) bpf/gatekeeper.h $(BUILD)/vmlinux.h
 	$(call say,BPF,$@)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -Wall -Werror -c $< -o $@
@@ -265,3 +263,34 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(SCAND_SRCS) $(CORE_SRCS) $(CTL_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c))
+
+# ==== packaging (issue 13): vmlinux.h, make deb, make systest ====
+# The BPF object is CO-RE: it is built against the vmlinux.h kept in the tree
+# for the target architecture (as libbpf-tools does), never against the build
+# machine's kernel, so a package build works without /sys/kernel/btf/vmlinux.
+# `make vmlinux-h` regenerates the header from BTF_VMLINUX (run it by hand,
+# on purpose, and commit the result).
+BPF_ARCH    ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_H   := bpf/vmlinux/$(BPF_ARCH)/vmlinux.h
+BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
+
+$(BUILD)/vmlinux.h: $(VMLINUX_H)
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+.PHONY: vmlinux-h deb systest
+vmlinux-h:
+	@mkdir -p $(dir $(VMLINUX_H))
+	$(BPFTOOL) btf dump file $(BTF_VMLINUX) format c > $(VMLINUX_H).tmp && mv $(VMLINUX_H).tmp $(VMLINUX_H)
+
+# The Debian package (dpkg-buildpackage, debhelper compat 13) from
+# packaging/debian, copied to ./debian for the build; the .deb, its -dbgsym
+# and the .buildinfo/.changes land in $(BUILD)/deb.
+deb:
+	packaging/make-deb.sh $(BUILD)/deb
+
+# A booted Debian 12 system under qemu TCG: the package (built again by the
+# suite, so that `make test` tests the package too), the unit, journald.
+systest: all
+	tests/run-all.sh --only sys $(BUILD)
+

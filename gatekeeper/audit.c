@@ -10,6 +10,7 @@
 
 #include "gatekeeper/control.h"
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/systemd.h"
 
 #define AUDIT_QUEUE_MAX 65536       /* records waiting, including a batch being retried */
 #define AUDIT_BATCH 512
@@ -131,8 +132,9 @@ static void log_decision(const struct audit_rec *r)
 		log_kv(line, sizeof(line), &len, "mode", gk_mode_name(r->a.mode));
 		log_kv(line, sizeof(line), &len, "would_deny", r->a.would_deny ? "1" : "0");
 	}
-	log_msg(r->a.would_deny || r->a.verdict == GK_VERDICT_DENY ? GK_LOG_WARN : GK_LOG_INFO,
-		"%s", line);
+	bool warn = r->a.would_deny || r->a.verdict == GK_VERDICT_DENY;
+	if (!journal_decision(prefix[r->kind], &r->a, hex, warn, line))
+		log_msg(warn ? GK_LOG_WARN : GK_LOG_INFO, "%s", line);
 }
 
 /* -1: the store refused (locked, disk full...): db_errmsg says why. */

@@ -17,6 +17,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/metrics.h"
+#include "gatekeeper/systemd.h"
 #include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
@@ -141,7 +142,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 			{ .fd = d->group->fd, .events = POLLIN },
 			{ .fd = d->retired ? d->retired->fd : -1, .events = POLLIN },
 		};
-		if (poll(p, 5, d->retired ? 20 : -1) < 0 && errno != EINTR)
+		if (poll(p, 5, svc_poll_timeout_ms(d->retired ? 20 : -1)) < 0 && errno != EINTR)
 			return;
 		atomic_store(&d->shared->reader_beat_us, gk_mono_us());
 		if (p[0].revents & POLLIN) {
@@ -152,11 +153,13 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 				else if (si.ssi_signo == SIGIO)
 					kcache_lease_broken(d->kc, -1);
 				else if (si.ssi_signo == SIGHUP) {
+					svc_reloading();
 					reload(d);
 					/* new signatures too, compiled beside the old ones */
 					pthread_rwlock_rdlock(&d->policy_lock);
 					scan_set_reload(d->scanners);
 					pthread_rwlock_unlock(&d->policy_lock);
+					svc_ready(d);
 				}
 				else
 					return;
@@ -173,6 +176,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		if (p[4].revents & POLLIN)
 			events_read(d->events, d->retired);
 		retire_drained(d, p[4].revents & POLLIN);
+		svc_watchdog(d);
 	}
 }
 
@@ -244,6 +248,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid());
 	signal_ready(ready_fd, 0);
+	svc_ready(d);
 	return 0;
 }
 
@@ -287,6 +292,7 @@ int main(int argc, char **argv)
 	}
 	if (rc == 0)
 		main_loop(&d, sig_fd);
+	svc_stopping();
 	signal_ready(&ready_fd, (char)rc);
 	log_msg(GK_LOG_INFO, "stopping");
 	/* Answer what was read, then close the permission groups (the kernel

@@ -53,6 +53,8 @@ TESTS=(
 	policy_apply_bad_changes_nothing:40
 	malformed_policies_1000_refused:240
 	sighup_reloads_policy:40
+	sd_notify_ready_reload_watchdog_stopping:40
+	sd_notify_absent_is_silent:30
 )
 # Invariant 1, one test per write route, with and without the kernel cache.
 for _route in write otrunc truncate fallocate copy_file_range mmap mmap_close_first \
@@ -244,6 +246,7 @@ inner_main() {
 . "$HERE/tests_cli.sh"
 . "$HERE/tests_invariants.sh"
 . "$HERE/tests_policy.sh"
+. "$HERE/tests_systemd.sh"
 
 case ${GK_IT_STAGE:-} in
 "") outer_main "$@" ;;
