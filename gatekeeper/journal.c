@@ -13,6 +13,8 @@
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/systemd.h"
 
+/* Global: whether stderr is the journal is a fact of the process, learnt
+ * once (pthread_once) and read by every logging thread. */
 static bool active;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 

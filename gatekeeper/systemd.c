@@ -6,6 +6,8 @@
 #include "gatekeeper/kcache.h"
 #include "gatekeeper/systemd.h"
 
+/* Global: systemd supervises the process, not an object in it, and only the
+ * main loop's thread touches these. */
 static uint64_t watchdog_us;     /* 0: systemd asked for no watchdog */
 static int64_t last_ping_us;
 static struct event_path_probe probe;
