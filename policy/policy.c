@@ -25,12 +25,13 @@ enum top_key {
 	KEY_SCANNERS,
 	KEY_SCAN,
 	KEY_AUDIT,
+	KEY_TRUST,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
-	"overload", "scanners", "scan", "audit",
+	"overload", "scanners", "scan", "audit", "trust",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
@@ -278,6 +279,8 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		return policy_parse_scan(pp, value);
 	case KEY_AUDIT:
 		return policy_parse_audit(pp, value);
+	case KEY_TRUST:
+		return policy_parse_trust(pp, value);
 	case KEY_COUNT:
 		break;
 	}
@@ -467,6 +470,7 @@ void policy_free(struct gk_policy *policy)
 	for (size_t i = 0; i < policy->n_scan; i++)
 		free(policy->scan[i].path);
 	free(policy->scan);
+	policy_free_trust(policy);
 	free(policy->admin_group);
 	free(policy->text);
 	free(policy->name);

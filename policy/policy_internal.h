@@ -158,6 +158,8 @@ int policy_parse_rules(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_scanners(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_scan(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_audit(struct policy_parser *pp, const yaml_event_t *value);
+int policy_parse_trust(struct policy_parser *pp, const yaml_event_t *value);
+void policy_free_trust(struct gk_policy *policy);
 /* The checks that need the whole document (struct policy_ref). */
 void policy_check_refs(struct policy_parser *pp);
 
