@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 
 /* Every watched path must exist before anything is marked. */
 int check_watch_paths(const struct gk_policy *p, char *err, size_t errlen)
@@ -54,7 +55,8 @@ static bool same_watch(const struct gk_policy *a, const struct gk_policy *b)
 int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
-	if (check_watch_paths(p, err, errlen) < 0 || resolve_group(p, &gid, err, errlen) < 0)
+	if (check_watch_paths(p, err, errlen) < 0 || resolve_group(p, &gid, err, errlen) < 0 ||
+	    !trust_policy_compatible(d, p, err, errlen))
 		return -1;
 	struct fan_group *fresh = NULL;
 	int fresh_prescan = -1;

@@ -9,6 +9,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
+#include "gatekeeper/trust.h"
 
 static void format_time(int64_t us, char *out, size_t size)
 {
@@ -85,6 +86,7 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	proto_str(reply, "verdict", gk_verdict_name(j.decision.verdict));
 	proto_str(reply, "source", gk_source_name(j.decision.source));
 	proto_str(reply, "detail", j.decision.detail);
+	trust_query_line(d->trust, j.trust, j.trust_detail, reply);
 	enum gk_verdict admin = j.have_sha ? admin_rules_get(d->admin, j.sha256) : GK_VERDICT_UNKNOWN;
 	proto_str(reply, "admin_rule", admin == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(admin));
 	struct db_verdict stored;
@@ -150,6 +152,7 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	scanner_set_report(d->scanners, reply);
 	pthread_rwlock_unlock(&d->policy_lock);
 	status_counters(d, reply);
+	trust_report(d->trust, reply);
 	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));
 	proto_num(reply, "uptime_s", (gk_now_us() - d->started_us) / 1000000);
 	proto_num(reply, "pid", getpid());

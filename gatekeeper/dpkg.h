@@ -42,7 +42,9 @@ struct dpkg_status {
 	struct dpkg_installed *pkgs;      /* sorted by name, then arch */
 	size_t n;
 };
-/* Keeps the packages whose files are on disk and whose unpack finished:
+/* Reads status, then the journal dpkg keeps beside it (updates/NNNN, the
+ * changes of a run not yet folded into status), the last stanza per package
+ * winning. Keeps the packages whose files are on disk and whose unpack finished:
  * installed, unpacked, half-configured, triggers-awaited/-pending (a
  * postinst runs its freshly unpacked binary while half-configured). Leaves
  * out not-installed, config-files (what `apt remove` leaves) and

@@ -1,5 +1,6 @@
 /* dpkg: the status file (which packages have files on disk, at which
  * version) and the diversions file. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,18 @@ static bool state_has_files(const char *status)
 	return false;
 }
 
+/* Every stanza read, status first, then each journal entry in order; the
+ * last one for a package wins (as dpkg applies updates/ over status). */
+struct entry {
+	struct dpkg_installed p;
+	bool has_files;
+	size_t seq;
+};
+struct entries {
+	struct entry *e;
+	size_t n, cap;
+};
+
 static int cmp_installed(const void *a, const void *b)
 {
 	const struct dpkg_installed *x = a, *y = b;
@@ -31,13 +44,25 @@ static int cmp_installed(const void *a, const void *b)
 	return c ? c : strcmp(x->arch, y->arch);
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = cmp_installed(&x->p, &y->p);
+
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static void free_installed(struct dpkg_installed *p)
+{
+	free(p->name);
+	free(p->arch);
+	free(p->version);
+}
+
 void dpkg_status_free(struct dpkg_status *s)
 {
-	for (size_t i = 0; s && i < s->n; i++) {
-		free(s->pkgs[i].name);
-		free(s->pkgs[i].arch);
-		free(s->pkgs[i].version);
-	}
+	for (size_t i = 0; s && i < s->n; i++)
+		free_installed(&s->pkgs[i]);
 	if (s) {
 		free(s->pkgs);
 		s->pkgs = NULL;
@@ -50,12 +75,11 @@ struct stanza {
 	unsigned line;     /* where it started */
 };
 
-/* Ends one stanza: keeps it when its files are on disk. -1: out of memory
- * or a stanza without a Package field. */
-static int end_stanza(struct stanza *st, struct dpkg_status *out, size_t *cap, const char *file,
-		      char *err, size_t errlen)
+/* Ends one stanza. -1: out of memory or a stanza without a Package field. */
+static int end_stanza(struct stanza *st, struct entries *all, const char *file, char *err,
+		      size_t errlen)
 {
-	struct dpkg_installed *p;
+	struct entry *e;
 
 	if (!st->package && !st->status && !st->version && !st->arch)
 		return 0;
@@ -63,24 +87,22 @@ static int end_stanza(struct stanza *st, struct dpkg_status *out, size_t *cap, c
 		snprintf(err, errlen, "%s:%u: stanza without a Package field", file, st->line);
 		return -1;
 	}
-	if (!st->status || !state_has_files(st->status))
-		goto done;
-	if (out->n == *cap) {
-		struct dpkg_installed *grown =
-			realloc(out->pkgs, (*cap = *cap ? 2 * *cap : 256) * sizeof(*grown));
+	if (all->n == all->cap) {
+		struct entry *grown =
+			realloc(all->e, (all->cap = all->cap ? 2 * all->cap : 256) * sizeof(*grown));
 
 		if (!grown)
 			goto oom;
-		out->pkgs = grown;
+		all->e = grown;
 	}
-	p = &out->pkgs[out->n];
-	p->name = strdup(st->package);
-	p->arch = strdup(st->arch ? st->arch : "");
-	p->version = strdup(st->version ? st->version : "");
-	out->n++;
-	if (!p->name || !p->arch || !p->version)
+	e = &all->e[all->n];
+	e->p.name = strdup(st->package);
+	e->p.arch = strdup(st->arch ? st->arch : "");
+	e->p.version = strdup(st->version ? st->version : "");
+	e->has_files = st->status && state_has_files(st->status);
+	e->seq = all->n++;
+	if (!e->p.name || !e->p.arch || !e->p.version)
 		goto oom;
-done:
 	memset(st, 0, sizeof(*st));
 	return 0;
 oom:
@@ -115,17 +137,18 @@ static int stanza_field(struct stanza *st, char *line, unsigned lineno, const ch
 	return 0;
 }
 
-int dpkg_read_status(const char *admindir, struct dpkg_status *out, char *err, size_t errlen)
+/* One file of stanzas into all. A missing file is fine when may_be_missing. */
+static int read_stanzas(const char *file, bool may_be_missing, struct entries *all, char *err,
+			size_t errlen)
 {
-	char file[4096], *buf = NULL, *cursor, *line;
+	char *buf = NULL, *cursor, *line;
 	struct stanza st = {0};
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	unsigned lineno = 0;
-	int rc;
+	int rc = dpkg_slurp(file, &buf, &len, err, errlen);
 
-	memset(out, 0, sizeof(*out));
-	snprintf(file, sizeof(file), "%s/status", admindir);
-	rc = dpkg_slurp(file, &buf, &len, err, errlen);
+	if (rc == 1 && may_be_missing)
+		return 0;
 	if (rc == 1)
 		snprintf(err, errlen, "%s: no such file (not a dpkg admin directory?)", file);
 	if (rc != 0)
@@ -134,19 +157,101 @@ int dpkg_read_status(const char *admindir, struct dpkg_status *out, char *err, s
 	while (rc == 0 && (line = dpkg_next_line(&cursor, buf + len))) {
 		lineno++;
 		if (line[0] == '\0')
-			rc = end_stanza(&st, out, &cap, file, err, errlen);
+			rc = end_stanza(&st, all, file, err, errlen);
 		else
 			rc = stanza_field(&st, line, lineno, file, err, errlen);
 	}
 	if (rc == 0)
-		rc = end_stanza(&st, out, &cap, file, err, errlen);
+		rc = end_stanza(&st, all, file, err, errlen);
 	free(buf);   /* the stanza's pointers die with it: all copied by now */
-	if (rc != 0) {
-		dpkg_status_free(out);
-		return -1;
+	return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* updates/NNNN: the journal dpkg writes between rewrites of status. Its
+ * entries are numbered; zero-padded, so name order is their order. */
+static int read_journal(const char *admindir, struct entries *all, char *err, size_t errlen)
+{
+	char dir[4096], file[4400], **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%s/updates", admindir);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char **grown;
+
+		if (strspn(de->d_name, "0123456789") != strlen(de->d_name) || !de->d_name[0])
+			continue;
+		grown = realloc(names, (n + 1) * sizeof(*names));
+		if (!grown || !(grown[n] = strdup(de->d_name))) {
+			names = grown ? grown : names;
+			snprintf(err, errlen, "%s: out of memory", dir);
+			rc = -1;
+			break;
+		}
+		names = grown;
+		n++;
 	}
-	qsort(out->pkgs, out->n, sizeof(*out->pkgs), cmp_installed);
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_name);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
+		if (rc == 0)
+			rc = read_stanzas(file, true, all, err, errlen);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* The last entry per package, with files on disk, into out. */
+static int settle(struct entries *all, struct dpkg_status *out)
+{
+	qsort(all->e, all->n, sizeof(*all->e), cmp_entry);
+	out->pkgs = calloc(all->n ? all->n : 1, sizeof(*out->pkgs));
+	if (!out->pkgs)
+		return -1;
+	for (size_t i = 0; i < all->n; i++) {
+		bool last = i + 1 == all->n || cmp_installed(&all->e[i].p, &all->e[i + 1].p) != 0;
+
+		if (last && all->e[i].has_files) {
+			out->pkgs[out->n++] = all->e[i].p;
+			continue;
+		}
+		free_installed(&all->e[i].p);
+	}
+	all->n = 0;
 	return 0;
+}
+
+int dpkg_read_status(const char *admindir, struct dpkg_status *out, char *err, size_t errlen)
+{
+	char file[4096];
+	struct entries all = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(file, sizeof(file), "%s/status", admindir);
+	rc = read_stanzas(file, false, &all, err, errlen);
+	if (rc == 0)
+		rc = read_journal(admindir, &all, err, errlen);
+	if (rc == 0 && settle(&all, out) != 0) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		rc = -1;
+	}
+	for (size_t i = 0; i < all.n; i++)
+		free_installed(&all.e[i].p);
+	free(all.e);
+	return rc;
 }
 
 const char *dpkg_status_version(const struct dpkg_status *s, const char *stem)

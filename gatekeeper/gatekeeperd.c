@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 #include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
@@ -262,6 +263,10 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
 	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
+	if (d->kc && trust_daemon_start(d, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
 	if (!d->kc || audit_start(d) < 0 || events_start(d) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
@@ -327,6 +332,7 @@ int main(int argc, char **argv)
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
 	prescan_stop();
+	trust_daemon_stop(&d);
 	kcache_close(d.kc);
 	scanner_set_put(d.scanners);
 	audit_stop();

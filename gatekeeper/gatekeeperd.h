@@ -100,6 +100,7 @@ struct gk_daemon {
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
 	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
+	struct trust *trust;                /* trust.h; NULL: no `trust:` source. Set before events start */
 	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
 };
 
@@ -120,6 +121,8 @@ struct judgement {
 	bool have_sha;
 	struct gk_decision decision;
 	char path[4096];
+	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
+	char trust_detail[160];
 };
 void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgement *j,
 	      const atomic_bool *cancel);

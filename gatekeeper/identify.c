@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
-#include "scanner/scanner.h"
+#include "gatekeeper/digests.h"
 
 #define HASH_CACHE_SLOTS 16384           /* direct-mapped; a collision rehashes */
 #define HASH_CACHE_LOCKS 64
@@ -147,7 +147,7 @@ static int hash_and_cache(int fd, struct file_id *id, unsigned char out[GK_SHA25
 	 * to the content the id describes, so compare the id before and after. */
 	for (int attempt = 0; attempt < HASH_RETRIES; attempt++) {
 		struct file_id after;
-		if (scanner_sha256_fd(fd, out, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
+		if (digests_read(fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (same_id(id, &after)) {
 			pthread_mutex_lock(lock);
@@ -174,4 +174,5 @@ void hash_cache_forget(dev_t dev, ino_t ino)
 	if (cache[slot].used && cache[slot].id.dev == dev && cache[slot].id.ino == ino)
 		cache[slot].used = false;
 	pthread_mutex_unlock(lock);
+	digests_forget(dev, ino);
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 #include "scanner/scanner.h"
 
 static void path_of_fd(int fd, char *out, size_t size)
@@ -64,9 +65,13 @@ void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgeme
 	struct gk_file_facts facts = { .path = j->path[0] ? j->path : NULL };
 	char reason[128] = "";
 	if (need_hash) {
-		if (identify_fd(fd, &j->id, j->sha256, cancel) == 0) {
+		struct trust_result tr;
+		if (trust_identify(d->trust, fd, j->path, &j->id, j->sha256, &tr, cancel) == 0) {
 			j->have_id = j->have_sha = true;
 			facts.sha256 = j->sha256;
+			j->trust = facts.trust = tr.match;
+			snprintf(j->trust_detail, sizeof(j->trust_detail), "%s", tr.detail);
+			facts.trust_detail = j->trust_detail;
 			facts.admin = admin_rules_get(d->admin, j->sha256);
 		} else {
 			snprintf(reason, sizeof(reason), "cannot hash file: %s",
