@@ -86,6 +86,14 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	proto_str(reply, "verdict", gk_verdict_name(j.decision.verdict));
 	proto_str(reply, "source", gk_source_name(j.decision.source));
 	proto_str(reply, "detail", j.decision.detail);
+	if (j.trust == GK_TRUST_UNKNOWN && d->trust) {
+		/* Not asked to decide (unwatched): say what trust would make of it. */
+		struct trust_result tr;
+		if (trust_identify(d->trust, fd, j.path, &j.id, j.sha256, &tr, NULL) == 0) {
+			j.trust = tr.match;
+			snprintf(j.trust_detail, sizeof(j.trust_detail), "%s", tr.detail);
+		}
+	}
 	trust_query_line(d->trust, j.trust, j.trust_detail, reply);
 	enum gk_verdict admin = j.have_sha ? admin_rules_get(d->admin, j.sha256) : GK_VERDICT_UNKNOWN;
 	proto_str(reply, "admin_rule", admin == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(admin));
