@@ -47,9 +47,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_PRUNE_UPTO] =
 		"DELETE FROM audit WHERE id IN "
 		"(SELECT id FROM audit WHERE id <= ?1 ORDER BY id LIMIT ?2)",
-	[ST_TRUST_SOURCE_GET] = "SELECT id, refreshed_at_us FROM trust_sources WHERE name = ?1",
+	[ST_TRUST_SOURCE_GET] = "SELECT id, refreshed_at_us, fingerprint FROM trust_sources WHERE name = ?1",
 	[ST_TRUST_SOURCE_ADD] = "INSERT INTO trust_sources (name) VALUES (?1)",
-	[ST_TRUST_SOURCE_REFRESHED] = "UPDATE trust_sources SET refreshed_at_us = ?2 WHERE id = ?1",
+	[ST_TRUST_SOURCE_REFRESHED] = "UPDATE trust_sources SET refreshed_at_us = ?2, fingerprint = ?3 WHERE id = ?1",
 	[ST_TRUST_PKG_ALL] =
 		"SELECT stem, version, list_mtime_ns, list_size, md5_mtime_ns, md5_size, "
 		"n_files, n_without_md5 FROM trust_packages WHERE source = ?1",

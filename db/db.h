@@ -87,9 +87,14 @@ int db_audit_prune(struct gk_db *db, int64_t older_than_us, int64_t max_rows);
  * with the MD5 recorded for each (NULL: none recorded). ---- */
 #define GK_MD5_LEN 16
 #define DB_TRUST_NAME_MAX 256
-/* The source's id, created on first use; *refreshed_at_us: 0 if never. */
-int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *refreshed_at_us);
-int db_trust_source_refreshed(struct gk_db *db, int64_t id, int64_t at_us);
+/* The source's id, created on first use; *refreshed_at_us: 0 if never;
+ * fingerprint (may be NULL): what the source looked like when last
+ * refreshed, as the caller described it ("" if never). */
+#define DB_TRUST_FINGERPRINT_MAX 256
+int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *refreshed_at_us,
+		    char fingerprint[DB_TRUST_FINGERPRINT_MAX]);
+int db_trust_source_refreshed(struct gk_db *db, int64_t id, int64_t at_us,
+			      const char *fingerprint);
 struct db_trust_pkg {
 	char stem[DB_TRUST_NAME_MAX];
 	char version[DB_TRUST_NAME_MAX];

@@ -32,7 +32,8 @@ static bool column_blob(sqlite3_stmt *stmt, int col, unsigned char *out, int len
 	return true;
 }
 
-int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *refreshed_at_us)
+int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *refreshed_at_us,
+		    char fingerprint[DB_TRUST_FINGERPRINT_MAX])
 {
 	sqlite3_stmt *get = db->stmt[ST_TRUST_SOURCE_GET], *add = db->stmt[ST_TRUST_SOURCE_ADD];
 
@@ -44,6 +45,8 @@ int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *re
 			*id = sqlite3_column_int64(get, 0);
 			if (refreshed_at_us)
 				*refreshed_at_us = sqlite3_column_int64(get, 1);
+			if (fingerprint)
+				column_copy(get, 2, fingerprint, DB_TRUST_FINGERPRINT_MAX);
 			db_stmt_done(get);
 			return 0;
 		}
@@ -57,12 +60,14 @@ int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *re
 	return db_fail_plain(db, "trust source: added but not found");
 }
 
-int db_trust_source_refreshed(struct gk_db *db, int64_t id, int64_t at_us)
+int db_trust_source_refreshed(struct gk_db *db, int64_t id, int64_t at_us,
+			      const char *fingerprint)
 {
 	sqlite3_stmt *stmt = db->stmt[ST_TRUST_SOURCE_REFRESHED];
 	int rc = sqlite3_bind_int64(stmt, 1, id);
 
 	rc = rc ? rc : sqlite3_bind_int64(stmt, 2, at_us);
+	rc = rc ? rc : sqlite3_bind_text(stmt, 3, fingerprint ? fingerprint : "", -1, SQLITE_STATIC);
 	return finish(db, stmt, rc, "trust source: refreshed");
 }
 

@@ -38,7 +38,7 @@ struct trust *trust_open(const struct gk_policy *p, const char *db_path, char *e
 	}
 	if (!(t->wdb = db_open(db_path, err, errlen)) || !(t->rdb = db_open(db_path, err, errlen)))
 		goto fail;
-	if (db_trust_source(t->wdb, t->admindir, &t->source_id, NULL) < 0) {
+	if (db_trust_source(t->wdb, t->admindir, &t->source_id, NULL, NULL) < 0) {
 		snprintf(err, errlen, "%s", db_errmsg(t->wdb));
 		goto fail;
 	}
@@ -46,7 +46,7 @@ struct trust *trust_open(const struct gk_policy *p, const char *db_path, char *e
 	if (trust_follow_start(t, err, errlen) < 0)
 		goto fail;
 	pthread_mutex_lock(&t->refresh_lock);
-	int rc = trust_index_refresh(t);
+	int rc = trust_index_start(t);
 	pthread_mutex_unlock(&t->refresh_lock);
 	if (rc < 0) {
 		snprintf(err, errlen, "trust: %s", t->last_error);

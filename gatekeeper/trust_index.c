@@ -61,23 +61,49 @@ static void stat_of(const char *path, int64_t *mtime_ns, int64_t *size)
 	*size = st.st_size;
 }
 
-/* Replace one package's rows in one transaction. */
-static int write_package(struct trust *t, const struct db_trust_pkg *row,
-			 const struct dpkg_package *pkg)
+/* Writes go in batches of whole packages, a transaction each: a lookup
+ * (another connection, WAL) never sees half a package, and a cold build
+ * does not pay a commit per package. */
+#define BATCH_ROWS 20000
+
+static int batch_begin(struct trust *t)
 {
-	if (db_begin(t->wdb))
-		return -1;
-	int rc = db_trust_files_clear(t->wdb, t->source_id, row->stem);
+	if (t->txn_rows > 0)
+		return 0;
+	t->txn_rows = 1;
+	return db_begin(t->wdb);
+}
+
+static int batch_end(struct trust *t, bool force)
+{
+	if (t->txn_rows == 0 || (!force && t->txn_rows < BATCH_ROWS))
+		return 0;
+	t->txn_rows = 0;
+	return db_commit(t->wdb);
+}
+
+static void batch_abandon(struct trust *t)
+{
+	if (t->txn_rows > 0)
+		db_rollback(t->wdb);
+	t->txn_rows = 0;
+}
+
+/* Replace one package's rows. */
+static int write_package(struct trust *t, const struct db_trust_pkg *row,
+			 const struct dpkg_package *pkg, bool had_rows)
+{
+	int rc = batch_begin(t);
+
+	if (rc == 0 && had_rows)
+		rc = db_trust_files_clear(t->wdb, t->source_id, row->stem);
 	for (size_t i = 0; rc == 0 && i < pkg->n_files; i++)
 		rc = db_trust_file_add(t->wdb, t->source_id, row->stem, pkg->files[i].path,
 				       pkg->files[i].has_md5 ? pkg->files[i].md5 : NULL);
 	if (rc == 0)
 		rc = db_trust_pkg_put(t->wdb, t->source_id, row);
-	if (rc == 0)
-		rc = db_commit(t->wdb);
-	if (rc)
-		db_rollback(t->wdb);
-	return rc;
+	t->txn_rows += pkg->n_files + 1;
+	return rc == 0 ? batch_end(t, false) : -1;
 }
 
 static void note_error(struct trust *t, const char *msg)
@@ -111,7 +137,7 @@ static int refresh_package(struct trust *t, const char *stem, const char *versio
 			return 0;
 		row.n_files = old->n_files;
 		row.n_without_md5 = old->n_without_md5;
-		return db_trust_pkg_put(t->wdb, t->source_id, &row) ? -1 : 1;
+		return batch_begin(t) || db_trust_pkg_put(t->wdb, t->source_id, &row) ? -1 : 1;
 	}
 	if (dpkg_read_package(t->admindir, stem, &pkg, err, sizeof(err)) < 0) {
 		note_error(t, err);   /* the package keeps what it had */
@@ -119,7 +145,7 @@ static int refresh_package(struct trust *t, const char *stem, const char *versio
 	}
 	row.n_files = (int64_t)pkg.n_files;
 	row.n_without_md5 = (int64_t)pkg.n_without_md5;
-	int rc = write_package(t, &row, &pkg);
+	int rc = write_package(t, &row, &pkg, old != NULL);
 	dpkg_package_free(&pkg);
 	return rc ? -1 : 1;
 }
@@ -165,12 +191,8 @@ static int drop_unseen(struct trust *t, const struct stored *s, bool *changed)
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->seen[i])
 			continue;
-		if (db_begin(t->wdb))
+		if (batch_begin(t) || db_trust_pkg_delete(t->wdb, t->source_id, s->p[i].stem))
 			return -1;
-		if (db_trust_pkg_delete(t->wdb, t->source_id, s->p[i].stem) || db_commit(t->wdb)) {
-			db_rollback(t->wdb);
-			return -1;
-		}
 		*changed = true;
 	}
 	return 0;
@@ -233,16 +255,51 @@ static int refresh_small(struct trust *t, bool *changed)
 	return 0;
 }
 
+/* What the admin directory looks like, cheaply: dpkg changes none of its
+ * database without changing one of these. */
+static void fingerprint(struct trust *t, char *out, size_t size)
+{
+	static const char *const parts[] = {"status", "diversions", "info", "updates"};
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && n < size; i++) {
+		char path[PATH_MAX];
+		int64_t mtime, len;
+
+		snprintf(path, sizeof(path), "%s/%s", t->admindir, parts[i]);
+		stat_of(path, &mtime, &len);
+		n += (size_t)snprintf(out + n, size - n, "%s%lld:%lld", i ? ";" : "",
+				      (long long)mtime, (long long)len);
+	}
+}
+
+int trust_index_start(struct trust *t)
+{
+	char stored[DB_TRUST_FINGERPRINT_MAX], now[DB_TRUST_FINGERPRINT_MAX];
+	bool changed = false;
+
+	fingerprint(t, now, sizeof(now));
+	if (db_trust_source(t->wdb, t->admindir, &t->source_id, NULL, stored) < 0) {
+		note_error(t, db_errmsg(t->wdb));
+		return -1;
+	}
+	if (stored[0] && strcmp(stored, now) == 0)
+		return refresh_small(t, &changed);
+	return trust_index_refresh(t);
+}
+
 int trust_index_refresh(struct trust *t)
 {
 	int64_t began = gk_mono_us();
 	struct dpkg_status st;
 	struct stored s = {0};
 	bool changed = false;
-	char err[512];
+	char err[512], print[DB_TRUST_FINGERPRINT_MAX];
 	int rc = -1;
 
 	atomic_store(&t->pending, false);
+	fingerprint(t, print, sizeof(print));   /* before reading: a later change is pending */
 	if (dpkg_read_status(t->admindir, &st, err, sizeof(err)) < 0) {
 		note_error(t, err);   /* nothing changes */
 		return -1;
@@ -256,10 +313,12 @@ int trust_index_refresh(struct trust *t)
 	qsort(s.p, s.n, sizeof(*s.p), cmp_pkg);
 	s.seen = calloc(s.n ? s.n : 1, sizeof(*s.seen));
 	if (!s.seen || refresh_lists(t, &st, &s, &changed) < 0 ||
-	    drop_unseen(t, &s, &changed) < 0 ||
-	    db_trust_source_refreshed(t->wdb, t->source_id, gk_now_us()) < 0) {
+	    drop_unseen(t, &s, &changed) < 0 || batch_begin(t) ||
+	    db_trust_source_refreshed(t->wdb, t->source_id, gk_now_us(), print) < 0 ||
+	    batch_end(t, true) < 0) {
 		if (s.seen)
 			note_error(t, db_errmsg(t->wdb));
+		batch_abandon(t);   /* what was not committed is read again next time */
 		goto out;
 	}
 	rc = 0;

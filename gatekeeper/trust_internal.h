@@ -16,6 +16,7 @@ struct trust {
 	char *root;                 /* dpkg --root: "/" or a directory */
 	char *admindir;
 	int64_t source_id;
+	size_t txn_rows;            /* rows written in the refresh's open transaction */
 
 	/* Lookups: the reading connection, the diversions and the merged-/usr
 	 * aliases, all under lookup_lock. */
@@ -46,6 +47,11 @@ struct trust {
 
 /* trust_index.c */
 int trust_index_refresh(struct trust *t);   /* caller holds refresh_lock */
+/* At start: nothing is read but the diversions when the admin directory
+ * looks as it did at the last refresh (status, diversions, info/ and
+ * updates/ unchanged: dpkg replaces its files by rename, which moves the
+ * directory's mtime); else a refresh. Caller holds refresh_lock. */
+int trust_index_start(struct trust *t);
 int trust_follow_start(struct trust *t, char *err, size_t errlen);
 void trust_follow_stop(struct trust *t);
 /* Reads what inotify queued (without waiting); true when dpkg changed. */
