@@ -244,23 +244,17 @@ int trust_identify(struct trust *t, int fd, const char *path, struct file_id *id
 	if (!t)
 		return identify_fd(fd, id, sha, cancel);
 	atomic_fetch_add(&t->lookups, 1);
+	/* dpkg may have just unpacked it (a postinst runs its new binary before
+	 * any hook could tell us), or removed its package: apply what inotify
+	 * has queued before answering. One read(2) when nothing is pending. */
+	pthread_mutex_lock(&t->refresh_lock);
+	if (trust_follow_drain(t)) {
+		atomic_fetch_add(&t->sync_refreshes, 1);
+		trust_index_refresh(t);
+	}
+	pthread_mutex_unlock(&t->refresh_lock);
 	if (lookup_once(t, fd, path, id, sha, out, cancel) < 0)
 		return -1;
-	/* dpkg may have just unpacked it (a postinst runs its new binary before
-	 * any hook could tell us): apply what is pending, then ask again. */
-	if (out->match != GK_TRUST_MATCH) {
-		bool again;
-
-		pthread_mutex_lock(&t->refresh_lock);
-		again = trust_follow_drain(t);
-		if (again) {
-			atomic_fetch_add(&t->sync_refreshes, 1);
-			trust_index_refresh(t);
-		}
-		pthread_mutex_unlock(&t->refresh_lock);
-		if (again && lookup_once(t, fd, path, id, sha, out, cancel) < 0)
-			return -1;
-	}
 	atomic_fetch_add(out->match == GK_TRUST_MATCH ? &t->trusted :
 			 out->match == GK_TRUST_DIFFERS ? &t->differs :
 			 out->match == GK_TRUST_NO_DIGEST ? &t->no_digest : &t->not_packaged, 1);

@@ -33,8 +33,9 @@ void trust_on_change(struct trust *t, void (*fn)(void *ctx), void *ctx);
 
 /* identify_fd (SHA-256 into sha, id filled), and, when t is not NULL and
  * path is watched, what trust makes of the file: MD5 is computed in the same
- * read when a package lists path. An untrusted answer while dpkg changes are
- * pending applies them first (a postinst running its new binary). */
+ * read when a package lists path. dpkg changes that inotify has queued are
+ * applied first, synchronously (a postinst running its new binary; the
+ * leftovers of a package just removed). */
 int trust_identify(struct trust *t, int fd, const char *path, struct file_id *id,
 		   unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
 		   const atomic_bool *cancel);

@@ -284,8 +284,10 @@ int trust_index_start(struct trust *t)
 		note_error(t, db_errmsg(t->wdb));
 		return -1;
 	}
-	if (stored[0] && strcmp(stored, now) == 0)
+	if (stored[0] && strcmp(stored, now) == 0) {
+		snprintf(t->print, sizeof(t->print), "%s", now);
 		return refresh_small(t, &changed);
+	}
 	return trust_index_refresh(t);
 }
 
@@ -322,6 +324,7 @@ int trust_index_refresh(struct trust *t)
 		goto out;
 	}
 	rc = 0;
+	snprintf(t->print, sizeof(t->print), "%s", print);
 out:
 	free(s.p);
 	free(s.seen);
@@ -358,8 +361,14 @@ bool trust_follow_drain(struct trust *t)
 	bool any = false;
 	ssize_t n;
 
-	if (t->ifd < 0)
-		return true;
+	if (t->ifd < 0) {
+		char now[DB_TRUST_FINGERPRINT_MAX];
+
+		fingerprint(t, now, sizeof(now));   /* without inotify: four stats */
+		if (strcmp(now, t->print) != 0)
+			atomic_store(&t->pending, true);
+		return atomic_load(&t->pending);
+	}
 	while ((n = read(t->ifd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;

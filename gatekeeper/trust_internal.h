@@ -35,6 +35,7 @@ struct trust {
 	pthread_t follower;
 	bool follower_running;
 	atomic_bool pending;        /* dpkg changed something not yet applied */
+	char print[DB_TRUST_FINGERPRINT_MAX]; /* of the last refresh (no inotify: compared) */
 	void (*on_change)(void *ctx);
 	void *on_change_ctx;
 
