@@ -66,6 +66,7 @@ TESTS+=(
 	policy_apply_during_exec_storm:90
 )
 . "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
+. "$HERE/tests_trust.sh"   # trust tests: adds its own TESTS entries
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")
