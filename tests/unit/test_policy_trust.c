@@ -215,11 +215,61 @@ static void names(void **state)
 	assert_string_equal(why, "");
 }
 
+/* The shipped default has no trust; its commented host-allowlisting
+ * profile, uncommented, is a valid policy that trusts dpkg on the whole host
+ * and still starts in monitor mode. Runs from the repository root. */
+static void packaged_profile(void **state)
+{
+	static const char begin[] = "# ---- host allowlisting profile (begin) ----\n";
+	static const char end[] = "# ---- host allowlisting profile (end) ----\n";
+	struct gk_policy_errors errs;
+	struct gk_policy *p = policy_load("packaging/policy.yaml", &errs);
+	char text[8192], out[8192], line[512];
+	size_t n = 0, len = 0;
+	bool inside = false, started = false;
+	FILE *f;
+
+	(void)state;
+	if (!p)
+		fail_msg("%s", errs.msg[0]);
+	assert_int_equal(p->n_trust, 0);
+	policy_free(p);
+	f = fopen("packaging/policy.yaml", "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	for (char *cur = text, *nl; (nl = strchr(cur, '\n')); cur = nl + 1) {
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - cur + 1), cur);
+		if (!strcmp(line, begin))
+			inside = started = true;
+		else if (!strcmp(line, end))
+			inside = false;
+		else if (inside && !strncmp(line, "# ", 2))
+			len += (size_t)snprintf(out + len, sizeof(out) - len, "%s", line + 2);
+	}
+	assert_true(started);
+	/* The lines before "mode:" are prose. */
+	const char *yaml = strstr(out, "\nmode: ");
+	assert_non_null(yaml);
+	yaml++;
+	p = policy_parse("profile", yaml, strlen(yaml), &errs);
+	if (!p)
+		fail_msg("%s", errs.msg[0]);
+	assert_int_equal(p->mode, GK_MODE_MONITOR);
+	assert_int_equal(p->n_watch, 1);
+	assert_string_equal(p->watch[0], "/");
+	assert_int_equal(p->n_trust, 1);
+	assert_string_equal(p->trust[0].admindir, "/var/lib/dpkg");
+	assert_int_equal(p->default_verdict, GK_VERDICT_DENY);
+	policy_free(p);
+}
+
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 int main(void)
 {
-	struct CMUnitTest tests[N_OF(good_cases) + N_OF(bad_cases) + N_OF(decide_cases) + 1];
+	struct CMUnitTest tests[N_OF(good_cases) + N_OF(bad_cases) + N_OF(decide_cases) + 2];
 	size_t n = 0;
 
 	for (size_t i = 0; i < N_OF(good_cases); i++)
@@ -233,5 +283,7 @@ int main(void)
 						 .test_func = decide_case,
 						 .initial_state = (void *)&decide_cases[i]};
 	tests[n++] = (struct CMUnitTest){.name = "trust names and reasons", .test_func = names};
+	tests[n++] = (struct CMUnitTest){.name = "packaged policy: host allowlisting profile",
+					 .test_func = packaged_profile};
 	return _cmocka_run_group_tests("policy_trust", tests, n, NULL, NULL) ? 1 : 0;
 }
