@@ -154,7 +154,8 @@ static int list_paths(char *buf, size_t len, const char *file, char ***out, size
 		}
 		paths[count++] = line;
 	}
-	qsort(paths, count, sizeof(*paths), cmp_str);
+	if (count > 1)
+		qsort(paths, count, sizeof(*paths), cmp_str);
 	*out = paths;
 	*n = count;
 	return 0;
@@ -182,11 +183,12 @@ static int keep_files(char **paths, size_t n, struct dpkg_package *out, const ch
 			goto oom;
 		n_dirs++;
 	}
-	qsort(dirs, n_dirs, sizeof(*dirs), cmp_str);
+	if (n_dirs > 1)
+		qsort(dirs, n_dirs, sizeof(*dirs), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && strcmp(paths[i], paths[i - 1]) == 0)
 			continue;
-		if (bsearch(&paths[i], dirs, n_dirs, sizeof(*dirs), cmp_str))
+		if (n_dirs && bsearch(&paths[i], dirs, n_dirs, sizeof(*dirs), cmp_str))
 			continue;
 		out->files[out->n_files].path = strdup(paths[i]);
 		if (!out->files[out->n_files].path)
@@ -231,7 +233,7 @@ static int apply_md5sums(char *buf, size_t len, struct dpkg_package *p, const ch
 		if (rel[0] == '.' && rel[1] == '/')
 			rel += 2;
 		snprintf(path, sizeof(path), "%s%s", rel[0] == '/' ? "" : "/", rel);
-		f = bsearch(&key, p->files, p->n_files, sizeof(*f), cmp_file);
+		f = p->n_files ? bsearch(&key, p->files, p->n_files, sizeof(*f), cmp_file) : NULL;
 		if (f) {
 			memcpy(f->md5, md5, DPKG_MD5_LEN);
 			f->has_md5 = true;

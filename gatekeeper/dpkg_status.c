@@ -202,7 +202,8 @@ static int read_journal(const char *admindir, struct entries *all, char *err, si
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
 		if (rc == 0)
@@ -216,7 +217,8 @@ static int read_journal(const char *admindir, struct entries *all, char *err, si
 /* The last entry per package, with files on disk, into out. */
 static int settle(struct entries *all, struct dpkg_status *out)
 {
-	qsort(all->e, all->n, sizeof(*all->e), cmp_entry);
+	if (all->n > 1)
+		qsort(all->e, all->n, sizeof(*all->e), cmp_entry);
 	out->pkgs = calloc(all->n ? all->n : 1, sizeof(*out->pkgs));
 	if (!out->pkgs)
 		return -1;
@@ -263,7 +265,7 @@ const char *dpkg_status_version(const struct dpkg_status *s, const char *stem)
 
 	dpkg_stem_name(stem, name, sizeof(name));
 	if (colon) {
-		hit = bsearch(&key, s->pkgs, s->n, sizeof(*hit), cmp_installed);
+		hit = s->n ? bsearch(&key, s->pkgs, s->n, sizeof(*hit), cmp_installed) : NULL;
 		return hit ? hit->version : NULL;
 	}
 	/* A stem without an arch names the one instance of a package that is

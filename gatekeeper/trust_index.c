@@ -128,7 +128,7 @@ static int refresh_package(struct trust *t, const char *stem, const char *versio
 	stat_of(path, &row.list_mtime_ns, &row.list_size);
 	snprintf(path, sizeof(path), "%s/info/%s.md5sums", t->admindir, stem);
 	stat_of(path, &row.md5_mtime_ns, &row.md5_size);
-	old = bsearch(&row, s->p, s->n, sizeof(*s->p), cmp_pkg);
+	old = s->n ? bsearch(&row, s->p, s->n, sizeof(*s->p), cmp_pkg) : NULL;
 	if (old)
 		s->seen[old - s->p] = true;
 	if (old && old->list_mtime_ns == row.list_mtime_ns && old->list_size == row.list_size &&
@@ -312,7 +312,8 @@ int trust_index_refresh(struct trust *t)
 		note_error(t, db_errmsg(t->wdb));
 		goto out;
 	}
-	qsort(s.p, s.n, sizeof(*s.p), cmp_pkg);
+	if (s.n > 1)
+		qsort(s.p, s.n, sizeof(*s.p), cmp_pkg);
 	s.seen = calloc(s.n ? s.n : 1, sizeof(*s.seen));
 	if (!s.seen || refresh_lists(t, &st, &s, &changed) < 0 ||
 	    drop_unseen(t, &s, &changed) < 0 || batch_begin(t) ||
