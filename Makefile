@@ -105,6 +105,7 @@ vmtest: all
 
 bench: all
 	bench/run.sh $(BUILD)
+	bench/trust_run.sh $(BUILD)
 
 vmbench: all
 	bench/vm-run.sh $(BUILD)

@@ -3,11 +3,15 @@
  *   trust_bench gen ADMINDIR NPATHS   write a synthetic dpkg database
  *   trust_bench index ADMINDIR DB     open the index (cold when DB is new,
  *                                     warm otherwise); prints JSON
+ *   trust_bench exec PATH...          posix_spawn+waitpid each PATH once;
+ *                                     prints the microseconds, JSON list
  *
  * The synthetic database looks like Debian's: ~170 listed paths per
  * package (a quarter of them directories), an md5sums line per file, a
  * status stanza per package, a few Multi-Arch: same packages. */
 #include <errno.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +136,28 @@ static int index_db(const char *admin, const char *db)
 	return 0;
 }
 
+extern char **environ;
+
+static int exec_each(int n, char **paths)
+{
+	printf("[");
+	for (int i = 0; i < n; i++) {
+		char *argv[] = {paths[i], NULL};
+		double t0 = now_ms();
+		pid_t pid;
+		int status = -1;
+
+		if (posix_spawn(&pid, paths[i], NULL, NULL, argv, environ) != 0 ||
+		    waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "trust_bench: %s did not run (status %d)\n", paths[i], status);
+			return 1;
+		}
+		printf("%s%.0f", i ? ", " : "", (now_ms() - t0) * 1000);
+	}
+	printf("]\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	log_init(true);
@@ -139,6 +165,8 @@ int main(int argc, char **argv)
 		return gen(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 4 && !strcmp(argv[1], "index"))
 		return index_db(argv[2], argv[3]);
-	fprintf(stderr, "usage: trust_bench gen ADMINDIR NPATHS | index ADMINDIR DB\n");
+	if (argc >= 3 && !strcmp(argv[1], "exec"))
+		return exec_each(argc - 2, argv + 2);
+	fprintf(stderr, "usage: trust_bench gen ADMINDIR NPATHS | index ADMINDIR DB | exec PATH...\n");
 	return 2;
 }
