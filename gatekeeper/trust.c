@@ -220,7 +220,7 @@ static void judge_hits(const struct db_trust_hit *hits, size_t n, const unsigned
 		name_of((with_md5 ? with_md5 : &hits[0])->stem, out->detail, sizeof(out->detail));
 }
 
-static int lookup_once(struct trust *t, int fd, const char *path, struct file_id *id,
+static int lookup_once(struct trust *t, struct hash_cache *hc, int fd, const char *path, struct file_id *id,
 		       unsigned char *sha, struct trust_result *out, const atomic_bool *cancel)
 {
 	struct db_trust_hit hits[MAX_HITS];
@@ -230,19 +230,20 @@ static int lookup_once(struct trust *t, int fd, const char *path, struct file_id
 
 	for (size_t i = 0; i < n; i++)
 		need_md5 |= hits[i].has_md5;
-	if (need_md5 ? both_digests(fd, id, sha, md5, cancel) : identify_fd(fd, id, sha, cancel))
+	if (need_md5 ? both_digests(fd, id, sha, md5, cancel) : identify_fd(hc, fd, id, sha, cancel))
 		return -1;
 	judge_hits(hits, n, need_md5 ? md5 : NULL, out);
 	return 0;
 }
 
-int trust_identify(struct trust *t, int fd, const char *path, struct file_id *id,
+int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *path,
+		   struct file_id *id,
 		   unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
 		   const atomic_bool *cancel)
 {
 	memset(out, 0, sizeof(*out));
 	if (!t)
-		return identify_fd(fd, id, sha, cancel);
+		return identify_fd(hc, fd, id, sha, cancel);
 	atomic_fetch_add(&t->lookups, 1);
 	/* dpkg may have just unpacked it (a postinst runs its new binary before
 	 * any hook could tell us), or removed its package: apply what inotify
@@ -253,7 +254,7 @@ int trust_identify(struct trust *t, int fd, const char *path, struct file_id *id
 		trust_index_refresh(t);
 	}
 	pthread_mutex_unlock(&t->refresh_lock);
-	if (lookup_once(t, fd, path, id, sha, out, cancel) < 0)
+	if (lookup_once(t, hc, fd, path, id, sha, out, cancel) < 0)
 		return -1;
 	atomic_fetch_add(out->match == GK_TRUST_MATCH ? &t->trusted :
 			 out->match == GK_TRUST_DIFFERS ? &t->differs :

@@ -36,7 +36,8 @@ void trust_on_change(struct trust *t, void (*fn)(void *ctx), void *ctx);
  * read when a package lists path. dpkg changes that inotify has queued are
  * applied first, synchronously (a postinst running its new binary; the
  * leftovers of a package just removed). */
-int trust_identify(struct trust *t, int fd, const char *path, struct file_id *id,
+int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *path,
+		   struct file_id *id,
 		   unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
 		   const atomic_bool *cancel);
 

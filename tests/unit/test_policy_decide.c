@@ -288,6 +288,40 @@ static void path_watched(void **state)
 	policy_free(r);
 }
 
+/* The daemon says once per event whether a file is watched; that fact,
+ * not the path, decides. Whether any hash rule can deny is compiled. */
+static void watch_fact_and_hash_rules(void **state)
+{
+	static const char deny[] = "mode: enforce\nwatch: [/w]\ndefault: deny\nrules:\n"
+		"  - {sha256: \"" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab"
+		"ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "\", action: deny}\n";
+	static const char allow[] = "mode: enforce\nwatch: [/w]\ndefault: deny\nrules:\n"
+		"  - {path: /w/ok, action: allow}\n";
+	struct gk_policy *d = policy_parse("d.yaml", deny, strlen(deny), NULL);
+	struct gk_policy *a = policy_parse("a.yaml", allow, strlen(allow), NULL);
+	struct gk_file_facts f = {.path = "/w/x", .watch = GK_WATCH_OUTSIDE};
+	struct gk_decision out;
+	struct gk_scan_plan plan;
+
+	(void)state;
+	assert_non_null(d);
+	assert_non_null(a);
+	assert_true(d->hash_rules_deny);
+	assert_false(a->hash_rules_deny);
+	policy_decide(a, &f, &out);
+	assert_int_equal(out.source, GK_SOURCE_UNWATCHED);
+	f = (struct gk_file_facts){.path = "/elsewhere", .watch = GK_WATCH_INSIDE};
+	policy_decide(a, &f, &out);
+	assert_int_equal(out.source, GK_SOURCE_DEFAULT);
+	f.watch = GK_WATCH_FROM_PATH;
+	policy_decide(a, &f, &out);
+	assert_int_equal(out.source, GK_SOURCE_UNWATCHED);
+	f = (struct gk_file_facts){.path = "/w/x", .watch = GK_WATCH_OUTSIDE};
+	assert_false(policy_scan_plan_for(a, &f, &plan));
+	policy_free(d);
+	policy_free(a);
+}
+
 /* ---- scan plans ---- */
 
 #define NO_DIR "/nonexistent/gk-test-clamav"
@@ -447,6 +481,7 @@ int main(void)
 	} singles[] = {
 		{"decide without policy", decide_without_policy},
 		{"policy_path_watched subtrees", path_watched},
+		{"watch fact and compiled hash rules", watch_fact_and_hash_rules},
 		{"name helpers", name_helpers},
 		{"hex helpers", hex_helpers},
 	};

@@ -256,12 +256,15 @@ static enum gk_trust_match ask(struct trust *t, const struct fx *fx, const char 
 	struct trust_result r;
 	int fd;
 
+	struct hash_cache *hc = hash_cache_new();
+
 	snprintf(path, sizeof(path), "%s/%s", fx->root, rel);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 || !hc)
 		fail_msg("%s: %s", path, strerror(errno));
-	assert_int_equal(trust_identify(t, fd, path, &id, sha, &r, NULL), 0);
+	assert_int_equal(trust_identify(t, hc, fd, path, &id, sha, &r, NULL), 0);
 	close(fd);
+	hash_cache_free(hc);
 	if (detail)
 		strcpy(detail, r.detail);
 	return r.match;
