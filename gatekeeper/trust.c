@@ -273,12 +273,17 @@ static void flush_kernel_cache(void *ctx)
 
 int trust_daemon_start(struct gk_daemon *d, char *err, size_t errlen)
 {
+	int64_t began = gk_mono_us();
+
 	if (digests_open(d->opt.db_path, err, errlen) < 0)
 		return -1;
 	d->trust = trust_open(d->policy, d->opt.db_path, err, errlen);
 	if (!d->trust && err[0])
 		return -1;
 	trust_on_change(d->trust, flush_kernel_cache, d);
+	if (d->trust)
+		log_msg(GK_LOG_INFO, "trust_started source=dpkg admindir=%s took_us=%lld",
+			d->trust->admindir, (long long)(gk_mono_us() - began));
 	return 0;
 }
 
