@@ -22,6 +22,7 @@ struct scanner_set {
 	size_t n_files;
 	char *clamav_db;
 	bool clamav_on;
+	atomic_uint_fast64_t scans, scan_us;   /* for the metrics */
 };
 
 struct scan_cache_slot {
@@ -105,6 +106,10 @@ struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk
 	if (!s)
 		goto oom;
 	atomic_init(&s->refs, 1);
+	if (current) {   /* the metrics' counters never go back */
+		atomic_init(&s->scans, atomic_load(&current->scans));
+		atomic_init(&s->scan_us, atomic_load(&current->scan_us));
+	}
 	s->n_files = p->scanners.n_hashlist_files;
 	s->clamav_on = p->scanners.clamav_active;
 	s->files = calloc(s->n_files + 1, sizeof(char *));
@@ -243,6 +248,8 @@ void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
 		return;
 	int64_t start = gk_mono_us();
 	scanner_scan_all(list, n, fd, sha, out);
+	atomic_fetch_add(&s->scans, 1);
+	atomic_fetch_add(&s->scan_us, (uint64_t)(gk_mono_us() - start));
 	/* libclamav stops at the widest limit of all subtrees; this subtree's
 	 * own limit is held here (a result that came too late is not used) */
 	int64_t took_ms = (gk_mono_us() - start) / 1000;
@@ -254,4 +261,10 @@ void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
 	}
 	if (out->status != SCAN_ERROR)   /* an error may pass (a reload, a load in progress) */
 		cache_put(sha, engines, hl, cl, out);
+}
+
+void scanner_set_times(struct scanner_set *s, uint64_t *scans, uint64_t *scan_us)
+{
+	*scans = s ? atomic_load(&s->scans) : 0;
+	*scan_us = s ? atomic_load(&s->scan_us) : 0;
 }
