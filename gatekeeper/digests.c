@@ -56,13 +56,24 @@ void digests_close(void)
 	pthread_mutex_unlock(&g.lock);
 }
 
+static bool all_zero(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
 int digests_fs_identity(int fd, char *out, size_t size)
 {
 	struct fsuuid2 u = { .len = sizeof(u.uuid) };
 	struct statfs sf;
 	size_t n;
 
-	if (ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 && u.len <= sizeof(u.uuid)) {
+	/* A filesystem that never set its UUID still answers, with zeros (the
+	 * kernel defaults the length to 16): that is no identity. */
+	if (ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 && u.len <= sizeof(u.uuid) &&
+	    !all_zero(u.uuid, u.len)) {
 		n = (size_t)snprintf(out, size, "uuid:");
 		for (unsigned i = 0; i < u.len && n + 2 < size; i++)
 			n += (size_t)snprintf(out + n, size - n, "%02x", u.uuid[i]);

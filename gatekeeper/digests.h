@@ -8,7 +8,9 @@
  *
  * The filesystem's identity is its UUID as the kernel reports it
  * (FS_IOC_GETFSUUID, Linux >= 6.5: the on-disk UUID for ext4, xfs, btrfs; a
- * per-mount random one for tmpfs), else statfs's f_fsid with the fs type.
+ * per-mount random one for tmpfs), else statfs's f_fsid with the fs type
+ * (the kernel answers FS_IOC_GETFSUUID with 16 zero bytes for a filesystem
+ * that never set a UUID: that counts as none).
  * Not the device number: st_dev is handed out at mount time (anonymous
  * devices for tmpfs, overlayfs, btrfs subvolumes; loop and USB devices by
  * order of attach), so after a reboot another filesystem can hold the same

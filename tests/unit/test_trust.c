@@ -426,6 +426,10 @@ static void digest_store(void **state)
 	put(fx, "root/usr/bin/loose", "content one\n");
 	snprintf(path, sizeof(path), "%s/usr/bin/loose", fx->root);
 	fd = open(path, O_RDONLY);
+	/* A UUID of zeros (a filesystem that never set one) is no identity. */
+	char ident[64];
+	assert_int_equal(digests_fs_identity(fd, ident, sizeof(ident)), 0);
+	assert_null(strstr(ident, "uuid:00000000000000000000000000000000"));
 	assert_int_equal(file_id_of_fd(fd, &id), 0);
 	digests_get_stats(&before);
 	assert_int_equal(digests_read(fd, &id, sha, md5, NULL), 0);
