@@ -231,6 +231,7 @@ buildtest: all
 
 bench: all bench-helpers
 	bench/run.sh $(BUILD)
+	bench/trust_run.sh $(BUILD)
 
 vmbench: all vmbench-helpers
 	bench/vm-run.sh $(BUILD)

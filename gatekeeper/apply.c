@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 
 /* Every watched path must exist before anything is marked. */
 int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen)
@@ -55,7 +56,8 @@ static bool same_watch(const struct gk_policy *a, const struct gk_policy *b)
 int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
-	if (apply_check_watch(p, err, errlen) < 0 || apply_resolve_group(p, &gid, err, errlen) < 0)
+	if (apply_check_watch(p, err, errlen) < 0 || apply_resolve_group(p, &gid, err, errlen) < 0 ||
+	    !trust_policy_compatible(d, p, err, errlen))
 		return -1;
 	struct fan_group *fresh = NULL;
 	int fresh_prescan = -1;

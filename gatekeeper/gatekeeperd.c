@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 #include "gatekeeper/metrics.h"
 #include "gatekeeper/systemd.h"
 #include "scanner/scanner.h"
@@ -224,6 +225,10 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
+	if (d->kc && trust_daemon_start(d, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
 	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
@@ -305,6 +310,7 @@ int main(int argc, char **argv)
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
 	prescan_stop(d.prescan);
+	trust_daemon_stop(&d);
 	kcache_close(d.kc);
 	scan_set_put(d.scanners);
 	audit_stop(&d);

@@ -161,6 +161,7 @@ struct gk_daemon {
 	struct gk_db *db;                   /* the control thread's connection */
 	struct audit_writer *audit;         /* audit.c: the audit table's writer */
 	struct scan_set *scanners;          /* swapped under policy_lock; readers take a reference */
+	struct trust *trust;                /* trust.h; NULL: no `trust:` source. Set before events start */
 	struct control_server *control;     /* the control socket (control.h) */
 	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
@@ -189,6 +190,8 @@ struct judgement {
 	bool have_sha;
 	struct gk_decision decision;
 	char path[4096];
+	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
+	char trust_detail[160];
 };
 /* What the event itself tells: path, identity, whether it is watched. */
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 #include "scanner/scanner.h"
 
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
@@ -28,7 +29,9 @@ void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
 
 static void facts_of(struct gk_daemon *d, const struct judgement *j, struct gk_file_facts *f)
 {
-	*f = (struct gk_file_facts){ .path = j->path[0] ? j->path : NULL, .watch = j->watch };
+	*f = (struct gk_file_facts){ .path = j->path[0] ? j->path : NULL, .watch = j->watch,
+				     .trust = j->trust,
+				     .trust_detail = j->trust_detail[0] ? j->trust_detail : NULL };
 	if (j->have_sha) {
 		f->sha256 = j->sha256;
 		f->admin = admin_rules_get(d->admin, j->sha256);
@@ -55,6 +58,9 @@ static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_fil
 bool judge_from_memory(struct gk_daemon *d, struct judgement *j)
 {
 	if (!j->have_id)
+		return false;
+	/* Trust asks the store (and may apply dpkg's pending changes): a worker's job. */
+	if (d->trust && j->watch == GK_WATCH_INSIDE)
 		return false;
 	if (j->need_hash && !hash_cache_lookup(d->hashes, &j->id, j->sha256))
 		return false;
@@ -92,8 +98,12 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	char reason[128] = "";
 	struct gk_file_facts f;
 	if (j->need_hash) {
-		if (identify_fd(d->hashes, fd, &j->id, j->sha256, cancel) == 0) {
+		struct trust_result tr;
+		if (trust_identify(d->trust, d->hashes, fd, j->path, &j->id, j->sha256, &tr,
+				   cancel) == 0) {
 			j->have_id = j->have_sha = true;
+			j->trust = tr.match;
+			snprintf(j->trust_detail, sizeof(j->trust_detail), "%s", tr.detail);
 		} else {
 			snprintf(reason, sizeof(reason), "cannot hash file: %s",
 				 errno == EAGAIN ? "it kept changing while read" : strerror(errno));

@@ -473,12 +473,15 @@ void scanner_status(struct scanner *s, struct scanner_status *out)
  * offset does not move), in 1 MiB chunks. */
 #define SCANNER_HASH_CHUNK (1024 * 1024)
 
-int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel)
+int scanner_digests_fd(int fd, unsigned char sha256[SCANNER_SHA256_LEN],
+		       unsigned char *md5, const atomic_bool *cancel)
 {
 	int rc = -1, saved = EIO;
 	unsigned char *buf = malloc(SCANNER_HASH_CHUNK);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+	EVP_MD_CTX *mctx = md5 ? EVP_MD_CTX_new() : NULL;
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    (md5 && (!mctx || !EVP_DigestInit_ex(mctx, EVP_md5(), NULL)))) {
 		saved = ENOMEM;
 		goto cleanup;
 	}
@@ -496,17 +499,25 @@ int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomi
 		}
 		if (n == 0)
 			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+		/* One read feeds both digests while the chunk is in cache. */
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n) ||
+		    (mctx && !EVP_DigestUpdate(mctx, buf, (size_t)n)))
 			goto cleanup;
 		off += n;
 	}
-	if (!EVP_DigestFinal_ex(ctx, out, NULL))
+	if (!EVP_DigestFinal_ex(ctx, sha256, NULL) || (mctx && !EVP_DigestFinal_ex(mctx, md5, NULL)))
 		goto cleanup;
 	rc = 0;
 cleanup:
 	EVP_MD_CTX_free(ctx);
+	EVP_MD_CTX_free(mctx);
 	free(buf);
 	if (rc)
 		errno = saved;
 	return rc;
+}
+
+int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel)
+{
+	return scanner_digests_fd(fd, out, NULL, cancel);
 }

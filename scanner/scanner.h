@@ -114,6 +114,11 @@ struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *cfg,
  * offset. Stops with ECANCELED once *cancel (may be NULL) becomes true.
  * 0 ok, -1 and errno. Shared by the hash-list engine and the daemon. */
 int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel);
+/* SHA-256 and, when md5 (SCANNER_MD5_LEN bytes) is not NULL, MD5 in the same
+ * one read (two EVP contexts fed from the same buffer). */
+#define SCANNER_MD5_LEN 16
+int scanner_digests_fd(int fd, unsigned char sha256[SCANNER_SHA256_LEN],
+		       unsigned char *md5, const atomic_bool *cancel);
 
 void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
 		     struct scan_result *out);
