@@ -246,6 +246,8 @@ enum audit_kind {
 int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
 void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
+/* Records waiting for the store (at most 65536); stalled: it refuses them. */
+size_t audit_backlog(struct gk_daemon *d, bool *stalled);
 
 /* control.c: the control socket */
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
