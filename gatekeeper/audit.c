@@ -345,3 +345,16 @@ void audit_stop(struct gk_daemon *d)
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
+
+size_t audit_backlog(struct gk_daemon *d, bool *stalled)
+{
+	struct audit_writer *w = d->audit;
+	*stalled = false;
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	size_t n = w->len;
+	*stalled = w->held > 0 && w->stalled_since_us != 0;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
