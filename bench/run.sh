@@ -24,7 +24,6 @@ ROOT=$(cd "$HERE/.." && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 INNER_LIMIT=540          # s: the whole measurement; make bench must end within 10 min
 DAEMON_LIMIT=520         # s: no daemon outlives the measurement
-CFLAGS_BENCH="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -O2"
 
 die() {
 	echo "bench: $*" >&2
@@ -39,23 +38,13 @@ scaled() {
 # ---------------------------------------------------------------- outer stage
 
 build_tools() {
-	local b=$1 lib
-	mkdir -p "$b/bench" || return 1
-	printf '#include <stdlib.h>\nint main(void)\n{ return EXIT_SUCCESS; }\n' >"$b/bench/tiny.c"
-	gcc -static -O2 -o "$b/bench/tiny-static" "$b/bench/tiny.c" &&
-		gcc -O2 -o "$b/bench/tiny-dynamic" "$b/bench/tiny.c" &&
-		gcc $CFLAGS_BENCH -o "$b/bench/spawn_bench" "$HERE/spawn_bench.c" &&
-		gcc $CFLAGS_BENCH -o "$b/bench/gk_probe" "$HERE/gk_probe.c" &&
-		gcc $CFLAGS_BENCH -o "$b/bench/raw_responder" "$HERE/raw_responder.c" &&
-		gcc $CFLAGS_BENCH -I"$HERE/.." -o "$b/bench/sha_bench" "$HERE/sha_bench.c" "$HERE/../scanner/scanner.c" -lcrypto -lpthread || return 1
+	local b=$1
+	make -s -C "$ROOT" BUILD="$b" bench-helpers || return 1
 	# The static target padded with random bytes to 1 MiB: still a valid ELF
 	# (the kernel maps only its segments), 1 MiB to hash and scan.
 	cp "$b/bench/tiny-static" "$b/bench/tiny-static-1MB" &&
 		head -c $((1048576 - $(stat -c %s "$b/bench/tiny-static"))) /dev/urandom \
-			>>"$b/bench/tiny-static-1MB" || return 1
-	lib="$b/libgk.a -lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread"
-	# shellcheck disable=SC2086
-	gcc $CFLAGS_BENCH -I"$ROOT" -I"$b" -o "$b/bench/db_fill" "$ROOT/tests/bench/db_fill.c" $lib
+			>>"$b/bench/tiny-static-1MB"
 }
 
 outer_main() {

@@ -20,6 +20,13 @@ struct gk_db;
  * this program knows is refused, never modified. */
 struct gk_db *db_open(const char *path, char *err, size_t errlen);
 void db_close(struct gk_db *db);
+/* Is the file at path damaged (not a database, or failing SQLite's
+ * quick_check)? 1 damaged, 0 sound or absent, -1 could not tell (err says
+ * why: e.g. unreadable). Reads only. */
+int db_check(const char *path, char *err, size_t errlen);
+/* Rename path and its -wal and -shm files to path.corrupt-STAMP[-wal|-shm],
+ * contents untouched; the new name of path goes into moved. 0 or -1. */
+int db_move_aside(const char *path, char *moved, size_t movedlen, char *err, size_t errlen);
 /* The last error on this connection, as one line. */
 const char *db_errmsg(struct gk_db *db);
 
@@ -74,6 +81,23 @@ struct db_audit {
 };
 int db_audit_add(struct gk_db *db, const struct db_audit *a);
 int64_t db_audit_count(struct gk_db *db);      /* -1 on error */
+/* Reading the audit log: the rows matching a filter with id > after_id, in
+ * the order they were added, at most limit of them. fn gets each row (its
+ * strings valid during the call only) and may stop the walk by returning
+ * nonzero. Returns the rows passed to fn, or -1 on error. */
+enum db_audit_match { DB_AUDIT_ANY, DB_AUDIT_ALLOWED, DB_AUDIT_DENIED, DB_AUDIT_WOULD_DENY };
+struct db_audit_filter {
+	int64_t after_id;
+	int64_t since_us, until_us;  /* inclusive; until_us 0: no bound */
+	enum db_audit_match match;
+	const char *path_glob;       /* SQLite GLOB ('*' crosses '/'); NULL: any */
+	int64_t limit;
+};
+int64_t db_audit_query(struct gk_db *db, const struct db_audit_filter *f,
+		       int (*fn)(void *ctx, int64_t id, const struct db_audit *a), void *ctx);
+/* The id of the newest audit row (0: none), -1 on error. */
+int64_t db_audit_last_id(struct gk_db *db);
+
 /* Deletes the audit rows with time_us < older_than_us (no age bound when
  * older_than_us <= 0), then all but the max_rows most recently added (no
  * count bound when max_rows < 0; 0 deletes every row). Deletes in batches,

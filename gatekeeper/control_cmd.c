@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatekeeper/control_ops.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
 
@@ -86,6 +87,16 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	proto_str(reply, "verdict", gk_verdict_name(j.decision.verdict));
 	proto_str(reply, "source", gk_source_name(j.decision.source));
 	proto_str(reply, "detail", j.decision.detail);
+	/* What an exec of it would meet now, though it never ran: in monitor
+	 * mode a deny is only logged. */
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool monitor = d->policy->mode == GK_MODE_MONITOR;
+	bool watched = j.path[0] && policy_path_watched(d->policy, j.path);
+	pthread_rwlock_unlock(&d->policy_lock);
+	bool denied = j.decision.verdict == GK_VERDICT_DENY;
+	proto_str(reply, "mode", monitor ? "monitor" : "enforce");
+	proto_str(reply, "watched", watched ? "yes" : "no");
+	proto_str(reply, "would_run", !denied ? "yes" : monitor ? "yes (monitor mode: logged as would-deny)" : "no");
 	enum gk_verdict admin = j.have_sha ? admin_rules_get(d->admin, j.sha256) : GK_VERDICT_UNKNOWN;
 	proto_str(reply, "admin_rule", admin == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(admin));
 	struct db_verdict stored;
@@ -210,6 +221,10 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
 		cmd_policy_apply(d, arg, fd, reply);
 	else if (!strcmp(verb, "policy-show"))
 		cmd_policy_show(d, reply);
+	else if (!strcmp(verb, "metrics"))
+		cmd_metrics(d, reply);
+	else if (!strcmp(verb, "log"))
+		cmd_log(d, arg, reply);
 	else
 		proto_error(reply, EXIT_USAGE, "unknown request '%.64s'", verb);
 }

@@ -360,6 +360,12 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 			atomic_fetch_add(&ev->d->stats.queue_overflows, 1);
 		if (m->fd < 0)
 			continue;
+		if (g->perm && !(m->mask & FAN_OPEN_EXEC_PERM)) {
+			/* a pre-judged file's first exec (kcache_watch_first_exec) */
+			prescan_exec_seen(ev->d->prescan, g->fd, m->fd);
+			close(m->fd);
+			continue;
+		}
 		int idx = admit(ev, g, m);
 		if (idx < 0)
 			overload(ev, g, m->fd, -1);

@@ -11,12 +11,12 @@
 
 #include "db/db.h"
 #include "gatekeeper/kcache.h"
+#include "gatekeeper/proto.h"      /* GK_DEFAULT_SOCKET, shared with gatekeeper-ctl */
 #include "gatekeeper/util.h"
 #include "policy/policy.h"
 
 #define GK_DEFAULT_POLICY "/etc/gatekeeper/policy.yaml"
 #define GK_DEFAULT_DB "/var/lib/gatekeeper/gatekeeper.db"
-#define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
 
 /* ---- log.c: one line per event, key=value, to stderr or syslog ---- */
 enum gk_log_level { GK_LOG_ERR, GK_LOG_WARN, GK_LOG_INFO, GK_LOG_DEBUG };
@@ -59,9 +59,14 @@ struct gk_stats {
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
 		first_execs_kernel_hits;
 	atomic_uint_fast64_t latency_hist[64 * 8];
+	atomic_uint_fast64_t latency_sum_us;   /* for the metrics' histogram _sum */
 };
 void stats_record_latency(struct gk_stats *s, uint64_t us);
 uint64_t stats_latency_percentile(const struct gk_stats *s, double pct);
+/* Cumulative counts at power-of-two bounds (exact: they are bucket edges):
+ * below[k] = decisions that took less than 2^k microseconds, k < n.
+ * Returns the count of all decisions. */
+uint64_t stats_latency_below_pow2(const struct gk_stats *s, uint64_t *below, unsigned n);
 
 /* ---- admin.c: admin rules in memory (mirror of the db table) ---- */
 struct admin_rules;
@@ -73,6 +78,9 @@ void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_L
 		     enum gk_verdict v);   /* UNKNOWN removes */
 size_t admin_rules_count(struct admin_rules *ar);
 size_t admin_rules_denies(struct admin_rules *ar);
+struct gk_daemon;
+/* Open d->db and load d->admin, failing safe: see admin.c. */
+int admin_store_open(struct gk_daemon *d, char *err, size_t errlen);
 
 /* ---- sentinel.c: answers for a frozen daemon, from outside its threads ---- */
 enum gk_slot_state { SLOT_FREE, SLOT_PENDING, SLOT_ANSWERING, SLOT_ANSWERED };
@@ -115,6 +123,9 @@ struct gk_options {
 	const char *scanner_path, *scanner_user;   /* NULL: scanner.h's defaults */
 };
 
+/* options.c: the command line (exits for --help and --version). */
+int gk_options_parse(int argc, char **argv, struct gk_options *o);
+
 /* One fanotify group and what it watches; replaced whole on a policy change
  * of mode or watch list. */
 struct fan_group {
@@ -148,7 +159,10 @@ struct gk_daemon {
 	int64_t started_us;
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
+	struct audit_writer *audit;         /* audit.c: the audit table's writer */
 	struct scan_set *scanners;          /* swapped under policy_lock; readers take a reference */
+	struct control_server *control;     /* the control socket (control.h) */
+	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
@@ -203,6 +217,9 @@ void scan_set_reload(struct scan_set *s);
 bool scan_set_owns_pid(struct scan_set *s, pid_t pid);
 bool scan_owns_exec(struct gk_daemon *d, pid_t pid);   /* the same, under policy_lock */
 void scan_set_report(struct scan_set *s, struct proto_buf *reply);
+/* Scans run (cache hits are not scans) and the time they took, since start
+ * (a new set carries the old one's totals). */
+void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us);
 void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);
 
@@ -232,20 +249,29 @@ void prescan_swap_group(struct gk_prescan *ps, int fd);   /* takes the fd */
  * it (so no cached digest outlives a write through a shared mapping), and
  * count a pre-judged file whose first exec still asked the daemon. */
 void prescan_before_miss(struct gk_prescan *ps, const struct file_id *id);
+/* A FAN_OPEN_EXEC notification on the permission group (group_fd). NULL-safe. */
+void prescan_exec_seen(struct gk_prescan *ps, int group_fd, int fd);
 
 /* audit.c: decisions to the audit table and the log, after the reply */
+struct audit_writer;
 enum audit_kind {
 	AUDIT_EXEC,        /* an exec was answered: audit row, verdict, log line */
 	AUDIT_PRESCAN,     /* a written file was judged: verdict and log line */
 	AUDIT_KERNEL,      /* the kernel denied from its cache: audit row, log line */
 };
+/* Starts d->audit (NULL until then and after audit_stop). */
 int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
-void audit_stop(void);
+void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
 
-/* control.c: the control socket */
+/* control_sock.c: the control socket (the server itself: control.h).
+ * init before any thread starts (d->control is then valid for
+ * control_publish until free), start, stop (safe if start never ran or
+ * failed; start again is fine), free after the last publisher stopped. */
+int control_init(struct gk_daemon *d, char *err, size_t errlen);
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
 void control_stop(struct gk_daemon *d);
+void control_free(struct gk_daemon *d);
 void control_set_access(const char *path, gid_t admin_gid);
 /* control_cmd.c: run one request. */
 struct proto_buf;

@@ -42,6 +42,7 @@ struct scan_set {
 	char *clamav_db;
 	bool clamav_on;
 	struct scan_cache *cache;
+	atomic_uint_fast64_t scans, scan_us;   /* for the metrics */
 };
 
 static void log_scanner_line(void *ctx, enum scanner_log_level level, const char *msg)
@@ -119,6 +120,10 @@ struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *
 	if (!s)
 		goto oom;
 	atomic_init(&s->refs, 1);
+	if (current) {   /* the metrics' counters never go back */
+		atomic_init(&s->scans, atomic_load(&current->scans));
+		atomic_init(&s->scan_us, atomic_load(&current->scan_us));
+	}
 	s->n_files = p->scanners.n_hashlist_files;
 	s->clamav_on = p->scanners.clamav_active;
 	s->files = calloc(s->n_files + 1, sizeof(char *));
@@ -277,6 +282,8 @@ void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		return;
 	int64_t start = gk_mono_us();
 	scanner_scan_all_within(list, n, fd, sha, plan->max_scan_time_ms, out);
+	atomic_fetch_add(&s->scans, 1);
+	atomic_fetch_add(&s->scan_us, (uint64_t)(gk_mono_us() - start));
 	/* libclamav stops at the widest limit of all subtrees, the scanner
 	 * process is killed soon after this subtree's own limit; a result that
 	 * came too late is not used */
@@ -291,4 +298,10 @@ void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 	}
 	if (out->status != SCAN_ERROR)   /* an error may pass (a reload, a load in progress) */
 		cache_put(s->cache, sha, engines, hl, cl, out);
+}
+
+void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us)
+{
+	*scans = s ? atomic_load(&s->scans) : 0;
+	*scan_us = s ? atomic_load(&s->scan_us) : 0;
 }

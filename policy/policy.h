@@ -105,6 +105,19 @@ struct gk_audit_config {
 	uint64_t max_rows;           /* default 1000000; 1000..1000000000 */
 };
 
+/* `fanotify_cache:` -- without BPF LSM, are allows cached in the kernel? */
+enum gk_fanotify_cache {
+	GK_FANOTIFY_CACHE_LEASES,    /* default: ignore marks kept honest by read leases */
+	GK_FANOTIFY_CACHE_OFF,       /* no kernel cache, no leases: every exec asks the daemon */
+};
+
+/* `metrics:` -- the daemon writes its metrics (the Prometheus text format,
+ * as `gatekeeper-ctl metrics` prints them) to a node_exporter textfile. */
+struct gk_metrics_config {
+	char *textfile;              /* absolute, ends in .prom; NULL: not written */
+	unsigned interval_s;         /* default 15; 1..3600 */
+};
+
 struct gk_policy {
 	char *name;              /* the file it came from (as given) */
 	char *text;              /* the source text, NUL-terminated, for `policy show` */
@@ -125,6 +138,8 @@ struct gk_policy {
 	struct gk_scan_subtree *scan;    /* file order */
 	size_t n_scan;
 	struct gk_audit_config audit;
+	enum gk_fanotify_cache fanotify_cache;
+	struct gk_metrics_config metrics;
 	/* Compiled when parsed: can any `sha256:` rule deny? Outside the watched
 	 * subtrees only a hash rule can deny, so without one the daemon need
 	 * not hash files there. */

@@ -59,13 +59,18 @@ static void log_to_stderr(void *ctx, enum scanner_log_level level, const char *m
 	fprintf(stderr, "scanner: %s: %s\n", names[level], msg);
 }
 
+/* Global because libclamav's own message callback is: set by the daemon at
+ * every scanner change while reload threads may be logging, hence the lock. */
 static scanner_log_fn log_fn = log_to_stderr;
 static void *log_ctx;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void scanner_set_logger(scanner_log_fn fn, void *ctx)
 {
+	pthread_mutex_lock(&log_lock);
 	log_fn = fn ? fn : log_to_stderr;
 	log_ctx = fn ? ctx : NULL;
+	pthread_mutex_unlock(&log_lock);
 }
 
 static scanner_swap_fn swap_fn;
@@ -106,7 +111,11 @@ void scanner_log(enum scanner_log_level level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	one_line(msg);
-	log_fn(log_ctx, level, msg);
+	pthread_mutex_lock(&log_lock);
+	scanner_log_fn fn = log_fn;
+	void *ctx = log_ctx;
+	pthread_mutex_unlock(&log_lock);
+	fn(ctx, level, msg);
 }
 
 /* ---- time ---- */

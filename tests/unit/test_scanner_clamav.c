@@ -390,7 +390,7 @@ static void test_clamav_watch_reloads(void **state)
 	assert_int_equal(r.status, SCAN_INFECTED);
 	/* the reload thread logs after the swap (and after ending the old
 	 * scanner process): the line may come a little after the detection */
-	for (int i = 0; i < 200 && !test_log_has("clamav: loaded 3 signatures"); i++)
+	for (int i = 0; i < 500 && !test_log_has("clamav: loaded 3 signatures"); i++)
 		sleep_ms(10);
 	assert_true(test_log_has("clamav: loaded 3 signatures"));
 	scanner_close(s);

@@ -1,0 +1,152 @@
+#!/bin/sh
+# The package on a booted Debian 12 system, as an admin meets it: apt
+# install (offline, from the image's local repository), the unit under
+# systemd (notify, status, reload, watchdog), journald's structured entries,
+# restarts after SIGKILL and SIGSTOP, apt purge.
+. /root/gk/guest-lib.sh
+export DEBIAN_FRONTEND=noninteractive
+cd /root/gk
+LOG=/root/gk/apt.log
+show() { systemctl show -p "$1" --value gatekeeperd; }
+# wait_for SECONDS CMD...: until CMD succeeds.
+wait_for() {
+	t=$1; shift
+	for i in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	return 1
+}
+is_active() { [ "$(systemctl is-active gatekeeperd)" = active ]; }
+new_pid() { [ "$(show MainPID)" != 0 ] && [ "$(show MainPID)" != "$1" ] && is_active; }
+journal_has() { # FIELD=VALUE...: a gatekeeperd entry with all these fields
+	journalctl -q -u gatekeeperd "$@" -o export | grep -q '^GK_VERDICT='
+}
+tail_log() { tail -n "${2:-15}" "$1" | sed 's/^/GKTAP #   /'; }
+
+comment "$(uname -r), lsm=$(cat /sys/kernel/security/lsm), booted to multi-user in $(elapsed)"
+
+# --- install ---
+apt-get update >$LOG 2>&1
+if apt-get install -y ./gatekeeper_*.deb >>$LOG 2>&1; then
+	ok "apt install ./gatekeeper_*.deb from the local repository (no network)"
+else
+	not_ok "apt install ./gatekeeper_*.deb from the local repository (no network)"
+	tail_log $LOG
+fi
+wait_for 30 is_active
+expect "the service is active after install" active "$(systemctl is-active gatekeeperd)"
+expect "it is enabled" enabled "$(systemctl is-enabled gatekeeperd 2>&1)"
+st=$(gatekeeper-ctl --json status 2>&1 | tr -d ' \n')
+expect "gatekeeper-ctl status: monitor mode" '"mode":"monitor"' "$st"
+expect "gatekeeper-ctl status: kernel mode bpf" '"kernel_mode":"bpf"' "$st"
+expect "Type=notify, READY=1 sent: STATUS= names mode and kernel mode" \
+	"notify mode=monitor kernel_mode=bpf" "$(show Type) $(show StatusText)"
+expect "WatchdogSec= is in force" "20s" "$(show WatchdogUSec)"
+cf=$(dpkg-query -W -f='${Conffiles}' gatekeeper)
+expect "conffile: policy.yaml" /etc/gatekeeper/policy.yaml "$cf"
+expect "conffile: deny.sha256" /etc/gatekeeper/deny.sha256 "$cf"
+missing=""
+for f in /usr/sbin/gatekeeperd /usr/sbin/gatekeeper-ctl /usr/share/man/man8/gatekeeperd.8.gz \
+	/usr/share/man/man8/gatekeeper-ctl.8.gz /usr/share/man/man5/gatekeeper-policy.5.gz \
+	/usr/share/bash-completion/completions/gatekeeper-ctl /lib/systemd/system/gatekeeperd.service; do
+	[ -e "$f" ] || missing="$missing $f"
+done
+expect "the package installs daemon, ctl, man pages, completion, unit" "missing: " "missing: $missing"
+if out=$(systemd-analyze verify --man=no gatekeeperd.service 2>&1); then
+	ok "systemd-analyze verify gatekeeperd.service"
+else
+	not_ok "systemd-analyze verify gatekeeperd.service" "$(echo "$out" | flat)"
+fi
+systemd-analyze security --no-pager gatekeeperd.service 2>&1 | grep -E 'Overall exposure|✗ (Capability|Private|Protect|Restrict|System)' |
+	head -n 20 | sed 's/^/GKTAP # security: /'
+
+# --- journald, monitor mode: a decision is one structured entry ---
+cp /usr/bin/true /tmp/gk-mon && printf 'gkmon001' >>/tmp/gk-mon
+/tmp/gk-mon
+if wait_for 20 journal_has GK_PATH=/tmp/gk-mon GK_VERDICT=allow GK_MODE=monitor; then
+	ok "journalctl -u gatekeeperd GK_PATH=... GK_VERDICT=allow finds the monitor decision"
+else
+	not_ok "journalctl -u gatekeeperd GK_PATH=... GK_VERDICT=allow finds the monitor decision"
+	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
+fi
+fields=$(journalctl -q -u gatekeeperd GK_PATH=/tmp/gk-mon -o export | cut -d= -f1 | grep '^GK_' | sort -u |
+	sed 's/$/=/' | flat)
+expect "the entry carries GK_SHA256, GK_PID, GK_EXE, GK_LATENCY_US, GK_SOURCE, GK_DETAIL" \
+	"GK_DETAIL= GK_EXE= GK_KIND= GK_LATENCY_US= GK_MODE= GK_PATH= GK_PID= GK_SHA256= GK_SOURCE= GK_VERDICT=" "$fields"
+
+# --- reload into enforce (RELOADING=1 ... READY=1), a denial in the journal ---
+cp /usr/bin/true /tmp/gk-bad && printf 'gkbad001' >>/tmp/gk-bad
+cp /usr/bin/true /tmp/gk-ok && printf 'gkok0001' >>/tmp/gk-ok
+bad_sha=$(sha256sum /tmp/gk-bad | cut -d' ' -f1)
+echo "$bad_sha gk-bad" >>/etc/gatekeeper/deny.sha256
+sed -i 's/^mode: monitor/mode: enforce/' /etc/gatekeeper/policy.yaml
+systemctl reload gatekeeperd
+wait_for 30 sh -c 'systemctl show -p StatusText --value gatekeeperd | grep -q mode=enforce'
+expect "systemctl reload: STATUS= says enforce, unit active again" "active mode=enforce" \
+	"$(systemctl is-active gatekeeperd) $(show StatusText)"
+out=$(timeout 20 /tmp/gk-bad 2>&1; echo "rc=$?")
+expect "enforce: a program on the deny list is refused (EPERM)" "not permitted" "$out"
+if wait_for 20 journal_has GK_VERDICT=deny GK_PATH=/tmp/gk-bad GK_SHA256=$bad_sha; then
+	ok "journalctl -u gatekeeperd GK_VERDICT=deny lists the denial, with its SHA-256"
+else
+	not_ok "journalctl -u gatekeeperd GK_VERDICT=deny lists the denial, with its SHA-256"
+	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
+fi
+out=$(timeout 20 /tmp/gk-ok; echo "rc=$?")
+expect "enforce: an unlisted program still runs" "rc=0" "$out"
+
+# --- the watchdog is fed while the daemon idles ---
+pid=$(show MainPID) restarts=$(show NRestarts)
+sleep 25
+expect "the watchdog (20 s) is fed while idle: same pid after 25 s" "$pid $restarts" \
+	"$(show MainPID) $(show NRestarts)"
+
+# --- SIGKILL: systemd restarts it, no exec hangs meanwhile ---
+# new programs (no cached verdict: each exec asks whichever daemon is there)
+for i in $(seq 30); do cp /usr/bin/true /tmp/gk-k$i && printf 'gkk%05d' $i >>/tmp/gk-k$i; done
+pid=$(show MainPID)
+systemctl kill -s KILL --kill-who=main gatekeeperd
+hung=0 failed=0
+for i in $(seq 30); do
+	timeout 10 /tmp/gk-k$i
+	case $? in 0) ;; 124) hung=$((hung + 1)) ;; *) failed=$((failed + 1)) ;; esac
+done
+expect "no exec hung or failed while gatekeeperd was killed and restarted" "hung=0 failed=0" \
+	"hung=$hung failed=$failed"
+if wait_for 60 new_pid "$pid"; then
+	ok "SIGKILL: systemd restarted gatekeeperd (pid $pid -> $(show MainPID))"
+else
+	not_ok "SIGKILL: systemd restarted gatekeeperd" "$(systemctl is-active gatekeeperd) pid $(show MainPID)"
+fi
+out=$(timeout 20 /tmp/gk-bad 2>&1; echo "rc=$?")
+expect "after the restart the denial still holds" "not permitted" "$out"
+
+# --- SIGSTOP: a wedged daemon stops feeding the watchdog and is restarted ---
+pid=$(show MainPID)
+t0=$(cut -d. -f1 /proc/uptime)
+systemctl kill -s STOP --kill-who=main gatekeeperd
+if wait_for 120 new_pid "$pid"; then
+	ok "SIGSTOP: the watchdog got gatekeeperd restarted after $(($(cut -d. -f1 /proc/uptime) - t0)) s"
+else
+	not_ok "SIGSTOP: the watchdog got gatekeeperd restarted" "$(systemctl is-active gatekeeperd) pid $(show MainPID)"
+fi
+expect "systemd logged the watchdog timeout" "atchdog timeout" \
+	"$(journalctl -q -u gatekeeperd --no-pager | grep -i 'watchdog timeout' | tail -n1)"
+
+# --- apt purge: nothing left, every program runs ---
+files=$(dpkg -L gatekeeper | while read -r f; do [ -d "$f" ] || echo "$f"; done)
+if apt-get purge -y gatekeeper >>$LOG 2>&1; then
+	ok "apt purge gatekeeper"
+else
+	not_ok "apt purge gatekeeper"
+	tail_log $LOG
+fi
+left=""
+for f in $files /etc/gatekeeper /var/lib/gatekeeper /run/gatekeeper /usr/share/doc/gatekeeper \
+	/etc/systemd/system/multi-user.target.wants/gatekeeperd.service; do
+	[ -e "$f" ] && left="$left $f"
+done
+expect "purge leaves no file of the package, no store, no runtime directory" "left: " "left: $left"
+expect "the unit is gone" "not-found" "$(show LoadState)"
+expect "no gatekeeperd process is left" "none" "$(pgrep -x gatekeeperd || echo none)"
+out=$(timeout 20 /tmp/gk-bad; echo "rc=$?")
+expect "after purge the once-denied program runs" "rc=0" "$out"
+comment "guest suite done at $(elapsed)"
