@@ -12,6 +12,7 @@
  * asks (REAP, after it killed it), so the daemon's kill can never hit a
  * reused pid. It exits when the daemon closes fd 3 or dies (PDEATHSIG). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ struct scand {
 	pid_t parent;
 	void *cfg, *set;
 	unsigned delay_ms;       /* test hook */
-	bool hog;                /* test hook */
+	bool hog, probe;         /* test hooks */
 };
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -106,6 +107,7 @@ static void read_test_hooks(struct scand *z)
 	if (delay)
 		z->delay_ms = (unsigned)strtoul(delay + 6, NULL, 10);
 	z->hog = strstr(t, "hog") != NULL;
+	z->probe = strstr(t, "probe") != NULL;
 }
 
 /* Test hooks act only on files that carry their marker, so one daemon can
@@ -150,9 +152,44 @@ static bool hog_memory(const struct scand *z)
 #endif
 }
 
+/* What the confinement leaves a compromised worker: each attempt's errno. */
+static const char *outcome(int fd_or_rc, int err)
+{
+	if (fd_or_rc >= 0) {
+		close(fd_or_rc);
+		return "ok";
+	}
+	const char *name = strerrorname_np(err);
+	return name ? name : "?";
+}
+
+static void probe_sandbox(const char *scratch, struct scan_result *r)
+{
+	const char *res[5];
+	char path[512];
+	char *const argv[] = { "true", NULL };
+	snprintf(path, sizeof(path), "%s/gk-scand-probe", scratch);
+	for (int i = 0; i < 5; i++) {
+		int rc = i == 0 ? socket(AF_INET, SOCK_STREAM, 0)
+		       : i == 1 ? socket(AF_UNIX, SOCK_STREAM, 0)
+		       : i == 2 ? open("/etc/gk-scand-probe", O_WRONLY | O_CREAT | O_EXCL, 0600)
+		       : i == 3 ? open(path, O_WRONLY | O_CREAT, 0600)
+				: execve("/bin/true", argv, argv + 1);
+		res[i] = outcome(rc, errno);   /* errno read after the call */
+	}
+	r->status = SCAN_ERROR;
+	scanner_line(r->detail, sizeof(r->detail),
+		     "probe: inet=%s unix=%s write_etc=%s write_scratch=%s execve=%s", res[0],
+		     res[1], res[2], res[3], res[4]);
+}
+
 static void scan_one(struct scand *z, int fd, struct scan_result *r)
 {
 	memset(r, 0, sizeof(*r));
+	if (z->probe && file_holds(fd, "gk-scand-probe")) {
+		probe_sandbox(z->cc.tmp_dir, r);
+		return;
+	}
 	if (z->delay_ms && file_holds(fd, "gk-scand-slow"))
 		usleep(z->delay_ms * 1000u);
 	if (z->hog && file_holds(fd, "gk-scand-hog") && hog_memory(z)) {

@@ -31,7 +31,9 @@
  * (the daemon passes it on; nothing else of its environment):
  * "delay:MS" sleeps MS before scanning a file that holds "gk-scand-slow";
  * "hog" allocates until the memory limit refuses, for a file that holds
- * "gk-scand-hog" (both: "delay:MS,hog"). */
+ * "gk-scand-hog"; "probe" answers, for a file that holds "gk-scand-probe",
+ * an error whose detail says what socket(), writes and execve() did in the
+ * worker (several: "delay:MS,hog,probe"). */
 #define SCAND_TEST_ENV "GK_SCAND_TEST"
 #define SCAND_DEFAULT_USER "gatekeeper-scan"
 #define SCAND_FALLBACK_USER "nobody"

@@ -93,6 +93,36 @@ fi
 out=$(timeout 20 /tmp/gk-ok; echo "rc=$?")
 expect "enforce: an unlisted program still runs" "rc=0" "$out"
 
+# --- ClamAV in gatekeeper-scand, confined by itself under the unit's sandbox ---
+# EICAR in two halves: no file of the repository holds it whole.
+A='X5O!P%@AP[4\PZX54(P^)7CC)7}$' B='EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+mkdir -p /var/lib/gk-clamdb
+printf 'GkSys.Eicar:0:*:%s\n' "$(printf '%s%s' "$A" "$B" | od -An -v -tx1 | tr -d ' \n')" \
+	>/var/lib/gk-clamdb/gk.ndb
+sed -i 's|database: /var/lib/clamav|database: /var/lib/gk-clamdb|' /etc/gatekeeper/policy.yaml
+systemctl reload gatekeeperd
+if wait_for 60 sh -c 'gatekeeper-ctl status | grep -q "^scanners: clamav: available"'; then
+	ok "ClamAV loads in gatekeeper-scand under the unit"
+else
+	not_ok "ClamAV loads in gatekeeper-scand under the unit" "$(gatekeeper-ctl status 2>&1 | grep clamav | flat)"
+	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
+fi
+printf '#!/bin/sh\n# %s%s\nexit 0\n' "$A" "$B" >/tmp/gk-eicar.sh && chmod 0755 /tmp/gk-eicar.sh
+out=$(timeout 20 /tmp/gk-eicar.sh 2>&1; echo "rc=$?")
+expect "enforce: a script carrying EICAR is refused by ClamAV" "not permitted" "$out"
+expect "gatekeeper-ctl query names the signature" "GkSys.Eicar" \
+	"$(gatekeeper-ctl query /tmp/gk-eicar.sh 2>&1 | flat)"
+expect "gatekeeperd maps no libclamav" "0" "$(grep -c libclamav /proc/"$(show MainPID)"/maps)"
+expect "the package made the scanner user" "gatekeeper-scan" "$(getent passwd gatekeeper-scan | cut -d: -f1)"
+sp=$(pgrep -x gatekeeper-scan | tail -n 1)
+st=$(grep -E '^(Uid|CapEff|CapBnd|Seccomp|NoNewPrivs):' "/proc/${sp:-0}/status" 2>/dev/null | flat)
+u=$(id -u gatekeeper-scan 2>/dev/null)
+expect "a scanner process: the scanner user, no capabilities, seccomp, no_new_privs" \
+	"Uid: $u $u $u $u CapEff: 0000000000000000 CapBnd: 0000000000000000 NoNewPrivs: 1 Seccomp: 2" \
+	"$(echo "$st" | tr -s '\t ' ' ' | sed 's/ *$//')"
+expect "a scanner process has a network namespace of its own" "other" \
+	"$([ "$(readlink /proc/"${sp:-0}"/ns/net)" != "$(readlink /proc/"$(show MainPID)"/ns/net)" ] && echo other)"
+
 # --- the watchdog is fed while the daemon idles ---
 pid=$(show MainPID) restarts=$(show NRestarts)
 sleep 25

@@ -458,6 +458,14 @@ static void test_sup_confined(void **state)
 		theirs[n] = '\0';
 		assert_string_not_equal(ours, theirs);
 	}
+	/* from inside: no socket at all, nothing written but the scratch
+	 * tmpfs, no exec */
+	scanner_close(s);
+	s = open_scand(fx, "probe", 10000, 1);
+	char *probe = write_file(fx->dir, "probe.sh", "#!/bin/sh\n# gk-scand-probe\n", (size_t)-1);
+	expect(s, probe, SCAN_ERROR, "probe: inet=EPERM unix=EPERM write_etc=EROFS "
+				     "write_scratch=ok execve=EPERM");
+	free(probe);
 	scanner_close(s);
 }
 
