@@ -238,6 +238,67 @@ fail:
 	return NULL;
 }
 
+int db_check(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || st.st_size == 0)
+		return 0;   /* nothing to lose: db_open creates or initialises it */
+	sqlite3 *conn = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int ret = -1;
+	if (sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, conn ? sqlite3_errmsg(conn) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(conn, DB_BUSY_TIMEOUT_MS);
+	/* quick_check reads every page once: O(size), no index cross-checks. */
+	int rc = sqlite3_prepare_v2(conn, "PRAGMA quick_check(1)", -1, &stmt, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *res = sqlite3_column_text(stmt, 0);
+		ret = res && !strcmp((const char *)res, "ok") ? 0 : 1;
+		if (ret)
+			snprintf(err, errlen, "%s: quick_check: %s", path, res ? (const char *)res : "?");
+	} else if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errstr(rc & 0xff));
+		ret = 1;
+	} else {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(conn));
+	}
+out:
+	sqlite3_finalize(stmt);
+	sqlite3_close(conn);
+	return ret;
+}
+
+int db_move_aside(const char *path, char *moved, size_t movedlen, char *err, size_t errlen)
+{
+	char stamp[32], from[4200], to[4200];
+	struct tm tm;
+	time_t now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(moved, movedlen, "%s.corrupt-%s", path, stamp);
+	if (rename(path, moved) != 0) {
+		snprintf(err, errlen, "%s: cannot move aside: %s", path, strerror(errno));
+		return -1;
+	}
+	/* The journal files belong to the damaged file: a fresh one must not
+	 * replay them. */
+	static const char *const sfx[] = { "-wal", "-shm" };
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(from, sizeof(from), "%s%s", path, sfx[i]);
+		snprintf(to, sizeof(to), "%s%s", moved, sfx[i]);
+		if (rename(from, to) != 0 && errno != ENOENT) {
+			snprintf(err, errlen, "%s: cannot move aside: %s", from, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void db_close(struct gk_db *db)
 {
 	if (db == NULL)

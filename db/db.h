@@ -20,6 +20,13 @@ struct gk_db;
  * this program knows is refused, never modified. */
 struct gk_db *db_open(const char *path, char *err, size_t errlen);
 void db_close(struct gk_db *db);
+/* Is the file at path damaged (not a database, or failing SQLite's
+ * quick_check)? 1 damaged, 0 sound or absent, -1 could not tell (err says
+ * why: e.g. unreadable). Reads only. */
+int db_check(const char *path, char *err, size_t errlen);
+/* Rename path and its -wal and -shm files to path.corrupt-STAMP[-wal|-shm],
+ * contents untouched; the new name of path goes into moved. 0 or -1. */
+int db_move_aside(const char *path, char *moved, size_t movedlen, char *err, size_t errlen);
 /* The last error on this connection, as one line. */
 const char *db_errmsg(struct gk_db *db);
 

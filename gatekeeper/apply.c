@@ -68,11 +68,15 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 			scanner_set_put(scanners);
 			return -2;
 		}
+		/* The old group drops its inode marks before a second permission
+		 * group exists, so neither can wait on the other at exit (kcache.c). */
+		kcache_detach_group(d->kc);
 		fresh = fan_group_open(p, err, errlen);
 		if (fresh && fresh->perm)
 			fresh->sentinel_id = sentinel_add_group(d->sentinel, fresh->fd);
 		fresh_prescan = fresh ? prescan_group_open(p, err, errlen) : -1;
 		if (fresh_prescan < 0) {
+			kcache_set_group(d->kc, d->group->fd, d->group->mask);
 			if (fresh)
 				sentinel_drop_group(d->sentinel, fresh->sentinel_id);
 			fan_group_close(fresh);
@@ -98,6 +102,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (fresh_prescan >= 0)
 		prescan_swap_group(d->prescan, fresh_prescan);
+	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	kcache_forget_all(d->kc);
 	uint64_t one = 1;

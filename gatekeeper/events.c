@@ -360,6 +360,12 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 			atomic_fetch_add(&ev->d->stats.queue_overflows, 1);
 		if (m->fd < 0)
 			continue;
+		if (g->perm && !(m->mask & FAN_OPEN_EXEC_PERM)) {
+			/* a pre-judged file's first exec (kcache_watch_first_exec) */
+			prescan_exec_seen(ev->d->prescan, g->fd, m->fd);
+			close(m->fd);
+			continue;
+		}
 		int idx = admit(ev, g, m);
 		if (idx < 0)
 			overload(ev, g, m->fd, -1);
@@ -385,6 +391,10 @@ void events_stop(struct gk_events *ev)
 	ev->q_stopping = true;
 	pthread_cond_broadcast(&ev->q_cond);
 	pthread_mutex_unlock(&ev->q_lock);
+	/* A long hash must not hold up the stop: what it was for is answered
+	 * by the policy's on_error (or, once the groups close, by the kernel). */
+	for (unsigned i = 0; ev->slots && i < ev->n_slots; i++)
+		atomic_store(&ev->slots[i].cancel, true);
 	for (unsigned i = 0; i < ev->n_workers; i++)
 		pthread_join(ev->workers[i], NULL);
 	atomic_store(&ev->watchdog_stopping, true);

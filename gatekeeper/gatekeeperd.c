@@ -222,6 +222,8 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	}
 	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
 	if (d->kc)
+		kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
+	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
 	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers))) {
@@ -271,9 +273,8 @@ int main(int argc, char **argv)
 	}
 	if (mkdir_parents(d.opt.db_path, err, sizeof(err)) < 0 ||
 	    mkdir_parents(d.opt.socket_path, err, sizeof(err)) < 0 ||
-	    !(d.db = db_open(d.opt.db_path, err, sizeof(err))) || !(d.admin = admin_rules_new()) ||
-	    admin_rules_load(d.admin, d.db) < 0) {
-		fprintf(stderr, "gatekeeperd: %s\n", d.db ? db_errmsg(d.db) : err);
+	    admin_store_open(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "gatekeeperd: %s\n", err);
 		return EXIT_RUNTIME;
 	}
 	pthread_rwlock_init(&d.policy_lock, NULL);
@@ -300,7 +301,7 @@ int main(int argc, char **argv)
 	prescan_stop(d.prescan);
 	kcache_close(d.kc);
 	scanner_set_put(d.scanners);
-	audit_stop();
+	audit_stop(&d);
 	db_close(d.db);
 	admin_rules_free(d.admin);
 	hash_cache_free(d.hashes);

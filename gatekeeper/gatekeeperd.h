@@ -78,6 +78,9 @@ void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_L
 		     enum gk_verdict v);   /* UNKNOWN removes */
 size_t admin_rules_count(struct admin_rules *ar);
 size_t admin_rules_denies(struct admin_rules *ar);
+struct gk_daemon;
+/* Open d->db and load d->admin, failing safe: see admin.c. */
+int admin_store_open(struct gk_daemon *d, char *err, size_t errlen);
 
 /* ---- sentinel.c: answers for a frozen daemon, from outside its threads ---- */
 enum gk_slot_state { SLOT_FREE, SLOT_PENDING, SLOT_ANSWERING, SLOT_ANSWERED };
@@ -155,6 +158,7 @@ struct gk_daemon {
 	int64_t started_us;
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
+	struct audit_writer *audit;         /* audit.c: the audit table's writer */
 	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
 	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
 	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
@@ -240,16 +244,20 @@ void prescan_swap_group(struct gk_prescan *ps, int fd);   /* takes the fd */
  * it (so no cached digest outlives a write through a shared mapping), and
  * count a pre-judged file whose first exec still asked the daemon. */
 void prescan_before_miss(struct gk_prescan *ps, const struct file_id *id);
+/* A FAN_OPEN_EXEC notification on the permission group (group_fd). NULL-safe. */
+void prescan_exec_seen(struct gk_prescan *ps, int group_fd, int fd);
 
 /* audit.c: decisions to the audit table and the log, after the reply */
+struct audit_writer;
 enum audit_kind {
 	AUDIT_EXEC,        /* an exec was answered: audit row, verdict, log line */
 	AUDIT_PRESCAN,     /* a written file was judged: verdict and log line */
 	AUDIT_KERNEL,      /* the kernel denied from its cache: audit row, log line */
 };
+/* Starts d->audit (NULL until then and after audit_stop). */
 int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
-void audit_stop(void);
+void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
 
 /* control.c: the control socket */
 int control_start(struct gk_daemon *d, char *err, size_t errlen);

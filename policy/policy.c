@@ -26,17 +26,19 @@ enum top_key {
 	KEY_SCAN,
 	KEY_AUDIT,
 	KEY_METRICS,
+	KEY_FANOTIFY_CACHE,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
-	"overload", "scanners", "scan", "audit", "metrics",
+	"overload", "scanners", "scan", "audit", "metrics", "fanotify_cache",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
 static const char *const mode_names[] = {"enforce", "monitor"};
 static const char *const verdict_names[] = {"allow", "deny"};
+static const char *const fanotify_cache_names[] = {"leases", "off"};
 
 #define TIMEOUT_DEFAULT_MS 5000u
 #define GROUP_NAME_MAX 255
@@ -281,6 +283,11 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		return policy_parse_audit(pp, value);
 	case KEY_METRICS:
 		return policy_parse_metrics(pp, value);
+	case KEY_FANOTIFY_CACHE:
+		rc = policy_parse_choice(pp, "'fanotify_cache'", value, fanotify_cache_names, 2, &choice);
+		if (choice >= 0)
+			p->fanotify_cache = choice == 0 ? GK_FANOTIFY_CACHE_LEASES : GK_FANOTIFY_CACHE_OFF;
+		return rc;
 	case KEY_COUNT:
 		break;
 	}

@@ -112,6 +112,12 @@ struct gk_metrics_config {
 	unsigned interval_s;         /* default 15; 1..3600 */
 };
 
+/* `fanotify_cache:` -- without BPF LSM, are allows cached in the kernel? */
+enum gk_fanotify_cache {
+	GK_FANOTIFY_CACHE_LEASES,    /* default: ignore marks kept honest by read leases */
+	GK_FANOTIFY_CACHE_OFF,       /* no kernel cache, no leases: every exec asks the daemon */
+};
+
 struct gk_policy {
 	char *name;              /* the file it came from (as given) */
 	char *text;              /* the source text, NUL-terminated, for `policy show` */
@@ -133,6 +139,7 @@ struct gk_policy {
 	size_t n_scan;
 	struct gk_audit_config audit;
 	struct gk_metrics_config metrics;
+	enum gk_fanotify_cache fanotify_cache;
 	/* Compiled when parsed: can any `sha256:` rule deny? Outside the watched
 	 * subtrees only a hash rule can deny, so without one the daemon need
 	 * not hash files there. */

@@ -70,6 +70,7 @@ TESTS+=(
 . "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
 . "$HERE/tests_ops.sh"     # operators' tools (metrics, log, top, suggest): likewise
 . "$HERE/tests_frozen.sh"  # a frozen daemon and the sentinel
+. "$HERE/tests_fault.sh"   # fault tests (issue 12): adds its own TESTS entries
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")

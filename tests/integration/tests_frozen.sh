@@ -1,3 +1,5 @@
+# Faults of load and freezing.
+#
 # A frozen daemon (SIGSTOP) must not freeze execs: the sentinel, a process
 # outside the daemon's thread group, answers every pending and every new
 # exec with the policy's on_error verdict within decision_timeout_ms + 1 s;
@@ -6,6 +8,7 @@
 
 TESTS+=(
 	frozen_daemon_answered_by_sentinel:90
+	overload_keeps_known_verdicts:90
 )
 
 # timed_exec PATH OUT: exec PATH, write "RESULT MS" to OUT.
@@ -66,4 +69,44 @@ t_frozen_daemon_answered_by_sentinel() {
 	fi
 	grep -q 'answered by the sentinel' "$DLOG" ||
 		fail "no decision recorded as answered by the sentinel"
+}
+
+# A full queue turns only unknown files into the overload verdict: with the
+# one worker slot held by a slow hash, 8 spawners exec a file whose verdict
+# is known (an admin rule, its digest in memory) and new files. Every exec
+# of the known file runs; the new ones get the overload verdict at once.
+t_overload_keeps_known_verdicts() {
+	local big=$BIN/big i out bad=0 execs=0 overloads pids=()
+	need_spawner
+	mkbin big
+	truncate -s 4G "$big" || fail "truncate failed"
+	mkbin known
+	for i in $(seq 1 8); do mkbin "new$i"; done
+	write_policy enforce deny "overload: deny" "decision_timeout_ms: 20000"
+	start_daemon --workers 1 --max-pending 1 --no-kernel-cache
+	ctl_ok allow "$BIN/known"
+	timeout -s KILL 30 "$SPAWNER" exec "$big" >/dev/null 2>&1 &
+	record_pid $!
+	sleep 0.2
+	for i in $(seq 1 8); do
+		timeout -s KILL 30 "$SPAWNER" loop 1500 "$BIN/known" >"$T/known$i.out" 2>&1 &
+		pids+=($!)
+		record_pid $!
+	done
+	printf '%s\n' "$BIN"/new* >"$T/new.list"
+	timeout -s KILL 30 "$SPAWNER" parallel "$T/new.list" 5000 >"$T/new.out" 2>&1
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in $(seq 1 8); do
+		out=$(tail -n 1 "$T/known$i.out")
+		[[ $out =~ execs=([0-9]+)\ ok=([0-9]+)\ failed=([0-9]+)\ hung=([0-9]+) ]] ||
+			fail "spawner $i: $(cat "$T/known$i.out")"
+		execs=$((execs + BASH_REMATCH[1]))
+		bad=$((bad + BASH_REMATCH[3] + BASH_REMATCH[4]))
+	done
+	overloads=$(stat_num overloads)
+	note "known file: $execs execs, $bad refused or hung; overloads=$overloads; new files: $(awk '{print $3}' "$T/new.out" | sort | uniq -c | tr '\n' ' ')"
+	((execs > 0)) || fail "no exec of the known file ran"
+	((bad == 0)) || fail "$bad execs of a file with a known verdict were refused or hung under overload"
+	((overloads >= 1)) || fail "the queue never overflowed (overloads=0): the test proved nothing"
+	grep -q 'errno:EPERM' "$T/new.out" || fail "no new file got the overload verdict: $(cat "$T/new.out")"
 }
