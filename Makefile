@@ -285,7 +285,8 @@ vmlinux-h:
 	$(BPFTOOL) btf dump file $(BTF_VMLINUX) format c > $(VMLINUX_H).tmp && mv $(VMLINUX_H).tmp $(VMLINUX_H)
 
 # The Debian package (dpkg-buildpackage, debhelper compat 13) from
-# packaging/debian, copied to ./debian for the build; the .deb, its -dbgsym
+# packaging/debian, copied to ./debian of a copy of the sources made under
+# $(BUILD)/deb/src (the working tree is never cleaned); the .deb, its -dbgsym
 # and the .buildinfo/.changes land in $(BUILD)/deb.
 deb:
 	packaging/make-deb.sh $(BUILD)/deb

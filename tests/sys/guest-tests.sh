@@ -24,6 +24,7 @@ tail_log() { tail -n "${2:-15}" "$1" | sed 's/^/GKTAP #   /'; }
 comment "$(uname -r), lsm=$(cat /sys/kernel/security/lsm), booted to multi-user in $(elapsed)"
 
 # --- install ---
+comment "install at $(elapsed)"
 apt-get update >$LOG 2>&1
 if apt-get install -y ./gatekeeper_*.deb >>$LOG 2>&1; then
 	ok "apt install ./gatekeeper_*.deb from the local repository (no network)"
@@ -59,6 +60,7 @@ systemd-analyze security --no-pager gatekeeperd.service 2>&1 | grep -E 'Overall 
 	head -n 20 | sed 's/^/GKTAP # security: /'
 
 # --- journald, monitor mode: a decision is one structured entry ---
+comment "journald at $(elapsed)"
 cp /usr/bin/true /tmp/gk-mon && printf 'gkmon001' >>/tmp/gk-mon
 /tmp/gk-mon
 if wait_for 20 journal_has GK_PATH=/tmp/gk-mon GK_VERDICT=allow GK_MODE=monitor; then
@@ -67,10 +69,18 @@ else
 	not_ok "journalctl -u gatekeeperd GK_PATH=... GK_VERDICT=allow finds the monitor decision"
 	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
 fi
-fields=$(journalctl -q -u gatekeeperd GK_PATH=/tmp/gk-mon -o export | cut -d= -f1 | grep '^GK_' | sort -u |
-	sed 's/$/=/' | flat)
+# the field names of that entry (export format: one paragraph per entry)
+journalctl -q -u gatekeeperd -o export >/root/gk/journal.export 2>&1
+fields=$(awk 'BEGIN { RS = ""; FS = "\n" }
+	{ hit = 0; for (i = 1; i <= NF; i++) if ($i == "GK_PATH=/tmp/gk-mon") hit = 1 }
+	hit { for (i = 1; i <= NF; i++) if ($i ~ /^GK_/) { sub(/=.*/, "=", $i); print $i } }' \
+	/root/gk/journal.export | sort -u | flat)
+if [ -z "$fields" ]; then
+	comment "journal export: $(wc -l </root/gk/journal.export) lines; entries with GK_PATH:"
+	grep -a '^GK_PATH=' /root/gk/journal.export | head -n 5 | sed 's/^/GKTAP #   /'
+fi
 expect "the entry carries GK_SHA256, GK_PID, GK_EXE, GK_LATENCY_US, GK_SOURCE, GK_DETAIL" \
-	"GK_DETAIL= GK_EXE= GK_KIND= GK_LATENCY_US= GK_MODE= GK_PATH= GK_PID= GK_SHA256= GK_SOURCE= GK_VERDICT=" "$fields"
+	"GK_DETAIL= GK_EXE= GK_KIND= GK_LATENCY_US= GK_MODE= GK_PATH= GK_PID= GK_SHA256= GK_SOURCE= GK_VERDICT= GK_WOULD_DENY=" "$fields"
 
 # --- reload into enforce (RELOADING=1 ... READY=1), a denial in the journal ---
 cp /usr/bin/true /tmp/gk-bad && printf 'gkbad001' >>/tmp/gk-bad
@@ -130,6 +140,7 @@ expect "the watchdog (20 s) is fed while idle: same pid after 25 s" "$pid $resta
 	"$(show MainPID) $(show NRestarts)"
 
 # --- SIGKILL: systemd restarts it, no exec hangs meanwhile ---
+comment "SIGKILL at $(elapsed)"
 # new programs (no cached verdict: each exec asks whichever daemon is there)
 for i in $(seq 30); do cp /usr/bin/true /tmp/gk-k$i && printf 'gkk%05d' $i >>/tmp/gk-k$i; done
 pid=$(show MainPID)
@@ -162,6 +173,7 @@ expect "systemd logged the watchdog timeout" "atchdog timeout" \
 	"$(journalctl -q -u gatekeeperd --no-pager | grep -i 'watchdog timeout' | tail -n1)"
 
 # --- apt purge: nothing left, every program runs ---
+comment "purge at $(elapsed)"
 files=$(dpkg -L gatekeeper | while read -r f; do [ -d "$f" ] || echo "$f"; done)
 if apt-get purge -y gatekeeper >>$LOG 2>&1; then
 	ok "apt purge gatekeeper"
