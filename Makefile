@@ -37,7 +37,11 @@ endif
 # The user's CFLAGS first: ours come after and win (-std, -Werror).
 ALL_CFLAGS  = $(CFLAGS) $(GK_CFLAGS) $(SAN_FLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
-LDLIBS      := -lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread
+# The daemon does not link libclamav: only gatekeeper-scand (and the scan
+# benchmark) do; tests/integration checks it with ldd.
+# sd_notify and the journal (gatekeeper/systemd.c, journal.c): libsystemd.
+LDLIBS      := -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread -lsystemd
+SCAND_LDLIBS := -lclamav -lseccomp -lcrypto -lpthread
 CTL_LDLIBS  := -lyaml -lcrypto
 
 # Quiet by default: one short line per step; V=1 shows the commands.
@@ -54,7 +58,9 @@ endif
 
 POLICY_SRCS  := $(wildcard policy/*.c)
 DB_SRCS      := $(wildcard db/*.c)
-SCANNER_SRCS := $(wildcard scanner/*.c)
+# libclamav's engine, the scanner process and its sandbox: gatekeeper-scand only.
+SCAND_SRCS   := scanner/clamav.c scanner/scand.c scanner/sandbox.c
+SCANNER_SRCS := $(filter-out $(SCAND_SRCS),$(wildcard scanner/*.c))
 CTL_SRCS     := $(wildcard gatekeeper/ctl/*.c) gatekeeper/proto.c
 CORE_SRCS    := $(filter-out gatekeeper/gatekeeperd.c,$(wildcard gatekeeper/*.c))
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
@@ -63,22 +69,21 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBGK   := $(BUILD)/libgk.a
 DAEMON  := $(BUILD)/gatekeeperd
 CTL     := $(BUILD)/gatekeeper-ctl
+SCAND   := $(BUILD)/gatekeeper-scand
+SCAN_BENCH := $(BUILD)/bench/scan_bench
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPF_SRC := bpf/gatekeeper.bpf.c
 SKEL    := $(BUILD)/gatekeeper.skel.h
 
 .PHONY: all deps run test unit units itest vmtest tsan buildtest bench vmbench fuzz install clean \
 	helpers vm-helpers bench-helpers vmbench-helpers
-all: $(DAEMON) $(CTL)
+all: $(DAEMON) $(CTL) $(SCAND)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# --- BPF: vmlinux.h from the running kernel's BTF, CO-RE object, skeleton ---
-$(BUILD)/vmlinux.h:
-	@mkdir -p $(BUILD)
-	$(call say,BTF,$@)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+# --- BPF: CO-RE object (vmlinux.h from the tree, see below), skeleton ---
 
 $(BUILD)/gatekeeper.bpf.o: $(BPF_SRC) bpf/gatekeeper.h $(BUILD)/vmlinux.h
 	$(call say,BPF,$@)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -Wall -Werror -c $< -o $@
@@ -102,9 +107,13 @@ $(DAEMON): $(call obj,gatekeeper/gatekeeperd.c) $(LIBGK)
 $(CTL): $(call obj,$(CTL_SRCS) $(POLICY_SRCS))
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CTL_LDLIBS)
 
+$(SCAND): $(call obj,$(SCAND_SRCS)) $(LIBGK)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SCAND_LDLIBS)
+
 # Keep the objects (make would delete them as intermediates of this chain).
 .SECONDARY: $(call obj,$(UNIT_SRCS))
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK)
+# The scanner tests start gatekeeper-scand from the build tree.
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK) | $(SCAND)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -156,12 +165,16 @@ $(BENCHBIN)/tiny-dynamic: bench/tiny.c
 $(BENCHBIN)/spawn_bench $(BENCHBIN)/gk_probe $(BENCHBIN)/raw_responder: $(BENCHBIN)/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $<
-$(BENCHBIN)/sha_bench $(BENCHBIN)/scan_bench: $(BENCHBIN)/%: bench/%.c $(LIBGK)
+$(BENCHBIN)/sha_bench: $(BENCHBIN)/%: bench/%.c $(LIBGK)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BENCHBIN)/db_fill: tests/bench/db_fill.c $(LIBGK)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# In-process ClamAV beside the scanner process, measured in the same run.
+$(SCAN_BENCH): $(call obj,bench/scan_bench.c scanner/clamav.c) $(LIBGK) | $(SCAND)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(SCAND),$^) $(SCAND_LDLIBS) -lz
 
 # The guest benchmark's programs: all static (the guest has no libc of ours).
 VMBENCH_HELPERS := $(addprefix $(BUILD)/vm/bench/,tiny-static tiny-dynamic spawn_bench)
@@ -218,6 +231,7 @@ buildtest: all
 
 bench: all bench-helpers
 	bench/run.sh $(BUILD)
+	bench/trust_run.sh $(BUILD)
 
 vmbench: all vmbench-helpers
 	bench/vm-run.sh $(BUILD)
@@ -231,6 +245,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)/etc/gatekeeper \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(DAEMON) $(CTL) $(DESTDIR)$(PREFIX)/sbin/
+	install -d $(DESTDIR)$(PREFIX)/libexec/gatekeeper
+	install -m 0755 $(SCAND) $(DESTDIR)$(PREFIX)/libexec/gatekeeper/
 	install -m 0644 packaging/gatekeeperd.8 packaging/gatekeeper-ctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 packaging/gatekeeper-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	test -e $(DESTDIR)/etc/gatekeeper/policy.yaml || \
@@ -247,4 +263,36 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(CORE_SRCS) $(CTL_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c))
+-include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(SCAND_SRCS) $(CORE_SRCS) $(CTL_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c))
+
+# ==== packaging (issue 13): vmlinux.h, make deb, make systest ====
+# The BPF object is CO-RE: it is built against the vmlinux.h kept in the tree
+# for the target architecture (as libbpf-tools does), never against the build
+# machine's kernel, so a package build works without /sys/kernel/btf/vmlinux.
+# `make vmlinux-h` regenerates the header from BTF_VMLINUX (run it by hand,
+# on purpose, and commit the result).
+BPF_ARCH    ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_H   := bpf/vmlinux/$(BPF_ARCH)/vmlinux.h
+BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
+
+$(BUILD)/vmlinux.h: $(VMLINUX_H)
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+.PHONY: vmlinux-h deb systest
+vmlinux-h:
+	@mkdir -p $(dir $(VMLINUX_H))
+	$(BPFTOOL) btf dump file $(BTF_VMLINUX) format c > $(VMLINUX_H).tmp && mv $(VMLINUX_H).tmp $(VMLINUX_H)
+
+# The Debian package (dpkg-buildpackage, debhelper compat 13) from
+# packaging/debian, copied to ./debian of a copy of the sources made under
+# $(BUILD)/deb/src (the working tree is never cleaned); the .deb, its -dbgsym
+# and the .buildinfo/.changes land in $(BUILD)/deb.
+deb:
+	packaging/make-deb.sh $(BUILD)/deb
+
+# A booted Debian 12 system under qemu TCG: the package (built again by the
+# suite, so that `make test` tests the package too), the unit, journald.
+systest: all
+	tests/run-all.sh --only sys $(BUILD)
+

@@ -10,6 +10,7 @@
 
 #include "gatekeeper/control.h"
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/systemd.h"
 
 #define AUDIT_QUEUE_MAX 65536       /* records waiting, including a batch being retried */
 #define AUDIT_BATCH 512
@@ -131,8 +132,9 @@ static void log_decision(const struct audit_rec *r)
 		log_kv(line, sizeof(line), &len, "mode", gk_mode_name(r->a.mode));
 		log_kv(line, sizeof(line), &len, "would_deny", r->a.would_deny ? "1" : "0");
 	}
-	log_msg(r->a.would_deny || r->a.verdict == GK_VERDICT_DENY ? GK_LOG_WARN : GK_LOG_INFO,
-		"%s", line);
+	bool warn = r->a.would_deny || r->a.verdict == GK_VERDICT_DENY;
+	if (!journal_decision(prefix[r->kind], &r->a, hex, warn, line))
+		log_msg(warn ? GK_LOG_WARN : GK_LOG_INFO, "%s", line);
 }
 
 /* -1: the store refused (locked, disk full...): db_errmsg says why. */
@@ -342,4 +344,17 @@ void audit_stop(struct gk_daemon *d)
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+size_t audit_backlog(struct gk_daemon *d, bool *stalled)
+{
+	struct audit_writer *w = d->audit;
+	*stalled = false;
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	size_t n = w->len;
+	*stalled = w->held > 0 && w->stalled_since_us != 0;
+	pthread_mutex_unlock(&w->lock);
+	return n;
 }

@@ -10,6 +10,7 @@
 #include "gatekeeper/control_ops.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
+#include "gatekeeper/trust.h"
 
 static void format_time(int64_t us, char *out, size_t size)
 {
@@ -87,6 +88,15 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	proto_str(reply, "verdict", gk_verdict_name(j.decision.verdict));
 	proto_str(reply, "source", gk_source_name(j.decision.source));
 	proto_str(reply, "detail", j.decision.detail);
+	if (j.trust == GK_TRUST_UNKNOWN && d->trust) {
+		/* Not asked to decide (unwatched): say what trust would make of it. */
+		struct trust_result tr;
+		if (trust_identify(d->trust, d->hashes, fd, j.path, &j.id, j.sha256, &tr, NULL) == 0) {
+			j.trust = tr.match;
+			snprintf(j.trust_detail, sizeof(j.trust_detail), "%s", tr.detail);
+		}
+	}
+	trust_query_line(d->trust, j.trust, j.trust_detail, reply);
 	/* What an exec of it would meet now, though it never ran: in monitor
 	 * mode a deny is only logged. */
 	pthread_rwlock_rdlock(&d->policy_lock);
@@ -162,9 +172,10 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 		proto_arr(reply, "filesystems", d->group->fs_desc[i]);
 	proto_str(reply, "policy", d->policy->name);
 	proto_str(reply, "policy_sha256", d->policy->sha256_hex);
-	scanner_set_report(d->scanners, reply);
+	scan_set_report(d->scanners, reply);
 	pthread_rwlock_unlock(&d->policy_lock);
 	status_counters(d, reply);
+	trust_report(d->trust, reply);
 	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));
 	proto_num(reply, "uptime_s", (gk_now_us() - d->started_us) / 1000000);
 	proto_num(reply, "pid", getpid());

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 #include "gatekeeper/metrics.h"
+#include "gatekeeper/systemd.h"
 #include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
@@ -141,7 +143,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 			{ .fd = d->group->fd, .events = POLLIN },
 			{ .fd = d->retired ? d->retired->fd : -1, .events = POLLIN },
 		};
-		if (poll(p, 5, d->retired ? 20 : -1) < 0 && errno != EINTR)
+		if (poll(p, 5, svc_poll_timeout_ms(d->retired ? 20 : -1)) < 0 && errno != EINTR)
 			return;
 		atomic_store(&d->shared->reader_beat_us, gk_mono_us());
 		if (p[0].revents & POLLIN) {
@@ -152,11 +154,13 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 				else if (si.ssi_signo == SIGIO)
 					kcache_lease_broken(d->kc, -1);
 				else if (si.ssi_signo == SIGHUP) {
+					svc_reloading();
 					reload(d);
 					/* new signatures too, compiled beside the old ones */
 					pthread_rwlock_rdlock(&d->policy_lock);
-					scanner_set_reload(d->scanners);
+					scan_set_reload(d->scanners);
 					pthread_rwlock_unlock(&d->policy_lock);
+					svc_ready(d);
 				}
 				else
 					return;
@@ -173,6 +177,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		if (p[4].revents & POLLIN)
 			events_read(d->events, d->retired);
 		retire_drained(d, p[4].revents & POLLIN);
+		svc_watchdog(d);
 	}
 }
 
@@ -210,12 +215,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	}
 	if (d->group->perm)
 		d->group->sentinel_id = sentinel_add_group(d->sentinel, d->group->fd);
-	/* libclamav's scratch space sits beside the socket: private, and not
-	 * where the scanned programs live. */
-	const char *slash = strrchr(d->opt.socket_path, '/');
-	snprintf(d->scan_tmp_dir, sizeof(d->scan_tmp_dir), "%.*s/scan-tmp",
-		 slash ? (int)(slash - d->opt.socket_path) : 1, slash ? d->opt.socket_path : ".");
-	d->scanners = scanner_set_for(NULL, d->policy, d->scan_tmp_dir, err, sizeof(err));
+	d->scanners = scan_set_for(NULL, d->policy, &d->opt, err, sizeof(err));
 	if (!d->scanners) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
@@ -225,6 +225,10 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
+	if (d->kc && trust_daemon_start(d, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
 	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
@@ -249,6 +253,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid());
 	signal_ready(ready_fd, 0);
+	svc_ready(d);
 	return 0;
 }
 
@@ -292,6 +297,7 @@ int main(int argc, char **argv)
 	}
 	if (rc == 0)
 		main_loop(&d, sig_fd);
+	svc_stopping();
 	signal_ready(&ready_fd, (char)rc);
 	log_msg(GK_LOG_INFO, "stopping");
 	/* Answer what was read, then close the permission groups (the kernel
@@ -304,8 +310,9 @@ int main(int argc, char **argv)
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
 	prescan_stop(d.prescan);
+	trust_daemon_stop(&d);
 	kcache_close(d.kc);
-	scanner_set_put(d.scanners);
+	scan_set_put(d.scanners);
 	audit_stop(&d);
 	control_free(&d);   /* after the audit writer, its last publisher */
 	db_close(d.db);

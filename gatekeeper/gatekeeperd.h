@@ -120,6 +120,7 @@ struct gk_options {
 	bool foreground, kernel_cache, try_bpf;
 	unsigned workers, scan_workers;
 	unsigned max_pending;    /* permission events judged or queued at once */
+	const char *scanner_path, *scanner_user;   /* NULL: scanner.h's defaults */
 };
 
 /* options.c: the command line (exits for --help and --version). */
@@ -159,9 +160,9 @@ struct gk_daemon {
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
 	struct audit_writer *audit;         /* audit.c: the audit table's writer */
-	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
+	struct scan_set *scanners;          /* swapped under policy_lock; readers take a reference */
+	struct trust *trust;                /* trust.h; NULL: no `trust:` source. Set before events start */
 	struct control_server *control;     /* the control socket (control.h) */
-	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
 	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
@@ -189,6 +190,8 @@ struct judgement {
 	bool have_sha;
 	struct gk_decision decision;
 	char path[4096];
+	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
+	char trust_detail[160];
 };
 /* What the event itself tells: path, identity, whether it is watched. */
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j);
@@ -204,19 +207,23 @@ void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_b
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j);
 
 /* scan.c: the scanner engines the policy configures */
-struct scanner_set;
+struct scan_set;
 struct scan_result;
 struct proto_buf;
-struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk_policy *p,
-				    const char *tmp_dir, char *err, size_t errlen);
-void scanner_set_get(struct scanner_set *s);
-void scanner_set_put(struct scanner_set *s);
-void scanner_set_reload(struct scanner_set *s);
-void scanner_set_report(struct scanner_set *s, struct proto_buf *reply);
+struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *p,
+			      const struct gk_options *o, char *err, size_t errlen);
+void scan_set_get(struct scan_set *s);
+void scan_set_put(struct scan_set *s);
+void scan_set_reload(struct scan_set *s);
+/* pid is a scanner process being started: its exec (gatekeeper-scand and
+ * its interpreter) is the daemon's own, to allow without judging it. */
+bool scan_set_owns_pid(struct scan_set *s, pid_t pid);
+bool scan_owns_exec(struct gk_daemon *d, pid_t pid);   /* the same, under policy_lock */
+void scan_set_report(struct scan_set *s, struct proto_buf *reply);
 /* Scans run (cache hits are not scans) and the time they took, since start
  * (a new set carries the old one's totals). */
-void scanner_set_times(struct scanner_set *s, uint64_t *scans, uint64_t *scan_us);
-void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
+void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us);
+void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);
 
 /* events.c: the permission-event route. The reading thread decides what
@@ -259,6 +266,8 @@ enum audit_kind {
 int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
 void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
+/* Records waiting for the store (at most 65536); stalled: it refuses them. */
+size_t audit_backlog(struct gk_daemon *d, bool *stalled);
 
 /* control_sock.c: the control socket (the server itself: control.h).
  * init before any thread starts (d->control is then valid for

@@ -82,7 +82,7 @@ int metrics_format(struct gk_daemon *d, FILE *f)
 	metric(f, "info", "gauge", "The running daemon: version, mode and kernel mode.");
 	fprintf(f, "gatekeeper_info{version=\"%s\",mode=\"%s\",kernel_mode=\"%s\"} 1\n", GK_VERSION,
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc));
-	scanner_set_times(d->scanners, &scans, &scan_us);
+	scan_set_times(d->scanners, &scans, &scan_us);
 	pthread_rwlock_unlock(&d->policy_lock);
 	gauge(f, "start_time_seconds", "When the daemon started (Unix time).",
 	      (double)d->started_us / 1e6);

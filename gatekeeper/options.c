@@ -23,6 +23,10 @@ static void usage(FILE *out)
 		"      --scan-workers N   threads that pre-scan newly written files (1-64, default 2)\n"
 		"      --max-pending N    permission events judged or queued at once (1-65536,\n"
 		"                         default 4096); past it the policy's overload verdict\n"
+		"      --scanner PATH     the scanner process's program (default: gatekeeper-scand\n"
+		"                         beside gatekeeperd, else ../libexec/gatekeeper/)\n"
+		"      --scanner-user NAME  the unprivileged user scans run as (default\n"
+		"                         gatekeeper-scan, else nobody; never root)\n"
 		"  -h, --help             print this help and exit\n"
 		"  -V, --version          print the version and exit\n\n"
 		"signals: SIGHUP re-reads the policy and reloads signatures; SIGTERM stops\n"
@@ -44,10 +48,11 @@ int gk_options_parse(int argc, char **argv, struct gk_options *o)
 		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
 		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
 		{ "max-pending", required_argument, NULL, 'P' },
+		{ "scanner", required_argument, NULL, 'C' }, { "scanner-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ 0 } };
 	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
-				  false, true, true, 4, 2, 4096 };
+				  false, true, true, 4, 2, 4096, NULL, NULL };
 	int c;
 	while ((c = getopt_long(argc, argv, "p:d:s:fw:hV", longopts, NULL)) != -1) {
 		char *end;
@@ -58,6 +63,8 @@ int gk_options_parse(int argc, char **argv, struct gk_options *o)
 		case 'f': o->foreground = true; break;
 		case 'K': o->kernel_cache = false; break;
 		case 'B': o->try_bpf = false; break;
+		case 'C': o->scanner_path = optarg; break;
+		case 'U': o->scanner_user = optarg; break;
 		case 'w':
 		case 'S': {
 			errno = 0;

@@ -25,6 +25,7 @@ enum top_key {
 	KEY_SCANNERS,
 	KEY_SCAN,
 	KEY_AUDIT,
+	KEY_TRUST,
 	KEY_FANOTIFY_CACHE,
 	KEY_METRICS,
 	KEY_COUNT,
@@ -32,7 +33,7 @@ enum top_key {
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
-	"overload", "scanners", "scan", "audit", "fanotify_cache", "metrics",
+	"overload", "scanners", "scan", "audit", "trust", "fanotify_cache", "metrics",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
@@ -281,6 +282,8 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		return policy_parse_scan(pp, value);
 	case KEY_AUDIT:
 		return policy_parse_audit(pp, value);
+	case KEY_TRUST:
+		return policy_parse_trust(pp, value);
 	case KEY_FANOTIFY_CACHE:
 		rc = policy_parse_choice(pp, "'fanotify_cache'", value, fanotify_cache_names, 2, &choice);
 		if (choice >= 0)
@@ -481,6 +484,7 @@ void policy_free(struct gk_policy *policy)
 	for (size_t i = 0; i < policy->n_scan; i++)
 		free(policy->scan[i].path);
 	free(policy->scan);
+	policy_free_trust(policy);
 	free(policy->admin_group);
 	free(policy->metrics.textfile);
 	free(policy->text);

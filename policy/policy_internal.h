@@ -160,6 +160,8 @@ int policy_parse_rules(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_scanners(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_scan(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_audit(struct policy_parser *pp, const yaml_event_t *value);
+int policy_parse_trust(struct policy_parser *pp, const yaml_event_t *value);
+void policy_free_trust(struct gk_policy *policy);
 int policy_parse_metrics(struct policy_parser *pp, const yaml_event_t *value);
 /* The checks that need the whole document (struct policy_ref). */
 void policy_check_refs(struct policy_parser *pp);

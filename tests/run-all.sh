@@ -1,6 +1,6 @@
 #!/bin/bash
 # Run every test suite and close with the line CI reads: "N passed, N failed".
-#   tests/run-all.sh [--only unit|host|tsan|build|vm|fuzz] BUILD
+#   tests/run-all.sh [--only unit|host|tsan|build|vm|fuzz|sys] BUILD
 # unit: the size rules (tests/lint), cmocka tests built with ASan/UBSan
 #       (BUILD/san/tests/test_*), as TAP.
 # host: real execs on this machine's kernel, fanotify mode (tests/integration).
@@ -10,11 +10,12 @@
 # vm:   real execs in qemu guests running Debian's kernels, bpf mode (tests/vm).
 # fuzz: the policy and control-request parsers under libFuzzer (FUZZ_SECONDS
 #       in all, default 60).
+# sys:  the Debian package on a booted Debian 12 system under qemu (tests/sys).
 # A suite that runs no test is a failure: a skipped kernel test is not a pass.
 set -u
 only=""
 if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
-build=${1:?usage: tests/run-all.sh [--only unit|host|vm] BUILD}
+build=${1:?usage: tests/run-all.sh [--only unit|host|vm|fuzz|sys] BUILD}
 build=$(cd "$build" 2>/dev/null && pwd) || { echo "not ok - no build directory '$1'"; echo "0 passed, 1 failed"; exit 1; }
 cd "$(dirname "$0")/.."
 
@@ -121,6 +122,9 @@ if [ -z "$only" ] || [ "$only" = fuzz ]; then
 fi
 if [ -z "$only" ] || [ "$only" = vm ]; then
 	run_suite vm tests/vm/run.sh "$build"
+fi
+if [ -z "$only" ] || [ "$only" = sys ]; then
+	run_suite sys tests/sys/run.sh "$build"
 fi
 
 echo "$passed passed, $failed failed"

@@ -126,6 +126,7 @@ static uint64_t percentile(const struct row *r, double pct)
 	return 0;
 }
 
+/* Global: qsort(3)'s comparator takes no context; top is single-threaded. */
 static enum sort_key sort_by;
 
 static uint64_t key_of(const struct row *r)

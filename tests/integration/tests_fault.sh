@@ -249,7 +249,7 @@ t_fault_store_corrupt_keeps_admin_rules() {
 		expect_eperm "$BIN/denied" "$how: after recovery: "
 		expect_runs "$BIN/allowed" "$how: after recovery: "
 		expect_eperm "$BIN/other" "$how: after recovery (default deny): "
-		note "$how: $(grep -o 'store_recovered.*admin_rules_restored=[0-9]*' "$DLOG" | cut -c1-200)"
+		note "$how: $(grep -o 'store_recovered.*admin_rules_restored=[0-9]*' "$DLOG" | cut -c1-300)"
 		rm -f "$moved"
 	done
 }

@@ -1,6 +1,7 @@
 /* The audit writer as an object (struct audit_writer, owned by gk_daemon):
- * stop without start, a start that fails, start/stop/start, and rows that
- * reach the store across restarts. */
+ * stop without start, a start that fails, start/stop/start, rows that reach
+ * the store across restarts, rows kept while another connection holds the
+ * store's lock, and drops counted when it stops while still locked. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
+#include <time.h>
 
 #include "gatekeeper/gatekeeperd.h"
 
@@ -113,12 +116,67 @@ static void test_start_stop_start(void **state)
 	assert_int_equal(atomic_load(&f->d.stats.audit_dropped), 0);
 }
 
+/* Another connection holds the write lock, as another process would. */
+static sqlite3 *lock_store(const char *path)
+{
+	sqlite3 *conn = NULL;
+	assert_int_equal(sqlite3_open(path, &conn), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(conn, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	return conn;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&t, NULL);
+}
+
+static void test_locked_store_keeps_rows(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(audit_start(&f->d), 0);
+	submit_n(&f->d, 1);
+	sleep_ms(200);                       /* the schema exists, one row stored */
+	sqlite3 *lock = lock_store(f->path);
+	submit_n(&f->d, 7);
+	sleep_ms(2500);                      /* at least one refused attempt */
+	assert_int_equal(sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(lock);
+	int64_t n = 0;
+	for (int i = 0; i < 100 && n < 8; i++) {
+		sleep_ms(100);
+		n = rows(f->path);
+	}
+	assert_int_equal(n, 8);              /* kept and retried, none lost */
+	audit_stop(&f->d);
+	assert_int_equal(atomic_load(&f->d.stats.audit_dropped), 0);
+}
+
+static void test_stop_while_locked_counts_drops(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(audit_start(&f->d), 0);
+	submit_n(&f->d, 1);
+	sleep_ms(200);
+	sqlite3 *lock = lock_store(f->path);
+	submit_n(&f->d, 3);
+	sleep_ms(300);
+	audit_stop(&f->d);                   /* one last try, then the rest is counted */
+	assert_null(f->d.audit);
+	assert_int_equal(atomic_load(&f->d.stats.audit_dropped), 3);
+	sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(lock);
+	assert_int_equal(rows(f->path), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_stop_without_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_start_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_stop_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked_store_keeps_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_while_locked_counts_drops, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
