@@ -82,15 +82,15 @@ static void finish(struct gk_events *ev, int idx)
 	struct gk_slot *ss = &ev->sh->slots[idx];
 	struct judgement *j = &s->j;
 	enum gk_verdict answer = j->decision.verdict;
-	bool monitor = !s->perm, would_deny = monitor && answer == GK_VERDICT_DENY;
+	bool monitor = !s->perm || j->monitor, would_deny = monitor && answer == GK_VERDICT_DENY;
 	if (monitor)
 		answer = GK_VERDICT_ALLOW;
 
-	if (monitor || slot_claim(ss)) {
+	if (!s->perm || slot_claim(ss)) {
 		/* Before the reply: the exec that follows it finds the verdict. */
 		if (!would_deny)
 			judge_cache_in_kernel(d, s->fd, j);
-		if (!monitor)
+		if (s->perm)
 			fan_reply(s->group->fd, s->fd, answer);
 		atomic_store(&ss->verdict, answer);
 		atomic_store(&ss->answered_by, SLOT_BY_DAEMON);

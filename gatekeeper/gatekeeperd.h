@@ -189,6 +189,7 @@ struct judgement {
 	unsigned char sha256[GK_SHA256_LEN];
 	bool have_sha;
 	struct gk_decision decision;
+	bool monitor;              /* decided under a monitor-mode policy: never deny */
 	char path[4096];
 	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
 	char trust_detail[160];

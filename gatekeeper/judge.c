@@ -45,6 +45,9 @@ static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_fil
 {
 	pthread_rwlock_rdlock(&d->policy_lock);
 	policy_decide(d->policy, f, &j->decision);
+	/* The mode of the same policy: an enforce group's queued events, read
+	 * after a switch to monitor mode, must not be denied. */
+	j->monitor = d->policy->mode == GK_MODE_MONITOR;
 	bool scan = plan && j->have_sha && j->decision.source == GK_SOURCE_DEFAULT &&
 		    policy_scan_plan_for(d->policy, f, plan);
 	if (scan && set) {

@@ -182,7 +182,10 @@ t_policy_apply_during_exec_storm() {
 	status_json
 	note "$total execs in 4 loops, $applied of 20 applies went through ($DRAIN_RETRIES retried while draining), timeouts=$(jget timeouts)"
 	[[ ${#apply_errors[@]} -eq 0 ]] || printf '%s\n' "${apply_errors[@]:0:3}" >>"$T/.reason"
-	[[ $bad -eq 0 ]] || fail "$bad of 4 exec loops saw a failed or hung exec during the policy applies"
+	if [[ $bad -ne 0 ]]; then
+		grep -E 'bin/s[0-3] .*verdict=deny|reply failed|sentinel' "$DLOG" | head -n 5 >>"$T/.reason"
+		fail "$bad of 4 exec loops saw a failed or hung exec during the policy applies"
+	fi
 	[[ -n $bad_done ]] || fail "the bad apply was never tried (p1 never applied after apply 9)"
 	[[ ${#apply_errors[@]} -eq 0 ]] || fail "${#apply_errors[@]} of 20 valid policy applies were refused"
 	[[ $total -ge 100 ]] || fail "only $total execs ran in the storm"
