@@ -11,8 +11,8 @@ TESTS+=(
 	overload_keeps_known_verdicts:90
 )
 
-# timed_exec PATH OUT: exec PATH, write "RESULT MS" to OUT.
-timed_exec() {
+# frozen_exec PATH OUT: exec PATH, write "RESULT MS" to OUT.
+frozen_exec() {
 	local t0 t1 r
 	t0=$(date +%s%N)
 	r=$(exec_result "$1")
@@ -33,17 +33,19 @@ t_frozen_daemon_answered_by_sentinel() {
 	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
 
 	# One exec pending in a worker, then the daemon freezes.
-	timed_exec "$big" "$T/r.big" &
+	frozen_exec "$big" "$T/r.big" 2>>"$T/timed.err" &
 	pids+=($!)
 	sleep 0.1
 	kill -STOP "$DPID" || fail "cannot stop gatekeeperd"
 	# New execs while it is frozen: nobody in the daemon reads them.
 	for i in 1 2 3 4 5; do
-		timed_exec "$BIN/new$i" "$T/r.new$i" &
+		frozen_exec "$BIN/new$i" "$T/r.new$i" 2>>"$T/timed.err" &
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do wait "$i"; done
+	[[ -s $T/timed.err ]] && note "exec errors: $(head -c 600 "$T/timed.err")"
 	for f in "$T"/r.*; do
+		[[ -f $f ]] || { kill -CONT "$DPID"; fail "no exec reported a result"; }
 		read -r r ms <"$f"
 		note "${f##*/r.}: $r in $ms ms"
 		[[ $r == errno:EPERM ]] || { kill -CONT "$DPID"; fail "${f##*/r.}: expected on_error's EPERM while frozen, got $r"; }
