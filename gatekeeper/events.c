@@ -61,9 +61,21 @@ static void wait_answered(struct gk_slot *ss)
 		usleep(100);
 }
 
+/* Claim the answer, or learn that someone else gave it. A claim the
+ * watchdog took back (it found the slot reused) is tried again. */
+static bool claim_answer(struct gk_slot *ss)
+{
+	for (;;) {
+		if (slot_claim(ss))
+			return true;
+		wait_answered(ss);
+		if (atomic_load(&ss->state) != SLOT_PENDING)
+			return false;
+	}
+}
+
 static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 {
-	wait_answered(ss);
 	j->decision.verdict = atomic_load(&ss->verdict);
 	j->decision.source = GK_SOURCE_ON_ERROR;
 	snprintf(j->decision.detail, sizeof(j->decision.detail), "%s",
@@ -86,7 +98,7 @@ static void finish(struct gk_events *ev, int idx)
 	if (monitor)
 		answer = GK_VERDICT_ALLOW;
 
-	if (!s->perm || slot_claim(ss)) {
+	if (!s->perm || claim_answer(ss)) {
 		/* Before the reply: the exec that follows it finds the verdict. */
 		if (!would_deny)
 			judge_cache_in_kernel(d, s->fd, j);
@@ -165,15 +177,23 @@ static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdi
 	for (unsigned i = 0; i < ev->n_slots; i++) {
 		struct inflight *s = &ev->slots[i];
 		struct gk_slot *ss = &ev->sh->slots[i];
-		if (!atomic_load(&s->busy) || !s->perm)
+		if (!atomic_load(&s->busy))
 			continue;
+		uint32_t state = atomic_load(&ss->state);
 		/* Answered by the sentinel while we were frozen: stop hashing. */
-		if (atomic_load(&ss->state) == SLOT_ANSWERED &&
-		    atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL)
+		if (state == SLOT_ANSWERED && atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL)
 			atomic_store(&s->cancel, true);
-		if (atomic_load(&ss->state) != SLOT_PENDING ||
-		    now - atomic_load(&ss->start_us) <= limit_us || !slot_claim(ss))
+		/* Only permission events are PENDING (admit): the claim is what
+		 * makes the slot's fields ours to read. */
+		if (state != SLOT_PENDING || now - atomic_load(&ss->start_us) <= limit_us ||
+		    !slot_claim(ss))
 			continue;
+		if (gk_mono_us() - atomic_load(&ss->start_us) <= limit_us) {
+			/* released and reused between the look and the claim */
+			uint32_t answering = SLOT_ANSWERING;
+			atomic_compare_exchange_strong(&ss->state, &answering, SLOT_PENDING);
+			continue;
+		}
 		fan_reply(s->group->fd, s->fd, fallback);
 		atomic_store(&ss->verdict, fallback);
 		atomic_store(&ss->answered_by, SLOT_BY_WATCHDOG);
@@ -299,7 +319,8 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 	ss->fd = m->fd;
 	ss->group = g->perm ? g->sentinel_id : 0;
 	atomic_store(&ss->start_us, gk_mono_us());
-	atomic_store(&ss->state, SLOT_PENDING);
+	/* a notification needs no answer: nobody may claim it */
+	atomic_store(&ss->state, g->perm ? SLOT_PENDING : SLOT_ANSWERED);
 	atomic_store(&s->busy, true);
 	atomic_fetch_add(&d->stats.pending, 1);
 	atomic_fetch_add(&g->inflight, 1);

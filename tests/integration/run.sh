@@ -123,10 +123,10 @@ outer_main() {
 	local helpers=${GK_IT_HELPERS:-$bindir/helpers}
 	[[ -d $helpers ]] && helpers=$(cd "$helpers" && pwd)
 	GK_IT_STAGE=inner GK_IT_TOP=$TOP GK_IT_BINDIR=$bindir GK_IT_HELPERS=$helpers \
-		timeout -s KILL 900 unshare -m --propagation private -- bash "$SELF"
+		timeout -s KILL 1800 unshare -m --propagation private -- bash "$SELF"
 	local rc=$?
 	if [[ $rc -eq 137 ]]; then
-		echo "not ok - suite killed after 900 s"
+		echo "not ok - suite killed after 1800 s"
 	elif [[ $rc -ne 0 && $rc -ne 1 ]]; then
 		echo "not ok - suite runner failed (exit $rc)"
 	fi
