@@ -13,6 +13,8 @@ TESTS+=(
 	policy_suggest_merges_any_rules_shape:60
 	top_under_tmux:60
 	top_batch_snapshots:40
+	log_follow_live:60
+	top_live_tmux:60
 )
 
 need_promtool() {
@@ -438,10 +440,6 @@ t_top_batch_snapshots() {
 }
 
 # ---- live views against the real daemon's subscribe stream ----
-# Not in TESTS on this branch: the daemon's side of `subscribe` (control.c)
-# lands with the control-server work. After merging it, add to TESTS above:
-#	log_follow_live:60
-#	top_live_tmux:60
 
 t_log_follow_live() {
 	local i out
