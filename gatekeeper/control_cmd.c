@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 #include "gatekeeper/proto.h"
 
 static void format_time(int64_t us, char *out, size_t size)
@@ -143,8 +144,7 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	proto_str(reply, "kernel_mode_why", kcache_why(d->kc));
 	for (size_t i = 0; i < d->policy->n_watch; i++)
 		proto_arr(reply, "watch", d->policy->watch[i]);
-	for (size_t i = 0; i < d->group->n_fs; i++)
-		proto_arr(reply, "filesystems", d->group->fs_desc[i]);
+	mounts_report(reply);
 	proto_str(reply, "policy", d->policy->name);
 	proto_str(reply, "policy_sha256", d->policy->sha256_hex);
 	scanner_set_report(d->scanners, reply);

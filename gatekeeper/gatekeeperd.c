@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 #include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
@@ -323,6 +324,7 @@ int main(int argc, char **argv)
 	 * allows whatever is still queued), and only then the pre-scan group,
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
+	mounts_stop();
 	events_stop(&d);
 	fan_group_close(d.group);
 	fan_group_close(d.retired);

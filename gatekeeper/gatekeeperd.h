@@ -80,8 +80,6 @@ struct fan_group {
 	atomic_int inflight;    /* events read but not yet released */
 	bool perm;              /* enforce: FAN_OPEN_EXEC_PERM; monitor: FAN_OPEN_EXEC */
 	uint64_t mask;
-	char **fs_desc;         /* per watch path: "PATH (dev M:m, fstype)" */
-	size_t n_fs;
 };
 
 struct gk_daemon {

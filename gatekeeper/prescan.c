@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 
 #define PENDING_MAX 1024
+#define PRESCAN_MASK (FAN_CLOSE_WRITE | FAN_OPEN_EXEC)
 #define PREJUDGED_SLOTS 16384
 
 struct pending {
@@ -59,14 +61,9 @@ int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen)
 		snprintf(err, errlen, "fanotify_init (close-write group): %s", strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < p->n_watch; i++) {
-		if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE | FAN_OPEN_EXEC,
-				  AT_FDCWD, p->watch[i]) < 0) {
-			snprintf(err, errlen, "%s: watch %s (close-write): %s", p->name, p->watch[i],
-				 strerror(errno));
-			close(fd);
-			return -1;
-		}
+	if (mounts_mark_group(fd, PRESCAN_MASK, p, err, errlen) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -316,7 +313,9 @@ int prescan_start(struct gk_daemon *d, char *err, size_t errlen)
 	for (unsigned i = 0; i < ps.n_workers; i++)
 		if (pthread_create(&ps.workers[i], NULL, worker_main, d) != 0)
 			return -1;
-	return pthread_create(&ps.reader, NULL, reader_main, NULL) != 0 ? -1 : 0;
+	if (pthread_create(&ps.reader, NULL, reader_main, NULL) != 0)
+		return -1;
+	return mounts_start(d, ps.group_fd, PRESCAN_MASK, err, errlen);
 }
 
 void prescan_swap_group(int fd)
@@ -326,6 +325,7 @@ void prescan_swap_group(int fd)
 		close(ps.new_group_fd);
 	ps.new_group_fd = fd;
 	pthread_mutex_unlock(&ps.lock);
+	mounts_groups_changed(fd);
 	uint64_t one = 1;
 	(void)!write(ps.wake_fd, &one, sizeof(one));
 }
