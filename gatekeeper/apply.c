@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 
 /* Every watched path must exist before anything is marked. */
@@ -94,6 +95,7 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	if (fresh_prescan >= 0)
 		prescan_swap_group(fresh_prescan);
 	control_set_access(d->opt.socket_path, gid);
+	fileless_apply(d);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	kcache_forget_all(d->kc);
 	uint64_t one = 1;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
 #include "scanner/scanner.h"
@@ -154,8 +155,8 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 {
 	struct gk_daemon *d = ctx;
 	char detail[128];
-	snprintf(detail, sizeof(detail), "denied in kernel: dev %llu ino %llu comm %.16s",
-		 (unsigned long long)k->dev, (unsigned long long)k->ino, k->comm);
+	snprintf(detail, sizeof(detail), "denied in kernel%s: dev %llu ino %llu comm %.16s",
+		 k->fileless ? " (fileless: deny)" : "", (unsigned long long)k->dev, (unsigned long long)k->ino, k->comm);
 	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = "", .path = "",
 			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_NONE, .detail = detail,
 			      .mode = GK_MODE_ENFORCE };
@@ -267,6 +268,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	fileless_apply(d);
 	if (prescan_start(d, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
@@ -329,6 +331,7 @@ int main(int argc, char **argv)
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
 	prescan_stop();
+	fileless_restore();
 	kcache_close(d.kc);
 	scanner_set_put(d.scanners);
 	audit_stop();

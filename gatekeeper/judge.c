@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "scanner/scanner.h"
 
@@ -61,7 +62,8 @@ void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgeme
 			 policy_denies_by_hash(d->policy) || admin_rules_denies(d->admin) > 0;
 	pthread_rwlock_unlock(&d->policy_lock);
 
-	struct gk_file_facts facts = { .path = j->path[0] ? j->path : NULL };
+	struct gk_file_facts facts = { .path = j->path[0] ? j->path : NULL,
+				       .fileless = fileless_fd(fd) };
 	char reason[128] = "";
 	if (need_hash) {
 		if (identify_fd(fd, &j->id, j->sha256, cancel) == 0) {

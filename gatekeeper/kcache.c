@@ -12,6 +12,7 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 
+#include "bpf/gatekeeper.h"
 #include "gatekeeper/kcache.h"
 #include "gatekeeper/kcache_bpf.h"
 #include "gatekeeper/kcache_lease.h"
@@ -28,6 +29,7 @@ struct kcache {
 	uint64_t ignore_marks, flushes, epoch;
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
 	void *denial_ctx;
+	bool (*_Atomic may_pin)(dev_t dev);
 };
 
 struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_bpf)
@@ -98,9 +100,13 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t ju
 		rc = -1;
 	if (verdict != GK_VERDICT_ALLOW || kc->group_fd < 0)
 		return rc;
-	if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM)
+	if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM) {
+		bool (*may_pin)(dev_t) = kc->may_pin;
+		struct stat st;
+		if (may_pin && (fstat(fd, &st) < 0 || !may_pin(st.st_dev)))
+			return rc;
 		rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
-	else
+	} else
 		rc = fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
 				   kc->mask, fd, NULL);
 	if (rc == 0)
@@ -160,6 +166,19 @@ void kcache_lease_broken(struct kcache *kc, int fd)
 		leases_broken(kc->leases, fd, kc->group_fd, kc->mask);
 }
 
+void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(dev_t dev))
+{
+	kc->may_pin = may_pin;
+}
+
+bool kcache_set_fileless(struct kcache *kc, bool deny)
+{
+	if (!kc->bpf)
+		return false;
+	kcache_bpf_set_fileless(kc->bpf, deny);
+	return true;
+}
+
 int kcache_event_fd(const struct kcache *kc)
 {
 	return kc->bpf ? kcache_bpf_ringbuf_fd(kc->bpf) : -1;
@@ -169,7 +188,8 @@ static void on_bpf_event(void *ctx, const struct kcache_bpf_event *ev)
 {
 	struct kcache *kc = ctx;
 	if (ev->kind == KCACHE_BPF_DENY && kc->on_denial) {
-		struct kcache_denial d = { .pid = ev->pid, .dev = ev->dev, .ino = ev->ino };
+		struct kcache_denial d = { .pid = ev->pid, .dev = ev->dev, .ino = ev->ino,
+					   .fileless = ev->route == GK_ROUTE_FILELESS };
 		memcpy(d.comm, ev->comm, sizeof(d.comm));
 		kc->on_denial(kc->denial_ctx, &d);
 	} else if (ev->kind == KCACHE_BPF_INVALIDATE && ev->had_allow && ev->via_mmap) {

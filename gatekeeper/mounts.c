@@ -93,6 +93,8 @@ static struct {
 	bool mount_events, stopping;
 	pthread_t thread;
 	bool running;
+	dev_t holders[64];       /* filesystems of the watched paths themselves */
+	size_t n_holders;
 	uint64_t reconciles;
 	int64_t last_reconcile_us;
 } mt = { .lock = PTHREAD_MUTEX_INITIALIZER, .prescan_fd = -1, .source_fd = -1, .wake_fd = -1,
@@ -195,14 +197,12 @@ static bool path_below(const char *path, const char *dir)
 	return !strncmp(path, dir, len) && (path[len] == '/' || path[len] == '\0');
 }
 
-/* Does the watch list cover mount i? Its mount point lies under a watched
- * path, or it is the mount that holds one (the last mount, in mount order,
- * whose mount point is a prefix of the path: mounts stack in that order). */
-static bool covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
+/* Is mount i the one that holds a watched path (the last mount, in mount
+ * order, whose mount point is a prefix of the path: mounts stack in that
+ * order)? */
+static bool holds_watch(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
 {
 	for (size_t w = 0; w < p->n_watch; w++) {
-		if (path_below(m[i].path, p->watch[w]))
-			return true;
 		size_t holder = n;
 		for (size_t k = 0; k < n; k++)
 			if (path_below(p->watch[w], m[k].path))
@@ -211,6 +211,16 @@ static bool covered(const struct gk_policy *p, const struct mnt *m, size_t n, si
 			return true;
 	}
 	return false;
+}
+
+/* Does the watch list cover mount i: it holds a watched path, or its mount
+ * point lies under one? */
+static bool covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
+{
+	for (size_t w = 0; w < p->n_watch; w++)
+		if (path_below(m[i].path, p->watch[w]))
+			return true;
+	return holds_watch(p, m, n, i);
 }
 
 int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add)
@@ -328,6 +338,10 @@ static void reconcile(void)
 	bool new_groups = perm_fd != mt.marked_perm_fd || mt.prescan_fd != mt.marked_prescan_fd;
 	for (size_t i = 0; i < mt.n; i++)
 		mt.t[i].seen = false;
+	mt.n_holders = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mt.n_holders < 64 && holds_watch(d->policy, m, n, i))
+			mt.holders[mt.n_holders++] = m[i].dev;
 	for (size_t i = 0; i < n; i++) {
 		if (!covered(d->policy, m, n, i))
 			continue;
@@ -425,6 +439,7 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, cha
 		return -1;
 	}
 	reconcile();
+	kcache_set_pin_filter(d->kc, mounts_may_pin);
 	if (pthread_create(&mt.thread, NULL, tracker_main, NULL) != 0) {
 		snprintf(err, errlen, "cannot start the mount tracker");
 		return -1;
@@ -466,6 +481,16 @@ void mounts_stop(void)
 	if (mt.wake_fd >= 0)
 		close(mt.wake_fd);
 	mt.source_fd = mt.wake_fd = -1;
+}
+
+bool mounts_may_pin(dev_t dev)
+{
+	bool found = false;
+	pthread_mutex_lock(&mt.lock);
+	for (size_t i = 0; i < mt.n_holders && !found; i++)
+		found = mt.holders[i] == dev;
+	pthread_mutex_unlock(&mt.lock);
+	return found;
 }
 
 void mounts_report(struct proto_buf *reply)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "policy/policy.h"
 
@@ -36,6 +37,10 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, cha
 /* The groups were replaced (policy change): mark again on the new ones. */
 void mounts_groups_changed(int prescan_fd);
 void mounts_stop(void);
+
+/* Is dev the filesystem of a watched path itself (not one mounted below a
+ * watch, which may be unmounted: nothing may hold it open)? */
+bool mounts_may_pin(dev_t dev);
 
 /* status: what is marked, what is skipped and why, how mounts are followed. */
 void mounts_report(struct proto_buf *reply);

@@ -25,12 +25,13 @@ enum top_key {
 	KEY_SCANNERS,
 	KEY_SCAN,
 	KEY_AUDIT,
+	KEY_FILELESS,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
-	"overload", "scanners", "scan", "audit",
+	"overload", "scanners", "scan", "audit", "fileless",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
@@ -229,7 +230,7 @@ static int parse_admin_group(struct policy_parser *pp, const yaml_event_t *value
 	return 0;
 }
 
-/* One of allow/deny for `default`, `on_error` or `overload`. */
+/* One of allow/deny for `default`, `on_error`, `overload` or `fileless`. */
 static int parse_verdict(struct policy_parser *pp, enum top_key key, const yaml_event_t *value,
 			 enum gk_verdict *out)
 {
@@ -278,6 +279,8 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		return policy_parse_scan(pp, value);
 	case KEY_AUDIT:
 		return policy_parse_audit(pp, value);
+	case KEY_FILELESS:
+		return parse_verdict(pp, KEY_FILELESS, value, &p->fileless);
 	case KEY_COUNT:
 		break;
 	}
@@ -382,6 +385,7 @@ static struct gk_policy *policy_new(const char *name, const char *text, size_t l
 	p->on_error = GK_VERDICT_ALLOW;
 	p->decision_timeout_ms = TIMEOUT_DEFAULT_MS;
 	p->overload = GK_VERDICT_ALLOW;
+	p->fileless = GK_VERDICT_ALLOW;
 	p->scanners.clamav_enabled = GK_ENGINE_OFF;
 	p->scanners.clamav_database = strdup(GK_CLAMAV_DEFAULT_DB);
 	p->audit.log_allows = true;

@@ -34,6 +34,7 @@ enum gk_source {
 	GK_SOURCE_DEFAULT,     /* the policy's default for unknown files */
 	GK_SOURCE_ON_ERROR,    /* scanner error, limit or decision timeout */
 	GK_SOURCE_UNWATCHED,   /* outside every watched subtree */
+	GK_SOURCE_FILELESS,    /* `fileless: deny`: a program with no file name */
 };
 
 enum gk_rule_match {
@@ -125,6 +126,10 @@ struct gk_policy {
 	struct gk_scan_subtree *scan;    /* file order */
 	size_t n_scan;
 	struct gk_audit_config audit;
+	/* `fileless`: may a program with no file name run (a memfd, an unlinked
+	 * O_TMPFILE or deleted file)? Default allow (runc re-executes itself
+	 * from a memfd). */
+	enum gk_verdict fileless;
 };
 
 /* Diagnostics: every error as "file:line:column: message" (1-based). */
@@ -154,6 +159,7 @@ struct gk_file_facts {
 	const char *scan_detail;               /* signature name, or NULL */
 	bool scan_error;                       /* a scanner failed or a limit was hit */
 	const char *scan_error_reason;         /* why, or NULL */
+	bool fileless;                         /* no name links to it (st_nlink == 0) */
 };
 
 struct gk_decision {
@@ -162,7 +168,9 @@ struct gk_decision {
 	char detail[160];  /* "rule 3 (line 12)", a signature name, an error reason, "" */
 };
 
-/* Precedence: admin > policy hash rule > policy path rule > scanner >
+/* `fileless: deny` refuses a fileless program before anything else (the
+ * kernel programs refuse it by route, not by content, and so does this).
+ * Precedence: admin > policy hash rule > policy path rule > scanner >
  * default. Deny beats allow at the same level. A path outside every watched
  * subtree is GK_SOURCE_UNWATCHED/ALLOW (admin and hash rules still apply).
  * The scanner level: infected is DENY (source scanner, detail the
@@ -189,7 +197,7 @@ struct gk_scan_plan {
 bool policy_scan_plan(const struct gk_policy *policy, const char *path, struct gk_scan_plan *out);
 
 const char *gk_verdict_name(enum gk_verdict v);     /* "allow" "deny" "unknown" */
-const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "none" */
+const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "fileless" "none" */
 const char *gk_mode_name(enum gk_mode m);           /* "enforce" "monitor" */
 enum gk_source gk_source_from_name(const char *name); /* GK_SOURCE_NONE if unknown */
 enum gk_verdict gk_verdict_from_name(const char *name); /* GK_VERDICT_UNKNOWN if unknown */

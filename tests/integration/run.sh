@@ -66,6 +66,7 @@ TESTS+=(
 	policy_apply_during_exec_storm:90
 )
 . "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
+. "$HERE/tests_host.sh"    # mounts, fileless, AT_EXECVE_CHECK: adds its own TESTS entries
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")
@@ -189,7 +190,7 @@ inner_main() {
 	TOP=$GK_IT_TOP
 	trap unmount_leftovers EXIT
 	local helper
-	for helper in spawner routes; do
+	for helper in spawner routes fileless; do
 		if ! gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
 			-o "$TOP/$helper" "$HERE/$helper.c" 2>"$TOP/$helper.err"; then
 			echo "$helper: $(head -n 3 "$TOP/$helper.err" | tr '\n' ' ')" >"$TOP/$helper.failed"

@@ -68,6 +68,13 @@ static const struct bad_case bad_cases[] = {
 	 "'default' must be allow or deny, not 'maybe'", "did you mean", 1},
 	{"bad on_error", HEAD "on_error: block\n", 0, 5, 11,
 	 "'on_error' must be allow or deny, not 'block'", NULL, 1},
+	{"bad fileless", HEAD "fileless: block\n", 0, 5, 11,
+	 "'fileless' must be allow or deny, not 'block'", NULL, 1},
+	{"fileless is a list", HEAD "fileless: [deny]\n", 0, 5, 11,
+	 "'fileless' must be allow or deny, not a list", NULL, 1},
+	{"duplicate fileless", HEAD "fileless: deny\nfileless: allow\n", 0, 6, 1,
+	 "duplicate key 'fileless' (first at line 5)", NULL, 1},
+	{"typo in fileless", HEAD "fileles: deny\n", 0, 5, 1, "(did you mean 'fileless'?)", NULL, 1},
 	{"watch is a scalar", "mode: enforce\nwatch: /tmp\ndefault: allow\n", 0, 2, 8,
 	 "'watch' must be a list of absolute directories, not a scalar", NULL, 1},
 	{"watch is empty", "mode: enforce\nwatch: []\ndefault: allow\n", 0, 2, 8,
@@ -253,6 +260,24 @@ static void parse_good(void **state)
 	else
 		assert_null(p->admin_group);
 	policy_free(p);
+}
+
+/* `fileless` defaults to allow and takes allow or deny. */
+static void parse_fileless(void **state)
+{
+	static const char *const yaml[] = { HEAD, HEAD "fileless: deny\n", HEAD "fileless: allow\n" };
+	static const enum gk_verdict want[] = { GK_VERDICT_ALLOW, GK_VERDICT_DENY, GK_VERDICT_ALLOW };
+	struct gk_policy_errors errs;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yaml) / sizeof(yaml[0]); i++) {
+		struct gk_policy *p = policy_parse("f.yaml", yaml[i], strlen(yaml[i]), &errs);
+
+		if (!p)
+			fail_msg("unexpected error: %s", errs.msg[0]);
+		assert_int_equal(p->fileless, want[i]);
+		policy_free(p);
+	}
 }
 
 static void parse_rule_fields(void **state)
@@ -555,6 +580,7 @@ int main(void)
 		CMUnitTestFunction fn;
 	} singles[] = {
 		{"parse rule fields", parse_rule_fields},
+		{"parse fileless", parse_fileless},
 		{"parse keeps text digest", parse_text_digest},
 		{"parse caps stored errors", parse_error_cap},
 		{"parse refuses oversized text", parse_too_big},
