@@ -46,6 +46,7 @@ build_tools() {
 		gcc -O2 -o "$b/bench/tiny-dynamic" "$b/bench/tiny.c" &&
 		gcc $CFLAGS_BENCH -o "$b/bench/spawn_bench" "$HERE/spawn_bench.c" &&
 		gcc $CFLAGS_BENCH -o "$b/bench/gk_probe" "$HERE/gk_probe.c" &&
+		gcc $CFLAGS_BENCH -o "$b/bench/mount_mark" "$HERE/mount_mark.c" &&
 		gcc $CFLAGS_BENCH -I"$HERE/.." -o "$b/bench/sha_bench" "$HERE/sha_bench.c" "$HERE/../scanner/scanner.c" -lcrypto -lpthread || return 1
 	# The static target padded with random bytes to 1 MiB: still a valid ELF
 	# (the kernel maps only its segments), 1 MiB to hash and scan.
@@ -453,6 +454,19 @@ phase_startup() {
 	done
 }
 
+# Time from a mount(2) below the watch to the daemon's mark on it (every
+# group: permission and pre-scan), followed by fanotify mount events or
+# /proc/self/mountinfo, whichever the kernel has.
+phase_mount() {
+	local dpid
+	mount_tmpfs "$TOP/mnt" 64m && mkdir -p "$TOP/mnt/w" || return 1
+	write_policy mnt allow && start_daemon mnt || return 1
+	dpid=$DPID_mnt
+	log "mount to mark: $(scaled 50) tmpfs mounts under the watch"
+	"$BENCHBIN/mount_mark" "$dpid" "$TOP/mnt/w" "$(scaled 50)" \
+		>"$OUT/mount_mark.json" 2>"$OUT/mount_mark.err" || return 1
+}
+
 keep_logs() {
 	local f
 	for f in "$STATE"/*.log "$OUT"/*.err; do
@@ -502,6 +516,9 @@ inner_main() {
 	cleanup_inner 1
 	phase_hash || { log "hash phase failed"; failed=1; }
 	phase_startup || { log "start-up phase failed"; failed=1; }
+	phase_mount || { log "mount phase failed"; failed=1; }
+	keep_logs
+	cleanup_inner 1
 	host_facts end
 	keep_logs
 	exit "$failed"

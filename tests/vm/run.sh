@@ -47,7 +47,9 @@ build_helpers() {
 	$CC $CFLAGS -static -o "$VMDIR/bin/gk-hello-static" "$HERE/gk_hello.c" &&
 	$CC $CFLAGS -I"$ROOT" -I"$BUILD" -o "$VMDIR/bin/gk-kload" "$HERE/gk_kload.c" \
 		"$ROOT/gatekeeper/kcache_bpf.c" -lbpf -lelf -lz &&
-	$CC $CFLAGS -static -o "$VMDIR/bin/gk-routes" "$ROOT/tests/integration/routes.c"
+	$CC $CFLAGS -static -o "$VMDIR/bin/gk-routes" "$ROOT/tests/integration/routes.c" &&
+	$CC $CFLAGS -static -o "$VMDIR/bin/gk-fileless" "$ROOT/tests/integration/fileless.c" &&
+	$CC $CFLAGS -shared -fPIC -o "$VMDIR/bin/gk-preload.so" "$HERE/gk_preload.c"
 }
 if ! build_helpers >"$VMDIR/helpers.log" 2>&1; then
 	sed 's/^/# /' "$VMDIR/helpers.log"
