@@ -14,12 +14,12 @@
  *
  * The race: an exec from a filesystem attached a moment ago, before its mark
  * is in place, raises no permission event. The window is the time from the
- * attach to the mark (make bench: a few hundred microseconds), and only a
- * process that can mount (CAP_SYS_ADMIN over our mount namespace, i.e. root,
- * who can stop the daemon anyway) can aim an exec into it; what unprivileged
- * users get mounted (udisks for a USB stick, fusermount3, logind's
- * /run/user/UID) is mounted for them by a helper, and the mark is in place
- * long before they act on it. The kernel programs (bpf mode) do not refuse
+ * attach to the mark (make bench: a few hundred microseconds). Mounting
+ * takes CAP_SYS_ADMIN over our mount namespace (root, who can stop the
+ * daemon anyway); what unprivileged users get mounted (udisks for a USB
+ * stick, fusermount3, logind's /run/user/UID) is mounted by a helper that
+ * returns to them only after the attach, so their next exec races a tracker
+ * the attach itself woke, and wins only while the daemon is starved of CPU. The kernel programs (bpf mode) do not refuse
  * execs from superblocks the daemon has not marked: they cannot tell "not
  * yet marked" from "never to be marked" (another mount namespace, a
  * container's overlay, a skipped mount), and refusing those would lock
