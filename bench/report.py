@@ -21,8 +21,9 @@ COND_LABEL = {
     "written": "new binary, exec right after close",
     "scan": "miss + ClamAV scan",
     "roundtrip": "round-trip gate",
+    "raw": "raw fanotify round trip",
 }
-COND_ORDER = ["bare", "bare2", "cached", "miss", "fresh", "written", "scan", "roundtrip"]
+COND_ORDER = ["bare", "bare2", "cached", "miss", "fresh", "written", "scan", "roundtrip", "raw"]
 STORM_ORDER = ["bare", "bare2", "cached", "roundtrip"]
 TARGETS = ["static", "dynamic"]
 CV_LABEL = {
@@ -217,6 +218,16 @@ def target_rows(ex, storm, startup, cv, build):
         n = storm.get(t, {}).get("bare2", {})
         add(f"storm cached, {t}: p99 vs bare", c.get("ratio_bare_p99"), 1.05,
             noise=n.get("ratio_bare_p99"))
+    for c in ("miss", "roundtrip"):
+        r = ex.get("static", {}).get(c, {})
+        raw = ex.get("static", {}).get("raw", {})
+        what = "miss with a known verdict" if c == "miss" else "round-trip gate"
+        add(f"{what}, static: median vs bare", r.get("ratio_bare_median"), 1.05,
+            noise=ex.get("static", {}).get("bare2", {}).get("ratio_bare_median"))
+        gap = None
+        if r.get("median_us") is not None and raw.get("median_us") is not None:
+            gap = round(r["median_us"] - raw["median_us"], 1)
+        add(f"{what}, static: median minus the raw round trip", gap, 15, " us")
     s = startup.get("100k") or {}
     add("start-up to ready, 100k verdicts", s.get("ready_ms_median"), 20, " ms")
     rss = s.get("rss_kb_median")

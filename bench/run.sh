@@ -47,6 +47,7 @@ build_tools() {
 		gcc $CFLAGS_BENCH -o "$b/bench/spawn_bench" "$HERE/spawn_bench.c" &&
 		gcc $CFLAGS_BENCH -o "$b/bench/gk_probe" "$HERE/gk_probe.c" &&
 		gcc $CFLAGS_BENCH -o "$b/bench/mount_mark" "$HERE/mount_mark.c" &&
+		gcc $CFLAGS_BENCH -o "$b/bench/raw_responder" "$HERE/raw_responder.c" &&
 		gcc $CFLAGS_BENCH -I"$HERE/.." -o "$b/bench/sha_bench" "$HERE/sha_bench.c" "$HERE/../scanner/scanner.c" -lcrypto -lpthread || return 1
 	# The static target padded with random bytes to 1 MiB: still a valid ELF
 	# (the kernel maps only its segments), 1 MiB to hash and scan.
@@ -266,7 +267,26 @@ write_spawn_spec() { # FILE WITH_SCAN
 			printf '%s\t%s\tfresh\t%s\t%s\n' "scan-$t" "$scan" "$TOP/scan/w/fresh/$t" \
 				"$TOP/scan/stage" >>"$f"
 		printf '%s\t%s\tplain\t%s\n' "roundtrip-$t" "$plain" "$TOP/rt/w/bin/$t" >>"$f"
+		printf '%s\t%s\tplain\t%s\n' "raw-$t" "$plain" "$TOP/raw/w/bin/$t" >>"$f"
 	done
+}
+
+# The raw fanotify round trip: a responder that allows every exec at once
+# (bench/raw_responder.c), the floor under any userspace gate's miss.
+raw_responder() {
+	local tpid i
+	setup_fs raw || return 1
+	timeout -s KILL "$DAEMON_LIMIT" "$BENCHBIN/raw_responder" "$TOP/raw/w" >"$STATE/raw.out" 2>&1 &
+	tpid=$!
+	DAEMON_TPIDS+=("$tpid")
+	DAEMON_DPIDS+=("")
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^ready' "$STATE/raw.out" 2>/dev/null && return 0
+		alive "$tpid" || break
+		sleep 0.05
+	done
+	log "raw responder did not start: $(cat "$STATE/raw.out")"
+	return 1
 }
 
 write_storm_spec() {
@@ -294,6 +314,7 @@ phase_exec() {
 	# bare2: a second daemon-less fs, measured like bare: the noise floor.
 	setup_fs bare && setup_fs bare2 && setup_fs cache && setup_fs miss && setup_fs rt || return 1
 	gate_daemon cache && gate_daemon miss && gate_daemon rt --no-kernel-cache || return 1
+	raw_responder || return 1
 	if scan_daemon; then
 		with_scan=1
 		: >"$OUT/scan_reason.txt"

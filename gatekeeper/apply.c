@@ -1,7 +1,8 @@
 /* Applying a policy to the running daemon: validate what the parser cannot
  * (paths exist, the admin group exists), build a new fanotify group when the
  * mode or watch list changes, then swap everything at once. A failure at
- * any step changes nothing. */
+ * any step changes nothing. The caller sets the control socket's access
+ * for the new admin group. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/fanotify.h>
@@ -13,9 +14,10 @@
 
 #include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 
 /* Every watched path must exist before anything is marked. */
-int check_watch_paths(const struct gk_policy *p, char *err, size_t errlen)
+int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < p->n_watch; i++) {
 		struct stat st;
@@ -27,7 +29,7 @@ int check_watch_paths(const struct gk_policy *p, char *err, size_t errlen)
 	return 0;
 }
 
-int resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen)
+int apply_resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen)
 {
 	*gid = (gid_t)-1;
 	if (!p->admin_group)
@@ -52,10 +54,10 @@ static bool same_watch(const struct gk_policy *a, const struct gk_policy *b)
 	return true;
 }
 
-int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
+int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
-	if (check_watch_paths(p, err, errlen) < 0 || resolve_group(p, &gid, err, errlen) < 0)
+	if (apply_check_watch(p, err, errlen) < 0 || apply_resolve_group(p, &gid, err, errlen) < 0)
 		return -1;
 	struct fan_group *fresh = NULL;
 	int fresh_prescan = -1;
@@ -92,9 +94,10 @@ int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		kcache_set_group(d->kc, fresh->fd, fresh->mask);
 	}
 	pthread_rwlock_unlock(&d->policy_lock);
-	if (fresh_prescan >= 0)
-		prescan_swap_group(fresh_prescan);
-	control_set_access(d->opt.socket_path, gid);
+	if (fresh_prescan >= 0) {
+		prescan_swap_group(d->prescan, fresh_prescan);
+		mounts_groups_changed(fresh_prescan);
+	}
 	fileless_apply(d);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	kcache_forget_all(d->kc);

@@ -31,7 +31,8 @@ static void format_time(int64_t us, char *out, size_t size)
 }
 
 /* The fd a client passed must be a regular file we can hash. */
-static int hash_client_fd(int fd, unsigned char sha[GK_SHA256_LEN], struct proto_buf *reply)
+static int hash_client_fd(struct gk_daemon *d, int fd, unsigned char sha[GK_SHA256_LEN],
+			  struct proto_buf *reply)
 {
 	struct file_id id;
 	if (fd < 0) {
@@ -42,7 +43,7 @@ static int hash_client_fd(int fd, unsigned char sha[GK_SHA256_LEN], struct proto
 		proto_error(reply, EXIT_USAGE, "not a regular file");
 		return -1;
 	}
-	if (identify_fd(fd, &id, sha, NULL) < 0) {
+	if (identify_fd(d->hashes, fd, &id, sha, NULL) < 0) {
 		proto_error(reply, EXIT_REFUSED, "cannot read file: %s", strerror(errno));
 		return -1;
 	}
@@ -54,7 +55,7 @@ static void cmd_rule(struct gk_daemon *d, const char *verb, const char *arg, int
 {
 	unsigned char sha[GK_SHA256_LEN];
 	char hex[GK_SHA256_HEX_LEN + 1];
-	if (hash_client_fd(fd, sha, reply) < 0)
+	if (hash_client_fd(d, fd, sha, reply) < 0)
 		return;
 	gk_sha256_to_hex(sha, hex);
 	enum gk_verdict v = !strcmp(verb, "allow") ? GK_VERDICT_ALLOW :
@@ -86,8 +87,8 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 		proto_error(reply, EXIT_USAGE, fd < 0 ? "query needs the file's descriptor" : "not a regular file");
 		return;
 	}
-	judge_fd(d, fd, NULL, &j, NULL);
-	if (!j.have_sha && identify_fd(fd, &j.id, j.sha256, NULL) == 0)
+	judge_file(d, fd, &j, NULL);
+	if (!j.have_sha && identify_fd(d->hashes, fd, &j.id, j.sha256, NULL) == 0)
 		j.have_sha = true;   /* unwatched files are not hashed to decide; show it anyway */
 	proto_num(reply, "ok", 1);
 	proto_str(reply, "path", j.path[0] ? j.path : arg);
@@ -184,12 +185,13 @@ static void cmd_policy_apply(struct gk_daemon *d, const char *name, int fd, stru
 			proto_arr(reply, "errors", errs.msg[i]);
 		return;
 	}
-	int rc = daemon_apply_policy(d, p, err, sizeof(err));
+	int rc = apply_policy(d, p, err, sizeof(err));
 	if (rc < 0) {
 		policy_free(p);
 		proto_error(reply, rc == -2 ? EXIT_REFUSED : EXIT_USAGE, "%s", err);
 		return;
 	}
+	control_set_access(d->opt.socket_path, d->admin_gid);
 	cmd_status(d, reply);
 }
 

@@ -1,8 +1,15 @@
-/* The miss path. The main thread reads fanotify events into in-flight
- * slots; workers judge them and answer; a watchdog answers any permission
- * event still open at its deadline with the policy's on_error verdict, so no
- * exec ever waits on the daemon for longer than decision_timeout_ms.
- * The kernel is always answered before anything is logged. */
+/* The permission-event route, top to bottom, once per event:
+ *
+ *   read → judge → cache in the kernel → reply → audit
+ *
+ * The reading thread learns what the event tells (judge_begin) and decides
+ * at once whatever memory can decide (a cached digest, no scan due): then it
+ * caches, replies and only after that audits, all on its own thread. The
+ * rest goes to in-flight slots that workers judge in full. A watchdog
+ * answers any permission event still open at its deadline with the
+ * policy's on_error verdict, so no exec waits on the daemon for longer than
+ * decision_timeout_ms. The kernel is always answered before anything is
+ * logged. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +20,6 @@
 
 #include "gatekeeper/gatekeeperd.h"
 
-#define MAX_INFLIGHT 4096
 #define WATCHDOG_TICK_MS 10
 
 struct inflight {
@@ -23,163 +29,188 @@ struct inflight {
 	int fd, group_fd;
 	struct fan_group *group;    /* its in-flight count keeps the group open */
 	bool perm;
-	uint64_t mask;
 	pid_t pid;
 	int64_t start_mono_us;
 	atomic_bool cancel;         /* the watchdog answered: stop hashing */
 	atomic_bool busy;           /* slot holds an event (watchdog reads it) */
+	struct judgement j;
 };
 
-static struct inflight slots[MAX_INFLIGHT];
-static int free_list[MAX_INFLIGHT], n_free;
-static int queue[MAX_INFLIGHT], q_head, q_len;
-static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
-static pthread_t *workers, watchdog;
-static unsigned n_workers;
-static bool q_stopping;
-static atomic_bool watchdog_stopping;   /* after the workers: queued events keep their deadline */
-static struct gk_daemon *daemon_ctx;
+struct gk_events {
+	struct gk_daemon *d;
+	events_judge_fn *judge;
+	unsigned n_slots;
+	struct inflight *slots;
+	int *free_list, n_free;
+	int *queue, q_head, q_len;
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;
+	bool q_stopping;
+	pthread_t *workers, watchdog;
+	unsigned n_workers;                 /* started */
+	bool watchdog_started;
+	atomic_bool watchdog_stopping;      /* after the workers: queued events keep their deadline */
+};
 
-static void slot_release(int idx)
+/* The tail of the route, shared by the reading thread and the workers:
+ * cache in the kernel, reply, count, audit. s is NULL on the reading
+ * thread (no one else knows of the event: no lock needed). */
+static void finish(struct gk_events *ev, struct inflight *s, int fd, int group_fd, bool perm,
+		   pid_t pid, int64_t start_us, struct judgement *j)
 {
-	struct inflight *s = &slots[idx];
-	atomic_store(&s->busy, false);
-	close(s->fd);
-	s->fd = -1;
-	atomic_fetch_sub(&s->group->inflight, 1);
-	pthread_mutex_lock(&q_lock);
-	free_list[n_free++] = idx;
-	pthread_mutex_unlock(&q_lock);
-	atomic_fetch_sub(&daemon_ctx->stats.pending, 1);
-}
-
-static void read_exe(pid_t pid, char *out, size_t size)
-{
-	char link[64];
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	ssize_t n = readlink(link, out, size - 1);
-	out[n > 0 ? n : 0] = '\0';
-}
-
-static void process(struct gk_daemon *d, int idx)
-{
-	struct inflight *s = &slots[idx];
-	struct judgement j;
-	char exe[4096];
-	read_exe(s->pid, exe, sizeof(exe));
-	prescan_sync();
-	judge_fd(d, s->fd, NULL, &j, &s->cancel);
-
-	enum gk_verdict answer = j.decision.verdict;
-	bool monitor = !s->perm, would_deny = monitor && answer == GK_VERDICT_DENY;
+	struct gk_daemon *d = ev->d;
+	enum gk_verdict answer = j->decision.verdict;
+	bool monitor = !perm, would_deny = monitor && answer == GK_VERDICT_DENY;
 	if (monitor)
 		answer = GK_VERDICT_ALLOW;
 
-	pthread_mutex_lock(&s->lock);
-	if (s->timed_out) {
+	if (s)
+		pthread_mutex_lock(&s->lock);
+	if (s && s->timed_out) {
 		answer = s->timeout_verdict;
-		j.decision.verdict = answer;
-		j.decision.source = GK_SOURCE_ON_ERROR;
-		snprintf(j.decision.detail, sizeof(j.decision.detail), "decision timeout");
+		j->decision.verdict = answer;
+		j->decision.source = GK_SOURCE_ON_ERROR;
+		snprintf(j->decision.detail, sizeof(j->decision.detail), "decision timeout");
 	} else if (!would_deny) {
-		judge_cache_in_kernel(d, s->fd, &j);
+		/* Before the reply: the exec that follows it finds the verdict. */
+		judge_cache_in_kernel(d, fd, j);
 	}
-	if (j.have_id)
-		prescan_note_miss(&j.id);
-	if (s->perm && !s->answered)
-		fan_reply(s->group_fd, s->fd, answer);
-	s->answered = true;
-	pthread_mutex_unlock(&s->lock);
+	if (perm && !(s && s->answered))
+		fan_reply(group_fd, fd, answer);
+	if (s) {
+		s->answered = true;
+		pthread_mutex_unlock(&s->lock);
+	}
 
-	uint64_t latency = (uint64_t)(gk_mono_us() - s->start_mono_us);
+	uint64_t latency = (uint64_t)(gk_mono_us() - start_us);
 	stats_record_latency(&d->stats, latency);
 	atomic_fetch_add(answer == GK_VERDICT_DENY ? &d->stats.denies : &d->stats.allows, 1);
 	if (would_deny)
 		atomic_fetch_add(&d->stats.would_deny, 1);
 
+	char exe[4096];
+	gk_pid_exe(pid, exe, sizeof(exe));
 	struct db_audit a = {
-		.time_us = gk_now_us(), .pid = s->pid, .exe = exe, .path = j.path,
-		.sha256 = j.have_sha ? j.sha256 : NULL, .verdict = answer,
-		.source = j.decision.source, .detail = j.decision.detail,
+		.time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j->path,
+		.sha256 = j->have_sha ? j->sha256 : NULL, .verdict = answer,
+		.source = j->decision.source, .detail = j->decision.detail,
 		.latency_us = latency > UINT32_MAX ? UINT32_MAX : (uint32_t)latency,
 		.mode = monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE, .would_deny = would_deny,
 	};
 	audit_submit(d, &a, AUDIT_EXEC);
-	slot_release(idx);
+}
+
+static void slot_release(struct gk_events *ev, struct inflight *s)
+{
+	atomic_store(&s->busy, false);
+	close(s->fd);
+	s->fd = -1;
+	atomic_fetch_sub(&s->group->inflight, 1);
+	pthread_mutex_lock(&ev->q_lock);
+	ev->free_list[ev->n_free++] = (int)(s - ev->slots);
+	pthread_mutex_unlock(&ev->q_lock);
+	atomic_fetch_sub(&ev->d->stats.pending, 1);
 }
 
 static void *worker_main(void *arg)
 {
-	struct gk_daemon *d = arg;
+	struct gk_events *ev = arg;
 	for (;;) {
-		pthread_mutex_lock(&q_lock);
-		while (!q_len && !q_stopping)
-			pthread_cond_wait(&q_cond, &q_lock);
-		if (!q_len) {
-			pthread_mutex_unlock(&q_lock);
+		pthread_mutex_lock(&ev->q_lock);
+		while (!ev->q_len && !ev->q_stopping)
+			pthread_cond_wait(&ev->q_cond, &ev->q_lock);
+		if (!ev->q_len) {
+			pthread_mutex_unlock(&ev->q_lock);
 			return NULL;
 		}
-		int idx = queue[q_head];
-		q_head = (q_head + 1) % MAX_INFLIGHT;
-		q_len--;
-		pthread_mutex_unlock(&q_lock);
-		process(d, idx);
+		struct inflight *s = &ev->slots[ev->queue[ev->q_head]];
+		ev->q_head = (ev->q_head + 1) % (int)ev->n_slots;
+		ev->q_len--;
+		pthread_mutex_unlock(&ev->q_lock);
+		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
+		finish(ev, s, s->fd, s->group_fd, s->perm, s->pid, s->start_mono_us, &s->j);
+		slot_release(ev, s);
+	}
+}
+
+static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback)
+{
+	int64_t now = gk_mono_us();
+	for (unsigned i = 0; i < ev->n_slots; i++) {
+		struct inflight *s = &ev->slots[i];
+		if (!atomic_load(&s->busy) || !s->perm)
+			continue;
+		pthread_mutex_lock(&s->lock);
+		if (atomic_load(&s->busy) && !s->answered && now - s->start_mono_us > limit_us) {
+			fan_reply(s->group_fd, s->fd, fallback);
+			s->answered = s->timed_out = true;
+			s->timeout_verdict = fallback;
+			atomic_store(&s->cancel, true);
+			atomic_fetch_add(&ev->d->stats.timeouts, 1);
+		}
+		pthread_mutex_unlock(&s->lock);
 	}
 }
 
 static void *watchdog_main(void *arg)
 {
-	struct gk_daemon *d = arg;
+	struct gk_events *ev = arg;
+	struct gk_daemon *d = ev->d;
 	const struct timespec tick = { 0, WATCHDOG_TICK_MS * 1000000L };
-	for (;;) {
-		if (atomic_load(&watchdog_stopping))
-			return NULL;
+	while (!atomic_load(&ev->watchdog_stopping)) {
 		nanosleep(&tick, NULL);
 		pthread_rwlock_rdlock(&d->policy_lock);
 		int64_t limit = (int64_t)d->policy->decision_timeout_ms * 1000;
 		enum gk_verdict fallback = d->policy->on_error;
 		pthread_rwlock_unlock(&d->policy_lock);
-		int64_t now = gk_mono_us();
-		for (int i = 0; i < MAX_INFLIGHT; i++) {
-			struct inflight *s = &slots[i];
-			if (!atomic_load(&s->busy) || !s->perm)
-				continue;
-			pthread_mutex_lock(&s->lock);
-			if (atomic_load(&s->busy) && !s->answered && now - s->start_mono_us > limit) {
-				fan_reply(s->group_fd, s->fd, fallback);
-				s->answered = s->timed_out = true;
-				s->timeout_verdict = fallback;
-				atomic_store(&s->cancel, true);
-				atomic_fetch_add(&d->stats.timeouts, 1);
-			}
-			pthread_mutex_unlock(&s->lock);
-		}
+		watchdog_sweep(ev, limit, fallback);
 	}
+	return NULL;
 }
 
-int events_start(struct gk_daemon *d)
+void events_set_judge(struct gk_events *ev, events_judge_fn *fn)
 {
-	daemon_ctx = d;
-	for (int i = 0; i < MAX_INFLIGHT; i++) {
-		pthread_mutex_init(&slots[i].lock, NULL);
-		slots[i].fd = -1;
-		free_list[i] = MAX_INFLIGHT - 1 - i;
+	ev->judge = fn ? fn : judge_fully;
+}
+
+struct gk_events *events_start(struct gk_daemon *d, unsigned workers, unsigned max_pending)
+{
+	struct gk_events *ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return NULL;
+	ev->d = d;
+	ev->judge = judge_fully;
+	ev->n_slots = max_pending;
+	pthread_mutex_init(&ev->q_lock, NULL);
+	pthread_cond_init(&ev->q_cond, NULL);
+	ev->slots = calloc(max_pending, sizeof(*ev->slots));
+	ev->free_list = calloc(max_pending, sizeof(int));
+	ev->queue = calloc(max_pending, sizeof(int));
+	ev->workers = calloc(workers, sizeof(pthread_t));
+	if (!ev->slots || !ev->free_list || !ev->queue || !ev->workers)
+		goto fail;
+	for (unsigned i = 0; i < max_pending; i++) {
+		pthread_mutex_init(&ev->slots[i].lock, NULL);
+		ev->slots[i].fd = -1;
+		ev->free_list[i] = (int)(max_pending - 1 - i);
 	}
-	n_free = MAX_INFLIGHT;
-	n_workers = d->opt.workers;
-	workers = calloc(n_workers, sizeof(*workers));
-	if (!workers)
-		return -1;
-	for (unsigned i = 0; i < n_workers; i++)
-		if (pthread_create(&workers[i], NULL, worker_main, d) != 0)
-			return -1;
-	return pthread_create(&watchdog, NULL, watchdog_main, d) != 0 ? -1 : 0;
+	ev->n_free = (int)max_pending;
+	for (; ev->n_workers < workers; ev->n_workers++)
+		if (pthread_create(&ev->workers[ev->n_workers], NULL, worker_main, ev) != 0)
+			goto fail;
+	if (pthread_create(&ev->watchdog, NULL, watchdog_main, ev) != 0)
+		goto fail;
+	ev->watchdog_started = true;
+	return ev;
+fail:
+	events_stop(ev);
+	return NULL;
 }
 
 /* No slot free: answer at once rather than let the exec wait. */
-static void overload(struct gk_daemon *d, struct fan_group *g, int fd)
+static void overload(struct gk_events *ev, struct fan_group *g, int fd)
 {
+	struct gk_daemon *d = ev->d;
 	atomic_fetch_add(&d->stats.overloads, 1);
 	if (g->perm) {
 		pthread_rwlock_rdlock(&d->policy_lock);
@@ -190,43 +221,60 @@ static void overload(struct gk_daemon *d, struct fan_group *g, int fd)
 	close(fd);
 }
 
-static void dispatch(struct gk_daemon *d, struct fan_group *g,
-		     const struct fanotify_event_metadata *m)
+static void enqueue(struct gk_events *ev, struct fan_group *g, const struct judgement *j,
+		    int fd, pid_t pid, int64_t start_us)
 {
-	atomic_fetch_add(&d->stats.events, 1);
-	if (g->perm)
-		atomic_fetch_add(&d->stats.perm_events, 1);
-	pthread_mutex_lock(&q_lock);
-	int idx = n_free ? free_list[--n_free] : -1;
-	pthread_mutex_unlock(&q_lock);
+	pthread_mutex_lock(&ev->q_lock);
+	int idx = ev->n_free ? ev->free_list[--ev->n_free] : -1;
+	pthread_mutex_unlock(&ev->q_lock);
 	if (idx < 0) {
-		overload(d, g, m->fd);
+		overload(ev, g, fd);
 		return;
 	}
-	struct inflight *s = &slots[idx];
+	struct inflight *s = &ev->slots[idx];
 	pthread_mutex_lock(&s->lock);
 	s->answered = s->timed_out = false;
-	s->fd = m->fd;
+	s->fd = fd;
 	s->group_fd = g->fd;
 	s->group = g;
 	s->perm = g->perm;
-	s->mask = g->mask;
-	s->pid = m->pid;
-	s->start_mono_us = gk_mono_us();
+	s->pid = pid;
+	s->start_mono_us = start_us;
+	s->j = *j;
 	atomic_store(&s->cancel, false);
 	atomic_store(&s->busy, true);
 	pthread_mutex_unlock(&s->lock);
-	atomic_fetch_add(&d->stats.pending, 1);
+	atomic_fetch_add(&ev->d->stats.pending, 1);
 	atomic_fetch_add(&g->inflight, 1);
 
-	pthread_mutex_lock(&q_lock);
-	queue[(q_head + q_len) % MAX_INFLIGHT] = idx;
-	q_len++;
-	pthread_cond_signal(&q_cond);
-	pthread_mutex_unlock(&q_lock);
+	pthread_mutex_lock(&ev->q_lock);
+	ev->queue[(ev->q_head + ev->q_len) % (int)ev->n_slots] = idx;
+	ev->q_len++;
+	pthread_cond_signal(&ev->q_cond);
+	pthread_mutex_unlock(&ev->q_lock);
 }
 
-void events_read(struct gk_daemon *d, struct fan_group *g)
+static void handle(struct gk_events *ev, struct fan_group *g,
+		   const struct fanotify_event_metadata *m)
+{
+	struct gk_daemon *d = ev->d;
+	int64_t start_us = gk_mono_us();
+	struct judgement j;
+	atomic_fetch_add(&d->stats.events, 1);
+	if (g->perm)
+		atomic_fetch_add(&d->stats.perm_events, 1);
+	judge_begin(d, m->fd, &j);
+	if (j.have_id)
+		prescan_before_miss(d->prescan, &j.id);
+	if (judge_from_memory(d, &j)) {
+		finish(ev, NULL, m->fd, g->fd, g->perm, m->pid, start_us, &j);
+		close(m->fd);
+		return;
+	}
+	enqueue(ev, g, &j, m->fd, m->pid, start_us);
+}
+
+void events_read(struct gk_events *ev, struct fan_group *g)
 {
 	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	for (;;) {
@@ -245,24 +293,33 @@ void events_read(struct gk_daemon *d, struct fan_group *g)
 				return;
 			}
 			if (m->mask & FAN_Q_OVERFLOW)
-				atomic_fetch_add(&d->stats.queue_overflows, 1);
+				atomic_fetch_add(&ev->d->stats.queue_overflows, 1);
 			if (m->fd >= 0)
-				dispatch(d, g, m);
+				handle(ev, g, m);
 		}
 	}
 }
 
-void events_stop(struct gk_daemon *d)
+void events_stop(struct gk_events *ev)
 {
-	(void)d;
-	pthread_mutex_lock(&q_lock);
-	q_stopping = true;
-	pthread_cond_broadcast(&q_cond);
-	pthread_mutex_unlock(&q_lock);
-	for (unsigned i = 0; i < n_workers; i++)
-		pthread_join(workers[i], NULL);
-	atomic_store(&watchdog_stopping, true);
-	pthread_join(watchdog, NULL);
-	free(workers);
-	workers = NULL;
+	if (!ev)
+		return;
+	pthread_mutex_lock(&ev->q_lock);
+	ev->q_stopping = true;
+	pthread_cond_broadcast(&ev->q_cond);
+	pthread_mutex_unlock(&ev->q_lock);
+	for (unsigned i = 0; i < ev->n_workers; i++)
+		pthread_join(ev->workers[i], NULL);
+	atomic_store(&ev->watchdog_stopping, true);
+	if (ev->watchdog_started)
+		pthread_join(ev->watchdog, NULL);
+	for (unsigned i = 0; ev->slots && i < ev->n_slots; i++)
+		pthread_mutex_destroy(&ev->slots[i].lock);
+	pthread_mutex_destroy(&ev->q_lock);
+	pthread_cond_destroy(&ev->q_cond);
+	free(ev->slots);
+	free(ev->free_list);
+	free(ev->queue);
+	free(ev->workers);
+	free(ev);
 }

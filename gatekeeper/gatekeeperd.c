@@ -26,7 +26,8 @@ enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: gatekeeperd [--policy FILE] [--db FILE] [--socket PATH] [--foreground]\n"
-		     "                   [--no-kernel-cache] [--no-bpf] [--workers N] [--scan-workers N]\n");
+		     "                   [--no-kernel-cache] [--no-bpf] [--workers N] [--scan-workers N]\n"
+		     "                   [--max-pending N]\n");
 }
 
 static int parse_args(int argc, char **argv, struct gk_options *o)
@@ -36,10 +37,11 @@ static int parse_args(int argc, char **argv, struct gk_options *o)
 		{ "socket", required_argument, NULL, 's' }, { "foreground", no_argument, NULL, 'f' },
 		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
 		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
+		{ "max-pending", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 } };
 	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
-				  false, true, true, 4, 2 };
+				  false, true, true, 4, 2, 4096 };
 	int c;
 	while ((c = getopt_long(argc, argv, "p:d:s:fw:h", longopts, NULL)) != -1) {
 		char *end;
@@ -60,6 +62,17 @@ static int parse_args(int argc, char **argv, struct gk_options *o)
 				return -1;
 			}
 			*(c == 'w' ? &o->workers : &o->scan_workers) = (unsigned)n;
+			break;
+		}
+		case 'P': {
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > 65536) {
+				fprintf(stderr, "gatekeeperd: --max-pending: '%s' is not a number from 1 to 65536\n",
+					optarg);
+				return -1;
+			}
+			o->max_pending = (unsigned)n;
 			break;
 		}
 		case 'h': usage(stdout); exit(0);
@@ -101,10 +114,12 @@ static void reload(struct gk_daemon *d)
 			log_msg(GK_LOG_ERR, "reload_failed error=\"%s\"", errs.msg[i]);
 		return;
 	}
-	if (daemon_apply_policy(d, p, err, sizeof(err)) < 0) {
+	if (apply_policy(d, p, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "reload_failed error=\"%s\"", err);
 		policy_free(p);
+		return;
 	}
+	control_set_access(d->opt.socket_path, d->admin_gid);
 }
 
 /* Stay attached until ready, so that start-up errors reach the caller with
@@ -218,9 +233,9 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		if (p[2].revents & POLLIN)
 			kcache_drain(d->kc, on_kernel_denial, d);
 		if (p[3].revents & POLLIN)
-			events_read(d, d->group);
+			events_read(d->events, d->group);
 		if (p[4].revents & POLLIN)
-			events_read(d, d->retired);
+			events_read(d->events, d->retired);
 		retire_drained(d, p[4].revents & POLLIN);
 	}
 }
@@ -264,12 +279,22 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
 	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
-	if (!d->kc || audit_start(d) < 0 || events_start(d) < 0) {
+	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
+	    !(d->events = events_start(d, d->opt.workers, d->opt.max_pending))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	fileless_apply(d);
-	if (prescan_start(d, err, sizeof(err)) < 0) {
+	int prescan_fd = prescan_group_open(d->policy, err, sizeof(err));
+	if (prescan_fd < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
+	if (!(d->prescan = prescan_start(d, prescan_fd, d->opt.scan_workers))) {
+		log_msg(GK_LOG_ERR, "error=\"cannot start the pre-scan: %s\"", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (mounts_start(d, prescan_fd, PRESCAN_MASK, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
@@ -298,8 +323,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		return EXIT_INVALID;
 	}
-	if (check_watch_paths(d.policy, err, sizeof(err)) < 0 ||
-	    resolve_group(d.policy, &d.admin_gid, err, sizeof(err)) < 0) {
+	if (apply_check_watch(d.policy, err, sizeof(err)) < 0 ||
+	    apply_resolve_group(d.policy, &d.admin_gid, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_INVALID;
 	}
@@ -327,16 +352,17 @@ int main(int argc, char **argv)
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
 	mounts_stop();
-	events_stop(&d);
+	events_stop(d.events);
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
-	prescan_stop();
+	prescan_stop(d.prescan);
 	fileless_restore();
 	kcache_close(d.kc);
 	scanner_set_put(d.scanners);
 	audit_stop();
 	db_close(d.db);
 	admin_rules_free(d.admin);
+	hash_cache_free(d.hashes);
 	policy_free(d.policy);
 	return rc;
 }

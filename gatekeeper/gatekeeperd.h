@@ -11,6 +11,7 @@
 
 #include "db/db.h"
 #include "gatekeeper/kcache.h"
+#include "gatekeeper/util.h"
 #include "policy/policy.h"
 
 #define GK_DEFAULT_POLICY "/etc/gatekeeper/policy.yaml"
@@ -36,13 +37,20 @@ struct file_id {
 	int64_t ctime_ns;
 };
 int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
-/* The cached hash of an unchanged file (same dev, ino, size, ctime), or
- * hash it, re-checking that the file did not change while it was read. */
-int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
-		const atomic_bool *cancel);
+bool file_id_same(const struct file_id *a, const struct file_id *b);
+struct hash_cache;
+struct hash_cache *hash_cache_new(void);
+void hash_cache_free(struct hash_cache *hc);
+/* The digest of an unchanged file (same dev, ino, size, ctime), if known. */
+bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
+		       unsigned char out[GK_SHA256_LEN]);
+/* The cached hash of an unchanged file, or hash it, re-checking that the
+ * file did not change while it was read. */
+int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
+		unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel);
 /* The file was written: its cached hash may not describe it any more
  * (a write through a shared mapping need not change its ctime). */
-void hash_cache_forget(dev_t dev, ino_t ino);
+void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino);
 
 /* ---- stats.c: counters and the decision-latency histogram ---- */
 struct gk_stats {
@@ -71,6 +79,7 @@ struct gk_options {
 	const char *policy_path, *db_path, *socket_path;
 	bool foreground, kernel_cache, try_bpf;
 	unsigned workers, scan_workers;
+	unsigned max_pending;    /* permission events judged or queued at once */
 };
 
 /* One fanotify group and what it watches; replaced whole on a policy change
@@ -82,6 +91,12 @@ struct fan_group {
 	uint64_t mask;
 };
 
+struct gk_events;
+struct gk_prescan;
+
+/* Everything the daemon holds. Each subsystem is an object it owns, made by
+ * its *_start and undone by its *_stop (NULL-safe, and safe after a start
+ * that failed half-way), so that tests can start one several times. */
 struct gk_daemon {
 	struct gk_options opt;
 	pthread_rwlock_t policy_lock;       /* guards policy, policy_applied_us, admin_gid */
@@ -99,6 +114,9 @@ struct gk_daemon {
 	struct gk_db *db;                   /* the control thread's connection */
 	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
 	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
+	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
+	struct gk_events *events;           /* permission events: slots, workers, deadlines */
+	struct gk_prescan *prescan;         /* close-write group and its scan queue */
 };
 
 /* fan.c: fanotify groups */
@@ -109,18 +127,28 @@ void fan_close_async(int fd);
 /* Answer a permission event. Never fails silently: logs errors. */
 void fan_reply(int group_fd, int event_fd, enum gk_verdict verdict);
 
-/* judge.c: the one decision function (miss path, control queries) */
+/* judge.c: the one decision function (miss path, pre-scan, control queries) */
 struct judgement {
 	uint64_t kcache_epoch;     /* kernel-cache epoch when judging began */
 	struct file_id id;
 	bool have_id;
+	bool need_hash;            /* watched, or a hash rule could deny it anyway */
+	bool fileless;             /* no name links to it (memfd, O_TMPFILE, deleted) */
+	enum gk_watch_fact watch;
 	unsigned char sha256[GK_SHA256_LEN];
 	bool have_sha;
 	struct gk_decision decision;
 	char path[4096];
 };
-void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgement *j,
-	      const atomic_bool *cancel);
+/* What the event itself tells: path, identity, whether it is watched. */
+void judge_begin(struct gk_daemon *d, int fd, struct judgement *j);
+/* Decide without reading the file (its digest is cached, no scan is due).
+ * Returns false, deciding nothing, when the file must be read. */
+bool judge_from_memory(struct gk_daemon *d, struct judgement *j);
+/* After judge_begin: identify, decide, scan if due, decide again. */
+void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel);
+/* judge_begin + judge_fully. */
+void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel);
 /* Record the judgement in the kernel cache, unless the file changed since it
  * was identified (the entry would vouch for content nobody judged). */
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j);
@@ -138,20 +166,29 @@ void scanner_set_report(struct scanner_set *s, struct proto_buf *reply);
 void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);
 
-/* prescan.c: judge newly written executables before their first exec */
-int prescan_start(struct gk_daemon *d, char *err, size_t errlen);
-void prescan_stop(void);
-int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen);
-void prescan_swap_group(int fd);      /* takes the fd */
-void prescan_note_miss(const struct file_id *id);
-void prescan_sync(void);
+/* events.c: the permission-event route. The reading thread decides what
+ * memory can decide and answers at once; the rest goes to workers; a
+ * watchdog answers whatever reaches its deadline. */
+struct gk_events *events_start(struct gk_daemon *d, unsigned workers, unsigned max_pending);
+/* Read and handle whatever is ready on g->fd. */
+void events_read(struct gk_events *ev, struct fan_group *g);
+/* Stop workers after answering all queued events. NULL-safe. */
+void events_stop(struct gk_events *ev);
+/* The judging stage of a worker (tests stall it to reach deadlines). */
+typedef void events_judge_fn(struct gk_daemon *d, int fd, struct judgement *j,
+			     const atomic_bool *cancel);
+void events_set_judge(struct gk_events *ev, events_judge_fn *fn);
 
-/* events.c: read events, worker pool, deadline watchdog */
-int events_start(struct gk_daemon *d);
-/* Read and dispatch whatever is ready on g->fd. */
-void events_read(struct gk_daemon *d, struct fan_group *g);
-/* Stop workers after answering all queued events. */
-void events_stop(struct gk_daemon *d);
+/* prescan.c: judge newly written executables before their first exec */
+int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen);
+/* Takes group_fd (from prescan_group_open), also when it fails. */
+struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned workers);
+void prescan_stop(struct gk_prescan *ps);                 /* NULL-safe */
+void prescan_swap_group(struct gk_prescan *ps, int fd);   /* takes the fd */
+/* Before a permission event is judged: handle the closes that came before
+ * it (so no cached digest outlives a write through a shared mapping), and
+ * count a pre-judged file whose first exec still asked the daemon. */
+void prescan_before_miss(struct gk_prescan *ps, const struct file_id *id);
 
 /* audit.c: decisions to the audit table and the log, after the reply */
 enum audit_kind {
@@ -174,8 +211,8 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
 
 /* apply.c: apply a parsed policy (takes ownership on success). -1: the
  * policy cannot be applied here; -2: busy (a previous change still drains). */
-int daemon_apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen);
-int check_watch_paths(const struct gk_policy *p, char *err, size_t errlen);
-int resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen);
+int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen);
+int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen);
+int apply_resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 /* Identify a file by the SHA-256 of its content, read through the fd the
  * kernel gave us (FMODE_NONOTIFY: reading it raises no event). An unchanged
- * file (same dev, inode, size and ctime) is never hashed twice. */
+ * file (same dev, inode, size and ctime) is never hashed twice: the hash
+ * cache remembers the digest of each (dev, inode) as of one (size, ctime). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@
 #define HASH_CACHE_SLOTS 16384           /* direct-mapped; a collision rehashes */
 #define HASH_CACHE_LOCKS 64
 #define HASH_RETRIES 3
+/* Files being hashed right now: a second caller for the same file waits for
+ * the first instead of reading it again (the miss path meeting a pre-scan). */
+#define HASHING_MAX 64
 
 struct hash_slot {
 	struct file_id id;
@@ -22,17 +26,13 @@ struct hash_slot {
 	bool used;
 };
 
-static struct hash_slot cache[HASH_CACHE_SLOTS];
-
-/* Files being hashed right now: a second caller for the same file waits for
- * the first instead of reading it again (the miss path meeting a pre-scan). */
-#define HASHING_MAX 64
-static struct file_id hashing[HASHING_MAX];
-static bool hashing_busy[HASHING_MAX];
-static pthread_mutex_t hashing_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hashing_done = PTHREAD_COND_INITIALIZER;
-static pthread_mutex_t cache_locks[HASH_CACHE_LOCKS] = {
-	[0 ... HASH_CACHE_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
+struct hash_cache {
+	struct hash_slot slots[HASH_CACHE_SLOTS];
+	pthread_mutex_t slot_locks[HASH_CACHE_LOCKS];
+	struct file_id hashing[HASHING_MAX];
+	bool hashing_busy[HASHING_MAX];
+	pthread_mutex_t hashing_lock;
+	pthread_cond_t hashing_done;
 };
 
 int file_id_of_fd(int fd, struct file_id *id)
@@ -51,127 +51,157 @@ int file_id_of_fd(int fd, struct file_id *id)
 	return 0;
 }
 
-static bool same_id(const struct file_id *a, const struct file_id *b)
+bool file_id_same(const struct file_id *a, const struct file_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->ctime_ns == b->ctime_ns;
 }
 
-static int hash_and_cache(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
-			  const atomic_bool *cancel);
-
-static size_t slot_of(const struct file_id *id)
+struct hash_cache *hash_cache_new(void)
 {
-	uint64_t h = (uint64_t)id->ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)id->dev;
-	return (size_t)(h ^ (h >> 29)) % HASH_CACHE_SLOTS;
+	struct hash_cache *hc = calloc(1, sizeof(*hc));
+	if (!hc)
+		return NULL;
+	for (int i = 0; i < HASH_CACHE_LOCKS; i++)
+		pthread_mutex_init(&hc->slot_locks[i], NULL);
+	pthread_mutex_init(&hc->hashing_lock, NULL);
+	pthread_cond_init(&hc->hashing_done, NULL);
+	return hc;
 }
 
-static bool cache_lookup(const struct file_id *id, unsigned char out[GK_SHA256_LEN])
+void hash_cache_free(struct hash_cache *hc)
 {
-	size_t slot = slot_of(id);
-	pthread_mutex_t *lock = &cache_locks[slot % HASH_CACHE_LOCKS];
+	if (!hc)
+		return;
+	for (int i = 0; i < HASH_CACHE_LOCKS; i++)
+		pthread_mutex_destroy(&hc->slot_locks[i]);
+	pthread_mutex_destroy(&hc->hashing_lock);
+	pthread_cond_destroy(&hc->hashing_done);
+	free(hc);
+}
+
+static struct hash_slot *slot_of(struct hash_cache *hc, dev_t dev, ino_t ino,
+				 pthread_mutex_t **lock)
+{
+	size_t i = gk_inode_hash(dev, ino) % HASH_CACHE_SLOTS;
+	*lock = &hc->slot_locks[i % HASH_CACHE_LOCKS];
+	return &hc->slots[i];
+}
+
+bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
+		       unsigned char out[GK_SHA256_LEN])
+{
+	pthread_mutex_t *lock;
+	struct hash_slot *s = slot_of(hc, id->dev, id->ino, &lock);
 	pthread_mutex_lock(lock);
-	bool hit = cache[slot].used && same_id(&cache[slot].id, id);
+	bool hit = s->used && file_id_same(&s->id, id);
 	if (hit)
-		memcpy(out, cache[slot].sha, GK_SHA256_LEN);
+		memcpy(out, s->sha, GK_SHA256_LEN);
 	pthread_mutex_unlock(lock);
 	return hit;
 }
 
+static void cache_store(struct hash_cache *hc, const struct file_id *id,
+			const unsigned char sha[GK_SHA256_LEN])
+{
+	pthread_mutex_t *lock;
+	struct hash_slot *s = slot_of(hc, id->dev, id->ino, &lock);
+	pthread_mutex_lock(lock);
+	s->id = *id;
+	memcpy(s->sha, sha, GK_SHA256_LEN);
+	s->used = true;
+	pthread_mutex_unlock(lock);
+}
+
+static void wait_a_moment(pthread_cond_t *cond, pthread_mutex_t *lock)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 10 * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(cond, lock, &until);
+}
+
 /* Returns the claimed hashing slot, -1 when none was free (hash anyway), or
  * -2 after waiting for another hasher of the same file (look again). */
-static int claim_hashing(const struct file_id *id, const atomic_bool *cancel)
+static int claim_hashing(struct hash_cache *hc, const struct file_id *id,
+			 const atomic_bool *cancel)
 {
 	int free_slot = -1;
-	pthread_mutex_lock(&hashing_lock);
+	pthread_mutex_lock(&hc->hashing_lock);
 	for (int i = 0; i < HASHING_MAX; i++) {
-		if (!hashing_busy[i]) {
+		if (!hc->hashing_busy[i]) {
 			free_slot = free_slot < 0 ? i : free_slot;
-		} else if (same_id(&hashing[i], id)) {
-			while (hashing_busy[i] && same_id(&hashing[i], id) &&
-			       !(cancel && atomic_load(cancel))) {
-				struct timespec until;
-				clock_gettime(CLOCK_REALTIME, &until);
-				until.tv_nsec += 10 * 1000000;
-				if (until.tv_nsec >= 1000000000) {
-					until.tv_sec++;
-					until.tv_nsec -= 1000000000;
-				}
-				pthread_cond_timedwait(&hashing_done, &hashing_lock, &until);
-			}
-			pthread_mutex_unlock(&hashing_lock);
+		} else if (file_id_same(&hc->hashing[i], id)) {
+			while (hc->hashing_busy[i] && file_id_same(&hc->hashing[i], id) &&
+			       !(cancel && atomic_load(cancel)))
+				wait_a_moment(&hc->hashing_done, &hc->hashing_lock);
+			pthread_mutex_unlock(&hc->hashing_lock);
 			return -2;
 		}
 	}
 	if (free_slot >= 0) {
-		hashing[free_slot] = *id;
-		hashing_busy[free_slot] = true;
+		hc->hashing[free_slot] = *id;
+		hc->hashing_busy[free_slot] = true;
 	}
-	pthread_mutex_unlock(&hashing_lock);
+	pthread_mutex_unlock(&hc->hashing_lock);
 	return free_slot;
 }
 
-static void release_hashing(int claimed)
+static void release_hashing(struct hash_cache *hc, int claimed)
 {
 	if (claimed < 0)
 		return;
-	pthread_mutex_lock(&hashing_lock);
-	hashing_busy[claimed] = false;
-	pthread_cond_broadcast(&hashing_done);
-	pthread_mutex_unlock(&hashing_lock);
+	pthread_mutex_lock(&hc->hashing_lock);
+	hc->hashing_busy[claimed] = false;
+	pthread_cond_broadcast(&hc->hashing_done);
+	pthread_mutex_unlock(&hc->hashing_lock);
 }
 
-int identify_fd(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
-		const atomic_bool *cancel)
+/* A writer may change the file while we read it: the hash must belong to
+ * the content the id describes, so compare the id before and after. */
+static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
+			  unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel)
 {
-	if (file_id_of_fd(fd, id) < 0)
-		return -1;
-	int claimed;
-	do {
-		if (cache_lookup(id, out))
-			return 0;
-		claimed = claim_hashing(id, cancel);
-	} while (claimed == -2 && !(cancel && atomic_load(cancel)));
-	int rc = hash_and_cache(fd, id, out, cancel);
-	release_hashing(claimed);
-	return rc;
-}
-
-static int hash_and_cache(int fd, struct file_id *id, unsigned char out[GK_SHA256_LEN],
-			  const atomic_bool *cancel)
-{
-	size_t slot = slot_of(id);
-	pthread_mutex_t *lock = &cache_locks[slot % HASH_CACHE_LOCKS];
-
-	/* A writer may change the file while we read it: the hash must belong
-	 * to the content the id describes, so compare the id before and after. */
 	for (int attempt = 0; attempt < HASH_RETRIES; attempt++) {
 		struct file_id after;
 		if (scanner_sha256_fd(fd, out, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
-		if (same_id(id, &after)) {
-			pthread_mutex_lock(lock);
-			cache[slot].id = *id;
-			memcpy(cache[slot].sha, out, GK_SHA256_LEN);
-			cache[slot].used = true;
-			pthread_mutex_unlock(lock);
+		if (file_id_same(id, &after)) {
+			cache_store(hc, id, out);
 			return 0;
 		}
 		*id = after;
-		slot = slot_of(id);
-		lock = &cache_locks[slot % HASH_CACHE_LOCKS];
 	}
 	errno = EAGAIN;    /* still being written: the caller applies on_error */
 	return -1;
 }
 
-void hash_cache_forget(dev_t dev, ino_t ino)
+int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
+		unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel)
 {
-	struct file_id probe = { .dev = dev, .ino = ino };
-	size_t slot = slot_of(&probe);
-	pthread_mutex_t *lock = &cache_locks[slot % HASH_CACHE_LOCKS];
+	if (file_id_of_fd(fd, id) < 0)
+		return -1;
+	int claimed;
+	do {
+		if (hash_cache_lookup(hc, id, out))
+			return 0;
+		claimed = claim_hashing(hc, id, cancel);
+	} while (claimed == -2 && !(cancel && atomic_load(cancel)));
+	int rc = hash_and_cache(hc, fd, id, out, cancel);
+	release_hashing(hc, claimed);
+	return rc;
+}
+
+void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)
+{
+	pthread_mutex_t *lock;
+	struct hash_slot *s = slot_of(hc, dev, ino, &lock);
 	pthread_mutex_lock(lock);
-	if (cache[slot].used && cache[slot].id.dev == dev && cache[slot].id.ino == ino)
-		cache[slot].used = false;
+	if (s->used && s->id.dev == dev && s->id.ino == ino)
+		s->used = false;
 	pthread_mutex_unlock(lock);
 }

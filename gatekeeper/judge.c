@@ -1,5 +1,8 @@
 /* The one decision function: identify the file behind an fd, then let the
- * policy decide with everything the daemon knows about that content. */
+ * policy decide with everything the daemon knows about that content.
+ * judge_begin learns what the event itself tells (path, identity, whether
+ * it is watched) once; judge_from_memory decides when nothing needs reading;
+ * judge_fully reads (hash, scan) what must be read. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,20 +12,111 @@
 #include "gatekeeper/gatekeeperd.h"
 #include "scanner/scanner.h"
 
-static void path_of_fd(int fd, char *out, size_t size)
+void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
 {
-	char link[64];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, out, size - 1);
-	out[n > 0 ? n : 0] = '\0';
+	memset(j, 0, sizeof(*j));
+	j->kcache_epoch = kcache_epoch(d->kc);
+	gk_fd_path(fd, j->path, sizeof(j->path));
+	j->have_id = file_id_of_fd(fd, &j->id) == 0;
+	j->fileless = fileless_fd(fd);
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool watched = !j->path[0] || policy_path_watched(d->policy, j->path);
+	/* Outside the watched subtrees only hash rules can deny: hash there
+	 * only when such a rule exists, so unwatched files stay cheap. */
+	j->need_hash = watched || d->policy->hash_rules_deny || admin_rules_denies(d->admin) > 0;
+	pthread_rwlock_unlock(&d->policy_lock);
+	j->watch = watched ? GK_WATCH_INSIDE : GK_WATCH_OUTSIDE;
 }
 
-static bool policy_denies_by_hash(const struct gk_policy *p)
+static void facts_of(struct gk_daemon *d, const struct judgement *j, struct gk_file_facts *f)
 {
-	for (size_t i = 0; i < p->n_rules; i++)
-		if (p->rules[i].match == GK_MATCH_SHA256 && p->rules[i].action == GK_VERDICT_DENY)
-			return true;
+	*f = (struct gk_file_facts){ .path = j->path[0] ? j->path : NULL, .watch = j->watch,
+				     .fileless = j->fileless };
+	if (j->have_sha) {
+		f->sha256 = j->sha256;
+		f->admin = admin_rules_get(d->admin, j->sha256);
+	}
+}
+
+/* Decide; with plan, say whether a scan could still change the verdict
+ * (only a decision that fell through to the default can), and how. */
+static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_file_facts *f,
+		   struct gk_scan_plan *plan, struct scanner_set **set)
+{
+	pthread_rwlock_rdlock(&d->policy_lock);
+	policy_decide(d->policy, f, &j->decision);
+	bool scan = plan && j->have_sha && j->decision.source == GK_SOURCE_DEFAULT &&
+		    policy_scan_plan_for(d->policy, f, plan);
+	if (scan && set) {
+		*set = d->scanners;
+		scanner_set_get(*set);
+	}
+	pthread_rwlock_unlock(&d->policy_lock);
+	return scan;
+}
+
+bool judge_from_memory(struct gk_daemon *d, struct judgement *j)
+{
+	if (!j->have_id)
+		return false;
+	if (j->need_hash && !hash_cache_lookup(d->hashes, &j->id, j->sha256))
+		return false;
+	j->have_sha = j->need_hash;
+	struct gk_file_facts f;
+	struct gk_scan_plan plan;
+	facts_of(d, j, &f);
+	if (!decide(d, j, &f, &plan, NULL))
+		return true;
+	j->have_sha = false;   /* a scan is due: the worker judges it whole */
 	return false;
+}
+
+static void scan_and_decide(struct gk_daemon *d, int fd, struct judgement *j,
+			    struct gk_file_facts *f, const struct gk_scan_plan *plan,
+			    struct scanner_set *set)
+{
+	struct scan_result r;
+	scan_with_plan(set, fd, j->sha256, plan, &r);
+	scanner_set_put(set);
+	if (r.status == SCAN_INFECTED) {
+		f->scan = GK_VERDICT_DENY;
+		f->scan_detail = r.detail;
+	} else if (r.status == SCAN_ERROR) {
+		f->scan_error = true;
+		f->scan_error_reason = r.detail;
+	} else {
+		f->scan = GK_VERDICT_ALLOW;
+	}
+	decide(d, j, f, NULL, NULL);
+}
+
+void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel)
+{
+	char reason[128] = "";
+	struct gk_file_facts f;
+	if (j->need_hash) {
+		if (identify_fd(d->hashes, fd, &j->id, j->sha256, cancel) == 0) {
+			j->have_id = j->have_sha = true;
+		} else {
+			snprintf(reason, sizeof(reason), "cannot hash file: %s",
+				 errno == EAGAIN ? "it kept changing while read" : strerror(errno));
+		}
+	}
+	facts_of(d, j, &f);
+	if (reason[0]) {
+		f.scan_error = true;
+		f.scan_error_reason = reason;
+	}
+	struct gk_scan_plan plan;
+	struct scanner_set *set = NULL;
+	if (decide(d, j, &f, &plan, &set))
+		scan_and_decide(d, fd, j, &f, &plan, set);
+}
+
+void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel)
+{
+	judge_begin(d, fd, j);
+	judge_fully(d, fd, j, cancel);
 }
 
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j)
@@ -43,68 +137,4 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	if (file_id_of_fd(fd, &now) < 0 || now.size != j->id.size ||
 	    now.ctime_ns != j->id.ctime_ns || kcache_epoch(d->kc) != j->kcache_epoch)
 		kcache_unrecord(d->kc, fd);
-}
-
-void judge_fd(struct gk_daemon *d, int fd, const char *path_hint, struct judgement *j,
-	      const atomic_bool *cancel)
-{
-	memset(j, 0, sizeof(*j));
-	j->kcache_epoch = kcache_epoch(d->kc);
-	if (path_hint)
-		snprintf(j->path, sizeof(j->path), "%s", path_hint);
-	else
-		path_of_fd(fd, j->path, sizeof(j->path));
-
-	/* Outside the watched subtrees only hash rules can deny: hash there
-	 * only when such a rule exists, so unwatched files stay cheap. */
-	pthread_rwlock_rdlock(&d->policy_lock);
-	bool need_hash = !j->path[0] || policy_path_watched(d->policy, j->path) ||
-			 policy_denies_by_hash(d->policy) || admin_rules_denies(d->admin) > 0;
-	pthread_rwlock_unlock(&d->policy_lock);
-
-	struct gk_file_facts facts = { .path = j->path[0] ? j->path : NULL,
-				       .fileless = fileless_fd(fd) };
-	char reason[128] = "";
-	if (need_hash) {
-		if (identify_fd(fd, &j->id, j->sha256, cancel) == 0) {
-			j->have_id = j->have_sha = true;
-			facts.sha256 = j->sha256;
-			facts.admin = admin_rules_get(d->admin, j->sha256);
-		} else {
-			snprintf(reason, sizeof(reason), "cannot hash file: %s",
-				 errno == EAGAIN ? "it kept changing while read" : strerror(errno));
-			facts.scan_error = true;
-			facts.scan_error_reason = reason;
-		}
-	} else {
-		j->have_id = file_id_of_fd(fd, &j->id) == 0;
-	}
-
-	/* Only a decision that fell through to the default can change with a
-	 * scan result: scan then, and decide again with what the scan found. */
-	struct gk_scan_plan plan;
-	pthread_rwlock_rdlock(&d->policy_lock);
-	policy_decide(d->policy, &facts, &j->decision);
-	bool scan = j->have_sha && j->decision.source == GK_SOURCE_DEFAULT &&
-		    policy_scan_plan(d->policy, facts.path, &plan);
-	struct scanner_set *set = scan ? d->scanners : NULL;
-	scanner_set_get(set);
-	pthread_rwlock_unlock(&d->policy_lock);
-	if (!scan)
-		return;
-	struct scan_result r;
-	scan_with_plan(set, fd, j->sha256, &plan, &r);
-	scanner_set_put(set);
-	if (r.status == SCAN_INFECTED) {
-		facts.scan = GK_VERDICT_DENY;
-		facts.scan_detail = r.detail;
-	} else if (r.status == SCAN_ERROR) {
-		facts.scan_error = true;
-		facts.scan_error_reason = r.detail;
-	} else {
-		facts.scan = GK_VERDICT_ALLOW;
-	}
-	pthread_rwlock_rdlock(&d->policy_lock);
-	policy_decide(d->policy, &facts, &j->decision);
-	pthread_rwlock_unlock(&d->policy_lock);
 }

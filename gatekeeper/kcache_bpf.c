@@ -34,7 +34,8 @@ struct kcache_bpf {
 
 /* libbpf's own chatter would spam stderr on every host without BPF LSM;
  * keep only its last warning for the one-line reason. GK_BPF_VERBOSE=1 in
- * the environment passes everything (the verifier log) to stderr. */
+ * the environment passes everything (the verifier log) to stderr. Global:
+ * libbpf_set_print takes a bare function, with no context pointer. */
 static char libbpf_last[160];
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/kcache_lease.h"
+#include "gatekeeper/util.h"
 
 struct lease_entry {
 	bool used;
@@ -63,7 +64,7 @@ struct kcache_leases *leases_new(int signo, size_t limit)
 /* The index slot of an inode's lease, or of where it would go (-1: full). */
 static long inode_slot(struct kcache_leases *t, dev_t dev, ino_t ino, bool for_insert)
 {
-	size_t h = (size_t)(((uint64_t)ino * 0x9e3779b97f4a7c15ull) ^ (uint64_t)dev);
+	size_t h = gk_inode_hash(dev, ino);
 	long first_free = -1;
 	for (size_t n = 0; n < t->inode_cap; n++) {
 		size_t i = (h + n) & (t->inode_cap - 1);

@@ -8,6 +8,8 @@
 
 #include "gatekeeper/gatekeeperd.h"
 
+/* Global: every thread logs, and threading a log object through each call
+ * would buy nothing; set once by log_init before any thread starts. */
 static bool log_to_stderr = true;
 
 void log_init(bool to_stderr)

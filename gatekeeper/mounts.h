@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/fanotify.h>
 #include <sys/types.h>
 
 #include "policy/policy.h"
@@ -27,6 +28,9 @@ int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add);
  * an error (-1 with err); the tracker reports the others as skipped. */
 int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, char *err,
 		      size_t errlen);
+
+/* What the pre-scan group (prescan.c) marks every filesystem with. */
+#define PRESCAN_MASK (FAN_CLOSE_WRITE | FAN_OPEN_EXEC)
 
 /* Start following mounts (fanotify mount events where the kernel has them,
  * else /proc/self/mountinfo); the first pass runs before this returns.

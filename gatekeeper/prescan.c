@@ -19,7 +19,6 @@
 #include "gatekeeper/mounts.h"
 
 #define PENDING_MAX 1024
-#define PRESCAN_MASK (FAN_CLOSE_WRITE | FAN_OPEN_EXEC)
 #define PREJUDGED_SLOTS 16384
 
 struct pending {
@@ -35,22 +34,21 @@ struct prejudged {
 	bool used, missed;       /* missed: its exec still raised a permission event */
 };
 
-static struct {
+struct gk_prescan {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct pending entries[PENDING_MAX];
 	int fifo[PENDING_MAX], head, len;
 	bool stopping;
 	pthread_t reader, *workers;
-	unsigned n_workers;
+	unsigned n_workers;            /* started */
+	bool reader_started;
 	int group_fd, new_group_fd, wake_fd;
 	struct gk_daemon *d;
 	pthread_mutex_t read_lock;     /* one reader at a time, read and handled whole */
 	pthread_mutex_t judged_lock;
 	struct prejudged judged[PREJUDGED_SLOTS];
-} ps = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
-	 .judged_lock = PTHREAD_MUTEX_INITIALIZER, .read_lock = PTHREAD_MUTEX_INITIALIZER, .group_fd = -1, .new_group_fd = -1,
-	 .wake_fd = -1 };
+};
 
 int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen)
 {
@@ -68,41 +66,40 @@ int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen)
 	return fd;
 }
 
-static size_t judged_slot(dev_t dev, ino_t ino)
+static struct prejudged *judged_entry(struct gk_prescan *ps, dev_t dev, ino_t ino)
 {
-	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
-	return (size_t)(h ^ (h >> 31)) % PREJUDGED_SLOTS;
+	return &ps->judged[gk_inode_hash(dev, ino) % PREJUDGED_SLOTS];
 }
 
-void prescan_note_miss(const struct file_id *id)
+static void note_miss(struct gk_prescan *ps, const struct file_id *id)
 {
-	pthread_mutex_lock(&ps.judged_lock);
-	struct prejudged *e = &ps.judged[judged_slot(id->dev, id->ino)];
+	pthread_mutex_lock(&ps->judged_lock);
+	struct prejudged *e = judged_entry(ps, id->dev, id->ino);
 	if (e->used && e->id.dev == id->dev && e->id.ino == id->ino)
 		e->missed = true;
-	pthread_mutex_unlock(&ps.judged_lock);
+	pthread_mutex_unlock(&ps->judged_lock);
 }
 
-static void count_first_exec(int fd)
+static void count_first_exec(struct gk_prescan *ps, int fd)
 {
 	struct file_id id;
 	if (file_id_of_fd(fd, &id) < 0)
 		return;
-	pthread_mutex_lock(&ps.judged_lock);
-	struct prejudged *e = &ps.judged[judged_slot(id.dev, id.ino)];
+	pthread_mutex_lock(&ps->judged_lock);
+	struct prejudged *e = judged_entry(ps, id.dev, id.ino);
 	/* Same inode is enough: a rewrite after the pre-scan queues a new one
 	 * (replacing this entry), and a chmod after close (as GNU ld does) keeps
 	 * the verdict. A permission event in between marked it missed. */
 	if (e->used && e->id.dev == id.dev && e->id.ino == id.ino) {
-		atomic_fetch_add(&ps.d->stats.first_execs_prejudged, 1);
+		atomic_fetch_add(&ps->d->stats.first_execs_prejudged, 1);
 		if (!e->missed)
-			atomic_fetch_add(&ps.d->stats.first_execs_kernel_hits, 1);
+			atomic_fetch_add(&ps->d->stats.first_execs_kernel_hits, 1);
 		e->used = false;
 	}
-	pthread_mutex_unlock(&ps.judged_lock);
+	pthread_mutex_unlock(&ps->judged_lock);
 	/* Later execs of this inode need no counting (cleared on modification). */
-	fanotify_mark(ps.group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE, FAN_OPEN_EXEC,
-		      fd, NULL);
+	fanotify_mark(ps->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
+		      FAN_OPEN_EXEC, fd, NULL);
 }
 
 static bool may_be_executable(int fd, const struct stat *st)
@@ -115,12 +112,12 @@ static bool may_be_executable(int fd, const struct stat *st)
 }
 
 /* Takes ownership of fd. */
-static void enqueue(int fd, const struct stat *st, pid_t pid)
+static void enqueue(struct gk_prescan *ps, int fd, const struct stat *st, pid_t pid)
 {
-	pthread_mutex_lock(&ps.lock);
+	pthread_mutex_lock(&ps->lock);
 	struct pending *free_e = NULL;
 	for (int i = 0; i < PENDING_MAX; i++) {
-		struct pending *e = &ps.entries[i];
+		struct pending *e = &ps->entries[i];
 		if (e->state == P_FREE) {
 			free_e = free_e ? free_e : e;
 			continue;
@@ -132,54 +129,53 @@ static void enqueue(int fd, const struct stat *st, pid_t pid)
 			close(*slot);
 		*slot = fd;
 		e->pid = pid;
-		atomic_fetch_add(&ps.d->stats.prescan_coalesced, 1);
-		pthread_mutex_unlock(&ps.lock);
+		atomic_fetch_add(&ps->d->stats.prescan_coalesced, 1);
+		pthread_mutex_unlock(&ps->lock);
 		return;
 	}
 	if (!free_e) {
-		pthread_mutex_unlock(&ps.lock);
-		atomic_fetch_add(&ps.d->stats.prescan_dropped, 1);   /* judged on its first exec */
+		pthread_mutex_unlock(&ps->lock);
+		atomic_fetch_add(&ps->d->stats.prescan_dropped, 1);   /* judged on its first exec */
 		close(fd);
 		return;
 	}
 	*free_e = (struct pending){ .dev = st->st_dev, .ino = st->st_ino, .fd = fd, .next_fd = -1,
 				    .pid = pid, .state = P_QUEUED };
-	ps.fifo[(ps.head + ps.len++) % PENDING_MAX] = (int)(free_e - ps.entries);
-	pthread_cond_signal(&ps.cond);
-	pthread_mutex_unlock(&ps.lock);
+	ps->fifo[(ps->head + ps->len++) % PENDING_MAX] = (int)(free_e - ps->entries);
+	pthread_cond_signal(&ps->cond);
+	pthread_mutex_unlock(&ps->lock);
 }
 
-static void on_close_write(int fd, pid_t pid)
+static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
 {
+	struct gk_daemon *d = ps->d;
 	struct stat st;
-	char path[4096], link[64];
+	char path[4096];
 	/* A write through a shared mapping raises no FS_MODIFY, so an ignore mark
 	 * can outlive it: take back whatever the kernel caches for this inode. */
-	if (!kcache_sees_writes(ps.d->kc))
-		kcache_unrecord(ps.d->kc, fd);
+	if (!kcache_sees_writes(d->kc))
+		kcache_unrecord(d->kc, fd);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return;
 	}
-	hash_cache_forget(st.st_dev, st.st_ino);
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, path, sizeof(path) - 1);
-	path[n > 0 ? n : 0] = '\0';
-	pthread_rwlock_rdlock(&ps.d->policy_lock);
-	bool watched = policy_path_watched(ps.d->policy, path);
-	pthread_rwlock_unlock(&ps.d->policy_lock);
+	hash_cache_forget(d->hashes, st.st_dev, st.st_ino);
+	gk_fd_path(fd, path, sizeof(path));
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool watched = policy_path_watched(d->policy, path);
+	pthread_rwlock_unlock(&d->policy_lock);
 	if (!watched || !may_be_executable(fd, &st)) {
 		close(fd);
 		return;
 	}
-	enqueue(fd, &st, pid);
+	enqueue(ps, fd, &st, pid);
 }
 
-static void read_events(int group_fd)
+static void read_events(struct gk_prescan *ps)
 {
 	char buf[32 * 1024] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	for (;;) {
-		ssize_t len = read(group_fd, buf, sizeof(buf));
+		ssize_t len = read(ps->group_fd, buf, sizeof(buf));
 		if (len < 0 && errno == EINTR)
 			continue;
 		if (len <= 0)
@@ -189,65 +185,68 @@ static void read_events(int group_fd)
 			if (m->fd < 0)
 				continue;
 			if (m->mask & FAN_OPEN_EXEC)
-				count_first_exec(m->fd);
+				count_first_exec(ps, m->fd);
 			if (m->mask & FAN_CLOSE_WRITE)
-				on_close_write(m->fd, m->pid);   /* takes the fd */
+				on_close_write(ps, m->fd, m->pid);   /* takes the fd */
 			else
 				close(m->fd);
 		}
 	}
 }
 
+/* A group replaced by a policy change is closed off this thread: its
+ * teardown may wait for execs that only the event threads answer. */
+static bool take_wakeup(struct gk_prescan *ps)
+{
+	uint64_t n;
+	(void)!read(ps->wake_fd, &n, sizeof(n));
+	pthread_mutex_lock(&ps->lock);
+	bool stop = ps->stopping;
+	int fresh = ps->new_group_fd;
+	ps->new_group_fd = -1;
+	pthread_mutex_unlock(&ps->lock);
+	if (fresh >= 0) {
+		pthread_mutex_lock(&ps->read_lock);
+		int old = ps->group_fd;
+		ps->group_fd = fresh;
+		pthread_mutex_unlock(&ps->read_lock);
+		fan_close_async(old);
+	}
+	return stop;
+}
+
 static void *reader_main(void *arg)
 {
-	(void)arg;
+	struct gk_prescan *ps = arg;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = ps.group_fd, .events = POLLIN },
-				       { .fd = ps.wake_fd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = ps->group_fd, .events = POLLIN },
+				       { .fd = ps->wake_fd, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return NULL;
 		if (p[0].revents & POLLIN) {
-			pthread_mutex_lock(&ps.read_lock);
-			read_events(ps.group_fd);
-			pthread_mutex_unlock(&ps.read_lock);
+			pthread_mutex_lock(&ps->read_lock);
+			read_events(ps);
+			pthread_mutex_unlock(&ps->read_lock);
 		}
-		if (!(p[1].revents & POLLIN))
-			continue;
-		uint64_t n;
-		(void)!read(ps.wake_fd, &n, sizeof(n));
-		pthread_mutex_lock(&ps.lock);
-		bool stop = ps.stopping;
-		int fresh = ps.new_group_fd;
-		ps.new_group_fd = -1;
-		pthread_mutex_unlock(&ps.lock);
-		if (fresh >= 0) {
-			pthread_mutex_lock(&ps.read_lock);
-			int old = ps.group_fd;
-			ps.group_fd = fresh;
-			pthread_mutex_unlock(&ps.read_lock);
-			fan_close_async(old);
-		}
-		if (stop)
+		if ((p[1].revents & POLLIN) && take_wakeup(ps))
 			return NULL;
 	}
 }
 
-static void scan_one(struct gk_daemon *d, int fd, pid_t pid)
+static void scan_one(struct gk_prescan *ps, int fd, pid_t pid)
 {
+	struct gk_daemon *d = ps->d;
 	struct judgement j;
-	char exe[4096], link[64];
-	judge_fd(d, fd, NULL, &j, NULL);
+	char exe[4096];
+	judge_file(d, fd, &j, NULL);
 	judge_cache_in_kernel(d, fd, &j);
 	if (j.have_id) {
-		pthread_mutex_lock(&ps.judged_lock);
-		struct prejudged *e = &ps.judged[judged_slot(j.id.dev, j.id.ino)];
-		*e = (struct prejudged){ .id = j.id, .used = true };
-		pthread_mutex_unlock(&ps.judged_lock);
+		pthread_mutex_lock(&ps->judged_lock);
+		*judged_entry(ps, j.id.dev, j.id.ino) = (struct prejudged){ .id = j.id, .used = true };
+		pthread_mutex_unlock(&ps->judged_lock);
 	}
 	atomic_fetch_add(&d->stats.prescans, 1);
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = '\0';
+	gk_pid_exe(pid, exe, sizeof(exe));
 	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j.path,
 			      .sha256 = j.have_sha ? j.sha256 : NULL, .verdict = j.decision.verdict,
 			      .source = j.decision.source, .detail = j.decision.detail };
@@ -256,102 +255,123 @@ static void scan_one(struct gk_daemon *d, int fd, pid_t pid)
 
 static void *worker_main(void *arg)
 {
-	struct gk_daemon *d = arg;
-	pthread_mutex_lock(&ps.lock);
+	struct gk_prescan *ps = arg;
+	pthread_mutex_lock(&ps->lock);
 	for (;;) {
-		while (!ps.len && !ps.stopping)
-			pthread_cond_wait(&ps.cond, &ps.lock);
-		if (ps.stopping)
+		while (!ps->len && !ps->stopping)
+			pthread_cond_wait(&ps->cond, &ps->lock);
+		if (ps->stopping)
 			break;   /* queued files are judged on their first exec instead */
-		struct pending *e = &ps.entries[ps.fifo[ps.head]];
-		ps.head = (ps.head + 1) % PENDING_MAX;
-		ps.len--;
+		struct pending *e = &ps->entries[ps->fifo[ps->head]];
+		ps->head = (ps->head + 1) % PENDING_MAX;
+		ps->len--;
 		e->state = P_RUNNING;
 		int fd = e->fd;
 		pid_t pid = e->pid;
 		e->fd = -1;
-		pthread_mutex_unlock(&ps.lock);
-		scan_one(d, fd, pid);
+		pthread_mutex_unlock(&ps->lock);
+		scan_one(ps, fd, pid);
 		close(fd);
-		pthread_mutex_lock(&ps.lock);
+		pthread_mutex_lock(&ps->lock);
 		if (e->next_fd >= 0) {      /* closed again while we scanned: once more */
 			e->fd = e->next_fd;
 			e->next_fd = -1;
 			e->state = P_QUEUED;
-			ps.fifo[(ps.head + ps.len++) % PENDING_MAX] = (int)(e - ps.entries);
+			ps->fifo[(ps->head + ps->len++) % PENDING_MAX] = (int)(e - ps->entries);
 		} else {
 			e->state = P_FREE;
 		}
 	}
-	pthread_mutex_unlock(&ps.lock);
+	pthread_mutex_unlock(&ps->lock);
 	return NULL;
 }
 
 /* A close that happened before this exec began is already queued on the
  * group: handle it before deciding, so a miss never trusts a cached hash of
  * content that a shared mapping has since rewritten. */
-void prescan_sync(void)
+void prescan_before_miss(struct gk_prescan *ps, const struct file_id *id)
 {
-	if (!ps.workers)
+	if (!ps)
 		return;
-	pthread_mutex_lock(&ps.read_lock);
-	read_events(ps.group_fd);
-	pthread_mutex_unlock(&ps.read_lock);
+	pthread_mutex_lock(&ps->read_lock);
+	read_events(ps);
+	pthread_mutex_unlock(&ps->read_lock);
+	note_miss(ps, id);
 }
 
-int prescan_start(struct gk_daemon *d, char *err, size_t errlen)
+struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned workers)
 {
-	ps.d = d;
-	ps.group_fd = prescan_group_open(d->policy, err, errlen);
-	ps.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (ps.group_fd < 0 || ps.wake_fd < 0)
-		return -1;
-	ps.n_workers = d->opt.scan_workers;
-	ps.workers = calloc(ps.n_workers, sizeof(*ps.workers));
-	if (!ps.workers)
-		return -1;
-	for (unsigned i = 0; i < ps.n_workers; i++)
-		if (pthread_create(&ps.workers[i], NULL, worker_main, d) != 0)
-			return -1;
-	if (pthread_create(&ps.reader, NULL, reader_main, NULL) != 0)
-		return -1;
-	return mounts_start(d, ps.group_fd, PRESCAN_MASK, err, errlen);
+	struct gk_prescan *ps = calloc(1, sizeof(*ps));
+	if (!ps) {
+		close(group_fd);
+		return NULL;
+	}
+	ps->d = d;
+	ps->group_fd = group_fd;
+	ps->new_group_fd = -1;
+	pthread_mutex_init(&ps->lock, NULL);
+	pthread_cond_init(&ps->cond, NULL);
+	pthread_mutex_init(&ps->read_lock, NULL);
+	pthread_mutex_init(&ps->judged_lock, NULL);
+	ps->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ps->workers = calloc(workers, sizeof(*ps->workers));
+	if (group_fd < 0 || ps->wake_fd < 0 || !ps->workers)
+		goto fail;
+	for (; ps->n_workers < workers; ps->n_workers++)
+		if (pthread_create(&ps->workers[ps->n_workers], NULL, worker_main, ps) != 0)
+			goto fail;
+	if (pthread_create(&ps->reader, NULL, reader_main, ps) != 0)
+		goto fail;
+	ps->reader_started = true;
+	return ps;
+fail:
+	prescan_stop(ps);
+	return NULL;
 }
 
-void prescan_swap_group(int fd)
+void prescan_swap_group(struct gk_prescan *ps, int fd)
 {
-	pthread_mutex_lock(&ps.lock);
-	if (ps.new_group_fd >= 0)
-		close(ps.new_group_fd);
-	ps.new_group_fd = fd;
-	pthread_mutex_unlock(&ps.lock);
-	mounts_groups_changed(fd);
+	pthread_mutex_lock(&ps->lock);
+	if (ps->new_group_fd >= 0)
+		close(ps->new_group_fd);
+	ps->new_group_fd = fd;
+	pthread_mutex_unlock(&ps->lock);
 	uint64_t one = 1;
-	(void)!write(ps.wake_fd, &one, sizeof(one));
+	(void)!write(ps->wake_fd, &one, sizeof(one));
 }
 
-void prescan_stop(void)
+void prescan_stop(struct gk_prescan *ps)
 {
-	if (!ps.workers)
+	if (!ps)
 		return;
-	pthread_mutex_lock(&ps.lock);
-	ps.stopping = true;
-	pthread_cond_broadcast(&ps.cond);
-	pthread_mutex_unlock(&ps.lock);
+	pthread_mutex_lock(&ps->lock);
+	ps->stopping = true;
+	pthread_cond_broadcast(&ps->cond);
+	pthread_mutex_unlock(&ps->lock);
 	uint64_t one = 1;
-	(void)!write(ps.wake_fd, &one, sizeof(one));
-	pthread_join(ps.reader, NULL);
-	for (unsigned i = 0; i < ps.n_workers; i++)
-		pthread_join(ps.workers[i], NULL);
-	free(ps.workers);
-	ps.workers = NULL;
+	if (ps->wake_fd >= 0)
+		(void)!write(ps->wake_fd, &one, sizeof(one));
+	if (ps->reader_started)
+		pthread_join(ps->reader, NULL);
+	for (unsigned i = 0; i < ps->n_workers; i++)
+		pthread_join(ps->workers[i], NULL);
+	free(ps->workers);
 	for (int i = 0; i < PENDING_MAX; i++) {
-		struct pending *e = &ps.entries[i];
+		struct pending *e = &ps->entries[i];
 		if (e->state != P_FREE && e->fd >= 0)
 			close(e->fd);
 		if (e->state != P_FREE && e->next_fd >= 0)
 			close(e->next_fd);
 	}
-	close(ps.group_fd);
-	close(ps.wake_fd);
+	if (ps->new_group_fd >= 0)
+		close(ps->new_group_fd);
+	if (ps->group_fd >= 0)
+		close(ps->group_fd);
+	if (ps->wake_fd >= 0)
+		close(ps->wake_fd);
+	pthread_mutex_destroy(&ps->lock);
+	pthread_cond_destroy(&ps->cond);
+	pthread_mutex_destroy(&ps->read_lock);
+	pthread_mutex_destroy(&ps->judged_lock);
+	free(ps);
 }

@@ -134,7 +134,7 @@ void policy_decide(const struct gk_policy *policy, const struct gk_file_facts *f
 		set_rule_decision(out, policy, rule, GK_SOURCE_POLICY_HASH, NULL);
 		return;
 	}
-	if (facts->path && !policy_path_watched(policy, facts->path)) {
+	if (!policy_facts_watched(policy, facts)) {
 		set_decision(out, GK_VERDICT_ALLOW, GK_SOURCE_UNWATCHED, NULL);
 		return;
 	}
@@ -176,14 +176,29 @@ static bool scan_forced(const struct gk_policy *policy, const char *path)
 	return false;
 }
 
+bool policy_facts_watched(const struct gk_policy *policy, const struct gk_file_facts *facts)
+{
+	if (facts->watch != GK_WATCH_FROM_PATH)
+		return facts->watch == GK_WATCH_INSIDE;
+	return !facts->path || policy_path_watched(policy, facts->path);
+}
+
 bool policy_scan_plan(const struct gk_policy *policy, const char *path, struct gk_scan_plan *out)
 {
+	struct gk_file_facts facts = { .path = path };
+	return policy_scan_plan_for(policy, &facts, out);
+}
+
+bool policy_scan_plan_for(const struct gk_policy *policy, const struct gk_file_facts *facts,
+			  struct gk_scan_plan *out)
+{
 	const struct gk_scan_subtree *entry;
+	const char *path = facts->path;
 	bool hashlist_on, clamav_on;
 
 	*out = (struct gk_scan_plan){.max_file_size = GK_SCAN_DEFAULT_MAX_FILE_SIZE,
 				     .max_scan_time_ms = GK_SCAN_DEFAULT_MAX_SCAN_MS};
-	if (!policy || (path && !policy_path_watched(policy, path)))
+	if (!policy || !policy_facts_watched(policy, facts))
 		return false;
 	hashlist_on = policy->scanners.n_hashlist_files > 0;
 	clamav_on = policy->scanners.clamav_active;

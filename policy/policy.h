@@ -130,6 +130,10 @@ struct gk_policy {
 	 * O_TMPFILE or deleted file)? Default allow (runc re-executes itself
 	 * from a memfd). */
 	enum gk_verdict fileless;
+	/* Compiled when parsed: can any `sha256:` rule deny? Outside the watched
+	 * subtrees only a hash rule can deny, so without one the daemon need
+	 * not hash files there. */
+	bool hash_rules_deny;
 };
 
 /* Diagnostics: every error as "file:line:column: message" (1-based). */
@@ -150,9 +154,18 @@ struct gk_policy *policy_load(const char *path, struct gk_policy_errors *errs);
 struct gk_policy *policy_load_fd(int fd, const char *name, struct gk_policy_errors *errs);
 void policy_free(struct gk_policy *policy);
 
+/* Whether a file lies inside the watched subtrees, when the caller already
+ * knows (the daemon asks policy_path_watched once per event). */
+enum gk_watch_fact {
+	GK_WATCH_FROM_PATH = 0,    /* not given: policy_decide works it out */
+	GK_WATCH_INSIDE,
+	GK_WATCH_OUTSIDE,
+};
+
 /* What the daemon knows about one file when it asks for a decision. */
 struct gk_file_facts {
 	const char *path;                      /* absolute; NULL if unknown */
+	enum gk_watch_fact watch;
 	const unsigned char *sha256;           /* GK_SHA256_LEN bytes; NULL if unknown */
 	enum gk_verdict admin;                 /* admin rule for this hash, or UNKNOWN */
 	enum gk_verdict scan;                  /* ALLOW clean, DENY infected, UNKNOWN not scanned */
@@ -195,6 +208,11 @@ struct gk_scan_plan {
  * an empty engine list into every configured-and-enabled engine. A path
  * outside every watched subtree gets no engine. */
 bool policy_scan_plan(const struct gk_policy *policy, const char *path, struct gk_scan_plan *out);
+/* The same for a file whose facts are known (facts->watch is honoured). */
+bool policy_scan_plan_for(const struct gk_policy *policy, const struct gk_file_facts *facts,
+			  struct gk_scan_plan *out);
+/* facts->watch if given, else worked out from facts->path (NULL: watched). */
+bool policy_facts_watched(const struct gk_policy *policy, const struct gk_file_facts *facts);
 
 const char *gk_verdict_name(enum gk_verdict v);     /* "allow" "deny" "unknown" */
 const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "fileless" "none" */

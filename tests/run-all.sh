@@ -1,7 +1,8 @@
 #!/bin/bash
 # Run every test suite and close with the line CI reads: "N passed, N failed".
 #   tests/run-all.sh [--only unit|host|vm] BUILD
-# unit: cmocka tests built with ASan/UBSan (BUILD/san/tests/test_*), as TAP.
+# unit: the size rules (tests/lint), cmocka tests built with ASan/UBSan
+#       (BUILD/san/tests/test_*), as TAP.
 # host: real execs on this machine's kernel, fanotify mode (tests/integration).
 # vm:   real execs in qemu guests running Debian's kernels, bpf mode (tests/vm).
 # fuzz: the policy parser under libFuzzer (FUZZ_SECONDS, default 60).
@@ -43,6 +44,7 @@ run_suite() {
 }
 
 if [ -z "$only" ] || [ "$only" = unit ]; then
+	run_suite lint tests/lint/sizes.sh
 	shopt -s nullglob
 	units=("$build"/san/tests/test_*)
 	[ ${#units[@]} -gt 0 ] || { echo "not ok - unit: no unit test binaries in $build/san/tests"; failed=$((failed + 1)); }

@@ -170,16 +170,22 @@ static void test_identify_rehashes_changed_file(void **state)
 	(void)state;
 	unsigned char a[GK_SHA256_LEN], b[GK_SHA256_LEN];
 	struct file_id id;
+	struct hash_cache *hc = hash_cache_new();
 	int fd = temp_file("first", 5);
-	assert_int_equal(identify_fd(fd, &id, a, NULL), 0);
-	assert_int_equal(identify_fd(fd, &id, b, NULL), 0);      /* cached */
+	assert_non_null(hc);
+	assert_int_equal(identify_fd(hc, fd, &id, a, NULL), 0);
+	assert_true(hash_cache_lookup(hc, &id, b));               /* cached */
+	assert_int_equal(identify_fd(hc, fd, &id, b, NULL), 0);
 	assert_memory_equal(a, b, GK_SHA256_LEN);
 	assert_int_equal(pwrite(fd, "other", 5, 0), 5);           /* same size, new ctime */
 	usleep(20000);
 	assert_int_equal(pwrite(fd, "OTHER", 5, 0), 5);
-	assert_int_equal(identify_fd(fd, &id, b, NULL), 0);
+	assert_int_equal(identify_fd(hc, fd, &id, b, NULL), 0);
 	assert_memory_not_equal(a, b, GK_SHA256_LEN);
+	hash_cache_forget(hc, id.dev, id.ino);
+	assert_false(hash_cache_lookup(hc, &id, a));
 	close(fd);
+	hash_cache_free(hc);
 }
 
 int main(void)

@@ -262,24 +262,6 @@ static void parse_good(void **state)
 	policy_free(p);
 }
 
-/* `fileless` defaults to allow and takes allow or deny. */
-static void parse_fileless(void **state)
-{
-	static const char *const yaml[] = { HEAD, HEAD "fileless: deny\n", HEAD "fileless: allow\n" };
-	static const enum gk_verdict want[] = { GK_VERDICT_ALLOW, GK_VERDICT_DENY, GK_VERDICT_ALLOW };
-	struct gk_policy_errors errs;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(yaml) / sizeof(yaml[0]); i++) {
-		struct gk_policy *p = policy_parse("f.yaml", yaml[i], strlen(yaml[i]), &errs);
-
-		if (!p)
-			fail_msg("unexpected error: %s", errs.msg[0]);
-		assert_int_equal(p->fileless, want[i]);
-		policy_free(p);
-	}
-}
-
 static void parse_rule_fields(void **state)
 {
 	static const char yaml[] = HEAD "rules:\n  - {path: /srv//bin/, action: allow}\n"
@@ -580,7 +562,6 @@ int main(void)
 		CMUnitTestFunction fn;
 	} singles[] = {
 		{"parse rule fields", parse_rule_fields},
-		{"parse fileless", parse_fileless},
 		{"parse keeps text digest", parse_text_digest},
 		{"parse caps stored errors", parse_error_cap},
 		{"parse refuses oversized text", parse_too_big},

@@ -186,14 +186,16 @@ static void scanner_case(void **state)
 	run_decide_case(scanner_yaml, *state);
 }
 
-/* `fileless: deny` refuses a program with no file name before any rule,
- * admin allow included (the kernel refuses it by route, not by content);
- * `fileless: allow` leaves it to the usual precedence. */
+/* `fileless` defaults to allow. `fileless: deny` refuses a program with no
+ * file name before any rule, admin allow included (the kernel refuses it by
+ * route, not by content); `fileless: allow` leaves it to the usual
+ * precedence. */
 static void decide_fileless(void **state)
 {
 	static const char *const yaml[] = {
 		"mode: enforce\nwatch: [/w]\ndefault: allow\nfileless: deny\n",
 		"mode: enforce\nwatch: [/w]\ndefault: allow\nfileless: allow\n",
+		"mode: enforce\nwatch: [/w]\ndefault: allow\n",
 	};
 	struct gk_policy_errors errs;
 	struct gk_decision out;
@@ -203,8 +205,15 @@ static void decide_fileless(void **state)
 				   .fileless = true };
 
 	(void)state;
+	struct gk_policy *unset = policy_parse("u.yaml", yaml[2], strlen(yaml[2]), &errs);
+
 	assert_non_null(deny);
 	assert_non_null(allow);
+	assert_non_null(unset);
+	assert_int_equal(deny->fileless, GK_VERDICT_DENY);
+	assert_int_equal(allow->fileless, GK_VERDICT_ALLOW);
+	assert_int_equal(unset->fileless, GK_VERDICT_ALLOW);
+	policy_free(unset);
 	policy_decide(deny, &f, &out);
 	assert_int_equal(out.verdict, GK_VERDICT_DENY);
 	assert_int_equal(out.source, GK_SOURCE_FILELESS);
@@ -320,6 +329,40 @@ static void path_watched(void **state)
 	assert_false(policy_path_watched(r, "relative/path"));
 	policy_free(p);
 	policy_free(r);
+}
+
+/* The daemon says once per event whether a file is watched; that fact,
+ * not the path, decides. Whether any hash rule can deny is compiled. */
+static void watch_fact_and_hash_rules(void **state)
+{
+	static const char deny[] = "mode: enforce\nwatch: [/w]\ndefault: deny\nrules:\n"
+		"  - {sha256: \"" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab"
+		"ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "ab" "\", action: deny}\n";
+	static const char allow[] = "mode: enforce\nwatch: [/w]\ndefault: deny\nrules:\n"
+		"  - {path: /w/ok, action: allow}\n";
+	struct gk_policy *d = policy_parse("d.yaml", deny, strlen(deny), NULL);
+	struct gk_policy *a = policy_parse("a.yaml", allow, strlen(allow), NULL);
+	struct gk_file_facts f = {.path = "/w/x", .watch = GK_WATCH_OUTSIDE};
+	struct gk_decision out;
+	struct gk_scan_plan plan;
+
+	(void)state;
+	assert_non_null(d);
+	assert_non_null(a);
+	assert_true(d->hash_rules_deny);
+	assert_false(a->hash_rules_deny);
+	policy_decide(a, &f, &out);
+	assert_int_equal(out.source, GK_SOURCE_UNWATCHED);
+	f = (struct gk_file_facts){.path = "/elsewhere", .watch = GK_WATCH_INSIDE};
+	policy_decide(a, &f, &out);
+	assert_int_equal(out.source, GK_SOURCE_DEFAULT);
+	f.watch = GK_WATCH_FROM_PATH;
+	policy_decide(a, &f, &out);
+	assert_int_equal(out.source, GK_SOURCE_UNWATCHED);
+	f = (struct gk_file_facts){.path = "/w/x", .watch = GK_WATCH_OUTSIDE};
+	assert_false(policy_scan_plan_for(a, &f, &plan));
+	policy_free(d);
+	policy_free(a);
 }
 
 /* ---- scan plans ---- */
@@ -482,6 +525,7 @@ int main(void)
 		{"decide without policy", decide_without_policy},
 		{"fileless setting", decide_fileless},
 		{"policy_path_watched subtrees", path_watched},
+		{"watch fact and compiled hash rules", watch_fact_and_hash_rules},
 		{"name helpers", name_helpers},
 		{"hex helpers", hex_helpers},
 	};

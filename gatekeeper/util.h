@@ -1,0 +1,15 @@
+/* Small helpers that several daemon modules share (util.c). */
+#ifndef GK_UTIL_H
+#define GK_UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A well-mixed hash of an inode's identity, for tables keyed by inode. */
+size_t gk_inode_hash(dev_t dev, ino_t ino);
+/* The kernel's name for an fd (/proc/self/fd/N), "" if it cannot say. */
+void gk_fd_path(int fd, char *out, size_t size);
+/* A process's program (/proc/PID/exe), "" if it cannot say. */
+void gk_pid_exe(pid_t pid, char *out, size_t size);
+
+#endif

@@ -1,0 +1,297 @@
+/* The permission-event route without root: a socketpair stands in for the
+ * fanotify group. The test writes fanotify_event_metadata records (whose
+ * fds are real files of this process) into one end, lets events_read
+ * handle them, and reads the fanotify_responses the daemon wrote back. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/kcache.h"
+#include "test_scanner_util.h"
+
+struct fixture {
+	struct gk_daemon d;
+	struct fan_group g;
+	int peer;                 /* the test's end: events in, responses out */
+	char *dir;
+};
+
+static atomic_bool stall_release;
+
+/* A judge that never finishes on its own: only the watchdog's cancel or the
+ * test's release ends it. */
+static void stalled_judge(struct gk_daemon *d, int fd, struct judgement *j,
+			  const atomic_bool *cancel)
+{
+	(void)fd;
+	while (!atomic_load(cancel) && !atomic_load(&stall_release))
+		usleep(1000);
+	j->decision = (struct gk_decision){ .verdict = GK_VERDICT_ALLOW,
+					    .source = GK_SOURCE_DEFAULT };
+	(void)d;
+}
+
+static struct fixture *setup_with(const char *policy_tail, bool perm, unsigned workers,
+				  unsigned max_pending)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct gk_policy_errors errs = { 0 };
+	char text[1024], err[256];
+	int sv[2];
+	assert_non_null(f);
+	f->dir = scratch_dir();
+	assert_non_null(f->dir);
+	snprintf(text, sizeof(text), "mode: %s\nwatch: [%s]\n%s", perm ? "enforce" : "monitor",
+		 f->dir, policy_tail);
+	f->d.policy = policy_parse("test.yaml", text, strlen(text), &errs);
+	if (!f->d.policy)
+		fail_msg("policy: %s", errs.msg[0]);
+	pthread_rwlock_init(&f->d.policy_lock, NULL);
+	f->d.admin_gid = (gid_t)-1;
+	f->d.admin = admin_rules_new();
+	f->d.kc = kcache_open(-1, 0, false, false);
+	f->d.hashes = hash_cache_new();
+	f->d.scanners = scanner_set_for(NULL, f->d.policy, f->dir, err, sizeof(err));
+	assert_non_null(f->d.admin);
+	assert_non_null(f->d.kc);
+	assert_non_null(f->d.hashes);
+	assert_non_null(f->d.scanners);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	f->g = (struct fan_group){ .fd = sv[0], .perm = perm,
+				   .mask = perm ? FAN_OPEN_EXEC_PERM : FAN_OPEN_EXEC };
+	f->peer = sv[1];
+	atomic_store(&stall_release, false);
+	f->d.events = events_start(&f->d, workers, max_pending);
+	assert_non_null(f->d.events);
+	return f;
+}
+
+static void teardown_fixture(struct fixture *f)
+{
+	atomic_store(&stall_release, true);
+	events_stop(f->d.events);
+	close(f->g.fd);
+	close(f->peer);
+	scanner_set_put(f->d.scanners);
+	hash_cache_free(f->d.hashes);
+	kcache_close(f->d.kc);
+	admin_rules_free(f->d.admin);
+	policy_free(f->d.policy);
+	pthread_rwlock_destroy(&f->d.policy_lock);
+	scratch_remove(f->dir);
+	free(f);
+}
+
+/* A file in the watched directory; returns an fd open on it. */
+static int watched_file(struct fixture *f, const char *name, const char *content)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	return fd;
+}
+
+/* Send one event for (a dup of) file_fd; returns the event's fd number. */
+static int send_event(struct fixture *f, int file_fd)
+{
+	int event_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 3);
+	assert_true(event_fd >= 0);
+	struct fanotify_event_metadata m = {
+		.event_len = sizeof(m), .vers = FANOTIFY_METADATA_VERSION,
+		.metadata_len = sizeof(m), .mask = f->g.mask, .fd = event_fd, .pid = getpid(),
+	};
+	assert_int_equal(write(f->peer, &m, sizeof(m)), (ssize_t)sizeof(m));
+	return event_fd;
+}
+
+/* The next response, or -1 if none comes within ms. */
+static int read_response(struct fixture *f, int ms, struct fanotify_response *r)
+{
+	struct pollfd p = { .fd = f->peer, .events = POLLIN };
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	assert_int_equal(read(f->peer, r, sizeof(*r)), (ssize_t)sizeof(*r));
+	return 0;
+}
+
+static void expect_response(struct fixture *f, int event_fd, uint32_t response, int ms)
+{
+	struct fanotify_response r;
+	if (read_response(f, ms, &r) < 0)
+		fail_msg("no response for event fd %d within %d ms", event_fd, ms);
+	assert_int_equal(r.fd, event_fd);
+	assert_int_equal(r.response, response);
+}
+
+static void test_allow_and_deny(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: deny\n", true, 2, 64);
+	int file = watched_file(f, "prog", "#!/bin/sh\necho one\n");
+	int ev = send_event(f, file);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev, FAN_DENY, 2000);
+	close(file);
+	teardown_fixture(f);
+
+	f = setup_with("default: allow\n", true, 2, 64);
+	file = watched_file(f, "prog", "#!/bin/sh\necho two\n");
+	ev = send_event(f, file);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev, FAN_ALLOW, 2000);
+	assert_int_equal(atomic_load(&f->d.stats.perm_events), 1);
+	close(file);
+	teardown_fixture(f);
+}
+
+/* A digest already known and no scan due: the reading thread answers
+ * before events_read returns, even with every worker stalled. */
+static void test_known_verdict_answered_on_reading_thread(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: deny\n", true, 1, 64);
+	events_set_judge(f->d.events, stalled_judge);
+	int file = watched_file(f, "known", "#!/bin/sh\necho known\n");
+	struct file_id id;
+	unsigned char sha[GK_SHA256_LEN];
+	assert_int_equal(identify_fd(f->d.hashes, file, &id, sha, NULL), 0);
+	int ev = send_event(f, file);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev, FAN_DENY, 0);
+	close(file);
+	teardown_fixture(f);
+}
+
+static void test_monitor_mode_never_replies(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: deny\n", false, 2, 64);
+	int file = watched_file(f, "prog", "#!/bin/sh\necho m\n");
+	struct fanotify_response r;
+	send_event(f, file);
+	events_read(f->d.events, &f->g);
+	for (int i = 0; i < 200 && atomic_load(&f->d.stats.would_deny) == 0; i++)
+		usleep(5000);
+	assert_int_equal(atomic_load(&f->d.stats.would_deny), 1);
+	assert_int_equal(read_response(f, 100, &r), -1);
+	close(file);
+	teardown_fixture(f);
+}
+
+/* The watchdog answers a stalled judgement with on_error at its deadline,
+ * cancels it, and the worker's late verdict is never sent. */
+static void test_decision_timeout_cancels_judgement(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: allow\non_error: deny\ndecision_timeout_ms: 50\n",
+				       true, 1, 64);
+	events_set_judge(f->d.events, stalled_judge);
+	int file = watched_file(f, "slow", "#!/bin/sh\necho slow\n");
+	struct fanotify_response r;
+	int ev = send_event(f, file);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev, FAN_DENY, 2000);
+	assert_int_equal(read_response(f, 200, &r), -1);       /* no second answer */
+	assert_int_equal(atomic_load(&f->d.stats.timeouts), 1);
+	for (int i = 0; i < 400 && atomic_load(&f->d.stats.pending) > 0; i++)
+		usleep(5000);
+	assert_int_equal(atomic_load(&f->d.stats.pending), 0);  /* the worker let go */
+	close(file);
+	teardown_fixture(f);
+}
+
+/* With every slot taken, an unknown file gets the overload verdict at once;
+ * a file whose verdict memory knows still gets that verdict. */
+static void test_overload_spares_known_verdicts(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: allow\noverload: deny\ndecision_timeout_ms: 60000\n",
+				       true, 1, 1);
+	events_set_judge(f->d.events, stalled_judge);
+	int busy = watched_file(f, "busy", "#!/bin/sh\necho busy\n");
+	int unknown = watched_file(f, "unknown", "#!/bin/sh\necho unknown\n");
+	int known = watched_file(f, "known", "#!/bin/sh\necho known\n");
+	struct file_id id;
+	unsigned char sha[GK_SHA256_LEN];
+	assert_int_equal(identify_fd(f->d.hashes, known, &id, sha, NULL), 0);
+
+	int ev_busy = send_event(f, busy);
+	events_read(f->d.events, &f->g);
+	int ev_unknown = send_event(f, unknown);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev_unknown, FAN_DENY, 0);
+	int ev_known = send_event(f, known);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev_known, FAN_ALLOW, 0);
+	assert_int_equal(atomic_load(&f->d.stats.overloads), 1);
+
+	atomic_store(&stall_release, true);
+	expect_response(f, ev_busy, FAN_ALLOW, 2000);
+	close(busy), close(unknown), close(known);
+	teardown_fixture(f);
+}
+
+/* Each subsystem's stop is safe without a start, and a start after a stop
+ * works in the same process. */
+static void test_start_stop_start(void **state)
+{
+	(void)state;
+	events_stop(NULL);
+	prescan_stop(NULL);
+	hash_cache_free(NULL);
+	prescan_before_miss(NULL, &(struct file_id){ 0 });
+
+	struct fixture *f = setup_with("default: allow\n", true, 2, 16);
+	events_stop(f->d.events);
+	f->d.events = events_start(&f->d, 3, 8);
+	assert_non_null(f->d.events);
+	int file = watched_file(f, "again", "#!/bin/sh\necho again\n");
+	int ev = send_event(f, file);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev, FAN_ALLOW, 2000);
+
+	/* A pre-scan whose group could not be opened fails whole. */
+	assert_null(prescan_start(&f->d, -1, 2));
+	for (int round = 0; round < 2; round++) {
+		int pipefd[2];
+		assert_int_equal(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK), 0);
+		close(pipefd[1]);
+		struct gk_prescan *ps = prescan_start(&f->d, pipefd[0], 2);
+		assert_non_null(ps);
+		struct file_id id;
+		assert_int_equal(file_id_of_fd(file, &id), 0);
+		prescan_before_miss(ps, &id);
+		prescan_stop(ps);
+	}
+	close(file);
+	teardown_fixture(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allow_and_deny),
+		cmocka_unit_test(test_known_verdict_answered_on_reading_thread),
+		cmocka_unit_test(test_monitor_mode_never_replies),
+		cmocka_unit_test(test_decision_timeout_cancels_judgement),
+		cmocka_unit_test(test_overload_spares_known_verdicts),
+		cmocka_unit_test(test_start_stop_start),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
