@@ -9,6 +9,7 @@
 TESTS+=(
 	host_tmpfs_mounted_later_gated_first_exec:40
 	host_loop_ext4_mounted_later_gated:60
+	host_mounts_marked_at_start_and_after_apply:60
 	host_fileless_fanotify_memfd_noexec:60
 	host_execve_check_gets_verdict:40
 )
@@ -104,6 +105,33 @@ t_host_loop_ext4_mounted_later_gated() {
 	for _ in $(seq 50); do status_lists filesystems "$BIN/disk" || break; sleep 0.1; done
 	! status_lists filesystems "$BIN/disk" || fail "status still lists $BIN/disk after umount"
 	! daemon_marks_dev "$dev" || fail "the daemon still marks dev $dev after umount"
+}
+
+# A filesystem mounted below the watch before the daemon starts is marked
+# at start; a policy change that replaces the fanotify groups (a new watch
+# list) marks it on the new groups before they take over, and a mount made
+# after the change is marked on them too.
+t_host_mounts_marked_at_start_and_after_apply() {
+	mkdir "$BIN/pre" "$BIN/post" "$T/other" || fail "mkdir failed"
+	mount -t tmpfs -o mode=0755 gk-it-pre "$BIN/pre" || fail "cannot mount a tmpfs on $BIN/pre"
+	write_policy enforce allow
+	start_daemon
+	host_deny_template evil
+	cp "$T/tpl/evil" "$BIN/pre/evil" || fail "cp failed"
+	expect_eperm "$BIN/pre/evil" "a tmpfs mounted below the watch before start: "
+	status_lists filesystems "$BIN/pre (dev" || fail "status does not list $BIN/pre"
+	{
+		echo "mode: enforce"
+		echo "watch: [$BIN, $T/other]"
+		echo "default: allow"
+	} >"$T/policy2.yaml"
+	ctl_ok policy apply "$T/policy2.yaml"
+	cp "$T/tpl/evil" "$BIN/pre/evil2" || fail "cp failed"
+	expect_eperm "$BIN/pre/evil2" "after a policy change of the watch list: "
+	mount -t tmpfs -o mode=0755 gk-it-post "$BIN/post" || fail "cannot mount a tmpfs on $BIN/post"
+	cp "$T/tpl/evil" "$BIN/post/evil" || fail "cp failed"
+	expect_eperm "$BIN/post/evil" "a tmpfs mounted after the policy change: "
+	umount "$BIN/pre" "$BIN/post" || fail "umount failed"
 }
 
 # fileless in fanotify mode: vm.memfd_noexec=2 under `fileless: deny`, put
