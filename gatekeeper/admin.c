@@ -1,9 +1,16 @@
 /* Admin rules in memory, so the miss path never waits on SQLite. The db
  * table is the truth; this mirror is loaded at start and kept in step by the
- * control thread, which writes the db first. */
+ * control thread, which writes the db first. After every change the rules
+ * also go to a small backup file beside the store (written whole, then
+ * renamed over the old one), from which they are restored if the store is
+ * found damaged at start. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
 
@@ -17,6 +24,8 @@ struct admin_rules {
 	pthread_rwlock_t lock;
 	struct admin_entry *slots;
 	size_t cap, count, denies, used;
+	pthread_mutex_t backup_lock;     /* one backup writer at a time */
+	char *backup_path;               /* NULL: none kept */
 };
 
 struct admin_rules *admin_rules_new(void)
@@ -31,6 +40,7 @@ struct admin_rules *admin_rules_new(void)
 		return NULL;
 	}
 	pthread_rwlock_init(&ar->lock, NULL);
+	pthread_mutex_init(&ar->backup_lock, NULL);
 	return ar;
 }
 
@@ -39,6 +49,8 @@ void admin_rules_free(struct admin_rules *ar)
 	if (!ar)
 		return;
 	pthread_rwlock_destroy(&ar->lock);
+	pthread_mutex_destroy(&ar->backup_lock);
+	free(ar->backup_path);
 	free(ar->slots);
 	free(ar);
 }
@@ -94,8 +106,8 @@ enum gk_verdict admin_rules_get(struct admin_rules *ar, const unsigned char sha[
 	return v;
 }
 
-void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
-		     enum gk_verdict v)
+static void mirror_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
+		       enum gk_verdict v)
 {
 	pthread_rwlock_wrlock(&ar->lock);
 	struct admin_entry *e = find(ar, sha, false);
@@ -121,9 +133,56 @@ void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_L
 	pthread_rwlock_unlock(&ar->lock);
 }
 
+/* The backup: "SHA256HEX allow|deny" lines, written to a temporary file,
+ * synced, then renamed over the old one, so a crash leaves the old or the
+ * new list, never half of one. Written outside the rules' lock: the miss
+ * path never waits for it. */
+static int backup_write(struct admin_rules *ar)
+{
+	if (!ar->backup_path)
+		return 0;
+	pthread_mutex_lock(&ar->backup_lock);
+	char tmp[4200], hex[GK_SHA256_HEX_LEN + 1];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ar->backup_path);
+	int rc = -1, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f) {
+		fputs("# gatekeeper admin rules: rewritten after every change, restored if the "
+		      "verdict store is found damaged\n", f);
+		pthread_rwlock_rdlock(&ar->lock);
+		for (size_t i = 0; i < ar->cap; i++) {
+			if (ar->slots[i].verdict == GK_VERDICT_UNKNOWN)
+				continue;
+			gk_sha256_to_hex(ar->slots[i].sha, hex);
+			fprintf(f, "%s %s\n", hex, gk_verdict_name(ar->slots[i].verdict));
+		}
+		pthread_rwlock_unlock(&ar->lock);
+		rc = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -1;
+		rc |= fclose(f) == 0 ? 0 : -1;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	if (rc == 0 && rename(tmp, ar->backup_path) != 0)
+		rc = -1;
+	if (rc != 0) {
+		log_msg(GK_LOG_ERR, "error=\"admin rules backup not written\" path=\"%s\" reason=\"%s\"",
+			ar->backup_path, strerror(errno));
+		unlink(tmp);
+	}
+	pthread_mutex_unlock(&ar->backup_lock);
+	return rc;
+}
+
+void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
+		     enum gk_verdict v)
+{
+	mirror_set(ar, sha, v);
+	backup_write(ar);
+}
+
 static int load_one(void *ctx, const unsigned char sha[GK_SHA256_LEN], enum gk_verdict v)
 {
-	admin_rules_set(ctx, sha, v);
+	mirror_set(ctx, sha, v);
 	return 0;
 }
 
@@ -146,4 +205,86 @@ size_t admin_rules_denies(struct admin_rules *ar)
 	size_t n = ar->denies;
 	pthread_rwlock_unlock(&ar->lock);
 	return n;
+}
+
+/* Restore the backup into a fresh store (and the mirror). Returns the rules
+ * restored, -1 on a store error; lines that do not parse are skipped and
+ * counted in *bad. */
+static long restore_backup(struct admin_rules *ar, struct gk_db *db, size_t *bad)
+{
+	FILE *f = fopen(ar->backup_path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
+	char line[256], hex[80], word[16];
+	unsigned char sha[GK_SHA256_LEN];
+	long n = 0;
+	if (db_begin(db) < 0) {
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#')
+			continue;
+		enum gk_verdict v = GK_VERDICT_UNKNOWN;
+		if (sscanf(line, "%79s %15s", hex, word) == 2)
+			v = !strcmp(word, "allow") ? GK_VERDICT_ALLOW :
+			    !strcmp(word, "deny") ? GK_VERDICT_DENY : GK_VERDICT_UNKNOWN;
+		if (v == GK_VERDICT_UNKNOWN || gk_sha256_from_hex(hex, sha) < 0) {
+			(*bad)++;
+			continue;
+		}
+		if (db_admin_set(db, sha, v, "(restored from the admin rules backup)") < 0) {
+			db_rollback(db);
+			fclose(f);
+			return -1;
+		}
+		mirror_set(ar, sha, v);
+		n++;
+	}
+	fclose(f);
+	return db_commit(db) < 0 ? -1 : n;
+}
+
+/* Open the store for the daemon (d->db) and load the admin rules
+ * (d->admin). A store found damaged is moved aside untouched and replaced
+ * by a fresh one holding the rules of the backup: one log line says so. */
+int admin_store_open(struct gk_daemon *d, char *err, size_t errlen)
+{
+	char why[512], moved[4200] = "";
+	const char *path = d->opt.db_path;
+	bool damaged = db_check(path, why, sizeof(why)) == 1;
+	if (damaged && db_move_aside(path, moved, sizeof(moved), err, errlen) < 0)
+		return -1;
+	if (!(d->db = db_open(path, err, errlen)))
+		return -1;
+	if (!(d->admin = admin_rules_new()) ||
+	    asprintf(&d->admin->backup_path, "%s.admin-rules", path) < 0) {
+		if (d->admin)
+			d->admin->backup_path = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!damaged) {
+		if (admin_rules_load(d->admin, d->db) < 0) {
+			snprintf(err, errlen, "%s", db_errmsg(d->db));
+			return -1;
+		}
+		backup_write(d->admin);   /* in step with the store from the start */
+		return 0;
+	}
+	for (char *c = why; *c; c++)   /* quick_check reports one problem per line */
+		if (*c == '\n' || *c == '"')
+			*c = *c == '\n' ? ' ' : '\'';
+	size_t bad = 0;
+	long n = restore_backup(d->admin, d->db, &bad);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: restoring admin rules from %s: %s", path,
+			 d->admin->backup_path, errno ? strerror(errno) : db_errmsg(d->db));
+		return -1;
+	}
+	log_msg(GK_LOG_ERR,
+		"store_recovered reason=\"%s\" moved_to=\"%s\" admin_rules_restored=%ld "
+		"backup_lines_skipped=%zu backup=\"%s\"",
+		why, moved, n, bad, d->admin->backup_path);
+	return 0;
 }

@@ -2,16 +2,21 @@
  * writer thread with its own SQLite connection, in batched transactions, so
  * the miss path never waits on the disk. If the queue is full the record is
  * dropped and counted: an exec must never wait for its audit row. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "gatekeeper/control.h"
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/systemd.h"
 
-#define AUDIT_QUEUE_MAX 65536
+#define AUDIT_QUEUE_MAX 65536       /* records waiting, including a batch being retried */
 #define AUDIT_BATCH 512
 #define AUDIT_PRUNE_EVERY_US (60 * 1000000LL)
+#define AUDIT_RETRY_MIN_MS 100       /* a failed store is retried, backing off to... */
+#define AUDIT_RETRY_MAX_MS 2000
 
 struct audit_rec {
 	struct audit_rec *next;
@@ -23,17 +28,23 @@ struct audit_rec {
 	char *exe, *path, *detail;
 };
 
-static struct {
+/* The writer: one thread, its own SQLite connection. While the store is
+ * locked or its disk is full, the batch in hand is kept and retried, and new
+ * records wait behind it, AUDIT_QUEUE_MAX in all; beyond that they are
+ * dropped and counted (an exec never waits for its audit row). */
+struct audit_writer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct audit_rec *head, *tail;
-	size_t len;
+	size_t len;                /* queued + held */
+	size_t held;               /* taken by the writer, not yet stored */
 	bool stopping;
 	pthread_t thread;
-	bool started;
 	struct gk_db *db;
 	struct gk_daemon *d;
-} q = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	int64_t stalled_since_us;  /* 0: the store takes writes */
+	char stall_reason[256];
+};
 
 static void rec_free(struct audit_rec *r)
 {
@@ -71,26 +82,29 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 		atomic_fetch_add(&d->stats.audit_dropped, 1);
 		return;
 	}
-	pthread_mutex_lock(&q.lock);
-	if (q.len >= AUDIT_QUEUE_MAX || !q.started) {
-		pthread_mutex_unlock(&q.lock);
+	struct audit_writer *w = d->audit;
+	if (w)
+		pthread_mutex_lock(&w->lock);
+	if (!w || w->len >= AUDIT_QUEUE_MAX || w->stopping) {
+		if (w)
+			pthread_mutex_unlock(&w->lock);
 		rec_free(r);
 		atomic_fetch_add(&d->stats.audit_dropped, 1);
 		return;
 	}
-	if (q.tail)
-		q.tail->next = r;
+	if (w->tail)
+		w->tail->next = r;
 	else
-		q.head = r;
-	q.tail = r;
-	q.len++;
-	pthread_cond_signal(&q.cond);
-	pthread_mutex_unlock(&q.lock);
+		w->head = r;
+	w->tail = r;
+	w->len++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void log_decision(const struct audit_rec *r)
 {
-	char line[8192], hex[GK_SHA256_HEX_LEN + 1] = "", num[32], when[96];
+	char line[32768], hex[GK_SHA256_HEX_LEN + 1] = "", num[32], when[96];
 	size_t len = 0;
 	time_t secs = (time_t)(r->a.time_us / 1000000);
 	struct tm tm;
@@ -118,16 +132,18 @@ static void log_decision(const struct audit_rec *r)
 		log_kv(line, sizeof(line), &len, "mode", gk_mode_name(r->a.mode));
 		log_kv(line, sizeof(line), &len, "would_deny", r->a.would_deny ? "1" : "0");
 	}
-	log_msg(r->a.would_deny || r->a.verdict == GK_VERDICT_DENY ? GK_LOG_WARN : GK_LOG_INFO,
-		"%s", line);
+	bool warn = r->a.would_deny || r->a.verdict == GK_VERDICT_DENY;
+	if (!journal_decision(prefix[r->kind], &r->a, hex, warn, line))
+		log_msg(warn ? GK_LOG_WARN : GK_LOG_INFO, "%s", line);
 }
 
-static void store(struct audit_rec *r)
+/* -1: the store refused (locked, disk full...): db_errmsg says why. */
+static int store(struct gk_db *db, struct audit_rec *r)
 {
-	if (r->kind != AUDIT_PRESCAN && db_audit_add(q.db, &r->a) < 0)
-		log_msg(GK_LOG_ERR, "error=\"audit write failed\" reason=\"%s\"", db_errmsg(q.db));
+	if (r->kind != AUDIT_PRESCAN && db_audit_add(db, &r->a) < 0)
+		return -1;
 	if (r->kind == AUDIT_KERNEL || !r->a.sha256 || r->a.source == GK_SOURCE_ON_ERROR)
-		return;   /* nothing was judged: keep the last real verdict */
+		return 0;   /* nothing was judged: keep the last real verdict */
 	struct db_verdict v = { .decided_at_us = r->a.time_us, .source = r->a.source };
 	memcpy(v.sha256, r->a.sha256, GK_SHA256_LEN);
 	/* The verdict reached, even where monitor mode let the exec run. */
@@ -135,65 +151,152 @@ static void store(struct audit_rec *r)
 	snprintf(v.detail, sizeof(v.detail), "%s", r->detail);
 	snprintf(v.path, sizeof(v.path), "%s", r->path);
 	memcpy(v.policy_sha256, r->policy_sha, sizeof(v.policy_sha256));
-	if (db_verdict_put(q.db, &v) < 0)
-		log_msg(GK_LOG_ERR, "error=\"verdict write failed\" reason=\"%s\"", db_errmsg(q.db));
+	return db_verdict_put(db, &v);
+}
+
+/* Store the list in transactions of AUDIT_BATCH. Returns the first record
+ * not stored (NULL: all stored); stored records are freed. */
+static struct audit_rec *store_all(struct audit_writer *w, struct audit_rec *r)
+{
+	while (r) {
+		struct audit_rec *first = r;
+		int n = 0;
+		bool ok = db_begin(w->db) == 0;
+		for (; ok && r && n < AUDIT_BATCH; r = r->next, n++)
+			ok = store(w->db, r) == 0;
+		if (ok && db_commit(w->db) == 0) {
+			while (first != r) {
+				struct audit_rec *next = first->next;
+				rec_free(first);
+				first = next;
+			}
+			pthread_mutex_lock(&w->lock);
+			w->held -= (size_t)n;
+			w->len -= (size_t)n;
+			pthread_mutex_unlock(&w->lock);
+			continue;
+		}
+		snprintf(w->stall_reason, sizeof(w->stall_reason), "%s", db_errmsg(w->db));
+		db_rollback(w->db);
+		return first;
+	}
+	return NULL;
 }
 
 /* Keep the audit table within the policy's retention bounds. */
-static void prune(int64_t *last_us)
+static void prune(struct audit_writer *w, int64_t *last_us)
 {
 	int64_t now = gk_now_us();
 	if (now - *last_us < AUDIT_PRUNE_EVERY_US)
 		return;
 	*last_us = now;
-	pthread_rwlock_rdlock(&q.d->policy_lock);
-	struct gk_audit_config cfg = q.d->policy->audit;
-	pthread_rwlock_unlock(&q.d->policy_lock);
-	int64_t n = db_audit_prune(q.db, now - (int64_t)cfg.retain_days * 86400 * 1000000LL,
+	pthread_rwlock_rdlock(&w->d->policy_lock);
+	struct gk_audit_config cfg = w->d->policy->audit;
+	pthread_rwlock_unlock(&w->d->policy_lock);
+	int64_t n = db_audit_prune(w->db, now - (int64_t)cfg.retain_days * 86400 * 1000000LL,
 				   (int64_t)cfg.max_rows);
 	if (n < 0)
-		log_msg(GK_LOG_ERR, "error=\"audit prune failed\" reason=\"%s\"", db_errmsg(q.db));
+		log_msg(GK_LOG_ERR, "error=\"audit prune failed\" reason=\"%s\"", db_errmsg(w->db));
 	else if (n > 0)
 		log_msg(GK_LOG_INFO, "audit_pruned rows=%lld", (long long)n);
 }
 
+/* Take what is queued (the log lines go out now, the rows when the store
+ * takes them), appended to what is still held. */
+static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bool wait_for_more,
+			      int backoff_ms)
+{
+	pthread_mutex_lock(&w->lock);
+	if (held) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)backoff_ms * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		/* The full pause, whatever arrives: a full disk fails at once. */
+		while (!w->stopping &&
+		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+			;
+	} else {
+		while (wait_for_more && !w->head && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+	}
+	struct audit_rec *fresh = w->head;
+	size_t n = 0;
+	for (struct audit_rec *r = fresh; r; r = r->next)
+		n++;
+	w->head = w->tail = NULL;
+	w->held += n;
+	pthread_mutex_unlock(&w->lock);
+	for (struct audit_rec *r = fresh; r; r = r->next) {
+		if (r->log_line)
+			log_decision(r);
+		control_publish(w->d->control, &r->a, (int)r->kind);   /* never waits */
+	}
+	if (!held)
+		return fresh;
+	struct audit_rec *last = held;
+	while (last->next)
+		last = last->next;
+	last->next = fresh;
+	return held;
+}
+
+static void note_stall(struct audit_writer *w, struct audit_rec *held)
+{
+	int64_t now = gk_now_us();
+	if (held && !w->stalled_since_us) {
+		w->stalled_since_us = now;
+		log_msg(GK_LOG_ERR, "audit_store_stalled reason=\"%s\" backlog=%zu", w->stall_reason,
+			w->held);
+	} else if (!held && w->stalled_since_us) {
+		log_msg(GK_LOG_INFO, "audit_store_resumed after_ms=%lld",
+			(long long)((now - w->stalled_since_us) / 1000));
+		w->stalled_since_us = 0;
+	}
+}
+
+static void drop_held(struct audit_writer *w, struct audit_rec *held)
+{
+	size_t n = 0;
+	while (held) {
+		struct audit_rec *next = held->next;
+		rec_free(held);
+		held = next;
+		n++;
+	}
+	atomic_fetch_add(&w->d->stats.audit_dropped, n);
+	pthread_mutex_lock(&w->lock);
+	w->held -= n;
+	w->len -= n;
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg)
 {
-	(void)arg;
+	struct audit_writer *w = arg;
 	int64_t last_prune = 0;
+	int backoff_ms = AUDIT_RETRY_MIN_MS;
+	struct audit_rec *held = NULL;
 	for (;;) {
-		prune(&last_prune);
-		pthread_mutex_lock(&q.lock);
-		while (!q.head && !q.stopping)
-			pthread_cond_wait(&q.cond, &q.lock);
-		struct audit_rec *batch = q.head;
-		if (!batch) {
-			pthread_mutex_unlock(&q.lock);
+		if (!held)
+			prune(w, &last_prune);
+		held = take(w, held, true, backoff_ms);
+		pthread_mutex_lock(&w->lock);
+		bool stopping = w->stopping;
+		pthread_mutex_unlock(&w->lock);
+		if (!held && stopping)
 			return NULL;
-		}
-		q.head = q.tail = NULL;
-		q.len = 0;
-		pthread_mutex_unlock(&q.lock);
-
-		for (struct audit_rec *r = batch; r; r = r->next)
-			if (r->log_line)
-				log_decision(r);
-		int n = 0;
-		for (struct audit_rec *r = batch; r;) {
-			if (n == 0)
-				db_begin(q.db);
-			store(r);
-			struct audit_rec *next = r->next;
-			rec_free(r);
-			r = next;
-			if (++n == AUDIT_BATCH || !r) {
-				if (db_commit(q.db) < 0) {
-					log_msg(GK_LOG_ERR, "error=\"audit commit failed\" reason=\"%s\"",
-						db_errmsg(q.db));
-					db_rollback(q.db);
-				}
-				n = 0;
-			}
+		held = store_all(w, held);
+		note_stall(w, held);
+		backoff_ms = held ? (backoff_ms * 2 > AUDIT_RETRY_MAX_MS ? AUDIT_RETRY_MAX_MS :
+					      backoff_ms * 2) :
+				    AUDIT_RETRY_MIN_MS;
+		if (held && stopping) {   /* one last try was made: count the rest */
+			log_msg(GK_LOG_ERR, "audit_rows_dropped rows=%zu reason=\"%s\"", w->held,
+				w->stall_reason);
+			drop_held(w, held);
+			return NULL;
 		}
 	}
 }
@@ -201,33 +304,57 @@ static void *writer_main(void *arg)
 int audit_start(struct gk_daemon *d)
 {
 	char err[512];
-	q.d = d;
-	q.db = db_open(d->opt.db_path, err, sizeof(err));
-	if (!q.db) {
+	struct audit_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->d = d;
+	w->db = db_open(d->opt.db_path, err, sizeof(err));
+	if (!w->db) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
-		return -1;
+		goto fail;
 	}
-	if (pthread_create(&q.thread, NULL, writer_main, NULL) != 0) {
-		db_close(q.db);
-		return -1;
-	}
-	pthread_mutex_lock(&q.lock);
-	q.started = true;
-	pthread_mutex_unlock(&q.lock);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+		goto fail;
+	d->audit = w;
 	return 0;
+fail:
+	db_close(w->db);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	return -1;
 }
 
-void audit_stop(void)
+/* Stores what is queued (one more try if the store refuses), then stops.
+ * Safe when audit_start never ran or failed. */
+void audit_stop(struct gk_daemon *d)
 {
-	pthread_mutex_lock(&q.lock);
-	bool started = q.started;
-	q.stopping = true;
-	q.started = false;
-	pthread_cond_broadcast(&q.cond);
-	pthread_mutex_unlock(&q.lock);
-	if (!started)
+	struct audit_writer *w = d->audit;
+	if (!w)
 		return;
-	pthread_join(q.thread, NULL);
-	db_close(q.db);
-	q.db = NULL;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	d->audit = NULL;
+	db_close(w->db);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+size_t audit_backlog(struct gk_daemon *d, bool *stalled)
+{
+	struct audit_writer *w = d->audit;
+	*stalled = false;
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	size_t n = w->len;
+	*stalled = w->held > 0 && w->stalled_since_us != 0;
+	pthread_mutex_unlock(&w->lock);
+	return n;
 }

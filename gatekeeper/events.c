@@ -22,15 +22,13 @@
 
 #define WATCHDOG_TICK_MS 10
 
+/* What only the daemon needs of an event in flight; what the sentinel
+ * needs too is the slot of the same index in d->shared. */
 struct inflight {
-	pthread_mutex_t lock;       /* guards answered, timed_out and the reply */
-	bool answered, timed_out;
-	enum gk_verdict timeout_verdict;
-	int fd, group_fd;
+	int fd;
 	struct fan_group *group;    /* its in-flight count keeps the group open */
 	bool perm;
 	pid_t pid;
-	int64_t start_mono_us;
 	atomic_bool cancel;         /* the watchdog answered: stop hashing */
 	atomic_bool busy;           /* slot holds an event (watchdog reads it) */
 	struct judgement j;
@@ -38,8 +36,10 @@ struct inflight {
 
 struct gk_events {
 	struct gk_daemon *d;
+	struct gk_shared *sh;
 	events_judge_fn *judge;
-	unsigned n_slots;
+	unsigned n_slots;                   /* max_pending + EVENTS_READ_BATCH */
+	unsigned max_pending, to_workers;   /* handed to workers, under q_lock */
 	struct inflight *slots;
 	int *free_list, n_free;
 	int *queue, q_head, q_len;
@@ -52,46 +52,64 @@ struct gk_events {
 	atomic_bool watchdog_stopping;      /* after the workers: queued events keep their deadline */
 };
 
+/* Someone else claimed the answer (the watchdog, or the sentinel while we
+ * were frozen): wait until it is written, so the fd number stays ours until
+ * no response can name it any more. Bounded: the sentinel writes at once. */
+static void wait_answered(struct gk_slot *ss)
+{
+	for (int i = 0; i < 10000 && atomic_load(&ss->state) == SLOT_ANSWERING; i++)
+		usleep(100);
+}
+
+static void answered_by_other(struct gk_slot *ss, struct judgement *j)
+{
+	wait_answered(ss);
+	j->decision.verdict = atomic_load(&ss->verdict);
+	j->decision.source = GK_SOURCE_ON_ERROR;
+	snprintf(j->decision.detail, sizeof(j->decision.detail), "%s",
+		 atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL
+			 ? "decision timeout (answered by the sentinel)" : "decision timeout");
+}
+
 /* The tail of the route, shared by the reading thread and the workers:
- * cache in the kernel, reply, count, audit. s is NULL on the reading
- * thread (no one else knows of the event: no lock needed). */
-static void finish(struct gk_events *ev, struct inflight *s, int fd, int group_fd, bool perm,
-		   pid_t pid, int64_t start_us, struct judgement *j)
+ * cache in the kernel, reply, count, audit. Whoever claims the slot first
+ * (this thread, the watchdog or the sentinel) answers; the others only
+ * record what was answered. */
+static void finish(struct gk_events *ev, int idx)
 {
 	struct gk_daemon *d = ev->d;
+	struct inflight *s = &ev->slots[idx];
+	struct gk_slot *ss = &ev->sh->slots[idx];
+	struct judgement *j = &s->j;
 	enum gk_verdict answer = j->decision.verdict;
-	bool monitor = !perm, would_deny = monitor && answer == GK_VERDICT_DENY;
+	bool monitor = !s->perm, would_deny = monitor && answer == GK_VERDICT_DENY;
 	if (monitor)
 		answer = GK_VERDICT_ALLOW;
 
-	if (s)
-		pthread_mutex_lock(&s->lock);
-	if (s && s->timed_out) {
-		answer = s->timeout_verdict;
-		j->decision.verdict = answer;
-		j->decision.source = GK_SOURCE_ON_ERROR;
-		snprintf(j->decision.detail, sizeof(j->decision.detail), "decision timeout");
-	} else if (!would_deny) {
+	if (monitor || slot_claim(ss)) {
 		/* Before the reply: the exec that follows it finds the verdict. */
-		judge_cache_in_kernel(d, fd, j);
-	}
-	if (perm && !(s && s->answered))
-		fan_reply(group_fd, fd, answer);
-	if (s) {
-		s->answered = true;
-		pthread_mutex_unlock(&s->lock);
+		if (!would_deny)
+			judge_cache_in_kernel(d, s->fd, j);
+		if (!monitor)
+			fan_reply(s->group->fd, s->fd, answer);
+		atomic_store(&ss->verdict, answer);
+		atomic_store(&ss->answered_by, SLOT_BY_DAEMON);
+		atomic_store(&ss->state, SLOT_ANSWERED);
+	} else {
+		answered_by_other(ss, j);
+		answer = j->decision.verdict;
 	}
 
-	uint64_t latency = (uint64_t)(gk_mono_us() - start_us);
+	uint64_t latency = (uint64_t)(gk_mono_us() - atomic_load(&ss->start_us));
 	stats_record_latency(&d->stats, latency);
 	atomic_fetch_add(answer == GK_VERDICT_DENY ? &d->stats.denies : &d->stats.allows, 1);
 	if (would_deny)
 		atomic_fetch_add(&d->stats.would_deny, 1);
 
 	char exe[4096];
-	gk_pid_exe(pid, exe, sizeof(exe));
+	gk_pid_exe(s->pid, exe, sizeof(exe));
 	struct db_audit a = {
-		.time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j->path,
+		.time_us = gk_now_us(), .pid = s->pid, .exe = exe, .path = j->path,
 		.sha256 = j->have_sha ? j->sha256 : NULL, .verdict = answer,
 		.source = j->decision.source, .detail = j->decision.detail,
 		.latency_us = latency > UINT32_MAX ? UINT32_MAX : (uint32_t)latency,
@@ -100,14 +118,18 @@ static void finish(struct gk_events *ev, struct inflight *s, int fd, int group_f
 	audit_submit(d, &a, AUDIT_EXEC);
 }
 
-static void slot_release(struct gk_events *ev, struct inflight *s)
+static void slot_release(struct gk_events *ev, int idx)
 {
+	struct inflight *s = &ev->slots[idx];
+	struct gk_slot *ss = &ev->sh->slots[idx];
+	wait_answered(ss);
 	atomic_store(&s->busy, false);
 	close(s->fd);
 	s->fd = -1;
+	atomic_store(&ss->state, SLOT_FREE);
 	atomic_fetch_sub(&s->group->inflight, 1);
 	pthread_mutex_lock(&ev->q_lock);
-	ev->free_list[ev->n_free++] = (int)(s - ev->slots);
+	ev->free_list[ev->n_free++] = idx;
 	pthread_mutex_unlock(&ev->q_lock);
 	atomic_fetch_sub(&ev->d->stats.pending, 1);
 }
@@ -123,13 +145,17 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&ev->q_lock);
 			return NULL;
 		}
-		struct inflight *s = &ev->slots[ev->queue[ev->q_head]];
+		int idx = ev->queue[ev->q_head];
+		struct inflight *s = &ev->slots[idx];
 		ev->q_head = (ev->q_head + 1) % (int)ev->n_slots;
 		ev->q_len--;
 		pthread_mutex_unlock(&ev->q_lock);
 		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
-		finish(ev, s, s->fd, s->group_fd, s->perm, s->pid, s->start_mono_us, &s->j);
-		slot_release(ev, s);
+		finish(ev, idx);
+		slot_release(ev, idx);
+		pthread_mutex_lock(&ev->q_lock);
+		ev->to_workers--;
+		pthread_mutex_unlock(&ev->q_lock);
 	}
 }
 
@@ -138,17 +164,22 @@ static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdi
 	int64_t now = gk_mono_us();
 	for (unsigned i = 0; i < ev->n_slots; i++) {
 		struct inflight *s = &ev->slots[i];
+		struct gk_slot *ss = &ev->sh->slots[i];
 		if (!atomic_load(&s->busy) || !s->perm)
 			continue;
-		pthread_mutex_lock(&s->lock);
-		if (atomic_load(&s->busy) && !s->answered && now - s->start_mono_us > limit_us) {
-			fan_reply(s->group_fd, s->fd, fallback);
-			s->answered = s->timed_out = true;
-			s->timeout_verdict = fallback;
+		/* Answered by the sentinel while we were frozen: stop hashing. */
+		if (atomic_load(&ss->state) == SLOT_ANSWERED &&
+		    atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL)
 			atomic_store(&s->cancel, true);
-			atomic_fetch_add(&ev->d->stats.timeouts, 1);
-		}
-		pthread_mutex_unlock(&s->lock);
+		if (atomic_load(&ss->state) != SLOT_PENDING ||
+		    now - atomic_load(&ss->start_us) <= limit_us || !slot_claim(ss))
+			continue;
+		fan_reply(s->group->fd, s->fd, fallback);
+		atomic_store(&ss->verdict, fallback);
+		atomic_store(&ss->answered_by, SLOT_BY_WATCHDOG);
+		atomic_store(&ss->state, SLOT_ANSWERED);
+		atomic_store(&s->cancel, true);
+		atomic_fetch_add(&ev->d->stats.timeouts, 1);
 	}
 }
 
@@ -163,6 +194,10 @@ static void *watchdog_main(void *arg)
 		int64_t limit = (int64_t)d->policy->decision_timeout_ms * 1000;
 		enum gk_verdict fallback = d->policy->on_error;
 		pthread_rwlock_unlock(&d->policy_lock);
+		/* What the sentinel needs to stand in for us, and proof we tick. */
+		atomic_store(&ev->sh->timeout_us, limit);
+		atomic_store(&ev->sh->on_error, fallback);
+		atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
 		watchdog_sweep(ev, limit, fallback);
 	}
 	return NULL;
@@ -173,28 +208,36 @@ void events_set_judge(struct gk_events *ev, events_judge_fn *fn)
 	ev->judge = fn ? fn : judge_fully;
 }
 
-struct gk_events *events_start(struct gk_daemon *d, unsigned workers, unsigned max_pending)
+struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 {
 	struct gk_events *ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return NULL;
 	ev->d = d;
+	ev->sh = d->shared;
 	ev->judge = judge_fully;
-	ev->n_slots = max_pending;
+	ev->n_slots = d->shared->n_slots;
+	if (ev->n_slots <= EVENTS_READ_BATCH) {
+		free(ev);
+		errno = EINVAL;
+		return NULL;
+	}
+	ev->max_pending = ev->n_slots - EVENTS_READ_BATCH;
 	pthread_mutex_init(&ev->q_lock, NULL);
 	pthread_cond_init(&ev->q_cond, NULL);
-	ev->slots = calloc(max_pending, sizeof(*ev->slots));
-	ev->free_list = calloc(max_pending, sizeof(int));
-	ev->queue = calloc(max_pending, sizeof(int));
+	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
+	ev->free_list = calloc(ev->n_slots, sizeof(int));
+	ev->queue = calloc(ev->n_slots, sizeof(int));
 	ev->workers = calloc(workers, sizeof(pthread_t));
 	if (!ev->slots || !ev->free_list || !ev->queue || !ev->workers)
 		goto fail;
-	for (unsigned i = 0; i < max_pending; i++) {
-		pthread_mutex_init(&ev->slots[i].lock, NULL);
+	for (unsigned i = 0; i < ev->n_slots; i++) {
 		ev->slots[i].fd = -1;
-		ev->free_list[i] = (int)(max_pending - 1 - i);
+		ev->free_list[i] = (int)(ev->n_slots - 1 - i);
+		atomic_store(&ev->sh->slots[i].state, SLOT_FREE);
 	}
-	ev->n_free = (int)max_pending;
+	ev->n_free = (int)ev->n_slots;
+	atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
 	for (; ev->n_workers < workers; ev->n_workers++)
 		if (pthread_create(&ev->workers[ev->n_workers], NULL, worker_main, ev) != 0)
 			goto fail;
@@ -207,97 +250,137 @@ fail:
 	return NULL;
 }
 
-/* No slot free: answer at once rather than let the exec wait. */
-static void overload(struct gk_events *ev, struct fan_group *g, int fd)
+/* The overload verdict, at once rather than let the exec wait: for an
+ * event with no slot (idx -1), or one no worker can take. */
+static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx)
 {
 	struct gk_daemon *d = ev->d;
 	atomic_fetch_add(&d->stats.overloads, 1);
-	if (g->perm) {
-		pthread_rwlock_rdlock(&d->policy_lock);
-		enum gk_verdict v = d->policy->overload;
-		pthread_rwlock_unlock(&d->policy_lock);
-		fan_reply(g->fd, fd, v);
+	pthread_rwlock_rdlock(&d->policy_lock);
+	enum gk_verdict v = d->policy->overload;
+	pthread_rwlock_unlock(&d->policy_lock);
+	if (idx < 0) {
+		if (g->perm)
+			fan_reply(g->fd, fd, v);
+		close(fd);
+		return;
 	}
-	close(fd);
+	struct gk_slot *ss = &ev->sh->slots[idx];
+	if (g->perm && slot_claim(ss)) {
+		fan_reply(g->fd, fd, v);
+		atomic_store(&ss->verdict, v);
+		atomic_store(&ss->state, SLOT_ANSWERED);
+	}
+	slot_release(ev, idx);
 }
 
-static void enqueue(struct gk_events *ev, struct fan_group *g, const struct judgement *j,
-		    int fd, pid_t pid, int64_t start_us)
+/* Every event read gets its slot before any is judged, so that the sentinel
+ * can answer all of them if the daemon freezes in the middle of a batch.
+ * Returns the slot, or -1 (answered at once: overload). */
+static int admit(struct gk_events *ev, struct fan_group *g,
+		 const struct fanotify_event_metadata *m)
 {
+	struct gk_daemon *d = ev->d;
+	atomic_fetch_add(&d->stats.events, 1);
+	if (g->perm)
+		atomic_fetch_add(&d->stats.perm_events, 1);
 	pthread_mutex_lock(&ev->q_lock);
 	int idx = ev->n_free ? ev->free_list[--ev->n_free] : -1;
 	pthread_mutex_unlock(&ev->q_lock);
-	if (idx < 0) {
-		overload(ev, g, fd);
-		return;
-	}
+	if (idx < 0)
+		return -1;
 	struct inflight *s = &ev->slots[idx];
-	pthread_mutex_lock(&s->lock);
-	s->answered = s->timed_out = false;
-	s->fd = fd;
-	s->group_fd = g->fd;
+	struct gk_slot *ss = &ev->sh->slots[idx];
+	s->fd = m->fd;
 	s->group = g;
 	s->perm = g->perm;
-	s->pid = pid;
-	s->start_mono_us = start_us;
-	s->j = *j;
+	s->pid = m->pid;
 	atomic_store(&s->cancel, false);
+	ss->fd = m->fd;
+	ss->group = g->perm ? g->sentinel_id : 0;
+	atomic_store(&ss->start_us, gk_mono_us());
+	atomic_store(&ss->state, SLOT_PENDING);
 	atomic_store(&s->busy, true);
-	pthread_mutex_unlock(&s->lock);
-	atomic_fetch_add(&ev->d->stats.pending, 1);
+	atomic_fetch_add(&d->stats.pending, 1);
 	atomic_fetch_add(&g->inflight, 1);
+	return idx;
+}
 
+/* Decide now what memory can decide; queue the rest for a worker. */
+static void handle(struct gk_events *ev, int idx)
+{
+	struct gk_daemon *d = ev->d;
+	struct inflight *s = &ev->slots[idx];
+	judge_begin(d, s->fd, &s->j);
+	if (s->j.have_id)
+		prescan_before_miss(d->prescan, &s->j.id);
+	if (judge_from_memory(d, &s->j)) {
+		finish(ev, idx);
+		slot_release(ev, idx);
+		return;
+	}
 	pthread_mutex_lock(&ev->q_lock);
+	if (ev->to_workers >= ev->max_pending) {
+		pthread_mutex_unlock(&ev->q_lock);
+		overload(ev, s->group, s->fd, idx);
+		return;
+	}
+	ev->to_workers++;
 	ev->queue[(ev->q_head + ev->q_len) % (int)ev->n_slots] = idx;
 	ev->q_len++;
 	pthread_cond_signal(&ev->q_cond);
 	pthread_mutex_unlock(&ev->q_lock);
 }
 
-static void handle(struct gk_events *ev, struct fan_group *g,
-		   const struct fanotify_event_metadata *m)
+/* Read at most EVENTS_READ_BATCH events; returns how many were admitted into
+ * admitted[], or -1 when the group has nothing more. */
+static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EVENTS_READ_BATCH])
 {
-	struct gk_daemon *d = ev->d;
-	int64_t start_us = gk_mono_us();
-	struct judgement j;
-	atomic_fetch_add(&d->stats.events, 1);
-	if (g->perm)
-		atomic_fetch_add(&d->stats.perm_events, 1);
-	judge_begin(d, m->fd, &j);
-	if (j.have_id)
-		prescan_before_miss(d->prescan, &j.id);
-	if (judge_from_memory(d, &j)) {
-		finish(ev, NULL, m->fd, g->fd, g->perm, m->pid, start_us, &j);
-		close(m->fd);
-		return;
+	char buf[EVENTS_READ_BATCH * sizeof(struct fanotify_event_metadata)]
+		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	ssize_t len;
+	while ((len = read(g->fd, buf, sizeof(buf))) < 0 && errno == EINTR)
+		;
+	atomic_store(&ev->sh->reader_beat_us, gk_mono_us());
+	if (len <= 0) {
+		if (len < 0 && errno != EAGAIN)
+			log_msg(GK_LOG_ERR, "error=\"fanotify read failed\" errno=%d", errno);
+		return -1;
 	}
-	enqueue(ev, g, &j, m->fd, m->pid, start_us);
+	int n = 0;
+	const struct fanotify_event_metadata *m = (const void *)buf;
+	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+		if (m->vers != FANOTIFY_METADATA_VERSION) {
+			log_msg(GK_LOG_ERR, "error=\"fanotify metadata version mismatch\"");
+			if (m->fd >= 0)
+				close(m->fd);
+			continue;
+		}
+		if (m->mask & FAN_Q_OVERFLOW)
+			atomic_fetch_add(&ev->d->stats.queue_overflows, 1);
+		if (m->fd < 0)
+			continue;
+		if (g->perm && !(m->mask & FAN_OPEN_EXEC_PERM)) {
+			/* a pre-judged file's first exec (kcache_watch_first_exec) */
+			prescan_exec_seen(ev->d->prescan, g->fd, m->fd);
+			close(m->fd);
+			continue;
+		}
+		int idx = admit(ev, g, m);
+		if (idx < 0)
+			overload(ev, g, m->fd, -1);
+		else
+			admitted[n++] = idx;
+	}
+	return n;
 }
 
 void events_read(struct gk_events *ev, struct fan_group *g)
 {
-	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
-	for (;;) {
-		ssize_t len = read(g->fd, buf, sizeof(buf));
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len <= 0) {
-			if (len < 0 && errno != EAGAIN)
-				log_msg(GK_LOG_ERR, "error=\"fanotify read failed\" errno=%d", errno);
-			return;
-		}
-		const struct fanotify_event_metadata *m = (const void *)buf;
-		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-			if (m->vers != FANOTIFY_METADATA_VERSION) {
-				log_msg(GK_LOG_ERR, "error=\"fanotify metadata version mismatch\"");
-				return;
-			}
-			if (m->mask & FAN_Q_OVERFLOW)
-				atomic_fetch_add(&ev->d->stats.queue_overflows, 1);
-			if (m->fd >= 0)
-				handle(ev, g, m);
-		}
-	}
+	int admitted[EVENTS_READ_BATCH], n;
+	while ((n = read_batch(ev, g, admitted)) >= 0)
+		for (int i = 0; i < n; i++)
+			handle(ev, admitted[i]);
 }
 
 void events_stop(struct gk_events *ev)
@@ -308,13 +391,15 @@ void events_stop(struct gk_events *ev)
 	ev->q_stopping = true;
 	pthread_cond_broadcast(&ev->q_cond);
 	pthread_mutex_unlock(&ev->q_lock);
+	/* A long hash must not hold up the stop: what it was for is answered
+	 * by the policy's on_error (or, once the groups close, by the kernel). */
+	for (unsigned i = 0; ev->slots && i < ev->n_slots; i++)
+		atomic_store(&ev->slots[i].cancel, true);
 	for (unsigned i = 0; i < ev->n_workers; i++)
 		pthread_join(ev->workers[i], NULL);
 	atomic_store(&ev->watchdog_stopping, true);
 	if (ev->watchdog_started)
 		pthread_join(ev->watchdog, NULL);
-	for (unsigned i = 0; ev->slots && i < ev->n_slots; i++)
-		pthread_mutex_destroy(&ev->slots[i].lock);
 	pthread_mutex_destroy(&ev->q_lock);
 	pthread_cond_destroy(&ev->q_cond);
 	free(ev->slots);

@@ -11,12 +11,12 @@
 
 #include "db/db.h"
 #include "gatekeeper/kcache.h"
+#include "gatekeeper/proto.h"      /* GK_DEFAULT_SOCKET, shared with gatekeeper-ctl */
 #include "gatekeeper/util.h"
 #include "policy/policy.h"
 
 #define GK_DEFAULT_POLICY "/etc/gatekeeper/policy.yaml"
 #define GK_DEFAULT_DB "/var/lib/gatekeeper/gatekeeper.db"
-#define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
 
 /* ---- log.c: one line per event, key=value, to stderr or syslog ---- */
 enum gk_log_level { GK_LOG_ERR, GK_LOG_WARN, GK_LOG_INFO, GK_LOG_DEBUG };
@@ -59,9 +59,14 @@ struct gk_stats {
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
 		first_execs_kernel_hits;
 	atomic_uint_fast64_t latency_hist[64 * 8];
+	atomic_uint_fast64_t latency_sum_us;   /* for the metrics' histogram _sum */
 };
 void stats_record_latency(struct gk_stats *s, uint64_t us);
 uint64_t stats_latency_percentile(const struct gk_stats *s, double pct);
+/* Cumulative counts at power-of-two bounds (exact: they are bucket edges):
+ * below[k] = decisions that took less than 2^k microseconds, k < n.
+ * Returns the count of all decisions. */
+uint64_t stats_latency_below_pow2(const struct gk_stats *s, uint64_t *below, unsigned n);
 
 /* ---- admin.c: admin rules in memory (mirror of the db table) ---- */
 struct admin_rules;
@@ -73,6 +78,41 @@ void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_L
 		     enum gk_verdict v);   /* UNKNOWN removes */
 size_t admin_rules_count(struct admin_rules *ar);
 size_t admin_rules_denies(struct admin_rules *ar);
+struct gk_daemon;
+/* Open d->db and load d->admin, failing safe: see admin.c. */
+int admin_store_open(struct gk_daemon *d, char *err, size_t errlen);
+
+/* ---- sentinel.c: answers for a frozen daemon, from outside its threads ---- */
+enum gk_slot_state { SLOT_FREE, SLOT_PENDING, SLOT_ANSWERING, SLOT_ANSWERED };
+enum gk_slot_answerer { SLOT_BY_DAEMON, SLOT_BY_WATCHDOG, SLOT_BY_SENTINEL };
+/* One permission event in flight, in memory shared with the sentinel. */
+struct gk_slot {
+	_Atomic uint32_t state;        /* enum gk_slot_state */
+	_Atomic uint32_t verdict;      /* what was answered */
+	_Atomic uint32_t answered_by;  /* enum gk_slot_answerer */
+	int32_t fd;                    /* the event's fd number in the daemon */
+	uint32_t group;                /* the sentinel's id of its group; 0: none */
+	_Atomic int64_t start_us;      /* CLOCK_MONOTONIC */
+};
+struct gk_shared {
+	_Atomic int64_t reader_beat_us;    /* the event reader last turned over */
+	_Atomic int64_t watchdog_beat_us;  /* the in-daemon watchdog last ticked */
+	_Atomic int64_t timeout_us;        /* the policy's decision_timeout_ms */
+	_Atomic uint32_t on_error;         /* the policy's on_error verdict */
+	_Atomic uint64_t sentinel_answers, sentinel_reads;
+	uint32_t n_slots;
+	struct gk_slot slots[];
+};
+struct gk_shared *shared_new(unsigned n_slots);
+void shared_free(struct gk_shared *sh);
+/* PENDING -> ANSWERING: true if the caller now owns the answer. */
+bool slot_claim(struct gk_slot *s);
+struct gk_sentinel;
+struct gk_sentinel *sentinel_start(struct gk_shared *sh, char *err, size_t errlen);
+void sentinel_stop(struct gk_sentinel *s);                       /* NULL-safe */
+uint32_t sentinel_add_group(struct gk_sentinel *s, int group_fd);   /* its id; 0 if none */
+void sentinel_drop_group(struct gk_sentinel *s, uint32_t id);
+bool sentinel_alive(const struct gk_sentinel *s);
 
 /* ---- the daemon ---- */
 struct gk_options {
@@ -80,7 +120,11 @@ struct gk_options {
 	bool foreground, kernel_cache, try_bpf;
 	unsigned workers, scan_workers;
 	unsigned max_pending;    /* permission events judged or queued at once */
+	const char *scanner_path, *scanner_user;   /* NULL: scanner.h's defaults */
 };
+
+/* options.c: the command line (exits for --help and --version). */
+int gk_options_parse(int argc, char **argv, struct gk_options *o);
 
 /* One fanotify group and what it watches; replaced whole on a policy change
  * of mode or watch list. */
@@ -89,6 +133,7 @@ struct fan_group {
 	atomic_int inflight;    /* events read but not yet released */
 	bool perm;              /* enforce: FAN_OPEN_EXEC_PERM; monitor: FAN_OPEN_EXEC */
 	uint64_t mask;
+	uint32_t sentinel_id;   /* the sentinel's copy of a permission group; 0: none */
 };
 
 struct gk_events;
@@ -112,11 +157,16 @@ struct gk_daemon {
 	int64_t started_us;
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
-	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
-	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
+	struct audit_writer *audit;         /* audit.c: the audit table's writer */
+	struct scan_set *scanners;          /* swapped under policy_lock; readers take a reference */
+	struct trust *trust;                /* trust.h; NULL: no `trust:` source. Set before events start */
+	struct control_server *control;     /* the control socket (control.h) */
+	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
+	struct gk_shared *shared;           /* in-flight slots, shared with the sentinel */
+	struct gk_sentinel *sentinel;
 };
 
 /* fan.c: fanotify groups */
@@ -139,6 +189,8 @@ struct judgement {
 	bool have_sha;
 	struct gk_decision decision;
 	char path[4096];
+	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
+	char trust_detail[160];
 };
 /* What the event itself tells: path, identity, whether it is watched. */
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j);
@@ -154,22 +206,32 @@ void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_b
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j);
 
 /* scan.c: the scanner engines the policy configures */
-struct scanner_set;
+struct scan_set;
 struct scan_result;
 struct proto_buf;
-struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk_policy *p,
-				    const char *tmp_dir, char *err, size_t errlen);
-void scanner_set_get(struct scanner_set *s);
-void scanner_set_put(struct scanner_set *s);
-void scanner_set_reload(struct scanner_set *s);
-void scanner_set_report(struct scanner_set *s, struct proto_buf *reply);
-void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
+struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *p,
+			      const struct gk_options *o, char *err, size_t errlen);
+void scan_set_get(struct scan_set *s);
+void scan_set_put(struct scan_set *s);
+void scan_set_reload(struct scan_set *s);
+/* pid is a scanner process being started: its exec (gatekeeper-scand and
+ * its interpreter) is the daemon's own, to allow without judging it. */
+bool scan_set_owns_pid(struct scan_set *s, pid_t pid);
+bool scan_owns_exec(struct gk_daemon *d, pid_t pid);   /* the same, under policy_lock */
+void scan_set_report(struct scan_set *s, struct proto_buf *reply);
+/* Scans run (cache hits are not scans) and the time they took, since start
+ * (a new set carries the old one's totals). */
+void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us);
+void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);
 
 /* events.c: the permission-event route. The reading thread decides what
  * memory can decide and answers at once; the rest goes to workers; a
  * watchdog answers whatever reaches its deadline. */
-struct gk_events *events_start(struct gk_daemon *d, unsigned workers, unsigned max_pending);
+/* The slots live in d->shared: max_pending for the workers, and one more
+ * per event of the batch that the reading thread handles at a time. */
+#define EVENTS_READ_BATCH 64
+struct gk_events *events_start(struct gk_daemon *d, unsigned workers);
 /* Read and handle whatever is ready on g->fd. */
 void events_read(struct gk_events *ev, struct fan_group *g);
 /* Stop workers after answering all queued events. NULL-safe. */
@@ -189,20 +251,31 @@ void prescan_swap_group(struct gk_prescan *ps, int fd);   /* takes the fd */
  * it (so no cached digest outlives a write through a shared mapping), and
  * count a pre-judged file whose first exec still asked the daemon. */
 void prescan_before_miss(struct gk_prescan *ps, const struct file_id *id);
+/* A FAN_OPEN_EXEC notification on the permission group (group_fd). NULL-safe. */
+void prescan_exec_seen(struct gk_prescan *ps, int group_fd, int fd);
 
 /* audit.c: decisions to the audit table and the log, after the reply */
+struct audit_writer;
 enum audit_kind {
 	AUDIT_EXEC,        /* an exec was answered: audit row, verdict, log line */
 	AUDIT_PRESCAN,     /* a written file was judged: verdict and log line */
 	AUDIT_KERNEL,      /* the kernel denied from its cache: audit row, log line */
 };
+/* Starts d->audit (NULL until then and after audit_stop). */
 int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
-void audit_stop(void);
+void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
+/* Records waiting for the store (at most 65536); stalled: it refuses them. */
+size_t audit_backlog(struct gk_daemon *d, bool *stalled);
 
-/* control.c: the control socket */
+/* control_sock.c: the control socket (the server itself: control.h).
+ * init before any thread starts (d->control is then valid for
+ * control_publish until free), start, stop (safe if start never ran or
+ * failed; start again is fine), free after the last publisher stopped. */
+int control_init(struct gk_daemon *d, char *err, size_t errlen);
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
 void control_stop(struct gk_daemon *d);
+void control_free(struct gk_daemon *d);
 void control_set_access(const char *path, gid_t admin_gid);
 /* control_cmd.c: run one request. */
 struct proto_buf;

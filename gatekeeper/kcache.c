@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,17 @@
 #include "gatekeeper/kcache_bpf.h"
 #include "gatekeeper/kcache_lease.h"
 
-#define LEASE_LIMIT 32768
+/* fanotify mode: at most this many cached allows, one leased descriptor
+ * each (gatekeeperd(8), "Resources"). Beyond it the oldest is dropped and
+ * its next exec is a miss, answered from the daemon's memory. */
+#define LEASE_LIMIT 4096
 
 struct kcache {
+	pthread_rwlock_t group_lock;    /* readers add marks to group_fd; writers swap it */
 	int group_fd;
 	uint64_t mask;
 	bool enabled;
+	bool fan_off;                   /* policy fanotify_cache: off */
 	struct kcache_bpf *bpf;
 	struct kcache_leases *leases;   /* fanotify mode, enforce: see kcache_lease.c */
 	char why[256];
@@ -37,6 +43,7 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_b
 	struct kcache *kc = calloc(1, sizeof(*kc));
 	if (!kc)
 		return NULL;
+	pthread_rwlock_init(&kc->group_lock, NULL);
 	kc->group_fd = group_fd;
 	kc->mask = mask;
 	kc->enabled = enabled;
@@ -67,8 +74,60 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_b
 
 void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask)
 {
+	pthread_rwlock_wrlock(&kc->group_lock);
 	kc->group_fd = group_fd;
 	kc->mask = mask;
+	pthread_rwlock_unlock(&kc->group_lock);
+}
+
+/* An exec waiting on a permission event of one group pins the inode mark of
+ * any other group that sits at the head of the inode's mark list
+ * (fsnotify_prepare_user_wait), and that group's teardown
+ * (fsnotify_destroy_group) waits until the exec is answered. Two permission
+ * groups of ours (old and new during a policy change) would then wait on each
+ * other if the daemon died between them: so the old one loses its inode marks,
+ * and gains no new ones, before the new one exists. */
+void kcache_detach_group(struct kcache *kc)
+{
+	pthread_rwlock_wrlock(&kc->group_lock);
+	if (kc->group_fd >= 0)
+		fanotify_mark(kc->group_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL);
+	if (kc->leases)
+		leases_release_all(kc->leases, kc->group_fd, kc->mask);
+	kc->group_fd = -1;
+	pthread_rwlock_unlock(&kc->group_lock);
+}
+
+void kcache_set_fanotify_cache(struct kcache *kc, bool leases)
+{
+	pthread_rwlock_wrlock(&kc->group_lock);
+	kc->fan_off = !leases;
+	pthread_rwlock_unlock(&kc->group_lock);
+}
+
+/* fanotify mode, enforce, policy fanotify_cache: off. */
+static bool fan_cache_off(const struct kcache *kc)
+{
+	return kc->fan_off && !kc->bpf && kc->mask == FAN_OPEN_EXEC_PERM;
+}
+
+int kcache_watch_first_exec(struct kcache *kc, int fd)
+{
+	int rc = -1;
+	pthread_rwlock_rdlock(&kc->group_lock);
+	/* Evictable like the ignore mark it shares: neither pins the inode. */
+	if (kc->enabled && kc->group_fd >= 0 && kc->mask == FAN_OPEN_EXEC_PERM && !fan_cache_off(kc))
+		rc = fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_EVICTABLE, FAN_OPEN_EXEC, fd,
+				   NULL);
+	pthread_rwlock_unlock(&kc->group_lock);
+	return rc;
+}
+
+void kcache_first_exec_seen(struct kcache *kc, int group_fd, int fd)
+{
+	(void)kc;
+	if (fanotify_mark(group_fd, FAN_MARK_REMOVE, FAN_OPEN_EXEC, fd, NULL) < 0 && errno != ENOENT)
+		return;   /* the mark is gone already (flush, eviction) */
 }
 
 void kcache_close(struct kcache *kc)
@@ -77,6 +136,7 @@ void kcache_close(struct kcache *kc)
 		return;
 	kcache_bpf_close(kc->bpf);
 	leases_free(kc->leases);
+	pthread_rwlock_destroy(&kc->group_lock);
 	free(kc);
 }
 
@@ -98,35 +158,45 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t ju
 	judged.st_ctim.tv_nsec = (long)(judged_ctime_ns % 1000000000);
 	if (kc->bpf && kcache_bpf_record_judged(kc->bpf, fd, verdict, &judged) < 0)
 		rc = -1;
-	if (verdict != GK_VERDICT_ALLOW || kc->group_fd < 0)
+	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
-	if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM) {
-		bool (*may_pin)(dev_t) = kc->may_pin;
-		struct stat st;
-		if (may_pin && (fstat(fd, &st) < 0 || !may_pin(st.st_dev)))
-			return rc;
-		rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
+	pthread_rwlock_rdlock(&kc->group_lock);
+	bool (*may_pin)(dev_t) = kc->may_pin;
+	struct stat st;
+	if (kc->group_fd < 0 || fan_cache_off(kc))
+		;   /* between two groups, or no cache wanted: the next exec is judged again */
+	else if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM) {
+		/* a lease holds the file open: only where that cannot block an unmount */
+		if (!may_pin || (fstat(fd, &st) == 0 && may_pin(st.st_dev)))
+			rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
+		else
+			rc = -1;
 	} else
 		rc = fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
 				   kc->mask, fd, NULL);
-	if (rc == 0)
+	if (rc == 0 && kc->group_fd >= 0)
 		__atomic_add_fetch(&kc->ignore_marks, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&kc->group_lock);
 	return rc;
 }
 
 int kcache_unrecord(struct kcache *kc, int fd)
 {
-	if (!kc->enabled || kc->group_fd < 0)
+	if (!kc->enabled)
 		return 0;
 	if (kc->bpf)
 		kcache_bpf_record(kc->bpf, fd, GK_VERDICT_UNKNOWN);
+	int rc = 0;
+	pthread_rwlock_rdlock(&kc->group_lock);
 	struct stat st;
-	if (kc->leases && fstat(fd, &st) == 0)
+	if (kc->group_fd >= 0 && kc->leases && fstat(fd, &st) == 0)
 		leases_forget_inode(kc->leases, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
-	if (fanotify_mark(kc->group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, kc->mask, fd, NULL) < 0 &&
+	if (kc->group_fd >= 0 &&
+	    fanotify_mark(kc->group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, kc->mask, fd, NULL) < 0 &&
 	    errno != ENOENT)
-		return -1;
-	return 0;
+		rc = -1;
+	pthread_rwlock_unlock(&kc->group_lock);
+	return rc;
 }
 
 uint64_t kcache_epoch(const struct kcache *kc)
@@ -142,13 +212,16 @@ int kcache_forget_all(struct kcache *kc)
 	if (kc->bpf)
 		kcache_bpf_bump_epoch(kc->bpf);
 	__atomic_add_fetch(&kc->flushes, 1, __ATOMIC_RELAXED);
+	int rc = 0;
+	pthread_rwlock_rdlock(&kc->group_lock);
 	/* Without a mark-type flag, FLUSH drops inode marks (our ignore marks)
 	 * and keeps the filesystem marks. */
 	if (kc->group_fd >= 0 && fanotify_mark(kc->group_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL) < 0)
-		return -1;
+		rc = -1;
 	if (kc->leases)
 		leases_release_all(kc->leases, kc->group_fd, kc->mask);
-	return 0;
+	pthread_rwlock_unlock(&kc->group_lock);
+	return rc;
 }
 
 bool kcache_sees_writes(const struct kcache *kc)
@@ -160,10 +233,12 @@ void kcache_lease_broken(struct kcache *kc, int fd)
 {
 	if (!kc->leases)
 		return;
+	pthread_rwlock_rdlock(&kc->group_lock);
 	if (fd < 0)
 		leases_broken_unknown(kc->leases, kc->group_fd, kc->mask);
 	else
 		leases_broken(kc->leases, fd, kc->group_fd, kc->mask);
+	pthread_rwlock_unlock(&kc->group_lock);
 }
 
 void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(dev_t dev))

@@ -44,8 +44,26 @@ bool kcache_sees_writes(const struct kcache *kc);
  * enabled=false is the round-trip gate (--no-kernel-cache): nothing is cached.
  * try_bpf: attempt BPF LSM; on failure fall back to fanotify mode and say why. */
 struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_bpf);
-/* The fanotify group was replaced (policy change of mode or watch list). */
+/* The fanotify group was replaced (policy change of mode or watch list);
+ * group_fd -1: add no marks until the next call. */
 void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask);
+/* Drop every inode mark of the current group and add none until
+ * kcache_set_group names the next one (before a policy change opens a second
+ * permission group: see kcache_detach_group in kcache.c). */
+void kcache_detach_group(struct kcache *kc);
+/* Policy `fanotify_cache`: off = in fanotify mode, cache no allows in the
+ * kernel and hold no leases (writers never meet EAGAIN; every exec asks the
+ * daemon). No effect in bpf mode. The caller flushes (kcache_forget_all). */
+void kcache_set_fanotify_cache(struct kcache *kc, bool leases);
+
+/* First-exec counting (pre-judged files, enforce mode). The permission
+ * group, not a second group, reports the first FAN_OPEN_EXEC of the inode
+ * behind fd: an inode mark of another group of ours could be pinned by an
+ * exec waiting on a permission event and make the kernel's teardown of that
+ * group wait for the answer (see gatekeeperd(8), "kill -9"). -1: not watched. */
+int kcache_watch_first_exec(struct kcache *kc, int fd);
+/* That first exec was seen on group_fd: stop reporting the inode's execs. */
+void kcache_first_exec_seen(struct kcache *kc, int group_fd, int fd);
 void kcache_close(struct kcache *kc);
 
 const char *kcache_mode(const struct kcache *kc);  /* "bpf" | "fanotify" | "off" */

@@ -5,7 +5,9 @@
  * the daemon first drops the file's ignore mark, so the next exec is judged
  * again. A file that has a writer cannot get a read lease (EAGAIN): it gets
  * no ignore mark either. Exec and read-only opens never break a read lease.
- * The table is bounded; the oldest entries are dropped first. */
+ * The table is bounded (one descriptor per entry); the oldest entries are
+ * dropped first, and entries of deleted files are swept out as new ones come
+ * in, so a leased descriptor never keeps a deleted file's storage for long. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -36,8 +38,12 @@ struct kcache_leases {
 	int *by_inode;               /* open addressing: fd + 1, 0 empty, -1 deleted */
 	size_t inode_cap, deleted;
 	size_t head, len, cap;
+	int sweep_fd;                /* where the next sweep for deleted files starts */
 	uint64_t seq, breaks, evictions, refused;
 };
+
+#define SWEEP_EVERY 64           /* grants between sweeps */
+#define SWEEP_SPAN 256           /* table slots looked at per sweep */
 
 struct kcache_leases *leases_new(int signo, size_t limit)
 {
@@ -46,7 +52,9 @@ struct kcache_leases *leases_new(int signo, size_t limit)
 		return NULL;
 	t->signo = signo;
 	t->limit = limit;
-	t->max_fd = (int)(limit * 2 + 4096);
+	/* Leased fds share the number space with in-flight event fds (at most
+	 * 4096) and pre-scan fds (at most 2048): room for all. */
+	t->max_fd = (int)(limit * 2 + 8192);
 	t->cap = limit + 1;
 	t->by_fd = calloc((size_t)t->max_fd, sizeof(*t->by_fd));
 	t->order = calloc(t->cap, sizeof(*t->order));
@@ -127,6 +135,19 @@ static void reindex(struct kcache_leases *t)
 	}
 }
 
+/* A deleted file can never be executed again; its lease would only keep
+ * its storage allocated. Caller holds the lock. */
+static void sweep_deleted(struct kcache_leases *t, int group_fd, uint64_t mask)
+{
+	for (int n = 0; n < SWEEP_SPAN; n++) {
+		int fd = t->sweep_fd;
+		t->sweep_fd = (t->sweep_fd + 1) % t->max_fd;
+		struct stat st;
+		if (t->by_fd[fd].used && fstat(fd, &st) == 0 && st.st_nlink == 0)
+			drop(t, fd, group_fd, mask);
+	}
+}
+
 int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t mask)
 {
 	struct stat st;
@@ -171,6 +192,8 @@ int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t ma
 	t->order[(t->head + t->len) % t->cap].seq = t->seq;
 	t->len++;
 	evict_oldest(t, group_fd, mask);
+	if (t->seq % SWEEP_EVERY == 0)
+		sweep_deleted(t, group_fd, mask);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
 }

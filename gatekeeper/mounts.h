@@ -30,7 +30,7 @@ int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, ch
 		      size_t errlen);
 
 /* What the pre-scan group (prescan.c) marks every filesystem with. */
-#define PRESCAN_MASK (FAN_CLOSE_WRITE | FAN_OPEN_EXEC)
+#define PRESCAN_MASK FAN_CLOSE_WRITE
 
 /* Start following mounts (fanotify mount events where the kernel has them,
  * else /proc/self/mountinfo); the first pass runs before this returns.

@@ -3,7 +3,9 @@
  * or may become executable is queued (one entry per inode: a burst of closes
  * coalesces into one scan of the final content) and judged by the same
  * judge_fd as the miss path, so its first exec is already a kernel hit.
- * FAN_OPEN_EXEC notifications count how many first execs found a verdict. */
+ * FAN_OPEN_EXEC notifications count how many first execs found a verdict:
+ * the permission group reports them (kcache_watch_first_exec), because this
+ * group must hold no inode marks (see kcache.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -80,10 +82,10 @@ static void note_miss(struct gk_prescan *ps, const struct file_id *id)
 	pthread_mutex_unlock(&ps->judged_lock);
 }
 
-static void count_first_exec(struct gk_prescan *ps, int fd)
+void prescan_exec_seen(struct gk_prescan *ps, int group_fd, int fd)
 {
 	struct file_id id;
-	if (file_id_of_fd(fd, &id) < 0)
+	if (!ps || file_id_of_fd(fd, &id) < 0)
 		return;
 	pthread_mutex_lock(&ps->judged_lock);
 	struct prejudged *e = judged_entry(ps, id.dev, id.ino);
@@ -97,9 +99,8 @@ static void count_first_exec(struct gk_prescan *ps, int fd)
 		e->used = false;
 	}
 	pthread_mutex_unlock(&ps->judged_lock);
-	/* Later execs of this inode need no counting (cleared on modification). */
-	fanotify_mark(ps->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
-		      FAN_OPEN_EXEC, fd, NULL);
+	/* Later execs of this inode need no counting. */
+	kcache_first_exec_seen(ps->d->kc, group_fd, fd);
 }
 
 static bool may_be_executable(int fd, const struct stat *st)
@@ -184,8 +185,6 @@ static void read_events(struct gk_prescan *ps)
 		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
 			if (m->fd < 0)
 				continue;
-			if (m->mask & FAN_OPEN_EXEC)
-				count_first_exec(ps, m->fd);
 			if (m->mask & FAN_CLOSE_WRITE)
 				on_close_write(ps, m->fd, m->pid);   /* takes the fd */
 			else
@@ -239,12 +238,13 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid)
 	struct judgement j;
 	char exe[4096];
 	judge_file(d, fd, &j, NULL);
-	judge_cache_in_kernel(d, fd, &j);
 	if (j.have_id) {
 		pthread_mutex_lock(&ps->judged_lock);
 		*judged_entry(ps, j.id.dev, j.id.ino) = (struct prejudged){ .id = j.id, .used = true };
 		pthread_mutex_unlock(&ps->judged_lock);
+		kcache_watch_first_exec(d->kc, fd);   /* before the verdict: see its first exec */
 	}
+	judge_cache_in_kernel(d, fd, &j);
 	atomic_fetch_add(&d->stats.prescans, 1);
 	gk_pid_exe(pid, exe, sizeof(exe));
 	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j.path,

@@ -64,7 +64,7 @@ static struct fixture *setup_with(const char *policy_tail, bool perm, unsigned w
 	f->d.admin = admin_rules_new();
 	f->d.kc = kcache_open(-1, 0, false, false);
 	f->d.hashes = hash_cache_new();
-	f->d.scanners = scanner_set_for(NULL, f->d.policy, f->dir, err, sizeof(err));
+	f->d.scanners = scan_set_for(NULL, f->d.policy, &f->d.opt, err, sizeof(err));
 	assert_non_null(f->d.admin);
 	assert_non_null(f->d.kc);
 	assert_non_null(f->d.hashes);
@@ -75,7 +75,9 @@ static struct fixture *setup_with(const char *policy_tail, bool perm, unsigned w
 				   .mask = perm ? FAN_OPEN_EXEC_PERM : FAN_OPEN_EXEC };
 	f->peer = sv[1];
 	atomic_store(&stall_release, false);
-	f->d.events = events_start(&f->d, workers, max_pending);
+	f->d.shared = shared_new(max_pending + EVENTS_READ_BATCH);
+	assert_non_null(f->d.shared);
+	f->d.events = events_start(&f->d, workers);
 	assert_non_null(f->d.events);
 	return f;
 }
@@ -86,8 +88,9 @@ static void teardown_fixture(struct fixture *f)
 	events_stop(f->d.events);
 	close(f->g.fd);
 	close(f->peer);
-	scanner_set_put(f->d.scanners);
+	scan_set_put(f->d.scanners);
 	hash_cache_free(f->d.hashes);
+	shared_free(f->d.shared);
 	kcache_close(f->d.kc);
 	admin_rules_free(f->d.admin);
 	policy_free(f->d.policy);
@@ -259,7 +262,7 @@ static void test_start_stop_start(void **state)
 
 	struct fixture *f = setup_with("default: allow\n", true, 2, 16);
 	events_stop(f->d.events);
-	f->d.events = events_start(&f->d, 3, 8);
+	f->d.events = events_start(&f->d, 3);
 	assert_non_null(f->d.events);
 	int file = watched_file(f, "again", "#!/bin/sh\necho again\n");
 	int ev = send_event(f, file);
@@ -283,6 +286,61 @@ static void test_start_stop_start(void **state)
 	teardown_fixture(f);
 }
 
+/* A frozen daemon: its watchdog's heartbeat is stale. The sentinel process
+ * answers the overdue slot through its copy of the group, and events nobody
+ * read for a whole deadline it reads and answers itself. */
+static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
+{
+	(void)state;
+	char err[256];
+	int sv[2];
+	struct fanotify_response r;
+	struct gk_shared *sh = shared_new(4);
+	assert_non_null(sh);
+	atomic_store(&sh->timeout_us, 50000);
+	atomic_store(&sh->on_error, GK_VERDICT_DENY);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct gk_sentinel *sen = sentinel_start(sh, err, sizeof(err));
+	assert_non_null(sen);
+	uint32_t id = sentinel_add_group(sen, sv[0]);
+	assert_true(id > 0);
+	assert_true(sentinel_alive(sen));
+
+	/* An event the daemon read and froze on: slot 2, fd number 1234. */
+	struct gk_slot *slot = &sh->slots[2];
+	slot->fd = 1234;
+	slot->group = id;
+	atomic_store(&slot->start_us, gk_mono_us());
+	atomic_store(&slot->state, SLOT_PENDING);
+	struct pollfd p = { .fd = sv[1], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(read(sv[1], &r, sizeof(r)), (ssize_t)sizeof(r));
+	assert_int_equal(r.fd, 1234);
+	assert_int_equal(r.response, FAN_DENY);
+	assert_int_equal(atomic_load(&slot->state), SLOT_ANSWERED);
+	assert_int_equal(atomic_load(&slot->answered_by), SLOT_BY_SENTINEL);
+	assert_false(slot_claim(slot));                 /* the daemon may not answer again */
+
+	/* An event nobody reads: the sentinel takes it after a deadline. */
+	struct fanotify_event_metadata m = {
+		.event_len = sizeof(m), .vers = FANOTIFY_METADATA_VERSION,
+		.metadata_len = sizeof(m), .mask = FAN_OPEN_EXEC_PERM, .fd = 4321, .pid = getpid(),
+	};
+	assert_int_equal(write(sv[1], &m, sizeof(m)), (ssize_t)sizeof(m));
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(read(sv[1], &r, sizeof(r)), (ssize_t)sizeof(r));
+	assert_int_equal(r.fd, 4321);
+	assert_int_equal(r.response, FAN_DENY);
+	assert_int_equal(atomic_load(&sh->sentinel_answers), 1);
+	assert_int_equal(atomic_load(&sh->sentinel_reads), 1);
+
+	sentinel_drop_group(sen, id);
+	sentinel_stop(sen);
+	close(sv[0]);
+	close(sv[1]);
+	shared_free(sh);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_decision_timeout_cancels_judgement),
 		cmocka_unit_test(test_overload_spares_known_verdicts),
 		cmocka_unit_test(test_start_stop_start),
+		cmocka_unit_test(test_sentinel_stands_in_for_a_frozen_daemon),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

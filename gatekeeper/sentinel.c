@@ -1,0 +1,293 @@
+/* The sentinel: a small process outside the daemon's thread group that
+ * answers permission events when the daemon cannot (stopped by SIGSTOP,
+ * every thread blocked). The kernel has no timeout of its own for them, so
+ * without it a frozen daemon would freeze every exec on the host.
+ *
+ * It shares with the daemon one memory region: the in-flight slots (which
+ * event fd numbers wait for an answer, since when), two heartbeats and the
+ * policy's deadline and on_error verdict. A response names an event by the
+ * fd number it has in the reader, so the sentinel, holding a copy of the
+ * group, can answer an event the daemon read. Exactly one party answers:
+ * each claims a slot with a compare-and-swap (slot_claim) before writing,
+ * and the daemon closes an event fd only once its slot says answered, so a
+ * response can never reach a later event that reused the number.
+ *
+ * Events the daemon has not read are read and answered by the sentinel only
+ * while the group has stayed readable for a whole deadline and the daemon's
+ * reader has not turned over since. When the daemon dies, the sentinel
+ * exits at once: its copies close, and the kernel releases what was pending. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gatekeeper/gatekeeperd.h"
+
+#define SENTINEL_TICK_MS 20
+#define SENTINEL_MAX_GROUPS 8
+
+struct sentinel_msg {
+	uint32_t op;               /* 1: add the attached group fd; 2: drop; 3: exit */
+	uint32_t id;
+};
+
+struct gk_sentinel {
+	pid_t pid;
+	int sock;                  /* to the sentinel */
+	uint32_t next_id;
+};
+
+struct watched_group {
+	uint32_t id;
+	int fd;
+	int64_t readable_since_us;   /* 0: not readable at the last look */
+};
+
+struct gk_shared *shared_new(unsigned n_slots)
+{
+	size_t size = sizeof(struct gk_shared) + (size_t)n_slots * sizeof(struct gk_slot);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	struct gk_shared *sh = p;
+	sh->n_slots = n_slots;
+	atomic_store(&sh->timeout_us, 5000000);
+	atomic_store(&sh->on_error, GK_VERDICT_ALLOW);
+	return sh;
+}
+
+void shared_free(struct gk_shared *sh)
+{
+	if (sh)
+		munmap(sh, sizeof(*sh) + (size_t)sh->n_slots * sizeof(struct gk_slot));
+}
+
+bool slot_claim(struct gk_slot *s)
+{
+	uint32_t expected = SLOT_PENDING;
+	return atomic_compare_exchange_strong(&s->state, &expected, SLOT_ANSWERING);
+}
+
+static void reply(int group_fd, int event_fd, uint32_t verdict)
+{
+	struct fanotify_response r = {
+		.fd = event_fd, .response = verdict == GK_VERDICT_DENY ? FAN_DENY : FAN_ALLOW
+	};
+	while (write(group_fd, &r, sizeof(r)) < 0 && errno == EINTR)
+		;
+}
+
+static struct watched_group *group_by_id(struct watched_group *g, uint32_t id)
+{
+	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
+		if (g[i].fd >= 0 && g[i].id == id)
+			return &g[i];
+	return NULL;
+}
+
+/* The daemon's watchdog has not ticked for a deadline: answer its overdue
+ * slots ourselves. */
+static void sweep_slots(struct gk_shared *sh, struct watched_group *groups, int64_t now)
+{
+	int64_t limit = atomic_load(&sh->timeout_us);
+	if (now - atomic_load(&sh->watchdog_beat_us) <= limit)
+		return;
+	uint32_t verdict = atomic_load(&sh->on_error);
+	for (unsigned i = 0; i < sh->n_slots; i++) {
+		struct gk_slot *s = &sh->slots[i];
+		if (atomic_load(&s->state) != SLOT_PENDING || now - atomic_load(&s->start_us) <= limit)
+			continue;
+		struct watched_group *g = group_by_id(groups, s->group);
+		if (!g || !slot_claim(s))
+			continue;
+		atomic_store(&s->verdict, verdict);
+		atomic_store(&s->answered_by, SLOT_BY_SENTINEL);
+		atomic_fetch_add(&sh->sentinel_answers, 1);
+		reply(g->fd, s->fd, verdict);
+		atomic_store(&s->state, SLOT_ANSWERED);
+	}
+}
+
+/* Nobody has read this group for a whole deadline: read and answer. */
+static void take_over_reading(struct gk_shared *sh, struct watched_group *g, int64_t now)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	int64_t limit = atomic_load(&sh->timeout_us);
+	if (!g->readable_since_us || now - g->readable_since_us <= limit ||
+	    atomic_load(&sh->reader_beat_us) >= g->readable_since_us)
+		return;
+	ssize_t len = read(g->fd, buf, sizeof(buf));
+	uint32_t verdict = atomic_load(&sh->on_error);
+	const struct fanotify_event_metadata *m = (const void *)buf;
+	for (; len > 0 && FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+		if (m->fd < 0)
+			continue;
+		if (m->mask & FAN_OPEN_EXEC_PERM) {
+			atomic_fetch_add(&sh->sentinel_reads, 1);
+			reply(g->fd, m->fd, verdict);
+		}
+		close(m->fd);
+	}
+	g->readable_since_us = 0;
+}
+
+static void on_message(int sock, struct watched_group *groups)
+{
+	struct sentinel_msg msg;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		_exit(0);                       /* the daemon is gone */
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int fd = -1;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (msg.op == 3)
+		_exit(0);
+	struct watched_group *g = group_by_id(groups, msg.id);
+	if (msg.op == 2 && g) {
+		close(g->fd);
+		g->fd = -1;
+	}
+	for (int i = 0; msg.op == 1 && fd >= 0 && i < SENTINEL_MAX_GROUPS; i++) {
+		if (groups[i].fd < 0) {
+			groups[i] = (struct watched_group){ .id = msg.id, .fd = fd };
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
+{
+	struct watched_group groups[SENTINEL_MAX_GROUPS];
+	int pidfd = (int)syscall(SYS_pidfd_open, daemon_pid, 0);
+	prctl(PR_SET_NAME, "gk-sentinel");
+	if (pidfd < 0 || getppid() != daemon_pid)
+		_exit(0);
+	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
+		groups[i].fd = -1;
+	for (;;) {
+		struct pollfd p[2 + SENTINEL_MAX_GROUPS] = {
+			{ .fd = pidfd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
+		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
+			p[2 + i] = (struct pollfd){ .fd = groups[i].fd, .events = POLLIN };
+		if (poll(p, 2 + SENTINEL_MAX_GROUPS, SENTINEL_TICK_MS) < 0 && errno != EINTR)
+			_exit(1);
+		if (p[0].revents)
+			_exit(0);                   /* the daemon died: let the kernel release */
+		if (p[1].revents)
+			on_message(sock, groups);
+		int64_t now = gk_mono_us();
+		sweep_slots(sh, groups, now);
+		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {
+			if (groups[i].fd < 0)
+				continue;
+			bool readable = p[2 + i].revents & POLLIN;
+			if (!readable)
+				groups[i].readable_since_us = 0;
+			else if (!groups[i].readable_since_us)
+				groups[i].readable_since_us = now;
+			else
+				take_over_reading(sh, &groups[i], now);
+		}
+	}
+}
+
+/* Fork before any thread exists: the child keeps only its socket (and the
+ * shared mapping); every other inherited descriptor is closed. */
+struct gk_sentinel *sentinel_start(struct gk_shared *sh, char *err, size_t errlen)
+{
+	int sv[2];
+	struct gk_sentinel *s = calloc(1, sizeof(*s));
+	if (!s || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "sentinel: %s", strerror(errno));
+		free(s);
+		return NULL;
+	}
+	pid_t parent = getpid();
+	s->pid = fork();
+	if (s->pid == 0) {
+		if (dup2(sv[1], 3) < 0)
+			_exit(1);
+		syscall(SYS_close_range, 4, ~0U, 0);
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		sentinel_main(3, parent, sh);
+	}
+	close(sv[1]);
+	if (s->pid < 0) {
+		snprintf(err, errlen, "sentinel: fork: %s", strerror(errno));
+		close(sv[0]);
+		free(s);
+		return NULL;
+	}
+	s->sock = sv[0];
+	return s;
+}
+
+static int send_msg(struct gk_sentinel *s, uint32_t op, uint32_t id, int fd)
+{
+	struct sentinel_msg msg = { .op = op, .id = id };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(s->sock, &mh, MSG_NOSIGNAL) == sizeof(msg) ? 0 : -1;
+}
+
+uint32_t sentinel_add_group(struct gk_sentinel *s, int group_fd)
+{
+	if (!s)
+		return 0;
+	uint32_t id = ++s->next_id;
+	if (send_msg(s, 1, id, group_fd) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"cannot hand a group to the sentinel\" errno=%d", errno);
+		return 0;
+	}
+	return id;
+}
+
+void sentinel_drop_group(struct gk_sentinel *s, uint32_t id)
+{
+	if (s && id)
+		send_msg(s, 2, id, -1);
+}
+
+bool sentinel_alive(const struct gk_sentinel *s)
+{
+	return s && kill(s->pid, 0) == 0;
+}
+
+void sentinel_stop(struct gk_sentinel *s)
+{
+	if (!s)
+		return;
+	send_msg(s, 3, 0, -1);
+	close(s->sock);
+	waitpid(s->pid, NULL, 0);
+	free(s);
+}

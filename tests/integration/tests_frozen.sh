@@ -1,0 +1,112 @@
+# Faults of load and freezing.
+#
+# A frozen daemon (SIGSTOP) must not freeze execs: the sentinel, a process
+# outside the daemon's thread group, answers every pending and every new
+# exec with the policy's on_error verdict within decision_timeout_ms + 1 s;
+# the daemon, resumed, carries on without a restart and answers nothing
+# twice. Sourced by run.sh before its GK_IT_ONLY filter.
+
+TESTS+=(
+	frozen_daemon_answered_by_sentinel:90
+	overload_keeps_known_verdicts:90
+)
+
+# timed_exec PATH OUT: exec PATH, write "RESULT MS" to OUT.
+timed_exec() {
+	local t0 t1 r
+	t0=$(date +%s%N)
+	r=$(exec_result "$1")
+	t1=$(date +%s%N)
+	echo "$r $(((t1 - t0) / 1000000))" >"$2"
+}
+
+t_frozen_daemon_answered_by_sentinel() {
+	local big=$BIN/big i pids=() r ms worst=0 limit_ms=1300 answers reads
+	need_spawner
+	mkbin big
+	# Sparse: no memory, but hashing 4 GiB keeps a worker busy for seconds.
+	truncate -s 4G "$big" || fail "truncate failed"
+	for i in 1 2 3 4 5; do mkbin "new$i"; done
+	mkbin after
+	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 300"
+	start_daemon
+	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+
+	# One exec pending in a worker, then the daemon freezes.
+	timed_exec "$big" "$T/r.big" &
+	pids+=($!)
+	sleep 0.1
+	kill -STOP "$DPID" || fail "cannot stop gatekeeperd"
+	# New execs while it is frozen: nobody in the daemon reads them.
+	for i in 1 2 3 4 5; do
+		timed_exec "$BIN/new$i" "$T/r.new$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	for f in "$T"/r.*; do
+		read -r r ms <"$f"
+		note "${f##*/r.}: $r in $ms ms"
+		[[ $r == errno:EPERM ]] || { kill -CONT "$DPID"; fail "${f##*/r.}: expected on_error's EPERM while frozen, got $r"; }
+		((ms > worst)) && worst=$ms
+	done
+	((worst <= limit_ms)) || { kill -CONT "$DPID"; fail "slowest exec took $worst ms (limit $limit_ms)"; }
+
+	kill -CONT "$DPID" || fail "cannot resume gatekeeperd"
+	expect_runs "$BIN/after" "resumed daemon, new program: "
+	expect_runs "$BIN/new1" "resumed daemon, a program the sentinel refused: "
+	answers=$(stat_num sentinel_answers)
+	reads=$(stat_num sentinel_reads)
+	note "sentinel answered $answers read event(s), read and answered $reads; worst wait $worst ms"
+	((answers >= 1)) || fail "the pending exec was not answered by the sentinel (sentinel_answers=$answers)"
+	((reads >= 5)) || fail "the execs made while frozen were not all read by the sentinel (sentinel_reads=$reads)"
+	# The worker that hashed the big file finishes later: its answer must
+	# not reach the kernel a second time.
+	sleep 1
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC"
+	if grep -q 'fanotify reply failed' "$DLOG"; then
+		fail "a second answer was written: $(grep 'fanotify reply failed' "$DLOG" | head -n 2)"
+	fi
+	grep -q 'answered by the sentinel' "$DLOG" ||
+		fail "no decision recorded as answered by the sentinel"
+}
+
+# A full queue turns only unknown files into the overload verdict: with the
+# one worker slot held by a slow hash, 8 spawners exec a file whose verdict
+# is known (an admin rule, its digest in memory) and new files. Every exec
+# of the known file runs; the new ones get the overload verdict at once.
+t_overload_keeps_known_verdicts() {
+	local big=$BIN/big i out bad=0 execs=0 overloads pids=()
+	need_spawner
+	mkbin big
+	truncate -s 4G "$big" || fail "truncate failed"
+	mkbin known
+	for i in $(seq 1 8); do mkbin "new$i"; done
+	write_policy enforce deny "overload: deny" "decision_timeout_ms: 20000"
+	start_daemon --workers 1 --max-pending 1 --no-kernel-cache
+	ctl_ok allow "$BIN/known"
+	timeout -s KILL 30 "$SPAWNER" exec "$big" >/dev/null 2>&1 &
+	record_pid $!
+	sleep 0.2
+	for i in $(seq 1 8); do
+		timeout -s KILL 30 "$SPAWNER" loop 1500 "$BIN/known" >"$T/known$i.out" 2>&1 &
+		pids+=($!)
+		record_pid $!
+	done
+	printf '%s\n' "$BIN"/new* >"$T/new.list"
+	timeout -s KILL 30 "$SPAWNER" parallel "$T/new.list" 5000 >"$T/new.out" 2>&1
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in $(seq 1 8); do
+		out=$(tail -n 1 "$T/known$i.out")
+		[[ $out =~ execs=([0-9]+)\ ok=([0-9]+)\ failed=([0-9]+)\ hung=([0-9]+) ]] ||
+			fail "spawner $i: $(cat "$T/known$i.out")"
+		execs=$((execs + BASH_REMATCH[1]))
+		bad=$((bad + BASH_REMATCH[3] + BASH_REMATCH[4]))
+	done
+	overloads=$(stat_num overloads)
+	note "known file: $execs execs, $bad refused or hung; overloads=$overloads; new files: $(awk '{print $3}' "$T/new.out" | sort | uniq -c | tr '\n' ' ')"
+	((execs > 0)) || fail "no exec of the known file ran"
+	((bad == 0)) || fail "$bad execs of a file with a known verdict were refused or hung under overload"
+	((overloads >= 1)) || fail "the queue never overflowed (overloads=0): the test proved nothing"
+	grep -q 'errno:EPERM' "$T/new.out" || fail "no new file got the overload verdict: $(cat "$T/new.out")"
+}
