@@ -153,11 +153,8 @@ static void free_mnts(struct mnt *m, size_t n)
 }
 
 /* The mount table of our namespace, in mount order. */
-static int read_mountinfo(struct mnt **out, size_t *n_out)
+static void parse_mountinfo(FILE *f, struct mnt **out, size_t *n_out)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -1;
 	struct mnt *m = NULL;
 	size_t n = 0, cap = 0, linecap = 0;
 	char *line = NULL;
@@ -183,9 +180,17 @@ static int read_mountinfo(struct mnt **out, size_t *n_out)
 			n++;
 	}
 	free(line);
-	fclose(f);
 	*out = m;
 	*n_out = n;
+}
+
+static int read_mountinfo(struct mnt **out, size_t *n_out)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -1;
+	parse_mountinfo(f, out, n_out);
+	fclose(f);
 	return 0;
 }
 
@@ -221,6 +226,24 @@ static bool covered(const struct gk_policy *p, const struct mnt *m, size_t n, si
 		if (path_below(m[i].path, p->watch[w]))
 			return true;
 	return holds_watch(p, m, n, i);
+}
+
+int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t size)
+{
+	struct mnt *m;
+	size_t n, len = 0;
+	parse_mountinfo(mountinfo, &m, &n);
+	out[0] = '\0';
+	for (size_t i = 0; i < n && len < size; i++) {
+		if (!covered(p, m, n, i))
+			continue;
+		const char *why = skip_reason(&m[i]);
+		int w = snprintf(out + len, size - len, "%s %u:%u %s %s%s\n", m[i].path, major(m[i].dev),
+				 minor(m[i].dev), m[i].fstype, why ? "skip: " : "mark", why ? why : "");
+		len += w > 0 ? (size_t)w : 0;
+	}
+	free_mnts(m, n);
+	return len < size ? 0 : -1;
 }
 
 int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add)

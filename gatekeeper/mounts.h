@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/fanotify.h>
 #include <sys/types.h>
 
@@ -41,6 +42,11 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, cha
 /* The groups were replaced (policy change): mark again on the new ones. */
 void mounts_groups_changed(int prescan_fd);
 void mounts_stop(void);
+
+/* What the tracker would do with the mounts of a mountinfo table for p, one
+ * line per covered mount: "MOUNTPOINT MAJ:MIN TYPE mark" or "... skip:
+ * REASON" (for tests; -1 if out is too small). */
+int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t size);
 
 /* Is dev the filesystem of a watched path itself (not one mounted below a
  * watch, which may be unmounted: nothing may hold it open)? */
