@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gatekeeper/fileless.h"
 #include "gatekeeper/control_ops.h"
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
 #include "gatekeeper/proto.h"

@@ -109,7 +109,8 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 	struct gk_daemon *d = ctx;
 	char detail[128];
 	snprintf(detail, sizeof(detail), "denied in kernel%s: dev %llu ino %llu comm %.16s",
-		 k->fileless ? " (fileless: deny)" : "", (unsigned long long)k->dev, (unsigned long long)k->ino, k->comm);
+		 k->fileless ? " (fileless: deny)" : "", (unsigned long long)k->dev,
+		 (unsigned long long)k->ino, k->comm);
 	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = "", .path = "",
 			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_NONE, .detail = detail,
 			      .mode = GK_MODE_ENFORCE };
