@@ -2,7 +2,7 @@
 """Generate malformed policies and check that each one is refused.
 
 usage: bad_policies.py gen DIR COUNT WATCH_DIR [SEED]
-       bad_policies.py check DIR CTL SOCKET
+       bad_policies.py check|apply DIR CTL SOCKET
 
 gen writes COUNT policies DIR/bad-NNNN.yaml, each a valid base policy broken
 by one mutation (truncated inside a flow mapping, a value of the wrong type,
@@ -10,11 +10,11 @@ bad indentation, an unknown key, a huge value, invalid UTF-8, a control
 byte, nesting past the limit, a duplicate key, an alias bomb), and prints
 how many of each kind.
 
-check runs, for each file, `gatekeeper-ctl policy check FILE` and
-`gatekeeper-ctl policy apply FILE` (four clients at once): both must exit 2
-with a first line "FILE:LINE:COLUMN: message" on stderr; and `policy show`
-(--json, which includes when the running policy was applied) must be the
-same before and after every 100 files. Prints one JSON line; exits 0 (the caller judges).
+check runs `gatekeeper-ctl policy check FILE` for each file (no daemon
+needed), apply `gatekeeper-ctl policy apply FILE` (four clients at once):
+each must exit 2 with a first line "FILE:LINE:COLUMN: message" on stderr;
+and for apply, `policy show` (--json, which includes when the running
+policy was applied) must be the same before and after every 100 files. Prints one JSON line; exits 0 (the caller judges).
 """
 import concurrent.futures
 import json
@@ -99,13 +99,13 @@ def mutate(rnd, watch):
     elif kind == "huge":
         what = rnd.choice(["digits", "mode", "retain", "rule_path_key"])
         if what == "digits":
-            lines[5] = "decision_timeout_ms: " + "9" * rnd.randint(20, 5000)
+            lines[5] = "decision_timeout_ms: " + "9" * rnd.randint(20, 2000)
         elif what == "mode":
-            lines[0] = "mode: " + "e" * rnd.randint(1000, 200000)
+            lines[0] = "mode: " + "e" * rnd.randint(1000, 50000)
         elif what == "retain":
             lines[8] = "  retain_days: 1" + "0" * rnd.randint(12, 400)
         else:
-            lines[-1] = "  - {%s: 1, action: deny}" % ("k" * rnd.randint(1000, 100000))
+            lines[-1] = "  - {%s: 1, action: deny}" % ("k" * rnd.randint(1000, 50000))
         text = "\n".join(lines).encode()
     elif kind == "utf8":
         bad = rnd.choice([b"\xff", b"\xfe\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80",
@@ -123,7 +123,7 @@ def mutate(rnd, watch):
         raw[i] = raw[i][:pos] + ch + raw[i][pos:]
         text = b"\n".join(raw)
     elif kind == "nesting":
-        depth = rnd.randint(33, 20000)
+        depth = rnd.randint(33, 5000)
         o, c = rnd.choice([("[", "]"), ("{a: ", "}")])
         lines[-1] = "  - " + o * depth + "x" + c * depth * rnd.randint(0, 1)
         text = "\n".join(lines).encode()
@@ -158,11 +158,11 @@ def run(cmd):
     return r.returncode, r.stdout, r.stderr.decode(errors="replace")
 
 
-def check(indir, ctl, sock):
+def check(indir, ctl, sock, verb):
     files = sorted(os.path.join(indir, f) for f in os.listdir(indir) if f.startswith("bad-"))
     show = [ctl, "--socket", sock, "--json", "policy", "show"]
-    rc, before, err = run(show)
-    res = {"files": len(files), "wrong": [], "show_changed": 0, "seconds": 0}
+    rc, before, err = run(show) if verb == "apply" else (0, b"", "")
+    res = {"verb": verb, "files": len(files), "wrong": [], "show_changed": 0, "seconds": 0}
     if rc != 0:
         res["wrong"].append("policy show failed: %s" % err)
     t0 = time.monotonic()
@@ -170,12 +170,11 @@ def check(indir, ctl, sock):
     def one(path):
         want = re.compile(r"^%s:\d+:\d+: \S" % re.escape(path))
         wrong = []
-        for verb in ("check", "apply"):
-            rc, _, err = run([ctl, "--socket", sock, "policy", verb, path])
-            first = err.splitlines()[0] if err else ""
-            if rc != 2 or not want.match(first):
-                wrong.append("%s %s: exit %d, stderr %r" % (verb, os.path.basename(path), rc,
-                                                            err[:200]))
+        rc, _, err = run([ctl, "--socket", sock, "policy", verb, path])
+        first = err.splitlines()[0] if err else ""
+        if rc != 2 or not want.match(first):
+            wrong.append("%s %s: exit %d, stderr %r" % (verb, os.path.basename(path), rc,
+                                                        err[:200]))
         return wrong
 
     # batches of 100 run by 4 clients at once (applies race each other too);
@@ -184,7 +183,7 @@ def check(indir, ctl, sock):
         for start in range(0, len(files), 100):
             for wrong in pool.map(one, files[start:start + 100]):
                 res["wrong"] += wrong[:max(0, 8 - len(res["wrong"]))]
-            if run(show)[1] != before:
+            if verb == "apply" and run(show)[1] != before:
                 res["show_changed"] += 1
     res["seconds"] = round(time.monotonic() - t0, 1)
     print(json.dumps(res))
@@ -193,8 +192,8 @@ def check(indir, ctl, sock):
 def main():
     if len(sys.argv) >= 5 and sys.argv[1] == "gen":
         gen(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 12)
-    elif len(sys.argv) == 5 and sys.argv[1] == "check":
-        check(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 5 and sys.argv[1] in ("check", "apply"):
+        check(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[1])
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -51,7 +51,7 @@ TESTS=(
 	daemon_usage_error:30
 	policy_check_good_and_bad:30
 	policy_apply_bad_changes_nothing:40
-	malformed_policies_1000_refused:240
+	malformed_policies_1000_refused:480
 	sighup_reloads_policy:40
 	sd_notify_ready_reload_watchdog_stopping:40
 	sd_notify_absent_is_silent:30

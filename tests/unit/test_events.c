@@ -317,6 +317,9 @@ static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
 	assert_int_equal(read(sv[1], &r, sizeof(r)), (ssize_t)sizeof(r));
 	assert_int_equal(r.fd, 1234);
 	assert_int_equal(r.response, FAN_DENY);
+	/* the response is written before the slot says answered */
+	for (int i = 0; i < 1000 && atomic_load(&slot->state) != SLOT_ANSWERED; i++)
+		usleep(1000);
 	assert_int_equal(atomic_load(&slot->state), SLOT_ANSWERED);
 	assert_int_equal(atomic_load(&slot->answered_by), SLOT_BY_SENTINEL);
 	assert_false(slot_claim(slot));                 /* the daemon may not answer again */
