@@ -125,14 +125,15 @@ $(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
 # --- helper programs of the tests and benchmarks (never built by scripts) ---
 # Plain programs: no sanitizer, whatever build they sit in.
 HELPER_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD)
-HELPERS := $(addprefix $(BUILD)/helpers/,spawner routes tail)
+HELPERS := $(addprefix $(BUILD)/helpers/,spawner routes tail fileless)
 helpers: $(HELPERS)
 $(BUILD)/helpers/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ $<
 
 VMBIN := $(BUILD)/vm/bin
-VM_HELPERS := $(addprefix $(VMBIN)/,gk-vmtool gk-hello gk-hello-static gk-kload gk-routes)
+VM_HELPERS := $(addprefix $(VMBIN)/,gk-vmtool gk-hello gk-hello-static gk-kload gk-routes \
+	gk-fileless gk-preload.so)
 vm-helpers: $(VM_HELPERS)
 $(VMBIN)/gk-vmtool: tests/vm/gk_vmtool.c
 	@mkdir -p $(dir $@)
@@ -149,12 +150,18 @@ $(VMBIN)/gk-kload: tests/vm/gk_kload.c gatekeeper/kcache_bpf.c $(SKEL)
 $(VMBIN)/gk-routes: tests/integration/routes.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -static -o $@ $<
+$(VMBIN)/gk-fileless: tests/integration/fileless.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -static -o $@ $<
+$(VMBIN)/gk-preload.so: tests/vm/gk_preload.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -shared -fPIC -o $@ $<
 
 # bench/tiny.c is the exec target: built -O2 whatever CFLAGS say, so the
 # benchmark's numbers do not depend on them.
 BENCHBIN := $(BUILD)/bench
 BENCH_HELPERS := $(addprefix $(BENCHBIN)/,tiny-static tiny-dynamic spawn_bench gk_probe \
-	raw_responder sha_bench scan_bench db_fill)
+	raw_responder mount_mark sha_bench scan_bench db_fill)
 bench-helpers: $(BENCH_HELPERS)
 $(BENCHBIN)/tiny-static: bench/tiny.c
 	@mkdir -p $(dir $@)
@@ -162,7 +169,8 @@ $(BENCHBIN)/tiny-static: bench/tiny.c
 $(BENCHBIN)/tiny-dynamic: bench/tiny.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -O2 -o $@ $<
-$(BENCHBIN)/spawn_bench $(BENCHBIN)/gk_probe $(BENCHBIN)/raw_responder: $(BENCHBIN)/%: bench/%.c
+$(BENCHBIN)/spawn_bench $(BENCHBIN)/gk_probe $(BENCHBIN)/raw_responder $(BENCHBIN)/mount_mark: \
+		$(BENCHBIN)/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $<
 $(BENCHBIN)/sha_bench: $(BENCHBIN)/%: bench/%.c $(LIBGK)

@@ -464,6 +464,8 @@ def main():
     cv = {t: read_json(os.path.join(out, f"close_verdict_{t}.json")) or
           {"status": "n/a", "reason": "the probe gave no result"} for t in CV_ORDER}
     build, p3 = build_section(out)
+    mount_mark = read_json(os.path.join(out, "mount_mark.json")) or {
+        "status": "n/a", "reason": read_text(os.path.join(out, "mount_mark.err"))[:200]}
     targets = target_rows(ex, storm, startup, cv, build)
     sp = scanner_process(out)
     rss = sp["daemon_memory"].get("daemon_rss_kb")
@@ -483,6 +485,7 @@ def main():
         "startup": startup,
         "close_to_verdict": cv,
         "build": build,
+        "mount_to_mark": mount_mark,
         "daemon_counters": counters,
         "scanner_process": sp,
         "targets": targets,
@@ -497,6 +500,12 @@ def main():
     print_storm(storm, cfg.get("storm_rounds", "?"))
     print_rest(sha, startup, cv, counters)
     print_build(build)
+    if "median_us" in mount_mark:
+        print(f"\nmount to mark (a tmpfs mounted under the watch, until every group marks it; "
+              f"{mount_mark['rounds']} rounds): median {mount_mark['median_us']:.0f} us, "
+              f"p90 {mount_mark['p90_us']:.0f} us, max {mount_mark['max_us']:.0f} us")
+    else:
+        print(f"\nmount to mark: n/a ({mount_mark.get('reason', '')})")
     print_scanner_process(sp)
     print_targets(targets)
     for p in results["problems"]:

@@ -499,6 +499,19 @@ phase_startup() {
 	done
 }
 
+# Time from a mount(2) below the watch to the daemon's mark on it (every
+# group: permission and pre-scan), followed by fanotify mount events or
+# /proc/self/mountinfo, whichever the kernel has.
+phase_mount() {
+	local dpid
+	mount_tmpfs "$TOP/mnt" 64m && mkdir -p "$TOP/mnt/w" || return 1
+	write_policy mnt allow && start_daemon mnt || return 1
+	dpid=$DPID_mnt
+	log "mount to mark: $(scaled 50) tmpfs mounts under the watch"
+	"$BENCHBIN/mount_mark" "$dpid" "$TOP/mnt/w" "$(scaled 50)" \
+		>"$OUT/mount_mark.json" 2>"$OUT/mount_mark.err" || return 1
+}
+
 keep_logs() {
 	local f
 	for f in "$STATE"/*.log "$OUT"/*.err; do
@@ -549,6 +562,9 @@ inner_main() {
 	phase_hash || { log "hash phase failed"; failed=1; }
 	phase_scan || { log "scan phase failed"; failed=1; }
 	phase_startup || { log "start-up phase failed"; failed=1; }
+	phase_mount || { log "mount phase failed"; failed=1; }
+	keep_logs
+	cleanup_inner 1
 	host_facts end
 	keep_logs
 	exit "$failed"

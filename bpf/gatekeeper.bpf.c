@@ -35,6 +35,13 @@ char LICENSE[] SEC("license") = "GPL";
  * verdict stale at once, e.g. on a rule change. */
 __u64 gk_epoch = 0;
 
+/* Set by userspace under `fileless: deny` in enforce mode: refuse the exec
+ * of a file that no name links to (a memfd, an O_TMPFILE file, a deleted
+ * file), which fanotify cannot see (the memfd superblock takes no mark).
+ * Only the exec: PROT_EXEC mappings of a memfd stay allowed (JIT runtimes
+ * double-map memfds), and so does everything while this is 0. */
+__u32 gk_fileless_deny = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -213,8 +220,11 @@ static __always_inline int deny(struct inode *inode, __u32 route)
 
 static __always_inline int check_exec_open(struct inode *inode)
 {
-	struct gk_inode_verdict *v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
+	struct gk_inode_verdict *v;
 
+	if (gk_fileless_deny && BPF_CORE_READ(inode, i_nlink) == 0)
+		return deny(inode, GK_ROUTE_FILELESS);
+	v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
 	if (!v)
 		return 0;
 	if (hold_refuses(v, inode)) {

@@ -61,6 +61,7 @@ enum gk_route {
 	GK_ROUTE_MMAP_SHARED,   /* INVALIDATE: shared writable mmap / mprotect */
 	GK_ROUTE_WRITER_CLOSE,  /* INVALIDATE: a file mapped shared-writable was released */
 	GK_ROUTE_HOLD_REFUSED,  /* INVALIDATE: exec refused by a pending hold (reminder) */
+	GK_ROUTE_FILELESS,      /* DENY: exec of a file no name links to (`fileless: deny`) */
 };
 
 /* gk_event.flags */

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 #include "gatekeeper/trust.h"
 
 /* Every watched path must exist before anything is marked. */
@@ -102,8 +104,11 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 		kcache_set_group(d->kc, fresh->fd, fresh->mask);
 	}
 	pthread_rwlock_unlock(&d->policy_lock);
-	if (fresh_prescan >= 0)
+	if (fresh_prescan >= 0) {
 		prescan_swap_group(d->prescan, fresh_prescan);
+		mounts_groups_changed(fresh_prescan);
+	}
+	fileless_apply(d);
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	kcache_forget_all(d->kc);

@@ -8,9 +8,21 @@
 #include <unistd.h>
 
 #include "gatekeeper/control_ops.h"
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 #include "gatekeeper/proto.h"
 #include "gatekeeper/trust.h"
+
+/* What the gate covers beyond execve of a file (gatekeeper-policy(5)). */
+#define LIBS_BPF "gated at mmap(PROT_EXEC) for files judged since start (written after start: " \
+	"pre-scanned at close); unjudged, so allowed: files written while the daemon was down " \
+	"or on unmarked filesystems, and a library mapped before its pre-scan finished"
+#define LIBS_FANOTIFY "not gated: fanotify has no permission event for mmap(PROT_EXEC); " \
+	"only programs started with exec are"
+#define SCRIPTS "#! scripts judged as programs; interpreters that ask with " \
+	"execveat(AT_EXECVE_CHECK) get the verdict; a script read by an interpreter that does " \
+	"not ask (sh FILE, python3 FILE) is not judged"
 
 static void format_time(int64_t us, char *out, size_t size)
 {
@@ -168,8 +180,10 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	proto_str(reply, "kernel_mode_why", kcache_why(d->kc));
 	for (size_t i = 0; i < d->policy->n_watch; i++)
 		proto_arr(reply, "watch", d->policy->watch[i]);
-	for (size_t i = 0; i < d->group->n_fs; i++)
-		proto_arr(reply, "filesystems", d->group->fs_desc[i]);
+	mounts_report(reply);
+	fileless_report(reply);
+	proto_str(reply, "libraries", strcmp(kcache_mode(d->kc), "bpf") ? LIBS_FANOTIFY : LIBS_BPF);
+	proto_str(reply, "scripts", SCRIPTS);
 	proto_str(reply, "policy", d->policy->name);
 	proto_str(reply, "policy_sha256", d->policy->sha256_hex);
 	scan_set_report(d->scanners, reply);

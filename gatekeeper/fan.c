@@ -1,7 +1,8 @@
 /* fanotify groups: enforce mode answers FAN_OPEN_EXEC_PERM events; monitor
  * mode only listens to FAN_OPEN_EXEC notifications, so it can never block an
- * exec. Each watched path marks the whole filesystem that holds it; the
- * policy scopes decisions to the watched subtrees. */
+ * exec. Each watched path marks the whole filesystem that holds it and every
+ * filesystem mounted below it (mounts.c); the policy scopes decisions to the
+ * watched subtrees. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,34 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
-
-static const char *fs_type_name(long type)
-{
-	switch ((unsigned long)type) {
-	case 0x01021994: return "tmpfs";
-	case 0xEF53: return "ext4";
-	case 0x58465342: return "xfs";
-	case 0x9123683E: return "btrfs";
-	case 0x794c7630: return "overlayfs";
-	default: return "other";
-	}
-}
-
-static int describe_fs(const char *path, char **out)
-{
-	struct stat st;
-	struct statfs sfs;
-	if (stat(path, &st) < 0 || statfs(path, &sfs) < 0)
-		return -1;
-	return asprintf(out, "%s (dev %u:%u, %s)", path, major(st.st_dev), minor(st.st_dev),
-			fs_type_name(sfs.f_type)) < 0 ? -1 : 0;
-}
+#include "gatekeeper/mounts.h"
 
 struct fan_group *fan_group_open(const struct gk_policy *policy, char *err, size_t errlen)
 {
@@ -57,24 +34,8 @@ struct fan_group *fan_group_open(const struct gk_policy *policy, char *err, size
 		snprintf(err, errlen, "fanotify_init: %s", strerror(errno));
 		goto fail;
 	}
-	g->fs_desc = calloc(policy->n_watch, sizeof(char *));
-	if (!g->fs_desc) {
-		snprintf(err, errlen, "out of memory");
+	if (mounts_mark_group(g->fd, g->mask, policy, err, errlen) < 0)
 		goto fail;
-	}
-	for (size_t i = 0; i < policy->n_watch; i++) {
-		const char *path = policy->watch[i];
-		if (fanotify_mark(g->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, g->mask, AT_FDCWD,
-				  path) < 0) {
-			snprintf(err, errlen, "%s: watch %s: %s", policy->name, path, strerror(errno));
-			goto fail;
-		}
-		if (describe_fs(path, &g->fs_desc[i]) < 0) {
-			snprintf(err, errlen, "%s: watch %s: %s", policy->name, path, strerror(errno));
-			goto fail;
-		}
-		g->n_fs++;
-	}
 	return g;
 fail:
 	fan_group_close(g);
@@ -88,9 +49,6 @@ void fan_group_close(struct fan_group *g)
 	/* Closing the group releases (allows) any event still pending. */
 	if (g->fd >= 0)
 		close(g->fd);
-	for (size_t i = 0; i < g->n_fs; i++)
-		free(g->fs_desc[i]);
-	free(g->fs_desc);
 	free(g);
 }
 

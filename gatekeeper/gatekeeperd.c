@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 #include "gatekeeper/trust.h"
 #include "gatekeeper/metrics.h"
 #include "gatekeeper/systemd.h"
@@ -106,8 +108,9 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 {
 	struct gk_daemon *d = ctx;
 	char detail[128];
-	snprintf(detail, sizeof(detail), "denied in kernel: dev %llu ino %llu comm %.16s",
-		 (unsigned long long)k->dev, (unsigned long long)k->ino, k->comm);
+	snprintf(detail, sizeof(detail), "denied in kernel%s: dev %llu ino %llu comm %.16s",
+		 k->fileless ? " (fileless: deny)" : "", (unsigned long long)k->dev,
+		 (unsigned long long)k->ino, k->comm);
 	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = "", .path = "",
 			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_NONE, .detail = detail,
 			      .mode = GK_MODE_ENFORCE };
@@ -234,6 +237,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	fileless_apply(d);
 	int prescan_fd = prescan_group_open(d->policy, err, sizeof(err));
 	if (prescan_fd < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
@@ -241,6 +245,10 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	}
 	if (!(d->prescan = prescan_start(d, prescan_fd, d->opt.scan_workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start the pre-scan: %s\"", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (mounts_start(d, prescan_fd, PRESCAN_MASK, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
 	if (control_start(d, err, sizeof(err)) < 0) {
@@ -304,12 +312,14 @@ int main(int argc, char **argv)
 	 * allows whatever is still queued), and only then the pre-scan group,
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
+	mounts_stop();
 	metrics_writer_stop(d.metrics);
 	events_stop(d.events);
 	sentinel_stop(d.sentinel);
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
 	prescan_stop(d.prescan);
+	fileless_restore();
 	trust_daemon_stop(&d);
 	kcache_close(d.kc);
 	scan_set_put(d.scanners);

@@ -134,8 +134,6 @@ struct fan_group {
 	bool perm;              /* enforce: FAN_OPEN_EXEC_PERM; monitor: FAN_OPEN_EXEC */
 	uint64_t mask;
 	uint32_t sentinel_id;   /* the sentinel's copy of a permission group; 0: none */
-	char **fs_desc;         /* per watch path: "PATH (dev M:m, fstype)" */
-	size_t n_fs;
 };
 
 struct gk_events;
@@ -185,6 +183,7 @@ struct judgement {
 	struct file_id id;
 	bool have_id;
 	bool need_hash;            /* watched, or a hash rule could deny it anyway */
+	bool fileless;             /* no name links to it (memfd, O_TMPFILE, deleted) */
 	enum gk_watch_fact watch;
 	unsigned char sha256[GK_SHA256_LEN];
 	bool have_sha;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/trust.h"
 #include "scanner/scanner.h"
@@ -18,6 +19,7 @@ void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
 	j->kcache_epoch = kcache_epoch(d->kc);
 	gk_fd_path(fd, j->path, sizeof(j->path));
 	j->have_id = file_id_of_fd(fd, &j->id) == 0;
+	j->fileless = fileless_fd(fd);
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool watched = !j->path[0] || policy_path_watched(d->policy, j->path);
 	/* Outside the watched subtrees only hash rules can deny: hash there
@@ -31,7 +33,8 @@ static void facts_of(struct gk_daemon *d, const struct judgement *j, struct gk_f
 {
 	*f = (struct gk_file_facts){ .path = j->path[0] ? j->path : NULL, .watch = j->watch,
 				     .trust = j->trust,
-				     .trust_detail = j->trust_detail[0] ? j->trust_detail : NULL };
+				     .trust_detail = j->trust_detail[0] ? j->trust_detail : NULL,
+				     .fileless = j->fileless };
 	if (j->have_sha) {
 		f->sha256 = j->sha256;
 		f->admin = admin_rules_get(d->admin, j->sha256);

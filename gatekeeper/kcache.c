@@ -13,6 +13,7 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 
+#include "bpf/gatekeeper.h"
 #include "gatekeeper/kcache.h"
 #include "gatekeeper/kcache_bpf.h"
 #include "gatekeeper/kcache_lease.h"
@@ -34,6 +35,7 @@ struct kcache {
 	uint64_t ignore_marks, flushes, epoch;
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
 	void *denial_ctx;
+	bool (*_Atomic may_pin)(dev_t dev);
 };
 
 struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_bpf)
@@ -159,11 +161,17 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t ju
 	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
 	pthread_rwlock_rdlock(&kc->group_lock);
+	bool (*may_pin)(dev_t) = kc->may_pin;
+	struct stat st;
 	if (kc->group_fd < 0 || fan_cache_off(kc))
 		;   /* between two groups, or no cache wanted: the next exec is judged again */
-	else if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM)
-		rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
-	else
+	else if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM) {
+		/* a lease holds the file open: only where that cannot block an unmount */
+		if (!may_pin || (fstat(fd, &st) == 0 && may_pin(st.st_dev)))
+			rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
+		else
+			rc = -1;
+	} else
 		rc = fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
 				   kc->mask, fd, NULL);
 	if (rc == 0 && kc->group_fd >= 0)
@@ -233,6 +241,19 @@ void kcache_lease_broken(struct kcache *kc, int fd)
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 
+void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(dev_t dev))
+{
+	kc->may_pin = may_pin;
+}
+
+bool kcache_set_fileless(struct kcache *kc, bool deny)
+{
+	if (!kc->bpf)
+		return false;
+	kcache_bpf_set_fileless(kc->bpf, deny);
+	return true;
+}
+
 int kcache_event_fd(const struct kcache *kc)
 {
 	return kc->bpf ? kcache_bpf_ringbuf_fd(kc->bpf) : -1;
@@ -242,7 +263,8 @@ static void on_bpf_event(void *ctx, const struct kcache_bpf_event *ev)
 {
 	struct kcache *kc = ctx;
 	if (ev->kind == KCACHE_BPF_DENY && kc->on_denial) {
-		struct kcache_denial d = { .pid = ev->pid, .dev = ev->dev, .ino = ev->ino };
+		struct kcache_denial d = { .pid = ev->pid, .dev = ev->dev, .ino = ev->ino,
+					   .fileless = ev->route == GK_ROUTE_FILELESS };
 		memcpy(d.comm, ev->comm, sizeof(d.comm));
 		kc->on_denial(kc->denial_ctx, &d);
 	} else if (ev->kind == KCACHE_BPF_INVALIDATE && ev->had_allow && ev->via_mmap) {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "policy/policy.h"
 
@@ -30,6 +31,11 @@ struct kcache_stats {
  * daemon must block in every thread and pass to kcache_lease_broken. */
 #define KCACHE_LEASE_SIGNAL (SIGRTMIN + 2)
 void kcache_lease_broken(struct kcache *kc, int fd);   /* fd -1: SIGIO, look at all */
+/* fanotify mode's lease holds the allowed file open, and an open file keeps
+ * its mount busy (umount: EBUSY). may_pin says on which filesystems (by
+ * st_dev) that is acceptable; elsewhere an allow is not cached in the kernel
+ * and each exec asks the daemon, which answers from memory. NULL: anywhere. */
+void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(dev_t dev));
 /* Does the cache learn of every write in time by itself (leases, BPF)? */
 bool kcache_sees_writes(const struct kcache *kc);
 
@@ -78,10 +84,15 @@ int kcache_forget_all(struct kcache *kc);
  * at another epoch may rest on rules or signatures that have changed. */
 uint64_t kcache_epoch(const struct kcache *kc);
 
+/* `fileless: deny` (deny=true) in the kernel programs. Returns whether the
+ * kernel enforces it (bpf mode); false: the caller must find another way. */
+bool kcache_set_fileless(struct kcache *kc, bool deny);
+
 /* bpf mode: the ring buffer of denials and invalidations (-1 otherwise). */
 int kcache_event_fd(const struct kcache *kc);
 struct kcache_denial {
 	uint32_t pid;
+	bool fileless;      /* the exec of a file no name links to (`fileless: deny`) */
 	uint64_t dev, ino;
 	char comm[16];
 };

@@ -222,6 +222,12 @@ int kcache_bpf_forget(struct kcache_bpf *kb, int fd)
 	return 0;
 }
 
+void kcache_bpf_set_fileless(struct kcache_bpf *kb, bool deny)
+{
+	if (kb)
+		__atomic_store_n(&kb->skel->bss->gk_fileless_deny, deny ? 1u : 0u, __ATOMIC_SEQ_CST);
+}
+
 void kcache_bpf_bump_epoch(struct kcache_bpf *kb)
 {
 	if (kb)

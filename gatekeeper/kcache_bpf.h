@@ -49,6 +49,8 @@ int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verd
 			     const struct stat *judged);
 /* Drop the value of the inode of fd (no error if it had none). */
 int kcache_bpf_forget(struct kcache_bpf *kb, int fd);
+/* `fileless: deny` in the kernel: refuse the exec of unlinked files. */
+void kcache_bpf_set_fileless(struct kcache_bpf *kb, bool deny);
 /* Bump the global epoch: every stored verdict becomes stale at once. */
 void kcache_bpf_bump_epoch(struct kcache_bpf *kb);
 /* An fd to poll(2): readable when ring-buffer records wait (an epoll fd). */

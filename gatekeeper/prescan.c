@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 
 #define PENDING_MAX 1024
 #define PREJUDGED_SLOTS 16384
@@ -60,14 +61,9 @@ int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen)
 		snprintf(err, errlen, "fanotify_init (close-write group): %s", strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < p->n_watch; i++) {
-		if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_CLOSE_WRITE, AT_FDCWD,
-				  p->watch[i]) < 0) {
-			snprintf(err, errlen, "%s: watch %s (close-write): %s", p->name, p->watch[i],
-				 strerror(errno));
-			close(fd);
-			return -1;
-		}
+	if (mounts_mark_group(fd, PRESCAN_MASK, p, err, errlen) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }

@@ -164,6 +164,11 @@ void policy_decide(const struct gk_policy *policy, const struct gk_file_facts *f
 	const struct gk_rule *rule;
 
 	set_decision(out, GK_VERDICT_ALLOW, GK_SOURCE_NONE, NULL);
+	if (facts->fileless && policy && policy->fileless == GK_VERDICT_DENY) {
+		set_decision(out, GK_VERDICT_DENY, GK_SOURCE_FILELESS,
+			     "fileless: deny (no file name: memfd, O_TMPFILE or deleted)");
+		return;
+	}
 	if (facts->admin == GK_VERDICT_ALLOW || facts->admin == GK_VERDICT_DENY) {
 		set_decision(out, facts->admin, GK_SOURCE_ADMIN, NULL);
 		return;
@@ -292,6 +297,7 @@ static const char *const source_names[] = {
 	[GK_SOURCE_ON_ERROR] = "on-error",
 	[GK_SOURCE_UNWATCHED] = "unwatched",
 	[GK_SOURCE_TRUST] = "trust",
+	[GK_SOURCE_FILELESS] = "fileless",
 };
 
 #define N_SOURCES (sizeof(source_names) / sizeof(source_names[0]))

@@ -28,12 +28,13 @@ enum top_key {
 	KEY_TRUST,
 	KEY_FANOTIFY_CACHE,
 	KEY_METRICS,
+	KEY_FILELESS,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
-	"overload", "scanners", "scan", "audit", "trust", "fanotify_cache", "metrics",
+	"overload", "scanners", "scan", "audit", "trust", "fanotify_cache", "metrics", "fileless",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
@@ -233,7 +234,7 @@ static int parse_admin_group(struct policy_parser *pp, const yaml_event_t *value
 	return 0;
 }
 
-/* One of allow/deny for `default`, `on_error` or `overload`. */
+/* One of allow/deny for `default`, `on_error`, `overload` or `fileless`. */
 static int parse_verdict(struct policy_parser *pp, enum top_key key, const yaml_event_t *value,
 			 enum gk_verdict *out)
 {
@@ -291,6 +292,8 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		return rc;
 	case KEY_METRICS:
 		return policy_parse_metrics(pp, value);
+	case KEY_FILELESS:
+		return parse_verdict(pp, KEY_FILELESS, value, &p->fileless);
 	case KEY_COUNT:
 		break;
 	}
@@ -395,6 +398,7 @@ static struct gk_policy *policy_new(const char *name, const char *text, size_t l
 	p->on_error = GK_VERDICT_ALLOW;
 	p->decision_timeout_ms = TIMEOUT_DEFAULT_MS;
 	p->overload = GK_VERDICT_ALLOW;
+	p->fileless = GK_VERDICT_ALLOW;
 	p->scanners.clamav_enabled = GK_ENGINE_OFF;
 	p->scanners.clamav_database = strdup(GK_CLAMAV_DEFAULT_DB);
 	p->audit.log_allows = true;

@@ -38,6 +38,7 @@ enum gk_source {
 	 * recorded. Ranks between policy hash and policy path rules (see
 	 * policy_decide); last here only because the numbers are not renumbered. */
 	GK_SOURCE_TRUST,
+	GK_SOURCE_FILELESS,    /* `fileless: deny`: a program with no file name */
 };
 
 enum gk_rule_match {
@@ -162,6 +163,10 @@ struct gk_policy {
 	size_t n_trust;
 	enum gk_fanotify_cache fanotify_cache;
 	struct gk_metrics_config metrics;
+	/* `fileless`: may a program with no file name run (a memfd, an unlinked
+	 * O_TMPFILE or deleted file)? Default allow (runc re-executes itself
+	 * from a memfd). */
+	enum gk_verdict fileless;
 	/* Compiled when parsed: can any `sha256:` rule deny? Outside the watched
 	 * subtrees only a hash rule can deny, so without one the daemon need
 	 * not hash files there. */
@@ -216,6 +221,7 @@ struct gk_file_facts {
 	enum gk_trust_match trust;             /* what the trust sources say */
 	const char *trust_detail;              /* MATCH: "dpkg PKG VERSION"; DIFFERS,
 						  NO_DIGEST: the package; else NULL */
+	bool fileless;                         /* no name links to it (st_nlink == 0) */
 };
 
 struct gk_decision {
@@ -224,7 +230,9 @@ struct gk_decision {
 	char detail[160];  /* "rule 3 (line 12)", a signature name, an error reason, "" */
 };
 
-/* Precedence: admin > policy hash rule > trust > policy path rule >
+/* `fileless: deny` refuses a fileless program before anything else (the
+ * kernel programs refuse it by route, not by content, and so does this).
+ * Then precedence: admin > policy hash rule > trust > policy path rule >
  * scanner > default. Deny beats allow at the same level. Trust only allows
  * (MATCH, source trust, detail "dpkg PKG VERSION"); a file it does not trust
  * falls through, and a DIFFERS or NO_DIGEST finding is appended to the
@@ -260,7 +268,7 @@ bool policy_scan_plan_for(const struct gk_policy *policy, const struct gk_file_f
 bool policy_facts_watched(const struct gk_policy *policy, const struct gk_file_facts *facts);
 
 const char *gk_verdict_name(enum gk_verdict v);     /* "allow" "deny" "unknown" */
-const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "trust" "none" */
+const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "trust" "fileless" "none" */
 /* Why trust did not allow, for details and `query`: "differs from the digest
  * dpkg recorded for PKG", "dpkg recorded no digest for it (PKG)", "not in
  * any package"; "" for UNKNOWN and MATCH. */

@@ -79,6 +79,7 @@ TESTS+=(
 . "$HERE/tests_scand.sh"   # the scanner process: adds its own TESTS entries
 . "$HERE/tests_frozen.sh"  # a frozen daemon and the sentinel
 . "$HERE/tests_fault.sh"   # fault tests (issue 12): adds its own TESTS entries
+. "$HERE/tests_host.sh"    # mounts, fileless, AT_EXECVE_CHECK: adds its own TESTS entries
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")
@@ -220,7 +221,7 @@ inner_main() {
 	# The helpers are built by the Makefile (make helpers); copies here, where
 	# the unprivileged user can surely execute them (BINDIR may be private).
 	local helper
-	for helper in spawner routes tail; do
+	for helper in spawner routes tail fileless; do
 		if ! install -m 0755 "$GK_IT_HELPERS/$helper" "$TOP/$helper" 2>"$TOP/$helper.err"; then
 			echo "$helper: not built (make helpers): $(head -n 1 "$TOP/$helper.err")" >"$TOP/$helper.failed"
 		fi

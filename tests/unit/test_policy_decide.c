@@ -176,6 +176,49 @@ static void scanner_case(void **state)
 	run_decide_case(scanner_yaml, *state);
 }
 
+/* `fileless` defaults to allow. `fileless: deny` refuses a program with no
+ * file name before any rule, admin allow included (the kernel refuses it by
+ * route, not by content); `fileless: allow` leaves it to the usual
+ * precedence. */
+static void decide_fileless(void **state)
+{
+	static const char *const yaml[] = {
+		"mode: enforce\nwatch: [/w]\ndefault: allow\nfileless: deny\n",
+		"mode: enforce\nwatch: [/w]\ndefault: allow\nfileless: allow\n",
+		"mode: enforce\nwatch: [/w]\ndefault: allow\n",
+	};
+	struct gk_policy_errors errs;
+	struct gk_decision out;
+	struct gk_policy *deny = policy_parse("d.yaml", yaml[0], strlen(yaml[0]), &errs);
+	struct gk_policy *allow = policy_parse("a.yaml", yaml[1], strlen(yaml[1]), &errs);
+	struct gk_file_facts f = { .path = "/w/#123 (deleted)", .admin = GK_VERDICT_ALLOW,
+				   .fileless = true };
+
+	(void)state;
+	struct gk_policy *unset = policy_parse("u.yaml", yaml[2], strlen(yaml[2]), &errs);
+
+	assert_non_null(deny);
+	assert_non_null(allow);
+	assert_non_null(unset);
+	assert_int_equal(deny->fileless, GK_VERDICT_DENY);
+	assert_int_equal(allow->fileless, GK_VERDICT_ALLOW);
+	assert_int_equal(unset->fileless, GK_VERDICT_ALLOW);
+	policy_free(unset);
+	policy_decide(deny, &f, &out);
+	assert_int_equal(out.verdict, GK_VERDICT_DENY);
+	assert_int_equal(out.source, GK_SOURCE_FILELESS);
+	assert_string_equal(gk_source_name(out.source), "fileless");
+	policy_decide(allow, &f, &out);
+	assert_int_equal(out.verdict, GK_VERDICT_ALLOW);
+	assert_int_equal(out.source, GK_SOURCE_ADMIN);
+	f.fileless = false;
+	f.admin = GK_VERDICT_UNKNOWN;
+	policy_decide(deny, &f, &out);
+	assert_int_equal(out.source, GK_SOURCE_DEFAULT);
+	policy_free(deny);
+	policy_free(allow);
+}
+
 static void decide_without_policy(void **state)
 {
 	struct gk_file_facts facts = {.path = "/x", .admin = GK_VERDICT_UNKNOWN};
@@ -457,6 +500,7 @@ int main(void)
 {
 	static const struct single_test singles[] = {
 		{"decide without policy", decide_without_policy},
+		{"fileless setting", decide_fileless},
 		{"policy_path_watched subtrees", path_watched},
 		{"watch fact and compiled hash rules", watch_fact_and_hash_rules},
 		{"name helpers", name_helpers},

@@ -20,8 +20,8 @@ cp "$HERE/guest-lib.sh" "$HERE"/*-tests.sh "$ROOT/gk/"
 echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 
-BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-hello-static $BUILD/vm/bin/gk-kload $BUILD/vm/bin/gk-routes $(command -v bpftool || echo /usr/sbin/bpftool)"
-SUITES="kload-tests.sh daemon-tests.sh writes-tests.sh"
+BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-hello-static $BUILD/vm/bin/gk-kload $BUILD/vm/bin/gk-routes $BUILD/vm/bin/gk-fileless $BUILD/vm/bin/gk-preload.so $(command -v bpftool || echo /usr/sbin/bpftool)"
+SUITES="kload-tests.sh daemon-tests.sh writes-tests.sh host-tests.sh"
 for b in gatekeeperd gatekeeper-ctl; do
 	[ -x "$BUILD/$b" ] && BINS="$BINS $BUILD/$b"
 done

@@ -19,7 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "not ok 1 - vm: build dir $1 missing"; exit 1; }
 VMDIR=$BUILD/vm
-GUEST_TIMEOUT=${GK_VM_TIMEOUT:-240}
+GUEST_TIMEOUT=${GK_VM_TIMEOUT:-300}
 KERNELS=${GK_VM_KERNELS:-"bookworm bookworm-backports"}
 mkdir -p "$VMDIR/bin"
 

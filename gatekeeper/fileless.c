@@ -1,0 +1,147 @@
+/* `fileless: deny`, put in force where the kernel lets us.
+ *
+ * fanotify cannot see a memfd exec: the memfd superblock (an internal shmem
+ * mount) takes no filesystem mark. So:
+ *  - bpf mode: the kernel programs refuse the exec of any file with no link
+ *    (memfd, O_TMPFILE, deleted), by route, before any verdict is looked up;
+ *  - fanotify mode: vm.memfd_noexec=2 makes the kernel refuse memfd execs
+ *    (memfd_create without MFD_EXEC seals the memfd non-executable; with
+ *    MFD_EXEC it fails). The sysctl is per pid namespace (ours and those
+ *    below it); the value we found is put back when the policy no longer
+ *    denies and on exit (not after SIGKILL: then it stays 2). An O_TMPFILE or
+ *    deleted file lives on a real filesystem: if that one is marked, its exec
+ *    raises a permission event and the daemon refuses it (judge.c asks
+ *    fileless_fd); on an unmarked filesystem nothing sees it.
+ * Monitor mode never blocks: neither the sysctl nor the kernel programs are
+ * switched; the daemon logs would-denies for what it sees. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gatekeeper/fileless.h"
+#include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/proto.h"
+
+#define MEMFD_NOEXEC "/proc/sys/vm/memfd_noexec"
+
+static struct {
+	pthread_mutex_t lock;
+	int saved;               /* value found before we raised it; -1: untouched */
+	bool sysctl_missing;
+	char live[320];          /* status line */
+} fl = { .lock = PTHREAD_MUTEX_INITIALIZER, .saved = -1 };
+
+bool fileless_fd(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 0;
+}
+
+static int read_sysctl(void)
+{
+	int v = -1;
+	FILE *f = fopen(MEMFD_NOEXEC, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static int write_sysctl(int v)
+{
+	int fd = open(MEMFD_NOEXEC, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[8];
+	int n = snprintf(buf, sizeof(buf), "%d\n", v);
+	int rc = write(fd, buf, (size_t)n) == n ? 0 : -1;
+	int saved_errno = errno;
+	close(fd);
+	errno = saved_errno;
+	return rc;
+}
+
+/* Raise vm.memfd_noexec to 2; false if this kernel cannot. */
+static bool raise_memfd_noexec(void)
+{
+	int cur = read_sysctl();
+	if (cur < 0) {
+		fl.sysctl_missing = true;
+		return false;
+	}
+	if (cur >= 2)
+		return true;
+	if (write_sysctl(2) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s=2: %s\"", MEMFD_NOEXEC, strerror(errno));
+		return false;
+	}
+	if (fl.saved < 0)
+		fl.saved = cur;
+	log_msg(GK_LOG_INFO, "fileless_deny sysctl=vm.memfd_noexec value=2 was=%d", cur);
+	return true;
+}
+
+static void restore_locked(void)
+{
+	if (fl.saved < 0)
+		return;
+	if (write_sysctl(fl.saved) < 0)
+		log_msg(GK_LOG_ERR, "error=\"%s=%d (restore): %s\"", MEMFD_NOEXEC, fl.saved,
+			strerror(errno));
+	else
+		log_msg(GK_LOG_INFO, "fileless_restored sysctl=vm.memfd_noexec value=%d", fl.saved);
+	fl.saved = -1;
+}
+
+void fileless_apply(struct gk_daemon *d)
+{
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool deny = d->policy->fileless == GK_VERDICT_DENY;
+	bool enforce = d->policy->mode == GK_MODE_ENFORCE;
+	pthread_rwlock_unlock(&d->policy_lock);
+	pthread_mutex_lock(&fl.lock);
+	bool in_kernel = kcache_set_fileless(d->kc, deny && enforce);
+	if (!deny) {
+		restore_locked();
+		snprintf(fl.live, sizeof(fl.live), "allow: fileless programs are not refused");
+	} else if (!enforce) {
+		restore_locked();
+		snprintf(fl.live, sizeof(fl.live),
+			 "deny (monitor: nothing refused; O_TMPFILE/deleted files on marked "
+			 "filesystems logged as would-deny, memfd execs unseen)");
+	} else if (in_kernel) {
+		restore_locked();
+		snprintf(fl.live, sizeof(fl.live),
+			 "deny, in the kernel (bpf): exec of a memfd, O_TMPFILE or deleted file refused");
+	} else if (raise_memfd_noexec()) {
+		snprintf(fl.live, sizeof(fl.live),
+			 "deny, vm.memfd_noexec=2: memfd exec refused by the kernel; O_TMPFILE and "
+			 "deleted files refused on marked filesystems only");
+	} else {
+		snprintf(fl.live, sizeof(fl.live),
+			 "deny, NOT enforced for memfd (%s); O_TMPFILE and deleted files refused "
+			 "on marked filesystems only",
+			 fl.sysctl_missing ? "no vm.memfd_noexec: Linux < 6.3" : "cannot set vm.memfd_noexec");
+	}
+	pthread_mutex_unlock(&fl.lock);
+}
+
+void fileless_restore(void)
+{
+	pthread_mutex_lock(&fl.lock);
+	restore_locked();
+	pthread_mutex_unlock(&fl.lock);
+}
+
+void fileless_report(struct proto_buf *reply)
+{
+	pthread_mutex_lock(&fl.lock);
+	proto_str(reply, "fileless", fl.live);
+	pthread_mutex_unlock(&fl.lock);
+}

@@ -1,0 +1,24 @@
+/* fileless: programs with no file name (a memfd, an O_TMPFILE file, a
+ * deleted file) and the policy's `fileless: allow | deny`. */
+#ifndef GK_FILELESS_H
+#define GK_FILELESS_H
+
+#include <stdbool.h>
+
+struct gk_daemon;
+struct proto_buf;
+
+/* Does no name link to the file behind fd (st_nlink == 0)? */
+bool fileless_fd(int fd);
+
+/* Put the running policy's `fileless` setting in force: the kernel programs
+ * in bpf mode; in fanotify mode vm.memfd_noexec=2 (Linux >= 6.3), the value
+ * found first restored when deny no longer holds. Call after every policy
+ * change, and fileless_restore on exit. */
+void fileless_apply(struct gk_daemon *d);
+void fileless_restore(void);
+
+/* status: which enforcement is live, or that none is. */
+void fileless_report(struct proto_buf *reply);
+
+#endif

@@ -1,0 +1,534 @@
+/* Filesystems under watch, and mounts as they come and go.
+ *
+ * A watched path covers the filesystem that holds it and every mount below
+ * it (`watch: [/]`: every mount of the daemon's mount namespace). Each such
+ * filesystem where a program can run gets a FAN_MARK_FILESYSTEM mark on
+ * every group; pseudo filesystems and noexec mounts are skipped and listed
+ * with the reason.
+ *
+ * Mounts are followed by a tracker thread: fanotify mount events
+ * (FAN_MNT_ATTACH/FAN_MNT_DETACH on a FAN_MARK_MNTNS mark, Linux >= 6.14)
+ * where the kernel has them, else poll(POLLPRI) on /proc/self/mountinfo.
+ * Either way an event only says "the table changed": the tracker re-reads
+ * mountinfo and reconciles, so a lost or merged event costs nothing.
+ *
+ * The race: an exec from a filesystem attached a moment ago, before its mark
+ * is in place, raises no permission event. The window is the time from the
+ * attach to the mark (make bench: a few hundred microseconds). Mounting
+ * takes CAP_SYS_ADMIN over our mount namespace (root, who can stop the
+ * daemon anyway); what unprivileged users get mounted (udisks for a USB
+ * stick, fusermount3, logind's /run/user/UID) is mounted by a helper that
+ * returns to them only after the attach, so their next exec races a tracker
+ * the attach itself woke, and wins only while the daemon is starved of CPU. The kernel programs (bpf mode) do not refuse
+ * execs from superblocks the daemon has not marked: they cannot tell "not
+ * yet marked" from "never to be marked" (another mount namespace, a
+ * container's overlay, a skipped mount), and refusing those would lock
+ * hosts and containers out, against invariant 4 (default-allow for what
+ * holds no verdict). Not covered: mounts made in another mount namespace
+ * (containers, `unshare -m`, unprivileged user namespaces): fanotify only
+ * reports the namespace it marks.
+ *
+ * An unmount drops the marks: the kernel removes a filesystem mark with its
+ * superblock; a superblock still mounted elsewhere, outside every watch, is
+ * unmarked through that other mount. The tracker never holds a file open on
+ * a mount (that would make umount fail with EBUSY). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
+#include "gatekeeper/proto.h"
+
+/* Linux 6.14 uapi; Debian 12's headers predate them. */
+#ifndef FAN_REPORT_MNT
+#define FAN_REPORT_MNT 0x00004000
+#endif
+#ifndef FAN_MARK_MNTNS
+#define FAN_MARK_MNTNS 0x00000110
+#endif
+#ifndef FAN_MNT_ATTACH
+#define FAN_MNT_ATTACH 0x01000000
+#endif
+#ifndef FAN_MNT_DETACH
+#define FAN_MNT_DETACH 0x02000000
+#endif
+
+#define MAX_TRACKED 4096
+
+struct mnt {
+	char *path;          /* mount point, unescaped */
+	dev_t dev;           /* the superblock (mountinfo major:minor) */
+	char fstype[64];
+	bool noexec;
+};
+
+/* One superblock the watch list covers: marked, or skipped and why. */
+struct tracked {
+	dev_t dev;
+	char *path;          /* the mount it was marked through */
+	char fstype[64];
+	char why[96];        /* "" when marked */
+	bool seen;           /* reconcile scratch */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct gk_daemon *d;
+	int prescan_fd;
+	uint64_t prescan_mask;
+	int marked_perm_fd, marked_prescan_fd;  /* the groups the table was marked on */
+	struct tracked t[MAX_TRACKED];
+	size_t n;
+	int source_fd, wake_fd;
+	bool mount_events, stopping;
+	pthread_t thread;
+	bool running;
+	dev_t holders[64];       /* filesystems of the watched paths themselves */
+	size_t n_holders;
+	uint64_t reconciles;
+	int64_t last_reconcile_us;
+} mt = { .lock = PTHREAD_MUTEX_INITIALIZER, .prescan_fd = -1, .source_fd = -1, .wake_fd = -1,
+	 .marked_perm_fd = -1, .marked_prescan_fd = -1 };
+
+/* Filesystems where no program can be stored and run: kernel interfaces. */
+static const char *const pseudo_fs[] = {
+	"proc", "sysfs", "cgroup", "cgroup2", "devpts", "securityfs", "bpf", "tracefs",
+	"debugfs", "pstore", "efivarfs", "configfs", "fusectl", "mqueue", "binfmt_misc",
+	"autofs", "rpc_pipefs", "nsfs", "selinuxfs", "hugetlbfs", "nfsd",
+};
+
+static const char *skip_reason(const struct mnt *m)
+{
+	for (size_t i = 0; i < sizeof(pseudo_fs) / sizeof(pseudo_fs[0]); i++)
+		if (!strcmp(m->fstype, pseudo_fs[i]))
+			return "pseudo filesystem";
+	if (m->noexec)
+		return "mounted noexec";
+	return NULL;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *out = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+static bool has_option(const char *opts, const char *opt)
+{
+	size_t len = strlen(opt);
+	for (const char *p = opts; p; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (!strncmp(p, opt, len) && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+static void free_mnts(struct mnt *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].path);
+	free(m);
+}
+
+/* The mount table of our namespace, in mount order. */
+static void parse_mountinfo(FILE *f, struct mnt **out, size_t *n_out)
+{
+	struct mnt *m = NULL;
+	size_t n = 0, cap = 0, linecap = 0;
+	char *line = NULL;
+	while (getline(&line, &linecap, f) > 0) {
+		unsigned maj, min;
+		char mp[4096], opts[1024], fstype[64];
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*u %*u %u:%u %*s %4095s %1023s", &maj, &min, mp, opts) != 4 ||
+		    sscanf(sep + 3, "%63s", fstype) != 1)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct mnt *grown = realloc(m, cap * sizeof(*m));
+			if (!grown)
+				break;
+			m = grown;
+		}
+		unescape(mp);
+		m[n] = (struct mnt){ .path = strdup(mp), .dev = makedev(maj, min),
+				     .noexec = has_option(opts, "noexec") };
+		snprintf(m[n].fstype, sizeof(m[n].fstype), "%s", fstype);
+		if (m[n].path)
+			n++;
+	}
+	free(line);
+	*out = m;
+	*n_out = n;
+}
+
+static int read_mountinfo(struct mnt **out, size_t *n_out)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -1;
+	parse_mountinfo(f, out, n_out);
+	fclose(f);
+	return 0;
+}
+
+static bool path_below(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+	if (!strcmp(dir, "/"))
+		return true;
+	return !strncmp(path, dir, len) && (path[len] == '/' || path[len] == '\0');
+}
+
+/* Is mount i the one that holds a watched path (the last mount, in mount
+ * order, whose mount point is a prefix of the path: mounts stack in that
+ * order)? */
+static bool holds_watch(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
+{
+	for (size_t w = 0; w < p->n_watch; w++) {
+		size_t holder = n;
+		for (size_t k = 0; k < n; k++)
+			if (path_below(p->watch[w], m[k].path))
+				holder = k;
+		if (holder == i)
+			return true;
+	}
+	return false;
+}
+
+/* Does the watch list cover mount i: it holds a watched path, or its mount
+ * point lies under one? */
+static bool covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
+{
+	for (size_t w = 0; w < p->n_watch; w++)
+		if (path_below(m[i].path, p->watch[w]))
+			return true;
+	return holds_watch(p, m, n, i);
+}
+
+int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t size)
+{
+	struct mnt *m;
+	size_t n, len = 0;
+	parse_mountinfo(mountinfo, &m, &n);
+	out[0] = '\0';
+	for (size_t i = 0; i < n && len < size; i++) {
+		if (!covered(p, m, n, i))
+			continue;
+		const char *why = skip_reason(&m[i]);
+		int w = snprintf(out + len, size - len, "%s %u:%u %s %s%s\n", m[i].path, major(m[i].dev),
+				 minor(m[i].dev), m[i].fstype, why ? "skip: " : "mark", why ? why : "");
+		len += w > 0 ? (size_t)w : 0;
+	}
+	free_mnts(m, n);
+	return len < size ? 0 : -1;
+}
+
+int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add)
+{
+	unsigned flags = (add ? FAN_MARK_ADD : FAN_MARK_REMOVE) | FAN_MARK_FILESYSTEM;
+	return fanotify_mark(group_fd, flags, mask, AT_FDCWD, path);
+}
+
+/* Mark through the mount point only if it still shows this superblock: a
+ * mount hidden under a later one (EXDEV) is reached through that one. btrfs
+ * subvolumes report an st_dev of their own: there the mount point is it. */
+static int mark_mount(int group_fd, uint64_t mask, const struct mnt *m)
+{
+	struct stat st;
+	if (stat(m->path, &st) < 0)
+		return -1;
+	if (st.st_dev != m->dev && strcmp(m->fstype, "btrfs")) {
+		errno = EXDEV;
+		return -1;
+	}
+	return mounts_mark_fs(group_fd, mask, m->path, true);
+}
+
+int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, char *err,
+		      size_t errlen)
+{
+	for (size_t i = 0; i < p->n_watch; i++) {
+		if (mounts_mark_fs(group_fd, mask, p->watch[i], true) < 0) {
+			snprintf(err, errlen, "%s: watch %s: %s", p->name, p->watch[i], strerror(errno));
+			return -1;
+		}
+	}
+	struct mnt *m;
+	size_t n;
+	if (read_mountinfo(&m, &n) < 0) {
+		snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (covered(p, m, n, i) && !skip_reason(&m[i]))
+			(void)mark_mount(group_fd, mask, &m[i]);
+	free_mnts(m, n);
+	return 0;
+}
+
+static struct tracked *find_tracked(dev_t dev)
+{
+	for (size_t i = 0; i < mt.n; i++)
+		if (mt.t[i].dev == dev)
+			return &mt.t[i];
+	return NULL;
+}
+
+/* Mark one superblock on both groups; a failure is recorded as its skip reason. */
+static void mark_tracked(struct tracked *t, const struct mnt *m, int perm_fd, uint64_t perm_mask)
+{
+	t->why[0] = '\0';
+	if (mark_mount(perm_fd, perm_mask, m) < 0 ||
+	    (mt.prescan_fd >= 0 && mark_mount(mt.prescan_fd, mt.prescan_mask, m) < 0))
+		snprintf(t->why, sizeof(t->why), "%s%s", errno == EXDEV ? "" : "cannot mark: ",
+			 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
+}
+
+static void add_tracked(const struct mnt *m, const char *why, int perm_fd, uint64_t perm_mask)
+{
+	if (mt.n == MAX_TRACKED)
+		return;
+	struct tracked *t = &mt.t[mt.n++];
+	*t = (struct tracked){ .dev = m->dev, .path = strdup(m->path), .seen = true };
+	snprintf(t->fstype, sizeof(t->fstype), "%s", m->fstype);
+	if (why)
+		snprintf(t->why, sizeof(t->why), "%s", why);
+	else
+		mark_tracked(t, m, perm_fd, perm_mask);
+	if (!t->why[0])
+		log_msg(GK_LOG_INFO, "filesystem_marked path=\"%s\" dev=%u:%u fstype=%s", m->path,
+			major(m->dev), minor(m->dev), m->fstype);
+}
+
+/* A superblock no longer covered: unmark it through a mount that still
+ * shows it, if any (without one the kernel dropped the mark with it). */
+static void drop_tracked(size_t i, const struct mnt *m, size_t n, int perm_fd, uint64_t perm_mask)
+{
+	struct tracked *t = &mt.t[i];
+	if (!t->why[0]) {
+		for (size_t k = 0; k < n; k++) {
+			if (m[k].dev != t->dev)
+				continue;
+			(void)mounts_mark_fs(perm_fd, perm_mask, m[k].path, false);
+			if (mt.prescan_fd >= 0)
+				(void)mounts_mark_fs(mt.prescan_fd, mt.prescan_mask, m[k].path, false);
+			break;
+		}
+		log_msg(GK_LOG_INFO, "filesystem_unmarked path=\"%s\" dev=%u:%u", t->path,
+			major(t->dev), minor(t->dev));
+	}
+	free(t->path);
+	mt.t[i] = mt.t[--mt.n];
+}
+
+/* Bring the table (and the marks) in line with the mounts of now. */
+static void reconcile(void)
+{
+	struct gk_daemon *d = mt.d;
+	struct mnt *m;
+	size_t n;
+	if (read_mountinfo(&m, &n) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"/proc/self/mountinfo: %s\"", strerror(errno));
+		return;
+	}
+	pthread_rwlock_rdlock(&d->policy_lock);
+	pthread_mutex_lock(&mt.lock);
+	int perm_fd = d->group->fd;
+	uint64_t perm_mask = d->group->mask;
+	bool new_groups = perm_fd != mt.marked_perm_fd || mt.prescan_fd != mt.marked_prescan_fd;
+	for (size_t i = 0; i < mt.n; i++)
+		mt.t[i].seen = false;
+	mt.n_holders = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mt.n_holders < 64 && holds_watch(d->policy, m, n, i))
+			mt.holders[mt.n_holders++] = m[i].dev;
+	for (size_t i = 0; i < n; i++) {
+		if (!covered(d->policy, m, n, i))
+			continue;
+		const char *why = skip_reason(&m[i]);
+		struct tracked *t = find_tracked(m[i].dev);
+		if (!t) {
+			add_tracked(&m[i], why, perm_fd, perm_mask);
+		} else if (!t->seen) {
+			t->seen = true;
+			/* marked already; again only on new groups, or if a mount of it that
+			 * can run programs replaced a skipped one */
+			if ((!t->why[0] && new_groups) || (t->why[0] && !why)) {
+				free(t->path);
+				t->path = strdup(m[i].path);
+				mark_tracked(t, &m[i], perm_fd, perm_mask);
+			}
+		} else if (t->why[0] && !why) {
+			mark_tracked(t, &m[i], perm_fd, perm_mask);
+		}
+	}
+	for (size_t i = mt.n; i-- > 0;)
+		if (!mt.t[i].seen)
+			drop_tracked(i, m, n, perm_fd, perm_mask);
+	mt.marked_perm_fd = perm_fd;
+	mt.marked_prescan_fd = mt.prescan_fd;
+	mt.reconciles++;
+	mt.last_reconcile_us = gk_now_us();
+	pthread_mutex_unlock(&mt.lock);
+	pthread_rwlock_unlock(&d->policy_lock);
+	free_mnts(m, n);
+}
+
+/* Mount events of our namespace, or -1 where the kernel has none (< 6.14). */
+static int open_mount_events(void)
+{
+	int fd = fanotify_init(FAN_REPORT_MNT | FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	int ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_MNTNS, FAN_MNT_ATTACH | FAN_MNT_DETACH,
+				    ns, NULL) < 0) {
+		if (ns >= 0)
+			close(ns);
+		close(fd);
+		return -1;
+	}
+	close(ns);
+	return fd;
+}
+
+static void drain(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void *tracker_main(void *arg)
+{
+	(void)arg;
+	short ev = mt.mount_events ? POLLIN : POLLPRI;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = mt.source_fd, .events = ev },
+				       { .fd = mt.wake_fd, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (p[1].revents & POLLIN) {
+			uint64_t one;
+			(void)!read(mt.wake_fd, &one, sizeof(one));
+			pthread_mutex_lock(&mt.lock);
+			bool stop = mt.stopping;
+			pthread_mutex_unlock(&mt.lock);
+			if (stop)
+				return NULL;
+		}
+		if (mt.mount_events && (p[0].revents & POLLIN))
+			drain(mt.source_fd);
+		reconcile();
+	}
+}
+
+int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, char *err,
+		 size_t errlen)
+{
+	mt.d = d;
+	mt.prescan_fd = prescan_fd;
+	mt.prescan_mask = prescan_mask;
+	mt.source_fd = open_mount_events();
+	mt.mount_events = mt.source_fd >= 0;
+	if (!mt.mount_events)
+		mt.source_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	mt.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (mt.source_fd < 0 || mt.wake_fd < 0) {
+		snprintf(err, errlen, "cannot follow mounts: %s", strerror(errno));
+		return -1;
+	}
+	reconcile();
+	kcache_set_pin_filter(d->kc, mounts_may_pin);
+	if (pthread_create(&mt.thread, NULL, tracker_main, NULL) != 0) {
+		snprintf(err, errlen, "cannot start the mount tracker");
+		return -1;
+	}
+	mt.running = true;
+	return 0;
+}
+
+static void wake(void)
+{
+	uint64_t one = 1;
+	(void)!write(mt.wake_fd, &one, sizeof(one));
+}
+
+void mounts_groups_changed(int prescan_fd)
+{
+	pthread_mutex_lock(&mt.lock);
+	mt.prescan_fd = prescan_fd;
+	pthread_mutex_unlock(&mt.lock);
+	if (mt.running)
+		wake();
+}
+
+void mounts_stop(void)
+{
+	if (mt.running) {
+		pthread_mutex_lock(&mt.lock);
+		mt.stopping = true;
+		pthread_mutex_unlock(&mt.lock);
+		wake();
+		pthread_join(mt.thread, NULL);
+		mt.running = false;
+	}
+	for (size_t i = 0; i < mt.n; i++)
+		free(mt.t[i].path);
+	mt.n = 0;
+	if (mt.source_fd >= 0)
+		close(mt.source_fd);
+	if (mt.wake_fd >= 0)
+		close(mt.wake_fd);
+	mt.source_fd = mt.wake_fd = -1;
+}
+
+bool mounts_may_pin(dev_t dev)
+{
+	bool found = false;
+	pthread_mutex_lock(&mt.lock);
+	for (size_t i = 0; i < mt.n_holders && !found; i++)
+		found = mt.holders[i] == dev;
+	pthread_mutex_unlock(&mt.lock);
+	return found;
+}
+
+void mounts_report(struct proto_buf *reply)
+{
+	char line[4300];
+	pthread_mutex_lock(&mt.lock);
+	for (size_t i = 0; i < mt.n; i++) {
+		const struct tracked *t = &mt.t[i];
+		snprintf(line, sizeof(line), "%s (dev %u:%u, %s)%s%s", t->path, major(t->dev),
+			 minor(t->dev), t->fstype, t->why[0] ? ": " : "", t->why);
+		proto_arr(reply, t->why[0] ? "skipped" : "filesystems", line);
+	}
+	proto_str(reply, "mounts_followed_by",
+		  mt.mount_events ? "fanotify mount events (FAN_MNT_ATTACH/FAN_MNT_DETACH)"
+				  : "/proc/self/mountinfo (poll POLLPRI)");
+	proto_num(reply, "mount_reconciles", (int64_t)mt.reconciles);
+	pthread_mutex_unlock(&mt.lock);
+}

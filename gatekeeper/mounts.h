@@ -1,0 +1,58 @@
+/* mounts: which filesystems the watch list covers, and following mounts as
+ * they come and go. Every fanotify group of the daemon (the permission group
+ * and the pre-scan group) gets the same filesystem marks through
+ * mounts_mark_group; a tracker thread then marks a filesystem mounted later
+ * under a watched path (or anywhere, with `watch: [/]`) on the current
+ * groups, and forgets one that was unmounted. */
+#ifndef GK_MOUNTS_H
+#define GK_MOUNTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/fanotify.h>
+#include <sys/types.h>
+
+#include "policy/policy.h"
+
+struct gk_daemon;
+struct proto_buf;
+
+/* Mark (add) or unmark (!add) the filesystem that holds path on group_fd
+ * with mask: FAN_MARK_FILESYSTEM, so every mount of it is covered. -1 and
+ * errno on failure. */
+int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add);
+
+/* Mark on group_fd every filesystem that p's watch list covers, as mounted
+ * now: the filesystem holding each watched path, and every mount below it
+ * where a program can run. Only a watched path's own filesystem failing is
+ * an error (-1 with err); the tracker reports the others as skipped. */
+int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, char *err,
+		      size_t errlen);
+
+/* What the pre-scan group (prescan.c) marks every filesystem with. */
+#define PRESCAN_MASK FAN_CLOSE_WRITE
+
+/* Start following mounts (fanotify mount events where the kernel has them,
+ * else /proc/self/mountinfo); the first pass runs before this returns.
+ * prescan_fd, prescan_mask: the pre-scan group and what it is marked with;
+ * the permission group is d->group. */
+int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, char *err,
+		 size_t errlen);
+/* The groups were replaced (policy change): mark again on the new ones. */
+void mounts_groups_changed(int prescan_fd);
+void mounts_stop(void);
+
+/* What the tracker would do with the mounts of a mountinfo table for p, one
+ * line per covered mount: "MOUNTPOINT MAJ:MIN TYPE mark" or "... skip:
+ * REASON" (for tests; -1 if out is too small). */
+int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t size);
+
+/* Is dev the filesystem of a watched path itself (not one mounted below a
+ * watch, which may be unmounted: nothing may hold it open)? */
+bool mounts_may_pin(dev_t dev);
+
+/* status: what is marked, what is skipped and why, how mounts are followed. */
+void mounts_report(struct proto_buf *reply);
+
+#endif

@@ -1,0 +1,223 @@
+# Whole-host coverage on this kernel (fanotify mode): filesystems mounted
+# after start under a watched path, unmounts, fileless programs, and the
+# interpreter's AT_EXECVE_CHECK question. Only filesystems the test makes
+# (tmpfs, a loop-mounted ext4 image) are mounted and marked, inside the
+# suite's private mount namespace; vm.memfd_noexec is changed only inside a
+# pid namespace of the test's own.
+# Sourced by run.sh before its GK_IT_ONLY filter: adds its own TESTS entries.
+
+TESTS+=(
+	host_tmpfs_mounted_later_gated_first_exec:40
+	host_loop_ext4_mounted_later_gated:60
+	host_mounts_marked_at_start_and_after_apply:60
+	host_fileless_fanotify_memfd_noexec:60
+	host_execve_check_gets_verdict:40
+)
+
+FILELESS=${GK_IT_TOP:-}/fileless
+
+need_fileless() {
+	[[ -f $TOP/fileless.failed ]] && fail "$(cat "$TOP/fileless.failed")"
+	[[ -x $FILELESS ]] || fail "fileless helper was not built"
+}
+
+# host_deny_template NAME: $T/tpl/NAME, a program outside the watch whose
+# content an admin rule denies (copies of it anywhere watched are denied).
+host_deny_template() {
+	mkdir -p "$T/tpl"
+	cp /bin/true "$T/tpl/$1" && printf '\ngk-it deny %s %s\n' "$1" "$EPOCHREALTIME" >>"$T/tpl/$1" &&
+		chmod 0755 "$T/tpl/$1" || fail "cannot create $T/tpl/$1"
+	ctl_ok deny "$T/tpl/$1"
+}
+
+# dev_of DIR: "major:minor" of the filesystem mounted on DIR (mountinfo).
+dev_of() {
+	awk -v mp="$1" '$5 == mp { d = $3 } END { print d }' /proc/self/mountinfo
+}
+
+# daemon_marks_dev MAJ:MIN: does any fanotify group of the daemon hold a
+# filesystem mark on that superblock? (fdinfo "fanotify sdev:HEX", the
+# kernel's dev_t: major << 20 | minor.)
+daemon_marks_dev() {
+	local maj=${1%%:*} min=${1##*:} sdev
+	sdev=$(printf '%x' $(((maj << 20) | min)))
+	grep -qs "^fanotify sdev:$sdev " /proc/"$DPID"/fdinfo/*
+}
+
+# status_lists KEY TEXT: does the text status have a KEY line containing TEXT?
+status_lists() {
+	ctl status 2>/dev/null | grep -F "$1: " | grep -qF "$2"
+}
+
+# A tmpfs mounted under the watched directory after the daemon started is
+# marked before anything on it can run: the first exec of a denied content
+# copied there at once is refused. A noexec mount is listed as skipped, and
+# an unmount drops the marks.
+t_host_tmpfs_mounted_later_gated_first_exec() {
+	local dev
+	write_policy enforce allow
+	start_daemon
+	host_deny_template evil
+	mkdir "$BIN/late" "$BIN/nx" || fail "mkdir failed"
+	mount -t tmpfs -o mode=0755 gk-it-late "$BIN/late" || fail "cannot mount a tmpfs on $BIN/late"
+	cp "$T/tpl/evil" "$BIN/late/evil" || fail "cp failed"
+	expect_eperm "$BIN/late/evil" "first exec on a tmpfs mounted after start: "
+	mkbin late/good
+	expect_runs "$BIN/late/good" "clean program on the late tmpfs: "
+	dev=$(dev_of "$BIN/late")
+	daemon_marks_dev "$dev" || fail "no fanotify filesystem mark on the late tmpfs (dev $dev)"
+	status_lists filesystems "$BIN/late (dev $dev, tmpfs)" ||
+		fail "status does not list $BIN/late as marked: $(ctl status | grep -E 'filesystems|skipped')"
+	mount -t tmpfs -o noexec gk-it-nx "$BIN/nx" || fail "cannot mount a noexec tmpfs"
+	for _ in $(seq 50); do status_lists skipped "$BIN/nx" && break; sleep 0.1; done
+	status_lists skipped "$BIN/nx (dev $(dev_of "$BIN/nx"), tmpfs): mounted noexec" ||
+		fail "status does not list the noexec mount as skipped: $(ctl status | grep -E 'skipped')"
+	umount "$BIN/late" "$BIN/nx" || fail "umount failed"
+	for _ in $(seq 50); do status_lists filesystems "$BIN/late" || break; sleep 0.1; done
+	! status_lists filesystems "$BIN/late" || fail "status still lists $BIN/late after umount"
+	! status_lists skipped "$BIN/nx" || fail "status still lists $BIN/nx after umount"
+	note "mounts followed by: $(ctl status | sed -n 's/^mounts_followed_by: //p')"
+}
+
+# The same on a disk filesystem: an ext4 image on a loop device, mounted
+# under the watched path after start. Its marks go with the unmount.
+t_host_loop_ext4_mounted_later_gated() {
+	local dev
+	command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 missing"
+	truncate -s 32M "$T/disk.img" && mkfs.ext4 -q -F "$T/disk.img" ||
+		fail "cannot make an ext4 image"
+	write_policy enforce allow
+	start_daemon
+	host_deny_template evil
+	mkdir "$BIN/disk" || fail "mkdir failed"
+	# autoclear: the loop device goes with the unmount, here or at teardown
+	trap 'mountpoint -q "$BIN/disk" && umount "$BIN/disk"; test_teardown' EXIT
+	mount -o loop "$T/disk.img" "$BIN/disk" || fail "cannot loop-mount the ext4 image"
+	cp "$T/tpl/evil" "$BIN/disk/evil" || fail "cp failed"
+	expect_eperm "$BIN/disk/evil" "first exec on an ext4 mounted after start: "
+	mkbin disk/good
+	expect_runs "$BIN/disk/good" "clean program on the ext4: "
+	dev=$(dev_of "$BIN/disk")
+	status_lists filesystems "$BIN/disk (dev $dev, ext4)" ||
+		fail "status does not list $BIN/disk: $(ctl status | grep -E 'filesystems|skipped')"
+	daemon_marks_dev "$dev" || fail "no fanotify filesystem mark on the ext4 (dev $dev)"
+	umount "$BIN/disk" || fail "umount failed"
+	for _ in $(seq 50); do status_lists filesystems "$BIN/disk" || break; sleep 0.1; done
+	! status_lists filesystems "$BIN/disk" || fail "status still lists $BIN/disk after umount"
+	! daemon_marks_dev "$dev" || fail "the daemon still marks dev $dev after umount"
+}
+
+# A filesystem mounted below the watch before the daemon starts is marked
+# at start; a policy change that replaces the fanotify groups (a new watch
+# list) marks it on the new groups before they take over, and a mount made
+# after the change is marked on them too.
+t_host_mounts_marked_at_start_and_after_apply() {
+	mkdir "$BIN/pre" "$BIN/post" "$T/other" || fail "mkdir failed"
+	mount -t tmpfs -o mode=0755 gk-it-pre "$BIN/pre" || fail "cannot mount a tmpfs on $BIN/pre"
+	write_policy enforce allow
+	start_daemon
+	host_deny_template evil
+	cp "$T/tpl/evil" "$BIN/pre/evil" || fail "cp failed"
+	expect_eperm "$BIN/pre/evil" "a tmpfs mounted below the watch before start: "
+	status_lists filesystems "$BIN/pre (dev" || fail "status does not list $BIN/pre"
+	{
+		echo "mode: enforce"
+		echo "watch: [$BIN, $T/other]"
+		echo "default: allow"
+	} >"$T/policy2.yaml"
+	ctl_ok policy apply "$T/policy2.yaml"
+	cp "$T/tpl/evil" "$BIN/pre/evil2" || fail "cp failed"
+	expect_eperm "$BIN/pre/evil2" "after a policy change of the watch list: "
+	mount -t tmpfs -o mode=0755 gk-it-post "$BIN/post" || fail "cannot mount a tmpfs on $BIN/post"
+	cp "$T/tpl/evil" "$BIN/post/evil" || fail "cp failed"
+	expect_eperm "$BIN/post/evil" "a tmpfs mounted after the policy change: "
+	umount "$BIN/pre" "$BIN/post" || fail "umount failed"
+}
+
+# fileless in fanotify mode: vm.memfd_noexec=2 under `fileless: deny`, put
+# back when the policy allows again and when the daemon stops. The sysctl is
+# per pid namespace: all of it runs in a pid namespace of its own (with its
+# own /proc), so this host's value never moves (checked).
+t_host_fileless_fanotify_memfd_noexec() {
+	local host0 host1 rc
+	need_fileless
+	[[ -r /proc/sys/vm/memfd_noexec ]] || fail "this kernel has no vm.memfd_noexec (Linux < 6.3)"
+	host0=$(cat /proc/sys/vm/memfd_noexec)
+	GK_IT_STAGE=test GK_IT_T=$T GK_IT_PIDNS=1 timeout -s KILL 50 \
+		unshare --pid --fork --kill-child --mount-proc -- bash "$SELF" host_fileless_in_pidns
+	rc=$?
+	host1=$(cat /proc/sys/vm/memfd_noexec)
+	[[ $host1 == "$host0" ]] || fail "the host's vm.memfd_noexec moved: $host0 -> $host1"
+	[[ $rc -eq 0 ]] || exit 1
+}
+
+# fileless_run WHAT: memfd or tmpfile exec of a fresh copy of /bin/true.
+fileless_run() {
+	local out rc
+	if [[ $1 == memfd ]]; then
+		out=$(timeout -s KILL 10 "$FILELESS" memfd /bin/true 2>&1)
+	else
+		out=$(timeout -s KILL 10 "$FILELESS" tmpfile "$BIN" /bin/true 2>&1)
+	fi
+	rc=$?
+	[[ $rc -eq 0 ]] && echo ran || echo "${out:-exit $rc}"
+}
+
+apply_fileless() {
+	write_policy enforce allow "fileless: $1"
+	ctl_ok policy apply "$POLICY"
+}
+
+t_host_fileless_in_pidns() {
+	local v
+	[[ $$ -lt 10 ]] || fail "not in a fresh pid namespace (pid $$)"
+	[[ $(cat /proc/sys/vm/memfd_noexec) == 0 ]] ||
+		fail "vm.memfd_noexec is $(cat /proc/sys/vm/memfd_noexec) before the daemon starts"
+	write_policy enforce allow "fileless: allow"
+	start_daemon
+	[[ $(fileless_run memfd) == ran ]] || fail "fileless: allow: memfd exec: $(fileless_run memfd)"
+	[[ $(fileless_run tmpfile) == ran ]] || fail "fileless: allow: O_TMPFILE exec: $(fileless_run tmpfile)"
+	apply_fileless deny
+	v=$(cat /proc/sys/vm/memfd_noexec)
+	[[ $v == 2 ]] || fail "fileless: deny: vm.memfd_noexec is $v, not 2"
+	v=$(fileless_run memfd)
+	[[ $v == "refused memfd_create errno=EACCES" ]] || fail "fileless: deny: memfd exec: $v"
+	v=$(fileless_run tmpfile)
+	[[ $v == "refused exec errno=EPERM" ]] || fail "fileless: deny: O_TMPFILE exec on a marked fs: $v"
+	grep -q 'verdict=deny source=fileless' "$DLOG" || fail "no source=fileless decision in the log"
+	status_lists fileless "vm.memfd_noexec=2" || fail "status: $(ctl status | grep fileless)"
+	apply_fileless allow
+	v=$(cat /proc/sys/vm/memfd_noexec)
+	[[ $v == 0 ]] || fail "fileless: allow again: vm.memfd_noexec is $v, not restored to 0"
+	[[ $(fileless_run memfd) == ran ]] || fail "fileless: allow again: memfd exec: $(fileless_run memfd)"
+	apply_fileless deny
+	stop_daemon
+	v=$(cat /proc/sys/vm/memfd_noexec)
+	[[ $v == 0 ]] || fail "daemon stopped: vm.memfd_noexec is $v, not restored to 0"
+}
+
+# An interpreter that asks first, execveat(fd, "", AT_EMPTY_PATH |
+# AT_EXECVE_CHECK), gets gatekeeper's verdict (the check raises
+# FAN_OPEN_EXEC_PERM): a denied content and a #! script under default deny
+# are refused with EPERM, an allowed program is not.
+t_host_execve_check_gets_verdict() {
+	local out
+	need_fileless
+	mkbin good
+	cp "$BIN/good" "$T/good-tpl" || fail "cp failed"
+	write_policy enforce deny
+	start_daemon
+	ctl_ok allow "$T/good-tpl"
+	printf '#!/bin/sh\necho gk-it %s\n' "$EPOCHREALTIME" >"$BIN/script.sh" && chmod 0755 "$BIN/script.sh"
+	printf 'echo gk-it %s\n' "$EPOCHREALTIME" >"$BIN/plain.sh"
+	out=$(timeout -s KILL 10 "$FILELESS" check "$BIN/good")
+	[[ $out == allowed ]] || fail "AT_EXECVE_CHECK of an allowed program: $out"
+	out=$(timeout -s KILL 10 "$FILELESS" check "$BIN/script.sh")
+	[[ $out == "refused check errno=EPERM" ]] || fail "AT_EXECVE_CHECK of a #! script under default deny: $out"
+	chmod 0755 "$BIN/plain.sh"
+	out=$(timeout -s KILL 10 "$FILELESS" check "$BIN/plain.sh")
+	[[ $out == "refused check errno=EPERM" ]] ||
+		fail "AT_EXECVE_CHECK of a script without #! under default deny: $out"
+	grep -F "path=$BIN/script.sh " "$DLOG" | grep -q 'verdict=deny source=default' ||
+		fail "no default-deny decision for the checked script in the log"
+}

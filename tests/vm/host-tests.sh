@@ -1,0 +1,85 @@
+# Guest suite "host" (bpf mode): the whole host watched (`watch: [/]`) with
+# mounts that come and go after start, fileless execs refused in the kernel,
+# and a library written after start refused at mmap(PROT_EXEC) under
+# `default: deny`. Denials by content come from admin hash rules.
+. /gk/guest-lib.sh
+GK=/tmp/gkh
+SOCK=/run/gkh.sock
+if [ ! -x /gk/gatekeeperd ] || [ ! -x /gk/gk-fileless ] || [ ! -f /gk/gk-preload.so ]; then
+	not_ok "host: gatekeeperd, gk-fileless and gk-preload.so are built" "missing from /gk"
+	return 0
+fi
+mkdir -p $GK/tpl /mnt/late
+
+# --- watch: [/], default allow, fileless: deny ---
+printf 'mode: enforce\nwatch: [/]\ndefault: allow\nfileless: deny\n' >$GK/policy.yaml
+if ! start_daemon; then
+	not_ok "host: gatekeeperd starts with watch: [/]" "$(tail -n 5 $GK/gkd.log | flat)"
+	kill $DPID 2>/dev/null
+	return 0
+fi
+ok "host: gatekeeperd starts with watch: [/]"
+st=$(ctl status)
+expect "host: kernel_mode is bpf" "kernel_mode: bpf" "$st"
+expect "host: the root filesystem is marked" "filesystems: / (dev" "$st"
+expect "host: /tmp is marked" "filesystems: /tmp (dev" "$st"
+expect "host: /proc is skipped as a pseudo filesystem" "/proc (dev" "$(echo "$st" | grep '^skipped:.*pseudo filesystem')"
+comment "$(echo "$st" | grep -E '^(filesystems|skipped|mounts_followed_by):' | flat)"
+
+mkprog $GK/tpl/evil EVILHOST
+ctl deny $GK/tpl/evil >/dev/null 2>&1 || not_ok "host: gatekeeper-ctl deny" "$(ctl deny $GK/tpl/evil 2>&1 | flat)"
+mkprog /gk/rootprog ROOTPROG
+expect "host: a program on the root filesystem runs" "ran ROOTPROG" "$(run /gk/rootprog)"
+cp $GK/tpl/evil /gk/evil-on-root
+expect "host: a denied content on the root filesystem is refused" "exec-error EPERM" "$(run /gk/evil-on-root)"
+
+# a tmpfs mounted after start, anywhere: gated before its first exec
+mount -t tmpfs tmpfs /mnt/late && cp $GK/tpl/evil /mnt/late/evil
+expect "host: first exec on a tmpfs mounted after start is refused" "exec-error EPERM" "$(run /mnt/late/evil)"
+mkprog /mnt/late/good LATEGOOD
+expect "host: a clean program on the late tmpfs runs" "ran LATEGOOD" "$(run /mnt/late/good)"
+expect "host: status lists the late tmpfs" "filesystems: /mnt/late (dev" "$(ctl status)"
+umount /mnt/late
+for i in $(seq 30); do ctl status | grep -q '/mnt/late' || break; usleep 100000; done
+expect_not "host: umount drops the late tmpfs from status" "/mnt/late" "$(ctl status)"
+
+# fileless: deny, in the kernel
+expect "host: status says fileless is refused in the kernel" "deny, in the kernel (bpf)" "$(ctl status | grep '^fileless:')"
+expect "host: memfd exec refused in the kernel (fileless: deny)" "refused exec errno=EPERM" \
+	"$(timeout 20 gk-fileless memfd /gk/gk-hello 2>&1)"
+expect "host: O_TMPFILE exec refused in the kernel (fileless: deny)" "refused exec errno=EPERM" \
+	"$(timeout 20 gk-fileless tmpfile /tmp /gk/gk-hello 2>&1)"
+expect "host: the kernel's fileless denial is audited" "(fileless: deny)" "$(cat $GK/gkd.log)"
+printf 'mode: enforce\nwatch: [/]\ndefault: allow\nfileless: allow\n' >$GK/allow.yaml
+ctl policy apply $GK/allow.yaml >/dev/null 2>&1
+out=$(timeout 20 gk-fileless memfd /gk/gk-hello 2>&1; echo "rc=$?")
+expect "host: memfd exec runs under fileless: allow" "rc=0" "$out"
+stop_daemon
+rm -f /gk/rootprog /gk/evil-on-root
+
+# --- a library written after start, default: deny (watch /t/h) ---
+mkdir -p /t && mount -t tmpfs tmpfs /t && mkdir -p /t/h /t/tpl
+printf 'mode: enforce\nwatch: [/t/h]\ndefault: deny\n' >$GK/policy.yaml
+if ! start_daemon; then
+	not_ok "host: gatekeeperd starts (default: deny)" "$(tail -n 5 $GK/gkd.log | flat)"
+	kill $DPID 2>/dev/null
+	umount /t
+	return 0
+fi
+cp /gk/gk-preload.so /t/tpl/good.so && printf 'ALLOWLIB' >>/t/tpl/good.so
+ctl allow /t/tpl/good.so >/dev/null 2>&1
+p0=$(status_num prescans)
+cp /gk/gk-preload.so /t/h/evil.so && printf 'USERLIB1' >>/t/h/evil.so
+cp /t/tpl/good.so /t/h/good.so
+p1=$(wait_num_above prescans $((p0 + 1)) 100)
+comment "prescans $p0 -> $p1"
+out=$(LD_PRELOAD=/t/h/evil.so timeout 20 /gk/gk-hello 2>&1)
+expect "host: LD_PRELOAD of a library written after start: ld.so cannot map it" "cannot be preloaded" "$out"
+expect_not "host: LD_PRELOAD of a library written after start: never loaded" "PRELOADED" "$out"
+out=$(LD_PRELOAD=/t/h/good.so timeout 20 /gk/gk-hello 2>&1)
+expect "host: LD_PRELOAD of an allowed library loads it" "PRELOADED" "$out"
+expect "host: mmap(PROT_EXEC) of the denied library fails with EPERM" "mmap-error EPERM" \
+	"$(gk-vmtool mmap-exec /t/h/evil.so)"
+expect "host: status says how libraries are gated" "gated at mmap(PROT_EXEC)" "$(ctl status | grep '^libraries:')"
+stop_daemon
+umount /t
