@@ -109,10 +109,10 @@ outer_main() {
 	# The mounts live only in the private namespace; nothing is mounted here.
 	trap 'rm -rf --one-file-system "$TOP"' EXIT
 	GK_IT_STAGE=inner GK_IT_TOP=$TOP GK_IT_BINDIR=$bindir \
-		timeout -s KILL 900 unshare -m --propagation private -- bash "$SELF"
+		timeout -s KILL 1500 unshare -m --propagation private -- bash "$SELF"
 	local rc=$?
 	if [[ $rc -eq 137 ]]; then
-		echo "not ok - suite killed after 900 s"
+		echo "not ok - suite killed after 1500 s"
 	elif [[ $rc -ne 0 && $rc -ne 1 ]]; then
 		echo "not ok - suite runner failed (exit $rc)"
 	fi
