@@ -2,11 +2,16 @@
 #   make            build gatekeeperd and gatekeeper-ctl (into $(BUILD)/)
 #   make run        install dependencies, build, run gatekeeperd with the default policy
 #   make test       install dependencies, build, run every test (unit, host kernel, guest kernels)
+#   make unit       the unit tests (ASan/UBSan build)
+#   make itest      the host-kernel suite (as root)
 #   make vmtest     only the guest-kernel (BPF LSM) suite
-#   make fuzz       the policy parser under libFuzzer for 60 s
+#   make tsan       unit tests and the host suite's concurrency tests under ThreadSanitizer
+#   make fuzz       the policy and control-request parsers under libFuzzer (60 s in all)
 #   make bench      exec-gate benchmarks on this kernel (ratios to bare exec)
 #   make vmbench    the exec benchmark inside the guest kernels (bpf mode)
 #   make install PREFIX=/usr/local [DESTDIR=]
+# Any CFLAGS/LDFLAGS given on the command line are added to the flags the
+# code needs, never put in their place. V=1 prints every command.
 
 CC      ?= gcc
 CLANG   ?= clang
@@ -14,47 +19,77 @@ BPFTOOL ?= bpftool
 BUILD   ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
+VERSION ?= 0.1
 
 CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+# What the code relies on, outside CFLAGS so `make CFLAGS=...` keeps it.
 # snprintf truncation of messages is deliberate, so -Wformat-truncation is noise.
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD) -MMD -MP
-LDLIBS  := -lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread
+GK_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation \
+	-I. -I$(BUILD) -MMD -MP -DGK_VERSION='"$(VERSION)"'
+SAN_FLAGS :=
 ifeq ($(SAN),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=address,undefined
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+ifeq ($(TSAN),1)
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
+# The user's CFLAGS first: ours come after and win (-std, -Werror).
+ALL_CFLAGS  = $(CFLAGS) $(GK_CFLAGS) $(SAN_FLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
+# The daemon does not link libclamav: only gatekeeper-scand (and the scan
+# benchmark) do; tests/integration checks it with ldd.
+# sd_notify and the journal (gatekeeper/systemd.c, journal.c): libsystemd.
+LDLIBS      := -lbpf -lelf -lz -lyaml -lsqlite3 -lcrypto -lpthread -lsystemd
+SCAND_LDLIBS := -lclamav -lseccomp -lcrypto -lpthread
+CTL_LDLIBS  := -lyaml -lcrypto
+
+# Quiet by default: one short line per step; V=1 shows the commands.
+V ?= 0
+ifeq ($(V),1)
+say :=
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+say = @
+else
+say = @printf '  %-8s %s\n' $(1) $(2);
+endif
+
+.DELETE_ON_ERROR:
 
 POLICY_SRCS  := $(wildcard policy/*.c)
 DB_SRCS      := $(wildcard db/*.c)
-SCANNER_SRCS := $(wildcard scanner/*.c)
-CORE_SRCS    := $(filter-out gatekeeper/gatekeeperd.c gatekeeper/gatekeeper-ctl.c,$(wildcard gatekeeper/*.c))
+# libclamav's engine, the scanner process and its sandbox: gatekeeper-scand only.
+SCAND_SRCS   := scanner/clamav.c scanner/scand.c scanner/sandbox.c
+SCANNER_SRCS := $(filter-out $(SCAND_SRCS),$(wildcard scanner/*.c))
+CTL_SRCS     := $(wildcard gatekeeper/ctl/*.c) gatekeeper/proto.c
+CORE_SRCS    := $(filter-out gatekeeper/gatekeeperd.c,$(wildcard gatekeeper/*.c))
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIBGK   := $(BUILD)/libgk.a
 DAEMON  := $(BUILD)/gatekeeperd
 CTL     := $(BUILD)/gatekeeper-ctl
+SCAND   := $(BUILD)/gatekeeper-scand
+SCAN_BENCH := $(BUILD)/bench/scan_bench
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BPF_SRC := bpf/gatekeeper.bpf.c
 SKEL    := $(BUILD)/gatekeeper.skel.h
 
-.PHONY: all deps run test unit itest vmtest bench vmbench fuzz install clean
-all: $(DAEMON) $(CTL)
+.PHONY: all deps run test unit units itest vmtest tsan buildtest bench vmbench fuzz install clean \
+	helpers vm-helpers bench-helpers vmbench-helpers
+all: $(DAEMON) $(CTL) $(SCAND)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# --- BPF: vmlinux.h from the running kernel's BTF, CO-RE object, skeleton ---
-$(BUILD)/vmlinux.h:
-	@mkdir -p $(BUILD)
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+# --- BPF: CO-RE object (vmlinux.h from the tree, see below), skeleton ---
 
 $(BUILD)/gatekeeper.bpf.o: $(BPF_SRC) bpf/gatekeeper.h $(BUILD)/vmlinux.h
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -Wall -Werror -c $< -o $@
+	$(call say,BPF,$@)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -Wall -Werror -c $< -o $@
 
 $(SKEL): $(BUILD)/gatekeeper.bpf.o
-	$(BPFTOOL) gen skeleton $< name gatekeeper_bpf > $@.tmp && mv $@.tmp $@
+	$(call say,GEN,$@)$(BPFTOOL) gen skeleton $< name gatekeeper_bpf > $@
 
 ifneq ($(wildcard $(BPF_SRC)),)
 $(call obj,gatekeeper/kcache_bpf.c): $(SKEL)
@@ -62,22 +97,101 @@ endif
 
 $(LIBGK): $(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(CORE_SRCS))
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call say,AR,$@)$(AR) rcs $@ $^
 
 $(DAEMON): $(call obj,gatekeeper/gatekeeperd.c) $(LIBGK)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(CTL): $(call obj,gatekeeper/gatekeeper-ctl.c) $(LIBGK)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# gatekeeper-ctl shares only the protocol with the daemon: it links the
+# protocol and the policy parser, nothing else (tests/build checks ldd).
+$(CTL): $(call obj,$(CTL_SRCS) $(POLICY_SRCS))
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CTL_LDLIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK)
+$(SCAND): $(call obj,$(SCAND_SRCS)) $(LIBGK)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SCAND_LDLIBS)
+
+# Keep the objects (make would delete them as intermediates of this chain).
+.SECONDARY: $(call obj,$(UNIT_SRCS))
+# The scanner tests start gatekeeper-scand from the build tree.
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK) | $(SCAND)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-FUZZ := $(BUILD)/fuzz_policy
-$(FUZZ): tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
+FUZZ := $(BUILD)/fuzz_policy $(BUILD)/fuzz_control
+$(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ tests/fuzz/fuzz_policy.c $(POLICY_SRCS) -lyaml -lcrypto
+	$(call say,FUZZ,$@)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ tests/fuzz/fuzz_policy.c $(POLICY_SRCS) -lyaml -lcrypto
+
+# --- helper programs of the tests and benchmarks (never built by scripts) ---
+# Plain programs: no sanitizer, whatever build they sit in.
+HELPER_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD)
+HELPERS := $(addprefix $(BUILD)/helpers/,spawner routes tail)
+helpers: $(HELPERS)
+$(BUILD)/helpers/%: tests/integration/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ $<
+
+VMBIN := $(BUILD)/vm/bin
+VM_HELPERS := $(addprefix $(VMBIN)/,gk-vmtool gk-hello gk-hello-static gk-kload gk-routes)
+vm-helpers: $(VM_HELPERS)
+$(VMBIN)/gk-vmtool: tests/vm/gk_vmtool.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -static -o $@ $<
+$(VMBIN)/gk-hello: tests/vm/gk_hello.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ $<
+$(VMBIN)/gk-hello-static: tests/vm/gk_hello.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -static -o $@ $<
+$(VMBIN)/gk-kload: tests/vm/gk_kload.c gatekeeper/kcache_bpf.c $(SKEL)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ tests/vm/gk_kload.c gatekeeper/kcache_bpf.c -lbpf -lelf -lz
+$(VMBIN)/gk-routes: tests/integration/routes.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -static -o $@ $<
+
+# bench/tiny.c is the exec target: built -O2 whatever CFLAGS say, so the
+# benchmark's numbers do not depend on them.
+BENCHBIN := $(BUILD)/bench
+BENCH_HELPERS := $(addprefix $(BENCHBIN)/,tiny-static tiny-dynamic spawn_bench gk_probe \
+	raw_responder sha_bench scan_bench db_fill)
+bench-helpers: $(BENCH_HELPERS)
+$(BENCHBIN)/tiny-static: bench/tiny.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) -O2 -static -o $@ $<
+$(BENCHBIN)/tiny-dynamic: bench/tiny.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) -O2 -o $@ $<
+$(BENCHBIN)/spawn_bench $(BENCHBIN)/gk_probe $(BENCHBIN)/raw_responder: $(BENCHBIN)/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $<
+$(BENCHBIN)/sha_bench: $(BENCHBIN)/%: bench/%.c $(LIBGK)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BENCHBIN)/db_fill: tests/bench/db_fill.c $(LIBGK)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# In-process ClamAV beside the scanner process, measured in the same run.
+$(SCAN_BENCH): $(call obj,bench/scan_bench.c scanner/clamav.c) $(LIBGK) | $(SCAND)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(SCAND),$^) $(SCAND_LDLIBS) -lz
+
+# The guest benchmark's programs: all static (the guest has no libc of ours).
+VMBENCH_HELPERS := $(addprefix $(BUILD)/vm/bench/,tiny-static tiny-dynamic spawn_bench)
+vmbench-helpers: $(VMBENCH_HELPERS)
+$(BUILD)/vm/bench/tiny-static: bench/tiny.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) -O2 -static -o $@ $<
+$(BUILD)/vm/bench/tiny-dynamic: bench/tiny.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) -O2 -o $@ $<
+$(BUILD)/vm/bench/spawn_bench: bench/spawn_bench.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -static -o $@ $<
+
+$(BUILD)/fuzz_control: tests/fuzz/fuzz_control.c gatekeeper/proto.c gatekeeper/proto.h
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ tests/fuzz/fuzz_control.c gatekeeper/proto.c
 
 # --- commands ---
 deps:
@@ -87,45 +201,98 @@ run: deps
 	$(MAKE) all
 	packaging/run-default.sh $(BUILD)
 
+# One ThreadSanitizer build (BUILD/tsan) beside the ASan/UBSan one (BUILD/san).
+TSAN_BUILD := $(BUILD)/tsan
 test: deps
-	$(MAKE) all $(FUZZ)
+	$(MAKE) all helpers vm-helpers $(FUZZ)
 	$(MAKE) BUILD=$(BUILD)/san SAN=1 all units
+	$(MAKE) BUILD=$(TSAN_BUILD) TSAN=1 all units
 	tests/run-all.sh $(BUILD)
 
 units: $(UNITS)
 
-unit: units
+# The unit tests run from the ASan/UBSan build.
+unit:
+	$(MAKE) BUILD=$(BUILD)/san SAN=1 units
 	tests/run-all.sh --only unit $(BUILD)
 
-itest: all
+itest: all helpers
 	tests/run-all.sh --only host $(BUILD)
 
-vmtest: all
+vmtest: all vm-helpers
 	tests/run-all.sh --only vm $(BUILD)
 
-bench: all
-	bench/run.sh $(BUILD)
+tsan: helpers
+	$(MAKE) BUILD=$(TSAN_BUILD) TSAN=1 all units
+	tests/run-all.sh --only tsan $(BUILD)
 
-vmbench: all
+buildtest: all
+	tests/run-all.sh --only build $(BUILD)
+
+bench: all bench-helpers
+	bench/run.sh $(BUILD)
+	bench/trust_run.sh $(BUILD)
+
+vmbench: all vmbench-helpers
 	bench/vm-run.sh $(BUILD)
 
 fuzz: $(FUZZ)
 	tests/run-all.sh --only fuzz $(BUILD)
 
+# The unit file names the installed daemon: PREFIX goes into ExecStart.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)/etc/gatekeeper
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)/etc/gatekeeper \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(DAEMON) $(CTL) $(DESTDIR)$(PREFIX)/sbin/
+	install -d $(DESTDIR)$(PREFIX)/libexec/gatekeeper
+	install -m 0755 $(SCAND) $(DESTDIR)$(PREFIX)/libexec/gatekeeper/
 	install -m 0644 packaging/gatekeeperd.8 packaging/gatekeeper-ctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 packaging/gatekeeper-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	test -e $(DESTDIR)/etc/gatekeeper/policy.yaml || \
 		install -m 0644 packaging/policy.yaml $(DESTDIR)/etc/gatekeeper/policy.yaml
 	test -e $(DESTDIR)/etc/gatekeeper/deny.sha256 || \
 		install -m 0644 packaging/deny.sha256 $(DESTDIR)/etc/gatekeeper/deny.sha256
+	install -m 0644 packaging/gatekeeper-ctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/gatekeeper-ctl
 	install -d $(DESTDIR)/lib/systemd/system
-	install -m 0644 packaging/gatekeeperd.service $(DESTDIR)/lib/systemd/system/
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' packaging/gatekeeperd.service \
+		> $(DESTDIR)/lib/systemd/system/gatekeeperd.service
+	chmod 0644 $(DESTDIR)/lib/systemd/system/gatekeeperd.service
 
 clean:
 	rm -rf $(BUILD)
 
--include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(CORE_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c gatekeeper/gatekeeper-ctl.c))
+-include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(SCAND_SRCS) $(CORE_SRCS) $(CTL_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c))
+
+# ==== packaging (issue 13): vmlinux.h, make deb, make systest ====
+# The BPF object is CO-RE: it is built against the vmlinux.h kept in the tree
+# for the target architecture (as libbpf-tools does), never against the build
+# machine's kernel, so a package build works without /sys/kernel/btf/vmlinux.
+# `make vmlinux-h` regenerates the header from BTF_VMLINUX (run it by hand,
+# on purpose, and commit the result).
+BPF_ARCH    ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_H   := bpf/vmlinux/$(BPF_ARCH)/vmlinux.h
+BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
+
+$(BUILD)/vmlinux.h: $(VMLINUX_H)
+	@mkdir -p $(BUILD)
+	cp $< $@
+
+.PHONY: vmlinux-h deb systest
+vmlinux-h:
+	@mkdir -p $(dir $(VMLINUX_H))
+	$(BPFTOOL) btf dump file $(BTF_VMLINUX) format c > $(VMLINUX_H).tmp && mv $(VMLINUX_H).tmp $(VMLINUX_H)
+
+# The Debian package (dpkg-buildpackage, debhelper compat 13) from
+# packaging/debian, copied to ./debian of a copy of the sources made under
+# $(BUILD)/deb/src (the working tree is never cleaned); the .deb, its -dbgsym
+# and the .buildinfo/.changes land in $(BUILD)/deb.
+deb:
+	packaging/make-deb.sh $(BUILD)/deb
+
+# A booted Debian 12 system under qemu TCG: the package (built again by the
+# suite, so that `make test` tests the package too), the unit, journald.
+systest: all
+	tests/run-all.sh --only sys $(BUILD)
+

@@ -412,6 +412,44 @@ def load_side(out):
     return sha, startup, counters
 
 
+def scanner_process(out):
+    """The privilege-separated scanner: the scanning daemon's memory, and
+    scan_bench's in-process vs gatekeeper-scand figures (same run)."""
+    mem = {k: int(v) for k, v in kv_file(os.path.join(out, "scan_daemon_memory.txt")).items()
+           if v.lstrip("-").isdigit()}
+    bench = {}
+    for line in read_text(os.path.join(out, "scan_bench.txt")).splitlines():
+        k, _, v = line.partition(": ")
+        try:
+            bench[k] = float(v)
+        except ValueError:
+            pass
+    keep = ["small_file_bytes", "inprocess_small_file_us_p50", "process_small_file_us_p50",
+            "scan_process_overhead_small_file_us_p50", "inprocess_1thread_latency_us_p50",
+            "process_1thread_latency_us_p50", "scan_process_overhead_us_p50",
+            "clamav_nthreads_seconds", "process_nthreads_seconds", "rss_mib_after_load",
+            "rss_mib_caller_with_process_engine"]
+    return {"daemon_memory": mem, "scan_bench": {k: bench[k] for k in keep if k in bench}}
+
+
+def print_scanner_process(sp):
+    m, b = sp["daemon_memory"], sp["scan_bench"]
+    print("\nscanner process (libclamav in gatekeeper-scand):")
+    if m:
+        print(f"  scanning daemon: RSS {m.get('daemon_rss_kb', 0) / 1024:.2f} MB, peak "
+              f"{m.get('daemon_hwm_kb', 0) / 1024:.2f} MB, libclamav mappings "
+              f"{m.get('daemon_maps_libclamav')}; {m.get('scanner_processes')} scanner "
+              f"processes, {m.get('scanner_rss_kb_sum', 0) / 1024:.1f} MB RSS together")
+    if b:
+        print(f"  per scan, {b.get('small_file_bytes', 0):.0f}-byte file (clean cache): in process "
+              f"{b.get('inprocess_small_file_us_p50')} us, separated "
+              f"{b.get('process_small_file_us_p50')} us p50: +"
+              f"{b.get('scan_process_overhead_small_file_us_p50')} us")
+        print(f"  per scan, ELF files of /usr/bin: in process "
+              f"{b.get('inprocess_1thread_latency_us_p50')} us, separated "
+              f"{b.get('process_1thread_latency_us_p50')} us p50")
+
+
 def main():
     out, dest = sys.argv[1], sys.argv[2]
     cfg = kv_file(os.path.join(out, "config.txt"))
@@ -427,6 +465,11 @@ def main():
           {"status": "n/a", "reason": "the probe gave no result"} for t in CV_ORDER}
     build, p3 = build_section(out)
     targets = target_rows(ex, storm, startup, cv, build)
+    sp = scanner_process(out)
+    rss = sp["daemon_memory"].get("daemon_rss_kb")
+    targets.append({"what": "RSS of the ClamAV-scanning daemon after its scans", "target": "<= 8 MB",
+                    "value": None if rss is None else round(rss / 1024, 2),
+                    "met": None if rss is None else rss <= 8 * 1024, "noise_bare2_vs_bare": None})
     kmode = counters.get("cache", {}).get("kernel_mode", "?")
     results = {
         "schema": 1,
@@ -441,6 +484,7 @@ def main():
         "close_to_verdict": cv,
         "build": build,
         "daemon_counters": counters,
+        "scanner_process": sp,
         "targets": targets,
         "problems": p1 + p2 + p3,
     }
@@ -453,6 +497,7 @@ def main():
     print_storm(storm, cfg.get("storm_rounds", "?"))
     print_rest(sha, startup, cv, counters)
     print_build(build)
+    print_scanner_process(sp)
     print_targets(targets)
     for p in results["problems"]:
         print(f"PROBLEM: {p}")

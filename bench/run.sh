@@ -24,7 +24,6 @@ ROOT=$(cd "$HERE/.." && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 INNER_LIMIT=540          # s: the whole measurement; make bench must end within 10 min
 DAEMON_LIMIT=520         # s: no daemon outlives the measurement
-CFLAGS_BENCH="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -O2"
 
 die() {
 	echo "bench: $*" >&2
@@ -39,23 +38,13 @@ scaled() {
 # ---------------------------------------------------------------- outer stage
 
 build_tools() {
-	local b=$1 lib
-	mkdir -p "$b/bench" || return 1
-	printf '#include <stdlib.h>\nint main(void)\n{ return EXIT_SUCCESS; }\n' >"$b/bench/tiny.c"
-	gcc -static -O2 -o "$b/bench/tiny-static" "$b/bench/tiny.c" &&
-		gcc -O2 -o "$b/bench/tiny-dynamic" "$b/bench/tiny.c" &&
-		gcc $CFLAGS_BENCH -o "$b/bench/spawn_bench" "$HERE/spawn_bench.c" &&
-		gcc $CFLAGS_BENCH -o "$b/bench/gk_probe" "$HERE/gk_probe.c" &&
-		gcc $CFLAGS_BENCH -o "$b/bench/raw_responder" "$HERE/raw_responder.c" &&
-		gcc $CFLAGS_BENCH -I"$HERE/.." -o "$b/bench/sha_bench" "$HERE/sha_bench.c" "$HERE/../scanner/scanner.c" -lcrypto -lpthread || return 1
+	local b=$1
+	make -s -C "$ROOT" BUILD="$b" bench-helpers || return 1
 	# The static target padded with random bytes to 1 MiB: still a valid ELF
 	# (the kernel maps only its segments), 1 MiB to hash and scan.
 	cp "$b/bench/tiny-static" "$b/bench/tiny-static-1MB" &&
 		head -c $((1048576 - $(stat -c %s "$b/bench/tiny-static"))) /dev/urandom \
-			>>"$b/bench/tiny-static-1MB" || return 1
-	lib="$b/libgk.a -lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread"
-	# shellcheck disable=SC2086
-	gcc $CFLAGS_BENCH -I"$ROOT" -I"$b" -o "$b/bench/db_fill" "$ROOT/tests/bench/db_fill.c" $lib
+			>>"$b/bench/tiny-static-1MB"
 }
 
 outer_main() {
@@ -308,6 +297,29 @@ close_verdict() {
 		>"$OUT/close_verdict_$name.json" 2>"$OUT/close_verdict_$name.err"
 }
 
+# scan_daemon_memory PID: the scanning daemon's memory after its scans
+# (libclamav lives in its gatekeeper-scand children, not in it), and theirs.
+scan_daemon_memory() {
+	local pid=$1 kid kids=() all=() rss=0 v
+	echo "daemon_rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")"
+	echo "daemon_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")"
+	echo "daemon_maps_libclamav=$(grep -c libclamav "/proc/$pid/maps")"
+	read -ra kids <<<"$(cat /proc/"$pid"/task/*/children 2>/dev/null)"
+	for kid in "${kids[@]}"; do
+		# gatekeeper-scand only (the daemon has other children: its sentinel)
+		[[ $(cat "/proc/$kid/comm" 2>/dev/null) == gatekeeper-scan* ]] || continue
+		all+=("$kid")
+		read -ra v <<<"$(cat /proc/"$kid"/task/*/children 2>/dev/null)"
+		all+=("${v[@]}")
+	done
+	for kid in "${all[@]}"; do
+		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$kid/status" 2>/dev/null)
+		rss=$((rss + ${v:-0}))
+	done
+	echo "scanner_processes=${#all[@]}"
+	echo "scanner_rss_kb_sum=$rss"
+}
+
 phase_exec() {
 	local with_scan=0 name
 	# bare2: a second daemon-less fs, measured like bare: the noise floor.
@@ -331,6 +343,7 @@ phase_exec() {
 		# Exec decisions only: the close-verdict probe below adds "prescan" lines.
 		grep -c '^decision .*source=scanner' "$STATE/scan.log" >"$OUT/scan_decisions.txt"
 		ctl scan --json status >"$OUT/status-scan-after-exec.json" 2>/dev/null
+		scan_daemon_memory "$DPID_scan" >"$OUT/scan_daemon_memory.txt"
 	fi
 	log "storm: 4 spawners + 1 CPU hog"
 	write_storm_spec "$STATE/storm.spec"
@@ -440,6 +453,18 @@ phase_build() {
 	return 0
 }
 
+# What the privilege separation costs per scan: in process vs through
+# gatekeeper-scand, in the same run (bench/scan_bench.c).
+phase_scan() {
+	[[ -x $BENCHBIN/scan_bench ]] || {
+		log "scan_bench not built (make bench builds it)"
+		return 1
+	}
+	log "scanner: in process vs gatekeeper-scand"
+	"$BENCHBIN/scan_bench" --max-files "$(scaled 60)" --dir /usr/bin >"$OUT/scan_bench.txt" \
+		2>"$OUT/scan_bench.err"
+}
+
 phase_hash() {
 	local dir=$STATE/hash
 	mkdir -p "$dir" &&
@@ -522,6 +547,7 @@ inner_main() {
 	keep_logs
 	cleanup_inner 1
 	phase_hash || { log "hash phase failed"; failed=1; }
+	phase_scan || { log "scan phase failed"; failed=1; }
 	phase_startup || { log "start-up phase failed"; failed=1; }
 	host_facts end
 	keep_logs

@@ -16,6 +16,11 @@
  *     --threads threads (default: online CPUs), each pass with a freshly
  *     loaded engine so libclamav's clean-file cache never answers;
  *   - the hash-list engine over the same files, for comparison.
+ *   - the same in process (libclamav in this program, as the daemon did
+ *     before issue 12) and through gatekeeper-scand (the daemon's way: the
+ *     fd over a socket to a confined process), one thread each, in the
+ *     same run: scan_process_overhead_us_p50 is what the separation adds
+ *     per scan;
  * Prints "key: value" lines; never judges the numbers. Not a test. */
 #include <dirent.h>
 #include <errno.h>
@@ -30,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scanner/engine.h"
 #include "scanner/scanner.h"
 
 #define MAX_FILES 20000
@@ -127,6 +133,7 @@ static int make_test_db(struct bench *b)
 	snprintf(b->tmp_db, sizeof(b->tmp_db), "/tmp/gk-scan-bench-XXXXXX");
 	if (!mkdtemp(b->tmp_db))
 		return -1;
+	chmod(b->tmp_db, 0755);   /* the scanner process reads it as its own user */
 	char eicar[80], ndb[256];
 	snprintf(eicar, sizeof(eicar), "%s%s%s", "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
 		 "EICAR-STANDARD-ANTIVIRUS", "-TEST-FILE!$H+H*");
@@ -241,8 +248,8 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void run_pass(const char *label, struct scanner *s, const struct bench *b,
-		     unsigned threads)
+static uint64_t run_pass(const char *label, struct scanner *s, const struct bench *b,
+			 unsigned threads)
 {
 	struct pass p = { .s = s, .b = b };
 	p.lat_us = calloc(b->n_files ? b->n_files : 1, sizeof(*p.lat_us));
@@ -269,15 +276,44 @@ static void run_pass(const char *label, struct scanner *s, const struct bench *b
 	printf("%s_latency_us_max: %llu\n", label, n ? (unsigned long long)p.lat_us[n - 1] : 0ull);
 	printf("%s_infected: %llu\n", label, (unsigned long long)atomic_load(&p.infected));
 	printf("%s_errors: %llu\n", label, (unsigned long long)atomic_load(&p.errors));
+	uint64_t p50 = n ? p.lat_us[n / 2] : 0;
 	free(p.lat_us);
+	return p50;
 }
 
-static struct scanner *open_engine(const struct bench *b, double *secs)
+/* gatekeeper-scand of the build tree: BUILD/bench/scan_bench -> BUILD/. */
+static const char *scand_path(void)
 {
-	char err[256];
-	struct scanner_clamav_config cfg = { .db_dir = b->db_dir };
+	static char path[4200];
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s/../gatekeeper-scand", self);
+	return path;
+}
+
+/* in_process: libclamav in this program; else gatekeeper-scand processes. */
+static struct scanner *open_engine(const struct bench *b, bool in_process, double *secs)
+{
+	char err[256] = "";
+	struct scanner_clamav_config cfg = { .db_dir = b->db_dir, .scand_path = scand_path(),
+					     .processes = b->threads };
 	double t0 = now_s();
-	struct scanner *s = scanner_clamav_open(&cfg, err, sizeof(err));
+	struct scanner *s = NULL;
+	if (in_process) {
+		/* libclamav makes a directory per scan: on a tmpfs, as the
+		 * scanner process's private one is */
+		cfg.tmp_dir = "/dev/shm";
+		void *c = scanner_clamav_cfg_new(&cfg, err, sizeof(err));
+		s = c ? scanner_start(&scanner_clamav_ops, c, 0, false, err, sizeof(err)) : NULL;
+	} else {
+		s = scanner_clamav_open(&cfg, err, sizeof(err));
+	}
 	*secs = now_s() - t0;
 	if (!s || err[0]) {
 		fprintf(stderr, "scan_bench: %s\n", err);
@@ -285,6 +321,68 @@ static struct scanner *open_engine(const struct bench *b, double *secs)
 		return NULL;
 	}
 	return s;
+}
+
+/* One small file scanned n times: after the first scan libclamav's clean
+ * cache answers, so what is left is the cost of the call itself (in
+ * process: a function call; separated: sendmsg of the fd, the worker's
+ * fstat and cache lookup, the reply). p50 in microseconds. */
+static double small_pass(const char *label, struct scanner *s, const char *path, unsigned n)
+{
+	uint64_t *lat = calloc(n, sizeof(*lat));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!lat || fd < 0) {
+		free(lat);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct scan_result r;
+		double t0 = now_s();
+		scanner_scan_fd(s, fd, NULL, &r);
+		lat[i] = (uint64_t)((now_s() - t0) * 1e9);
+	}
+	close(fd);
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	double p50 = (double)lat[n / 2] / 1000.0, p99 = (double)lat[n * 99 / 100] / 1000.0;
+	printf("%s_small_file_us_p50: %.1f\n%s_small_file_us_p99: %.1f\n", label, p50, label, p99);
+	free(lat);
+	return p50;
+}
+
+/* The same files in process and through the scanner process, one thread
+ * each, with fresh engines (libclamav's clean cache never answers). */
+static const char *smallest_file(const struct bench *b)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < b->n_files; i++)
+		if (b->files[i].size < b->files[best].size)
+			best = i;
+	printf("small_file_bytes: %lld\n", (long long)b->files[best].size);
+	return b->files[best].path;
+}
+
+static int compare_process(const struct bench *b)
+{
+	const char *small = smallest_file(b);
+	double secs;
+	struct scanner *s = open_engine(b, true, &secs);
+	if (!s)
+		return -1;
+	uint64_t in = run_pass("inprocess_1thread", s, b, 1);
+	double small_in = small_pass("inprocess", s, small, 2000);
+	scanner_close(s);
+	if (!(s = open_engine(b, false, &secs)))
+		return -1;
+	printf("process_load_ms: %.0f\n", secs * 1000);
+	printf("rss_mib_caller_with_process_engine: %.1f\n", proc_mib("VmRSS"));
+	uint64_t out = run_pass("process_1thread", s, b, 1);
+	double small_out = small_pass("process", s, small, 2000);
+	scanner_close(s);
+	printf("scan_process_overhead_us_p50: %lld\n", (long long)out - (long long)in);
+	printf("scan_process_overhead_small_file_us_p50: %.1f\n", small_out - small_in);
+	return 0;
 }
 
 /* ---- main ---- */
@@ -348,7 +446,7 @@ int main(int argc, char **argv)
 	printf("filler_ndb_signatures: %u\nfiller_hsb_signatures: %u\n", b.filler, b.filler_hsb);
 	printf("elf_files: %zu\nelf_bytes: %llu\n", b.n_files, (unsigned long long)b.total_bytes);
 
-	struct scanner *s = open_engine(&b, &load_s);
+	struct scanner *s = open_engine(&b, true, &load_s);
 	if (!s)
 		goto cleanup;
 	struct scanner_status st;
@@ -365,10 +463,16 @@ int main(int argc, char **argv)
 	run_pass("clamav_1thread", s, &b, 1);
 	scanner_close(s);
 
-	if (!(s = open_engine(&b, &load_s)))
+	if (!(s = open_engine(&b, true, &load_s)))
 		goto cleanup;
 	run_pass("clamav_nthreads", s, &b, b.threads);
 	scanner_close(s);
+	if (!(s = open_engine(&b, false, &load_s)))
+		goto cleanup;
+	run_pass("process_nthreads", s, &b, b.threads);
+	scanner_close(s);
+	if (b.n_files && compare_process(&b) < 0)
+		goto cleanup;
 	hashlist_pass(&b);
 	rc = 0;
 cleanup:

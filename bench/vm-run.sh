@@ -21,18 +21,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "vmbench: build dir $1 missing" >&2; exit 1; }
 OUT=$BUILD/vm/bench
-CC=${CC:-cc}
 mkdir -p "$OUT"
 for b in gatekeeperd gatekeeper-ctl; do
 	[ -x "$BUILD/$b" ] || { echo "vmbench: $BUILD/$b missing (make BUILD=$1 all)" >&2; exit 1; }
 done
 
-# The targets are the host bench's: return EXIT_SUCCESS, static and dynamic.
-printf '#include <stdlib.h>\nint main(void)\n{ return EXIT_SUCCESS; }\n' >"$OUT/tiny.c"
-if ! { $CC -static -O2 -o "$OUT/tiny-static" "$OUT/tiny.c" &&
-	$CC -O2 -o "$OUT/tiny-dynamic" "$OUT/tiny.c" &&
-	$CC -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static -o "$OUT/spawn_bench" \
-		"$HERE/spawn_bench.c"; } >"$OUT/build.log" 2>&1; then
+# The targets are the host bench's (bench/tiny.c), built by the Makefile
+# (make vmbench-helpers), static where the guest has no libc of ours.
+if ! make -s -C "$ROOT" BUILD="$BUILD" vmbench-helpers >"$OUT/build.log" 2>&1; then
 	echo "vmbench: building the guest tools failed:" >&2
 	cat "$OUT/build.log" >&2
 	exit 1

@@ -47,6 +47,42 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_AUDIT_PRUNE_UPTO] =
 		"DELETE FROM audit WHERE id IN "
 		"(SELECT id FROM audit WHERE id <= ?1 ORDER BY id LIMIT ?2)",
+	[ST_TRUST_SOURCE_GET] = "SELECT id, refreshed_at_us, fingerprint FROM trust_sources WHERE name = ?1",
+	[ST_TRUST_SOURCE_ADD] = "INSERT INTO trust_sources (name) VALUES (?1)",
+	[ST_TRUST_SOURCE_REFRESHED] = "UPDATE trust_sources SET refreshed_at_us = ?2, fingerprint = ?3 WHERE id = ?1",
+	[ST_TRUST_PKG_ALL] =
+		"SELECT stem, version, list_mtime_ns, list_size, md5_mtime_ns, md5_size, "
+		"n_files, n_without_md5 FROM trust_packages WHERE source = ?1",
+	[ST_TRUST_PKG_PUT] =
+		"INSERT OR REPLACE INTO trust_packages (source, stem, version, list_mtime_ns, "
+		"list_size, md5_mtime_ns, md5_size, n_files, n_without_md5) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_TRUST_PKG_DELETE] = "DELETE FROM trust_packages WHERE source = ?1 AND stem = ?2",
+	[ST_TRUST_FILES_CLEAR] = "DELETE FROM trust_files WHERE source = ?1 AND stem = ?2",
+	[ST_TRUST_FILE_ADD] =
+		"INSERT OR REPLACE INTO trust_files (source, path, stem, md5) VALUES (?1, ?2, ?3, ?4)",
+	[ST_TRUST_LOOKUP] =
+		"SELECT f.stem, p.version, f.md5 FROM trust_files f JOIN trust_packages p "
+		"ON p.source = f.source AND p.stem = f.stem WHERE f.source = ?1 AND f.path = ?2",
+	[ST_TRUST_TOTALS] =
+		"SELECT count(*), coalesce(sum(n_files), 0), coalesce(sum(n_without_md5), 0), "
+		"(SELECT refreshed_at_us FROM trust_sources WHERE id = ?1) "
+		"FROM trust_packages WHERE source = ?1",
+	[ST_DIGEST_GET] =
+		"SELECT sha256, md5 FROM digests WHERE fs = ?1 AND ino = ?2 AND ctime_ns = ?3 "
+		"AND size = ?4",
+	[ST_DIGEST_PUT] =
+		"INSERT OR REPLACE INTO digests (fs, ino, ctime_ns, size, sha256, md5) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* ?5: 0 any, 1 allowed (and enforce would too), 2 denied, 3 would-deny */
+	[ST_AUDIT_QUERY] =
+		"SELECT id, time_us, pid, exe, path, sha256, verdict, source, detail, "
+		"latency_us, mode, would_deny FROM audit "
+		"WHERE id > ?1 AND time_us >= ?2 AND time_us <= ?3 "
+		"AND (?4 = 0 OR (?4 = 1 AND verdict = 1 AND would_deny = 0) "
+		"OR (?4 = 2 AND verdict = 2) OR (?4 = 3 AND would_deny = 1)) "
+		"AND (?5 IS NULL OR path GLOB ?5) ORDER BY id LIMIT ?6",
+	[ST_AUDIT_LAST_ID] = "SELECT coalesce(max(id), 0) FROM audit",
 };
 
 /* Closing any fd of a file drops every POSIX lock this process holds on it,

@@ -81,6 +81,23 @@ struct db_audit {
 };
 int db_audit_add(struct gk_db *db, const struct db_audit *a);
 int64_t db_audit_count(struct gk_db *db);      /* -1 on error */
+/* Reading the audit log: the rows matching a filter with id > after_id, in
+ * the order they were added, at most limit of them. fn gets each row (its
+ * strings valid during the call only) and may stop the walk by returning
+ * nonzero. Returns the rows passed to fn, or -1 on error. */
+enum db_audit_match { DB_AUDIT_ANY, DB_AUDIT_ALLOWED, DB_AUDIT_DENIED, DB_AUDIT_WOULD_DENY };
+struct db_audit_filter {
+	int64_t after_id;
+	int64_t since_us, until_us;  /* inclusive; until_us 0: no bound */
+	enum db_audit_match match;
+	const char *path_glob;       /* SQLite GLOB ('*' crosses '/'); NULL: any */
+	int64_t limit;
+};
+int64_t db_audit_query(struct gk_db *db, const struct db_audit_filter *f,
+		       int (*fn)(void *ctx, int64_t id, const struct db_audit *a), void *ctx);
+/* The id of the newest audit row (0: none), -1 on error. */
+int64_t db_audit_last_id(struct gk_db *db);
+
 /* Deletes the audit rows with time_us < older_than_us (no age bound when
  * older_than_us <= 0), then all but the max_rows most recently added (no
  * count bound when max_rows < 0; 0 deletes every row). Deletes in batches,
@@ -88,5 +105,55 @@ int64_t db_audit_count(struct gk_db *db);      /* -1 on error */
  * is never locked out for long. Returns the rows deleted (at most INT_MAX
  * is reported) or -1 on error (rows deleted before it stay deleted). */
 int db_audit_prune(struct gk_db *db, int64_t older_than_us, int64_t max_rows);
+
+/* ---- the trust index: per source (a dpkg admin directory), the packages
+ * with the size and mtime of the lists they were read from, and their files
+ * with the MD5 recorded for each (NULL: none recorded). ---- */
+#define GK_MD5_LEN 16
+#define DB_TRUST_NAME_MAX 256
+/* The source's id, created on first use; *refreshed_at_us: 0 if never;
+ * fingerprint (may be NULL): what the source looked like when last
+ * refreshed, as the caller described it ("" if never). */
+#define DB_TRUST_FINGERPRINT_MAX 256
+int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *refreshed_at_us,
+		    char fingerprint[DB_TRUST_FINGERPRINT_MAX]);
+int db_trust_source_refreshed(struct gk_db *db, int64_t id, int64_t at_us,
+			      const char *fingerprint);
+struct db_trust_pkg {
+	char stem[DB_TRUST_NAME_MAX];
+	char version[DB_TRUST_NAME_MAX];
+	int64_t list_mtime_ns, list_size, md5_mtime_ns, md5_size; /* md5sums: -1 if none */
+	int64_t n_files, n_without_md5;
+};
+int db_trust_pkg_foreach(struct gk_db *db, int64_t source,
+			 int (*fn)(void *ctx, const struct db_trust_pkg *p), void *ctx);
+/* Replaces the package row (its files stay: clear and add them apart). */
+int db_trust_pkg_put(struct gk_db *db, int64_t source, const struct db_trust_pkg *p);
+/* Deletes the package and its files. */
+int db_trust_pkg_delete(struct gk_db *db, int64_t source, const char *stem);
+int db_trust_files_clear(struct gk_db *db, int64_t source, const char *stem);
+int db_trust_file_add(struct gk_db *db, int64_t source, const char *stem, const char *path,
+		      const unsigned char *md5);
+/* The packages listing path (at most max; *n set). */
+struct db_trust_hit {
+	char stem[DB_TRUST_NAME_MAX];
+	char version[DB_TRUST_NAME_MAX];
+	unsigned char md5[GK_MD5_LEN];
+	bool has_md5;
+};
+int db_trust_lookup(struct gk_db *db, int64_t source, const char *path,
+		    struct db_trust_hit *hits, size_t max, size_t *n);
+struct db_trust_totals {
+	int64_t packages, files, without_md5, refreshed_at_us;
+};
+int db_trust_totals(struct gk_db *db, int64_t source, struct db_trust_totals *out);
+
+/* ---- digests of files, kept across restarts: keyed by the filesystem's
+ * identity (fs), inode, ctime and size, so any change to the file (which
+ * moves its ctime) misses. md5 may be NULL (not computed). ---- */
+int db_digest_get(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_ns, int64_t size,
+		  unsigned char sha[GK_SHA256_LEN], unsigned char md5[GK_MD5_LEN], bool *has_md5);
+int db_digest_put(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_ns, int64_t size,
+		  const unsigned char sha[GK_SHA256_LEN], const unsigned char *md5);
 
 #endif

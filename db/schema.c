@@ -45,6 +45,45 @@ static const struct db_migration migrations[] = {
 	  "  would_deny INTEGER NOT NULL"
 	  ");"
 	  "CREATE INDEX audit_time_us ON audit (time_us);" },
+	/* v2: the trust index (a package manager's files and recorded digests,
+	 * refreshed per package when its lists change) and the digests of
+	 * files, kept across restarts, keyed by what changes with the content. */
+	{ 2,
+	  "CREATE TABLE trust_sources ("
+	  "  id INTEGER PRIMARY KEY,"
+	  "  name TEXT NOT NULL UNIQUE,"
+	  "  refreshed_at_us INTEGER NOT NULL DEFAULT 0,"
+	  "  fingerprint TEXT NOT NULL DEFAULT ''"
+	  ");"
+	  "CREATE TABLE trust_packages ("
+	  "  source INTEGER NOT NULL REFERENCES trust_sources (id),"
+	  "  stem TEXT NOT NULL,"
+	  "  version TEXT NOT NULL,"
+	  "  list_mtime_ns INTEGER NOT NULL,"
+	  "  list_size INTEGER NOT NULL,"
+	  "  md5_mtime_ns INTEGER NOT NULL,"
+	  "  md5_size INTEGER NOT NULL,"
+	  "  n_files INTEGER NOT NULL,"
+	  "  n_without_md5 INTEGER NOT NULL,"
+	  "  PRIMARY KEY (source, stem)"
+	  ") WITHOUT ROWID;"
+	  "CREATE TABLE trust_files ("
+	  "  source INTEGER NOT NULL,"
+	  "  path TEXT NOT NULL,"
+	  "  stem TEXT NOT NULL,"
+	  "  md5 BLOB CHECK (md5 IS NULL OR length(md5) = 16),"
+	  "  PRIMARY KEY (source, path, stem)"
+	  ") WITHOUT ROWID;"
+	  "CREATE INDEX trust_files_stem ON trust_files (source, stem);"
+	  "CREATE TABLE digests ("
+	  "  fs TEXT NOT NULL,"
+	  "  ino INTEGER NOT NULL,"
+	  "  ctime_ns INTEGER NOT NULL,"
+	  "  size INTEGER NOT NULL,"
+	  "  sha256 BLOB NOT NULL CHECK (length(sha256) = 32),"
+	  "  md5 BLOB CHECK (md5 IS NULL OR length(md5) = 16),"
+	  "  PRIMARY KEY (fs, ino)"
+	  ") WITHOUT ROWID;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -252,6 +252,11 @@ int64_t db_audit_count(struct gk_db *db)
 	return count_rows(db, ST_AUDIT_COUNT, "audit: count");
 }
 
+int64_t db_audit_last_id(struct gk_db *db)
+{
+	return count_rows(db, ST_AUDIT_LAST_ID, "audit: last id");
+}
+
 /* Rows per DELETE: small enough that a writer waiting on the lock (busy
  * timeout 2 s) gets in between batches. */
 #define AUDIT_PRUNE_BATCH 10000
@@ -313,4 +318,50 @@ int db_audit_prune(struct gk_db *db, int64_t older_than_us, int64_t max_rows)
 			return -1;
 	}
 	return deleted > INT_MAX ? INT_MAX : (int)deleted;
+}
+
+int64_t db_audit_query(struct gk_db *db, const struct db_audit_filter *f,
+		       int (*fn)(void *ctx, int64_t id, const struct db_audit *a), void *ctx)
+{
+	sqlite3_stmt *stmt = db->stmt[ST_AUDIT_QUERY];
+	int64_t n = 0;
+	int rc = sqlite3_bind_int64(stmt, 1, f->after_id);
+
+	rc = rc ? rc : sqlite3_bind_int64(stmt, 2, f->since_us);
+	rc = rc ? rc : sqlite3_bind_int64(stmt, 3, f->until_us > 0 ? f->until_us : INT64_MAX);
+	rc = rc ? rc : sqlite3_bind_int(stmt, 4, (int)f->match);
+	rc = rc ? rc : bind_text_or_null(stmt, 5, f->path_glob, 4096);
+	rc = rc ? rc : sqlite3_bind_int64(stmt, 6, f->limit);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
+		const void *sha = sqlite3_column_blob(stmt, 5);
+		struct db_audit a = {
+			.time_us = sqlite3_column_int64(stmt, 1),
+			.pid = sqlite3_column_int(stmt, 2),
+			.exe = (const char *)sqlite3_column_text(stmt, 3),
+			.path = (const char *)sqlite3_column_text(stmt, 4),
+			.sha256 = sha && sqlite3_column_bytes(stmt, 5) == GK_SHA256_LEN ? sha : NULL,
+			.verdict = (enum gk_verdict)sqlite3_column_int(stmt, 6),
+			.source = gk_source_from_name((const char *)sqlite3_column_text(stmt, 7)),
+			.detail = (const char *)sqlite3_column_text(stmt, 8),
+			.latency_us = (uint32_t)sqlite3_column_int64(stmt, 9),
+			.mode = sqlite3_column_text(stmt, 10) &&
+					!strcmp((const char *)sqlite3_column_text(stmt, 10), "monitor")
+				? GK_MODE_MONITOR : GK_MODE_ENFORCE,
+			.would_deny = sqlite3_column_int(stmt, 11) != 0,
+		};
+		n++;
+		if (fn(ctx, sqlite3_column_int64(stmt, 0), &a)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(db, "audit: query");
+		db_stmt_done(stmt);
+		return -1;
+	}
+	db_stmt_done(stmt);
+	return n;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 
 /* Every watched path must exist before anything is marked. */
 int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen)
@@ -55,17 +56,18 @@ static bool same_watch(const struct gk_policy *a, const struct gk_policy *b)
 int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
-	if (apply_check_watch(p, err, errlen) < 0 || apply_resolve_group(p, &gid, err, errlen) < 0)
+	if (apply_check_watch(p, err, errlen) < 0 || apply_resolve_group(p, &gid, err, errlen) < 0 ||
+	    !trust_policy_compatible(d, p, err, errlen))
 		return -1;
 	struct fan_group *fresh = NULL;
 	int fresh_prescan = -1;
-	struct scanner_set *scanners = scanner_set_for(d->scanners, p, d->scan_tmp_dir, err, errlen);
+	struct scan_set *scanners = scan_set_for(d->scanners, p, &d->opt, err, errlen);
 	if (!scanners)
 		return -1;
 	if (!same_watch(d->policy, p)) {
 		if (d->retired) {
 			snprintf(err, errlen, "the previous policy change is still draining; try again");
-			scanner_set_put(scanners);
+			scan_set_put(scanners);
 			return -2;
 		}
 		/* The old group drops its inode marks before a second permission
@@ -80,7 +82,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 			if (fresh)
 				sentinel_drop_group(d->sentinel, fresh->sentinel_id);
 			fan_group_close(fresh);
-			scanner_set_put(scanners);
+			scan_set_put(scanners);
 			return -1;
 		}
 	}
@@ -89,7 +91,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	d->policy = p;
 	d->policy_applied_us = gk_now_us();
 	d->admin_gid = gid;
-	struct scanner_set *old_scanners = d->scanners;
+	struct scan_set *old_scanners = d->scanners;
 	d->scanners = scanners;
 	if (fresh) {
 		/* The old group takes no new events (the new one has its marks);
@@ -110,7 +112,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, p->sha256_hex,
 		gk_mode_name(p->mode));
 	policy_free(old);
-	scanner_set_put(old_scanners);
+	scan_set_put(old_scanners);
 	return 0;
 }
 

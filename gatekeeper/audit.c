@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "gatekeeper/control.h"
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/systemd.h"
 
 #define AUDIT_QUEUE_MAX 65536       /* records waiting, including a batch being retried */
 #define AUDIT_BATCH 512
@@ -102,7 +104,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 
 static void log_decision(const struct audit_rec *r)
 {
-	char line[8192], hex[GK_SHA256_HEX_LEN + 1] = "", num[32], when[96];
+	char line[32768], hex[GK_SHA256_HEX_LEN + 1] = "", num[32], when[96];
 	size_t len = 0;
 	time_t secs = (time_t)(r->a.time_us / 1000000);
 	struct tm tm;
@@ -130,8 +132,9 @@ static void log_decision(const struct audit_rec *r)
 		log_kv(line, sizeof(line), &len, "mode", gk_mode_name(r->a.mode));
 		log_kv(line, sizeof(line), &len, "would_deny", r->a.would_deny ? "1" : "0");
 	}
-	log_msg(r->a.would_deny || r->a.verdict == GK_VERDICT_DENY ? GK_LOG_WARN : GK_LOG_INFO,
-		"%s", line);
+	bool warn = r->a.would_deny || r->a.verdict == GK_VERDICT_DENY;
+	if (!journal_decision(prefix[r->kind], &r->a, hex, warn, line))
+		log_msg(warn ? GK_LOG_WARN : GK_LOG_INFO, "%s", line);
 }
 
 /* -1: the store refused (locked, disk full...): db_errmsg says why. */
@@ -225,9 +228,11 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 	w->head = w->tail = NULL;
 	w->held += n;
 	pthread_mutex_unlock(&w->lock);
-	for (struct audit_rec *r = fresh; r; r = r->next)
+	for (struct audit_rec *r = fresh; r; r = r->next) {
 		if (r->log_line)
 			log_decision(r);
+		control_publish(w->d->control, &r->a, (int)r->kind);   /* never waits */
+	}
 	if (!held)
 		return fresh;
 	struct audit_rec *last = held;

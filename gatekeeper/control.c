@@ -1,274 +1,243 @@
-/* The control socket: one thread serves one short connection at a time.
- * Only root or the policy's admin group (SO_PEERCRED, SO_PEERGROUPS) may use
- * it. A request is one bounded line, optionally with one fd; anything else
- * gets an error reply and changes nothing. */
+/* The control server's life and its workers (see control.h). Only root or
+ * the policy's admin group may use the socket (control_sock.c). A request is
+ * one bounded line, optionally with one fd; anything else gets an error
+ * reply and changes nothing.
+ *
+ * Threads: one event loop owns every connection (control_loop.c); workers
+ * run the commands and hand the replies back through a list and an eventfd,
+ * so a slow command holds up neither the loop nor, unless it must run
+ * alone, the other commands. */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "gatekeeper/gatekeeperd.h"
-#include "gatekeeper/proto.h"
+#include "gatekeeper/control_srv.h"
 
-#define CONTROL_IO_TIMEOUT_MS 2000
-
-static int listen_fd = -1;
-static int stop_pipe[2] = { -1, -1 };
-static pthread_t thread;
-static bool started;
-
-static bool peer_is_admin(struct gk_daemon *d, int conn)
+int64_t control_now_ms(void)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	if (cred.uid == 0)
-		return true;
-	pthread_rwlock_rdlock(&d->policy_lock);
-	gid_t admin = d->admin_gid;
-	pthread_rwlock_unlock(&d->policy_lock);
-	if (admin == (gid_t)-1)
-		return false;
-	if (cred.gid == admin)
-		return true;
-	gid_t groups[256];
-	len = sizeof(groups);
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == admin)
-			return true;
-	return false;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read one request line (and at most one fd). Returns 0, or -1 with a
- * message in err. */
-static int read_request(int conn, char *line, size_t size, int *fd_out, char *err, size_t errlen)
+void control_wake(struct control_server *cs)
 {
-	size_t len = 0, line_len = 0;
-	*fd_out = -1;
-	for (;;) {
-		struct pollfd p = { .fd = conn, .events = POLLIN };
-		if (poll(&p, 1, CONTROL_IO_TIMEOUT_MS) <= 0) {
-			snprintf(err, errlen, "request timed out");
-			return -1;
-		}
-		char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-		struct iovec iov = { .iov_base = line + len, .iov_len = size - 1 - len };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				      .msg_controllen = sizeof(cbuf) };
-		ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			int fds[4];
-			memcpy(fds, CMSG_DATA(c), nfd * sizeof(int));
-			for (size_t i = 0; i < nfd; i++) {
-				if (*fd_out < 0)
-					*fd_out = fds[i];
-				else
-					close(fds[i]);   /* one fd per request */
-			}
-		}
-		if (n <= 0) {
-			snprintf(err, errlen, n < 0 ? "request read failed" : "request not terminated by a newline");
-			return -1;
-		}
-		len += (size_t)n;
-		line[len] = '\0';
-		char *nl = memchr(line, '\n', len);
-		if (nl) {
-			*nl = '\0';
-			line_len = (size_t)(nl - line);
-			break;
-		}
-		if (len >= size - 1) {
-			snprintf(err, errlen, "request too long (limit %d bytes)", PROTO_MAX_REQUEST);
-			return -1;
-		}
-	}
-	if (strlen(line) != line_len) {
-		snprintf(err, errlen, "malformed request: NUL byte at byte %zu", strlen(line));
-		return -1;
-	}
-	for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
-			snprintf(err, errlen, "malformed request: control character at byte %zu",
-				 (size_t)(p - (const unsigned char *)line));
-			return -1;
-		}
-	}
-	if (!line[0]) {
-		snprintf(err, errlen, "empty request");
-		return -1;
-	}
-	return 0;
+	uint64_t one = 1;
+	(void)!write(cs->wake_fd, &one, sizeof(one));
 }
 
-static void write_all(int conn, const char *data, size_t len)
+void control_job_free(struct job *j)
 {
-	while (len) {
-		struct pollfd p = { .fd = conn, .events = POLLOUT };
-		if (poll(&p, 1, CONTROL_IO_TIMEOUT_MS) <= 0)
-			return;
-		ssize_t n = send(conn, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			return;
-		data += n;
-		len -= (size_t)n;
-	}
+	if (j->fd >= 0)
+		close(j->fd);
+	proto_free(&j->reply);
+	free(j);
 }
 
-static void serve(struct gk_daemon *d, int conn)
+/* ---------------------------------------------------------------- workers */
+
+static void run_job(struct control_server *cs, struct job *j)
 {
-	struct proto_buf reply = { 0 };
-	char line[PROTO_MAX_REQUEST + 1], err[256];
-	int fd = -1;
-	/* Read the (bounded) request first even from a stranger: replying before
-	 * it is read would reset the connection under the client's feet. */
-	int rc = read_request(conn, line, sizeof(line), &fd, err, sizeof(err));
-	if (!peer_is_admin(d, conn)) {
-		proto_error(&reply, EXIT_REFUSED, "permission denied: only root or the admin group may use the control socket");
-	} else if (rc < 0) {
-		proto_error(&reply, EXIT_USAGE, "%s", err);
+	if (!cs->ops.authorize(cs->ops.ctx, &j->peer)) {
+		j->subscribe = false;
+		proto_error(&j->reply, EXIT_REFUSED,
+			    "permission denied: only root or the admin group may use the control socket");
+	} else if (!j->parsed) {
+		proto_error(&j->reply, EXIT_USAGE, "%s", j->err);
+	} else if (j->subscribe) {
+		proto_num(&j->reply, "ok", 1);   /* the loop adds the subscriber */
 	} else {
-		char *arg = strchr(line, ' ');
-		if (arg)
-			*arg++ = '\0';
-		control_dispatch(d, line, arg ? arg : "", fd, &reply);
+		bool alone = !cs->ops.parallel || !cs->ops.parallel(cs->ops.ctx, j->req.verb);
+		if (alone)
+			pthread_mutex_lock(&cs->serial);
+		cs->ops.dispatch(cs->ops.ctx, j->req.verb, j->req.arg, j->fd, &j->reply);
+		if (alone)
+			pthread_mutex_unlock(&cs->serial);
 	}
-	if (reply.failed)
-		proto_error(&reply, EXIT_REFUSED, "reply too large or out of memory");
-	if (fd >= 0)
-		close(fd);
-	write_all(conn, reply.data, reply.len);
-	proto_free(&reply);
+	if (j->reply.failed)
+		proto_error(&j->reply, EXIT_REFUSED, "reply too large or out of memory");
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
 }
 
-static void *control_main(void *arg)
+static void *worker_main(void *arg)
 {
-	struct gk_daemon *d = arg;
+	struct control_server *cs = arg;
+	pthread_mutex_lock(&cs->lock);
 	for (;;) {
-		struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN },
-				       { .fd = stop_pipe[0], .events = POLLIN } };
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return NULL;
+		while (!cs->todo && !cs->quit)
+			pthread_cond_wait(&cs->cond, &cs->lock);
+		if (cs->quit)
+			break;
+		struct job *j = cs->todo;
+		cs->todo = j->next;
+		if (!cs->todo)
+			cs->todo_tail = NULL;
+		pthread_mutex_unlock(&cs->lock);
+		run_job(cs, j);
+		pthread_mutex_lock(&cs->lock);
+		j->next = cs->done;
+		cs->done = j;
+		control_wake(cs);
+	}
+	pthread_mutex_unlock(&cs->lock);
+	return NULL;
+}
+
+void control_queue_job(struct control_server *cs, struct job *j)
+{
+	pthread_mutex_lock(&cs->lock);
+	if (cs->todo_tail)
+		cs->todo_tail->next = j;
+	else
+		cs->todo = j;
+	cs->todo_tail = j;
+	pthread_cond_signal(&cs->cond);
+	pthread_mutex_unlock(&cs->lock);
+}
+
+static int start_threads(struct control_server *cs, char *err, size_t errlen)
+{
+	struct epoll_event l = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
+	if (epoll_ctl(cs->epfd, EPOLL_CTL_ADD, cs->listen_fd, &l) < 0) {
+		snprintf(err, errlen, "control server: epoll: %s", strerror(errno));
+		return -1;
+	}
+	for (; cs->n_workers < cs->lim.workers; cs->n_workers++)
+		if (pthread_create(&cs->workers[cs->n_workers], NULL, worker_main, cs) != 0) {
+			snprintf(err, errlen, "cannot start the control workers");
+			return -1;
 		}
-		if (p[1].revents)
-			return NULL;
-		int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (conn < 0)
-			continue;
-		serve(d, conn);
-		close(conn);
-	}
-}
-
-/* Refuse to replace the socket of a daemon that still answers on it. */
-static int claim_path(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s: exists and is not a socket", path);
-		return -1;
-	}
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int alive = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	if (probe >= 0)
-		close(probe);
-	if (alive) {
-		snprintf(err, errlen, "%s: another gatekeeperd is running", path);
-		return -1;
-	}
-	unlink(path);
-	return 0;
-}
-
-/* Root only (0600), or root and the admin group (0660, and its private
- * directory 0750), so that the group's members can reach SO_PEERCRED. */
-void control_set_access(const char *path, gid_t admin_gid)
-{
-	bool group = admin_gid != (gid_t)-1;
-	if (chown(path, 0, group ? admin_gid : 0) < 0 || chmod(path, group ? 0660 : 0600) < 0)
-		log_msg(GK_LOG_WARN, "warning=\"cannot set the socket's access\" path=\"%s\" errno=%d",
-			path, errno);
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	struct stat st;
-	if (!slash || slash == dir)
-		return;
-	*slash = '\0';
-	/* only a directory that is root's and private to us (as we create it) */
-	if (stat(dir, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0027) ||
-	    (st.st_gid != 0 && st.st_gid != admin_gid))
-		return;
-	if (chown(dir, 0, group ? admin_gid : 0) == 0)
-		chmod(dir, group ? 0750 : 0700);
-}
-
-int control_start(struct gk_daemon *d, char *err, size_t errlen)
-{
-	const char *path = d->opt.socket_path;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long (limit %zu bytes)", path,
-			 sizeof(sa.sun_path) - 1);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	if (claim_path(path, err, errlen) < 0)
-		return -1;
-	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	mode_t old = umask(0177);
-	int rc = listen_fd < 0 ? -1 : bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(listen_fd, 64) < 0 ||
-	    pipe2(stop_pipe, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	control_set_access(path, d->admin_gid);
-	if (pthread_create(&thread, NULL, control_main, d) != 0) {
+	if (pthread_create(&cs->loop, NULL, control_loop_main, cs) != 0) {
 		snprintf(err, errlen, "cannot start the control thread");
 		return -1;
 	}
-	started = true;
+	cs->loop_started = true;
 	return 0;
 }
 
-void control_stop(struct gk_daemon *d)
+struct control_server *control_server_new(const char *path, const struct control_ops *ops,
+					  const struct control_limits *limits, char *err,
+					  size_t errlen)
 {
-	if (started) {
-		(void)!write(stop_pipe[1], "x", 1);
-		pthread_join(thread, NULL);
-		started = false;
+	struct control_server *cs = calloc(1, sizeof(*cs));
+	if (!cs) {
+		snprintf(err, errlen, "control server: out of memory");
+		return NULL;
 	}
-	if (listen_fd >= 0) {
-		close(listen_fd);
-		unlink(d->opt.socket_path);
-		listen_fd = -1;
+	cs->listen_fd = cs->epfd = cs->wake_fd = -1;
+	cs->ops = *ops;
+	cs->lim = limits ? *limits : CONTROL_LIMITS_DEFAULT;
+	pthread_mutex_init(&cs->lock, NULL);
+	pthread_mutex_init(&cs->serial, NULL);
+	pthread_cond_init(&cs->cond, NULL);
+	if (strlen(path) >= sizeof(cs->path)) {
+		snprintf(err, errlen, "%s: socket path too long (limit %zu bytes)", path, sizeof(cs->path) - 1);
+	} else if (!cs->lim.max_conns || !cs->lim.workers) {
+		snprintf(err, errlen, "control server: needs a connection and a worker");
+	} else {
+		strcpy(cs->path, path);
+		cs->conns = calloc(cs->lim.max_conns, sizeof(*cs->conns));
+		cs->workers = calloc(cs->lim.workers, sizeof(*cs->workers));
+		cs->epfd = epoll_create1(EPOLL_CLOEXEC);
+		cs->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct epoll_event w = { .events = EPOLLIN, .data.u64 = TAG_WAKE };
+		if (cs->conns && cs->workers && cs->epfd >= 0 && cs->wake_fd >= 0 &&
+		    epoll_ctl(cs->epfd, EPOLL_CTL_ADD, cs->wake_fd, &w) == 0 &&
+		    (cs->hub = hub_new(cs->lim.max_subscribers, cs->lim.sub_queue, cs->wake_fd)))
+			return cs;
+		snprintf(err, errlen, "control server: %s", strerror(errno));
 	}
-	for (int i = 0; i < 2; i++)
-		if (stop_pipe[i] >= 0)
-			close(stop_pipe[i]);
+	control_server_free(cs);
+	return NULL;
+}
+
+int control_server_start(struct control_server *cs, gid_t admin_gid, char *err, size_t errlen)
+{
+	if (cs->loop_started)
+		return 0;
+	cs->listen_fd = control_listen(cs->path, admin_gid, &cs->socket_made, err, errlen);
+	if (cs->listen_fd < 0 || start_threads(cs, err, errlen) < 0) {
+		control_server_stop(cs);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_jobs(struct job *j)
+{
+	while (j) {
+		struct job *next = j->next;
+		control_job_free(j);
+		j = next;
+	}
+}
+
+void control_server_stop(struct control_server *cs)
+{
+	if (!cs)
+		return;
+	atomic_store(&cs->stopping, true);
+	if (cs->loop_started) {
+		control_wake(cs);
+		pthread_join(cs->loop, NULL);
+	}
+	pthread_mutex_lock(&cs->lock);
+	cs->quit = true;
+	pthread_cond_broadcast(&cs->cond);
+	pthread_mutex_unlock(&cs->lock);
+	for (unsigned i = 0; i < cs->n_workers; i++)
+		pthread_join(cs->workers[i], NULL);
+	free_jobs(cs->todo);
+	free_jobs(cs->done);
+	if (cs->spare)
+		control_job_free(cs->spare);
+	cs->todo = cs->todo_tail = cs->done = cs->spare = NULL;
+	for (unsigned i = 0; cs->conns && i < cs->lim.max_conns; i++)
+		if (cs->conns[i])
+			control_conn_close(cs, cs->conns[i]);
+	if (cs->listen_fd >= 0)
+		close(cs->listen_fd);   /* and it leaves the epoll set */
+	if (cs->socket_made)
+		unlink(cs->path);
+	cs->listen_fd = -1;
+	cs->socket_made = cs->loop_started = cs->quit = false;
+	cs->n_workers = 0;
+	atomic_store(&cs->stopping, false);
+}
+
+void control_server_free(struct control_server *cs)
+{
+	if (!cs)
+		return;
+	control_server_stop(cs);
+	hub_free(cs->hub);
+	if (cs->epfd >= 0)
+		close(cs->epfd);
+	if (cs->wake_fd >= 0)
+		close(cs->wake_fd);
+	pthread_mutex_destroy(&cs->lock);
+	pthread_mutex_destroy(&cs->serial);
+	pthread_cond_destroy(&cs->cond);
+	free(cs->conns);
+	free(cs->workers);
+	free(cs);
+}
+
+void control_publish(struct control_server *cs, const struct db_audit *a, int kind)
+{
+	if (cs)
+		hub_publish(cs->hub, a, kind);
+}
+
+void control_sub_counts(struct control_server *cs, unsigned *subscribers,
+			unsigned long long *dropped)
+{
+	hub_counts(cs ? cs->hub : NULL, subscribers, dropped);
 }

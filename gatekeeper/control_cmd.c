@@ -7,8 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatekeeper/control_ops.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
+#include "gatekeeper/trust.h"
 
 static void format_time(int64_t us, char *out, size_t size)
 {
@@ -86,6 +88,25 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	proto_str(reply, "verdict", gk_verdict_name(j.decision.verdict));
 	proto_str(reply, "source", gk_source_name(j.decision.source));
 	proto_str(reply, "detail", j.decision.detail);
+	if (j.trust == GK_TRUST_UNKNOWN && d->trust) {
+		/* Not asked to decide (unwatched): say what trust would make of it. */
+		struct trust_result tr;
+		if (trust_identify(d->trust, d->hashes, fd, j.path, &j.id, j.sha256, &tr, NULL) == 0) {
+			j.trust = tr.match;
+			snprintf(j.trust_detail, sizeof(j.trust_detail), "%s", tr.detail);
+		}
+	}
+	trust_query_line(d->trust, j.trust, j.trust_detail, reply);
+	/* What an exec of it would meet now, though it never ran: in monitor
+	 * mode a deny is only logged. */
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool monitor = d->policy->mode == GK_MODE_MONITOR;
+	bool watched = j.path[0] && policy_path_watched(d->policy, j.path);
+	pthread_rwlock_unlock(&d->policy_lock);
+	bool denied = j.decision.verdict == GK_VERDICT_DENY;
+	proto_str(reply, "mode", monitor ? "monitor" : "enforce");
+	proto_str(reply, "watched", watched ? "yes" : "no");
+	proto_str(reply, "would_run", !denied ? "yes" : monitor ? "yes (monitor mode: logged as would-deny)" : "no");
 	enum gk_verdict admin = j.have_sha ? admin_rules_get(d->admin, j.sha256) : GK_VERDICT_UNKNOWN;
 	proto_str(reply, "admin_rule", admin == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(admin));
 	struct db_verdict stored;
@@ -151,9 +172,10 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 		proto_arr(reply, "filesystems", d->group->fs_desc[i]);
 	proto_str(reply, "policy", d->policy->name);
 	proto_str(reply, "policy_sha256", d->policy->sha256_hex);
-	scanner_set_report(d->scanners, reply);
+	scan_set_report(d->scanners, reply);
 	pthread_rwlock_unlock(&d->policy_lock);
 	status_counters(d, reply);
+	trust_report(d->trust, reply);
 	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));
 	proto_num(reply, "uptime_s", (gk_now_us() - d->started_us) / 1000000);
 	proto_num(reply, "pid", getpid());
@@ -210,6 +232,10 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
 		cmd_policy_apply(d, arg, fd, reply);
 	else if (!strcmp(verb, "policy-show"))
 		cmd_policy_show(d, reply);
+	else if (!strcmp(verb, "metrics"))
+		cmd_metrics(d, reply);
+	else if (!strcmp(verb, "log"))
+		cmd_log(d, arg, reply);
 	else
 		proto_error(reply, EXIT_USAGE, "unknown request '%.64s'", verb);
 }

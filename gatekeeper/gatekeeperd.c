@@ -2,7 +2,6 @@
  * filesystems, whether it may run. See gatekeeperd(8). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
@@ -17,73 +16,12 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
+#include "gatekeeper/metrics.h"
+#include "gatekeeper/systemd.h"
 #include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
-
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: gatekeeperd [--policy FILE] [--db FILE] [--socket PATH] [--foreground]\n"
-		     "                   [--no-kernel-cache] [--no-bpf] [--workers N] [--scan-workers N]\n"
-		     "                   [--max-pending N]\n");
-}
-
-static int parse_args(int argc, char **argv, struct gk_options *o)
-{
-	static const struct option longopts[] = {
-		{ "policy", required_argument, NULL, 'p' }, { "db", required_argument, NULL, 'd' },
-		{ "socket", required_argument, NULL, 's' }, { "foreground", no_argument, NULL, 'f' },
-		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
-		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
-		{ "max-pending", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 } };
-	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
-				  false, true, true, 4, 2, 4096 };
-	int c;
-	while ((c = getopt_long(argc, argv, "p:d:s:fw:h", longopts, NULL)) != -1) {
-		char *end;
-		switch (c) {
-		case 'p': o->policy_path = optarg; break;
-		case 'd': o->db_path = optarg; break;
-		case 's': o->socket_path = optarg; break;
-		case 'f': o->foreground = true; break;
-		case 'K': o->kernel_cache = false; break;
-		case 'B': o->try_bpf = false; break;
-		case 'w':
-		case 'S': {
-			errno = 0;
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (errno || *end || n < 1 || n > 64) {
-				fprintf(stderr, "gatekeeperd: --%s: '%s' is not a number from 1 to 64\n",
-					c == 'w' ? "workers" : "scan-workers", optarg);
-				return -1;
-			}
-			*(c == 'w' ? &o->workers : &o->scan_workers) = (unsigned)n;
-			break;
-		}
-		case 'P': {
-			errno = 0;
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (errno || *end || n < 1 || n > 65536) {
-				fprintf(stderr, "gatekeeperd: --max-pending: '%s' is not a number from 1 to 65536\n",
-					optarg);
-				return -1;
-			}
-			o->max_pending = (unsigned)n;
-			break;
-		}
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "gatekeeperd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return -1;
-	}
-	return 0;
-}
 
 static int mkdir_parents(const char *file, char *err, size_t errlen)
 {
@@ -205,7 +143,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 			{ .fd = d->group->fd, .events = POLLIN },
 			{ .fd = d->retired ? d->retired->fd : -1, .events = POLLIN },
 		};
-		if (poll(p, 5, d->retired ? 20 : -1) < 0 && errno != EINTR)
+		if (poll(p, 5, svc_poll_timeout_ms(d->retired ? 20 : -1)) < 0 && errno != EINTR)
 			return;
 		atomic_store(&d->shared->reader_beat_us, gk_mono_us());
 		if (p[0].revents & POLLIN) {
@@ -216,11 +154,13 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 				else if (si.ssi_signo == SIGIO)
 					kcache_lease_broken(d->kc, -1);
 				else if (si.ssi_signo == SIGHUP) {
+					svc_reloading();
 					reload(d);
 					/* new signatures too, compiled beside the old ones */
 					pthread_rwlock_rdlock(&d->policy_lock);
-					scanner_set_reload(d->scanners);
+					scan_set_reload(d->scanners);
 					pthread_rwlock_unlock(&d->policy_lock);
+					svc_ready(d);
 				}
 				else
 					return;
@@ -237,6 +177,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		if (p[4].revents & POLLIN)
 			events_read(d->events, d->retired);
 		retire_drained(d, p[4].revents & POLLIN);
+		svc_watchdog(d);
 	}
 }
 
@@ -274,12 +215,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	}
 	if (d->group->perm)
 		d->group->sentinel_id = sentinel_add_group(d->sentinel, d->group->fd);
-	/* libclamav's scratch space sits beside the socket: private, and not
-	 * where the scanned programs live. */
-	const char *slash = strrchr(d->opt.socket_path, '/');
-	snprintf(d->scan_tmp_dir, sizeof(d->scan_tmp_dir), "%.*s/scan-tmp",
-		 slash ? (int)(slash - d->opt.socket_path) : 1, slash ? d->opt.socket_path : ".");
-	d->scanners = scanner_set_for(NULL, d->policy, d->scan_tmp_dir, err, sizeof(err));
+	d->scanners = scan_set_for(NULL, d->policy, &d->opt, err, sizeof(err));
 	if (!d->scanners) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
@@ -289,6 +225,10 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
+	if (d->kc && trust_daemon_start(d, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		return EXIT_RUNTIME;
+	}
 	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
@@ -307,10 +247,13 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	if (!(d->metrics = metrics_writer_start(d)))   /* a missing textfile is no reason to stop */
+		log_msg(GK_LOG_ERR, "error=\"cannot start the metrics textfile writer\"");
 	log_msg(GK_LOG_INFO, "ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid());
 	signal_ready(ready_fd, 0);
+	svc_ready(d);
 	return 0;
 }
 
@@ -320,7 +263,7 @@ int main(int argc, char **argv)
 	struct gk_policy_errors errs = { 0 };
 	char err[512];
 	int ready_fd = -1, sig_fd = -1, rc;
-	if (parse_args(argc, argv, &d.opt) < 0)
+	if (gk_options_parse(argc, argv, &d.opt) < 0)
 		return EXIT_INVALID;
 	d.policy = policy_load(d.opt.policy_path, &errs);
 	if (!d.policy) {
@@ -346,23 +289,32 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	log_init(d.opt.foreground);
-	rc = start(&d, &ready_fd, &sig_fd);
+	if (control_init(&d, err, sizeof(err)) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
+		rc = EXIT_RUNTIME;
+	} else {
+		rc = start(&d, &ready_fd, &sig_fd);
+	}
 	if (rc == 0)
 		main_loop(&d, sig_fd);
+	svc_stopping();
 	signal_ready(&ready_fd, (char)rc);
 	log_msg(GK_LOG_INFO, "stopping");
 	/* Answer what was read, then close the permission groups (the kernel
 	 * allows whatever is still queued), and only then the pre-scan group,
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
+	metrics_writer_stop(d.metrics);
 	events_stop(d.events);
 	sentinel_stop(d.sentinel);
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
 	prescan_stop(d.prescan);
+	trust_daemon_stop(&d);
 	kcache_close(d.kc);
-	scanner_set_put(d.scanners);
+	scan_set_put(d.scanners);
 	audit_stop(&d);
+	control_free(&d);   /* after the audit writer, its last publisher */
 	db_close(d.db);
 	admin_rules_free(d.admin);
 	hash_cache_free(d.hashes);

@@ -11,12 +11,12 @@
 
 #include "db/db.h"
 #include "gatekeeper/kcache.h"
+#include "gatekeeper/proto.h"      /* GK_DEFAULT_SOCKET, shared with gatekeeper-ctl */
 #include "gatekeeper/util.h"
 #include "policy/policy.h"
 
 #define GK_DEFAULT_POLICY "/etc/gatekeeper/policy.yaml"
 #define GK_DEFAULT_DB "/var/lib/gatekeeper/gatekeeper.db"
-#define GK_DEFAULT_SOCKET "/run/gatekeeper/gatekeeper.sock"
 
 /* ---- log.c: one line per event, key=value, to stderr or syslog ---- */
 enum gk_log_level { GK_LOG_ERR, GK_LOG_WARN, GK_LOG_INFO, GK_LOG_DEBUG };
@@ -59,9 +59,14 @@ struct gk_stats {
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
 		first_execs_kernel_hits;
 	atomic_uint_fast64_t latency_hist[64 * 8];
+	atomic_uint_fast64_t latency_sum_us;   /* for the metrics' histogram _sum */
 };
 void stats_record_latency(struct gk_stats *s, uint64_t us);
 uint64_t stats_latency_percentile(const struct gk_stats *s, double pct);
+/* Cumulative counts at power-of-two bounds (exact: they are bucket edges):
+ * below[k] = decisions that took less than 2^k microseconds, k < n.
+ * Returns the count of all decisions. */
+uint64_t stats_latency_below_pow2(const struct gk_stats *s, uint64_t *below, unsigned n);
 
 /* ---- admin.c: admin rules in memory (mirror of the db table) ---- */
 struct admin_rules;
@@ -115,7 +120,11 @@ struct gk_options {
 	bool foreground, kernel_cache, try_bpf;
 	unsigned workers, scan_workers;
 	unsigned max_pending;    /* permission events judged or queued at once */
+	const char *scanner_path, *scanner_user;   /* NULL: scanner.h's defaults */
 };
+
+/* options.c: the command line (exits for --help and --version). */
+int gk_options_parse(int argc, char **argv, struct gk_options *o);
 
 /* One fanotify group and what it watches; replaced whole on a policy change
  * of mode or watch list. */
@@ -151,8 +160,10 @@ struct gk_daemon {
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
 	struct audit_writer *audit;         /* audit.c: the audit table's writer */
-	struct scanner_set *scanners;       /* swapped under policy_lock; readers take a reference */
-	char scan_tmp_dir[4096];            /* libclamav's scratch space, private to us */
+	struct scan_set *scanners;          /* swapped under policy_lock; readers take a reference */
+	struct trust *trust;                /* trust.h; NULL: no `trust:` source. Set before events start */
+	struct control_server *control;     /* the control socket (control.h) */
+	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
@@ -179,6 +190,8 @@ struct judgement {
 	bool have_sha;
 	struct gk_decision decision;
 	char path[4096];
+	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
+	char trust_detail[160];
 };
 /* What the event itself tells: path, identity, whether it is watched. */
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j);
@@ -194,16 +207,23 @@ void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_b
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j);
 
 /* scan.c: the scanner engines the policy configures */
-struct scanner_set;
+struct scan_set;
 struct scan_result;
 struct proto_buf;
-struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk_policy *p,
-				    const char *tmp_dir, char *err, size_t errlen);
-void scanner_set_get(struct scanner_set *s);
-void scanner_set_put(struct scanner_set *s);
-void scanner_set_reload(struct scanner_set *s);
-void scanner_set_report(struct scanner_set *s, struct proto_buf *reply);
-void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
+struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *p,
+			      const struct gk_options *o, char *err, size_t errlen);
+void scan_set_get(struct scan_set *s);
+void scan_set_put(struct scan_set *s);
+void scan_set_reload(struct scan_set *s);
+/* pid is a scanner process being started: its exec (gatekeeper-scand and
+ * its interpreter) is the daemon's own, to allow without judging it. */
+bool scan_set_owns_pid(struct scan_set *s, pid_t pid);
+bool scan_owns_exec(struct gk_daemon *d, pid_t pid);   /* the same, under policy_lock */
+void scan_set_report(struct scan_set *s, struct proto_buf *reply);
+/* Scans run (cache hits are not scans) and the time they took, since start
+ * (a new set carries the old one's totals). */
+void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us);
+void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out);
 
 /* events.c: the permission-event route. The reading thread decides what
@@ -249,9 +269,14 @@ void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
 /* Records waiting for the store (at most 65536); stalled: it refuses them. */
 size_t audit_backlog(struct gk_daemon *d, bool *stalled);
 
-/* control.c: the control socket */
+/* control_sock.c: the control socket (the server itself: control.h).
+ * init before any thread starts (d->control is then valid for
+ * control_publish until free), start, stop (safe if start never ran or
+ * failed; start again is fine), free after the last publisher stopped. */
+int control_init(struct gk_daemon *d, char *err, size_t errlen);
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
 void control_stop(struct gk_daemon *d);
+void control_free(struct gk_daemon *d);
 void control_set_access(const char *path, gid_t admin_gid);
 /* control_cmd.c: run one request. */
 struct proto_buf;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
-#include "scanner/scanner.h"
+#include "gatekeeper/digests.h"
 
 #define HASH_CACHE_SLOTS 16384           /* direct-mapped; a collision rehashes */
 #define HASH_CACHE_LOCKS 64
@@ -168,7 +168,7 @@ static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
 {
 	for (int attempt = 0; attempt < HASH_RETRIES; attempt++) {
 		struct file_id after;
-		if (scanner_sha256_fd(fd, out, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
+		if (digests_read(fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (file_id_same(id, &after)) {
 			cache_store(hc, id, out);
@@ -204,4 +204,5 @@ void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)
 	if (s->used && s->id.dev == dev && s->id.ino == ino)
 		s->used = false;
 	pthread_mutex_unlock(lock);
+	digests_forget(dev, ino);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 #include "scanner/scanner.h"
 
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
@@ -28,7 +29,9 @@ void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
 
 static void facts_of(struct gk_daemon *d, const struct judgement *j, struct gk_file_facts *f)
 {
-	*f = (struct gk_file_facts){ .path = j->path[0] ? j->path : NULL, .watch = j->watch };
+	*f = (struct gk_file_facts){ .path = j->path[0] ? j->path : NULL, .watch = j->watch,
+				     .trust = j->trust,
+				     .trust_detail = j->trust_detail[0] ? j->trust_detail : NULL };
 	if (j->have_sha) {
 		f->sha256 = j->sha256;
 		f->admin = admin_rules_get(d->admin, j->sha256);
@@ -38,7 +41,7 @@ static void facts_of(struct gk_daemon *d, const struct judgement *j, struct gk_f
 /* Decide; with plan, say whether a scan could still change the verdict
  * (only a decision that fell through to the default can), and how. */
 static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_file_facts *f,
-		   struct gk_scan_plan *plan, struct scanner_set **set)
+		   struct gk_scan_plan *plan, struct scan_set **set)
 {
 	pthread_rwlock_rdlock(&d->policy_lock);
 	policy_decide(d->policy, f, &j->decision);
@@ -46,7 +49,7 @@ static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_fil
 		    policy_scan_plan_for(d->policy, f, plan);
 	if (scan && set) {
 		*set = d->scanners;
-		scanner_set_get(*set);
+		scan_set_get(*set);
 	}
 	pthread_rwlock_unlock(&d->policy_lock);
 	return scan;
@@ -55,6 +58,9 @@ static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_fil
 bool judge_from_memory(struct gk_daemon *d, struct judgement *j)
 {
 	if (!j->have_id)
+		return false;
+	/* Trust asks the store (and may apply dpkg's pending changes): a worker's job. */
+	if (d->trust && j->watch == GK_WATCH_INSIDE)
 		return false;
 	if (j->need_hash && !hash_cache_lookup(d->hashes, &j->id, j->sha256))
 		return false;
@@ -70,11 +76,11 @@ bool judge_from_memory(struct gk_daemon *d, struct judgement *j)
 
 static void scan_and_decide(struct gk_daemon *d, int fd, struct judgement *j,
 			    struct gk_file_facts *f, const struct gk_scan_plan *plan,
-			    struct scanner_set *set)
+			    struct scan_set *set)
 {
 	struct scan_result r;
 	scan_with_plan(set, fd, j->sha256, plan, &r);
-	scanner_set_put(set);
+	scan_set_put(set);
 	if (r.status == SCAN_INFECTED) {
 		f->scan = GK_VERDICT_DENY;
 		f->scan_detail = r.detail;
@@ -92,8 +98,12 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	char reason[128] = "";
 	struct gk_file_facts f;
 	if (j->need_hash) {
-		if (identify_fd(d->hashes, fd, &j->id, j->sha256, cancel) == 0) {
+		struct trust_result tr;
+		if (trust_identify(d->trust, d->hashes, fd, j->path, &j->id, j->sha256, &tr,
+				   cancel) == 0) {
 			j->have_id = j->have_sha = true;
+			j->trust = tr.match;
+			snprintf(j->trust_detail, sizeof(j->trust_detail), "%s", tr.detail);
 		} else {
 			snprintf(reason, sizeof(reason), "cannot hash file: %s",
 				 errno == EAGAIN ? "it kept changing while read" : strerror(errno));
@@ -105,7 +115,7 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 		f.scan_error_reason = reason;
 	}
 	struct gk_scan_plan plan;
-	struct scanner_set *set = NULL;
+	struct scan_set *set = NULL;
 	if (decide(d, j, &f, &plan, &set))
 		scan_and_decide(d, fd, j, &f, &plan, set);
 }

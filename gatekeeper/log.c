@@ -1,5 +1,10 @@
 /* Logging: stderr in the foreground, syslog otherwise. A decision is one
- * line of key=value pairs, the same fields as the audit table. */
+ * line of key=value pairs, the same fields as the audit table.
+ *
+ * No value can forge a line or a field: log_kv quotes and escapes (\" \\
+ * \xNN for control bytes, C1 controls, U+2028/9 and bytes that are not
+ * UTF-8), and log_msg escapes any control byte or broken UTF-8 that a
+ * caller's own %s let through. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +12,9 @@
 #include <time.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/proto.h"
+
+#define LOG_LINE_MAX 32768
 
 /* Global: every thread logs, and threading a log object through each call
  * would buy nothing; set once by log_init before any thread starts. */
@@ -19,22 +27,55 @@ void log_init(bool to_stderr)
 		openlog("gatekeeperd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+/* The bytes at p as a log value shows them: how many it takes (*take) and
+ * the text (into esc, returned length). */
+static size_t escape_at(const unsigned char *p, size_t n, char esc[16], size_t *take)
+{
+	size_t u = proto_utf8_len(p, n);
+	*take = u ? u : 1;
+	if (*p == '"' || *p == '\\')
+		return (size_t)snprintf(esc, 16, "\\%c", *p);
+	bool c1 = u == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+	bool sep = u == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9);
+	if (!u || *p < 0x20 || *p == 0x7f || c1 || sep) {
+		size_t len = 0;
+		for (size_t i = 0; i < *take; i++)
+			len += (size_t)snprintf(esc + len, 16 - len, "\\x%02x", p[i]);
+		return len;
+	}
+	memcpy(esc, p, u);
+	return u;
+}
+
 void log_msg(enum gk_log_level level, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	char line[8192];
+	char line[LOG_LINE_MAX], out[LOG_LINE_MAX + 2];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	size_t n = strlen(line), len = 0;
+	for (size_t i = 0; i < n;) {
+		const unsigned char *p = (const unsigned char *)line + i;
+		char esc[16];
+		size_t take, elen = (*p == '"' || *p == '\\') ? (take = 1, esc[0] = (char)*p, 1)
+							    : escape_at(p, n - i, esc, &take);
+		if (len + elen > LOG_LINE_MAX)
+			break;
+		memcpy(out + len, esc, elen);
+		len += elen;
+		i += take;
+	}
+	out[len] = '\0';
 	if (log_to_stderr) {
 		/* one fputs per line: lines from several threads never interleave */
-		char out[8200];
-		snprintf(out, sizeof(out), "%s\n", line);
+		out[len] = '\n';
+		out[len + 1] = '\0';
 		fputs(out, stderr);
 		fflush(stderr);
 	} else {
-		syslog(prio[level], "%s", line);
+		syslog(prio[level], "%s", out);
 	}
 }
 
@@ -49,29 +90,38 @@ static void append(char *buf, size_t size, size_t *len, const char *s, size_t n)
 
 void log_kv(char *buf, size_t size, size_t *len, const char *key, const char *value)
 {
-	if (!value)
-		value = "";
-	bool quote = *value == '\0' || strpbrk(value, " \"\\=") != NULL;
-	for (const char *p = value; *p && !quote; p++)
-		quote = (unsigned char)*p < 0x20 || *p == 0x7f;
+	const unsigned char *v = (const unsigned char *)(value ? value : "");
+	size_t n = strlen((const char *)v);
+	/* one value may take a quarter of a long line: the keys after it stay */
+	size_t cap = size >= 4096 ? size / 4 : size;
+	bool quote = n == 0 || n > cap;
+	for (size_t i = 0; i < n && !quote;) {
+		char esc[16];
+		size_t take, elen = escape_at(v + i, n - i, esc, &take);
+		quote = elen != take || memcmp(esc, v + i, take) || v[i] == ' ' || v[i] == '=';
+		i += take;
+	}
 	if (*len)
 		append(buf, size, len, " ", 1);
 	append(buf, size, len, key, strlen(key));
 	append(buf, size, len, "=", 1);
-	if (!quote) {
-		append(buf, size, len, value, strlen(value));
+	if (!quote && *len + n < size) {
+		append(buf, size, len, (const char *)v, n);
 		return;
 	}
 	append(buf, size, len, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-		char esc[8];
-		if (*p == '"' || *p == '\\')
-			snprintf(esc, sizeof(esc), "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			snprintf(esc, sizeof(esc), "\\x%02x", *p);
-		else
-			snprintf(esc, sizeof(esc), "%c", *p);
-		append(buf, size, len, esc, strlen(esc));
+	size_t used = 0;
+	for (size_t i = 0; i < n;) {
+		char esc[16];
+		size_t take, elen = escape_at(v + i, n - i, esc, &take);
+		/* cut between escapes, say so, and still close the quote */
+		if (used + elen > cap || *len + elen + 5 > size) {
+			append(buf, size, len, "...", 3);
+			break;
+		}
+		append(buf, size, len, esc, elen);
+		used += elen;
+		i += take;
 	}
 	append(buf, size, len, "\"", 1);
 }

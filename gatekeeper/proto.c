@@ -26,6 +26,8 @@ static void buf_put(struct proto_buf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 
+void proto_raw(struct proto_buf *b, const char *data, size_t len) { buf_put(b, data, len); }
+
 static void put_line(struct proto_buf *b, char type, const char *key, const char *value)
 {
 	char head[3] = { type, ' ', '\0' };
@@ -67,6 +69,11 @@ void proto_error(struct proto_buf *b, int code, const char *fmt, ...)
 	proto_num(b, "code", code);
 }
 
+void proto_end_record(struct proto_buf *b)
+{
+	buf_put(b, "\n", 1);
+}
+
 void proto_free(struct proto_buf *b)
 {
 	free(b->data);
@@ -99,4 +106,69 @@ int proto_parse_line(char *line, char *type, char **key, char **value)
 	*key = k;
 	*value = sp + 1;
 	return 0;
+}
+
+int proto_parse_request(const char *buf, size_t len, struct proto_request *req, char *err,
+			size_t errlen)
+{
+	size_t scan = len < PROTO_MAX_REQUEST ? len : PROTO_MAX_REQUEST;
+	const char *nl = memchr(buf, '\n', scan);
+	if (!nl) {
+		if (len < PROTO_MAX_REQUEST)
+			return PROTO_REQ_MORE;
+		snprintf(err, errlen, "request too long (limit %d bytes)", PROTO_MAX_REQUEST);
+		return PROTO_REQ_ERROR;
+	}
+	size_t n = (size_t)(nl - buf);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == 0) {
+			snprintf(err, errlen, "malformed request: NUL byte at byte %zu", i);
+			return PROTO_REQ_ERROR;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(err, errlen, "malformed request: control character at byte %zu", i);
+			return PROTO_REQ_ERROR;
+		}
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "empty request");
+		return PROTO_REQ_ERROR;
+	}
+	if (buf[0] == ' ') {
+		snprintf(err, errlen, "malformed request: no verb before the space at byte 0");
+		return PROTO_REQ_ERROR;
+	}
+	memcpy(req->line, buf, n);
+	req->line[n] = '\0';
+	req->consumed = n + 1;
+	req->verb = req->line;
+	char *sp = strchr(req->line, ' ');
+	if (sp)
+		*sp++ = '\0';
+	req->arg = sp ? sp : "";
+	return PROTO_REQ_DONE;
+}
+
+size_t proto_utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;   /* bounds of the second byte */
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
 }

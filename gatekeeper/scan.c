@@ -1,7 +1,11 @@
 /* The daemon's scanning step: the engines the policy configures, shared by
  * every worker through a reference-counted set that a policy change swaps
  * whole, and a cache of results by content (SHA-256) and signature
- * generation, so that a content is scanned once per signature set. */
+ * generation, so that a content is scanned once per signature set.
+ *
+ * The hash-list engine runs here (OpenSSL digests over the fd, no format
+ * parsing). ClamAV runs in gatekeeper-scand processes (scanner/): this
+ * daemon never maps libclamav and never parses a file format. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +17,7 @@
 #include "scanner/scanner.h"
 
 #define SCAN_CACHE_SLOTS 4096
-
-struct scanner_set {
-	atomic_int refs;
-	struct scanner *hashlist, *clamav;
-	struct gk_scanners config;      /* what it was built from (copied pointers are not owned) */
-	char **files;                   /* owned copies for comparing the next config */
-	size_t n_files;
-	char *clamav_db;
-	bool clamav_on;
-};
+#define SCAN_MAX_PROCESSES 64u
 
 struct scan_cache_slot {
 	unsigned char sha[GK_SHA256_LEN];
@@ -32,10 +27,25 @@ struct scan_cache_slot {
 	struct scan_result result;
 };
 
-static struct scan_cache_slot scan_cache[SCAN_CACHE_SLOTS];
-static pthread_mutex_t scan_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Results by content and signature generations; one per set, so a policy
+ * that changes the engines starts with an empty one. */
+struct scan_cache {
+	pthread_mutex_t lock;
+	struct scan_cache_slot slot[SCAN_CACHE_SLOTS];
+};
 
-static void scanner_log(void *ctx, enum scanner_log_level level, const char *msg)
+struct scan_set {
+	atomic_int refs;
+	struct scanner *hashlist, *clamav;
+	char **files;                   /* owned copies for comparing the next config */
+	size_t n_files;
+	char *clamav_db;
+	bool clamav_on;
+	struct scan_cache *cache;
+	atomic_uint_fast64_t scans, scan_us;   /* for the metrics */
+};
+
+static void log_scanner_line(void *ctx, enum scanner_log_level level, const char *msg)
 {
 	(void)ctx;
 	log_msg(level == SCANNER_LOG_ERR ? GK_LOG_ERR : level == SCANNER_LOG_WARN ? GK_LOG_WARN : GK_LOG_INFO,
@@ -59,7 +69,7 @@ static struct scanner_limits clamav_limits(const struct gk_policy *p)
 	return l;
 }
 
-static bool same_config(const struct scanner_set *s, const struct gk_policy *p)
+static bool same_config(const struct scan_set *s, const struct gk_policy *p)
 {
 	const struct gk_scanners *c = &p->scanners;
 	if (s->n_files != c->n_hashlist_files || s->clamav_on != c->clamav_active)
@@ -70,13 +80,13 @@ static bool same_config(const struct scanner_set *s, const struct gk_policy *p)
 	return !s->clamav_on || !strcmp(s->clamav_db, c->clamav_database);
 }
 
-void scanner_set_get(struct scanner_set *s)
+void scan_set_get(struct scan_set *s)
 {
 	if (s)
 		atomic_fetch_add(&s->refs, 1);
 }
 
-void scanner_set_put(struct scanner_set *s)
+void scan_set_put(struct scan_set *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
@@ -86,31 +96,42 @@ void scanner_set_put(struct scanner_set *s)
 		free(s->files[i]);
 	free(s->files);
 	free(s->clamav_db);
+	if (s->cache)
+		pthread_mutex_destroy(&s->cache->lock);
+	free(s->cache);
 	free(s);
 }
 
 /* Reuse the current set if the policy's engines did not change. Returns a
  * new reference, or NULL with err set when an engine cannot even be created
  * (bad configuration). An engine whose signatures fail to load is created
- * all the same: its scans answer "unavailable", and on_error applies. */
-struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk_policy *p,
-				    const char *tmp_dir, char *err, size_t errlen)
+ * all the same: its scans answer "unavailable", and on_error applies.
+ * ClamAV loads in the background: starting gatekeeper-scand is an exec,
+ * which this daemon's event threads must stay free to answer. */
+struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *p,
+			      const struct gk_options *o, char *err, size_t errlen)
 {
 	if (current && same_config(current, p)) {
 		atomic_fetch_add(&current->refs, 1);
 		return current;
 	}
-	scanner_set_logger(scanner_log, NULL);
-	struct scanner_set *s = calloc(1, sizeof(*s));
+	scanner_set_logger(log_scanner_line, NULL);
+	struct scan_set *s = calloc(1, sizeof(*s));
 	if (!s)
 		goto oom;
 	atomic_init(&s->refs, 1);
+	if (current) {   /* the metrics' counters never go back */
+		atomic_init(&s->scans, atomic_load(&current->scans));
+		atomic_init(&s->scan_us, atomic_load(&current->scan_us));
+	}
 	s->n_files = p->scanners.n_hashlist_files;
 	s->clamav_on = p->scanners.clamav_active;
 	s->files = calloc(s->n_files + 1, sizeof(char *));
 	s->clamav_db = strdup(p->scanners.clamav_database ? p->scanners.clamav_database : "");
-	if (!s->files || !s->clamav_db)
+	s->cache = calloc(1, sizeof(*s->cache));
+	if (!s->files || !s->clamav_db || !s->cache)
 		goto oom;
+	pthread_mutex_init(&s->cache->lock, NULL);
 	for (size_t i = 0; i < s->n_files; i++)
 		if (!(s->files[i] = strdup(p->scanners.hashlist_files[i])))
 			goto oom;
@@ -126,10 +147,15 @@ struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk
 	}
 	if (s->clamav_on) {
 		why[0] = '\0';
-		mkdir(tmp_dir, 0700);
-		struct scanner_clamav_config cc = { .db_dir = s->clamav_db, .tmp_dir = tmp_dir,
-						    .limits = clamav_limits(p),
-						    .load_in_background = true };
+		/* one scanner process per thread that may scan at once (event
+		 * workers, pre-scan workers, the control thread), so scans never
+		 * queue behind each other more than they did in process */
+		unsigned procs = o->workers + o->scan_workers + 1;
+		struct scanner_clamav_config cc = {
+			.db_dir = s->clamav_db, .limits = clamav_limits(p), .load_in_background = true,
+			.scand_path = o->scanner_path, .user = o->scanner_user,
+			.processes = procs < SCAN_MAX_PROCESSES ? procs : SCAN_MAX_PROCESSES,
+		};
 		s->clamav = scanner_clamav_open(&cc, why, sizeof(why));
 		if (!s->clamav)
 			goto fail;
@@ -139,15 +165,15 @@ struct scanner_set *scanner_set_for(struct scanner_set *current, const struct gk
 	return s;
 oom:
 	snprintf(err, errlen, "out of memory");
-	scanner_set_put(s);
+	scan_set_put(s);
 	return NULL;
 fail:
 	snprintf(err, errlen, "scanner: %s", why);
-	scanner_set_put(s);
+	scan_set_put(s);
 	return NULL;
 }
 
-void scanner_set_reload(struct scanner_set *s)
+void scan_set_reload(struct scan_set *s)
 {
 	if (s && s->hashlist)
 		scanner_reload(s->hashlist);
@@ -155,7 +181,20 @@ void scanner_set_reload(struct scanner_set *s)
 		scanner_reload(s->clamav);
 }
 
-void scanner_set_report(struct scanner_set *s, struct proto_buf *reply)
+bool scan_set_owns_pid(struct scan_set *s, pid_t pid)
+{
+	return s && scanner_owns_pid(s->clamav, pid);
+}
+
+bool scan_owns_exec(struct gk_daemon *d, pid_t pid)
+{
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool mine = scan_set_owns_pid(d->scanners, pid);
+	pthread_rwlock_unlock(&d->policy_lock);
+	return mine;
+}
+
+void scan_set_report(struct scan_set *s, struct proto_buf *reply)
 {
 	struct scanner *engines[] = { s ? s->hashlist : NULL, s ? s->clamav : NULL };
 	for (size_t i = 0; i < 2; i++) {
@@ -181,38 +220,38 @@ static uint64_t generation(struct scanner *s)
 	return st.generation;
 }
 
-static bool cache_get(const unsigned char *sha, unsigned engines, uint64_t hl, uint64_t cl,
-		      struct scan_result *out)
+static bool cache_get(struct scan_cache *c, const unsigned char *sha, unsigned engines,
+		      uint64_t hl, uint64_t cl, struct scan_result *out)
 {
 	size_t slot = ((size_t)sha[0] << 8 | sha[1]) % SCAN_CACHE_SLOTS;
-	pthread_mutex_lock(&scan_cache_lock);
-	struct scan_cache_slot *e = &scan_cache[slot];
+	pthread_mutex_lock(&c->lock);
+	struct scan_cache_slot *e = &c->slot[slot];
 	bool hit = e->used && e->engines == engines && e->hl_gen == hl && e->cl_gen == cl &&
 		   !memcmp(e->sha, sha, GK_SHA256_LEN);
 	if (hit)
 		*out = e->result;
-	pthread_mutex_unlock(&scan_cache_lock);
+	pthread_mutex_unlock(&c->lock);
 	return hit;
 }
 
-static void cache_put(const unsigned char *sha, unsigned engines, uint64_t hl, uint64_t cl,
-		      const struct scan_result *r)
+static void cache_put(struct scan_cache *c, const unsigned char *sha, unsigned engines,
+		      uint64_t hl, uint64_t cl, const struct scan_result *r)
 {
 	size_t slot = ((size_t)sha[0] << 8 | sha[1]) % SCAN_CACHE_SLOTS;
-	pthread_mutex_lock(&scan_cache_lock);
-	struct scan_cache_slot *e = &scan_cache[slot];
+	pthread_mutex_lock(&c->lock);
+	struct scan_cache_slot *e = &c->slot[slot];
 	memcpy(e->sha, sha, GK_SHA256_LEN);
 	e->engines = engines;
 	e->hl_gen = hl;
 	e->cl_gen = cl;
 	e->result = *r;
 	e->used = true;
-	pthread_mutex_unlock(&scan_cache_lock);
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Scan fd as plan says. Errors (limits included) are results, never
  * failures: the policy's on_error decides what they mean. */
-void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
+void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		    const struct gk_scan_plan *plan, struct scan_result *out)
 {
 	struct scanner *list[2];
@@ -239,19 +278,30 @@ void scan_with_plan(struct scanner_set *s, int fd, const unsigned char *sha,
 	}
 	uint64_t hl = generation(engines & 1 ? s->hashlist : NULL);
 	uint64_t cl = generation(engines & 2 ? s->clamav : NULL);
-	if (cache_get(sha, engines, hl, cl, out))
+	if (cache_get(s->cache, sha, engines, hl, cl, out))
 		return;
 	int64_t start = gk_mono_us();
-	scanner_scan_all(list, n, fd, sha, out);
-	/* libclamav stops at the widest limit of all subtrees; this subtree's
-	 * own limit is held here (a result that came too late is not used) */
+	scanner_scan_all_within(list, n, fd, sha, plan->max_scan_time_ms, out);
+	atomic_fetch_add(&s->scans, 1);
+	atomic_fetch_add(&s->scan_us, (uint64_t)(gk_mono_us() - start));
+	/* libclamav stops at the widest limit of all subtrees, the scanner
+	 * process is killed soon after this subtree's own limit; a result that
+	 * came too late is not used */
 	int64_t took_ms = (gk_mono_us() - start) / 1000;
 	if (took_ms > (int64_t)plan->max_scan_time_ms) {
+		bool killed = out->status == SCAN_ERROR && strstr(out->detail, "process killed");
 		out->status = SCAN_ERROR;
-		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_scan_time_ms (%lld > %u ms)",
-			 (long long)took_ms, plan->max_scan_time_ms);
+		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_scan_time_ms (%lld > %u ms)%s",
+			 (long long)took_ms, plan->max_scan_time_ms,
+			 killed ? ", scanner process killed" : "");
 		return;
 	}
 	if (out->status != SCAN_ERROR)   /* an error may pass (a reload, a load in progress) */
-		cache_put(sha, engines, hl, cl, out);
+		cache_put(s->cache, sha, engines, hl, cl, out);
+}
+
+void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us)
+{
+	*scans = s ? atomic_load(&s->scans) : 0;
+	*scan_us = s ? atomic_load(&s->scan_us) : 0;
 }

@@ -25,6 +25,23 @@ void stats_record_latency(struct gk_stats *s, uint64_t us)
 	if (b >= sizeof(s->latency_hist) / sizeof(s->latency_hist[0]))
 		b = sizeof(s->latency_hist) / sizeof(s->latency_hist[0]) - 1;
 	atomic_fetch_add(&s->latency_hist[b], 1);
+	atomic_fetch_add(&s->latency_sum_us, us);
+}
+
+uint64_t stats_latency_below_pow2(const struct gk_stats *s, uint64_t *below, unsigned n)
+{
+	const size_t nb = sizeof(s->latency_hist) / sizeof(s->latency_hist[0]);
+	uint64_t total = 0;
+	for (unsigned k = 0; k < n; k++)
+		below[k] = 0;
+	for (size_t b = 0; b < nb; b++) {
+		uint64_t c = atomic_load(&s->latency_hist[b]), upper = bucket_upper((unsigned)b);
+		total += c;
+		for (unsigned k = 0; k < n && c; k++)
+			if (k >= 64 || upper < (1ull << k))
+				below[k] += c;
+	}
+	return total;
 }
 
 uint64_t stats_latency_percentile(const struct gk_stats *s, double pct)

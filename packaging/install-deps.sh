@@ -3,8 +3,10 @@
 # packages. Idempotent: installs only what is missing.
 set -e
 pkgs="build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-libssl-dev libsqlite3-dev libyaml-dev libclamav-dev libcmocka-dev sqlite3 python3
-qemu-system-x86 busybox-static cpio util-linux kmod"
+libssl-dev libsqlite3-dev libyaml-dev libclamav-dev libseccomp-dev libcmocka-dev sqlite3 python3
+qemu-system-x86 busybox-static cpio util-linux kmod prometheus tmux
+libsystemd-dev debhelper dpkg-dev fakeroot lintian mmdebstrap apt-utils e2fsprogs
+debian-archive-keyring"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

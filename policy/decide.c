@@ -109,6 +109,52 @@ static bool decide_by_scan(const struct gk_policy *policy, const struct gk_file_
 	return rule != NULL;
 }
 
+void gk_trust_why_not(enum gk_trust_match m, const char *pkg, char *out, size_t size)
+{
+	pkg = pkg && *pkg ? pkg : "its package";
+	switch (m) {
+	case GK_TRUST_DIFFERS:
+		snprintf(out, size, "differs from the digest dpkg recorded for %s", pkg);
+		return;
+	case GK_TRUST_NO_DIGEST:
+		snprintf(out, size, "dpkg recorded no digest for it (%s)", pkg);
+		return;
+	case GK_TRUST_NOT_PACKAGED:
+		snprintf(out, size, "not in any package");
+		return;
+	case GK_TRUST_UNKNOWN:
+	case GK_TRUST_MATCH:
+		break;
+	}
+	if (size)
+		out[0] = '\0';
+}
+
+/* A packaged file that trust refused keeps the reason in the detail of
+ * whatever decided instead, so the audit row says why trust did not apply. */
+static void note_untrusted(const struct gk_file_facts *facts, struct gk_decision *out)
+{
+	char why[120];
+	size_t len = strlen(out->detail);
+
+	if (facts->trust != GK_TRUST_DIFFERS && facts->trust != GK_TRUST_NO_DIGEST)
+		return;
+	gk_trust_why_not(facts->trust, facts->trust_detail, why, sizeof(why));
+	snprintf(out->detail + len, sizeof(out->detail) - len, "%s%s", len ? "; " : "", why);
+}
+
+static void decide_untrusted(const struct gk_policy *policy, const struct gk_file_facts *facts,
+			     struct gk_decision *out)
+{
+	const struct gk_rule *rule = level_rule(policy, facts, LEVEL_PATH);
+
+	if (rule)
+		set_rule_decision(out, policy, rule, GK_SOURCE_POLICY_PATH, NULL);
+	else if (!decide_by_scan(policy, facts, out))
+		set_decision(out, policy->default_verdict, GK_SOURCE_DEFAULT, NULL);
+	note_untrusted(facts, out);
+}
+
 /* A file whose path is unknown (NULL) is treated as watched: not knowing
  * where it lives must not exempt it. Paths are compared as given; the daemon
  * passes canonical ones (from the event fd). */
@@ -133,14 +179,12 @@ void policy_decide(const struct gk_policy *policy, const struct gk_file_facts *f
 		set_decision(out, GK_VERDICT_ALLOW, GK_SOURCE_UNWATCHED, NULL);
 		return;
 	}
-	rule = level_rule(policy, facts, LEVEL_PATH);
-	if (rule) {
-		set_rule_decision(out, policy, rule, GK_SOURCE_POLICY_PATH, NULL);
+	/* Trust only ever allows: there is no deny at its level to beat it. */
+	if (policy->n_trust > 0 && facts->trust == GK_TRUST_MATCH) {
+		set_decision(out, GK_VERDICT_ALLOW, GK_SOURCE_TRUST, facts->trust_detail);
 		return;
 	}
-	if (decide_by_scan(policy, facts, out))
-		return;
-	set_decision(out, policy->default_verdict, GK_SOURCE_DEFAULT, NULL);
+	decide_untrusted(policy, facts, out);
 }
 
 /* The most specific `scan:` entry holding path, or NULL. */
@@ -247,6 +291,7 @@ static const char *const source_names[] = {
 	[GK_SOURCE_DEFAULT] = "default",
 	[GK_SOURCE_ON_ERROR] = "on-error",
 	[GK_SOURCE_UNWATCHED] = "unwatched",
+	[GK_SOURCE_TRUST] = "trust",
 };
 
 #define N_SOURCES (sizeof(source_names) / sizeof(source_names[0]))

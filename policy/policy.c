@@ -25,13 +25,15 @@ enum top_key {
 	KEY_SCANNERS,
 	KEY_SCAN,
 	KEY_AUDIT,
+	KEY_TRUST,
 	KEY_FANOTIFY_CACHE,
+	KEY_METRICS,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
-	"overload", "scanners", "scan", "audit", "fanotify_cache",
+	"overload", "scanners", "scan", "audit", "trust", "fanotify_cache", "metrics",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
@@ -280,11 +282,15 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		return policy_parse_scan(pp, value);
 	case KEY_AUDIT:
 		return policy_parse_audit(pp, value);
+	case KEY_TRUST:
+		return policy_parse_trust(pp, value);
 	case KEY_FANOTIFY_CACHE:
 		rc = policy_parse_choice(pp, "'fanotify_cache'", value, fanotify_cache_names, 2, &choice);
 		if (choice >= 0)
 			p->fanotify_cache = choice == 0 ? GK_FANOTIFY_CACHE_LEASES : GK_FANOTIFY_CACHE_OFF;
 		return rc;
+	case KEY_METRICS:
+		return policy_parse_metrics(pp, value);
 	case KEY_COUNT:
 		break;
 	}
@@ -394,6 +400,7 @@ static struct gk_policy *policy_new(const char *name, const char *text, size_t l
 	p->audit.log_allows = true;
 	p->audit.retain_days = AUDIT_RETAIN_DAYS_DEFAULT;
 	p->audit.max_rows = AUDIT_MAX_ROWS_DEFAULT;
+	p->metrics.interval_s = METRICS_INTERVAL_DEFAULT_S;
 	if (!p->scanners.clamav_database) {
 		policy_free(p);
 		return NULL;
@@ -477,7 +484,9 @@ void policy_free(struct gk_policy *policy)
 	for (size_t i = 0; i < policy->n_scan; i++)
 		free(policy->scan[i].path);
 	free(policy->scan);
+	policy_free_trust(policy);
 	free(policy->admin_group);
+	free(policy->metrics.textfile);
 	free(policy->text);
 	free(policy->name);
 	free(policy);

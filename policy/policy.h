@@ -34,6 +34,10 @@ enum gk_source {
 	GK_SOURCE_DEFAULT,     /* the policy's default for unknown files */
 	GK_SOURCE_ON_ERROR,    /* scanner error, limit or decision timeout */
 	GK_SOURCE_UNWATCHED,   /* outside every watched subtree */
+	/* A packaged file whose content matches what its package manager
+	 * recorded. Ranks between policy hash and policy path rules (see
+	 * policy_decide); last here only because the numbers are not renumbered. */
+	GK_SOURCE_TRUST,
 };
 
 enum gk_rule_match {
@@ -98,6 +102,22 @@ struct gk_scan_subtree {
 	unsigned line;
 };
 
+/* `trust:` -- where trusted software comes from, in the order listed. */
+enum gk_trust_kind {
+	GK_TRUST_DPKG = 0,   /* dpkg database: info/PKG.list, PKG.md5sums, status, diversions */
+};
+
+#define GK_DPKG_DEFAULT_ADMINDIR "/var/lib/dpkg"
+
+struct gk_trust_source {
+	enum gk_trust_kind kind;
+	/* dpkg: like dpkg --root: the lists name paths below `root` ("/" by
+	 * default); the database is `admindir` (ROOT/var/lib/dpkg by default). */
+	char *root;                  /* absolute, normalised */
+	char *admindir;              /* absolute, normalised */
+	unsigned line;
+};
+
 /* `audit:` -- what the audit log keeps. */
 struct gk_audit_config {
 	bool log_allows;             /* default true; denies and would-denies are always logged */
@@ -109,6 +129,13 @@ struct gk_audit_config {
 enum gk_fanotify_cache {
 	GK_FANOTIFY_CACHE_LEASES,    /* default: ignore marks kept honest by read leases */
 	GK_FANOTIFY_CACHE_OFF,       /* no kernel cache, no leases: every exec asks the daemon */
+};
+
+/* `metrics:` -- the daemon writes its metrics (the Prometheus text format,
+ * as `gatekeeper-ctl metrics` prints them) to a node_exporter textfile. */
+struct gk_metrics_config {
+	char *textfile;              /* absolute, ends in .prom; NULL: not written */
+	unsigned interval_s;         /* default 15; 1..3600 */
 };
 
 struct gk_policy {
@@ -131,7 +158,10 @@ struct gk_policy {
 	struct gk_scan_subtree *scan;    /* file order */
 	size_t n_scan;
 	struct gk_audit_config audit;
+	struct gk_trust_source *trust;   /* file order; none: no trust level */
+	size_t n_trust;
 	enum gk_fanotify_cache fanotify_cache;
+	struct gk_metrics_config metrics;
 	/* Compiled when parsed: can any `sha256:` rule deny? Outside the watched
 	 * subtrees only a hash rule can deny, so without one the daemon need
 	 * not hash files there. */
@@ -156,6 +186,15 @@ struct gk_policy *policy_load(const char *path, struct gk_policy_errors *errs);
 struct gk_policy *policy_load_fd(int fd, const char *name, struct gk_policy_errors *errs);
 void policy_free(struct gk_policy *policy);
 
+/* What the trust sources (policy `trust:`) say about one file. */
+enum gk_trust_match {
+	GK_TRUST_UNKNOWN = 0,   /* not asked: no trust source, or not watched */
+	GK_TRUST_MATCH,         /* a package lists it and its content is what it recorded */
+	GK_TRUST_DIFFERS,       /* listed, but the content differs from the recorded digest */
+	GK_TRUST_NO_DIGEST,     /* listed, but the package recorded no digest for it */
+	GK_TRUST_NOT_PACKAGED,  /* no installed package lists it */
+};
+
 /* Whether a file lies inside the watched subtrees, when the caller already
  * knows (the daemon asks policy_path_watched once per event). */
 enum gk_watch_fact {
@@ -174,6 +213,9 @@ struct gk_file_facts {
 	const char *scan_detail;               /* signature name, or NULL */
 	bool scan_error;                       /* a scanner failed or a limit was hit */
 	const char *scan_error_reason;         /* why, or NULL */
+	enum gk_trust_match trust;             /* what the trust sources say */
+	const char *trust_detail;              /* MATCH: "dpkg PKG VERSION"; DIFFERS,
+						  NO_DIGEST: the package; else NULL */
 };
 
 struct gk_decision {
@@ -182,8 +224,12 @@ struct gk_decision {
 	char detail[160];  /* "rule 3 (line 12)", a signature name, an error reason, "" */
 };
 
-/* Precedence: admin > policy hash rule > policy path rule > scanner >
- * default. Deny beats allow at the same level. A path outside every watched
+/* Precedence: admin > policy hash rule > trust > policy path rule >
+ * scanner > default. Deny beats allow at the same level. Trust only allows
+ * (MATCH, source trust, detail "dpkg PKG VERSION"); a file it does not trust
+ * falls through, and a DIFFERS or NO_DIGEST finding is appended to the
+ * detail of whatever decides ("differs from the digest dpkg recorded for
+ * PKG"). Trust needs a `trust:` source in the policy. A path outside every watched
  * subtree is GK_SOURCE_UNWATCHED/ALLOW (admin and hash rules still apply).
  * The scanner level: infected is DENY (source scanner, detail the
  * signature); an error gives the matching `scanner: error` rule, else
@@ -214,7 +260,11 @@ bool policy_scan_plan_for(const struct gk_policy *policy, const struct gk_file_f
 bool policy_facts_watched(const struct gk_policy *policy, const struct gk_file_facts *facts);
 
 const char *gk_verdict_name(enum gk_verdict v);     /* "allow" "deny" "unknown" */
-const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "none" */
+const char *gk_source_name(enum gk_source s);       /* "admin" "policy-hash" "policy-path" "scanner" "default" "on-error" "unwatched" "trust" "none" */
+/* Why trust did not allow, for details and `query`: "differs from the digest
+ * dpkg recorded for PKG", "dpkg recorded no digest for it (PKG)", "not in
+ * any package"; "" for UNKNOWN and MATCH. */
+void gk_trust_why_not(enum gk_trust_match m, const char *pkg, char *out, size_t size);
 const char *gk_mode_name(enum gk_mode m);           /* "enforce" "monitor" */
 enum gk_source gk_source_from_name(const char *name); /* GK_SOURCE_NONE if unknown */
 enum gk_verdict gk_verdict_from_name(const char *name); /* GK_VERDICT_UNKNOWN if unknown */

@@ -52,6 +52,8 @@ void policy_error_plain(struct gk_policy_errors *errs, const char *name, const c
 #define AUDIT_RETAIN_DAYS_DEFAULT 30u
 #define AUDIT_RETAIN_DAYS_MAX 3650u
 #define AUDIT_MAX_ROWS_DEFAULT 1000000u
+#define METRICS_INTERVAL_DEFAULT_S 15u
+#define METRICS_INTERVAL_MAX_S 3600u
 #define AUDIT_MAX_ROWS_MIN 1000u
 #define AUDIT_MAX_ROWS_MAX 1000000000u
 
@@ -158,6 +160,9 @@ int policy_parse_rules(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_scanners(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_scan(struct policy_parser *pp, const yaml_event_t *value);
 int policy_parse_audit(struct policy_parser *pp, const yaml_event_t *value);
+int policy_parse_trust(struct policy_parser *pp, const yaml_event_t *value);
+void policy_free_trust(struct gk_policy *policy);
+int policy_parse_metrics(struct policy_parser *pp, const yaml_event_t *value);
 /* The checks that need the whole document (struct policy_ref). */
 void policy_check_refs(struct policy_parser *pp);
 

@@ -1,5 +1,6 @@
-/* policy: the fixed-shape sections `scanners:` (which engines exist) and
- * `audit:` (what the audit log keeps). */
+/* policy: the fixed-shape sections `scanners:` (which engines exist),
+ * `audit:` (what the audit log keeps) and `metrics:` (a node_exporter
+ * textfile the daemon keeps up to date). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,14 @@ static const enum gk_engine_switch switch_values[] = {GK_ENGINE_AUTO, GK_ENGINE_
 enum audit_key { AUDIT_LOG_ALLOWS, AUDIT_RETAIN_DAYS, AUDIT_MAX_ROWS, AUDIT_KEY_COUNT };
 static const char *const audit_keys[] = {"log_allows", "retain_days", "max_rows"};
 
+enum metrics_key { METRICS_TEXTFILE, METRICS_INTERVAL, METRICS_KEY_COUNT };
+static const char *const metrics_keys[] = {"textfile", "interval_s"};
+
 #define SCANNERS_EXAMPLE "{clamav: {enabled: auto}}"
 #define HASHLIST_EXAMPLE "{files: [/etc/gatekeeper/deny.sha256]}"
 #define CLAMAV_EXAMPLE "{enabled: auto, database: /var/lib/clamav}"
 #define AUDIT_EXAMPLE "{log_allows: true, retain_days: 30}"
+#define METRICS_EXAMPLE "{textfile: /var/lib/prometheus/node-exporter/gatekeeper.prom, interval_s: 15}"
 
 static int hashlist_value(struct policy_parser *pp, void *ctx, int key,
 			  const yaml_event_t *key_ev, const yaml_event_t *value)
@@ -171,4 +176,60 @@ int policy_parse_audit(struct policy_parser *pp, const yaml_event_t *value)
 	if (is_map <= 0)
 		return is_map; /* "audit:" with nothing after it: the defaults */
 	return policy_walk_map(pp, &map, audit_value, NULL);
+}
+
+static int metrics_value(struct policy_parser *pp, void *ctx, int key, const yaml_event_t *key_ev,
+			 const yaml_event_t *value)
+{
+	struct gk_metrics_config *m = &pp->policy->metrics;
+	uint64_t n = 0;
+	char *path;
+	int rc;
+
+	(void)ctx;
+	(void)key_ev;
+	switch ((enum metrics_key)key) {
+	case METRICS_TEXTFILE:
+		if (!policy_scalar(pp, "'metrics.textfile'", value, "an absolute file path", &rc))
+			return rc;
+		path = policy_path_value(pp, value, "metrics textfile");
+		if (!path)
+			return 0;
+		if (strlen(path) < 6 || strcmp(path + strlen(path) - 5, ".prom")) {
+			/* node_exporter's textfile collector reads *.prom only */
+			policy_error_at(pp, &value->start_mark,
+					"metrics textfile '%s' must end in .prom (node_exporter reads only *.prom)",
+					path);
+			free(path);
+			return 0;
+		}
+		free(m->textfile);
+		m->textfile = path;
+		return 0;
+	case METRICS_INTERVAL:
+		rc = policy_parse_uint(pp, "'metrics.interval_s'", value, 1, METRICS_INTERVAL_MAX_S,
+				       "seconds", &n);
+		if (n)
+			m->interval_s = (unsigned)n;
+		return rc;
+	case METRICS_KEY_COUNT:
+		break;
+	}
+	return policy_skip_node(pp, value);
+}
+
+int policy_parse_metrics(struct policy_parser *pp, const yaml_event_t *value)
+{
+	struct policy_map map = {.where = "metrics: ", .keys = metrics_keys,
+				 .n_keys = METRICS_KEY_COUNT};
+	int is_map = policy_expect_map(pp, "'metrics'", value, false, METRICS_EXAMPLE);
+
+	if (is_map <= 0)
+		return is_map;
+	if (policy_walk_map(pp, &map, metrics_value, NULL))
+		return -1;
+	if (!map.seen_line[METRICS_TEXTFILE])
+		policy_error_at(pp, &value->start_mark,
+				"metrics: missing required key 'textfile' (like " METRICS_EXAMPLE ")");
+	return 0;
 }

@@ -1,5 +1,7 @@
-/* The ClamAV engine: libclamav in process (cl_load, cl_engine_compile,
- * cl_scandesc), one compiled cl_engine per signature set.
+/* The ClamAV engine: libclamav (cl_load, cl_engine_compile, cl_scandesc),
+ * one compiled cl_engine per signature set. Linked only into
+ * gatekeeper-scand (and the benchmark): the daemon runs it there, through
+ * clamav_proc.c, and never maps libclamav itself.
  *
  * Scan options, chosen for an exec gate: ELF and PE parsing (PE for
  * binfmt/wine), archives on unless no_archives (self-extracting scripts and
@@ -18,13 +20,8 @@
 #include <unistd.h>
 
 #include "scanner/engine.h"
+#include "scanner/scand.h"
 
-#define MIB (1024ull * 1024)
-#define DEFAULT_MAX_FILE_SIZE (100 * MIB)
-#define DEFAULT_MAX_SCAN_SIZE (400 * MIB)
-#define DEFAULT_MAX_SCAN_MS 4000u
-#define DEFAULT_MAX_RECURSION 16u
-#define DEFAULT_MAX_FILES 10000u
 #define LIMIT_HEURISTIC "Heuristics.Limits.Exceeded."
 #define CAPTURE_MAX 4
 
@@ -203,9 +200,10 @@ static void limit_error(const char *virname, struct scan_result *out)
 }
 
 static void clamav_scan(const void *cfgp, void *set, int fd, const unsigned char *sha256,
-			struct scan_result *out)
+			unsigned max_ms, struct scan_result *out)
 {
 	(void)sha256;
+	(void)max_ms;   /* libclamav has one time limit per engine */
 	const struct clamav_cfg *cfg = cfgp;
 	struct stat sb;
 	out->status = SCAN_ERROR;
@@ -317,7 +315,7 @@ static void clamav_cfg_free(void *cfgp)
 	free(cfg);
 }
 
-static const struct engine_ops clamav_ops = {
+const struct engine_ops scanner_clamav_ops = {
 	.name = "clamav",
 	.load = clamav_load,
 	.scan = clamav_scan,
@@ -328,32 +326,7 @@ static const struct engine_ops clamav_ops = {
 	.cfg_free = clamav_cfg_free,
 };
 
-static int resolve_limits(const struct scanner_limits *in, struct scanner_limits *out,
-			  char *err, size_t errlen)
-{
-	*out = *in;
-	if (!out->max_file_size)
-		out->max_file_size = DEFAULT_MAX_FILE_SIZE;
-	if (!out->max_scan_size)
-		out->max_scan_size = DEFAULT_MAX_SCAN_SIZE;
-	if (!out->max_scan_ms)
-		out->max_scan_ms = DEFAULT_MAX_SCAN_MS;
-	if (!out->max_recursion)
-		out->max_recursion = DEFAULT_MAX_RECURSION;
-	if (!out->max_files)
-		out->max_files = DEFAULT_MAX_FILES;
-	/* libclamav keeps sizes in signed ints internally. */
-	if (out->max_file_size > INT_MAX || out->max_scan_size > INT_MAX ||
-	    out->max_scan_ms > INT_MAX) {
-		scanner_line(err, errlen, "clamav: max_file_size, max_scan_size and max_scan_ms "
-			     "must be below 2^31");
-		return -1;
-	}
-	return 0;
-}
-
-struct scanner *scanner_clamav_open(const struct scanner_clamav_config *in, char *err,
-				    size_t errlen)
+void *scanner_clamav_cfg_new(const struct scanner_clamav_config *in, char *err, size_t errlen)
 {
 	static const struct scanner_clamav_config defaults = { .db_dir = NULL };
 	if (!in)
@@ -363,7 +336,7 @@ struct scanner *scanner_clamav_open(const struct scanner_clamav_config *in, char
 		scanner_line(err, errlen, "clamav: out of memory");
 		return NULL;
 	}
-	if (resolve_limits(&in->limits, &cfg->limits, err, errlen) < 0) {
+	if (scanner_limits_resolve(&in->limits, &cfg->limits, err, errlen) < 0) {
 		clamav_cfg_free(cfg);
 		return NULL;
 	}
@@ -375,6 +348,5 @@ struct scanner *scanner_clamav_open(const struct scanner_clamav_config *in, char
 		clamav_cfg_free(cfg);
 		return NULL;
 	}
-	return scanner_start(&clamav_ops, cfg, in->check_interval_ms, in->load_in_background,
-			     err, errlen);
+	return cfg;
 }

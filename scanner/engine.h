@@ -6,6 +6,7 @@
 #define GK_SCANNER_ENGINE_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 #include "scanner/scanner.h"
 
@@ -14,9 +15,10 @@ struct engine_ops {
 	/* Build a complete signature set from the engine's configuration.
 	 * NULL + one line in err on failure. Runs without any scanner lock. */
 	void *(*load)(const void *cfg, unsigned *n_sigs, char *err, size_t errlen);
-	/* Scan through fd with a set that load returned; never fails to fill out. */
+	/* Scan through fd with a set that load returned; never fails to fill out.
+	 * max_ms: the caller's time limit for this scan (0: the engine's own). */
 	void (*scan)(const void *cfg, void *set, int fd, const unsigned char *sha256,
-		     struct scan_result *out);
+		     unsigned max_ms, struct scan_result *out);
 	void (*unload)(void *set);
 	/* A snapshot of the signature sources, or NULL when they cannot be
 	 * looked at now (e.g. the directory is missing). */
@@ -24,6 +26,11 @@ struct engine_ops {
 	bool (*watch_changed)(const void *cfg, void *watch);
 	void (*watch_free)(void *watch);
 	void (*cfg_free)(void *cfg);
+	/* Optional: the set can no longer serve (its scanner process
+	 * supervisor died); scanner.c then asks for a reload at once. */
+	bool (*broken)(void *set);
+	/* Optional: pid is a process this engine is starting (scanner_owns_pid). */
+	bool (*owns_pid)(const void *cfg, pid_t pid);
 };
 
 /* Start a scanner around an engine. Takes cfg (freed with ops->cfg_free,
@@ -31,6 +38,11 @@ struct engine_ops {
 struct scanner *scanner_start(const struct engine_ops *ops, void *cfg,
 			      unsigned check_interval_ms, bool background,
 			      char *err, size_t errlen);
+
+/* The in-process ClamAV engine (clamav.c, libclamav): gatekeeper-scand and
+ * the benchmark build scanners from it; the daemon never links it. */
+extern const struct engine_ops scanner_clamav_ops;
+void *scanner_clamav_cfg_new(const struct scanner_clamav_config *cfg, char *err, size_t errlen);
 
 void scanner_log(enum scanner_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -225,8 +225,10 @@ static void hashlist_unload(void *set)
 /* ---- scanning ---- */
 
 static void hashlist_scan(const void *cfg, void *setp, int fd, const unsigned char *sha256,
+			  unsigned max_ms,
 			  struct scan_result *out)
 {
+	(void)max_ms;
 	(void)cfg;
 	const struct hash_set *set = setp;
 	unsigned char own[SCANNER_SHA256_LEN];

@@ -59,13 +59,18 @@ static void log_to_stderr(void *ctx, enum scanner_log_level level, const char *m
 	fprintf(stderr, "scanner: %s: %s\n", names[level], msg);
 }
 
+/* Global because libclamav's own message callback is: set by the daemon at
+ * every scanner change while reload threads may be logging, hence the lock. */
 static scanner_log_fn log_fn = log_to_stderr;
 static void *log_ctx;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void scanner_set_logger(scanner_log_fn fn, void *ctx)
 {
+	pthread_mutex_lock(&log_lock);
 	log_fn = fn ? fn : log_to_stderr;
 	log_ctx = fn ? ctx : NULL;
+	pthread_mutex_unlock(&log_lock);
 }
 
 static scanner_swap_fn swap_fn;
@@ -106,7 +111,11 @@ void scanner_log(enum scanner_log_level level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	one_line(msg);
-	log_fn(log_ctx, level, msg);
+	pthread_mutex_lock(&log_lock);
+	scanner_log_fn fn = log_fn;
+	void *ctx = log_ctx;
+	pthread_mutex_unlock(&log_lock);
+	fn(ctx, level, msg);
 }
 
 /* ---- time ---- */
@@ -331,8 +340,8 @@ void scanner_close(struct scanner *s)
 
 /* ---- scanning ---- */
 
-void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
-		     struct scan_result *out)
+static void scan_within(struct scanner *s, int fd, const unsigned char *sha256,
+			unsigned max_ms, struct scan_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&s->lock);
@@ -344,10 +353,16 @@ void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
 	pthread_mutex_unlock(&s->lock);
 
 	if (g) {
-		s->ops->scan(s->cfg, g->set, fd, sha256, out);
+		s->ops->scan(s->cfg, g->set, fd, sha256, max_ms, out);
+		bool broken = s->ops->broken && s->ops->broken(g->set);
 		pthread_mutex_lock(&s->lock);
 		if (--g->refs == 0 && g != s->cur)
 			pthread_cond_broadcast(&s->done);
+		/* A set that cannot serve any more is replaced at once, once. */
+		if (broken && g == s->cur && s->requested == s->served && !s->reloading) {
+			s->requested++;
+			pthread_cond_signal(&s->wake);
+		}
 		pthread_mutex_unlock(&s->lock);
 	} else {
 		out->status = SCAN_ERROR;
@@ -359,14 +374,26 @@ void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
 		atomic_fetch_add(&s->errors, 1);
 }
 
+void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
+		     struct scan_result *out)
+{
+	scan_within(s, fd, sha256, 0, out);
+}
+
 void scanner_scan_all(struct scanner *const *list, size_t n, int fd,
 		      const unsigned char *sha256, struct scan_result *out)
+{
+	scanner_scan_all_within(list, n, fd, sha256, 0, out);
+}
+
+void scanner_scan_all_within(struct scanner *const *list, size_t n, int fd,
+			     const unsigned char *sha256, unsigned max_ms, struct scan_result *out)
 {
 	struct scan_result first_error = { .status = SCAN_CLEAN };
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
 		struct scan_result r;
-		scanner_scan_fd(list[i], fd, sha256, &r);
+		scan_within(list[i], fd, sha256, max_ms, &r);
 		if (r.status == SCAN_INFECTED) {
 			*out = r;
 			return;
@@ -379,6 +406,11 @@ void scanner_scan_all(struct scanner *const *list, size_t n, int fd,
 	}
 	if (first_error.status == SCAN_ERROR)
 		*out = first_error;
+}
+
+bool scanner_owns_pid(struct scanner *s, pid_t pid)
+{
+	return s && s->ops->owns_pid && s->ops->owns_pid(s->cfg, pid);
 }
 
 /* ---- reloads and status ---- */
@@ -441,12 +473,15 @@ void scanner_status(struct scanner *s, struct scanner_status *out)
  * offset does not move), in 1 MiB chunks. */
 #define SCANNER_HASH_CHUNK (1024 * 1024)
 
-int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel)
+int scanner_digests_fd(int fd, unsigned char sha256[SCANNER_SHA256_LEN],
+		       unsigned char *md5, const atomic_bool *cancel)
 {
 	int rc = -1, saved = EIO;
 	unsigned char *buf = malloc(SCANNER_HASH_CHUNK);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+	EVP_MD_CTX *mctx = md5 ? EVP_MD_CTX_new() : NULL;
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    (md5 && (!mctx || !EVP_DigestInit_ex(mctx, EVP_md5(), NULL)))) {
 		saved = ENOMEM;
 		goto cleanup;
 	}
@@ -464,17 +499,25 @@ int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomi
 		}
 		if (n == 0)
 			break;
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+		/* One read feeds both digests while the chunk is in cache. */
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n) ||
+		    (mctx && !EVP_DigestUpdate(mctx, buf, (size_t)n)))
 			goto cleanup;
 		off += n;
 	}
-	if (!EVP_DigestFinal_ex(ctx, out, NULL))
+	if (!EVP_DigestFinal_ex(ctx, sha256, NULL) || (mctx && !EVP_DigestFinal_ex(mctx, md5, NULL)))
 		goto cleanup;
 	rc = 0;
 cleanup:
 	EVP_MD_CTX_free(ctx);
+	EVP_MD_CTX_free(mctx);
 	free(buf);
 	if (rc)
 		errno = saved;
 	return rc;
+}
+
+int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel)
+{
+	return scanner_digests_fd(fd, out, NULL, cancel);
 }

@@ -3,7 +3,10 @@
  *
  * One interface, two engines:
  *   - hash lists: text files of "<64 hex SHA-256> [name]" lines;
- *   - ClamAV: libclamav's engine API, in process (never clamd).
+ *   - ClamAV: libclamav's engine API, run in separate unprivileged processes
+ *     (gatekeeper-scand: no capabilities, its own user, no network, a
+ *     seccomp allowlist, a private scratch tmpfs; never clamd). The caller
+ *     never maps libclamav: it passes the file's fd over a socket.
  * Each struct scanner is one engine with one signature set in force. Every
  * call is thread-safe; scans from many worker threads run at once.
  *
@@ -24,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SCANNER_SHA256_LEN 32
 #define SCANNER_DETAIL_MAX 160   /* the size of gk_decision.detail */
@@ -40,7 +44,11 @@ struct scan_result {
 };
 
 /* Per-scan limits of the ClamAV engine; 0 takes the default. A file over a
- * limit is reported as SCAN_ERROR "limit exceeded: ..." (never as clean). */
+ * limit is reported as SCAN_ERROR "limit exceeded: ..." (never as clean).
+ * A scanner process that has not answered max_scan_ms + 250 ms after it got
+ * the file is killed: SCAN_ERROR "scanner timed out ...". One that crashes
+ * or is killed: SCAN_ERROR "scanner process killed by signal N (SIGx)".
+ * The next scan gets a fresh process; scans in other processes go on. */
 struct scanner_limits {
 	uint64_t max_file_size;    /* bytes; default 100 MiB */
 	uint64_t max_scan_size;    /* bytes read in all, archives unpacked; default 400 MiB */
@@ -60,8 +68,22 @@ struct scanner_clamav_config {
 	 * (cl_statchkdir plus the directory's own mtime); 0: every 60 s. */
 	unsigned check_interval_ms;
 	/* Return at once and load on the reload thread; until the first load
-	 * ends, scans answer SCAN_ERROR "unavailable: loading". */
+	 * ends, scans answer SCAN_ERROR "unavailable: loading". A load starts
+	 * (fork + exec) gatekeeper-scand: a caller that answers fanotify
+	 * permission events must load in the background (its own exec of the
+	 * scanner raises one). */
 	bool load_in_background;
+	/* The scanner executable; NULL: gatekeeper-scand beside the calling
+	 * program, else ../libexec/gatekeeper/gatekeeper-scand from it. */
+	const char *scand_path;
+	/* The user the scanner runs as; NULL: "gatekeeper-scan", and when that
+	 * user does not exist, "nobody" (with a warning). Never root. */
+	const char *user;
+	/* Scans that may run at once (one process each, forked from the one
+	 * that loaded the signatures); 0: 4. More wait for a free process. */
+	unsigned processes;
+	/* RLIMIT_AS of each scanner process, MiB; 0: 4096. */
+	unsigned max_memory_mb;
 };
 
 /* Open an engine and load its signatures (except load_in_background).
@@ -92,6 +114,11 @@ struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *cfg,
  * offset. Stops with ECANCELED once *cancel (may be NULL) becomes true.
  * 0 ok, -1 and errno. Shared by the hash-list engine and the daemon. */
 int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel);
+/* SHA-256 and, when md5 (SCANNER_MD5_LEN bytes) is not NULL, MD5 in the same
+ * one read (two EVP contexts fed from the same buffer). */
+#define SCANNER_MD5_LEN 16
+int scanner_digests_fd(int fd, unsigned char sha256[SCANNER_SHA256_LEN],
+		       unsigned char *md5, const atomic_bool *cancel);
 
 void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
 		     struct scan_result *out);
@@ -100,6 +127,12 @@ void scanner_scan_fd(struct scanner *s, int fd, const unsigned char *sha256,
  * otherwise the first error ("ENGINE: reason"); otherwise clean. n may be 0. */
 void scanner_scan_all(struct scanner *const *list, size_t n, int fd,
 		      const unsigned char *sha256, struct scan_result *out);
+/* The same within max_ms (0: each engine's own limit): a scanner process
+ * that has not answered max_ms + 250 ms after it got the file is killed
+ * and the scan is SCAN_ERROR "limit exceeded: max_scan_ms (..., scanner
+ * process killed)". */
+void scanner_scan_all_within(struct scanner *const *list, size_t n, int fd,
+			     const unsigned char *sha256, unsigned max_ms, struct scan_result *out);
 
 /* Ask for a reload and return at once (e.g. on SIGHUP; not from a signal
  * handler itself: it takes a mutex). Requests made while a reload runs are
@@ -123,6 +156,14 @@ struct scanner_status {
 	char last_error[256];        /* of the last load if it failed, else "" */
 };
 void scanner_status(struct scanner *s, struct scanner_status *out);
+
+/* Whether pid is a scanner process this scanner is starting, between its
+ * fork and the end of its exec. The exec of gatekeeper-scand raises a
+ * permission event when it sits on a watched filesystem: a daemon allows
+ * the events of such a pid at once instead of judging them (a judgement
+ * could need the very scanner being started). The pid cannot be reused
+ * meanwhile: the scanner has not reaped it. */
+bool scanner_owns_pid(struct scanner *s, pid_t pid);
 
 /* Stop the reload thread and free everything. No scan may be running. */
 void scanner_close(struct scanner *s);

@@ -1,16 +1,21 @@
 #!/bin/bash
 # Run every test suite and close with the line CI reads: "N passed, N failed".
-#   tests/run-all.sh [--only unit|host|vm] BUILD
+#   tests/run-all.sh [--only unit|host|tsan|build|vm|fuzz|sys] BUILD
 # unit: the size rules (tests/lint), cmocka tests built with ASan/UBSan
 #       (BUILD/san/tests/test_*), as TAP.
 # host: real execs on this machine's kernel, fanotify mode (tests/integration).
+# tsan: the unit tests and the host suite's concurrency tests built with
+#       ThreadSanitizer (BUILD/tsan); any report fails the test.
+# build: the Makefile's promises (tests/build/run.sh).
 # vm:   real execs in qemu guests running Debian's kernels, bpf mode (tests/vm).
-# fuzz: the policy parser under libFuzzer (FUZZ_SECONDS, default 60).
+# fuzz: the policy and control-request parsers under libFuzzer (FUZZ_SECONDS
+#       in all, default 60).
+# sys:  the Debian package on a booted Debian 12 system under qemu (tests/sys).
 # A suite that runs no test is a failure: a skipped kernel test is not a pass.
 set -u
 only=""
 if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
-build=${1:?usage: tests/run-all.sh [--only unit|host|vm] BUILD}
+build=${1:?usage: tests/run-all.sh [--only unit|host|vm|fuzz|sys] BUILD}
 build=$(cd "$build" 2>/dev/null && pwd) || { echo "not ok - no build directory '$1'"; echo "0 passed, 1 failed"; exit 1; }
 cd "$(dirname "$0")/.."
 
@@ -55,25 +60,71 @@ fi
 if [ -z "$only" ] || [ "$only" = host ]; then
 	bindir=$build/san
 	[ -x "$bindir/gatekeeperd" ] || bindir=$build
-	run_suite host tests/integration/run.sh "$bindir"
+	run_suite host env GK_IT_HELPERS="${GK_IT_HELPERS:-$build/helpers}" tests/integration/run.sh "$bindir"
 fi
-fuzz_policy() {
-	local corpus
+# ThreadSanitizer: a report makes the program exit 66 (unit tests) and is
+# found in the daemon's log (run.sh fails a test whose daemon log has one).
+TSAN_STORMS='^(parallel_200_execs_.*|policy_apply_during_exec_storm|compile_then_run_200|restart_during_exec_storm)$'
+tsan_unit() {
+	local t=$1 out rc
+	out=$(env CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="exitcode=66 halt_on_error=0" "$t" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	if grep -q 'WARNING: ThreadSanitizer' <<<"$out"; then
+		echo "not ok - $(basename "$t"): ThreadSanitizer report (above)"
+		return 1
+	fi
+	return "$rc"
+}
+if [ "$only" = tsan ] || [ -z "$only" ]; then
+	shopt -s nullglob
+	tsans=("$build"/tsan/tests/test_*)
+	[ ${#tsans[@]} -gt 0 ] || { echo "not ok - tsan: no unit test binaries in $build/tsan/tests"; failed=$((failed + 1)); }
+	for t in "${tsans[@]}"; do
+		run_suite "tsan/unit/$(basename "$t")" tsan_unit "$t"
+	done
+	if [ -x "$build/tsan/gatekeeperd" ]; then
+		run_suite tsan/host env GK_IT_ONLY="$TSAN_STORMS" GK_IT_HELPERS="$build/helpers" \
+			TSAN_OPTIONS="exitcode=66 halt_on_error=0 second_deadlock_stack=1" \
+			tests/integration/run.sh "$build/tsan"
+	else
+		echo "not ok - tsan: no $build/tsan/gatekeeperd (make tsan builds it)"
+		failed=$((failed + 1))
+	fi
+fi
+if [ "$only" = build ] || [ -z "$only" ]; then
+	run_suite build tests/build/run.sh "$build"
+fi
+# fuzz_target NAME CORPUS SECONDS N: one libFuzzer target as TAP test N.
+fuzz_target() {
+	local name=$1 seeds=$2 secs=$3 n=$4 corpus
 	corpus=$(mktemp -d)
-	if "$build/fuzz_policy" -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 \
-		-print_final_stats=1 "$corpus" tests/fuzz/corpus > "$corpus.log" 2>&1; then
-		echo "ok 1 - policy parser fuzzed for ${FUZZ_SECONDS:-60} s: $(grep -o 'Done [0-9]* runs' "$corpus.log")"
+	if [ ! -x "$build/fuzz_$name" ]; then
+		echo "not ok $n - $name parser: $build/fuzz_$name not built"
+	elif "$build/fuzz_$name" -max_total_time="$secs" -rss_limit_mb=2048 \
+		-print_final_stats=1 "$corpus" "$seeds" > "$corpus.log" 2>&1; then
+		echo "ok $n - $name parser fuzzed for $secs s: $(grep -o 'Done [0-9]* runs' "$corpus.log")"
 	else
 		tail -40 "$corpus.log" | sed 's/^/# /'
-		echo "not ok 1 - policy parser fuzzing found a crash or leak"
+		echo "not ok $n - $name parser fuzzing found a crash or leak"
 	fi
 	rm -rf "$corpus" "$corpus.log"
 }
+# Both targets share the budget (FUZZ_SECONDS, default 60).
+fuzz_all() {
+	local total=${FUZZ_SECONDS:-60} half
+	half=$(( total / 2 > 0 ? total / 2 : 1 ))
+	fuzz_target policy tests/fuzz/corpus "$half" 1
+	fuzz_target control tests/fuzz/corpus-control "$(( total - half > 0 ? total - half : 1 ))" 2
+}
 if [ -z "$only" ] || [ "$only" = fuzz ]; then
-	run_suite fuzz fuzz_policy
+	run_suite fuzz fuzz_all
 fi
 if [ -z "$only" ] || [ "$only" = vm ]; then
 	run_suite vm tests/vm/run.sh "$build"
+fi
+if [ -z "$only" ] || [ "$only" = sys ]; then
+	run_suite sys tests/sys/run.sh "$build"
 fi
 
 echo "$passed passed, $failed failed"

@@ -120,13 +120,14 @@ sha_of() {
 }
 
 # start_daemon [EXTRA_ARGS...]: gatekeeperd in the foreground (background
-# job) under timeout, ready when `gatekeeper-ctl status` answers.
+# job) under timeout (GK_IT_DAEMON_LIMIT seconds, default 120), ready when
+# `gatekeeper-ctl status` answers.
 start_daemon() {
 	local i rc
 	need_daemon_bins
 	DSTARTS=$((DSTARTS + 1))
 	DLOG=$T/daemon.$DSTARTS.log
-	timeout -s KILL 120 "$GKD" --foreground --policy "$POLICY" --db "$DB" \
+	timeout -s KILL "${GK_IT_DAEMON_LIMIT:-120}" "$GKD" --foreground --policy "$POLICY" --db "$DB" \
 		--socket "$SOCK" "$@" >"$DLOG" 2>&1 &
 	TPID=$!
 	record_pid "$TPID"

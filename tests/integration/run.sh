@@ -3,7 +3,8 @@
 #
 #   tests/integration/run.sh BINDIR      (as root)
 #
-# BINDIR holds gatekeeperd and gatekeeper-ctl. Prints TAP; exits non-zero if
+# BINDIR holds gatekeeperd and gatekeeper-ctl, and BINDIR/helpers (or
+# $GK_IT_HELPERS) the test helpers that `make helpers` builds. Prints TAP; exits non-zero if
 # any test failed. A missing prerequisite is a failure, never a skip.
 #
 # Safety: the suite re-executes itself inside `unshare -m --propagation
@@ -35,18 +36,25 @@ TESTS=(
 	restart_after_kill9_keeps_verdicts:60
 	parallel_200_execs_kernel_cache:90
 	parallel_200_execs_no_kernel_cache:90
+	restart_during_exec_storm:90
 	query_shows_verdict_source_sha256:40
 	status_text_fields:40
 	json_output_parses:40
+	hostile_paths_escaped:120
+	subscribe_streams_decisions:60
 	ctl_exit_codes:40
 	nonroot_client_refused:40
 	bad_control_requests_survived:60
+	control_flood_keeps_serving:300
 	malformed_yaml_refused:30
 	unknown_policy_key_refused:30
 	daemon_usage_error:30
 	policy_check_good_and_bad:30
 	policy_apply_bad_changes_nothing:40
+	malformed_policies_1000_refused:480
 	sighup_reloads_policy:40
+	sd_notify_ready_reload_watchdog_stopping:40
+	sd_notify_absent_is_silent:30
 )
 # Invariant 1, one test per write route, with and without the kernel cache.
 for _route in write otrunc truncate fallocate copy_file_range mmap mmap_close_first \
@@ -66,6 +74,9 @@ TESTS+=(
 	policy_apply_during_exec_storm:90
 )
 . "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
+. "$HERE/tests_trust.sh"   # trust tests: adds its own TESTS entries
+. "$HERE/tests_ops.sh"     # operators' tools (metrics, log, top, suggest): likewise
+. "$HERE/tests_scand.sh"   # the scanner process: adds its own TESTS entries
 . "$HERE/tests_frozen.sh"  # a frozen daemon and the sentinel
 . "$HERE/tests_fault.sh"   # fault tests (issue 12): adds its own TESTS entries
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
@@ -108,7 +119,10 @@ outer_main() {
 	chmod 0755 "$TOP"
 	# The mounts live only in the private namespace; nothing is mounted here.
 	trap 'rm -rf --one-file-system "$TOP"' EXIT
-	GK_IT_STAGE=inner GK_IT_TOP=$TOP GK_IT_BINDIR=$bindir \
+	# The test helpers (make helpers): beside the binaries unless named.
+	local helpers=${GK_IT_HELPERS:-$bindir/helpers}
+	[[ -d $helpers ]] && helpers=$(cd "$helpers" && pwd)
+	GK_IT_STAGE=inner GK_IT_TOP=$TOP GK_IT_BINDIR=$bindir GK_IT_HELPERS=$helpers \
 		timeout -s KILL 1500 unshare -m --propagation private -- bash "$SELF"
 	local rc=$?
 	if [[ $rc -eq 137 ]]; then
@@ -162,6 +176,19 @@ run_one() {
 		>"$TOP/t$n.out" 2>&1
 	rc=$?
 	kill_recorded "$dir/.pids"
+	# A sanitizer report (ASan, UBSan, TSan) in a daemon's log fails the test
+	# even when its assertions held, and is shown either way.
+	local san f
+	san=$(grep -l -E '^(WARNING|ERROR): (Thread|Address|UndefinedBehavior|Leak)Sanitizer|runtime error:' \
+		"$dir"/daemon.*.log 2>/dev/null)
+	if [[ -n $san ]]; then
+		rc=1
+		for f in $san; do
+			echo "sanitizer report in $(basename "$f"):"
+			sed -n -E '/^(WARNING|ERROR): .*Sanitizer|runtime error:/,/^(SUMMARY|=====)/p' "$f" |
+				grep -v '^decision ' | head -n 60
+		done >>"$dir/.reason"
+	fi
 	if [[ $rc -eq 0 ]]; then
 		echo "ok $n - $name"
 		[[ -s $dir/.notes ]] && sed 's/^/# /' "$dir/.notes"
@@ -190,11 +217,12 @@ unmount_leftovers() {
 inner_main() {
 	TOP=$GK_IT_TOP
 	trap unmount_leftovers EXIT
+	# The helpers are built by the Makefile (make helpers); copies here, where
+	# the unprivileged user can surely execute them (BINDIR may be private).
 	local helper
-	for helper in spawner routes; do
-		if ! gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
-			-o "$TOP/$helper" "$HERE/$helper.c" 2>"$TOP/$helper.err"; then
-			echo "$helper: $(head -n 3 "$TOP/$helper.err" | tr '\n' ' ')" >"$TOP/$helper.failed"
+	for helper in spawner routes tail; do
+		if ! install -m 0755 "$GK_IT_HELPERS/$helper" "$TOP/$helper" 2>"$TOP/$helper.err"; then
+			echo "$helper: not built (make helpers): $(head -n 1 "$TOP/$helper.err")" >"$TOP/$helper.failed"
 		fi
 	done
 	# A copy the unprivileged user can surely execute (BINDIR may be private).
@@ -219,6 +247,7 @@ inner_main() {
 . "$HERE/tests_cli.sh"
 . "$HERE/tests_invariants.sh"
 . "$HERE/tests_policy.sh"
+. "$HERE/tests_systemd.sh"
 
 case ${GK_IT_STAGE:-} in
 "") outer_main "$@" ;;

@@ -201,3 +201,47 @@ t_restart_after_kill9_keeps_verdicts() {
 	expect_eperm "$BIN/denied" "after restart: "
 	expect_runs "$BIN/allowed" "after restart (default deny): "
 }
+
+# Restarts while execs stream in: no exec fails or hangs (while the daemon is
+# down the kernel gates nothing), SIGTERM answers what was read and exits 0,
+# and each restart comes back with the stored admin verdicts.
+t_restart_during_exec_storm() {
+	local i k pids=() rc out bad=0 total=0
+	need_spawner
+	for ((i = 0; i < 4; i++)); do
+		mkbin "s$i"
+	done
+	mkbin denied
+	write_policy enforce allow
+	start_daemon
+	ctl_ok deny "$BIN/denied"
+	for ((i = 0; i < 4; i++)); do
+		timeout -s KILL 50 "$SPAWNER" loop 6000 "$BIN/s$i" "$BIN/s$(((i + 1) % 4))" \
+			>"$T/storm$i.out" 2>&1 &
+		pids+=($!)
+		record_pid "$!"
+	done
+	for ((k = 1; k <= 3; k++)); do
+		sleep 0.5
+		stop_daemon
+		[[ $DRC == 0 ]] || fail "restart $k: gatekeeperd exited $DRC on SIGTERM during the storm"
+		start_daemon
+		expect_eperm "$BIN/denied" "after restart $k: "
+	done
+	for ((i = 0; i < 4; i++)); do
+		wait "${pids[i]}"
+		rc=$?
+		out=$(tail -n 1 "$T/storm$i.out")
+		[[ $out =~ ^execs=([0-9]+)\ ok=([0-9]+) ]] || fail "exec loop $i: exit $rc: $(head -n 3 "$T/storm$i.out")"
+		total=$((total + BASH_REMATCH[1]))
+		if [[ $rc -ne 0 ]]; then
+			bad=$((bad + 1))
+			grep -m 3 '^fail' "$T/storm$i.out" >>"$T/.reason"
+			echo "exec loop $i: $out" >>"$T/.reason"
+		fi
+	done
+	note "$total execs in 4 loops across 3 restarts"
+	[[ $bad -eq 0 ]] || fail "$bad of 4 exec loops saw a failed or hung exec across the restarts"
+	[[ $total -ge 100 ]] || fail "only $total execs ran in the storm"
+	alive "$DPID" || fail "gatekeeperd died"
+}

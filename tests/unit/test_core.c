@@ -77,7 +77,31 @@ static void test_log_kv_truncates_safely(void **state)
 	char buf[16] = "";
 	size_t len = 0;
 	log_kv(buf, sizeof(buf), &len, "key", "a-rather-long-value");
-	assert_int_equal(strlen(buf), sizeof(buf) - 1);
+	assert_true(strlen(buf) < sizeof(buf));
+	assert_string_equal(buf, "key=\"a-rath...\"");   /* cut, said so, quote closed */
+	char big[8192], line[8192];
+	memset(big, '\n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	len = 0;
+	log_kv(line, sizeof(line), &len, "path", big);
+	log_kv(line, sizeof(line), &len, "verdict", "deny");   /* the keys after it stay */
+	assert_non_null(strstr(line, "...\" verdict=deny"));
+	assert_null(strchr(line, '\n'));
+}
+
+static void test_log_kv_escapes_bytes(void **state)
+{
+	(void)state;
+	char buf[256] = "";
+	size_t len = 0;
+	log_kv(buf, sizeof(buf), &len, "a", "/caf\xc3\xa9");           /* UTF-8 stays */
+	log_kv(buf, sizeof(buf), &len, "b", "/x\xff\xc3(y");           /* not UTF-8 */
+	log_kv(buf, sizeof(buf), &len, "c", "/\xc2\x85\xe2\x80\xa8\t"); /* NEL, LS, tab */
+	log_kv(buf, sizeof(buf), &len, "d", "x=1");
+	log_kv(buf, sizeof(buf), &len, "e", "\xed\xa0\x80");           /* a surrogate */
+	assert_string_equal(buf, "a=/caf\xc3\xa9 b=\"/x\\xff\\xc3(y\" "
+				 "c=\"/\\xc2\\x85\\xe2\\x80\\xa8\\x09\" d=\"x=1\" "
+				 "e=\"\\xed\\xa0\\x80\"");
 }
 
 static void test_latency_percentiles(void **state)
@@ -196,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_proto_error_replaces_reply),
 		cmocka_unit_test(test_log_kv_quotes),
 		cmocka_unit_test(test_log_kv_truncates_safely),
+		cmocka_unit_test(test_log_kv_escapes_bytes),
 		cmocka_unit_test(test_latency_percentiles),
 		cmocka_unit_test(test_admin_rules_table),
 		cmocka_unit_test(test_sha256_known_vector),

@@ -18,7 +18,7 @@ static void test_open_creates_0600_wal_schema(void **state)
 	assert_int_equal(db_audit_count(db), 0);
 	db_close(db);
 
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(fx->path, "PRAGMA application_id"), 0x474B4442);
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_schema "
 					   "WHERE name = 'audit_time_us'"), 1);
@@ -69,10 +69,10 @@ static void test_newer_schema_in_wal_mode_refused(void **state)
 	size_t len;
 
 	db_close(db);
-	raw_exec(fx->path, "PRAGMA user_version = 2");
+	raw_exec(fx->path, "PRAGMA user_version = 3");
 	before = slurp(fx->path, &len);
 	assert_null(db_open(fx->path, fx->err, sizeof(fx->err)));
-	assert_non_null(strstr(fx->err, "schema version 2 is newer"));
+	assert_non_null(strstr(fx->err, "schema version 3 is newer"));
 	assert_file_unchanged(fx->path, before, len);
 	free(before);
 }
@@ -209,7 +209,7 @@ static void test_empty_existing_file_is_initialised(void **state)
 	db = open_ok(fx);
 	assert_int_equal(db_verdict_count(db), 0);
 	db_close(db);
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
 }
 
 int main(void)

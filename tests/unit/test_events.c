@@ -64,7 +64,7 @@ static struct fixture *setup_with(const char *policy_tail, bool perm, unsigned w
 	f->d.admin = admin_rules_new();
 	f->d.kc = kcache_open(-1, 0, false, false);
 	f->d.hashes = hash_cache_new();
-	f->d.scanners = scanner_set_for(NULL, f->d.policy, f->dir, err, sizeof(err));
+	f->d.scanners = scan_set_for(NULL, f->d.policy, &f->d.opt, err, sizeof(err));
 	assert_non_null(f->d.admin);
 	assert_non_null(f->d.kc);
 	assert_non_null(f->d.hashes);
@@ -88,7 +88,7 @@ static void teardown_fixture(struct fixture *f)
 	events_stop(f->d.events);
 	close(f->g.fd);
 	close(f->peer);
-	scanner_set_put(f->d.scanners);
+	scan_set_put(f->d.scanners);
 	hash_cache_free(f->d.hashes);
 	shared_free(f->d.shared);
 	kcache_close(f->d.kc);
@@ -317,6 +317,9 @@ static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
 	assert_int_equal(read(sv[1], &r, sizeof(r)), (ssize_t)sizeof(r));
 	assert_int_equal(r.fd, 1234);
 	assert_int_equal(r.response, FAN_DENY);
+	/* the response is written before the slot says answered */
+	for (int i = 0; i < 1000 && atomic_load(&slot->state) != SLOT_ANSWERED; i++)
+		usleep(1000);
 	assert_int_equal(atomic_load(&slot->state), SLOT_ANSWERED);
 	assert_int_equal(atomic_load(&slot->answered_by), SLOT_BY_SENTINEL);
 	assert_false(slot_claim(slot));                 /* the daemon may not answer again */

@@ -2,10 +2,6 @@
  * loading from files. Decisions and matching: test_policy_decide.c.
  * Each table row runs as its own cmocka test, so TAP output names it. */
 #include <fcntl.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "policy/policy.h"
+#include "tests/unit/test_policy_util.h"
 
 #define HEAD "mode: enforce\nwatch:\n  - /tmp\ndefault: allow\n"
-#define H64_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define H64_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-#define H64_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
-#define H64_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
 
 /* ---- invalid policies: the first error's position and message ---- */
 
@@ -538,22 +528,9 @@ static void load_good_and_symlink(void **state)
 
 /* ---- runner: one cmocka test per table row ---- */
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static void add_test(struct CMUnitTest *tests, size_t *n, const char *name,
-		     CMUnitTestFunction fn, const void *state)
-{
-	tests[*n] = (struct CMUnitTest){.name = name, .test_func = fn,
-					.initial_state = (void *)(uintptr_t)state};
-	(*n)++;
-}
-
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CMUnitTestFunction fn;
-	} singles[] = {
+	static const struct single_test singles[] = {
 		{"parse rule fields", parse_rule_fields},
 		{"parse keeps text digest", parse_text_digest},
 		{"parse caps stored errors", parse_error_cap},
@@ -562,10 +539,7 @@ int main(void)
 		{"parse refuses deep nesting", parse_deep_nesting},
 		{"parse limits watch paths", parse_watch_limit},
 	};
-	static const struct {
-		const char *name;
-		CMUnitTestFunction fn;
-	} loads[] = {
+	static const struct single_test loads[] = {
 		{"load: missing, directory, fifo, device", load_errors},
 		{"load: oversized file", load_oversized},
 		{"load: file at the size limit", load_at_limit},
@@ -579,13 +553,11 @@ int main(void)
 		add_test(tests, &n, bad_cases[i].name, parse_bad, &bad_cases[i]);
 	for (size_t i = 0; i < N_OF(good_cases); i++)
 		add_test(tests, &n, good_cases[i].name, parse_good, &good_cases[i]);
-	for (size_t i = 0; i < N_OF(singles); i++)
-		add_test(tests, &n, singles[i].name, singles[i].fn, NULL);
+	add_singles(tests, &n, singles, N_OF(singles));
 	for (size_t i = 0; i < N_OF(loads); i++) {
 		add_test(tests, &n, loads[i].name, loads[i].fn, NULL);
 		tests[n - 1].setup_func = make_tmpdir;
 		tests[n - 1].teardown_func = remove_tmpdir;
 	}
-	/* One group, so TAP output has a single plan. */
-	return _cmocka_run_group_tests("policy", tests, n, NULL, NULL) ? 1 : 0;
+	return run_table("policy", tests, n);
 }

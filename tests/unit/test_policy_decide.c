@@ -1,22 +1,12 @@
 /* Unit tests for policy/: decision precedence, subtree and glob matching,
  * name and hex helpers. Parsing and loading: test_policy.c.
  * Each table row runs as its own cmocka test, so TAP output names it. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "tests/unit/test_policy_util.h"
 
-#include "policy/policy.h"
-
-#define H64_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define H64_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-#define H64_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
-#define H64_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
 
 /* ---- decision precedence ---- */
 
@@ -463,22 +453,9 @@ static void hex_helpers(void **state)
 
 /* ---- runner: one cmocka test per table row ---- */
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static void add_test(struct CMUnitTest *tests, size_t *n, const char *name,
-		     CMUnitTestFunction fn, const void *state)
-{
-	tests[*n] = (struct CMUnitTest){.name = name, .test_func = fn,
-					.initial_state = (void *)(uintptr_t)state};
-	(*n)++;
-}
-
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CMUnitTestFunction fn;
-	} singles[] = {
+	static const struct single_test singles[] = {
 		{"decide without policy", decide_without_policy},
 		{"policy_path_watched subtrees", path_watched},
 		{"watch fact and compiled hash rules", watch_fact_and_hash_rules},
@@ -502,8 +479,6 @@ int main(void)
 			 match_cases[i].path);
 		add_test(tests, &n, names[i], match_case, &match_cases[i]);
 	}
-	for (size_t i = 0; i < N_OF(singles); i++)
-		add_test(tests, &n, singles[i].name, singles[i].fn, NULL);
-	/* One group, so TAP output has a single plan. */
-	return _cmocka_run_group_tests("policy_decide", tests, n, NULL, NULL) ? 1 : 0;
+	add_singles(tests, &n, singles, N_OF(singles));
+	return run_table("policy_decide", tests, n);
 }

@@ -2,23 +2,16 @@
  * scanners, scan, audit, and rules by scanner result or with action scan.
  * Core keys and loading: test_policy.c; decisions and scan plans:
  * test_policy_decide.c. Each table row runs as its own cmocka test. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cmocka.h>
-
-#include "policy/policy.h"
+#include "tests/unit/test_policy_util.h"
 
 #define HEAD "mode: enforce\nwatch:\n  - /tmp\ndefault: allow\n"
 /* lines 5-9: both engines configured (clamav off, so no host dependence) */
 #define SCN "scanners:\n  hashlist:\n    files: [/etc/gk/deny.sha256]\n  clamav:\n    enabled: false\n"
-#define H64_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define NO_DIR "/nonexistent/gk-test-clamav"
 
 /* ---- invalid policies: the first error's position and message ---- */
@@ -161,6 +154,15 @@ static const struct bad_case bad_cases[] = {
 	 "audit: unknown key 'retain_day' (did you mean 'retain_days'?)", 1},
 	{"audit: duplicate key", HEAD "audit:\n  max_rows: 1000\n  max_rows: 2000\n", 7, 3,
 	 "audit: duplicate key 'max_rows' (first at line 6)", 1},
+	/* metrics */
+	{"metrics: textfile not .prom", HEAD "metrics: {textfile: /tmp/gk.txt}\n", 5, 21,
+	 "metrics textfile '/tmp/gk.txt' must end in .prom", 1},
+	{"metrics: textfile relative", HEAD "metrics: {textfile: gk.prom}\n", 5, 21,
+	 "metrics textfile 'gk.prom' is not an absolute path", 1},
+	{"metrics: no textfile", HEAD "metrics: {interval_s: 5}\n", 5, 10,
+	 "metrics: missing required key 'textfile'", 1},
+	{"metrics: interval 0", HEAD "metrics: {textfile: /a.prom, interval_s: 0}\n", 5, 42,
+	 "'metrics.interval_s' is 0; it must be between 1 and 3600", 1},
 	/* rules: scanner and action scan */
 	{"rule: scanner bad value", HEAD "rules:\n  - {scanner: dirty, action: deny}\n", 6, 15,
 	 "rule 1: scanner must be infected, clean or error, not 'dirty'", 1},
@@ -233,6 +235,8 @@ struct good_case {
 	bool quiet;                       /* audit.log_allows: false */
 	unsigned retain_days;
 	uint64_t max_rows;
+	const char *textfile;             /* metrics.textfile, NULL: none */
+	unsigned interval_s;              /* 0: the default, 15 */
 	size_t n_rules;                   /* and the last rule: */
 	enum gk_rule_match match;
 	enum gk_scanner_match scanner;
@@ -309,6 +313,10 @@ static const struct good_case good_cases[] = {
 	{.name = "audit lowest bounds", .yaml = HEAD "audit: {retain_days: 1, max_rows: 1000}\n",
 	 .retain_days = 1, .max_rows = 1000},
 	{.name = "audit log_allows true", .yaml = HEAD "audit: {log_allows: true}\n"},
+	{.name = "metrics textfile, default interval", .yaml = HEAD "metrics: {textfile: /a//b.prom}\n",
+	 .textfile = "/a/b.prom"},
+	{.name = "metrics every key", .yaml = HEAD "metrics:\n  textfile: /a.prom\n  interval_s: 3600\n",
+	 .textfile = "/a.prom", .interval_s = 3600},
 	{.name = "rule: scanner alone", .yaml = HEAD "rules:\n  - {scanner: clean, action: allow}\n",
 	 .n_rules = 1, .match = GK_MATCH_SCANNER, .scanner = GK_SCANNER_CLEAN,
 	 .action = GK_VERDICT_ALLOW},
@@ -370,6 +378,11 @@ static void parse_good(void **state)
 	assert_int_equal(p->audit.log_allows, !c->quiet);
 	assert_int_equal(p->audit.retain_days, c->retain_days ? c->retain_days : 30);
 	assert_int_equal(p->audit.max_rows, c->max_rows ? c->max_rows : 1000000);
+	if (c->textfile)
+		assert_string_equal(p->metrics.textfile, c->textfile);
+	else
+		assert_null(p->metrics.textfile);
+	assert_int_equal(p->metrics.interval_s, c->interval_s ? c->interval_s : 15);
 	assert_int_equal(p->n_rules, c->n_rules);
 	if (c->n_rules) {
 		const struct gk_rule *r = &p->rules[c->n_rules - 1];
@@ -495,22 +508,9 @@ static void load_packaged_default(void **state)
 
 /* ---- runner: one cmocka test per table row ---- */
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static void add_test(struct CMUnitTest *tests, size_t *n, const char *name,
-		     CMUnitTestFunction fn, const void *state)
-{
-	tests[*n] = (struct CMUnitTest){.name = name, .test_func = fn,
-					.initial_state = (void *)(uintptr_t)state};
-	(*n)++;
-}
-
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CMUnitTestFunction fn;
-	} singles[] = {
+	static const struct single_test singles[] = {
 		{"clamav: auto with the default database", clamav_auto_default_database},
 		{"scan: at most 1024 entries", scan_entry_limit},
 		{"scan: every unconfigured engine reported", every_unconfigured_engine_reported},
@@ -524,8 +524,6 @@ int main(void)
 		add_test(tests, &n, bad_cases[i].name, parse_bad, &bad_cases[i]);
 	for (size_t i = 0; i < N_OF(good_cases); i++)
 		add_test(tests, &n, good_cases[i].name, parse_good, &good_cases[i]);
-	for (size_t i = 0; i < N_OF(singles); i++)
-		add_test(tests, &n, singles[i].name, singles[i].fn, NULL);
-	/* One group, so TAP output has a single plan. */
-	return _cmocka_run_group_tests("policy_schema", tests, n, NULL, NULL) ? 1 : 0;
+	add_singles(tests, &n, singles, N_OF(singles));
+	return run_table("policy_schema", tests, n);
 }

@@ -30,7 +30,27 @@ static inline char *scratch_dir(void)
 	char tmpl[512];
 	snprintf(tmpl, sizeof(tmpl), "%s/gk-scanner-XXXXXX", base && base[0] ? base : "/tmp");
 	char *dir = mkdtemp(tmpl);
+	/* the scanner process reads its databases as its own, unprivileged user */
+	if (dir)
+		chmod(dir, 0755);
 	return dir ? strdup(dir) : NULL;
+}
+
+/* gatekeeper-scand of the build tree the test binary comes from
+ * (BUILD/tests/NAME -> BUILD/gatekeeper-scand). */
+static inline const char *test_scand_path(void)
+{
+	static char path[4200];
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s/../gatekeeper-scand", self);
+	return path;
 }
 
 static inline int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

@@ -21,8 +21,6 @@ BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "not ok 1 - vm: build dir $1 m
 VMDIR=$BUILD/vm
 GUEST_TIMEOUT=${GK_VM_TIMEOUT:-240}
 KERNELS=${GK_VM_KERNELS:-"bookworm bookworm-backports"}
-CC=${CC:-cc}
-CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2"
 mkdir -p "$VMDIR/bin"
 
 N=0
@@ -39,15 +37,9 @@ if ! "$HERE/fetch-kernels.sh" "$VMDIR" >"$VMDIR/fetch.log" 2>&1; then
 	exit 1
 fi
 
-# --- helpers: built from this tree against BUILD's skeleton ---
+# --- helpers: the Makefile's rules (make vm-helpers), against BUILD's skeleton ---
 build_helpers() {
-	make -s -C "$ROOT" BUILD="$BUILD" "$BUILD/gatekeeper.skel.h" &&
-	$CC $CFLAGS -static -o "$VMDIR/bin/gk-vmtool" "$HERE/gk_vmtool.c" &&
-	$CC $CFLAGS -o "$VMDIR/bin/gk-hello" "$HERE/gk_hello.c" &&
-	$CC $CFLAGS -static -o "$VMDIR/bin/gk-hello-static" "$HERE/gk_hello.c" &&
-	$CC $CFLAGS -I"$ROOT" -I"$BUILD" -o "$VMDIR/bin/gk-kload" "$HERE/gk_kload.c" \
-		"$ROOT/gatekeeper/kcache_bpf.c" -lbpf -lelf -lz &&
-	$CC $CFLAGS -static -o "$VMDIR/bin/gk-routes" "$ROOT/tests/integration/routes.c"
+	make -s -C "$ROOT" BUILD="$BUILD" vm-helpers
 }
 if ! build_helpers >"$VMDIR/helpers.log" 2>&1; then
 	sed 's/^/# /' "$VMDIR/helpers.log"

@@ -1,0 +1,19 @@
+/* The watchdog's liveness test. Answered events are counted as events read
+ * minus events still pending, so this needs nothing from the worker pool
+ * but its counters: a pool whose workers are all wedged stops the count,
+ * and the pings stop with it. */
+#include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/systemd.h"
+
+bool event_path_alive(const struct gk_stats *s, struct event_path_probe *p, int64_t now_us,
+		      int64_t interval_us)
+{
+	uint64_t pending = atomic_load(&s->pending);
+	uint64_t answered = atomic_load(&s->events) - pending;
+	/* An idle path is a healthy one: the clock restarts at each event. */
+	if (pending == 0 || answered != p->answered || p->progress_us == 0) {
+		p->answered = answered;
+		p->progress_us = now_us;
+	}
+	return now_us - p->progress_us < interval_us;
+}

@@ -1,0 +1,78 @@
+/* Inside the control server (control.c, control_loop.c): its state. Not a
+ * door: the subsystem's door is control.h. */
+#ifndef GK_CONTROL_SRV_H
+#define GK_CONTROL_SRV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#include "gatekeeper/control.h"
+#include "gatekeeper/proto.h"
+
+#define TAG_LISTEN UINT64_MAX
+#define TAG_WAKE (UINT64_MAX - 1)
+#define SUB_OUT_MAX (64 * 1024)   /* stream bytes staged per subscriber */
+
+enum conn_state {
+	C_READ,    /* receiving the request (deadline, evictable) */
+	C_BUSY,    /* a worker runs its command */
+	C_WRITE,   /* sending the reply (deadline, evictable) */
+	C_SUB,     /* a subscriber: the stream */
+};
+
+struct conn {
+	int fd, passed_fd;
+	uint32_t slot, gen, events;
+	enum conn_state state;
+	int64_t opened_ms, deadline_ms;   /* deadline 0: none */
+	struct control_peer peer;
+	struct proto_buf out;
+	size_t out_off, in_len;
+	struct control_sub *sub;
+	char in[PROTO_MAX_REQUEST];
+};
+
+struct job {
+	struct job *next;
+	uint32_t slot, gen;
+	int fd;
+	bool parsed, subscribe;
+	struct control_peer peer;
+	struct proto_request req;
+	char err[256];
+	struct proto_buf reply;
+};
+
+struct control_server {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct control_ops ops;
+	struct control_limits lim;
+	int listen_fd, epfd, wake_fd;
+	bool socket_made, loop_started;
+	atomic_bool stopping;
+	pthread_t loop, *workers;
+	unsigned n_workers;
+	pthread_mutex_t lock;       /* guards todo, done, quit */
+	pthread_cond_t cond;
+	pthread_mutex_t serial;     /* held by commands that may not run in parallel */
+	struct job *todo, *todo_tail, *done, *spare;
+	bool quit;
+	struct conn **conns;        /* max_conns slots; the loop thread's own */
+	unsigned n_conns;
+	uint32_t next_gen;
+	struct control_hub *hub;
+};
+
+int64_t control_now_ms(void);
+void control_wake(struct control_server *cs);
+void control_job_free(struct job *j);
+/* hand a job to the workers */
+void control_queue_job(struct control_server *cs, struct job *j);
+/* the event loop's thread */
+void *control_loop_main(void *arg);
+void control_conn_close(struct control_server *cs, struct conn *c);
+
+#endif

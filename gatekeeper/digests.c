@@ -1,0 +1,179 @@
+/* digests: see digests.h. One store connection, used under a mutex; it
+ * waits briefly for the lock (a trust refresh may be writing) and on a busy
+ * store simply computes without storing. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "db/db.h"
+#include "gatekeeper/digests.h"
+#include "scanner/scanner.h"
+
+/* <linux/fs.h> before 6.5 lacks it; the ABI is fixed. */
+#ifndef FS_IOC_GETFSUUID
+struct fsuuid2 {
+	unsigned char len;
+	unsigned char uuid[16];
+};
+#define FS_IOC_GETFSUUID _IOR(0x15, 0, struct fsuuid2)
+#endif
+
+/* Inodes written through a shared mapping since we started (their ctime
+ * need not have moved): direct-mapped, and once a slot is needed for a
+ * second inode the store is no longer read for this run (safe, slower). */
+#define FORGOTTEN_SLOTS 4096
+
+static struct {
+	pthread_mutex_t lock;
+	struct gk_db *db;
+	struct { dev_t dev; ino_t ino; bool used; } forgotten[FORGOTTEN_SLOTS];
+	bool distrust_store;
+	struct digests_stats stats;
+} g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+int digests_open(const char *db_path, char *err, size_t errlen)
+{
+	struct gk_db *db = db_open(db_path, err, errlen);
+
+	if (!db)
+		return -1;
+	pthread_mutex_lock(&g.lock);
+	db_close(g.db);
+	g.db = db;
+	pthread_mutex_unlock(&g.lock);
+	return 0;
+}
+
+void digests_close(void)
+{
+	pthread_mutex_lock(&g.lock);
+	db_close(g.db);
+	g.db = NULL;
+	pthread_mutex_unlock(&g.lock);
+}
+
+static bool all_zero(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+int digests_fs_identity(int fd, char *out, size_t size)
+{
+	struct fsuuid2 u = { .len = sizeof(u.uuid) };
+	struct statfs sf;
+	size_t n;
+
+	/* A filesystem that never set its UUID still answers, with zeros (the
+	 * kernel defaults the length to 16): that is no identity. */
+	if (ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 && u.len <= sizeof(u.uuid) &&
+	    !all_zero(u.uuid, u.len)) {
+		n = (size_t)snprintf(out, size, "uuid:");
+		for (unsigned i = 0; i < u.len && n + 2 < size; i++)
+			n += (size_t)snprintf(out + n, size - n, "%02x", u.uuid[i]);
+		return 0;
+	}
+	if (fstatfs(fd, &sf) < 0)
+		return -1;
+	if (sf.f_fsid.__val[0] == 0 && sf.f_fsid.__val[1] == 0)
+		return -1;
+	snprintf(out, size, "fsid:%08x%08x:%lx", (unsigned)sf.f_fsid.__val[0],
+		 (unsigned)sf.f_fsid.__val[1], (unsigned long)sf.f_type);
+	return 0;
+}
+
+static size_t slot_of(dev_t dev, ino_t ino)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
+
+	return (size_t)(h ^ (h >> 31)) % FORGOTTEN_SLOTS;
+}
+
+void digests_forget(dev_t dev, ino_t ino)
+{
+	size_t s = slot_of(dev, ino);
+
+	pthread_mutex_lock(&g.lock);
+	if (g.forgotten[s].used && (g.forgotten[s].dev != dev || g.forgotten[s].ino != ino))
+		g.distrust_store = true;
+	g.forgotten[s].dev = dev;
+	g.forgotten[s].ino = ino;
+	g.forgotten[s].used = true;
+	pthread_mutex_unlock(&g.lock);
+}
+
+/* Caller holds g.lock. */
+static bool forgotten(const struct file_id *id)
+{
+	size_t s = slot_of(id->dev, id->ino);
+
+	return g.distrust_store ||
+	       (g.forgotten[s].used && g.forgotten[s].dev == id->dev && g.forgotten[s].ino == id->ino);
+}
+
+static bool lookup(const char *fs, const struct file_id *id, unsigned char *sha,
+		   unsigned char *md5)
+{
+	unsigned char m[DIGESTS_MD5_LEN];
+	bool has_md5 = false, hit = false;
+
+	pthread_mutex_lock(&g.lock);
+	if (g.db && !forgotten(id) &&
+	    db_digest_get(g.db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size, sha, m,
+			  &has_md5) == 0 && (has_md5 || !md5)) {
+		if (md5)
+			memcpy(md5, m, sizeof(m));
+		hit = true;
+	}
+	if (hit)
+		g.stats.hits++;
+	else
+		g.stats.misses++;
+	pthread_mutex_unlock(&g.lock);
+	return hit;
+}
+
+static void store(const char *fs, const struct file_id *id, const unsigned char *sha,
+		  const unsigned char *md5)
+{
+	size_t s = slot_of(id->dev, id->ino);
+
+	pthread_mutex_lock(&g.lock);
+	/* Read after the mapping write that made us forget: trustworthy again. */
+	if (g.forgotten[s].used && g.forgotten[s].dev == id->dev && g.forgotten[s].ino == id->ino)
+		g.forgotten[s].used = false;
+	if (g.db && db_digest_put(g.db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size,
+				  sha, md5) == 0)
+		g.stats.stored++;
+	pthread_mutex_unlock(&g.lock);
+}
+
+int digests_read(int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
+		 unsigned char *md5, const atomic_bool *cancel)
+{
+	char fs[64];
+	bool have_fs = digests_fs_identity(fd, fs, sizeof(fs)) == 0;
+	struct file_id after;
+
+	if (have_fs && lookup(fs, id, sha, md5))
+		return 0;
+	if (scanner_digests_fd(fd, sha, md5, cancel) < 0)
+		return -1;
+	if (have_fs && file_id_of_fd(fd, &after) == 0 && after.ino == id->ino &&
+	    after.size == id->size && after.ctime_ns == id->ctime_ns)
+		store(fs, id, sha, md5);
+	return 0;
+}
+
+void digests_get_stats(struct digests_stats *out)
+{
+	pthread_mutex_lock(&g.lock);
+	*out = g.stats;
+	pthread_mutex_unlock(&g.lock);
+}

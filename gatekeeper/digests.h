@@ -1,0 +1,55 @@
+/* digests: the SHA-256 (and MD5, where trust needs it) of files, kept in the
+ * store across restarts and reboots. This header is the module's only door.
+ *
+ * Key: the filesystem's identity, the inode, the ctime and the size. A file
+ * changed in any way (write, truncate, chmod, rename over it, a new inode)
+ * gets a new ctime, and ctime cannot be set by a user (utimensat sets
+ * atime/mtime only; ctime becomes "now"), so a changed file misses.
+ *
+ * The filesystem's identity is its UUID as the kernel reports it
+ * (FS_IOC_GETFSUUID, Linux >= 6.5: the on-disk UUID for ext4, xfs, btrfs; a
+ * per-mount random one for tmpfs), else statfs's f_fsid with the fs type
+ * (the kernel answers FS_IOC_GETFSUUID with 16 zero bytes for a filesystem
+ * that never set a UUID: that counts as none).
+ * Not the device number: st_dev is handed out at mount time (anonymous
+ * devices for tmpfs, overlayfs, btrfs subvolumes; loop and USB devices by
+ * order of attach), so after a reboot another filesystem can hold the same
+ * st_dev and inode numbers, and a stored digest would describe the wrong
+ * file. A filesystem with neither (f_fsid 0) is never stored. */
+#ifndef GK_DIGESTS_H
+#define GK_DIGESTS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "gatekeeper/gatekeeperd.h"
+
+#define DIGESTS_MD5_LEN 16
+
+/* Store the digests in the database at db_path (its own connection). Until
+ * then, and after digests_close, digests are computed, never stored. */
+int digests_open(const char *db_path, char *err, size_t errlen);
+void digests_close(void);
+
+/* The digests of the file behind fd whose identity (taken before) is id:
+ * from the store when it holds them for that identity (with MD5 if md5 is
+ * not NULL), else read once (both digests together) and stored when the
+ * file did not change while it was read. The caller checks that (id again
+ * after the call) as for any read. 0 ok, -1 and errno. */
+int digests_read(int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
+		 unsigned char *md5, const atomic_bool *cancel);
+
+/* The file may have changed without a new ctime (a write through a shared
+ * mapping): its stored digests are not used again. */
+void digests_forget(dev_t dev, ino_t ino);
+
+/* "uuid:HEX" or "fsid:HEX:TYPE" for the filesystem holding fd; -1 if none. */
+int digests_fs_identity(int fd, char *out, size_t size);
+
+struct digests_stats {
+	uint64_t hits, misses, stored;
+};
+void digests_get_stats(struct digests_stats *out);
+
+#endif

@@ -1,0 +1,75 @@
+/* dpkg: read dpkg's database (the admin directory, /var/lib/dpkg): which
+ * packages are installed and at which version (status), the paths each
+ * lists (info/PKG[:ARCH].list), the MD5 it recorded for each file
+ * (info/PKG[:ARCH].md5sums), and the diversions. This header is the reader's
+ * only door; it parses, it does not decide. Every reader either fills its
+ * output whole or fails with one line "FILE:LINE: what" and fills nothing. */
+#ifndef GK_DPKG_H
+#define GK_DPKG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DPKG_MD5_LEN 16
+
+struct dpkg_file {
+	char *path;                       /* absolute, as the package lists it */
+	unsigned char md5[DPKG_MD5_LEN];
+	bool has_md5;                     /* md5sums has a line for it */
+};
+
+/* One info/STEM.list with its STEM.md5sums. STEM is "name" or, for
+ * Multi-Arch: same packages, "name:arch". */
+struct dpkg_package {
+	char *stem;
+	struct dpkg_file *files;          /* sorted by path; directories left out */
+	size_t n_files;
+	size_t n_without_md5;             /* files (not directories) md5sums does not cover */
+};
+
+/* A missing md5sums is not an error (some packages ship none): every file
+ * then lacks a digest. */
+int dpkg_read_package(const char *admindir, const char *stem, struct dpkg_package *out,
+		      char *err, size_t errlen);
+void dpkg_package_free(struct dpkg_package *p);
+
+/* One stanza of the status file whose package has files on disk. */
+struct dpkg_installed {
+	char *name, *arch, *version;
+};
+struct dpkg_status {
+	struct dpkg_installed *pkgs;      /* sorted by name, then arch */
+	size_t n;
+};
+/* Reads status, then the journal dpkg keeps beside it (updates/NNNN, the
+ * changes of a run not yet folded into status), the last stanza per package
+ * winning. Keeps the packages whose files are on disk and whose unpack finished:
+ * installed, unpacked, half-configured, triggers-awaited/-pending (a
+ * postinst runs its freshly unpacked binary while half-configured). Leaves
+ * out not-installed, config-files (what `apt remove` leaves) and
+ * half-installed (an unpack or removal that did not finish). */
+int dpkg_read_status(const char *admindir, struct dpkg_status *out, char *err, size_t errlen);
+/* The version of the package an info stem names, or NULL if not installed. */
+const char *dpkg_status_version(const struct dpkg_status *s, const char *stem);
+void dpkg_status_free(struct dpkg_status *s);
+
+/* One diversion (dpkg-divert(1)): every package's `from` is installed as
+ * `to`, except the diverting package's own (`by`; NULL for a --local
+ * diversion, which applies to every package). */
+struct dpkg_diversion {
+	char *from, *to, *by;
+};
+struct dpkg_diversions {
+	struct dpkg_diversion *d;
+	size_t n;
+};
+/* A missing diversions file means none. */
+int dpkg_read_diversions(const char *admindir, struct dpkg_diversions *out, char *err,
+			 size_t errlen);
+void dpkg_diversions_free(struct dpkg_diversions *d);
+
+/* The package name of an info stem ("libc6:amd64" -> "libc6"), into out. */
+void dpkg_stem_name(const char *stem, char *out, size_t size);
+
+#endif

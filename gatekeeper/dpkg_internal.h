@@ -1,0 +1,13 @@
+/* Shared by dpkg.c and dpkg_status.c only; everyone else uses dpkg.h. */
+#ifndef GK_DPKG_INTERNAL_H
+#define GK_DPKG_INTERNAL_H
+
+#include "gatekeeper/dpkg.h"
+
+/* The whole file, NUL-terminated. 1: it does not exist; -1: err filled. */
+int dpkg_slurp(const char *path, char **out, size_t *len, char *err, size_t errlen);
+/* Next line in place (its newline becomes NUL); NULL at the end. */
+char *dpkg_next_line(char **cursor, char *end);
+bool dpkg_parse_md5(const char *hex, unsigned char md5[DPKG_MD5_LEN]);
+
+#endif

@@ -1,0 +1,49 @@
+/* systemd integration: Type=notify readiness and status, reloads, the
+ * watchdog, and decisions as structured journal entries. Every call is a
+ * no-op when the daemon does not run under systemd (or journald). */
+#ifndef GATEKEEPER_SYSTEMD_H
+#define GATEKEEPER_SYSTEMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct gk_daemon;
+struct gk_stats;
+struct db_audit;
+
+/* READY=1 with STATUS= naming the policy mode and the kernel mode. Call it
+ * once the fanotify marks stand and the kernel mode is chosen, and again
+ * after a reload. */
+void svc_ready(struct gk_daemon *d);
+/* RELOADING=1 (with MONOTONIC_USEC=), before re-reading the policy. */
+void svc_reloading(void);
+/* STOPPING=1, as shutdown begins. */
+void svc_stopping(void);
+/* The main loop's poll timeout: timeout_ms (-1: none) shortened so that the
+ * watchdog is fed in time when systemd asked for one (WatchdogSec=). */
+int svc_poll_timeout_ms(int timeout_ms);
+/* From the main loop, every turn: WATCHDOG=1 when one is due and the event
+ * path is alive (alive.c). A wedged path stops the pings and systemd kills
+ * and restarts the daemon. */
+void svc_watchdog(struct gk_daemon *d);
+
+/* alive.c: is the event path turning over? It is alive when no event waits,
+ * or when an event was answered within the last interval_us. The probe
+ * keeps what the previous call saw. */
+struct event_path_probe {
+	uint64_t answered;
+	int64_t progress_us;
+};
+bool event_path_alive(const struct gk_stats *s, struct event_path_probe *p, int64_t now_us,
+		      int64_t interval_us);
+
+/* journal.c: when stderr is connected to the journal (JOURNAL_STREAM), one
+ * decision becomes one structured entry (MESSAGE = the key=value line, plus
+ * GK_VERDICT, GK_SOURCE, GK_PATH, GK_SHA256, GK_PID, GK_EXE, GK_LATENCY_US,
+ * GK_MODE, GK_WOULD_DENY, GK_DETAIL, GK_KIND) and true is returned; false
+ * means the caller logs the line as before. */
+bool journal_active(void);
+bool journal_decision(const char *kind, const struct db_audit *a, const char *sha_hex,
+		      bool warn, const char *message);
+
+#endif

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Programs with hostile names: real execs, then the log, JSON and audit table.
+
+usage: hostile_paths.py BIN SPAWNER CTL SOCKET DB DAEMON_LOG
+
+Creates copies of /bin/true under BIN whose paths hold a newline (followed by
+a forged log line), a tab, quotes, a backslash escape look-alike, bytes that
+are not UTF-8, a C1 control, a line separator, and paths of 4,089 and 4,095
+bytes; runs each (through the spawner, and once through a spawner copy with
+a hostile name, so the exe field is hostile too). Then checks:
+  - every line of the daemon's log is UTF-8, and every decision line parses
+    as `WORD key=value...` with values plain or quoted with \\" \\\\ \\xNN;
+    each hostile path (and the hostile exe) decodes back to its exact bytes;
+    no line starts with the forged text;
+  - `gatekeeper-ctl --json query PATH` is valid JSON for every path the
+    client can send (no newline, request under 4 KiB), and its "path"
+    gives the exact bytes back with os.fsencode;
+  - the audit table holds each path's exact bytes.
+Prints one line: "ok ..." or the failures; exits 0 only when all hold.
+"""
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+
+FORGED = b"decision time=2000-01-01T00:00:00Z pid=1 path=/forged verdict=allow"
+
+
+def names(bindir):
+    b = os.fsencode(bindir)
+    out = [b + b"/nl\n" + FORGED, b + b"/tab\there", b + b'/dq"x" verdict=allow',
+           b + b"/sq'x", b + b"/back\\x41slash\\", b + b"/bad\xff\xfeutf8",
+           b + b"/cut\xc3", b + b"/nel\xc2\x85x", b + b"/ls\xe2\x80\xa8x",
+           b + b"/sp ace=eq", b + "/caf\u00e9".encode()]
+    for total in (4089, 4095):
+        d = b + b"/long%d" % total
+        while total - len(d) - 1 > 255:   # what is left is more than one name
+            d += b"/" + b"d" * 250
+        out.append(d + b"/" + b"f" * (total - len(d) - 1))
+    return out
+
+
+def make(path, n):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(b"/bin/true", "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read() + b"\nhostile %d %d\n" % (n, time.time_ns()))
+    os.chmod(path, 0o755)
+
+
+VALUE = rb'(?:"(?:[^"\\]|\\["\\]|\\x[0-9a-f]{2})*"|[^ "\\=]*)'
+LINE = re.compile(rb"^[a-z_]+(?: [a-z_0-9]+=" + VALUE + rb")*$")
+PAIR = re.compile(rb" ([a-z_0-9]+)=(" + VALUE + rb")")
+
+
+def decode(v):
+    if not v.startswith(b'"'):
+        return v
+    out, i, v = bytearray(), 0, v[1:-1]
+    while i < len(v):
+        if v[i:i + 1] == b"\\":
+            if v[i + 1:i + 2] == b"x":
+                out.append(int(v[i + 2:i + 4], 16))
+                i += 4
+            else:
+                out += v[i + 1:i + 2]
+                i += 2
+        else:
+            out += v[i:i + 1]
+            i += 1
+    return bytes(out)
+
+
+def read_log(logpath, bad):
+    paths, exes = set(), set()
+    with open(logpath, "rb") as f:
+        data = f.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad.append("daemon log is not UTF-8: %s" % e)
+    for line in data.split(b"\n"):
+        if line.startswith(b"forged") or line.startswith(FORGED):
+            bad.append("a forged line in the log: %r" % line[:100])
+        if not line.startswith((b"decision ", b"prescan ", b"kernel_deny ")):
+            continue
+        if not LINE.match(line):
+            bad.append("unparseable decision line: %r" % line[:300])
+            continue
+        if not line.startswith(b"decision "):
+            continue
+        fields = {k: decode(v) for k, v in PAIR.findall(line)}
+        paths.add(fields.get(b"path", b""))
+        exes.add(fields.get(b"exe", b""))
+    return paths, exes
+
+
+def main():
+    bindir, spawner, ctl, sock, db, logpath = sys.argv[1:7]
+    bad, paths = [], names(bindir)
+    for n, p in enumerate(paths):
+        make(p, n)
+    exe = os.fsencode(bindir) + b"/spawn\ner \"\xff"
+    shutil.copy(spawner, exe)
+    os.chmod(exe, 0o755)
+    for p in paths:
+        r = subprocess.run([spawner, "exec", p], capture_output=True, timeout=15)
+        if r.returncode != 0:
+            bad.append("exec %r: exit %d %r" % (p[-40:], r.returncode, r.stdout))
+    r = subprocess.run([exe, "exec", paths[1]], capture_output=True, timeout=15)
+    if r.returncode != 0:
+        bad.append("exec through the hostile spawner: exit %d" % r.returncode)
+    want = set(paths) | {exe}
+    for _ in range(100):  # the audit writer logs after the reply
+        seen, exes = read_log(logpath, [])
+        if want <= seen | {e for e in exes if e == exe}:
+            break
+        time.sleep(0.1)
+    seen, exes = read_log(logpath, bad)
+    for p in sorted(want - seen - ({exe} & exes)):
+        bad.append("no decision line whose path decodes to %r" % p[-60:])
+    if exe not in exes:
+        bad.append("no decision line whose exe decodes to the hostile spawner")
+    for p in paths:
+        if len(p) + 3 * sum(c < 0x20 or c == 0x7f for c in p) > 4089:
+            continue   # "query " + the path (control bytes as \xNN) + "\n" > 4 KiB
+        r = subprocess.run([ctl, "--socket", sock, "--json", "query", p], capture_output=True,
+                           timeout=15)
+        try:
+            got = os.fsencode(json.loads(r.stdout)["path"])
+            if got != p:
+                bad.append("--json query path %r != %r" % (got[-40:], p[-40:]))
+        except (ValueError, KeyError) as e:
+            bad.append("--json query %r: not JSON (%s): %r" % (p[-40:], e, r.stdout[:200]))
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    con.text_factory = bytes
+    stored = {row[0] for row in con.execute("SELECT path FROM audit")}
+    stored_exe = {row[0] for row in con.execute("SELECT exe FROM audit")}
+    con.close()
+    for p in paths:
+        if p not in stored:
+            bad.append("audit table lacks the exact path %r" % p[-60:])
+    if exe not in stored_exe:
+        bad.append("audit table lacks the hostile exe's exact bytes")
+    if bad:
+        print("; ".join(bad[:8]))
+        return 1
+    print("ok: %d hostile paths, log lines parse, JSON reads back, audit exact" % len(paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

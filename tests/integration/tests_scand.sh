@@ -1,0 +1,167 @@
+# The privilege-separated scanner on real execs: libclamav runs only in
+# gatekeeper-scand processes (no capabilities, an unprivileged user, their
+# own network namespace, seccomp); a scanner killed mid-scan or hung past
+# max_scan_time_ms makes that exec an on_error decision with the reason in
+# the audit detail, and the next exec is scanned by a fresh process.
+# Sourced by run.sh after tests_scanner.sh (whose helpers it uses).
+
+TESTS+=(
+	scand_daemon_never_maps_libclamav:60
+	scand_kill9_mid_scan_is_on_error:60
+	scand_hang_past_max_scan_time_is_on_error:60
+)
+
+# scd_children PID: the children of every thread of PID.
+scd_children() {
+	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d'
+}
+
+# scd_scanners PID: the children of PID that are gatekeeper-scand (the
+# daemon has other children, such as its sentinel).
+scd_scanners() {
+	local kid
+	for kid in $(scd_children "$1"); do
+		[[ $(cat "/proc/$kid/comm" 2>/dev/null) == gatekeeper-scan* ]] && echo "$kid"
+	done
+}
+
+# scd_worker: sets ZPID (the zygote: the daemon's gatekeeper-scand child)
+# and WPID (its first worker), waiting up to 5 s for them.
+scd_worker() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		ZPID=$(scd_scanners "$DPID" | head -n 1)
+		WPID=""
+		[[ -n $ZPID ]] && WPID=$(scd_scanners "$ZPID" | head -n 1)
+		[[ -n $WPID ]] && return 0
+		sleep 0.1
+	done
+	fail "no scanner worker process under gatekeeperd ($DPID): zygote '${ZPID:-}'"
+}
+
+# scd_audit_detail PATH: the detail of the newest audit row for PATH.
+scd_audit_detail() {
+	local i out
+	for ((i = 0; i < 50; i++)); do
+		out=$(sqlite3 -cmd '.timeout 3000' "$DB" \
+			"SELECT source || '|' || detail FROM audit WHERE path = '$1' ORDER BY id DESC LIMIT 1;" 2>&1)
+		[[ -n $out ]] && break
+		sleep 0.1
+	done
+	printf '%s\n' "$out"
+}
+
+# scd_stage NAME MARKER: a unique script with MARKER in it, written outside
+# the watched tree and renamed into it, so no pre-scan (close-write) runs.
+scd_stage() {
+	mkdir -p "$T/stage"
+	printf '#!/bin/sh\n# %s %s %s\nexit 0\n' "$2" "$RANDOM" "$(date +%s%N)" >"$T/stage/$1" &&
+		chmod 0755 "$T/stage/$1" && mv "$T/stage/$1" "$BIN/$1" || fail "cannot stage $BIN/$1"
+}
+
+scd_status_field() { # PID FIELD
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | head -n 1
+}
+
+# gatekeeperd neither links nor maps libclamav; the scanner processes run
+# with no capabilities, not as root, outside the daemon's network
+# namespace, under seccomp with no_new_privs; and they still detect.
+t_scand_daemon_never_maps_libclamav() {
+	local db=$T/clamdb p name v
+	mkdir "$db"
+	ldd "$BINDIR/gatekeeper-scand" | grep -q libclamav ||
+		fail "gatekeeper-scand does not link libclamav (the check below would prove nothing)"
+	ldd "$GKD" | grep -q libclamav && fail "gatekeeperd links libclamav: $(ldd "$GKD" | grep libclamav)"
+	scn_eicar_script "$BIN/eicar.sh"
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	scn_policy deny "$db"
+	start_daemon
+	scn_wait_available clamav 1
+	expect_eperm "$BIN/eicar.sh" "EICAR script, scanned in gatekeeper-scand: "
+	scd_worker
+	grep -q libclamav "/proc/$DPID/maps" && fail "gatekeeperd maps libclamav"
+	grep -q libclamav "/proc/$WPID/maps" || fail "the scanner worker $WPID does not map libclamav"
+	for p in "$ZPID" "$WPID"; do
+		name=$(cat "/proc/$p/comm")
+		for v in CapEff CapPrm CapBnd CapAmb; do
+			[[ $(scd_status_field "$p" $v) == 0000000000000000 ]] ||
+				fail "$name ($p): $v is $(scd_status_field "$p" $v)"
+		done
+		v=$(scd_status_field "$p" Uid)
+		[[ $v != 0* ]] || fail "$name ($p) runs as uid 0: Uid: $v"
+		[[ $(scd_status_field "$p" Seccomp) == 2 ]] || fail "$name ($p) has no seccomp filter"
+		[[ $(scd_status_field "$p" NoNewPrivs) == 1 ]] || fail "$name ($p) lacks no_new_privs"
+		[[ $(readlink "/proc/$p/ns/net") != "$(readlink "/proc/$DPID/ns/net")" ]] ||
+			fail "$name ($p) shares the daemon's network namespace"
+		[[ $(readlink "/proc/$p/ns/mnt") != "$(readlink "/proc/$DPID/ns/mnt")" ]] ||
+			fail "$name ($p) shares the daemon's mount namespace"
+	done
+	note "gatekeeperd VmRSS $(scd_status_field "$DPID" VmRSS | tr -s ' ') with ClamAV on (its scanner processes: $(scd_status_field "$ZPID" VmRSS | tr -s ' '), $(scd_status_field "$WPID" VmRSS | tr -s ' '))"
+	note "zygote $ZPID, worker $WPID: Uid $(scd_status_field "$WPID" Uid | cut -f1), CapEff 0, net $(readlink "/proc/$WPID/ns/net")"
+	scn_stop_checked
+}
+
+# kill -9 of the worker while it scans: that exec gets on_error (deny here)
+# with the reason in the audit detail; the next execs are scanned by a new
+# worker (a clean one runs, an infected one is denied by the scanner).
+t_scand_kill9_mid_scan_is_on_error() {
+	local db=$T/clamdb r detail old_w
+	mkdir "$db"
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	scn_policy deny "$db"
+	GK_SCAND_TEST=delay:8000 start_daemon
+	scn_wait_available clamav 1
+	scd_stage clean1.sh clean
+	expect_runs "$BIN/clean1.sh" "clean script before the kill: "
+	scd_worker
+	old_w=$WPID
+	scd_stage slow.sh gk-scand-slow
+	exec_result "$BIN/slow.sh" >"$T/slow.result" &
+	sleep 1
+	kill -9 "$WPID" || fail "cannot kill the scanner worker $WPID"
+	wait $!
+	r=$(cat "$T/slow.result")
+	[[ $r == errno:EPERM ]] || fail "exec whose scanner was killed: expected EPERM (on_error deny), got $r"
+	detail=$(scd_audit_detail "$BIN/slow.sh")
+	[[ $detail == "on-error|"*"scanner process killed by signal 9"* ]] ||
+		fail "audit row of the exec whose scanner was killed: '$detail'"
+	note "audit: $detail"
+	scd_stage clean2.sh clean
+	expect_runs "$BIN/clean2.sh" "clean script after the kill: "
+	scn_eicar_script "$T/stage/eicar.sh" && mv "$T/stage/eicar.sh" "$BIN/eicar.sh"
+	expect_eperm "$BIN/eicar.sh" "EICAR after the kill: "
+	scn_expect_query "$BIN/eicar.sh" deny scanner GkTest.Eicar.Ndb
+	scd_worker
+	[[ $WPID != "$old_w" ]] || fail "the killed worker $old_w is still listed"
+	alive "$old_w" && fail "the killed worker $old_w is still alive"
+	scn_stop_checked
+}
+
+# A scan that does not answer within the subtree's max_scan_time_ms: the
+# daemon kills the worker, the exec gets on_error with the reason, and
+# other execs are scanned at once.
+t_scand_hang_past_max_scan_time_is_on_error() {
+	local db=$T/clamdb r detail t0 took
+	mkdir "$db"
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	write_policy enforce allow "on_error: deny" "scanners:" \
+		"  clamav: {enabled: true, database: $db}" "scan:" \
+		"  - {path: $BIN, engines: [clamav], max_scan_time_ms: 700}"
+	GK_SCAND_TEST=delay:60000 start_daemon
+	scn_wait_available clamav 1
+	scd_stage slow.sh gk-scand-slow
+	t0=$(date +%s%N)
+	r=$(exec_result "$BIN/slow.sh")
+	took=$((($(date +%s%N) - t0) / 1000000))
+	[[ $r == errno:EPERM ]] || fail "exec of a file whose scan hangs: expected EPERM, got $r"
+	((took < 4000)) || fail "the hung scan held the exec for $took ms (limit 700 ms)"
+	detail=$(scd_audit_detail "$BIN/slow.sh")
+	[[ $detail == "on-error|"*"max_scan_time_ms"*"scanner process killed"* ]] ||
+		fail "audit row of the hung scan: '$detail'"
+	note "exec answered in $took ms; audit: $detail"
+	scd_stage clean.sh clean
+	expect_runs "$BIN/clean.sh" "clean script after the timeout: "
+	scn_eicar_script "$T/stage/eicar.sh" && mv "$T/stage/eicar.sh" "$BIN/eicar.sh"
+	expect_eperm "$BIN/eicar.sh" "EICAR after the timeout: "
+	scn_stop_checked
+}

@@ -1,0 +1,85 @@
+# systemd's notify protocol (Type=notify, WatchdogSec=), spoken to a
+# listener on the test's tmpfs in place of systemd: READY=1 with STATUS=,
+# watchdog pings while idle, RELOADING=1 then READY=1 around SIGHUP,
+# STOPPING=1. (journald's structured entries need a journal: tests/sys.)
+
+# notify_listener FILE SOCKET: record each datagram as "MONO_MS<TAB>text".
+notify_listener() {
+	timeout -s KILL 60 "$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[2])
+with open(sys.argv[1], "a", buffering=1) as out:
+    while True:
+        m = s.recv(4096).decode(errors="replace").replace("\n", "|")
+        out.write("%d\t%s\n" % (time.monotonic() * 1000, m))
+' "$1" "$2" &
+	record_pid $!
+	local i
+	for ((i = 0; i < 50; i++)); do [[ -S $2 ]] && return 0; sleep 0.1; done
+	fail "the notify listener did not start"
+}
+
+# wait_notify PATTERN: until a recorded message matches (5 s).
+wait_notify() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q -- "$1" "$T/notify.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no notify message matching '$1' in 5 s; got: $(cut -f2 "$T/notify.log" | sort | uniq -c | tr '\n' ' ')"
+}
+
+t_sd_notify_ready_reload_watchdog_stopping() {
+	mkbin prog
+	write_policy enforce allow
+	: >"$T/notify.log"
+	notify_listener "$T/notify.log" "$T/notify.sock"
+	export NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=1000000
+	start_daemon
+	unset NOTIFY_SOCKET WATCHDOG_USEC
+	wait_notify 'READY=1|STATUS=mode=enforce kernel_mode='
+	# READY=1 came once the marks stood: the first exec is already gated
+	expect_runs "$BIN/prog" "after READY=1: "
+	[[ $(grep -c 'READY=1' "$T/notify.log") -eq 1 ]] || fail "READY=1 sent more than once at start"
+	sleep 2
+	local pings
+	pings=$(grep -c 'WATCHDOG=1' "$T/notify.log")
+	((pings >= 4)) || fail "WatchdogSec=1s: $pings pings in 2 s of idling (want >= 4)"
+	note "$pings watchdog pings in 2 s (WATCHDOG_USEC=1000000)"
+
+	kill -HUP "$DPID"
+	wait_notify 'RELOADING=1|MONOTONIC_USEC='
+	# READY=1 again after the reload, and after the RELOADING=1
+	local reloading_line ready_lines
+	reloading_line=$(grep -n 'RELOADING=1' "$T/notify.log" | head -n1 | cut -d: -f1)
+	for ((i = 0; i < 50; i++)); do
+		ready_lines=$(awk -v r="$reloading_line" 'NR > r && /READY=1/' "$T/notify.log" | wc -l)
+		((ready_lines >= 1)) && break
+		sleep 0.1
+	done
+	((ready_lines >= 1)) || fail "no READY=1 after RELOADING=1"
+
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM"
+	wait_notify 'STOPPING=1'
+}
+
+t_sd_notify_absent_is_silent() {
+	# Outside systemd (no NOTIFY_SOCKET) nothing changes: same start, same exit.
+	mkbin prog
+	write_policy enforce allow
+	unset NOTIFY_SOCKET WATCHDOG_USEC
+	start_daemon
+	expect_runs "$BIN/prog" ""
+	grep -q '^ready mode=enforce' "$DLOG" || fail "no plain 'ready' line on stderr: $(head -n 3 "$DLOG" | tr '\n' ' ')"
+	# and each decision stays one key=value line on stderr
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q "^decision .*path=$BIN/prog " "$DLOG" && break
+		sleep 0.1
+	done
+	grep -q "^decision .*path=$BIN/prog " "$DLOG" || fail "no plain decision line for $BIN/prog on stderr"
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM"
+}

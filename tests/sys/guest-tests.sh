@@ -1,0 +1,194 @@
+#!/bin/sh
+# The package on a booted Debian 12 system, as an admin meets it: apt
+# install (offline, from the image's local repository), the unit under
+# systemd (notify, status, reload, watchdog), journald's structured entries,
+# restarts after SIGKILL and SIGSTOP, apt purge.
+. /root/gk/guest-lib.sh
+export DEBIAN_FRONTEND=noninteractive
+cd /root/gk
+LOG=/root/gk/apt.log
+show() { systemctl show -p "$1" --value gatekeeperd; }
+# wait_for SECONDS CMD...: until CMD succeeds.
+wait_for() {
+	t=$1; shift
+	for i in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+	return 1
+}
+is_active() { [ "$(systemctl is-active gatekeeperd)" = active ]; }
+new_pid() { [ "$(show MainPID)" != 0 ] && [ "$(show MainPID)" != "$1" ] && is_active; }
+journal_has() { # FIELD=VALUE...: a gatekeeperd entry with all these fields
+	journalctl -q -u gatekeeperd "$@" -o export | grep -q '^GK_VERDICT='
+}
+tail_log() { tail -n "${2:-15}" "$1" | sed 's/^/GKTAP #   /'; }
+
+comment "$(uname -r), lsm=$(cat /sys/kernel/security/lsm), booted to multi-user in $(elapsed)"
+
+# --- install ---
+comment "install at $(elapsed)"
+apt-get update >$LOG 2>&1
+if apt-get install -y ./gatekeeper_*.deb >>$LOG 2>&1; then
+	ok "apt install ./gatekeeper_*.deb from the local repository (no network)"
+else
+	not_ok "apt install ./gatekeeper_*.deb from the local repository (no network)"
+	tail_log $LOG
+fi
+wait_for 30 is_active
+expect "the service is active after install" active "$(systemctl is-active gatekeeperd)"
+expect "it is enabled" enabled "$(systemctl is-enabled gatekeeperd 2>&1)"
+st=$(gatekeeper-ctl --json status 2>&1 | tr -d ' \n')
+expect "gatekeeper-ctl status: monitor mode" '"mode":"monitor"' "$st"
+expect "gatekeeper-ctl status: kernel mode bpf" '"kernel_mode":"bpf"' "$st"
+expect "Type=notify, READY=1 sent: STATUS= names mode and kernel mode" \
+	"notify mode=monitor kernel_mode=bpf" "$(show Type) $(show StatusText)"
+expect "WatchdogSec= is in force" "20s" "$(show WatchdogUSec)"
+cf=$(dpkg-query -W -f='${Conffiles}' gatekeeper)
+expect "conffile: policy.yaml" /etc/gatekeeper/policy.yaml "$cf"
+expect "conffile: deny.sha256" /etc/gatekeeper/deny.sha256 "$cf"
+missing=""
+for f in /usr/sbin/gatekeeperd /usr/sbin/gatekeeper-ctl /usr/share/man/man8/gatekeeperd.8.gz \
+	/usr/share/man/man8/gatekeeper-ctl.8.gz /usr/share/man/man5/gatekeeper-policy.5.gz \
+	/usr/share/bash-completion/completions/gatekeeper-ctl /lib/systemd/system/gatekeeperd.service; do
+	[ -e "$f" ] || missing="$missing $f"
+done
+expect "the package installs daemon, ctl, man pages, completion, unit" "missing: " "missing: $missing"
+if out=$(systemd-analyze verify --man=no gatekeeperd.service 2>&1); then
+	ok "systemd-analyze verify gatekeeperd.service"
+else
+	not_ok "systemd-analyze verify gatekeeperd.service" "$(echo "$out" | flat)"
+fi
+systemd-analyze security --no-pager gatekeeperd.service 2>&1 | grep -E 'Overall exposure|✗ (Capability|Private|Protect|Restrict|System)' |
+	head -n 20 | sed 's/^/GKTAP # security: /'
+
+# --- journald, monitor mode: a decision is one structured entry ---
+comment "journald at $(elapsed)"
+cp /usr/bin/true /tmp/gk-mon && printf 'gkmon001' >>/tmp/gk-mon
+/tmp/gk-mon
+if wait_for 20 journal_has GK_PATH=/tmp/gk-mon GK_VERDICT=allow GK_MODE=monitor; then
+	ok "journalctl -u gatekeeperd GK_PATH=... GK_VERDICT=allow finds the monitor decision"
+else
+	not_ok "journalctl -u gatekeeperd GK_PATH=... GK_VERDICT=allow finds the monitor decision"
+	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
+fi
+# the field names of that entry (export format: one paragraph per entry)
+journalctl -q -u gatekeeperd -o export >/root/gk/journal.export 2>&1
+fields=$(awk 'BEGIN { RS = ""; FS = "\n" }
+	{ hit = 0; for (i = 1; i <= NF; i++) if ($i == "GK_PATH=/tmp/gk-mon") hit = 1 }
+	hit { for (i = 1; i <= NF; i++) if ($i ~ /^GK_/) { sub(/=.*/, "=", $i); print $i } }' \
+	/root/gk/journal.export | sort -u | flat)
+if [ -z "$fields" ]; then
+	comment "journal export: $(wc -l </root/gk/journal.export) lines; entries with GK_PATH:"
+	grep -a '^GK_PATH=' /root/gk/journal.export | head -n 5 | sed 's/^/GKTAP #   /'
+fi
+expect "the entry carries GK_SHA256, GK_PID, GK_EXE, GK_LATENCY_US, GK_SOURCE, GK_DETAIL" \
+	"GK_DETAIL= GK_EXE= GK_KIND= GK_LATENCY_US= GK_MODE= GK_PATH= GK_PID= GK_SHA256= GK_SOURCE= GK_VERDICT= GK_WOULD_DENY=" "$fields"
+
+# --- reload into enforce (RELOADING=1 ... READY=1), a denial in the journal ---
+cp /usr/bin/true /tmp/gk-bad && printf 'gkbad001' >>/tmp/gk-bad
+cp /usr/bin/true /tmp/gk-ok && printf 'gkok0001' >>/tmp/gk-ok
+bad_sha=$(sha256sum /tmp/gk-bad | cut -d' ' -f1)
+echo "$bad_sha gk-bad" >>/etc/gatekeeper/deny.sha256
+sed -i 's/^mode: monitor/mode: enforce/' /etc/gatekeeper/policy.yaml
+systemctl reload gatekeeperd
+wait_for 30 sh -c 'systemctl show -p StatusText --value gatekeeperd | grep -q mode=enforce'
+expect "systemctl reload: STATUS= says enforce, unit active again" "active mode=enforce" \
+	"$(systemctl is-active gatekeeperd) $(show StatusText)"
+out=$(timeout 20 /tmp/gk-bad 2>&1; echo "rc=$?")
+expect "enforce: a program on the deny list is refused (EPERM)" "not permitted" "$out"
+if wait_for 20 journal_has GK_VERDICT=deny GK_PATH=/tmp/gk-bad GK_SHA256=$bad_sha; then
+	ok "journalctl -u gatekeeperd GK_VERDICT=deny lists the denial, with its SHA-256"
+else
+	not_ok "journalctl -u gatekeeperd GK_VERDICT=deny lists the denial, with its SHA-256"
+	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
+fi
+out=$(timeout 20 /tmp/gk-ok; echo "rc=$?")
+expect "enforce: an unlisted program still runs" "rc=0" "$out"
+
+# --- ClamAV in gatekeeper-scand, confined by itself under the unit's sandbox ---
+# EICAR in two halves: no file of the repository holds it whole.
+A='X5O!P%@AP[4\PZX54(P^)7CC)7}$' B='EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+mkdir -p /var/lib/gk-clamdb
+printf 'GkSys.Eicar:0:*:%s\n' "$(printf '%s%s' "$A" "$B" | od -An -v -tx1 | tr -d ' \n')" \
+	>/var/lib/gk-clamdb/gk.ndb
+sed -i 's|database: /var/lib/clamav|database: /var/lib/gk-clamdb|' /etc/gatekeeper/policy.yaml
+systemctl reload gatekeeperd
+if wait_for 60 sh -c 'gatekeeper-ctl status | grep -q "^scanners: clamav: available"'; then
+	ok "ClamAV loads in gatekeeper-scand under the unit"
+else
+	not_ok "ClamAV loads in gatekeeper-scand under the unit" "$(gatekeeper-ctl status 2>&1 | grep clamav | flat)"
+	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
+fi
+printf '#!/bin/sh\n# %s%s\nexit 0\n' "$A" "$B" >/tmp/gk-eicar.sh && chmod 0755 /tmp/gk-eicar.sh
+out=$(timeout 20 /tmp/gk-eicar.sh 2>&1; echo "rc=$?")
+expect "enforce: a script carrying EICAR is refused by ClamAV" "not permitted" "$out"
+expect "gatekeeper-ctl query names the signature" "GkSys.Eicar" \
+	"$(gatekeeper-ctl query /tmp/gk-eicar.sh 2>&1 | flat)"
+expect "gatekeeperd maps no libclamav" "0" "$(grep -c libclamav /proc/"$(show MainPID)"/maps)"
+expect "the package made the scanner user" "gatekeeper-scan" "$(getent passwd gatekeeper-scan | cut -d: -f1)"
+sp=$(pgrep -x gatekeeper-scan | tail -n 1)
+st=$(grep -E '^(Uid|CapEff|CapBnd|Seccomp|NoNewPrivs):' "/proc/${sp:-0}/status" 2>/dev/null | flat)
+u=$(id -u gatekeeper-scan 2>/dev/null)
+expect "a scanner process: the scanner user, no capabilities, seccomp, no_new_privs" \
+	"Uid: $u $u $u $u CapEff: 0000000000000000 CapBnd: 0000000000000000 NoNewPrivs: 1 Seccomp: 2" \
+	"$(echo "$st" | tr -s '\t ' ' ' | sed 's/ *$//')"
+expect "a scanner process has a network namespace of its own" "other" \
+	"$([ "$(readlink /proc/"${sp:-0}"/ns/net)" != "$(readlink /proc/"$(show MainPID)"/ns/net)" ] && echo other)"
+
+# --- the watchdog is fed while the daemon idles ---
+pid=$(show MainPID) restarts=$(show NRestarts)
+sleep 25
+expect "the watchdog (20 s) is fed while idle: same pid after 25 s" "$pid $restarts" \
+	"$(show MainPID) $(show NRestarts)"
+
+# --- SIGKILL: systemd restarts it, no exec hangs meanwhile ---
+comment "SIGKILL at $(elapsed)"
+# new programs (no cached verdict: each exec asks whichever daemon is there)
+for i in $(seq 30); do cp /usr/bin/true /tmp/gk-k$i && printf 'gkk%05d' $i >>/tmp/gk-k$i; done
+pid=$(show MainPID)
+systemctl kill -s KILL --kill-who=main gatekeeperd
+hung=0 failed=0
+for i in $(seq 30); do
+	timeout 10 /tmp/gk-k$i
+	case $? in 0) ;; 124) hung=$((hung + 1)) ;; *) failed=$((failed + 1)) ;; esac
+done
+expect "no exec hung or failed while gatekeeperd was killed and restarted" "hung=0 failed=0" \
+	"hung=$hung failed=$failed"
+if wait_for 60 new_pid "$pid"; then
+	ok "SIGKILL: systemd restarted gatekeeperd (pid $pid -> $(show MainPID))"
+else
+	not_ok "SIGKILL: systemd restarted gatekeeperd" "$(systemctl is-active gatekeeperd) pid $(show MainPID)"
+fi
+out=$(timeout 20 /tmp/gk-bad 2>&1; echo "rc=$?")
+expect "after the restart the denial still holds" "not permitted" "$out"
+
+# --- SIGSTOP: a wedged daemon stops feeding the watchdog and is restarted ---
+pid=$(show MainPID)
+t0=$(cut -d. -f1 /proc/uptime)
+systemctl kill -s STOP --kill-who=main gatekeeperd
+if wait_for 120 new_pid "$pid"; then
+	ok "SIGSTOP: the watchdog got gatekeeperd restarted after $(($(cut -d. -f1 /proc/uptime) - t0)) s"
+else
+	not_ok "SIGSTOP: the watchdog got gatekeeperd restarted" "$(systemctl is-active gatekeeperd) pid $(show MainPID)"
+fi
+expect "systemd logged the watchdog timeout" "atchdog timeout" \
+	"$(journalctl -q -u gatekeeperd --no-pager | grep -i 'watchdog timeout' | tail -n1)"
+
+# --- apt purge: nothing left, every program runs ---
+comment "purge at $(elapsed)"
+files=$(dpkg -L gatekeeper | while read -r f; do [ -d "$f" ] || echo "$f"; done)
+if apt-get purge -y gatekeeper >>$LOG 2>&1; then
+	ok "apt purge gatekeeper"
+else
+	not_ok "apt purge gatekeeper"
+	tail_log $LOG
+fi
+left=""
+for f in $files /etc/gatekeeper /var/lib/gatekeeper /run/gatekeeper /usr/share/doc/gatekeeper \
+	/etc/systemd/system/multi-user.target.wants/gatekeeperd.service; do
+	[ -e "$f" ] && left="$left $f"
+done
+expect "purge leaves no file of the package, no store, no runtime directory" "left: " "left: $left"
+expect "the unit is gone" "not-found" "$(show LoadState)"
+expect "no gatekeeperd process is left" "none" "$(pgrep -x gatekeeperd || echo none)"
+out=$(timeout 20 /tmp/gk-bad; echo "rc=$?")
+expect "after purge the once-denied program runs" "rc=0" "$out"
+comment "guest suite done at $(elapsed)"

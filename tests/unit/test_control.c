@@ -1,0 +1,370 @@
+/* Unit tests of the control server (no root needed): a socket in a temp
+ * dir, a stub dispatcher. Start/stop/start in one process, concurrency
+ * behind slow commands and idle clients, deadlines, the cap, the request
+ * parser, and the decision stream with its drop accounting. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "db/db.h"
+#include "gatekeeper/control.h"
+#include "gatekeeper/proto.h"
+
+struct fixture {
+	char dir[64], sock[128];
+	struct control_server *cs;
+	atomic_bool deny;     /* the stub refuses every peer */
+};
+
+static bool stub_authorize(void *ctx, const struct control_peer *peer)
+{
+	struct fixture *f = ctx;
+	return peer->known && !atomic_load(&f->deny);
+}
+
+static void stub_dispatch(void *ctx, const char *verb, const char *arg, int fd,
+			  struct proto_buf *reply)
+{
+	(void)ctx;
+	if (!strcmp(verb, "sleep")) {
+		usleep((useconds_t)atoi(arg) * 1000);
+	} else if (strcmp(verb, "status")) {
+		proto_error(reply, EXIT_USAGE, "unknown request '%.64s'", verb);
+		return;
+	}
+	proto_num(reply, "ok", 1);
+	proto_str(reply, "verb", verb);
+	proto_num(reply, "fd", fd >= 0);
+}
+
+static bool stub_parallel(void *ctx, const char *verb)
+{
+	(void)ctx;
+	return !strcmp(verb, "status");
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start(struct fixture *f, const struct control_limits *lim)
+{
+	char err[256] = "";
+	struct control_ops ops = { .ctx = f, .authorize = stub_authorize,
+				   .dispatch = stub_dispatch, .parallel = stub_parallel };
+	f->cs = control_server_new(f->sock, &ops, lim, err, sizeof(err));
+	if (!f->cs)
+		fail_msg("control_server_new: %s", err);
+	if (control_server_start(f->cs, (gid_t)-1, err, sizeof(err)) < 0)
+		fail_msg("control_server_start: %s", err);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/gk-ctl-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->sock, sizeof(f->sock), "%s/s.sock", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	control_server_free(f->cs);
+	unlink(f->sock);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s >= 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return s;
+}
+
+/* Read until the server closes or timeout_ms passes; returns bytes read. */
+static size_t read_all(int s, char *buf, size_t size, int timeout_ms)
+{
+	size_t len = 0;
+	int64_t end = mono_ms() + timeout_ms;
+	while (len + 1 < size) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		int64_t left = end - mono_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		ssize_t n = read(s, buf + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static void call(const char *path, const char *req, char *buf, size_t size, int timeout_ms)
+{
+	int s = dial(path);
+	assert_int_equal(write(s, req, strlen(req)), (ssize_t)strlen(req));
+	read_all(s, buf, size, timeout_ms);
+	close(s);
+}
+
+static void publish_one(struct control_server *cs)
+{
+	struct db_audit a = { .time_us = 1, .path = "/x", .exe = "/y", .detail = "" };
+	control_publish(cs, &a, CONTROL_KIND_EXEC);
+}
+
+static void test_start_stop_start(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096], err[256];
+	struct control_ops ops = { .ctx = f, .authorize = stub_authorize, .dispatch = stub_dispatch };
+	control_server_stop(NULL);
+	control_server_free(NULL);
+	/* never started, then freed: fine */
+	control_server_free(control_server_new(f->sock, &ops, NULL, err, sizeof(err)));
+	start(f, NULL);
+	for (int round = 0; round < 3; round++) {   /* one object, started again and again */
+		call(f->sock, "status\n", buf, sizeof(buf), 2000);
+		assert_non_null(strstr(buf, "n ok 1\ns verb status\n"));
+		control_server_stop(f->cs);
+		control_server_stop(f->cs);   /* twice is fine */
+		assert_int_equal(access(f->sock, F_OK), -1);   /* the socket went with it */
+		publish_one(f->cs);           /* a stopped server: no one to tell */
+		assert_int_equal(control_server_start(f->cs, (gid_t)-1, err, sizeof(err)), 0);
+	}
+	control_server_free(f->cs);
+	f->cs = NULL;
+	/* fails half-way (the path is not a socket): nothing left, then works */
+	int fd = open(f->sock, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	struct control_server *cs = control_server_new(f->sock, &ops, NULL, err, sizeof(err));
+	assert_non_null(cs);
+	assert_int_equal(control_server_start(cs, (gid_t)-1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a socket"));
+	assert_int_equal(access(f->sock, F_OK), 0);    /* not ours: left alone */
+	unlink(f->sock);
+	assert_int_equal(control_server_start(cs, (gid_t)-1, err, sizeof(err)), 0);
+	call(f->sock, "status\n", buf, sizeof(buf), 2000);
+	assert_non_null(strstr(buf, "n ok 1\n"));
+	/* a live server's socket is never taken over, nor removed */
+	struct control_server *other = control_server_new(f->sock, &ops, NULL, err, sizeof(err));
+	assert_int_equal(control_server_start(other, (gid_t)-1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "another gatekeeperd"));
+	control_server_free(other);
+	call(f->sock, "status\n", buf, sizeof(buf), 2000);
+	assert_non_null(strstr(buf, "n ok 1\n"));
+	control_server_free(cs);
+	assert_int_equal(access(f->sock, F_OK), -1);
+	char longpath[200];
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_null(control_server_new(longpath, &ops, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "socket path too long"));
+}
+
+static void test_status_beside_slow_and_idle(void **state)
+{
+	struct fixture *f = *state;
+	struct control_limits lim = CONTROL_LIMITS_DEFAULT;
+	lim.max_conns = 8;
+	start(f, &lim);
+	char buf[4096];
+	int slow = dial(f->sock), idle[12];
+	assert_int_equal(write(slow, "sleep 1500\n", 11), 11);
+	usleep(100 * 1000);   /* read and running: no longer evictable */
+	for (int i = 0; i < 12; i++) {   /* more than the cap: the oldest are evicted */
+		idle[i] = dial(f->sock);
+		if (i % 2)
+			assert_int_equal(write(idle[i], "sta", 3), 3);   /* half-sent */
+	}
+	usleep(100 * 1000);
+	int64_t t0 = mono_ms();
+	call(f->sock, "status\n", buf, sizeof(buf), 2000);
+	assert_non_null(strstr(buf, "n ok 1\n"));
+	assert_true(mono_ms() - t0 < 500);
+	/* the evicted ones were closed without a reply */
+	assert_int_equal(read_all(idle[0], buf, sizeof(buf), 500), 0);
+	read_all(slow, buf, sizeof(buf), 3000);
+	assert_non_null(strstr(buf, "s verb sleep\n"));
+	close(slow);
+	for (int i = 0; i < 12; i++)
+		close(idle[i]);
+}
+
+static void test_deadline_and_bad_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct control_limits lim = CONTROL_LIMITS_DEFAULT;
+	lim.io_timeout_ms = 200;
+	start(f, &lim);
+	char buf[8192];
+	int s = dial(f->sock);
+	int64_t t0 = mono_ms();
+	read_all(s, buf, sizeof(buf), 2000);
+	close(s);
+	assert_non_null(strstr(buf, "s error request timed out\nn code 2\n"));
+	assert_true(mono_ms() - t0 < 1000);
+
+	static const struct { const char *req, *want; } bad[] = {
+		{ "\n", "empty request" },
+		{ "sta\x01tus\n", "control character at byte 3" },
+		{ "frob\n", "unknown request 'frob'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		call(f->sock, bad[i].req, buf, sizeof(buf), 2000);
+		assert_non_null(strstr(buf, "n ok 0\n"));
+		assert_non_null(strstr(buf, bad[i].want));
+	}
+	char big[6000];
+	memset(big, 'A', sizeof(big));
+	s = dial(f->sock);
+	assert_int_equal(write(s, big, sizeof(big)), (ssize_t)sizeof(big));
+	read_all(s, buf, sizeof(buf), 2000);
+	close(s);
+	assert_non_null(strstr(buf, "request too long"));
+	atomic_store(&f->deny, true);   /* a stranger gets a refusal, even for garbage */
+	call(f->sock, "\x7f\n", buf, sizeof(buf), 2000);
+	assert_non_null(strstr(buf, "permission denied"));
+	assert_non_null(strstr(buf, "n code 1\n"));
+}
+
+static void test_parse_request(void **state)
+{
+	(void)state;
+	struct proto_request r;
+	char err[128];
+	assert_int_equal(proto_parse_request("sta", 3, &r, err, sizeof(err)), PROTO_REQ_MORE);
+	assert_int_equal(proto_parse_request("query /a b\nrest", 15, &r, err, sizeof(err)), PROTO_REQ_DONE);
+	assert_string_equal(r.verb, "query");
+	assert_string_equal(r.arg, "/a b");
+	assert_int_equal(r.consumed, 11);
+	assert_int_equal(proto_parse_request("status\n", 7, &r, err, sizeof(err)), PROTO_REQ_DONE);
+	assert_string_equal(r.arg, "");
+	assert_int_equal(proto_parse_request("a\0b\n", 4, &r, err, sizeof(err)), PROTO_REQ_ERROR);
+	assert_non_null(strstr(err, "NUL byte at byte 1"));
+	assert_int_equal(proto_parse_request(" 6be\n", 5, &r, err, sizeof(err)), PROTO_REQ_ERROR);
+	assert_non_null(strstr(err, "no verb"));   /* found by fuzz_control */
+	static char line[PROTO_MAX_REQUEST + 1];
+	memset(line, 'x', sizeof(line));
+	line[PROTO_MAX_REQUEST - 1] = '\n';   /* the longest line that fits */
+	assert_int_equal(proto_parse_request(line, PROTO_MAX_REQUEST, &r, err, sizeof(err)), PROTO_REQ_DONE);
+	line[PROTO_MAX_REQUEST - 1] = 'x';
+	line[PROTO_MAX_REQUEST] = '\n';
+	assert_int_equal(proto_parse_request(line, sizeof(line), &r, err, sizeof(err)), PROTO_REQ_ERROR);
+	assert_int_equal(proto_parse_request(line, PROTO_MAX_REQUEST - 1, &r, err, sizeof(err)), PROTO_REQ_MORE);
+}
+
+/* Parse stream records from buf: counts records and the dropped sum. */
+static void count_records(const char *buf, unsigned long *records, unsigned long *dropped,
+			  int64_t *last_time)
+{
+	for (const char *p = buf; (p = strstr(p, "n time_us ")); p++) {
+		(*records)++;
+		*last_time = atoll(p + 10);
+		const char *d = strstr(p, "n dropped ");
+		assert_non_null(d);
+		*dropped += strtoul(d + 10, NULL, 10);
+	}
+}
+
+static void publish(struct fixture *f, int64_t t, const char *path)
+{
+	unsigned char sha[GK_SHA256_LEN] = { 0xab };
+	struct db_audit a = { .time_us = t, .pid = 42, .exe = "/bin/sh", .path = path, .sha256 = sha,
+			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_ADMIN,
+			      .detail = "admin rule", .latency_us = 7 };
+	control_publish(f->cs, &a, CONTROL_KIND_EXEC);
+}
+
+static void test_subscribe_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct control_limits lim = CONTROL_LIMITS_DEFAULT;
+	lim.max_subscribers = 2;
+	lim.sub_queue = 8;
+	start(f, &lim);
+	control_publish(NULL, NULL, 0);   /* no server: nothing happens */
+	publish(f, 1, "/nobody/listens");
+	char *buf = malloc(1 << 22);
+	int s = dial(f->sock), t = dial(f->sock);
+	assert_int_equal(write(s, "subscribe\n", 10), 10);
+	assert_int_equal(write(t, "subscribe\n", 10), 10);
+	assert_int_equal(read(s, buf, 7), 7);
+	buf[7] = '\0';
+	assert_string_equal(buf, "n ok 1\n");
+	usleep(50 * 1000);
+	call(f->sock, "subscribe\n", buf, 4096, 2000);   /* a third: over the cap */
+	assert_non_null(strstr(buf, "too many subscribers (limit 2)"));
+	publish(f, 2, "/a\nb\\c");
+	read_all(s, buf, 4096, 300);
+	assert_string_equal(buf, "\nn time_us 2\ns kind exec\ns verdict deny\nn would_deny 0\n"
+				 "s source admin\ns detail admin rule\ns path /a\\nb\\\\c\ns exe /bin/sh\n"
+				 "s sha256 ab00000000000000000000000000000000000000000000000000000000000000\n"
+				 "n pid 42\nn latency_us 7\nn dropped 0\n\n");
+	/* t never reads: its socket fills, its queue overflows, the publisher
+	 * goes on; every record is then either delivered or counted as dropped */
+	const unsigned long total = 50000;
+	int64_t t0 = mono_ms();
+	for (unsigned long i = 0; i < total; i++)
+		publish(f, (int64_t)(3 + i), "/some/path/of/a/program");
+	assert_true(mono_ms() - t0 < 30000);   /* a blocked publisher would hang here */
+	unsigned long records = 0, dropped = 0;
+	int64_t last = 0;
+	while (read_all(t, buf, 1 << 22, 300) > 0)   /* what got through, until quiet */
+		count_records(buf, &records, &dropped, &last);
+	publish(f, 1000000000, "/last");   /* queue empty now: it arrives, with the count */
+	read_all(t, buf, 1 << 22, 300);
+	count_records(buf, &records, &dropped, &last);
+	assert_int_equal(last, 1000000000);
+	unsigned subs;
+	unsigned long long lost;
+	control_sub_counts(f->cs, &subs, &lost);
+	assert_int_equal(subs, 2);
+	assert_true(dropped > 0);
+	assert_true(lost >= dropped);
+	assert_int_equal(records + dropped, total + 2);   /* + the first and the last */
+	close(t);
+	close(s);
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_request),
+		cmocka_unit_test_setup_teardown(test_start_stop_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_beside_slow_and_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_and_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscribe_stream, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

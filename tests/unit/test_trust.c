@@ -1,0 +1,474 @@
+/* Unit tests for the dpkg reader (gatekeeper/dpkg.h), the trust index in
+ * the store and its lookups (gatekeeper/trust.h), and the digest store
+ * (gatekeeper/digests.h). Everything lives in a fresh directory: a test-made
+ * dpkg admin directory and a root (dpkg --root) holding the packaged files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "gatekeeper/digests.h"
+#include "gatekeeper/dpkg.h"
+#include "gatekeeper/trust.h"
+
+struct fx {
+	char dir[64], admin[128], root[128], db[128];
+};
+
+static void put(const struct fx *fx, const char *rel, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
+	f = fopen(path, "w");
+	if (!f)
+		fail_msg("%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+static void md5_hex(const char *text, char out[33])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	EVP_Digest(text, strlen(text), md, &len, EVP_md5(), NULL);
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void mkdirs(const struct fx *fx, const char *rel)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%s'", fx->dir, rel);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/gk-trust-unit.XXXXXX");
+	if (!mkdtemp(fx->dir))
+		return -1;
+	snprintf(fx->admin, sizeof(fx->admin), "%s/admin", fx->dir);
+	snprintf(fx->root, sizeof(fx->root), "%s/root", fx->dir);
+	snprintf(fx->db, sizeof(fx->db), "%s/gk.db", fx->dir);
+	mkdirs(fx, "admin/info");
+	mkdirs(fx, "admin/updates");
+	mkdirs(fx, "root/usr/bin");
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(fx);
+	return 0;
+}
+
+static const char status_text[] =
+	"Package: plain\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0\n"
+	"Description: a\n continued line: with colon\n\n"
+	"Package: libm\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\n"
+	"Version: 2.0\n\n"
+	"Package: libm\nStatus: install ok unpacked\nArchitecture: i386\nMulti-Arch: same\n"
+	"Version: 2.1\n\n"
+	"Package: removed\nStatus: deinstall ok config-files\nArchitecture: all\nVersion: 3\n\n"
+	"Package: broken\nStatus: install reinstreq half-installed\nArchitecture: all\n"
+	"Version: 4\n";
+
+static void status_multiarch_and_states(void **state)
+{
+	struct fx *fx = *state;
+	struct dpkg_status st;
+	char err[256];
+
+	put(fx, "admin/status", status_text);
+	assert_int_equal(dpkg_read_status(fx->admin, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n, 3);
+	assert_string_equal(dpkg_status_version(&st, "plain"), "1.0");
+	assert_string_equal(dpkg_status_version(&st, "libm:amd64"), "2.0");
+	assert_string_equal(dpkg_status_version(&st, "libm:i386"), "2.1");
+	assert_null(dpkg_status_version(&st, "libm:arm64"));
+	assert_null(dpkg_status_version(&st, "removed"));   /* apt remove leaves config-files */
+	assert_null(dpkg_status_version(&st, "broken"));
+	dpkg_status_free(&st);
+
+	/* The journal of a run in progress wins over status. */
+	put(fx, "admin/updates/0000", "Package: plain\nStatus: install ok half-configured\n"
+	    "Architecture: amd64\nVersion: 1.1\n");
+	put(fx, "admin/updates/0001", "Package: libm\nStatus: deinstall ok config-files\n"
+	    "Architecture: i386\nVersion: 2.1\n\nPackage: fresh\nStatus: install ok unpacked\n"
+	    "Architecture: all\nVersion: 9\n");
+	assert_int_equal(dpkg_read_status(fx->admin, &st, err, sizeof(err)), 0);
+	assert_string_equal(dpkg_status_version(&st, "plain"), "1.1");
+	assert_null(dpkg_status_version(&st, "libm:i386"));
+	assert_string_equal(dpkg_status_version(&st, "fresh"), "9");
+	dpkg_status_free(&st);
+}
+
+static void status_malformed(void **state)
+{
+	struct fx *fx = *state;
+	struct dpkg_status st = {.n = 77};
+	char err[256], want[256];
+
+	put(fx, "admin/status", "Package: a\nStatus: install ok installed\nno colon here\n");
+	assert_int_equal(dpkg_read_status(fx->admin, &st, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s/status:3: expected 'Field: value'", fx->admin);
+	assert_string_equal(err, want);
+	assert_int_equal(st.n, 0);
+	put(fx, "admin/status", "Version: 1\nStatus: install ok installed\n");
+	assert_int_equal(dpkg_read_status(fx->admin, &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "status:1: stanza without a Package field"));
+}
+
+static void package_files_dirs_and_digests(void **state)
+{
+	struct fx *fx = *state;
+	struct dpkg_package p;
+	char err[256];
+
+	put(fx, "admin/info/libm:amd64.list", "/.\n/usr\n/usr/lib\n/usr/lib/libm.so.6\n"
+	    "/usr/lib/empty-dir\n/usr/lib/link.so\n/usr/lib-other\n/usr/lib-other/x\n");
+	put(fx, "admin/info/libm:amd64.md5sums",
+	    "0123456789abcdef0123456789abcdef  usr/lib/libm.so.6\n"
+	    "ffffffffffffffffffffffffffffffff  usr/lib-other/x\n"
+	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee  usr/not/listed\n");
+	assert_int_equal(dpkg_read_package(fx->admin, "libm:amd64", &p, err, sizeof(err)), 0);
+	assert_string_equal(p.stem, "libm:amd64");
+	/* /usr, /usr/lib and /usr/lib-other are directories; an empty listed
+	 * directory cannot be told from a file and counts as one without a digest. */
+	assert_int_equal(p.n_files, 4);
+	assert_string_equal(p.files[0].path, "/usr/lib-other/x");
+	assert_true(p.files[0].has_md5);
+	assert_int_equal(p.files[0].md5[0], 0xff);
+	assert_string_equal(p.files[1].path, "/usr/lib/empty-dir");
+	assert_false(p.files[1].has_md5);
+	assert_string_equal(p.files[3].path, "/usr/lib/link.so");
+	assert_string_equal(p.files[2].path, "/usr/lib/libm.so.6");
+	assert_true(p.files[2].has_md5);
+	assert_int_equal(p.files[2].md5[15], 0xef);
+	assert_int_equal(p.n_without_md5, 2);
+	dpkg_package_free(&p);
+
+	/* No md5sums at all: every file lacks a digest. */
+	put(fx, "admin/info/nosums.list", "/.\n/usr\n/usr/bin\n/usr/bin/tool\n");
+	assert_int_equal(dpkg_read_package(fx->admin, "nosums", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.n_files, 1);
+	assert_int_equal(p.n_without_md5, 1);
+	dpkg_package_free(&p);
+}
+
+static void package_malformed(void **state)
+{
+	struct fx *fx = *state;
+	struct dpkg_package p;
+	char err[256], want[256];
+
+	put(fx, "admin/info/bad.list", "/.\nusr/bin/x\n");
+	assert_int_equal(dpkg_read_package(fx->admin, "bad", &p, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s/info/bad.list:2: not an absolute path", fx->admin);
+	assert_string_equal(err, want);
+	assert_int_equal(p.n_files, 0);
+	assert_null(p.files);
+
+	put(fx, "admin/info/bad2.list", "/.\n/usr/bin/x\n");
+	put(fx, "admin/info/bad2.md5sums", "0123456789abcdef0123456789abcdef  usr/bin/x\nxyz  usr\n");
+	assert_int_equal(dpkg_read_package(fx->admin, "bad2", &p, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s/info/bad2.md5sums:2: expected '<32 hex digits>  <path>'",
+		 fx->admin);
+	assert_string_equal(err, want);
+	assert_int_equal(p.n_files, 0);
+
+	assert_int_equal(dpkg_read_package(fx->admin, "missing", &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "missing.list: No such file or directory"));
+}
+
+static void diversions(void **state)
+{
+	struct fx *fx = *state;
+	struct dpkg_diversions d;
+	char err[256];
+
+	assert_int_equal(dpkg_read_diversions(fx->admin, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.n, 0);   /* no file: none */
+	put(fx, "admin/diversions", "/usr/bin/tool\n/usr/bin/tool.real\ndiverter\n"
+	    "/usr/bin/mine\n/usr/bin/mine.orig\n:\n");
+	assert_int_equal(dpkg_read_diversions(fx->admin, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.n, 2);
+	assert_string_equal(d.d[0].by, "diverter");
+	assert_string_equal(d.d[1].to, "/usr/bin/mine.orig");
+	assert_null(d.d[1].by);   /* --local */
+	dpkg_diversions_free(&d);
+	put(fx, "admin/diversions", "/usr/bin/tool\n/usr/bin/tool.real\n");
+	assert_int_equal(dpkg_read_diversions(fx->admin, &d, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "diversions:2: expected three lines per diversion"));
+	assert_int_equal(d.n, 0);
+}
+
+/* ---- the index and its lookups ---- */
+
+static struct trust *open_trust(const struct fx *fx)
+{
+	char yaml[1024], err[512];
+	struct gk_policy_errors errs;
+	struct gk_policy *p;
+	struct trust *t;
+
+	snprintf(yaml, sizeof(yaml), "mode: enforce\nwatch: [%s]\ndefault: deny\n"
+		 "trust: [{dpkg: {root: %s, admindir: %s}}]\n", fx->root, fx->root, fx->admin);
+	p = policy_parse("t.yaml", yaml, strlen(yaml), &errs);
+	if (!p)
+		fail_msg("%s", errs.msg[0]);
+	t = trust_open(p, fx->db, err, sizeof(err));
+	if (!t)
+		fail_msg("trust_open: %s", err);
+	policy_free(p);
+	return t;
+}
+
+static enum gk_trust_match ask(struct trust *t, const struct fx *fx, const char *rel,
+			       char *detail)
+{
+	char path[512];
+	struct file_id id;
+	unsigned char sha[GK_SHA256_LEN];
+	struct trust_result r;
+	int fd;
+
+	struct hash_cache *hc = hash_cache_new();
+
+	snprintf(path, sizeof(path), "%s/%s", fx->root, rel);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !hc)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_int_equal(trust_identify(t, hc, fd, path, &id, sha, &r, NULL), 0);
+	close(fd);
+	hash_cache_free(hc);
+	if (detail)
+		strcpy(detail, r.detail);
+	return r.match;
+}
+
+/* A packaged program, its merged-/usr alias, a diverted pair. */
+static void make_packages(const struct fx *fx)
+{
+	char m1[33], m2[33], m3[33], text[2048];
+
+	md5_hex("hello v1\n", m1);
+	md5_hex("tool by diverter\n", m2);
+	md5_hex("tool by owner\n", m3);
+	assert_int_equal(symlink("usr/bin", (snprintf(text, sizeof(text), "%s/bin", fx->root), text)), 0);
+	put(fx, "root/usr/bin/hello", "hello v1\n");
+	put(fx, "root/usr/bin/tool", "tool by diverter\n");
+	put(fx, "root/usr/bin/tool.real", "tool by owner\n");
+	put(fx, "root/usr/bin/loose", "not packaged\n");
+	put(fx, "root/usr/bin/nodigest", "no digest\n");
+	put(fx, "admin/status",
+	    "Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n\n"
+	    "Package: diverter\nStatus: install ok installed\nArchitecture: all\nVersion: 2\n\n"
+	    "Package: owner\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\n"
+	    "Version: 3\n");
+	/* Debian 12 lists /bin/hello; the kernel reports /usr/bin/hello. */
+	put(fx, "admin/info/hello.list", "/.\n/bin\n/bin/hello\n/usr\n/usr/bin\n/usr/bin/nodigest\n");
+	snprintf(text, sizeof(text), "%s  bin/hello\n", m1);
+	put(fx, "admin/info/hello.md5sums", text);
+	put(fx, "admin/info/diverter.list", "/.\n/usr\n/usr/bin\n/usr/bin/tool\n");
+	snprintf(text, sizeof(text), "%s  usr/bin/tool\n", m2);
+	put(fx, "admin/info/diverter.md5sums", text);
+	put(fx, "admin/info/owner:amd64.list", "/.\n/usr\n/usr/bin\n/usr/bin/tool\n");
+	snprintf(text, sizeof(text), "%s  usr/bin/tool\n", m3);
+	put(fx, "admin/info/owner:amd64.md5sums", text);
+	put(fx, "admin/diversions", "/usr/bin/tool\n/usr/bin/tool.real\ndiverter\n");
+}
+
+static void lookups(void **state)
+{
+	struct fx *fx = *state;
+	char detail[200];
+	struct trust *t;
+
+	make_packages(fx);
+	t = open_trust(fx);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", detail), GK_TRUST_MATCH);
+	assert_string_equal(detail, "dpkg hello 1.0-1");
+	/* Diversion: the diverting package's copy stays at the path, everyone
+	 * else's goes to the diverted-to name. */
+	assert_int_equal(ask(t, fx, "usr/bin/tool", detail), GK_TRUST_MATCH);
+	assert_string_equal(detail, "dpkg diverter 2");
+	assert_int_equal(ask(t, fx, "usr/bin/tool.real", detail), GK_TRUST_MATCH);
+	assert_string_equal(detail, "dpkg owner 3");
+	put(fx, "root/usr/bin/tool", "tool by owner\n");   /* owner's content at the diverted path */
+	assert_int_equal(ask(t, fx, "usr/bin/tool", detail), GK_TRUST_DIFFERS);
+	assert_string_equal(detail, "diverter");
+	assert_int_equal(ask(t, fx, "usr/bin/loose", detail), GK_TRUST_NOT_PACKAGED);
+	assert_int_equal(ask(t, fx, "usr/bin/nodigest", detail), GK_TRUST_NO_DIGEST);
+	assert_string_equal(detail, "hello");
+	put(fx, "root/usr/bin/hello", "hello v1 patched\n");
+	assert_int_equal(ask(t, fx, "usr/bin/hello", detail), GK_TRUST_DIFFERS);
+	assert_string_equal(detail, "hello");
+	trust_close(t);
+}
+
+static void merged_usr_both_ways(void **state)
+{
+	struct fx *fx = *state;
+	char m[33], text[256];
+	struct trust *t;
+
+	make_packages(fx);
+	/* A package that lists the /usr name, looked up through the alias. */
+	md5_hex("usr tool\n", m);
+	put(fx, "root/usr/bin/usrtool", "usr tool\n");
+	put(fx, "admin/info/hello.list", "/.\n/bin\n/bin/hello\n/usr\n/usr/bin\n/usr/bin/usrtool\n");
+	snprintf(text, sizeof(text), "%s  bin/hello\n%s  usr/bin/usrtool\n", m, m);
+	put(fx, "admin/info/hello.md5sums", text);
+	put(fx, "root/usr/bin/hello", "usr tool\n");
+	t = open_trust(fx);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);   /* listed /bin */
+	assert_int_equal(ask(t, fx, "bin/usrtool", NULL), GK_TRUST_MATCH);     /* listed /usr/bin */
+	trust_close(t);
+	/* Without the alias symlink, /bin is a directory of its own. */
+	snprintf(text, sizeof(text), "%s/bin", fx->root);
+	assert_int_equal(unlink(text), 0);
+	t = open_trust(fx);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_NOT_PACKAGED);
+	trust_close(t);
+}
+
+static void upgrade_remove_and_malformed(void **state)
+{
+	struct fx *fx = *state;
+	char m[33], text[512];
+	struct trust *t;
+
+	make_packages(fx);
+	t = open_trust(fx);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);
+	/* Upgrade: new content, new md5sums, new version. */
+	md5_hex("hello v2\n", m);
+	put(fx, "root/usr/bin/hello", "hello v2\n");
+	snprintf(text, sizeof(text), "%s  bin/hello\n", m);
+	put(fx, "admin/info/hello.md5sums", text);
+	put(fx, "admin/updates/0000", "Package: hello\nStatus: install ok half-configured\n"
+	    "Architecture: amd64\nVersion: 1.1-1\n");
+	char detail[200];
+	/* No explicit refresh: the lookup applies what inotify saw. */
+	assert_int_equal(ask(t, fx, "usr/bin/hello", detail), GK_TRUST_MATCH);
+	assert_string_equal(detail, "dpkg hello 1.1-1");
+	/* A malformed list: one error, the package keeps its rows. */
+	put(fx, "admin/info/hello.list", "/.\nbin/hello-without-slash\n");
+	assert_int_equal(trust_refresh(t), 0);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);
+	/* A malformed status: the refresh fails, nothing changes. */
+	put(fx, "admin/status", "garbage\n");
+	assert_int_equal(trust_refresh(t), -1);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);
+	/* Remove: the status says config-files, the list is gone. */
+	put(fx, "admin/status", "Package: hello\nStatus: deinstall ok config-files\n"
+	    "Architecture: amd64\nVersion: 1.1-1\n");
+	snprintf(text, sizeof(text), "%s/updates/0000", fx->admin);
+	unlink(text);
+	snprintf(text, sizeof(text), "%s/info/hello.list", fx->admin);
+	unlink(text);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_NOT_PACKAGED);
+	trust_close(t);
+}
+
+static void index_kept_in_store(void **state)
+{
+	struct fx *fx = *state;
+	char text[512];
+	struct trust *t;
+
+	make_packages(fx);
+	t = open_trust(fx);
+	trust_close(t);
+	/* Unchanged database: the next start reads no list. Make the list
+	 * unreadable without touching the directory's fingerprint. */
+	snprintf(text, sizeof(text), "%s/info/hello.list", fx->admin);
+	assert_int_equal(chmod(text, 0), 0);
+	t = open_trust(fx);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);
+	trust_close(t);
+}
+
+static void digest_store(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16], sha2[GK_SHA256_LEN], md52[16];
+	struct digests_stats before, after;
+	struct file_id id;
+	int fd;
+
+	assert_int_equal(digests_open(fx->db, err, sizeof(err)), 0);
+	put(fx, "root/usr/bin/loose", "content one\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/loose", fx->root);
+	fd = open(path, O_RDONLY);
+	/* A UUID of zeros (a filesystem that never set one) is no identity. */
+	char ident[64];
+	assert_int_equal(digests_fs_identity(fd, ident, sizeof(ident)), 0);
+	assert_null(strstr(ident, "uuid:00000000000000000000000000000000"));
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	digests_get_stats(&before);
+	assert_int_equal(digests_read(fd, &id, sha, md5, NULL), 0);
+	assert_int_equal(digests_read(fd, &id, sha2, md52, NULL), 0);
+	digests_get_stats(&after);
+	assert_int_equal(after.hits - before.hits, 1);
+	assert_memory_equal(sha, sha2, sizeof(sha));
+	assert_memory_equal(md5, md52, sizeof(md5));
+	/* A write through a mapping need not move ctime: forgotten, re-read. */
+	digests_forget(id.dev, id.ino);
+	assert_int_equal(digests_read(fd, &id, sha2, md52, NULL), 0);
+	digests_get_stats(&before);
+	assert_int_equal(before.hits, after.hits);
+	close(fd);
+	/* Any change moves ctime: a different key. */
+	put(fx, "root/usr/bin/loose", "content two\n");
+	fd = open(path, O_RDONLY);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(fd, &id, sha2, md52, NULL), 0);
+	assert_memory_not_equal(sha, sha2, sizeof(sha));
+	close(fd);
+	digests_close();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(status_multiarch_and_states, setup, teardown),
+		cmocka_unit_test_setup_teardown(status_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(package_files_dirs_and_digests, setup, teardown),
+		cmocka_unit_test_setup_teardown(package_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(diversions, setup, teardown),
+		cmocka_unit_test_setup_teardown(lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(merged_usr_both_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(upgrade_remove_and_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store, setup, teardown),
+	};
+
+	log_init(true);
+	return cmocka_run_group_tests_name("trust", tests, NULL, NULL);
+}
