@@ -141,6 +141,54 @@ static void take_over_reading(struct gk_shared *sh, struct watched_group *g, int
 	g->readable_since_us = 0;
 }
 
+/* Has the daemon begun to exit (a SIGKILL too)? PF_EXITING (0x4 in
+ * include/linux/sched.h) is set at the start of do_exit. The daemon's files
+ * are released last, after each fanotify group of its own is torn down, and
+ * a teardown can wait for an SRCU grace period (seconds under load): so the
+ * pending events are answered here as soon as it begins, not when it is
+ * gone. */
+static bool daemon_exiting(int stat_fd)
+{
+	char buf[1024];
+	unsigned long flags = 0;
+	ssize_t n = pread(stat_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & 0x4;
+}
+
+/* As the kernel does when a group is closed: allow what is pending, read or
+ * not, and go on doing so until the daemon is gone. */
+static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	for (unsigned i = 0; i < sh->n_slots; i++) {
+		struct gk_slot *s = &sh->slots[i];
+		struct watched_group *g = group_by_id(groups, s->group);
+		if (atomic_load(&s->state) != SLOT_PENDING || !g || !slot_claim(s))
+			continue;
+		reply(g->fd, s->fd, GK_VERDICT_ALLOW);
+		atomic_store(&s->state, SLOT_ANSWERED);
+	}
+	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {
+		ssize_t len;
+		while (groups[i].fd >= 0 && (len = read(groups[i].fd, buf, sizeof(buf))) > 0) {
+			const struct fanotify_event_metadata *m = (const void *)buf;
+			for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+				if (m->fd < 0)
+					continue;
+				if (m->mask & FAN_OPEN_EXEC_PERM)
+					reply(groups[i].fd, m->fd, GK_VERDICT_ALLOW);
+				close(m->fd);
+			}
+		}
+	}
+}
+
 static void on_message(int sock, struct watched_group *groups)
 {
 	struct sentinel_msg msg;
@@ -176,8 +224,11 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 {
 	struct watched_group groups[SENTINEL_MAX_GROUPS];
 	int pidfd = (int)syscall(SYS_pidfd_open, daemon_pid, 0);
+	char stat_path[64];
+	snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", (int)daemon_pid);
+	int stat_fd = open(stat_path, O_RDONLY | O_CLOEXEC);
 	prctl(PR_SET_NAME, "gk-sentinel");
-	if (pidfd < 0 || getppid() != daemon_pid)
+	if (pidfd < 0 || stat_fd < 0 || getppid() != daemon_pid)
 		_exit(0);
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
 		groups[i].fd = -1;
@@ -192,6 +243,10 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 			_exit(0);                   /* the daemon died: let the kernel release */
 		if (p[1].revents)
 			on_message(sock, groups);
+		if (daemon_exiting(stat_fd)) {
+			allow_everything(sh, groups);
+			continue;
+		}
 		int64_t now = gk_mono_us();
 		sweep_slots(sh, groups, now);
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {

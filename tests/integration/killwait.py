@@ -48,8 +48,9 @@ def daemon_state(dpid):
     out = []
     try:
         for tid in os.listdir(f"/proc/{dpid}/task"):
-            with open(f"/proc/{dpid}/task/{tid}/wchan") as f:
-                out.append(f"{tid}:{f.read() or '-'}")
+            with open(f"/proc/{dpid}/task/{tid}/stack") as f:
+                frames = [l.split()[1].split("+")[0] for l in f.read().splitlines()[:8]]
+                out.append(f"{tid}:{','.join(frames) or '-'}")
     except OSError:
         return "daemon gone"
     return "daemon threads " + " ".join(out)

@@ -15,10 +15,10 @@ TESTS+=(
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
 
-# kill9_and_time: SIGKILL the daemon (killwait.py); KILL_WAIT_MS = how long
+# fault_kill9_and_time: SIGKILL the daemon (killwait.py); KILL_WAIT_MS = how long
 # until no process of session SID_WANTED waits in fanotify (999999: still
 # after 3 s); KILL_WAITERS0 = how many waited at the kill.
-kill9_and_time() {
+fault_kill9_and_time() {
 	local out
 	out=$("$PY" "$HERE/killwait.py" "$DPID" "$SID_WANTED" 3 2>"$T/killwait.err")
 	[[ -s $T/killwait.err ]] && note "$(cat "$T/killwait.err")"
@@ -31,8 +31,8 @@ kill9_and_time() {
 	TPID="" DPID=""
 }
 
-# session_waiters: processes of session SID_WANTED waiting in fanotify.
-session_waiters() {
+# fault_session_waiters: processes of session SID_WANTED waiting in fanotify.
+fault_session_waiters() {
 	"$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import killwait; print(killwait.waiters(int(sys.argv[2])))' \
 		"$HERE" "$SID_WANTED"
 }
@@ -86,7 +86,7 @@ t_fault_kill9_storm_50() {
 		record_pid "$sid"
 		SID_WANTED=$sid
 		sleep 0.$((7 + RANDOM % 3))
-		kill9_and_time
+		fault_kill9_and_time
 		[[ $KILL_WAITERS0 -gt 0 ]] && seen=$((seen + 1))
 		[[ $KILL_WAIT_MS -gt $worst ]] && worst=$KILL_WAIT_MS
 		if [[ $KILL_WAIT_MS -gt 1000 ]]; then
@@ -130,12 +130,12 @@ t_fault_kill9_stopped_50() {
 		record_pid "$epid"
 		SID_WANTED=$epid
 		for ((i = 0; i < 100; i++)); do
-			[[ $(session_waiters) -gt 0 ]] && break
+			[[ $(fault_session_waiters) -gt 0 ]] && break
 			alive "$epid" || break
 			sleep 0.02
 		done
-		[[ $(session_waiters) -gt 0 ]] || fail "round $r: the exec never waited on the stopped daemon"
-		kill9_and_time
+		[[ $(fault_session_waiters) -gt 0 ]] || fail "round $r: the exec never waited on the stopped daemon"
+		fault_kill9_and_time
 		if [[ $KILL_WAIT_MS -gt 1000 ]]; then
 			kill -KILL "$epid" 2>/dev/null
 			fail "round $r: the pending exec still waited ${KILL_WAIT_MS} ms after kill -9"
@@ -148,8 +148,8 @@ t_fault_kill9_stopped_50() {
 	note "rounds=$FAULT_ROUNDS pending_execs=$FAULT_ROUNDS answered=$FAULT_ROUNDS longest_wait_after_kill_ms=$worst"
 }
 
-# fd_count PID: open descriptors of PID.
-fd_count() {
+# fault_fd_count PID: open descriptors of PID.
+fault_fd_count() {
 	local fds=(/proc/"$1"/fd/*)
 	echo "${#fds[@]}"
 }
@@ -179,12 +179,12 @@ for i in range(1000):
     if i % 100:
         os.unlink(f"{d}/x{b}_{i}")
 PYEOF
-		n=$(fd_count "$DPID")
+		n=$(fault_fd_count "$DPID")
 		[[ $n -gt $max ]] && max=$n
 		[[ $n -le 10304 ]] || fail "after $(((b + 1) * 1000)) files the daemon holds $n fds"
 	done
 	sleep 2   # let the last pre-scans finish
-	end_fds=$(fd_count "$DPID")
+	end_fds=$(fault_fd_count "$DPID")
 	ls "$BIN"/w/x* >"$T/survivors"
 	out=$("$SPAWNER" parallel "$T/survivors" 20000)
 	ran=$(grep -c ' ran:0$' <<<"$out")
@@ -195,22 +195,22 @@ PYEOF
 	[[ $end_fds -le 4160 ]] || fail "the daemon holds $end_fds fds at rest (bound 4160)"
 }
 
-# log_count PATTERN: lines of the daemon's logs matching PATTERN.
-log_count() {
+# fault_log_count PATTERN: lines of the daemon's logs matching PATTERN.
+fault_log_count() {
 	cat "$T"/daemon.*.log 2>/dev/null | grep -c -- "$1"
 }
 
-# timed_exec PATH: exec PATH; EXEC_MS = how long it took, EXEC_R = result.
-timed_exec() {
+# fault_timed_exec PATH: exec PATH; EXEC_MS = how long it took, EXEC_R = result.
+fault_timed_exec() {
 	local t0
 	t0=$(date +%s%N)
 	EXEC_R=$(exec_result "$1")
 	EXEC_MS=$((($(date +%s%N) - t0) / 1000000))
 }
 
-# corrupt_store HOW: damage $DB while the daemon is down (header: the first
+# fault_corrupt_store HOW: damage $DB while the daemon is down (header: the first
 # 100 bytes; pages: 8 KiB from offset 4096).
-corrupt_store() {
+fault_corrupt_store() {
 	if [[ $1 == header ]]; then
 		head -c 100 /dev/urandom | dd of="$DB" bs=1 seek=0 conv=notrunc status=none
 	else
@@ -237,7 +237,7 @@ t_fault_store_corrupt_keeps_admin_rules() {
 		[[ -s $DB.admin-rules ]] || fail "no admin rules backup beside the store"
 		n=$(grep -c -v '^#' "$DB.admin-rules")
 		[[ $n -eq 2 ]] || fail "the backup holds $n rules, expected 2"
-		corrupt_store "$how"
+		fault_corrupt_store "$how"
 		sum=$(sha256sum <"$DB")
 		start_daemon
 		n=$(grep -c store_recovered "$DLOG")
@@ -258,17 +258,17 @@ t_fault_store_corrupt_keeps_admin_rules() {
 # from memory without delay, gatekeeper-ctl deny fails within 5 s with one
 # line (exit 1) and changes nothing, the audit rows wait and arrive when the
 # store takes writes again. $1: a command that ends the refusal.
-store_refusal_checks() {
+fault_store_refusal_checks() {
 	local i worst=0 t0 rc out rows dropped
 	for ((i = 1; i <= 20; i++)); do
 		fault_stage "s$i"
 		# Renamed in, not written there: no pre-scan, so its exec is a miss
 		# with an audit row.
 		mv "$T/stage/s$i" "$BIN/s$i" || fail "mv failed (the test's own tmpfs)"
-		timed_exec "$BIN/s$i"
+		fault_timed_exec "$BIN/s$i"
 		[[ $EXEC_R == ran:0 ]] || fail "exec $i while the store refused writes: $EXEC_R"
 		[[ $EXEC_MS -gt $worst ]] && worst=$EXEC_MS
-		timed_exec "$BIN/denied"
+		fault_timed_exec "$BIN/denied"
 		[[ $EXEC_R == errno:EPERM ]] || fail "denied file while the store refused writes: $EXEC_R"
 		[[ $EXEC_MS -gt $worst ]] && worst=$EXEC_MS
 	done
@@ -282,17 +282,17 @@ store_refusal_checks() {
 	[[ $(wc -l <<<"$out") -eq 1 ]] || fail "gatekeeper-ctl deny: more than one line: $out"
 	expect_runs "$BIN/victim" "the refused deny changed something: "
 	for ((i = 0; i < 50; i++)); do
-		[[ $(log_count audit_store_stalled) -ge 1 ]] && break
+		[[ $(fault_log_count audit_store_stalled) -ge 1 ]] && break
 		sleep 0.1
 	done
-	[[ $(log_count audit_store_stalled) -ge 1 ]] || fail "no audit_store_stalled log line"
+	[[ $(fault_log_count audit_store_stalled) -ge 1 ]] || fail "no audit_store_stalled log line"
 	STORE_NOTE="40 execs, longest ${worst} ms; deny refused in ${t0} ms: $out"
 	eval "$1"
 	for ((i = 0; i < 150; i++)); do
-		[[ $(log_count audit_store_resumed) -ge 1 ]] && break
+		[[ $(fault_log_count audit_store_resumed) -ge 1 ]] && break
 		sleep 0.2
 	done
-	[[ $(log_count audit_store_resumed) -ge 1 ]] || fail "the audit writer did not resume"
+	[[ $(fault_log_count audit_store_resumed) -ge 1 ]] || fail "the audit writer did not resume"
 	for ((i = 0; i < 50; i++)); do
 		rows=$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE path LIKE '%/bin/s%'") ||
 			fail "cannot read the audit table"
@@ -331,7 +331,7 @@ print("unlocked", flush=True)' "$DB" >"$T/lock.out" 2>&1 &
 		sleep 0.1
 	done
 	grep -q locked "$T/lock.out" || fail "could not lock the store: $(cat "$T/lock.out")"
-	store_refusal_checks "wait $lpid"
+	fault_store_refusal_checks "wait $lpid"
 	grep -q unlocked "$T/lock.out" || fail "the locker did not finish: $(cat "$T/lock.out")"
 	note "locked 30 s: $STORE_NOTE"
 }
@@ -348,7 +348,7 @@ t_fault_store_disk_full() {
 	ctl_ok deny "$BIN/denied"
 	dd if=/dev/zero of="$T/dbfs/fill" bs=64k status=none 2>/dev/null
 	[[ $(df --output=avail "$T/dbfs" | tail -n 1) -lt 64 ]] || fail "could not fill the store's disk"
-	store_refusal_checks 'rm -f "$T/dbfs/fill"'
+	fault_store_refusal_checks 'rm -f "$T/dbfs/fill"'
 	note "disk full: $STORE_NOTE"
 	stop_daemon
 	umount "$T/dbfs"
