@@ -26,12 +26,14 @@ comment "$(uname -r), lsm=$(cat /sys/kernel/security/lsm), booted to multi-user 
 # --- install ---
 comment "install at $(elapsed)"
 apt-get update >$LOG 2>&1
+comment "apt-get update done at $(elapsed)"
 if apt-get install -y ./gatekeeper_*.deb >>$LOG 2>&1; then
 	ok "apt install ./gatekeeper_*.deb from the local repository (no network)"
 else
 	not_ok "apt install ./gatekeeper_*.deb from the local repository (no network)"
 	tail_log $LOG
 fi
+comment "apt-get install done at $(elapsed); gatekeeperd ready $(show ExecMainStartTimestampMonotonic) -> $(show ActiveEnterTimestampMonotonic) us"
 wait_for 30 is_active
 expect "the service is active after install" active "$(systemctl is-active gatekeeperd)"
 expect "it is enabled" enabled "$(systemctl is-enabled gatekeeperd 2>&1)"

@@ -107,7 +107,7 @@ boots=0
 while :; do
 	boots=$((boots + 1))
 	# cx16=off: see tests/vm/run.sh (TCG and SLUB's cmpxchg16b).
-	timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max,cx16=off -m 1536 -smp 2 \
+	timeout -k 5 "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max,cx16=off -m 1536 -smp 1 \
 		-nodefaults -display none -serial "file:$SYSDIR/console-$boots.log" -no-reboot -nic none \
 		-drive "file=$IMG,format=raw,if=virtio,cache=unsafe" \
 		-kernel "$SYSDIR/vmlinuz" -initrd "$SYSDIR/initrd.img" \
