@@ -125,28 +125,36 @@ static void on_signatures_swapped(void *ctx, const char *engine)
 	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
 }
 
-static void retire_drained(struct gk_daemon *d, bool readable)
+/* Only this thread closes groups, so a snapshot taken under the lock stays
+ * valid for the whole turn of the loop even if a policy apply swaps them. */
+static void retire_drained(struct gk_daemon *d, struct fan_group *retired, bool readable)
 {
-	if (!d->retired || readable || atomic_load(&d->retired->inflight) > 0)
+	if (!retired || readable || atomic_load(&retired->inflight) > 0)
 		return;
 	pthread_rwlock_wrlock(&d->policy_lock);
-	struct fan_group *g = d->retired;
-	d->retired = NULL;
+	bool still = d->retired == retired;
+	if (still)
+		d->retired = NULL;
 	pthread_rwlock_unlock(&d->policy_lock);
-	sentinel_drop_group(d->sentinel, g->sentinel_id);
-	fan_group_close_async(g);
+	if (!still)
+		return;
+	sentinel_drop_group(d->sentinel, retired->sentinel_id);
+	fan_group_close_async(retired);
 }
 
 static void main_loop(struct gk_daemon *d, int sig_fd)
 {
 	for (;;) {
+		pthread_rwlock_rdlock(&d->policy_lock);
+		struct fan_group *group = d->group, *retired = d->retired;
+		pthread_rwlock_unlock(&d->policy_lock);
 		struct pollfd p[5] = {
 			{ .fd = sig_fd, .events = POLLIN }, { .fd = d->wake_fd, .events = POLLIN },
 			{ .fd = kcache_event_fd(d->kc), .events = POLLIN },
-			{ .fd = d->group->fd, .events = POLLIN },
-			{ .fd = d->retired ? d->retired->fd : -1, .events = POLLIN },
+			{ .fd = group->fd, .events = POLLIN },
+			{ .fd = retired ? retired->fd : -1, .events = POLLIN },
 		};
-		if (poll(p, 5, svc_poll_timeout_ms(d->retired ? 20 : -1)) < 0 && errno != EINTR)
+		if (poll(p, 5, svc_poll_timeout_ms(retired ? 20 : -1)) < 0 && errno != EINTR)
 			return;
 		atomic_store(&d->shared->reader_beat_us, gk_mono_us());
 		if (p[0].revents & POLLIN) {
@@ -176,10 +184,10 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		if (p[2].revents & POLLIN)
 			kcache_drain(d->kc, on_kernel_denial, d);
 		if (p[3].revents & POLLIN)
-			events_read(d->events, d->group);
+			events_read(d->events, group);
 		if (p[4].revents & POLLIN)
-			events_read(d->events, d->retired);
-		retire_drained(d, p[4].revents & POLLIN);
+			events_read(d->events, retired);
+		retire_drained(d, retired, p[4].revents & POLLIN);
 		svc_watchdog(d);
 	}
 }
