@@ -27,6 +27,8 @@ struct fsuuid2 {
  * second inode the store is no longer read for this run (safe, slower). */
 #define FORGOTTEN_SLOTS 4096
 
+/* Global (a candidate for struct gk_daemon): one store of digests per
+ * process, reached from identify.c, which has no daemon pointer. */
 static struct {
 	pthread_mutex_t lock;
 	struct gk_db *db;

@@ -28,6 +28,9 @@
 
 #define MEMFD_NOEXEC "/proc/sys/vm/memfd_noexec"
 
+/* Global: vm.memfd_noexec belongs to the whole pid namespace, not to an
+ * object of ours, and the value found before we raised it must be put back
+ * exactly once per process, whoever asks last. */
 static struct {
 	pthread_mutex_t lock;
 	int saved;               /* value found before we raised it; -1: untouched */

@@ -81,6 +81,9 @@ struct tracked {
 	bool seen;           /* reconcile scratch */
 };
 
+/* Global (a candidate for struct gk_daemon): the tracker follows this
+ * process's mount namespace, of which there is one; mounts_stop resets it,
+ * so a daemon can start it again. */
 static struct {
 	pthread_mutex_t lock;
 	struct gk_daemon *d;
