@@ -66,8 +66,11 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	struct scan_set *scanners = scan_set_for(d->scanners, p, &d->opt, err, errlen);
 	if (!scanners)
 		return -1;
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool draining = d->retired != NULL;
+	pthread_rwlock_unlock(&d->policy_lock);
 	if (!same_watch(d->policy, p)) {
-		if (d->retired) {
+		if (draining) {
 			snprintf(err, errlen, "the previous policy change is still draining; try again");
 			scan_set_put(scanners);
 			return -2;
@@ -89,6 +92,17 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 		}
 	}
 	pthread_rwlock_wrlock(&d->policy_lock);
+	if (fresh && d->retired) {
+		/* another change (SIGHUP beside a control apply) swapped first */
+		pthread_rwlock_unlock(&d->policy_lock);
+		sentinel_drop_group(d->sentinel, fresh->sentinel_id);
+		kcache_set_group(d->kc, d->group->fd, d->group->mask);
+		fan_group_close_async(fresh);
+		close(fresh_prescan);
+		scan_set_put(scanners);
+		snprintf(err, errlen, "the previous policy change is still draining; try again");
+		return -2;
+	}
 	struct gk_policy *old = d->policy;
 	d->policy = p;
 	d->policy_applied_us = gk_now_us();
