@@ -338,6 +338,12 @@ void db_close(struct gk_db *db)
 	free(db);
 }
 
+void db_set_busy_timeout(struct gk_db *db, int ms)
+{
+	if (db)
+		sqlite3_busy_timeout(db->conn, ms);
+}
+
 const char *db_errmsg(struct gk_db *db)
 {
 	if (db == NULL)

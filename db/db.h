@@ -27,6 +27,9 @@ int db_check(const char *path, char *err, size_t errlen);
 /* Rename path and its -wal and -shm files to path.corrupt-STAMP[-wal|-shm],
  * contents untouched; the new name of path goes into moved. 0 or -1. */
 int db_move_aside(const char *path, char *moved, size_t movedlen, char *err, size_t errlen);
+/* How long a statement on this connection waits for another writer's lock
+ * (default 2000 ms); 0: fail at once with "database is locked". */
+void db_set_busy_timeout(struct gk_db *db, int ms);
 /* The last error on this connection, as one line. */
 const char *db_errmsg(struct gk_db *db);
 

@@ -75,15 +75,11 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 			scan_set_put(scanners);
 			return -2;
 		}
-		/* The old group drops its inode marks before a second permission
-		 * group exists, so neither can wait on the other at exit (kcache.c). */
-		kcache_detach_group(d->kc);
 		fresh = fan_group_open(p, err, errlen);
 		if (fresh && fresh->perm)
 			fresh->sentinel_id = sentinel_add_group(d->sentinel, fresh->fd);
 		fresh_prescan = fresh ? prescan_group_open(p, err, errlen) : -1;
 		if (fresh_prescan < 0) {
-			kcache_set_group(d->kc, d->group->fd, d->group->mask);
 			if (fresh)
 				sentinel_drop_group(d->sentinel, fresh->sentinel_id);
 			fan_group_close(fresh);
@@ -113,6 +109,9 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 		/* The old group takes no new events (the new one has its marks);
 		 * what it already queued is answered before it is closed. */
 		fanotify_mark(d->group->fd, FAN_MARK_FLUSH | FAN_MARK_FILESYSTEM, 0, AT_FDCWD, NULL);
+		/* Nor keeps inode marks that an exec waiting on the new group could
+		 * pin, making the old one's teardown wait for that answer. */
+		fanotify_mark(d->group->fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL);
 		d->retired = d->group;
 		d->group = fresh;
 		kcache_set_group(d->kc, fresh->fd, fresh->mask);

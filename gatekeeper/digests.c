@@ -43,6 +43,9 @@ int digests_open(const char *db_path, char *err, size_t errlen)
 
 	if (!db)
 		return -1;
+	/* The miss path holds g.lock around these statements: a store locked by
+	 * another process must cost it nothing (issue 12, item 5). */
+	db_set_busy_timeout(db, 0);
 	pthread_mutex_lock(&g.lock);
 	db_close(g.db);
 	g.db = db;

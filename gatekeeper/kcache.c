@@ -80,24 +80,6 @@ void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask)
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 
-/* An exec waiting on a permission event of one group pins the inode mark of
- * any other group that sits at the head of the inode's mark list
- * (fsnotify_prepare_user_wait), and that group's teardown
- * (fsnotify_destroy_group) waits until the exec is answered. Two permission
- * groups of ours (old and new during a policy change) would then wait on each
- * other if the daemon died between them: so the old one loses its inode marks,
- * and gains no new ones, before the new one exists. */
-void kcache_detach_group(struct kcache *kc)
-{
-	pthread_rwlock_wrlock(&kc->group_lock);
-	if (kc->group_fd >= 0)
-		fanotify_mark(kc->group_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL);
-	if (kc->leases)
-		leases_release_all(kc->leases, kc->group_fd, kc->mask);
-	kc->group_fd = -1;
-	pthread_rwlock_unlock(&kc->group_lock);
-}
-
 void kcache_set_fanotify_cache(struct kcache *kc, bool leases)
 {
 	pthread_rwlock_wrlock(&kc->group_lock);

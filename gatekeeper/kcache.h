@@ -47,10 +47,6 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_b
 /* The fanotify group was replaced (policy change of mode or watch list);
  * group_fd -1: add no marks until the next call. */
 void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask);
-/* Drop every inode mark of the current group and add none until
- * kcache_set_group names the next one (before a policy change opens a second
- * permission group: see kcache_detach_group in kcache.c). */
-void kcache_detach_group(struct kcache *kc);
 /* Policy `fanotify_cache`: off = in fanotify mode, cache no allows in the
  * kernel and hold no leases (writers never meet EAGAIN; every exec asks the
  * daemon). No effect in bpf mode. The caller flushes (kcache_forget_all). */

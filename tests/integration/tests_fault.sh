@@ -261,9 +261,9 @@ t_fault_store_corrupt_keeps_admin_rules() {
 fault_store_refusal_checks() {
 	local i worst=0 t0 rc out rows dropped
 	for ((i = 1; i <= 20; i++)); do
-		fault_stage "s$i"
-		# Renamed in, not written there: no pre-scan, so its exec is a miss
-		# with an audit row.
+		# Staged before the refusal began and renamed in now: no pre-scan
+		# (its close was long handled, outside the watched tree), so its
+		# exec is a miss with an audit row.
 		mv "$T/stage/s$i" "$BIN/s$i" || fail "mv failed (the test's own tmpfs)"
 		fault_timed_exec "$BIN/s$i"
 		[[ $EXEC_R == ran:0 ]] || fail "exec $i while the store refused writes: $EXEC_R"
@@ -308,6 +308,14 @@ fault_store_refusal_checks() {
 	STORE_NOTE="$STORE_NOTE; rows kept 20/20, audit_dropped 0"
 }
 
+# fault_stage_20: the 20 programs fault_store_refusal_checks runs, staged
+# outside the watched tree while the store still works.
+fault_stage_20() {
+	local i
+	for ((i = 1; i <= 20; i++)); do fault_stage "s$i"; done
+	sleep 1   # their close-write events are handled while the path is still the stage
+}
+
 # Item 5: another process holds the store's write lock for 30 s.
 t_fault_store_locked_30s() {
 	local lpid i
@@ -316,6 +324,7 @@ t_fault_store_locked_30s() {
 	write_policy enforce allow
 	start_daemon
 	ctl_ok deny "$BIN/denied"
+	fault_stage_20
 	timeout -s KILL 45 "$PY" -c '
 import sqlite3, sys, time
 con = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
@@ -346,6 +355,7 @@ t_fault_store_disk_full() {
 	write_policy enforce allow
 	start_daemon
 	ctl_ok deny "$BIN/denied"
+	fault_stage_20
 	dd if=/dev/zero of="$T/dbfs/fill" bs=64k status=none 2>/dev/null
 	[[ $(df --output=avail "$T/dbfs" | tail -n 1) -lt 64 ]] || fail "could not fill the store's disk"
 	fault_store_refusal_checks 'rm -f "$T/dbfs/fill"'
