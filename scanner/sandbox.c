@@ -180,8 +180,9 @@ int scand_sandbox_enter(const struct scand_sandbox *sb, char *err, size_t errlen
 	struct rlimit as = { .rlim_cur = (rlim_t)sb->memory_mb << 20,
 			     .rlim_max = (rlim_t)sb->memory_mb << 20 };
 	struct rlimit none = { 0, 0 };
-#ifdef __SANITIZE_ADDRESS__
-	as.rlim_cur = as.rlim_max = RLIM_INFINITY;   /* ASan's shadow needs terabytes of address space */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	/* the sanitizers' shadow memory needs terabytes of address space */
+	as.rlim_cur = as.rlim_max = RLIM_INFINITY;
 #endif
 	if (setrlimit(RLIMIT_AS, &as) < 0 || setrlimit(RLIMIT_CORE, &none) < 0)
 		return fail(err, errlen, "set RLIMIT_AS");
