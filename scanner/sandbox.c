@@ -181,7 +181,8 @@ int scand_sandbox_enter(const struct scand_sandbox *sb, char *err, size_t errlen
 			     .rlim_max = (rlim_t)sb->memory_mb << 20 };
 	struct rlimit none = { 0, 0 };
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	as.rlim_cur = as.rlim_max = RLIM_INFINITY;   /* the sanitizers' shadow needs terabytes of address space */
+	/* the sanitizers' shadow memory needs terabytes of address space */
+	as.rlim_cur = as.rlim_max = RLIM_INFINITY;
 #endif
 	if (setrlimit(RLIMIT_AS, &as) < 0 || setrlimit(RLIMIT_CORE, &none) < 0)
 		return fail(err, errlen, "set RLIMIT_AS");
