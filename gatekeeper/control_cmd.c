@@ -150,6 +150,9 @@ static void status_counters(struct gk_daemon *d, struct proto_buf *reply)
 	proto_str(reply, "sentinel", sentinel_alive(d->sentinel) ? "running" : "not running");
 	proto_num(reply, "sentinel_answers", (int64_t)atomic_load(&d->shared->sentinel_answers));
 	proto_num(reply, "sentinel_reads", (int64_t)atomic_load(&d->shared->sentinel_reads));
+	bool stalled = false;
+	proto_num(reply, "audit_backlog", (int64_t)audit_backlog(d, &stalled));
+	proto_str(reply, "audit_store_stalled", stalled ? "yes" : "no");
 	struct kcache_stats ks;
 	kcache_get_stats(d->kc, &ks);
 	if (ks.hits_measurable) {

@@ -92,7 +92,12 @@ void fan_reply(int group_fd, int event_fd, enum gk_verdict verdict)
 			return;
 		if (n < 0 && errno == EINTR)
 			continue;
-		/* ENOENT: the event is gone (the group was closed and re-made) */
+		/* ENOENT: the event is gone, answered already (by the sentinel for
+		 * a frozen daemon) or released with its group */
+		if (n < 0 && errno == ENOENT) {
+			log_msg(GK_LOG_INFO, "event_already_answered fd=%d", event_fd);
+			return;
+		}
 		log_msg(GK_LOG_ERR, "error=\"fanotify reply failed\" fd=%d errno=%d", event_fd,
 			n < 0 ? errno : 0);
 		return;

@@ -16,6 +16,7 @@
  * while the group has stayed readable for a whole deadline and the daemon's
  * reader has not turned over since. When the daemon dies, the sentinel
  * exits at once: its copies close, and the kernel releases what was pending. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -189,6 +190,32 @@ static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 	}
 }
 
+/* A frozen daemon may have read events it had not yet entered in a slot
+ * (stopped between read(2) and the slot): no table names their fd numbers.
+ * They are among the daemon's open descriptors, and a response naming a
+ * number that is no pending event of the group is refused by the kernel
+ * (ENOENT) and changes nothing, so every open number is answered. Only
+ * while both the reader and the watchdog have been still for a deadline. */
+static void answer_unlisted(struct gk_shared *sh, struct watched_group *groups, DIR *fds,
+			    int64_t now)
+{
+	int64_t limit = atomic_load(&sh->timeout_us);
+	if (now - atomic_load(&sh->reader_beat_us) <= limit ||
+	    now - atomic_load(&sh->watchdog_beat_us) <= limit)
+		return;
+	uint32_t verdict = atomic_load(&sh->on_error);
+	rewinddir(fds);
+	for (struct dirent *e; (e = readdir(fds));) {
+		char *end;
+		long n = strtol(e->d_name, &end, 10);
+		if (*end || n < 3)
+			continue;
+		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
+			if (groups[i].fd >= 0)
+				reply(groups[i].fd, (int)n, verdict);
+	}
+}
+
 static void on_message(int sock, struct watched_group *groups)
 {
 	struct sentinel_msg msg;
@@ -227,8 +254,10 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 	char stat_path[64];
 	snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", (int)daemon_pid);
 	int stat_fd = open(stat_path, O_RDONLY | O_CLOEXEC);
+	snprintf(stat_path, sizeof(stat_path), "/proc/%d/fd", (int)daemon_pid);
+	DIR *fds = opendir(stat_path);
 	prctl(PR_SET_NAME, "gk-sentinel");
-	if (pidfd < 0 || stat_fd < 0 || getppid() != daemon_pid)
+	if (pidfd < 0 || stat_fd < 0 || !fds || getppid() != daemon_pid)
 		_exit(0);
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
 		groups[i].fd = -1;
@@ -249,6 +278,7 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 		}
 		int64_t now = gk_mono_us();
 		sweep_slots(sh, groups, now);
+		answer_unlisted(sh, groups, fds, now);
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {
 			if (groups[i].fd < 0)
 				continue;
