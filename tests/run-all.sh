@@ -78,13 +78,7 @@ tsan_unit() {
 }
 if [ "$only" = tsan ] || [ -z "$only" ]; then
 	shopt -s nullglob
-	# Not test_scand and test_scanner_clamav: they start gatekeeper-scand,
-	# whose address-space limit leaves ThreadSanitizer no room for its shadow.
-	tsans=()
-	for t in "$build"/tsan/tests/test_*; do
-		case $(basename "$t") in test_scand | test_scanner_clamav) continue ;; esac
-		tsans+=("$t")
-	done
+	tsans=("$build"/tsan/tests/test_*)
 	[ ${#tsans[@]} -gt 0 ] || { echo "not ok - tsan: no unit test binaries in $build/tsan/tests"; failed=$((failed + 1)); }
 	for t in "${tsans[@]}"; do
 		run_suite "tsan/unit/$(basename "$t")" tsan_unit "$t"
