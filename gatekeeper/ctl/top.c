@@ -157,7 +157,8 @@ static int compare_rows(const void *a, const void *b)
 
 static void print_table(const char *title, struct table *t, size_t max_rows)
 {
-	qsort(t->v, t->n, sizeof(*t->v), compare_rows);
+	if (t->n)   /* an empty table may have no array (qsort wants one) */
+		qsort(t->v, t->n, sizeof(*t->v), compare_rows);
 	printf("%8s %7s %7s %6s %6s %8s %8s %8s  %s\n", "EXECS", "KERNEL", "DAEMON", "DENY", "WDENY",
 	       "P50us", "P99us", "SCANms", title);
 	for (size_t i = 0; i < t->n && i < max_rows; i++) {

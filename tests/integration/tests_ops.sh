@@ -477,7 +477,8 @@ t_top_live_tmux() {
 	start_daemon --no-kernel-cache
 	ctl_ok deny "$BIN/d1"
 	trap '"${tm[@]}" kill-server 2>/dev/null' EXIT
-	"${tm[@]}" new-session -d -s top -x 150 -y 40 "$CTL --socket $SOCK top -d 0.3" ||
+	"${tm[@]}" new-session -d -s top -x 150 -y 40 \
+		"$CTL --socket $SOCK top -d 0.3 2>$T/top.err; echo exit \$? >>$T/top.err; sleep 30" ||
 		fail "tmux new-session failed"
 	sleep 0.5
 	for i in 1 2 3; do
@@ -489,6 +490,7 @@ t_top_live_tmux() {
 		grep -q "$BIN/d1\$" <<<"$screen" && break
 		sleep 0.2
 	done
+	[[ -s $T/top.err ]] && note "top ended: $(head -c 2000 "$T/top.err")"
 	grep -qE "^ +3 +0 +3 +0 +0 .* +$BIN/a1\$" <<<"$screen" || fail "top row a1 (3 daemon allows): $screen"
 	grep -qE "^ +1 +0 +1 +1 +0 .* +$BIN/d1\$" <<<"$screen" || fail "top row d1 (1 deny): $screen"
 	grep -qE "^ +4 .* +$BIN\$" <<<"$screen" || fail "top directory row: $screen"
