@@ -171,18 +171,18 @@ static void *worker_main(void *arg)
 	}
 }
 
+/* Sweeps the compact shared slots (a few bytes each), touching a daemon
+ * slot (with its judgement, kilobytes) only for an event it acts on. */
 static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback)
 {
 	int64_t now = gk_mono_us();
 	for (unsigned i = 0; i < ev->n_slots; i++) {
-		struct inflight *s = &ev->slots[i];
 		struct gk_slot *ss = &ev->sh->slots[i];
-		if (!atomic_load(&s->busy))
-			continue;
 		uint32_t state = atomic_load(&ss->state);
 		/* Answered by the sentinel while we were frozen: stop hashing. */
-		if (state == SLOT_ANSWERED && atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL)
-			atomic_store(&s->cancel, true);
+		if (state == SLOT_ANSWERED && atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL &&
+		    atomic_load(&ev->slots[i].busy))
+			atomic_store(&ev->slots[i].cancel, true);
 		/* Only permission events are PENDING (admit): the claim is what
 		 * makes the slot's fields ours to read. */
 		if (state != SLOT_PENDING || now - atomic_load(&ss->start_us) <= limit_us ||
@@ -194,6 +194,7 @@ static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdi
 			atomic_compare_exchange_strong(&ss->state, &answering, SLOT_PENDING);
 			continue;
 		}
+		struct inflight *s = &ev->slots[i];
 		fan_reply(s->group->fd, s->fd, fallback);
 		atomic_store(&ss->verdict, fallback);
 		atomic_store(&ss->answered_by, SLOT_BY_WATCHDOG);
@@ -251,8 +252,10 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	ev->workers = calloc(workers, sizeof(pthread_t));
 	if (!ev->slots || !ev->free_list || !ev->queue || !ev->workers)
 		goto fail;
+	/* The daemon slots (a judgement each, kilobytes) are left untouched
+	 * until used: calloc's pages stay unmapped, and the free list hands
+	 * out the same few again and again. */
 	for (unsigned i = 0; i < ev->n_slots; i++) {
-		ev->slots[i].fd = -1;
 		ev->free_list[i] = (int)(ev->n_slots - 1 - i);
 		atomic_store(&ev->sh->slots[i].state, SLOT_FREE);
 	}
@@ -415,7 +418,8 @@ void events_stop(struct gk_events *ev)
 	/* A long hash must not hold up the stop: what it was for is answered
 	 * by the policy's on_error (or, once the groups close, by the kernel). */
 	for (unsigned i = 0; ev->slots && i < ev->n_slots; i++)
-		atomic_store(&ev->slots[i].cancel, true);
+		if (atomic_load(&ev->sh->slots[i].state) != SLOT_FREE)
+			atomic_store(&ev->slots[i].cancel, true);
 	for (unsigned i = 0; i < ev->n_workers; i++)
 		pthread_join(ev->workers[i], NULL);
 	atomic_store(&ev->watchdog_stopping, true);
