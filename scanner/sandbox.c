@@ -141,7 +141,7 @@ static int load_allowlist(char *err, size_t errlen)
 	ALLOW(exit); ALLOW(exit_group); ALLOW(rt_sigreturn); ALLOW(rt_sigprocmask);
 	ALLOW(rt_sigaction); ALLOW(sigaltstack); ALLOW(tgkill);
 	ALLOW(sendmsg); ALLOW(recvmsg); ALLOW(sendto); ALLOW(recvfrom); ALLOW(poll); ALLOW(ppoll);
-	ALLOW(wait4); ALLOW(prctl); ALLOW(seccomp);
+	ALLOW(wait4); ALLOW(kill); ALLOW(prctl); ALLOW(seccomp);
 	/* The zygote's worker sockets; no other family. */
 	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
 					SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
@@ -210,6 +210,7 @@ int scand_sandbox_worker(char *err, size_t errlen)
 					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
 	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 0);
 	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(wait4), 0);
+	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(kill), 0);
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

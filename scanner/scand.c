@@ -263,10 +263,14 @@ static void fork_worker(struct scand *z, int ctl)
 	close(sv[0]);
 }
 
+/* The daemon killed the worker already, unless it lacks CAP_KILL for our
+ * user (a unit's bounding set): kill it here too, as its parent. */
 static void reap_worker(int ctl, pid_t pid)
 {
 	int status = 0;
 	pid_t got;
+	if (pid > 1)
+		kill(pid, SIGKILL);
 	do
 		got = waitpid(pid, &status, 0);
 	while (got < 0 && errno == EINTR);

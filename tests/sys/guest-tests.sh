@@ -133,7 +133,7 @@ expect "a scanner process: the scanner user, no capabilities, seccomp, no_new_pr
 	"Uid: $u $u $u $u CapEff: 0000000000000000 CapBnd: 0000000000000000 NoNewPrivs: 1 Seccomp: 2" \
 	"$(echo "$st" | tr -s '\t ' ' ' | sed 's/ *$//')"
 expect "a scanner process has a network namespace of its own" "other" \
-	"$([ "$(readlink /proc/"${sp:-0}"/ns/net)" != "$(readlink /proc/"$(show MainPID)"/ns/net)" ] && echo other)"
+	"$([ -n "$sp" ] && [ "$(readlink /proc/"$sp"/ns/net)" != "$(readlink /proc/"$(show MainPID)"/ns/net)" ] && echo other)"
 
 # --- the watchdog is fed while the daemon idles ---
 pid=$(show MainPID) restarts=$(show NRestarts)
