@@ -335,6 +335,16 @@ static void handle(struct gk_events *ev, int idx)
 {
 	struct gk_daemon *d = ev->d;
 	struct inflight *s = &ev->slots[idx];
+	/* Our own scanner process starting (gatekeeper-scand and its loader):
+	 * never judged, never held up by the judging it is there to serve. */
+	if (s->perm && scan_owns_exec(d, s->pid)) {
+		if (claim_answer(&ev->sh->slots[idx])) {
+			fan_reply(s->group->fd, s->fd, GK_VERDICT_ALLOW);
+			atomic_store(&ev->sh->slots[idx].state, SLOT_ANSWERED);
+		}
+		slot_release(ev, idx);
+		return;
+	}
 	judge_begin(d, s->fd, &s->j);
 	if (s->j.have_id)
 		prescan_before_miss(d->prescan, &s->j.id);
