@@ -266,12 +266,18 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 			{ .fd = pidfd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
 			p[2 + i] = (struct pollfd){ .fd = groups[i].fd, .events = POLLIN };
-		if (poll(p, 2 + SENTINEL_MAX_GROUPS, SENTINEL_TICK_MS) < 0 && errno != EINTR)
+		/* Wait on the daemon and its messages only: waking on every event
+		 * of the groups would take CPU from the very execs we guard. Their
+		 * readability is sampled once a tick. */
+		if (poll(p, 2, SENTINEL_TICK_MS) < 0 && errno != EINTR)
 			_exit(1);
 		if (p[0].revents)
 			_exit(0);                   /* the daemon died: let the kernel release */
 		if (p[1].revents)
 			on_message(sock, groups);
+		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
+			p[2 + i].fd = groups[i].fd;
+		poll(p + 2, SENTINEL_MAX_GROUPS, 0);
 		if (daemon_exiting(stat_fd)) {
 			allow_everything(sh, groups);
 			continue;
