@@ -10,8 +10,8 @@
  *    below it); the value we found is put back when the policy no longer
  *    denies and on exit (not after SIGKILL: then it stays 2). An O_TMPFILE or
  *    deleted file lives on a real filesystem: if that one is marked, its exec
- *    raises a permission event and the daemon refuses it (judge.c asks
- *    fileless_fd); on an unmarked filesystem nothing sees it.
+ *    raises a permission event and the daemon refuses it (judge.c reads
+ *    the link count of the identity it takes); on an unmarked filesystem nothing sees it.
  * Monitor mode never blocks: neither the sysctl nor the kernel programs are
  * switched; the daemon logs would-denies for what it sees. */
 #include <errno.h>
@@ -37,12 +37,6 @@ static struct {
 	bool sysctl_missing;
 	char live[320];          /* status line */
 } fl = { .lock = PTHREAD_MUTEX_INITIALIZER, .saved = -1 };
-
-bool fileless_fd(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 0;
-}
 
 static int read_sysctl(void)
 {

@@ -8,9 +8,6 @@
 struct gk_daemon;
 struct proto_buf;
 
-/* Does no name link to the file behind fd (st_nlink == 0)? */
-bool fileless_fd(int fd);
-
 /* Put the running policy's `fileless` setting in force: the kernel programs
  * in bpf mode; in fanotify mode vm.memfd_noexec=2 (Linux >= 6.3), the value
  * found first restored when deny no longer holds. Call after every policy

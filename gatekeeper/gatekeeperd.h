@@ -35,6 +35,7 @@ struct file_id {
 	ino_t ino;
 	off_t size;
 	int64_t ctime_ns;
+	nlink_t nlink;       /* 0: no name links to it (memfd, O_TMPFILE, deleted) */
 };
 int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
 bool file_id_same(const struct file_id *a, const struct file_id *b);

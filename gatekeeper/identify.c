@@ -48,6 +48,7 @@ int file_id_of_fd(int fd, struct file_id *id)
 	id->ino = st.st_ino;
 	id->size = st.st_size;
 	id->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	id->nlink = st.st_nlink;
 	return 0;
 }
 

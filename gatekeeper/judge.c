@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/trust.h"
 #include "scanner/scanner.h"
@@ -19,7 +18,7 @@ void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
 	j->kcache_epoch = kcache_epoch(d->kc);
 	gk_fd_path(fd, j->path, sizeof(j->path));
 	j->have_id = file_id_of_fd(fd, &j->id) == 0;
-	j->fileless = fileless_fd(fd);
+	j->fileless = j->have_id && j->id.nlink == 0;
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool watched = !j->path[0] || policy_path_watched(d->policy, j->path);
 	/* Outside the watched subtrees only hash rules can deny: hash there
