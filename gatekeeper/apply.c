@@ -119,7 +119,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (fresh_prescan >= 0) {
 		prescan_swap_group(d->prescan, fresh_prescan);
-		mounts_groups_changed(fresh_prescan);
+		mounts_groups_changed(d->mounts, fresh_prescan);
 	}
 	fileless_apply(d);
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);

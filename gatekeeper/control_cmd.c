@@ -183,8 +183,8 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	proto_str(reply, "kernel_mode_why", kcache_why(d->kc));
 	for (size_t i = 0; i < d->policy->n_watch; i++)
 		proto_arr(reply, "watch", d->policy->watch[i]);
-	mounts_report(reply);
-	fileless_report(reply);
+	mounts_report(d->mounts, reply);
+	fileless_report(d->fileless, reply);
 	proto_str(reply, "libraries", strcmp(kcache_mode(d->kc), "bpf") ? LIBS_FANOTIFY : LIBS_BPF);
 	proto_str(reply, "scripts", SCRIPTS);
 	proto_str(reply, "policy", d->policy->name);

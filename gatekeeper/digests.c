@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -27,38 +28,42 @@ struct fsuuid2 {
  * second inode the store is no longer read for this run (safe, slower). */
 #define FORGOTTEN_SLOTS 4096
 
-/* Global (a candidate for struct gk_daemon): one store of digests per
- * process, reached from identify.c, which has no daemon pointer. */
-static struct {
+/* Owned by struct gk_daemon (d->digests); the hash cache borrows it
+ * (hash_cache_use_store), which is how identify.c reaches it. */
+struct digests {
 	pthread_mutex_t lock;
 	struct gk_db *db;
 	struct { dev_t dev; ino_t ino; bool used; } forgotten[FORGOTTEN_SLOTS];
 	bool distrust_store;
 	struct digests_stats stats;
-} g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+};
 
-int digests_open(const char *db_path, char *err, size_t errlen)
+struct digests *digests_open(const char *db_path, char *err, size_t errlen)
 {
-	struct gk_db *db = db_open(db_path, err, errlen);
+	struct digests *g = calloc(1, sizeof(*g));
 
-	if (!db)
-		return -1;
-	/* The miss path holds g.lock around these statements: a store locked by
+	if (!g) {
+		snprintf(err, errlen, "digests: %s", strerror(errno));
+		return NULL;
+	}
+	if (!(g->db = db_open(db_path, err, errlen))) {
+		free(g);
+		return NULL;
+	}
+	/* The miss path holds g->lock around these statements: a store locked by
 	 * another process must cost it nothing (issue 12, item 5). */
-	db_set_busy_timeout(db, 0);
-	pthread_mutex_lock(&g.lock);
-	db_close(g.db);
-	g.db = db;
-	pthread_mutex_unlock(&g.lock);
-	return 0;
+	db_set_busy_timeout(g->db, 0);
+	pthread_mutex_init(&g->lock, NULL);
+	return g;
 }
 
-void digests_close(void)
+void digests_close(struct digests *g)
 {
-	pthread_mutex_lock(&g.lock);
-	db_close(g.db);
-	g.db = NULL;
-	pthread_mutex_unlock(&g.lock);
+	if (!g)
+		return;
+	db_close(g->db);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
 }
 
 static bool all_zero(const unsigned char *b, size_t n)
@@ -100,85 +105,91 @@ static size_t slot_of(dev_t dev, ino_t ino)
 	return (size_t)(h ^ (h >> 31)) % FORGOTTEN_SLOTS;
 }
 
-void digests_forget(dev_t dev, ino_t ino)
+void digests_forget(struct digests *g, dev_t dev, ino_t ino)
 {
 	size_t s = slot_of(dev, ino);
 
-	pthread_mutex_lock(&g.lock);
-	if (g.forgotten[s].used && (g.forgotten[s].dev != dev || g.forgotten[s].ino != ino))
-		g.distrust_store = true;
-	g.forgotten[s].dev = dev;
-	g.forgotten[s].ino = ino;
-	g.forgotten[s].used = true;
-	pthread_mutex_unlock(&g.lock);
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	if (g->forgotten[s].used && (g->forgotten[s].dev != dev || g->forgotten[s].ino != ino))
+		g->distrust_store = true;
+	g->forgotten[s].dev = dev;
+	g->forgotten[s].ino = ino;
+	g->forgotten[s].used = true;
+	pthread_mutex_unlock(&g->lock);
 }
 
-/* Caller holds g.lock. */
-static bool forgotten(const struct file_id *id)
+/* Caller holds g->lock. */
+static bool forgotten(struct digests *g, const struct file_id *id)
 {
 	size_t s = slot_of(id->dev, id->ino);
 
-	return g.distrust_store ||
-	       (g.forgotten[s].used && g.forgotten[s].dev == id->dev && g.forgotten[s].ino == id->ino);
+	return g->distrust_store ||
+	       (g->forgotten[s].used && g->forgotten[s].dev == id->dev && g->forgotten[s].ino == id->ino);
 }
 
-static bool lookup(const char *fs, const struct file_id *id, unsigned char *sha,
+static bool lookup(struct digests *g, const char *fs, const struct file_id *id, unsigned char *sha,
 		   unsigned char *md5)
 {
 	unsigned char m[DIGESTS_MD5_LEN];
 	bool has_md5 = false, hit = false;
 
-	pthread_mutex_lock(&g.lock);
-	if (g.db && !forgotten(id) &&
-	    db_digest_get(g.db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size, sha, m,
+	pthread_mutex_lock(&g->lock);
+	if (g->db && !forgotten(g, id) &&
+	    db_digest_get(g->db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size, sha, m,
 			  &has_md5) == 0 && (has_md5 || !md5)) {
 		if (md5)
 			memcpy(md5, m, sizeof(m));
 		hit = true;
 	}
 	if (hit)
-		g.stats.hits++;
+		g->stats.hits++;
 	else
-		g.stats.misses++;
-	pthread_mutex_unlock(&g.lock);
+		g->stats.misses++;
+	pthread_mutex_unlock(&g->lock);
 	return hit;
 }
 
-static void store(const char *fs, const struct file_id *id, const unsigned char *sha,
+static void store(struct digests *g, const char *fs, const struct file_id *id, const unsigned char *sha,
 		  const unsigned char *md5)
 {
 	size_t s = slot_of(id->dev, id->ino);
 
-	pthread_mutex_lock(&g.lock);
+	pthread_mutex_lock(&g->lock);
 	/* Read after the mapping write that made us forget: trustworthy again. */
-	if (g.forgotten[s].used && g.forgotten[s].dev == id->dev && g.forgotten[s].ino == id->ino)
-		g.forgotten[s].used = false;
-	if (g.db && db_digest_put(g.db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size,
+	if (g->forgotten[s].used && g->forgotten[s].dev == id->dev && g->forgotten[s].ino == id->ino)
+		g->forgotten[s].used = false;
+	if (g->db && db_digest_put(g->db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size,
 				  sha, md5) == 0)
-		g.stats.stored++;
-	pthread_mutex_unlock(&g.lock);
+		g->stats.stored++;
+	pthread_mutex_unlock(&g->lock);
 }
 
-int digests_read(int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
+int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
 		 unsigned char *md5, const atomic_bool *cancel)
 {
 	char fs[64];
-	bool have_fs = digests_fs_identity(fd, fs, sizeof(fs)) == 0;
+	bool have_fs = g && digests_fs_identity(fd, fs, sizeof(fs)) == 0;
 	struct file_id after;
 
-	if (have_fs && lookup(fs, id, sha, md5))
+	if (have_fs && lookup(g, fs, id, sha, md5))
 		return 0;
 	if (scanner_digests_fd(fd, sha, md5, cancel) < 0)
 		return -1;
 	if (have_fs && file_id_of_fd(fd, &after) == 0 && after.ino == id->ino &&
 	    after.size == id->size && after.ctime_ns == id->ctime_ns)
-		store(fs, id, sha, md5);
+		store(g, fs, id, sha, md5);
 	return 0;
 }
 
-void digests_get_stats(struct digests_stats *out)
+void digests_get_stats(struct digests *g, struct digests_stats *out)
 {
-	pthread_mutex_lock(&g.lock);
-	*out = g.stats;
-	pthread_mutex_unlock(&g.lock);
+	if (!g) {
+		*out = (struct digests_stats){ 0 };
+		return;
+	}
+	pthread_mutex_lock(&g->lock);
+	*out = g->stats;
+	pthread_mutex_unlock(&g->lock);
 }

@@ -27,22 +27,25 @@
 
 #define DIGESTS_MD5_LEN 16
 
-/* Store the digests in the database at db_path (its own connection). Until
- * then, and after digests_close, digests are computed, never stored. */
-int digests_open(const char *db_path, char *err, size_t errlen);
-void digests_close(void);
+struct digests;
+
+/* A store of digests in the database at db_path (its own connection); NULL
+ * and err on failure. Every call below takes a NULL store too: digests are
+ * then computed, never stored. */
+struct digests *digests_open(const char *db_path, char *err, size_t errlen);
+void digests_close(struct digests *g);   /* NULL-safe */
 
 /* The digests of the file behind fd whose identity (taken before) is id:
  * from the store when it holds them for that identity (with MD5 if md5 is
  * not NULL), else read once (both digests together) and stored when the
  * file did not change while it was read. The caller checks that (id again
  * after the call) as for any read. 0 ok, -1 and errno. */
-int digests_read(int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
+int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
 		 unsigned char *md5, const atomic_bool *cancel);
 
 /* The file may have changed without a new ctime (a write through a shared
  * mapping): its stored digests are not used again. */
-void digests_forget(dev_t dev, ino_t ino);
+void digests_forget(struct digests *g, dev_t dev, ino_t ino);
 
 /* "uuid:HEX" or "fsid:HEX:TYPE" for the filesystem holding fd; -1 if none. */
 int digests_fs_identity(int fd, char *out, size_t size);
@@ -50,6 +53,6 @@ int digests_fs_identity(int fd, char *out, size_t size);
 struct digests_stats {
 	uint64_t hits, misses, stored;
 };
-void digests_get_stats(struct digests_stats *out);
+void digests_get_stats(struct digests *g, struct digests_stats *out);   /* NULL: zeros */
 
 #endif

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,15 +29,34 @@
 
 #define MEMFD_NOEXEC "/proc/sys/vm/memfd_noexec"
 
-/* Global: vm.memfd_noexec belongs to the whole pid namespace, not to an
- * object of ours, and the value found before we raised it must be put back
- * exactly once per process, whoever asks last. */
-static struct {
+/* Owned by struct gk_daemon (d->fileless). vm.memfd_noexec belongs to the
+ * whole pid namespace: the value found before we raised it is put back by
+ * fileless_restore (on a policy that no longer denies, and on exit). */
+struct gk_fileless {
 	pthread_mutex_t lock;
 	int saved;               /* value found before we raised it; -1: untouched */
 	bool sysctl_missing;
 	char live[320];          /* status line */
-} fl = { .lock = PTHREAD_MUTEX_INITIALIZER, .saved = -1 };
+};
+
+struct gk_fileless *fileless_new(void)
+{
+	struct gk_fileless *fl = calloc(1, sizeof(*fl));
+	if (!fl)
+		return NULL;
+	pthread_mutex_init(&fl->lock, NULL);
+	fl->saved = -1;
+	return fl;
+}
+
+void fileless_free(struct gk_fileless *fl)
+{
+	if (!fl)
+		return;
+	fileless_restore(fl);
+	pthread_mutex_destroy(&fl->lock);
+	free(fl);
+}
 
 static int read_sysctl(void)
 {
@@ -65,11 +85,11 @@ static int write_sysctl(int v)
 }
 
 /* Raise vm.memfd_noexec to 2; false if this kernel cannot. */
-static bool raise_memfd_noexec(void)
+static bool raise_memfd_noexec(struct gk_fileless *fl)
 {
 	int cur = read_sysctl();
 	if (cur < 0) {
-		fl.sysctl_missing = true;
+		fl->sysctl_missing = true;
 		return false;
 	}
 	if (cur >= 2)
@@ -78,22 +98,22 @@ static bool raise_memfd_noexec(void)
 		log_msg(GK_LOG_ERR, "error=\"%s=2: %s\"", MEMFD_NOEXEC, strerror(errno));
 		return false;
 	}
-	if (fl.saved < 0)
-		fl.saved = cur;
+	if (fl->saved < 0)
+		fl->saved = cur;
 	log_msg(GK_LOG_INFO, "fileless_deny sysctl=vm.memfd_noexec value=2 was=%d", cur);
 	return true;
 }
 
-static void restore_locked(void)
+static void restore_locked(struct gk_fileless *fl)
 {
-	if (fl.saved < 0)
+	if (fl->saved < 0)
 		return;
-	if (write_sysctl(fl.saved) < 0)
-		log_msg(GK_LOG_ERR, "error=\"%s=%d (restore): %s\"", MEMFD_NOEXEC, fl.saved,
+	if (write_sysctl(fl->saved) < 0)
+		log_msg(GK_LOG_ERR, "error=\"%s=%d (restore): %s\"", MEMFD_NOEXEC, fl->saved,
 			strerror(errno));
 	else
-		log_msg(GK_LOG_INFO, "fileless_restored sysctl=vm.memfd_noexec value=%d", fl.saved);
-	fl.saved = -1;
+		log_msg(GK_LOG_INFO, "fileless_restored sysctl=vm.memfd_noexec value=%d", fl->saved);
+	fl->saved = -1;
 }
 
 void fileless_apply(struct gk_daemon *d)
@@ -102,43 +122,52 @@ void fileless_apply(struct gk_daemon *d)
 	bool deny = d->policy->fileless == GK_VERDICT_DENY;
 	bool enforce = d->policy->mode == GK_MODE_ENFORCE;
 	pthread_rwlock_unlock(&d->policy_lock);
-	pthread_mutex_lock(&fl.lock);
+	struct gk_fileless *fl = d->fileless;
+	if (!fl)
+		return;
+	pthread_mutex_lock(&fl->lock);
 	bool in_kernel = kcache_set_fileless(d->kc, deny && enforce);
 	if (!deny) {
-		restore_locked();
-		snprintf(fl.live, sizeof(fl.live), "allow: fileless programs are not refused");
+		restore_locked(fl);
+		snprintf(fl->live, sizeof(fl->live), "allow: fileless programs are not refused");
 	} else if (!enforce) {
-		restore_locked();
-		snprintf(fl.live, sizeof(fl.live),
+		restore_locked(fl);
+		snprintf(fl->live, sizeof(fl->live),
 			 "deny (monitor: nothing refused; O_TMPFILE/deleted files on marked "
 			 "filesystems logged as would-deny, memfd execs unseen)");
 	} else if (in_kernel) {
-		restore_locked();
-		snprintf(fl.live, sizeof(fl.live),
+		restore_locked(fl);
+		snprintf(fl->live, sizeof(fl->live),
 			 "deny, in the kernel (bpf): exec of a memfd, O_TMPFILE or deleted file refused");
-	} else if (raise_memfd_noexec()) {
-		snprintf(fl.live, sizeof(fl.live),
+	} else if (raise_memfd_noexec(fl)) {
+		snprintf(fl->live, sizeof(fl->live),
 			 "deny, vm.memfd_noexec=2: memfd exec refused by the kernel; O_TMPFILE and "
 			 "deleted files refused on marked filesystems only");
 	} else {
-		snprintf(fl.live, sizeof(fl.live),
+		snprintf(fl->live, sizeof(fl->live),
 			 "deny, NOT enforced for memfd (%s); O_TMPFILE and deleted files refused "
 			 "on marked filesystems only",
-			 fl.sysctl_missing ? "no vm.memfd_noexec: Linux < 6.3" : "cannot set vm.memfd_noexec");
+			 fl->sysctl_missing ? "no vm.memfd_noexec: Linux < 6.3" : "cannot set vm.memfd_noexec");
 	}
-	pthread_mutex_unlock(&fl.lock);
+	pthread_mutex_unlock(&fl->lock);
 }
 
-void fileless_restore(void)
+void fileless_restore(struct gk_fileless *fl)
 {
-	pthread_mutex_lock(&fl.lock);
-	restore_locked();
-	pthread_mutex_unlock(&fl.lock);
+	if (!fl)
+		return;
+	pthread_mutex_lock(&fl->lock);
+	restore_locked(fl);
+	pthread_mutex_unlock(&fl->lock);
 }
 
-void fileless_report(struct proto_buf *reply)
+void fileless_report(struct gk_fileless *fl, struct proto_buf *reply)
 {
-	pthread_mutex_lock(&fl.lock);
-	proto_str(reply, "fileless", fl.live);
-	pthread_mutex_unlock(&fl.lock);
+	if (!fl) {
+		proto_str(reply, "fileless", "");
+		return;
+	}
+	pthread_mutex_lock(&fl->lock);
+	proto_str(reply, "fileless", fl->live);
+	pthread_mutex_unlock(&fl->lock);
 }

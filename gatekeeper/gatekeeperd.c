@@ -154,7 +154,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 			{ .fd = group->fd, .events = POLLIN },
 			{ .fd = retired ? retired->fd : -1, .events = POLLIN },
 		};
-		if (poll(p, 5, svc_poll_timeout_ms(retired ? 20 : -1)) < 0 && errno != EINTR)
+		if (poll(p, 5, svc_poll_timeout_ms(d, retired ? 20 : -1)) < 0 && errno != EINTR)
 			return;
 		atomic_store(&d->shared->reader_beat_us, gk_mono_us());
 		if (p[0].revents & POLLIN) {
@@ -190,6 +190,15 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 		retire_drained(d, retired, p[4].revents & POLLIN);
 		svc_watchdog(d);
 	}
+}
+
+/* The hash cache (lent the digest store) and the fileless state. */
+static bool new_objects(struct gk_daemon *d)
+{
+	if (!(d->hashes = hash_cache_new()) || !(d->fileless = fileless_new()))
+		return false;
+	hash_cache_use_store(d->hashes, d->digests);
+	return true;
 }
 
 static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
@@ -240,7 +249,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
-	if (!d->kc || !(d->hashes = hash_cache_new()) || audit_start(d) < 0 ||
+	if (!d->kc || !new_objects(d) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
@@ -320,22 +329,24 @@ int main(int argc, char **argv)
 	 * allows whatever is still queued), and only then the pre-scan group,
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
-	mounts_stop();
+	mounts_stop(&d);
 	metrics_writer_stop(d.metrics);
 	events_stop(d.events);
 	sentinel_stop(d.sentinel);
 	fan_group_close(d.group);
 	fan_group_close(d.retired);
 	prescan_stop(d.prescan);
-	fileless_restore();
+	fileless_restore(d.fileless);
 	trust_daemon_stop(&d);
 	kcache_close(d.kc);
+	mounts_free(&d);   /* after the kernel cache, which asks it what may be pinned */
 	scan_set_put(d.scanners);
 	audit_stop(&d);
 	control_free(&d);   /* after the audit writer, its last publisher */
 	db_close(d.db);
 	admin_rules_free(d.admin);
 	hash_cache_free(d.hashes);
+	fileless_free(d.fileless);
 	shared_free(d.shared);
 	policy_free(d.policy);
 	return rc;

@@ -42,6 +42,12 @@ bool file_id_same(const struct file_id *a, const struct file_id *b);
 struct hash_cache;
 struct hash_cache *hash_cache_new(void);
 void hash_cache_free(struct hash_cache *hc);
+/* The store of digests (digests.h) that hashing reads through and
+ * hash_cache_forget reaches; NULL (the default): compute, never store.
+ * Set before any thread uses hc, cleared before the store is closed. */
+struct digests;
+void hash_cache_use_store(struct hash_cache *hc, struct digests *store);   /* hc NULL-safe */
+struct digests *hash_cache_store(const struct hash_cache *hc);
 /* The digest of an unchanged file (same dev, ino, size, ctime), if known. */
 bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 		       unsigned char out[GK_SHA256_LEN]);
@@ -68,6 +74,18 @@ uint64_t stats_latency_percentile(const struct gk_stats *s, double pct);
  * below[k] = decisions that took less than 2^k microseconds, k < n.
  * Returns the count of all decisions. */
 uint64_t stats_latency_below_pow2(const struct gk_stats *s, uint64_t *below, unsigned n);
+
+/* ---- systemd.c: the watchdog, as the main loop's thread feeds it ---- */
+struct event_path_probe {      /* alive.c: what the previous look saw */
+	uint64_t answered;
+	int64_t progress_us;
+};
+struct gk_svc_watchdog {
+	bool asked;                /* systemd was asked (once: see systemd.c) */
+	uint64_t us;               /* 0: systemd asked for no watchdog */
+	int64_t last_ping_us;
+	struct event_path_probe probe;
+};
 
 /* ---- admin.c: admin rules in memory (mirror of the db table) ---- */
 struct admin_rules;
@@ -164,10 +182,14 @@ struct gk_daemon {
 	struct control_server *control;     /* the control socket (control.h) */
 	struct metrics_writer *metrics;     /* the node_exporter textfile (metrics.h) */
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
+	struct digests *digests;            /* digests.h: their store, lent to hashes */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
+	struct gk_mounts *mounts;           /* the mount tracker (mounts.h) */
+	struct gk_fileless *fileless;       /* `fileless:` in force (fileless.h) */
 	struct gk_shared *shared;           /* in-flight slots, shared with the sentinel */
 	struct gk_sentinel *sentinel;
+	struct gk_svc_watchdog watchdog;    /* systemd.c; the main loop's thread only */
 };
 
 /* fan.c: fanotify groups */

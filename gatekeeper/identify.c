@@ -33,6 +33,7 @@ struct hash_cache {
 	bool hashing_busy[HASHING_MAX];
 	pthread_mutex_t hashing_lock;
 	pthread_cond_t hashing_done;
+	struct digests *store;      /* borrowed from the daemon; NULL: none */
 };
 
 int file_id_of_fd(int fd, struct file_id *id)
@@ -68,6 +69,17 @@ struct hash_cache *hash_cache_new(void)
 	pthread_mutex_init(&hc->hashing_lock, NULL);
 	pthread_cond_init(&hc->hashing_done, NULL);
 	return hc;
+}
+
+void hash_cache_use_store(struct hash_cache *hc, struct digests *store)
+{
+	if (hc)
+		hc->store = store;
+}
+
+struct digests *hash_cache_store(const struct hash_cache *hc)
+{
+	return hc ? hc->store : NULL;
 }
 
 void hash_cache_free(struct hash_cache *hc)
@@ -169,7 +181,7 @@ static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
 {
 	for (int attempt = 0; attempt < HASH_RETRIES; attempt++) {
 		struct file_id after;
-		if (digests_read(fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
+		if (digests_read(hc->store, fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (file_id_same(id, &after)) {
 			cache_store(hc, id, out);
@@ -205,5 +217,5 @@ void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)
 	if (s->used && s->id.dev == dev && s->id.ino == ino)
 		s->used = false;
 	pthread_mutex_unlock(lock);
-	digests_forget(dev, ino);
+	digests_forget(hc->store, dev, ino);
 }

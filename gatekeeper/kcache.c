@@ -35,7 +35,8 @@ struct kcache {
 	uint64_t ignore_marks, flushes, epoch;
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
 	void *denial_ctx;
-	bool (*_Atomic may_pin)(dev_t dev);
+	bool (*may_pin)(void *ctx, dev_t dev);   /* under group_lock */
+	void *pin_ctx;
 };
 
 struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_bpf)
@@ -143,13 +144,13 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t ju
 	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
 	pthread_rwlock_rdlock(&kc->group_lock);
-	bool (*may_pin)(dev_t) = kc->may_pin;
+	bool (*may_pin)(void *, dev_t) = kc->may_pin;
 	struct stat st;
 	if (kc->group_fd < 0 || fan_cache_off(kc))
 		;   /* between two groups, or no cache wanted: the next exec is judged again */
 	else if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM) {
 		/* a lease holds the file open: only where that cannot block an unmount */
-		if (!may_pin || (fstat(fd, &st) == 0 && may_pin(st.st_dev)))
+		if (!may_pin || (fstat(fd, &st) == 0 && may_pin(kc->pin_ctx, st.st_dev)))
 			rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
 		else
 			rc = -1;
@@ -223,14 +224,19 @@ void kcache_lease_broken(struct kcache *kc, int fd)
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 
-void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(dev_t dev))
+void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t dev), void *ctx)
 {
+	if (!kc)
+		return;
+	pthread_rwlock_wrlock(&kc->group_lock);
 	kc->may_pin = may_pin;
+	kc->pin_ctx = ctx;
+	pthread_rwlock_unlock(&kc->group_lock);
 }
 
 bool kcache_set_fileless(struct kcache *kc, bool deny)
 {
-	if (!kc->bpf)
+	if (!kc || !kc->bpf)
 		return false;
 	kcache_bpf_set_fileless(kc->bpf, deny);
 	return true;

@@ -34,8 +34,9 @@ void kcache_lease_broken(struct kcache *kc, int fd);   /* fd -1: SIGIO, look at 
 /* fanotify mode's lease holds the allowed file open, and an open file keeps
  * its mount busy (umount: EBUSY). may_pin says on which filesystems (by
  * st_dev) that is acceptable; elsewhere an allow is not cached in the kernel
- * and each exec asks the daemon, which answers from memory. NULL: anywhere. */
-void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(dev_t dev));
+ * and each exec asks the daemon, which answers from memory. NULL: anywhere.
+ * may_pin is called with ctx; once this returns, the old one is not. */
+void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t dev), void *ctx);
 /* Does the cache learn of every write in time by itself (leases, BPF)? */
 bool kcache_sees_writes(const struct kcache *kc);
 

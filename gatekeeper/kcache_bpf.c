@@ -40,7 +40,7 @@ static char libbpf_last[160];
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	static int verbose = -1;
+	static int verbose = -1;   /* global too, for the same reason: GK_BPF_VERBOSE, read once */
 
 	if (verbose < 0)
 		verbose = getenv("GK_BPF_VERBOSE") != NULL;

@@ -81,10 +81,10 @@ struct tracked {
 	bool seen;           /* reconcile scratch */
 };
 
-/* Global (a candidate for struct gk_daemon): the tracker follows this
- * process's mount namespace, of which there is one; mounts_stop resets it,
- * so a daemon can start it again. */
-static struct {
+/* The tracker's state, owned by struct gk_daemon (d->mounts): made by
+ * mounts_start, its thread ended by mounts_stop (the table stays, for the
+ * kernel cache's pin filter), freed by mounts_free. */
+struct gk_mounts {
 	pthread_mutex_t lock;
 	struct gk_daemon *d;
 	int prescan_fd;
@@ -100,8 +100,7 @@ static struct {
 	size_t n_holders;
 	uint64_t reconciles;
 	int64_t last_reconcile_us;
-} mt = { .lock = PTHREAD_MUTEX_INITIALIZER, .prescan_fd = -1, .source_fd = -1, .wake_fd = -1,
-	 .marked_perm_fd = -1, .marked_prescan_fd = -1 };
+};
 
 /* Filesystems where no program can be stored and run: kernel interfaces. */
 static const char *const pseudo_fs[] = {
@@ -292,35 +291,37 @@ int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, ch
 	return 0;
 }
 
-static struct tracked *find_tracked(dev_t dev)
+static struct tracked *find_tracked(struct gk_mounts *mt, dev_t dev)
 {
-	for (size_t i = 0; i < mt.n; i++)
-		if (mt.t[i].dev == dev)
-			return &mt.t[i];
+	for (size_t i = 0; i < mt->n; i++)
+		if (mt->t[i].dev == dev)
+			return &mt->t[i];
 	return NULL;
 }
 
 /* Mark one superblock on both groups; a failure is recorded as its skip reason. */
-static void mark_tracked(struct tracked *t, const struct mnt *m, int perm_fd, uint64_t perm_mask)
+static void mark_tracked(struct gk_mounts *mt, struct tracked *t, const struct mnt *m, int perm_fd,
+			 uint64_t perm_mask)
 {
 	t->why[0] = '\0';
 	if (mark_mount(perm_fd, perm_mask, m) < 0 ||
-	    (mt.prescan_fd >= 0 && mark_mount(mt.prescan_fd, mt.prescan_mask, m) < 0))
+	    (mt->prescan_fd >= 0 && mark_mount(mt->prescan_fd, mt->prescan_mask, m) < 0))
 		snprintf(t->why, sizeof(t->why), "%s%s", errno == EXDEV ? "" : "cannot mark: ",
 			 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
 }
 
-static void add_tracked(const struct mnt *m, const char *why, int perm_fd, uint64_t perm_mask)
+static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *why, int perm_fd,
+			uint64_t perm_mask)
 {
-	if (mt.n == MAX_TRACKED)
+	if (mt->n == MAX_TRACKED)
 		return;
-	struct tracked *t = &mt.t[mt.n++];
+	struct tracked *t = &mt->t[mt->n++];
 	*t = (struct tracked){ .dev = m->dev, .path = strdup(m->path), .seen = true };
 	snprintf(t->fstype, sizeof(t->fstype), "%s", m->fstype);
 	if (why)
 		snprintf(t->why, sizeof(t->why), "%s", why);
 	else
-		mark_tracked(t, m, perm_fd, perm_mask);
+		mark_tracked(mt, t, m, perm_fd, perm_mask);
 	if (!t->why[0])
 		log_msg(GK_LOG_INFO, "filesystem_marked path=\"%s\" dev=%u:%u fstype=%s", m->path,
 			major(m->dev), minor(m->dev), m->fstype);
@@ -328,29 +329,30 @@ static void add_tracked(const struct mnt *m, const char *why, int perm_fd, uint6
 
 /* A superblock no longer covered: unmark it through a mount that still
  * shows it, if any (without one the kernel dropped the mark with it). */
-static void drop_tracked(size_t i, const struct mnt *m, size_t n, int perm_fd, uint64_t perm_mask)
+static void drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, size_t n, int perm_fd,
+			 uint64_t perm_mask)
 {
-	struct tracked *t = &mt.t[i];
+	struct tracked *t = &mt->t[i];
 	if (!t->why[0]) {
 		for (size_t k = 0; k < n; k++) {
 			if (m[k].dev != t->dev)
 				continue;
 			(void)mounts_mark_fs(perm_fd, perm_mask, m[k].path, false);
-			if (mt.prescan_fd >= 0)
-				(void)mounts_mark_fs(mt.prescan_fd, mt.prescan_mask, m[k].path, false);
+			if (mt->prescan_fd >= 0)
+				(void)mounts_mark_fs(mt->prescan_fd, mt->prescan_mask, m[k].path, false);
 			break;
 		}
 		log_msg(GK_LOG_INFO, "filesystem_unmarked path=\"%s\" dev=%u:%u", t->path,
 			major(t->dev), minor(t->dev));
 	}
 	free(t->path);
-	mt.t[i] = mt.t[--mt.n];
+	mt->t[i] = mt->t[--mt->n];
 }
 
 /* Bring the table (and the marks) in line with the mounts of now. */
-static void reconcile(void)
+static void reconcile(struct gk_mounts *mt)
 {
-	struct gk_daemon *d = mt.d;
+	struct gk_daemon *d = mt->d;
 	struct mnt *m;
 	size_t n;
 	if (read_mountinfo(&m, &n) < 0) {
@@ -358,23 +360,23 @@ static void reconcile(void)
 		return;
 	}
 	pthread_rwlock_rdlock(&d->policy_lock);
-	pthread_mutex_lock(&mt.lock);
+	pthread_mutex_lock(&mt->lock);
 	int perm_fd = d->group->fd;
 	uint64_t perm_mask = d->group->mask;
-	bool new_groups = perm_fd != mt.marked_perm_fd || mt.prescan_fd != mt.marked_prescan_fd;
-	for (size_t i = 0; i < mt.n; i++)
-		mt.t[i].seen = false;
-	mt.n_holders = 0;
+	bool new_groups = perm_fd != mt->marked_perm_fd || mt->prescan_fd != mt->marked_prescan_fd;
+	for (size_t i = 0; i < mt->n; i++)
+		mt->t[i].seen = false;
+	mt->n_holders = 0;
 	for (size_t i = 0; i < n; i++)
-		if (mt.n_holders < 64 && holds_watch(d->policy, m, n, i))
-			mt.holders[mt.n_holders++] = m[i].dev;
+		if (mt->n_holders < 64 && holds_watch(d->policy, m, n, i))
+			mt->holders[mt->n_holders++] = m[i].dev;
 	for (size_t i = 0; i < n; i++) {
 		if (!covered(d->policy, m, n, i))
 			continue;
 		const char *why = skip_reason(&m[i]);
-		struct tracked *t = find_tracked(m[i].dev);
+		struct tracked *t = find_tracked(mt, m[i].dev);
 		if (!t) {
-			add_tracked(&m[i], why, perm_fd, perm_mask);
+			add_tracked(mt, &m[i], why, perm_fd, perm_mask);
 		} else if (!t->seen) {
 			t->seen = true;
 			/* marked already; again only on new groups, or if a mount of it that
@@ -382,20 +384,20 @@ static void reconcile(void)
 			if ((!t->why[0] && new_groups) || (t->why[0] && !why)) {
 				free(t->path);
 				t->path = strdup(m[i].path);
-				mark_tracked(t, &m[i], perm_fd, perm_mask);
+				mark_tracked(mt, t, &m[i], perm_fd, perm_mask);
 			}
 		} else if (t->why[0] && !why) {
-			mark_tracked(t, &m[i], perm_fd, perm_mask);
+			mark_tracked(mt, t, &m[i], perm_fd, perm_mask);
 		}
 	}
-	for (size_t i = mt.n; i-- > 0;)
-		if (!mt.t[i].seen)
-			drop_tracked(i, m, n, perm_fd, perm_mask);
-	mt.marked_perm_fd = perm_fd;
-	mt.marked_prescan_fd = mt.prescan_fd;
-	mt.reconciles++;
-	mt.last_reconcile_us = gk_now_us();
-	pthread_mutex_unlock(&mt.lock);
+	for (size_t i = mt->n; i-- > 0;)
+		if (!mt->t[i].seen)
+			drop_tracked(mt, i, m, n, perm_fd, perm_mask);
+	mt->marked_perm_fd = perm_fd;
+	mt->marked_prescan_fd = mt->prescan_fd;
+	mt->reconciles++;
+	mt->last_reconcile_us = gk_now_us();
+	pthread_mutex_unlock(&mt->lock);
 	pthread_rwlock_unlock(&d->policy_lock);
 	free_mnts(m, n);
 }
@@ -427,111 +429,146 @@ static void drain(int fd)
 
 static void *tracker_main(void *arg)
 {
-	(void)arg;
-	short ev = mt.mount_events ? POLLIN : POLLPRI;
+	struct gk_mounts *mt = arg;
+	short ev = mt->mount_events ? POLLIN : POLLPRI;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = mt.source_fd, .events = ev },
-				       { .fd = mt.wake_fd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = mt->source_fd, .events = ev },
+				       { .fd = mt->wake_fd, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return NULL;
 		if (p[1].revents & POLLIN) {
 			uint64_t one;
-			(void)!read(mt.wake_fd, &one, sizeof(one));
-			pthread_mutex_lock(&mt.lock);
-			bool stop = mt.stopping;
-			pthread_mutex_unlock(&mt.lock);
+			(void)!read(mt->wake_fd, &one, sizeof(one));
+			pthread_mutex_lock(&mt->lock);
+			bool stop = mt->stopping;
+			pthread_mutex_unlock(&mt->lock);
 			if (stop)
 				return NULL;
 		}
-		if (mt.mount_events && (p[0].revents & POLLIN))
-			drain(mt.source_fd);
-		reconcile();
+		if (mt->mount_events && (p[0].revents & POLLIN))
+			drain(mt->source_fd);
+		reconcile(mt);
 	}
 }
 
 int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, char *err,
 		 size_t errlen)
 {
-	mt.d = d;
-	mt.prescan_fd = prescan_fd;
-	mt.prescan_mask = prescan_mask;
-	mt.source_fd = open_mount_events();
-	mt.mount_events = mt.source_fd >= 0;
-	if (!mt.mount_events)
-		mt.source_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	mt.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (mt.source_fd < 0 || mt.wake_fd < 0) {
+	struct gk_mounts *mt = d->mounts;
+	if (!mt) {
+		if (!(mt = calloc(1, sizeof(*mt)))) {
+			snprintf(err, errlen, "cannot follow mounts: %s", strerror(errno));
+			return -1;
+		}
+		pthread_mutex_init(&mt->lock, NULL);
+		mt->source_fd = mt->wake_fd = -1;
+		d->mounts = mt;
+	}
+	mounts_stop(d);   /* a start again begins from an empty table */
+	mt->d = d;
+	mt->prescan_fd = prescan_fd;
+	mt->prescan_mask = prescan_mask;
+	mt->marked_perm_fd = mt->marked_prescan_fd = -1;
+	mt->stopping = false;
+	mt->source_fd = open_mount_events();
+	mt->mount_events = mt->source_fd >= 0;
+	if (!mt->mount_events)
+		mt->source_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	mt->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (mt->source_fd < 0 || mt->wake_fd < 0) {
 		snprintf(err, errlen, "cannot follow mounts: %s", strerror(errno));
 		return -1;
 	}
-	reconcile();
-	kcache_set_pin_filter(d->kc, mounts_may_pin);
-	if (pthread_create(&mt.thread, NULL, tracker_main, NULL) != 0) {
+	reconcile(mt);
+	kcache_set_pin_filter(d->kc, mounts_may_pin, mt);
+	if (pthread_create(&mt->thread, NULL, tracker_main, mt) != 0) {
 		snprintf(err, errlen, "cannot start the mount tracker");
 		return -1;
 	}
-	mt.running = true;
+	mt->running = true;
 	return 0;
 }
 
-static void wake(void)
+static void wake(struct gk_mounts *mt)
 {
 	uint64_t one = 1;
-	(void)!write(mt.wake_fd, &one, sizeof(one));
+	(void)!write(mt->wake_fd, &one, sizeof(one));
 }
 
-void mounts_groups_changed(int prescan_fd)
+void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd)
 {
-	pthread_mutex_lock(&mt.lock);
-	mt.prescan_fd = prescan_fd;
-	pthread_mutex_unlock(&mt.lock);
-	if (mt.running)
-		wake();
+	if (!mt)
+		return;
+	pthread_mutex_lock(&mt->lock);
+	mt->prescan_fd = prescan_fd;
+	pthread_mutex_unlock(&mt->lock);
+	if (mt->running)
+		wake(mt);
 }
 
-void mounts_stop(void)
+void mounts_stop(struct gk_daemon *d)
 {
-	if (mt.running) {
-		pthread_mutex_lock(&mt.lock);
-		mt.stopping = true;
-		pthread_mutex_unlock(&mt.lock);
-		wake();
-		pthread_join(mt.thread, NULL);
-		mt.running = false;
+	struct gk_mounts *mt = d->mounts;
+	if (!mt)
+		return;
+	if (mt->running) {
+		pthread_mutex_lock(&mt->lock);
+		mt->stopping = true;
+		pthread_mutex_unlock(&mt->lock);
+		wake(mt);
+		pthread_join(mt->thread, NULL);
+		mt->running = false;
 	}
-	for (size_t i = 0; i < mt.n; i++)
-		free(mt.t[i].path);
-	mt.n = 0;
-	if (mt.source_fd >= 0)
-		close(mt.source_fd);
-	if (mt.wake_fd >= 0)
-		close(mt.wake_fd);
-	mt.source_fd = mt.wake_fd = -1;
+	pthread_mutex_lock(&mt->lock);
+	for (size_t i = 0; i < mt->n; i++)
+		free(mt->t[i].path);
+	mt->n = 0;
+	pthread_mutex_unlock(&mt->lock);
+	if (mt->source_fd >= 0)
+		close(mt->source_fd);
+	if (mt->wake_fd >= 0)
+		close(mt->wake_fd);
+	mt->source_fd = mt->wake_fd = -1;
 }
 
-bool mounts_may_pin(dev_t dev)
+void mounts_free(struct gk_daemon *d)
 {
+	mounts_stop(d);
+	if (d->mounts)
+		pthread_mutex_destroy(&d->mounts->lock);
+	free(d->mounts);
+	d->mounts = NULL;
+}
+
+bool mounts_may_pin(void *ctx, dev_t dev)
+{
+	struct gk_mounts *mt = ctx;
 	bool found = false;
-	pthread_mutex_lock(&mt.lock);
-	for (size_t i = 0; i < mt.n_holders && !found; i++)
-		found = mt.holders[i] == dev;
-	pthread_mutex_unlock(&mt.lock);
+	pthread_mutex_lock(&mt->lock);
+	for (size_t i = 0; i < mt->n_holders && !found; i++)
+		found = mt->holders[i] == dev;
+	pthread_mutex_unlock(&mt->lock);
 	return found;
 }
 
-void mounts_report(struct proto_buf *reply)
+void mounts_report(struct gk_mounts *mt, struct proto_buf *reply)
 {
 	char line[4300];
-	pthread_mutex_lock(&mt.lock);
-	for (size_t i = 0; i < mt.n; i++) {
-		const struct tracked *t = &mt.t[i];
+	if (!mt) {   /* not started: nothing followed yet */
+		proto_str(reply, "mounts_followed_by", "/proc/self/mountinfo (poll POLLPRI)");
+		proto_num(reply, "mount_reconciles", 0);
+		return;
+	}
+	pthread_mutex_lock(&mt->lock);
+	for (size_t i = 0; i < mt->n; i++) {
+		const struct tracked *t = &mt->t[i];
 		snprintf(line, sizeof(line), "%s (dev %u:%u, %s)%s%s", t->path, major(t->dev),
 			 minor(t->dev), t->fstype, t->why[0] ? ": " : "", t->why);
 		proto_arr(reply, t->why[0] ? "skipped" : "filesystems", line);
 	}
 	proto_str(reply, "mounts_followed_by",
-		  mt.mount_events ? "fanotify mount events (FAN_MNT_ATTACH/FAN_MNT_DETACH)"
-				  : "/proc/self/mountinfo (poll POLLPRI)");
-	proto_num(reply, "mount_reconciles", (int64_t)mt.reconciles);
-	pthread_mutex_unlock(&mt.lock);
+		  mt->mount_events ? "fanotify mount events (FAN_MNT_ATTACH/FAN_MNT_DETACH)"
+				   : "/proc/self/mountinfo (poll POLLPRI)");
+	proto_num(reply, "mount_reconciles", (int64_t)mt->reconciles);
+	pthread_mutex_unlock(&mt->lock);
 }

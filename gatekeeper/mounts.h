@@ -16,6 +16,7 @@
 #include "policy/policy.h"
 
 struct gk_daemon;
+struct gk_mounts;
 struct proto_buf;
 
 /* Mark (add) or unmark (!add) the filesystem that holds path on group_fd
@@ -34,14 +35,21 @@ int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, ch
 #define PRESCAN_MASK FAN_CLOSE_WRITE
 
 /* Start following mounts (fanotify mount events where the kernel has them,
- * else /proc/self/mountinfo); the first pass runs before this returns.
- * prescan_fd, prescan_mask: the pre-scan group and what it is marked with;
- * the permission group is d->group. */
+ * else /proc/self/mountinfo) into d->mounts; the first pass runs before
+ * this returns. prescan_fd, prescan_mask: the pre-scan group and what it is
+ * marked with; the permission group is d->group. Makes d->kc's pin filter
+ * ask the table. On failure (-1, err) mounts_stop/mounts_free still undo it. */
 int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, char *err,
 		 size_t errlen);
-/* The groups were replaced (policy change): mark again on the new ones. */
-void mounts_groups_changed(int prescan_fd);
-void mounts_stop(void);
+/* The groups were replaced (policy change): mark again on the new ones. NULL-safe. */
+void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd);
+/* End the tracker (before the groups it marks are closed); the holders of
+ * the watched paths stay known to the pin filter. Safe when mounts_start
+ * never ran or failed; mounts_start may follow again. */
+void mounts_stop(struct gk_daemon *d);
+/* Free d->mounts, once nothing can call the kernel cache's pin filter
+ * (after kcache_close). Stops first if need be; NULL-safe. */
+void mounts_free(struct gk_daemon *d);
 
 /* What the tracker would do with the mounts of a mountinfo table for p, one
  * line per covered mount: "MOUNTPOINT MAJ:MIN TYPE mark" or "... skip:
@@ -50,9 +58,9 @@ int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t si
 
 /* Is dev the filesystem of a watched path itself (not one mounted below a
  * watch, which may be unmounted: nothing may hold it open)? */
-bool mounts_may_pin(dev_t dev);
+bool mounts_may_pin(void *mounts, dev_t dev);
 
 /* status: what is marked, what is skipped and why, how mounts are followed. */
-void mounts_report(struct proto_buf *reply);
+void mounts_report(struct gk_mounts *mt, struct proto_buf *reply);   /* NULL: not started */
 
 #endif

@@ -6,27 +6,23 @@
 #include "gatekeeper/kcache.h"
 #include "gatekeeper/systemd.h"
 
-/* Global: systemd supervises the process, not an object in it, and only the
- * main loop's thread touches these. */
-static uint64_t watchdog_us;     /* 0: systemd asked for no watchdog */
-static int64_t last_ping_us;
-static struct event_path_probe probe;
-
-static void watchdog_init(void)
+/* The watchdog's state is d->watchdog, touched by the main loop's thread only. */
+static void watchdog_init(struct gk_svc_watchdog *w)
 {
-	static bool done;
-	if (done)
+	if (w->asked)
 		return;
-	done = true;
+	w->asked = true;
 	uint64_t us = 0;
-	/* Keep WATCHDOG_* out of the scanner process's environment. */
+	/* Keep WATCHDOG_* out of the scanner process's environment: asked once
+	 * per process (the variables are gone after), so a later daemon object
+	 * in the same process has no watchdog. */
 	if (sd_watchdog_enabled(1, &us) > 0)
-		watchdog_us = us;
+		w->us = us;
 }
 
 void svc_ready(struct gk_daemon *d)
 {
-	watchdog_init();
+	watchdog_init(&d->watchdog);
 	sd_notifyf(0, "READY=1\nSTATUS=mode=%s kernel_mode=%s policy=%s", gk_mode_name(d->policy->mode),
 		   kcache_mode(d->kc), d->policy->name);
 }
@@ -41,13 +37,14 @@ void svc_stopping(void)
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 }
 
-int svc_poll_timeout_ms(int timeout_ms)
+int svc_poll_timeout_ms(struct gk_daemon *d, int timeout_ms)
 {
-	watchdog_init();
-	if (!watchdog_us)
+	struct gk_svc_watchdog *w = &d->watchdog;
+	watchdog_init(w);
+	if (!w->us)
 		return timeout_ms;
 	/* four chances per interval to find the path alive */
-	int tick = (int)(watchdog_us / 4000);
+	int tick = (int)(w->us / 4000);
 	if (tick < 1)
 		tick = 1;
 	return timeout_ms < 0 || timeout_ms > tick ? tick : timeout_ms;
@@ -55,13 +52,14 @@ int svc_poll_timeout_ms(int timeout_ms)
 
 void svc_watchdog(struct gk_daemon *d)
 {
-	if (!watchdog_us)
+	struct gk_svc_watchdog *w = &d->watchdog;
+	if (!w->us)
 		return;
 	int64_t now = gk_mono_us();
-	if (now - last_ping_us < (int64_t)watchdog_us / 4)
+	if (now - w->last_ping_us < (int64_t)w->us / 4)
 		return;
-	if (!event_path_alive(&d->stats, &probe, now, (int64_t)watchdog_us))
+	if (!event_path_alive(&d->stats, &w->probe, now, (int64_t)w->us))
 		return;
-	last_ping_us = now;
+	w->last_ping_us = now;
 	sd_notify(0, "WATCHDOG=1");
 }

@@ -21,7 +21,7 @@ void svc_reloading(void);
 void svc_stopping(void);
 /* The main loop's poll timeout: timeout_ms (-1: none) shortened so that the
  * watchdog is fed in time when systemd asked for one (WatchdogSec=). */
-int svc_poll_timeout_ms(int timeout_ms);
+int svc_poll_timeout_ms(struct gk_daemon *d, int timeout_ms);
 /* From the main loop, every turn: WATCHDOG=1 when one is due and the event
  * path is alive (alive.c). A wedged path stops the pings and systemd kills
  * and restarts the daemon. */
@@ -29,11 +29,8 @@ void svc_watchdog(struct gk_daemon *d);
 
 /* alive.c: is the event path turning over? It is alive when no event waits,
  * or when an event was answered within the last interval_us. The probe
- * keeps what the previous call saw. */
-struct event_path_probe {
-	uint64_t answered;
-	int64_t progress_us;
-};
+ * (gatekeeperd.h) keeps what the previous call saw. */
+struct event_path_probe;
 bool event_path_alive(const struct gk_stats *s, struct event_path_probe *p, int64_t now_us,
 		      int64_t interval_us);
 

@@ -174,13 +174,13 @@ static size_t candidates(struct trust *t, const char *path, struct db_trust_hit 
 }
 
 /* SHA-256 and MD5 of an unchanged file, in one read (or from the store). */
-static int both_digests(int fd, struct file_id *id, unsigned char *sha, unsigned char *md5,
-			const atomic_bool *cancel)
+static int both_digests(struct digests *store, int fd, struct file_id *id, unsigned char *sha,
+			unsigned char *md5, const atomic_bool *cancel)
 {
 	for (int attempt = 0; attempt < 3; attempt++) {
 		struct file_id after;
 
-		if (file_id_of_fd(fd, id) < 0 || digests_read(fd, id, sha, md5, cancel) < 0 ||
+		if (file_id_of_fd(fd, id) < 0 || digests_read(store, fd, id, sha, md5, cancel) < 0 ||
 		    file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (after.ino == id->ino && after.size == id->size && after.ctime_ns == id->ctime_ns)
@@ -230,7 +230,7 @@ static int lookup_once(struct trust *t, struct hash_cache *hc, int fd, const cha
 
 	for (size_t i = 0; i < n; i++)
 		need_md5 |= hits[i].has_md5;
-	if (need_md5 ? both_digests(fd, id, sha, md5, cancel) : identify_fd(hc, fd, id, sha, cancel))
+	if (need_md5 ? both_digests(hash_cache_store(hc), fd, id, sha, md5, cancel) : identify_fd(hc, fd, id, sha, cancel))
 		return -1;
 	judge_hits(hits, n, need_md5 ? md5 : NULL, out);
 	return 0;
@@ -275,7 +275,7 @@ int trust_daemon_start(struct gk_daemon *d, char *err, size_t errlen)
 {
 	int64_t began = gk_mono_us();
 
-	if (digests_open(d->opt.db_path, err, errlen) < 0)
+	if (!(d->digests = digests_open(d->opt.db_path, err, errlen)))
 		return -1;
 	d->trust = trust_open(d->policy, d->opt.db_path, err, errlen);
 	if (!d->trust && err[0])
@@ -291,7 +291,9 @@ void trust_daemon_stop(struct gk_daemon *d)
 {
 	trust_close(d->trust);
 	d->trust = NULL;
-	digests_close();
+	hash_cache_use_store(d->hashes, NULL);
+	digests_close(d->digests);
+	d->digests = NULL;
 }
 
 bool trust_policy_compatible(const struct gk_daemon *d, const struct gk_policy *p, char *err,

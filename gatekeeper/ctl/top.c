@@ -126,10 +126,7 @@ static uint64_t percentile(const struct row *r, double pct)
 	return 0;
 }
 
-/* Global: qsort(3)'s comparator takes no context; top is single-threaded. */
-static enum sort_key sort_by;
-
-static uint64_t key_of(const struct row *r)
+static uint64_t key_of(const struct row *r, enum sort_key sort_by)
 {
 	switch (sort_by) {
 	case SORT_EXECS: return r->execs;
@@ -144,21 +141,23 @@ static uint64_t key_of(const struct row *r)
 	return 0;
 }
 
-static int compare_rows(const void *a, const void *b)
+/* qsort_r's comparator; ctx: the enum sort_key to sort by. */
+static int compare_rows(const void *a, const void *b, void *ctx)
 {
 	const struct row *x = a, *y = b;
+	enum sort_key sort_by = *(const enum sort_key *)ctx;
 	if (sort_by == SORT_NAME)
 		return strcmp(x->name, y->name);
-	uint64_t kx = key_of(x), ky = key_of(y);
+	uint64_t kx = key_of(x, sort_by), ky = key_of(y, sort_by);
 	if (kx != ky)
 		return kx > ky ? -1 : 1;
 	return x->execs != y->execs ? (x->execs > y->execs ? -1 : 1) : strcmp(x->name, y->name);
 }
 
-static void print_table(const char *title, struct table *t, size_t max_rows)
+static void print_table(const char *title, struct table *t, enum sort_key sort_by, size_t max_rows)
 {
 	if (t->n)   /* an empty table may have no array (qsort wants one) */
-		qsort(t->v, t->n, sizeof(*t->v), compare_rows);
+		qsort_r(t->v, t->n, sizeof(*t->v), compare_rows, &sort_by);
 	printf("%8s %7s %7s %6s %6s %8s %8s %8s  %s\n", "EXECS", "KERNEL", "DAEMON", "DENY", "WDENY",
 	       "P50us", "P99us", "SCANms", title);
 	for (size_t i = 0; i < t->n && i < max_rows; i++) {
@@ -188,10 +187,9 @@ static void render(struct top *t)
 	if (!t->batch)
 		printf("keys: e x k d w p s n sort (execs, kernel, daemon, deny, would-deny, p99, scan, name), q quit\n");
 	putchar('\n');
-	sort_by = t->sort;
-	print_table("PROGRAM", &t->prog, t->batch ? (size_t)-1 : rows);
+	print_table("PROGRAM", &t->prog, t->sort, t->batch ? (size_t)-1 : rows);
 	putchar('\n');
-	print_table("DIRECTORY", &t->dir, t->batch ? (size_t)-1 : rows);
+	print_table("DIRECTORY", &t->dir, t->sort, t->batch ? (size_t)-1 : rows);
 	if (t->batch)
 		puts("");
 	fflush(stdout);

@@ -1,5 +1,6 @@
 /* Unit tests for gatekeeper/mounts.c: which mounts of a mountinfo table a
- * watch list covers, and which of them are skipped and why. */
+ * watch list covers, and which of them are skipped and why; the tracker as
+ * an object of the daemon, stopped and started again in one process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,15 @@
 
 #include <cmocka.h>
 
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/mounts.h"
+#include "gatekeeper/proto.h"
 #include "policy/policy.h"
 
 static const char mountinfo[] =
@@ -73,11 +82,108 @@ static void subtree(void **state)
 	assert_string_equal(out, "/ 8:1 ext4 mark\n");
 }
 
+/* The number after "n mount_reconciles " in a status reply. */
+static long reconciles(struct gk_daemon *d)
+{
+	struct proto_buf b = { 0 };
+	mounts_report(d->mounts, &b);
+	assert_false(b.failed);
+	const char *at = b.data ? strstr(b.data, "n mount_reconciles ") : NULL;
+	assert_non_null(at);
+	long n = strtol(at + strlen("n mount_reconciles "), NULL, 10);
+	proto_free(&b);
+	return n;
+}
+
+/* Stop without start, start/stop/start, a wake after the restart reaches a
+ * live tracker. Nothing is marked: the permission group is no fd (each
+ * filesystem is listed as skipped), and where we may, the test runs in a
+ * mount namespace of its own (the tracker's mount-event mark goes there). */
+static void tracker_start_stop_start(void **state)
+{
+	struct gk_daemon *d = calloc(1, sizeof(*d));
+	struct fan_group g = { .fd = -1, .mask = FAN_OPEN_EXEC_PERM };
+	struct gk_policy_errors errs;
+	const char yaml[] = "mode: enforce\nwatch: [/]\ndefault: allow\n";
+	char err[256];
+	struct stat root;
+
+	(void)state;
+	if (unshare(CLONE_NEWNS) == 0)
+		assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	assert_non_null(d);
+	assert_int_equal(stat("/", &root), 0);
+	d->group = &g;
+	d->policy = policy_parse("m.yaml", yaml, strlen(yaml), &errs);
+	assert_non_null(d->policy);
+	pthread_rwlock_init(&d->policy_lock, NULL);
+	mounts_stop(d);            /* never started: nothing to do */
+	mounts_free(d);
+	mounts_groups_changed(d->mounts, -1);
+	assert_int_equal(reconciles(d), 0);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(mounts_start(d, -1, PRESCAN_MASK, err, sizeof(err)), 0);
+		assert_non_null(d->mounts);
+		long first = reconciles(d);
+		assert_true(first >= 1);
+		assert_true(mounts_may_pin(d->mounts, root.st_dev));
+		mounts_groups_changed(d->mounts, -1);   /* wakes the tracker: it reconciles */
+		for (int i = 0; i < 2000 && reconciles(d) == first; i++)
+			usleep(5000);
+		assert_true(reconciles(d) > first);
+		mounts_stop(d);
+		mounts_stop(d);            /* twice: still safe */
+	}
+	mounts_free(d);
+	mounts_free(d);
+	assert_null(d->mounts);
+	policy_free(d->policy);
+	pthread_rwlock_destroy(&d->policy_lock);
+	free(d);
+}
+
+/* The fileless state is an object: made, reported, freed, made again;
+ * NULL everywhere is harmless. Monitor mode switches nothing. */
+static void fileless_object(void **state)
+{
+	struct gk_daemon *d = calloc(1, sizeof(*d));
+	struct gk_policy_errors errs;
+	const char yaml[] = "mode: monitor\nwatch: [/]\ndefault: allow\nfileless: deny\n";
+	struct proto_buf b = { 0 };
+
+	(void)state;
+	assert_non_null(d);
+	d->policy = policy_parse("m.yaml", yaml, strlen(yaml), &errs);
+	assert_non_null(d->policy);
+	pthread_rwlock_init(&d->policy_lock, NULL);
+	fileless_apply(d);         /* no object: nothing */
+	fileless_restore(NULL);
+	fileless_free(NULL);
+	fileless_report(NULL, &b);
+	assert_non_null(strstr(b.data, "s fileless \n"));
+	proto_free(&b);
+	for (int round = 0; round < 2; round++) {
+		struct proto_buf r = { 0 };
+		assert_non_null(d->fileless = fileless_new());
+		fileless_apply(d);
+		fileless_report(d->fileless, &r);
+		assert_non_null(strstr(r.data, "s fileless deny (monitor: nothing refused"));
+		proto_free(&r);
+		fileless_free(d->fileless);
+		d->fileless = NULL;
+	}
+	policy_free(d->policy);
+	pthread_rwlock_destroy(&d->policy_lock);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(whole_host),
 		cmocka_unit_test(subtree),
+		cmocka_unit_test(tracker_start_stop_start),
+		cmocka_unit_test(fileless_object),
 	};
 	return cmocka_run_group_tests_name("mounts", tests, NULL, NULL);
 }

@@ -421,8 +421,9 @@ static void digest_store(void **state)
 	struct digests_stats before, after;
 	struct file_id id;
 	int fd;
+	struct digests *g = digests_open(fx->db, err, sizeof(err));
 
-	assert_int_equal(digests_open(fx->db, err, sizeof(err)), 0);
+	assert_non_null(g);
 	put(fx, "root/usr/bin/loose", "content one\n");
 	snprintf(path, sizeof(path), "%s/usr/bin/loose", fx->root);
 	fd = open(path, O_RDONLY);
@@ -431,27 +432,62 @@ static void digest_store(void **state)
 	assert_int_equal(digests_fs_identity(fd, ident, sizeof(ident)), 0);
 	assert_null(strstr(ident, "uuid:00000000000000000000000000000000"));
 	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	digests_get_stats(&before);
-	assert_int_equal(digests_read(fd, &id, sha, md5, NULL), 0);
-	assert_int_equal(digests_read(fd, &id, sha2, md52, NULL), 0);
-	digests_get_stats(&after);
+	digests_get_stats(g, &before);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
+	digests_get_stats(g, &after);
 	assert_int_equal(after.hits - before.hits, 1);
 	assert_memory_equal(sha, sha2, sizeof(sha));
 	assert_memory_equal(md5, md52, sizeof(md5));
 	/* A write through a mapping need not move ctime: forgotten, re-read. */
-	digests_forget(id.dev, id.ino);
-	assert_int_equal(digests_read(fd, &id, sha2, md52, NULL), 0);
-	digests_get_stats(&before);
+	digests_forget(g, id.dev, id.ino);
+	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
+	digests_get_stats(g, &before);
 	assert_int_equal(before.hits, after.hits);
 	close(fd);
 	/* Any change moves ctime: a different key. */
 	put(fx, "root/usr/bin/loose", "content two\n");
 	fd = open(path, O_RDONLY);
 	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	assert_int_equal(digests_read(fd, &id, sha2, md52, NULL), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
 	assert_memory_not_equal(sha, sha2, sizeof(sha));
 	close(fd);
-	digests_close();
+	digests_close(g);
+}
+
+/* The store is an object: closed and opened again in one process it finds
+ * what it stored; closing NULL or reading without a store is harmless. */
+static void digest_store_reopened(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16], sha2[GK_SHA256_LEN], md52[16];
+	struct digests_stats st;
+	struct file_id id;
+
+	digests_close(NULL);
+	put(fx, "root/usr/bin/again", "content\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/again", fx->root);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(NULL, fd, &id, sha, md5, NULL), 0);
+	digests_forget(NULL, id.dev, id.ino);
+	digests_get_stats(NULL, &st);
+	assert_int_equal(st.hits + st.misses + st.stored, 0);
+	for (int round = 0; round < 2; round++) {
+		struct digests *g = digests_open(fx->db, err, sizeof(err));
+		assert_non_null(g);
+		assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
+		assert_memory_equal(sha, sha2, sizeof(sha));
+		assert_memory_equal(md5, md52, sizeof(md5));
+		digests_get_stats(g, &st);
+		/* first open: read and stored; second: found in the store */
+		assert_int_equal(st.hits, round == 0 ? 0 : 1);
+		assert_int_equal(st.stored, round == 0 ? 1 : 0);
+		digests_close(g);
+	}
+	close(fd);
 }
 
 int main(void)
@@ -467,6 +503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(upgrade_remove_and_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(digest_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store_reopened, setup, teardown),
 	};
 
 	log_init(true);
