@@ -285,16 +285,7 @@ static uint64_t run_pass(const char *label, struct scanner *s, const struct benc
 static const char *scand_path(void)
 {
 	static char path[4200];
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return NULL;
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(path, sizeof(path), "%s/../gatekeeper-scand", self);
-	return path;
+	return scanner_path_from_self("../gatekeeper-scand", path, sizeof(path)) == 0 ? path : NULL;
 }
 
 /* in_process: libclamav in this program; else gatekeeper-scand processes. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/dpkg_internal.h"
+#include "policy/policy.h"   /* gk_hex_decode */
 
 #define DPKG_FILE_MAX (256u << 20)   /* far above any real status or list */
 
@@ -83,27 +84,9 @@ static int cmp_file(const void *a, const void *b)
 	return strcmp(((const struct dpkg_file *)a)->path, ((const struct dpkg_file *)b)->path);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool dpkg_parse_md5(const char *hex, unsigned char md5[DPKG_MD5_LEN])
 {
-	for (int i = 0; i < DPKG_MD5_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		md5[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
+	return gk_hex_decode(hex, 2 * DPKG_MD5_LEN, md5, DPKG_MD5_LEN) == DPKG_MD5_LEN;
 }
 
 void dpkg_stem_name(const char *stem, char *out, size_t size)

@@ -190,6 +190,26 @@ int policy_skip_node(struct policy_parser *pp, const yaml_event_t *first)
 	return 0;
 }
 
+int policy_each_item(struct policy_parser *pp, policy_item_fn *item, void *ctx, size_t *count)
+{
+	for (size_t n = 0;;) {
+		yaml_event_t ev;
+
+		if (policy_next_event(pp, &ev))
+			return -1;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			if (count)
+				*count = n;
+			return 0;
+		}
+		int rc = item(pp, &ev, ++n, ctx);
+		yaml_event_delete(&ev);
+		if (rc)
+			return -1;
+	}
+}
+
 static int parse_timeout(struct policy_parser *pp, const yaml_event_t *value)
 {
 	uint64_t ms = 0;

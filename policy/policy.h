@@ -277,8 +277,14 @@ const char *gk_mode_name(enum gk_mode m);           /* "enforce" "monitor" */
 enum gk_source gk_source_from_name(const char *name); /* GK_SOURCE_NONE if unknown */
 enum gk_verdict gk_verdict_from_name(const char *name); /* GK_VERDICT_UNKNOWN if unknown */
 
-/* Hex helpers shared by everyone who prints or parses a SHA-256. */
+/* Hex helpers (hex.c) shared by everyone who prints or parses a digest. */
 void gk_sha256_to_hex(const unsigned char sha[GK_SHA256_LEN], char hex[GK_SHA256_HEX_LEN + 1]);
-int gk_sha256_from_hex(const char *hex, unsigned char sha[GK_SHA256_LEN]); /* 0 ok, -1 bad */
+/* Exactly 64 hex digits and the end of the string: 0; else -1, sha untouched. */
+int gk_sha256_from_hex(const char *hex, unsigned char sha[GK_SHA256_LEN]);
+/* The first len characters of hex (digits in either case) as len / 2 bytes
+ * into out: their count, or -1 (out untouched) if len is odd, out has fewer
+ * than len / 2 bytes, or a character is no hex digit (a NUL before len ends
+ * the reading there: hex may be shorter than len). */
+int gk_hex_decode(const char *hex, size_t len, unsigned char *out, size_t size);
 
 #endif

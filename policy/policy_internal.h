@@ -62,6 +62,13 @@ void policy_error_plain(struct gk_policy_errors *errs, const char *name, const c
 int policy_next_event(struct policy_parser *pp, yaml_event_t *ev);
 /* Consume the rest of the node that `first` opened. -1 when fatal. */
 int policy_skip_node(struct policy_parser *pp, const yaml_event_t *first);
+/* The items of a sequence whose start event was read: item gets each one's
+ * first event and 1-based index, and consumes a nested node. 0 at the end
+ * of the sequence (*count: the items, if count is not NULL); -1 when
+ * reading or item fails (fatal). */
+typedef int policy_item_fn(struct policy_parser *pp, const yaml_event_t *ev, size_t index,
+			   void *ctx);
+int policy_each_item(struct policy_parser *pp, policy_item_fn *item, void *ctx, size_t *count);
 
 /* A list of maps (`rules:`, `scan:`): parse_item gets each map's start
  * event and its 1-based index. Anything else is reported with the

@@ -34,12 +34,15 @@ static bool add_ref(struct policy_parser *pp, enum policy_ref_kind kind, size_t 
 	return true;
 }
 
-static int parse_engine(struct policy_parser *pp, struct scan_state *ss, const yaml_event_t *ev)
+/* One item of `engines:` (policy_item_fn; ctx: the scan_state). */
+static int parse_engine(struct policy_parser *pp, const yaml_event_t *ev, size_t index, void *ctx)
 {
+	struct scan_state *ss = ctx;
 	char label[64];
 	int choice = -1;
 	bool *slot;
 
+	(void)index;   /* the scan entry's index is the one reported */
 	snprintf(label, sizeof(label), "scan entry %zu: engine", ss->index);
 	if (policy_parse_choice(pp, label, ev, engine_names, 2, &choice))
 		return -1;
@@ -69,21 +72,7 @@ static int parse_engines(struct policy_parser *pp, struct scan_state *ss, const 
 					   : value->type == YAML_SCALAR_EVENT ? "a scalar" : "a map");
 		return policy_skip_node(pp, value);
 	}
-	for (;;) {
-		yaml_event_t ev;
-		int rc;
-
-		if (policy_next_event(pp, &ev))
-			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		rc = parse_engine(pp, ss, &ev); /* consumes a nested node too */
-		yaml_event_delete(&ev);
-		if (rc)
-			return -1;
-	}
+	return policy_each_item(pp, parse_engine, ss, NULL);   /* consumes a nested node too */
 }
 
 static int parse_scan_path(struct policy_parser *pp, struct scan_state *ss,

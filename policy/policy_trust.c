@@ -168,11 +168,13 @@ static int parse_source_map(struct policy_parser *pp, const yaml_event_t *start,
 	return rc;
 }
 
-static int parse_source(struct policy_parser *pp, const yaml_event_t *ev, size_t index)
+/* One item of `trust:` (policy_item_fn). */
+static int parse_source(struct policy_parser *pp, const yaml_event_t *ev, size_t index, void *unused)
 {
 	struct dpkg_ctx ctx = {0};
 	int kind;
 
+	(void)unused;
 	if (index > TRUST_MAX_SOURCES) {
 		if (index == TRUST_MAX_SOURCES + 1)
 			policy_error_at(pp, &ev->start_mark, "more than %d trust sources",
@@ -198,8 +200,6 @@ static int parse_source(struct policy_parser *pp, const yaml_event_t *ev, size_t
 
 int policy_parse_trust(struct policy_parser *pp, const yaml_event_t *value)
 {
-	size_t entries = 0;
-
 	if (value->type == YAML_ALIAS_EVENT || policy_scalar_is_null(value))
 		return 0; /* `trust:` with nothing after it: no trust sources */
 	if (value->type != YAML_SEQUENCE_START_EVENT) {
@@ -208,21 +208,7 @@ int policy_parse_trust(struct policy_parser *pp, const yaml_event_t *value)
 				policy_node_kind(value));
 		return policy_skip_node(pp, value);
 	}
-	for (;;) {
-		yaml_event_t ev;
-		int rc;
-
-		if (policy_next_event(pp, &ev))
-			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		rc = parse_source(pp, &ev, ++entries);
-		yaml_event_delete(&ev);
-		if (rc)
-			return -1;
-	}
+	return policy_each_item(pp, parse_source, NULL, NULL);
 }
 
 void policy_free_trust(struct gk_policy *policy)

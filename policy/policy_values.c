@@ -235,10 +235,25 @@ static void parse_path_entry(struct policy_parser *pp, const struct path_list_sp
 		free(path);
 }
 
+struct path_list_ctx {
+	const struct path_list_spec *spec;
+	struct path_list *list;
+};
+
+/* One item of a path list (policy_item_fn): a nested node is reported, skipped. */
+static int path_item(struct policy_parser *pp, const yaml_event_t *ev, size_t index, void *ctx)
+{
+	struct path_list_ctx *c = ctx;
+
+	parse_path_entry(pp, c->spec, c->list, ev, index);
+	return policy_skip_node(pp, ev);
+}
+
 int policy_parse_path_list(struct policy_parser *pp, const yaml_event_t *value,
 			   const struct path_list_spec *spec, struct path_list *list)
 {
 	size_t entries = 0;
+	struct path_list_ctx c = { spec, list };
 
 	if (value->type == YAML_ALIAS_EVENT)
 		return 0;
@@ -247,22 +262,8 @@ int policy_parse_path_list(struct policy_parser *pp, const yaml_event_t *value,
 				spec->label, spec->expected, policy_node_kind(value));
 		return policy_skip_node(pp, value);
 	}
-	for (;;) {
-		yaml_event_t ev;
-		int rc;
-
-		if (policy_next_event(pp, &ev))
-			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			break;
-		}
-		parse_path_entry(pp, spec, list, &ev, ++entries);
-		rc = policy_skip_node(pp, &ev);
-		yaml_event_delete(&ev);
-		if (rc)
-			return -1;
-	}
+	if (policy_each_item(pp, path_item, &c, &entries) < 0)
+		return -1;
 	if (entries == 0)
 		policy_error_at(pp, &value->start_mark, "%s must list at least one %s", spec->label,
 				spec->one);

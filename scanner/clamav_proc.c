@@ -539,20 +539,27 @@ static const struct engine_ops proc_ops = {
 	.owns_pid = proc_owns_pid,
 };
 
+int scanner_path_from_self(const char *rel, char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	int len = snprintf(out, size, "%s/%s", dirname(self), rel);
+	return len < 0 || (size_t)len >= size ? -1 : 0;
+}
+
 /* gatekeeper-scand beside the running program (the build tree), else in
  * ../libexec/gatekeeper/ from it (an installed /usr/sbin/gatekeeperd). */
 static char *find_scand(void)
 {
-	char self[PATH_MAX], path[PATH_MAX + 64];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
+	char path[PATH_MAX + 64];
+	if (scanner_path_from_self("gatekeeper-scand", path, sizeof(path)) < 0)
 		return strdup("/usr/libexec/gatekeeper/gatekeeper-scand");
-	self[n] = '\0';
-	char *dir = dirname(self);
-	snprintf(path, sizeof(path), "%s/gatekeeper-scand", dir);
 	if (access(path, X_OK) == 0)
 		return strdup(path);
-	snprintf(path, sizeof(path), "%s/../libexec/gatekeeper/gatekeeper-scand", dir);
+	scanner_path_from_self("../libexec/gatekeeper/gatekeeper-scand", path, sizeof(path));
 	return strdup(path);
 }
 

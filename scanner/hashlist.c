@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/policy.h"   /* gk_hex_decode */
 #include "scanner/engine.h"
 
 
@@ -31,26 +32,11 @@ struct hash_set {
 
 /* ---- parsing ---- */
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 64 hex digits followed by the end or a blank. */
 static bool parse_sha(const char *s, unsigned char out[SCANNER_SHA256_LEN])
 {
-	for (size_t i = 0; i < SCANNER_SHA256_LEN; i++) {
-		int hi = hex_value(s[2 * i]), lo = hi < 0 ? -1 : hex_value(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
+	if (gk_hex_decode(s, 2 * SCANNER_SHA256_LEN, out, SCANNER_SHA256_LEN) != SCANNER_SHA256_LEN)
+		return false;
 	char end = s[2 * SCANNER_SHA256_LEN];
 	return end == '\0' || end == ' ' || end == '\t';
 }

@@ -107,6 +107,11 @@ struct scanner_hashlist_config {
 struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *cfg,
 				      char *err, size_t errlen);
 
+/* rel ("gatekeeper-scand", "../gatekeeper-scand") from the directory of
+ * the running program (/proc/self/exe) into out: 0, or -1 when that cannot
+ * be read or out is too small. */
+int scanner_path_from_self(const char *rel, char *out, size_t size);
+
 /* Scan the file behind fd. sha256 (SCANNER_SHA256_LEN bytes) may be given
  * when the caller has hashed the content already; the hash-list engine then
  * reads nothing. Never blocks on a reload. */

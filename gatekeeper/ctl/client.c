@@ -88,10 +88,10 @@ static char *read_all(int s)
 	return buf;
 }
 
-int reply_parse(char *buf, struct reply *r)
+int reply_parse_record(char *text, struct reply *r)
 {
-	*r = (struct reply){ .buf = buf };
-	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line && r->n < CTL_MAX_FIELDS;
+	*r = (struct reply){ 0 };
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && r->n < CTL_MAX_FIELDS;
 	     line = strtok_r(NULL, "\n", &save)) {
 		struct field *f = &r->f[r->n];
 		if (proto_parse_line(line, &f->type, &f->key, &f->value) < 0)
@@ -105,6 +105,13 @@ int reply_parse(char *buf, struct reply *r)
 	if (r->error && r->code == EXIT_OK)
 		r->code = EXIT_REFUSED;
 	return 0;
+}
+
+int reply_parse(char *buf, struct reply *r)
+{
+	int rc = reply_parse_record(buf, r);
+	r->buf = buf;
+	return rc;
 }
 
 const char *reply_get(const struct reply *r, const char *key)

@@ -46,6 +46,9 @@ int ctl_send(int s, const char *line, int fd);
 int ctl_call(const struct ctl *c, const char *line, int fd, struct reply *r);
 /* Parse a reply text into r (takes buf); -1 on a garbled line. */
 int reply_parse(char *buf, struct reply *r);
+/* The same for one record of a multi-record reply (text stays the caller's:
+ * r->buf is NULL); lines past CTL_MAX_FIELDS are ignored. */
+int reply_parse_record(char *text, struct reply *r);
 const char *reply_get(const struct reply *r, const char *key);
 int64_t reply_num(const struct reply *r, const char *key, int64_t dflt);
 void reply_free(struct reply *r);

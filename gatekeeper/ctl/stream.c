@@ -8,28 +8,6 @@
 
 #include "gatekeeper/ctl/ctl.h"
 
-/* Parse the lines of one record (NUL-terminated, no blank line) into r. */
-static int parse_record(char *text, struct reply *r)
-{
-	*r = (struct reply){ 0 };
-	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (r->n == CTL_MAX_FIELDS)
-			continue;
-		struct field *f = &r->f[r->n];
-		if (proto_parse_line(line, &f->type, &f->key, &f->value) < 0)
-			return -1;
-		if (!strcmp(f->key, "code"))
-			r->code = atoi(f->value);
-		if (!strcmp(f->key, "error"))
-			r->error = f->value;
-		r->n++;
-	}
-	if (r->error && r->code == EXIT_OK)
-		r->code = EXIT_REFUSED;
-	return 0;
-}
-
 void stream_unread(struct stream *st)
 {
 	st->again = true;
@@ -67,7 +45,7 @@ int stream_next(struct stream *st, struct reply *r, int timeout_ms)
 			if (n >= sizeof(st->rec))
 				return ctl_fail(-1, "a record from gatekeeperd is too large");
 			memcpy(st->rec, start, n + 1);
-			if (parse_record(st->rec, r) < 0)
+			if (reply_parse_record(st->rec, r) < 0)
 				return ctl_fail(-1, "garbled record from gatekeeperd");
 			st->last = *r;
 			return 1;

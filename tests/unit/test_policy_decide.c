@@ -494,6 +494,52 @@ static void hex_helpers(void **state)
 		assert_int_equal(back[i], 0x77); /* untouched on failure */
 }
 
+/* gk_hex_decode, the one hex decoder (policy, hash lists, admin table, dpkg). */
+struct hex_case {
+	const char *hex;
+	size_t len, size;
+	int want;                  /* bytes, or -1 */
+	unsigned char out[4];
+};
+static const struct hex_case hex_cases[] = {
+	{ "00ff7f80", 8, 4, 4, { 0x00, 0xff, 0x7f, 0x80 } },
+	{ "ABcdEf01", 8, 4, 4, { 0xab, 0xcd, 0xef, 0x01 } },   /* either case */
+	{ "abcdefXY", 4, 4, 2, { 0xab, 0xcd } },               /* only len read */
+	{ "", 0, 4, 0, { 0 } },
+	{ "abc", 3, 4, -1, { 0 } },                            /* odd length */
+	{ "abcd0", 5, 4, -1, { 0 } },
+	{ "ab", 4, 4, -1, { 0 } },                             /* shorter than len */
+	{ "0g12", 4, 4, -1, { 0 } },                           /* bad characters */
+	{ "12 4", 4, 4, -1, { 0 } },
+	{ "-123", 4, 4, -1, { 0 } },
+	{ "1:23", 4, 4, -1, { 0 } },
+	{ "@AFG", 4, 4, -1, { 0 } },
+	{ "`aff", 4, 4, -1, { 0 } },
+	{ "0x12", 4, 4, -1, { 0 } },
+	{ "a\xc3\xa9" "b", 4, 4, -1, { 0 } },
+	{ "aabbccdd", 8, 3, -1, { 0 } },                       /* out too small */
+	{ NULL, 2, 4, -1, { 0 } },
+};
+
+static void hex_decode_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_OF(hex_cases); i++) {
+		const struct hex_case *c = &hex_cases[i];
+		unsigned char out[4];
+		memset(out, 0x77, sizeof(out));
+		int got = gk_hex_decode(c->hex, c->len, out, c->size);
+		if (got != c->want)
+			fail_msg("case %zu (\"%s\", %zu): got %d, want %d", i, c->hex ? c->hex : "NULL",
+				 c->len, got, c->want);
+		for (size_t k = 0; k < sizeof(out); k++) {
+			int want = (int)k < c->want ? c->out[k] : 0x77;   /* the rest untouched */
+			if (out[k] != want)
+				fail_msg("case %zu: byte %zu is %#x, want %#x", i, k, out[k], want);
+		}
+	}
+}
+
 /* ---- runner: one cmocka test per table row ---- */
 
 int main(void)
@@ -505,6 +551,7 @@ int main(void)
 		{"watch fact and compiled hash rules", watch_fact_and_hash_rules},
 		{"name helpers", name_helpers},
 		{"hex helpers", hex_helpers},
+		{"hex decode table", hex_decode_table},
 	};
 	static char names[N_OF(match_cases)][160];
 	struct CMUnitTest tests[N_OF(decide_cases) + N_OF(scanner_cases) + N_OF(plan_cases) +

@@ -41,16 +41,7 @@ static inline char *scratch_dir(void)
 static inline const char *test_scand_path(void)
 {
 	static char path[4200];
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return NULL;
-	self[n] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(path, sizeof(path), "%s/../gatekeeper-scand", self);
-	return path;
+	return scanner_path_from_self("../gatekeeper-scand", path, sizeof(path)) == 0 ? path : NULL;
 }
 
 static inline int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
