@@ -26,7 +26,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -538,17 +537,6 @@ static const struct engine_ops proc_ops = {
 	.broken = proc_broken,
 	.owns_pid = proc_owns_pid,
 };
-
-int scanner_path_from_self(const char *rel, char *out, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -1;
-	self[n] = '\0';
-	int len = snprintf(out, size, "%s/%s", dirname(self), rel);
-	return len < 0 || (size_t)len >= size ? -1 : 0;
-}
 
 /* gatekeeper-scand beside the running program (the build tree), else in
  * ../libexec/gatekeeper/ from it (an installed /usr/sbin/gatekeeperd). */

@@ -6,6 +6,8 @@
  * held only for a pointer copy and a count change, never while a set is
  * loaded, compiled or freed, so a reload never makes a scan wait. */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -520,4 +522,15 @@ cleanup:
 int scanner_sha256_fd(int fd, unsigned char out[SCANNER_SHA256_LEN], const atomic_bool *cancel)
 {
 	return scanner_digests_fd(fd, out, NULL, cancel);
+}
+
+int scanner_path_from_self(const char *rel, char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	int len = snprintf(out, size, "%s/%s", dirname(self), rel);
+	return len < 0 || (size_t)len >= size ? -1 : 0;
 }
