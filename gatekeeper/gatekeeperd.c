@@ -284,7 +284,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 
 int main(int argc, char **argv)
 {
-	static struct gk_daemon d;
+	static struct gk_daemon d;   /* the one daemon object: every subsystem hangs off it */
 	struct gk_policy_errors errs = { 0 };
 	char err[512];
 	int ready_fd = -1, sig_fd = -1, rc;
