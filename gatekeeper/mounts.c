@@ -506,19 +506,24 @@ void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd)
 		wake(mt);
 }
 
+/* Ask the tracker to end, and wait until it has. */
+static void end_tracker(struct gk_mounts *mt)
+{
+	pthread_mutex_lock(&mt->lock);
+	mt->stopping = true;
+	pthread_mutex_unlock(&mt->lock);
+	wake(mt);
+	pthread_join(mt->thread, NULL);
+	mt->running = false;
+}
+
 void mounts_stop(struct gk_daemon *d)
 {
 	struct gk_mounts *mt = d->mounts;
 	if (!mt)
 		return;
-	if (mt->running) {
-		pthread_mutex_lock(&mt->lock);
-		mt->stopping = true;
-		pthread_mutex_unlock(&mt->lock);
-		wake(mt);
-		pthread_join(mt->thread, NULL);
-		mt->running = false;
-	}
+	if (mt->running)
+		end_tracker(mt);
 	pthread_mutex_lock(&mt->lock);
 	for (size_t i = 0; i < mt->n; i++)
 		free(mt->t[i].path);
