@@ -178,6 +178,20 @@ comment "that exec ended with $(cat /root/gk/stopped.rc 2>/dev/null)"
 refused /tmp/gk-afterkill && ok "after the watchdog restart the unpackaged program is still refused" ||
 	not_ok "after the watchdog restart the unpackaged program is still refused" "$(runs /tmp/gk-afterkill)"
 
+# --- ClamAV under the whole-host profile: the daemon starts its confined
+# scanner processes (/usr/sbin/gatekeeper-scand, itself watched) without
+# deadlocking on its own exec ---
+mkdir -p /var/lib/gk-clamdb
+[ -s /var/lib/gk-clamdb/gk.ndb ] || printf 'GkSys.Test:0:*:676b746573743031\n' >/var/lib/gk-clamdb/gk.ndb
+sed -i 's|^scanners:$|scanners:\n  clamav: {enabled: true, database: /var/lib/gk-clamdb}|' /etc/gatekeeper/policy.yaml
+systemctl reload gatekeeperd
+if wait_for 90 sh -c 'gatekeeper-ctl status | grep -q "^scanners: clamav: available"'; then
+	ok "whole-host profile: ClamAV loads in gatekeeper-scand (the daemon's own exec of it is not gated)"
+else
+	not_ok "whole-host profile: ClamAV loads in gatekeeper-scand" "$(gatekeeper-ctl status 2>&1 | grep -i clamav | flat)"
+fi
+expect "and the system still runs programs (no exec hung)" "rc=0 rc=0" "$(runs /usr/bin/env true) $(runs /tmp/gk-new)"
+
 n=$(journalctl -q -u gatekeeperd GK_VERDICT=deny -o export | grep -c '^GK_VERDICT=deny')
 paths=$(journalctl -q -u gatekeeperd GK_VERDICT=deny -o export | sed -n 's/^GK_PATH=//p' | sort -u)
 miss=""
