@@ -10,65 +10,204 @@ wait_for() {
 	for i in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
 	return 1
 }
-# runs PATH...: exit status of a bounded exec, or its error text
+# runs PATH...: exit status of a bounded exec, and its output
 runs() { out=$(timeout 20 "$@" 2>&1 </dev/null); echo "rc=$? $out" | flat; }
-refused() { runs "$@" | grep -q 'not permitted\|Permission denied'; }
+refused() { runs "$@" | grep -q 'not permitted'; }
+# newprog PATH TAG: a program no package installed (true + an 8-byte tag)
+newprog() { cp /usr/bin/true "$1" && printf '%s' "$2" >>"$1"; }
+is_active() { [ "$(systemctl is-active gatekeeperd)" = active ]; }
+new_pid() { [ "$(show MainPID)" != 0 ] && [ "$(show MainPID)" != "$1" ] && is_active; }
 
-comment "rebooted into enforcement at $(elapsed)"
+comment "rebooted into enforcement at $(elapsed); $(systemd-analyze 2>&1 | head -n1)"
 expect "multi-user.target reached with gatekeeper enforcing" "active active mode=enforce" \
 	"$(systemctl is-active multi-user.target) $(systemctl is-active gatekeeperd) $(show StatusText)"
-gk_t=$(show ActiveEnterTimestampMonotonic) mu_t=$(show ActiveEnterTimestampMonotonic multi-user.target)
-[ "$gk_t" -gt 0 ] && [ "$gk_t" -le "$mu_t" ] && ok "gatekeeperd was enforcing before multi-user.target" ||
-	not_ok "gatekeeperd was enforcing before multi-user.target" "gatekeeperd $gk_t, multi-user $mu_t"
+comment "gatekeeperd: started at $(show ExecMainStartTimestampMonotonic) us, ready at $(show ActiveEnterTimestampMonotonic) us, $(show NRestarts) restarts; $(show StatusText)"
+
+# --- early boot: ready (READY=1: marks in place) before sysinit.target,
+# so before every unit with default dependencies started ---
+gk_t=$(show ActiveEnterTimestampMonotonic)
+order=""
+for u in sysinit.target basic.target; do
+	t=$(show ActiveEnterTimestampMonotonic $u)
+	[ "${gk_t:-0}" -gt 0 ] && [ "${t:-0}" -ge "$gk_t" ] || order="$order $u=$t"
+done
+for u in dbus.service systemd-logind.service gk-probe-early.service gk-probe-ok.service gk-probe-late.service gk-systest.service; do
+	t=$(show InactiveExitTimestampMonotonic $u)
+	[ "${gk_t:-0}" -gt 0 ] && [ "${t:-0}" -gt "$gk_t" ] || order="$order $u=$t"
+done
+expect "gatekeeperd was enforcing before sysinit.target, basic.target, dbus, logind and the probe units started" \
+	"early:" "early:$order (gatekeeperd $gk_t)"
+# a unit started after it cannot run a program no package installed
+expect "boot probe after sysinit.target: the unpackaged program was refused (203/EXEC)" "failed 203" \
+	"$(systemctl is-failed gk-probe-early.service) $(show ExecMainStatus gk-probe-early.service)"
+expect "boot probe in multi-user.target: refused (203/EXEC)" "failed 203" \
+	"$(systemctl is-failed gk-probe-late.service) $(show ExecMainStatus gk-probe-late.service)"
+expect "boot probe running /usr/bin/true succeeded" "success 0" \
+	"$(show Result gk-probe-ok.service) $(show ExecMainStatus gk-probe-ok.service)"
+# (the journal entry follows the answer: give it time)
+probe_denied() { journalctl -q -b -u gatekeeperd GK_VERDICT=deny -o export | grep -qx 'GK_PATH=/usr/local/sbin/gk-probe'; }
+if wait_for 30 probe_denied; then
+	ok "the journal has gatekeeperd's boot-time denial of the probe"
+else
+	not_ok "the journal has gatekeeperd's boot-time denial of the probe" \
+		"$(journalctl -q -b -u gatekeeperd -o export | grep -a '^GK_PATH=' | head -n 5 | flat)"
+fi
+systemctl reset-failed gk-probe-early.service gk-probe-late.service
+out=$(runs systemd-run --wait --unit=gk-late-run /usr/local/sbin/gk-probe)
+expect "a unit started now (systemd-run) cannot run it either" "status=203" "$out"
+systemctl reset-failed gk-late-run.service 2>/dev/null
+failed=$(systemctl list-units --failed --plain --no-legend 2>&1 | flat)
+expect "no unit failed at boot under whole-host enforcement" "failed: ." "failed: $failed."
+
 expect "a login shell works" "rc=0 hello" "$(runs runuser -l root -c 'echo hello')"
-expect "systemctl works" "rc=0" "$(runs systemctl is-system-running --wait)$(runs systemctl status gatekeeperd --no-pager | cut -c1-5)"
-expect "apt works" "rc=0" "$(runs apt-get -s install less)"
+expect "systemctl works" "rc=0 active" "$(runs systemctl is-active gatekeeperd)"
+expect "apt works (apt-get update runs its methods)" "rc=0" "$(runs apt-get update)"
 expect "journalctl works" "rc=0" "$(runs journalctl -n 1 --no-pager)"
 
-# programs from outside the package manager are refused, allow admits them
+# --- programs from outside the package manager are refused, allow admits them ---
 mkdir -p /home/u
 for d in /home/u /tmp; do
-	cp /usr/bin/true "$d/gk-new" && printf 'gknew001' >>"$d/gk-new"
-	refused "$d/gk-new" && ok "a program copied to $d is refused" ||
-		not_ok "a program copied to $d is refused" "$(runs "$d/gk-new")"
+	newprog "$d/gk-new" gknew001
+	refused "$d/gk-new" && ok "a program copied to $d is refused (EPERM)" ||
+		not_ok "a program copied to $d is refused (EPERM)" "$(runs "$d/gk-new")"
 done
 mkdir -p /mnt/late && mount -t tmpfs late /mnt/late
-cp /usr/bin/true /mnt/late/gk-new && printf 'gknew002' >>/mnt/late/gk-new
-refused /mnt/late/gk-new && ok "a program on a tmpfs mounted after boot is refused" ||
-	not_ok "a program on a tmpfs mounted after boot is refused" "$(runs /mnt/late/gk-new)"
-gatekeeper-ctl allow /tmp/gk-new >/dev/null 2>&1
-expect "gatekeeper-ctl allow lets it run" "rc=0" "$(runs /tmp/gk-new)"
+newprog /mnt/late/gk-new gknew002
+refused /mnt/late/gk-new && ok "a program on a tmpfs mounted after boot is refused (EPERM)" ||
+	not_ok "a program on a tmpfs mounted after boot is refused (EPERM)" "$(runs /mnt/late/gk-new)"
+out=$(gatekeeper-ctl allow /tmp/gk-new 2>&1)
+expect "gatekeeper-ctl allow lets it run" "rc=0" "$(runs /tmp/gk-new) ($out)"
 
-# a local package whose postinst runs its own new binary
+# --- a local package whose postinst runs its own new binary ---
 P=/root/gk/pkg
 rm -rf $P && mkdir -p $P/DEBIAN $P/usr/bin $P/etc/gk-testpkg
-cp /usr/bin/true $P/usr/bin/gk-testpkg && printf 'gkpkg001' >>$P/usr/bin/gk-testpkg
-cp /usr/bin/true $P/etc/gk-testpkg/hook && printf 'gkpkg002' >>$P/etc/gk-testpkg/hook
+newprog $P/usr/bin/gk-testpkg gkpkg001
+newprog $P/etc/gk-testpkg/hook gkpkg002
 printf 'Package: gk-testpkg\nVersion: 1.0\nArchitecture: amd64\nMaintainer: test <t@example.org>\nDescription: test\n' >$P/DEBIAN/control
 echo /etc/gk-testpkg/hook >$P/DEBIAN/conffiles
+(cd $P && md5sum usr/bin/gk-testpkg >DEBIAN/md5sums)
 printf '#!/bin/sh\nset -e\n/usr/bin/gk-testpkg\n' >$P/DEBIAN/postinst
 chmod 755 $P/DEBIAN/postinst
 dpkg-deb -b $P /root/gk/gk-testpkg.deb >/dev/null
 if apt-get install -y /root/gk/gk-testpkg.deb >/root/gk/apt-testpkg.log 2>&1; then
 	ok "apt install of a package whose postinst runs its new binary"
 else
-	not_ok "apt install of a package whose postinst runs its new binary" "$(tail -n 3 /root/gk/apt-testpkg.log | flat)"
+	not_ok "apt install of a package whose postinst runs its new binary" "$(tail -n 4 /root/gk/apt-testpkg.log | flat)"
 fi
 expect "its binary runs at once" "rc=0" "$(runs /usr/bin/gk-testpkg)"
+comment "its postinst: $(gatekeeper-ctl query /var/lib/dpkg/info/gk-testpkg.postinst 2>&1 | flat)"
+# keep the inode that just ran: after remove it is back at its path
+ln /usr/bin/gk-testpkg /root/gk/gk-testpkg.kept
 apt-get remove -y gk-testpkg >>/root/gk/apt-testpkg.log 2>&1
-refused /etc/gk-testpkg/hook && ok "after apt remove its leftovers are refused" ||
-	not_ok "after apt remove its leftovers are refused" "$(runs /etc/gk-testpkg/hook)"
+ln /root/gk/gk-testpkg.kept /usr/bin/gk-testpkg
+refused /usr/bin/gk-testpkg && ok "after apt remove the binary that ran a moment before is refused" ||
+	not_ok "after apt remove the binary that ran a moment before is refused" "$(runs /usr/bin/gk-testpkg)"
+refused /etc/gk-testpkg/hook && ok "after apt remove its leftover conffile program is refused" ||
+	not_ok "after apt remove its leftover conffile program is refused" "$(runs /etc/gk-testpkg/hook)"
 
-# a modified packaged program
+# --- a modified packaged program ---
 printf 'gkmod001' >>/usr/bin/tac
 refused /usr/bin/tac && ok "a modified /usr/bin program is refused" ||
 	not_ok "a modified /usr/bin program is refused" "$(runs /usr/bin/tac)"
 expect "query says why" "differ" "$(gatekeeper-ctl query /usr/bin/tac 2>&1 | flat)"
-n=$(journalctl -q -u gatekeeperd GK_VERDICT=deny -o export | grep -c '^GK_VERDICT=deny')
-[ "$n" -ge 4 ] && ok "journalctl -u gatekeeperd GK_VERDICT=deny shows the refusals ($n)" ||
-	not_ok "journalctl -u gatekeeperd GK_VERDICT=deny shows the refusals" "$n entries"
 
-apt-get purge -y gatekeeper >/root/gk/apt-purge2.log 2>&1
-expect "after apt purge every program runs again" "rc=0 rc=0 rc=0" \
-	"$(runs /home/u/gk-new) $(runs /mnt/late/gk-new) $(runs /usr/bin/tac)"
+# --- SIGKILL under the whole-host profile: execs running through the kill
+# and the restart all complete. Each round runs a new unpackaged program
+# (no cached verdict: it asks whichever daemon is there; refused or, while
+# none is, allowed) and a packaged one (must run). ---
+K=/root/gk/kill.log
+mkdir -p /tmp/gkl && : >$K && rm -f /tmp/gkl/stop
+(
+	i=0
+	while [ ! -e /tmp/gkl/stop ] && [ $i -lt 3000 ]; do
+		i=$((i + 1))
+		newprog /tmp/gkl/p$i "$(printf 'k%07d' $i)"
+		timeout 30 /tmp/gkl/p$i 2>/dev/null; a=$?
+		timeout 30 /usr/bin/env true; b=$?
+		echo "run $a $b" >>$K
+	done
+) &
+loop=$!
+wait_for 30 sh -c "[ \$(grep -c '^run' $K) -ge 5 ]"
+pid=$(show MainPID)
+echo KILL >>$K
+systemctl kill -s KILL --kill-who=main gatekeeperd
+if wait_for 60 new_pid "$pid"; then
+	ok "SIGKILL: systemd restarted gatekeeperd under the whole-host profile (pid $pid -> $(show MainPID))"
+else
+	not_ok "SIGKILL: systemd restarted gatekeeperd under the whole-host profile" "$(systemctl is-active gatekeeperd) pid $(show MainPID)"
+fi
+echo UP >>$K
+wait_for 30 sh -c "[ \$(sed -n '/^UP/,\$p' $K | grep -c '^run') -ge 5 ]"
+touch /tmp/gkl/stop
+timeout 120 sh -c "while kill -0 $loop 2>/dev/null; do sleep 0.2; done"
+kill $loop 2>/dev/null
+wait $loop 2>/dev/null
+# rounds: before the kill, between the kill and the new daemon's READY=1, after
+before=$(sed '/^KILL/q' $K | grep -c '^run') during=$(sed -n '/^KILL/,/^UP/p' $K | grep -c '^run')
+after=$(sed -n '/^UP/,$p' $K | grep -c '^run')
+bad=$(grep '^run' $K | grep -Ecv '^run (0|126) 0$')
+hung=$(grep '^run' $K | grep -c ' 124\| 137')
+comment "exec rounds around the kill: $before before, $during until ready, $after after; outcomes: $(grep '^run' $K | sort | uniq -c | flat)"
+expect "no exec hung or failed through SIGKILL and restart (rounds before and after it)" "hung=0 bad=0 spans" \
+	"hung=$hung bad=$bad $([ "$before" -gt 0 ] && [ "$after" -gt 0 ] && echo spans)"
+expect "every unpackaged program run after the new daemon was ready was refused" "0" \
+	"$(sed -n '/^UP/,$p' $K | grep '^run' | tail -n +2 | grep -vc '^run 126 0$')"
+newprog /tmp/gk-afterkill gkaftk01
+refused /tmp/gk-afterkill && ok "after the restart a new unpackaged program is refused" ||
+	not_ok "after the restart a new unpackaged program is refused" "$(runs /tmp/gk-afterkill)"
+
+# --- SIGSTOP: the watchdog gets it restarted; an exec waiting on the
+# stopped daemon completes once it is replaced ---
+newprog /tmp/gk-stopped gkstop01
+pid=$(show MainPID)
+t0=$(cut -d. -f1 /proc/uptime)
+systemctl kill -s STOP --kill-who=main gatekeeperd
+(timeout 150 /tmp/gk-stopped 2>/dev/null; echo "rc=$?" >/root/gk/stopped.rc) &
+waiter=$!
+if wait_for 120 new_pid "$pid"; then
+	ok "SIGSTOP under the whole-host profile: the watchdog got gatekeeperd restarted after $(($(cut -d. -f1 /proc/uptime) - t0)) s"
+else
+	not_ok "SIGSTOP under the whole-host profile: the watchdog got gatekeeperd restarted" \
+		"$(systemctl is-active gatekeeperd) pid $(show MainPID)"
+fi
+timeout 60 sh -c "while kill -0 $waiter 2>/dev/null; do sleep 0.2; done"
+expect "the exec that waited on the stopped daemon completed (not hung)" "rc=" \
+	"$(cat /root/gk/stopped.rc 2>/dev/null | grep -v 'rc=124')"
+comment "that exec ended with $(cat /root/gk/stopped.rc 2>/dev/null)"
+refused /tmp/gk-afterkill && ok "after the watchdog restart the unpackaged program is still refused" ||
+	not_ok "after the watchdog restart the unpackaged program is still refused" "$(runs /tmp/gk-afterkill)"
+
+# --- ClamAV under the whole-host profile: the daemon starts its confined
+# scanner processes (/usr/sbin/gatekeeper-scand, itself watched) without
+# deadlocking on its own exec ---
+mkdir -p /var/lib/gk-clamdb
+[ -s /var/lib/gk-clamdb/gk.ndb ] || printf 'GkSys.Test:0:*:676b746573743031\n' >/var/lib/gk-clamdb/gk.ndb
+sed -i 's|^scanners:$|scanners:\n  clamav: {enabled: true, database: /var/lib/gk-clamdb}|' /etc/gatekeeper/policy.yaml
+systemctl reload gatekeeperd
+if wait_for 90 sh -c 'gatekeeper-ctl status | grep -q "^scanners: clamav: available"'; then
+	ok "whole-host profile: ClamAV loads in gatekeeper-scand (the daemon's own exec of it is not gated)"
+else
+	not_ok "whole-host profile: ClamAV loads in gatekeeper-scand" "$(gatekeeper-ctl status 2>&1 | grep -i clamav | flat)"
+fi
+expect "and the system still runs programs (no exec hung)" "rc=0 rc=0" "$(runs /usr/bin/env true) $(runs /tmp/gk-new)"
+
+n=$(journalctl -q -u gatekeeperd GK_VERDICT=deny -o export | grep -c '^GK_VERDICT=deny')
+paths=$(journalctl -q -u gatekeeperd GK_VERDICT=deny -o export | sed -n 's/^GK_PATH=//p' | sort -u)
+miss=""
+for p in /usr/local/sbin/gk-probe /home/u/gk-new /tmp/gk-new /mnt/late/gk-new /usr/bin/gk-testpkg /usr/bin/tac /tmp/gk-afterkill; do
+	echo "$paths" | grep -qx "$p" || miss="$miss $p"
+done
+expect "journalctl -u gatekeeperd GK_VERDICT=deny shows the refusals ($n entries)" "missing:." "missing:$miss."
+
+# --- apt purge: every program runs again ---
+if apt-get purge -y gatekeeper >/root/gk/apt-purge2.log 2>&1; then
+	ok "apt purge gatekeeper under the whole-host profile"
+else
+	not_ok "apt purge gatekeeper under the whole-host profile" "$(tail -n 4 /root/gk/apt-purge2.log | flat)"
+fi
+expect "after apt purge no gatekeeperd is left" "none inactive" \
+	"$(pgrep -x gatekeeperd || echo none) $(systemctl is-active gatekeeperd)"
+expect "after apt purge every program runs again" "rc=0 rc=0 rc=0 rc=0 rc=0" \
+	"$(runs /home/u/gk-new) $(runs /mnt/late/gk-new) $(runs /usr/bin/tac) $(runs /usr/bin/gk-testpkg) $(runs /usr/local/sbin/gk-probe)"
 umount /mnt/late

@@ -185,7 +185,7 @@ else
 fi
 left=""
 for f in $files /etc/gatekeeper /var/lib/gatekeeper /run/gatekeeper /usr/share/doc/gatekeeper \
-	/etc/systemd/system/multi-user.target.wants/gatekeeperd.service; do
+	/etc/systemd/system/sysinit.target.wants/gatekeeperd.service; do
 	[ -e "$f" ] && left="$left $f"
 done
 expect "purge leaves no file of the package, no store, no runtime directory" "left: " "left: $left"

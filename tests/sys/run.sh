@@ -10,15 +10,19 @@
 #      image's own cloud kernel and initrd, systemd as init, bpf in lsm=, no
 #      network; gk-systest.service runs the suites and powers off; the
 #      guest's TAP lines are relayed here.
-# Environment: GK_SYS_SUITES (default guest-tests.sh), GK_SYS_TIMEOUT (1500 s
-# per boot: TCG on a loaded 2-core host boots in ~2 min, idle in well under 1).
+#      Suites: guest-tests.sh (the package in monitor and enforce mode,
+#      systemd, journald, purge), then guest-enforce.sh (the whole-host
+#      profile; a reboot into it; guest-enforce2.sh checks the booted system).
+# Environment: GK_SYS_SUITES (default guest-tests.sh,guest-enforce.sh),
+# GK_SYS_TIMEOUT (1500 s per boot: TCG on a loaded 2-core host boots in ~2
+# min, idle in well under 1).
 set -u
 BUILD=${1:?usage: tests/sys/run.sh BUILD}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "not ok 1 - sys: build dir $1 missing"; exit 1; }
 SYSDIR=$BUILD/sys
-SUITES=${GK_SYS_SUITES:-guest-tests.sh}
+SUITES=${GK_SYS_SUITES:-guest-tests.sh,guest-enforce.sh}
 GUEST_TIMEOUT=${GK_SYS_TIMEOUT:-1500}
 mkdir -p "$SYSDIR"
 T0=$(date +%s)
