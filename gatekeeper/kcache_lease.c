@@ -31,6 +31,7 @@ struct lease_entry {
 struct kcache_leases {
 	pthread_mutex_t lock;
 	int signo;
+	pid_t pid;                   /* the lease-break signal's recipient: us */
 	size_t limit, count;
 	int max_fd;                  /* by_fd has max_fd slots */
 	struct lease_entry *by_fd;
@@ -51,6 +52,7 @@ struct kcache_leases *leases_new(int signo, size_t limit)
 	if (!t)
 		return NULL;
 	t->signo = signo;
+	t->pid = getpid();
 	t->limit = limit;
 	/* Leased fds share the number space with in-flight event fds (at most
 	 * 4096) and pre-scan fds (at most 2048): room for all. */
@@ -148,13 +150,11 @@ static void sweep_deleted(struct kcache_leases *t, int group_fd, uint64_t mask)
 	}
 }
 
-int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t mask)
+int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
+		uint64_t mask)
 {
-	struct stat st;
-	if (fstat(event_fd, &st) < 0)
-		return -1;
 	pthread_mutex_lock(&t->lock);
-	long held = inode_slot(t, st.st_dev, st.st_ino, false);
+	long held = inode_slot(t, dev, ino, false);
 	if (held >= 0 && t->by_inode[held] > 0) {
 		pthread_mutex_unlock(&t->lock);
 		return 0;   /* leased and marked already: one lease per file */
@@ -165,7 +165,7 @@ int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t ma
 		return -1;
 	}
 	if (fd >= t->max_fd || fcntl(fd, F_SETSIG, t->signo) < 0 ||
-	    fcntl(fd, F_SETOWN, getpid()) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
+	    fcntl(fd, F_SETOWN, t->pid) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
 		t->refused++;             /* EAGAIN: someone has it open for writing */
 		pthread_mutex_unlock(&t->lock);
 		close(fd);
@@ -179,11 +179,10 @@ int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t ma
 		close(fd);
 		return -1;
 	}
-	t->by_fd[fd] = (struct lease_entry){ .used = true, .dev = st.st_dev, .ino = st.st_ino,
-					     .seq = ++t->seq };
+	t->by_fd[fd] = (struct lease_entry){ .used = true, .dev = dev, .ino = ino, .seq = ++t->seq };
 	t->count++;
 	reindex(t);
-	long slot = inode_slot(t, st.st_dev, st.st_ino, true);
+	long slot = inode_slot(t, dev, ino, true);
 	if (slot >= 0)
 		t->by_inode[slot] = fd + 1;
 	if (t->len == t->cap)     /* only stale FIFO entries can fill it: compact */
