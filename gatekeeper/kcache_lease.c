@@ -34,6 +34,7 @@ struct kcache_leases {
 	pid_t pid;                   /* the lease-break signal's recipient: us */
 	size_t limit, count;
 	int max_fd;                  /* by_fd has max_fd slots */
+	int fd_hwm;                  /* no fd at or above it has ever been leased */
 	struct lease_entry *by_fd;
 	struct { int fd; uint64_t seq; } *order;  /* FIFO of grants, oldest first */
 	int *by_inode;               /* open addressing: fd + 1, 0 empty, -1 deleted */
@@ -128,7 +129,7 @@ static void reindex(struct kcache_leases *t)
 		return;
 	memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
 	t->deleted = 0;
-	for (int fd = 0; fd < t->max_fd; fd++) {
+	for (int fd = 0; fd < t->fd_hwm; fd++) {
 		if (!t->by_fd[fd].used)
 			continue;
 		long slot = inode_slot(t, t->by_fd[fd].dev, t->by_fd[fd].ino, true);
@@ -180,6 +181,8 @@ int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int
 		return -1;
 	}
 	t->by_fd[fd] = (struct lease_entry){ .used = true, .dev = dev, .ino = ino, .seq = ++t->seq };
+	if (fd >= t->fd_hwm)
+		t->fd_hwm = fd + 1;
 	t->count++;
 	reindex(t);
 	long slot = inode_slot(t, dev, ino, true);
@@ -211,7 +214,7 @@ void leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 void leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
-	for (int fd = 0; fd < t->max_fd; fd++) {
+	for (int fd = 0; fd < t->fd_hwm; fd++) {
 		if (t->by_fd[fd].used && fcntl(fd, F_GETLEASE) != F_RDLCK) {
 			drop(t, fd, group_fd, mask);
 			t->breaks++;
@@ -229,15 +232,20 @@ void leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int grou
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Every rule change comes here: it looks only at the fds ever leased (the
+ * lowest free numbers, so a few), and clears the index only if it holds
+ * anything, rather than walk and wipe the whole tables each time. */
 void leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
-	for (int fd = 0; fd < t->max_fd; fd++)
+	for (int fd = 0; fd < t->fd_hwm; fd++)
 		if (t->by_fd[fd].used)
 			drop(t, fd, group_fd, mask);
 	t->head = t->len = 0;
-	memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
-	t->deleted = 0;
+	if (t->deleted) {
+		memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
+		t->deleted = 0;
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -255,7 +263,7 @@ void leases_free(struct kcache_leases *t)
 	if (!t)
 		return;
 	if (t->by_fd)
-		for (int fd = 0; fd < t->max_fd; fd++)
+		for (int fd = 0; fd < t->fd_hwm; fd++)
 			if (t->by_fd[fd].used) {
 				fcntl(fd, F_SETLEASE, F_UNLCK);
 				close(fd);
