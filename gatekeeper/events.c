@@ -87,8 +87,12 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 /* The tail of the route, shared by the reading thread and the workers:
  * cache in the kernel, reply, count, audit. Whoever claims the slot first
  * (this thread, the watchdog or the sentinel) answers; the others only
- * record what was answered. */
-static void finish(struct gk_events *ev, int idx)
+ * record what was answered. The exe of the process is read after the
+ * reply on the reading thread (nothing delays an answer from memory), and
+ * before it on a worker: that judgement took a hash at least, a readlink
+ * more is nothing, and the exec still waits, so the link still names the
+ * program that asked, not the one it became or "" after a quick exit. */
+static void finish(struct gk_events *ev, int idx, bool exe_first)
 {
 	struct gk_daemon *d = ev->d;
 	struct inflight *s = &ev->slots[idx];
@@ -98,6 +102,9 @@ static void finish(struct gk_events *ev, int idx)
 	bool monitor = !s->perm || j->monitor, would_deny = monitor && answer == GK_VERDICT_DENY;
 	if (monitor)
 		answer = GK_VERDICT_ALLOW;
+	char exe[4096];
+	if (exe_first)
+		gk_pid_exe(s->pid, exe, sizeof(exe));
 
 	if (!s->perm || claim_answer(ss)) {
 		/* Before the reply: the exec that follows it finds the verdict. */
@@ -119,8 +126,8 @@ static void finish(struct gk_events *ev, int idx)
 	if (would_deny)
 		atomic_fetch_add(&d->stats.would_deny, 1);
 
-	char exe[4096];
-	gk_pid_exe(s->pid, exe, sizeof(exe));
+	if (!exe_first)
+		gk_pid_exe(s->pid, exe, sizeof(exe));
 	struct db_audit a = {
 		.time_us = gk_now_us(), .pid = s->pid, .exe = exe, .path = j->path,
 		.sha256 = j->have_sha ? j->sha256 : NULL, .verdict = answer,
@@ -165,7 +172,7 @@ static void *worker_main(void *arg)
 		ev->q_len--;
 		pthread_mutex_unlock(&ev->q_lock);
 		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
-		finish(ev, idx);
+		finish(ev, idx, true);
 		slot_release(ev, idx);
 		pthread_mutex_lock(&ev->q_lock);
 		ev->to_workers--;
@@ -357,7 +364,7 @@ static void handle(struct gk_events *ev, int idx)
 	if (s->j.have_id)
 		prescan_before_miss(d->prescan, &s->j.id);
 	if (judge_from_memory(d, &s->j)) {
-		finish(ev, idx);
+		finish(ev, idx, false);
 		slot_release(ev, idx);
 		return;
 	}
