@@ -5,10 +5,13 @@
  *
  * The writer gathers: woken by the first record of a quiet spell, it waits
  * AUDIT_GATHER_MS for more (or until AUDIT_BATCH are queued) and then logs
- * and stores them all in one transaction. One wake-up and one commit per
- * burst instead of per exec: on a small host the writer's work competes
- * with the very exec it records. Readers of the table (`log`, `query`) call
- * audit_sync first, and audit_stop stores everything queued. */
+ * and stores them all in one transaction. Then it lingers: for
+ * AUDIT_LINGER_TICKS more ticks of AUDIT_GATHER_MS it wakes by itself and
+ * stores what came, so while decisions keep coming nobody wakes it (an
+ * exec's reply is never followed by a wake-up of the writer on the other
+ * core of a small host); after a quiet second it sleeps until the next
+ * record. Readers of the table (`log`, `query`) call audit_sync first, and
+ * audit_stop stores everything queued. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #define AUDIT_QUEUE_MAX 65536       /* records waiting, including a batch being retried */
 #define AUDIT_BATCH 512
 #define AUDIT_GATHER_MS 10           /* a record waits at most this long to be logged */
+#define AUDIT_LINGER_TICKS 100       /* quiet ticks before the writer sleeps untimed */
 #define AUDIT_SYNC_MAX_MS 1000       /* audit_sync waits at most this long */
 #define AUDIT_PRUNE_EVERY_US (60 * 1000000LL)
 #define AUDIT_RETRY_MIN_MS 100       /* a failed store is retried, backing off to... */
@@ -50,6 +54,8 @@ struct audit_writer {
 	bool stopping;
 	bool hurry;                /* audit_sync: store what is queued now */
 	bool stalled;              /* the last try to store failed */
+	bool lingering;            /* the writer wakes every tick by itself */
+	unsigned quiet_ticks;      /* ticks in a row that found nothing */
 	pthread_cond_t stored_cond;
 	uint64_t n_submitted, n_done;   /* records queued / stored or dropped, ever */
 	pthread_t thread;
@@ -105,9 +111,9 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 		atomic_fetch_add(&d->stats.audit_dropped, 1);
 		return;
 	}
-	/* Wake the writer for the first record only (it then gathers), or
-	 * when a full batch is waiting: no wake-up per exec. */
-	bool wake = !w->head || w->len + 1 - w->held == AUDIT_BATCH;
+	/* Wake a sleeping writer for the first record only (it then gathers
+	 * and lingers), or when a full batch is waiting: no wake-up per exec. */
+	bool wake = (!w->head && !w->lingering) || w->len + 1 - w->held == AUDIT_BATCH;
 	if (w->tail)
 		w->tail->next = r;
 	else
@@ -245,13 +251,18 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
 			;
 	} else {
-		while (wait_for_more && !w->head && !w->stopping)
-			pthread_cond_wait(&w->cond, &w->lock);
-		/* Gather what follows the first record for a moment. */
+		if (!w->lingering)
+			while (wait_for_more && !w->head && !w->stopping)
+				pthread_cond_wait(&w->cond, &w->lock);
+		/* One tick: gather what follows the first record for a moment,
+		 * or (lingering) see what came meanwhile. */
 		struct timespec until = deadline_in_ms(AUDIT_GATHER_MS);
-		while (w->head && !w->stopping && !w->hurry && w->len - w->held < AUDIT_BATCH &&
+		while ((w->head || w->lingering) && !w->stopping && !w->hurry &&
+		       w->len - w->held < AUDIT_BATCH &&
 		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
 			;
+		w->quiet_ticks = w->head ? 0 : w->quiet_ticks + 1;
+		w->lingering = w->quiet_ticks < AUDIT_LINGER_TICKS;
 	}
 	w->hurry = false;
 	struct audit_rec *fresh = w->head;
