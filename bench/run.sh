@@ -248,6 +248,9 @@ write_spawn_spec() { # FILE WITH_SCAN
 		printf '%s\t%s\tplain\t%s\n' "cached-$t" "$plain" "$TOP/cache/w/bin/$t" >>"$f"
 		printf '%s\t%s\tflush\t%s\t%s\t--socket\t%s\tallow\t%s\n' "miss-$t" "$few" \
 			"$TOP/miss/w/bin/$t" "$CTL" "$STATE/miss.sock" "$STATE/unrelated" >>"$f"
+		# The miss's baseline: the same untimed command, then an ungated exec.
+		printf '%s\t%s\tflush\t%s\t%s\t--socket\t%s\tallow\t%s\n' "barectl-$t" "$few" \
+			"$TOP/bare/w/bin/$t" "$CTL" "$STATE/miss.sock" "$STATE/unrelated" >>"$f"
 		printf '%s\t%s\tfresh\t%s\t%s\n' "fresh-$t" "$few" "$TOP/miss/w/fresh/$t" \
 			"$TOP/miss/stage" >>"$f"
 		printf '%s\t%s\tfresh\t%s\n' "written-$t" "$few" "$TOP/miss/w/fresh/$t" >>"$f"

@@ -410,8 +410,9 @@ static void print_json(struct cond *c, const struct options *o)
 	printf("{\"name\":\"%s\",\"n\":%zu,\"failed\":%ld,\"first_failure\":\"%s\"", c->name, n,
 	       c->failed, c->first_failure);
 	if (n) {
-		printf(",\"min_us\":%.1f,\"median_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
-		       "\"max_us\":%.1f,\"mean_us\":%.1f", v[0] / 1e3, pct(v, n, 50) / 1e3,
+		printf(",\"min_us\":%.1f,\"p10_us\":%.1f,\"p25_us\":%.1f,\"median_us\":%.1f,"
+		       "\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f",
+		       v[0] / 1e3, pct(v, n, 10) / 1e3, pct(v, n, 25) / 1e3, pct(v, n, 50) / 1e3,
 		       pct(v, n, 90) / 1e3, pct(v, n, 99) / 1e3, v[n - 1] / 1e3, sum / (double)n / 1e3);
 	}
 	printf(",\"round_medians_us\":[");

@@ -1,7 +1,17 @@
 /* Decisions go to the audit table, the verdict store and the log from one
  * writer thread with its own SQLite connection, in batched transactions, so
  * the miss path never waits on the disk. If the queue is full the record is
- * dropped and counted: an exec must never wait for its audit row. */
+ * dropped and counted: an exec must never wait for its audit row.
+ *
+ * The writer gathers: woken by the first record of a quiet spell, it waits
+ * AUDIT_GATHER_MS for more (or until AUDIT_BATCH are queued) and then logs
+ * and stores them all in one transaction. Then it lingers: for
+ * AUDIT_LINGER_TICKS more ticks of AUDIT_GATHER_MS it wakes by itself and
+ * stores what came, so while decisions keep coming nobody wakes it (an
+ * exec's reply is never followed by a wake-up of the writer on the other
+ * core of a small host); after a quiet second it sleeps until the next
+ * record. Readers of the table (`log`, `query`) call audit_sync first, and
+ * audit_stop stores everything queued. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +24,9 @@
 
 #define AUDIT_QUEUE_MAX 65536       /* records waiting, including a batch being retried */
 #define AUDIT_BATCH 512
+#define AUDIT_GATHER_MS 10           /* a record waits at most this long to be logged */
+#define AUDIT_LINGER_TICKS 100       /* quiet ticks before the writer sleeps untimed */
+#define AUDIT_SYNC_MAX_MS 1000       /* audit_sync waits at most this long */
 #define AUDIT_PRUNE_EVERY_US (60 * 1000000LL)
 #define AUDIT_RETRY_MIN_MS 100       /* a failed store is retried, backing off to... */
 #define AUDIT_RETRY_MAX_MS 2000
@@ -39,6 +52,12 @@ struct audit_writer {
 	size_t len;                /* queued + held */
 	size_t held;               /* taken by the writer, not yet stored */
 	bool stopping;
+	bool hurry;                /* audit_sync: store what is queued now */
+	bool stalled;              /* the last try to store failed */
+	bool lingering;            /* the writer wakes every tick by itself */
+	unsigned quiet_ticks;      /* ticks in a row that found nothing */
+	pthread_cond_t stored_cond;
+	uint64_t n_submitted, n_done;   /* records queued / stored or dropped, ever */
 	pthread_t thread;
 	struct gk_db *db;
 	struct gk_daemon *d;
@@ -92,13 +111,18 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 		atomic_fetch_add(&d->stats.audit_dropped, 1);
 		return;
 	}
+	/* Wake a sleeping writer for the first record only (it then gathers
+	 * and lingers), or when a full batch is waiting: no wake-up per exec. */
+	bool wake = (!w->head && !w->lingering) || w->len + 1 - w->held == AUDIT_BATCH;
 	if (w->tail)
 		w->tail->next = r;
 	else
 		w->head = r;
 	w->tail = r;
 	w->len++;
-	pthread_cond_signal(&w->cond);
+	w->n_submitted++;
+	if (wake)
+		pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -173,6 +197,8 @@ static struct audit_rec *store_all(struct audit_writer *w, struct audit_rec *r)
 			pthread_mutex_lock(&w->lock);
 			w->held -= (size_t)n;
 			w->len -= (size_t)n;
+			w->n_done += (uint64_t)n;
+			pthread_cond_broadcast(&w->stored_cond);
 			pthread_mutex_unlock(&w->lock);
 			continue;
 		}
@@ -201,6 +227,17 @@ static void prune(struct audit_writer *w, int64_t *last_us)
 		log_msg(GK_LOG_INFO, "audit_pruned rows=%lld", (long long)n);
 }
 
+/* Now + ms on the clock of the writer's condition variable. */
+static struct timespec deadline_in_ms(int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_nsec += (long)ms * 1000000L;
+	t.tv_sec += t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	return t;
+}
+
 /* Take what is queued (the log lines go out now, the rows when the store
  * takes them), appended to what is still held. */
 static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bool wait_for_more,
@@ -208,19 +245,26 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 {
 	pthread_mutex_lock(&w->lock);
 	if (held) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)backoff_ms * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
+		struct timespec until = deadline_in_ms(backoff_ms);
 		/* The full pause, whatever arrives: a full disk fails at once. */
 		while (!w->stopping &&
 		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
 			;
 	} else {
-		while (wait_for_more && !w->head && !w->stopping)
-			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->lingering)
+			while (wait_for_more && !w->head && !w->stopping)
+				pthread_cond_wait(&w->cond, &w->lock);
+		/* One tick: gather what follows the first record for a moment,
+		 * or (lingering) see what came meanwhile. */
+		struct timespec until = deadline_in_ms(AUDIT_GATHER_MS);
+		while ((w->head || w->lingering) && !w->stopping && !w->hurry &&
+		       w->len - w->held < AUDIT_BATCH &&
+		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
+			;
+		w->quiet_ticks = w->head ? 0 : w->quiet_ticks + 1;
+		w->lingering = w->quiet_ticks < AUDIT_LINGER_TICKS;
 	}
+	w->hurry = false;
 	struct audit_rec *fresh = w->head;
 	size_t n = 0;
 	for (struct audit_rec *r = fresh; r; r = r->next)
@@ -245,6 +289,9 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 static void note_stall(struct audit_writer *w, struct audit_rec *held)
 {
 	int64_t now = gk_now_us();
+	pthread_mutex_lock(&w->lock);
+	w->stalled = held != NULL;
+	pthread_mutex_unlock(&w->lock);
 	if (held && !w->stalled_since_us) {
 		w->stalled_since_us = now;
 		log_msg(GK_LOG_ERR, "audit_store_stalled reason=\"%s\" backlog=%zu", w->stall_reason,
@@ -269,12 +316,15 @@ static void drop_held(struct audit_writer *w, struct audit_rec *held)
 	pthread_mutex_lock(&w->lock);
 	w->held -= n;
 	w->len -= n;
+	w->n_done += n;
+	pthread_cond_broadcast(&w->stored_cond);
 	pthread_mutex_unlock(&w->lock);
 }
 
 static void *writer_main(void *arg)
 {
 	struct audit_writer *w = arg;
+	pthread_setname_np(pthread_self(), "gk-audit");
 	int64_t last_prune = 0;
 	int backoff_ms = AUDIT_RETRY_MIN_MS;
 	struct audit_rec *held = NULL;
@@ -308,7 +358,13 @@ int audit_start(struct gk_daemon *d)
 	if (!w)
 		return -1;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
+	/* monotonic: a clock step must not stretch the gathering or a pause */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_cond_init(&w->stored_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	w->d = d;
 	w->db = db_open(d->opt.db_path, err, sizeof(err));
 	if (!w->db) {
@@ -322,6 +378,7 @@ int audit_start(struct gk_daemon *d)
 fail:
 	db_close(w->db);
 	pthread_cond_destroy(&w->cond);
+	pthread_cond_destroy(&w->stored_cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 	return -1;
@@ -342,8 +399,29 @@ void audit_stop(struct gk_daemon *d)
 	d->audit = NULL;
 	db_close(w->db);
 	pthread_cond_destroy(&w->cond);
+	pthread_cond_destroy(&w->stored_cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+/* Wait until what was queued before this call is stored (or dropped), at
+ * most AUDIT_SYNC_MAX_MS, and not at all while the store refuses writes:
+ * a reader of the audit table sees every decision made before it asked. */
+void audit_sync(struct gk_daemon *d)
+{
+	struct audit_writer *w = d->audit;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	uint64_t target = w->n_submitted;
+	struct timespec until = deadline_in_ms(AUDIT_SYNC_MAX_MS);
+	while (w->n_done < target && !w->stopping && !w->stalled) {
+		w->hurry = true;
+		pthread_cond_broadcast(&w->cond);
+		if (pthread_cond_timedwait(&w->stored_cond, &w->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&w->lock);
 }
 
 size_t audit_backlog(struct gk_daemon *d, bool *stalled)
@@ -354,7 +432,7 @@ size_t audit_backlog(struct gk_daemon *d, bool *stalled)
 		return 0;
 	pthread_mutex_lock(&w->lock);
 	size_t n = w->len;
-	*stalled = w->held > 0 && w->stalled_since_us != 0;
+	*stalled = w->held > 0 && w->stalled;
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }

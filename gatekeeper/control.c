@@ -69,6 +69,7 @@ static void run_job(struct control_server *cs, struct job *j)
 static void *worker_main(void *arg)
 {
 	struct control_server *cs = arg;
+	pthread_setname_np(pthread_self(), "gk-control");
 	pthread_mutex_lock(&cs->lock);
 	for (;;) {
 		while (!cs->todo && !cs->quit)

@@ -90,6 +90,7 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 		return;
 	}
 	judge_file(d, fd, &j, NULL);
+	audit_sync(d);   /* the stored verdict of every exec before the request */
 	if (!j.have_sha && identify_fd(d->hashes, fd, &j.id, j.sha256, NULL) == 0)
 		j.have_sha = true;   /* unwatched files are not hashed to decide; show it anyway */
 	proto_num(reply, "ok", 1);

@@ -327,6 +327,7 @@ static int expire(struct control_server *cs)
 void *control_loop_main(void *arg)
 {
 	struct control_server *cs = arg;
+	pthread_setname_np(pthread_self(), "gk-control-io");
 	struct epoll_event evs[64];
 	while (!atomic_load(&cs->stopping)) {
 		int n = epoll_wait(cs->epfd, evs, 64, expire(cs));

@@ -119,6 +119,7 @@ void cmd_log(struct gk_daemon *d, const char *arg, struct proto_buf *reply)
 	int64_t last, newest;
 	if (parse_log_query(arg, &f, &last, glob, sizeof(glob), reply) < 0)
 		return;
+	audit_sync(d);   /* every decision made before the request */
 	/* last=N: only the rows among the N newest (tail -f's start) */
 	if (last >= 0) {
 		if ((newest = db_audit_last_id(d->db)) < 0) {

@@ -39,6 +39,7 @@ struct gk_events {
 	struct gk_shared *sh;
 	events_judge_fn *judge;
 	unsigned n_slots;                   /* max_pending + EVENTS_READ_BATCH */
+	atomic_uint slots_touched;          /* 1 + the highest slot ever admitted */
 	unsigned max_pending, to_workers;   /* handed to workers, under q_lock */
 	struct inflight *slots;
 	int *free_list, n_free;
@@ -86,8 +87,12 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 /* The tail of the route, shared by the reading thread and the workers:
  * cache in the kernel, reply, count, audit. Whoever claims the slot first
  * (this thread, the watchdog or the sentinel) answers; the others only
- * record what was answered. */
-static void finish(struct gk_events *ev, int idx)
+ * record what was answered. The exe of the process is read after the
+ * reply on the reading thread (nothing delays an answer from memory), and
+ * before it on a worker: that judgement took a hash at least, a readlink
+ * more is nothing, and the exec still waits, so the link still names the
+ * program that asked, not the one it became or "" after a quick exit. */
+static void finish(struct gk_events *ev, int idx, bool exe_first)
 {
 	struct gk_daemon *d = ev->d;
 	struct inflight *s = &ev->slots[idx];
@@ -97,6 +102,9 @@ static void finish(struct gk_events *ev, int idx)
 	bool monitor = !s->perm || j->monitor, would_deny = monitor && answer == GK_VERDICT_DENY;
 	if (monitor)
 		answer = GK_VERDICT_ALLOW;
+	char exe[4096];
+	if (exe_first)
+		gk_pid_exe(s->pid, exe, sizeof(exe));
 
 	if (!s->perm || claim_answer(ss)) {
 		/* Before the reply: the exec that follows it finds the verdict. */
@@ -118,8 +126,8 @@ static void finish(struct gk_events *ev, int idx)
 	if (would_deny)
 		atomic_fetch_add(&d->stats.would_deny, 1);
 
-	char exe[4096];
-	gk_pid_exe(s->pid, exe, sizeof(exe));
+	if (!exe_first)
+		gk_pid_exe(s->pid, exe, sizeof(exe));
 	struct db_audit a = {
 		.time_us = gk_now_us(), .pid = s->pid, .exe = exe, .path = j->path,
 		.sha256 = j->have_sha ? j->sha256 : NULL, .verdict = answer,
@@ -149,6 +157,7 @@ static void slot_release(struct gk_events *ev, int idx)
 static void *worker_main(void *arg)
 {
 	struct gk_events *ev = arg;
+	pthread_setname_np(pthread_self(), "gk-judge");
 	for (;;) {
 		pthread_mutex_lock(&ev->q_lock);
 		while (!ev->q_len && !ev->q_stopping)
@@ -163,7 +172,7 @@ static void *worker_main(void *arg)
 		ev->q_len--;
 		pthread_mutex_unlock(&ev->q_lock);
 		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
-		finish(ev, idx);
+		finish(ev, idx, true);
 		slot_release(ev, idx);
 		pthread_mutex_lock(&ev->q_lock);
 		ev->to_workers--;
@@ -172,11 +181,14 @@ static void *worker_main(void *arg)
 }
 
 /* Sweeps the compact shared slots (a few bytes each), touching a daemon
- * slot (with its judgement, kilobytes) only for an event it acts on. */
+ * slot (with its judgement, kilobytes) only for an event it acts on. The
+ * free list hands out the same few slots again and again: only those ever
+ * used are looked at, not thousands every tick. */
 static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback)
 {
 	int64_t now = gk_mono_us();
-	for (unsigned i = 0; i < ev->n_slots; i++) {
+	unsigned used = atomic_load(&ev->slots_touched);
+	for (unsigned i = 0; i < used; i++) {
 		struct gk_slot *ss = &ev->sh->slots[i];
 		uint32_t state = atomic_load(&ss->state);
 		/* Answered by the sentinel while we were frozen: stop hashing. */
@@ -208,6 +220,7 @@ static void *watchdog_main(void *arg)
 {
 	struct gk_events *ev = arg;
 	struct gk_daemon *d = ev->d;
+	pthread_setname_np(pthread_self(), "gk-watchdog");
 	const struct timespec tick = { 0, WATCHDOG_TICK_MS * 1000000L };
 	while (!atomic_load(&ev->watchdog_stopping)) {
 		nanosleep(&tick, NULL);
@@ -312,6 +325,8 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 	pthread_mutex_unlock(&ev->q_lock);
 	if (idx < 0)
 		return -1;
+	if ((unsigned)idx >= atomic_load(&ev->slots_touched))
+		atomic_store(&ev->slots_touched, (unsigned)idx + 1);   /* only this thread admits */
 	struct inflight *s = &ev->slots[idx];
 	struct gk_slot *ss = &ev->sh->slots[idx];
 	s->fd = m->fd;
@@ -349,7 +364,7 @@ static void handle(struct gk_events *ev, int idx)
 	if (s->j.have_id)
 		prescan_before_miss(d->prescan, &s->j.id);
 	if (judge_from_memory(d, &s->j)) {
-		finish(ev, idx);
+		finish(ev, idx, false);
 		slot_release(ev, idx);
 		return;
 	}
@@ -367,8 +382,11 @@ static void handle(struct gk_events *ev, int idx)
 }
 
 /* Read at most EVENTS_READ_BATCH events; returns how many were admitted into
- * admitted[], or -1 when the group has nothing more. */
-static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EVENTS_READ_BATCH])
+ * admitted[], or -1 when the group has nothing more. *drained: the read
+ * came back short, so the queue was empty then (what comes later makes
+ * the group readable again: no read just to learn EAGAIN). */
+static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EVENTS_READ_BATCH],
+		      bool *drained)
 {
 	char buf[EVENTS_READ_BATCH * sizeof(struct fanotify_event_metadata)]
 		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
@@ -381,6 +399,7 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 			log_msg(GK_LOG_ERR, "error=\"fanotify read failed\" errno=%d", errno);
 		return -1;
 	}
+	*drained = (size_t)len + sizeof(struct fanotify_event_metadata) <= sizeof(buf);
 	int n = 0;
 	const struct fanotify_event_metadata *m = (const void *)buf;
 	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
@@ -412,7 +431,8 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 void events_read(struct gk_events *ev, struct fan_group *g)
 {
 	int admitted[EVENTS_READ_BATCH], n;
-	while ((n = read_batch(ev, g, admitted)) >= 0)
+	bool drained = false;
+	while (!drained && (n = read_batch(ev, g, admitted, &drained)) >= 0)
 		for (int i = 0; i < n; i++)
 			handle(ev, admitted[i]);
 }

@@ -291,6 +291,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
 /* Records waiting for the store (at most 65536); stalled: it refuses them. */
 size_t audit_backlog(struct gk_daemon *d, bool *stalled);
+void audit_sync(struct gk_daemon *d);   /* wait (bounded) until what is queued is stored */
 
 /* control_sock.c: the control socket (the server itself: control.h).
  * init before any thread starts (d->control is then valid for

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
@@ -141,7 +142,11 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (monitor && j->decision.verdict == GK_VERDICT_DENY)
 		return;
-	if (kcache_record(d->kc, fd, j->decision.verdict, j->id.ctime_ns, (int64_t)j->id.size) < 0)
+	struct stat judged = { .st_dev = j->id.dev, .st_ino = j->id.ino,
+			       .st_size = (off_t)j->id.size };
+	judged.st_ctim.tv_sec = (time_t)(j->id.ctime_ns / 1000000000);
+	judged.st_ctim.tv_nsec = (long)(j->id.ctime_ns % 1000000000);
+	if (kcache_record(d->kc, fd, j->decision.verdict, &judged) < 0)
 		return;
 	/* Changed since it was identified, or rules or signatures changed while
 	 * it was judged (their flush may have come before this record). */

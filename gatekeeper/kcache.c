@@ -130,28 +130,24 @@ const char *kcache_mode(const struct kcache *kc)
 
 const char *kcache_why(const struct kcache *kc) { return kc->why; }
 
-int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t judged_ctime_ns,
-		  int64_t judged_size)
+int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged)
 {
 	if (!kc->enabled)
 		return 0;
 	int rc = 0;
-	struct stat judged = { .st_size = (off_t)judged_size };
-	judged.st_ctim.tv_sec = (time_t)(judged_ctime_ns / 1000000000);
-	judged.st_ctim.tv_nsec = (long)(judged_ctime_ns % 1000000000);
-	if (kc->bpf && kcache_bpf_record_judged(kc->bpf, fd, verdict, &judged) < 0)
+	if (kc->bpf && kcache_bpf_record_judged(kc->bpf, fd, verdict, judged) < 0)
 		rc = -1;
 	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	bool (*may_pin)(void *, dev_t) = kc->may_pin;
-	struct stat st;
 	if (kc->group_fd < 0 || fan_cache_off(kc))
 		;   /* between two groups, or no cache wanted: the next exec is judged again */
 	else if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM) {
 		/* a lease holds the file open: only where that cannot block an unmount */
-		if (!may_pin || (fstat(fd, &st) == 0 && may_pin(kc->pin_ctx, st.st_dev)))
-			rc = leases_hold(kc->leases, fd, kc->group_fd, kc->mask);
+		if (!may_pin || may_pin(kc->pin_ctx, judged->st_dev))
+			rc = leases_hold(kc->leases, fd, judged->st_dev, judged->st_ino, kc->group_fd,
+					 kc->mask);
 		else
 			rc = -1;
 	} else

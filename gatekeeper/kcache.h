@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "policy/policy.h"
@@ -67,10 +68,9 @@ const char *kcache_mode(const struct kcache *kc);  /* "bpf" | "fanotify" | "off"
 const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
 
 /* Record the verdict for the inode behind fd (a fanotify event fd), judged
- * when the file had this ctime and size: if it has changed since, the
- * kernel holds the verdict stale. */
-int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, int64_t judged_ctime_ns,
-		  int64_t judged_size);
+ * when the file had the st_dev, st_ino, st_ctim and st_size of judged: if
+ * it has changed since, the kernel holds the verdict stale. */
+int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged);
 /* Take back what kcache_record set for the inode of fd (it changed while it
  * was being judged). */
 int kcache_unrecord(struct kcache *kc, int fd);

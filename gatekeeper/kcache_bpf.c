@@ -121,6 +121,16 @@ struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen)
 		err = ENOMEM;
 		goto cleanup;
 	}
+	/* Attached programs are inert if bpf is not an active LSM: when the
+	 * list says so, skip the load (it parses the kernel's BTF: tens of ms
+	 * of start-up and megabytes for nothing). */
+	read_lsm_list(lsm, sizeof(lsm));
+	if (lsm[0] != '(' && !lsm_list_has_bpf(lsm)) {
+		snprintf(why, whylen, "bpf is not in the active LSM list (%s: %s); boot with lsm=%s,bpf",
+			 LSM_LIST, lsm, lsm);
+		err = -1;
+		goto cleanup;
+	}
 	kb->skel = gatekeeper_bpf__open();
 	if (!kb->skel) {
 		err = errno;
@@ -142,13 +152,6 @@ struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen)
 		goto cleanup;
 	}
 	kb->verdicts_fd = bpf_map__fd(kb->skel->maps.gk_verdicts);
-	/* Attached programs are inert if bpf is not an active LSM. */
-	read_lsm_list(lsm, sizeof(lsm));
-	if (lsm[0] != '(' && !lsm_list_has_bpf(lsm)) {
-		snprintf(why, whylen, "bpf is not in the active LSM list (%s: %s); boot with lsm=%s,bpf",
-			 LSM_LIST, lsm, lsm);
-		err = -1;
-	}
 cleanup:
 	libbpf_set_print(old_print);
 	if (err) {

@@ -31,8 +31,10 @@ struct lease_entry {
 struct kcache_leases {
 	pthread_mutex_t lock;
 	int signo;
+	pid_t pid;                   /* the lease-break signal's recipient: us */
 	size_t limit, count;
 	int max_fd;                  /* by_fd has max_fd slots */
+	int fd_hwm;                  /* no fd at or above it has ever been leased */
 	struct lease_entry *by_fd;
 	struct { int fd; uint64_t seq; } *order;  /* FIFO of grants, oldest first */
 	int *by_inode;               /* open addressing: fd + 1, 0 empty, -1 deleted */
@@ -51,6 +53,7 @@ struct kcache_leases *leases_new(int signo, size_t limit)
 	if (!t)
 		return NULL;
 	t->signo = signo;
+	t->pid = getpid();
 	t->limit = limit;
 	/* Leased fds share the number space with in-flight event fds (at most
 	 * 4096) and pre-scan fds (at most 2048): room for all. */
@@ -126,7 +129,7 @@ static void reindex(struct kcache_leases *t)
 		return;
 	memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
 	t->deleted = 0;
-	for (int fd = 0; fd < t->max_fd; fd++) {
+	for (int fd = 0; fd < t->fd_hwm; fd++) {
 		if (!t->by_fd[fd].used)
 			continue;
 		long slot = inode_slot(t, t->by_fd[fd].dev, t->by_fd[fd].ino, true);
@@ -148,13 +151,11 @@ static void sweep_deleted(struct kcache_leases *t, int group_fd, uint64_t mask)
 	}
 }
 
-int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t mask)
+int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
+		uint64_t mask)
 {
-	struct stat st;
-	if (fstat(event_fd, &st) < 0)
-		return -1;
 	pthread_mutex_lock(&t->lock);
-	long held = inode_slot(t, st.st_dev, st.st_ino, false);
+	long held = inode_slot(t, dev, ino, false);
 	if (held >= 0 && t->by_inode[held] > 0) {
 		pthread_mutex_unlock(&t->lock);
 		return 0;   /* leased and marked already: one lease per file */
@@ -165,7 +166,7 @@ int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t ma
 		return -1;
 	}
 	if (fd >= t->max_fd || fcntl(fd, F_SETSIG, t->signo) < 0 ||
-	    fcntl(fd, F_SETOWN, getpid()) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
+	    fcntl(fd, F_SETOWN, t->pid) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
 		t->refused++;             /* EAGAIN: someone has it open for writing */
 		pthread_mutex_unlock(&t->lock);
 		close(fd);
@@ -179,11 +180,12 @@ int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t ma
 		close(fd);
 		return -1;
 	}
-	t->by_fd[fd] = (struct lease_entry){ .used = true, .dev = st.st_dev, .ino = st.st_ino,
-					     .seq = ++t->seq };
+	t->by_fd[fd] = (struct lease_entry){ .used = true, .dev = dev, .ino = ino, .seq = ++t->seq };
+	if (fd >= t->fd_hwm)
+		t->fd_hwm = fd + 1;
 	t->count++;
 	reindex(t);
-	long slot = inode_slot(t, st.st_dev, st.st_ino, true);
+	long slot = inode_slot(t, dev, ino, true);
 	if (slot >= 0)
 		t->by_inode[slot] = fd + 1;
 	if (t->len == t->cap)     /* only stale FIFO entries can fill it: compact */
@@ -212,7 +214,7 @@ void leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 void leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
-	for (int fd = 0; fd < t->max_fd; fd++) {
+	for (int fd = 0; fd < t->fd_hwm; fd++) {
 		if (t->by_fd[fd].used && fcntl(fd, F_GETLEASE) != F_RDLCK) {
 			drop(t, fd, group_fd, mask);
 			t->breaks++;
@@ -230,15 +232,20 @@ void leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int grou
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Every rule change comes here: it looks only at the fds ever leased (the
+ * lowest free numbers, so a few), and clears the index only if it holds
+ * anything, rather than walk and wipe the whole tables each time. */
 void leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
-	for (int fd = 0; fd < t->max_fd; fd++)
+	for (int fd = 0; fd < t->fd_hwm; fd++)
 		if (t->by_fd[fd].used)
 			drop(t, fd, group_fd, mask);
 	t->head = t->len = 0;
-	memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
-	t->deleted = 0;
+	if (t->deleted) {
+		memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
+		t->deleted = 0;
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -256,7 +263,7 @@ void leases_free(struct kcache_leases *t)
 	if (!t)
 		return;
 	if (t->by_fd)
-		for (int fd = 0; fd < t->max_fd; fd++)
+		for (int fd = 0; fd < t->fd_hwm; fd++)
 			if (t->by_fd[fd].used) {
 				fcntl(fd, F_SETLEASE, F_UNLCK);
 				close(fd);

@@ -11,9 +11,11 @@ struct kcache_leases;
 
 struct kcache_leases *leases_new(int signo, size_t limit);
 void leases_free(struct kcache_leases *t);
-/* Lease a duplicate of event_fd, then add its ignore mark. -1: not cached
- * (a writer has the file open, or the filesystem has no leases). */
-int leases_hold(struct kcache_leases *t, int event_fd, int group_fd, uint64_t mask);
+/* Lease a duplicate of event_fd (the file dev, ino), then add its ignore
+ * mark. -1: not cached (a writer has the file open, or the filesystem has
+ * no leases). */
+int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
+		uint64_t mask);
 /* A lease-break signal named fd: drop its mark, then let the writer go. */
 void leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask);
 void leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask);

@@ -217,6 +217,7 @@ static bool take_wakeup(struct gk_prescan *ps)
 static void *reader_main(void *arg)
 {
 	struct gk_prescan *ps = arg;
+	pthread_setname_np(pthread_self(), "gk-prescan-rd");
 	for (;;) {
 		struct pollfd p[2] = { { .fd = ps->group_fd, .events = POLLIN },
 				       { .fd = ps->wake_fd, .events = POLLIN } };
@@ -256,6 +257,7 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid)
 static void *worker_main(void *arg)
 {
 	struct gk_prescan *ps = arg;
+	pthread_setname_np(pthread_self(), "gk-prescan");
 	pthread_mutex_lock(&ps->lock);
 	for (;;) {
 		while (!ps->len && !ps->stopping)

@@ -176,6 +176,13 @@ ctl() {
 	timeout -s KILL 10 "$CTL" --socket "$SOCK" "$@"
 }
 
+# decisions_settled: every decision made so far has its log line and audit
+# row. The audit writer gathers decisions for up to 10 ms before it logs and
+# stores them; `log` first waits for what is queued (the query matches no row).
+decisions_settled() {
+	ctl log --until @1000000000 >/dev/null 2>&1
+}
+
 # ctl_ok ARGS...: run gatekeeper-ctl, fail the test unless it exits 0.
 ctl_ok() {
 	local out rc

@@ -184,6 +184,7 @@ t_host_fileless_in_pidns() {
 	[[ $v == "refused memfd_create errno=EACCES" ]] || fail "fileless: deny: memfd exec: $v"
 	v=$(fileless_run tmpfile)
 	[[ $v == "refused exec errno=EPERM" ]] || fail "fileless: deny: O_TMPFILE exec on a marked fs: $v"
+	decisions_settled
 	grep -q 'verdict=deny source=fileless' "$DLOG" || fail "no source=fileless decision in the log"
 	status_lists fileless "vm.memfd_noexec=2" || fail "status: $(ctl status | grep fileless)"
 	apply_fileless allow
@@ -218,6 +219,7 @@ t_host_execve_check_gets_verdict() {
 	out=$(timeout -s KILL 10 "$FILELESS" check "$BIN/plain.sh")
 	[[ $out == "refused check errno=EPERM" ]] ||
 		fail "AT_EXECVE_CHECK of a script without #! under default deny: $out"
+	decisions_settled
 	grep -F "path=$BIN/script.sh " "$DLOG" | grep -q 'verdict=deny source=default' ||
 		fail "no default-deny decision for the checked script in the log"
 }

@@ -46,6 +46,7 @@ t_cached_allow_raises_no_event_until_write() {
 	[[ $p3 -le $((p2 + 1)) ]] || fail "one exec after a write raised $((p3 - p2)) permission events"
 	[[ $p3 -eq $((p2 + 1)) || $s3 -gt $s2 ]] ||
 		fail "exec after write(2) was not judged again: no permission event, no prescan"
+	decisions_settled
 	grep -F "path=$BIN/prog " "$DLOG" | grep -qF "sha256=$newsha" ||
 		fail "no decision or prescan log line for the new content (sha256=$newsha)"
 }

@@ -1,7 +1,9 @@
 /* The audit writer as an object (struct audit_writer, owned by gk_daemon):
  * stop without start, a start that fails, start/stop/start, rows that reach
  * the store across restarts, rows kept while another connection holds the
- * store's lock, and drops counted when it stops while still locked. */
+ * store's lock, drops counted when it stops while still locked, and
+ * audit_sync: what was queued before it is stored when it returns, whether
+ * one record (the writer still gathering) or more than a batch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,6 +118,26 @@ static void test_start_stop_start(void **state)
 	assert_int_equal(atomic_load(&f->d.stats.audit_dropped), 0);
 }
 
+static void test_sync_stores_what_was_queued(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(audit_start(&f->d), 0);
+	audit_sync(&f->d);        /* nothing queued: returns at once */
+	submit_n(&f->d, 1);
+	audit_sync(&f->d);
+	assert_int_equal(rows(f->path), 1);
+	submit_n(&f->d, 1500);    /* three transactions' worth */
+	audit_sync(&f->d);
+	assert_int_equal(rows(f->path), 1501);
+	/* gathered, not lost: without a sync they are stored all the same */
+	submit_n(&f->d, 7);
+	for (int i = 0; i < 200 && rows(f->path) < 1508; i++)
+		usleep(10000);
+	assert_int_equal(rows(f->path), 1508);
+	audit_stop(&f->d);
+	assert_int_equal(atomic_load(&f->d.stats.audit_dropped), 0);
+}
+
 /* Another connection holds the write lock, as another process would. */
 static sqlite3 *lock_store(const char *path)
 {
@@ -175,6 +197,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_without_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_start_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_stop_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_stores_what_was_queued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_store_keeps_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_while_locked_counts_drops, setup, teardown),
 	};

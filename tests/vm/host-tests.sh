@@ -49,6 +49,8 @@ expect "host: memfd exec refused in the kernel (fileless: deny)" "refused exec e
 	"$(timeout 20 gk-fileless memfd /gk/gk-hello 2>&1)"
 expect "host: O_TMPFILE exec refused in the kernel (fileless: deny)" "refused exec errno=EPERM" \
 	"$(timeout 20 gk-fileless tmpfile /tmp /gk/gk-hello 2>&1)"
+# the audit writer gathers for up to 10 ms; `log` waits for what is queued
+ctl log --until @1000000000 >/dev/null 2>&1
 expect "host: the kernel's fileless denial is audited" "(fileless: deny)" "$(cat $GK/gkd.log)"
 printf 'mode: enforce\nwatch: [/]\ndefault: allow\nfileless: allow\n' >$GK/allow.yaml
 ctl policy apply $GK/allow.yaml >/dev/null 2>&1
