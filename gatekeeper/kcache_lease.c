@@ -122,6 +122,22 @@ static void evict_oldest(struct kcache_leases *t, int group_fd, uint64_t mask)
 	}
 }
 
+/* Entries whose lease was dropped out of turn (swept, forgotten, broken)
+ * stay in the FIFO until they reach its head. The FIFO has room for one more
+ * than the limit of live leases, so once it is full most of it is stale:
+ * keep the live entries, in order, and make room. Caller holds the lock. */
+static void compact_order(struct kcache_leases *t)
+{
+	size_t kept = 0;
+	for (size_t n = 0; n < t->len; n++) {
+		size_t i = (t->head + n) % t->cap;
+		int fd = t->order[i].fd;
+		if (t->by_fd[fd].used && t->by_fd[fd].seq == t->order[i].seq)
+			t->order[(t->head + kept++) % t->cap] = t->order[i];
+	}
+	t->len = kept;
+}
+
 /* Deleted index slots lengthen every probe: rebuild once they pile up. */
 static void reindex(struct kcache_leases *t)
 {
@@ -188,8 +204,8 @@ int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int
 	long slot = inode_slot(t, dev, ino, true);
 	if (slot >= 0)
 		t->by_inode[slot] = fd + 1;
-	if (t->len == t->cap)     /* only stale FIFO entries can fill it: compact */
-		evict_oldest(t, group_fd, mask);
+	if (t->len == t->cap)
+		compact_order(t);
 	t->order[(t->head + t->len) % t->cap].fd = fd;
 	t->order[(t->head + t->len) % t->cap].seq = t->seq;
 	t->len++;

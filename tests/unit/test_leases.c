@@ -1,0 +1,155 @@
+/* The lease table of fanotify mode's allow cache (gatekeeper/kcache_lease.c):
+ * the oldest live lease goes first when the table is full, even after
+ * leases were dropped out of turn. Needs root (a fanotify group, leases on
+ * files we create); it runs in a mount namespace of its own, on a tmpfs it
+ * mounts, so its ignore marks are on inodes no one else uses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/fanotify.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gatekeeper/kcache_lease.h"
+
+#define LIMIT 4
+#define FILES 8
+
+struct fixture {
+	char dir[64];
+	int group_fd;
+	int fds[FILES];
+	struct stat st[FILES];
+	struct kcache_leases *t;
+};
+
+static int setup(void **state)
+{
+	if (geteuid() != 0)
+		return 0;   /* the test skips itself */
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	sigset_t rt;
+	if (!fx || unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/gk-leases-XXXXXX");
+	if (!mkdtemp(fx->dir) || mount("gk-leases", fx->dir, "tmpfs", 0, "size=1m") < 0)
+		return -1;
+	/* a lease break would signal us: none is expected, keep it queued */
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN + 1);
+	sigprocmask(SIG_BLOCK, &rt, NULL);
+	fx->group_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY);
+	if (fx->group_fd < 0)
+		return -1;
+	for (int i = 0; i < FILES; i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "%s/f%d", fx->dir, i);
+		int w = open(path, O_WRONLY | O_CREAT | O_EXCL, 0755);
+		if (w < 0 || write(w, "x", 1) != 1 || close(w) < 0)
+			return -1;
+		fx->fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fx->fds[i] < 0 || fstat(fx->fds[i], &fx->st[i]) < 0)
+			return -1;
+	}
+	fx->t = leases_new(SIGRTMIN + 1, LIMIT);
+	*state = fx;
+	return fx->t ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		return 0;
+	leases_free(fx->t);
+	for (int i = 0; i < FILES; i++)
+		close(fx->fds[i]);
+	close(fx->group_fd);
+	umount2(fx->dir, MNT_DETACH);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static int hold(struct fixture *fx, int i)
+{
+	return leases_hold(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
+			   FAN_OPEN_EXEC_PERM);
+}
+
+static void forget(struct fixture *fx, int i)
+{
+	leases_forget_inode(fx->t, fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
+			    FAN_OPEN_EXEC_PERM);
+}
+
+static uint64_t held(struct fixture *fx)
+{
+	uint64_t n, breaks, refused;
+	leases_counters(fx->t, &n, &breaks, &refused);
+	return n;
+}
+
+/* Forgetting a held file lowers the count by one; a file not held, by none. */
+static int is_held(struct fixture *fx, int i)
+{
+	uint64_t before = held(fx);
+	forget(fx, i);
+	return held(fx) + 1 == before;
+}
+
+/* Three of four leases forgotten out of turn leave stale FIFO entries that
+ * fill it; the newest grants must not push the oldest live lease's entry
+ * out of its turn (it was kept while a newer one got evicted). */
+static void oldest_live_lease_goes_first(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		skip();
+	for (int i = 0; i < 4; i++)          /* A B C D */
+		assert_int_equal(hold(fx, i), 0);
+	assert_int_equal(held(fx), 4);
+	for (int i = 0; i < 3; i++)          /* A B C dropped out of turn */
+		forget(fx, i);
+	assert_int_equal(held(fx), 1);
+	for (int i = 4; i < 8; i++)          /* E F G H: the fifth live lease evicts D */
+		assert_int_equal(hold(fx, i), 0);
+	assert_int_equal(held(fx), LIMIT);
+	assert_true(is_held(fx, 5));         /* F: newer than D, still held */
+	assert_false(is_held(fx, 3));        /* D: the oldest, evicted */
+	for (int i = 4; i < 8; i++)
+		if (i != 5)
+			assert_true(is_held(fx, i));
+	assert_int_equal(held(fx), 0);
+}
+
+/* A file already held is not leased twice. */
+static void one_lease_per_file(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		skip();
+	assert_int_equal(hold(fx, 0), 0);
+	assert_int_equal(hold(fx, 0), 0);
+	assert_int_equal(held(fx), 1);
+	forget(fx, 0);
+	assert_int_equal(held(fx), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(oldest_live_lease_goes_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(one_lease_per_file, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("leases", tests, NULL, NULL);
+}
