@@ -139,12 +139,15 @@ outer_main() {
 # Stop every process a test recorded, by PID, after checking the PID still
 # names a process of ours (it may have exited and been reused).
 kill_recorded() {
-	local pidfile=$1 pid sig cmd
+	local pidfile=$1 dir=$2 pid sig cmd
 	[[ -f $pidfile ]] || return 0
 	for sig in TERM KILL; do
 		while read -r pid; do
 			[[ $pid =~ ^[0-9]+$ ]] || continue
 			cmd=$( { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || continue
+			# ours only if it carries this test's GK_IT_T: a reused PID may
+			# be another suite's daemon (parallel runs on one machine)
+			tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "GK_IT_T=$dir" || continue
 			case $cmd in
 			*gatekeeper* | *spawner* | *routes* | timeout*) kill -"$sig" "$pid" 2>/dev/null ;;
 			esac
@@ -176,7 +179,7 @@ run_one() {
 	GK_IT_STAGE=test GK_IT_T=$dir timeout -s KILL "$limit" bash "$SELF" "$name" \
 		>"$TOP/t$n.out" 2>&1
 	rc=$?
-	kill_recorded "$dir/.pids"
+	kill_recorded "$dir/.pids" "$dir"
 	# A sanitizer report (ASan, UBSan, TSan) in a daemon's log fails the test
 	# even when its assertions held, and is shown either way.
 	local san f
