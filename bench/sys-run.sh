@@ -49,22 +49,6 @@ ls "$SYSDIR"/rootfs/var/local/gk-repo/fapolicyd_*.deb >/dev/null 2>&1 ||
 	die "fapolicyd is missing from the image's local repository ($SYSDIR/rootfs/var/local/gk-repo)"
 say "root filesystem: $(tail -n1 "$OUT/mkrootfs.log")"
 
-# One disk image for the whole run: the setup boot's installation persists.
-G=$SYSDIR/rootfs/root/gk
-rm -rf "$G" && mkdir -p "$G"
-cp "$DEB" "$ROOT/tests/sys/guest-run.sh" "$ROOT/tests/vm/guest-lib.sh" "$HERE/sys-guest.sh" "$EXEC_LAT" "$G/"
-cp "$ROOT/tests/sys/gk-systest.service" "$SYSDIR/rootfs/etc/systemd/system/"
-ln -sf ../gk-systest.service "$SYSDIR/rootfs/etc/systemd/system/multi-user.target.wants/gk-systest.service"
-echo sys-guest.sh >"$G/suites"
-chmod 755 "$G"/*.sh
-IMG=$OUT/disk.img
-rm -f "$IMG"
-mke2fs -q -F -t ext4 -L gk-root -d "$SYSDIR/rootfs" "$IMG" 3G >"$OUT/mke2fs.log" 2>&1
-rc=$?
-rm -rf "$G"
-[ "$rc" -eq 0 ] || { cat "$OUT/mke2fs.log" >&2; rm -f "$IMG"; die "mke2fs -d of the root filesystem failed"; }
-trap 'rm -f "$IMG"' EXIT
-
 # boot NAME CFG EXTRA-APPEND: one boot of the image; its console in
 # OUT/console-NAME.log. Fails when the guest did not finish (GKTAP-END).
 boot() {
@@ -75,18 +59,55 @@ boot() {
 		-drive "file=$IMG,format=raw,if=virtio,cache=unsafe" \
 		-kernel "$SYSDIR/vmlinuz" -initrd "$SYSDIR/initrd.img" \
 		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 lsm=lockdown,capability,landlock,yama,apparmor,bpf systemd.show_status=error gkbench=$2 $3" \
-		</dev/null >"$OUT/qemu-$1.log" 2>&1
+		</dev/null >"$OUT/qemu-$1.log" 2>&1 &
+	QPID=$!
+	wait "$QPID"
 	qrc=$?
+	QPID=
 	tr -d '\r' <"$log" | sed -n 's/^.*GKTAP //p' | grep -v '^# GKBENCH' | sed "s/^/  $1: /" >&2
 	[ "$qrc" -eq 0 ] && grep -q GKTAP-END "$log"
 }
+# make_image: a fresh ext4 image of the root filesystem with our tools in
+# /root/gk and the unit that runs them.
+make_image() {
+	G=$SYSDIR/rootfs/root/gk
+	rm -rf "$G" && mkdir -p "$G"
+	cp "$DEB" "$ROOT/tests/sys/guest-run.sh" "$ROOT/tests/vm/guest-lib.sh" "$HERE/sys-guest.sh" "$EXEC_LAT" "$G/"
+	cp "$ROOT/tests/sys/gk-systest.service" "$SYSDIR/rootfs/etc/systemd/system/"
+	ln -sf ../gk-systest.service "$SYSDIR/rootfs/etc/systemd/system/multi-user.target.wants/gk-systest.service"
+	echo sys-guest.sh >"$G/suites"
+	chmod 755 "$G"/*.sh
+	mke2fs -q -F -t ext4 -L gk-root -d "$SYSDIR/rootfs" "$IMG" 3G >"$OUT/mke2fs.log" 2>&1
+	rc=$?
+	rm -rf "$G"
+	[ "$rc" -eq 0 ] || { cat "$OUT/mke2fs.log" >&2; rm -f "$IMG"; die "mke2fs -d of the root filesystem failed"; }
+}
+
+# One disk image for the whole run: the setup boot's installation persists.
+# The image as the setup boot left it is kept (OUT/setup.img) and reused
+# while the root filesystem, the package's files and the guest's tools are
+# the same: each run still measures on a copy of it.
+IMG=$OUT/disk.img
+SETUP_KEY="$(cat "$SYSDIR/rootfs.key") $(dpkg-deb -I "$DEB" md5sums | sha256sum | cut -c1-16) $(cat "$HERE/sys-guest.sh" "$EXEC_LAT" "$ROOT/tests/sys/guest-run.sh" "$ROOT/tests/vm/guest-lib.sh" "$ROOT/tests/sys/gk-systest.service" | sha256sum | cut -c1-16)"
+rm -f "$IMG" "$OUT"/console-*.log
+QPID=
+# timeout(1) runs qemu in a process group of its own: on our way out, stop it
+# (timeout passes the signal on to qemu), and drop the disk image.
+trap '[ -n "$QPID" ] && kill "$QPID" 2>/dev/null; rm -f "$IMG"' EXIT
+trap 'exit 1' INT TERM HUP
 MASK_GK=systemd.mask=gatekeeperd.service
 MASK_FAPO=systemd.mask=fapolicyd.service
-
-rm -f "$OUT"/console-*.log
-say "setup boot (installs gatekeeper and fapolicyd; a boot under TCG takes 1-3 minutes)"
-boot setup setup "" || die "the setup boot did not finish (console: $OUT/console-setup.log)"
-grep -q 'GKTAP not ok' "$OUT/console-setup.log" && die "the setup boot failed a step (console: $OUT/console-setup.log)"
+if [ -s "$OUT/setup.img" ] && [ "$(cat "$OUT/setup.key" 2>/dev/null)" = "$SETUP_KEY" ]; then
+	cp --sparse=always "$OUT/setup.img" "$IMG" || die "cannot copy $OUT/setup.img"
+	say "reusing the set-up image $OUT/setup.img (same root filesystem, package and tools)"
+else
+	rm -f "$OUT/setup.img" "$OUT/setup.key"
+	make_image
+	say "setup boot (installs gatekeeper and fapolicyd; a boot under TCG takes 2-8 minutes)"
+	boot setup setup "" || die "the setup boot did not finish (console: $OUT/console-setup.log)"
+	grep -q 'GKTAP not ok' "$OUT/console-setup.log" && die "the setup boot failed a step (console: $OUT/console-setup.log)"
+	cp --sparse=always "$IMG" "$OUT/setup.img" && echo "$SETUP_KEY" >"$OUT/setup.key"
+fi
 
 failed=0
 set -- bare gk fapo
