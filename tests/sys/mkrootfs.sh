@@ -6,7 +6,8 @@
 #     copied out to SYSDIR/vmlinuz and SYSDIR/initrd.img;
 #   - /var/local/gk-repo: a local apt repository holding every package that
 #     `apt install ./DEB` needs and the image lacks (the guest has no
-#     network), the only apt source in the image;
+#     network), plus Debian's fapolicyd and its dependencies (make vmbench
+#     measures it side by side), the only apt source in the image;
 #   - gk-systest.service: runs /root/gk/guest-run.sh once multi-user.target
 #     is reached.
 set -eu
@@ -33,7 +34,7 @@ mmdebstrap --mode=root --format=directory --variant=minbase \
 	--customize-hook='printf "/dev/vda / ext4 rw,errors=remount-ro 0 1\n" > "$1/etc/fstab"' \
 	--customize-hook='mkdir -p "$1/var/local/gk-repo" "$1/tmp/gk-deps"' \
 	--customize-hook="cp '$SYSDIR/deps-of.deb' \"\$1/tmp/gk-deps/gatekeeper.deb\"" \
-	--customize-hook='chroot "$1" apt-get install -y -q --download-only --no-install-recommends -o Dir::Cache::archives=/tmp/gk-deps/ /tmp/gk-deps/gatekeeper.deb' \
+	--customize-hook='chroot "$1" apt-get install -y -q --download-only --no-install-recommends -o Dir::Cache::archives=/tmp/gk-deps/ /tmp/gk-deps/gatekeeper.deb fapolicyd' \
 	--customize-hook='mv "$1"/tmp/gk-deps/*.deb "$1/var/local/gk-repo/"; rm -f "$1/var/local/gk-repo/gatekeeper.deb"; rm -rf "$1/tmp/gk-deps"' \
 	--customize-hook='cd "$1/var/local/gk-repo" && apt-ftparchive packages . > Packages' \
 	--customize-hook='rm -f "$1"/etc/apt/sources.list.d/*; echo "deb [trusted=yes] file:/var/local/gk-repo ./" > "$1/etc/apt/sources.list"' \

@@ -1,0 +1,187 @@
+#!/bin/sh
+# Inside the booted Debian 12 guest (bench/sys-run.sh, through
+# tests/sys/guest-run.sh): the side-by-side benchmark of gatekeeper and
+# Debian's fapolicyd. What this boot does comes from the kernel command line:
+#   gkbench=setup  install both (started by neither postinst: policy-rc.d),
+#                  give each its enforcing whole-host configuration, leave
+#                  both enabled (the host masks per boot, systemd.mask=);
+#   gkbench=bare|gk|fapo
+#                  check which gate runs, measure, check that it enforces.
+# Results: one "GKTAP # GKBENCH {json}" line per boot; checks as TAP lines.
+. /root/gk/guest-lib.sh
+export DEBIAN_FRONTEND=noninteractive
+cd /root/gk || exit 1
+CFG=$(sed -n 's/.*gkbench=\([a-z]*\).*/\1/p' /proc/cmdline)
+LIB=/usr/lib/gkbench
+
+# --- setup ---------------------------------------------------------------
+# The shell workload: 1,000 runs of /usr/bin commands (100 x 10).
+workload() {
+	cat <<'EOF'
+i=0
+while [ $i -lt 100 ]; do
+	/usr/bin/true; /usr/bin/echo x; /usr/bin/cat /etc/hostname; /usr/bin/ls /usr
+	/usr/bin/id -u; /usr/bin/date +%s; /usr/bin/uname -r; /usr/bin/basename /a/b
+	/usr/bin/expr 1 + 1; /usr/bin/head -n 1 /etc/passwd
+	i=$((i + 1))
+done >/dev/null
+EOF
+}
+# First execs: /usr/bin programs nothing runs at boot (fapolicyd's
+# ExecStartPre, fagenrules, runs ls, awk, cmp...), nor this script, nor the
+# workload; each run once per boot, harmlessly (--version).
+FIRST="b2sum base32 base64 basenc chcon cksum comm csplit dircolors expand factor
+fmt fold join md5sum mkfifo nl numfmt od paste pathchk pinky pr ptx runcon seq
+sha1sum sha224sum sha384sum sha512sum shred shuf split stdbuf sum tac tsort
+truncate unexpand users vdir who diff diff3 sdiff find xargs tar"
+
+# A dpkg package of our own tools, so that both gates trust them as they
+# trust the rest of the system (dpkg-deb does not write md5sums: we do).
+bench_package() {
+	P=/root/gk/pkg
+	rm -rf $P && mkdir -p $P/DEBIAN $P$LIB
+	cp /root/gk/exec_lat $P$LIB/ && chmod 755 $P$LIB/exec_lat
+	workload >$P$LIB/workload.sh
+	for p in $FIRST; do [ -x /usr/bin/$p ] && echo "/usr/bin/$p --version"; done >$P$LIB/first.list
+	(cd $P && find usr -type f -exec md5sum {} + >DEBIAN/md5sums)
+	printf 'Package: gkbench-tools\nVersion: 1.0\nArchitecture: amd64\nMaintainer: gatekeeper bench <bench@example.org>\nDescription: benchmark tools\n' >$P/DEBIAN/control
+	dpkg-deb -b $P /root/gk/gkbench-tools.deb >/dev/null && dpkg -i /root/gk/gkbench-tools.deb >/dev/null
+}
+
+# fapolicyd's trust: every file dpkg installed whose content still matches
+# dpkg's MD5 (so a file changed since installation is not trusted), with its
+# size and SHA-256 (fapolicyd's trust file wants SHA-256; dpkg only keeps
+# MD5) under the path the kernel reports: dpkg lists /bin/ls, on merged /usr
+# it is /usr/bin/ls. Paths with blanks cannot be written in a trust file.
+fapolicyd_trust() {
+	out=$1 tmp=/root/gk/trust.tmp
+	mkdir -p $tmp && cd / || return 1
+	cat /var/lib/dpkg/info/*.md5sums >$tmp/md5
+	md5sum -c $tmp/md5 2>/dev/null | sed -n 's/: FAILED.*$//p' >$tmp/bad
+	# top-level symlinks (bin -> usr/bin, lib -> usr/lib, ...) as sed rules
+	rules=""
+	for d in /*; do
+		[ -L "$d" ] || continue
+		t=$(readlink -f "$d") && rules="$rules;s#^${d#/}/#${t#/}/#"
+	done
+	sed 's/^[0-9a-f]\{32\}  //' $tmp/md5 | grep -vxF -f $tmp/bad | grep -v '[[:space:]\\]' |
+		sed "${rules#;}" | sed 's#^#/#' | sort -u >$tmp/paths
+	xargs -d '\n' stat -L -c '%s %n' <$tmp/paths >$tmp/sizes 2>/dev/null
+	xargs -d '\n' sha256sum <$tmp/paths >$tmp/sums 2>/dev/null
+	awk 'NR == FNR { s = $1; sub(/^[0-9]+ /, ""); size[$0] = s; next }
+	     { h = $1; p = substr($0, 67); if (p in size) print p, size[p], h }' \
+		$tmp/sizes $tmp/sums >"$out"
+	echo "$(wc -l <$tmp/paths) dpkg files, $(wc -l <$tmp/bad) changed since installation (left out), $(wc -l <"$out") trusted"
+	cd /root/gk && rm -rf $tmp
+}
+
+if [ "$CFG" = setup ]; then
+	LOG=/root/gk/apt-setup.log
+	comment "setup starts at $(elapsed)"
+	# neither postinst may start its daemon here: fapolicyd's shipped
+	# configuration refuses every exec
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+	apt-get update >$LOG 2>&1
+	if apt-get install -y ./gatekeeper_*.deb fapolicyd >>$LOG 2>&1; then
+		ok "setup: apt install ./gatekeeper_*.deb fapolicyd (from the image's local repository)"
+	else
+		not_ok "setup: apt install ./gatekeeper_*.deb fapolicyd" "$(tail -n 3 $LOG | flat)"
+	fi
+	rm -f /usr/sbin/policy-rc.d
+	bench_package && ok "setup: gkbench-tools (exec_lat, the workload) installed with dpkg" ||
+		not_ok "setup: gkbench-tools installed with dpkg"
+	# gatekeeper: the whole-host allowlisting profile of tests/sys/guest-enforce.sh
+	cat >/etc/gatekeeper/policy.yaml <<'POLICY'
+mode: enforce
+watch: [/]
+trust:
+  - dpkg
+default: deny
+on_error: deny
+scanners:
+  hashlist:
+    files: [/etc/gatekeeper/deny.sha256]
+audit:
+  log_allows: false
+POLICY
+	out=$(gatekeeper-ctl policy check /etc/gatekeeper/policy.yaml 2>&1) &&
+		ok "setup: gatekeeper's whole-host profile passes policy check" ||
+		not_ok "setup: gatekeeper's whole-host profile passes policy check" "$(echo "$out" | flat)"
+	# fapolicyd: the file trust back-end (Debian's build has no rpm one) with
+	# SHA-256 integrity, and upstream's recommended rule set.
+	F=/etc/fapolicyd
+	sed -i -e 's/^trust = .*/trust = file/' -e 's/^integrity = .*/integrity = sha256/' $F/fapolicyd.conf
+	rm -f $F/rules.d/*.rules
+	for r in 10-languages 30-patterns 40-bad-elf 41-shared-obj 42-trusted-elf 70-trusted-lang \
+		72-shell 90-deny-execute 95-allow-open; do
+		cp /usr/share/fapolicyd/sample-rules/$r.rules $F/rules.d/
+	done
+	# upstream's 21-updaters names rpm and dnf: here it is dpkg and apt
+	printf '# the package managers open everything they install\nallow perm=open exe=/usr/bin/dpkg : all\nallow perm=open exe=/usr/bin/apt-get : all\nallow perm=open exe=/usr/bin/apt : all\n' \
+		>$F/rules.d/21-updaters.rules
+	comment "setup: trust generation starts at $(elapsed)"
+	summary=$(fapolicyd_trust $F/trust.d/dpkg.trust)
+	[ -s $F/trust.d/dpkg.trust ] && grep -q '^/usr/bin/ls ' $F/trust.d/dpkg.trust &&
+		ok "setup: fapolicyd trust from dpkg: $summary" ||
+		not_ok "setup: fapolicyd trust from dpkg (/usr/bin/ls listed)" "$summary"
+	out=$(fagenrules 2>&1 && [ -s $F/compiled.rules ] && fapolicyd-cli --check-config 2>&1) &&
+		ok "setup: fapolicyd rules compile, configuration checks" ||
+		not_ok "setup: fapolicyd rules compile, configuration checks" "$(echo "$out" | flat)"
+	systemctl enable gatekeeperd fapolicyd >/dev/null 2>&1
+	expect "setup: both units enabled (each boot masks the other on the kernel command line)" \
+		"enabled enabled" "$(systemctl is-enabled gatekeeperd fapolicyd | flat)"
+	comment "setup done at $(elapsed)"
+	sync
+	exit 0
+fi
+
+# --- a measured boot -------------------------------------------------------
+case "$CFG" in
+bare | gk | fapo) ;;
+*) not_ok "gkbench= on the kernel command line names bare, gk or fapo" "got '$CFG'"; exit 0 ;;
+esac
+comment "$CFG: the suite starts at $(elapsed)"
+# Let the boot transaction settle (every job but ours done), at most 60 s
+# of uptime more.
+until=$(($(cut -d. -f1 /proc/uptime) + 60))
+while jobs=$(systemctl list-jobs --no-legend 2>/dev/null | grep -v gk-systest) && [ -n "$jobs" ]; do
+	[ "$(cut -d. -f1 /proc/uptime)" -lt $until ] || { comment "$CFG: still pending: $(echo "$jobs" | flat)"; break; }
+	sleep 1
+done
+comment "$CFG: measuring at $(elapsed)"
+# first: programs not run since boot
+first=$($LIB/exec_lat first each $LIB/first.list)
+cached=$($LIB/exec_lat cached repeat 100 10 /usr/bin/true)
+shell=$($LIB/exec_lat shell repeat 1 0 /bin/sh $LIB/workload.sh)
+comment "$CFG: measured at $(elapsed)"
+boot_us=$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)
+analyze=$(systemd-analyze time 2>&1 | head -n 1 | tr -d '"')
+state="gatekeeperd=$(systemctl is-active gatekeeperd) fapolicyd=$(systemctl is-active fapolicyd)"
+
+# does this configuration do its job? an untrusted copy in /tmp must be
+# refused (bare: it runs)
+cp /usr/bin/true /tmp/gkbench-new && printf 'gkbench1' >>/tmp/gkbench-new && chmod 755 /tmp/gkbench-new
+res=$(timeout 20 /tmp/gkbench-new 2>&1 </dev/null; echo "rc=$?")
+case "$res" in *"not permitted"* | *"Permission denied"* | *"rc=126"*) refused=true ;; *) refused=false ;; esac
+case "$CFG" in
+bare) want_state="gatekeeperd=inactive fapolicyd=inactive" want_refused=false ;;
+gk) want_state="gatekeeperd=active fapolicyd=inactive" want_refused=true ;;
+fapo) want_state="gatekeeperd=inactive fapolicyd=active" want_refused=true ;;
+esac
+expect "$CFG: the gates running are $want_state" "$want_state" "$state"
+[ "$refused" = "$want_refused" ] && ok "$CFG: an untrusted copy of true in /tmp is $([ $refused = true ] && echo refused || echo run)" ||
+	not_ok "$CFG: an untrusted copy of true in /tmp is $([ $want_refused = true ] && echo refused || echo run)" "$res"
+enforcing=$([ "$refused" = "$want_refused" ] && [ "$state" = "$want_state" ] && echo true || echo false)
+if [ "$CFG" = gk ]; then
+	comment "gk status: $(gatekeeper-ctl --json status 2>&1 | flat)"
+	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat | cut -c1-1500)"
+fi
+if [ "$CFG" = fapo ]; then
+	ld=$(timeout 20 /lib64/ld-linux-x86-64.so.2 /tmp/gkbench-new 2>&1 </dev/null; echo "rc=$?")
+	comment "fapo: through ld.so the copy gives: $(echo "$ld" | flat)"
+	comment "fapo: $(grep -c . /etc/fapolicyd/trust.d/dpkg.trust) trusted files; $(grep -E '^(trust|integrity) ' /etc/fapolicyd/fapolicyd.conf | flat)"
+	comment "fapo status: $(timeout 20 fapolicyd-cli --check-status 2>&1 | flat | cut -c1-1500)"
+fi
+rm -f /tmp/gkbench-new
+echo "GKTAP # GKBENCH {\"cfg\":\"$CFG\",\"boot_us\":${boot_us:-0},\"analyze\":\"$analyze\",\"enforcing\":$enforcing,\"state\":\"$state\",\"first\":${first:-null},\"cached\":${cached:-null},\"shell\":${shell:-null}}"
+exit 0

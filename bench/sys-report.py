@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""sys-report.py OUT.json CONSOLE.log...: the table of make sysbench.
+
+Each console log is one measured boot (bench/sys-guest.sh prints one
+"GKTAP # GKBENCH {json}" line). Per configuration (bare, gk, fapo) the
+median over its boots of: boot time to multi-user.target, the median first
+exec (each of ~50 /usr/bin programs run once since boot), the median cached
+exec of /usr/bin/true, the shell workload (1,000 /usr/bin commands); then
+gk and fapo as ratios to bare. Never judges the figures against a goal
+beyond printing them; exits 1 only when something could not be measured
+(a configuration without a boot, a figure missing, or a gate that did not
+enforce in one of its boots).
+"""
+import json
+import os
+import re
+import statistics
+import sys
+import time
+
+CFGS = ("bare", "gk", "fapo")
+METRICS = (  # key, label, unit
+    ("boot_ms", "boot to multi-user.target", "ms"),
+    ("first_us", "first exec (median of programs)", "us"),
+    ("first_total_ms", "first execs, all programs", "ms"),
+    ("cached_us", "cached exec /usr/bin/true (median)", "us"),
+    ("shell_ms", "shell workload, 1,000 commands", "ms"),
+)
+
+
+def per_boot(path):
+    text = open(path, errors="replace").read().replace("\r", "")
+    m = re.search(r"GKTAP # GKBENCH (\{.*\})\s*$", text, re.M)
+    if not m:
+        return None, f"{os.path.basename(path)}: no GKBENCH line"
+    try:
+        d = json.loads(m.group(1))
+    except json.JSONDecodeError as e:
+        return None, f"{os.path.basename(path)}: bad GKBENCH line ({e})"
+    fig = {"boot": os.path.basename(path)[len("console-"):-len(".log")], "cfg": d.get("cfg"),
+           "enforcing": d.get("enforcing") is True, "state": d.get("state", "")}
+    first, cached, shell = d.get("first") or {}, d.get("cached") or {}, d.get("shell") or {}
+    if d.get("boot_us"):
+        fig["boot_ms"] = d["boot_us"] / 1e3
+    if first.get("n"):
+        fig["first_us"] = first["median_us"]
+        fig["first_total_ms"] = first["total_us"] / 1e3
+        fig["first_n"] = first["n"]
+    if cached.get("n"):
+        fig["cached_us"] = cached["median_us"]
+    if shell.get("n"):
+        fig["shell_ms"] = shell["median_us"] / 1e3
+    fig["failed_execs"] = sum(x.get("failed", 0) for x in (first, cached, shell))
+    return fig, None
+
+
+def main():
+    if len(sys.argv) < 3:
+        print("usage: sys-report.py OUT.json CONSOLE.log...", file=sys.stderr)
+        return 1
+    out, logs = sys.argv[1], sys.argv[2:]
+    boots, problems = [], []
+    for p in logs:
+        fig, err = per_boot(p)
+        if err:
+            problems.append(err)
+        else:
+            boots.append(fig)
+    summary = {}
+    for c in CFGS:
+        mine = [b for b in boots if b["cfg"] == c]
+        if not mine:
+            problems.append(f"{c}: no measured boot")
+            continue
+        if c != "bare":
+            bad = [b["boot"] for b in mine if not b["enforcing"]]
+            if bad:
+                problems.append(f"{c}: did not enforce in boot(s) {', '.join(bad)}")
+        summary[c] = {"boots": len(mine)}
+        for k, _, _ in METRICS:
+            vals = [b[k] for b in mine if k in b]
+            if vals:
+                summary[c][k] = statistics.median(vals)
+            else:
+                problems.append(f"{c}: {k} not measured")
+    ratios = {}
+    for c in ("gk", "fapo"):
+        if c in summary and "bare" in summary:
+            ratios[c] = {k: round(summary[c][k] / summary["bare"][k], 3)
+                         for k, _, _ in METRICS if k in summary[c] and summary["bare"].get(k)}
+
+    print(f"{'figure (median over boots)':38} {'bare':>10} {'gatekeeper':>10} {'fapolicyd':>10}"
+          f" {'gk/bare':>8} {'fapo/bare':>9}")
+    for k, label, unit in METRICS:
+        row = f"{label + ' (' + unit + ')':38}"
+        for c in CFGS:
+            v = summary.get(c, {}).get(k)
+            row += f" {v:10.0f}" if v is not None else f" {'-':>10}"
+        for c in ("gk", "fapo"):
+            v = ratios.get(c, {}).get(k)
+            row += f" {v:8.2f}x" if v is not None else f" {'-':>8} "
+        print(row)
+    print("boots: " + ", ".join(f"{c} {summary.get(c, {}).get('boots', 0)}" for c in CFGS)
+          + "; gk/fapo enforcing in every boot: "
+          + ("yes" if not any("did not enforce" in p for p in problems) else "NO"))
+    for p in problems:
+        print(f"sysbench: {p}", file=sys.stderr)
+    result = {
+        "what": "gatekeeper vs Debian fapolicyd on a booted Debian 12 under qemu TCG "
+                "(make sysbench); figures are medians over boots, ratios to bare in the same run",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host_loadavg": open("/proc/loadavg").read().split()[:3],
+        "summary": summary, "ratios": ratios, "boots": boots, "problems": problems,
+    }
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
