@@ -201,6 +201,29 @@ static bool new_objects(struct gk_daemon *d)
 	return true;
 }
 
+/* Each cached allow holds a leased fd (fanotify mode). */
+static void raise_nofile(void)
+{
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+}
+
+static void log_ready(const struct gk_daemon *d)
+{
+	const struct gk_start_times *t = &d->start_at;
+	log_msg(GK_LOG_INFO,
+		"ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d "
+		"start_ms=%lld store_ms=%lld scanners_ms=%lld kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld",
+		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
+		d->opt.socket_path, (int)getpid(), (long long)(gk_mono_us() - t->begin) / 1000,
+		(long long)(t->store - t->begin) / 1000, (long long)(t->scanners - t->sentinel) / 1000,
+		(long long)(t->kernel - t->scanners) / 1000,
+		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000);
+}
+
 static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 {
 	char err[512];
@@ -216,18 +239,14 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"signalfd/eventfd: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	/* Each cached allow holds a leased fd (fanotify mode). */
-	struct rlimit nofile;
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-		nofile.rlim_cur = nofile.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &nofile);
-	}
+	raise_nofile();
 	/* The sentinel forks before any thread exists. */
 	d->shared = shared_new(d->opt.max_pending + EVENTS_READ_BATCH);
 	if (!d->shared || !(d->sentinel = sentinel_start(d->shared, err, sizeof(err)))) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", d->shared ? err : "cannot map the in-flight slots");
 		return EXIT_RUNTIME;
 	}
+	d->start_at.sentinel = gk_mono_us();
 	d->group = fan_group_open(d->policy, err, sizeof(err));
 	if (!d->group) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
@@ -240,15 +259,18 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	d->start_at.scanners = gk_mono_us();
 	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
 	if (d->kc)
 		kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	if (d->kc)
 		scanner_set_swap_hook(on_signatures_swapped, d);
+	d->start_at.kernel = gk_mono_us();
 	if (d->kc && trust_daemon_start(d, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	d->start_at.trust = gk_mono_us();
 	if (!d->kc || !new_objects(d) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
@@ -268,15 +290,14 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	d->start_at.marks = gk_mono_us();
 	if (control_start(d, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
 	if (!(d->metrics = metrics_writer_start(d)))   /* a missing textfile is no reason to stop */
 		log_msg(GK_LOG_ERR, "error=\"cannot start the metrics textfile writer\"");
-	log_msg(GK_LOG_INFO, "ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d",
-		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
-		d->opt.socket_path, (int)getpid());
+	log_ready(d);
 	signal_ready(ready_fd, 0);
 	svc_ready(d);
 	return 0;
@@ -301,12 +322,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return EXIT_INVALID;
 	}
+	d.start_at.begin = gk_mono_us();
 	if (mkdir_parents(d.opt.db_path, err, sizeof(err)) < 0 ||
 	    mkdir_parents(d.opt.socket_path, err, sizeof(err)) < 0 ||
 	    admin_store_open(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gatekeeperd: %s\n", err);
 		return EXIT_RUNTIME;
 	}
+	d.start_at.store = gk_mono_us();
 	pthread_rwlock_init(&d.policy_lock, NULL);
 	d.started_us = d.policy_applied_us = gk_now_us();
 	if (!d.opt.foreground && daemonize(&ready_fd) < 0) {

@@ -174,6 +174,9 @@ struct gk_daemon {
 	struct kcache *kc;
 	struct gk_stats stats;
 	int64_t started_us;
+	/* Start-up phases (monotonic µs), logged with "ready": a slow start on
+	 * the boot's critical path says where its time went. */
+	struct gk_start_times { int64_t begin, store, sentinel, scanners, kernel, trust, marks; } start_at;
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
 	struct audit_writer *audit;         /* audit.c: the audit table's writer */
