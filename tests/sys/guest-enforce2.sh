@@ -2,17 +2,9 @@
 # Whole-host allowlisting, phase 2: booted with the host-allowlisting
 # profile in force (see guest-enforce.sh).
 . /root/gk/guest-lib.sh
+. /root/gk/sys-lib.sh
 export DEBIAN_FRONTEND=noninteractive
 cd /root/gk
-show() { systemctl show -p "$1" --value "${2:-gatekeeperd}"; }
-wait_for() {
-	t=$1; shift
-	for i in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-	return 1
-}
-# runs PATH...: exit status of a bounded exec, and its output
-runs() { out=$(timeout 20 "$@" 2>&1 </dev/null); echo "rc=$? $out" | flat; }
-refused() { runs "$@" | grep -q 'not permitted'; }
 # newprog PATH TAG: a program no package installed (true + an 8-byte tag)
 newprog() { cp /usr/bin/true "$1" && printf '%s' "$2" >>"$1"; }
 is_active() { [ "$(systemctl is-active gatekeeperd)" = active ]; }
@@ -184,12 +176,7 @@ refused /tmp/gk-afterkill && ok "after the watchdog restart the unpackaged progr
 mkdir -p /var/lib/gk-clamdb
 [ -s /var/lib/gk-clamdb/gk.ndb ] || printf 'GkSys.Test:0:*:676b746573743031\n' >/var/lib/gk-clamdb/gk.ndb
 sed -i 's|^scanners:$|scanners:\n  clamav: {enabled: true, database: /var/lib/gk-clamdb}|' /etc/gatekeeper/policy.yaml
-systemctl reload gatekeeperd
-if wait_for 90 sh -c 'gatekeeper-ctl status | grep -q "^scanners: clamav: available"'; then
-	ok "whole-host profile: ClamAV loads in gatekeeper-scand (the daemon's own exec of it is not gated)"
-else
-	not_ok "whole-host profile: ClamAV loads in gatekeeper-scand" "$(gatekeeper-ctl status 2>&1 | grep -i clamav | flat)"
-fi
+clamav_reloaded 90 "whole-host profile: ClamAV loads in gatekeeper-scand (the daemon's own exec of it is not gated)"
 expect "and the system still runs programs (no exec hung)" "rc=0 rc=0" "$(runs /usr/bin/env true) $(runs /tmp/gk-new)"
 
 n=$(journalctl -q -u gatekeeperd GK_VERDICT=deny -o export | grep -c '^GK_VERDICT=deny')

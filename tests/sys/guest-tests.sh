@@ -4,16 +4,10 @@
 # systemd (notify, status, reload, watchdog), journald's structured entries,
 # restarts after SIGKILL and SIGSTOP, apt purge.
 . /root/gk/guest-lib.sh
+. /root/gk/sys-lib.sh
 export DEBIAN_FRONTEND=noninteractive
 cd /root/gk
 LOG=/root/gk/apt.log
-show() { systemctl show -p "$1" --value gatekeeperd; }
-# wait_for SECONDS CMD...: until CMD succeeds.
-wait_for() {
-	t=$1; shift
-	for i in $(seq $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-	return 1
-}
 is_active() { [ "$(systemctl is-active gatekeeperd)" = active ]; }
 new_pid() { [ "$(show MainPID)" != 0 ] && [ "$(show MainPID)" != "$1" ] && is_active; }
 journal_has() { # FIELD=VALUE...: a gatekeeperd entry with all these fields
@@ -112,13 +106,7 @@ mkdir -p /var/lib/gk-clamdb
 printf 'GkSys.Eicar:0:*:%s\n' "$(printf '%s%s' "$A" "$B" | od -An -v -tx1 | tr -d ' \n')" \
 	>/var/lib/gk-clamdb/gk.ndb
 sed -i 's|database: /var/lib/clamav|database: /var/lib/gk-clamdb|' /etc/gatekeeper/policy.yaml
-systemctl reload gatekeeperd
-if wait_for 60 sh -c 'gatekeeper-ctl status | grep -q "^scanners: clamav: available"'; then
-	ok "ClamAV loads in gatekeeper-scand under the unit"
-else
-	not_ok "ClamAV loads in gatekeeper-scand under the unit" "$(gatekeeper-ctl status 2>&1 | grep clamav | flat)"
-	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
-fi
+clamav_reloaded 60 "ClamAV loads in gatekeeper-scand under the unit"
 printf '#!/bin/sh\n# %s%s\nexit 0\n' "$A" "$B" >/tmp/gk-eicar.sh && chmod 0755 /tmp/gk-eicar.sh
 out=$(timeout 20 /tmp/gk-eicar.sh 2>&1; echo "rc=$?")
 expect "enforce: a script carrying EICAR is refused by ClamAV" "not permitted" "$out"

@@ -84,7 +84,7 @@ fi
 t=$(date +%s)
 G=$SYSDIR/rootfs/root/gk
 rm -rf "$G" && mkdir -p "$G"
-cp "$DEB" "$HERE/guest-run.sh" "$ROOT/tests/vm/guest-lib.sh" "$G/"
+cp "$DEB" "$HERE/guest-run.sh" "$HERE/sys-lib.sh" "$ROOT/tests/vm/guest-lib.sh" "$G/"
 for s in $(echo "$SUITES" | tr ',' ' '); do cp "$HERE/$s" "$G/"; done
 cp "$HERE"/guest-enforce2.sh "$G/"
 # the unit that runs them (ExecStart through /bin/sh: under default: deny a
