@@ -27,17 +27,17 @@ void log_init(bool to_stderr)
 		openlog("gatekeeperd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
-/* Printable ASCII that stands for itself: the common case, taken a byte at
- * a time without escape_at (every decision line goes through here). */
-static inline bool plain_byte(unsigned char c)
-{
-	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
 /* The bytes at p as a log value shows them: how many it takes (*take) and
  * the text (into esc, returned length). */
 static size_t escape_at(const unsigned char *p, size_t n, char esc[16], size_t *take)
 {
+	/* Printable ASCII stands for itself: the common case, decided without
+	 * the UTF-8 decoder (every decision line goes through here). */
+	if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+		esc[0] = (char)*p;
+		*take = 1;
+		return 1;
+	}
 	size_t u = proto_utf8_len(p, n);
 	*take = u ? u : 1;
 	if (*p == '"' || *p == '\\')
@@ -65,11 +65,6 @@ void log_msg(enum gk_log_level level, const char *fmt, ...)
 	size_t n = strlen(line), len = 0;
 	for (size_t i = 0; i < n;) {
 		const unsigned char *p = (const unsigned char *)line + i;
-		if (plain_byte(*p) && len < LOG_LINE_MAX) {
-			out[len++] = (char)*p;
-			i++;
-			continue;
-		}
 		char esc[16];
 		size_t take, elen = (*p == '"' || *p == '\\') ? (take = 1, esc[0] = (char)*p, 1)
 							    : escape_at(p, n - i, esc, &take);
@@ -108,11 +103,6 @@ void log_kv(char *buf, size_t size, size_t *len, const char *key, const char *va
 	size_t cap = size >= 4096 ? size / 4 : size;
 	bool quote = n == 0 || n > cap;
 	for (size_t i = 0; i < n && !quote;) {
-		if (plain_byte(v[i])) {
-			quote = v[i] == ' ' || v[i] == '=';
-			i++;
-			continue;
-		}
 		char esc[16];
 		size_t take, elen = escape_at(v + i, n - i, esc, &take);
 		quote = elen != take || memcmp(esc, v + i, take) || v[i] == ' ' || v[i] == '=';
@@ -130,11 +120,7 @@ void log_kv(char *buf, size_t size, size_t *len, const char *key, const char *va
 	size_t used = 0;
 	for (size_t i = 0; i < n;) {
 		char esc[16];
-		size_t take, elen;
-		if (plain_byte(v[i]))
-			esc[0] = (char)v[i], take = elen = 1;
-		else
-			elen = escape_at(v + i, n - i, esc, &take);
+		size_t take, elen = escape_at(v + i, n - i, esc, &take);
 		/* cut between escapes, say so, and still close the quote */
 		if (used + elen > cap || *len + elen + 5 > size) {
 			append(buf, size, len, "...", 3);
