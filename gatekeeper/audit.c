@@ -53,7 +53,6 @@ struct audit_writer {
 	size_t held;               /* taken by the writer, not yet stored */
 	bool stopping;
 	bool hurry;                /* audit_sync: store what is queued now */
-	bool stalled;              /* the last try to store failed */
 	bool lingering;            /* the writer wakes every tick by itself */
 	unsigned quiet_ticks;      /* ticks in a row that found nothing */
 	pthread_cond_t stored_cond;
@@ -61,7 +60,7 @@ struct audit_writer {
 	pthread_t thread;
 	struct gk_db *db;
 	struct gk_daemon *d;
-	int64_t stalled_since_us;  /* 0: the store takes writes */
+	int64_t stalled_since_us;  /* 0: the store takes writes; set by the writer under lock */
 	char stall_reason[256];
 };
 
@@ -288,19 +287,18 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 
 static void note_stall(struct audit_writer *w, struct audit_rec *held)
 {
-	int64_t now = gk_now_us();
+	int64_t now = gk_now_us(), since = w->stalled_since_us;   /* only this thread writes it */
+	if (!held == !since)
+		return;
 	pthread_mutex_lock(&w->lock);
-	w->stalled = held != NULL;
+	w->stalled_since_us = held ? now : 0;
 	pthread_mutex_unlock(&w->lock);
-	if (held && !w->stalled_since_us) {
-		w->stalled_since_us = now;
+	if (held)
 		log_msg(GK_LOG_ERR, "audit_store_stalled reason=\"%s\" backlog=%zu", w->stall_reason,
 			w->held);
-	} else if (!held && w->stalled_since_us) {
+	else
 		log_msg(GK_LOG_INFO, "audit_store_resumed after_ms=%lld",
-			(long long)((now - w->stalled_since_us) / 1000));
-		w->stalled_since_us = 0;
-	}
+			(long long)((now - since) / 1000));
 }
 
 static void drop_held(struct audit_writer *w, struct audit_rec *held)
@@ -415,7 +413,7 @@ void audit_sync(struct gk_daemon *d)
 	pthread_mutex_lock(&w->lock);
 	uint64_t target = w->n_submitted;
 	struct timespec until = deadline_in_ms(AUDIT_SYNC_MAX_MS);
-	while (w->n_done < target && !w->stopping && !w->stalled) {
+	while (w->n_done < target && !w->stopping && !w->stalled_since_us) {
 		w->hurry = true;
 		pthread_cond_broadcast(&w->cond);
 		if (pthread_cond_timedwait(&w->stored_cond, &w->lock, &until) == ETIMEDOUT)
@@ -432,7 +430,7 @@ size_t audit_backlog(struct gk_daemon *d, bool *stalled)
 		return 0;
 	pthread_mutex_lock(&w->lock);
 	size_t n = w->len;
-	*stalled = w->held > 0 && w->stalled;
+	*stalled = w->held > 0 && w->stalled_since_us != 0;
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }
