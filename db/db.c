@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,11 +267,88 @@ fail:
 	return NULL;
 }
 
+/* The clean mark, PATH.clean, names the store file as its last user left
+ * it: device, inode, size, mtime and ctime, with no WAL left behind.
+ * SQLite changes the file only by writing it (which moves mtime and ctime)
+ * or through the WAL, and ctime cannot be set back; so while the mark
+ * matches, the file is the one that was sound when it was closed. */
+static int clean_fingerprint(const char *path, char *out, size_t size)
+{
+	struct stat st, wal;
+	char wal_path[4200];
+	snprintf(wal_path, sizeof(wal_path), "%s-wal", path);
+	if (stat(path, &st) != 0)
+		return -1;
+	if (stat(wal_path, &wal) == 0 && wal.st_size > 0) {
+		errno = EBUSY;   /* someone still has it open, or a crash left it */
+		return -1;
+	}
+	snprintf(out, size, "gatekeeper-store-closed 1 %ju %ju %jd %jd.%09ld %jd.%09ld\n",
+		 (uintmax_t)st.st_dev, (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+		 (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec,
+		 st.st_ctim.tv_nsec);
+	return 0;
+}
+
+/* Any later write must move the ctime: wait until the clock that stamps
+ * it has passed the file's (at most one tick of the coarse clock). */
+static void wait_past_ctime(const char *path)
+{
+	struct stat st;
+	struct timespec now;
+	for (int i = 0; i < 100 && stat(path, &st) == 0; i++) {
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		if (now.tv_sec > st.st_ctim.tv_sec ||
+		    (now.tv_sec == st.st_ctim.tv_sec && now.tv_nsec > st.st_ctim.tv_nsec))
+			return;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
+
+int db_mark_clean(const char *path)
+{
+	char fp[200], mark[4200], tmp[4220];
+	wait_past_ctime(path);
+	if (clean_fingerprint(path, fp, sizeof(fp)) < 0)
+		return -1;
+	snprintf(mark, sizeof(mark), "%s.clean", path);
+	snprintf(tmp, sizeof(tmp), "%s.clean.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(fp);
+	bool written = write(fd, fp, len) == (ssize_t)len;
+	if (close(fd) != 0 || !written || rename(tmp, mark) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Used once: the mark is removed whether it matches or not. */
+static bool take_clean_mark(const char *path)
+{
+	char mark[4200], want[200], have[200];
+	snprintf(mark, sizeof(mark), "%s.clean", path);
+	int fd = open(mark, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, have, sizeof(have) - 1);
+	close(fd);
+	unlink(mark);
+	if (n <= 0)
+		return false;
+	have[n] = '\0';
+	return clean_fingerprint(path, want, sizeof(want)) == 0 && !strcmp(want, have);
+}
+
 int db_check(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	if (stat(path, &st) != 0 || st.st_size == 0)
 		return 0;   /* nothing to lose: db_open creates or initialises it */
+	if (take_clean_mark(path))
+		return 2;
 	sqlite3 *conn = NULL;
 	sqlite3_stmt *stmt = NULL;
 	int ret = -1;

@@ -22,8 +22,14 @@ struct gk_db *db_open(const char *path, char *err, size_t errlen);
 void db_close(struct gk_db *db);
 /* Is the file at path damaged (not a database, or failing SQLite's
  * quick_check)? 1 damaged, 0 sound or absent, -1 could not tell (err says
- * why: e.g. unreadable). Reads only. */
+ * why: e.g. unreadable), 2 sound without reading it: unchanged since
+ * db_mark_clean (same device, inode, size, mtime and ctime, no WAL). The
+ * mark is used once: db_check removes it; otherwise it reads only. */
 int db_check(const char *path, char *err, size_t errlen);
+/* After the last connection to path closed: write path.clean, so that the
+ * next db_check of the unchanged file need not read it all. -1 (no mark)
+ * when a WAL is left (another process still has the store open). */
+int db_mark_clean(const char *path);
 /* Rename path and its -wal and -shm files to path.corrupt-STAMP[-wal|-shm],
  * contents untouched; the new name of path goes into moved. 0 or -1. */
 int db_move_aside(const char *path, char *moved, size_t movedlen, char *err, size_t errlen);

@@ -252,7 +252,9 @@ int admin_store_open(struct gk_daemon *d, char *err, size_t errlen)
 {
 	char why[512], moved[4200] = "";
 	const char *path = d->opt.db_path;
-	bool damaged = db_check(path, why, sizeof(why)) == 1;
+	int check = db_check(path, why, sizeof(why));
+	bool damaged = check == 1;
+	d->store_closed_cleanly = check == 2;
 	if (damaged && db_move_aside(path, moved, sizeof(moved), err, errlen) < 0)
 		return -1;
 	if (!(d->db = db_open(path, err, errlen)))

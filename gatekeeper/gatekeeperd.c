@@ -216,10 +216,13 @@ static void log_ready(const struct gk_daemon *d)
 	const struct gk_start_times *t = &d->start_at;
 	log_msg(GK_LOG_INFO,
 		"ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d "
-		"start_ms=%lld store_ms=%lld scanners_ms=%lld kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld",
+		"start_ms=%lld store_ms=%lld store_check=%s scanners_ms=%lld kernel_ms=%lld trust_ms=%lld "
+		"threads_marks_ms=%lld",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid(), (long long)(gk_mono_us() - t->begin) / 1000,
-		(long long)(t->store - t->begin) / 1000, (long long)(t->scanners - t->sentinel) / 1000,
+		(long long)(t->store - t->begin) / 1000,
+		d->store_closed_cleanly ? "skipped_closed_cleanly" : "read",
+		(long long)(t->scanners - t->sentinel) / 1000,
 		(long long)(t->kernel - t->scanners) / 1000,
 		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000);
 }
@@ -367,6 +370,10 @@ int main(int argc, char **argv)
 	audit_stop(&d);
 	control_free(&d);   /* after the audit writer, its last publisher */
 	db_close(d.db);
+	/* Every connection is closed now: the next start need not read the
+	 * whole store to trust it (a store left by a crash is still checked). */
+	if (rc == 0)
+		db_mark_clean(d.opt.db_path);
 	admin_rules_free(d.admin);
 	hash_cache_free(d.hashes);
 	fileless_free(d.fileless);

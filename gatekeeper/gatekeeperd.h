@@ -177,6 +177,7 @@ struct gk_daemon {
 	/* Start-up phases (monotonic µs), logged with "ready": a slow start on
 	 * the boot's critical path says where its time went. */
 	struct gk_start_times { int64_t begin, store, sentinel, scanners, kernel, trust, marks; } start_at;
+	bool store_closed_cleanly;   /* its clean mark matched: not read through at start */
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
 	struct audit_writer *audit;         /* audit.c: the audit table's writer */

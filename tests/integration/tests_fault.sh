@@ -8,6 +8,7 @@ TESTS+=(
 	fault_kill9_stopped_50:240
 	fault_100k_executables_bounded_fds:180
 	fault_store_corrupt_keeps_admin_rules:90
+	fault_store_check_skipped_only_after_clean_stop:60
 	fault_store_locked_30s:120
 	fault_store_disk_full:90
 	fault_truncate_cached_program:60
@@ -237,9 +238,12 @@ t_fault_store_corrupt_keeps_admin_rules() {
 		[[ -s $DB.admin-rules ]] || fail "no admin rules backup beside the store"
 		n=$(grep -c -v '^#' "$DB.admin-rules")
 		[[ $n -eq 2 ]] || fail "the backup holds $n rules, expected 2"
+		[[ -f $DB.clean ]] || fail "$how: no clean mark after a clean stop"
 		fault_corrupt_store "$how"
 		sum=$(sha256sum <"$DB")
 		start_daemon
+		grep -q ' store_check=read ' "$DLOG" ||
+			fail "$how: a store written after its clean mark was not read: $(grep -o 'store_check=[a-z_]*' "$DLOG")"
 		n=$(grep -c store_recovered "$DLOG")
 		[[ $n -eq 1 ]] || fail "$how: $n store_recovered log lines, expected 1"
 		moved=$(sed -n 's/.*moved_to="\([^"]*\)".*/\1/p' "$DLOG")
@@ -252,6 +256,36 @@ t_fault_store_corrupt_keeps_admin_rules() {
 		note "$how: $(grep -o 'store_recovered.*admin_rules_restored=[0-9]*' "$DLOG" | cut -c1-300)"
 		rm -f "$moved"
 	done
+}
+
+# A clean stop leaves a mark that lets the next start skip reading the
+# whole store; a crash (kill -9) leaves none, and neither does a store
+# changed after the stop (the corrupt-store test above): both are read.
+t_fault_store_check_skipped_only_after_clean_stop() {
+	local check
+	mkbin allowed
+	write_policy enforce deny
+	start_daemon
+	ctl_ok allow "$BIN/allowed"
+	stop_daemon
+	[[ -f $DB.clean ]] || fail "no clean mark after a clean stop"
+	start_daemon
+	check=$(grep -o 'store_check=[a-z_]*' "$DLOG")
+	[[ $check == store_check=skipped_closed_cleanly ]] ||
+		fail "after a clean stop: $check, expected the check skipped"
+	[[ ! -e $DB.clean ]] || fail "the clean mark was not used up at start"
+	expect_runs "$BIN/allowed" "after a start without the check: "
+	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+	kill -KILL "$DPID"
+	wait_gone "$TPID" 30 || fail "gatekeeperd still alive 3 s after kill -9"
+	wait "$TPID" 2>/dev/null
+	TPID=""
+	DPID=""
+	[[ ! -e $DB.clean ]] || fail "a clean mark after kill -9"
+	start_daemon
+	check=$(grep -o 'store_check=[a-z_]*' "$DLOG")
+	[[ $check == store_check=read ]] || fail "after kill -9: $check, expected the store read"
+	expect_runs "$BIN/allowed" "after kill -9 and a full check: "
 }
 
 # The store refuses writes (locked / full) for a while: execs are answered

@@ -212,6 +212,55 @@ static void test_empty_existing_file_is_initialised(void **state)
 	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
 }
 
+static bool exists(const char *dir, const char *name)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* A store closed cleanly and unchanged since is trusted without reading it,
+ * once: the mark is used up. */
+static void test_clean_mark_skips_the_check_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct gk_db *db = open_ok(fx);
+	db_close(db);
+	assert_int_equal(db_mark_clean(fx->path), 0);
+	assert_true(exists(fx->dir, "gk.db.clean"));
+	assert_int_equal(db_check(fx->path, fx->err, sizeof(fx->err)), 2);
+	assert_false(exists(fx->dir, "gk.db.clean"));
+	assert_int_equal(db_check(fx->path, fx->err, sizeof(fx->err)), 0);
+}
+
+/* Written after the mark (here: its header destroyed): the mark no longer
+ * matches, the file is read and found damaged. */
+static void test_clean_mark_void_once_written(void **state)
+{
+	struct fixture *fx = *state;
+	db_close(open_ok(fx));
+	assert_int_equal(db_mark_clean(fx->path), 0);
+	FILE *f = fopen(fx->path, "r+");
+	assert_non_null(f);
+	assert_int_equal(fwrite("not a database!!", 1, 16, f), 16);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(db_check(fx->path, fx->err, sizeof(fx->err)), 1);
+	assert_false(exists(fx->dir, "gk.db.clean"));
+}
+
+/* Still open elsewhere (its WAL holds what the file does not): no mark. */
+static void test_clean_mark_refused_while_open(void **state)
+{
+	struct fixture *fx = *state;
+	struct gk_db *db = open_ok(fx);
+	unsigned char sha[GK_SHA256_LEN] = { 7 };
+	assert_int_equal(db_admin_set(db, sha, GK_VERDICT_ALLOW, "/x"), 0);
+	assert_int_equal(db_mark_clean(fx->path), -1);
+	assert_false(exists(fx->dir, "gk.db.clean"));
+	db_close(db);
+	assert_int_equal(db_check(fx->path, fx->err, sizeof(fx->err)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +273,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unusable_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_existing_file_is_initialised, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_mark_skips_the_check_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_mark_void_once_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_mark_refused_while_open, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
