@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/trust.h"
 #include "gatekeeper/mounts.h"
 
 #define PENDING_MAX 1024
@@ -245,9 +246,13 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid)
 		pthread_mutex_unlock(&ps->judged_lock);
 		kcache_watch_first_exec(d->kc, fd);   /* before the verdict: see its first exec */
 	}
-	judge_cache_in_kernel(d, fd, &j);
-	atomic_fetch_add(&d->stats.prescans, 1);
 	gk_pid_exe(pid, exe, sizeof(exe));
+	/* Unpacked by dpkg, its package not indexed yet: a deny cached now
+	 * would refuse the postinst's exec in the kernel, before the daemon
+	 * could apply dpkg's pending changes. */
+	if (j.decision.verdict != GK_VERDICT_DENY || !trust_written_by_dpkg(d->trust, pid, exe))
+		judge_cache_in_kernel(d, fd, &j);
+	atomic_fetch_add(&d->stats.prescans, 1);
 	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j.path,
 			      .sha256 = j.have_sha ? j.sha256 : NULL, .verdict = j.decision.verdict,
 			      .source = j.decision.source, .detail = j.decision.detail };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "gatekeeper/digests.h"
@@ -260,6 +261,19 @@ int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *p
 			 out->match == GK_TRUST_DIFFERS ? &t->differs :
 			 out->match == GK_TRUST_NO_DIGEST ? &t->no_digest : &t->not_packaged, 1);
 	return 0;
+}
+
+bool trust_written_by_dpkg(const struct trust *t, pid_t pid, const char *exe)
+{
+	char proc[32];
+	struct stat st;
+
+	if (!t || !exe || strcmp(exe, "/usr/bin/dpkg") != 0)
+		return false;
+	/* /proc/PID belongs to the process's effective uid. Only root's dpkg:
+	 * `dpkg --force-not-root` can write anywhere its user may. */
+	snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
+	return stat(proc, &st) == 0 && st.st_uid == 0;
 }
 
 static void flush_kernel_cache(void *ctx)

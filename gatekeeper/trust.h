@@ -49,6 +49,13 @@ void trust_daemon_stop(struct gk_daemon *d);
 bool trust_policy_compatible(const struct gk_daemon *d, const struct gk_policy *p, char *err,
 			     size_t errlen);
 
+/* Did dpkg, run by root, write this file (pid and exe of the process that
+ * closed it)? Its package's list and status may land a moment later, and
+ * a postinst may run the file at once: the pre-scan then caches no deny in
+ * the kernel, so that exec reaches the daemon, which applies dpkg's changes
+ * first. False when t is NULL (no trust source). */
+bool trust_written_by_dpkg(const struct trust *t, pid_t pid, const char *exe);
+
 /* Apply what changed in dpkg's database now (tests, and the miss path). */
 int trust_refresh(struct trust *t);
 

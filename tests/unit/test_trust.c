@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -457,6 +458,49 @@ static void digest_store(void **state)
 
 /* The store is an object: closed and opened again in one process it finds
  * what it stored; closing NULL or reading without a store is harmless. */
+/* Only root's /usr/bin/dpkg counts as dpkg writing a file: another exe, a
+ * process of another user, or no trust source at all do not. */
+static void written_by_dpkg(void **state)
+{
+	struct fx *fx = *state;
+	struct trust *t;
+
+	make_packages(fx);
+	t = open_trust(fx);
+	assert_false(trust_written_by_dpkg(NULL, getpid(), "/usr/bin/dpkg"));
+	assert_false(trust_written_by_dpkg(t, getpid(), "/usr/bin/dpkg-deb"));
+	assert_false(trust_written_by_dpkg(t, getpid(), "/tmp/usr/bin/dpkg"));
+	assert_false(trust_written_by_dpkg(t, getpid(), NULL));
+	assert_false(trust_written_by_dpkg(t, 0, "/usr/bin/dpkg"));
+	if (geteuid() == 0) {
+		int go[2];
+		assert_int_equal(pipe(go), 0);
+		pid_t kid = fork();
+		assert_true(kid >= 0);
+		if (kid == 0) {   /* another user's process: waits until we looked */
+			char c;
+			if (setresuid(65534, 65534, 65534) != 0)
+				_exit(1);
+			close(go[1]);
+			_exit(read(go[0], &c, 1) < 0);
+		}
+		close(go[0]);
+		for (int i = 0; i < 1000; i++) {   /* until its setresuid took */
+			struct stat st;
+			char proc[32];
+			snprintf(proc, sizeof(proc), "/proc/%d", (int)kid);
+			if (stat(proc, &st) == 0 && st.st_uid == 65534)
+				break;
+			usleep(1000);
+		}
+		assert_false(trust_written_by_dpkg(t, kid, "/usr/bin/dpkg"));
+		assert_true(trust_written_by_dpkg(t, getpid(), "/usr/bin/dpkg"));
+		close(go[1]);
+		waitpid(kid, NULL, 0);
+	}
+	trust_close(t);
+}
+
 static void digest_store_reopened(void **state)
 {
 	struct fx *fx = *state;
@@ -504,6 +548,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(digest_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(digest_store_reopened, setup, teardown),
+		cmocka_unit_test_setup_teardown(written_by_dpkg, setup, teardown),
 	};
 
 	log_init(true);
