@@ -29,6 +29,7 @@ struct pending {
 	ino_t ino;
 	int fd, next_fd;         /* next_fd: a newer close while this one is scanned */
 	pid_t pid;
+	bool by_dpkg;            /* its last closer was root's dpkg (trust_written_by_dpkg) */
 	enum { P_FREE, P_QUEUED, P_RUNNING } state;
 };
 
@@ -114,7 +115,8 @@ static bool may_be_executable(int fd, const struct stat *st)
 }
 
 /* Takes ownership of fd. */
-static void enqueue(struct gk_prescan *ps, int fd, const struct stat *st, pid_t pid)
+static void enqueue(struct gk_prescan *ps, int fd, const struct stat *st, pid_t pid,
+		    bool by_dpkg)
 {
 	pthread_mutex_lock(&ps->lock);
 	struct pending *free_e = NULL;
@@ -131,6 +133,7 @@ static void enqueue(struct gk_prescan *ps, int fd, const struct stat *st, pid_t 
 			close(*slot);
 		*slot = fd;
 		e->pid = pid;
+		e->by_dpkg = by_dpkg;
 		atomic_fetch_add(&ps->d->stats.prescan_coalesced, 1);
 		pthread_mutex_unlock(&ps->lock);
 		return;
@@ -142,7 +145,7 @@ static void enqueue(struct gk_prescan *ps, int fd, const struct stat *st, pid_t 
 		return;
 	}
 	*free_e = (struct pending){ .dev = st->st_dev, .ino = st->st_ino, .fd = fd, .next_fd = -1,
-				    .pid = pid, .state = P_QUEUED };
+				    .pid = pid, .by_dpkg = by_dpkg, .state = P_QUEUED };
 	ps->fifo[(ps->head + ps->len++) % PENDING_MAX] = (int)(free_e - ps->entries);
 	pthread_cond_signal(&ps->cond);
 	pthread_mutex_unlock(&ps->lock);
@@ -170,7 +173,15 @@ static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
 		close(fd);
 		return;
 	}
-	enqueue(ps, fd, &st, pid);
+	/* Asked now, while the closer still runs: apt runs dpkg once to unpack
+	 * and again to configure, and the first may be gone by the scan. */
+	bool by_dpkg = false;
+	if (d->trust) {
+		char exe[4096];
+		gk_pid_exe(pid, exe, sizeof(exe));
+		by_dpkg = trust_written_by_dpkg(d->trust, pid, exe);
+	}
+	enqueue(ps, fd, &st, pid, by_dpkg);
 }
 
 static void read_events(struct gk_prescan *ps)
@@ -234,7 +245,7 @@ static void *reader_main(void *arg)
 	}
 }
 
-static void scan_one(struct gk_prescan *ps, int fd, pid_t pid)
+static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 {
 	struct gk_daemon *d = ps->d;
 	struct judgement j;
@@ -246,13 +257,13 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid)
 		pthread_mutex_unlock(&ps->judged_lock);
 		kcache_watch_first_exec(d->kc, fd);   /* before the verdict: see its first exec */
 	}
-	gk_pid_exe(pid, exe, sizeof(exe));
 	/* Unpacked by dpkg, its package not indexed yet: a deny cached now
 	 * would refuse the postinst's exec in the kernel, before the daemon
 	 * could apply dpkg's pending changes. */
-	if (j.decision.verdict != GK_VERDICT_DENY || !trust_written_by_dpkg(d->trust, pid, exe))
+	if (j.decision.verdict != GK_VERDICT_DENY || !by_dpkg)
 		judge_cache_in_kernel(d, fd, &j);
 	atomic_fetch_add(&d->stats.prescans, 1);
+	gk_pid_exe(pid, exe, sizeof(exe));
 	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j.path,
 			      .sha256 = j.have_sha ? j.sha256 : NULL, .verdict = j.decision.verdict,
 			      .source = j.decision.source, .detail = j.decision.detail };
@@ -275,9 +286,10 @@ static void *worker_main(void *arg)
 		e->state = P_RUNNING;
 		int fd = e->fd;
 		pid_t pid = e->pid;
+		bool by_dpkg = e->by_dpkg;
 		e->fd = -1;
 		pthread_mutex_unlock(&ps->lock);
-		scan_one(ps, fd, pid);
+		scan_one(ps, fd, pid, by_dpkg);
 		close(fd);
 		pthread_mutex_lock(&ps->lock);
 		if (e->next_fd >= 0) {      /* closed again while we scanned: once more */
