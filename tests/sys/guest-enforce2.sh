@@ -36,6 +36,11 @@ expect "boot probe in multi-user.target: refused (203/EXEC)" "failed 203" \
 	"$(systemctl is-failed gk-probe-late.service) $(show ExecMainStatus gk-probe-late.service)"
 expect "boot probe running /usr/bin/true succeeded" "success 0" \
 	"$(show Result gk-probe-ok.service) $(show ExecMainStatus gk-probe-ok.service)"
+# The reboot stopped the daemon cleanly: its store carries the clean mark,
+# so this boot's start did not read the whole store to check it.
+expect "the start after a clean shutdown skipped the store's full check" \
+	"store_check=skipped_closed_cleanly" \
+	"$(journalctl -q -b -u gatekeeperd -o cat | grep -o 'store_check=[a-z_]*' | head -n 1)"
 # (the journal entry follows the answer: give it time)
 probe_denied() { journalctl -q -b -u gatekeeperd GK_VERDICT=deny -o export | grep -qx 'GK_PATH=/usr/local/sbin/gk-probe'; }
 if wait_for 30 probe_denied; then
