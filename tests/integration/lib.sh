@@ -153,6 +153,16 @@ start_daemon() {
 }
 
 # stop_daemon: SIGTERM, then SIGKILL; the daemon's exit status lands in DRC.
+# kill9_daemon: a crash: SIGKILL gatekeeperd and wait until it is gone.
+kill9_daemon() {
+	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+	kill -KILL "$DPID"
+	wait_gone "$TPID" 30 || fail "gatekeeperd still alive 3 s after kill -9"
+	wait "$TPID" 2>/dev/null
+	TPID=""
+	DPID=""
+}
+
 stop_daemon() {
 	DRC=""
 	[[ -n $TPID ]] || return 0

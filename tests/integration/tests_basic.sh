@@ -187,12 +187,7 @@ t_restart_after_kill9_keeps_verdicts() {
 	start_daemon
 	ctl_ok deny "$BIN/denied"
 	ctl_ok allow "$BIN/allowed"
-	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
-	kill -KILL "$DPID"
-	wait_gone "$TPID" 30 || fail "gatekeeperd still alive 3 s after kill -9"
-	wait "$TPID" 2>/dev/null
-	TPID=""
-	DPID=""
+	kill9_daemon
 	err=$(ctl status 2>&1)
 	rc=$?
 	[[ $rc -eq 3 ]] || fail "status with the daemon dead (stale socket): exit $rc, expected 3: $err"

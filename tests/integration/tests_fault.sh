@@ -275,12 +275,7 @@ t_fault_store_check_skipped_only_after_clean_stop() {
 		fail "after a clean stop: $check, expected the check skipped"
 	[[ ! -e $DB.clean ]] || fail "the clean mark was not used up at start"
 	expect_runs "$BIN/allowed" "after a start without the check: "
-	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
-	kill -KILL "$DPID"
-	wait_gone "$TPID" 30 || fail "gatekeeperd still alive 3 s after kill -9"
-	wait "$TPID" 2>/dev/null
-	TPID=""
-	DPID=""
+	kill9_daemon
 	[[ ! -e $DB.clean ]] || fail "a clean mark after kill -9"
 	start_daemon
 	check=$(grep -o 'store_check=[a-z_]*' "$DLOG")
