@@ -116,10 +116,21 @@ alive() {
 
 # SIGTERM the daemon, then SIGKILL both it and its timeout wrapper if needed;
 # only ever the PIDs this script started.
+# child_of TPID: the process that timeout(1) TPID started (empty: none yet).
+child_of() {
+	local i kids
+	for ((i = 0; i < 100; i++)); do
+		kids=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
+		[[ -n $kids ]] && echo "${kids%% *}" && return 0
+		sleep 0.02
+	done
+}
+
 stop_daemon_pids() { # TPID DPID
 	local tpid=$1 dpid=$2 i
 	alive "$tpid" || return 0
-	[[ -n $dpid ]] && kill -TERM "$dpid" 2>/dev/null
+	# Without the child's PID, timeout passes the TERM on to it.
+	kill -TERM "${dpid:-$tpid}" 2>/dev/null
 	for ((i = 0; i < 50; i++)); do
 		alive "$tpid" || break
 		sleep 0.1
@@ -156,19 +167,14 @@ write_policy() {
 # start_daemon NAME [ARGS...]: gatekeeperd for $TOP/NAME, ready when status
 # answers. Sets DPID_<NAME>.
 start_daemon() {
-	local name=$1 tpid dpid i kids
+	local name=$1 tpid dpid i
 	shift
 	# shellcheck disable=SC2086
 	timeout -s KILL "$DAEMON_LIMIT" "$GKD" --foreground --policy "$STATE/$name.yaml" \
 		--db "$STATE/$name.db" --socket "$STATE/$name.sock" ${GK_BENCH_DAEMON_ARGS:-} "$@" \
 		>"$STATE/$name.log" 2>&1 &
 	tpid=$!
-	dpid=""
-	for ((i = 0; i < 100; i++)); do
-		kids=$(cat "/proc/$tpid/task/$tpid/children" 2>/dev/null)
-		[[ -n $kids ]] && dpid=${kids%% *} && break
-		sleep 0.02
-	done
+	dpid=$(child_of "$tpid")
 	DAEMON_TPIDS+=("$tpid")
 	DAEMON_DPIDS+=("$dpid")
 	printf -v "DPID_$name" '%s' "$dpid"
@@ -270,7 +276,9 @@ raw_responder() {
 	timeout -s KILL "$DAEMON_LIMIT" "$BENCHBIN/raw_responder" "$TOP/raw/w" >"$STATE/raw.out" 2>&1 &
 	tpid=$!
 	DAEMON_TPIDS+=("$tpid")
-	DAEMON_DPIDS+=("")
+	# Its PID, so a stop can KILL it too: killing timeout alone would leave
+	# it running, orphaned, with the bench's mount namespace.
+	DAEMON_DPIDS+=("$(child_of "$tpid")")
 	for ((i = 0; i < 100; i++)); do
 		grep -q '^ready' "$STATE/raw.out" 2>/dev/null && return 0
 		alive "$tpid" || break
