@@ -1,10 +1,10 @@
 /* The permission-event route, top to bottom, once per event:
  *
- *   read → judge → reply → cache in the kernel → audit
+ *   read → judge → cache in the kernel → reply → audit
  *
  * The reading thread learns what the event tells (judge_begin) and decides
  * at once whatever memory can decide (a cached digest, no scan due): then it
- * replies, and only after that caches and audits, all on its own thread. The
+ * caches, replies and only after that audits, all on its own thread. The
  * rest goes to in-flight slots that workers judge in full. A watchdog
  * answers any permission event still open at its deadline with the
  * policy's on_error verdict, so no exec waits on the daemon for longer than
@@ -85,7 +85,7 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 }
 
 /* The tail of the route, shared by the reading thread and the workers:
- * reply, cache in the kernel, count, audit. Whoever claims the slot first
+ * cache in the kernel, reply, count, audit. Whoever claims the slot first
  * (this thread, the watchdog or the sentinel) answers; the others only
  * record what was answered. The exe of the process is read after the
  * reply on the reading thread (nothing delays an answer from memory), and
@@ -106,26 +106,21 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	if (exe_first)
 		gk_pid_exe(s->pid, exe, sizeof(exe));
 
-	uint64_t latency;
 	if (!s->perm || claim_answer(ss)) {
+		/* Before the reply: the exec that follows it finds the verdict. */
+		if (!would_deny)
+			judge_cache_in_kernel(d, s->fd, j);
 		if (s->perm)
 			fan_reply(s->group->fd, s->fd, answer);
-		latency = (uint64_t)(gk_mono_us() - atomic_load(&ss->start_us));
 		atomic_store(&ss->verdict, answer);
 		atomic_store(&ss->answered_by, SLOT_BY_DAEMON);
 		atomic_store(&ss->state, SLOT_ANSWERED);
-		/* After the reply, so the exec never waits for it; still before
-		 * the slot's fd is closed. An exec racing this one misses and is
-		 * answered from memory; the entry is taken back if the file or
-		 * the rules changed since the judgement began. */
-		if (!would_deny)
-			judge_cache_in_kernel(d, s->fd, j);
 	} else {
 		answered_by_other(ss, j);
 		answer = j->decision.verdict;
-		latency = (uint64_t)(gk_mono_us() - atomic_load(&ss->start_us));
 	}
 
+	uint64_t latency = (uint64_t)(gk_mono_us() - atomic_load(&ss->start_us));
 	stats_record_latency(&d->stats, latency);
 	atomic_fetch_add(answer == GK_VERDICT_DENY ? &d->stats.denies : &d->stats.allows, 1);
 	if (would_deny)
