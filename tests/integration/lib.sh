@@ -153,6 +153,21 @@ start_daemon() {
 }
 
 # stop_daemon: SIGTERM, then SIGKILL; the daemon's exit status lands in DRC.
+# umount_settled DIR...: umount each, retrying for up to 2 s while it is
+# busy. The daemon closes a permission event's descriptor just after the
+# answer that lets the exec return, so an umount right after an exec may
+# find the file open for a moment; one held for longer still fails.
+umount_settled() {
+	local d i
+	for d in "$@"; do
+		for ((i = 0; i < 20; i++)); do
+			umount "$d" 2>/dev/null && continue 2
+			sleep 0.1
+		done
+		umount "$d" || return 1
+	done
+}
+
 # kill9_daemon: a crash: SIGKILL gatekeeperd and wait until it is gone.
 kill9_daemon() {
 	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"

@@ -72,7 +72,7 @@ t_host_tmpfs_mounted_later_gated_first_exec() {
 	for _ in $(seq 50); do status_lists skipped "$BIN/nx" && break; sleep 0.1; done
 	status_lists skipped "$BIN/nx (dev $(dev_of "$BIN/nx"), tmpfs): mounted noexec" ||
 		fail "status does not list the noexec mount as skipped: $(ctl status | grep -E 'skipped')"
-	umount "$BIN/late" "$BIN/nx" || fail "umount failed"
+	umount_settled "$BIN/late" "$BIN/nx" || fail "umount failed"
 	for _ in $(seq 50); do status_lists filesystems "$BIN/late" || break; sleep 0.1; done
 	! status_lists filesystems "$BIN/late" || fail "status still lists $BIN/late after umount"
 	! status_lists skipped "$BIN/nx" || fail "status still lists $BIN/nx after umount"
@@ -101,7 +101,7 @@ t_host_loop_ext4_mounted_later_gated() {
 	status_lists filesystems "$BIN/disk (dev $dev, ext4)" ||
 		fail "status does not list $BIN/disk: $(ctl status | grep -E 'filesystems|skipped')"
 	daemon_marks_dev "$dev" || fail "no fanotify filesystem mark on the ext4 (dev $dev)"
-	umount "$BIN/disk" || fail "umount failed"
+	umount_settled "$BIN/disk" || fail "umount failed"
 	for _ in $(seq 50); do status_lists filesystems "$BIN/disk" || break; sleep 0.1; done
 	! status_lists filesystems "$BIN/disk" || fail "status still lists $BIN/disk after umount"
 	! daemon_marks_dev "$dev" || fail "the daemon still marks dev $dev after umount"
@@ -131,7 +131,7 @@ t_host_mounts_marked_at_start_and_after_apply() {
 	mount -t tmpfs -o mode=0755 gk-it-post "$BIN/post" || fail "cannot mount a tmpfs on $BIN/post"
 	cp "$T/tpl/evil" "$BIN/post/evil" || fail "cp failed"
 	expect_eperm "$BIN/post/evil" "a tmpfs mounted after the policy change: "
-	umount "$BIN/pre" "$BIN/post" || fail "umount failed"
+	umount_settled "$BIN/pre" "$BIN/post" || fail "umount failed"
 }
 
 # fileless in fanotify mode: vm.memfd_noexec=2 under `fileless: deny`, put
