@@ -114,8 +114,6 @@ alive() {
 	[[ -n $state && $state != Z ]]
 }
 
-# SIGTERM the daemon, then SIGKILL both it and its timeout wrapper if needed;
-# only ever the PIDs this script started.
 # child_of TPID: the process that timeout(1) TPID started (empty: none yet).
 child_of() {
 	local i kids
@@ -126,6 +124,8 @@ child_of() {
 	done
 }
 
+# SIGTERM the daemon, then SIGKILL both it and its timeout wrapper if needed;
+# only ever the PIDs this script started.
 stop_daemon_pids() { # TPID DPID
 	local tpid=$1 dpid=$2 i
 	alive "$tpid" || return 0

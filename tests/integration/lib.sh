@@ -152,7 +152,6 @@ start_daemon() {
 	fail "gatekeeperd not ready (status did not answer) within 10 s"
 }
 
-# stop_daemon: SIGTERM, then SIGKILL; the daemon's exit status lands in DRC.
 # umount_settled DIR...: umount each, retrying for up to 2 s while it is
 # busy. The daemon closes a permission event's descriptor just after the
 # answer that lets the exec return, so an umount right after an exec may
@@ -178,6 +177,7 @@ kill9_daemon() {
 	DPID=""
 }
 
+# stop_daemon: SIGTERM, then SIGKILL; the daemon's exit status lands in DRC.
 stop_daemon() {
 	DRC=""
 	[[ -n $TPID ]] || return 0
