@@ -57,7 +57,13 @@ systemd-analyze security --no-pager gatekeeperd.service 2>&1 | grep -E 'Overall 
 
 # --- journald, monitor mode: a decision is one structured entry ---
 comment "journald at $(elapsed)"
-cp /usr/bin/true /tmp/gk-mon && printf 'gkmon001' >>/tmp/gk-mon
+# Written under unwatched /root and renamed into /tmp: a close-write in /tmp
+# would be pre-scanned, and in bpf mode the exec could then be answered by the
+# kernel's cached allow, which by design writes no decision entry.
+cp /usr/bin/true /root/gk/gk-mon && printf 'gkmon001' >>/root/gk/gk-mon
+mv /root/gk/gk-mon /tmp/gk-mon
+[ "$(stat -c %d /root/gk)" = "$(stat -c %d /tmp)" ] ||
+	comment "/root and /tmp are on different filesystems: mv copied, the exec may race the pre-scan"
 /tmp/gk-mon
 if wait_for 20 journal_has GK_PATH=/tmp/gk-mon GK_VERDICT=allow GK_MODE=monitor; then
 	ok "journalctl -u gatekeeperd GK_PATH=... GK_VERDICT=allow finds the monitor decision"
