@@ -88,10 +88,12 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
  * cache in the kernel, reply, count, audit. Whoever claims the slot first
  * (this thread, the watchdog or the sentinel) answers; the others only
  * record what was answered. The exe of the process is read after the
- * reply on the reading thread (nothing delays an answer from memory), and
+ * reply on the reading thread (nothing delays an allow from memory), and
  * before it on a worker: that judgement took a hash at least, a readlink
  * more is nothing, and the exec still waits, so the link still names the
- * program that asked, not the one it became or "" after a quick exit. */
+ * program that asked, not the one it became or "" after a quick exit. A
+ * denial reads it first on every route: the refused caller often exits at
+ * once, and who asked is what its record is for. */
 static void finish(struct gk_events *ev, int idx, bool exe_first)
 {
 	struct gk_daemon *d = ev->d;
@@ -103,6 +105,7 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	if (monitor)
 		answer = GK_VERDICT_ALLOW;
 	char exe[4096];
+	exe_first = exe_first || answer == GK_VERDICT_DENY;
 	if (exe_first)
 		gk_pid_exe(s->pid, exe, sizeof(exe));
 
