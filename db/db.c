@@ -70,6 +70,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT count(*), coalesce(sum(n_files), 0), coalesce(sum(n_without_md5), 0), "
 		"(SELECT refreshed_at_us FROM trust_sources WHERE id = ?1) "
 		"FROM trust_packages WHERE source = ?1",
+	[ST_TRUST_PATHS] =
+		"SELECT DISTINCT path FROM trust_files WHERE source = ?1 AND md5 IS NOT NULL",
 	[ST_DIGEST_GET] =
 		"SELECT sha256, md5 FROM digests WHERE fs = ?1 AND ino = ?2 AND ctime_ns = ?3 "
 		"AND size = ?4",

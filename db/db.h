@@ -152,6 +152,10 @@ struct db_trust_hit {
 };
 int db_trust_lookup(struct gk_db *db, int64_t source, const char *path,
 		    struct db_trust_hit *hits, size_t max, size_t *n);
+/* Every path the source lists with an MD5 (the only ones trust can vouch
+ * for), each once; fn's non-zero return stops the walk and is returned. */
+int db_trust_paths_foreach(struct gk_db *db, int64_t source,
+			   int (*fn)(void *ctx, const char *path), void *ctx);
 struct db_trust_totals {
 	int64_t packages, files, without_md5, refreshed_at_us;
 };

@@ -173,6 +173,27 @@ int db_trust_lookup(struct gk_db *db, int64_t source, const char *path,
 	return rc == SQLITE_DONE ? 0 : db_fail(db, "trust: lookup");
 }
 
+int db_trust_paths_foreach(struct gk_db *db, int64_t source,
+			   int (*fn)(void *ctx, const char *path), void *ctx)
+{
+	sqlite3_stmt *stmt = db->stmt[ST_TRUST_PATHS];
+	int rc, ret = 0;
+
+	if (sqlite3_stmt_busy(stmt))
+		return db_fail_plain(db, "trust paths: nested walk over the same connection");
+	rc = sqlite3_bind_int64(stmt, 1, source);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const unsigned char *path = sqlite3_column_text(stmt, 0);
+		if (path && (ret = fn(ctx, (const char *)path)))
+			break;
+		rc = SQLITE_OK;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_fail(db, "trust paths: list");
+	db_stmt_done(stmt);
+	return ret;
+}
+
 int db_trust_totals(struct gk_db *db, int64_t source, struct db_trust_totals *out)
 {
 	sqlite3_stmt *stmt = db->stmt[ST_TRUST_TOTALS];

@@ -15,6 +15,7 @@
 #include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
+#include "gatekeeper/prejudge.h"
 #include "gatekeeper/trust.h"
 
 /* Every watched path must exist before anything is marked. */
@@ -124,7 +125,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	fileless_apply(d);
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
-	kcache_forget_all(d->kc);
+	prejudge_flush(d);
 	uint64_t one = 1;
 	(void)!write(d->wake_fd, &one, sizeof(one));
 	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, p->sha256_hex,

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include "gatekeeper/control_ops.h"
+#include "gatekeeper/digests.h"
 #include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
+#include "gatekeeper/prejudge.h"
 #include "gatekeeper/proto.h"
 #include "gatekeeper/trust.h"
 
@@ -69,7 +71,7 @@ static void cmd_rule(struct gk_daemon *d, const char *verb, const char *arg, int
 	}
 	admin_rules_set(d->admin, sha, v);
 	/* One content may sit in many inodes: drop every kernel-cached verdict. */
-	kcache_forget_all(d->kc);
+	prejudge_flush(d);
 	log_msg(GK_LOG_INFO, "admin_rule sha256=%s rule=%s path=\"%s\"", hex,
 		v == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(v), arg);
 	proto_num(reply, "ok", 1);
@@ -194,6 +196,12 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	pthread_rwlock_unlock(&d->policy_lock);
 	status_counters(d, reply);
 	trust_report(d->trust, reply);
+	prejudge_report(atomic_load(&d->prejudge), reply);
+	struct digests_stats ds;
+	digests_get_stats(d->digests, &ds);
+	proto_num(reply, "digests_stored", (int64_t)ds.stored);
+	proto_num(reply, "digest_store_hits", (int64_t)ds.hits);
+	proto_num(reply, "digest_store_misses", (int64_t)ds.misses);
 	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));
 	proto_num(reply, "uptime_s", (gk_now_us() - d->started_us) / 1000000);
 	proto_num(reply, "pid", getpid());

@@ -18,6 +18,7 @@
 #include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
+#include "gatekeeper/prejudge.h"
 #include "gatekeeper/trust.h"
 #include "gatekeeper/metrics.h"
 #include "gatekeeper/systemd.h"
@@ -121,7 +122,7 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 static void on_signatures_swapped(void *ctx, const char *engine)
 {
 	struct gk_daemon *d = ctx;
-	kcache_forget_all(d->kc);
+	prejudge_flush(d);
 	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
 }
 
@@ -298,6 +299,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	atomic_store(&d->prejudge, prejudge_start(d));
 	if (!(d->metrics = metrics_writer_start(d)))   /* a missing textfile is no reason to stop */
 		log_msg(GK_LOG_ERR, "error=\"cannot start the metrics textfile writer\"");
 	log_ready(d);
@@ -355,6 +357,7 @@ int main(int argc, char **argv)
 	 * allows whatever is still queued), and only then the pre-scan group,
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
+	prejudge_stop(atomic_load(&d.prejudge));
 	mounts_stop(&d);
 	metrics_writer_stop(d.metrics);
 	events_stop(d.events);
@@ -364,6 +367,7 @@ int main(int argc, char **argv)
 	prescan_stop(d.prescan);
 	fileless_restore(d.fileless);
 	trust_daemon_stop(&d);
+	prejudge_free(atomic_load(&d.prejudge));   /* no flush can come now */
 	kcache_close(d.kc);
 	mounts_free(&d);   /* after the kernel cache, which asks it what may be pinned */
 	scan_set_put(d.scanners);

@@ -189,6 +189,8 @@ struct gk_daemon {
 	struct digests *digests;            /* digests.h: their store, lent to hashes */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
+	/* prejudge.h; NULL: none. Atomic: flushes come from any thread. */
+	struct gk_prejudge *_Atomic prejudge;
 	struct gk_mounts *mounts;           /* the mount tracker (mounts.h) */
 	struct gk_fileless *fileless;       /* `fileless:` in force (fileless.h) */
 	struct gk_shared *shared;           /* in-flight slots, shared with the sentinel */

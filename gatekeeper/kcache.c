@@ -208,6 +208,15 @@ bool kcache_sees_writes(const struct kcache *kc)
 	return !kc->enabled || kc->bpf || (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM);
 }
 
+bool kcache_allow_holds_file(struct kcache *kc)
+{
+	pthread_rwlock_rdlock(&kc->group_lock);
+	bool holds = kc->enabled && !kc->bpf && kc->leases && !kc->fan_off &&
+		     kc->mask == FAN_OPEN_EXEC_PERM;
+	pthread_rwlock_unlock(&kc->group_lock);
+	return holds;
+}
+
 void kcache_lease_broken(struct kcache *kc, int fd)
 {
 	if (!kc->leases)

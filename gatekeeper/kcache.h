@@ -38,6 +38,9 @@ void kcache_lease_broken(struct kcache *kc, int fd);   /* fd -1: SIGIO, look at 
  * and each exec asks the daemon, which answers from memory. NULL: anywhere.
  * may_pin is called with ctx; once this returns, the old one is not. */
 void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t dev), void *ctx);
+/* Would caching an allow now keep the file open (fanotify mode's lease)?
+ * Then only an exec that asked should be cached, not a guess at one. */
+bool kcache_allow_holds_file(struct kcache *kc);
 /* Does the cache learn of every write in time by itself (leases, BPF)? */
 bool kcache_sees_writes(const struct kcache *kc);
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "gatekeeper/digests.h"
+#include "gatekeeper/prejudge.h"
 #include "gatekeeper/proto.h"
 #include "gatekeeper/trust_internal.h"
 
@@ -33,7 +34,8 @@ struct trust *trust_open(const struct gk_policy *p, const char *db_path, char *e
 	pthread_mutex_init(&t->refresh_lock, NULL);
 	t->root = strdup(p->trust[0].root);
 	t->admindir = strdup(p->trust[0].admindir);
-	if (!t->root || !t->admindir) {
+	t->db_path = strdup(db_path);
+	if (!t->root || !t->admindir || !t->db_path) {
 		snprintf(err, errlen, "trust: out of memory");
 		goto fail;
 	}
@@ -71,7 +73,48 @@ void trust_close(struct trust *t)
 	pthread_mutex_destroy(&t->refresh_lock);
 	free(t->root);
 	free(t->admindir);
+	free(t->db_path);
 	free(t);
+}
+
+struct path_walk {
+	const char *root;
+	int (*fn)(void *ctx, const char *path);
+	void *ctx;
+};
+
+static int under_root(void *ctx, const char *listed)
+{
+	struct path_walk *w = ctx;
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s%s", w->root, listed) >= (int)sizeof(path))
+		return 0;   /* no such file can be opened either */
+	return w->fn(w->ctx, path);
+}
+
+int trust_foreach_path(struct trust *t, int (*fn)(void *ctx, const char *path), void *ctx)
+{
+	char err[320];
+	struct path_walk w = { .root = strcmp(t->root, "/") ? t->root : "", .fn = fn, .ctx = ctx };
+	/* A connection of its own: a walk of thousands of rows must not hold
+	 * the lookups' connection (and lock) that execs wait on. */
+	struct gk_db *db = db_open(t->db_path, err, sizeof(err));
+
+	if (!db) {
+		log_msg(GK_LOG_ERR, "error=\"trust: %s\"", err);
+		return -1;
+	}
+	int rc = db_trust_paths_foreach(db, t->source_id, under_root, &w);
+	if (rc < 0)
+		log_msg(GK_LOG_ERR, "error=\"trust: %s\"", db_errmsg(db));
+	db_close(db);
+	return rc;
+}
+
+bool trust_changes_pending(struct trust *t)
+{
+	return t && atomic_load(&t->pending);
 }
 
 void trust_on_change(struct trust *t, void (*fn)(void *ctx), void *ctx)
@@ -281,8 +324,8 @@ static void flush_kernel_cache(void *ctx)
 	struct gk_daemon *d = ctx;
 
 	/* Allows cached for files no longer trusted (apt remove, a changed
-	 * md5sums) must go; everything refills lazily on the next miss. */
-	kcache_forget_all(d->kc);
+	 * md5sums) must go; the walk and the next misses refill. */
+	prejudge_flush(d);
 }
 
 int trust_daemon_start(struct gk_daemon *d, char *err, size_t errlen)

@@ -56,6 +56,13 @@ bool trust_policy_compatible(const struct gk_daemon *d, const struct gk_policy *
  * first. False when t is NULL (no trust source). */
 bool trust_written_by_dpkg(const struct trust *t, pid_t pid, const char *exe);
 
+/* Every file the index could vouch for (listed with an MD5), as a path
+ * under the source's root, to fn (non-zero stops the walk and is returned;
+ * -1: the store could not be read, logged). Over a connection of its own. */
+int trust_foreach_path(struct trust *t, int (*fn)(void *ctx, const char *path), void *ctx);
+/* dpkg changed something the index has not applied yet (NULL: false). */
+bool trust_changes_pending(struct trust *t);
+
 /* Apply what changed in dpkg's database now (tests, and the miss path). */
 int trust_refresh(struct trust *t);
 

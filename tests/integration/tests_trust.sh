@@ -15,6 +15,7 @@ TESTS+=(
 	trust_diversion_judged_as_dpkg:40
 	trust_merged_usr_alias_either_path:40
 	trust_status_and_restart_keep_index:60
+	trust_prejudged_before_first_exec:60
 )
 
 # ---------------------------------------------------------------- helpers
@@ -89,6 +90,24 @@ expect_query() {
 	local got
 	got=$(query_field "$1" "$2")
 	[[ $got == "$3" ]] || fail "query $1: $2 is '$got', expected '$3'"
+}
+
+# wait_prejudge_walks N: STATUS once the prejudge walk has finished N
+# times (it starts 2 s after the start or the last trust change).
+wait_prejudge_walks() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		status_json
+		[[ $(jget prejudge_walks) -ge $1 ]] && return 0
+		sleep 0.1
+	done
+	fail "fewer than $1 prejudge walks after 20 s: $STATUS"
+}
+
+expect_status() {
+	local got
+	got=$(jget "$1")
+	[[ $got == "$2" ]] || fail "status $1 is '$got', expected '$2' ($3)"
 }
 
 # ---------------------------------------------------------------- tests
@@ -231,4 +250,37 @@ t_trust_status_and_restart_keep_index() {
 	ctl_ok status
 	[[ $(field_of "$CTL_OUT" trust_refresh_errors) == 0 ]] ||
 		fail "the restart re-read the lists: $(field_of "$CTL_OUT" trust_last_error)"
+}
+
+# The walk judges what dpkg installed before anyone runs it: every listed
+# regular file with an execute bit, nothing else; it caches no deny, and in
+# fanotify mode no allow either (that would hold a lease on a guess).
+t_trust_prejudged_before_first_exec() {
+	local d0
+	trust_setup
+	put_prog usr/bin/hello
+	put_prog usr/bin/world
+	put_prog usr/bin/changed
+	put_prog usr/share/doc/hello/readme
+	chmod 0644 "$R/usr/share/doc/hello/readme" || fail "cannot chmod readme"
+	ln -s hello "$R/usr/bin/link" || fail "cannot make the symlink"
+	pkg_install hello 1.0-1 /usr/bin/hello /usr/bin/world /usr/bin/changed \
+		/usr/share/doc/hello/readme /usr/bin/link
+	printf 'patched\n' >>"$R/usr/bin/changed" || fail "cannot modify changed"
+	start_daemon
+	status_json
+	d0=$(jget digests_stored)
+	wait_prejudge_walks 1
+	note "after the first walk: prejudged $(jget prejudged_programs), digests_stored $d0 -> $(jget digests_stored)"
+	expect_status prejudge_last_walk_programs 3 "hello, world, changed: not the readme, not the symlink"
+	expect_status prejudged_cached 0 "fanotify mode: an allow cached on a guess would hold a lease"
+	expect_status prejudge waiting "after its walk"
+	[[ $(jget digests_stored) -ge $((d0 + 3)) ]] || fail "the walk stored no digests: $STATUS"
+	expect_runs "$R/usr/bin/hello" "prejudged, packaged: "
+	expect_eperm "$R/usr/bin/changed" "prejudged, differs from dpkg's MD5: "
+	put_prog usr/bin/extra
+	pkg_install extra 1.0-1 /usr/bin/extra
+	wait_prejudge_walks 2
+	expect_status prejudge_last_walk_programs 4 "a trust change walks again, with the new package"
+	expect_runs "$R/usr/bin/extra" "the new package's program: "
 }

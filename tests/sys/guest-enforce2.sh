@@ -4,7 +4,7 @@
 . /root/gk/guest-lib.sh
 . /root/gk/sys-lib.sh
 export DEBIAN_FRONTEND=noninteractive
-cd /root/gk
+cd /root/gk || exit 1
 # newprog PATH TAG: a program no package installed (true + an 8-byte tag)
 newprog() { cp /usr/bin/true "$1" && printf '%s' "$2" >>"$1"; }
 is_active() { [ "$(systemctl is-active gatekeeperd)" = active ]; }
@@ -60,6 +60,30 @@ expect "a login shell works" "rc=0 hello" "$(runs runuser -l root -c 'echo hello
 expect "systemctl works" "rc=0 active" "$(runs systemctl is-active gatekeeperd)"
 expect "apt works (apt-get update runs its methods)" "rc=0" "$(runs apt-get update)"
 expect "journalctl works" "rc=0" "$(runs journalctl -n 1 --no-pager)"
+
+# --- packaged programs are judged before their first exec (the prejudge
+# walk): the first exec since boot of one is a kernel hit ---
+jnum() { gatekeeper-ctl --json status 2>/dev/null | tr -d ' \n' | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+walked() { [ "$(jnum prejudge_walks)" -ge 1 ] 2>/dev/null; }
+if wait_for 300 walked; then
+	ok "the prejudge walk finished at $(elapsed): $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'prejudged programs=.*' | tail -n 1)"
+else
+	not_ok "the prejudge walk finished" "$(gatekeeper-ctl status 2>&1 | grep -i prejudge | flat)"
+fi
+cached=$(jnum prejudged_cached)
+expect "it cached the allows of packaged programs in the kernel" "cached: many" \
+	"cached: $([ "${cached:-0}" -ge 100 ] && echo many || echo "${cached:-none} of $(jnum prejudged_programs)")"
+# tsort: packaged (coreutils), run by nothing at boot. A decision entry is
+# written for every exec the daemon judges (log_allows); the unpackaged
+# program's refusal after it is a marker: its entry comes after tsort's.
+logged() { journalctl -q -b -u gatekeeperd -o export | grep -qx "GK_PATH=$1"; }
+before=$(logged /usr/bin/tsort && echo logged || echo none)
+out=$(runs /usr/bin/tsort --version | cut -c1-4)
+newprog /tmp/gk-marker gkmark01
+refused /tmp/gk-marker && wait_for 30 logged /tmp/gk-marker && marker=seen || marker=missing
+after=$(logged /usr/bin/tsort && echo "judged by the daemon" || echo "kernel hit")
+expect "the first exec of a packaged program since boot ran as a kernel hit (no decision entry)" \
+	"rc=0 none, marker seen: kernel hit" "$out $before, marker $marker: $after"
 
 # --- programs from outside the package manager are refused, allow admits them ---
 mkdir -p /home/u

@@ -331,6 +331,46 @@ static void lookups(void **state)
 	trust_close(t);
 }
 
+struct listed {
+	char paths[8][512];
+	int n;
+};
+
+static int collect_path(void *ctx, const char *path)
+{
+	struct listed *l = ctx;
+
+	if (l->n == 8)
+		return 7;
+	snprintf(l->paths[l->n++], sizeof(l->paths[0]), "%s", path);
+	return 0;
+}
+
+/* What the prejudge walk is given: each path with an MD5 once (tool is
+ * listed by two packages), under the root; no directory, none without MD5. */
+static void paths_with_digests(void **state)
+{
+	struct fx *fx = *state;
+	struct listed l = { .n = 0 };
+	char want[512];
+	struct trust *t;
+
+	make_packages(fx);
+	t = open_trust(fx);
+	assert_int_equal(trust_foreach_path(t, collect_path, &l), 0);
+	assert_int_equal(l.n, 2);
+	snprintf(want, sizeof(want), "%s/bin/hello", fx->root);
+	assert_true(!strcmp(l.paths[0], want) || !strcmp(l.paths[1], want));
+	snprintf(want, sizeof(want), "%s/usr/bin/tool", fx->root);
+	assert_true(!strcmp(l.paths[0], want) || !strcmp(l.paths[1], want));
+	/* fn's non-zero return stops the walk and is what the walk returns */
+	l.n = 8;
+	assert_int_equal(trust_foreach_path(t, collect_path, &l), 7);
+	assert_false(trust_changes_pending(t));
+	assert_false(trust_changes_pending(NULL));
+	trust_close(t);
+}
+
 static void merged_usr_both_ways(void **state)
 {
 	struct fx *fx = *state;
@@ -543,6 +583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(package_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(diversions, setup, teardown),
 		cmocka_unit_test_setup_teardown(lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(paths_with_digests, setup, teardown),
 		cmocka_unit_test_setup_teardown(merged_usr_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(upgrade_remove_and_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
