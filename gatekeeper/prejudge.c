@@ -93,9 +93,15 @@ static int open_program(const char *path)
 	return fd;
 }
 
+/* Stop walking: stopping, or a new request (the next walk starts over), or
+ * dpkg is at work. Then walk again once it has settled: a refresh that finds
+ * nothing trust-relevant changed flushes nothing and would ask for no walk. */
 static bool walk_interrupted(struct gk_prejudge *pj)
 {
+	bool dpkg_busy = trust_changes_pending(pj->d->trust);
 	pthread_mutex_lock(&pj->lock);
+	if (dpkg_busy)
+		pj->requested = true;
 	bool stop = pj->stopping || pj->requested;
 	pthread_mutex_unlock(&pj->lock);
 	return stop;
@@ -124,13 +130,14 @@ static void walk(struct gk_prejudge *pj)
 	uint64_t programs = 0;
 	int64_t began = gk_mono_us();
 	atomic_store(&pj->walking, true);
+	if (walk_interrupted(pj))
+		goto out;
 	if (trust_foreach_path(d->trust, add_path, &paths) != 0) {
 		log_msg(GK_LOG_ERR, "error=\"prejudge: cannot list the packaged files\"");
 		goto out;
 	}
 	for (size_t i = 0; i < paths.n; i++) {
-		/* dpkg is at work: its next change flushes and asks for a walk. */
-		if (walk_interrupted(pj) || trust_changes_pending(d->trust))
+		if (walk_interrupted(pj))
 			goto out;
 		int fd = open_program(paths.v[i]);
 		if (fd < 0)
