@@ -114,9 +114,12 @@ def main():
     if r.returncode != 0:
         bad.append("exec through the hostile spawner: exit %d" % r.returncode)
     want = set(paths) | {exe}
-    for _ in range(100):  # the audit writer logs after the reply
+    # The audit writer logs after the reply. Wait for the hostile spawner's
+    # own exec (a path) and for the exec it made (its exe): the first comes
+    # before the second, and seeing it alone said nothing of the other.
+    for _ in range(100):
         seen, exes = read_log(logpath, [])
-        if want <= seen | {e for e in exes if e == exe}:
+        if want <= seen | {e for e in exes if e == exe} and exe in exes:
             break
         time.sleep(0.1)
     seen, exes = read_log(logpath, bad)
