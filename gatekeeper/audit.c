@@ -226,17 +226,6 @@ static void prune(struct audit_writer *w, int64_t *last_us)
 		log_msg(GK_LOG_INFO, "audit_pruned rows=%lld", (long long)n);
 }
 
-/* Now + ms on the clock of the writer's condition variable. */
-static struct timespec deadline_in_ms(int ms)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_nsec += (long)ms * 1000000L;
-	t.tv_sec += t.tv_nsec / 1000000000L;
-	t.tv_nsec %= 1000000000L;
-	return t;
-}
-
 /* Take what is queued (the log lines go out now, the rows when the store
  * takes them), appended to what is still held. */
 static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bool wait_for_more,
@@ -244,7 +233,7 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 {
 	pthread_mutex_lock(&w->lock);
 	if (held) {
-		struct timespec until = deadline_in_ms(backoff_ms);
+		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, backoff_ms);
 		/* The full pause, whatever arrives: a full disk fails at once. */
 		while (!w->stopping &&
 		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
@@ -255,7 +244,7 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 				pthread_cond_wait(&w->cond, &w->lock);
 		/* One tick: gather what follows the first record for a moment,
 		 * or (lingering) see what came meanwhile. */
-		struct timespec until = deadline_in_ms(AUDIT_GATHER_MS);
+		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, AUDIT_GATHER_MS);
 		while ((w->head || w->lingering) && !w->stopping && !w->hurry &&
 		       w->len - w->held < AUDIT_BATCH &&
 		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
@@ -412,7 +401,7 @@ void audit_sync(struct gk_daemon *d)
 		return;
 	pthread_mutex_lock(&w->lock);
 	uint64_t target = w->n_submitted;
-	struct timespec until = deadline_in_ms(AUDIT_SYNC_MAX_MS);
+	struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, AUDIT_SYNC_MAX_MS);
 	while (w->n_done < target && !w->stopping && !w->stalled_since_us) {
 		w->hurry = true;
 		pthread_cond_broadcast(&w->cond);

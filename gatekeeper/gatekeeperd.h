@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "db/db.h"
 #include "gatekeeper/kcache.h"
@@ -28,6 +29,8 @@ void log_msg(enum gk_log_level level, const char *fmt, ...)
 void log_kv(char *buf, size_t size, size_t *len, const char *key, const char *value);
 int64_t gk_now_us(void);        /* CLOCK_REALTIME */
 int64_t gk_mono_us(void);       /* CLOCK_MONOTONIC */
+/* Now + ms on clk: the deadline of a pthread_cond_timedwait on that clock. */
+struct timespec gk_deadline_in_ms(clockid_t clk, int ms);
 
 /* ---- identify.c: SHA-256 of a file through its fd, with a cache ---- */
 struct file_id {

@@ -128,13 +128,7 @@ static void cache_store(struct hash_cache *hc, const struct file_id *id,
 
 static void wait_a_moment(pthread_cond_t *cond, pthread_mutex_t *lock)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += 10 * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	struct timespec until = gk_deadline_in_ms(CLOCK_REALTIME, 10);
 	pthread_cond_timedwait(cond, lock, &until);
 }
 

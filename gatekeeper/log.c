@@ -142,3 +142,13 @@ static int64_t clock_us(clockid_t clk)
 
 int64_t gk_now_us(void) { return clock_us(CLOCK_REALTIME); }
 int64_t gk_mono_us(void) { return clock_us(CLOCK_MONOTONIC); }
+
+struct timespec gk_deadline_in_ms(clockid_t clk, int ms)
+{
+	struct timespec t;
+	clock_gettime(clk, &t);
+	t.tv_nsec += (long)ms * 1000000L;
+	t.tv_sec += t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	return t;
+}

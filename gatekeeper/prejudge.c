@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,11 +146,12 @@ static void walk(struct gk_prejudge *pj)
 		judge_program(pj, fd, &programs);
 		close(fd);
 	}
-	atomic_store(&pj->last_walk_ms, (uint64_t)(gk_mono_us() - began) / 1000);
+	uint64_t took_ms = (uint64_t)(gk_mono_us() - began) / 1000;
+	atomic_store(&pj->last_walk_ms, took_ms);
 	atomic_store(&pj->last_walk_programs, programs);
 	atomic_fetch_add(&pj->walks, 1);
-	log_msg(GK_LOG_INFO, "prejudged programs=%llu files_listed=%zu took_ms=%lld",
-		(unsigned long long)programs, paths.n, (long long)(gk_mono_us() - began) / 1000);
+	log_msg(GK_LOG_INFO, "prejudged programs=%llu files_listed=%zu took_ms=%llu",
+		(unsigned long long)programs, paths.n, (unsigned long long)took_ms);
 out:
 	atomic_store(&pj->walking, false);
 	free_paths(&paths);
@@ -163,14 +165,7 @@ static bool wait_for_request(struct gk_prejudge *pj)
 		pthread_cond_wait(&pj->cond, &pj->lock);
 	while (pj->requested && !pj->stopping) {
 		pj->requested = false;
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += SETTLE_MS / 1000;
-		until.tv_nsec += (SETTLE_MS % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, SETTLE_MS);
 		int rc = 0;
 		while (!pj->requested && !pj->stopping && rc != ETIMEDOUT)
 			rc = pthread_cond_timedwait(&pj->cond, &pj->lock, &until);
@@ -259,29 +254,19 @@ void prejudge_flush(struct gk_daemon *d)
 	pthread_mutex_unlock(&pj->lock);
 }
 
-void prejudge_get_stats(const struct gk_prejudge *pj, struct prejudge_stats *out)
+void prejudge_report(struct gk_prejudge *pj, struct proto_buf *reply)
 {
-	*out = (struct prejudge_stats){ 0 };
-	if (!pj)
-		return;
-	struct gk_prejudge *p = (struct gk_prejudge *)pj;
-	out->running = true;
-	out->walking = atomic_load(&p->walking);
-	out->walks = atomic_load(&p->walks);
-	out->judged = atomic_load(&p->judged);
-	out->cached = atomic_load(&p->cached);
-	out->last_walk_ms = atomic_load(&p->last_walk_ms);
-	out->last_walk_programs = atomic_load(&p->last_walk_programs);
-}
-
-void prejudge_report(const struct gk_prejudge *pj, struct proto_buf *reply)
-{
-	struct prejudge_stats s;
-	prejudge_get_stats(pj, &s);
-	proto_str(reply, "prejudge", !s.running ? "off: no trust source" : s.walking ? "walking" : "waiting");
-	proto_num(reply, "prejudge_walks", (int64_t)s.walks);
-	proto_num(reply, "prejudged_programs", (int64_t)s.judged);
-	proto_num(reply, "prejudged_cached", (int64_t)s.cached);
-	proto_num(reply, "prejudge_last_walk_programs", (int64_t)s.last_walk_programs);
-	proto_num(reply, "prejudge_last_walk_ms", (int64_t)s.last_walk_ms);
+	static const struct { const char *key; size_t off; } counters[] = {
+#define C(key, field) { key, offsetof(struct gk_prejudge, field) }
+		C("prejudge_walks", walks), C("prejudged_programs", judged),
+		C("prejudged_cached", cached), C("prejudge_last_walk_programs", last_walk_programs),
+		C("prejudge_last_walk_ms", last_walk_ms),
+#undef C
+	};
+	proto_str(reply, "prejudge", !pj ? "off: no trust source" :
+				     atomic_load(&pj->walking) ? "walking" : "waiting");
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		atomic_uint_fast64_t *c = pj ? (atomic_uint_fast64_t *)((char *)pj + counters[i].off) : NULL;
+		proto_num(reply, counters[i].key, c ? (int64_t)atomic_load(c) : 0);
+	}
 }

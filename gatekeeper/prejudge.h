@@ -38,17 +38,10 @@ void prejudge_free(struct gk_prejudge *pj);
  * once the flushes settle. The one way the daemon flushes. */
 void prejudge_flush(struct gk_daemon *d);
 
-struct prejudge_stats {
-	bool running, walking;
-	uint64_t walks;           /* walks finished */
-	uint64_t judged;          /* programs judged, over all walks */
-	uint64_t cached;          /* of them, allows cached in the kernel */
-	uint64_t last_walk_ms;    /* duration of the last finished walk */
-	uint64_t last_walk_programs;
-};
-/* status: prejudge (off, waiting, walking) and the counters above. */
+/* status: prejudge (off, waiting, walking); with a walker, walks finished,
+ * programs judged over all walks and, of them, allows cached in the kernel,
+ * and the last finished walk's programs and duration. */
 struct proto_buf;
-void prejudge_report(const struct gk_prejudge *pj, struct proto_buf *reply);
-void prejudge_get_stats(const struct gk_prejudge *pj, struct prejudge_stats *out);  /* NULL: zeros */
+void prejudge_report(struct gk_prejudge *pj, struct proto_buf *reply);
 
 #endif
