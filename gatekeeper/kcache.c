@@ -133,28 +133,29 @@ const char *kcache_why(const struct kcache *kc) { return kc->why; }
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged)
 {
 	if (!kc->enabled)
-		return 0;
-	int rc = 0;
-	if (kc->bpf && kcache_bpf_record_judged(kc->bpf, fd, verdict, judged) < 0)
-		rc = -1;
+		return 1;
+	int rc = 1;
+	if (kc->bpf)
+		rc = kcache_bpf_record_judged(kc->bpf, fd, verdict, judged) < 0 ? -1 : 0;
 	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	bool (*may_pin)(void *, dev_t) = kc->may_pin;
-	if (kc->group_fd < 0 || fan_cache_off(kc))
-		;   /* between two groups, or no cache wanted: the next exec is judged again */
-	else if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM) {
-		/* a lease holds the file open: only where that cannot block an unmount */
-		if (!may_pin || may_pin(kc->pin_ctx, judged->st_dev))
-			rc = leases_hold(kc->leases, fd, judged->st_dev, judged->st_ino, kc->group_fd,
-					 kc->mask);
+	/* Between two groups, or no cache wanted: the next exec is judged again. */
+	if (kc->group_fd >= 0 && !fan_cache_off(kc)) {
+		if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM)
+			/* a lease holds the file open: only where that cannot block an unmount */
+			rc = !may_pin || may_pin(kc->pin_ctx, judged->st_dev)
+				     ? leases_hold(kc->leases, fd, judged->st_dev, judged->st_ino,
+						   kc->group_fd, kc->mask)
+				     : -1;
 		else
-			rc = -1;
-	} else
-		rc = fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
-				   kc->mask, fd, NULL);
-	if (rc == 0 && kc->group_fd >= 0)
-		__atomic_add_fetch(&kc->ignore_marks, 1, __ATOMIC_RELAXED);
+			rc = fanotify_mark(kc->group_fd,
+					   FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
+					   kc->mask, fd, NULL);
+		if (rc == 0)
+			__atomic_add_fetch(&kc->ignore_marks, 1, __ATOMIC_RELAXED);
+	}
 	pthread_rwlock_unlock(&kc->group_lock);
 	return rc;
 }

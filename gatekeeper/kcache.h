@@ -72,7 +72,9 @@ const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
 
 /* Record the verdict for the inode behind fd (a fanotify event fd), judged
  * when the file had the st_dev, st_ino, st_ctim and st_size of judged: if
- * it has changed since, the kernel holds the verdict stale. */
+ * it has changed since, the kernel holds the verdict stale. Returns 0 when
+ * the kernel now holds it, 1 when there was nothing to record it in (kernel
+ * caches off, between two groups), -1 on error. */
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged);
 /* Take back what kcache_record set for the inode of fd (it changed while it
  * was being judged). */

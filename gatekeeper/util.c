@@ -1,8 +1,9 @@
 /* Small helpers that several daemon modules share. */
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
-
-#include <stdint.h>
 
 #include "gatekeeper/util.h"
 
@@ -20,11 +21,41 @@ static void proc_readlink(const char *link, char *out, size_t size)
 	out[n > 0 ? n : 0] = '\0';
 }
 
+/* This process's /proc/PID/fd, opened once, with the pid that opened it
+ * (pid << 32 | fd): a name looked up there is one path component instead
+ * of four (/proc, self, PID, fd), on every miss before the reply. It is
+ * global because what it names is: the process's one fd table. A forked
+ * child sees another pid and opens its own. */
+static _Atomic uint64_t fd_dir_of_pid;
+
+static int proc_fd_dir(void)
+{
+	uint64_t me = (uint64_t)(uint32_t)getpid() << 32;
+	uint64_t cur = atomic_load(&fd_dir_of_pid);
+	if (cur && (cur & ~0xffffffffull) == me)
+		return (int)(uint32_t)cur;
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -1;
+	if (atomic_compare_exchange_strong(&fd_dir_of_pid, &cur, me | (uint32_t)dir))
+		return dir;
+	close(dir);   /* another thread's is in place (cur now holds it) */
+	return (cur & ~0xffffffffull) == me ? (int)(uint32_t)cur : -1;
+}
+
 void gk_fd_path(int fd, char *out, size_t size)
 {
-	char link[64];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	proc_readlink(link, out, size);
+	char name[16];
+	int dir = proc_fd_dir();
+	snprintf(name, sizeof(name), "%d", fd);
+	if (dir < 0) {
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		proc_readlink(link, out, size);
+		return;
+	}
+	ssize_t n = readlinkat(dir, name, out, size - 1);
+	out[n > 0 ? n : 0] = '\0';
 }
 
 void gk_pid_exe(pid_t pid, char *out, size_t size)
