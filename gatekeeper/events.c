@@ -21,6 +21,7 @@
 #include "gatekeeper/gatekeeperd.h"
 
 #define WATCHDOG_TICK_MS 10
+#define WATCHDOG_IDLE_MAX_MS 1000
 
 /* What only the daemon needs of an event in flight; what the sentinel
  * needs too is the slot of the same index in d->shared. */
@@ -50,7 +51,8 @@ struct gk_events {
 	pthread_t *workers, watchdog;
 	unsigned n_workers;                 /* started */
 	bool watchdog_started;
-	atomic_bool watchdog_stopping;      /* after the workers: queued events keep their deadline */
+	bool watchdog_stopping;             /* under q_lock; after the workers: queued events keep their deadline */
+	pthread_cond_t watchdog_cond;       /* ends the watchdog's sleep at stop */
 };
 
 /* Someone else claimed the answer (the watchdog, or the sentinel while we
@@ -219,14 +221,38 @@ static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdi
 	}
 }
 
+/* How long the watchdog sleeps: a tick while an event is in flight; with
+ * none, half a deadline (at most WATCHDOG_IDLE_MAX_MS). An event admitted
+ * meanwhile has a whole deadline ahead of it, so the watchdog is back in
+ * time, and its heartbeat stays younger than a deadline (the sentinel's
+ * sign of life). An idle daemon must not wake a hundred times a second: on
+ * a small or emulated machine every wake-up is taken from the execs that
+ * the kernel answers without us. */
+static int watchdog_sleep_ms(struct gk_daemon *d, int64_t limit_us)
+{
+	if (atomic_load(&d->stats.pending) > 0)
+		return WATCHDOG_TICK_MS;
+	int64_t ms = limit_us / 2000;
+	return ms < WATCHDOG_TICK_MS ? WATCHDOG_TICK_MS
+	       : ms > WATCHDOG_IDLE_MAX_MS ? WATCHDOG_IDLE_MAX_MS : (int)ms;
+}
+
 static void *watchdog_main(void *arg)
 {
 	struct gk_events *ev = arg;
 	struct gk_daemon *d = ev->d;
 	pthread_setname_np(pthread_self(), "gk-watchdog");
-	const struct timespec tick = { 0, WATCHDOG_TICK_MS * 1000000L };
-	while (!atomic_load(&ev->watchdog_stopping)) {
-		nanosleep(&tick, NULL);
+	int sleep_ms = WATCHDOG_TICK_MS;
+	for (;;) {
+		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, sleep_ms);
+		pthread_mutex_lock(&ev->q_lock);
+		while (!ev->watchdog_stopping &&
+		       pthread_cond_timedwait(&ev->watchdog_cond, &ev->q_lock, &until) != ETIMEDOUT)
+			;
+		bool stopping = ev->watchdog_stopping;
+		pthread_mutex_unlock(&ev->q_lock);
+		if (stopping)
+			return NULL;
 		pthread_rwlock_rdlock(&d->policy_lock);
 		int64_t limit = (int64_t)d->policy->decision_timeout_ms * 1000;
 		enum gk_verdict fallback = d->policy->on_error;
@@ -236,8 +262,8 @@ static void *watchdog_main(void *arg)
 		atomic_store(&ev->sh->on_error, fallback);
 		atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
 		watchdog_sweep(ev, limit, fallback);
+		sleep_ms = watchdog_sleep_ms(d, limit);
 	}
-	return NULL;
 }
 
 void events_set_judge(struct gk_events *ev, events_judge_fn *fn)
@@ -262,6 +288,11 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	ev->max_pending = ev->n_slots - EVENTS_READ_BATCH;
 	pthread_mutex_init(&ev->q_lock, NULL);
 	pthread_cond_init(&ev->q_cond, NULL);
+	pthread_condattr_t monotonic;
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&ev->watchdog_cond, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
 	ev->free_list = calloc(ev->n_slots, sizeof(int));
 	ev->queue = calloc(ev->n_slots, sizeof(int));
@@ -455,11 +486,15 @@ void events_stop(struct gk_events *ev)
 			atomic_store(&ev->slots[i].cancel, true);
 	for (unsigned i = 0; i < ev->n_workers; i++)
 		pthread_join(ev->workers[i], NULL);
-	atomic_store(&ev->watchdog_stopping, true);
+	pthread_mutex_lock(&ev->q_lock);
+	ev->watchdog_stopping = true;
+	pthread_cond_signal(&ev->watchdog_cond);
+	pthread_mutex_unlock(&ev->q_lock);
 	if (ev->watchdog_started)
 		pthread_join(ev->watchdog, NULL);
 	pthread_mutex_destroy(&ev->q_lock);
 	pthread_cond_destroy(&ev->q_cond);
+	pthread_cond_destroy(&ev->watchdog_cond);
 	free(ev->slots);
 	free(ev->free_list);
 	free(ev->queue);

@@ -35,6 +35,8 @@
 #include "gatekeeper/gatekeeperd.h"
 
 #define SENTINEL_TICK_MS 20
+#define SENTINEL_QUIET_US 1000000    /* no event read for this long, none in flight: quiet */
+#define QUIET_MAX_MS 5000
 #define SENTINEL_MAX_GROUPS 8
 
 struct sentinel_msg {
@@ -247,6 +249,27 @@ static void on_message(int sock, struct watched_group *groups)
 		close(fd);
 }
 
+/* Nothing in flight: no slot in use, no group with an unread event, and
+ * the reader has read nothing for a second. */
+static bool sentinel_quiet(struct gk_shared *sh, const struct watched_group *groups)
+{
+	if (gk_mono_us() - atomic_load(&sh->reader_beat_us) < SENTINEL_QUIET_US)
+		return false;
+	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
+		if (groups[i].fd >= 0 && groups[i].readable_since_us)
+			return false;
+	for (unsigned i = 0; i < sh->n_slots; i++)
+		if (atomic_load(&sh->slots[i].state) != SLOT_FREE)
+			return false;
+	return true;
+}
+
+static int quiet_ms(struct gk_shared *sh)
+{
+	int64_t ms = atomic_load(&sh->timeout_us) / 1000;
+	return ms < SENTINEL_TICK_MS ? SENTINEL_TICK_MS : ms > QUIET_MAX_MS ? QUIET_MAX_MS : (int)ms;
+}
+
 static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 {
 	struct watched_group groups[SENTINEL_MAX_GROUPS];
@@ -266,10 +289,16 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 			{ .fd = pidfd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
 			p[2 + i] = (struct pollfd){ .fd = groups[i].fd, .events = POLLIN };
-		/* Wait on the daemon and its messages only: waking on every event
-		 * of the groups would take CPU from the very execs we guard. Their
-		 * readability is sampled once a tick. */
-		if (poll(p, 2, SENTINEL_TICK_MS) < 0 && errno != EINTR)
+		/* Busy: wait on the daemon and its messages only, and sample the
+		 * groups' readability once a tick (waking on every event would take
+		 * CPU from the very execs we guard). Quiet: a new event wakes us,
+		 * and otherwise one look a deadline (at most QUIET_MAX_MS) finds
+		 * events a frozen reader read but never entered in a slot
+		 * (answer_unlisted): an idle daemon must not cost the host a
+		 * wake-up every 20 ms. */
+		bool quiet = sentinel_quiet(sh, groups);
+		int n_fds = quiet ? 2 + SENTINEL_MAX_GROUPS : 2;
+		if (poll(p, n_fds, quiet ? quiet_ms(sh) : SENTINEL_TICK_MS) < 0 && errno != EINTR)
 			_exit(1);
 		if (p[0].revents)
 			_exit(0);                   /* the daemon died: let the kernel release */

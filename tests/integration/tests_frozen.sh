@@ -9,6 +9,7 @@
 TESTS+=(
 	frozen_daemon_answered_by_sentinel:90
 	overload_keeps_known_verdicts:90
+	idle_daemon_sleeps:60
 )
 
 # frozen_exec PATH OUT: exec PATH, write "RESULT MS" to OUT.
@@ -111,4 +112,49 @@ t_overload_keeps_known_verdicts() {
 	((bad == 0)) || fail "$bad execs of a file with a known verdict were refused or hung under overload"
 	((overloads >= 1)) || fail "the queue never overflowed (overloads=0): the test proved nothing"
 	grep -q 'errno:EPERM' "$T/new.out" || fail "no new file got the overload verdict: $(cat "$T/new.out")"
+}
+
+# wakeups PID...: context switches so far of every thread of each process.
+wakeups() {
+	local p n=0 v
+	for p in "$@"; do
+		for v in $(cat /proc/"$p"/task/*/status 2>/dev/null |
+			sed -n 's/^\(non\)\{0,1\}voluntary_ctxt_switches:[[:space:]]*//p'); do
+			n=$((n + v))
+		done
+	done
+	echo "$n"
+}
+
+# An idle daemon, and one whose execs the kernel answers from its cache,
+# sleeps: its watchdog wakes about once a second, the sentinel not at all
+# (each used to tick every 10 and 20 ms: 150 wake-ups a second, taken from
+# the execs on a small or emulated machine). The kernel hits are proved
+# too: no permission event reached the daemon meanwhile.
+t_idle_daemon_sleeps() {
+	local sentinel before after events_before events_after i n
+	mkbin cached
+	write_policy enforce allow
+	start_daemon
+	sentinel=$(pgrep -P "$DPID" | head -n 1)
+	[[ -n $sentinel ]] || fail "no sentinel process under gatekeeperd $DPID"
+	expect_runs "$BIN/cached" "first exec (a miss): "
+	# the audit writer lingers a second after the last decision; the
+	# sentinel waits a second after the last event read
+	sleep 2.5
+	events_before=$(stat_num perm_events)
+	before=$(wakeups "$DPID" "$sentinel")
+	for ((i = 0; i < 20; i++)); do
+		expect_runs "$BIN/cached" "cached exec $i: "
+	done
+	sleep 3
+	after=$(wakeups "$DPID" "$sentinel")
+	events_after=$(stat_num perm_events)
+	n=$((after - before))
+	note "20 cached execs and 3 s idle: $n context switches of the daemon and its sentinel; perm events $events_before -> $events_after"
+	((events_after == events_before)) ||
+		fail "cached execs reached the daemon ($events_before -> $events_after perm events)"
+	((n <= 25)) || fail "the idle daemon woke $n times in about 3 s (a ticking watchdog or sentinel: 150 a second)"
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC"
 }

@@ -350,6 +350,45 @@ static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
 	shared_free(sh);
 }
 
+/* A sentinel with nothing in flight sleeps (no 20 ms tick), yet still
+ * looks once a deadline: a reader that froze between read(2) and the slot
+ * table left events only its descriptor numbers name. Here this process
+ * plays the frozen daemon, and an open descriptor is such an event. */
+static void test_quiet_sentinel_finds_unlisted_events(void **state)
+{
+	(void)state;
+	char err[256];
+	int sv[2];
+	struct fanotify_response r;
+	struct gk_shared *sh = shared_new(4);
+	assert_non_null(sh);
+	atomic_store(&sh->timeout_us, 1000000);    /* above the second after which it is quiet */
+	atomic_store(&sh->on_error, GK_VERDICT_DENY);
+	atomic_store(&sh->reader_beat_us, gk_mono_us() - 10000000);     /* idle for 10 s */
+	atomic_store(&sh->watchdog_beat_us, gk_mono_us() + 3600000000LL); /* alive */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct gk_sentinel *sen = sentinel_start(sh, err, sizeof(err));
+	assert_non_null(sen);
+	uint32_t id = sentinel_add_group(sen, sv[0]);
+	assert_true(id > 0);
+	usleep(200000);   /* quiet by now */
+	int unlisted = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(unlisted >= 0);
+	/* read 1.5 s ago, then frozen: nothing wakes the quiet sentinel but
+	 * its own look, due within a deadline */
+	atomic_store(&sh->reader_beat_us, gk_mono_us() - 1500000);
+	atomic_store(&sh->watchdog_beat_us, gk_mono_us() - 1500000);
+	assert_true(response_for(sv[1], unlisted, &r));
+	assert_int_equal(r.response, FAN_DENY);
+
+	sentinel_drop_group(sen, id);
+	sentinel_stop(sen);
+	close(unlisted);
+	close(sv[0]);
+	close(sv[1]);
+	shared_free(sh);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_overload_spares_known_verdicts),
 		cmocka_unit_test(test_start_stop_start),
 		cmocka_unit_test(test_sentinel_stands_in_for_a_frozen_daemon),
+		cmocka_unit_test(test_quiet_sentinel_finds_unlisted_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
