@@ -297,25 +297,55 @@ static bool response_for(int sock, int fd, struct fanotify_response *r)
 	return false;
 }
 
+/* A sentinel watching one fake group (sv[0]; the test reads its responses
+ * from sv[1]), the shared table with deadline timeout_us, on_error deny and
+ * the daemon's two heartbeats as given (0: never). */
+struct sentinel_fx {
+	struct gk_shared *sh;
+	struct gk_sentinel *sen;
+	int sv[2];
+	uint32_t id;
+};
+
+static void sentinel_up(struct sentinel_fx *fx, int64_t timeout_us, int64_t reader_beat_us,
+			int64_t watchdog_beat_us)
+{
+	char err[256];
+	fx->sh = shared_new(4);
+	assert_non_null(fx->sh);
+	atomic_store(&fx->sh->timeout_us, timeout_us);
+	atomic_store(&fx->sh->reader_beat_us, reader_beat_us);
+	atomic_store(&fx->sh->watchdog_beat_us, watchdog_beat_us);
+	atomic_store(&fx->sh->on_error, GK_VERDICT_DENY);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fx->sv), 0);
+	fx->sen = sentinel_start(fx->sh, err, sizeof(err));
+	assert_non_null(fx->sen);
+	fx->id = sentinel_add_group(fx->sen, fx->sv[0]);
+	assert_true(fx->id > 0);
+}
+
+static void sentinel_down(struct sentinel_fx *fx)
+{
+	sentinel_drop_group(fx->sen, fx->id);
+	sentinel_stop(fx->sen);
+	close(fx->sv[0]);
+	close(fx->sv[1]);
+	shared_free(fx->sh);
+}
+
 /* A frozen daemon: its watchdog's heartbeat is stale. The sentinel process
  * answers the overdue slot through its copy of the group, and events nobody
  * read for a whole deadline it reads and answers itself. */
 static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
 {
 	(void)state;
-	char err[256];
-	int sv[2];
 	struct fanotify_response r;
-	struct gk_shared *sh = shared_new(4);
-	assert_non_null(sh);
-	atomic_store(&sh->timeout_us, 50000);
-	atomic_store(&sh->on_error, GK_VERDICT_DENY);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	struct gk_sentinel *sen = sentinel_start(sh, err, sizeof(err));
-	assert_non_null(sen);
-	uint32_t id = sentinel_add_group(sen, sv[0]);
-	assert_true(id > 0);
-	assert_true(sentinel_alive(sen));
+	struct sentinel_fx fx;
+	sentinel_up(&fx, 50000, 0, 0);
+	struct gk_shared *sh = fx.sh;
+	int *sv = fx.sv;
+	uint32_t id = fx.id;
+	assert_true(sentinel_alive(fx.sen));
 
 	/* An event the daemon read and froze on: slot 2, fd number 1234. */
 	struct gk_slot *slot = &sh->slots[2];
@@ -342,12 +372,7 @@ static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
 	assert_int_equal(r.response, FAN_DENY);
 	assert_int_equal(atomic_load(&sh->sentinel_answers), 1);
 	assert_int_equal(atomic_load(&sh->sentinel_reads), 1);
-
-	sentinel_drop_group(sen, id);
-	sentinel_stop(sen);
-	close(sv[0]);
-	close(sv[1]);
-	shared_free(sh);
+	sentinel_down(&fx);
 }
 
 /* A sentinel with nothing in flight sleeps (no 20 ms tick), yet still
@@ -357,36 +382,22 @@ static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
 static void test_quiet_sentinel_finds_unlisted_events(void **state)
 {
 	(void)state;
-	char err[256];
-	int sv[2];
 	struct fanotify_response r;
-	struct gk_shared *sh = shared_new(4);
-	assert_non_null(sh);
-	atomic_store(&sh->timeout_us, 1000000);    /* above the second after which it is quiet */
-	atomic_store(&sh->on_error, GK_VERDICT_DENY);
-	atomic_store(&sh->reader_beat_us, gk_mono_us() - 10000000);     /* idle for 10 s */
-	atomic_store(&sh->watchdog_beat_us, gk_mono_us() + 3600000000LL); /* alive */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	struct gk_sentinel *sen = sentinel_start(sh, err, sizeof(err));
-	assert_non_null(sen);
-	uint32_t id = sentinel_add_group(sen, sv[0]);
-	assert_true(id > 0);
+	struct sentinel_fx fx;
+	/* a deadline above the second after which it is quiet; the reader
+	 * idle for 10 s, the watchdog alive */
+	sentinel_up(&fx, 1000000, gk_mono_us() - 10000000, gk_mono_us() + 3600000000LL);
 	usleep(200000);   /* quiet by now */
 	int unlisted = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(unlisted >= 0);
 	/* read 1.5 s ago, then frozen: nothing wakes the quiet sentinel but
 	 * its own look, due within a deadline */
-	atomic_store(&sh->reader_beat_us, gk_mono_us() - 1500000);
-	atomic_store(&sh->watchdog_beat_us, gk_mono_us() - 1500000);
-	assert_true(response_for(sv[1], unlisted, &r));
+	atomic_store(&fx.sh->reader_beat_us, gk_mono_us() - 1500000);
+	atomic_store(&fx.sh->watchdog_beat_us, gk_mono_us() - 1500000);
+	assert_true(response_for(fx.sv[1], unlisted, &r));
 	assert_int_equal(r.response, FAN_DENY);
-
-	sentinel_drop_group(sen, id);
-	sentinel_stop(sen);
 	close(unlisted);
-	close(sv[0]);
-	close(sv[1]);
-	shared_free(sh);
+	sentinel_down(&fx);
 }
 
 int main(void)
