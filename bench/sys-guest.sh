@@ -136,6 +136,17 @@ POLICY
 fi
 
 # --- a measured boot -------------------------------------------------------
+# wait_walk: until gatekeeper's first walk over the packaged programs since
+# its start is done (at most 300 s); i: half-seconds waited.
+wait_walk() {
+	i=0
+	while [ $i -lt 600 ] && ! gatekeeper-ctl --json status 2>/dev/null | tr -d ' \n' |
+		grep -q '"prejudge_walks":[1-9]'; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+}
+
 case "$CFG" in
 bare | gk | fapo) ;;
 *) not_ok "gkbench= on the kernel command line names bare, gk or fapo" "got '$CFG'"; exit 0 ;;
@@ -152,12 +163,7 @@ done
 # (gatekeeperd(8), "Following dpkg"): measure once that walk is done, as on
 # a host that has been up for a minute; its duration is reported.
 if [ "$CFG" = gk ]; then
-	i=0
-	while [ $i -lt 600 ] && ! gatekeeper-ctl --json status 2>/dev/null | tr -d ' \n' |
-		grep -q '"prejudge_walks":[1-9]'; do
-		sleep 0.5
-		i=$((i + 1))
-	done
+	wait_walk
 	comment "gk: prejudge: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'prejudged programs=.*' | tail -n 1) (waited $((i / 2)) s)"
 fi
 comment "$CFG: measuring at $(elapsed)"
@@ -185,6 +191,7 @@ expect "$CFG: the gates running are $want_state" "$want_state" "$state"
 	not_ok "$CFG: an untrusted copy of true in /tmp is $([ $want_refused = true ] && echo refused || echo run)" "$res"
 enforcing=$([ "$refused" = "$want_refused" ] && [ "$state" = "$want_state" ] && echo true || echo false)
 if [ "$CFG" = gk ]; then
+	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=[0-9]*' | head -n 1)"
 	comment "gk status: $(gatekeeper-ctl --json status 2>&1 | flat)"
 	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat | cut -c1-1500)"
 fi
@@ -195,5 +202,36 @@ if [ "$CFG" = fapo ]; then
 	comment "fapo status: $(timeout 20 fapolicyd-cli --check-status 2>&1 | flat | cut -c1-1500)"
 fi
 rm -f /tmp/gkbench-new
-echo "GKTAP # GKBENCH {\"cfg\":\"$CFG\",\"boot_us\":${boot_us:-0},\"analyze\":\"$analyze\",\"enforcing\":$enforcing,\"state\":\"$state\",\"first\":${first:-null},\"cached\":${cached:-null},\"shell\":${shell:-null}}"
+
+# Paired, in this boot: the gate stopped and running, alternated (off on,
+# on off, off on), each state measured on the same boot, page cache and
+# TCG state, so that the boot-to-boot noise (+-25% between boots of one
+# configuration) falls out of the ratio. After each start the gate is
+# warmed: gatekeeper's walk done, the programs run once (fapolicyd starts
+# with an empty cache).
+MINI='i=0; while [ $i -lt 10 ]; do /usr/bin/true; /usr/bin/echo x; /usr/bin/cat /etc/hostname; /usr/bin/ls /usr; /usr/bin/id -u; /usr/bin/date +%s; /usr/bin/uname -r; /usr/bin/basename /a/b; /usr/bin/expr 1 + 1; /usr/bin/head -n 1 /etc/passwd; i=$((i + 1)); done >/dev/null'
+median_of() { sed -n 's/.*"median_us":\([0-9.]*\).*/\1/p'; }
+gate_state() { # UNIT off|on
+	if [ "$2" = off ]; then
+		systemctl stop "$1"
+		return
+	fi
+	systemctl start "$1"
+	[ "$1" = gatekeeperd ] && wait_walk
+	sh -c "$MINI"
+}
+paired=null
+case "$CFG" in gk) unit=gatekeeperd ;; fapo) unit=fapolicyd ;; *) unit= ;; esac
+if [ -n "$unit" ]; then
+	paired=""
+	for gate in off on on off off on; do
+		gate_state $unit $gate
+		c=$($LIB/exec_lat cached repeat 100 10 /usr/bin/true | median_of)
+		m=$($LIB/exec_lat shell repeat 3 0 /bin/sh -c "$MINI" | median_of)
+		paired="$paired{\"state\":\"$gate\",\"active\":\"$(systemctl is-active $unit)\",\"cached_us\":${c:-null},\"shell100_us\":${m:-null}},"
+	done
+	paired="[${paired%,}]"
+	comment "$CFG: paired measurements done at $(elapsed)"
+fi
+echo "GKTAP # GKBENCH {\"cfg\":\"$CFG\",\"boot_us\":${boot_us:-0},\"analyze\":\"$analyze\",\"enforcing\":$enforcing,\"state\":\"$state\",\"first\":${first:-null},\"cached\":${cached:-null},\"shell\":${shell:-null},\"paired\":$paired}"
 exit 0

@@ -6,7 +6,11 @@ Each console log is one measured boot (bench/sys-guest.sh prints one
 median over its boots of: boot time to multi-user.target, the median first
 exec (each of ~50 /usr/bin programs run once since boot), the median cached
 exec of /usr/bin/true, the shell workload (1,000 /usr/bin commands); then
-gk and fapo as ratios to bare. Never judges the figures against a goal
+gk and fapo as ratios to bare. Then the paired figures: in each gk and fapo
+boot the gate was stopped and started again, alternated (off on on off off
+on), and cached exec and a 100-command shell run measured in each state; the
+ratio running/stopped within one boot is free of the boot-to-boot noise, and
+the median of those ratios over the boots is printed beside. Never judges the figures against a goal
 beyond printing them; exits 1 only when something could not be measured
 (a configuration without a boot, a figure missing, or a gate that did not
 enforce in one of its boots).
@@ -26,6 +30,10 @@ METRICS = (  # key, label, unit
     ("cached_us", "cached exec /usr/bin/true (median)", "us"),
     ("shell_ms", "shell workload, 1,000 commands", "ms"),
 )
+PAIRED = {  # ratio key: label (running/stopped in the same boot)
+    "paired_cached": "paired in-boot, cached exec: gate running / stopped",
+    "paired_shell100": "paired in-boot, 100 shell commands: gate running / stopped",
+}
 
 
 def per_boot(path):
@@ -51,7 +59,21 @@ def per_boot(path):
     if shell.get("n"):
         fig["shell_ms"] = shell["median_us"] / 1e3
     fig["failed_execs"] = sum(x.get("failed", 0) for x in (first, cached, shell))
+    fig.update(paired_ratios(d.get("paired") or []))
     return fig, None
+
+
+def paired_ratios(blocks):
+    """Running/stopped ratios of the medians of one boot's paired blocks."""
+    out = {}
+    for k in ("cached_us", "shell100_us"):
+        on = [b[k] for b in blocks if b.get("state") == "on" and b.get("active") == "active"
+              and isinstance(b.get(k), (int, float))]
+        off = [b[k] for b in blocks if b.get("state") == "off" and b.get("active") != "active"
+               and isinstance(b.get(k), (int, float))]
+        if on and off:
+            out["paired_" + k.split("_")[0]] = round(statistics.median(on) / statistics.median(off), 3)
+    return out
 
 
 def main():
@@ -88,6 +110,14 @@ def main():
         if c in summary and "bare" in summary:
             ratios[c] = {k: round(summary[c][k] / summary["bare"][k], 3)
                          for k, _, _ in METRICS if k in summary[c] and summary["bare"].get(k)}
+    paired = {}
+    for c in ("gk", "fapo"):
+        for k in PAIRED:
+            vals = [b[k] for b in boots if b["cfg"] == c and k in b]
+            if vals:
+                paired.setdefault(c, {})[k] = round(statistics.median(vals), 3)
+            elif c in summary:
+                problems.append(f"{c}: {k} not measured")
 
     print(f"{'figure (median over boots)':38} {'bare':>10} {'gatekeeper':>10} {'fapolicyd':>10}"
           f" {'gk/bare':>8} {'fapo/bare':>9}")
@@ -100,6 +130,12 @@ def main():
             v = ratios.get(c, {}).get(k)
             row += f" {v:8.2f}x" if v is not None else f" {'-':>8} "
         print(row)
+    for k, label in PAIRED.items():
+        row = f"{label:71}"
+        for c in ("gk", "fapo"):
+            v = paired.get(c, {}).get(k)
+            row += f" {v:8.2f}x" if v is not None else f" {'-':>8} "
+        print(row)
     print("boots: " + ", ".join(f"{c} {summary.get(c, {}).get('boots', 0)}" for c in CFGS)
           + "; gk/fapo enforcing in every boot: "
           + ("yes" if not any("did not enforce" in p for p in problems) else "NO"))
@@ -107,10 +143,12 @@ def main():
         print(f"sysbench: {p}", file=sys.stderr)
     result = {
         "what": "gatekeeper vs Debian fapolicyd on a booted Debian 12 under qemu TCG "
-                "(make sysbench); figures are medians over boots, ratios to bare in the same run",
+                "(make sysbench); figures are medians over boots, ratios to bare in the same run; "
+                "paired_ratios: running/stopped within each boot, median over boots",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host_loadavg": open("/proc/loadavg").read().split()[:3],
-        "summary": summary, "ratios": ratios, "boots": boots, "problems": problems,
+        "summary": summary, "ratios": ratios, "paired_ratios": paired, "boots": boots,
+        "problems": problems,
     }
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
