@@ -56,6 +56,16 @@ static bool same_watch(const struct gk_policy *a, const struct gk_policy *b)
 	return true;
 }
 
+/* The sentinel stands in with the new deadline and verdict at once, not at
+ * the watchdog's next tick (up to a second away when idle). */
+static void tell_sentinel(struct gk_daemon *d, const struct gk_policy *p)
+{
+	if (!d->shared)
+		return;
+	atomic_store(&d->shared->timeout_us, (int64_t)p->decision_timeout_ms * 1000);
+	atomic_store(&d->shared->on_error, p->on_error);
+}
+
 int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
@@ -103,6 +113,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	struct gk_policy *old = d->policy;
 	d->policy = p;
 	d->policy_applied_us = gk_now_us();
+	tell_sentinel(d, p);
 	d->admin_gid = gid;
 	struct scan_set *old_scanners = d->scanners;
 	d->scanners = scanners;

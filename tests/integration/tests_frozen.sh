@@ -10,6 +10,7 @@ TESTS+=(
 	frozen_daemon_answered_by_sentinel:90
 	overload_keeps_known_verdicts:90
 	idle_daemon_sleeps:60
+	sentinel_takes_new_deadline_at_once:60
 )
 
 # frozen_exec PATH OUT: exec PATH, write "RESULT MS" to OUT.
@@ -155,6 +156,29 @@ t_idle_daemon_sleeps() {
 	((events_after == events_before)) ||
 		fail "cached execs reached the daemon ($events_before -> $events_after perm events)"
 	((n <= 25)) || fail "the idle daemon woke $n times in about 3 s (a ticking watchdog or sentinel: 150 a second)"
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC"
+}
+
+# An applied policy's deadline and on_error reach the sentinel at once, not
+# at the idle watchdog's next tick (a second away): frozen right after the
+# apply, the daemon's new exec is refused within the new 300 ms deadline,
+# not held for the old 60 s.
+t_sentinel_takes_new_deadline_at_once() {
+	local r ms
+	mkbin fresh
+	write_policy enforce allow "on_error: allow" "decision_timeout_ms: 60000"
+	start_daemon
+	sleep 1.5 # idle: the watchdog now sleeps a second at a time
+	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 300"
+	ctl_ok policy apply "$POLICY"
+	kill -STOP "$DPID" || fail "cannot stop gatekeeperd"
+	frozen_exec "$BIN/fresh" "$T/r.fresh"
+	kill -CONT "$DPID" || fail "cannot resume gatekeeperd"
+	read -r r ms <"$T/r.fresh"
+	note "exec while frozen just after the apply: $r in $ms ms"
+	[[ $r == errno:EPERM ]] || fail "expected the new on_error (EPERM) within the new deadline, got $r"
+	((ms <= 1300)) || fail "the exec took $ms ms: the sentinel still used the old deadline"
 	stop_daemon
 	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC"
 }
