@@ -345,13 +345,8 @@ int audit_start(struct gk_daemon *d)
 	if (!w)
 		return -1;
 	pthread_mutex_init(&w->lock, NULL);
-	/* monotonic: a clock step must not stretch the gathering or a pause */
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &ca);
-	pthread_cond_init(&w->stored_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	gk_cond_init_monotonic(&w->cond);
+	gk_cond_init_monotonic(&w->stored_cond);
 	w->d = d;
 	w->db = db_open(d->opt.db_path, err, sizeof(err));
 	if (!w->db) {

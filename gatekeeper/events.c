@@ -288,11 +288,7 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	ev->max_pending = ev->n_slots - EVENTS_READ_BATCH;
 	pthread_mutex_init(&ev->q_lock, NULL);
 	pthread_cond_init(&ev->q_cond, NULL);
-	pthread_condattr_t monotonic;
-	pthread_condattr_init(&monotonic);
-	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-	pthread_cond_init(&ev->watchdog_cond, &monotonic);
-	pthread_condattr_destroy(&monotonic);
+	gk_cond_init_monotonic(&ev->watchdog_cond);
 	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
 	ev->free_list = calloc(ev->n_slots, sizeof(int));
 	ev->queue = calloc(ev->n_slots, sizeof(int));

@@ -31,6 +31,9 @@ int64_t gk_now_us(void);        /* CLOCK_REALTIME */
 int64_t gk_mono_us(void);       /* CLOCK_MONOTONIC */
 /* Now + ms on clk: the deadline of a pthread_cond_timedwait on that clock. */
 struct timespec gk_deadline_in_ms(clockid_t clk, int ms);
+/* A condition variable whose timed waits use CLOCK_MONOTONIC: a clock step
+ * must not stretch or cut short a wait (pair with gk_deadline_in_ms). */
+void gk_cond_init_monotonic(pthread_cond_t *cond);
 
 /* ---- identify.c: SHA-256 of a file through its fd, with a cache ---- */
 struct file_id {

@@ -143,6 +143,15 @@ static int64_t clock_us(clockid_t clk)
 int64_t gk_now_us(void) { return clock_us(CLOCK_REALTIME); }
 int64_t gk_mono_us(void) { return clock_us(CLOCK_MONOTONIC); }
 
+void gk_cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 struct timespec gk_deadline_in_ms(clockid_t clk, int ms)
 {
 	struct timespec t;

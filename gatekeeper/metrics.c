@@ -183,15 +183,11 @@ static void *writer_main(void *arg)
 struct metrics_writer *metrics_writer_start(struct gk_daemon *d)
 {
 	struct metrics_writer *w = calloc(1, sizeof(*w));
-	pthread_condattr_t ca;
 	if (!w)
 		return NULL;
 	w->d = d;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	gk_cond_init_monotonic(&w->wake);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->lock);

@@ -200,11 +200,7 @@ struct gk_prejudge *prejudge_start(struct gk_daemon *d)
 		goto fail;
 	pj->d = d;
 	pthread_mutex_init(&pj->lock, NULL);
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&pj->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	gk_cond_init_monotonic(&pj->cond);
 	pj->requested = true;   /* the first walk, once the start has settled */
 	int rc = pthread_create(&pj->thread, NULL, walker_main, pj);
 	if (rc == 0)
