@@ -13,11 +13,11 @@ size_t gk_inode_hash(dev_t dev, ino_t ino)
 	return (size_t)(h ^ (h >> 31));
 }
 
-/* The kernel's name for a /proc link: "" when it cannot say (a process
- * that has exited, an fd closed meanwhile). */
-static void proc_readlink(const char *link, char *out, size_t size)
+/* The kernel's name for a /proc link (relative to dir, or AT_FDCWD): ""
+ * when it cannot say (a process that has exited, an fd closed meanwhile). */
+static void proc_readlink(int dir, const char *link, char *out, size_t size)
 {
-	ssize_t n = readlink(link, out, size - 1);
+	ssize_t n = readlinkat(dir, link, out, size - 1);
 	out[n > 0 ? n : 0] = '\0';
 }
 
@@ -45,22 +45,20 @@ static int proc_fd_dir(void)
 
 void gk_fd_path(int fd, char *out, size_t size)
 {
-	char name[16];
+	char link[64];
 	int dir = proc_fd_dir();
-	snprintf(name, sizeof(name), "%d", fd);
 	if (dir < 0) {
-		char link[64];
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		proc_readlink(link, out, size);
-		return;
+		dir = AT_FDCWD;
+	} else {
+		snprintf(link, sizeof(link), "%d", fd);
 	}
-	ssize_t n = readlinkat(dir, name, out, size - 1);
-	out[n > 0 ? n : 0] = '\0';
+	proc_readlink(dir, link, out, size);
 }
 
 void gk_pid_exe(pid_t pid, char *out, size_t size)
 {
 	char link[64];
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	proc_readlink(link, out, size);
+	proc_readlink(AT_FDCWD, link, out, size);
 }
