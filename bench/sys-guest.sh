@@ -15,15 +15,16 @@ CFG=$(sed -n 's/.*gkbench=\([a-z]*\).*/\1/p' /proc/cmdline)
 LIB=/usr/lib/gkbench
 
 # --- setup ---------------------------------------------------------------
-# The shell workload: 1,000 runs of /usr/bin commands (100 x 10).
-workload() {
-	cat <<'EOF'
+# The shell workload: ROUNDS x ten /usr/bin commands, as a script (the
+# packaged one: 100 rounds, 1,000 commands; the paired runs: 10).
+workload() { # ROUNDS
+	cat <<EOF
 i=0
-while [ $i -lt 100 ]; do
+while [ \$i -lt $1 ]; do
 	/usr/bin/true; /usr/bin/echo x; /usr/bin/cat /etc/hostname; /usr/bin/ls /usr
 	/usr/bin/id -u; /usr/bin/date +%s; /usr/bin/uname -r; /usr/bin/basename /a/b
 	/usr/bin/expr 1 + 1; /usr/bin/head -n 1 /etc/passwd
-	i=$((i + 1))
+	i=\$((i + 1))
 done >/dev/null
 EOF
 }
@@ -41,7 +42,7 @@ bench_package() {
 	P=/root/gk/pkg
 	rm -rf $P && mkdir -p $P/DEBIAN $P$LIB
 	cp /root/gk/exec_lat $P$LIB/ && chmod 755 $P$LIB/exec_lat
-	workload >$P$LIB/workload.sh
+	workload 100 >$P$LIB/workload.sh
 	for p in $FIRST; do [ -x /usr/bin/$p ] && echo "/usr/bin/$p --version"; done >$P$LIB/first.list
 	(cd $P && find usr -type f -exec md5sum {} + >DEBIAN/md5sums)
 	printf 'Package: gkbench-tools\nVersion: 1.0\nArchitecture: amd64\nMaintainer: gatekeeper bench <bench@example.org>\nDescription: benchmark tools\n' >$P/DEBIAN/control
@@ -209,7 +210,7 @@ rm -f /tmp/gkbench-new
 # configuration) falls out of the ratio. After each start the gate is
 # warmed: gatekeeper's walk done, the programs run once (fapolicyd starts
 # with an empty cache).
-MINI='i=0; while [ $i -lt 10 ]; do /usr/bin/true; /usr/bin/echo x; /usr/bin/cat /etc/hostname; /usr/bin/ls /usr; /usr/bin/id -u; /usr/bin/date +%s; /usr/bin/uname -r; /usr/bin/basename /a/b; /usr/bin/expr 1 + 1; /usr/bin/head -n 1 /etc/passwd; i=$((i + 1)); done >/dev/null'
+MINI=$(workload 10)
 median_of() { sed -n 's/.*"median_us":\([0-9.]*\).*/\1/p'; }
 gate_state() { # UNIT off|on
 	if [ "$2" = off ]; then

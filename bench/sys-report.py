@@ -10,8 +10,8 @@ gk and fapo as ratios to bare. Then the paired figures: in each gk and fapo
 boot the gate was stopped and started again, alternated (off on on off off
 on), and cached exec and a 100-command shell run measured in each state; the
 ratio running/stopped within one boot is free of the boot-to-boot noise, and
-the median of those ratios over the boots is printed beside. Never judges the figures against a goal
-beyond printing them; exits 1 only when something could not be measured
+the median of those ratios over the boots is printed beside. Never judges
+the figures against a goal beyond printing them; exits 1 only when something could not be measured
 (a configuration without a boot, a figure missing, or a gate that did not
 enforce in one of its boots).
 """
