@@ -17,7 +17,7 @@ only=""
 if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
 build=${1:?usage: tests/run-all.sh [--only unit|host|vm|fuzz|sys] BUILD}
 build=$(cd "$build" 2>/dev/null && pwd) || { echo "not ok - no build directory '$1'"; echo "0 passed, 1 failed"; exit 1; }
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 passed=0 failed=0
 # Count TAP results from a suite's output file; a suite with none fails once.
@@ -64,7 +64,9 @@ if [ -z "$only" ] || [ "$only" = host ]; then
 fi
 # ThreadSanitizer: a report makes the program exit 66 (unit tests) and is
 # found in the daemon's log (run.sh fails a test whose daemon log has one).
-TSAN_STORMS='^(parallel_200_execs_.*|policy_apply_during_exec_storm|compile_then_run_200|restart_during_exec_storm)$'
+# The storms race the event path's threads; the trust tests race the
+# prejudge walk and its workers against execs, upgrades and a restart.
+TSAN_HOST_TESTS='^(parallel_200_execs_.*|policy_apply_during_exec_storm|compile_then_run_200|restart_during_exec_storm|trust_prejudged_before_first_exec|trust_upgrade_runs_at_once|trust_status_and_restart_keep_index)$'
 tsan_unit() {
 	local t=$1 out rc
 	out=$(env CMOCKA_MESSAGE_OUTPUT=TAP TSAN_OPTIONS="exitcode=66 halt_on_error=0" "$t" 2>&1)
@@ -84,7 +86,7 @@ if [ "$only" = tsan ] || [ -z "$only" ]; then
 		run_suite "tsan/unit/$(basename "$t")" tsan_unit "$t"
 	done
 	if [ -x "$build/tsan/gatekeeperd" ]; then
-		run_suite tsan/host env GK_IT_ONLY="$TSAN_STORMS" GK_IT_HELPERS="$build/helpers" \
+		run_suite tsan/host env GK_IT_ONLY="$TSAN_HOST_TESTS" GK_IT_HELPERS="$build/helpers" \
 			TSAN_OPTIONS="exitcode=66 halt_on_error=0 second_deadlock_stack=1" \
 			tests/integration/run.sh "$build/tsan"
 	else
