@@ -8,6 +8,7 @@
 #   make tsan       unit tests and the host suite's concurrency tests under ThreadSanitizer
 #   make fuzz       the policy and control-request parsers under libFuzzer (60 s in all)
 #   make bench      exec-gate benchmarks on this kernel (ratios to bare exec)
+#   make bench-trace the round trip's phases, daemon vs raw responder (perf sched events)
 #   make vmbench    the exec benchmark inside the guest kernels (bpf mode), then
 #                   gatekeeper vs Debian's fapolicyd on a booted Debian 12 (sysbench)
 #   make install PREFIX=/usr/local [DESTDIR=]
@@ -241,6 +242,12 @@ buildtest: all
 bench: all bench-helpers
 	bench/run.sh $(BUILD)
 	bench/trust_run.sh $(BUILD)
+
+# Where the round trip's extra microseconds go: not a benchmark (perf's
+# tracing slows every phase), a breakdown; needs perf (linux-perf).
+.PHONY: bench-trace
+bench-trace: all bench-helpers
+	bench/sched-trace.sh $(BUILD)
 
 # vmbench: the initramfs guests' exec benchmark, then sysbench (both run
 # even if the first fails; the target fails if either could not measure).
