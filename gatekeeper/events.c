@@ -111,10 +111,14 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	if (exe_first)
 		gk_pid_exe(s->pid, exe, sizeof(exe));
 
+	int64_t answered_us;
 	if (!s->perm || claim_answer(ss)) {
 		/* Before the reply: the exec that follows it finds the verdict. */
 		if (!would_deny)
 			judge_cache_in_kernel(d, s->fd, j);
+		/* Timed before the reply: the exec it wakes often takes this CPU
+		 * at once, and the rest of its run is not the daemon's latency. */
+		answered_us = gk_mono_us();
 		if (s->perm)
 			fan_reply(s->group->fd, s->fd, answer);
 		atomic_store(&ss->verdict, answer);
@@ -123,9 +127,10 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	} else {
 		answered_by_other(ss, j);
 		answer = j->decision.verdict;
+		answered_us = gk_mono_us();
 	}
 
-	uint64_t latency = (uint64_t)(gk_mono_us() - atomic_load(&ss->start_us));
+	uint64_t latency = (uint64_t)(answered_us - atomic_load(&ss->start_us));
 	stats_record_latency(&d->stats, latency);
 	atomic_fetch_add(answer == GK_VERDICT_DENY ? &d->stats.denies : &d->stats.allows, 1);
 	if (would_deny)
