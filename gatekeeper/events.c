@@ -86,6 +86,17 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 			 ? "decision timeout (answered by the sentinel)" : "decision timeout");
 }
 
+/* Read after the reply, the link races the exec it let go: often the
+ * process has already become the program it asked for (the link then
+ * names that program) or has exited (""). Record no caller rather than
+ * the program as its own caller. */
+static void exe_after_reply(pid_t pid, const char *path, char *exe, size_t size)
+{
+	gk_pid_exe(pid, exe, size);
+	if (!strcmp(exe, path))
+		exe[0] = '\0';
+}
+
 /* The tail of the route, shared by the reading thread and the workers:
  * cache in the kernel, reply, count, audit. Whoever claims the slot first
  * (this thread, the watchdog or the sentinel) answers; the others only
@@ -137,7 +148,7 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 		atomic_fetch_add(&d->stats.would_deny, 1);
 
 	if (!exe_first)
-		gk_pid_exe(s->pid, exe, sizeof(exe));
+		exe_after_reply(s->pid, j->path, exe, sizeof(exe));
 	struct db_audit a = {
 		.time_us = gk_now_us(), .pid = s->pid, .exe = exe, .path = j->path,
 		.sha256 = j->have_sha ? j->sha256 : NULL, .verdict = answer,

@@ -29,6 +29,7 @@ TESTS=(
 	allow_then_deny_applies_next_exec:40
 	monitor_mode_runs_and_logs_would_deny:40
 	monitor_mode_never_waits_for_daemon:40
+	audit_never_names_the_program_as_its_caller:60
 	restart_keeps_admin_verdicts:60
 	cached_allow_raises_no_event_until_write:40
 	write_makes_verdict_stale:40
