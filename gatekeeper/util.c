@@ -1,5 +1,6 @@
 /* Small helpers that several daemon modules share. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,26 +22,40 @@ static void proc_readlink(int dir, const char *link, char *out, size_t size)
 	out[n > 0 ? n : 0] = '\0';
 }
 
-/* This process's /proc/PID/fd, opened once, with the pid that opened it
- * (pid << 32 | fd): a name looked up there is one path component instead
- * of four (/proc, self, PID, fd), on every miss before the reply. It is
- * global because what it names is: the process's one fd table. A forked
- * child sees another pid and opens its own. */
-static _Atomic uint64_t fd_dir_of_pid;
+/* This process's /proc/PID/fd, opened once: a name looked up there is one
+ * path component instead of four (/proc, self, PID, fd), on every miss
+ * before the reply. It is global because what it names is: the process's
+ * one fd table. A forked child forgets it (it names the parent's table)
+ * and opens its own. */
+static atomic_int fd_dir = -1;
+static pthread_once_t fd_dir_once = PTHREAD_ONCE_INIT;
+
+static void fd_dir_forget(void)
+{
+	int dir = atomic_exchange(&fd_dir, -1);
+	if (dir >= 0)
+		close(dir);
+}
+
+static void fd_dir_forget_in_children(void)
+{
+	pthread_atfork(NULL, NULL, fd_dir_forget);
+}
 
 static int proc_fd_dir(void)
 {
-	uint64_t me = (uint64_t)(uint32_t)getpid() << 32;
-	uint64_t cur = atomic_load(&fd_dir_of_pid);
-	if (cur && (cur & ~0xffffffffull) == me)
-		return (int)(uint32_t)cur;
-	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dir = atomic_load(&fd_dir);
+	if (dir >= 0)
+		return dir;
+	pthread_once(&fd_dir_once, fd_dir_forget_in_children);
+	dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return -1;
-	if (atomic_compare_exchange_strong(&fd_dir_of_pid, &cur, me | (uint32_t)dir))
+	int none = -1;
+	if (atomic_compare_exchange_strong(&fd_dir, &none, dir))
 		return dir;
-	close(dir);   /* another thread's is in place (cur now holds it) */
-	return (cur & ~0xffffffffull) == me ? (int)(uint32_t)cur : -1;
+	close(dir);   /* another thread's is in place (none now holds it) */
+	return none;
 }
 
 void gk_fd_path(int fd, char *out, size_t size)

@@ -1,5 +1,7 @@
 /* Unit tests of the daemon's building blocks: the control protocol, the log
- * line format, the latency histogram, the admin rule table and hashing. */
+ * line format, the latency histogram, the admin rule table, hashing and the
+ * names of fds. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -212,6 +215,29 @@ static void test_identify_rehashes_changed_file(void **state)
 	hash_cache_free(hc);
 }
 
+/* The /proc/self/fd directory gk_fd_path keeps open names the fd table of
+ * the process that opened it: a forked child must not look its own fds up
+ * in its parent's table. Fd 900 is open in the child only. */
+static void test_fd_path_in_forked_child(void **state)
+{
+	(void)state;
+	char path[4096];
+	gk_fd_path(STDIN_FILENO, path, sizeof(path));   /* the parent's directory is open now */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || dup2(fd, 900) != 900)
+			_exit(2);
+		gk_fd_path(900, path, sizeof(path));
+		_exit(strcmp(path, "/dev/null") ? 1 : 0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_known_vector),
 		cmocka_unit_test(test_sha256_cancel),
 		cmocka_unit_test(test_identify_rehashes_changed_file),
+		cmocka_unit_test(test_fd_path_in_forked_child),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
