@@ -134,7 +134,7 @@ t_audit_never_names_the_program_as_its_caller() {
 	write_policy enforce deny
 	start_daemon --no-kernel-cache
 	ctl_ok allow "$BIN/prog"
-	local i n out self empty caller
+	local i n out self empty caller callers
 	caller=$(readlink "/proc/$$/exe")
 	for ((i = 0; i < 200; i++)); do
 		"$BIN/prog" || fail "exec $i of an allowed program failed"
@@ -147,10 +147,10 @@ t_audit_never_names_the_program_as_its_caller() {
 	[[ $n -ge 200 ]] || fail "only $n audit rows for 200 execs of $BIN/prog"
 	out=$(sqlite3 -cmd '.timeout 3000' "$DB" \
 		"SELECT sum(exe = path), sum(exe = ''), sum(exe = '$caller') FROM audit WHERE path = '$BIN/prog';")
-	IFS='|' read -r self empty i <<<"$out"
-	note "200 allows from memory: exe = $caller (the caller) $i, empty $empty, the program itself $self"
+	IFS='|' read -r self empty callers <<<"$out"
+	note "200 allows from memory: exe = $caller (the caller) $callers, empty $empty, the program itself $self"
 	[[ $self -eq 0 ]] || fail "$self audit rows name $BIN/prog as the exe that ran it"
-	[[ $((i + empty)) -eq $n ]] || fail "rows with another exe than $caller or empty: $out of $n"
+	[[ $((callers + empty)) -eq $n ]] || fail "rows with another exe than $caller or empty: $out of $n"
 }
 
 t_restart_keeps_admin_verdicts() {
