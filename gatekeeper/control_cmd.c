@@ -187,6 +187,9 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	for (size_t i = 0; i < d->policy->n_watch; i++)
 		proto_arr(reply, "watch", d->policy->watch[i]);
 	mounts_report(d->mounts, reply);
+	char user_mounts[256];
+	mounts_user_mounts("/proc", user_mounts, sizeof(user_mounts));
+	proto_str(reply, "user_mounts", user_mounts);
 	fileless_report(d->fileless, reply);
 	proto_str(reply, "libraries", strcmp(kcache_mode(d->kc), "bpf") ? LIBS_FANOTIFY : LIBS_BPF);
 	proto_str(reply, "scripts", SCRIPTS);

@@ -226,6 +226,10 @@ static void log_ready(const struct gk_daemon *d)
 		(long long)(t->scanners - t->sentinel) / 1000,
 		(long long)(t->kernel - t->scanners) / 1000,
 		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000);
+	char user_mounts[256];   /* a hole the admin can close: say so once */
+	if (mounts_user_mounts("/proc", user_mounts, sizeof(user_mounts)) &&
+	    d->policy->mode == GK_MODE_ENFORCE)
+		log_msg(GK_LOG_WARN, "warning=\"user mounts %s\"", user_mounts);
 }
 
 static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)

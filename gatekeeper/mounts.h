@@ -51,6 +51,13 @@ void mounts_stop(struct gk_daemon *d);
  * (after kcache_close). Stops first if need be; NULL-safe. */
 void mounts_free(struct gk_daemon *d);
 
+/* Can a user without privileges mount a filesystem in a user namespace of
+ * their own, which no mark of the daemon reaches (mounts_userns.c)? One
+ * line for status in out: "possible: ..." naming the sysctl that closes
+ * it, or "refused (...)" naming what refuses it. proc_root: "/proc" (a
+ * directory laid out like it in tests). */
+bool mounts_user_mounts(const char *proc_root, char *out, size_t size);
+
 /* What the tracker would do with the mounts of a mountinfo table for p, one
  * line per covered mount: "MOUNTPOINT MAJ:MIN TYPE mark" or "... skip:
  * REASON" (for tests; -1 if out is too small). */

@@ -177,10 +177,72 @@ static void fileless_object(void **state)
 	free(d);
 }
 
+/* A directory laid out like /proc, with the user-namespace sysctls given
+ * (NULL: the file is missing) and /proc/self/ns/user present or not. */
+static void fake_proc(char *root, bool has_userns, const char *max, const char *clone)
+{
+	char path[512];
+	strcpy(root, "/tmp/gk-test-proc.XXXXXX");
+	assert_non_null(mkdtemp(root));
+	const char *dirs[] = { "sys", "sys/user", "sys/kernel", "self", "self/ns" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+	const char *files[][2] = { { "self/ns/user", has_userns ? "" : NULL },
+				   { "sys/user/max_user_namespaces", max },
+				   { "sys/kernel/unprivileged_userns_clone", clone } };
+	for (size_t i = 0; i < 3; i++) {
+		if (!files[i][1])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, files[i][0]);
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(files[i][1], f);
+		fclose(f);
+	}
+}
+
+static void rm_fake_proc(const char *root)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void user_mounts(void **state)
+{
+	(void)state;
+	const struct {
+		bool userns;
+		const char *max, *clone;
+		bool possible;
+		const char *says;
+	} cases[] = {
+		{ false, NULL, NULL, false, "refused (this kernel has no user namespaces)" },
+		{ true, "0\n", "1\n", false, "refused (user.max_user_namespaces=0)" },
+		{ true, "15000\n", "0\n", false, "refused (kernel.unprivileged_userns_clone=0)" },
+		{ true, "15000\n", "1\n", true, "sysctl kernel.unprivileged_userns_clone=0 closes it" },
+		{ true, "15000\n", NULL, true, "sysctl user.max_user_namespaces=0 closes it" },
+		{ true, "junk\n", NULL, true, "sysctl user.max_user_namespaces=0 closes it" },
+		{ true, NULL, NULL, true, "possible: any user can mount" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char root[64], out[256];
+		fake_proc(root, cases[i].userns, cases[i].max, cases[i].clone);
+		bool possible = mounts_user_mounts(root, out, sizeof(out));
+		rm_fake_proc(root);
+		if (possible != cases[i].possible || !strstr(out, cases[i].says))
+			fail_msg("case %zu: %s: want %s \"%s\"", i, out,
+				 cases[i].possible ? "possible" : "refused", cases[i].says);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(whole_host),
+		cmocka_unit_test(user_mounts),
 		cmocka_unit_test(subtree),
 		cmocka_unit_test(tracker_start_stop_start),
 		cmocka_unit_test(fileless_object),

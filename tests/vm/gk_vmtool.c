@@ -10,8 +10,10 @@
  *   truncate FILE LEN              truncate(2) by path
  *   ftruncate-fd FD LEN            ftruncate(2) on an inherited fd (opened before)
  *   bench N FILE [OUT]             median microseconds of N fork+execve+wait
- *                                  (each sample also appended to OUT) */
+ *                                  (each sample also appended to OUT)
+ *   as-user UID CMD [ARG...]       drop to UID (gid UID, no groups), exec CMD */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -195,6 +197,17 @@ static int bench(int n, const char *file, const char *out)
 	return 0;
 }
 
+static int as_user(uid_t uid, char **cmd)
+{
+	if (setgroups(0, NULL) != 0 || setgid(uid) != 0 || setuid(uid) != 0) {
+		printf("as-user-error %s\n", ename(errno));
+		return 1;
+	}
+	execv(cmd[0], cmd);
+	printf("exec-error %s\n", ename(errno));
+	return 127;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "", *file = argc > 2 ? argv[2] : NULL;
@@ -225,7 +238,9 @@ int main(int argc, char **argv)
 		return do_ftruncate(atoi(file), atol(argv[3]));
 	if (strcmp(cmd, "bench") == 0 && (argc == 4 || argc == 5))
 		return bench(atoi(argv[2]), argv[3], argc == 5 ? argv[4] : NULL);
+	if (strcmp(cmd, "as-user") == 0 && argc >= 4)
+		return as_user((uid_t)atol(argv[2]), argv + 3);
 	fprintf(stderr, "usage: gk-vmtool exec|mmap-write|mmap-late|mmap-exec|mprotect-exec|"
-		"pwrite|truncate|ftruncate-fd|bench ...\n");
+		"pwrite|truncate|ftruncate-fd|bench|as-user ...\n");
 	return 2;
 }

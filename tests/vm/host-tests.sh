@@ -43,6 +43,31 @@ umount /mnt/late
 for i in $(seq 30); do ctl status | grep -q '/mnt/late' || break; usleep 100000; done
 expect_not "host: umount drops the late tmpfs from status" "/mnt/late" "$(ctl status)"
 
+# A user's own mounts: what status says is what an unprivileged user can do.
+# uid 1000 makes a user and a mount namespace (no privilege needed where the
+# kernel allows it), mounts a tmpfs there and runs the denied content from it.
+chmod 755 /   # the initramfs root is 0700: uid 1000 could reach nothing
+VMTOOL=$(command -v gk-vmtool)
+userns_run() {
+	"$VMTOOL" as-user 1000 /bin/busybox unshare -r -m /bin/busybox sh -c \
+		"/bin/busybox mount -t tmpfs t /mnt/late && /bin/busybox cp $GK/tpl/evil /mnt/late/evil && $VMTOOL exec /mnt/late/evil" 2>&1 | flat
+}
+expect "host: a denied content copied to /tmp by uid 1000 is refused" "exec-error EPERM" \
+	"$(cp $GK/tpl/evil /tmp/evil-u && chmod 755 /tmp/evil-u && "$VMTOOL" as-user 1000 "$VMTOOL" exec /tmp/evil-u)"
+rm -f /tmp/evil-u
+expect "host: status says user mounts are possible (Debian's default)" \
+	"user_mounts: possible: any user can mount a filesystem in a user namespace of their own, where programs run unjudged; sysctl kernel.unprivileged_userns_clone=0 closes it" \
+	"$(ctl status | grep '^user_mounts:')"
+expect "host: ... and they are: uid 1000 runs the denied content from a tmpfs of its own" "ran EVILHOST" "$(userns_run)"
+echo 0 >/proc/sys/kernel/unprivileged_userns_clone
+expect "host: with kernel.unprivileged_userns_clone=0 status says user mounts are refused" \
+	"user_mounts: refused (kernel.unprivileged_userns_clone=0)" "$(ctl status | grep '^user_mounts:')"
+out=$(userns_run)
+expect "host: ... and they are: uid 1000 cannot make the namespaces" "unshare(" "$out"
+expect_not "host: ... nor run the denied content" "ran EVILHOST" "$out"
+echo 1 >/proc/sys/kernel/unprivileged_userns_clone
+chmod 700 /
+
 # fileless: deny, in the kernel
 expect "host: status says fileless is refused in the kernel" "deny, in the kernel (bpf)" "$(ctl status | grep '^fileless:')"
 expect "host: memfd exec refused in the kernel (fileless: deny)" "refused exec errno=EPERM" \
