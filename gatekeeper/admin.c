@@ -133,43 +133,75 @@ static void mirror_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256
 	pthread_rwlock_unlock(&ar->lock);
 }
 
+/* The backup's content for the rules as they are now (malloc'd). */
+static char *backup_render(struct admin_rules *ar, size_t *len)
+{
+	char *buf = NULL, hex[GK_SHA256_HEX_LEN + 1];
+	FILE *f = open_memstream(&buf, len);
+	if (!f)
+		return NULL;
+	fputs("# gatekeeper admin rules: rewritten after every change, restored if the "
+	      "verdict store is found damaged\n", f);
+	pthread_rwlock_rdlock(&ar->lock);
+	for (size_t i = 0; i < ar->cap; i++) {
+		if (ar->slots[i].verdict == GK_VERDICT_UNKNOWN)
+			continue;
+		gk_sha256_to_hex(ar->slots[i].sha, hex);
+		fprintf(f, "%s %s\n", hex, gk_verdict_name(ar->slots[i].verdict));
+	}
+	pthread_rwlock_unlock(&ar->lock);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static bool backup_holds(const char *path, const char *want, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char *have = malloc(len + 1);
+	bool same = have && fread(have, 1, len + 1, f) == len && memcmp(have, want, len) == 0;
+	free(have);
+	fclose(f);
+	return same;
+}
+
 /* The backup: "SHA256HEX allow|deny" lines, written to a temporary file,
  * synced, then renamed over the old one, so a crash leaves the old or the
- * new list, never half of one. Written outside the rules' lock: the miss
- * path never waits for it. */
+ * new list, never half of one. A backup that already holds them is left
+ * alone: every start would otherwise sync a file, at boot, for nothing.
+ * Written outside the rules' lock: the miss path never waits for it. */
 static int backup_write(struct admin_rules *ar)
 {
 	if (!ar->backup_path)
 		return 0;
 	pthread_mutex_lock(&ar->backup_lock);
-	char tmp[4200], hex[GK_SHA256_HEX_LEN + 1];
+	char tmp[4200];
+	size_t len = 0;
+	char *buf = backup_render(ar, &len);
+	if (buf && backup_holds(ar->backup_path, buf, len)) {
+		pthread_mutex_unlock(&ar->backup_lock);
+		free(buf);
+		return 0;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", ar->backup_path);
-	int rc = -1, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (f) {
-		fputs("# gatekeeper admin rules: rewritten after every change, restored if the "
-		      "verdict store is found damaged\n", f);
-		pthread_rwlock_rdlock(&ar->lock);
-		for (size_t i = 0; i < ar->cap; i++) {
-			if (ar->slots[i].verdict == GK_VERDICT_UNKNOWN)
-				continue;
-			gk_sha256_to_hex(ar->slots[i].sha, hex);
-			fprintf(f, "%s %s\n", hex, gk_verdict_name(ar->slots[i].verdict));
-		}
-		pthread_rwlock_unlock(&ar->lock);
-		rc = fflush(f) == 0 && fsync(fd) == 0 ? 0 : -1;
-		rc |= fclose(f) == 0 ? 0 : -1;
-	} else if (fd >= 0) {
-		close(fd);
+	int rc = -1, fd = buf ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
+	if (fd >= 0) {
+		rc = write(fd, buf, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : -1;
+		rc |= close(fd) == 0 ? 0 : -1;
 	}
 	if (rc == 0 && rename(tmp, ar->backup_path) != 0)
 		rc = -1;
 	if (rc != 0) {
 		log_msg(GK_LOG_ERR, "error=\"admin rules backup not written\" path=\"%s\" reason=\"%s\"",
-			ar->backup_path, strerror(errno));
+			ar->backup_path, buf ? strerror(errno) : "out of memory");
 		unlink(tmp);
 	}
 	pthread_mutex_unlock(&ar->backup_lock);
+	free(buf);
 	return rc;
 }
 

@@ -154,7 +154,7 @@ t_audit_never_names_the_program_as_its_caller() {
 }
 
 t_restart_keeps_admin_verdicts() {
-	local rc1 rc2 rc3
+	local rc1 rc2 rc3 backup0 backup1
 	mkbin allowed
 	mkbin denied
 	write_policy enforce allow
@@ -164,11 +164,17 @@ t_restart_keeps_admin_verdicts() {
 	expect_eperm "$BIN/denied" "before restart: "
 	stop_daemon
 	rc1=$DRC
+	backup0=$(stat -c %i "$DB.admin-rules") || fail "no admin rules backup beside the store"
 
 	start_daemon
 	expect_eperm "$BIN/denied" "after restart (default allow): "
 	stop_daemon
 	rc2=$DRC
+	# A start with the same rules leaves the backup alone (no synced rewrite).
+	backup1=$(stat -c %i "$DB.admin-rules")
+	[[ $backup1 == "$backup0" ]] || fail "the admin rules backup was rewritten by a start that changed no rule"
+	[[ $(grep -c ' deny$' "$DB.admin-rules") == 1 && $(grep -c ' allow$' "$DB.admin-rules") == 1 ]] ||
+		fail "the admin rules backup does not hold the deny and the allow: $(cat "$DB.admin-rules")"
 
 	# Under default deny only the stored admin allow can let it run.
 	write_policy enforce deny
