@@ -29,6 +29,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define GK_MAP_SHARED_VALIDATE 0x03
 #define GK_VM_SHARED 0x8
 #define GK_FS_OPEN_EXEC_PERM 0x00040000
+#define GK_S_IFMT 00170000
+#define GK_S_IFREG 0100000
+#define GK_S_IFDIR 0040000
 #define GK_MAX_MARKS 16
 
 /* Bumped by userspace (through the skeleton's .bss) to make every stored
@@ -41,6 +44,24 @@ __u64 gk_epoch = 0;
  * Only the exec: PROT_EXEC mappings of a memfd stay allowed (JIT runtimes
  * double-map memfds), and so does everything while this is 0. */
 __u32 gk_fileless_deny = 0;
+
+/* Set by userspace under `unmarked_filesystems: deny` (enforce, watch: [/]):
+ * refuse to run a named regular file from a filesystem whose superblock no
+ * group watches for exec permission. The daemon marks every filesystem of
+ * its mount namespace; what is left is another namespace's (a container's,
+ * a user's own tmpfs) or one mounted a moment ago. Fileless files (no name)
+ * are `gk_fileless_deny`'s. */
+__u32 gk_unmarked_deny = 0;
+
+/* The superblock of the daemon's root directory: userspace sets
+ * gk_anchor_request and the daemon (gk_daemon_tgid) opens "/". While the
+ * daemon runs in enforce its permission group marks that filesystem; when
+ * the group is gone (the daemon stopped or died, before its programs are
+ * detached) the anchor shows it and unmarked_filesystems refuses nothing:
+ * no mark anywhere is then no reason to refuse. */
+__u32 gk_daemon_tgid = 0;
+__u32 gk_anchor_request = 0;
+__u64 gk_anchor_sb = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
@@ -218,12 +239,36 @@ static __always_inline int deny(struct inode *inode, __u32 route)
 	return -EPERM;
 }
 
+static __always_inline bool exec_perm_marked(struct super_block *sb)
+{
+	return BPF_CORE_READ(sb, s_fsnotify_mask) & GK_FS_OPEN_EXEC_PERM;
+}
+
+static __always_inline bool on_unmarked_fs(struct inode *inode)
+{
+	struct super_block *anchor = (struct super_block *)gk_anchor_sb;
+
+	if (!gk_unmarked_deny || !anchor || !exec_perm_marked(anchor))
+		return false;
+	return (BPF_CORE_READ(inode, i_mode) & GK_S_IFMT) == GK_S_IFREG &&
+	       BPF_CORE_READ(inode, i_nlink) > 0 && !exec_perm_marked(BPF_CORE_READ(inode, i_sb));
+}
+
+static __always_inline void note_anchor(struct inode *inode)
+{
+	if (gk_anchor_request && (bpf_get_current_pid_tgid() >> 32) == gk_daemon_tgid &&
+	    (BPF_CORE_READ(inode, i_mode) & GK_S_IFMT) == GK_S_IFDIR)
+		gk_anchor_sb = (__u64)BPF_CORE_READ(inode, i_sb);
+}
+
 static __always_inline int check_exec_open(struct inode *inode)
 {
 	struct gk_inode_verdict *v;
 
 	if (gk_fileless_deny && BPF_CORE_READ(inode, i_nlink) == 0)
 		return deny(inode, GK_ROUTE_FILELESS);
+	if (on_unmarked_fs(inode))
+		return deny(inode, GK_ROUTE_UNMARKED);
 	v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
 	if (!v)
 		return 0;
@@ -247,6 +292,8 @@ static __always_inline int check_exec_map(struct inode *inode)
 
 	if (v && v->verdict == GK_KV_DENY && is_fresh(v, inode))
 		return deny(inode, GK_ROUTE_MMAP_EXEC);
+	if (on_unmarked_fs(inode))
+		return deny(inode, GK_ROUTE_UNMARKED);
 	return 0;
 }
 
@@ -261,6 +308,7 @@ int BPF_PROG(gk_file_open, struct file *file, int ret)
 		return ret;
 	if ((f_flags & GK_O_FMODE_EXEC) || (f_mode & GK_FMODE_EXEC))
 		return check_exec_open(inode);
+	note_anchor(inode);
 	if (f_mode & GK_FMODE_WRITE)
 		invalidate(inode, GK_ROUTE_OPEN_WRITE, false);
 	return 0;

@@ -62,6 +62,8 @@ enum gk_route {
 	GK_ROUTE_WRITER_CLOSE,  /* INVALIDATE: a file mapped shared-writable was released */
 	GK_ROUTE_HOLD_REFUSED,  /* INVALIDATE: exec refused by a pending hold (reminder) */
 	GK_ROUTE_FILELESS,      /* DENY: exec of a file no name links to (`fileless: deny`) */
+	GK_ROUTE_UNMARKED,      /* DENY: exec or PROT_EXEC mapping of a file on a filesystem
+				 * without the daemon's mark (`unmarked_filesystems: deny`) */
 };
 
 /* gk_event.flags */

@@ -134,6 +134,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 		mounts_groups_changed(d->mounts, fresh_prescan);
 	}
 	fileless_apply(d);
+	mounts_unmarked_apply(d);
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	prejudge_flush(d);

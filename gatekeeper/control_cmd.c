@@ -190,6 +190,7 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	char user_mounts[256];
 	mounts_user_mounts("/proc", user_mounts, sizeof(user_mounts));
 	proto_str(reply, "user_mounts", user_mounts);
+	mounts_unmarked_report(d, reply);
 	fileless_report(d->fileless, reply);
 	proto_str(reply, "libraries", strcmp(kcache_mode(d->kc), "bpf") ? LIBS_FANOTIFY : LIBS_BPF);
 	proto_str(reply, "scripts", SCRIPTS);

@@ -110,7 +110,8 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 	struct gk_daemon *d = ctx;
 	char detail[128];
 	snprintf(detail, sizeof(detail), "denied in kernel%s: dev %llu ino %llu comm %.16s",
-		 k->fileless ? " (fileless: deny)" : "", (unsigned long long)k->dev,
+		 k->fileless ? " (fileless: deny)" : k->unmarked ? " (unmarked_filesystems: deny)" : "",
+		 (unsigned long long)k->dev,
 		 (unsigned long long)k->ino, k->comm);
 	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = "", .path = "",
 			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_NONE, .detail = detail,
@@ -298,6 +299,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
+	mounts_unmarked_apply(d);   /* only now: every filesystem of ours has its mark */
 	d->start_at.marks = gk_mono_us();
 	if (control_start(d, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);

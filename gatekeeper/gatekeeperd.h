@@ -199,6 +199,7 @@ struct gk_daemon {
 	struct gk_prejudge *_Atomic prejudge;
 	struct gk_mounts *mounts;           /* the mount tracker (mounts.h) */
 	struct gk_fileless *fileless;       /* `fileless:` in force (fileless.h) */
+	atomic_bool unmarked_in_kernel;     /* `unmarked_filesystems: deny` in force (mounts.h) */
 	struct gk_shared *shared;           /* in-flight slots, shared with the sentinel */
 	struct gk_sentinel *sentinel;
 	struct gk_svc_watchdog watchdog;    /* systemd.c; the main loop's thread only */

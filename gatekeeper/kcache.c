@@ -248,6 +248,11 @@ bool kcache_set_fileless(struct kcache *kc, bool deny)
 	return true;
 }
 
+bool kcache_set_unmarked(struct kcache *kc, bool deny)
+{
+	return kc && kc->bpf && kcache_bpf_set_unmarked(kc->bpf, deny);
+}
+
 int kcache_event_fd(const struct kcache *kc)
 {
 	return kc->bpf ? kcache_bpf_ringbuf_fd(kc->bpf) : -1;
@@ -258,7 +263,8 @@ static void on_bpf_event(void *ctx, const struct kcache_bpf_event *ev)
 	struct kcache *kc = ctx;
 	if (ev->kind == KCACHE_BPF_DENY && kc->on_denial) {
 		struct kcache_denial d = { .pid = ev->pid, .dev = ev->dev, .ino = ev->ino,
-					   .fileless = ev->route == GK_ROUTE_FILELESS };
+					   .fileless = ev->route == GK_ROUTE_FILELESS,
+					   .unmarked = ev->route == GK_ROUTE_UNMARKED };
 		memcpy(d.comm, ev->comm, sizeof(d.comm));
 		kc->on_denial(kc->denial_ctx, &d);
 	} else if (ev->kind == KCACHE_BPF_INVALIDATE && ev->had_allow && ev->via_mmap) {

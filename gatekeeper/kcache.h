@@ -90,11 +90,16 @@ uint64_t kcache_epoch(const struct kcache *kc);
  * kernel enforces it (bpf mode); false: the caller must find another way. */
 bool kcache_set_fileless(struct kcache *kc, bool deny);
 
+/* `unmarked_filesystems: deny` (deny=true) in the kernel programs. Returns
+ * whether the kernel enforces it now (bpf mode only). */
+bool kcache_set_unmarked(struct kcache *kc, bool deny);
+
 /* bpf mode: the ring buffer of denials and invalidations (-1 otherwise). */
 int kcache_event_fd(const struct kcache *kc);
 struct kcache_denial {
 	uint32_t pid;
 	bool fileless;      /* the exec of a file no name links to (`fileless: deny`) */
+	bool unmarked;      /* a file on a filesystem without the daemon's mark */
 	uint64_t dev, ino;
 	char comm[16];
 };

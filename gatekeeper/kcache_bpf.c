@@ -231,6 +231,30 @@ void kcache_bpf_set_fileless(struct kcache_bpf *kb, bool deny)
 		__atomic_store_n(&kb->skel->bss->gk_fileless_deny, deny ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
+/* The anchor: this process opens "/" while the programs watch for it. */
+static bool take_anchor(struct kcache_bpf *kb)
+{
+	struct gatekeeper_bpf__bss *bss = kb->skel->bss;
+
+	if (__atomic_load_n(&bss->gk_anchor_sb, __ATOMIC_SEQ_CST))
+		return true;
+	__atomic_store_n(&bss->gk_daemon_tgid, (__u32)getpid(), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&bss->gk_anchor_request, 1u, __ATOMIC_SEQ_CST);
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	__atomic_store_n(&bss->gk_anchor_request, 0u, __ATOMIC_SEQ_CST);
+	if (fd >= 0)
+		close(fd);
+	return __atomic_load_n(&bss->gk_anchor_sb, __ATOMIC_SEQ_CST) != 0;
+}
+
+bool kcache_bpf_set_unmarked(struct kcache_bpf *kb, bool deny)
+{
+	if (!kb || (deny && !take_anchor(kb)))
+		return false;
+	__atomic_store_n(&kb->skel->bss->gk_unmarked_deny, deny ? 1u : 0u, __ATOMIC_SEQ_CST);
+	return true;
+}
+
 void kcache_bpf_bump_epoch(struct kcache_bpf *kb)
 {
 	if (kb)

@@ -51,6 +51,11 @@ int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verd
 int kcache_bpf_forget(struct kcache_bpf *kb, int fd);
 /* `fileless: deny` in the kernel: refuse the exec of unlinked files. */
 void kcache_bpf_set_fileless(struct kcache_bpf *kb, bool deny);
+/* `unmarked_filesystems: deny` in the kernel: refuse to run files from
+ * filesystems without an exec-permission mark while the daemon's root
+ * filesystem has one. Returns whether that holds now (false: no programs,
+ * or the anchor on "/" could not be taken). */
+bool kcache_bpf_set_unmarked(struct kcache_bpf *kb, bool deny);
 /* Bump the global epoch: every stored verdict becomes stale at once. */
 void kcache_bpf_bump_epoch(struct kcache_bpf *kb);
 /* An fd to poll(2): readable when ring-buffer records wait (an epoll fd). */

@@ -58,6 +58,12 @@ void mounts_free(struct gk_daemon *d);
  * directory laid out like it in tests). */
 bool mounts_user_mounts(const char *proc_root, char *out, size_t size);
 
+/* `unmarked_filesystems` of d's policy into the kernel programs (after the
+ * marks are in place: at start and after a policy swap), logging why a
+ * deny cannot be enforced; and its status line. */
+void mounts_unmarked_apply(struct gk_daemon *d);
+void mounts_unmarked_report(struct gk_daemon *d, struct proto_buf *reply);
+
 /* What the tracker would do with the mounts of a mountinfo table for p, one
  * line per covered mount: "MOUNTPOINT MAJ:MIN TYPE mark" or "... skip:
  * REASON" (for tests; -1 if out is too small). */

@@ -4,13 +4,16 @@
  * may mount a tmpfs or a FUSE filesystem there. fanotify marks only reach
  * the daemon's own mount namespace, so a program copied onto such a
  * filesystem runs unjudged, whatever the policy says of its content. The
- * daemon cannot close that by itself (see gatekeeperd(8), CAVEATS); it
- * says whether the host leaves it open, and which sysctl closes it. */
+ * daemon says whether the host leaves it open, and which sysctl closes
+ * it; `unmarked_filesystems: deny` closes it in the kernel programs (bpf
+ * mode), by refusing every program on a filesystem without a mark. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
+#include "gatekeeper/proto.h"
 
 /* The sysctl's value, or -1 when it is missing or unreadable. */
 static long read_sysctl(const char *root, const char *name)
@@ -51,4 +54,33 @@ bool mounts_user_mounts(const char *proc_root, char *out, size_t size)
 			 ? "sysctl kernel.unprivileged_userns_clone=0"
 			 : "sysctl user.max_user_namespaces=0");
 	return true;
+}
+
+static bool unmarked_wanted(struct gk_daemon *d, bool *enforce)
+{
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool deny = d->policy->unmarked_filesystems == GK_VERDICT_DENY;
+	*enforce = d->policy->mode == GK_MODE_ENFORCE;
+	pthread_rwlock_unlock(&d->policy_lock);
+	return deny;
+}
+
+void mounts_unmarked_apply(struct gk_daemon *d)
+{
+	bool enforce, deny = unmarked_wanted(d, &enforce);
+	bool live = kcache_set_unmarked(d->kc, deny && enforce);
+	atomic_store(&d->unmarked_in_kernel, deny && enforce && live);
+	if (deny && enforce && !live)
+		log_msg(GK_LOG_WARN, "warning=\"unmarked_filesystems: deny is not enforced: it needs "
+			"kernel mode bpf (now %s)\"", kcache_mode(d->kc));
+}
+
+void mounts_unmarked_report(struct gk_daemon *d, struct proto_buf *reply)
+{
+	bool enforce, deny = unmarked_wanted(d, &enforce);
+	proto_str(reply, "unmarked_filesystems",
+		  !deny ? "allow: programs on filesystems without the daemon's mark run unjudged"
+		  : !enforce ? "deny (monitor: nothing refused)"
+		  : atomic_load(&d->unmarked_in_kernel) ? "deny, in the kernel (bpf)"
+							: "deny: not enforced (needs kernel mode bpf)");
 }

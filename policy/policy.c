@@ -29,12 +29,14 @@ enum top_key {
 	KEY_FANOTIFY_CACHE,
 	KEY_METRICS,
 	KEY_FILELESS,
+	KEY_UNMARKED,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
 	"overload", "scanners", "scan", "audit", "trust", "fanotify_cache", "metrics", "fileless",
+	"unmarked_filesystems",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
@@ -254,7 +256,8 @@ static int parse_admin_group(struct policy_parser *pp, const yaml_event_t *value
 	return 0;
 }
 
-/* One of allow/deny for `default`, `on_error`, `overload` or `fileless`. */
+/* One of allow/deny for `default`, `on_error`, `overload`, `fileless` or
+ * `unmarked_filesystems`. */
 static int parse_verdict(struct policy_parser *pp, enum top_key key, const yaml_event_t *value,
 			 enum gk_verdict *out)
 {
@@ -314,10 +317,20 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		return policy_parse_metrics(pp, value);
 	case KEY_FILELESS:
 		return parse_verdict(pp, KEY_FILELESS, value, &p->fileless);
+	case KEY_UNMARKED:
+		return parse_verdict(pp, KEY_UNMARKED, value, &p->unmarked_filesystems);
 	case KEY_COUNT:
 		break;
 	}
 	return policy_skip_node(pp, value);
+}
+
+static bool watches_root(const struct gk_policy *p)
+{
+	for (size_t i = 0; i < p->n_watch; i++)
+		if (!strcmp(p->watch[i], "/"))
+			return true;
+	return false;
 }
 
 static int parse_top_map(struct policy_parser *pp, const yaml_event_t *start)
@@ -337,6 +350,11 @@ static int parse_top_map(struct policy_parser *pp, const yaml_event_t *start)
 		p->on_error = p->default_verdict;
 	if (!map.seen_line[KEY_OVERLOAD])
 		p->overload = p->on_error;
+	if (p->unmarked_filesystems == GK_VERDICT_DENY && !watches_root(p)) {
+		yaml_mark_t at = {0, map.seen_line[KEY_UNMARKED] - 1, 0};
+		policy_error_at(pp, &at, "'unmarked_filesystems: deny' needs '/' in 'watch': it "
+			        "refuses programs on every filesystem without the daemon's mark");
+	}
 	policy_check_refs(pp);
 	return 0;
 }
@@ -419,6 +437,7 @@ static struct gk_policy *policy_new(const char *name, const char *text, size_t l
 	p->decision_timeout_ms = TIMEOUT_DEFAULT_MS;
 	p->overload = GK_VERDICT_ALLOW;
 	p->fileless = GK_VERDICT_ALLOW;
+	p->unmarked_filesystems = GK_VERDICT_ALLOW;
 	p->scanners.clamav_enabled = GK_ENGINE_OFF;
 	p->scanners.clamav_database = strdup(GK_CLAMAV_DEFAULT_DB);
 	p->audit.log_allows = true;

@@ -167,6 +167,10 @@ struct gk_policy {
 	 * O_TMPFILE or deleted file)? Default allow (runc re-executes itself
 	 * from a memfd). */
 	enum gk_verdict fileless;
+	/* `unmarked_filesystems`: may a program run from a filesystem that holds
+	 * no mark of the daemon (another mount namespace's: a container's, a
+	 * user's own)? deny needs `watch: [/]` and BPF LSM. Default allow. */
+	enum gk_verdict unmarked_filesystems;
 	/* Compiled when parsed: can any `sha256:` rule deny? Outside the watched
 	 * subtrees only a hash rule can deny, so without one the daemon need
 	 * not hash files there. */

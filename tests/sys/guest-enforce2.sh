@@ -99,6 +99,17 @@ refused /mnt/late/gk-new && ok "a program on a tmpfs mounted after boot is refus
 out=$(gatekeeper-ctl allow /tmp/gk-new 2>&1)
 expect "gatekeeper-ctl allow lets it run" "rc=0" "$(runs /tmp/gk-new) ($out)"
 
+# --- a user's own mounts: the profile's unmarked_filesystems: deny ---
+expect "status: a user's own mounts are possible here (Debian's default)" "user_mounts: possible" \
+	"$(gatekeeper-ctl status | grep '^user_mounts:')"
+expect "status: unmarked_filesystems: deny is enforced in the kernel" \
+	"unmarked_filesystems: deny, in the kernel (bpf)" "$(gatekeeper-ctl status | grep '^unmarked_filesystems:')"
+id gkuser >/dev/null 2>&1 || useradd -m gkuser
+cp /tmp/gk-new /tmp/gk-new-u && chmod 755 /tmp/gk-new-u
+expect "the admin-allowed program runs for a user" "rc=0" "$(runs runuser -u gkuser -- /tmp/gk-new-u)"
+out=$(runs runuser -u gkuser -- unshare -r -m sh -c 'mount -t tmpfs t /mnt/late && cp /tmp/gk-new-u /mnt/late/x && /mnt/late/x')
+expect "... but not from a tmpfs the user mounts in a user namespace of its own" "not permitted" "$out"
+
 # --- a local package whose postinst runs its own new binary ---
 P=/root/gk/pkg
 rm -rf $P && mkdir -p $P/DEBIAN $P/usr/bin $P/etc/gk-testpkg

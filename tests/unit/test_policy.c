@@ -65,6 +65,10 @@ static const struct bad_case bad_cases[] = {
 	{"duplicate fileless", HEAD "fileless: deny\nfileless: allow\n", 0, 6, 1,
 	 "duplicate key 'fileless' (first at line 5)", NULL, 1},
 	{"typo in fileless", HEAD "fileles: deny\n", 0, 5, 1, "(did you mean 'fileless'?)", NULL, 1},
+	{"bad unmarked_filesystems", "mode: enforce\nwatch: [/]\ndefault: allow\nunmarked_filesystems: block\n",
+	 0, 4, 23, "'unmarked_filesystems' must be allow or deny, not 'block'", NULL, 1},
+	{"unmarked_filesystems: deny without watch /", HEAD "unmarked_filesystems: deny\n", 0, 5, 1,
+	 "'unmarked_filesystems: deny' needs '/' in 'watch'", NULL, 1},
 	{"watch is a scalar", "mode: enforce\nwatch: /tmp\ndefault: allow\n", 0, 2, 8,
 	 "'watch' must be a list of absolute directories, not a scalar", NULL, 1},
 	{"watch is empty", "mode: enforce\nwatch: []\ndefault: allow\n", 0, 2, 8,
@@ -249,6 +253,25 @@ static void parse_good(void **state)
 		assert_string_equal(p->admin_group, c->admin_group);
 	else
 		assert_null(p->admin_group);
+	policy_free(p);
+}
+
+/* `unmarked_filesystems` defaults to allow; deny goes with watch: [/]. */
+static void parse_unmarked_filesystems(void **state)
+{
+	(void)state;
+	const char *plain = "mode: enforce\nwatch: [/]\ndefault: allow\n";
+	const char *deny = "mode: enforce\nwatch: [/home, /]\ndefault: allow\n"
+			   "unmarked_filesystems: deny\n";
+	struct gk_policy_errors errs;
+	struct gk_policy *p = policy_parse("u.yaml", plain, strlen(plain), &errs);
+	assert_non_null(p);
+	assert_int_equal(p->unmarked_filesystems, GK_VERDICT_ALLOW);
+	policy_free(p);
+	p = policy_parse("u.yaml", deny, strlen(deny), &errs);
+	if (!p)
+		fail_msg("unexpected error: %s", errs.msg[0]);
+	assert_int_equal(p->unmarked_filesystems, GK_VERDICT_DENY);
 	policy_free(p);
 }
 
@@ -538,6 +561,7 @@ static void load_good_and_symlink(void **state)
 int main(void)
 {
 	static const struct single_test singles[] = {
+		{"parse unmarked_filesystems", parse_unmarked_filesystems},
 		{"parse rule fields", parse_rule_fields},
 		{"parse keeps text digest", parse_text_digest},
 		{"parse caps stored errors", parse_error_cap},

@@ -66,6 +66,31 @@ out=$(userns_run)
 expect "host: ... and they are: uid 1000 cannot make the namespaces" "unshare(" "$out"
 expect_not "host: ... nor run the denied content" "ran EVILHOST" "$out"
 echo 1 >/proc/sys/kernel/unprivileged_userns_clone
+
+# unmarked_filesystems: deny closes it in the kernel, for anything on a
+# filesystem without the daemon's mark; ours stay as they were.
+printf 'mode: enforce\nwatch: [/]\ndefault: allow\nfileless: deny\nunmarked_filesystems: deny\n' >$GK/unmarked.yaml
+out=$(ctl policy apply $GK/unmarked.yaml 2>&1)
+expect "host: unmarked_filesystems: deny applies and is in force in the kernel" \
+	"unmarked_filesystems: deny, in the kernel (bpf)" "$(echo "$out" | flat) $(ctl status | grep '^unmarked_filesystems:')"
+expect "host: ... uid 1000 cannot run the denied content from a tmpfs of its own" "exec-error EPERM" "$(userns_run)"
+mkprog $GK/tpl/clean CLEANUNS && chmod 755 $GK/tpl/clean
+out=$("$VMTOOL" as-user 1000 /bin/busybox unshare -r -m /bin/busybox sh -c \
+	"/bin/busybox mount -t tmpfs t /mnt/late && /bin/busybox cp $GK/tpl/clean /mnt/late/c && $VMTOOL exec /mnt/late/c; $VMTOOL mmap-exec /mnt/late/c" 2>&1 | flat)
+expect "host: ... nor a clean program (exec, then mmap PROT_EXEC)" "exec-error EPERM mmap-error EPERM" "$out"
+out=$(/bin/busybox unshare -m /bin/busybox sh -c \
+	"/bin/busybox mount -t tmpfs t /mnt/late && /bin/busybox cp $GK/tpl/clean /mnt/late/c && $VMTOOL exec /mnt/late/c" 2>&1 | flat)
+expect "host: ... nor can root from a tmpfs in another mount namespace" "exec-error EPERM" "$out"
+expect "host: ... a program on the root filesystem still runs" "ran ROOTPROG" "$(run /gk/rootprog)"
+mount -t tmpfs tmpfs /mnt/late && mkprog /mnt/late/good LATEGOOD
+for i in $(seq 30); do ctl status | grep -q 'filesystems: /mnt/late' && break; usleep 100000; done
+expect "host: ... a clean program on a tmpfs of ours runs once it is marked" "ran LATEGOOD" "$(run /mnt/late/good)"
+umount /mnt/late
+ctl log --until @1000000000 >/dev/null 2>&1
+expect "host: ... the kernel's refusals are audited" "(unmarked_filesystems: deny)" "$(cat $GK/gkd.log)"
+ctl policy apply $GK/policy.yaml >/dev/null 2>&1
+expect "host: back to unmarked_filesystems: allow (status)" "unmarked_filesystems: allow" "$(ctl status | grep '^unmarked_filesystems:')"
+expect "host: ... and the user's own tmpfs runs its programs again" "ran EVILHOST" "$(userns_run)"
 chmod 700 /
 
 # fileless: deny, in the kernel
@@ -81,7 +106,21 @@ printf 'mode: enforce\nwatch: [/]\ndefault: allow\nfileless: allow\n' >$GK/allow
 ctl policy apply $GK/allow.yaml >/dev/null 2>&1
 out=$(timeout 20 gk-fileless memfd /gk/gk-hello 2>&1; echo "rc=$?")
 expect "host: memfd exec runs under fileless: allow" "rc=0" "$out"
+# Under unmarked_filesystems: deny the daemon stops: its groups, and their
+# marks, go before its programs are detached; meanwhile nothing may be
+# refused for want of a mark (the programs then see the daemon's own root
+# filesystem unmarked too, and stand down).
+ctl policy apply $GK/unmarked.yaml >/dev/null 2>&1
+expect "host: unmarked_filesystems: deny in force again" "unmarked_filesystems: deny, in the kernel (bpf)" \
+	"$(ctl status | grep '^unmarked_filesystems:')"
+(for i in $(seq 300); do "$VMTOOL" exec /gk/rootprog; done >$GK/stop.out 2>&1) &
+LOOP=$!
+usleep 300000
 stop_daemon
+wait $LOOP
+comment "stop under unmarked_filesystems: deny: $(sort $GK/stop.out | uniq -c | flat)"
+expect "host: ... its stop refuses no exec while its programs detach (300 execs around it all ran)" "300" \
+	"$(grep -c '^ran ROOTPROG$' $GK/stop.out)"
 rm -f /gk/rootprog /gk/evil-on-root
 
 # --- a library written after start, default: deny (watch /t/h) ---

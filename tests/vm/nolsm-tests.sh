@@ -29,6 +29,13 @@ if [ -x /gk/gatekeeperd ] && [ -x /gk/gatekeeper-ctl ]; then
 	mkprog $T/bad BADBADBA
 	timeout 20 gatekeeper-ctl --socket $SOCK deny $T/bad >/dev/null 2>&1
 	expect "nolsm: a denied file is still denied (round trip)" "exec-error EPERM" "$(run $T/bad)"
+	# unmarked_filesystems: deny needs the kernel programs: said, not faked
+	printf 'mode: enforce\nwatch: [/]\ndefault: allow\nunmarked_filesystems: deny\n' >$GK/unmarked.yaml
+	timeout 20 gatekeeper-ctl --socket $SOCK policy apply $GK/unmarked.yaml >/dev/null 2>&1
+	expect "nolsm: unmarked_filesystems: deny is reported as not enforced" \
+		"unmarked_filesystems: deny: not enforced (needs kernel mode bpf)" \
+		"$(timeout 20 gatekeeper-ctl --socket $SOCK status 2>&1 | grep '^unmarked_filesystems:')"
+	expect "nolsm: ... and the daemon logs why" "unmarked_filesystems: deny is not enforced" "$(cat $GK/gkd.log)"
 	kill "$DPID" 2>/dev/null
 	for i in $(seq 50); do kill -0 "$DPID" 2>/dev/null || break; usleep 100000; done
 else
