@@ -204,28 +204,29 @@ if [ "$CFG" = fapo ]; then
 fi
 rm -f /tmp/gkbench-new
 
-# Paired, in this boot: the gate stopped and running, alternated (off on,
-# on off, off on), each state measured on the same boot, page cache and
-# TCG state, so that the boot-to-boot noise (+-25% between boots of one
-# configuration) falls out of the ratio. After each start the gate is
-# warmed: gatekeeper's walk done, the programs run once (fapolicyd starts
-# with an empty cache).
+# Paired, in this boot: the gate stopped and running, alternated in ABBA
+# blocks (off on on off, three times), each state measured on the same
+# boot, page cache and TCG state, so that the boot-to-boot noise (+-25%
+# between boots of one configuration) and the drift within a boot fall out
+# of the ratio. Every state is warmed the same way before it is measured:
+# the programs run once (fapolicyd starts with an empty cache); after a
+# start, gatekeeper's walk is done first.
 MINI=$(workload 10)
 median_of() { sed -n 's/.*"median_us":\([0-9.]*\).*/\1/p'; }
 gate_state() { # UNIT off|on
 	if [ "$2" = off ]; then
 		systemctl stop "$1"
-		return
+	else
+		systemctl start "$1"
+		[ "$1" = gatekeeperd ] && wait_walk
 	fi
-	systemctl start "$1"
-	[ "$1" = gatekeeperd ] && wait_walk
 	sh -c "$MINI"
 }
 paired=null
 case "$CFG" in gk) unit=gatekeeperd ;; fapo) unit=fapolicyd ;; *) unit= ;; esac
 if [ -n "$unit" ]; then
 	paired=""
-	for gate in off on on off off on; do
+	for gate in off on on off off on on off off on on off; do
 		gate_state $unit $gate
 		c=$($LIB/exec_lat cached repeat 100 10 /usr/bin/true | median_of)
 		m=$($LIB/exec_lat shell repeat 3 0 /bin/sh -c "$MINI" | median_of)

@@ -7,8 +7,8 @@ median over its boots of: boot time to multi-user.target, the median first
 exec (each of ~50 /usr/bin programs run once since boot), the median cached
 exec of /usr/bin/true, the shell workload (1,000 /usr/bin commands); then
 gk and fapo as ratios to bare. Then the paired figures: in each gk and fapo
-boot the gate was stopped and started again, alternated (off on on off off
-on), and cached exec and a 100-command shell run measured in each state; the
+boot the gate was stopped and started again, alternated (off on on off,
+three times), and cached exec and a 100-command shell run measured in each state; the
 ratio running/stopped within one boot is free of the boot-to-boot noise, and
 the median of those ratios over the boots is printed beside. Never judges
 the figures against a goal beyond printing them; exits 1 only when something could not be measured
