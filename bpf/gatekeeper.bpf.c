@@ -254,11 +254,18 @@ static __always_inline bool on_unmarked_fs(struct inode *inode)
 	       BPF_CORE_READ(inode, i_nlink) > 0 && !exec_perm_marked(BPF_CORE_READ(inode, i_sb));
 }
 
+/* Only the root directory of a filesystem: another of the daemon's threads
+ * may open some directory (/proc/self/fd, its store's) at the same time. */
 static __always_inline void note_anchor(struct inode *inode)
 {
-	if (gk_anchor_request && (bpf_get_current_pid_tgid() >> 32) == gk_daemon_tgid &&
-	    (BPF_CORE_READ(inode, i_mode) & GK_S_IFMT) == GK_S_IFDIR)
-		gk_anchor_sb = (__u64)BPF_CORE_READ(inode, i_sb);
+	struct super_block *sb;
+
+	if (!gk_anchor_request || (bpf_get_current_pid_tgid() >> 32) != gk_daemon_tgid ||
+	    (BPF_CORE_READ(inode, i_mode) & GK_S_IFMT) != GK_S_IFDIR)
+		return;
+	sb = BPF_CORE_READ(inode, i_sb);
+	if (BPF_CORE_READ(sb, s_root, d_inode) == inode)
+		gk_anchor_sb = (__u64)sb;
 }
 
 static __always_inline int check_exec_open(struct inode *inode)
