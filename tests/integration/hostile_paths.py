@@ -110,9 +110,21 @@ def main():
         r = subprocess.run([spawner, "exec", p], capture_output=True, timeout=15)
         if r.returncode != 0:
             bad.append("exec %r: exit %d %r" % (p[-40:], r.returncode, r.stdout))
-    r = subprocess.run([exe, "exec", paths[1]], capture_output=True, timeout=15)
-    if r.returncode != 0:
-        bad.append("exec through the hostile spawner: exit %d" % r.returncode)
+    # The caller's exe is read after the reply (gatekeeperd(8)): the exec the
+    # reply lets go may have replaced the spawner by then, and the row's exe
+    # is empty. Run it again until a decision names the hostile spawner.
+    for _ in range(20):
+        r = subprocess.run([exe, "exec", paths[1]], capture_output=True, timeout=15)
+        if r.returncode != 0:
+            bad.append("exec through the hostile spawner: exit %d" % r.returncode)
+            break
+        for _ in range(20):
+            if exe in read_log(logpath, [])[1]:
+                break
+            time.sleep(0.05)
+        else:
+            continue
+        break
     want = set(paths) | {exe}
     # The audit writer logs after the reply. Wait for the hostile spawner's
     # own exec (a path) and for the exec it made (its exe): the first comes
