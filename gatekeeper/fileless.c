@@ -58,18 +58,6 @@ void fileless_free(struct gk_fileless *fl)
 	free(fl);
 }
 
-static int read_sysctl(void)
-{
-	int v = -1;
-	FILE *f = fopen(MEMFD_NOEXEC, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 static int write_sysctl(int v)
 {
 	int fd = open(MEMFD_NOEXEC, O_WRONLY | O_CLOEXEC);
@@ -87,7 +75,7 @@ static int write_sysctl(int v)
 /* Raise vm.memfd_noexec to 2; false if this kernel cannot. */
 static bool raise_memfd_noexec(struct gk_fileless *fl)
 {
-	int cur = read_sysctl();
+	int cur = (int)gk_read_number(MEMFD_NOEXEC);
 	if (cur < 0) {
 		fl->sysctl_missing = true;
 		return false;

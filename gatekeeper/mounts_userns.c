@@ -14,45 +14,38 @@
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
 #include "gatekeeper/proto.h"
+#include "gatekeeper/util.h"
 
-/* The sysctl's value, or -1 when it is missing or unreadable. */
-static long read_sysctl(const char *root, const char *name)
+static long read_sysctl(const char *proc_root, const char *name)
 {
 	char path[4200];
-	long v;
-	snprintf(path, sizeof(path), "%s/%s", root, name);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	int n = fscanf(f, "%ld", &v);
-	fclose(f);
-	return n == 1 ? v : -1;
+	snprintf(path, sizeof(path), "%s/sys/%s", proc_root, name);
+	return gk_read_number(path);
 }
 
 bool mounts_user_mounts(const char *proc_root, char *out, size_t size)
 {
-	char sys[4200], ns[4200];
+	char ns[4200];
 	struct stat st;
-	snprintf(sys, sizeof(sys), "%s/sys", proc_root);
 	snprintf(ns, sizeof(ns), "%s/self/ns/user", proc_root);
 	if (stat(ns, &st) != 0) {
 		snprintf(out, size, "refused (this kernel has no user namespaces)");
 		return false;
 	}
-	if (read_sysctl(sys, "user/max_user_namespaces") == 0) {
+	long max = read_sysctl(proc_root, "user/max_user_namespaces");
+	long clone = read_sysctl(proc_root, "kernel/unprivileged_userns_clone");   /* Debian's */
+	if (max == 0) {
 		snprintf(out, size, "refused (user.max_user_namespaces=0)");
 		return false;
 	}
-	if (read_sysctl(sys, "kernel/unprivileged_userns_clone") == 0) {
+	if (clone == 0) {
 		snprintf(out, size, "refused (kernel.unprivileged_userns_clone=0)");
 		return false;
 	}
 	snprintf(out, size,
 		 "possible: any user can mount a filesystem in a user namespace of their own, "
 		 "where programs run unjudged; %s closes it",
-		 read_sysctl(sys, "kernel/unprivileged_userns_clone") >= 0
-			 ? "sysctl kernel.unprivileged_userns_clone=0"
-			 : "sysctl user.max_user_namespaces=0");
+		 clone >= 0 ? "sysctl kernel.unprivileged_userns_clone=0" : "sysctl user.max_user_namespaces=0");
 	return true;
 }
 

@@ -77,3 +77,15 @@ void gk_pid_exe(pid_t pid, char *out, size_t size)
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	proc_readlink(AT_FDCWD, link, out, size);
 }
+
+long gk_read_number(const char *path)
+{
+	long v;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}

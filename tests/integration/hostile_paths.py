@@ -98,6 +98,15 @@ def read_log(logpath, bad):
     return paths, exes
 
 
+def logged_exe(logpath, exe):
+    """Does a decision line name exe, within a second (the log comes after the reply)?"""
+    for _ in range(20):
+        if exe in read_log(logpath, [])[1]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def main():
     bindir, spawner, ctl, sock, db, logpath = sys.argv[1:7]
     bad, paths = [], names(bindir)
@@ -118,13 +127,8 @@ def main():
         if r.returncode != 0:
             bad.append("exec through the hostile spawner: exit %d" % r.returncode)
             break
-        for _ in range(20):
-            if exe in read_log(logpath, [])[1]:
-                break
-            time.sleep(0.05)
-        else:
-            continue
-        break
+        if logged_exe(logpath, exe):
+            break
     want = set(paths) | {exe}
     # The audit writer logs after the reply. Wait for the hostile spawner's
     # own exec (a path) and for the exec it made (its exe): the first comes
