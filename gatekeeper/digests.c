@@ -12,6 +12,7 @@
 
 #include "db/db.h"
 #include "gatekeeper/digests.h"
+#include "gatekeeper/util.h"
 #include "scanner/scanner.h"
 
 /* <linux/fs.h> before 6.5 lacks it; the ABI is fixed. */
@@ -100,9 +101,7 @@ int digests_fs_identity(int fd, char *out, size_t size)
 
 static size_t slot_of(dev_t dev, ino_t ino)
 {
-	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
-
-	return (size_t)(h ^ (h >> 31)) % FORGOTTEN_SLOTS;
+	return gk_inode_hash(dev, ino) % FORGOTTEN_SLOTS;
 }
 
 void digests_forget(struct digests *g, dev_t dev, ino_t ino)

@@ -108,12 +108,16 @@ static void signal_ready(int *ready_fd, char code)
 static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 {
 	struct gk_daemon *d = ctx;
-	char detail[128];
+	char detail[128], path[4096] = "", exe[4096];
 	snprintf(detail, sizeof(detail), "denied in kernel%s: dev %llu ino %llu comm %.16s",
 		 k->fileless ? " (fileless: deny)" : k->unmarked ? " (unmarked_filesystems: deny)" : "",
 		 (unsigned long long)k->dev,
 		 (unsigned long long)k->ino, k->comm);
-	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = "", .path = "",
+	denied_name(d->denied, (dev_t)k->dev, (ino_t)k->ino, path, sizeof(path));
+	/* The refused task is still the program that asked: a failed exec
+	 * leaves it as it was, a refused mapping never changed it. */
+	gk_pid_exe((pid_t)k->pid, exe, sizeof(exe));
+	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = exe, .path = path,
 			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_NONE, .detail = detail,
 			      .mode = GK_MODE_ENFORCE };
 	audit_submit(d, &a, AUDIT_KERNEL);
@@ -197,7 +201,8 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 /* The hash cache (lent the digest store) and the fileless state. */
 static bool new_objects(struct gk_daemon *d)
 {
-	if (!(d->hashes = hash_cache_new()) || !(d->fileless = fileless_new()))
+	if (!(d->hashes = hash_cache_new()) || !(d->fileless = fileless_new()) ||
+	    !(d->denied = denied_new()))
 		return false;
 	hash_cache_use_store(d->hashes, d->digests);
 	return true;
@@ -387,6 +392,7 @@ int main(int argc, char **argv)
 	admin_rules_free(d.admin);
 	hash_cache_free(d.hashes);
 	fileless_free(d.fileless);
+	denied_free(d.denied);
 	shared_free(d.shared);
 	policy_free(d.policy);
 	return rc;

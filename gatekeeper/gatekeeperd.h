@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "db/db.h"
+#include "gatekeeper/denied.h"
 #include "gatekeeper/kcache.h"
 #include "gatekeeper/proto.h"      /* GK_DEFAULT_SOCKET, shared with gatekeeper-ctl */
 #include "gatekeeper/util.h"
@@ -199,6 +200,7 @@ struct gk_daemon {
 	struct gk_prejudge *_Atomic prejudge;
 	struct gk_mounts *mounts;           /* the mount tracker (mounts.h) */
 	struct gk_fileless *fileless;       /* `fileless:` in force (fileless.h) */
+	struct gk_denied *denied;           /* names of kernel-cached denials (denied.h) */
 	atomic_bool unmarked_in_kernel;     /* `unmarked_filesystems: deny` in force (mounts.h) */
 	struct gk_shared *shared;           /* in-flight slots, shared with the sentinel */
 	struct gk_sentinel *sentinel;

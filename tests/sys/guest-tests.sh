@@ -102,6 +102,15 @@ else
 	not_ok "journalctl -u gatekeeperd GK_VERDICT=deny lists the denial, with its SHA-256"
 	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
 fi
+# Its second exec is refused by the kernel alone (bpf mode); the entry still
+# names the file.
+out=$(timeout 20 /tmp/gk-bad 2>&1; echo "rc=$?")
+if wait_for 20 journal_has GK_KIND=kernel_deny GK_VERDICT=deny GK_PATH=/tmp/gk-bad; then
+	ok "the kernel's own refusal is in the journal under the file's path"
+else
+	not_ok "the kernel's own refusal is in the journal under the file's path" "$out"
+	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
+fi
 out=$(timeout 20 /tmp/gk-ok; echo "rc=$?")
 expect "enforce: an unlisted program still runs" "rc=0" "$out"
 

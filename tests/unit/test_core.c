@@ -1,6 +1,6 @@
 /* Unit tests of the daemon's building blocks: the control protocol, the log
- * line format, the latency histogram, the admin rule table, hashing and the
- * names of fds. */
+ * line format, the latency histogram, the admin rule table, hashing, the
+ * names of fds and of kernel-cached denials. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -238,6 +238,39 @@ static void test_fd_path_in_forked_child(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The name a kernel refusal is audited with: the latest path its inode was
+ * denied under; none for an inode never denied, or pushed out. */
+static void test_denied_names(void **state)
+{
+	(void)state;
+	struct gk_denied *dn = denied_new();
+	char name[64] = "unchanged";
+	assert_non_null(dn);
+	assert_false(denied_name(dn, 1, 2, name, sizeof(name)));
+	assert_string_equal(name, "unchanged");
+	denied_remember(dn, 1, 2, "/t/bad");
+	denied_remember(dn, 1, 3, "");   /* no name: nothing to keep */
+	assert_true(denied_name(dn, 1, 2, name, sizeof(name)));
+	assert_string_equal(name, "/t/bad");
+	assert_false(denied_name(dn, 2, 2, name, sizeof(name)));   /* other device */
+	assert_false(denied_name(dn, 1, 3, name, sizeof(name)));
+	denied_remember(dn, 1, 2, "/t/renamed");
+	assert_true(denied_name(dn, 1, 2, name, sizeof(name)));
+	assert_string_equal(name, "/t/renamed");
+	char small[4];
+	assert_true(denied_name(dn, 1, 2, small, sizeof(small)));
+	assert_string_equal(small, "/t/");
+	/* Bounded: thousands of denials later the first is forgotten, the
+	 * last is known. */
+	for (ino_t ino = 100; ino < 100 + 50000; ino++)
+		denied_remember(dn, 1, ino, "/t/many");
+	assert_false(denied_name(dn, 1, 2, name, sizeof(name)));
+	assert_true(denied_name(dn, 1, 100 + 49999, name, sizeof(name)));
+	assert_string_equal(name, "/t/many");
+	denied_free(dn);
+	denied_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_cancel),
 		cmocka_unit_test(test_identify_rehashes_changed_file),
 		cmocka_unit_test(test_fd_path_in_forked_child),
+		cmocka_unit_test(test_denied_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

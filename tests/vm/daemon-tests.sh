@@ -41,6 +41,20 @@ pe1=$(status_num perm_events)
 expect "daemon: a denied file fails with EPERM" "exec-error EPERM|exec-error EPERM" "$first|$second"
 expect "daemon: the second exec of a denied file raises no permission event" "$pe0" "$pe1"
 comment "kernel_denies before/after: $kd0/$(status_num kernel_denies)"
+# The kernel's record names only device and inode: the daemon names the file
+# (the path it denied it under) and the program that asked, read from /proc
+# when the record arrives (a caller that has exited by then is left out).
+refused=$(gk-vmtool exec-linger $T/bad)
+expect "daemon: a denied file fails with EPERM in the caller itself" "exec-error EPERM" "$refused"
+kline=""
+for i in $(seq 20); do
+	kline=$(grep "kernel_deny " $GK/gkd.log | grep " path=$T/bad " | grep " exe=/gk/gk-vmtool " |
+		tail -n 1)
+	[ -n "$kline" ] && break
+	usleep 100000
+done
+expect "daemon: the kernel's refusal is audited with the file's path and the caller" \
+	"exe=/gk/gk-vmtool path=$T/bad " "$refused: $kline"
 expect "daemon: mmap(PROT_EXEC) of a denied file fails with EPERM" "mmap-error EPERM" \
 	"$(gk-vmtool mmap-exec $T/bad)"
 out=$(timeout 20 /lib64/ld-linux-x86-64.so.2 $T/bad 2>&1; echo "rc=$?")

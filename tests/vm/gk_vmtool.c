@@ -1,6 +1,9 @@
 /* gk-vmtool: the guest tests' hands. Each subcommand is one real syscall
  * route, reported on one line so the shell tests can compare it:
  *   exec FILE                      fork+execve; the child prints, or "exec-error ENAME"
+ *   exec-linger FILE               execve in this process; if refused, print
+ *                                  "exec-error ENAME" and stay a second (a caller
+ *                                  still there when the refusal is audited)
  *   mmap-write FILE DATA [exec]    overwrite the last strlen(DATA) bytes through
  *                                  a MAP_SHARED mapping, munmap, close, (exec at once)
  *   mmap-late FILE DATA GOFILE     map first, wait for GOFILE, then write, unmap, exec
@@ -215,6 +218,12 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(cmd, "exec") == 0 && argc == 3)
 		return do_exec(file);
+	if (strcmp(cmd, "exec-linger") == 0 && argc == 3) {
+		execv(file, (char *[]){ (char *)file, NULL });
+		printf("exec-error %s\n", ename(errno));
+		sleep(1);
+		return 1;
+	}
 	if (strcmp(cmd, "mmap-write") == 0 && (argc == 4 || argc == 5)) {
 		if (map_and_write(file, argv[3], NULL) != 0)
 			return 1;
@@ -240,7 +249,7 @@ int main(int argc, char **argv)
 		return bench(atoi(argv[2]), argv[3], argc == 5 ? argv[4] : NULL);
 	if (strcmp(cmd, "as-user") == 0 && argc >= 4)
 		return as_user((uid_t)atol(argv[2]), argv + 3);
-	fprintf(stderr, "usage: gk-vmtool exec|mmap-write|mmap-late|mmap-exec|mprotect-exec|"
+	fprintf(stderr, "usage: gk-vmtool exec|exec-linger|mmap-write|mmap-late|mmap-exec|mprotect-exec|"
 		"pwrite|truncate|ftruncate-fd|bench|as-user ...\n");
 	return 2;
 }
