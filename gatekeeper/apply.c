@@ -138,8 +138,8 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	prejudge_flush(d);
-	uint64_t one = 1;
-	(void)!write(d->wake_fd, &one, sizeof(one));
+	if (fresh)
+		reader_kick(d->reader);   /* off the old group's read, onto both */
 	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, p->sha256_hex,
 		gk_mode_name(p->mode));
 	policy_free(old);

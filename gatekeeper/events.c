@@ -428,20 +428,20 @@ static void handle(struct gk_events *ev, int idx)
 }
 
 /* Read at most EVENTS_READ_BATCH events; returns how many were admitted into
- * admitted[], or -1 when the group has nothing more. *drained: the read
- * came back short, so the queue was empty then (what comes later makes
- * the group readable again: no read just to learn EAGAIN). */
+ * admitted[], or -1 when the read brought nothing (*why: its errno, or 0 at
+ * the end of the file). *drained: the read came back short, so the queue
+ * was empty then (what comes later makes the group readable again: no read
+ * just to learn EAGAIN). An EINTR is the reader's kick: not retried. */
 static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EVENTS_READ_BATCH],
-		      bool *drained)
+		      bool *drained, int *why)
 {
 	char buf[EVENTS_READ_BATCH * sizeof(struct fanotify_event_metadata)]
 		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
-	ssize_t len;
-	while ((len = read(g->fd, buf, sizeof(buf))) < 0 && errno == EINTR)
-		;
+	ssize_t len = read(g->fd, buf, sizeof(buf));
 	atomic_store(&ev->sh->reader_beat_us, gk_mono_us());
 	if (len <= 0) {
-		if (len < 0 && errno != EAGAIN)
+		*why = len < 0 ? errno : 0;
+		if (len < 0 && errno != EAGAIN && errno != EINTR)
 			log_msg(GK_LOG_ERR, "error=\"fanotify read failed\" errno=%d", errno);
 		return -1;
 	}
@@ -474,13 +474,14 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 	return n;
 }
 
-void events_read(struct gk_events *ev, struct fan_group *g)
+int events_read(struct gk_events *ev, struct fan_group *g)
 {
-	int admitted[EVENTS_READ_BATCH], n;
+	int admitted[EVENTS_READ_BATCH], n, why = 0;
 	bool drained = false;
-	while (!drained && (n = read_batch(ev, g, admitted, &drained)) >= 0)
+	while (!drained && (n = read_batch(ev, g, admitted, &drained, &why)) >= 0)
 		for (int i = 0; i < n; i++)
 			handle(ev, admitted[i]);
+	return drained ? 0 : why;
 }
 
 void events_stop(struct gk_events *ev)

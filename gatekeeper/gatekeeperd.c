@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -131,38 +130,17 @@ static void on_signatures_swapped(void *ctx, const char *engine)
 	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
 }
 
-/* Only this thread closes groups, so a snapshot taken under the lock stays
- * valid for the whole turn of the loop even if a policy apply swaps them. */
-static void retire_drained(struct gk_daemon *d, struct fan_group *retired, bool readable)
-{
-	if (!retired || readable || atomic_load(&retired->inflight) > 0)
-		return;
-	pthread_rwlock_wrlock(&d->policy_lock);
-	bool still = d->retired == retired;
-	if (still)
-		d->retired = NULL;
-	pthread_rwlock_unlock(&d->policy_lock);
-	if (!still)
-		return;
-	sentinel_drop_group(d->sentinel, retired->sentinel_id);
-	fan_group_close_async(retired);
-}
-
+/* Signals, the kernel cache's ring and systemd's watchdog. The fanotify
+ * group has a thread of its own (reader.c). */
 static void main_loop(struct gk_daemon *d, int sig_fd)
 {
 	for (;;) {
-		pthread_rwlock_rdlock(&d->policy_lock);
-		struct fan_group *group = d->group, *retired = d->retired;
-		pthread_rwlock_unlock(&d->policy_lock);
-		struct pollfd p[5] = {
-			{ .fd = sig_fd, .events = POLLIN }, { .fd = d->wake_fd, .events = POLLIN },
+		struct pollfd p[2] = {
+			{ .fd = sig_fd, .events = POLLIN },
 			{ .fd = kcache_event_fd(d->kc), .events = POLLIN },
-			{ .fd = group->fd, .events = POLLIN },
-			{ .fd = retired ? retired->fd : -1, .events = POLLIN },
 		};
-		if (poll(p, 5, svc_poll_timeout_ms(d, retired ? 20 : -1)) < 0 && errno != EINTR)
+		if (poll(p, 2, svc_poll_timeout_ms(d, -1)) < 0 && errno != EINTR)
 			return;
-		atomic_store(&d->shared->reader_beat_us, gk_mono_us());
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
@@ -183,17 +161,8 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 					return;
 			}
 		}
-		if (p[1].revents & POLLIN) {
-			uint64_t n;
-			(void)!read(d->wake_fd, &n, sizeof(n));
-		}
-		if (p[2].revents & POLLIN)
+		if (p[1].revents & POLLIN)
 			kcache_drain(d->kc, on_kernel_denial, d);
-		if (p[3].revents & POLLIN)
-			events_read(d->events, group);
-		if (p[4].revents & POLLIN)
-			events_read(d->events, retired);
-		retire_drained(d, retired, p[4].revents & POLLIN);
 		svc_watchdog(d);
 	}
 }
@@ -218,9 +187,11 @@ static void raise_nofile(void)
 	}
 }
 
-static void log_ready(const struct gk_daemon *d)
+/* The control socket is open by now: a policy apply may swap d->policy. */
+static void log_ready(struct gk_daemon *d)
 {
 	const struct gk_start_times *t = &d->start_at;
+	pthread_rwlock_rdlock(&d->policy_lock);
 	log_msg(GK_LOG_INFO,
 		"ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d "
 		"start_ms=%lld store_ms=%lld store_check=%s scanners_ms=%lld kernel_ms=%lld trust_ms=%lld "
@@ -232,25 +203,34 @@ static void log_ready(const struct gk_daemon *d)
 		(long long)(t->scanners - t->sentinel) / 1000,
 		(long long)(t->kernel - t->scanners) / 1000,
 		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000);
+	bool enforce = d->policy->mode == GK_MODE_ENFORCE;
+	pthread_rwlock_unlock(&d->policy_lock);
 	char user_mounts[256];   /* a hole the admin can close: say so once */
-	if (mounts_user_mounts("/proc", user_mounts, sizeof(user_mounts)) &&
-	    d->policy->mode == GK_MODE_ENFORCE)
+	if (mounts_user_mounts("/proc", user_mounts, sizeof(user_mounts)) && enforce)
 		log_msg(GK_LOG_WARN, "warning=\"user mounts %s\"", user_mounts);
+}
+
+/* Before any thread exists, so that every thread inherits the mask. The
+ * main loop takes the daemon's signals from a signalfd; the reader's kick
+ * is blocked everywhere but in the reader (reader.c). */
+static int signal_fd(void)
+{
+	sigset_t set, kick;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT), sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	sigaddset(&set, KCACHE_LEASE_SIGNAL), sigaddset(&set, SIGIO);
+	kick = set;
+	sigaddset(&kick, READER_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
 static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 {
 	char err[512];
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT), sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	sigaddset(&set, KCACHE_LEASE_SIGNAL), sigaddset(&set, SIGIO);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	*sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
-	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (*sig_fd < 0 || d->wake_fd < 0) {
-		log_msg(GK_LOG_ERR, "error=\"signalfd/eventfd: %s\"", strerror(errno));
+	if ((*sig_fd = signal_fd()) < 0) {
+		log_msg(GK_LOG_ERR, "error=\"signalfd: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
 	raise_nofile();
@@ -306,6 +286,10 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	}
 	mounts_unmarked_apply(d);   /* only now: every filesystem of ours has its mark */
 	d->start_at.marks = gk_mono_us();
+	if (!(d->reader = reader_start(d))) {
+		log_msg(GK_LOG_ERR, "error=\"cannot start the reader: %s\"", strerror(errno));
+		return EXIT_RUNTIME;
+	}
 	if (control_start(d, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
@@ -371,6 +355,7 @@ int main(int argc, char **argv)
 	prejudge_stop(atomic_load(&d.prejudge));
 	mounts_stop(&d);
 	metrics_writer_stop(d.metrics);
+	reader_stop(d.reader);
 	events_stop(d.events);
 	sentinel_stop(d.sentinel);
 	fan_group_close(d.group);

@@ -4,6 +4,7 @@
 #define GK_GATEKEEPERD_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -177,7 +178,6 @@ struct gk_daemon {
 	struct admin_rules *admin;
 	struct fan_group *group;            /* current; swapped under policy_lock */
 	struct fan_group *retired;          /* old group, closed when its events are answered */
-	int wake_fd;                        /* eventfd: wakes the main loop after a swap */
 	struct kcache *kc;
 	struct gk_stats stats;
 	int64_t started_us;
@@ -195,6 +195,7 @@ struct gk_daemon {
 	struct hash_cache *hashes;          /* digests by (dev, inode, size, ctime) */
 	struct digests *digests;            /* digests.h: their store, lent to hashes */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
+	struct gk_reader *reader;           /* reads d->group (reader.c) */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
 	/* prejudge.h; NULL: none. Atomic: flushes come from any thread. */
 	struct gk_prejudge *_Atomic prejudge;
@@ -271,14 +272,26 @@ void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
  * per event of the batch that the reading thread handles at a time. */
 #define EVENTS_READ_BATCH 64
 struct gk_events *events_start(struct gk_daemon *d, unsigned workers);
-/* Read and handle whatever is ready on g->fd. */
-void events_read(struct gk_events *ev, struct fan_group *g);
+/* Read and handle whatever is ready on g->fd. Returns 0 once a read came
+ * back short, else the errno that ended reading (EAGAIN: nothing was
+ * ready; EINTR: a signal, the reader's kick). */
+int events_read(struct gk_events *ev, struct fan_group *g);
 /* Stop workers after answering all queued events. NULL-safe. */
 void events_stop(struct gk_events *ev);
 /* The judging stage of a worker (tests stall it to reach deadlines). */
 typedef void events_judge_fn(struct gk_daemon *d, int fd, struct judgement *j,
 			     const atomic_bool *cancel);
 void events_set_judge(struct gk_events *ev, events_judge_fn *fn);
+
+/* reader.c: the thread that reads d->group (and d->retired while it
+ * drains), waiting in read(2) itself. Start once the group and d->events
+ * exist; kick after d->group or d->retired changed (returns once the
+ * reader has looked again); stop before d->events. NULL-safe. */
+#define READER_KICK_SIGNAL (SIGRTMIN + 3)
+struct gk_reader;
+struct gk_reader *reader_start(struct gk_daemon *d);
+void reader_kick(struct gk_reader *r);
+void reader_stop(struct gk_reader *r);
 
 /* prescan.c: judge newly written executables before their first exec */
 int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen);

@@ -121,6 +121,22 @@ static void sweep_slots(struct gk_shared *sh, struct watched_group *groups, int6
 	}
 }
 
+/* The daemon's reader waits in read(2) on the same file description
+ * (reader.c): O_NONBLOCK is ours for this one read, then put back. */
+static ssize_t read_without_waiting(int fd, void *buf, size_t size)
+{
+	int fl = fcntl(fd, F_GETFL);
+	bool flip = fl >= 0 && !(fl & O_NONBLOCK);
+	if (flip)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	ssize_t n = read(fd, buf, size);
+	int saved = errno;
+	if (flip)
+		fcntl(fd, F_SETFL, fl);
+	errno = saved;
+	return n;
+}
+
 /* Nobody has read this group for a whole deadline: read and answer. */
 static void take_over_reading(struct gk_shared *sh, struct watched_group *g, int64_t now)
 {
@@ -129,7 +145,7 @@ static void take_over_reading(struct gk_shared *sh, struct watched_group *g, int
 	if (!g->readable_since_us || now - g->readable_since_us <= limit ||
 	    atomic_load(&sh->reader_beat_us) >= g->readable_since_us)
 		return;
-	ssize_t len = read(g->fd, buf, sizeof(buf));
+	ssize_t len = read_without_waiting(g->fd, buf, sizeof(buf));
 	uint32_t verdict = atomic_load(&sh->on_error);
 	const struct fanotify_event_metadata *m = (const void *)buf;
 	for (; len > 0 && FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
@@ -179,7 +195,7 @@ static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 	}
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {
 		ssize_t len;
-		while (groups[i].fd >= 0 && (len = read(groups[i].fd, buf, sizeof(buf))) > 0) {
+		while (groups[i].fd >= 0 && (len = read_without_waiting(groups[i].fd, buf, sizeof(buf))) > 0) {
 			const struct fanotify_event_metadata *m = (const void *)buf;
 			for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
 				if (m->fd < 0)

@@ -71,6 +71,23 @@ alive() {
 	[[ -n $state && $state != Z ]]
 }
 
+# freeze PID: SIGSTOP, then wait (up to 2 s) until every thread has stopped.
+# kill(2) returns before they have: one thread takes the signal and stops
+# the others, and meanwhile the reader thread could still answer an event.
+freeze() {
+	local i t all
+	kill -STOP "$1" || return 1
+	for ((i = 0; i < 200; i++)); do
+		all=1
+		for t in /proc/"$1"/task/*/stat; do
+			[[ $(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1) == T ]] || { all=0; break; }
+		done
+		((all)) && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # wait_gone PID TENTHS: wait up to TENTHS/10 s for PID to exit.
 wait_gone() {
 	local i

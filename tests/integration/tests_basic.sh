@@ -197,7 +197,7 @@ t_monitor_mode_never_waits_for_daemon() {
 	start_daemon
 	ctl_ok deny "$BIN/denied"
 	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
-	kill -STOP "$DPID"
+	freeze "$DPID" || fail "cannot stop every thread of gatekeeperd"
 	t0=$(date +%s%N)
 	r=$(exec_result "$BIN/unknown")
 	t1=$(date +%s%N)

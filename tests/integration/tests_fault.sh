@@ -125,7 +125,7 @@ t_fault_kill9_stopped_50() {
 		sleep 0.2   # the pre-scan
 		expect_runs "$f" "round $r, first exec: "
 		ctl_ok allow "$BIN/dummy"   # a rule change: every cached verdict goes
-		kill -STOP "$DPID"
+		freeze "$DPID" || fail "round $r: cannot stop every thread of gatekeeperd"
 		setsid "$SPAWNER" exec "$f" >"$T/pending.out" 2>&1 &
 		epid=$!
 		record_pid "$epid"

@@ -38,7 +38,7 @@ t_frozen_daemon_answered_by_sentinel() {
 	frozen_exec "$big" "$T/r.big" 2>>"$T/timed.err" &
 	pids+=($!)
 	sleep 0.1
-	kill -STOP "$DPID" || fail "cannot stop gatekeeperd"
+	freeze "$DPID" || fail "cannot stop every thread of gatekeeperd"
 	# New execs while it is frozen: nobody in the daemon reads them.
 	for i in 1 2 3 4 5; do
 		frozen_exec "$BIN/new$i" "$T/r.new$i" 2>>"$T/timed.err" &
@@ -172,7 +172,7 @@ t_sentinel_takes_new_deadline_at_once() {
 	sleep 1.5 # idle: the watchdog now sleeps a second at a time
 	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 300"
 	ctl_ok policy apply "$POLICY"
-	kill -STOP "$DPID" || fail "cannot stop gatekeeperd"
+	freeze "$DPID" || fail "cannot stop every thread of gatekeeperd"
 	frozen_exec "$BIN/fresh" "$T/r.fresh"
 	kill -CONT "$DPID" || fail "cannot resume gatekeeperd"
 	read -r r ms <"$T/r.fresh"

@@ -181,6 +181,71 @@ static void test_known_verdict_answered_on_reading_thread(void **state)
 	teardown_fixture(f);
 }
 
+/* A group whose reads block, as the reader thread has it. */
+static struct fan_group *blocking_group(int *peer)
+{
+	int sv[2];
+	struct fan_group *g = calloc(1, sizeof(*g));
+	assert_non_null(g);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	*g = (struct fan_group){ .fd = sv[0], .perm = true, .mask = FAN_OPEN_EXEC_PERM };
+	*peer = sv[1];
+	return g;
+}
+
+static bool retired_gone(struct gk_daemon *d)
+{
+	for (int i = 0; i < 400; i++) {
+		pthread_rwlock_rdlock(&d->policy_lock);
+		bool gone = !d->retired;
+		pthread_rwlock_unlock(&d->policy_lock);
+		if (gone)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+/* The reader thread waits in read(2) itself: it answers there, a kick takes
+ * it off the old group after a swap (which it drains and closes), and a
+ * stop ends its wait. A lost kick would hang it: the alarm fails the test. */
+static void test_reader_follows_a_swap_and_stops(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: deny\n", true, 2, 64);
+	int own_peer = f->peer, old_peer, new_peer;
+	struct fan_group *old = blocking_group(&old_peer), *fresh = blocking_group(&new_peer);
+	int file = watched_file(f, "prog", "#!/bin/sh\necho r\n");
+	f->d.group = old;
+	alarm(60);
+	struct gk_reader *r = reader_start(&f->d);
+	assert_non_null(r);
+	f->peer = old_peer;
+	expect_response(f, send_event(f, file), FAN_DENY, 2000);
+	usleep(50000);   /* back in read(2) */
+	pthread_rwlock_wrlock(&f->d.policy_lock);
+	f->d.retired = old;
+	f->d.group = fresh;
+	pthread_rwlock_unlock(&f->d.policy_lock);
+	reader_kick(r);
+	f->peer = new_peer;
+	expect_response(f, send_event(f, file), FAN_DENY, 2000);
+	assert_true(retired_gone(&f->d));
+	struct pollfd p = { .fd = old_peer, .events = POLLIN };
+	char byte;
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(read(old_peer, &byte, 1), 0);   /* closed by the reader */
+	usleep(50000);
+	reader_stop(r);
+	alarm(0);
+	f->peer = own_peer;
+	fan_group_close(fresh);
+	close(old_peer);
+	close(new_peer);
+	close(file);
+	teardown_fixture(f);
+}
+
 static void test_monitor_mode_never_replies(void **state)
 {
 	(void)state;
@@ -405,6 +470,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allow_and_deny),
 		cmocka_unit_test(test_known_verdict_answered_on_reading_thread),
+		cmocka_unit_test(test_reader_follows_a_swap_and_stops),
 		cmocka_unit_test(test_monitor_mode_never_replies),
 		cmocka_unit_test(test_decision_timeout_cancels_judgement),
 		cmocka_unit_test(test_overload_spares_known_verdicts),
