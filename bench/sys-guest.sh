@@ -192,7 +192,7 @@ expect "$CFG: the gates running are $want_state" "$want_state" "$state"
 	not_ok "$CFG: an untrusted copy of true in /tmp is $([ $want_refused = true ] && echo refused || echo run)" "$res"
 enforcing=$([ "$refused" = "$want_refused" ] && [ "$state" = "$want_state" ] && echo true || echo false)
 if [ "$CFG" = gk ]; then
-	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=[0-9]*' | head -n 1)"
+	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*threads_marks_ms=[0-9]*' | head -n 1)"
 	comment "gk status: $(gatekeeper-ctl --json status 2>&1 | flat)"
 	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat | cut -c1-1500)"
 fi
