@@ -435,6 +435,9 @@ static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
 	assert_int_equal(write(sv[1], &m, sizeof(m)), (ssize_t)sizeof(m));
 	assert_true(response_for(sv[1], 4321, &r));
 	assert_int_equal(r.response, FAN_DENY);
+	/* It read without waiting, and left the group blocking for the
+	 * daemon's reader, which shares the file description. */
+	assert_int_equal(fcntl(sv[0], F_GETFL) & O_NONBLOCK, 0);
 	assert_int_equal(atomic_load(&sh->sentinel_answers), 1);
 	assert_int_equal(atomic_load(&sh->sentinel_reads), 1);
 	sentinel_down(&fx);
