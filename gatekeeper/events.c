@@ -2,14 +2,16 @@
  *
  *   read → judge → cache in the kernel → reply → audit
  *
- * The reading thread learns what the event tells (judge_begin) and decides
- * at once whatever memory can decide (a cached digest, no scan due): then it
- * caches, replies and only after that audits, all on its own thread. The
- * rest goes to in-flight slots that workers judge in full. A watchdog
- * answers any permission event still open at its deadline with the
- * policy's on_error verdict, so no exec waits on the daemon for longer than
- * decision_timeout_ms. The kernel is always answered before anything is
- * logged. */
+ * The reading thread learns what the event tells (judge_identify, then
+ * judge_locate) and decides at once whatever memory can decide (a cached
+ * digest, no scan due): then it caches, replies and only after that
+ * audits, all on its own thread. When the content alone decides (an
+ * admin or policy hash rule: judge_by_content), the path is read after the
+ * reply. The rest goes to in-flight slots that workers judge in full. A
+ * watchdog answers any permission event still open at its deadline with
+ * the policy's on_error verdict, so no exec waits on the daemon for longer
+ * than decision_timeout_ms. The kernel is always answered before anything
+ * is logged. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,9 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	exe_first = exe_first || answer == GK_VERDICT_DENY;
 	if (exe_first)
 		gk_pid_exe(s->pid, exe, sizeof(exe));
+	/* A denial is recorded with its path (the kernel's refusals name it). */
+	if (j->decision.verdict == GK_VERDICT_DENY)
+		judge_after_answer(d, s->fd, j);
 
 	int64_t answered_us;
 	if (!s->perm || claim_answer(ss)) {
@@ -136,6 +141,10 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 		atomic_store(&ss->answered_by, SLOT_BY_DAEMON);
 		atomic_store(&ss->state, SLOT_ANSWERED);
 	} else {
+		if (j->path_after_answer) {   /* the record is the other's answer, with its path */
+			j->path_after_answer = false;
+			judge_locate(d, s->fd, j);
+		}
 		answered_by_other(ss, j);
 		answer = j->decision.verdict;
 		answered_us = gk_mono_us();
@@ -147,6 +156,7 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	if (would_deny)
 		atomic_fetch_add(&d->stats.would_deny, 1);
 
+	judge_after_answer(d, s->fd, j);
 	if (!exe_first)
 		exe_after_reply(s->pid, j->path, exe, sizeof(exe));
 	struct db_audit a = {
@@ -406,10 +416,15 @@ static void handle(struct gk_events *ev, int idx)
 		slot_release(ev, idx);
 		return;
 	}
-	judge_begin(d, s->fd, &s->j);
+	judge_identify(d, s->fd, &s->j);
 	if (s->j.have_id)
 		prescan_before_miss(d->prescan, &s->j.id);
-	if (judge_from_memory(d, &s->j)) {
+	bool decided = judge_by_content(d, &s->j);
+	if (!decided) {
+		judge_locate(d, s->fd, &s->j);
+		decided = judge_from_memory(d, &s->j);
+	}
+	if (decided) {
 		finish(ev, idx, false);
 		slot_release(ev, idx);
 		return;

@@ -231,9 +231,20 @@ struct judgement {
 	char path[4096];
 	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
 	char trust_detail[160];
+	bool path_after_answer;    /* judge_by_content decided: path not read yet */
 };
-/* What the event itself tells: path, identity, whether it is watched. */
+/* What the event itself tells: identity (judge_identify), then path and
+ * whether it is watched (judge_locate); judge_begin does both. */
+void judge_identify(struct gk_daemon *d, int fd, struct judgement *j);
+void judge_locate(struct gk_daemon *d, int fd, struct judgement *j);
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j);
+/* After judge_identify: decide from a digest in memory when the levels
+ * above the watch scope (fileless, admin and policy hash rules) decide.
+ * False, deciding nothing, otherwise. */
+bool judge_by_content(struct gk_daemon *d, struct judgement *j);
+/* After judge_by_content decided: read the path, and make the decision
+ * that the route knowing it makes (the record's source). */
+void judge_after_answer(struct gk_daemon *d, int fd, struct judgement *j);
 /* Decide without reading the file (its digest is cached, no scan is due).
  * Returns false, deciding nothing, when the file must be read. */
 bool judge_from_memory(struct gk_daemon *d, struct judgement *j);

@@ -13,13 +13,17 @@
 #include "gatekeeper/trust.h"
 #include "scanner/scanner.h"
 
-void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
+void judge_identify(struct gk_daemon *d, int fd, struct judgement *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->kcache_epoch = kcache_epoch(d->kc);
-	gk_fd_path(fd, j->path, sizeof(j->path));
 	j->have_id = file_id_of_fd(fd, &j->id) == 0;
 	j->fileless = j->have_id && j->id.nlink == 0;
+}
+
+void judge_locate(struct gk_daemon *d, int fd, struct judgement *j)
+{
+	gk_fd_path(fd, j->path, sizeof(j->path));
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool watched = !j->path[0] || policy_path_watched(d->policy, j->path);
 	/* Outside the watched subtrees only hash rules can deny: hash there
@@ -27,6 +31,12 @@ void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
 	j->need_hash = watched || d->policy->hash_rules_deny || admin_rules_denies(d->admin) > 0;
 	pthread_rwlock_unlock(&d->policy_lock);
 	j->watch = watched ? GK_WATCH_INSIDE : GK_WATCH_OUTSIDE;
+}
+
+void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
+{
+	judge_identify(d, fd, j);
+	judge_locate(d, fd, j);
 }
 
 static void facts_of(struct gk_daemon *d, const struct judgement *j, struct gk_file_facts *f)
@@ -78,6 +88,49 @@ bool judge_from_memory(struct gk_daemon *d, struct judgement *j)
 		return true;
 	j->have_sha = false;   /* a scan is due: the worker judges it whole */
 	return false;
+}
+
+/* The levels above the watch scope (fileless, admin rules, policy hash
+ * rules) need no path: when one of them decides from a digest in memory,
+ * the path is read after the answer. */
+bool judge_by_content(struct gk_daemon *d, struct judgement *j)
+{
+	if (!j->have_id || !hash_cache_lookup(d->hashes, &j->id, j->sha256))
+		return false;
+	j->have_sha = true;
+	struct gk_file_facts f;
+	facts_of(d, j, &f);
+	decide(d, j, &f, NULL, NULL);
+	enum gk_source source = j->decision.source;
+	if (source == GK_SOURCE_FILELESS || source == GK_SOURCE_ADMIN ||
+	    source == GK_SOURCE_POLICY_HASH) {
+		j->path_after_answer = true;
+		return true;
+	}
+	j->have_sha = false;
+	j->decision = (struct gk_decision){ 0 };
+	return false;
+}
+
+/* The record of a verdict the content gave: the path, and the decision
+ * the route that knows the path makes (the same verdict; for a file
+ * outside the watched paths with no hash rule that could deny, it is
+ * recorded as unwatched, without its digest, as it always was). */
+void judge_after_answer(struct gk_daemon *d, int fd, struct judgement *j)
+{
+	if (!j->path_after_answer)
+		return;
+	j->path_after_answer = false;
+	struct gk_decision by_content = j->decision;
+	judge_locate(d, fd, j);
+	j->have_sha = j->need_hash;
+	struct gk_file_facts f;
+	facts_of(d, j, &f);
+	decide(d, j, &f, NULL, NULL);
+	if (j->decision.verdict != by_content.verdict) {   /* a policy applied meanwhile */
+		j->decision = by_content;
+		j->have_sha = true;
+	}
 }
 
 static void scan_and_decide(struct gk_daemon *d, int fd, struct judgement *j,

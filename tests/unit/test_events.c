@@ -181,6 +181,59 @@ static void test_known_verdict_answered_on_reading_thread(void **state)
 	teardown_fixture(f);
 }
 
+/* An admin rule decides from the digest alone: the verdict comes before the
+ * path is read, and the record after it is what the route that reads the
+ * path first would make (outside the watched paths: unwatched, no digest). */
+static void test_content_decides_before_the_path(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: deny\n", true, 1, 64);
+	char *elsewhere = scratch_dir(), path[1024];
+	assert_non_null(elsewhere);
+	snprintf(path, sizeof(path), "%s/outside", elsewhere);
+	int inside = watched_file(f, "inside", "#!/bin/sh\necho in\n");
+	int outside = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	assert_true(outside >= 0);
+	assert_int_equal(write(outside, "#!/bin/sh\n", 10), 10);
+	struct file_id id;
+	unsigned char sha[GK_SHA256_LEN];
+	struct judgement j;
+	judge_identify(&f->d, inside, &j);
+	assert_false(judge_by_content(&f->d, &j));          /* no digest in memory yet */
+	assert_int_equal(identify_fd(f->d.hashes, inside, &id, sha, NULL), 0);
+	judge_identify(&f->d, inside, &j);
+	assert_false(judge_by_content(&f->d, &j));          /* the default decides: path first */
+	admin_rules_set(f->d.admin, sha, GK_VERDICT_ALLOW);
+	judge_identify(&f->d, inside, &j);
+	assert_true(judge_by_content(&f->d, &j));
+	assert_int_equal(j.decision.verdict, GK_VERDICT_ALLOW);
+	assert_string_equal(j.path, "");
+	judge_after_answer(&f->d, inside, &j);
+	assert_non_null(strstr(j.path, "/inside"));
+	assert_int_equal(j.decision.source, GK_SOURCE_ADMIN);
+	assert_true(j.have_sha);
+
+	assert_int_equal(identify_fd(f->d.hashes, outside, &id, sha, NULL), 0);
+	admin_rules_set(f->d.admin, sha, GK_VERDICT_ALLOW);
+	judge_identify(&f->d, outside, &j);
+	assert_true(judge_by_content(&f->d, &j));
+	judge_after_answer(&f->d, outside, &j);
+	assert_string_equal(j.path, path);
+	assert_int_equal(j.decision.source, GK_SOURCE_UNWATCHED);
+	assert_false(j.have_sha);
+
+	/* On the event route: answered while every worker is stalled. */
+	events_set_judge(f->d.events, stalled_judge);
+	int ev = send_event(f, inside);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev, FAN_ALLOW, 0);
+	close(inside);
+	close(outside);
+	unlink(path);
+	scratch_remove(elsewhere);
+	teardown_fixture(f);
+}
+
 /* A group whose reads block, as the reader thread has it. */
 static struct fan_group *blocking_group(int *peer)
 {
@@ -473,6 +526,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allow_and_deny),
 		cmocka_unit_test(test_known_verdict_answered_on_reading_thread),
+		cmocka_unit_test(test_content_decides_before_the_path),
 		cmocka_unit_test(test_reader_follows_a_swap_and_stops),
 		cmocka_unit_test(test_monitor_mode_never_replies),
 		cmocka_unit_test(test_decision_timeout_cancels_judgement),
