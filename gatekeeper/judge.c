@@ -100,7 +100,13 @@ bool judge_by_content(struct gk_daemon *d, struct judgement *j)
 	j->have_sha = true;
 	struct gk_file_facts f;
 	facts_of(d, j, &f);
-	decide(d, j, &f, NULL, NULL);
+	/* None of those levels can decide: spare the miss a second decision. */
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool could = j->fileless || f.admin == GK_VERDICT_ALLOW || f.admin == GK_VERDICT_DENY ||
+		     d->policy->hash_rules;
+	pthread_rwlock_unlock(&d->policy_lock);
+	if (could)
+		decide(d, j, &f, NULL, NULL);
 	enum gk_source source = j->decision.source;
 	if (source == GK_SOURCE_FILELESS || source == GK_SOURCE_ADMIN ||
 	    source == GK_SOURCE_POLICY_HASH) {

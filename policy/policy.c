@@ -502,9 +502,11 @@ struct gk_policy *policy_parse(const char *name, const char *text, size_t len,
 	if (pp.errs->count == 0) {
 		result = pp.policy;
 		pp.policy = NULL;
-		for (size_t i = 0; i < result->n_rules; i++)
-			result->hash_rules_deny |= result->rules[i].match == GK_MATCH_SHA256 &&
-						   result->rules[i].action == GK_VERDICT_DENY;
+		for (size_t i = 0; i < result->n_rules; i++) {
+			bool hash = result->rules[i].match == GK_MATCH_SHA256;
+			result->hash_rules |= hash;
+			result->hash_rules_deny |= hash && result->rules[i].action == GK_VERDICT_DENY;
+		}
 	}
 	policy_free(pp.policy);
 	return result;

@@ -175,6 +175,9 @@ struct gk_policy {
 	 * subtrees only a hash rule can deny, so without one the daemon need
 	 * not hash files there. */
 	bool hash_rules_deny;
+	/* Compiled when parsed: is there any `sha256:` rule? Without one (and
+	 * without an admin rule) the content alone never decides. */
+	bool hash_rules;
 };
 
 /* Diagnostics: every error as "file:line:column: message" (1-based). */

@@ -227,6 +227,20 @@ static void test_content_decides_before_the_path(void **state)
 	int ev = send_event(f, inside);
 	events_read(f->d.events, &f->g);
 	expect_response(f, ev, FAN_ALLOW, 0);
+
+	/* A policy sha256 rule decides by content too (no admin rule here). */
+	char hex[GK_SHA256_HEX_LEN + 1], rule[256];
+	assert_int_equal(identify_fd(f->d.hashes, inside, &id, sha, NULL), 0);
+	gk_sha256_to_hex(sha, hex);
+	snprintf(rule, sizeof(rule), "default: deny\nrules:\n  - sha256: %s\n    action: allow\n", hex);
+	struct fixture *g = setup_with(rule, true, 1, 64);
+	int same = watched_file(g, "same", "#!/bin/sh\necho in\n");
+	assert_int_equal(identify_fd(g->d.hashes, same, &id, sha, NULL), 0);
+	judge_identify(&g->d, same, &j);
+	assert_true(judge_by_content(&g->d, &j));
+	assert_int_equal(j.decision.source, GK_SOURCE_POLICY_HASH);
+	close(same);
+	teardown_fixture(g);
 	close(inside);
 	close(outside);
 	unlink(path);
