@@ -55,6 +55,7 @@ struct gk_events {
 	bool watchdog_started;
 	bool watchdog_stopping;             /* under q_lock; after the workers: queued events keep their deadline */
 	pthread_cond_t watchdog_cond;       /* ends the watchdog's sleep at stop */
+	struct gk_recorder *recorder;       /* records what the reading thread answered */
 };
 
 /* Someone else claimed the answer (the watchdog, or the sentinel while we
@@ -88,27 +89,18 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 			 ? "decision timeout (answered by the sentinel)" : "decision timeout");
 }
 
-/* Read after the reply, the link races the exec it let go: often the
- * process has already become the program it asked for (the link then
- * names that program) or has exited (""). Record no caller rather than
- * the program as its own caller. */
-static void exe_after_reply(pid_t pid, const char *path, char *exe, size_t size)
-{
-	gk_pid_exe(pid, exe, size);
-	if (!strcmp(exe, path))
-		exe[0] = '\0';
-}
-
 /* The tail of the route, shared by the reading thread and the workers:
- * cache in the kernel, reply, count, audit. Whoever claims the slot first
+ * cache in the kernel, reply, count, record. Whoever claims the slot first
  * (this thread, the watchdog or the sentinel) answers; the others only
- * record what was answered. The exe of the process is read after the
- * reply on the reading thread (nothing delays an allow from memory), and
- * before it on a worker: that judgement took a hash at least, a readlink
- * more is nothing, and the exec still waits, so the link still names the
- * program that asked, not the one it became or "" after a quick exit. A
- * denial reads it first on every route: the refused caller often exits at
- * once, and who asked is what its record is for. */
+ * record what was answered. What the reading thread answered is recorded
+ * by the recorder (recorder.c), which reads the caller's exe after the
+ * reply: nothing delays an allow from memory, nor the exec it lets go. A
+ * worker reads the exe before the reply and records on its own thread:
+ * that judgement took a hash at least, a readlink more is nothing, and the
+ * exec still waits, so the link still names the program that asked, not
+ * the one it became or "" after a quick exit. A denial reads it first on
+ * every route: the refused caller often exits at once, and who asked is
+ * what its record is for. */
 static void finish(struct gk_events *ev, int idx, bool exe_first)
 {
 	struct gk_daemon *d = ev->d;
@@ -156,17 +148,16 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	if (would_deny)
 		atomic_fetch_add(&d->stats.would_deny, 1);
 
-	judge_after_answer(d, s->fd, j);
-	if (!exe_first)
-		exe_after_reply(s->pid, j->path, exe, sizeof(exe));
 	struct db_audit a = {
-		.time_us = gk_now_us(), .pid = s->pid, .exe = exe, .path = j->path,
-		.sha256 = j->have_sha ? j->sha256 : NULL, .verdict = answer,
-		.source = j->decision.source, .detail = j->decision.detail,
+		.time_us = gk_now_us(), .pid = s->pid, .verdict = answer,
 		.latency_us = latency > UINT32_MAX ? UINT32_MAX : (uint32_t)latency,
 		.mode = monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE, .would_deny = would_deny,
 	};
-	audit_submit(d, &a, AUDIT_EXEC);
+	if (!exe_first && recorder_take(ev->recorder, s->fd, &a, j)) {
+		s->fd = -1;   /* the recorder's now */
+		return;
+	}
+	exec_record_submit(d, s->fd, &a, j, exe_first ? exe : NULL);
 }
 
 static void slot_release(struct gk_events *ev, int idx)
@@ -175,7 +166,8 @@ static void slot_release(struct gk_events *ev, int idx)
 	struct gk_slot *ss = &ev->sh->slots[idx];
 	wait_answered(ss);
 	atomic_store(&s->busy, false);
-	close(s->fd);
+	if (s->fd >= 0)   /* -1: the recorder has it */
+		close(s->fd);
 	s->fd = -1;
 	atomic_store(&ss->state, SLOT_FREE);
 	atomic_fetch_sub(&s->group->inflight, 1);
@@ -319,7 +311,8 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	ev->free_list = calloc(ev->n_slots, sizeof(int));
 	ev->queue = calloc(ev->n_slots, sizeof(int));
 	ev->workers = calloc(workers, sizeof(pthread_t));
-	if (!ev->slots || !ev->free_list || !ev->queue || !ev->workers)
+	if (!ev->slots || !ev->free_list || !ev->queue || !ev->workers ||
+	    !(ev->recorder = recorder_start(d)))
 		goto fail;
 	/* The daemon slots (a judgement each, kilobytes) are left untouched
 	 * until used: calloc's pages stay unmapped, and the free list hands
@@ -503,6 +496,7 @@ void events_stop(struct gk_events *ev)
 {
 	if (!ev)
 		return;
+	recorder_stop(ev->recorder);
 	pthread_mutex_lock(&ev->q_lock);
 	ev->q_stopping = true;
 	pthread_cond_broadcast(&ev->q_cond);
