@@ -1,17 +1,18 @@
 /* The permission-event route, top to bottom, once per event:
  *
- *   read → judge → cache in the kernel → reply → audit
+ *   read → judge → reply → cache in the kernel → record
  *
- * The reading thread learns what the event tells (judge_identify, then
- * judge_locate) and decides at once whatever memory can decide (a cached
- * digest, no scan due): then it caches, replies and only after that
- * audits, all on its own thread. When the content alone decides (an
- * admin or policy hash rule: judge_by_content), the path is read after the
- * reply. The rest goes to in-flight slots that workers judge in full. A
- * watchdog answers any permission event still open at its deadline with
- * the policy's on_error verdict, so no exec waits on the daemon for longer
- * than decision_timeout_ms. The kernel is always answered before anything
- * is logged. */
+ * (a denial is cached in the kernel before the reply). The reading thread
+ * learns what the event tells (judge_identify, then judge_locate) and
+ * decides at once whatever memory can decide (a cached digest, no scan
+ * due): then it replies, caches and hands the record to the recorder
+ * (recorder.c). When the content alone decides (an admin or policy hash
+ * rule: judge_by_content), the path is read after the reply. The rest goes
+ * to in-flight slots that workers judge in full. A watchdog answers any
+ * permission event still open at its deadline with the policy's on_error
+ * verdict, so no exec waits on the daemon for longer than
+ * decision_timeout_ms. The kernel is always answered before anything is
+ * logged. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 }
 
 /* The tail of the route, shared by the reading thread and the workers:
- * cache in the kernel, reply, count, record. Whoever claims the slot first
+ * reply, cache in the kernel, count, record. Whoever claims the slot first
  * (this thread, the watchdog or the sentinel) answers; the others only
  * record what was answered. What the reading thread answered is recorded
  * by the recorder (recorder.c), which reads the caller's exe after the
@@ -121,14 +122,20 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 
 	int64_t answered_us;
 	if (!s->perm || claim_answer(ss)) {
-		/* Before the reply: the exec that follows it finds the verdict. */
-		if (!would_deny)
+		/* A denial is in the kernel before the reply, so that no exec of
+		 * the file slips past the refusal that follows; an allow right
+		 * after it, so that the exec does not wait for it (an exec of the
+		 * same file racing it is only asked again). */
+		bool cache = !would_deny && j->decision.verdict != GK_VERDICT_ALLOW;
+		if (cache)
 			judge_cache_in_kernel(d, s->fd, j);
 		/* Timed before the reply: the exec it wakes often takes this CPU
 		 * at once, and the rest of its run is not the daemon's latency. */
 		answered_us = gk_mono_us();
 		if (s->perm)
 			fan_reply(s->group->fd, s->fd, answer);
+		if (!would_deny && !cache)
+			judge_cache_in_kernel(d, s->fd, j);
 		atomic_store(&ss->verdict, answer);
 		atomic_store(&ss->answered_by, SLOT_BY_DAEMON);
 		atomic_store(&ss->state, SLOT_ANSWERED);
