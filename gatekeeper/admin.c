@@ -291,6 +291,7 @@ int admin_store_open(struct gk_daemon *d, char *err, size_t errlen)
 		return -1;
 	if (!(d->db = db_open(path, err, errlen)))
 		return -1;
+	d->start_at.store_opened = gk_mono_us();
 	if (!(d->admin = admin_rules_new()) ||
 	    asprintf(&d->admin->backup_path, "%s.admin-rules", path) < 0) {
 		if (d->admin)

@@ -194,12 +194,13 @@ static void log_ready(struct gk_daemon *d)
 	pthread_rwlock_rdlock(&d->policy_lock);
 	log_msg(GK_LOG_INFO,
 		"ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d "
-		"start_ms=%lld store_ms=%lld store_check=%s scanners_ms=%lld kernel_ms=%lld trust_ms=%lld "
-		"threads_marks_ms=%lld",
+		"start_ms=%lld store_ms=%lld store_check=%s store_open_ms=%lld scanners_ms=%lld "
+		"kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid(), (long long)(gk_mono_us() - t->begin) / 1000,
 		(long long)(t->store - t->begin) / 1000,
 		d->store_closed_cleanly ? "skipped_closed_cleanly" : "read",
+		(long long)(t->store_opened - t->begin) / 1000,
 		(long long)(t->scanners - t->sentinel) / 1000,
 		(long long)(t->kernel - t->scanners) / 1000,
 		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000);

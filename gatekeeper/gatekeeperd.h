@@ -183,7 +183,7 @@ struct gk_daemon {
 	int64_t started_us;
 	/* Start-up phases (monotonic µs), logged with "ready": a slow start on
 	 * the boot's critical path says where its time went. */
-	struct gk_start_times { int64_t begin, store, sentinel, scanners, kernel, trust, marks; } start_at;
+	struct gk_start_times { int64_t begin, store_opened, store, sentinel, scanners, kernel, trust, marks; } start_at;
 	bool store_closed_cleanly;   /* its clean mark matched: not read through at start */
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */
