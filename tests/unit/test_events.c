@@ -37,10 +37,8 @@ static void test_known_verdict_answered_on_reading_thread(void **state)
 	(void)state;
 	struct fixture *f = setup_with("default: deny\n", true, 1, 64);
 	events_set_judge(f->d.events, stalled_judge);
-	int file = watched_file(f, "known", "#!/bin/sh\necho known\n");
-	struct file_id id;
 	unsigned char sha[GK_SHA256_LEN];
-	assert_int_equal(identify_fd(f->d.hashes, file, &id, sha, NULL), 0);
+	int file = known_file(f, "known", "#!/bin/sh\necho known\n", sha);
 	int ev = send_event(f, file);
 	events_read(f->d.events, &f->g);
 	expect_response(f, ev, FAN_DENY, 0);

@@ -108,6 +108,17 @@ static inline int watched_file(struct fixture *f, const char *name, const char *
 	return fd;
 }
 
+/* A watched file whose digest the daemon already knows (in its hash
+ * cache): sha receives it. Returns an fd open on the file. */
+static inline int known_file(struct fixture *f, const char *name, const char *content,
+			     unsigned char sha[GK_SHA256_LEN])
+{
+	int fd = watched_file(f, name, content);
+	struct file_id id;
+	assert_int_equal(identify_fd(f->d.hashes, fd, &id, sha, NULL), 0);
+	return fd;
+}
+
 /* Send one event for (a dup of) file_fd; returns the event's fd number. */
 static inline int send_event(struct fixture *f, int file_fd)
 {

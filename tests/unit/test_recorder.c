@@ -30,10 +30,8 @@ static void test_recorder_records_after_the_reply(void **state)
 	(void)state;
 	struct fixture *f = setup_with("default: deny\n", true, 1, 64);
 	events_set_judge(f->d.events, stalled_judge);
-	int file = watched_file(f, "allowed", "#!/bin/sh\necho allowed\n");
-	struct file_id id;
 	unsigned char sha[GK_SHA256_LEN];
-	assert_int_equal(identify_fd(f->d.hashes, file, &id, sha, NULL), 0);
+	int file = known_file(f, "allowed", "#!/bin/sh\necho allowed\n", sha);
 	admin_rules_set(f->d.admin, sha, GK_VERDICT_ALLOW);
 	usleep(200000);   /* the recorder asleep by now: the record must wake it */
 	int ev = send_event(f, file);
