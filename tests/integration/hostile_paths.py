@@ -119,16 +119,20 @@ def main():
         r = subprocess.run([spawner, "exec", p], capture_output=True, timeout=15)
         if r.returncode != 0:
             bad.append("exec %r: exit %d %r" % (p[-40:], r.returncode, r.stdout))
-    # The caller's exe is read after the reply (gatekeeperd(8)): the exec the
-    # reply lets go may have replaced the spawner by then, and the row's exe
-    # is empty. Run it again until a decision names the hostile spawner.
-    for _ in range(20):
-        r = subprocess.run([exe, "exec", paths[1]], capture_output=True, timeout=15)
-        if r.returncode != 0:
-            bad.append("exec through the hostile spawner: exit %d" % r.returncode)
-            break
-        if logged_exe(logpath, exe):
-            break
+    # A denial reads the caller's exe before it answers, on every route
+    # (gatekeeperd(8); an allow from memory reads it after, when the caller
+    # has often become the program it asked for). So the hostile spawner
+    # asks for a program that an admin rule refuses: that decision names it.
+    refused = os.fsencode(bindir) + b"/refused"
+    make(refused, len(paths))
+    r = subprocess.run([ctl, "--socket", sock, "deny", refused], capture_output=True, timeout=15)
+    if r.returncode != 0:
+        bad.append("gatekeeper-ctl deny: exit %d %r" % (r.returncode, r.stderr[-200:]))
+    r = subprocess.run([exe, "exec", refused], capture_output=True, timeout=15)
+    if r.returncode != 126 or b"EPERM" not in r.stdout + r.stderr:
+        bad.append("the refused program through the hostile spawner: exit %d %r" %
+                   (r.returncode, (r.stdout + r.stderr)[-200:]))
+    logged_exe(logpath, exe)
     want = set(paths) | {exe}
     # The audit writer logs after the reply. Wait for the hostile spawner's
     # own exec (a path) and for the exec it made (its exe): the first comes
