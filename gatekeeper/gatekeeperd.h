@@ -232,6 +232,7 @@ struct judgement {
 	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
 	char trust_detail[160];
 	bool path_after_answer;    /* judge_by_content decided: path not read yet */
+	bool sha_cached;           /* judge_by_content found sha256 in the hash cache */
 };
 /* What the event itself tells: identity (judge_identify), then path and
  * whether it is watched (judge_locate); judge_begin does both. */
@@ -245,7 +246,8 @@ bool judge_by_content(struct gk_daemon *d, struct judgement *j);
 /* After judge_by_content decided: read the path, and make the decision
  * that the route knowing it makes (the record's source). */
 void judge_after_answer(struct gk_daemon *d, int fd, struct judgement *j);
-/* Decide without reading the file (its digest is cached, no scan is due).
+/* After judge_by_content (its hash cache lookup) and judge_locate: decide
+ * without reading the file (its digest is cached, no scan is due).
  * Returns false, deciding nothing, when the file must be read. */
 bool judge_from_memory(struct gk_daemon *d, struct judgement *j);
 /* After judge_begin: identify, decide, scan if due, decide again. */

@@ -78,7 +78,7 @@ bool judge_from_memory(struct gk_daemon *d, struct judgement *j)
 	/* Trust asks the store (and may apply dpkg's pending changes): a worker's job. */
 	if (d->trust && j->watch == GK_WATCH_INSIDE)
 		return false;
-	if (j->need_hash && !hash_cache_lookup(d->hashes, &j->id, j->sha256))
+	if (j->need_hash && !j->sha_cached)
 		return false;
 	j->have_sha = j->need_hash;
 	struct gk_file_facts f;
@@ -95,7 +95,8 @@ bool judge_from_memory(struct gk_daemon *d, struct judgement *j)
  * the path is read after the answer. */
 bool judge_by_content(struct gk_daemon *d, struct judgement *j)
 {
-	if (!j->have_id || !hash_cache_lookup(d->hashes, &j->id, j->sha256))
+	j->sha_cached = j->have_id && hash_cache_lookup(d->hashes, &j->id, j->sha256);
+	if (!j->sha_cached)
 		return false;
 	j->have_sha = true;
 	struct gk_file_facts f;
