@@ -126,15 +126,15 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 		 * the file slips past the refusal that follows; an allow right
 		 * after it, so that the exec does not wait for it (an exec of the
 		 * same file racing it is only asked again). */
-		bool cache = !would_deny && j->decision.verdict != GK_VERDICT_ALLOW;
-		if (cache)
+		bool cache_first = !would_deny && j->decision.verdict != GK_VERDICT_ALLOW;
+		if (cache_first)
 			judge_cache_in_kernel(d, s->fd, j);
 		/* Timed before the reply: the exec it wakes often takes this CPU
 		 * at once, and the rest of its run is not the daemon's latency. */
 		answered_us = gk_mono_us();
 		if (s->perm)
 			fan_reply(s->group->fd, s->fd, answer);
-		if (!would_deny && !cache)
+		if (!would_deny && !cache_first)
 			judge_cache_in_kernel(d, s->fd, j);
 		atomic_store(&ss->verdict, answer);
 		atomic_store(&ss->answered_by, SLOT_BY_DAEMON);

@@ -296,18 +296,9 @@ typedef void events_judge_fn(struct gk_daemon *d, int fd, struct judgement *j,
 			     const atomic_bool *cancel);
 void events_set_judge(struct gk_events *ev, events_judge_fn *fn);
 
-/* reader.c: the thread that reads d->group (and d->retired while it
- * drains), waiting in read(2) itself. Start once the group and d->events
- * exist; kick after d->group or d->retired changed (returns once the
- * reader has looked again); stop before d->events. NULL-safe. */
 /* recorder.c: the record of an exec, made after the reply. An exec the
  * reading thread answered is recorded on a thread of its own, so that the
  * exec it let go does not wait behind the record. */
-struct exec_record {
-	int fd;                 /* the event's file, open until recorded */
-	struct db_audit a;      /* what the reply settled: pid, verdict, time, latency, mode */
-	struct judgement j;
-};
 #define RECORDER_RING 128            /* records queued; beyond, the reader records inline */
 struct gk_recorder;
 struct gk_recorder *recorder_start(struct gk_daemon *d);
@@ -321,6 +312,10 @@ void exec_record_submit(struct gk_daemon *d, int fd, struct db_audit *a, struct 
 			const char *exe);
 void recorder_stop(struct gk_recorder *r);
 
+/* reader.c: the thread that reads d->group (and d->retired while it
+ * drains), waiting in read(2) itself. Start once the group and d->events
+ * exist; kick after d->group or d->retired changed (returns once the
+ * reader has looked again); stop before d->events. NULL-safe. */
 #define READER_KICK_SIGNAL (SIGRTMIN + 3)
 struct gk_reader;
 struct gk_reader *reader_start(struct gk_daemon *d);

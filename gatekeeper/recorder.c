@@ -39,6 +39,12 @@
 #define RECORDER_TICK_MS 10
 #define RECORDER_LINGER_TICKS 100    /* quiet ticks before it sleeps untimed */
 
+struct exec_record {
+	int fd;                 /* the event's file, open until recorded */
+	struct db_audit a;      /* what the reply settled: pid, verdict, time, latency, mode */
+	struct judgement j;
+};
+
 struct gk_recorder {
 	struct gk_daemon *d;
 	struct exec_record *ring;
