@@ -191,11 +191,18 @@ static void raise_nofile(void)
 static void log_ready(struct gk_daemon *d)
 {
 	const struct gk_start_times *t = &d->start_at;
+	/* Wall time alone cannot tell a slow start from a starved one (at boot,
+	 * every unit shares the CPUs): the CPU it used and the pages it waited
+	 * for on the disk tell them apart. */
+	struct rusage self = { 0 };
+	getrusage(RUSAGE_SELF, &self);
+	long long cpu_ms = (self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1000LL +
+			   (self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1000;
 	pthread_rwlock_rdlock(&d->policy_lock);
 	log_msg(GK_LOG_INFO,
 		"ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d "
 		"start_ms=%lld store_ms=%lld store_check=%s store_open_ms=%lld scanners_ms=%lld "
-		"kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld",
+		"kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld cpu_ms=%lld major_faults=%ld",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid(), (long long)(gk_mono_us() - t->begin) / 1000,
 		(long long)(t->store - t->begin) / 1000,
@@ -203,7 +210,8 @@ static void log_ready(struct gk_daemon *d)
 		(long long)(t->store_opened - t->begin) / 1000,
 		(long long)(t->scanners - t->sentinel) / 1000,
 		(long long)(t->kernel - t->scanners) / 1000,
-		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000);
+		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000,
+		cpu_ms, self.ru_majflt);
 	bool enforce = d->policy->mode == GK_MODE_ENFORCE;
 	pthread_rwlock_unlock(&d->policy_lock);
 	char user_mounts[256];   /* a hole the admin can close: say so once */
