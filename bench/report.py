@@ -203,6 +203,19 @@ def build_section(out):
     return sec, problems
 
 
+def paired_gap(ex, cond):
+    """The gap to the raw round trip, paired by round: the median over rounds
+    of (gate - its baseline) - (raw - bare), each term a median of that
+    round's block. A round's drift moves all four blocks alike and cancels;
+    the pooled figure above subtracts two medians of 30 rounds each."""
+    s = ex.get("static", {})
+    base = "barectl" if s.get(cond, {}).get("baseline") == "barectl" else "bare"
+    rows = [s.get(c, {}).get("round_medians_us") or [] for c in (cond, base, "raw", "bare")]
+    if not all(rows) or len({len(r) for r in rows}) != 1:
+        return None
+    return round(statistics.median(g - b - (r - a) for g, b, r, a in zip(*rows)), 1)
+
+
 def target_rows(ex, storm, startup, cv, build):
     """Each target with its value and, for ratios, the same ratio of bare2
     to bare: how far from 1.00 this run's noise alone moves a ratio."""
@@ -232,11 +245,15 @@ def target_rows(ex, storm, startup, cv, build):
         vs = "bare after ctl" if r.get("baseline") == "barectl" else "bare"
         add(f"{what}, static: median vs {vs}", r.get("ratio_bare_median"), 1.05,
             noise=ex.get("static", {}).get("bare2", {}).get("ratio_bare_median"))
+        per_round = r.get("ratio_bare_per_round") or [None] * 3
+        add(f"{what}, static: median of per-round x {vs}", per_round[1], 1.05,
+            noise=(ex.get("static", {}).get("bare2", {}).get("ratio_bare_per_round") or [None] * 3)[1])
         gap = None
         if r.get("overhead_median_us") is not None and raw.get("overhead_median_us") is not None:
             # what each adds to its own baseline (the miss's: bare after ctl)
             gap = round(r["overhead_median_us"] - raw["overhead_median_us"], 1)
         add(f"{what}, static: +us minus the raw round trip's", gap, 15, " us")
+        add(f"{what}, static: +us over raw, paired by round", paired_gap(ex, c), 15, " us")
     s = startup.get("100k") or {}
     add("start-up to ready, 100k verdicts", s.get("ready_ms_median"), 20, " ms")
     rss = s.get("rss_kb_median")
