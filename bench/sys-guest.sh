@@ -6,12 +6,16 @@
 #                  give each its enforcing whole-host configuration, leave
 #                  both enabled (the host masks per boot, systemd.mask=);
 #   gkbench=bare|gk|fapo
-#                  check which gate runs, measure, check that it enforces.
+#                  check which gate runs, measure, check that it enforces;
+#   gkbench_scope=boot
+#                  measure only the boot time (bench/sys-run.sh's boot
+#                  rounds), and still check that the gate enforces.
 # Results: one "GKTAP # GKBENCH {json}" line per boot; checks as TAP lines.
 . /root/gk/guest-lib.sh
 export DEBIAN_FRONTEND=noninteractive
 cd /root/gk || exit 1
 CFG=$(sed -n 's/.*gkbench=\([a-z]*\).*/\1/p' /proc/cmdline)
+SCOPE=$(sed -n 's/.*gkbench_scope=\([a-z]*\).*/\1/p' /proc/cmdline)
 LIB=/usr/lib/gkbench
 
 # --- setup ---------------------------------------------------------------
@@ -163,16 +167,19 @@ done
 # gatekeeper judges packaged programs in the background after its start
 # (gatekeeperd(8), "Following dpkg"): measure once that walk is done, as on
 # a host that has been up for a minute; its duration is reported.
-if [ "$CFG" = gk ]; then
+if [ "$CFG" = gk ] && [ "$SCOPE" != boot ]; then
 	wait_walk
 	comment "gk: prejudge: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'prejudged programs=.*' | tail -n 1) (waited $((i / 2)) s)"
 fi
-comment "$CFG: measuring at $(elapsed)"
-# first: programs not run since boot
-first=$($LIB/exec_lat first each $LIB/first.list)
-cached=$($LIB/exec_lat cached repeat 100 10 /usr/bin/true)
-shell=$($LIB/exec_lat shell repeat 1 0 /bin/sh $LIB/workload.sh)
-comment "$CFG: measured at $(elapsed)"
+first='' cached='' shell=''
+if [ "$SCOPE" != boot ]; then
+	comment "$CFG: measuring at $(elapsed)"
+	# first: programs not run since boot
+	first=$($LIB/exec_lat first each $LIB/first.list)
+	cached=$($LIB/exec_lat cached repeat 100 10 /usr/bin/true)
+	shell=$($LIB/exec_lat shell repeat 1 0 /bin/sh $LIB/workload.sh)
+	comment "$CFG: measured at $(elapsed)"
+fi
 boot_us=$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)
 analyze=$(systemd-analyze time 2>&1 | head -n 1 | tr -d '"')
 state="gatekeeperd=$(systemctl is-active gatekeeperd) fapolicyd=$(systemctl is-active fapolicyd)"
@@ -191,8 +198,12 @@ expect "$CFG: the gates running are $want_state" "$want_state" "$state"
 [ "$refused" = "$want_refused" ] && ok "$CFG: an untrusted copy of true in /tmp is $([ $refused = true ] && echo refused || echo run)" ||
 	not_ok "$CFG: an untrusted copy of true in /tmp is $([ $want_refused = true ] && echo refused || echo run)" "$res"
 enforcing=$([ "$refused" = "$want_refused" ] && [ "$state" = "$want_state" ] && echo true || echo false)
+# where this boot's time went: the slowest units, and the chain that
+# reached multi-user.target last
+comment "$CFG: blame: $(systemd-analyze blame --no-pager 2>/dev/null | head -n 8 | flat)"
+comment "$CFG: critical chain: $(systemd-analyze critical-chain --no-pager multi-user.target 2>/dev/null | grep -E '@|\+' | flat | cut -c1-1200)"
 if [ "$CFG" = gk ]; then
-	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*threads_marks_ms=[0-9]*' | head -n 1)"
+	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*major_faults=[0-9]*' | head -n 1)"
 	comment "gk status: $(gatekeeper-ctl --json status 2>&1 | flat)"
 	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat | cut -c1-1500)"
 fi
@@ -224,6 +235,7 @@ gate_state() { # UNIT off|on
 }
 paired=null
 case "$CFG" in gk) unit=gatekeeperd ;; fapo) unit=fapolicyd ;; *) unit= ;; esac
+[ "$SCOPE" = boot ] && unit=
 if [ -n "$unit" ]; then
 	paired=""
 	for gate in off on on off off on on off off on on off; do
@@ -235,5 +247,5 @@ if [ -n "$unit" ]; then
 	paired="[${paired%,}]"
 	comment "$CFG: paired measurements done at $(elapsed)"
 fi
-echo "GKTAP # GKBENCH {\"cfg\":\"$CFG\",\"boot_us\":${boot_us:-0},\"analyze\":\"$analyze\",\"enforcing\":$enforcing,\"state\":\"$state\",\"first\":${first:-null},\"cached\":${cached:-null},\"shell\":${shell:-null},\"paired\":$paired}"
+echo "GKTAP # GKBENCH {\"cfg\":\"$CFG\",\"scope\":\"${SCOPE:-all}\",\"boot_us\":${boot_us:-0},\"analyze\":\"$analyze\",\"enforcing\":$enforcing,\"state\":\"$state\",\"first\":${first:-null},\"cached\":${cached:-null},\"shell\":${shell:-null},\"paired\":$paired}"
 exit 0

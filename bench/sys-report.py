@@ -10,7 +10,9 @@ gk and fapo as ratios to bare. Then the paired figures: in each gk and fapo
 boot the gate was stopped and started again, alternated (off on on off,
 three times), and cached exec and a 100-command shell run measured in each state; the
 ratio running/stopped within one boot is free of the boot-to-boot noise, and
-the median of those ratios over the boots is printed beside. Never judges
+the median of those ratios over the boots is printed beside. The boot time
+also comes from the boot-only rounds (boots ROUNDb-CFG): its spread per
+configuration, and gk/bare and fapo/bare per round, are printed below. Never judges
 the figures against a goal beyond printing them; exits 1 only when something could not be measured
 (a configuration without a boot, a figure missing, or a gate that did not
 enforce in one of its boots).
@@ -46,6 +48,7 @@ def per_boot(path):
     except json.JSONDecodeError as e:
         return None, f"{os.path.basename(path)}: bad GKBENCH line ({e})"
     fig = {"boot": os.path.basename(path)[len("console-"):-len(".log")], "cfg": d.get("cfg"),
+           "scope": d.get("scope", "all"),
            "enforcing": d.get("enforcing") is True, "state": d.get("state", "")}
     first, cached, shell = d.get("first") or {}, d.get("cached") or {}, d.get("shell") or {}
     if d.get("boot_us"):
@@ -73,6 +76,21 @@ def paired_ratios(blocks):
                and isinstance(b.get(k), (int, float))]
         if on and off:
             out["paired_" + k.split("_")[0]] = round(statistics.median(on) / statistics.median(off), 3)
+    return out
+
+
+def per_round_boot_ratios(boots):
+    """gk/bare and fapo/bare of the boots of one round (boot ROUND-CFG),
+    one ratio per round: the three boots of a round ran one after the other."""
+    rounds = {}
+    for b in boots:
+        if "boot_ms" in b:
+            rounds.setdefault(b["boot"].rsplit("-", 1)[0], {})[b["cfg"]] = b["boot_ms"]
+    out = {}
+    for c in ("gk", "fapo"):
+        v = [round(r[c] / r["bare"], 3) for r in rounds.values() if c in r and r.get("bare")]
+        if v:
+            out[c] = v
     return out
 
 
@@ -110,6 +128,9 @@ def main():
         if c in summary and "bare" in summary:
             ratios[c] = {k: round(summary[c][k] / summary["bare"][k], 3)
                          for k, _, _ in METRICS if k in summary[c] and summary["bare"].get(k)}
+    boot_spread = {c: sorted(b["boot_ms"] for b in boots if b["cfg"] == c and "boot_ms" in b)
+                   for c in CFGS}
+    boot_by_round = per_round_boot_ratios(boots)
     paired = {}
     for c in ("gk", "fapo"):
         for k in PAIRED:
@@ -136,6 +157,16 @@ def main():
             v = paired.get(c, {}).get(k)
             row += f" {v:8.2f}x" if v is not None else f" {'-':>8} "
         print(row)
+    for c in CFGS:
+        v = boot_spread.get(c)
+        if v:
+            print(f"boot ms, {c}: {len(v)} boots, min {v[0]:.0f}, median "
+                  f"{statistics.median(v):.0f}, max {v[-1]:.0f}")
+    for c in ("gk", "fapo"):
+        v = boot_by_round.get(c)
+        if v:
+            print(f"boot, {c}/bare of the same round: median {statistics.median(v):.2f}x "
+                  f"over {len(v)} rounds (min {min(v):.2f}x, max {max(v):.2f}x)")
     print("boots: " + ", ".join(f"{c} {summary.get(c, {}).get('boots', 0)}" for c in CFGS)
           + "; gk/fapo enforcing in every boot: "
           + ("yes" if not any("did not enforce" in p for p in problems) else "NO"))
@@ -147,7 +178,8 @@ def main():
                 "paired_ratios: running/stopped within each boot, median over boots",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host_loadavg": open("/proc/loadavg").read().split()[:3],
-        "summary": summary, "ratios": ratios, "paired_ratios": paired, "boots": boots,
+        "summary": summary, "ratios": ratios, "paired_ratios": paired,
+        "boot_ms_by_cfg": boot_spread, "boot_ratio_by_round": boot_by_round, "boots": boots,
         "problems": problems,
     }
     with open(out, "w") as f:
