@@ -1,5 +1,6 @@
 /* gatekeeperd: decides, for every program about to run on the watched
  * filesystems, whether it may run. See gatekeeperd(8). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -202,7 +203,8 @@ static void log_ready(struct gk_daemon *d)
 	log_msg(GK_LOG_INFO,
 		"ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d "
 		"start_ms=%lld store_ms=%lld store_check=%s store_open_ms=%lld scanners_ms=%lld "
-		"kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld cpu_ms=%lld major_faults=%ld",
+		"kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld cpu_ms=%lld major_faults=%ld "
+		"start_nice=%d",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid(), (long long)(gk_mono_us() - t->begin) / 1000,
 		(long long)(t->store - t->begin) / 1000,
@@ -211,12 +213,41 @@ static void log_ready(struct gk_daemon *d)
 		(long long)(t->scanners - t->sentinel) / 1000,
 		(long long)(t->kernel - t->scanners) / 1000,
 		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000,
-		cpu_ms, self.ru_majflt);
+		cpu_ms, self.ru_majflt, getpriority(PRIO_PROCESS, 0));
 	bool enforce = d->policy->mode == GK_MODE_ENFORCE;
 	pthread_rwlock_unlock(&d->policy_lock);
 	char user_mounts[256];   /* a hole the admin can close: say so once */
 	if (mounts_user_mounts("/proc", user_mounts, sizeof(user_mounts)) && enforce)
 		log_msg(GK_LOG_WARN, "warning=\"user mounts %s\"", user_mounts);
+}
+
+static bool nice_floor(pid_t id)
+{
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, (id_t)id);
+	return errno == 0 && nice < 0 && setpriority(PRIO_PROCESS, (id_t)id, 0) == 0;
+}
+
+/* The unit starts the daemon at a negative nice: the units after
+ * sysinit.target wait for its READY=1, while most of what shares the CPU
+ * with its start (udev's coldplug, journald) holds nothing up. Once ready,
+ * every thread of it and the sentinel go back to nice 0 (a thread that set
+ * itself lower, like the walk at 19, stays there): the event path then
+ * competes like any process. Passes until none changed: a thread may start
+ * another while the first pass runs. */
+static void end_start_boost(struct gk_daemon *d)
+{
+	bool changed = true;
+	for (int pass = 0; changed && pass < 4; pass++) {
+		changed = false;
+		DIR *tasks = opendir("/proc/self/task");
+		for (struct dirent *e; tasks && (e = readdir(tasks));)
+			if (atoi(e->d_name) > 0 && nice_floor(atoi(e->d_name)))
+				changed = true;
+		if (tasks)
+			closedir(tasks);
+	}
+	nice_floor(sentinel_pid(d->sentinel));
 }
 
 /* Before any thread exists, so that every thread inherits the mask. The
@@ -309,6 +340,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	log_ready(d);
 	signal_ready(ready_fd, 0);
 	svc_ready(d);
+	end_start_boost(d);
 	return 0;
 }
 

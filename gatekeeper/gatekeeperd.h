@@ -140,6 +140,7 @@ void sentinel_stop(struct gk_sentinel *s);                       /* NULL-safe */
 uint32_t sentinel_add_group(struct gk_sentinel *s, int group_fd);   /* its id; 0 if none */
 void sentinel_drop_group(struct gk_sentinel *s, uint32_t id);
 bool sentinel_alive(const struct gk_sentinel *s);
+pid_t sentinel_pid(const struct gk_sentinel *s);
 
 /* ---- the daemon ---- */
 struct gk_options {

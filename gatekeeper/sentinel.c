@@ -418,6 +418,11 @@ bool sentinel_alive(const struct gk_sentinel *s)
 	return s && kill(s->pid, 0) == 0;
 }
 
+pid_t sentinel_pid(const struct gk_sentinel *s)
+{
+	return s ? s->pid : -1;
+}
+
 void sentinel_stop(struct gk_sentinel *s)
 {
 	if (!s)

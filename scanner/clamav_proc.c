@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -114,6 +115,13 @@ static _Noreturn void exec_child(const char *path, char *const argv[], char *con
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A scanner started during the daemon's boosted start (gatekeeperd(8))
+	 * must not keep the boost: scans, pre-scans above all, are no more
+	 * urgent than the programs around them. Raising one's nice needs no
+	 * privilege. */
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) < 0 && errno == 0)
+		setpriority(PRIO_PROCESS, 0, 0);
 	if (sock == SCAND_CTL_FD)
 		fcntl(sock, F_SETFD, 0);
 	else if (dup2(sock, SCAND_CTL_FD) < 0)

@@ -143,13 +143,15 @@ sha_of() {
 
 # start_daemon [EXTRA_ARGS...]: gatekeeperd in the foreground (background
 # job) under timeout (GK_IT_DAEMON_LIMIT seconds, default 120), ready when
-# `gatekeeper-ctl status` answers.
+# `gatekeeper-ctl status` answers. DNICE=N: started at nice N (as the
+# unit starts it).
 start_daemon() {
-	local i rc
+	local i rc prefix=()
 	need_daemon_bins
 	DSTARTS=$((DSTARTS + 1))
 	DLOG=$T/daemon.$DSTARTS.log
-	timeout -s KILL "${GK_IT_DAEMON_LIMIT:-120}" "$GKD" --foreground --policy "$POLICY" --db "$DB" \
+	[[ -n ${DNICE:-} ]] && prefix=(nice -n "$DNICE")
+	timeout -s KILL "${GK_IT_DAEMON_LIMIT:-120}" "${prefix[@]}" "$GKD" --foreground --policy "$POLICY" --db "$DB" \
 		--socket "$SOCK" "$@" >"$DLOG" 2>&1 &
 	TPID=$!
 	record_pid "$TPID"

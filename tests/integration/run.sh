@@ -56,6 +56,7 @@ TESTS=(
 	sighup_reloads_policy:40
 	sd_notify_ready_reload_watchdog_stopping:40
 	sd_notify_absent_is_silent:30
+	start_boost_ends_when_ready:30
 )
 # Invariant 1, one test per write route, with and without the kernel cache.
 for _route in write otrunc truncate fallocate copy_file_range mmap mmap_close_first \

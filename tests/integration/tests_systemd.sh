@@ -83,3 +83,37 @@ t_sd_notify_absent_is_silent() {
 	stop_daemon
 	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM"
 }
+
+# nice_of PID/TID path: the nice field of /proc/.../stat (after the comm,
+# which may hold blanks and parentheses).
+nice_of() {
+	sed 's/.*) //' "$1/stat" 2>/dev/null | awk '{ print $17 }'
+}
+
+t_start_boost_ends_when_ready() {
+	# The unit starts the daemon at Nice=-10 so that the boot waits less for
+	# its READY=1; once ready, none of its threads nor its sentinel keeps the
+	# boost (the walk's thread, had it one, would stay at 19).
+	mkbin prog
+	write_policy enforce allow
+	DNICE=-10 start_daemon
+	local i t boosted kid
+	grep -q ' start_nice=-10$' "$DLOG" || fail "the ready line does not say start_nice=-10: $(grep '^ready' "$DLOG")"
+	for ((i = 0; i < 50; i++)); do
+		boosted=""
+		for t in /proc/"$DPID"/task/*; do
+			[[ $(nice_of "$t") -lt 0 ]] && boosted+="$(cat "$t/comm")($(nice_of "$t")) "
+		done
+		for kid in $(cat /proc/"$DPID"/task/*/children 2>/dev/null); do
+			[[ $(nice_of "/proc/$kid") -lt 0 ]] && boosted+="child $kid($(nice_of "/proc/$kid")) "
+		done
+		[[ -z $boosted ]] && break
+		sleep 0.1
+	done
+	[[ -z $boosted ]] || fail "still at a negative nice 5 s after ready: $boosted"
+	[[ $(ls /proc/"$DPID"/task | wc -l) -gt 3 ]] || fail "gatekeeperd has no threads to check"
+	[[ -n $(cat /proc/"$DPID"/task/*/children 2>/dev/null) ]] || fail "gatekeeperd has no sentinel to check"
+	expect_runs "$BIN/prog" "after the boost: "
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM"
+}
