@@ -27,11 +27,13 @@ import time
 CFGS = ("bare", "gk", "fapo")
 METRICS = (  # key, label, unit
     ("boot_ms", "boot to multi-user.target", "ms"),
+    ("userspace_ms", "  of which after the initrd", "ms"),
     ("first_us", "first exec (median of programs)", "us"),
     ("first_total_ms", "first execs, all programs", "ms"),
     ("cached_us", "cached exec /usr/bin/true (median)", "us"),
     ("shell_ms", "shell workload, 1,000 commands", "ms"),
 )
+BOOT_KEYS = {"boot_ms": "boot", "userspace_ms": "boot after the initrd"}
 PAIRED = {  # ratio key: label (running/stopped in the same boot)
     "paired_cached": "paired in-boot, cached exec: gate running / stopped",
     "paired_shell100": "paired in-boot, 100 shell commands: gate running / stopped",
@@ -53,6 +55,8 @@ def per_boot(path):
     first, cached, shell = d.get("first") or {}, d.get("cached") or {}, d.get("shell") or {}
     if d.get("boot_us"):
         fig["boot_ms"] = d["boot_us"] / 1e3
+    if d.get("userspace_us"):
+        fig["userspace_ms"] = d["userspace_us"] / 1e3
     if first.get("n"):
         fig["first_us"] = first["median_us"]
         fig["first_total_ms"] = first["total_us"] / 1e3
@@ -79,13 +83,13 @@ def paired_ratios(blocks):
     return out
 
 
-def per_round_boot_ratios(boots):
+def per_round_boot_ratios(boots, key):
     """gk/bare and fapo/bare of the boots of one round (boot ROUND-CFG),
     one ratio per round: the three boots of a round ran one after the other."""
     rounds = {}
     for b in boots:
-        if "boot_ms" in b:
-            rounds.setdefault(b["boot"].rsplit("-", 1)[0], {})[b["cfg"]] = b["boot_ms"]
+        if key in b:
+            rounds.setdefault(b["boot"].rsplit("-", 1)[0], {})[b["cfg"]] = b[key]
     out = {}
     for c in ("gk", "fapo"):
         v = [round(r[c] / r["bare"], 3) for r in rounds.values() if c in r and r.get("bare")]
@@ -128,9 +132,9 @@ def main():
         if c in summary and "bare" in summary:
             ratios[c] = {k: round(summary[c][k] / summary["bare"][k], 3)
                          for k, _, _ in METRICS if k in summary[c] and summary["bare"].get(k)}
-    boot_spread = {c: sorted(b["boot_ms"] for b in boots if b["cfg"] == c and "boot_ms" in b)
-                   for c in CFGS}
-    boot_by_round = per_round_boot_ratios(boots)
+    boot_spread = {k: {c: sorted(b[k] for b in boots if b["cfg"] == c and k in b) for c in CFGS}
+                   for k in BOOT_KEYS}
+    boot_by_round = {k: per_round_boot_ratios(boots, k) for k in BOOT_KEYS}
     paired = {}
     for c in ("gk", "fapo"):
         for k in PAIRED:
@@ -157,16 +161,17 @@ def main():
             v = paired.get(c, {}).get(k)
             row += f" {v:8.2f}x" if v is not None else f" {'-':>8} "
         print(row)
-    for c in CFGS:
-        v = boot_spread.get(c)
-        if v:
-            print(f"boot ms, {c}: {len(v)} boots, min {v[0]:.0f}, median "
-                  f"{statistics.median(v):.0f}, max {v[-1]:.0f}")
-    for c in ("gk", "fapo"):
-        v = boot_by_round.get(c)
-        if v:
-            print(f"boot, {c}/bare of the same round: median {statistics.median(v):.2f}x "
-                  f"over {len(v)} rounds (min {min(v):.2f}x, max {max(v):.2f}x)")
+    for k, what in BOOT_KEYS.items():
+        for c in CFGS:
+            v = boot_spread[k].get(c)
+            if v:
+                print(f"{what} ms, {c}: {len(v)} boots, min {v[0]:.0f}, median "
+                      f"{statistics.median(v):.0f}, max {v[-1]:.0f}")
+        for c in ("gk", "fapo"):
+            v = boot_by_round[k].get(c)
+            if v:
+                print(f"{what}, {c}/bare of the same round: median {statistics.median(v):.2f}x "
+                      f"over {len(v)} rounds (min {min(v):.2f}x, max {max(v):.2f}x)")
     print("boots: " + ", ".join(f"{c} {summary.get(c, {}).get('boots', 0)}" for c in CFGS)
           + "; gk/fapo enforcing in every boot: "
           + ("yes" if not any("did not enforce" in p for p in problems) else "NO"))
