@@ -82,12 +82,6 @@ static bool lsm_list_has_bpf(const char *list)
 	return false;
 }
 
-/* Whether the kernel's BTF has a string NAME: 1, 0, or -1 when it cannot
- * tell. Parsing the whole BTF (btf__load_vmlinux_btf, ~100k types) only to
- * look one name up, and then again in the skeleton's load, made the start's
- * BPF phase parse it twice; under emulation (the system test's TCG guests,
- * at boot) one parse is a tenth of the start. A name is in the string
- * section iff a type, member or function is called that. */
 /* sysfs binary attributes hand out a page per read */
 static bool pread_all(int fd, char *buf, size_t len, off_t off)
 {
@@ -100,6 +94,12 @@ static bool pread_all(int fd, char *buf, size_t len, off_t off)
 	return true;
 }
 
+/* Whether the kernel's BTF has a string NAME: 1, 0, or -1 when it cannot
+ * tell. Parsing the whole BTF (btf__load_vmlinux_btf, ~100k types) only to
+ * look one name up, and then again in the skeleton's load, made the start's
+ * BPF phase parse it twice; under emulation (the system test's TCG guests,
+ * at boot) one parse is a tenth of the start. A name is in the string
+ * section iff a type, member or function is called that. */
 static int vmlinux_btf_has_string(const char *name)
 {
 	struct btf_header h;
