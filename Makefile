@@ -171,10 +171,13 @@ $(BENCHBIN)/tiny-static: bench/tiny.c
 $(BENCHBIN)/tiny-dynamic: bench/tiny.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -O2 -o $@ $<
-$(BENCHBIN)/spawn_bench $(BENCHBIN)/gk_probe $(BENCHBIN)/raw_responder $(BENCHBIN)/mount_mark: \
-		$(BENCHBIN)/%: bench/%.c
+$(BENCHBIN)/gk_probe $(BENCHBIN)/raw_responder $(BENCHBIN)/mount_mark: $(BENCHBIN)/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $<
+SPAWN_BENCH_SRC := bench/spawn_bench.c bench/spawn_spec.c bench/spawn_bench.h
+$(BENCHBIN)/spawn_bench: $(SPAWN_BENCH_SRC)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $(filter %.c,$^)
 $(BENCHBIN)/sha_bench: $(BENCHBIN)/%: bench/%.c $(LIBGK)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -195,9 +198,12 @@ $(BUILD)/vm/bench/tiny-static: bench/tiny.c
 $(BUILD)/vm/bench/tiny-dynamic: bench/tiny.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) -O2 -o $@ $<
-$(BUILD)/vm/bench/spawn_bench $(BUILD)/vm/bench/exec_lat: $(BUILD)/vm/bench/%: bench/%.c
+$(BUILD)/vm/bench/exec_lat: $(BUILD)/vm/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -static -o $@ $<
+$(BUILD)/vm/bench/spawn_bench: $(SPAWN_BENCH_SRC)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -static -o $@ $(filter %.c,$^)
 
 $(BUILD)/fuzz_control: tests/fuzz/fuzz_control.c gatekeeper/proto.c gatekeeper/proto.h
 	@mkdir -p $(dir $@)

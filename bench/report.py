@@ -12,6 +12,8 @@ import statistics
 import sys
 import time
 
+import paired
+
 COND_LABEL = {
     "bare": "bare (no daemon on this fs)",
     "bare2": "bare again, other fs (noise)",
@@ -417,6 +419,8 @@ def print_targets(rows):
         m = "n/a" if r["met"] is None else ("met" if r["met"] else "MISSED")
         n = r.get("noise_bare2_vs_bare")
         n = f"noise {n}" if n is not None else ""
+        if r.get("ci95"):
+            n = f"95% [{r['ci95'][0]}, {r['ci95'][1]}]: {r['settled']}"
         print(f"  {r['what']:48} {r['target']:22} {str(v):>7}  {m:7} {n}")
 
 
@@ -495,7 +499,8 @@ def main():
     build, p3 = build_section(out)
     mount_mark = read_json(os.path.join(out, "mount_mark.json")) or {
         "status": "n/a", "reason": read_text(os.path.join(out, "mount_mark.err"))[:200]}
-    targets = target_rows(ex, storm, startup, cv, build)
+    pair = paired.section(read_json(os.path.join(out, "paired.jsonl"), many=True))
+    targets = target_rows(ex, storm, startup, cv, build) + paired.target_rows(pair)
     sp = scanner_process(out)
     rss = sp["daemon_memory"].get("daemon_rss_kb")
     targets.append({"what": "RSS of the ClamAV-scanning daemon after its scans", "target": "<= 8 MB",
@@ -510,6 +515,7 @@ def main():
         "config": cfg,
         "exec": ex,
         "storm": storm,
+        "paired": pair,
         "sha256": sha,
         "startup": startup,
         "close_to_verdict": cv,
@@ -518,7 +524,7 @@ def main():
         "daemon_counters": counters,
         "scanner_process": sp,
         "targets": targets,
-        "problems": p1 + p2 + p3,
+        "problems": p1 + p2 + p3 + pair.get("problems", []),
     }
     print(f"gatekeeper bench {results['date']}: kernel {host.get('kernel', '?')}, "
           f"{host.get('cpus', '?')} CPUs, kernel_mode {kmode}, load average "
@@ -526,6 +532,7 @@ def main():
     if ex:
         print_exec(ex, rounds)
         print_scan(ex)
+    paired.print_section(pair, cfg.get("paired_rounds", "?"))
     print_storm(storm, cfg.get("storm_rounds", "?"))
     print_rest(sha, startup, cv, counters)
     print_build(build)

@@ -241,6 +241,30 @@ scan_daemon() {
 	return 1
 }
 
+# The paired run (--interleave): the issue's miss and round-trip targets,
+# static target, one exec of each condition per cycle. No two conditions
+# run the same file (spawn_bench --copies writes each its own): the second
+# exec of one file within a cycle would run warm.
+write_paired_spec() { # FILE
+	local f=$1 t=static n
+	n=$(scaled 100)
+	install -m 0755 "$BENCHBIN/tiny-static" "$TOP/rt/w/bin/static-ctl" || return 1
+	{
+		printf '%s\t%s\tplain\t%s\n' bare "$n" "$TOP/bare/w/bin/$t"
+		printf '%s\t%s\tplain\t%s\n' bare2 "$n" "$TOP/bare2/w/bin/$t"
+		printf '%s\t%s\tplain\t%s\n' raw "$n" "$TOP/raw/w/bin/$t"
+		printf '%s\t%s\tplain\t%s\n' roundtrip "$n" "$TOP/rt/w/bin/$t"
+		printf '%s\t%s\tflush\t%s\t%s\t--socket\t%s\tallow\t%s\n' miss "$n" \
+			"$TOP/miss/w/bin/$t" "$CTL" "$STATE/miss.sock" "$STATE/unrelated"
+		printf '%s\t%s\tflush\t%s\t%s\t--socket\t%s\tallow\t%s\n' barectl "$n" \
+			"$TOP/barectl/w/bin/$t" "$CTL" "$STATE/miss.sock" "$STATE/unrelated"
+		# the round-trip gate after the same ctl: what the ctl's after-effects
+		# cost a miss, apart from the kernel cache (its own file: see above)
+		printf '%s\t%s\tflush\t%s\t%s\t--socket\t%s\tallow\t%s\n' rtctl "$n" \
+			"$TOP/rt/w/bin/static-ctl" "$CTL" "$STATE/rt.sock" "$STATE/unrelated"
+	} >"$f"
+}
+
 # The conditions of one exec run (see bench/README.md for what each measures).
 write_spawn_spec() { # FILE WITH_SCAN
 	local f=$1 with_scan=$2 t plain few scan
@@ -256,7 +280,7 @@ write_spawn_spec() { # FILE WITH_SCAN
 			"$TOP/miss/w/bin/$t" "$CTL" "$STATE/miss.sock" "$STATE/unrelated" >>"$f"
 		# The miss's baseline: the same untimed command, then an ungated exec.
 		printf '%s\t%s\tflush\t%s\t%s\t--socket\t%s\tallow\t%s\n' "barectl-$t" "$few" \
-			"$TOP/bare/w/bin/$t" "$CTL" "$STATE/miss.sock" "$STATE/unrelated" >>"$f"
+			"$TOP/barectl/w/bin/$t" "$CTL" "$STATE/miss.sock" "$STATE/unrelated" >>"$f"
 		printf '%s\t%s\tfresh\t%s\t%s\n' "fresh-$t" "$few" "$TOP/miss/w/fresh/$t" \
 			"$TOP/miss/stage" >>"$f"
 		printf '%s\t%s\tfresh\t%s\n' "written-$t" "$few" "$TOP/miss/w/fresh/$t" >>"$f"
@@ -334,7 +358,11 @@ scan_daemon_memory() {
 phase_exec() {
 	local with_scan=0 name
 	# bare2: a second daemon-less fs, measured like bare: the noise floor.
-	setup_fs bare && setup_fs bare2 && setup_fs cache && setup_fs miss && setup_fs rt || return 1
+	# barectl: a fs of its own, so that no two conditions exec the same file
+	# (the second exec of a file within a few ms runs warm: 10 us faster here)
+	for name in bare bare2 barectl cache miss rt; do
+		setup_fs "$name" || return 1
+	done
 	gate_daemon cache && gate_daemon miss && gate_daemon rt --no-kernel-cache || return 1
 	raw_responder || return 1
 	if scan_daemon; then
@@ -350,6 +378,11 @@ phase_exec() {
 	log "exec: $ROUNDS rounds of $(wc -l <"$STATE/exec.spec") interleaved conditions"
 	"$BENCHBIN/spawn_bench" --rounds "$ROUNDS" --warmup "$WARMUP" "$STATE/exec.spec" \
 		>"$OUT/exec.jsonl" 2>"$OUT/exec.err" || return 1
+	write_paired_spec "$STATE/paired.spec" || return 1
+	log "paired: $PAIRED_ROUNDS rounds of $(scaled 100) cycles, one exec of each of 7 conditions a cycle"
+	"$BENCHBIN/spawn_bench" --interleave --copies "$PAIRED_COPIES" --rounds "$PAIRED_ROUNDS" \
+		--warmup "$PAIRED_COPIES" "$STATE/paired.spec" \
+		>"$OUT/paired.jsonl" 2>"$OUT/paired.err" || return 1
 	if [[ $with_scan == 1 ]]; then
 		# Exec decisions only: the close-verdict probe below adds "prescan" lines.
 		grep -c '^decision .*source=scanner' "$STATE/scan.log" >"$OUT/scan_decisions.txt"
@@ -550,6 +583,8 @@ inner_main() {
 	ROUNDS=30
 	WARMUP=5
 	STORM_ROUNDS=10
+	PAIRED_ROUNDS=10
+	PAIRED_COPIES=${GK_BENCH_PAIRED_COPIES:-16}
 	trap cleanup_inner EXIT
 	# A fresh tmpfs over the work dir: state, logs and sockets never touch a
 	# disk. OUT (small result files) is a plain dir outside it.
@@ -558,6 +593,8 @@ inner_main() {
 		echo "rounds=$ROUNDS"
 		echo "warmup=$WARMUP"
 		echo "storm_rounds=$STORM_ROUNDS"
+		echo "paired_rounds=$PAIRED_ROUNDS"
+		echo "paired_copies=$PAIRED_COPIES"
 		echo "scale=${GK_BENCH_SCALE:-1}"
 		echo "daemon_args=${GK_BENCH_DAEMON_ARGS:-}"
 		echo "clamav_db=${GK_BENCH_CLAMAV_DB:-one-signature test database}"

@@ -2,7 +2,7 @@
  * conditions, interleaved in rounds so that drift (other load, frequency,
  * page cache) hits every condition alike.
  *
- *   spawn_bench [--rounds R] [--warmup W] [--storm P] [--hog] SPECFILE
+ *   spawn_bench [--rounds R] [--warmup W] [--storm P] [--hog] [--interleave [--copies K]] SPECFILE
  *
  * SPECFILE: one condition per line, fields separated by tabs:
  *   NAME  ITERS  MODE  TARGET  [ARG...]
@@ -23,6 +23,17 @@
  * short pause between blocks: a fixed order would let one condition always
  * inherit the after-effects of the same predecessor (a daemon's audit
  * writes, a cache flush) and bias it.
+ * --interleave: no blocks; a round is ITERS cycles (every condition the same
+ * ITERS) and a cycle runs one iteration of every condition, in an order
+ * shuffled anew each cycle, each after a 1 ms pause. The JSON then adds
+ * "seq_us", the samples in cycle order (-1 for a failed one): sample i of
+ * two conditions ran within a few ms of each other, so their difference is
+ * free of drift slower than that (the paired targets of bench/report.py).
+ * --copies K: a plain or flush condition execs not TARGET but TARGET.cJ,
+ * J = cycle mod K: K files of TARGET's bytes, written anew at the start of
+ * every round, the conditions' files in turn, and removed at the end. Two
+ * copies of one program on this VM differ by up to 10 us an exec (where
+ * their pages sit); each condition then runs on K x R placements.
  * --storm P: P processes exec the same condition at once (plain only);
  * --hog: one CPU-bound process spins for the whole run.
  * Prints one JSON object per condition on stdout. Never judges the numbers;
@@ -43,35 +54,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spawn_bench.h"
+
 extern char **environ;
-
-#define MAX_CONDS 32
-#define MAX_ARGS 16
-#define MAX_ROUNDS 1000
-#define SETTLE_NS (25 * 1000000L)   /* pause between blocks */
-
-enum mode { MODE_PLAIN, MODE_FLUSH, MODE_FRESH };
-
-struct cond {
-	char name[64];
-	long iters;
-	enum mode mode;
-	char *target;
-	char *flush_argv[MAX_ARGS + 1];
-	char *stage_dir;                  /* MODE_FRESH: where to write before the rename */
-	unsigned char *fresh_bytes;       /* TARGET's content, for MODE_FRESH */
-	size_t fresh_len;
-	int64_t *samples;                 /* ns, all rounds */
-	size_t n_samples, cap_samples;
-	int64_t round_median[MAX_ROUNDS];
-	long failed;
-	char first_failure[160];
-};
-
-struct options {
-	long rounds, warmup, storm;
-	bool hog;
-};
 
 static int64_t now_ns(void)
 {
@@ -147,24 +132,55 @@ static int64_t timed_exec(struct cond *c, char *path)
 	return dt;
 }
 
-static int write_fresh(const struct cond *c, const char *path, long serial)
+/* PATH: c's TARGET bytes, plus TAIL when not NULL. */
+static int write_file(const struct cond *c, const char *path, const char *tail)
 {
-	char tail[96];
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-	int n = snprintf(tail, sizeof(tail), "\ngk-bench fresh %d %ld %lld\n", (int)getpid(),
-			 serial, (long long)now_ns());
+	size_t n = tail ? strlen(tail) : 0;
 	int rc = -1;
 
 	if (fd < 0)
 		return -1;
 	if (write(fd, c->fresh_bytes, c->fresh_len) != (ssize_t)c->fresh_len ||
-	    write(fd, tail, (size_t)n) != n)
+	    (tail && write(fd, tail, n) != (ssize_t)n))
 		goto cleanup;
 	rc = 0;
 cleanup:
 	if (close(fd) < 0)
 		rc = -1;
 	return rc;
+}
+
+static int write_fresh(const struct cond *c, const char *path, long serial)
+{
+	char tail[96];
+
+	snprintf(tail, sizeof(tail), "\ngk-bench fresh %d %ld %lld\n", (int)getpid(), serial,
+		 (long long)now_ns());
+	return write_file(c, path, tail);
+}
+
+/* --copies: write (or, with K 0, remove) every condition's TARGET.cJ. */
+static int write_copies(struct cond *conds, int n, long k, bool remove)
+{
+	char path[4200], tmp[4210];
+
+	for (long j = 0; j < k; j++) {
+		for (int i = 0; i < n; i++) {
+			if (conds[i].mode == MODE_FRESH)
+				continue;
+			snprintf(path, sizeof(path), "%s.c%ld", conds[i].target, j);
+			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+			unlink(tmp);
+			if (remove) {
+				unlink(path);
+			} else if (write_file(&conds[i], tmp, NULL) < 0 || rename(tmp, path) < 0) {
+				fprintf(stderr, "spawn_bench: cannot write %s: %s\n", path, strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 /* One iteration: the untimed preparation its mode asks for, then the timed
@@ -179,6 +195,10 @@ static int64_t iteration(struct cond *c, long serial)
 			note_failure(c, "flush command %s failed (status %d)", c->flush_argv[0], st);
 			return -1;
 		}
+	}
+	if (c->mode != MODE_FRESH && c->copy >= 0) {
+		snprintf(path, sizeof(path), "%s.c%ld", c->target, c->copy);
+		return timed_exec(c, path);
 	}
 	if (c->mode != MODE_FRESH)
 		return timed_exec(c, c->target);
@@ -197,6 +217,8 @@ static int64_t iteration(struct cond *c, long serial)
 		unlink(staged);
 	return dt;
 }
+
+static void shuffle(int *order, int n, uint64_t *state);
 
 static int add_sample(struct cond *c, int64_t ns)
 {
@@ -241,6 +263,39 @@ static int run_block(struct cond *c, const struct options *o, long round, long *
 			return -1;
 	}
 	c->round_median[round] = block_median(c->samples + first, c->n_samples - first);
+	return 0;
+}
+
+/* --interleave: one round of ITERS cycles (after W untimed ones), each cycle
+ * one iteration of every condition in a fresh order. */
+static int run_interleaved_round(struct cond *conds, int n, const struct options *o, long round,
+				 long *serial, uint64_t *rng)
+{
+	const struct timespec gap = { 0, SETTLE_NS / 25 };
+	size_t first[MAX_CONDS];
+	int order[MAX_CONDS];
+
+	for (int k = 0; k < n; k++)
+		first[k] = conds[k].n_samples;
+	if (o->copies && write_copies(conds, n, o->copies, false) < 0)
+		return -1;
+	for (long i = -o->warmup; i < conds[0].iters; i++) {
+		shuffle(order, n, rng);
+		for (int k = 0; k < n; k++) {
+			struct cond *c = &conds[order[k]];
+			c->copy = o->copies ? (i + o->warmup) % o->copies : -1;
+			nanosleep(&gap, NULL);
+			int64_t ns = iteration(c, (*serial)++);
+			if (i < 0)
+				continue;
+			if ((ns >= 0 && add_sample(c, ns) < 0) || !c->seq)
+				return -1;
+			c->seq[c->n_seq++] = ns;
+		}
+	}
+	for (int k = 0; k < n; k++)
+		conds[k].round_median[round] = block_median(conds[k].samples + first[k],
+							    conds[k].n_samples - first[k]);
 	return 0;
 }
 
@@ -303,101 +358,6 @@ cleanup:
 	return rc;
 }
 
-static int load_fresh(struct cond *c)
-{
-	struct stat st;
-	int fd = open(c->target, O_RDONLY | O_CLOEXEC);
-	int rc = -1;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		goto cleanup;
-	c->fresh_len = (size_t)st.st_size;
-	c->fresh_bytes = malloc(c->fresh_len ? c->fresh_len : 1);
-	if (!c->fresh_bytes || read(fd, c->fresh_bytes, c->fresh_len) != (ssize_t)c->fresh_len)
-		goto cleanup;
-	rc = 0;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* Parse one spec line (modified in place; the strings stay in it). */
-static int parse_line(char *line, struct cond *c, const char *file, int lineno)
-{
-	char *field[4 + MAX_ARGS];
-	int n = 0;
-	char *save = NULL, *end;
-
-	for (char *tok = strtok_r(line, "\t\n", &save); tok && n < 4 + MAX_ARGS;
-	     tok = strtok_r(NULL, "\t\n", &save))
-		field[n++] = tok;
-	memset(c, 0, sizeof(*c));
-	if (n < 4) {
-		fprintf(stderr, "%s:%d: need NAME ITERS MODE TARGET, tab-separated\n", file, lineno);
-		return -1;
-	}
-	snprintf(c->name, sizeof(c->name), "%s", field[0]);
-	c->iters = strtol(field[1], &end, 10);
-	if (*end || c->iters < 1 || c->iters > 1000000) {
-		fprintf(stderr, "%s:%d: ITERS '%s' is not a number from 1 to 1000000\n", file, lineno,
-			field[1]);
-		return -1;
-	}
-	c->mode = !strcmp(field[2], "plain") ? MODE_PLAIN : !strcmp(field[2], "flush") ? MODE_FLUSH :
-		  !strcmp(field[2], "fresh") ? MODE_FRESH : (enum mode)-1;
-	if ((int)c->mode < 0 || (c->mode == MODE_FLUSH && n < 5) || (c->mode == MODE_PLAIN && n > 4) ||
-	    (c->mode == MODE_FRESH && n > 5)) {
-		fprintf(stderr, "%s:%d: MODE '%s' must be plain, fresh [STAGE_DIR], or flush COMMAND...\n",
-			file, lineno, field[2]);
-		return -1;
-	}
-	c->target = field[3];
-	if (c->mode == MODE_FRESH && n == 5)
-		c->stage_dir = field[4];
-	for (int i = 4; c->mode == MODE_FLUSH && i < n; i++)
-		c->flush_argv[i - 4] = field[i];
-	if (c->mode == MODE_FRESH && load_fresh(c) < 0) {
-		fprintf(stderr, "%s:%d: cannot read %s: %s\n", file, lineno, c->target, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int read_spec(const char *file, struct cond *conds, int *n_conds, char **text)
-{
-	FILE *f = fopen(file, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int lineno = 0, n = 0, rc = -1;
-
-	if (!f) {
-		fprintf(stderr, "spawn_bench: %s: %s\n", file, strerror(errno));
-		return -1;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		lineno++;
-		if (line[0] == '#' || line[0] == '\n')
-			continue;
-		if (n == MAX_CONDS) {
-			fprintf(stderr, "%s:%d: more than %d conditions\n", file, lineno, MAX_CONDS);
-			goto cleanup;
-		}
-		text[n] = strdup(line);
-		if (!text[n] || parse_line(text[n], &conds[n], file, lineno) < 0)
-			goto cleanup;
-		n++;
-	}
-	*n_conds = n;
-	rc = n > 0 ? 0 : -1;
-	if (n == 0)
-		fprintf(stderr, "%s: no conditions\n", file);
-cleanup:
-	free(line);
-	fclose(f);
-	return rc;
-}
-
 static void print_json(struct cond *c, const struct options *o)
 {
 	int64_t *v = c->samples;
@@ -418,7 +378,14 @@ static void print_json(struct cond *c, const struct options *o)
 	printf(",\"round_medians_us\":[");
 	for (long r = 0; r < o->rounds; r++)
 		printf("%s%.1f", r ? "," : "", c->round_median[r] / 1e3);
-	printf("]}\n");
+	printf("]");
+	if (o->interleave) {
+		printf(",\"seq_us\":[");
+		for (size_t i = 0; i < c->n_seq; i++)
+			printf("%s%.1f", i ? "," : "", c->seq[i] < 0 ? -1.0 : (double)c->seq[i] / 1e3);
+		printf("]");
+	}
+	printf("}\n");
 }
 
 /* Fisher-Yates with xorshift64: the order of one round. */
@@ -437,6 +404,24 @@ static void shuffle(int *order, int n, uint64_t *state)
 	}
 }
 
+static int prepare_interleave(struct cond *conds, int n, const struct options *o)
+{
+	for (int i = 0; i < n; i++) {
+		struct cond *c = &conds[i];
+		if (o->storm || c->iters != conds[0].iters) {
+			fprintf(stderr, "spawn_bench: --interleave takes conditions of equal ITERS, "
+				"without --storm (%s)\n", c->name);
+			return -1;
+		}
+		c->seq = malloc((size_t)(o->rounds * c->iters) * sizeof(int64_t));
+		if (o->copies && c->mode != MODE_FRESH && load_target(c) < 0) {
+			fprintf(stderr, "spawn_bench: cannot read %s: %s\n", c->target, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static pid_t start_hog(void)
 {
 	pid_t pid = fork();
@@ -453,15 +438,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "rounds", required_argument, NULL, 'r' }, { "warmup", required_argument, NULL, 'w' },
 		{ "storm", required_argument, NULL, 's' }, { "hog", no_argument, NULL, 'H' },
+		{ "interleave", no_argument, NULL, 'I' }, { "copies", required_argument, NULL, 'c' },
 		{ 0 } };
 	int ch;
 
 	*o = (struct options){ .rounds = 8, .warmup = 5 };
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		long *dst = ch == 'r' ? &o->rounds : ch == 'w' ? &o->warmup : &o->storm;
+		long *dst = ch == 'r' ? &o->rounds : ch == 'w' ? &o->warmup : ch == 'c' ? &o->copies :
+			    &o->storm;
 		char *end;
-		if (ch == 'H') {
-			o->hog = true;
+		if (ch == 'H' || ch == 'I') {
+			*(ch == 'H' ? &o->hog : &o->interleave) = true;
 			continue;
 		}
 		if (ch == '?')
@@ -470,12 +457,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 		if (*end || *dst < 0 || *dst > MAX_ROUNDS || (ch == 'r' && *dst < 1) ||
 		    (ch == 's' && *dst > 64)) {
 			fprintf(stderr, "spawn_bench: bad value '%s' for --%s\n", optarg,
-				ch == 'r' ? "rounds" : ch == 'w' ? "warmup" : "storm");
+				ch == 'r' ? "rounds" : ch == 'w' ? "warmup" : ch == 'c' ? "copies" : "storm");
 			return -1;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "usage: spawn_bench [--rounds R] [--warmup W] [--storm P] [--hog] SPECFILE\n");
+	if (optind != argc - 1 || (o->copies && !o->interleave)) {
+		fprintf(stderr, "usage: spawn_bench [--rounds R] [--warmup W] [--storm P] [--hog] "
+			"[--interleave [--copies K]] SPECFILE\n");
 		return -1;
 	}
 	return 0;
@@ -501,10 +489,18 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	if (o.interleave && prepare_interleave(conds, n, &o) < 0)
+		goto cleanup;
 	rc = 1;
 	if (o.hog && (hog = start_hog()) < 0)
 		goto cleanup;
-	for (long r = 0; r < o.rounds; r++) {
+	for (long r = 0; o.interleave && r < o.rounds; r++) {
+		if (run_interleaved_round(conds, n, &o, r, &serial, &rng) < 0) {
+			fprintf(stderr, "spawn_bench: round %ld: %s\n", r, strerror(errno));
+			goto cleanup;
+		}
+	}
+	for (long r = 0; !o.interleave && r < o.rounds; r++) {
 		shuffle(order, n, &rng);
 		for (int k = 0; k < n; k++) {
 			struct cond *c = &conds[order[k]];
@@ -518,6 +514,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		print_json(&conds[i], &o);
 	rc = 0;
+	write_copies(conds, n, o.copies, true);
 cleanup:
 	if (hog > 0) {
 		kill(hog, SIGKILL);
@@ -525,6 +522,7 @@ cleanup:
 	}
 	for (int i = 0; i < n; i++) {
 		free(conds[i].samples);
+		free(conds[i].seq);
 		free(conds[i].fresh_bytes);
 		free(text[i]);
 	}

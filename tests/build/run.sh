@@ -92,7 +92,7 @@ fi
 plan=$(mk -n -B V=1 BUILD="$TMP/b4" helpers vm-helpers bench-helpers vmbench-helpers 2>&1)
 missing=""
 for src in tests/integration/spawner.c tests/integration/routes.c tests/integration/tail.c \
-	tests/vm/gk_vmtool.c tests/vm/gk_hello.c tests/vm/gk_kload.c bench/spawn_bench.c \
+	tests/vm/gk_vmtool.c tests/vm/gk_hello.c tests/vm/gk_kload.c bench/spawn_bench.c bench/spawn_spec.c \
 	bench/gk_probe.c bench/raw_responder.c bench/sha_bench.c bench/scan_bench.c bench/tiny.c tests/bench/db_fill.c; do
 	[[ $plan == *"$src"* ]] || missing="$missing $src"
 done
