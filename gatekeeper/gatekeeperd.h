@@ -47,6 +47,10 @@ struct file_id {
 };
 int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
 bool file_id_same(const struct file_id *a, const struct file_id *b);
+/* Whether a later change to the file would change its ctime (the clock has
+ * moved past it, by the filesystem's granularity): only then may a digest
+ * be kept under the identity. */
+bool file_id_settled(int fd, const struct file_id *id);
 struct hash_cache;
 struct hash_cache *hash_cache_new(void);
 void hash_cache_free(struct hash_cache *hc);

@@ -1,12 +1,14 @@
 /* Identify a file by the SHA-256 of its content, read through the fd the
  * kernel gave us (FMODE_NONOTIFY: reading it raises no event). An unchanged
  * file (same dev, inode, size and ctime) is never hashed twice: the hash
- * cache remembers the digest of each (dev, inode) as of one (size, ctime). */
+ * cache remembers the digest of each (dev, inode) as of one (size, ctime),
+ * once that ctime has settled (file_id_settled). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +59,33 @@ bool file_id_same(const struct file_id *a, const struct file_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->ctime_ns == b->ctime_ns;
+}
+
+/* Filesystems whose timestamps have a granularity of about 2 s. */
+#define MSDOS_MAGIC 0x4d44
+#define EXFAT_MAGIC 0x2011BAB0
+#define COARSE_FS_WINDOW_NS (2500 * 1000000LL)
+
+/* A ctime is only a change detector once the clock has moved past it: the
+ * kernel stamps a change with the coarse clock (one tick: 1-10 ms; before
+ * 6.13 even after a stat), or with 2 s granularity on FAT-like
+ * filesystems, so a same-size rewrite within that window keeps the ctime
+ * an identity was taken with. Such an identity must not stand for the
+ * content it was read as: "racy", in git's word. */
+bool file_id_settled(int fd, const struct file_id *id)
+{
+	struct timespec now, res;
+	struct statfs sf;
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0 ||
+	    clock_getres(CLOCK_REALTIME_COARSE, &res) < 0)
+		return false;
+	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	int64_t tick_ns = (int64_t)res.tv_sec * 1000000000 + res.tv_nsec;
+	if (id->ctime_ns > now_ns - 2 * tick_ns)
+		return false;
+	if (id->ctime_ns <= now_ns - COARSE_FS_WINDOW_NS)
+		return true;
+	return fstatfs(fd, &sf) == 0 && sf.f_type != MSDOS_MAGIC && sf.f_type != EXFAT_MAGIC;
 }
 
 struct hash_cache *hash_cache_new(void)
@@ -178,7 +207,8 @@ static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
 		if (digests_read(hc->store, fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (file_id_same(id, &after)) {
-			cache_store(hc, id, out);
+			if (file_id_settled(fd, id))
+				cache_store(hc, id, out);
 			return 0;
 		}
 		*id = after;

@@ -18,6 +18,10 @@
 #include "gatekeeper/proto.h"
 #include "scanner/scanner.h"
 
+/* Longer than two ticks of the coarse clock (HZ 100: 20 ms): a ctime
+ * older than that has settled (file_id_settled). */
+#define SETTLE_US 50000
+
 static void test_proto_round_trip(void **state)
 {
 	(void)state;
@@ -200,6 +204,7 @@ static void test_identify_rehashes_changed_file(void **state)
 	struct hash_cache *hc = hash_cache_new();
 	int fd = temp_file("first", 5);
 	assert_non_null(hc);
+	usleep(SETTLE_US);                                        /* settled: see below */
 	assert_int_equal(identify_fd(hc, fd, &id, a, NULL), 0);
 	assert_true(hash_cache_lookup(hc, &id, b));               /* cached */
 	assert_int_equal(identify_fd(hc, fd, &id, b, NULL), 0);
@@ -209,6 +214,16 @@ static void test_identify_rehashes_changed_file(void **state)
 	assert_int_equal(pwrite(fd, "OTHER", 5, 0), 5);
 	assert_int_equal(identify_fd(hc, fd, &id, b, NULL), 0);
 	assert_memory_not_equal(a, b, GK_SHA256_LEN);
+	/* Taken while the ctime is still the clock's current tick, a digest is
+	 * not kept: a same-size rewrite in that tick would keep the ctime, and
+	 * the cache would hand out this content's digest for the next one. */
+	assert_false(file_id_settled(fd, &id));
+	assert_false(hash_cache_lookup(hc, &id, a));
+	usleep(SETTLE_US);
+	assert_true(file_id_settled(fd, &id));
+	assert_int_equal(identify_fd(hc, fd, &id, a, NULL), 0);
+	assert_memory_equal(a, b, GK_SHA256_LEN);
+	assert_true(hash_cache_lookup(hc, &id, a));               /* kept once settled */
 	hash_cache_forget(hc, id.dev, id.ino);
 	assert_false(hash_cache_lookup(hc, &id, a));
 	close(fd);

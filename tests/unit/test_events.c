@@ -65,6 +65,7 @@ static void test_content_decides_before_the_path(void **state)
 	struct judgement j;
 	judge_identify(&f->d, inside, &j);
 	assert_false(judge_by_content(&f->d, &j));          /* no digest in memory yet */
+	settle_file(inside);
 	assert_int_equal(identify_fd(f->d.hashes, inside, &id, sha, NULL), 0);
 	judge_identify(&f->d, inside, &j);
 	assert_false(judge_by_content(&f->d, &j));          /* the default decides: path first */
@@ -100,6 +101,7 @@ static void test_content_decides_before_the_path(void **state)
 	snprintf(rule, sizeof(rule), "default: deny\nrules:\n  - sha256: %s\n    action: allow\n", hex);
 	struct fixture *g = setup_with(rule, true, 1, 64);
 	int same = watched_file(g, "same", "#!/bin/sh\necho in\n");
+	settle_file(same);
 	assert_int_equal(identify_fd(g->d.hashes, same, &id, sha, NULL), 0);
 	judge_identify(&g->d, same, &j);
 	assert_true(judge_by_content(&g->d, &j));
@@ -229,6 +231,7 @@ static void test_overload_spares_known_verdicts(void **state)
 	int known = watched_file(f, "known", "#!/bin/sh\necho known\n");
 	struct file_id id;
 	unsigned char sha[GK_SHA256_LEN];
+	settle_file(known);
 	assert_int_equal(identify_fd(f->d.hashes, known, &id, sha, NULL), 0);
 
 	int ev_busy = send_event(f, busy);

@@ -18,6 +18,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/kcache.h"
+#include "settle_util.h"
 #include "test_scanner_util.h"
 
 struct fixture {
@@ -115,6 +116,7 @@ static inline int known_file(struct fixture *f, const char *name, const char *co
 {
 	int fd = watched_file(f, name, content);
 	struct file_id id;
+	settle_file(fd);
 	assert_int_equal(identify_fd(f->d.hashes, fd, &id, sha, NULL), 0);
 	return fd;
 }

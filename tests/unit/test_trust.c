@@ -21,6 +21,7 @@
 #include "gatekeeper/digests.h"
 #include "gatekeeper/dpkg.h"
 #include "gatekeeper/trust.h"
+#include "settle_util.h"
 
 struct fx {
 	char dir[64], admin[128], root[128], db[128];
@@ -468,6 +469,7 @@ static void digest_store(void **state)
 	put(fx, "root/usr/bin/loose", "content one\n");
 	snprintf(path, sizeof(path), "%s/usr/bin/loose", fx->root);
 	fd = open(path, O_RDONLY);
+	settle_file(fd);
 	/* A UUID of zeros (a filesystem that never set one) is no identity. */
 	char ident[64];
 	assert_int_equal(digests_fs_identity(fd, ident, sizeof(ident)), 0);
@@ -554,6 +556,7 @@ static void digest_store_reopened(void **state)
 	snprintf(path, sizeof(path), "%s/usr/bin/again", fx->root);
 	int fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
+	settle_file(fd);
 	assert_int_equal(file_id_of_fd(fd, &id), 0);
 	assert_int_equal(digests_read(NULL, fd, &id, sha, md5, NULL), 0);
 	digests_forget(NULL, id.dev, id.ino);
