@@ -79,6 +79,7 @@ static void test_content_decides_before_the_path(void **state)
 	assert_int_equal(j.decision.source, GK_SOURCE_ADMIN);
 	assert_true(j.have_sha);
 
+	settle_file(outside);
 	assert_int_equal(identify_fd(f->d.hashes, outside, &id, sha, NULL), 0);
 	admin_rules_set(f->d.admin, sha, GK_VERDICT_ALLOW);
 	judge_identify(&f->d, outside, &j);
