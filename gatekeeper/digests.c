@@ -176,8 +176,7 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
 		return 0;
 	if (scanner_digests_fd(fd, sha, md5, cancel) < 0)
 		return -1;
-	if (have_fs && file_id_of_fd(fd, &after) == 0 && after.ino == id->ino &&
-	    after.size == id->size && after.ctime_ns == id->ctime_ns && file_id_settled(fd, id))
+	if (have_fs && id->settled && file_id_of_fd(fd, &after) == 0 && file_id_same(id, &after))
 		store(g, fs, id, sha, md5);
 	return 0;
 }

@@ -44,13 +44,15 @@ struct file_id {
 	off_t size;
 	int64_t ctime_ns;
 	nlink_t nlink;       /* 0: no name links to it (memfd, O_TMPFILE, deleted) */
+	/* When this was taken the clock had moved past the ctime (by the
+	 * filesystem's granularity), so any later change moves the ctime: only
+	 * content read after such an identity may be kept under it (in the
+	 * hash cache, the digest store, the kernel's cache). */
+	bool settled;
 };
 int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
+/* Same file, same size and ctime (settled is not compared). */
 bool file_id_same(const struct file_id *a, const struct file_id *b);
-/* Whether a later change to the file would change its ctime (the clock has
- * moved past it, by the filesystem's granularity): only then may a digest
- * be kept under the identity. */
-bool file_id_settled(int fd, const struct file_id *id);
 struct hash_cache;
 struct hash_cache *hash_cache_new(void);
 void hash_cache_free(struct hash_cache *hc);
@@ -76,7 +78,7 @@ struct gk_stats {
 	atomic_uint_fast64_t events, perm_events, allows, denies, would_deny, timeouts,
 		overloads, queue_overflows, audit_dropped, pending,
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
-		first_execs_kernel_hits;
+		first_execs_kernel_hits, kernel_cache_unsettled;
 	atomic_uint_fast64_t latency_hist[64 * 8];
 	atomic_uint_fast64_t latency_sum_us;   /* for the metrics' histogram _sum */
 };

@@ -2,7 +2,7 @@
  * kernel gave us (FMODE_NONOTIFY: reading it raises no event). An unchanged
  * file (same dev, inode, size and ctime) is never hashed twice: the hash
  * cache remembers the digest of each (dev, inode) as of one (size, ctime),
- * once that ctime has settled (file_id_settled). */
+ * when it was read after that ctime had settled (file_id.settled). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -38,23 +38,6 @@ struct hash_cache {
 	struct digests *store;      /* borrowed from the daemon; NULL: none */
 };
 
-int file_id_of_fd(int fd, struct file_id *id)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -1;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
-	id->dev = st.st_dev;
-	id->ino = st.st_ino;
-	id->size = st.st_size;
-	id->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-	id->nlink = st.st_nlink;
-	return 0;
-}
-
 bool file_id_same(const struct file_id *a, const struct file_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
@@ -66,26 +49,44 @@ bool file_id_same(const struct file_id *a, const struct file_id *b)
 #define EXFAT_MAGIC 0x2011BAB0
 #define COARSE_FS_WINDOW_NS (2500 * 1000000LL)
 
+static int64_t coarse_now_ns(int64_t *tick_ns)
+{
+	struct timespec now, res;
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0 ||
+	    clock_getres(CLOCK_REALTIME_COARSE, &res) < 0)
+		return -1;
+	*tick_ns = (int64_t)res.tv_sec * 1000000000 + res.tv_nsec;
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
 /* A ctime is only a change detector once the clock has moved past it: the
  * kernel stamps a change with the coarse clock (one tick: 1-10 ms; before
  * 6.13 even after a stat), or with 2 s granularity on FAT-like
  * filesystems, so a same-size rewrite within that window keeps the ctime
  * an identity was taken with. Such an identity must not stand for the
- * content it was read as: "racy", in git's word. */
-bool file_id_settled(int fd, const struct file_id *id)
+ * content read after it: "racy", in git's word. The clock is read before
+ * the fstat: a change after the fstat is stamped no earlier than that. */
+int file_id_of_fd(int fd, struct file_id *id)
 {
-	struct timespec now, res;
+	struct stat st;
 	struct statfs sf;
-	if (clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0 ||
-	    clock_getres(CLOCK_REALTIME_COARSE, &res) < 0)
-		return false;
-	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	int64_t tick_ns = (int64_t)res.tv_sec * 1000000000 + res.tv_nsec;
-	if (id->ctime_ns > now_ns - 2 * tick_ns)
-		return false;
-	if (id->ctime_ns <= now_ns - COARSE_FS_WINDOW_NS)
-		return true;
-	return fstatfs(fd, &sf) == 0 && sf.f_type != MSDOS_MAGIC && sf.f_type != EXFAT_MAGIC;
+	int64_t tick_ns = 0, now_ns = coarse_now_ns(&tick_ns);
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->size = st.st_size;
+	id->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	id->nlink = st.st_nlink;
+	id->settled = now_ns >= 0 && id->ctime_ns <= now_ns - 2 * tick_ns;
+	if (id->settled && id->ctime_ns > now_ns - COARSE_FS_WINDOW_NS)
+		id->settled = fstatfs(fd, &sf) == 0 && sf.f_type != MSDOS_MAGIC &&
+			      sf.f_type != EXFAT_MAGIC;
+	return 0;
 }
 
 struct hash_cache *hash_cache_new(void)
@@ -207,7 +208,7 @@ static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
 		if (digests_read(hc->store, fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (file_id_same(id, &after)) {
-			if (file_id_settled(fd, id))
+			if (id->settled)
 				cache_store(hc, id, out);
 			return 0;
 		}

@@ -202,6 +202,14 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (monitor && j->decision.verdict == GK_VERDICT_DENY)
 		return;
+	/* Content read before its ctime settled may have been rewritten, same
+	 * size and same ctime, before the record below: the check after it
+	 * could not see that, and the kernel would answer for the new content.
+	 * The next exec is judged again, once the ctime has settled. */
+	if (j->have_sha && !j->id.settled) {
+		atomic_fetch_add(&d->stats.kernel_cache_unsettled, 1);
+		return;
+	}
 	struct stat judged = { .st_dev = j->id.dev, .st_ino = j->id.ino,
 			       .st_size = (off_t)j->id.size };
 	judged.st_ctim.tv_sec = (time_t)(j->id.ctime_ns / 1000000000);

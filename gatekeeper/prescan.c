@@ -22,6 +22,12 @@
 #include "gatekeeper/mounts.h"
 
 #define PENDING_MAX 1024
+/* A file just closed has a ctime the clock has not moved past: content read
+ * now may not be kept or cached in the kernel (file_id.settled). Waiting two
+ * ticks (HZ 100: 20 ms) lets the pre-scan's verdict stand for the first
+ * exec; FAT's 2 s granularity is not waited for. */
+#define SETTLE_POLL_US 2000
+#define SETTLE_POLLS 13
 #define PREJUDGED_SLOTS 16384
 
 struct pending {
@@ -245,11 +251,19 @@ static void *reader_main(void *arg)
 	}
 }
 
+static void wait_until_settled(int fd)
+{
+	struct file_id id;
+	for (int i = 0; i < SETTLE_POLLS && file_id_of_fd(fd, &id) == 0 && !id.settled; i++)
+		usleep(SETTLE_POLL_US);
+}
+
 static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 {
 	struct gk_daemon *d = ps->d;
 	struct judgement j;
 	char exe[4096];
+	wait_until_settled(fd);
 	judge_file(d, fd, &j, NULL);
 	if (j.have_id) {
 		pthread_mutex_lock(&ps->judged_lock);

@@ -227,7 +227,7 @@ static int both_digests(struct digests *store, int fd, struct file_id *id, unsig
 		if (file_id_of_fd(fd, id) < 0 || digests_read(store, fd, id, sha, md5, cancel) < 0 ||
 		    file_id_of_fd(fd, &after) < 0)
 			return -1;
-		if (after.ino == id->ino && after.size == id->size && after.ctime_ns == id->ctime_ns)
+		if (file_id_same(id, &after))
 			return 0;
 	}
 	errno = EAGAIN;

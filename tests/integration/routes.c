@@ -290,6 +290,25 @@ static bool holds(const char *path, const struct content *c)
 	return same;
 }
 
+/* The daemon caches no verdict on content read within two clock ticks of
+ * its last change (gatekeeperd(8)): wait until the ctime is older. */
+static void wait_settled(const char *path)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct timespec now, res;
+		struct stat st;
+		if (clock_gettime(CLOCK_REALTIME_COARSE, &now) < 0 ||
+		    clock_getres(CLOCK_REALTIME_COARSE, &res) < 0 || stat(path, &st) < 0)
+			return;
+		int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		int64_t ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+		if (ctime_ns < now_ns - 2 * ((int64_t)res.tv_sec * 1000000000 + res.tv_nsec))
+			return;
+		struct timespec pause = { 0, 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
 /* Steps 1-2: TARGET holds GOOD and its allow is cached. false: setup error. */
 static bool prepare_round(struct run *r, unsigned round)
 {
@@ -301,6 +320,7 @@ static bool prepare_round(struct run *r, unsigned round)
 		printf("round %u: setup: cannot write %s: %s\n", round, r->target, strerror(errno));
 		return false;
 	}
+	wait_settled(r->target);
 	exec_path(r->target, res1, sizeof(res1));
 	long pe1 = perm_events(r);
 	exec_path(r->target, res2, sizeof(res2));

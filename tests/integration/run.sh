@@ -71,6 +71,7 @@ TESTS+=(
 	prescan_burst_coalesces:90
 	prescan_skips_text_files:40
 	lease_breaks_do_not_stall_writers:40
+	unsettled_content_not_cached_in_kernel:60
 	policy_subtree_scoping:40
 	policy_show_apply_roundtrip:40
 	policy_apply_during_exec_storm:90

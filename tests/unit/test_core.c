@@ -19,7 +19,7 @@
 #include "scanner/scanner.h"
 
 /* Longer than two ticks of the coarse clock (HZ 100: 20 ms): a ctime
- * older than that has settled (file_id_settled). */
+ * older than that has settled (file_id.settled). */
 #define SETTLE_US 50000
 
 static void test_proto_round_trip(void **state)
@@ -211,24 +211,25 @@ static void test_identify_rehashes_changed_file(void **state)
 	assert_memory_equal(a, b, GK_SHA256_LEN);
 	assert_int_equal(pwrite(fd, "other", 5, 0), 5);           /* same size, new ctime */
 	usleep(20000);
-	/* Taken while the ctime is still the clock's current tick, a digest is
+	/* Read while the ctime is still the clock's current tick, a digest is
 	 * not kept: a same-size rewrite in that tick would keep the ctime, and
 	 * the cache would hand out this content's digest for the next one. A
-	 * round in which this thread lost the CPU for two ticks proves nothing
-	 * and is taken again. */
+	 * round in which this thread lost the CPU for two ticks between write
+	 * and identity proves nothing and is taken again. */
 	bool seen_unsettled = false;
 	for (int round = 0; round < 20 && !seen_unsettled; round++) {
 		assert_int_equal(pwrite(fd, "OTHER", 5, 0), 5);
 		assert_int_equal(identify_fd(hc, fd, &id, b, NULL), 0);
 		assert_memory_not_equal(a, b, GK_SHA256_LEN);
-		if (file_id_settled(fd, &id))
+		if (id.settled)
 			continue;
 		seen_unsettled = true;
 		assert_false(hash_cache_lookup(hc, &id, a));
 	}
 	assert_true(seen_unsettled);
 	usleep(SETTLE_US);
-	assert_true(file_id_settled(fd, &id));
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_true(id.settled);
 	assert_int_equal(identify_fd(hc, fd, &id, a, NULL), 0);
 	assert_memory_equal(a, b, GK_SHA256_LEN);
 	assert_true(hash_cache_lookup(hc, &id, a));               /* kept once settled */
