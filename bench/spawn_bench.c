@@ -160,7 +160,7 @@ static int write_fresh(const struct cond *c, const char *path, long serial)
 	return write_file(c, path, tail);
 }
 
-/* --copies: write (or, with K 0, remove) every condition's TARGET.cJ. */
+/* --copies: write (or, with remove, delete) every condition's K files TARGET.cJ. */
 static int write_copies(struct cond *conds, int n, long k, bool remove)
 {
 	char path[4200], tmp[4210];
@@ -196,12 +196,12 @@ static int64_t iteration(struct cond *c, long serial)
 			return -1;
 		}
 	}
-	if (c->mode != MODE_FRESH && c->copy >= 0) {
+	if (c->mode != MODE_FRESH) {
+		if (c->copy < 0)
+			return timed_exec(c, c->target);
 		snprintf(path, sizeof(path), "%s.c%ld", c->target, c->copy);
 		return timed_exec(c, path);
 	}
-	if (c->mode != MODE_FRESH)
-		return timed_exec(c, c->target);
 	static char staged[4200];
 	snprintf(path, sizeof(path), "%s.fresh.%ld", c->target, serial);
 	if (c->stage_dir)
@@ -218,7 +218,21 @@ static int64_t iteration(struct cond *c, long serial)
 	return dt;
 }
 
-static void shuffle(int *order, int n, uint64_t *state);
+/* Fisher-Yates with xorshift64: the order of one round. */
+static void shuffle(int *order, int n, uint64_t *state)
+{
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = n - 1; i > 0; i--) {
+		*state ^= *state << 13;
+		*state ^= *state >> 7;
+		*state ^= *state << 17;
+		int j = (int)(*state % (uint64_t)(i + 1));
+		int tmp = order[i];
+		order[i] = order[j];
+		order[j] = tmp;
+	}
+}
 
 static int add_sample(struct cond *c, int64_t ns)
 {
@@ -271,7 +285,7 @@ static int run_block(struct cond *c, const struct options *o, long round, long *
 static int run_interleaved_round(struct cond *conds, int n, const struct options *o, long round,
 				 long *serial, uint64_t *rng)
 {
-	const struct timespec gap = { 0, SETTLE_NS / 25 };
+	const struct timespec gap = { 0, SETTLE_NS / 25 }, settle = { 0, SETTLE_NS };
 	size_t first[MAX_CONDS];
 	int order[MAX_CONDS];
 
@@ -279,6 +293,10 @@ static int run_interleaved_round(struct cond *conds, int n, const struct options
 		first[k] = conds[k].n_samples;
 	if (o->copies && write_copies(conds, n, o->copies, false) < 0)
 		return -1;
+	/* A file read within two clock ticks of its last write has its digest
+	 * neither kept nor cached (gatekeeperd(8)): let the copies settle, or
+	 * the first cycles would measure a hash instead of a known verdict. */
+	nanosleep(&settle, NULL);
 	for (long i = -o->warmup; i < conds[0].iters; i++) {
 		shuffle(order, n, rng);
 		for (int k = 0; k < n; k++) {
@@ -288,7 +306,7 @@ static int run_interleaved_round(struct cond *conds, int n, const struct options
 			int64_t ns = iteration(c, (*serial)++);
 			if (i < 0)
 				continue;
-			if ((ns >= 0 && add_sample(c, ns) < 0) || !c->seq)
+			if (ns >= 0 && add_sample(c, ns) < 0)
 				return -1;
 			c->seq[c->n_seq++] = ns;
 		}
@@ -388,22 +406,6 @@ static void print_json(struct cond *c, const struct options *o)
 	printf("}\n");
 }
 
-/* Fisher-Yates with xorshift64: the order of one round. */
-static void shuffle(int *order, int n, uint64_t *state)
-{
-	for (int i = 0; i < n; i++)
-		order[i] = i;
-	for (int i = n - 1; i > 0; i--) {
-		*state ^= *state << 13;
-		*state ^= *state >> 7;
-		*state ^= *state << 17;
-		int j = (int)(*state % (uint64_t)(i + 1));
-		int tmp = order[i];
-		order[i] = order[j];
-		order[j] = tmp;
-	}
-}
-
 static int prepare_interleave(struct cond *conds, int n, const struct options *o)
 {
 	for (int i = 0; i < n; i++) {
@@ -414,6 +416,10 @@ static int prepare_interleave(struct cond *conds, int n, const struct options *o
 			return -1;
 		}
 		c->seq = malloc((size_t)(o->rounds * c->iters) * sizeof(int64_t));
+		if (!c->seq) {
+			fprintf(stderr, "spawn_bench: out of memory for %s\n", c->name);
+			return -1;
+		}
 		if (o->copies && c->mode != MODE_FRESH && load_target(c) < 0) {
 			fprintf(stderr, "spawn_bench: cannot read %s: %s\n", c->target, strerror(errno));
 			return -1;
