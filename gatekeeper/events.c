@@ -121,11 +121,12 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 		judge_after_answer(d, s->fd, j);
 
 	int64_t answered_us;
+	bool cache_after = false;
 	if (!s->perm || claim_answer(ss)) {
 		/* A denial is in the kernel before the reply, so that no exec of
-		 * the file slips past the refusal that follows; an allow right
-		 * after it, so that the exec does not wait for it (an exec of the
-		 * same file racing it is only asked again). */
+		 * the file slips past the refusal that follows; an allow after it,
+		 * so that the exec does not wait for it (an exec of the same file
+		 * racing it is only asked again). */
 		bool cache_first = !would_deny && j->decision.verdict != GK_VERDICT_ALLOW;
 		if (cache_first)
 			judge_cache_in_kernel(d, s->fd, j);
@@ -134,7 +135,12 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 		answered_us = gk_mono_us();
 		if (s->perm)
 			fan_reply(s->group->fd, s->fd, answer);
-		if (!would_deny && !cache_first)
+		cache_after = !would_deny && !cache_first;
+		/* The reading thread's allow is cached by the recorder, later: the
+		 * exec just let go often waits on this CPU. That is safe because the
+		 * content was read after its ctime settled (judge_cache_in_kernel):
+		 * a write since moved the ctime, which the entry's check sees. */
+		if (cache_after && exe_first)
 			judge_cache_in_kernel(d, s->fd, j);
 		atomic_store(&ss->verdict, answer);
 		atomic_store(&ss->answered_by, SLOT_BY_DAEMON);
@@ -160,10 +166,12 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 		.latency_us = latency > UINT32_MAX ? UINT32_MAX : (uint32_t)latency,
 		.mode = monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE, .would_deny = would_deny,
 	};
-	if (!exe_first && recorder_take(ev->recorder, s->fd, &a, j)) {
+	if (!exe_first && recorder_take(ev->recorder, s->fd, &a, j, cache_after)) {
 		s->fd = -1;   /* the recorder's now */
 		return;
 	}
+	if (cache_after && !exe_first)
+		judge_cache_in_kernel(d, s->fd, j);
 	exec_record_submit(d, s->fd, &a, j, exe_first ? exe : NULL);
 }
 

@@ -305,14 +305,15 @@ void events_set_judge(struct gk_events *ev, events_judge_fn *fn);
 
 /* recorder.c: the record of an exec, made after the reply. An exec the
  * reading thread answered is recorded on a thread of its own, so that the
- * exec it let go does not wait behind the record. */
+ * exec it let go does not wait behind the record, nor behind the kernel
+ * cache entry of its allow (cache: make it there, judge_cache_in_kernel). */
 #define RECORDER_RING 128            /* records queued; beyond, the reader records inline */
 struct gk_recorder;
 struct gk_recorder *recorder_start(struct gk_daemon *d);
 /* Queue the record (the fd is then the recorder's to close); false when
- * the queue is full: the caller records it with exec_record_submit. */
+ * the queue is full: the caller caches and records it itself. */
 bool recorder_take(struct gk_recorder *r, int fd, const struct db_audit *a,
-		   const struct judgement *j);
+		   const struct judgement *j, bool cache);
 /* Complete the record (the path if not read yet; exe NULL: read the
  * caller's now) and submit it to the audit writer. */
 void exec_record_submit(struct gk_daemon *d, int fd, struct db_audit *a, struct judgement *j,

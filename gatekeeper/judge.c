@@ -202,10 +202,13 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (monitor && j->decision.verdict == GK_VERDICT_DENY)
 		return;
-	/* Content read before its ctime settled may have been rewritten, same
-	 * size and same ctime, before the record below: the check after it
-	 * could not see that, and the kernel would answer for the new content.
-	 * The next exec is judged again, once the ctime has settled. */
+	/* The entry may be made well after the content was read (the recorder
+	 * makes those of the reading thread's allows). That is sound for
+	 * content read after its ctime settled: every write since moved the
+	 * ctime, which the check after the record sees, and a write after the
+	 * record meets the lease or the BPF hooks. Content read sooner may have
+	 * been rewritten, same size and same ctime: the kernel would answer for
+	 * the new content. Its next exec is judged again. */
 	if (j->have_sha && !j->id.settled) {
 		atomic_fetch_add(&d->stats.kernel_cache_unsettled, 1);
 		return;

@@ -1,11 +1,12 @@
 /* The record of an exec that the reading thread answered from memory, made
- * after the reply on a thread of its own: the path (when the content
- * decided before it was read), the caller's exe and the audit submit.
+ * after the reply on a thread of its own: the kernel cache entry of an
+ * allow, the path (when the content decided before it was read), the
+ * caller's exe and the audit submit.
  *
  * Why not on the reading thread: the exec that the reply lets go is often
  * woken onto the reader's own CPU and waits there until the reader blocks
  * again. Two readlinks and a submit after the reply cost the exec as much
- * as the whole decision before it.
+ * as the whole decision before it; a lease and an ignore mark about 15 us.
  *
  * Why not woken per record: a wake-up of a thread on the other CPU is an
  * interrupt there, and on a small virtual machine it costs the exec about
@@ -27,7 +28,9 @@
  *
  * The price: the caller's exe is read later. By then the caller has
  * usually become the program it asked for, and the record names no
- * caller (exe_after_reply). */
+ * caller (exe_after_reply). And the kernel caches the allow up to a tick
+ * later: an exec of the file meanwhile is asked again, and answered from
+ * memory. */
 #include <sched.h>
 #include <semaphore.h>
 #include <stdlib.h>
@@ -41,6 +44,7 @@
 
 struct exec_record {
 	int fd;                 /* the event's file, open until recorded */
+	bool cache;             /* the allow is to be cached in the kernel first */
 	struct db_audit a;      /* what the reply settled: pid, verdict, time, latency, mode */
 	struct judgement j;
 };
@@ -85,16 +89,33 @@ void exec_record_submit(struct gk_daemon *d, int fd, struct db_audit *a, struct 
 	audit_submit(d, a, AUDIT_EXEC);
 }
 
-/* Record what is queued; returns how many. */
+static void set_policy(int policy)
+{
+	pthread_setschedparam(pthread_self(), policy, &(struct sched_param){ 0 });
+}
+
+/* Record what is queued; returns how many. A kernel cache entry takes locks
+ * that the workers and the lease-break handler take too: the recorder makes
+ * it at the normal policy, lest an idle-policy thread preempted inside one
+ * hold them up (a writer waits for its lease break). */
 static unsigned record_queued(struct gk_recorder *r)
 {
 	unsigned n = 0;
+	bool raised = false;
 	for (unsigned head = atomic_load(&r->head); head != atomic_load(&r->tail); head++, n++) {
 		struct exec_record *rec = &r->ring[head % RECORDER_RING];
+		if (rec->cache && !raised) {
+			set_policy(SCHED_OTHER);
+			raised = true;
+		}
+		if (rec->cache)
+			judge_cache_in_kernel(r->d, rec->fd, &rec->j);
 		exec_record_submit(r->d, rec->fd, &rec->a, &rec->j, NULL);
 		close(rec->fd);
 		atomic_store(&r->head, head + 1);
 	}
+	if (raised && !atomic_load(&r->stopping))   /* the stop keeps it normal */
+		set_policy(SCHED_IDLE);
 	return n;
 }
 
@@ -116,7 +137,7 @@ static void *recorder_main(void *arg)
 {
 	struct gk_recorder *r = arg;
 	pthread_setname_np(pthread_self(), "gk-record");
-	pthread_setschedparam(pthread_self(), SCHED_IDLE, &(struct sched_param){ 0 });
+	set_policy(SCHED_IDLE);
 	unsigned quiet_ticks = RECORDER_LINGER_TICKS;
 	for (;;) {
 		wait_for_records(r, quiet_ticks < RECORDER_LINGER_TICKS);
@@ -149,7 +170,7 @@ struct gk_recorder *recorder_start(struct gk_daemon *d)
 }
 
 bool recorder_take(struct gk_recorder *r, int fd, const struct db_audit *a,
-		   const struct judgement *j)
+		   const struct judgement *j, bool cache)
 {
 	if (!r)
 		return false;
@@ -158,6 +179,7 @@ bool recorder_take(struct gk_recorder *r, int fd, const struct db_audit *a,
 		return false;
 	struct exec_record *rec = &r->ring[tail % RECORDER_RING];
 	rec->fd = fd;
+	rec->cache = cache;
 	rec->a = *a;
 	rec->j = *j;
 	atomic_store(&r->tail, tail + 1);
@@ -173,8 +195,8 @@ void recorder_stop(struct gk_recorder *r)
 	if (!r)
 		return;
 	if (r->started) {
+		atomic_store(&r->stopping, true);   /* first: a batch ending now keeps this */
 		pthread_setschedparam(r->thread, SCHED_OTHER, &(struct sched_param){ 0 });
-		atomic_store(&r->stopping, true);
 		sem_post(&r->wake);
 		pthread_join(r->thread, NULL);
 	}

@@ -53,7 +53,7 @@ static void test_recorder_records_after_the_reply(void **state)
 	for (int i = 0; i <= RECORDER_RING; i++) {
 		fds[i] = fcntl(file, F_DUPFD_CLOEXEC, 3);
 		assert_true(fds[i] >= 0);
-		bool taken = recorder_take(r, fds[i], &a, &j);
+		bool taken = recorder_take(r, fds[i], &a, &j, false);
 		assert_int_equal(taken, i < RECORDER_RING);
 	}
 	pthread_rwlock_unlock(&f->d.policy_lock);
