@@ -240,6 +240,7 @@ struct judgement {
 	char trust_detail[160];
 	bool path_after_answer;    /* judge_by_content decided: path not read yet */
 	bool sha_cached;           /* judge_by_content found sha256 in the hash cache */
+	uint64_t lease_ticket;     /* leased before the read (kcache_arm); 0: not */
 };
 /* What the event itself tells: identity (judge_identify), then path and
  * whether it is watched (judge_locate); judge_begin does both. */

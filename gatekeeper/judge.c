@@ -208,8 +208,9 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	 * ctime, which the check after the record sees, and a write after the
 	 * record meets the lease or the BPF hooks. Content read sooner may have
 	 * been rewritten, same size and same ctime: the kernel would answer for
-	 * the new content. Its next exec is judged again. */
-	if (j->have_sha && !j->id.settled) {
+	 * the new content. Its next exec is judged again. Unless a lease was
+	 * taken before the read: a write since then has broken it. */
+	if (j->have_sha && !j->id.settled && !j->lease_ticket) {
 		atomic_fetch_add(&d->stats.kernel_cache_unsettled, 1);
 		return;
 	}
@@ -217,7 +218,7 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 			       .st_size = (off_t)j->id.size };
 	judged.st_ctim.tv_sec = (time_t)(j->id.ctime_ns / 1000000000);
 	judged.st_ctim.tv_nsec = (long)(j->id.ctime_ns % 1000000000);
-	if (kcache_record(d->kc, fd, j->decision.verdict, &judged) != 0)
+	if (kcache_record(d->kc, fd, j->decision.verdict, &judged, j->lease_ticket) != 0)
 		return;   /* nothing recorded: nothing to take back */
 	if (j->decision.verdict == GK_VERDICT_DENY)
 		denied_remember(d->denied, j->id.dev, j->id.ino, j->path);

@@ -130,7 +130,38 @@ const char *kcache_mode(const struct kcache *kc)
 
 const char *kcache_why(const struct kcache *kc) { return kc->why; }
 
-int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged)
+/* fanotify mode, enforce, leases on: caller holds group_lock. */
+static bool leases_in_use(const struct kcache *kc)
+{
+	return kc->group_fd >= 0 && !fan_cache_off(kc) && kc->leases && kc->mask == FAN_OPEN_EXEC_PERM;
+}
+
+uint64_t kcache_arm(struct kcache *kc, int fd)
+{
+	struct stat st;
+	uint64_t ticket = 0;
+	if (!kc->enabled || fstat(fd, &st) < 0)
+		return 0;
+	pthread_rwlock_rdlock(&kc->group_lock);
+	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)))
+		ticket = leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
+	pthread_rwlock_unlock(&kc->group_lock);
+	return ticket;
+}
+
+void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket)
+{
+	struct stat st;
+	if (!ticket || fstat(fd, &st) < 0)
+		return;
+	pthread_rwlock_rdlock(&kc->group_lock);
+	if (kc->leases && kc->group_fd >= 0)
+		leases_disarm(kc->leases, st.st_dev, st.st_ino, ticket, kc->group_fd, kc->mask);
+	pthread_rwlock_unlock(&kc->group_lock);
+}
+
+int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
+		  uint64_t ticket)
 {
 	if (!kc->enabled)
 		return 1;
@@ -143,12 +174,14 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 	bool (*may_pin)(void *, dev_t) = kc->may_pin;
 	/* Between two groups, or no cache wanted: the next exec is judged again. */
 	if (kc->group_fd >= 0 && !fan_cache_off(kc)) {
-		if (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM)
+		if (leases_in_use(kc))
 			/* a lease holds the file open: only where that cannot block an unmount */
 			rc = !may_pin || may_pin(kc->pin_ctx, judged->st_dev)
 				     ? leases_hold(kc->leases, fd, judged->st_dev, judged->st_ino,
-						   kc->group_fd, kc->mask)
+						   kc->group_fd, kc->mask, ticket)
 				     : -1;
+		else if (ticket)
+			rc = -1;   /* armed under a mode that is gone: its read is unguarded */
 		else
 			rc = fanotify_mark(kc->group_fd,
 					   FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,

@@ -72,10 +72,20 @@ const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
 
 /* Record the verdict for the inode behind fd (a fanotify event fd), judged
  * when the file had the st_dev, st_ino, st_ctim and st_size of judged: if
- * it has changed since, the kernel holds the verdict stale. Returns 0 when
+ * it has changed since, the kernel holds the verdict stale (ticket: see
+ * kcache_arm). Returns 0 when
  * the kernel now holds it, 1 when there was nothing to record it in (kernel
  * caches off, between two groups), -1 on error. */
-int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged);
+int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
+		  uint64_t ticket);
+/* fanotify mode: lease the file behind fd before it is read, so that a
+ * write from then on is seen (the lease breaks) however close to the read
+ * it comes: kcache_record with the ticket then caches an allow of content
+ * read after this, whether or not its ctime had settled (0: not armed;
+ * bpf mode, or a writer has it open). kcache_disarm gives the lease back if
+ * nothing was recorded with it. */
+uint64_t kcache_arm(struct kcache *kc, int fd);
+void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket);
 /* Take back what kcache_record set for the inode of fd (it changed while it
  * was being judged). */
 int kcache_unrecord(struct kcache *kc, int fd);

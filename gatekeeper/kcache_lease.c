@@ -23,6 +23,7 @@
 
 struct lease_entry {
 	bool used;
+	bool marked;                 /* false: armed before a read (leases_arm) */
 	dev_t dev;
 	ino_t ino;
 	uint64_t seq;
@@ -167,36 +168,41 @@ static void sweep_deleted(struct kcache_leases *t, int group_fd, uint64_t mask)
 	}
 }
 
-int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
-		uint64_t mask)
+/* The lease of the inode: its fd, or -1 with none. Caller holds the lock. */
+static int leased_fd(struct kcache_leases *t, dev_t dev, ino_t ino)
 {
-	pthread_mutex_lock(&t->lock);
 	long held = inode_slot(t, dev, ino, false);
-	if (held >= 0 && t->by_inode[held] > 0) {
-		pthread_mutex_unlock(&t->lock);
-		return 0;   /* leased and marked already: one lease per file */
-	}
+	return held >= 0 && t->by_inode[held] > 0 ? t->by_inode[held] - 1 : -1;
+}
+
+static int add_mark(int fd, int group_fd, uint64_t mask)
+{
+	return fanotify_mark(group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE, mask,
+			     fd, NULL);
+}
+
+/* Lease a duplicate of event_fd and enter it, marked or not. Returns its
+ * fd, -1 if refused. Caller holds the lock. */
+static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
+		     uint64_t mask, bool mark)
+{
 	int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0) {
-		pthread_mutex_unlock(&t->lock);
+	if (fd < 0)
 		return -1;
-	}
 	if (fd >= t->max_fd || fcntl(fd, F_SETSIG, t->signo) < 0 ||
 	    fcntl(fd, F_SETOWN, t->pid) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
 		t->refused++;             /* EAGAIN: someone has it open for writing */
-		pthread_mutex_unlock(&t->lock);
 		close(fd);
 		return -1;
 	}
 	/* Leased: any writer from now on waits for us, so the mark is safe. */
-	if (fanotify_mark(group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE, mask, fd,
-			  NULL) < 0) {
+	if (mark && add_mark(fd, group_fd, mask) < 0) {
 		fcntl(fd, F_SETLEASE, F_UNLCK);
-		pthread_mutex_unlock(&t->lock);
 		close(fd);
 		return -1;
 	}
-	t->by_fd[fd] = (struct lease_entry){ .used = true, .dev = dev, .ino = ino, .seq = ++t->seq };
+	t->by_fd[fd] = (struct lease_entry){ .used = true, .marked = mark, .dev = dev, .ino = ino,
+					     .seq = ++t->seq };
 	if (fd >= t->fd_hwm)
 		t->fd_hwm = fd + 1;
 	t->count++;
@@ -212,8 +218,46 @@ int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int
 	evict_oldest(t, group_fd, mask);
 	if (t->seq % SWEEP_EVERY == 0)
 		sweep_deleted(t, group_fd, mask);
+	return t->by_fd[fd].used ? fd : -1;
+}
+
+int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
+		uint64_t mask, uint64_t ticket)
+{
+	pthread_mutex_lock(&t->lock);
+	int fd = leased_fd(t, dev, ino), rc = 0;
+	if (ticket && (fd < 0 || t->by_fd[fd].seq != ticket))
+		rc = -1;   /* a writer broke the lease taken before the read */
+	else if (fd < 0)
+		rc = lease_new(t, event_fd, dev, ino, group_fd, mask, true) < 0 ? -1 : 0;
+	else if (!t->by_fd[fd].marked && add_mark(fd, group_fd, mask) == 0)
+		t->by_fd[fd].marked = true;
+	else if (!t->by_fd[fd].marked)
+		rc = -1;
 	pthread_mutex_unlock(&t->lock);
-	return 0;
+	return rc;
+}
+
+uint64_t leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
+		    uint64_t mask)
+{
+	pthread_mutex_lock(&t->lock);
+	int fd = leased_fd(t, dev, ino);
+	if (fd < 0)
+		fd = lease_new(t, event_fd, dev, ino, group_fd, mask, false);
+	uint64_t ticket = fd < 0 ? 0 : t->by_fd[fd].seq;
+	pthread_mutex_unlock(&t->lock);
+	return ticket;
+}
+
+void leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket, int group_fd,
+		   uint64_t mask)
+{
+	pthread_mutex_lock(&t->lock);
+	int fd = leased_fd(t, dev, ino);
+	if (fd >= 0 && t->by_fd[fd].seq == ticket && !t->by_fd[fd].marked)
+		drop(t, fd, group_fd, mask);
+	pthread_mutex_unlock(&t->lock);
 }
 
 void leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)

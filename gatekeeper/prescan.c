@@ -23,9 +23,10 @@
 
 #define PENDING_MAX 1024
 /* A file just closed has a ctime the clock has not moved past: content read
- * now may not be kept or cached in the kernel (file_id.settled). Waiting two
- * ticks (HZ 100: 20 ms) lets the pre-scan's verdict stand for the first
- * exec; FAT's 2 s granularity is not waited for. */
+ * now may not be cached in the kernel (file_id.settled) unless a lease
+ * taken before the read guards it (fanotify mode). Otherwise (bpf mode)
+ * waiting two ticks (HZ 100: 20 ms) lets the pre-scan's verdict stand for
+ * the first exec; FAT's 2 s granularity is not waited for. */
 #define SETTLE_POLL_US 2000
 #define SETTLE_POLLS 13
 #define PREJUDGED_SLOTS 16384
@@ -263,8 +264,11 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 	struct gk_daemon *d = ps->d;
 	struct judgement j;
 	char exe[4096];
-	wait_until_settled(fd);
+	uint64_t ticket = kcache_arm(d->kc, fd);
+	if (!ticket)
+		wait_until_settled(fd);
 	judge_file(d, fd, &j, NULL);
+	j.lease_ticket = ticket;
 	if (j.have_id) {
 		pthread_mutex_lock(&ps->judged_lock);
 		*judged_entry(ps, j.id.dev, j.id.ino) = (struct prejudged){ .id = j.id, .used = true };
@@ -276,6 +280,7 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 	 * could apply dpkg's pending changes. */
 	if (j.decision.verdict != GK_VERDICT_DENY || !by_dpkg)
 		judge_cache_in_kernel(d, fd, &j);
+	kcache_disarm(d->kc, fd, ticket);
 	atomic_fetch_add(&d->stats.prescans, 1);
 	gk_pid_exe(pid, exe, sizeof(exe));
 	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j.path,

@@ -80,10 +80,27 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int hold(struct fixture *fx, int i)
+static int hold_ticket(struct fixture *fx, int i, uint64_t ticket)
 {
 	return leases_hold(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
-			   FAN_OPEN_EXEC_PERM);
+			   FAN_OPEN_EXEC_PERM, ticket);
+}
+
+static int hold(struct fixture *fx, int i)
+{
+	return hold_ticket(fx, i, 0);
+}
+
+static uint64_t arm(struct fixture *fx, int i)
+{
+	return leases_arm(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
+			  FAN_OPEN_EXEC_PERM);
+}
+
+static void disarm(struct fixture *fx, int i, uint64_t ticket)
+{
+	leases_disarm(fx->t, fx->st[i].st_dev, fx->st[i].st_ino, ticket, fx->group_fd,
+		      FAN_OPEN_EXEC_PERM);
 }
 
 static void forget(struct fixture *fx, int i)
@@ -145,11 +162,64 @@ static void one_lease_per_file(void **state)
 	assert_int_equal(held(fx), 0);
 }
 
+/* A writer's open breaks the lease taken before a read: the ticket of that
+ * lease then marks nothing, and a new lease does not stand in for it. */
+static void broken_arm_marks_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		skip();
+	uint64_t ticket = arm(fx, 0);
+	assert_true(ticket != 0);
+	assert_int_equal(held(fx), 1);
+	char path[96];
+	snprintf(path, sizeof(path), "%s/f0", fx->dir);
+	/* O_NONBLOCK: the open fails at once (EWOULDBLOCK) and breaks the lease */
+	assert_int_equal(open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC), -1);
+	sigset_t rt;
+	siginfo_t si;
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN + 1);
+	assert_int_equal(sigtimedwait(&rt, &si, &(struct timespec){ 2, 0 }), SIGRTMIN + 1);
+	leases_broken(fx->t, si.si_fd, fx->group_fd, FAN_OPEN_EXEC_PERM);
+	assert_int_equal(held(fx), 0);
+	assert_int_equal(hold_ticket(fx, 0, ticket), -1);
+	assert_int_equal(held(fx), 0);
+	/* re-armed, unbroken: that ticket marks, and a later disarm keeps it */
+	ticket = arm(fx, 0);
+	assert_true(ticket != 0);
+	assert_int_equal(hold_ticket(fx, 0, ticket), 0);
+	disarm(fx, 0, ticket);
+	assert_true(is_held(fx, 0));
+}
+
+/* An armed lease whose verdict was not cached is given back; a file already
+ * leased (and marked) arms with that lease, which disarm leaves alone. */
+static void disarm_gives_back_unmarked(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		skip();
+	uint64_t ticket = arm(fx, 1);
+	assert_true(ticket != 0);
+	disarm(fx, 1, ticket);
+	assert_int_equal(held(fx), 0);
+	assert_int_equal(hold(fx, 2), 0);
+	ticket = arm(fx, 2);
+	assert_true(ticket != 0);
+	disarm(fx, 2, ticket);
+	assert_int_equal(held(fx), 1);
+	assert_int_equal(hold_ticket(fx, 2, ticket), 0);
+	assert_int_equal(hold_ticket(fx, 2, ticket + 1), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(oldest_live_lease_goes_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(one_lease_per_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(broken_arm_marks_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(disarm_gives_back_unmarked, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("leases", tests, NULL, NULL);
 }
