@@ -106,7 +106,7 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	if (j.trust == GK_TRUST_UNKNOWN && d->trust) {
 		/* Not asked to decide (unwatched): say what trust would make of it. */
 		struct trust_result tr;
-		if (trust_identify(d->trust, d->hashes, fd, j.path, &j.id, j.sha256, &tr, NULL) == 0) {
+		if (trust_identify(d->trust, d->hashes, fd, j.path, &j.id, j.sha256, &tr, NULL, 0) == 0) {
 			j.trust = tr.match;
 			snprintf(j.trust_detail, sizeof(j.trust_detail), "%s", tr.detail);
 		}

@@ -209,8 +209,14 @@ static void *worker_main(void *arg)
 		ev->q_head = (ev->q_head + 1) % (int)ev->n_slots;
 		ev->q_len--;
 		pthread_mutex_unlock(&ev->q_lock);
+		/* Leased before the read: a verdict on content just written can
+		 * be cached at once (kcache_arm), and the write that follows
+		 * it is seen however soon it comes. */
+		uint64_t ticket = kcache_arm(ev->d->kc, s->fd);
+		s->j.lease_ticket = ticket;
 		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
 		finish(ev, idx, true);
+		kcache_disarm(ev->d->kc, s->fd, ticket);
 		slot_release(ev, idx);
 		pthread_mutex_lock(&ev->q_lock);
 		ev->to_workers--;

@@ -168,6 +168,12 @@ static void main_loop(struct gk_daemon *d, int sig_fd)
 	}
 }
 
+static bool lease_still_stands(void *ctx, const struct file_id *id, uint64_t ticket)
+{
+	struct gk_daemon *d = ctx;
+	return d->kc && kcache_armed(d->kc, id->dev, id->ino, ticket);
+}
+
 /* The hash cache (lent the digest store) and the fileless state. */
 static bool new_objects(struct gk_daemon *d)
 {
@@ -175,6 +181,7 @@ static bool new_objects(struct gk_daemon *d)
 	    !(d->denied = denied_new()))
 		return false;
 	hash_cache_use_store(d->hashes, d->digests);
+	hash_cache_use_guard(d->hashes, lease_still_stands, d);   /* tickets come once kc is */
 	return true;
 }
 

@@ -62,13 +62,26 @@ void hash_cache_free(struct hash_cache *hc);
 struct digests;
 void hash_cache_use_store(struct hash_cache *hc, struct digests *store);   /* hc NULL-safe */
 struct digests *hash_cache_store(const struct hash_cache *hc);
+/* Whether the lease ticket guard still stands for the file id (no writer
+ * broke it): see identify_fd_guarded. Set before any thread uses hc. */
+void hash_cache_use_guard(struct hash_cache *hc,
+			  bool (*holds)(void *ctx, const struct file_id *id, uint64_t guard), void *ctx);
 /* The digest of an unchanged file (same dev, ino, size, ctime), if known. */
 bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 		       unsigned char out[GK_SHA256_LEN]);
 /* The cached hash of an unchanged file, or hash it, re-checking that the
- * file did not change while it was read. */
+ * file did not change while it was read. A caller that finds the file
+ * being hashed already waits for that hash. guard: the kernel cache's lease
+ * ticket taken before the read (kcache_arm), 0 none. The digest of a file
+ * whose ctime had not settled is kept nowhere, so the waiter takes it from
+ * the hasher only when both read under the same lease, which stands still
+ * (hash_cache_use_guard) and so since before the hasher's read; otherwise
+ * it reads the file again. */
+int identify_fd_guarded(struct hash_cache *hc, int fd, struct file_id *id,
+			unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel,
+			uint64_t guard);
 int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
-		unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel);
+		unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel);   /* guard 0 */
 /* The file was written: its cached hash may not describe it any more
  * (a write through a shared mapping need not change its ctime). */
 void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino);

@@ -28,14 +28,25 @@ struct hash_slot {
 	bool used;
 };
 
+/* A file being hashed, and what its hasher found, for those waiting. */
+struct hashing_slot {
+	struct file_id id;
+	bool busy;
+	uint64_t guard;             /* the hasher's lease ticket (0: none) */
+	uint64_t gen;               /* moves at every release */
+	bool found;                 /* the last hasher got sha for id */
+	unsigned char sha[GK_SHA256_LEN];
+};
+
 struct hash_cache {
 	struct hash_slot slots[HASH_CACHE_SLOTS];
 	pthread_mutex_t slot_locks[HASH_CACHE_LOCKS];
-	struct file_id hashing[HASHING_MAX];
-	bool hashing_busy[HASHING_MAX];
+	struct hashing_slot hashing[HASHING_MAX];
 	pthread_mutex_t hashing_lock;
 	pthread_cond_t hashing_done;
 	struct digests *store;      /* borrowed from the daemon; NULL: none */
+	bool (*guard_holds)(void *ctx, const struct file_id *id, uint64_t guard);
+	void *guard_ctx;
 };
 
 bool file_id_same(const struct file_id *a, const struct file_id *b)
@@ -107,6 +118,13 @@ void hash_cache_use_store(struct hash_cache *hc, struct digests *store)
 		hc->store = store;
 }
 
+void hash_cache_use_guard(struct hash_cache *hc,
+			  bool (*holds)(void *ctx, const struct file_id *id, uint64_t guard), void *ctx)
+{
+	hc->guard_holds = holds;
+	hc->guard_ctx = ctx;
+}
+
 struct digests *hash_cache_store(const struct hash_cache *hc)
 {
 	return hc ? hc->store : NULL;
@@ -162,38 +180,66 @@ static void wait_a_moment(pthread_cond_t *cond, pthread_mutex_t *lock)
 	pthread_cond_timedwait(cond, lock, &until);
 }
 
-/* Returns the claimed hashing slot, -1 when none was free (hash anyway), or
- * -2 after waiting for another hasher of the same file (look again). */
+/* The hasher this caller waited for read under the same lease, which stood
+ * since before that read: its digest describes the file now. Caller holds
+ * hashing_lock. */
+static bool take_handed(const struct hashing_slot *h, const struct file_id *id, uint64_t gen,
+			uint64_t guard, unsigned char out[GK_SHA256_LEN])
+{
+	if (!guard || h->gen != gen + 1 || !h->found || h->guard != guard ||
+	    !file_id_same(&h->id, id))
+		return false;
+	memcpy(out, h->sha, GK_SHA256_LEN);
+	return true;
+}
+
+/* Returns the claimed hashing slot, -1 when none was free (hash anyway),
+ * -2 after waiting for another hasher of the same file (look again), or -3
+ * when that hasher's digest was taken into out (take_handed). */
 static int claim_hashing(struct hash_cache *hc, const struct file_id *id,
-			 const atomic_bool *cancel)
+			 const atomic_bool *cancel, uint64_t guard,
+			 unsigned char out[GK_SHA256_LEN])
 {
 	int free_slot = -1;
 	pthread_mutex_lock(&hc->hashing_lock);
 	for (int i = 0; i < HASHING_MAX; i++) {
-		if (!hc->hashing_busy[i]) {
+		struct hashing_slot *h = &hc->hashing[i];
+		if (!h->busy) {
 			free_slot = free_slot < 0 ? i : free_slot;
-		} else if (file_id_same(&hc->hashing[i], id)) {
-			while (hc->hashing_busy[i] && file_id_same(&hc->hashing[i], id) &&
-			       !(cancel && atomic_load(cancel)))
+		} else if (file_id_same(&h->id, id)) {
+			uint64_t gen = h->gen;
+			while (h->busy && h->gen == gen && !(cancel && atomic_load(cancel)))
 				wait_a_moment(&hc->hashing_done, &hc->hashing_lock);
+			bool taken = take_handed(h, id, gen, guard, out);
 			pthread_mutex_unlock(&hc->hashing_lock);
-			return -2;
+			/* and no writer has broken that lease since */
+			return taken && hc->guard_holds && hc->guard_holds(hc->guard_ctx, id, guard)
+				       ? -3 : -2;
 		}
 	}
 	if (free_slot >= 0) {
-		hc->hashing[free_slot] = *id;
-		hc->hashing_busy[free_slot] = true;
+		struct hashing_slot *h = &hc->hashing[free_slot];
+		h->id = *id;
+		h->busy = true;
+		h->guard = guard;
+		h->found = false;
 	}
 	pthread_mutex_unlock(&hc->hashing_lock);
 	return free_slot;
 }
 
-static void release_hashing(struct hash_cache *hc, int claimed)
+static void release_hashing(struct hash_cache *hc, int claimed, const struct file_id *id,
+			    const unsigned char *sha)
 {
 	if (claimed < 0)
 		return;
 	pthread_mutex_lock(&hc->hashing_lock);
-	hc->hashing_busy[claimed] = false;
+	struct hashing_slot *h = &hc->hashing[claimed];
+	h->busy = false;
+	h->gen++;
+	h->found = sha && file_id_same(&h->id, id);
+	if (h->found)
+		memcpy(h->sha, sha, GK_SHA256_LEN);
 	pthread_cond_broadcast(&hc->hashing_done);
 	pthread_mutex_unlock(&hc->hashing_lock);
 }
@@ -218,8 +264,9 @@ static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
 	return -1;
 }
 
-int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
-		unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel)
+int identify_fd_guarded(struct hash_cache *hc, int fd, struct file_id *id,
+			unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel,
+			uint64_t guard)
 {
 	if (file_id_of_fd(fd, id) < 0)
 		return -1;
@@ -227,11 +274,19 @@ int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
 	do {
 		if (hash_cache_lookup(hc, id, out))
 			return 0;
-		claimed = claim_hashing(hc, id, cancel);
+		claimed = claim_hashing(hc, id, cancel, guard, out);
+		if (claimed == -3)
+			return 0;
 	} while (claimed == -2 && !(cancel && atomic_load(cancel)));
 	int rc = hash_and_cache(hc, fd, id, out, cancel);
-	release_hashing(hc, claimed);
+	release_hashing(hc, claimed, id, rc == 0 ? out : NULL);
 	return rc;
+}
+
+int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
+		unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel)
+{
+	return identify_fd_guarded(hc, fd, id, out, cancel, 0);
 }
 
 void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)

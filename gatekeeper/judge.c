@@ -166,7 +166,7 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	if (j->need_hash) {
 		struct trust_result tr;
 		if (trust_identify(d->trust, d->hashes, fd, j->path, &j->id, j->sha256, &tr,
-				   cancel) == 0) {
+				   cancel, j->lease_ticket) == 0) {
 			j->have_id = j->have_sha = true;
 			j->trust = tr.match;
 			snprintf(j->trust_detail, sizeof(j->trust_detail), "%s", tr.detail);

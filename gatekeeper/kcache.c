@@ -149,6 +149,11 @@ uint64_t kcache_arm(struct kcache *kc, int fd)
 	return ticket;
 }
 
+bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket)
+{
+	return ticket && kc->leases && leases_stand(kc->leases, dev, ino, ticket);
+}
+
 void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket)
 {
 	struct stat st;

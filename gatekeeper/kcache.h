@@ -85,6 +85,8 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
  * bpf mode, or a writer has it open). kcache_disarm gives the lease back if
  * nothing was recorded with it. */
 uint64_t kcache_arm(struct kcache *kc, int fd);
+/* That lease still stands: no writer has opened the file since it was taken. */
+bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket);
 void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket);
 /* Take back what kcache_record set for the inode of fd (it changed while it
  * was being judged). */

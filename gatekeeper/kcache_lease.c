@@ -250,6 +250,15 @@ uint64_t leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino,
 	return ticket;
 }
 
+bool leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket)
+{
+	pthread_mutex_lock(&t->lock);
+	int fd = leased_fd(t, dev, ino);
+	bool stands = fd >= 0 && t->by_fd[fd].seq == ticket;
+	pthread_mutex_unlock(&t->lock);
+	return stands;
+}
+
 void leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket, int group_fd,
 		   uint64_t mask)
 {

@@ -3,6 +3,7 @@
 #ifndef GK_KCACHE_LEASE_H
 #define GK_KCACHE_LEASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,6 +23,7 @@ int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int
  * unmarked (its verdict was not cached). */
 uint64_t leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
 		    uint64_t mask);
+bool leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket);
 void leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket, int group_fd,
 		   uint64_t mask);
 /* A lease-break signal named fd: drop its mark, then let the writer go. */

@@ -267,8 +267,9 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 	uint64_t ticket = kcache_arm(d->kc, fd);
 	if (!ticket)
 		wait_until_settled(fd);
-	judge_file(d, fd, &j, NULL);
+	judge_begin(d, fd, &j);
 	j.lease_ticket = ticket;
+	judge_fully(d, fd, &j, NULL);
 	if (j.have_id) {
 		pthread_mutex_lock(&ps->judged_lock);
 		*judged_entry(ps, j.id.dev, j.id.ino) = (struct prejudged){ .id = j.id, .used = true };

@@ -265,7 +265,8 @@ static void judge_hits(const struct db_trust_hit *hits, size_t n, const unsigned
 }
 
 static int lookup_once(struct trust *t, struct hash_cache *hc, int fd, const char *path, struct file_id *id,
-		       unsigned char *sha, struct trust_result *out, const atomic_bool *cancel)
+		       unsigned char *sha, struct trust_result *out, const atomic_bool *cancel,
+		       uint64_t guard)
 {
 	struct db_trust_hit hits[MAX_HITS];
 	unsigned char md5[GK_MD5_LEN];
@@ -274,7 +275,8 @@ static int lookup_once(struct trust *t, struct hash_cache *hc, int fd, const cha
 
 	for (size_t i = 0; i < n; i++)
 		need_md5 |= hits[i].has_md5;
-	if (need_md5 ? both_digests(hash_cache_store(hc), fd, id, sha, md5, cancel) : identify_fd(hc, fd, id, sha, cancel))
+	if (need_md5 ? both_digests(hash_cache_store(hc), fd, id, sha, md5, cancel)
+		     : identify_fd_guarded(hc, fd, id, sha, cancel, guard))
 		return -1;
 	judge_hits(hits, n, need_md5 ? md5 : NULL, out);
 	return 0;
@@ -283,11 +285,11 @@ static int lookup_once(struct trust *t, struct hash_cache *hc, int fd, const cha
 int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *path,
 		   struct file_id *id,
 		   unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
-		   const atomic_bool *cancel)
+		   const atomic_bool *cancel, uint64_t guard)
 {
 	memset(out, 0, sizeof(*out));
 	if (!t)
-		return identify_fd(hc, fd, id, sha, cancel);
+		return identify_fd_guarded(hc, fd, id, sha, cancel, guard);
 	atomic_fetch_add(&t->lookups, 1);
 	/* dpkg may have just unpacked it (a postinst runs its new binary before
 	 * any hook could tell us), or removed its package: apply what inotify
@@ -298,7 +300,7 @@ int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *p
 		trust_index_refresh(t);
 	}
 	pthread_mutex_unlock(&t->refresh_lock);
-	if (lookup_once(t, hc, fd, path, id, sha, out, cancel) < 0)
+	if (lookup_once(t, hc, fd, path, id, sha, out, cancel, guard) < 0)
 		return -1;
 	atomic_fetch_add(out->match == GK_TRUST_MATCH ? &t->trusted :
 			 out->match == GK_TRUST_DIFFERS ? &t->differs :

@@ -31,7 +31,7 @@ void trust_close(struct trust *t);
  * is trusted, so that cached allows of files no longer trusted go. */
 void trust_on_change(struct trust *t, void (*fn)(void *ctx), void *ctx);
 
-/* identify_fd (SHA-256 into sha, id filled), and, when t is not NULL and
+/* identify_fd_guarded (SHA-256 into sha, id filled), and, when t is not NULL and
  * path is watched, what trust makes of the file: MD5 is computed in the same
  * read when a package lists path. dpkg changes that inotify has queued are
  * applied first, synchronously (a postinst running its new binary; the
@@ -39,7 +39,7 @@ void trust_on_change(struct trust *t, void (*fn)(void *ctx), void *ctx);
 int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *path,
 		   struct file_id *id,
 		   unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
-		   const atomic_bool *cancel);
+		   const atomic_bool *cancel, uint64_t guard);
 
 /* The daemon's hooks: at start (after daemonize, before events are read;
  * opens the digest store too and makes a trust change flush the kernel

@@ -264,7 +264,7 @@ static enum gk_trust_match ask(struct trust *t, const struct fx *fx, const char 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || !hc)
 		fail_msg("%s: %s", path, strerror(errno));
-	assert_int_equal(trust_identify(t, hc, fd, path, &id, sha, &r, NULL), 0);
+	assert_int_equal(trust_identify(t, hc, fd, path, &id, sha, &r, NULL, 0), 0);
 	close(fd);
 	hash_cache_free(hc);
 	if (detail)
