@@ -32,7 +32,6 @@ struct lease_entry {
 struct kcache_leases {
 	pthread_mutex_t lock;
 	int signo;
-	pid_t pid;                   /* the lease-break signal's recipient: us */
 	size_t limit, count;
 	int max_fd;                  /* by_fd has max_fd slots */
 	int fd_hwm;                  /* no fd at or above it has ever been leased */
@@ -54,7 +53,6 @@ struct kcache_leases *leases_new(int signo, size_t limit)
 	if (!t)
 		return NULL;
 	t->signo = signo;
-	t->pid = getpid();
 	t->limit = limit;
 	/* Leased fds share the number space with in-flight event fds (at most
 	 * 4096) and pre-scan fds (at most 2048): room for all. */
@@ -189,8 +187,10 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 	int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	/* No F_SETOWN: F_SETLEASE makes our thread group the owner that the
+	 * break is signalled to (Linux 4.19 on). */
 	if (fd >= t->max_fd || fcntl(fd, F_SETSIG, t->signo) < 0 ||
-	    fcntl(fd, F_SETOWN, t->pid) < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
+	    fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
 		t->refused++;             /* EAGAIN: someone has it open for writing */
 		close(fd);
 		return -1;
