@@ -173,6 +173,14 @@ static int leased_fd(struct kcache_leases *t, dev_t dev, ino_t ino)
 	return held >= 0 && t->by_inode[held] > 0 ? t->by_inode[held] - 1 : -1;
 }
 
+/* The lease leases_arm gave ticket, if it still stands: its fd, or -1.
+ * Caller holds the lock. */
+static int ticket_fd(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket)
+{
+	int fd = leased_fd(t, dev, ino);
+	return fd >= 0 && t->by_fd[fd].seq == ticket ? fd : -1;
+}
+
 static int add_mark(int fd, int group_fd, uint64_t mask)
 {
 	return fanotify_mark(group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE, mask,
@@ -225,8 +233,8 @@ int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int
 		uint64_t mask, uint64_t ticket)
 {
 	pthread_mutex_lock(&t->lock);
-	int fd = leased_fd(t, dev, ino), rc = 0;
-	if (ticket && (fd < 0 || t->by_fd[fd].seq != ticket))
+	int fd = ticket ? ticket_fd(t, dev, ino, ticket) : leased_fd(t, dev, ino), rc = 0;
+	if (ticket && fd < 0)
 		rc = -1;   /* a writer broke the lease taken before the read */
 	else if (fd < 0)
 		rc = lease_new(t, event_fd, dev, ino, group_fd, mask, true) < 0 ? -1 : 0;
@@ -253,8 +261,7 @@ uint64_t leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino,
 bool leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket)
 {
 	pthread_mutex_lock(&t->lock);
-	int fd = leased_fd(t, dev, ino);
-	bool stands = fd >= 0 && t->by_fd[fd].seq == ticket;
+	bool stands = ticket_fd(t, dev, ino, ticket) >= 0;
 	pthread_mutex_unlock(&t->lock);
 	return stands;
 }
@@ -263,8 +270,8 @@ void leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticke
 		   uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
-	int fd = leased_fd(t, dev, ino);
-	if (fd >= 0 && t->by_fd[fd].seq == ticket && !t->by_fd[fd].marked)
+	int fd = ticket_fd(t, dev, ino, ticket);
+	if (fd >= 0 && !t->by_fd[fd].marked)
 		drop(t, fd, group_fd, mask);
 	pthread_mutex_unlock(&t->lock);
 }

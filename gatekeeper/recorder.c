@@ -104,12 +104,12 @@ static unsigned record_queued(struct gk_recorder *r)
 	bool raised = false;
 	for (unsigned head = atomic_load(&r->head); head != atomic_load(&r->tail); head++, n++) {
 		struct exec_record *rec = &r->ring[head % RECORDER_RING];
-		if (rec->cache && !raised) {
-			set_policy(SCHED_OTHER);
+		if (rec->cache) {
+			if (!raised)
+				set_policy(SCHED_OTHER);
 			raised = true;
-		}
-		if (rec->cache)
 			judge_cache_in_kernel(r->d, rec->fd, &rec->j);
+		}
 		exec_record_submit(r->d, rec->fd, &rec->a, &rec->j, NULL);
 		close(rec->fd);
 		atomic_store(&r->head, head + 1);
