@@ -12,6 +12,7 @@
 #                  rounds), and still check that the gate enforces.
 # Results: one "GKTAP # GKBENCH {json}" line per boot; checks as TAP lines.
 . /root/gk/guest-lib.sh
+. /root/gk/sys-lib.sh
 export DEBIAN_FRONTEND=noninteractive
 cd /root/gk || exit 1
 CFG=$(sed -n 's/.*gkbench=\([a-z]*\).*/\1/p' /proc/cmdline)
@@ -141,12 +142,12 @@ POLICY
 fi
 
 # --- a measured boot -------------------------------------------------------
-# wait_walk: until gatekeeper's first walk over the packaged programs since
-# its start is done (at most 300 s); i: half-seconds waited.
+# wait_walk: until gatekeeper is in bpf mode (the unit loads its programs
+# after ready) and its walk over the packaged programs since then is done
+# (at most 300 s); i: half-seconds waited.
 wait_walk() {
 	i=0
-	while [ $i -lt 600 ] && ! gatekeeper-ctl --json status 2>/dev/null | tr -d ' \n' |
-		grep -q '"prejudge_walks":[1-9]'; do
+	while [ $i -lt 600 ] && ! walked_in_bpf; do
 		sleep 0.5
 		i=$((i + 1))
 	done
@@ -221,6 +222,7 @@ comment "$CFG: units (start-active ms): $(systemctl show -p Id -p InactiveExitTi
 	if (a > 0) printf "%s %d-%d; ", id, s / 1000, a / 1000 }')"
 if [ "$CFG" = gk ]; then
 	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*major_faults=[0-9]*' | head -n 1)"
+	comment "gk: bpf mode from: $(journalctl -q -b -u gatekeeperd -o short-monotonic | grep -m 1 kernel_mode_changed | cut -c1-200)"
 	comment "gk status: $(gatekeeper-ctl --json status 2>&1 | flat)"
 	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat | cut -c1-1500)"
 fi

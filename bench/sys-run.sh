@@ -80,7 +80,8 @@ boot() {
 make_image() {
 	G=$SYSDIR/rootfs/root/gk
 	rm -rf "$G" && mkdir -p "$G"
-	cp "$DEB" "$ROOT/tests/sys/guest-run.sh" "$ROOT/tests/vm/guest-lib.sh" "$HERE/sys-guest.sh" "$EXEC_LAT" "$G/"
+	cp "$DEB" "$ROOT/tests/sys/guest-run.sh" "$ROOT/tests/vm/guest-lib.sh" "$ROOT/tests/sys/sys-lib.sh" \
+		"$HERE/sys-guest.sh" "$EXEC_LAT" "$G/"
 	cp "$ROOT/tests/sys/gk-systest.service" "$SYSDIR/rootfs/etc/systemd/system/"
 	ln -sf ../gk-systest.service "$SYSDIR/rootfs/etc/systemd/system/multi-user.target.wants/gk-systest.service"
 	echo sys-guest.sh >"$G/suites"
@@ -96,7 +97,7 @@ make_image() {
 # while the root filesystem, the package's files and the guest's tools are
 # the same: each run still measures on a copy of it.
 IMG=$OUT/disk.img
-SETUP_KEY="$(cat "$SYSDIR/rootfs.key") $(dpkg-deb -I "$DEB" md5sums | sha256sum | cut -c1-16) $(cat "$HERE/sys-guest.sh" "$EXEC_LAT" "$ROOT/tests/sys/guest-run.sh" "$ROOT/tests/vm/guest-lib.sh" "$ROOT/tests/sys/gk-systest.service" | sha256sum | cut -c1-16)"
+SETUP_KEY="$(cat "$SYSDIR/rootfs.key") $(dpkg-deb -I "$DEB" md5sums | sha256sum | cut -c1-16) $(cat "$HERE/sys-guest.sh" "$EXEC_LAT" "$ROOT/tests/sys/guest-run.sh" "$ROOT/tests/vm/guest-lib.sh" "$ROOT/tests/sys/sys-lib.sh" "$ROOT/tests/sys/gk-systest.service" | sha256sum | cut -c1-16)"
 rm -f "$IMG" "$OUT"/console-*.log
 QPID=
 # timeout(1) runs qemu in a process group of its own: on our way out, stop it

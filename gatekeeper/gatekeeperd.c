@@ -131,17 +131,39 @@ static void on_signatures_swapped(void *ctx, const char *engine)
 	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
 }
 
-/* Signals, the kernel cache's ring and systemd's watchdog. The fanotify
- * group has a thread of its own (reader.c). */
-static void main_loop(struct gk_daemon *d, int sig_fd)
+/* --bpf-after-ready: the load has ended. What fanotify mode could not do
+ * (fileless and unmarked_filesystems in the kernel) is applied again, and
+ * the walk runs again to cache its allows in the map (in fanotify mode it
+ * caches none: a lease would hold each file open). */
+static void adopt_bpf(struct gk_daemon *d)
+{
+	prejudge_due(d);
+	if (kcache_adopt_bpf(d->kc)) {
+		fileless_apply(d);
+		mounts_unmarked_apply(d);
+	}
+	prejudge_flush(d);
+	log_msg(GK_LOG_INFO, "kernel_mode_changed kernel_mode=%s why=\"%s\"", kcache_mode(d->kc),
+		kcache_why(d->kc));
+	svc_ready(d);   /* STATUS= names the kernel mode */
+}
+
+/* Signals, the kernel cache's ring, the end of a BPF load after ready and
+ * systemd's watchdog. The fanotify group has a thread of its own (reader.c). */
+static void main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 {
 	for (;;) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = sig_fd, .events = POLLIN },
 			{ .fd = kcache_event_fd(d->kc), .events = POLLIN },
+			{ .fd = bpf_loaded_fd, .events = POLLIN },
 		};
-		if (poll(p, 2, svc_poll_timeout_ms(d, -1)) < 0 && errno != EINTR)
+		if (poll(p, 3, svc_poll_timeout_ms(d, -1)) < 0 && errno != EINTR)
 			return;
+		if (p[2].revents & POLLIN) {
+			adopt_bpf(d);
+			bpf_loaded_fd = -1;   /* closed by the adoption */
+		}
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
@@ -273,7 +295,7 @@ static int signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
+static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loaded_fd)
 {
 	char err[512];
 	if ((*sig_fd = signal_fd()) < 0) {
@@ -301,7 +323,9 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 		return EXIT_RUNTIME;
 	}
 	d->start_at.scanners = gk_mono_us();
-	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache, d->opt.try_bpf);
+	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache,
+			    !d->opt.try_bpf ? KCACHE_BPF_NEVER
+			    : d->opt.bpf_after_ready ? KCACHE_BPF_LATER : KCACHE_BPF_NOW);
 	if (d->kc)
 		kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	if (d->kc)
@@ -348,6 +372,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd)
 	signal_ready(ready_fd, 0);
 	svc_ready(d);
 	end_start_boost(d);
+	*bpf_loaded_fd = kcache_load_bpf_later(d->kc);
 	return 0;
 }
 
@@ -356,7 +381,7 @@ int main(int argc, char **argv)
 	static struct gk_daemon d;   /* the one daemon object: every subsystem hangs off it */
 	struct gk_policy_errors errs = { 0 };
 	char err[512];
-	int ready_fd = -1, sig_fd = -1, rc;
+	int ready_fd = -1, sig_fd = -1, bpf_loaded_fd = -1, rc;
 	if (gk_options_parse(argc, argv, &d.opt) < 0)
 		return EXIT_INVALID;
 	d.policy = policy_load(d.opt.policy_path, &errs);
@@ -389,10 +414,10 @@ int main(int argc, char **argv)
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		rc = EXIT_RUNTIME;
 	} else {
-		rc = start(&d, &ready_fd, &sig_fd);
+		rc = start(&d, &ready_fd, &sig_fd, &bpf_loaded_fd);
 	}
 	if (rc == 0)
-		main_loop(&d, sig_fd);
+		main_loop(&d, sig_fd, bpf_loaded_fd);
 	svc_stopping();
 	signal_ready(&ready_fd, (char)rc);
 	log_msg(GK_LOG_INFO, "stopping");

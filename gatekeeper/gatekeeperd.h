@@ -164,7 +164,7 @@ pid_t sentinel_pid(const struct gk_sentinel *s);
 /* ---- the daemon ---- */
 struct gk_options {
 	const char *policy_path, *db_path, *socket_path;
-	bool foreground, kernel_cache, try_bpf;
+	bool foreground, kernel_cache, try_bpf, bpf_after_ready;
 	unsigned workers, scan_workers;
 	unsigned max_pending;    /* permission events judged or queued at once */
 	const char *scanner_path, *scanner_user;   /* NULL: scanner.h's defaults */

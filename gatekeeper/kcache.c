@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "bpf/gatekeeper.h"
 #include "gatekeeper/kcache.h"
@@ -29,9 +33,19 @@ struct kcache {
 	uint64_t mask;
 	bool enabled;
 	bool fan_off;                   /* policy fanotify_cache: off */
+	/* Set once (kcache_open, or kcache_adopt_bpf: written under group_lock,
+	 * read through bpf_of by any thread) and kept until kcache_close. */
 	struct kcache_bpf *bpf;
 	struct kcache_leases *leases;   /* fanotify mode, enforce: see kcache_lease.c */
 	char why[256];
+	const char *why_now;            /* why, or later_why once adopted (atomic) */
+	/* KCACHE_BPF_LATER: the loader thread writes loaded and later_why, then
+	 * loaded_fd; the caller reads them only after the join (kcache_adopt_bpf). */
+	pthread_t loader;
+	bool loader_started, loading;   /* loading: atomic */
+	int loaded_fd;
+	struct kcache_bpf *loaded;
+	char later_why[256];
 	uint64_t ignore_marks, flushes, epoch;
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
 	void *denial_ctx;
@@ -39,7 +53,12 @@ struct kcache {
 	void *pin_ctx;
 };
 
-struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_bpf)
+static struct kcache_bpf *bpf_of(const struct kcache *kc)
+{
+	return __atomic_load_n(&kc->bpf, __ATOMIC_ACQUIRE);
+}
+
+struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcache_bpf_when when)
 {
 	struct kcache *kc = calloc(1, sizeof(*kc));
 	if (!kc)
@@ -48,17 +67,26 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_b
 	kc->group_fd = group_fd;
 	kc->mask = mask;
 	kc->enabled = enabled;
+	kc->why_now = kc->why;
+	kc->loaded_fd = -1;
 	if (!enabled) {
 		snprintf(kc->why, sizeof(kc->why), "kernel caches switched off (--no-kernel-cache)");
 		return kc;
 	}
 	/* Without BPF only leases see a write through a shared mapping in time. */
 	kc->leases = leases_new(KCACHE_LEASE_SIGNAL, LEASE_LIMIT);
-	if (!try_bpf) {
+	if (when == KCACHE_BPF_NEVER) {
 		snprintf(kc->why, sizeof(kc->why), "BPF not requested (--no-bpf)");
 		return kc;
 	}
 	char why[200];
+	if (when == KCACHE_BPF_LATER) {
+		kc->loading = !kcache_bpf_impossible(why, sizeof(why));
+		snprintf(kc->why, sizeof(kc->why), "%s",
+			 kc->loading ? "BPF LSM programs loading after ready (--bpf-after-ready): "
+				       "fanotify mode until they are attached" : why);
+		return kc;
+	}
 	kc->bpf = kcache_bpf_open(why, sizeof(why));
 	if (kc->bpf) {
 		leases_free(kc->leases);
@@ -71,6 +99,82 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_b
 	snprintf(kc->why, sizeof(kc->why), "%s", why);
 	malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
 	return kc;
+}
+
+/* The load parses the kernel's BTF and runs the verifier over every
+ * program: most of a start's CPU time where code runs once (under an
+ * emulator, seconds). At nice 19 it takes only what the CPUs have to
+ * spare, so a boot does not wait for it; it still gets a share on a busy
+ * host. */
+static void *load_bpf(void *arg)
+{
+	struct kcache *kc = arg;
+	pthread_setname_np(pthread_self(), "gk-bpf-load");
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	char why[200];
+	kc->loaded = kcache_bpf_open(why, sizeof(why));
+	if (kc->loaded)
+		snprintf(kc->later_why, sizeof(kc->later_why),
+			 "BPF LSM programs attached (after ready)");
+	else
+		snprintf(kc->later_why, sizeof(kc->later_why), "%s", why);
+	uint64_t one = 1;
+	ssize_t n = write(kc->loaded_fd, &one, sizeof(one));
+	(void)n;   /* one write to a fresh eventfd cannot fail */
+	return NULL;
+}
+
+int kcache_load_bpf_later(struct kcache *kc)
+{
+	if (!kcache_bpf_loading(kc) || kc->loader_started)
+		return -1;
+	kc->loaded_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (kc->loaded_fd < 0 || pthread_create(&kc->loader, NULL, load_bpf, kc) != 0) {
+		snprintf(kc->later_why, sizeof(kc->later_why),
+			 "cannot start the BPF load: %s", strerror(errno));
+		__atomic_store_n(&kc->why_now, kc->later_why, __ATOMIC_RELEASE);
+		__atomic_store_n(&kc->loading, false, __ATOMIC_RELEASE);
+		if (kc->loaded_fd >= 0)
+			close(kc->loaded_fd);
+		kc->loaded_fd = -1;
+		return -1;
+	}
+	kc->loader_started = true;
+	return kc->loaded_fd;
+}
+
+static void join_loader(struct kcache *kc)
+{
+	if (!kc->loader_started)
+		return;
+	pthread_join(kc->loader, NULL);
+	kc->loader_started = false;
+	close(kc->loaded_fd);
+	kc->loaded_fd = -1;
+}
+
+bool kcache_adopt_bpf(struct kcache *kc)
+{
+	if (!kc->loader_started)
+		return false;
+	join_loader(kc);
+	struct kcache_bpf *kb = kc->loaded;
+	kc->loaded = NULL;
+	pthread_rwlock_wrlock(&kc->group_lock);
+	if (kb)
+		__atomic_store_n(&kc->bpf, kb, __ATOMIC_RELEASE);
+	__atomic_store_n(&kc->why_now, kc->later_why, __ATOMIC_RELEASE);
+	__atomic_store_n(&kc->loading, false, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&kc->group_lock);
+	if (!kb) {
+		malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
+		return false;
+	}
+	/* What fanotify mode cached has no entry in the map: its ignore marks
+	 * would answer execs the programs never see, guarded by leases that
+	 * bpf mode no longer takes. Drop both; they refill on the next miss. */
+	kcache_forget_all(kc);
+	return true;
 }
 
 void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask)
@@ -91,7 +195,7 @@ void kcache_set_fanotify_cache(struct kcache *kc, bool leases)
 /* fanotify mode, enforce, policy fanotify_cache: off. */
 static bool fan_cache_off(const struct kcache *kc)
 {
-	return kc->fan_off && !kc->bpf && kc->mask == FAN_OPEN_EXEC_PERM;
+	return kc->fan_off && !bpf_of(kc) && kc->mask == FAN_OPEN_EXEC_PERM;
 }
 
 int kcache_watch_first_exec(struct kcache *kc, int fd)
@@ -117,6 +221,8 @@ void kcache_close(struct kcache *kc)
 {
 	if (!kc)
 		return;
+	join_loader(kc);
+	kcache_bpf_close(kc->loaded);
 	kcache_bpf_close(kc->bpf);
 	leases_free(kc->leases);
 	pthread_rwlock_destroy(&kc->group_lock);
@@ -125,15 +231,25 @@ void kcache_close(struct kcache *kc)
 
 const char *kcache_mode(const struct kcache *kc)
 {
-	return !kc->enabled ? "off" : kc->bpf ? "bpf" : "fanotify";
+	return !kc->enabled ? "off" : bpf_of(kc) ? "bpf" : "fanotify";
 }
 
-const char *kcache_why(const struct kcache *kc) { return kc->why; }
+const char *kcache_why(const struct kcache *kc)
+{
+	return __atomic_load_n(&kc->why_now, __ATOMIC_ACQUIRE);
+}
+
+bool kcache_bpf_loading(const struct kcache *kc)
+{
+	return __atomic_load_n(&kc->loading, __ATOMIC_ACQUIRE);
+}
+
 
 /* fanotify mode, enforce, leases on: caller holds group_lock. */
 static bool leases_in_use(const struct kcache *kc)
 {
-	return kc->group_fd >= 0 && !fan_cache_off(kc) && kc->leases && kc->mask == FAN_OPEN_EXEC_PERM;
+	return kc->group_fd >= 0 && !fan_cache_off(kc) && kc->leases && !bpf_of(kc) &&
+	       kc->mask == FAN_OPEN_EXEC_PERM;
 }
 
 uint64_t kcache_arm(struct kcache *kc, int fd)
@@ -171,14 +287,17 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 	if (!kc->enabled)
 		return 1;
 	int rc = 1;
-	if (kc->bpf)
-		rc = kcache_bpf_record_judged(kc->bpf, fd, verdict, judged) < 0 ? -1 : 0;
+	struct kcache_bpf *kb = bpf_of(kc);
+	if (kb)
+		rc = kcache_bpf_record_judged(kb, fd, verdict, judged) < 0 ? -1 : 0;
 	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	bool (*may_pin)(void *, dev_t) = kc->may_pin;
+	if (kb != bpf_of(kc))
+		rc = -1;   /* bpf mode came meanwhile: an ignore mark needs the map's entry */
 	/* Between two groups, or no cache wanted: the next exec is judged again. */
-	if (kc->group_fd >= 0 && !fan_cache_off(kc)) {
+	else if (kc->group_fd >= 0 && !fan_cache_off(kc)) {
 		if (leases_in_use(kc))
 			/* a lease holds the file open: only where that cannot block an unmount */
 			rc = !may_pin || may_pin(kc->pin_ctx, judged->st_dev)
@@ -202,8 +321,9 @@ int kcache_unrecord(struct kcache *kc, int fd)
 {
 	if (!kc->enabled)
 		return 0;
-	if (kc->bpf)
-		kcache_bpf_record(kc->bpf, fd, GK_VERDICT_UNKNOWN);
+	struct kcache_bpf *kb = bpf_of(kc);
+	if (kb)
+		kcache_bpf_record(kb, fd, GK_VERDICT_UNKNOWN);
 	int rc = 0;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	struct stat st;
@@ -227,8 +347,9 @@ int kcache_forget_all(struct kcache *kc)
 	__atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
 	if (!kc->enabled)
 		return 0;
-	if (kc->bpf)
-		kcache_bpf_bump_epoch(kc->bpf);
+	struct kcache_bpf *kb = bpf_of(kc);
+	if (kb)
+		kcache_bpf_bump_epoch(kb);
 	__atomic_add_fetch(&kc->flushes, 1, __ATOMIC_RELAXED);
 	int rc = 0;
 	pthread_rwlock_rdlock(&kc->group_lock);
@@ -244,13 +365,13 @@ int kcache_forget_all(struct kcache *kc)
 
 bool kcache_sees_writes(const struct kcache *kc)
 {
-	return !kc->enabled || kc->bpf || (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM);
+	return !kc->enabled || bpf_of(kc) || (kc->leases && kc->mask == FAN_OPEN_EXEC_PERM);
 }
 
 bool kcache_allow_holds_file(struct kcache *kc)
 {
 	pthread_rwlock_rdlock(&kc->group_lock);
-	bool holds = kc->enabled && !kc->bpf && kc->leases && !kc->fan_off &&
+	bool holds = kc->enabled && !bpf_of(kc) && kc->leases && !kc->fan_off &&
 		     kc->mask == FAN_OPEN_EXEC_PERM;
 	pthread_rwlock_unlock(&kc->group_lock);
 	return holds;
@@ -280,20 +401,23 @@ void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t d
 
 bool kcache_set_fileless(struct kcache *kc, bool deny)
 {
-	if (!kc || !kc->bpf)
+	struct kcache_bpf *kb = kc ? bpf_of(kc) : NULL;
+	if (!kb)
 		return false;
-	kcache_bpf_set_fileless(kc->bpf, deny);
+	kcache_bpf_set_fileless(kb, deny);
 	return true;
 }
 
 bool kcache_set_unmarked(struct kcache *kc, bool deny)
 {
-	return kc && kc->bpf && kcache_bpf_set_unmarked(kc->bpf, deny);
+	struct kcache_bpf *kb = kc ? bpf_of(kc) : NULL;
+	return kb && kcache_bpf_set_unmarked(kb, deny);
 }
 
 int kcache_event_fd(const struct kcache *kc)
 {
-	return kc->bpf ? kcache_bpf_ringbuf_fd(kc->bpf) : -1;
+	struct kcache_bpf *kb = bpf_of(kc);
+	return kb ? kcache_bpf_ringbuf_fd(kb) : -1;
 }
 
 static void on_bpf_event(void *ctx, const struct kcache_bpf_event *ev)
@@ -315,11 +439,12 @@ static void on_bpf_event(void *ctx, const struct kcache_bpf_event *ev)
 void kcache_drain(struct kcache *kc, void (*on_denial)(void *ctx, const struct kcache_denial *d),
 		  void *ctx)
 {
-	if (!kc->bpf)
+	struct kcache_bpf *kb = bpf_of(kc);
+	if (!kb)
 		return;
 	kc->on_denial = on_denial;
 	kc->denial_ctx = ctx;
-	kcache_bpf_drain(kc->bpf, on_bpf_event, kc);
+	kcache_bpf_drain(kb, on_bpf_event, kc);
 }
 
 void kcache_get_stats(const struct kcache *kc, struct kcache_stats *out)
@@ -329,9 +454,10 @@ void kcache_get_stats(const struct kcache *kc, struct kcache_stats *out)
 	out->flushes = __atomic_load_n(&kc->flushes, __ATOMIC_RELAXED);
 	if (kc->leases)
 		leases_counters(kc->leases, &out->leases_held, &out->lease_breaks, &out->leases_refused);
-	if (kc->bpf) {
+	struct kcache_bpf *kb = bpf_of(kc);
+	if (kb) {
 		struct kcache_bpf_counters c;
-		kcache_bpf_counters(kc->bpf, &c);
+		kcache_bpf_counters(kb, &c);
 		out->hits_measurable = true;
 		out->kernel_allows = c.allows;
 		out->kernel_denies = c.denies;

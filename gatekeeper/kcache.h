@@ -44,11 +44,27 @@ bool kcache_allow_holds_file(struct kcache *kc);
 /* Does the cache learn of every write in time by itself (leases, BPF)? */
 bool kcache_sees_writes(const struct kcache *kc);
 
+/* When to load the BPF LSM programs: never (--no-bpf); now, in kcache_open;
+ * later (--bpf-after-ready): kcache_open runs only the cheap checks and
+ * starts in fanotify mode, kcache_load_bpf_later loads in a thread of its
+ * own, kcache_adopt_bpf switches to bpf mode. On failure: fanotify mode,
+ * and kcache_why says why. */
+enum kcache_bpf_when { KCACHE_BPF_NEVER, KCACHE_BPF_NOW, KCACHE_BPF_LATER };
+
 /* group_fd, mask: the fanotify group and the events (FAN_OPEN_EXEC_PERM or
  * FAN_OPEN_EXEC) that ignore marks silence (-1: no ignore marks).
- * enabled=false is the round-trip gate (--no-kernel-cache): nothing is cached.
- * try_bpf: attempt BPF LSM; on failure fall back to fanotify mode and say why. */
-struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, bool try_bpf);
+ * enabled=false is the round-trip gate (--no-kernel-cache): nothing is cached. */
+struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcache_bpf_when when);
+/* KCACHE_BPF_LATER: start the load (at nice 19). Returns an eventfd that
+ * turns readable when it has ended, successful or not; then call
+ * kcache_adopt_bpf. -1: nothing to load (or the thread could not start). */
+int kcache_load_bpf_later(struct kcache *kc);
+/* Take the loaded programs into use: bpf mode from now on, and every
+ * verdict fanotify mode cached is dropped (it refills on the next miss).
+ * Closes the eventfd. False: the load failed (kcache_why says why). */
+bool kcache_adopt_bpf(struct kcache *kc);
+/* A later load is pending: bpf mode may still come. */
+bool kcache_bpf_loading(const struct kcache *kc);
 /* The fanotify group was replaced (policy change of mode or watch list);
  * group_fd -1: add no marks until the next call. */
 void kcache_set_group(struct kcache *kc, int group_fd, uint64_t mask);

@@ -178,11 +178,29 @@ static bool lsm_progs_refused(void)
 
 static int on_record(void *ctx, void *data, size_t size);
 
+bool kcache_bpf_impossible(char *why, size_t whylen)
+{
+	char lsm[256];
+	/* Attached programs are inert if bpf is not an active LSM: when the
+	 * list says so, skip the load (it parses the kernel's BTF: tens of ms
+	 * of start-up and megabytes for nothing). */
+	read_lsm_list(lsm, sizeof(lsm));
+	if (lsm[0] != '(' && !lsm_list_has_bpf(lsm)) {
+		snprintf(why, whylen, "bpf is not in the active LSM list (%s: %s); boot with lsm=%s,bpf",
+			 LSM_LIST, lsm, lsm);
+		return true;
+	}
+	if (lsm_progs_refused()) {
+		explain_failure("load", EPERM, why, whylen);
+		return true;
+	}
+	return false;
+}
+
 struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen)
 {
 	struct kcache_bpf *kb = calloc(1, sizeof(*kb));
 	libbpf_print_fn_t old_print = libbpf_set_print(libbpf_quiet);
-	char lsm[256];
 	const char *step = "open";
 	int err = 0;
 
@@ -191,19 +209,8 @@ struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen)
 		err = ENOMEM;
 		goto cleanup;
 	}
-	/* Attached programs are inert if bpf is not an active LSM: when the
-	 * list says so, skip the load (it parses the kernel's BTF: tens of ms
-	 * of start-up and megabytes for nothing). */
-	read_lsm_list(lsm, sizeof(lsm));
-	if (lsm[0] != '(' && !lsm_list_has_bpf(lsm)) {
-		snprintf(why, whylen, "bpf is not in the active LSM list (%s: %s); boot with lsm=%s,bpf",
-			 LSM_LIST, lsm, lsm);
+	if (kcache_bpf_impossible(why, whylen)) {
 		err = -1;
-		goto cleanup;
-	}
-	if (lsm_progs_refused()) {
-		step = "load";
-		err = EPERM;
 		goto cleanup;
 	}
 	kb->skel = gatekeeper_bpf__open();

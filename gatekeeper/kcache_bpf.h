@@ -35,7 +35,10 @@ struct kcache_bpf_event {
 	bool lost;        /* INVALIDATE: records were lost (ring full): inode unknown */
 };
 
-/* Probe by a real load and attach. On failure returns NULL with a one-line
+/* The cheap part of the probe (the LSM list, a two-instruction load): true
+ * with a one-line reason when no load can succeed. */
+bool kcache_bpf_impossible(char *why, size_t whylen);
+/* Probe by a real load and attach (kcache_bpf_impossible first). On failure returns NULL with a one-line
  * reason in why (including /sys/kernel/security/lsm when bpf is absent). */
 struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen);
 void kcache_bpf_close(struct kcache_bpf *kb);

@@ -63,7 +63,9 @@ void mounts_unmarked_apply(struct gk_daemon *d)
 	bool enforce, deny = unmarked_wanted(d, &enforce);
 	bool live = kcache_set_unmarked(d->kc, deny && enforce);
 	atomic_store(&d->unmarked_in_kernel, deny && enforce && live);
-	if (deny && enforce && !live)
+	if (deny && enforce && !live && kcache_bpf_loading(d->kc))
+		log_msg(GK_LOG_INFO, "unmarked_filesystems=deny enforced=no until=bpf_loaded");
+	else if (deny && enforce && !live)
 		log_msg(GK_LOG_WARN, "warning=\"unmarked_filesystems: deny is not enforced: it needs "
 			"kernel mode bpf (now %s)\"", kcache_mode(d->kc));
 }
@@ -75,5 +77,6 @@ void mounts_unmarked_report(struct gk_daemon *d, struct proto_buf *reply)
 		  !deny ? "allow: programs on filesystems without the daemon's mark run unjudged"
 		  : !enforce ? "deny (monitor: nothing refused)"
 		  : atomic_load(&d->unmarked_in_kernel) ? "deny, in the kernel (bpf)"
-							: "deny: not enforced (needs kernel mode bpf)");
+		  : kcache_bpf_loading(d->kc) ? "deny: not enforced until the BPF programs are loaded"
+					       : "deny: not enforced (needs kernel mode bpf)");
 }

@@ -19,6 +19,8 @@ static void usage(FILE *out)
 		"  -f, --foreground       stay in the foreground, log to stderr (systemd: yes)\n"
 		"      --no-kernel-cache  ask the daemon on every exec (no BPF map, no ignore marks)\n"
 		"      --no-bpf           never try BPF LSM: fanotify mode even where bpf is possible\n"
+		"      --bpf-after-ready  ready in fanotify mode; load the BPF LSM programs after,\n"
+		"                         at nice 19, then switch to bpf mode (the unit: boot)\n"
 		"  -w, --workers N        threads that judge exec events (1-64, default 4)\n"
 		"      --scan-workers N   threads that pre-scan newly written files (1-64, default 2)\n"
 		"      --max-pending N    permission events judged or queued at once (1-65536,\n"
@@ -46,13 +48,16 @@ int gk_options_parse(int argc, char **argv, struct gk_options *o)
 		{ "policy", required_argument, NULL, 'p' }, { "db", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' }, { "foreground", no_argument, NULL, 'f' },
 		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
+		{ "bpf-after-ready", no_argument, NULL, 'L' },
 		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
 		{ "max-pending", required_argument, NULL, 'P' },
 		{ "scanner", required_argument, NULL, 'C' }, { "scanner-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ 0 } };
-	*o = (struct gk_options){ GK_DEFAULT_POLICY, GK_DEFAULT_DB, GK_DEFAULT_SOCKET,
-				  false, true, true, 4, 2, 4096, NULL, NULL };
+	*o = (struct gk_options){ .policy_path = GK_DEFAULT_POLICY, .db_path = GK_DEFAULT_DB,
+				  .socket_path = GK_DEFAULT_SOCKET, .kernel_cache = true,
+				  .try_bpf = true, .workers = 4, .scan_workers = 2,
+				  .max_pending = 4096 };
 	int c;
 	while ((c = getopt_long(argc, argv, "p:d:s:fw:hV", longopts, NULL)) != -1) {
 		char *end;
@@ -63,6 +68,7 @@ int gk_options_parse(int argc, char **argv, struct gk_options *o)
 		case 'f': o->foreground = true; break;
 		case 'K': o->kernel_cache = false; break;
 		case 'B': o->try_bpf = false; break;
+		case 'L': o->bpf_after_ready = true; break;
 		case 'C': o->scanner_path = optarg; break;
 		case 'U': o->scanner_user = optarg; break;
 		case 'w':

@@ -39,6 +39,7 @@ struct gk_prejudge {
 	bool requested, stopping;    /* under lock */
 	atomic_bool cancel;          /* stops the judgement under way */
 	atomic_bool walking;
+	atomic_bool due;             /* a walk is asked for and not yet under way */
 	atomic_uint_fast64_t walks, judged, cached, last_walk_ms, last_walk_programs;
 };
 
@@ -101,8 +102,10 @@ static bool walk_interrupted(struct gk_prejudge *pj)
 {
 	bool dpkg_busy = trust_changes_pending(pj->d->trust);
 	pthread_mutex_lock(&pj->lock);
-	if (dpkg_busy)
+	if (dpkg_busy) {
 		pj->requested = true;
+		atomic_store(&pj->due, true);
+	}
 	bool stop = pj->stopping || pj->requested;
 	pthread_mutex_unlock(&pj->lock);
 	return stop;
@@ -183,6 +186,8 @@ static void *walker_main(void *arg)
 		log_msg(GK_LOG_INFO, "prejudge_priority error=\"%s\"", strerror(errno));
 	pthread_mutex_lock(&pj->lock);
 	while (wait_for_request(pj)) {
+		atomic_store(&pj->walking, true);
+		atomic_store(&pj->due, false);
 		pthread_mutex_unlock(&pj->lock);
 		walk(pj);
 		pthread_mutex_lock(&pj->lock);
@@ -202,6 +207,7 @@ struct gk_prejudge *prejudge_start(struct gk_daemon *d)
 	pthread_mutex_init(&pj->lock, NULL);
 	gk_cond_init_monotonic(&pj->cond);
 	pj->requested = true;   /* the first walk, once the start has settled */
+	atomic_store(&pj->due, true);
 	int rc = pthread_create(&pj->thread, NULL, walker_main, pj);
 	if (rc == 0)
 		return pj;
@@ -246,8 +252,16 @@ void prejudge_flush(struct gk_daemon *d)
 		return;
 	pthread_mutex_lock(&pj->lock);
 	pj->requested = true;
+	atomic_store(&pj->due, true);
 	pthread_cond_signal(&pj->cond);
 	pthread_mutex_unlock(&pj->lock);
+}
+
+void prejudge_due(struct gk_daemon *d)
+{
+	struct gk_prejudge *pj = atomic_load(&d->prejudge);
+	if (pj)
+		atomic_store(&pj->due, true);
 }
 
 void prejudge_report(struct gk_prejudge *pj, struct proto_buf *reply)
@@ -260,7 +274,8 @@ void prejudge_report(struct gk_prejudge *pj, struct proto_buf *reply)
 #undef C
 	};
 	proto_str(reply, "prejudge", !pj ? "off: no trust source" :
-				     atomic_load(&pj->walking) ? "walking" : "waiting");
+				     atomic_load(&pj->walking) ? "walking" :
+				     atomic_load(&pj->due) ? "due" : "waiting");
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 		atomic_uint_fast64_t *c = pj ? (atomic_uint_fast64_t *)((char *)pj + counters[i].off) : NULL;
 		proto_num(reply, counters[i].key, c ? (int64_t)atomic_load(c) : 0);

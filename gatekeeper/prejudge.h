@@ -37,8 +37,12 @@ void prejudge_free(struct gk_prejudge *pj);
 /* Make every kernel-cached verdict stale (kcache_forget_all) and walk again
  * once the flushes settle. The one way the daemon flushes. */
 void prejudge_flush(struct gk_daemon *d);
+/* status says "due" from now until the walk that a prejudge_flush to come
+ * asks for has started: set before a change that the walk must follow (the
+ * switch to bpf mode), so that no status shows the change without it. */
+void prejudge_due(struct gk_daemon *d);
 
-/* status: prejudge (off, waiting, walking); with a walker, walks finished,
+/* status: prejudge (off, waiting, due, walking); with a walker, walks finished,
  * programs judged over all walks and, of them, allows cached in the kernel,
  * and the last finished walk's programs and duration. */
 struct proto_buf;

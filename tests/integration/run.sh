@@ -40,6 +40,7 @@ TESTS=(
 	restart_during_exec_storm:90
 	query_shows_verdict_source_sha256:40
 	status_text_fields:40
+	bpf_after_ready_without_bpf_lsm:40
 	json_output_parses:40
 	hostile_paths_escaped:120
 	subscribe_streams_decisions:60

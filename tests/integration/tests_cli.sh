@@ -57,6 +57,24 @@ t_status_text_fields() {
 	printf '%s\n' "$out" | grep -qF "$BIN" || fail "status watch does not name $BIN: $out"
 }
 
+# The unit's --bpf-after-ready on a host whose kernel refuses BPF LSM (this
+# one): the cheap checks at start settle it, nothing loads later.
+t_bpf_after_ready_without_bpf_lsm() {
+	local out v
+	mkbin prog
+	write_policy enforce allow
+	start_daemon --bpf-after-ready
+	ctl_ok status
+	out=$CTL_OUT
+	v=$(field_of "$out" kernel_mode)
+	[[ $v == fanotify ]] || fail "--bpf-after-ready: kernel_mode '$v' (expected fanotify)"
+	v=$(field_of "$out" kernel_mode_why)
+	[[ $v == *"refused by the kernel (EPERM)"* ]] || fail "--bpf-after-ready: kernel_mode_why '$v'"
+	"$BIN/prog" || fail "an allowed program did not run"
+	sleep 1
+	! grep -q kernel_mode_changed "$DLOG" || fail "a load after ready ran: $(cat "$DLOG")"
+}
+
 t_json_output_parses() {
 	local key
 	mkbin prog

@@ -73,11 +73,10 @@ expect "journalctl works" "rc=0" "$(runs journalctl -n 1 --no-pager)"
 # --- packaged programs are judged before their first exec (the prejudge
 # walk): the first exec since boot of one is a kernel hit ---
 jnum() { gatekeeper-ctl --json status 2>/dev/null | tr -d ' \n' | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
-walked() { [ "$(jnum prejudge_walks)" -ge 1 ] 2>/dev/null; }
-if wait_for 300 walked; then
+if wait_for 300 walked_in_bpf; then
 	ok "the prejudge walk finished at $(elapsed): $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'prejudged programs=.*' | tail -n 1)"
 else
-	not_ok "the prejudge walk finished" "$(gatekeeper-ctl status 2>&1 | grep -i prejudge | flat)"
+	not_ok "the prejudge walk finished" "$(gatekeeper-ctl status 2>&1 | grep -i -e prejudge -e kernel_mode | flat)"
 fi
 cached=$(jnum prejudged_cached)
 expect "it cached the allows of packaged programs in the kernel" "cached: many" \

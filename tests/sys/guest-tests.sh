@@ -30,6 +30,13 @@ fi
 comment "apt-get install done at $(elapsed); gatekeeperd ready $(show ExecMainStartTimestampMonotonic) -> $(show ActiveEnterTimestampMonotonic) us"
 wait_for 30 is_active
 expect "the service is active after install" active "$(systemctl is-active gatekeeperd)"
+# The unit's --bpf-after-ready: ready in fanotify mode, bpf once loaded.
+expect "the unit's daemon is ready before its BPF programs load (--bpf-after-ready)" \
+	'kernel_mode=fanotify why="BPF LSM programs loading after ready' \
+	"$(journalctl -q -u gatekeeperd -o cat | grep '^ready ' | tail -n 1)"
+bpf_mode() { gatekeeper-ctl status 2>/dev/null | grep -q '^kernel_mode: bpf'; }
+wait_for 120 bpf_mode
+comment "kernel mode bpf at $(elapsed): $(journalctl -q -u gatekeeperd -o cat | grep '^kernel_mode_changed' | tail -n 1)"
 expect "it is enabled" enabled "$(systemctl is-enabled gatekeeperd 2>&1)"
 st=$(gatekeeper-ctl --json status 2>&1 | tr -d ' \n')
 expect "gatekeeper-ctl status: monitor mode" '"mode":"monitor"' "$st"

@@ -21,3 +21,11 @@ clamav_reloaded() {
 		journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
 	fi
 }
+# walked_in_bpf: gatekeeperd is in bpf mode and its walk over the packaged
+# programs has finished since (--bpf-after-ready: the switch asks for another
+# walk, which caches in the map; status reads kernel_mode before prejudge).
+walked_in_bpf() {
+	st=$(gatekeeper-ctl --json status 2>/dev/null | tr -d ' \n')
+	case "$st" in *'"kernel_mode":"bpf"'*'"prejudge":"waiting"'*) ;; *) return 1 ;; esac
+	case "$st" in *'"prejudge_walks":0'[,}]*) return 1 ;; esac
+}

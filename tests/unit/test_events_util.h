@@ -61,7 +61,7 @@ static inline struct fixture *setup_with(const char *policy_tail, bool perm, uns
 	pthread_rwlock_init(&f->d.policy_lock, NULL);
 	f->d.admin_gid = (gid_t)-1;
 	f->d.admin = admin_rules_new();
-	f->d.kc = kcache_open(-1, 0, false, false);
+	f->d.kc = kcache_open(-1, 0, false, KCACHE_BPF_NEVER);
 	f->d.hashes = hash_cache_new();
 	f->d.scanners = scan_set_for(NULL, f->d.policy, &f->d.opt, err, sizeof(err));
 	assert_non_null(f->d.admin);

@@ -149,3 +149,50 @@ expect "host: mmap(PROT_EXEC) of the denied library fails with EPERM" "mmap-erro
 expect "host: status says how libraries are gated" "gated at mmap(PROT_EXEC)" "$(ctl status | grep '^libraries:')"
 stop_daemon
 umount /t
+
+# --- --bpf-after-ready (the unit's way): ready in fanotify mode, then bpf ---
+mkdir -p /t && mount -t tmpfs tmpfs /t && mkdir -p /t/l
+printf 'mode: enforce\nwatch: [/t/l]\ndefault: allow\nfileless: deny\n' >$GK/policy.yaml
+memfd_noexec=$(cat /proc/sys/vm/memfd_noexec 2>/dev/null || echo none)
+: >$GK/gkd.log
+if ! start_daemon --bpf-after-ready; then
+	not_ok "host: gatekeeperd --bpf-after-ready starts" "$(tail -n 5 $GK/gkd.log | flat)"
+	kill $DPID 2>/dev/null
+	umount /t
+	return 0
+fi
+expect "host: --bpf-after-ready: ready in fanotify mode, the load pending" \
+	'kernel_mode=fanotify why="BPF LSM programs loading after ready' "$(grep '^ready ' $GK/gkd.log)"
+mkprog /t/l/early EARLY001
+early=$(run /t/l/early)
+early_mode=$(ctl status | sed -n 's/^kernel_mode: //p')
+mkprog $GK/tpl/late-evil LATEEVIL
+ctl deny $GK/tpl/late-evil >/dev/null 2>&1
+for i in $(seq 300); do
+	[ "$(ctl status | sed -n 's/^kernel_mode: //p')" = bpf ] && break
+	usleep 100000
+done
+comment "--bpf-after-ready: first exec '$early' in kernel mode $early_mode; bpf after $i tenths of a second"
+expect "host: --bpf-after-ready: the kernel mode becomes bpf" "kernel_mode: bpf" "$(ctl status | grep '^kernel_mode:')"
+expect "host: --bpf-after-ready: the switch is logged" \
+	'kernel_mode_changed kernel_mode=bpf why="BPF LSM programs attached (after ready)"' \
+	"$(grep kernel_mode_changed $GK/gkd.log)"
+expect "host: --bpf-after-ready: fileless: deny moves into the kernel" "deny, in the kernel (bpf)" \
+	"$(ctl status | grep '^fileless:')"
+expect "host: --bpf-after-ready: vm.memfd_noexec is as it was before the start" "$memfd_noexec" \
+	"$(cat /proc/sys/vm/memfd_noexec 2>/dev/null || echo none)"
+expect "host: --bpf-after-ready: memfd exec refused in the kernel" "refused exec errno=EPERM" \
+	"$(timeout 20 gk-fileless memfd /gk/gk-hello 2>&1)"
+cp $GK/tpl/late-evil /t/l/early
+expect "host: --bpf-after-ready: a file run before the switch, rewritten after it, is refused" \
+	"exec-error EPERM|exec-error EPERM" "$(run /t/l/early)|$(run /t/l/early)"
+mkprog /t/l/late LATEGOOD
+first=$(run /t/l/late)
+pe0=$(status_num perm_events)
+ka0=$(status_num kernel_allows)
+second=$(run /t/l/late)
+expect "host: --bpf-after-ready: bpf mode answers the second exec in the kernel" \
+	"ran LATEGOOD|ran LATEGOOD|$pe0|more" \
+	"$first|$second|$(status_num perm_events)|$([ "$(status_num kernel_allows)" -gt "${ka0:-0}" ] && echo more)"
+stop_daemon
+umount /t
