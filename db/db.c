@@ -210,14 +210,18 @@ static int configure(struct gk_db *db)
 	return 0;
 }
 
-static int prepare_all(struct gk_db *db)
+/* Prepared on first use, not at open: a connection runs a few of the
+ * statements, and each prepare parses its SQL (5 connections by 30 were a
+ * quarter of the daemon's start-up instructions; at boot under an
+ * emulator, tenths of a second). */
+sqlite3_stmt *db_stmt(struct gk_db *db, enum db_stmt id)
 {
-	for (int i = 0; i < ST_COUNT; i++) {
-		if (sqlite3_prepare_v3(db->conn, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-				       &db->stmt[i], NULL) != SQLITE_OK)
-			return db_fail(db, "cannot prepare statement");
+	if (!db->stmt[id] && sqlite3_prepare_v3(db->conn, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+						&db->stmt[id], NULL) != SQLITE_OK) {
+		db_fail(db, "cannot prepare statement");
+		return NULL;
 	}
-	return 0;
+	return db->stmt[id];
 }
 
 static int connect_file(struct gk_db *db, char *err, size_t errlen)
@@ -238,8 +242,7 @@ static int connect_file(struct gk_db *db, char *err, size_t errlen)
 	if (db_schema_inspect(db->conn, db->path, err, errlen) != 0)
 		return -1;
 	if (configure(db) != 0 ||
-	    db_schema_migrate(db->conn, db->path, db->errmsg, sizeof(db->errmsg)) != 0 ||
-	    prepare_all(db) != 0) {
+	    db_schema_migrate(db->conn, db->path, db->errmsg, sizeof(db->errmsg)) != 0) {
 		snprintf(err, errlen, "%s", db->errmsg);
 		return -1;
 	}
@@ -434,9 +437,11 @@ const char *db_errmsg(struct gk_db *db)
 
 static int run_simple(struct gk_db *db, enum db_stmt id, const char *what)
 {
-	sqlite3_stmt *stmt = db->stmt[id];
+	sqlite3_stmt *stmt = db_stmt(db, id);
 	int ret = 0;
 
+	if (!stmt)
+		return -1;
 	if (sqlite3_step(stmt) != SQLITE_DONE)
 		ret = db_fail(db, what);
 	db_stmt_done(stmt);

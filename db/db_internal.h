@@ -55,6 +55,9 @@ struct gk_db {
 int db_fail(struct gk_db *db, const char *what);
 /* Sets errmsg to "PATH: what" (no SQLite error involved) and returns -1. */
 int db_fail_plain(struct gk_db *db, const char *what);
+/* The connection's statement id, prepared on first use; NULL (errmsg
+ * set) if it cannot be. */
+sqlite3_stmt *db_stmt(struct gk_db *db, enum db_stmt id);
 /* Reset and unbind a statement after use, ready for its next run. */
 void db_stmt_done(sqlite3_stmt *stmt);
 /* CLOCK_REALTIME in microseconds. */

@@ -47,7 +47,9 @@ static int step_write(struct gk_db *db, sqlite3_stmt *stmt, int bind_rc, const c
 
 static int64_t count_rows(struct gk_db *db, enum db_stmt id, const char *what)
 {
-	sqlite3_stmt *stmt = db->stmt[id];
+	sqlite3_stmt *stmt = db_stmt(db, id);
+	if (!stmt)
+		return -1;
 	int64_t n = -1;
 
 	if (sqlite3_step(stmt) == SQLITE_ROW)
@@ -61,7 +63,9 @@ static int64_t count_rows(struct gk_db *db, enum db_stmt id, const char *what)
 int db_admin_set(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN],
 		 enum gk_verdict verdict, const char *path_hint)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_ADMIN_SET];
+	sqlite3_stmt *stmt = db_stmt(db, ST_ADMIN_SET);
+	if (!stmt)
+		return -1;
 	int rc;
 
 	if (sha == NULL)
@@ -77,7 +81,9 @@ int db_admin_set(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN],
 
 int db_admin_clear(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN])
 {
-	sqlite3_stmt *stmt = db->stmt[ST_ADMIN_CLEAR];
+	sqlite3_stmt *stmt = db_stmt(db, ST_ADMIN_CLEAR);
+	if (!stmt)
+		return -1;
 
 	if (sha == NULL)
 		return db_fail_plain(db, "admin rule: no SHA-256 given");
@@ -89,7 +95,9 @@ int db_admin_clear(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN])
 int db_admin_get(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN],
 		 enum gk_verdict *verdict, int64_t *set_at_us)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_ADMIN_GET];
+	sqlite3_stmt *stmt = db_stmt(db, ST_ADMIN_GET);
+	if (!stmt)
+		return -1;
 	int rc, ret = -1;
 
 	if (sha == NULL)
@@ -133,7 +141,9 @@ int db_admin_foreach(struct gk_db *db,
 			       enum gk_verdict verdict),
 		     void *ctx)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_ADMIN_ALL];
+	sqlite3_stmt *stmt = db_stmt(db, ST_ADMIN_ALL);
+	if (!stmt)
+		return -1;
 	const unsigned char *sha;
 	enum gk_verdict verdict;
 	int rc, ret = 0;
@@ -159,7 +169,9 @@ cleanup:
 
 int db_verdict_put(struct gk_db *db, const struct db_verdict *v)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_VERDICT_PUT];
+	sqlite3_stmt *stmt = db_stmt(db, ST_VERDICT_PUT);
+	if (!stmt)
+		return -1;
 	const char *source = gk_source_name(v->source);
 	int rc;
 
@@ -196,7 +208,9 @@ static int verdict_row(sqlite3_stmt *stmt, struct db_verdict *out)
 int db_verdict_get(struct gk_db *db, const unsigned char sha[GK_SHA256_LEN],
 		   struct db_verdict *out)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_VERDICT_GET];
+	sqlite3_stmt *stmt = db_stmt(db, ST_VERDICT_GET);
+	if (!stmt)
+		return -1;
 	int rc, ret = -1;
 
 	if (sha == NULL)
@@ -228,7 +242,9 @@ int64_t db_verdict_count(struct gk_db *db)
 
 int db_audit_add(struct gk_db *db, const struct db_audit *a)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_AUDIT_ADD];
+	sqlite3_stmt *stmt = db_stmt(db, ST_AUDIT_ADD);
+	if (!stmt)
+		return -1;
 	const char *source = gk_source_name(a->source);
 	const char *mode = gk_mode_name(a->mode);
 	int rc;
@@ -266,7 +282,9 @@ int64_t db_audit_last_id(struct gk_db *db)
 static int prune_batches(struct gk_db *db, enum db_stmt id, int64_t bound, int64_t *deleted,
 			 const char *what)
 {
-	sqlite3_stmt *stmt = db->stmt[id];
+	sqlite3_stmt *stmt = db_stmt(db, id);
+	if (!stmt)
+		return -1;
 
 	for (;;) {
 		int rc = sqlite3_bind_int64(stmt, 1, bound);
@@ -285,7 +303,9 @@ static int prune_batches(struct gk_db *db, enum db_stmt id, int64_t bound, int64
 /* The id of the newest row beyond the max_rows newest: 0 found, 1 none. */
 static int nth_newest_id(struct gk_db *db, int64_t max_rows, int64_t *id)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_AUDIT_NTH_NEWEST];
+	sqlite3_stmt *stmt = db_stmt(db, ST_AUDIT_NTH_NEWEST);
+	if (!stmt)
+		return -1;
 	int rc = sqlite3_bind_int64(stmt, 1, max_rows);
 	int ret = -1;
 
@@ -323,7 +343,9 @@ int db_audit_prune(struct gk_db *db, int64_t older_than_us, int64_t max_rows)
 int64_t db_audit_query(struct gk_db *db, const struct db_audit_filter *f,
 		       int (*fn)(void *ctx, int64_t id, const struct db_audit *a), void *ctx)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_AUDIT_QUERY];
+	sqlite3_stmt *stmt = db_stmt(db, ST_AUDIT_QUERY);
+	if (!stmt)
+		return -1;
 	int64_t n = 0;
 	int rc = sqlite3_bind_int64(stmt, 1, f->after_id);
 

@@ -35,7 +35,9 @@ static bool column_blob(sqlite3_stmt *stmt, int col, unsigned char *out, int len
 int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *refreshed_at_us,
 		    char fingerprint[DB_TRUST_FINGERPRINT_MAX])
 {
-	sqlite3_stmt *get = db->stmt[ST_TRUST_SOURCE_GET], *add = db->stmt[ST_TRUST_SOURCE_ADD];
+	sqlite3_stmt *get = db_stmt(db, ST_TRUST_SOURCE_GET), *add = db_stmt(db, ST_TRUST_SOURCE_ADD);
+	if (!get || !add)
+		return -1;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int rc = sqlite3_bind_text(get, 1, name, -1, SQLITE_STATIC);
@@ -63,7 +65,9 @@ int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *re
 int db_trust_source_refreshed(struct gk_db *db, int64_t id, int64_t at_us,
 			      const char *fingerprint)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_TRUST_SOURCE_REFRESHED];
+	sqlite3_stmt *stmt = db_stmt(db, ST_TRUST_SOURCE_REFRESHED);
+	if (!stmt)
+		return -1;
 	int rc = sqlite3_bind_int64(stmt, 1, id);
 
 	rc = rc ? rc : sqlite3_bind_int64(stmt, 2, at_us);
@@ -74,7 +78,9 @@ int db_trust_source_refreshed(struct gk_db *db, int64_t id, int64_t at_us,
 int db_trust_pkg_foreach(struct gk_db *db, int64_t source,
 			 int (*fn)(void *ctx, const struct db_trust_pkg *p), void *ctx)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_TRUST_PKG_ALL];
+	sqlite3_stmt *stmt = db_stmt(db, ST_TRUST_PKG_ALL);
+	if (!stmt)
+		return -1;
 	struct db_trust_pkg p;
 	int rc, ret = 0;
 
@@ -103,7 +109,9 @@ int db_trust_pkg_foreach(struct gk_db *db, int64_t source,
 
 int db_trust_pkg_put(struct gk_db *db, int64_t source, const struct db_trust_pkg *p)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_TRUST_PKG_PUT];
+	sqlite3_stmt *stmt = db_stmt(db, ST_TRUST_PKG_PUT);
+	if (!stmt)
+		return -1;
 	int rc = sqlite3_bind_int64(stmt, 1, source);
 
 	rc = rc ? rc : sqlite3_bind_text(stmt, 2, p->stem, -1, SQLITE_STATIC);
@@ -120,7 +128,9 @@ int db_trust_pkg_put(struct gk_db *db, int64_t source, const struct db_trust_pkg
 static int by_stem(struct gk_db *db, enum db_stmt id, int64_t source, const char *stem,
 		   const char *what)
 {
-	sqlite3_stmt *stmt = db->stmt[id];
+	sqlite3_stmt *stmt = db_stmt(db, id);
+	if (!stmt)
+		return -1;
 	int rc = sqlite3_bind_int64(stmt, 1, source);
 
 	rc = rc ? rc : sqlite3_bind_text(stmt, 2, stem, -1, SQLITE_STATIC);
@@ -142,7 +152,9 @@ int db_trust_pkg_delete(struct gk_db *db, int64_t source, const char *stem)
 int db_trust_file_add(struct gk_db *db, int64_t source, const char *stem, const char *path,
 		      const unsigned char *md5)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_TRUST_FILE_ADD];
+	sqlite3_stmt *stmt = db_stmt(db, ST_TRUST_FILE_ADD);
+	if (!stmt)
+		return -1;
 	int rc = sqlite3_bind_int64(stmt, 1, source);
 
 	rc = rc ? rc : sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
@@ -155,10 +167,12 @@ int db_trust_file_add(struct gk_db *db, int64_t source, const char *stem, const 
 int db_trust_lookup(struct gk_db *db, int64_t source, const char *path,
 		    struct db_trust_hit *hits, size_t max, size_t *n)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_TRUST_LOOKUP];
+	*n = 0;
+	sqlite3_stmt *stmt = db_stmt(db, ST_TRUST_LOOKUP);
+	if (!stmt)
+		return -1;
 	int rc = sqlite3_bind_int64(stmt, 1, source);
 
-	*n = 0;
 	rc = rc ? rc : sqlite3_bind_text(stmt, 2, path, -1, SQLITE_STATIC);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		rc = SQLITE_OK;
@@ -176,7 +190,9 @@ int db_trust_lookup(struct gk_db *db, int64_t source, const char *path,
 int db_trust_paths_foreach(struct gk_db *db, int64_t source,
 			   int (*fn)(void *ctx, const char *path), void *ctx)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_TRUST_PATHS];
+	sqlite3_stmt *stmt = db_stmt(db, ST_TRUST_PATHS);
+	if (!stmt)
+		return -1;
 	int rc, ret = 0;
 
 	if (sqlite3_stmt_busy(stmt))
@@ -196,7 +212,9 @@ int db_trust_paths_foreach(struct gk_db *db, int64_t source,
 
 int db_trust_totals(struct gk_db *db, int64_t source, struct db_trust_totals *out)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_TRUST_TOTALS];
+	sqlite3_stmt *stmt = db_stmt(db, ST_TRUST_TOTALS);
+	if (!stmt)
+		return -1;
 	int rc = sqlite3_bind_int64(stmt, 1, source);
 
 	rc = rc ? rc : sqlite3_step(stmt);
@@ -223,7 +241,9 @@ static int bind_key(sqlite3_stmt *stmt, const char *fs, uint64_t ino, int64_t ct
 int db_digest_get(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_ns, int64_t size,
 		  unsigned char sha[GK_SHA256_LEN], unsigned char md5[GK_MD5_LEN], bool *has_md5)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_DIGEST_GET];
+	sqlite3_stmt *stmt = db_stmt(db, ST_DIGEST_GET);
+	if (!stmt)
+		return -1;
 	int rc = bind_key(stmt, fs, ino, ctime_ns, size), ret = -1;
 
 	rc = rc ? rc : sqlite3_step(stmt);
@@ -242,7 +262,9 @@ int db_digest_get(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_
 int db_digest_put(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_ns, int64_t size,
 		  const unsigned char sha[GK_SHA256_LEN], const unsigned char *md5)
 {
-	sqlite3_stmt *stmt = db->stmt[ST_DIGEST_PUT];
+	sqlite3_stmt *stmt = db_stmt(db, ST_DIGEST_PUT);
+	if (!stmt)
+		return -1;
 	int rc = bind_key(stmt, fs, ino, ctime_ns, size);
 
 	rc = rc ? rc : sqlite3_bind_blob(stmt, 5, sha, GK_SHA256_LEN, SQLITE_STATIC);
