@@ -35,8 +35,8 @@ static bool column_blob(sqlite3_stmt *stmt, int col, unsigned char *out, int len
 int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *refreshed_at_us,
 		    char fingerprint[DB_TRUST_FINGERPRINT_MAX])
 {
-	sqlite3_stmt *get = db_stmt(db, ST_TRUST_SOURCE_GET), *add = db_stmt(db, ST_TRUST_SOURCE_ADD);
-	if (!get || !add)
+	sqlite3_stmt *get = db_stmt(db, ST_TRUST_SOURCE_GET), *add;
+	if (!get)
 		return -1;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -55,6 +55,8 @@ int db_trust_source(struct gk_db *db, const char *name, int64_t *id, int64_t *re
 		db_stmt_done(get);
 		if (rc != SQLITE_DONE)
 			return db_fail(db, "trust source: get");
+		if (!(add = db_stmt(db, ST_TRUST_SOURCE_ADD)))
+			return -1;
 		if (finish(db, add, sqlite3_bind_text(add, 1, name, -1, SQLITE_STATIC),
 			   "trust source: add"))
 			return -1;

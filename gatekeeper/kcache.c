@@ -58,6 +58,18 @@ static struct kcache_bpf *bpf_of(const struct kcache *kc)
 	return __atomic_load_n(&kc->bpf, __ATOMIC_ACQUIRE);
 }
 
+/* Load and attach the programs; why gets attached, or the reason they
+ * are not. */
+static struct kcache_bpf *load_programs(char *why, size_t whylen, const char *attached)
+{
+	char reason[200];
+	struct kcache_bpf *kb = kcache_bpf_open(reason, sizeof(reason));
+	snprintf(why, whylen, "%s", kb ? attached : reason);
+	if (!kb)
+		malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
+	return kb;
+}
+
 struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcache_bpf_when when)
 {
 	struct kcache *kc = calloc(1, sizeof(*kc));
@@ -87,17 +99,11 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcach
 				       "fanotify mode until they are attached" : why);
 		return kc;
 	}
-	kc->bpf = kcache_bpf_open(why, sizeof(why));
+	kc->bpf = load_programs(kc->why, sizeof(kc->why), "BPF LSM programs attached");
 	if (kc->bpf) {
 		leases_free(kc->leases);
 		kc->leases = NULL;
 	}
-	if (kc->bpf) {
-		snprintf(kc->why, sizeof(kc->why), "BPF LSM programs attached");
-		return kc;
-	}
-	snprintf(kc->why, sizeof(kc->why), "%s", why);
-	malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
 	return kc;
 }
 
@@ -111,13 +117,8 @@ static void *load_bpf(void *arg)
 	struct kcache *kc = arg;
 	pthread_setname_np(pthread_self(), "gk-bpf-load");
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-	char why[200];
-	kc->loaded = kcache_bpf_open(why, sizeof(why));
-	if (kc->loaded)
-		snprintf(kc->later_why, sizeof(kc->later_why),
-			 "BPF LSM programs attached (after ready)");
-	else
-		snprintf(kc->later_why, sizeof(kc->later_why), "%s", why);
+	kc->loaded = load_programs(kc->later_why, sizeof(kc->later_why),
+				   "BPF LSM programs attached (after ready)");
 	uint64_t one = 1;
 	ssize_t n = write(kc->loaded_fd, &one, sizeof(one));
 	(void)n;   /* one write to a fresh eventfd cannot fail */
@@ -129,9 +130,10 @@ int kcache_load_bpf_later(struct kcache *kc)
 	if (!kcache_bpf_loading(kc) || kc->loader_started)
 		return -1;
 	kc->loaded_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (kc->loaded_fd < 0 || pthread_create(&kc->loader, NULL, load_bpf, kc) != 0) {
+	int err = kc->loaded_fd < 0 ? errno : pthread_create(&kc->loader, NULL, load_bpf, kc);
+	if (err) {
 		snprintf(kc->later_why, sizeof(kc->later_why),
-			 "cannot start the BPF load: %s", strerror(errno));
+			 "cannot start the BPF load: %s", strerror(err));
 		__atomic_store_n(&kc->why_now, kc->later_why, __ATOMIC_RELEASE);
 		__atomic_store_n(&kc->loading, false, __ATOMIC_RELEASE);
 		if (kc->loaded_fd >= 0)
@@ -166,10 +168,8 @@ bool kcache_adopt_bpf(struct kcache *kc)
 	__atomic_store_n(&kc->why_now, kc->later_why, __ATOMIC_RELEASE);
 	__atomic_store_n(&kc->loading, false, __ATOMIC_RELEASE);
 	pthread_rwlock_unlock(&kc->group_lock);
-	if (!kb) {
-		malloc_trim(0);   /* the failed load parsed the kernel's BTF: give that memory back */
+	if (!kb)
 		return false;
-	}
 	/* What fanotify mode cached has no entry in the map: its ignore marks
 	 * would answer execs the programs never see, guarded by leases that
 	 * bpf mode no longer takes. Drop both; they refill on the next miss. */
@@ -243,7 +243,6 @@ bool kcache_bpf_loading(const struct kcache *kc)
 {
 	return __atomic_load_n(&kc->loading, __ATOMIC_ACQUIRE);
 }
-
 
 /* fanotify mode, enforce, leases on: caller holds group_lock. */
 static bool leases_in_use(const struct kcache *kc)

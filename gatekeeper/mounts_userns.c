@@ -63,9 +63,11 @@ void mounts_unmarked_apply(struct gk_daemon *d)
 	bool enforce, deny = unmarked_wanted(d, &enforce);
 	bool live = kcache_set_unmarked(d->kc, deny && enforce);
 	atomic_store(&d->unmarked_in_kernel, deny && enforce && live);
-	if (deny && enforce && !live && kcache_bpf_loading(d->kc))
+	if (!deny || !enforce || live)
+		return;
+	if (kcache_bpf_loading(d->kc))
 		log_msg(GK_LOG_INFO, "unmarked_filesystems=deny enforced=no until=bpf_loaded");
-	else if (deny && enforce && !live)
+	else
 		log_msg(GK_LOG_WARN, "warning=\"unmarked_filesystems: deny is not enforced: it needs "
 			"kernel mode bpf (now %s)\"", kcache_mode(d->kc));
 }

@@ -133,7 +133,6 @@ static void walk(struct gk_prejudge *pj)
 	struct path_list paths = { 0 };
 	uint64_t programs = 0;
 	int64_t began = gk_mono_us();
-	atomic_store(&pj->walking, true);
 	if (walk_interrupted(pj))
 		goto out;
 	if (trust_foreach_path(d->trust, add_path, &paths) != 0) {
@@ -186,6 +185,7 @@ static void *walker_main(void *arg)
 		log_msg(GK_LOG_INFO, "prejudge_priority error=\"%s\"", strerror(errno));
 	pthread_mutex_lock(&pj->lock);
 	while (wait_for_request(pj)) {
+		/* walking before due is cleared: status never reads "waiting" between */
 		atomic_store(&pj->walking, true);
 		atomic_store(&pj->due, false);
 		pthread_mutex_unlock(&pj->lock);
