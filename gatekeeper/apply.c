@@ -140,7 +140,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	prejudge_flush(d);
 	if (fresh)
 		reader_kick(d->reader);   /* off the old group's read, onto both */
-	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, p->sha256_hex,
+	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, policy_sha256_hex(p),
 		gk_mode_name(p->mode));
 	policy_free(old);
 	scan_set_put(old_scanners);

@@ -89,7 +89,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 		r->a.sha256 = r->sha;
 	}
 	pthread_rwlock_rdlock(&d->policy_lock);
-	memcpy(r->policy_sha, d->policy->sha256_hex, sizeof(r->policy_sha));
+	memcpy(r->policy_sha, policy_sha256_hex(d->policy), sizeof(r->policy_sha));
 	r->log_line = d->policy->audit.log_allows || a->verdict == GK_VERDICT_DENY || a->would_deny;
 	pthread_rwlock_unlock(&d->policy_lock);
 	r->a.exe = r->exe;
@@ -348,7 +348,7 @@ int audit_start(struct gk_daemon *d)
 	gk_cond_init_monotonic(&w->cond);
 	gk_cond_init_monotonic(&w->stored_cond);
 	w->d = d;
-	w->db = db_open(d->opt.db_path, err, sizeof(err));
+	w->db = db_open_another(d->db, err, sizeof(err));
 	if (!w->db) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		goto fail;

@@ -195,7 +195,7 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	proto_str(reply, "libraries", strcmp(kcache_mode(d->kc), "bpf") ? LIBS_FANOTIFY : LIBS_BPF);
 	proto_str(reply, "scripts", SCRIPTS);
 	proto_str(reply, "policy", d->policy->name);
-	proto_str(reply, "policy_sha256", d->policy->sha256_hex);
+	proto_str(reply, "policy_sha256", policy_sha256_hex(d->policy));
 	scan_set_report(d->scanners, reply);
 	pthread_rwlock_unlock(&d->policy_lock);
 	status_counters(d, reply);
@@ -243,7 +243,7 @@ static void cmd_policy_show(struct gk_daemon *d, struct proto_buf *reply)
 	pthread_rwlock_rdlock(&d->policy_lock);
 	format_time(d->policy_applied_us, when, sizeof(when));
 	proto_str(reply, "policy", d->policy->name);
-	proto_str(reply, "sha256", d->policy->sha256_hex);
+	proto_str(reply, "sha256", policy_sha256_hex(d->policy));
 	proto_str(reply, "applied", when);
 	proto_str(reply, "text", d->policy->text);
 	pthread_rwlock_unlock(&d->policy_lock);

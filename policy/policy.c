@@ -421,6 +421,7 @@ static struct gk_policy *policy_new(const char *name, const char *text, size_t l
 
 	if (!p)
 		return NULL;
+	pthread_mutex_init(&p->sha256_lock, NULL);
 	p->name = strdup(name);
 	p->text = malloc(len + 1);
 	if (!p->name || !p->text) {
@@ -430,7 +431,6 @@ static struct gk_policy *policy_new(const char *name, const char *text, size_t l
 	memcpy(p->text, text, len);
 	p->text[len] = '\0';
 	p->text_len = len;
-	digest_hex(text, len, p->sha256_hex);
 	p->mode = GK_MODE_MONITOR;
 	p->default_verdict = GK_VERDICT_ALLOW;
 	p->on_error = GK_VERDICT_ALLOW;
@@ -534,5 +534,19 @@ void policy_free(struct gk_policy *policy)
 	free(policy->metrics.textfile);
 	free(policy->text);
 	free(policy->name);
+	pthread_mutex_destroy(&policy->sha256_lock);
 	free(policy);
+}
+
+const char *policy_sha256_hex(struct gk_policy *policy)
+{
+	if (atomic_load(&policy->sha256_done))
+		return policy->sha256_hex;
+	pthread_mutex_lock(&policy->sha256_lock);
+	if (!atomic_load(&policy->sha256_done)) {
+		digest_hex(policy->text, policy->text_len, policy->sha256_hex);
+		atomic_store(&policy->sha256_done, true);
+	}
+	pthread_mutex_unlock(&policy->sha256_lock);
+	return policy->sha256_hex;
 }

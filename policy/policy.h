@@ -3,6 +3,8 @@
 #ifndef GK_POLICY_H
 #define GK_POLICY_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -143,7 +145,12 @@ struct gk_policy {
 	char *name;              /* the file it came from (as given) */
 	char *text;              /* the source text, NUL-terminated, for `policy show` */
 	size_t text_len;
-	char sha256_hex[GK_SHA256_HEX_LEN + 1]; /* of text */
+	/* Of text, computed at the first policy_sha256_hex(): OpenSSL's first
+	 * use loads its providers, which a daemon starting at boot need not
+	 * wait for. */
+	char sha256_hex[GK_SHA256_HEX_LEN + 1];
+	atomic_bool sha256_done;
+	pthread_mutex_t sha256_lock;
 
 	enum gk_mode mode;
 	char **watch;            /* absolute, normalised (no trailing '/', no . or ..) */
@@ -197,6 +204,9 @@ struct gk_policy *policy_load(const char *path, struct gk_policy_errors *errs);
 /* The same through an already open fd (the control socket passes one). */
 struct gk_policy *policy_load_fd(int fd, const char *name, struct gk_policy_errors *errs);
 void policy_free(struct gk_policy *policy);
+/* The SHA-256 of the policy's text, in hex ("" if OpenSSL failed); safe
+ * from any thread that holds the policy. */
+const char *policy_sha256_hex(struct gk_policy *policy);
 
 /* What the trust sources (policy `trust:`) say about one file. */
 enum gk_trust_match {

@@ -16,7 +16,7 @@ static int policy_check(const char *file, bool json)
 		printf("{\"ok\":%s,\"file\":", p ? "true" : "false");
 		json_string(stdout, file);
 		if (p) {
-			printf(",\"sha256\":\"%s\"}\n", p->sha256_hex);
+			printf(",\"sha256\":\"%s\"}\n", policy_sha256_hex(p));
 		} else {
 			printf(",\"code\":%d,\"error\":", EXIT_USAGE);
 			json_string(stdout, errs.msg[0]);
@@ -38,7 +38,7 @@ static int policy_check(const char *file, bool json)
 			fprintf(stderr, "%s: %zu more errors not shown\n", file, errs.count - GK_POLICY_MAX_ERRORS);
 		return EXIT_USAGE;
 	}
-	printf("%s: ok (sha256 %s)\n", file, p->sha256_hex);
+	printf("%s: ok (sha256 %s)\n", file, policy_sha256_hex(p));
 	policy_free(p);
 	return EXIT_OK;
 }
