@@ -125,13 +125,15 @@ static int index_db(const char *admin, const char *db)
 		return 1;
 	}
 	t0 = now_ms();
-	t = trust_open(p, db, err, sizeof(err));
+	struct gk_db *store = db_open(db, err, sizeof(err));
+	t = store ? trust_open(p, store, err, sizeof(err)) : NULL;
 	if (!t) {
 		fprintf(stderr, "trust_bench: %s\n", err);
 		return 1;
 	}
 	printf("{\"open_ms\": %.1f, \"rss_delta_kb\": %ld}\n", now_ms() - t0, rss_kb() - rss0);
 	trust_close(t);
+	db_close(store);
 	policy_free(p);
 	return 0;
 }

@@ -224,9 +224,11 @@ sqlite3_stmt *db_stmt(struct gk_db *db, enum db_stmt id)
 	return db->stmt[id];
 }
 
-static int connect_file(struct gk_db *db, char *err, size_t errlen)
+/* The connection, writable, and the file it opened (by device and inode). */
+static int connect_only(struct gk_db *db, char *err, size_t errlen)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+	struct stat st;
 
 	if (sqlite3_open_v2(db->path, &db->conn, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", db->path,
@@ -237,7 +239,20 @@ static int connect_file(struct gk_db *db, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot open for writing", db->path);
 		return -1;
 	}
+	if (stat(db->path, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", db->path, strerror(errno));
+		return -1;
+	}
+	db->dev = st.st_dev;
+	db->ino = st.st_ino;
 	sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+	return 0;
+}
+
+static int connect_file(struct gk_db *db, char *err, size_t errlen)
+{
+	if (connect_only(db, err, errlen) != 0)
+		return -1;
 	/* Inspect before anything writes: a refused file stays as it was. */
 	if (db_schema_inspect(db->conn, db->path, err, errlen) != 0)
 		return -1;
@@ -266,6 +281,30 @@ struct gk_db *db_open(const char *path, char *err, size_t errlen)
 	}
 	if (connect_file(db, err, errlen) != 0)
 		goto fail;
+	return db;
+fail:
+	db_close(db);
+	return NULL;
+}
+
+struct gk_db *db_open_another(const struct gk_db *checked, char *err, size_t errlen)
+{
+	struct gk_db *db = calloc(1, sizeof(*db));
+
+	if (db == NULL || (db->path = strdup(checked->path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", checked->path);
+		goto fail;
+	}
+	if (connect_only(db, err, errlen) != 0)
+		goto fail;
+	if (db->dev != checked->dev || db->ino != checked->ino) {
+		snprintf(err, errlen, "%s: replaced since it was opened and checked", db->path);
+		goto fail;
+	}
+	if (configure(db) != 0) {
+		snprintf(err, errlen, "%s", db->errmsg);
+		goto fail;
+	}
 	return db;
 fail:
 	db_close(db);

@@ -19,6 +19,13 @@ struct gk_db;
  * NULL and writes "PATH: reason" into err. A file whose schema is newer than
  * this program knows is refused, never modified. */
 struct gk_db *db_open(const char *path, char *err, size_t errlen);
+/* Another connection to the store that `checked` opened. That open
+ * inspected and migrated the file, so this one only sets itself up: each
+ * inspection reads the whole schema, and a daemon holds several
+ * connections (at boot under an emulator, each read is tens of ms).
+ * Refused, like db_open, if the path no longer names the file `checked`
+ * inspected. `checked` is only read: any thread may pass it. */
+struct gk_db *db_open_another(const struct gk_db *checked, char *err, size_t errlen);
 void db_close(struct gk_db *db);
 /* Is the file at path damaged (not a database, or failing SQLite's
  * quick_check)? 1 damaged, 0 sound or absent, -1 could not tell (err says

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "db/db.h"
 
@@ -47,6 +48,8 @@ enum db_stmt {
 struct gk_db {
 	sqlite3 *conn;
 	char *path;
+	dev_t dev;                  /* the file opened, as inspected */
+	ino_t ino;
 	sqlite3_stmt *stmt[ST_COUNT];
 	char errmsg[768];
 };

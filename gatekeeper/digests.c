@@ -39,7 +39,7 @@ struct digests {
 	struct digests_stats stats;
 };
 
-struct digests *digests_open(const char *db_path, char *err, size_t errlen)
+struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen)
 {
 	struct digests *g = calloc(1, sizeof(*g));
 
@@ -47,7 +47,7 @@ struct digests *digests_open(const char *db_path, char *err, size_t errlen)
 		snprintf(err, errlen, "digests: %s", strerror(errno));
 		return NULL;
 	}
-	if (!(g->db = db_open(db_path, err, errlen))) {
+	if (!(g->db = db_open_another(store, err, errlen))) {
 		free(g);
 		return NULL;
 	}

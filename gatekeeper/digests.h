@@ -29,10 +29,11 @@
 
 struct digests;
 
-/* A store of digests in the database at db_path (its own connection); NULL
- * and err on failure. Every call below takes a NULL store too: digests are
- * then computed, never stored. */
-struct digests *digests_open(const char *db_path, char *err, size_t errlen);
+/* A store of digests in the database that `store` opened and checked (on
+ * a connection of its own: `store` may close first); NULL and err on
+ * failure. Every call below takes a NULL struct digests too: digests
+ * are then computed, never stored. */
+struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen);
 void digests_close(struct digests *g);   /* NULL-safe */
 
 /* The digests of the file behind fd whose identity (taken before) is id:

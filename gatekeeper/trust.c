@@ -17,7 +17,8 @@
 #define MAX_HITS 8
 #define MAX_NAMES 2
 
-struct trust *trust_open(const struct gk_policy *p, const char *db_path, char *err, size_t errlen)
+struct trust *trust_open(const struct gk_policy *p, const struct gk_db *store, char *err,
+			 size_t errlen)
 {
 	struct trust *t;
 
@@ -34,12 +35,13 @@ struct trust *trust_open(const struct gk_policy *p, const char *db_path, char *e
 	pthread_mutex_init(&t->refresh_lock, NULL);
 	t->root = strdup(p->trust[0].root);
 	t->admindir = strdup(p->trust[0].admindir);
-	t->db_path = strdup(db_path);
-	if (!t->root || !t->admindir || !t->db_path) {
+	t->store = store;
+	if (!t->root || !t->admindir) {
 		snprintf(err, errlen, "trust: out of memory");
 		goto fail;
 	}
-	if (!(t->wdb = db_open(db_path, err, errlen)) || !(t->rdb = db_open(db_path, err, errlen)))
+	if (!(t->wdb = db_open_another(store, err, errlen)) ||
+	    !(t->rdb = db_open_another(store, err, errlen)))
 		goto fail;
 	if (db_trust_source(t->wdb, t->admindir, &t->source_id, NULL, NULL) < 0) {
 		snprintf(err, errlen, "%s", db_errmsg(t->wdb));
@@ -73,7 +75,6 @@ void trust_close(struct trust *t)
 	pthread_mutex_destroy(&t->refresh_lock);
 	free(t->root);
 	free(t->admindir);
-	free(t->db_path);
 	free(t);
 }
 
@@ -99,7 +100,7 @@ int trust_foreach_path(struct trust *t, int (*fn)(void *ctx, const char *path), 
 	struct path_walk w = { .root = strcmp(t->root, "/") ? t->root : "", .fn = fn, .ctx = ctx };
 	/* A connection of its own: a walk of thousands of rows must not hold
 	 * the lookups' connection (and lock) that execs wait on. */
-	struct gk_db *db = db_open(t->db_path, err, sizeof(err));
+	struct gk_db *db = db_open_another(t->store, err, sizeof(err));
 
 	if (!db) {
 		log_msg(GK_LOG_ERR, "error=\"trust: %s\"", err);
@@ -334,9 +335,9 @@ int trust_daemon_start(struct gk_daemon *d, char *err, size_t errlen)
 {
 	int64_t began = gk_mono_us();
 
-	if (!(d->digests = digests_open(d->opt.db_path, err, errlen)))
+	if (!(d->digests = digests_open(d->db, err, errlen)))
 		return -1;
-	d->trust = trust_open(d->policy, d->opt.db_path, err, errlen);
+	d->trust = trust_open(d->policy, d->db, err, errlen);
 	if (!d->trust && err[0])
 		return -1;
 	trust_on_change(d->trust, flush_kernel_cache, d);

@@ -24,8 +24,12 @@ struct trust_result {
 
 /* NULL with err empty when the policy has no trust source; NULL with err
  * filled when the index cannot be opened or dpkg's database not read. The
- * first refresh runs here (cold: reads every list; warm: stats them). */
-struct trust *trust_open(const struct gk_policy *p, const char *db_path, char *err, size_t errlen);
+ * first refresh runs here (cold: reads every list; warm: stats them). The
+ * index lives in the database that `store` opened and checked; the trust
+ * opens its connections from it, also later (a walk), so `store` must
+ * outlive it. */
+struct trust *trust_open(const struct gk_policy *p, const struct gk_db *store, char *err,
+			 size_t errlen);
 void trust_close(struct trust *t);
 /* Called (from the follower thread or a miss) after a refresh changed what
  * is trusted, so that cached allows of files no longer trusted go. */

@@ -15,7 +15,7 @@
 struct trust {
 	char *root;                 /* dpkg --root: "/" or a directory */
 	char *admindir;
-	char *db_path;              /* the store: trust_foreach_path opens its own connection */
+	const struct gk_db *store;  /* the daemon's, checked: trust_foreach_path opens its own connection */
 	int64_t source_id;
 	size_t txn_rows;            /* rows written in the refresh's open transaction */
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -36,6 +37,9 @@ static int setup(void **state)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/gk.db", f->dir);
 	f->d.opt.db_path = f->path;
+	char err[256];
+	if (!(f->d.db = db_open(f->path, err, sizeof(err))))   /* the daemon's, checked */
+		return -1;
 	f->d.policy = policy_parse("test.yaml", text, sizeof(text) - 1, &errs);
 	if (!f->d.policy)
 		return -1;
@@ -50,6 +54,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	char cmd[160];
 	policy_free(f->d.policy);
+	db_close(f->d.db);
 	pthread_rwlock_destroy(&f->d.policy_lock);
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", f->dir);
 	if (system(cmd) != 0)
@@ -91,14 +96,21 @@ static void test_stop_without_start(void **state)
 static void test_failed_start_leaves_nothing(void **state)
 {
 	struct fx *f = *state;
-	char bad[200];
-	snprintf(bad, sizeof(bad), "%s/no/such/dir/gk.db", f->dir);
-	f->d.opt.db_path = bad;
+	char gone[200], cmd[240], err[256];
+	snprintf(gone, sizeof(gone), "%s/gone", f->dir);
+	assert_int_equal(mkdir(gone, 0700), 0);
+	snprintf(gone, sizeof(gone), "%s/gone/gk.db", f->dir);
+	struct gk_db *store = db_open(gone, err, sizeof(err)), *kept = f->d.db;
+	assert_non_null(store);
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s/gone'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	f->d.db = store;          /* its file is gone: no second connection to it */
 	assert_int_equal(audit_start(&f->d), -1);
 	assert_null(f->d.audit);
 	audit_stop(&f->d);
 	audit_stop(&f->d);
-	f->d.opt.db_path = f->path;
+	f->d.db = kept;
+	db_close(store);
 }
 
 static void test_start_stop_start(void **state)

@@ -221,6 +221,31 @@ static bool exists(const char *dir, const char *name)
 
 /* A store closed cleanly and unchanged since is trusted without reading it,
  * once: the mark is used up. */
+/* A second connection shares what the first one checked and writes; a
+ * path that names another file by then is refused, naming the path. */
+static void test_another_connection(void **state)
+{
+	struct fixture *fx = *state;
+	struct gk_db *db = open_ok(fx);
+	struct gk_db *more = db_open_another(db, fx->err, sizeof(fx->err));
+	char other[200];
+
+	assert_non_null(more);
+	assert_int_equal(db_audit_add(more, &(struct db_audit){ .pid = 7 }), 0);
+	assert_int_equal(db_audit_count(db), 1);
+	db_close(more);
+
+	snprintf(other, sizeof(other), "%s.other", fx->path);
+	struct gk_db *second = db_open(other, fx->err, sizeof(fx->err));
+	assert_non_null(second);
+	db_close(second);
+	assert_int_equal(rename(other, fx->path), 0);
+	assert_null(db_open_another(db, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, fx->path));
+	assert_non_null(strstr(fx->err, "replaced since it was opened"));
+	db_close(db);
+}
+
 static void test_clean_mark_skips_the_check_once(void **state)
 {
 	struct fixture *fx = *state;
@@ -273,6 +298,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unusable_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_existing_file_is_initialised, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_another_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_mark_skips_the_check_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_mark_void_once_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_mark_refused_while_open, setup, teardown),

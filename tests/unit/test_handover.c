@@ -23,6 +23,7 @@
 
 struct fx {
 	char dir[64], db[96], path[96];
+	struct gk_db *checked;
 	struct digests *store;
 	struct hash_cache *hc;
 	atomic_bool guard_stands;
@@ -128,7 +129,9 @@ static int setup(void **state)
 		return -1;
 	snprintf(fx->db, sizeof(fx->db), "%s/gk.db", fx->dir);
 	snprintf(fx->path, sizeof(fx->path), "%s/big", fx->dir);
-	fx->store = digests_open(fx->db, err, sizeof(err));
+	if (!(fx->checked = db_open(fx->db, err, sizeof(err))))
+		return -1;
+	fx->store = digests_open(fx->checked, err, sizeof(err));
 	fx->hc = hash_cache_new();
 	if (!fx->store || !fx->hc)
 		return -1;
@@ -144,6 +147,7 @@ static int teardown(void **state)
 	char cmd[128];
 	hash_cache_free(fx->hc);
 	digests_close(fx->store);
+	db_close(fx->checked);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
 	if (system(cmd) != 0)
 		return -1;

@@ -25,6 +25,7 @@
 
 struct fx {
 	char dir[64], admin[128], root[128], db[128];
+	struct gk_db *checked;   /* the daemon's first connection, which checks the file */
 };
 
 static void put(const struct fx *fx, const char *rel, const char *text)
@@ -61,6 +62,7 @@ static void mkdirs(const struct fx *fx, const char *rel)
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
+	char err[256];
 
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/gk-trust-unit.XXXXXX");
 	if (!mkdtemp(fx->dir))
@@ -72,7 +74,7 @@ static int setup(void **state)
 	mkdirs(fx, "admin/updates");
 	mkdirs(fx, "root/usr/bin");
 	*state = fx;
-	return 0;
+	return (fx->checked = db_open(fx->db, err, sizeof(err))) ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -80,11 +82,10 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 	char cmd[128];
 
+	db_close(fx->checked);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
-		return -1;
 	free(fx);
-	return 0;
+	return system(cmd) != 0 ? -1 : 0;
 }
 
 static const char status_text[] =
@@ -235,14 +236,13 @@ static struct trust *open_trust(const struct fx *fx)
 	char yaml[1024], err[512];
 	struct gk_policy_errors errs;
 	struct gk_policy *p;
-	struct trust *t;
 
 	snprintf(yaml, sizeof(yaml), "mode: enforce\nwatch: [%s]\ndefault: deny\n"
 		 "trust: [{dpkg: {root: %s, admindir: %s}}]\n", fx->root, fx->root, fx->admin);
 	p = policy_parse("t.yaml", yaml, strlen(yaml), &errs);
 	if (!p)
 		fail_msg("%s", errs.msg[0]);
-	t = trust_open(p, fx->db, err, sizeof(err));
+	struct trust *t = trust_open(p, fx->checked, err, sizeof(err));
 	if (!t)
 		fail_msg("trust_open: %s", err);
 	policy_free(p);
@@ -463,7 +463,7 @@ static void digest_store(void **state)
 	struct digests_stats before, after;
 	struct file_id id;
 	int fd;
-	struct digests *g = digests_open(fx->db, err, sizeof(err));
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
 
 	assert_non_null(g);
 	put(fx, "root/usr/bin/loose", "content one\n");
@@ -563,7 +563,7 @@ static void digest_store_reopened(void **state)
 	digests_get_stats(NULL, &st);
 	assert_int_equal(st.hits + st.misses + st.stored, 0);
 	for (int round = 0; round < 2; round++) {
-		struct digests *g = digests_open(fx->db, err, sizeof(err));
+		struct digests *g = digests_open(fx->checked, err, sizeof(err));
 		assert_non_null(g);
 		assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
 		assert_memory_equal(sha, sha2, sizeof(sha));
