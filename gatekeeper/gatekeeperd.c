@@ -295,6 +295,17 @@ static int signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
+/* --bpf-after-ready: the load's eventfd, or -1 (none pending, or it could
+ * not start: then the walk, which waits for the load, is asked for now). */
+static int load_bpf_later(struct gk_daemon *d)
+{
+	bool pending = kcache_bpf_loading(d->kc);
+	int loaded_fd = kcache_load_bpf_later(d->kc);
+	if (pending && loaded_fd < 0)
+		prejudge_flush(d);
+	return loaded_fd;
+}
+
 static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loaded_fd)
 {
 	char err[512];
@@ -372,7 +383,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 	signal_ready(ready_fd, 0);
 	svc_ready(d);
 	end_start_boost(d);
-	*bpf_loaded_fd = kcache_load_bpf_later(d->kc);
+	*bpf_loaded_fd = load_bpf_later(d);
 	return 0;
 }
 

@@ -185,6 +185,12 @@ static void *walker_main(void *arg)
 		log_msg(GK_LOG_INFO, "prejudge_priority error=\"%s\"", strerror(errno));
 	pthread_mutex_lock(&pj->lock);
 	while (wait_for_request(pj)) {
+		/* --bpf-after-ready: a walk before the switch would cache nothing
+		 * (fanotify mode holds no file open on a guess) and the switch asks
+		 * for one, so this one waits for it, due. At boot it would only take
+		 * CPU from the units that wait for sysinit.target. */
+		if (kcache_bpf_loading(pj->d->kc))
+			continue;
 		/* walking before due is cleared: status never reads "waiting" between */
 		atomic_store(&pj->walking, true);
 		atomic_store(&pj->due, false);

@@ -11,9 +11,10 @@
  * deny would refuse its postinst in the kernel before the daemon could apply
  * dpkg's changes. Nothing is audited: the walk decides nothing an exec asked.
  *
- * The walk runs at start and again after every flush of the kernel cache
- * (a trust change, a policy apply, new signatures, an admin rule), once a
- * burst of flushes has settled. */
+ * The walk runs at start (with --bpf-after-ready, once the load has ended,
+ * loaded or not) and again after every flush of the kernel cache (a trust
+ * change, a policy apply, new signatures, an admin rule), once a burst of
+ * flushes has settled. */
 #ifndef GK_PREJUDGE_H
 #define GK_PREJUDGE_H
 

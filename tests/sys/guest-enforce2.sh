@@ -81,6 +81,9 @@ fi
 cached=$(jnum prejudged_cached)
 expect "it cached the allows of packaged programs in the kernel" "cached: many" \
 	"cached: $([ "${cached:-0}" -ge 100 ] && echo many || echo "${cached:-none} of $(jnum prejudged_programs)")"
+# --bpf-after-ready: the walk waited for the switch; none ran in fanotify
+# mode, where it would cache nothing and take the boot's CPU
+expect "one walk since boot: the one after the switch to bpf" "walks: 1" "walks: $(jnum prejudge_walks)"
 # tsort: packaged (coreutils), run by nothing at boot. A decision entry is
 # written for every exec the daemon judges (log_allows); the unpackaged
 # program's refusal after it is a marker: its entry comes after tsort's.
