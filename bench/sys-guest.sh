@@ -220,11 +220,14 @@ comment "$CFG: units (start-active ms): $(systemctl show -p Id -p InactiveExitTi
 		if (kv[1] == "ActiveEnterTimestampMonotonic") a = kv[2]
 	}
 	if (a > 0) printf "%s %d-%d; ", id, s / 1000, a / 1000 }')"
+# what sysinit.target waited for: systemd's last words before it
+comment "$CFG: before sysinit.target: $(journalctl -q -b -o short-monotonic _PID=1 |
+	grep -B 8 -m 1 'Reached target.*System Initialization' | sed 's/^\[ *\([0-9.]*\)\] [^:]*: /\1 /' | flat)"
 if [ "$CFG" = gk ]; then
 	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*major_faults=[0-9]*' | head -n 1)"
 	comment "gk: bpf mode from: $(journalctl -q -b -u gatekeeperd -o short-monotonic | grep -m 1 kernel_mode_changed | cut -c1-200)"
 	comment "gk status: $(gatekeeper-ctl --json status 2>&1 | flat)"
-	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat | cut -c1-1500)"
+	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat)"
 fi
 if [ "$CFG" = fapo ]; then
 	ld=$(timeout 20 /lib64/ld-linux-x86-64.so.2 /tmp/gkbench-new 2>&1 </dev/null; echo "rc=$?")
