@@ -24,6 +24,8 @@ import statistics
 import sys
 import time
 
+from paired import median_ci
+
 CFGS = ("bare", "gk", "fapo")
 METRICS = (  # key, label, unit
     ("boot_ms", "boot to multi-user.target", "ms"),
@@ -170,8 +172,10 @@ def main():
         for c in ("gk", "fapo"):
             v = boot_by_round[k].get(c)
             if v:
-                print(f"{what}, {c}/bare of the same round: median {statistics.median(v):.2f}x "
-                      f"over {len(v)} rounds (min {min(v):.2f}x, max {max(v):.2f}x)")
+                med, lo, hi = median_ci(v)
+                print(f"{what}, {c}/bare of the same round: median {med:.2f}x "
+                      f"over {len(v)} rounds (min {min(v):.2f}x, max {max(v):.2f}x; "
+                      f"95% interval of the median {lo:.2f}x-{hi:.2f}x)")
     print("boots: " + ", ".join(f"{c} {summary.get(c, {}).get('boots', 0)}" for c in CFGS)
           + "; gk/fapo enforcing in every boot: "
           + ("yes" if not any("did not enforce" in p for p in problems) else "NO"))
