@@ -183,7 +183,11 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	pthread_rwlock_rdlock(&d->policy_lock);
 	proto_str(reply, "mode", gk_mode_name(d->policy->mode));
 	proto_str(reply, "kernel_mode", kcache_mode(d->kc));
-	proto_str(reply, "kernel_mode_why", kcache_why(d->kc));
+	proto_str(reply, "kernel_mode_why",
+		  atomic_load(&d->bpf_waits_for_boot)
+			  ? "BPF LSM programs load once the boot has reached default.target "
+			    "(--bpf-after-ready): fanotify mode until they are attached"
+			  : kcache_why(d->kc));
 	for (size_t i = 0; i < d->policy->n_watch; i++)
 		proto_arr(reply, "watch", d->policy->watch[i]);
 	mounts_report(d->mounts, reply);

@@ -131,6 +131,45 @@ static void on_signatures_swapped(void *ctx, const char *engine)
 	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
 }
 
+/* --bpf-after-ready: the load's eventfd, or -1 (none pending, or it could
+ * not start: then the walk, which waits for the load, is asked for now). */
+static int load_bpf_later(struct gk_daemon *d)
+{
+	bool pending = kcache_bpf_loading(d->kc);
+	int loaded_fd = kcache_load_bpf_later(d->kc);
+	if (pending && loaded_fd < 0)
+		prejudge_flush(d);
+	return loaded_fd;
+}
+
+/* A boot held up by a slow unit still gets the fast path: systemd's own
+ * default start timeout. */
+#define BPF_BOOT_WAIT_MAX_S 90
+
+/* Booted by systemd and still booting, the load waits for the boot's end
+ * (boot_wait.c says why): then -1, and the main loop starts the load when
+ * d->boot_wait's fd turns readable. */
+static int load_bpf_after_boot(struct gk_daemon *d)
+{
+	if (kcache_bpf_loading(d->kc) && (d->boot_wait = svc_boot_wait_start(BPF_BOOT_WAIT_MAX_S))) {
+		atomic_store(&d->bpf_waits_for_boot, true);
+		return -1;
+	}
+	return load_bpf_later(d);
+}
+
+/* The boot's wait is over (or the daemon stops): start the load. */
+static int end_boot_wait(struct gk_daemon *d)
+{
+	char why[256];
+	int64_t waited_ms = 0;
+	svc_boot_wait_end(d->boot_wait, why, sizeof(why), &waited_ms);
+	d->boot_wait = NULL;
+	atomic_store(&d->bpf_waits_for_boot, false);
+	log_msg(GK_LOG_INFO, "bpf_load_start after=\"%s\" waited_ms=%lld", why, (long long)waited_ms);
+	return load_bpf_later(d);
+}
+
 /* --bpf-after-ready: the load has ended. What fanotify mode could not do
  * (fileless and unmarked_filesystems in the kernel) is applied again, and
  * the walk runs again to cache its allows in the map (in fanotify mode it
@@ -148,18 +187,21 @@ static void adopt_bpf(struct gk_daemon *d)
 	svc_ready(d);   /* STATUS= names the kernel mode */
 }
 
-/* Signals, the kernel cache's ring, the end of a BPF load after ready and
- * systemd's watchdog. The fanotify group has a thread of its own (reader.c). */
+/* Signals, the kernel cache's ring, the end of the boot and of a BPF load
+ * after ready, and systemd's watchdog. The fanotify group has a thread of its own (reader.c). */
 static void main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 {
 	for (;;) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = sig_fd, .events = POLLIN },
 			{ .fd = kcache_event_fd(d->kc), .events = POLLIN },
 			{ .fd = bpf_loaded_fd, .events = POLLIN },
+			{ .fd = svc_boot_wait_fd(d->boot_wait), .events = POLLIN },
 		};
-		if (poll(p, 3, svc_poll_timeout_ms(d, -1)) < 0 && errno != EINTR)
+		if (poll(p, 4, svc_poll_timeout_ms(d, -1)) < 0 && errno != EINTR)
 			return;
+		if (p[3].revents & POLLIN)
+			bpf_loaded_fd = end_boot_wait(d);
 		if (p[2].revents & POLLIN) {
 			adopt_bpf(d);
 			bpf_loaded_fd = -1;   /* closed by the adoption */
@@ -295,17 +337,6 @@ static int signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
-/* --bpf-after-ready: the load's eventfd, or -1 (none pending, or it could
- * not start: then the walk, which waits for the load, is asked for now). */
-static int load_bpf_later(struct gk_daemon *d)
-{
-	bool pending = kcache_bpf_loading(d->kc);
-	int loaded_fd = kcache_load_bpf_later(d->kc);
-	if (pending && loaded_fd < 0)
-		prejudge_flush(d);
-	return loaded_fd;
-}
-
 static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loaded_fd)
 {
 	char err[512];
@@ -383,7 +414,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 	signal_ready(ready_fd, 0);
 	svc_ready(d);
 	end_start_boost(d);
-	*bpf_loaded_fd = load_bpf_later(d);
+	*bpf_loaded_fd = load_bpf_after_boot(d);
 	return 0;
 }
 
@@ -436,6 +467,7 @@ int main(int argc, char **argv)
 	 * allows whatever is still queued), and only then the pre-scan group,
 	 * whose teardown waits for execs pending on the others. */
 	control_stop(&d);
+	svc_boot_wait_end(d.boot_wait, NULL, 0, NULL);   /* no load starts now */
 	prejudge_stop(atomic_load(&d.prejudge));
 	mounts_stop(&d);
 	metrics_writer_stop(d.metrics);

@@ -226,6 +226,10 @@ struct gk_daemon {
 	struct gk_shared *shared;           /* in-flight slots, shared with the sentinel */
 	struct gk_sentinel *sentinel;
 	struct gk_svc_watchdog watchdog;    /* systemd.c; the main loop's thread only */
+	/* --bpf-after-ready: the load waits for the boot's end (systemd.h);
+	 * main loop's thread. The flag is for the status reply. */
+	struct svc_boot_wait *boot_wait;
+	atomic_bool bpf_waits_for_boot;
 };
 
 /* fan.c: fanotify groups */

@@ -111,7 +111,8 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcach
  * program: most of a start's CPU time where code runs once (under an
  * emulator, seconds). At nice 19 it takes only what the CPUs have to
  * spare, so a boot does not wait for it; it still gets a share on a busy
- * host. */
+ * host. (At boot the daemon starts it only once the boot is over:
+ * boot_wait.c.) */
 static void *load_bpf(void *arg)
 {
 	struct kcache *kc = arg;

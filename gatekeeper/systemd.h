@@ -5,6 +5,7 @@
 #define GATEKEEPER_SYSTEMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct gk_daemon;
@@ -26,6 +27,18 @@ int svc_poll_timeout_ms(struct gk_daemon *d, int timeout_ms);
  * path is alive (alive.c). A wedged path stops the pings and systemd kills
  * and restarts the daemon. */
 void svc_watchdog(struct gk_daemon *d);
+
+/* boot_wait.c: --bpf-after-ready while systemd still starts the boot's
+ * transaction: a thread asks PID 1 until the default target is active
+ * (or the system no longer starting), at most max_s seconds. NULL: not
+ * booted with systemd (or no thread could start): nothing to wait for.
+ * svc_boot_wait_fd turns readable when the wait is over. */
+struct svc_boot_wait;
+struct svc_boot_wait *svc_boot_wait_start(int max_s);
+int svc_boot_wait_fd(const struct svc_boot_wait *w);
+/* Ends the wait (at once if still under way), says how it ended and how
+ * long it took, frees w. NULL: no-op. */
+void svc_boot_wait_end(struct svc_boot_wait *w, char *why, size_t whylen, int64_t *waited_ms);
 
 /* alive.c: is the event path turning over? It is alive when no event waits,
  * or when an event was answered within the last interval_us. The probe

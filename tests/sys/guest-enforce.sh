@@ -32,6 +32,9 @@ probe_unit() { # NAME WANTEDBY PROGRAM
 probe_unit gk-probe-early basic.target /usr/local/sbin/gk-probe
 probe_unit gk-probe-late multi-user.target /usr/local/sbin/gk-probe
 probe_unit gk-probe-ok basic.target /usr/bin/true
+# What `status` says while the boot is under way (a unit in
+# multi-user.target runs before that target is reached).
+probe_unit gk-probe-status multi-user.target "/bin/sh -c 'gatekeeper-ctl status >/run/gk-boot-status 2>&1'"
 
 # The host-allowlisting profile as the package ships it, commented out, in
 # /etc/gatekeeper/policy.yaml: its lines without their "# ", from "mode:"

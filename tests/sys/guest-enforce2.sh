@@ -84,6 +84,18 @@ expect "it cached the allows of packaged programs in the kernel" "cached: many" 
 # --bpf-after-ready: the walk waited for the switch; none ran in fanotify
 # mode, where it would cache nothing and take the boot's CPU
 expect "one walk since boot: the one after the switch to bpf" "walks: 1" "walks: $(jnum prejudge_walks)"
+# --bpf-after-ready at boot: the load waited until the boot was over (it
+# slows a boot even at nice 19); fanotify mode gated the boot meanwhile
+expect "during the boot, status said the BPF load waits for default.target" \
+	"load once the boot has reached default.target" \
+	"$(grep -o 'load once the boot has reached default.target' /run/gk-boot-status || flat </run/gk-boot-status)"
+mu_t=$(show ActiveEnterTimestampMonotonic multi-user.target)
+load=$(journalctl -q -b -u gatekeeperd -o export | awk -F= '/^__MONOTONIC_TIMESTAMP=/ { t = $2 }
+	/^MESSAGE=bpf_load_start / { sub(/^MESSAGE=/, ""); print t, $0; exit }')
+load_t=${load%% *}
+expect "the BPF load began after multi-user.target was reached, once default.target was" \
+	"after multi-user.target: bpf_load_start after=\"the boot reached default.target\"" \
+	"$([ "${load_t:-0}" -ge "${mu_t:-1}" ] && echo after || echo "before ($mu_t)") multi-user.target: ${load#* }"
 # tsort: packaged (coreutils), run by nothing at boot. A decision entry is
 # written for every exec the daemon judges (log_allows); the unpackaged
 # program's refusal after it is a marker: its entry comes after tsort's.
