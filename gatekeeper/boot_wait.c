@@ -95,6 +95,17 @@ static sd_bus *connect_to_systemd(char *why, size_t whylen)
 	return bus;
 }
 
+int svc_system_booting(void)
+{
+	if (sd_booted() <= 0)
+		return 0;
+	char why[256];
+	sd_bus *bus = connect_to_systemd(why, sizeof(why));
+	int booting = bus ? boot_under_way(bus, why, sizeof(why)) : -1;
+	sd_bus_flush_close_unref(bus);
+	return booting;
+}
+
 static void *wait_for_boot(void *arg)
 {
 	struct svc_boot_wait *w = arg;

@@ -226,6 +226,8 @@ struct gk_daemon {
 	struct gk_shared *shared;           /* in-flight slots, shared with the sentinel */
 	struct gk_sentinel *sentinel;
 	struct gk_svc_watchdog watchdog;    /* systemd.c; the main loop's thread only */
+	int start_nice;                     /* the nice it was started at (the unit's) */
+	const char *boost;                  /* what became of a negative one: gatekeeperd.c */
 	/* --bpf-after-ready: the load waits for the boot's end (systemd.h);
 	 * main loop's thread. The flag is for the status reply. */
 	struct svc_boot_wait *boot_wait;

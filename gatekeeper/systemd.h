@@ -33,6 +33,9 @@ void svc_watchdog(struct gk_daemon *d);
  * (or the system no longer starting), at most max_s seconds. NULL: not
  * booted with systemd (or no thread could start): nothing to wait for.
  * svc_boot_wait_fd turns readable when the wait is over. */
+/* Is systemd still starting the boot (the default target not yet active)?
+ * 1: yes; 0: no, or not booted with systemd; -1: cannot tell. */
+int svc_system_booting(void);
 struct svc_boot_wait;
 struct svc_boot_wait *svc_boot_wait_start(int max_s);
 int svc_boot_wait_fd(const struct svc_boot_wait *w);

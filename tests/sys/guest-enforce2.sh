@@ -29,15 +29,15 @@ for u in dbus.service systemd-logind.service gk-probe-early.service gk-probe-ok.
 done
 expect "gatekeeperd was enforcing before sysinit.target, basic.target, dbus, logind and the probe units started" \
 	"early:" "early:$order (gatekeeperd $gk_t)"
-# started at the unit's Nice=-10 so that the boot waits less for it; once
-# ready, no thread of it and no child keeps the boost
+# The unit's Nice=-10 is for restarts: at boot the daemon drops it at once
+# (it would starve PID 1 and udevd); no thread of it or child keeps it
 pid=$(show MainPID)
 boosted=$(for t in /proc/"$pid"/task/* $(cat /proc/"$pid"/task/*/children 2>/dev/null | sed 's#^#/proc/#'); do
 	sed 's/.*) //' "$t/stat" | awk -v t="$t" '$17 < 0 { printf "%s=%s ", t, $17 }'
 done)
-expect "the unit starts gatekeeperd at Nice=-10; once ready no thread or child keeps it" \
-	"-10 start_nice=-10 boosted:[]" \
-	"$(show Nice) $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_nice=[-0-9]*' | head -n 1) boosted:[$boosted]"
+expect "the unit starts gatekeeperd at Nice=-10; at boot it drops that at once, and no thread or child keeps it" \
+	"-10 start_nice=-10 boost=dropped_at_boot boosted:[]" \
+	"$(show Nice) $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_nice=[-0-9]* boost=[a-z_]*' | head -n 1) boosted:[$boosted]"
 # a unit started after it cannot run a program no package installed
 expect "boot probe after sysinit.target: the unpackaged program was refused (203/EXEC)" "failed 203" \
 	"$(systemctl is-failed gk-probe-early.service) $(show ExecMainStatus gk-probe-early.service)"
@@ -198,6 +198,8 @@ touch /tmp/gkl/stop
 timeout 120 sh -c "while kill -0 $loop 2>/dev/null; do sleep 0.2; done"
 kill $loop 2>/dev/null
 wait $loop 2>/dev/null
+expect "after the boot, the restarted daemon kept the unit's Nice=-10 until ready" "boost=kept_until_ready" \
+	"$(journalctl -q -b -u gatekeeperd -o cat | grep -o 'boost=[a-z_]*' | tail -n 1)"
 # rounds: before the kill, between the kill and the new daemon's READY=1, after
 before=$(sed '/^KILL/q' $K | grep -c '^run') during=$(sed -n '/^KILL/,/^UP/p' $K | grep -c '^run')
 after=$(sed -n '/^UP/,$p' $K | grep -c '^run')
