@@ -223,6 +223,11 @@ comment "$CFG: units (start-active ms): $(systemctl show -p Id -p InactiveExitTi
 # what sysinit.target waited for: systemd's last words before it
 comment "$CFG: before sysinit.target: $(journalctl -q -b -o short-monotonic _PID=1 |
 	grep -B 8 -m 1 'Reached target.*System Initialization' | sed 's/^\[ *\([0-9.]*\)\] [^:]*: /\1 /' | flat)"
+# ... and multi-user.target; and when the kernel's random pool was ready
+# (a unit that blocks on getrandom() waits without a word)
+comment "$CFG: before multi-user.target: $(journalctl -q -b -o short-monotonic _PID=1 |
+	grep -B 8 -m 1 'Reached target.*Multi-User System' | sed 's/^\[ *\([0-9.]*\)\] [^:]*: /\1 /' | flat)"
+comment "$CFG: kernel: $(journalctl -q -k -b -o short-monotonic | grep -m 1 -e 'crng init done' -e 'random:' | flat)"
 if [ "$CFG" = gk ]; then
 	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*major_faults=[0-9]*' | head -n 1)"
 	comment "gk: bpf mode from: $(journalctl -q -b -u gatekeeperd -o short-monotonic | grep -m 1 kernel_mode_changed | cut -c1-200)"
