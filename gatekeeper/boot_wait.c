@@ -95,27 +95,26 @@ static sd_bus *connect_to_systemd(char *why, size_t whylen)
 	return bus;
 }
 
-int svc_system_booting(void)
+/* One question on a connection of its own (see the top of the file). */
+static int ask_boot_under_way(char *why, size_t whylen)
 {
-	if (sd_booted() <= 0)
-		return 0;
-	char why[256];
-	sd_bus *bus = connect_to_systemd(why, sizeof(why));
-	int booting = bus ? boot_under_way(bus, why, sizeof(why)) : -1;
+	sd_bus *bus = connect_to_systemd(why, whylen);
+	int booting = bus ? boot_under_way(bus, why, whylen) : -1;
 	sd_bus_flush_close_unref(bus);
 	return booting;
+}
+
+int svc_system_booting(void)
+{
+	char why[256];
+	return sd_booted() > 0 ? ask_boot_under_way(why, sizeof(why)) : 0;
 }
 
 static void *wait_for_boot(void *arg)
 {
 	struct svc_boot_wait *w = arg;
 	pthread_setname_np(pthread_self(), "gk-boot-wait");
-	for (;;) {
-		sd_bus *bus = connect_to_systemd(w->why, sizeof(w->why));
-		int booting = bus ? boot_under_way(bus, w->why, sizeof(w->why)) : -1;
-		sd_bus_flush_close_unref(bus);
-		if (booting <= 0)
-			break;
+	while (ask_boot_under_way(w->why, sizeof(w->why)) > 0) {
 		if (gk_mono_us() - w->began_us >= w->max_us) {
 			snprintf(w->why, sizeof(w->why), "the boot had not reached default.target after %lld s",
 				 (long long)(w->max_us / 1000000));

@@ -188,7 +188,8 @@ static void adopt_bpf(struct gk_daemon *d)
 }
 
 /* Signals, the kernel cache's ring, the end of the boot and of a BPF load
- * after ready, and systemd's watchdog. The fanotify group has a thread of its own (reader.c). */
+ * after ready, and systemd's watchdog. The fanotify group has a thread of
+ * its own (reader.c). */
 static void main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 {
 	for (;;) {

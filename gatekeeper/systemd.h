@@ -28,14 +28,14 @@ int svc_poll_timeout_ms(struct gk_daemon *d, int timeout_ms);
  * and restarts the daemon. */
 void svc_watchdog(struct gk_daemon *d);
 
-/* boot_wait.c: --bpf-after-ready while systemd still starts the boot's
- * transaction: a thread asks PID 1 until the default target is active
- * (or the system no longer starting), at most max_s seconds. NULL: not
- * booted with systemd (or no thread could start): nothing to wait for.
- * svc_boot_wait_fd turns readable when the wait is over. */
-/* Is systemd still starting the boot (the default target not yet active)?
- * 1: yes; 0: no, or not booted with systemd; -1: cannot tell. */
+/* boot_wait.c: is systemd still starting the boot (the default target not
+ * yet active)? 1: yes; 0: no, or not booted with systemd; -1: cannot tell. */
 int svc_system_booting(void);
+/* --bpf-after-ready while systemd still starts the boot's transaction: a
+ * thread asks PID 1 until the default target is active (or the system no
+ * longer starting), at most max_s seconds. NULL: not booted with systemd
+ * (or no thread could start): nothing to wait for. svc_boot_wait_fd turns
+ * readable when the wait is over. */
 struct svc_boot_wait;
 struct svc_boot_wait *svc_boot_wait_start(int max_s);
 int svc_boot_wait_fd(const struct svc_boot_wait *w);
