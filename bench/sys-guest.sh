@@ -228,8 +228,30 @@ comment "$CFG: before sysinit.target: $(journalctl -q -b -o short-monotonic _PID
 comment "$CFG: before multi-user.target: $(journalctl -q -b -o short-monotonic _PID=1 |
 	grep -B 8 -m 1 'Reached target.*Multi-User System' | sed 's/^\[ *\([0-9.]*\)\] [^:]*: /\1 /' | flat)"
 comment "$CFG: kernel: $(journalctl -q -k -b -o short-monotonic | grep -m 1 -e 'crng init done' -e 'random:' | flat)"
+# the CPU each busy unit had used by now (ms): the boot runs on one CPU,
+# so what a unit adds there is what the boot waits for
+comment "$CFG: cpu ms by unit: $(systemctl show -p Id -p CPUUsageNSec init.scope gatekeeperd.service \
+	fapolicyd.service systemd-journald.service systemd-udevd.service systemd-logind.service \
+	systemd-tmpfiles-setup.service systemd-update-utmp.service 2>/dev/null | awk 'BEGIN { RS = ""; FS = "\n" } {
+	id = ""; c = ""
+	for (i = 1; i <= NF; i++) {
+		split($i, kv, "=")
+		if (kv[1] == "Id") id = kv[2]
+		if (kv[1] == "CPUUsageNSec") c = kv[2]
+	}
+	if (c ~ /^[0-9]+$/) printf "%s %d; ", id, c / 1000000 }')"
 if [ "$CFG" = gk ]; then
-	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*major_faults=[0-9]*' | head -n 1)"
+	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*cpu_threads_marks_ms=[0-9]*' | head -n 1)"
+	# the execs it held up longest in this boot (when, in s since the kernel started; path; latency)
+	comment "gk: slowest answers: $(journalctl -q -b -u gatekeeperd -o short-monotonic | awk '/ decision / {
+		t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t); p = ""; l = ""
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^path=/) p = substr($i, 6)
+			if ($i ~ /^latency_us=/) l = substr($i, 12)
+		}
+		n++; sum += l; print l, t, p } END { print -1, n + 0, sum + 0 }' | sort -rn |
+		awk '$1 == -1 { tail = sprintf("(%d decisions, %d us in all)", $2, $3); next }
+		     shown++ < 6 { printf "%s %s %s us; ", $2, $3, $1 } END { print tail }')"
 	comment "gk: bpf mode from: $(journalctl -q -b -u gatekeeperd -o short-monotonic | grep -m 1 kernel_mode_changed | cut -c1-200)"
 	comment "gk status: $(gatekeeper-ctl --json status 2>&1 | flat)"
 	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat)"

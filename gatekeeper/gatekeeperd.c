@@ -260,6 +260,44 @@ static void raise_nofile(void)
 	}
 }
 
+/* Wall time since this process was exec'd: its start time in /proc (clock
+ * ticks since boot) against CLOCK_BOOTTIME. What a start costs before main
+ * (the unit's sandbox, the loader, the libraries) is on the boot's path too. */
+static int64_t us_since_exec(void)
+{
+	char buf[1024];
+	unsigned long long ticks = 0;
+	struct timespec now;
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	/* the 22nd field; the command name (2nd) may hold spaces: count from its ')' */
+	const char *p = strrchr(buf, ')');
+	for (int field = 2; p && *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (!p || sscanf(p, "%llu", &ticks) != 1 || hz <= 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &now) < 0)
+		return -1;
+	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 -
+	       (int64_t)(ticks * 1000000ULL / (unsigned long long)hz);
+}
+
+static void stamp(int64_t *wall, int64_t *cpu)
+{
+	*wall = gk_mono_us();
+	*cpu = gk_cpu_us();
+}
+
+static void stamp_begin(struct gk_start_times *t)
+{
+	stamp(&t->begin, &t->cpu_begin);
+	t->exec_to_begin = us_since_exec();
+}
+
 /* The control socket is open by now: a policy apply may swap d->policy. */
 static void log_ready(struct gk_daemon *d)
 {
@@ -276,7 +314,8 @@ static void log_ready(struct gk_daemon *d)
 		"ready mode=%s kernel_mode=%s why=\"%s\" policy=\"%s\" socket=%s pid=%d "
 		"start_ms=%lld store_ms=%lld store_check=%s store_open_ms=%lld scanners_ms=%lld "
 		"kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld cpu_ms=%lld major_faults=%ld "
-		"start_nice=%d boost=%s",
+		"before_ms=%lld cpu_before_ms=%lld cpu_store_ms=%lld cpu_trust_ms=%lld "
+		"cpu_threads_marks_ms=%lld start_nice=%d boost=%s",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid(), (long long)(gk_mono_us() - t->begin) / 1000,
 		(long long)(t->store - t->begin) / 1000,
@@ -285,7 +324,11 @@ static void log_ready(struct gk_daemon *d)
 		(long long)(t->scanners - t->sentinel) / 1000,
 		(long long)(t->kernel - t->scanners) / 1000,
 		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000,
-		cpu_ms, self.ru_majflt, d->start_nice, d->boost);
+		cpu_ms, self.ru_majflt,
+		t->exec_to_begin < 0 ? -1LL : (long long)t->exec_to_begin / 1000,
+		(long long)t->cpu_begin / 1000, (long long)(t->cpu_store - t->cpu_begin) / 1000,
+		(long long)(t->cpu_trust - t->cpu_store) / 1000,
+		(long long)(t->cpu_marks - t->cpu_trust) / 1000, d->start_nice, d->boost);
 	bool enforce = d->policy->mode == GK_MODE_ENFORCE;
 	pthread_rwlock_unlock(&d->policy_lock);
 	char user_mounts[256];   /* a hole the admin can close: say so once */
@@ -395,7 +438,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
-	d->start_at.trust = gk_mono_us();
+	stamp(&d->start_at.trust, &d->start_at.cpu_trust);
 	if (!d->kc || !new_objects(d) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
@@ -416,7 +459,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 		return EXIT_RUNTIME;
 	}
 	mounts_unmarked_apply(d);   /* only now: every filesystem of ours has its mark */
-	d->start_at.marks = gk_mono_us();
+	stamp(&d->start_at.marks, &d->start_at.cpu_marks);
 	if (!(d->reader = reader_start(d))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start the reader: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
@@ -456,14 +499,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return EXIT_INVALID;
 	}
-	d.start_at.begin = gk_mono_us();
+	stamp_begin(&d.start_at);
 	if (mkdir_parents(d.opt.db_path, err, sizeof(err)) < 0 ||
 	    mkdir_parents(d.opt.socket_path, err, sizeof(err)) < 0 ||
 	    admin_store_open(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "gatekeeperd: %s\n", err);
 		return EXIT_RUNTIME;
 	}
-	d.start_at.store = gk_mono_us();
+	stamp(&d.start_at.store, &d.start_at.cpu_store);
 	pthread_rwlock_init(&d.policy_lock, NULL);
 	d.started_us = d.policy_applied_us = gk_now_us();
 	if (!d.opt.foreground && daemonize(&ready_fd) < 0) {

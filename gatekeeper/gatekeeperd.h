@@ -31,6 +31,7 @@ void log_msg(enum gk_log_level level, const char *fmt, ...)
 void log_kv(char *buf, size_t size, size_t *len, const char *key, const char *value);
 int64_t gk_now_us(void);        /* CLOCK_REALTIME */
 int64_t gk_mono_us(void);       /* CLOCK_MONOTONIC */
+int64_t gk_cpu_us(void);        /* CLOCK_PROCESS_CPUTIME_ID: this process's CPU */
 /* Now + ms on clk: the deadline of a pthread_cond_timedwait on that clock. */
 struct timespec gk_deadline_in_ms(clockid_t clk, int ms);
 /* A condition variable whose timed waits use CLOCK_MONOTONIC: a clock step
@@ -203,7 +204,11 @@ struct gk_daemon {
 	int64_t started_us;
 	/* Start-up phases (monotonic µs), logged with "ready": a slow start on
 	 * the boot's critical path says where its time went. */
-	struct gk_start_times { int64_t begin, store_opened, store, sentinel, scanners, kernel, trust, marks; } start_at;
+	struct gk_start_times {
+		int64_t begin, store_opened, store, sentinel, scanners, kernel, trust, marks;
+		int64_t exec_to_begin;   /* wall time from the exec to begin; -1: unknown */
+		int64_t cpu_begin, cpu_store, cpu_trust, cpu_marks;   /* gk_cpu_us() then */
+	} start_at;
 	bool store_closed_cleanly;   /* its clean mark matched: not read through at start */
 	atomic_bool stopping;
 	struct gk_db *db;                   /* the control thread's connection */

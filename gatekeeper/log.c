@@ -142,6 +142,7 @@ static int64_t clock_us(clockid_t clk)
 
 int64_t gk_now_us(void) { return clock_us(CLOCK_REALTIME); }
 int64_t gk_mono_us(void) { return clock_us(CLOCK_MONOTONIC); }
+int64_t gk_cpu_us(void) { return clock_us(CLOCK_PROCESS_CPUTIME_ID); }
 
 void gk_cond_init_monotonic(pthread_cond_t *cond)
 {

@@ -101,6 +101,14 @@ t_start_boost_ends_when_ready() {
 	# not booting (no systemd here): the boost is kept until ready
 	grep -q ' start_nice=-10 boost=kept_until_ready$' "$DLOG" ||
 		fail "the ready line does not say start_nice=-10 boost=kept_until_ready: $(grep '^ready' "$DLOG")"
+	# where the start's time and CPU went, from the exec on: all present, in ms
+	local ready before
+	ready=$(grep '^ready' "$DLOG")
+	[[ $ready =~ \ before_ms=([0-9]+)\ cpu_before_ms=[0-9]+\ cpu_store_ms=[0-9]+\ cpu_trust_ms=[0-9]+\ cpu_threads_marks_ms=[0-9]+\  ]] ||
+		fail "the ready line lacks the start's time before the store and its CPU by phase: $ready"
+	before=${BASH_REMATCH[1]}
+	# the exec came before the store: not 0 unless the clock tick hid it, not minutes
+	[[ $before -lt 60000 ]] || fail "before_ms=$before: the daemon's exec is not minutes before its store"
 	for ((i = 0; i < 50; i++)); do
 		boosted=""
 		for t in /proc/"$DPID"/task/*; do
