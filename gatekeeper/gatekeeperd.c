@@ -149,12 +149,25 @@ static int load_bpf_later(struct gk_daemon *d)
 /* Booted by systemd and still booting, the load waits for the boot's end
  * (boot_wait.c says why): then -1, and the main loop starts the load when
  * d->boot_wait's fd turns readable. */
+/* Beside the store: the boot ID of the last boot seen to end (boot_wait.c). */
+static const char *boot_over_mark(const struct gk_daemon *d, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.boot-over", d->opt.db_path);
+	return buf;
+}
+
 static int load_bpf_after_boot(struct gk_daemon *d)
 {
-	if (kcache_bpf_loading(d->kc) && (d->boot_wait = svc_boot_wait_start(BPF_BOOT_WAIT_MAX_S))) {
+	char mark[4200];
+	if (!kcache_bpf_loading(d->kc))
+		return load_bpf_later(d);
+	if (d->booting > 0 &&
+	    (d->boot_wait = svc_boot_wait_start(BPF_BOOT_WAIT_MAX_S,
+						boot_over_mark(d, mark, sizeof(mark))))) {
 		atomic_store(&d->bpf_waits_for_boot, true);
 		return -1;
 	}
+	log_msg(GK_LOG_INFO, "bpf_load_start after=\"not booting: %s\" waited_ms=0", d->booting_why);
 	return load_bpf_later(d);
 }
 
@@ -352,11 +365,14 @@ static bool nice_floor(pid_t id)
  * daemon drops it before anything else. */
 static void drop_boost_at_boot(struct gk_daemon *d)
 {
+	char mark[4200];
+	d->booting = svc_system_booting(boot_over_mark(d, mark, sizeof(mark)), d->booting_why,
+					sizeof(d->booting_why));
 	errno = 0;
 	d->start_nice = getpriority(PRIO_PROCESS, 0);
 	if (errno || d->start_nice >= 0)
 		d->boost = "none";
-	else if (svc_system_booting() > 0 && setpriority(PRIO_PROCESS, 0, 0) == 0)
+	else if (d->booting > 0 && setpriority(PRIO_PROCESS, 0, 0) == 0)
 		d->boost = "dropped_at_boot";
 	else
 		d->boost = "kept_until_ready";

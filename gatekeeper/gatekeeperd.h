@@ -233,6 +233,8 @@ struct gk_daemon {
 	struct gk_svc_watchdog watchdog;    /* systemd.c; the main loop's thread only */
 	int start_nice;                     /* the nice it was started at (the unit's) */
 	const char *boost;                  /* what became of a negative one: gatekeeperd.c */
+	int booting;                        /* svc_system_booting() at the start */
+	char booting_why[128];
 	/* --bpf-after-ready: the load waits for the boot's end (systemd.h);
 	 * main loop's thread. The flag is for the status reply. */
 	struct svc_boot_wait *boot_wait;

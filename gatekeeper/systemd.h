@@ -29,15 +29,21 @@ int svc_poll_timeout_ms(struct gk_daemon *d, int timeout_ms);
 void svc_watchdog(struct gk_daemon *d);
 
 /* boot_wait.c: is systemd still starting the boot (the default target not
- * yet active)? 1: yes; 0: no, or not booted with systemd; -1: cannot tell. */
-int svc_system_booting(void);
+ * yet active)? 1: yes, PID 1 says so; 2: taken so (started minutes after
+ * the kernel at most, and this boot not seen to end); 0: no (this boot was
+ * seen to end: over_mark holds its boot ID), or not booted with systemd;
+ * -1: cannot tell. why says which. PID 1 is asked only in the last case
+ * (a restart on a running system), and over_mark ("": none) is written
+ * when it says the boot is over. */
+int svc_system_booting(const char *over_mark, char *why, size_t whylen);
 /* --bpf-after-ready while systemd still starts the boot's transaction: a
- * thread asks PID 1 until the default target is active (or the system no
- * longer starting), at most max_s seconds. NULL: not booted with systemd
- * (or no thread could start): nothing to wait for. svc_boot_wait_fd turns
- * readable when the wait is over. */
+ * thread asks PID 1, every poll interval from one after the start, until
+ * the default target is active (or the system no longer starting), at
+ * most max_s seconds; then it writes over_mark. NULL: not booted with
+ * systemd (or no thread could start): nothing to wait for.
+ * svc_boot_wait_fd turns readable when the wait is over. */
 struct svc_boot_wait;
-struct svc_boot_wait *svc_boot_wait_start(int max_s);
+struct svc_boot_wait *svc_boot_wait_start(int max_s, const char *over_mark);
 int svc_boot_wait_fd(const struct svc_boot_wait *w);
 /* Ends the wait (at once if still under way), says how it ended and how
  * long it took, frees w. NULL: no-op. */

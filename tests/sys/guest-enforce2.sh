@@ -200,6 +200,13 @@ kill $loop 2>/dev/null
 wait $loop 2>/dev/null
 expect "after the boot, the restarted daemon kept the unit's Nice=-10 until ready" "boost=kept_until_ready" \
 	"$(journalctl -q -b -u gatekeeperd -o cat | grep -o 'boost=[a-z_]*' | tail -n 1)"
+# it knew without asking PID 1: the first daemon wrote this boot's ID down
+# when PID 1 said the boot had reached default.target
+expect "the boot's end is written down beside the store (this boot's ID)" "$(cat /proc/sys/kernel/random/boot_id)" \
+	"$(cat /var/lib/gatekeeper/gatekeeper.db.boot-over 2>&1)"
+expect "... and the restarted daemon loaded its BPF programs at once, knowing the boot was over" \
+	'bpf_load_start after="not booting: this boot was seen to end" waited_ms=0' \
+	"$(journalctl -q -b -u gatekeeperd -o cat | grep '^bpf_load_start' | tail -n 1)"
 # rounds: before the kill, between the kill and the new daemon's READY=1, after
 before=$(sed '/^KILL/q' $K | grep -c '^run') during=$(sed -n '/^KILL/,/^UP/p' $K | grep -c '^run')
 after=$(sed -n '/^UP/,$p' $K | grep -c '^run')
