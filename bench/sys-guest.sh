@@ -242,16 +242,13 @@ comment "$CFG: cpu ms by unit: $(systemctl show -p Id -p CPUUsageNSec init.scope
 	if (c ~ /^[0-9]+$/) printf "%s %d; ", id, c / 1000000 }')"
 if [ "$CFG" = gk ]; then
 	comment "gk: start-up: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'start_ms=.*cpu_threads_marks_ms=[0-9]*' | head -n 1)"
-	# the execs it held up longest in this boot (when, in s since the kernel started; path; latency)
-	comment "gk: slowest answers: $(journalctl -q -b -u gatekeeperd -o short-monotonic | awk '/ decision / {
-		t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t); p = ""; l = ""
-		for (i = 1; i <= NF; i++) {
-			if ($i ~ /^path=/) p = substr($i, 6)
-			if ($i ~ /^latency_us=/) l = substr($i, 12)
-		}
-		n++; sum += l; print l, t, p } END { print -1, n + 0, sum + 0 }' | sort -rn |
+	# the execs it held up longest in this boot, from the audit log (time; path; latency)
+	comment "gk: slowest answers: $(gatekeeper-ctl log --since "@$(($(date +%s) - $(cut -d. -f1 /proc/uptime)))" 2>&1 |
+		awk '{ l = ""; for (i = 1; i <= NF; i++) if ($i ~ /^latency_us=/) l = substr($i, 12)
+			if (l != "") { n++; sum += l; print l, substr($1, 12, 12), $4 } }
+			END { print -1, n + 0, sum + 0 }' | sort -rn |
 		awk '$1 == -1 { tail = sprintf("(%d decisions, %d us in all)", $2, $3); next }
-		     shown++ < 6 { printf "%s %s %s us; ", $2, $3, $1 } END { print tail }')"
+		     shown++ < 8 { printf "%s %s %s us; ", $2, $3, $1 } END { print tail }')"
 	comment "gk: bpf mode from: $(journalctl -q -b -u gatekeeperd -o short-monotonic | grep -m 1 kernel_mode_changed | cut -c1-200)"
 	comment "gk status: $(gatekeeper-ctl --json status 2>&1 | flat)"
 	comment "gk metrics: $(gatekeeper-ctl metrics 2>&1 | grep -v '^#' | grep -E 'latency|decision|kernel|cache|hash|prescan' | flat)"
