@@ -5,7 +5,6 @@
  * renamed over the old one), from which they are restored if the store is
  * found damaged at start. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/util.h"
 
 struct admin_entry {
 	unsigned char sha[GK_SHA256_LEN];
@@ -179,7 +179,6 @@ static int backup_write(struct admin_rules *ar)
 	if (!ar->backup_path)
 		return 0;
 	pthread_mutex_lock(&ar->backup_lock);
-	char tmp[4200];
 	size_t len = 0;
 	char *buf = backup_render(ar, &len);
 	if (buf && backup_holds(ar->backup_path, buf, len)) {
@@ -187,19 +186,10 @@ static int backup_write(struct admin_rules *ar)
 		free(buf);
 		return 0;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", ar->backup_path);
-	int rc = -1, fd = buf ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
-	if (fd >= 0) {
-		rc = write(fd, buf, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : -1;
-		rc |= close(fd) == 0 ? 0 : -1;
-	}
-	if (rc == 0 && rename(tmp, ar->backup_path) != 0)
-		rc = -1;
-	if (rc != 0) {
+	int rc = buf ? gk_replace_file(ar->backup_path, buf, len, true) : -1;
+	if (rc != 0)
 		log_msg(GK_LOG_ERR, "error=\"admin rules backup not written\" path=\"%s\" reason=\"%s\"",
 			ar->backup_path, buf ? strerror(errno) : "out of memory");
-		unlink(tmp);
-	}
 	pthread_mutex_unlock(&ar->backup_lock);
 	free(buf);
 	return rc;

@@ -18,7 +18,6 @@
  * end is written down (its boot ID, in a mark beside the store), so that a
  * restart later in it asks nothing at all. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/systemd.h"
+#include "gatekeeper/util.h"
 
 #define SYSTEMD_PRIVATE_BUS "unix:path=/run/systemd/private"
 #define SYSTEMD_NAME        "org.freedesktop.systemd1"
@@ -117,39 +117,27 @@ static int ask_boot_under_way(char *why, size_t whylen)
 
 static bool read_boot_id(char id[40])
 {
-	int fd = open(BOOT_ID, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, id, 39) : -1;
-	if (fd >= 0)
-		close(fd);
-	id[n > 0 ? n : 0] = '\0';
-	return n > 0;
+	return gk_read_text(BOOT_ID, id, 40) > 0;
+}
+
+static bool mark_holds(const char *mark, const char *id)
+{
+	char seen[40];
+	return mark[0] && gk_read_text(mark, seen, sizeof(seen)) > 0 && strcmp(id, seen) == 0;
 }
 
 static bool boot_seen_over(const char *mark)
 {
-	char id[40], seen[40] = "";
-	int fd = mark[0] ? open(mark, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-	ssize_t n = fd >= 0 ? read(fd, seen, sizeof(seen) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	seen[n > 0 ? n : 0] = '\0';
-	return n > 0 && read_boot_id(id) && strcmp(id, seen) == 0;
+	char id[40];
+	return read_boot_id(id) && mark_holds(mark, id);
 }
 
 /* Best effort: without the mark a restart only asks PID 1 again. */
 static void mark_boot_over(const char *mark)
 {
-	char id[40], tmp[4300];
-	if (!mark[0] || !read_boot_id(id) || boot_seen_over(mark))
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", mark);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return;
-	size_t len = strlen(id);
-	bool written = write(fd, id, len) == (ssize_t)len;
-	if (close(fd) != 0 || !written || rename(tmp, mark) != 0)
-		unlink(tmp);
+	char id[40];
+	if (mark[0] && read_boot_id(id) && !mark_holds(mark, id))
+		(void)gk_replace_file(mark, id, strlen(id), false);
 }
 
 int svc_system_booting(const char *over_mark, char *why, size_t whylen)

@@ -146,9 +146,6 @@ static int load_bpf_later(struct gk_daemon *d)
  * default start timeout. */
 #define BPF_BOOT_WAIT_MAX_S 90
 
-/* Booted by systemd and still booting, the load waits for the boot's end
- * (boot_wait.c says why): then -1, and the main loop starts the load when
- * d->boot_wait's fd turns readable. */
 /* Beside the store: the boot ID of the last boot seen to end (boot_wait.c). */
 static const char *boot_over_mark(const struct gk_daemon *d, char *buf, size_t size)
 {
@@ -156,6 +153,9 @@ static const char *boot_over_mark(const struct gk_daemon *d, char *buf, size_t s
 	return buf;
 }
 
+/* Booted by systemd and still booting, the load waits for the boot's end
+ * (boot_wait.c says why): then -1, and the main loop starts the load when
+ * d->boot_wait's fd turns readable. */
 static int load_bpf_after_boot(struct gk_daemon *d)
 {
 	char mark[4200];

@@ -1,4 +1,5 @@
 /* Small helpers that several daemon modules share. */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -88,4 +89,36 @@ long gk_read_number(const char *path)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+ssize_t gk_read_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd >= 0 && size > 0 ? read(fd, buf, size - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (size > 0)
+		buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+int gk_replace_file(const char *path, const void *buf, size_t len, bool durable)
+{
+	char tmp[4200];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = write(fd, buf, len) == (ssize_t)len && (!durable || fsync(fd) == 0) ? 0 : -1;
+	if (close(fd) != 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, path) == 0)
+		return 0;
+	int saved = errno;
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }

@@ -1,6 +1,7 @@
 /* Unit tests of the daemon's building blocks: the control protocol, the log
  * line format, the latency histogram, the admin rule table, hashing, the
  * names of fds and of kernel-cached denials. */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
+#include "gatekeeper/util.h"
 #include "scanner/scanner.h"
 
 /* Longer than two ticks of the coarse clock (HZ 100: 20 ms): a ctime
@@ -264,6 +266,35 @@ static void test_fd_path_in_forked_child(void **state)
 
 /* The name a kernel refusal is audited with: the latest path its inode was
  * denied under; none for an inode never denied, or pushed out. */
+/* A replaced file holds the new text whole and leaves no .tmp behind; a
+ * failed replace says why; reading stops at the buffer and at symlinks. */
+static void test_replace_file_and_read_text(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/gk-test-util-XXXXXX", path[64], tmp[80], link[64], missing[96], buf[8];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(link, sizeof(link), "%s/l", dir);
+	snprintf(missing, sizeof(missing), "%s/no/f", dir);
+	assert_int_equal(gk_replace_file(path, "abc", 3, false), 0);
+	assert_int_equal(gk_read_text(path, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(gk_replace_file(path, "0123456789", 10, true), 0);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(gk_read_text(path, buf, sizeof(buf)), 7);   /* size - 1 bytes */
+	assert_string_equal(buf, "0123456");
+	errno = 0;
+	assert_int_equal(gk_replace_file(missing, "x", 1, false), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(gk_read_text(link, buf, sizeof(buf)), -1);
+	assert_string_equal(buf, "");
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_denied_names(void **state)
 {
 	(void)state;
@@ -310,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_cancel),
 		cmocka_unit_test(test_identify_rehashes_changed_file),
 		cmocka_unit_test(test_fd_path_in_forked_child),
+		cmocka_unit_test(test_replace_file_and_read_text),
 		cmocka_unit_test(test_denied_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
