@@ -9,8 +9,9 @@
 # in BUILD/sys; its local apt repository holds fapolicyd too), booted under
 # qemu TCG (never KVM) as tests/sys/run.sh does, one fresh disk image for the
 # whole run:
-#   1. a setup boot installs gatekeeper and fapolicyd and gives each its
-#      enforcing whole-host configuration (bench/sys-guest.sh);
+#   1. a setup boot installs gatekeeper and fapolicyd, gives each its
+#      enforcing whole-host configuration and starts each once, as an
+#      installation would (bench/sys-guest.sh);
 #   2. ROUNDS rounds of three boots, the order rotated each round: bare (both
 #      masked with systemd.mask= on the kernel command line), gk (gatekeeper
 #      enforcing, fapolicyd masked), fapo (the reverse). Each boot measures

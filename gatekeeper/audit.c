@@ -5,12 +5,12 @@
  *
  * The writer gathers: woken by the first record of a quiet spell, it waits
  * AUDIT_GATHER_MS for more (or until AUDIT_BATCH are queued) and then logs
- * and stores them all in one transaction. Then it lingers: for
- * AUDIT_LINGER_TICKS more ticks of AUDIT_GATHER_MS it wakes by itself and
- * stores what came, so while decisions keep coming nobody wakes it (an
- * exec's reply is never followed by a wake-up of the writer on the other
- * core of a small host); after a quiet second it sleeps until the next
- * record. Readers of the table (`log`, `query`) call audit_sync first, and
+ * and stores them all in one transaction. Then it lingers (struct
+ * gk_linger): it wakes by itself and stores what came, every 10 ms while
+ * decisions keep coming, at doubling intervals (up to 160 ms) while they
+ * do not, so nobody wakes it (an exec's reply is never followed by a
+ * wake-up of the writer on the other core of a small host); after a quiet
+ * second it sleeps until the next record. Readers of the table (`log`, `query`) call audit_sync first, and
  * audit_stop stores everything queued. */
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +24,7 @@
 
 #define AUDIT_QUEUE_MAX 65536       /* records waiting, including a batch being retried */
 #define AUDIT_BATCH 512
-#define AUDIT_GATHER_MS 10           /* a record waits at most this long to be logged */
-#define AUDIT_LINGER_TICKS 100       /* quiet ticks before the writer sleeps untimed */
+#define AUDIT_GATHER_MS 10           /* after a quiet second: the wait for more records */
 #define AUDIT_SYNC_MAX_MS 1000       /* audit_sync waits at most this long */
 #define AUDIT_PRUNE_EVERY_US (60 * 1000000LL)
 #define AUDIT_RETRY_MIN_MS 100       /* a failed store is retried, backing off to... */
@@ -54,7 +53,7 @@ struct audit_writer {
 	bool stopping;
 	bool hurry;                /* audit_sync: store what is queued now */
 	bool lingering;            /* the writer wakes every tick by itself */
-	unsigned quiet_ticks;      /* ticks in a row that found nothing */
+	struct gk_linger linger;   /* the quiet ticks of this lingering */
 	pthread_cond_t stored_cond;
 	uint64_t n_submitted, n_done;   /* records queued / stored or dropped, ever */
 	pthread_t thread;
@@ -244,13 +243,14 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 				pthread_cond_wait(&w->cond, &w->lock);
 		/* One tick: gather what follows the first record for a moment,
 		 * or (lingering) see what came meanwhile. */
-		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, AUDIT_GATHER_MS);
+		int tick_ms = w->lingering ? gk_linger_tick_ms(&w->linger) : AUDIT_GATHER_MS;
+		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, tick_ms);
 		while ((w->head || w->lingering) && !w->stopping && !w->hurry &&
 		       w->len - w->held < AUDIT_BATCH &&
 		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
 			;
-		w->quiet_ticks = w->head ? 0 : w->quiet_ticks + 1;
-		w->lingering = w->quiet_ticks < AUDIT_LINGER_TICKS;
+		w->lingering = (w->lingering || w->head) &&
+			       gk_linger_after(&w->linger, w->head, tick_ms);
 	}
 	w->hurry = false;
 	struct audit_rec *fresh = w->head;

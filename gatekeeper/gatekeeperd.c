@@ -328,7 +328,7 @@ static void log_ready(struct gk_daemon *d)
 		"start_ms=%lld store_ms=%lld store_check=%s store_open_ms=%lld scanners_ms=%lld "
 		"kernel_ms=%lld trust_ms=%lld threads_marks_ms=%lld cpu_ms=%lld major_faults=%ld "
 		"before_ms=%lld cpu_before_ms=%lld cpu_store_ms=%lld cpu_trust_ms=%lld "
-		"cpu_threads_marks_ms=%lld start_nice=%d boost=%s",
+		"cpu_threads_marks_ms=%lld cpu_after_marks_ms=%lld start_nice=%d boost=%s",
 		gk_mode_name(d->policy->mode), kcache_mode(d->kc), kcache_why(d->kc), d->policy->name,
 		d->opt.socket_path, (int)getpid(), (long long)(gk_mono_us() - t->begin) / 1000,
 		(long long)(t->store - t->begin) / 1000,
@@ -341,7 +341,8 @@ static void log_ready(struct gk_daemon *d)
 		t->exec_to_begin < 0 ? -1LL : (long long)t->exec_to_begin / 1000,
 		(long long)t->cpu_begin / 1000, (long long)(t->cpu_store - t->cpu_begin) / 1000,
 		(long long)(t->cpu_trust - t->cpu_store) / 1000,
-		(long long)(t->cpu_marks - t->cpu_trust) / 1000, d->start_nice, d->boost);
+		(long long)(t->cpu_marks - t->cpu_trust) / 1000,
+		(long long)(gk_cpu_us() - t->cpu_marks) / 1000, d->start_nice, d->boost);
 	bool enforce = d->policy->mode == GK_MODE_ENFORCE;
 	pthread_rwlock_unlock(&d->policy_lock);
 	char user_mounts[256];   /* a hole the admin can close: say so once */

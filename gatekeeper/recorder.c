@@ -12,8 +12,10 @@
  * interrupt there, and on a small virtual machine it costs the exec about
  * what the record itself did. So the recorder gathers, as the audit
  * writer does: the first record of a quiet spell wakes it; then it
- * lingers, waking by itself every RECORDER_TICK_MS for what came, and goes
- * back to sleep after a quiet second. Half a ring waiting wakes it too.
+ * lingers (struct gk_linger), waking by itself for what came, every 10 ms
+ * while records keep coming and at doubling intervals while they do not,
+ * and goes back to sleep after a quiet second. Half a ring waiting wakes
+ * it too.
  *
  * Why SCHED_IDLE: its tick never takes a CPU from an exec, nor from any
  * other task. On a busy host it still runs (an idle task gets a small
@@ -39,8 +41,6 @@
 
 #include "gatekeeper/gatekeeperd.h"
 
-#define RECORDER_TICK_MS 10
-#define RECORDER_LINGER_TICKS 100    /* quiet ticks before it sleeps untimed */
 
 struct exec_record {
 	int fd;                 /* the event's file, open until recorded */
@@ -119,10 +119,10 @@ static unsigned record_queued(struct gk_recorder *r)
 	return n;
 }
 
-static void wait_for_records(struct gk_recorder *r, bool lingering)
+static void wait_for_records(struct gk_recorder *r, int tick_ms)
 {
-	if (lingering) {
-		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, RECORDER_TICK_MS);
+	if (tick_ms > 0) {
+		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, tick_ms);
 		sem_clockwait(&r->wake, CLOCK_MONOTONIC, &until);
 		return;
 	}
@@ -138,11 +138,14 @@ static void *recorder_main(void *arg)
 	struct gk_recorder *r = arg;
 	pthread_setname_np(pthread_self(), "gk-record");
 	set_policy(SCHED_IDLE);
-	unsigned quiet_ticks = RECORDER_LINGER_TICKS;
+	struct gk_linger linger = { 0 };
+	bool lingering = false;
 	for (;;) {
-		wait_for_records(r, quiet_ticks < RECORDER_LINGER_TICKS);
+		int tick_ms = lingering ? gk_linger_tick_ms(&linger) : 0;
+		wait_for_records(r, tick_ms);
 		bool stopping = atomic_load(&r->stopping);
-		quiet_ticks = record_queued(r) ? 0 : quiet_ticks + 1;
+		bool found = record_queued(r) > 0;
+		lingering = (lingering || found) && gk_linger_after(&linger, found, tick_ms);
 		if (stopping && atomic_load(&r->head) == atomic_load(&r->tail))
 			return NULL;
 	}

@@ -34,7 +34,12 @@
 
 #include "gatekeeper/gatekeeperd.h"
 
+/* Busy, it looks once a tick: a 32nd of the deadline, 20 to 100 ms. Late
+ * by a tick or two is a few percent of the deadline; at the default 5 s a
+ * boot's stream of execs costs it 10 looks a second instead of 50 (each a
+ * pread of the daemon's stat and a sweep of the slots). */
 #define SENTINEL_TICK_MS 20
+#define SENTINEL_TICK_MAX_MS 100
 #define SENTINEL_QUIET_US 1000000    /* no event read for this long, none in flight: quiet */
 #define QUIET_MAX_MS 5000
 #define SENTINEL_MAX_GROUPS 8
@@ -286,6 +291,13 @@ static int quiet_ms(struct gk_shared *sh)
 	return ms < SENTINEL_TICK_MS ? SENTINEL_TICK_MS : ms > QUIET_MAX_MS ? QUIET_MAX_MS : (int)ms;
 }
 
+static int busy_tick_ms(struct gk_shared *sh)
+{
+	int64_t ms = atomic_load(&sh->timeout_us) / 1000 / 32;
+	return ms < SENTINEL_TICK_MS ? SENTINEL_TICK_MS
+	       : ms > SENTINEL_TICK_MAX_MS ? SENTINEL_TICK_MAX_MS : (int)ms;
+}
+
 static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 {
 	struct watched_group groups[SENTINEL_MAX_GROUPS];
@@ -314,7 +326,7 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 		 * wake-up every 20 ms. */
 		bool quiet = sentinel_quiet(sh, groups);
 		int n_fds = quiet ? 2 + SENTINEL_MAX_GROUPS : 2;
-		if (poll(p, n_fds, quiet ? quiet_ms(sh) : SENTINEL_TICK_MS) < 0 && errno != EINTR)
+		if (poll(p, n_fds, quiet ? quiet_ms(sh) : busy_tick_ms(sh)) < 0 && errno != EINTR)
 			_exit(1);
 		if (p[0].revents)
 			_exit(0);                   /* the daemon died: let the kernel release */

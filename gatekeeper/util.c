@@ -122,3 +122,25 @@ int gk_replace_file(const char *path, const void *buf, size_t len, bool durable)
 	errno = saved;
 	return -1;
 }
+
+int gk_linger_tick_ms(const struct gk_linger *l)
+{
+	int ms = GK_LINGER_FIRST_MS;
+	for (unsigned i = 0; i < l->quiet_ticks && ms < GK_LINGER_MAX_MS; i++)
+		ms *= 2;
+	return ms < GK_LINGER_MAX_MS ? ms : GK_LINGER_MAX_MS;
+}
+
+bool gk_linger_after(struct gk_linger *l, bool found, int tick_ms)
+{
+	if (found) {
+		*l = (struct gk_linger){ 0 };
+		return true;
+	}
+	l->quiet_ticks++;
+	l->quiet_ms += (unsigned)tick_ms;
+	if (l->quiet_ms < GK_LINGER_MS)
+		return true;
+	*l = (struct gk_linger){ 0 };
+	return false;
+}

@@ -24,4 +24,23 @@ ssize_t gk_read_text(const char *path, char *buf, size_t size);
  * left behind). */
 int gk_replace_file(const char *path, const void *buf, size_t len, bool durable);
 
+/* A thread that gathers work (the audit writer, the recorder) is not woken
+ * per item: after work it lingers, waking by itself to take what came.
+ * Each quiet tick doubles the next, from GK_LINGER_FIRST_MS up to
+ * GK_LINGER_MAX_MS, and a quiet GK_LINGER_MS ends the lingering: a stream
+ * of work is taken every 10 ms, a trickle costs a handful of wake-ups per
+ * item instead of a hundred (each one a context switch taken from the
+ * execs on a small or emulated machine). */
+#define GK_LINGER_FIRST_MS 10
+#define GK_LINGER_MAX_MS 160
+#define GK_LINGER_MS 1000
+struct gk_linger {
+	unsigned quiet_ticks, quiet_ms;
+};
+/* The next tick's length. */
+int gk_linger_tick_ms(const struct gk_linger *l);
+/* After a tick of tick_ms that found work or not: whether to linger on
+ * (false: sleep until woken; the next lingering starts again at 10 ms). */
+bool gk_linger_after(struct gk_linger *l, bool found, int tick_ms);
+
 #endif

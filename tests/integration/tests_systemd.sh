@@ -104,7 +104,7 @@ t_start_boost_ends_when_ready() {
 	# where the start's time and CPU went, from the exec on: all present, in ms
 	local ready before
 	ready=$(grep '^ready' "$DLOG")
-	[[ $ready =~ \ before_ms=([0-9]+)\ cpu_before_ms=[0-9]+\ cpu_store_ms=[0-9]+\ cpu_trust_ms=[0-9]+\ cpu_threads_marks_ms=[0-9]+\  ]] ||
+	[[ $ready =~ \ before_ms=([0-9]+)\ cpu_before_ms=[0-9]+\ cpu_store_ms=[0-9]+\ cpu_trust_ms=[0-9]+\ cpu_threads_marks_ms=[0-9]+\ cpu_after_marks_ms=[0-9]+\  ]] ||
 		fail "the ready line lacks the start's time before the store and its CPU by phase: $ready"
 	before=${BASH_REMATCH[1]}
 	# the exec came before the store: not 0 unless the clock tick hid it, not minutes

@@ -268,6 +268,35 @@ static void test_fd_path_in_forked_child(void **state)
  * denied under; none for an inode never denied, or pushed out. */
 /* A replaced file holds the new text whole and leaves no .tmp behind; a
  * failed replace says why; reading stops at the buffer and at symlinks. */
+/* A trickle of work costs a handful of wake-ups, a stream is taken every
+ * 10 ms, and a quiet second ends the lingering whatever the tick. */
+static void test_linger_backs_off_and_ends(void **state)
+{
+	(void)state;
+	struct gk_linger l = { 0 };
+	int ticks[16], n = 0;
+	bool on = true;
+	while (on && n < 16) {
+		ticks[n] = gk_linger_tick_ms(&l);
+		on = gk_linger_after(&l, false, ticks[n]);
+		n++;
+	}
+	assert_false(on);
+	assert_int_equal(n, 10);   /* 10 20 40 80 160 160 160 160 160 160: 1110 ms */
+	assert_int_equal(ticks[0], GK_LINGER_FIRST_MS);
+	assert_int_equal(ticks[1], 20);
+	assert_int_equal(ticks[4], GK_LINGER_MAX_MS);
+	assert_int_equal(ticks[9], GK_LINGER_MAX_MS);
+	/* ended: the next lingering starts at 10 ms again */
+	assert_int_equal(gk_linger_tick_ms(&l), GK_LINGER_FIRST_MS);
+	/* work found resets the back-off */
+	assert_true(gk_linger_after(&l, false, gk_linger_tick_ms(&l)));
+	assert_true(gk_linger_after(&l, false, gk_linger_tick_ms(&l)));
+	assert_int_equal(gk_linger_tick_ms(&l), 40);
+	assert_true(gk_linger_after(&l, true, 40));
+	assert_int_equal(gk_linger_tick_ms(&l), GK_LINGER_FIRST_MS);
+}
+
 static void test_replace_file_and_read_text(void **state)
 {
 	(void)state;
@@ -342,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_identify_rehashes_changed_file),
 		cmocka_unit_test(test_fd_path_in_forked_child),
 		cmocka_unit_test(test_replace_file_and_read_text),
+		cmocka_unit_test(test_linger_backs_off_and_ends),
 		cmocka_unit_test(test_denied_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
