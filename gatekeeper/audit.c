@@ -10,8 +10,8 @@
  * decisions keep coming, at doubling intervals (up to 160 ms) while they
  * do not, so nobody wakes it (an exec's reply is never followed by a
  * wake-up of the writer on the other core of a small host); after a quiet
- * second it sleeps until the next record. Readers of the table (`log`, `query`) call audit_sync first, and
- * audit_stop stores everything queued. */
+ * second it sleeps until the next record. Readers of the table (`log`,
+ * `query`) call audit_sync first, and audit_stop stores everything queued. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -41,7 +41,6 @@
 
 #include "gatekeeper/gatekeeperd.h"
 
-
 struct exec_record {
 	int fd;                 /* the event's file, open until recorded */
 	bool cache;             /* the allow is to be cached in the kernel first */
