@@ -52,8 +52,7 @@ struct audit_writer {
 	size_t held;               /* taken by the writer, not yet stored */
 	bool stopping;
 	bool hurry;                /* audit_sync: store what is queued now */
-	bool lingering;            /* the writer wakes every tick by itself */
-	struct gk_linger linger;   /* the quiet ticks of this lingering */
+	struct gk_linger linger;   /* .on: the writer wakes every tick by itself */
 	pthread_cond_t stored_cond;
 	uint64_t n_submitted, n_done;   /* records queued / stored or dropped, ever */
 	pthread_t thread;
@@ -111,7 +110,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 	}
 	/* Wake a sleeping writer for the first record only (it then gathers
 	 * and lingers), or when a full batch is waiting: no wake-up per exec. */
-	bool wake = (!w->head && !w->lingering) || w->len + 1 - w->held == AUDIT_BATCH;
+	bool wake = (!w->head && !w->linger.on) || w->len + 1 - w->held == AUDIT_BATCH;
 	if (w->tail)
 		w->tail->next = r;
 	else
@@ -238,19 +237,18 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
 			;
 	} else {
-		if (!w->lingering)
+		if (!w->linger.on)
 			while (wait_for_more && !w->head && !w->stopping)
 				pthread_cond_wait(&w->cond, &w->lock);
 		/* One tick: gather what follows the first record for a moment,
 		 * or (lingering) see what came meanwhile. */
-		int tick_ms = w->lingering ? gk_linger_tick_ms(&w->linger) : AUDIT_GATHER_MS;
+		int tick_ms = w->linger.on ? gk_linger_tick_ms(&w->linger) : AUDIT_GATHER_MS;
 		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, tick_ms);
-		while ((w->head || w->lingering) && !w->stopping && !w->hurry &&
+		while ((w->head || w->linger.on) && !w->stopping && !w->hurry &&
 		       w->len - w->held < AUDIT_BATCH &&
 		       pthread_cond_timedwait(&w->cond, &w->lock, &until) != ETIMEDOUT)
 			;
-		w->lingering = (w->lingering || w->head) &&
-			       gk_linger_after(&w->linger, w->head, tick_ms);
+		gk_linger_after(&w->linger, w->head, tick_ms);
 	}
 	w->hurry = false;
 	struct audit_rec *fresh = w->head;

@@ -138,13 +138,11 @@ static void *recorder_main(void *arg)
 	pthread_setname_np(pthread_self(), "gk-record");
 	set_policy(SCHED_IDLE);
 	struct gk_linger linger = { 0 };
-	bool lingering = false;
 	for (;;) {
-		int tick_ms = lingering ? gk_linger_tick_ms(&linger) : 0;
+		int tick_ms = linger.on ? gk_linger_tick_ms(&linger) : 0;
 		wait_for_records(r, tick_ms);
 		bool stopping = atomic_load(&r->stopping);
-		bool found = record_queued(r) > 0;
-		lingering = (lingering || found) && gk_linger_after(&linger, found, tick_ms);
+		gk_linger_after(&linger, record_queued(r) > 0, tick_ms);
 		if (stopping && atomic_load(&r->head) == atomic_load(&r->tail))
 			return NULL;
 	}

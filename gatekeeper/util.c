@@ -134,13 +134,14 @@ int gk_linger_tick_ms(const struct gk_linger *l)
 bool gk_linger_after(struct gk_linger *l, bool found, int tick_ms)
 {
 	if (found) {
-		*l = (struct gk_linger){ 0 };
+		*l = (struct gk_linger){ .on = true };
 		return true;
 	}
+	if (!l->on)
+		return false;
 	l->quiet_ticks++;
 	l->quiet_ms += (unsigned)tick_ms;
-	if (l->quiet_ms < GK_LINGER_MS)
-		return true;
-	*l = (struct gk_linger){ 0 };
-	return false;
+	if (l->quiet_ms >= GK_LINGER_MS)
+		*l = (struct gk_linger){ 0 };
+	return l->on;
 }

@@ -35,12 +35,14 @@ int gk_replace_file(const char *path, const void *buf, size_t len, bool durable)
 #define GK_LINGER_MAX_MS 160
 #define GK_LINGER_MS 1000
 struct gk_linger {
+	bool on;                     /* lingering: the thread wakes by itself */
 	unsigned quiet_ticks, quiet_ms;
 };
-/* The next tick's length. */
+/* The next tick's length while lingering. */
 int gk_linger_tick_ms(const struct gk_linger *l);
-/* After a tick of tick_ms that found work or not: whether to linger on
- * (false: sleep until woken; the next lingering starts again at 10 ms). */
+/* After a wait of tick_ms (a tick, or a sleep until woken) that found work
+ * or not: whether to linger now. Work found starts or restarts it at
+ * 10 ms; a quiet wait while not lingering leaves it off. */
 bool gk_linger_after(struct gk_linger *l, bool found, int tick_ms);
 
 #endif

@@ -264,10 +264,6 @@ static void test_fd_path_in_forked_child(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* The name a kernel refusal is audited with: the latest path its inode was
- * denied under; none for an inode never denied, or pushed out. */
-/* A replaced file holds the new text whole and leaves no .tmp behind; a
- * failed replace says why; reading stops at the buffer and at symlinks. */
 /* A trickle of work costs a handful of wake-ups, a stream is taken every
  * 10 ms, and a quiet second ends the lingering whatever the tick. */
 static void test_linger_backs_off_and_ends(void **state)
@@ -275,7 +271,10 @@ static void test_linger_backs_off_and_ends(void **state)
 	(void)state;
 	struct gk_linger l = { 0 };
 	int ticks[16], n = 0;
-	bool on = true;
+	/* not lingering, a quiet wait leaves it off; work found starts it */
+	assert_false(gk_linger_after(&l, false, 0));
+	bool on = gk_linger_after(&l, true, 0);
+	assert_true(on);
 	while (on && n < 16) {
 		ticks[n] = gk_linger_tick_ms(&l);
 		on = gk_linger_after(&l, false, ticks[n]);
@@ -290,6 +289,7 @@ static void test_linger_backs_off_and_ends(void **state)
 	/* ended: the next lingering starts at 10 ms again */
 	assert_int_equal(gk_linger_tick_ms(&l), GK_LINGER_FIRST_MS);
 	/* work found resets the back-off */
+	assert_true(gk_linger_after(&l, true, 0));
 	assert_true(gk_linger_after(&l, false, gk_linger_tick_ms(&l)));
 	assert_true(gk_linger_after(&l, false, gk_linger_tick_ms(&l)));
 	assert_int_equal(gk_linger_tick_ms(&l), 40);
@@ -297,6 +297,8 @@ static void test_linger_backs_off_and_ends(void **state)
 	assert_int_equal(gk_linger_tick_ms(&l), GK_LINGER_FIRST_MS);
 }
 
+/* A replaced file holds the new text whole and leaves no .tmp behind; a
+ * failed replace says why; reading stops at the buffer and at symlinks. */
 static void test_replace_file_and_read_text(void **state)
 {
 	(void)state;
@@ -324,6 +326,8 @@ static void test_replace_file_and_read_text(void **state)
 	rmdir(dir);
 }
 
+/* The name a kernel refusal is audited with: the latest path its inode was
+ * denied under; none for an inode never denied, or pushed out. */
 static void test_denied_names(void **state)
 {
 	(void)state;
