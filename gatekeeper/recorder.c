@@ -12,8 +12,7 @@
  * interrupt there, and on a small virtual machine it costs the exec about
  * what the record itself did. So the recorder gathers, as the audit
  * writer does: the first record of a quiet spell wakes it; then it
- * lingers (struct gk_linger), waking by itself for what came, every 10 ms
- * while records keep coming and at doubling intervals while they do not,
+ * lingers (struct gk_linger), waking by itself every 10 ms for what came,
  * and goes back to sleep after a quiet second. Half a ring waiting wakes
  * it too.
  *
@@ -139,7 +138,11 @@ static void *recorder_main(void *arg)
 	set_policy(SCHED_IDLE);
 	struct gk_linger linger = { 0 };
 	for (;;) {
-		int tick_ms = linger.on ? gk_linger_tick_ms(&linger) : 0;
+		/* A fixed 10 ms tick, no back-off: the kernel cache entry of an
+		 * allow waits for it, and a second exec of the file within a
+		 * longer tick would ask the daemon again (the guest suite's
+		 * "kernel hit before each write" saw one). */
+		int tick_ms = linger.on ? GK_LINGER_FIRST_MS : 0;
 		wait_for_records(r, tick_ms);
 		bool stopping = atomic_load(&r->stopping);
 		gk_linger_after(&linger, record_queued(r) > 0, tick_ms);
