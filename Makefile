@@ -15,7 +15,10 @@
 # Any CFLAGS/LDFLAGS given on the command line are added to the flags the
 # code needs, never put in their place. V=1 prints every command.
 
-CC      ?= gcc
+# make's own default CC is cc: replace only that, never a CC given.
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
 CLANG   ?= clang
 BPFTOOL ?= bpftool
 BUILD   ?= build
@@ -120,14 +123,17 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK) | $(SCAND)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 FUZZ := $(BUILD)/fuzz_policy $(BUILD)/fuzz_control
-$(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) policy/policy.h
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
+	-fsanitize=fuzzer,address,undefined -I.
+$(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) $(wildcard policy/*.h)
 	@mkdir -p $(dir $@)
-	$(call say,FUZZ,$@)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ tests/fuzz/fuzz_policy.c $(POLICY_SRCS) -lyaml -lcrypto
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_policy.c $(POLICY_SRCS) -lyaml -lcrypto
 
 # --- helper programs of the tests and benchmarks (never built by scripts) ---
 # Plain programs: no sanitizer, whatever build they sit in.
-HELPER_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD)
-HELPERS := $(addprefix $(BUILD)/helpers/,spawner routes tail fileless)
+HELPER_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD) \
+	-MMD -MP
+HELPERS := $(addprefix $(BUILD)/helpers/,spawner routes tail fileless elf)
 helpers: $(HELPERS)
 $(BUILD)/helpers/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
@@ -146,7 +152,8 @@ $(VMBIN)/gk-hello: tests/vm/gk_hello.c
 $(VMBIN)/gk-hello-static: tests/vm/gk_hello.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -static -o $@ $<
-$(VMBIN)/gk-kload: tests/vm/gk_kload.c gatekeeper/kcache_bpf.c $(SKEL)
+# Two sources: -MMD records the second's headers only, so the first's are named.
+$(VMBIN)/gk-kload: tests/vm/gk_kload.c gatekeeper/kcache_bpf.c gatekeeper/kcache_bpf.h $(SKEL)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ tests/vm/gk_kload.c gatekeeper/kcache_bpf.c -lbpf -lelf -lz
 $(VMBIN)/gk-routes: tests/integration/routes.c
@@ -163,7 +170,7 @@ $(VMBIN)/gk-preload.so: tests/vm/gk_preload.c
 # benchmark's numbers do not depend on them.
 BENCHBIN := $(BUILD)/bench
 BENCH_HELPERS := $(addprefix $(BENCHBIN)/,tiny-static tiny-dynamic spawn_bench gk_probe \
-	raw_responder mount_mark sha_bench scan_bench db_fill)
+	raw_responder mount_mark sha_bench scan_bench db_fill trust_bench)
 bench-helpers: $(BENCH_HELPERS)
 $(BENCHBIN)/tiny-static: bench/tiny.c
 	@mkdir -p $(dir $@)
@@ -178,7 +185,7 @@ SPAWN_BENCH_SRC := bench/spawn_bench.c bench/spawn_spec.c bench/spawn_bench.h
 $(BENCHBIN)/spawn_bench: $(SPAWN_BENCH_SRC)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $(filter %.c,$^)
-$(BENCHBIN)/sha_bench: $(BENCHBIN)/%: bench/%.c $(LIBGK)
+$(BENCHBIN)/sha_bench $(BENCHBIN)/trust_bench: $(BENCHBIN)/%: bench/%.c $(LIBGK)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) -O2 $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BENCHBIN)/db_fill: tests/bench/db_fill.c $(LIBGK)
@@ -207,7 +214,7 @@ $(BUILD)/vm/bench/spawn_bench: $(SPAWN_BENCH_SRC)
 
 $(BUILD)/fuzz_control: tests/fuzz/fuzz_control.c gatekeeper/proto.c gatekeeper/proto.h
 	@mkdir -p $(dir $@)
-	$(call say,FUZZ,$@)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ tests/fuzz/fuzz_control.c gatekeeper/proto.c
+	$(call say,FUZZ,$@)$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_control.c gatekeeper/proto.c
 
 # --- commands ---
 deps:
@@ -295,6 +302,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(patsubst %.o,%.d,$(call obj,$(POLICY_SRCS) $(DB_SRCS) $(SCANNER_SRCS) $(SCAND_SRCS) $(CORE_SRCS) $(CTL_SRCS) $(UNIT_SRCS) gatekeeper/gatekeeperd.c))
+# The helpers' (HELPER_CFLAGS: -MMD beside each program).
+-include $(wildcard $(BUILD)/helpers/*.d $(VMBIN)/*.d $(BENCHBIN)/*.d $(BUILD)/vm/bench/*.d)
 
 # ==== packaging (issue 13): vmlinux.h, make deb, make systest ====
 # The BPF object is CO-RE: it is built against the vmlinux.h kept in the tree

@@ -55,7 +55,7 @@ outer_main() {
 	local build rc top tool
 	build=$(cd "$1" 2>/dev/null && pwd) || die "build dir $1 missing (run make first)"
 	[[ $EUID -eq 0 ]] || die "must run as root (fanotify permission events, mounts)"
-	for tool in unshare timeout mount umount gcc make od python3 sha256sum awk; do
+	for tool in unshare timeout mount umount cc make od python3 sha256sum awk; do
 		command -v "$tool" >/dev/null || die "required tool missing: $tool"
 	done
 	for tool in gatekeeperd gatekeeper-ctl libgk.a; do

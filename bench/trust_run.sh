@@ -18,7 +18,6 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 NPATHS=${GK_TRUST_BENCH_PATHS:-150000}
 RUNS=${GK_TRUST_BENCH_RUNS:-7}
@@ -32,15 +31,8 @@ outer() {
 	local build
 	build=$(cd "${1:?usage: bench/trust_run.sh BUILD}" && pwd) || die "no build dir"
 	[[ $EUID -eq 0 ]] || die "must run as root"
-	gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I"$ROOT" -I"$build" \
-		-o "$build/bench/trust_bench" "$HERE/trust_bench.c" "$build/libgk.a" \
-		-lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread 2>/dev/null ||
-		{ mkdir -p "$build/bench" && gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
-			-I"$ROOT" -I"$build" -o "$build/bench/trust_bench" "$HERE/trust_bench.c" \
-			"$build/libgk.a" -lbpf -lelf -lz -lclamav -lyaml -lsqlite3 -lcrypto -lpthread; } ||
-		die "cannot build trust_bench"
-	gcc -static -O2 -o "$build/bench/tiny-static-trust" -x c - <<<'int main(void) { return 0; }' ||
-		die "cannot build the exec target"
+	[[ -x $build/bench/trust_bench && -x $build/bench/tiny-static ]] ||
+		die "no $build/bench/trust_bench or tiny-static: run make bench-helpers"
 	GK_TB_STAGE=inner GK_TB_BUILD=$build timeout -s KILL 900 \
 		unshare -m --propagation private -- bash "$SELF"
 }
@@ -118,8 +110,8 @@ inner() {
 	echo "trust bench: synthetic dpkg database, $NPATHS paths" >&2
 	"$TB" gen "$T/dpkg" "$NPATHS" >"$T/gen.json" || die "gen failed"
 	# The programs to exec, in one extra package.
-	for i in 1 2 3 4 5; do pad "$B/bench/tiny-static-trust" "$T/root/usr/bin/p1m-$i" 1048576; done
-	for i in 1 2 3; do pad "$B/bench/tiny-static-trust" "$T/root/usr/bin/p50m-$i" 52428800; done
+	for i in 1 2 3 4 5; do pad "$B/bench/tiny-static" "$T/root/usr/bin/p1m-$i" 1048576; done
+	for i in 1 2 3; do pad "$B/bench/tiny-static" "$T/root/usr/bin/p50m-$i" 52428800; done
 	{
 		printf '/.\n/usr\n/usr/bin\n'
 		(cd "$T/root" && ls usr/bin | sed 's|^|/usr/bin/|')

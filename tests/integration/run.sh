@@ -116,7 +116,7 @@ outer_main() {
 	[[ -d $bindir ]] && bindir=$(cd "$bindir" && pwd)
 	[[ $EUID -eq 0 ]] || fail_all "the host-kernel suite must run as root"
 	local tool
-	for tool in unshare timeout mount umount gcc setpriv sqlite3 sha256sum truncate "$PY"; do
+	for tool in unshare timeout mount umount cc setpriv sqlite3 sha256sum truncate "$PY"; do
 		command -v "$tool" >/dev/null || fail_all "required tool missing: $tool"
 	done
 	TOP=$(mktemp -d /tmp/gk-it.XXXXXX) || fail_all "mktemp failed"
@@ -228,7 +228,7 @@ inner_main() {
 	# The helpers are built by the Makefile (make helpers); copies here, where
 	# the unprivileged user can surely execute them (BINDIR may be private).
 	local helper
-	for helper in spawner routes tail fileless; do
+	for helper in spawner routes tail fileless elf; do
 		if ! install -m 0755 "$GK_IT_HELPERS/$helper" "$TOP/$helper" 2>"$TOP/$helper.err"; then
 			echo "$helper: not built (make helpers): $(head -n 1 "$TOP/$helper.err")" >"$TOP/$helper.failed"
 		fi
