@@ -301,7 +301,7 @@ static struct scanner *open_engine(const struct bench *b, bool in_process, doubl
 		 * scanner process's private one is */
 		cfg.tmp_dir = "/dev/shm";
 		void *c = scanner_clamav_cfg_new(&cfg, err, sizeof(err));
-		s = c ? scanner_start(&scanner_clamav_ops, c, 0, false, err, sizeof(err)) : NULL;
+		s = c ? scanner_start(&scanner_clamav_ops, c, 0, false, NULL, err, sizeof(err)) : NULL;
 	} else {
 		s = scanner_clamav_open(&cfg, err, sizeof(err));
 	}

@@ -208,7 +208,7 @@ static int load_one(void *ctx, const unsigned char sha[GK_SHA256_LEN], enum gk_v
 	return 0;
 }
 
-int admin_rules_load(struct admin_rules *ar, struct gk_db *db)
+static int admin_rules_load(struct admin_rules *ar, struct gk_db *db)
 {
 	return db_admin_foreach(db, load_one, ar);
 }

@@ -5,8 +5,8 @@
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/systemd.h"
 
-bool event_path_alive(const struct gk_stats *s, struct event_path_probe *p, int64_t now_us,
-		      int64_t interval_us)
+bool alive_event_path_turns(const struct gk_stats *s, struct event_path_probe *p,
+			    int64_t now_us, int64_t interval_us)
 {
 	uint64_t pending = atomic_load(&s->pending);
 	uint64_t answered = atomic_load(&s->events) - pending;

@@ -74,7 +74,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 		return -1;
 	struct fan_group *fresh = NULL;
 	int fresh_prescan = -1;
-	struct scan_set *scanners = scan_set_for(d->scanners, p, &d->opt, err, errlen);
+	struct scan_set *scanners = scan_set_for(d, d->scanners, p, err, errlen);
 	if (!scanners)
 		return -1;
 	pthread_rwlock_rdlock(&d->policy_lock);

@@ -25,7 +25,7 @@ int64_t control_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void control_wake(struct control_server *cs)
+static void control_wake(struct control_server *cs)
 {
 	uint64_t one = 1;
 	(void)!write(cs->wake_fd, &one, sizeof(one));
@@ -151,7 +151,7 @@ struct control_server *control_server_new(const char *path, const struct control
 		struct epoll_event w = { .events = EPOLLIN, .data.u64 = TAG_WAKE };
 		if (cs->conns && cs->workers && cs->epfd >= 0 && cs->wake_fd >= 0 &&
 		    epoll_ctl(cs->epfd, EPOLL_CTL_ADD, cs->wake_fd, &w) == 0 &&
-		    (cs->hub = hub_new(cs->lim.max_subscribers, cs->lim.sub_queue, cs->wake_fd)))
+		    (cs->hub = control_hub_new(cs->lim.max_subscribers, cs->lim.sub_queue, cs->wake_fd)))
 			return cs;
 		snprintf(err, errlen, "control server: %s", strerror(errno));
 	}
@@ -218,7 +218,7 @@ void control_server_free(struct control_server *cs)
 	if (!cs)
 		return;
 	control_server_stop(cs);
-	hub_free(cs->hub);
+	control_hub_free(cs->hub);
 	if (cs->epfd >= 0)
 		close(cs->epfd);
 	if (cs->wake_fd >= 0)
@@ -234,11 +234,11 @@ void control_server_free(struct control_server *cs)
 void control_publish(struct control_server *cs, const struct db_audit *a, int kind)
 {
 	if (cs)
-		hub_publish(cs->hub, a, kind);
+		control_hub_publish(cs->hub, a, kind);
 }
 
 void control_sub_counts(struct control_server *cs, unsigned *subscribers,
 			unsigned long long *dropped)
 {
-	hub_counts(cs ? cs->hub : NULL, subscribers, dropped);
+	control_hub_counts(cs ? cs->hub : NULL, subscribers, dropped);
 }

@@ -93,15 +93,15 @@ int control_listen(const char *path, gid_t admin_gid, bool *made, char *err, siz
 /* ----  (control.c, control_sub.c) ---- */
 struct control_hub;
 struct control_sub;
-struct control_hub *hub_new(unsigned max_subs, unsigned qcap, int wake_fd);
-void hub_free(struct control_hub *h);
-struct control_sub *hub_add(struct control_hub *h);       /* NULL: at the cap */
-void hub_remove(struct control_hub *h, struct control_sub *s);
+struct control_hub *control_hub_new(unsigned max_subs, unsigned qcap, int wake_fd);
+void control_hub_free(struct control_hub *h);
+struct control_sub *control_hub_add(struct control_hub *h);       /* NULL: at the cap */
+void control_hub_remove(struct control_hub *h, struct control_sub *s);
 /* Move queued records into out (as stream records) until it holds max_bytes;
  * returns how many were moved. */
-size_t hub_take(struct control_hub *h, struct control_sub *s, struct proto_buf *out,
+size_t control_hub_take(struct control_hub *h, struct control_sub *s, struct proto_buf *out,
 		size_t max_bytes);
-void hub_publish(struct control_hub *h, const struct db_audit *a, int kind);
-void hub_counts(struct control_hub *h, unsigned *subscribers, unsigned long long *dropped);
+void control_hub_publish(struct control_hub *h, const struct db_audit *a, int kind);
+void control_hub_counts(struct control_hub *h, unsigned *subscribers, unsigned long long *dropped);
 
 #endif

@@ -47,7 +47,7 @@ static int hash_client_fd(struct gk_daemon *d, int fd, unsigned char sha[GK_SHA2
 		proto_error(reply, EXIT_USAGE, "not a regular file");
 		return -1;
 	}
-	if (identify_fd(d->hashes, fd, &id, sha, NULL) < 0) {
+	if (identify_fd(d->hashes, fd, &id, sha) < 0) {
 		proto_error(reply, EXIT_REFUSED, "cannot read file: %s", strerror(errno));
 		return -1;
 	}
@@ -93,7 +93,7 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	}
 	judge_file(d, fd, &j, NULL);
 	audit_sync(d);   /* the stored verdict of every exec before the request */
-	if (!j.have_sha && identify_fd(d->hashes, fd, &j.id, j.sha256, NULL) == 0)
+	if (!j.have_sha && identify_fd(d->hashes, fd, &j.id, j.sha256) == 0)
 		j.have_sha = true;   /* unwatched files are not hashed to decide; show it anyway */
 	proto_num(reply, "ok", 1);
 	proto_str(reply, "path", j.path[0] ? j.path : arg);
@@ -113,14 +113,12 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	}
 	trust_query_line(d->trust, j.trust, j.trust_detail, reply);
 	/* What an exec of it would meet now, though it never ran: in monitor
-	 * mode a deny is only logged. */
-	pthread_rwlock_rdlock(&d->policy_lock);
-	bool monitor = d->policy->mode == GK_MODE_MONITOR;
-	bool watched = j.path[0] && policy_path_watched(d->policy, j.path);
-	pthread_rwlock_unlock(&d->policy_lock);
+	 * mode a deny is only logged. Mode and scope as the judgement saw them
+	 * (a file whose path cannot be read is judged as watched). */
+	bool monitor = j.monitor;
 	bool denied = j.decision.verdict == GK_VERDICT_DENY;
 	proto_str(reply, "mode", monitor ? "monitor" : "enforce");
-	proto_str(reply, "watched", watched ? "yes" : "no");
+	proto_str(reply, "watched", j.watch == GK_WATCH_INSIDE ? "yes" : "no");
 	proto_str(reply, "would_run", !denied ? "yes" : monitor ? "yes (monitor mode: logged as would-deny)" : "no");
 	enum gk_verdict admin = j.have_sha ? admin_rules_get(d->admin, j.sha256) : GK_VERDICT_UNKNOWN;
 	proto_str(reply, "admin_rule", admin == GK_VERDICT_UNKNOWN ? "none" : gk_verdict_name(admin));
@@ -211,6 +209,7 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	proto_num(reply, "digest_store_hits", (int64_t)ds.hits);
 	proto_num(reply, "digest_store_misses", (int64_t)ds.misses);
 	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));
+	control_report(d, reply);
 	proto_num(reply, "uptime_s", (gk_now_us() - d->started_us) / 1000000);
 	proto_num(reply, "pid", getpid());
 }
@@ -267,9 +266,9 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
 	else if (!strcmp(verb, "policy-show"))
 		cmd_policy_show(d, reply);
 	else if (!strcmp(verb, "metrics"))
-		cmd_metrics(d, reply);
+		control_cmd_metrics(d, reply);
 	else if (!strcmp(verb, "log"))
-		cmd_log(d, arg, reply);
+		control_cmd_log(d, arg, reply);
 	else
 		proto_error(reply, EXIT_USAGE, "unknown request '%.64s'", verb);
 }

@@ -29,7 +29,7 @@ void control_conn_close(struct control_server *cs, struct conn *c)
 	if (c->passed_fd >= 0)
 		close(c->passed_fd);
 	if (c->sub)
-		hub_remove(cs->hub, c->sub);
+		control_hub_remove(cs->hub, c->sub);
 	proto_free(&c->out);
 	cs->conns[c->slot] = NULL;
 	cs->n_conns--;
@@ -204,7 +204,7 @@ static void conn_flush(struct control_server *cs, struct conn *c)
 		}
 		c->out.len = c->out_off = 0;
 		c->out.failed = 0;
-		if (c->state != C_SUB || !hub_take(cs->hub, c->sub, &c->out, SUB_OUT_MAX))
+		if (c->state != C_SUB || !control_hub_take(cs->hub, c->sub, &c->out, SUB_OUT_MAX))
 			break;
 	}
 	if (c->state == C_WRITE)
@@ -222,7 +222,7 @@ static void start_reply(struct control_server *cs, struct conn *c, struct job *j
 	c->state = C_WRITE;
 	c->deadline_ms = control_now_ms() + cs->lim.io_timeout_ms;
 	if (j->subscribe) {
-		c->sub = hub_add(cs->hub);
+		c->sub = control_hub_add(cs->hub);
 		if (c->sub) {
 			/* the header is a record of its own: "n ok 1" and an empty line */
 			proto_raw(&c->out, "\n", 1);

@@ -9,7 +9,7 @@
 #include "gatekeeper/metrics.h"
 #include "gatekeeper/proto.h"
 
-void cmd_metrics(struct gk_daemon *d, struct proto_buf *reply)
+void control_cmd_metrics(struct gk_daemon *d, struct proto_buf *reply)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -112,7 +112,7 @@ static int parse_log_query(const char *arg, struct db_audit_filter *f, int64_t *
 	return 0;
 }
 
-void cmd_log(struct gk_daemon *d, const char *arg, struct proto_buf *reply)
+void control_cmd_log(struct gk_daemon *d, const char *arg, struct proto_buf *reply)
 {
 	struct db_audit_filter f;
 	char glob[4096];

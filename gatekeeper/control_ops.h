@@ -6,8 +6,8 @@
 struct gk_daemon;
 struct proto_buf;
 
-void cmd_metrics(struct gk_daemon *d, struct proto_buf *reply);
+void control_cmd_metrics(struct gk_daemon *d, struct proto_buf *reply);
 /* arg: the query, "key=value" words (see control_ops.c). */
-void cmd_log(struct gk_daemon *d, const char *arg, struct proto_buf *reply);
+void control_cmd_log(struct gk_daemon *d, const char *arg, struct proto_buf *reply);
 
 #endif

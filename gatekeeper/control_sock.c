@@ -153,3 +153,12 @@ void control_free(struct gk_daemon *d)
 	control_server_free(d->control);
 	d->control = NULL;
 }
+
+void control_report(struct gk_daemon *d, struct proto_buf *reply)
+{
+	unsigned subscribers;
+	unsigned long long dropped;
+	control_sub_counts(d->control, &subscribers, &dropped);
+	proto_num(reply, "subscribers", subscribers);
+	proto_num(reply, "subscriber_records_dropped", (int64_t)dropped);
+}

@@ -67,7 +67,6 @@ struct control_server {
 };
 
 int64_t control_now_ms(void);
-void control_wake(struct control_server *cs);
 void control_job_free(struct job *j);
 /* hand a job to the workers */
 void control_queue_job(struct control_server *cs, struct job *j);

@@ -44,7 +44,7 @@ struct control_hub {
 	atomic_ullong dropped_total;
 };
 
-struct control_hub *hub_new(unsigned max_subs, unsigned qcap, int wake_fd)
+struct control_hub *control_hub_new(unsigned max_subs, unsigned qcap, int wake_fd)
 {
 	struct control_hub *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -70,7 +70,7 @@ static void sub_free(struct control_hub *h, struct control_sub *s)
 	free(s);
 }
 
-void hub_free(struct control_hub *h)
+void control_hub_free(struct control_hub *h)
 {
 	if (!h)
 		return;
@@ -83,7 +83,7 @@ void hub_free(struct control_hub *h)
 	free(h);
 }
 
-struct control_sub *hub_add(struct control_hub *h)
+struct control_sub *control_hub_add(struct control_hub *h)
 {
 	struct control_sub *s = calloc(1, sizeof(*s));
 	if (s)
@@ -106,7 +106,7 @@ struct control_sub *hub_add(struct control_hub *h)
 	return s;
 }
 
-void hub_remove(struct control_hub *h, struct control_sub *s)
+void control_hub_remove(struct control_hub *h, struct control_sub *s)
 {
 	pthread_mutex_lock(&h->lock);
 	for (struct control_sub **p = &h->subs; *p; p = &(*p)->next)
@@ -119,7 +119,7 @@ void hub_remove(struct control_hub *h, struct control_sub *s)
 	sub_free(h, s);
 }
 
-size_t hub_take(struct control_hub *h, struct control_sub *s, struct proto_buf *out,
+size_t control_hub_take(struct control_hub *h, struct control_sub *s, struct proto_buf *out,
 		size_t max_bytes)
 {
 	size_t n = 0;
@@ -170,7 +170,7 @@ static struct control_rec *format_rec(const struct db_audit *a, int kind)
 	return r;
 }
 
-void hub_publish(struct control_hub *h, const struct db_audit *a, int kind)
+void control_hub_publish(struct control_hub *h, const struct db_audit *a, int kind)
 {
 	if (!h || atomic_load_explicit(&h->n_subs, memory_order_relaxed) == 0)
 		return;
@@ -198,7 +198,7 @@ void hub_publish(struct control_hub *h, const struct db_audit *a, int kind)
 	}
 }
 
-void hub_counts(struct control_hub *h, unsigned *subscribers, unsigned long long *dropped)
+void control_hub_counts(struct control_hub *h, unsigned *subscribers, unsigned long long *dropped)
 {
 	*subscribers = h ? atomic_load(&h->n_subs) : 0;
 	*dropped = h ? atomic_load(&h->dropped_total) : 0;

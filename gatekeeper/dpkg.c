@@ -84,7 +84,7 @@ static int cmp_file(const void *a, const void *b)
 	return strcmp(((const struct dpkg_file *)a)->path, ((const struct dpkg_file *)b)->path);
 }
 
-bool dpkg_parse_md5(const char *hex, unsigned char md5[DPKG_MD5_LEN])
+static bool dpkg_parse_md5(const char *hex, unsigned char md5[DPKG_MD5_LEN])
 {
 	return gk_hex_decode(hex, 2 * DPKG_MD5_LEN, md5, DPKG_MD5_LEN) == DPKG_MD5_LEN;
 }

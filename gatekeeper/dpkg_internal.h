@@ -8,6 +8,5 @@
 int dpkg_slurp(const char *path, char **out, size_t *len, char *err, size_t errlen);
 /* Next line in place (its newline becomes NUL); NULL at the end. */
 char *dpkg_next_line(char **cursor, char *end);
-bool dpkg_parse_md5(const char *hex, unsigned char md5[DPKG_MD5_LEN]);
 
 #endif

@@ -73,7 +73,7 @@ static void wait_answered(struct gk_slot *ss)
 static bool claim_answer(struct gk_slot *ss)
 {
 	for (;;) {
-		if (slot_claim(ss))
+		if (sentinel_slot_claim(ss))
 			return true;
 		wait_answered(ss);
 		if (atomic_load(&ss->state) != SLOT_PENDING)
@@ -172,7 +172,7 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	}
 	if (cache_after && !exe_first)
 		judge_cache_in_kernel(d, s->fd, j);
-	exec_record_submit(d, s->fd, &a, j, exe_first ? exe : NULL);
+	recorder_submit(d, s->fd, &a, j, exe_first ? exe : NULL);
 }
 
 static void slot_release(struct gk_events *ev, int idx)
@@ -242,7 +242,7 @@ static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdi
 		/* Only permission events are PENDING (admit): the claim is what
 		 * makes the slot's fields ours to read. */
 		if (state != SLOT_PENDING || now - atomic_load(&ss->start_us) <= limit_us ||
-		    !slot_claim(ss))
+		    !sentinel_slot_claim(ss))
 			continue;
 		if (gk_mono_us() - atomic_load(&ss->start_us) <= limit_us) {
 			/* released and reused between the look and the claim */
@@ -372,7 +372,7 @@ static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx)
 		return;
 	}
 	struct gk_slot *ss = &ev->sh->slots[idx];
-	if (g->perm && slot_claim(ss)) {
+	if (g->perm && sentinel_slot_claim(ss)) {
 		fan_reply(g->fd, fd, v);
 		atomic_store(&ss->verdict, v);
 		atomic_store(&ss->state, SLOT_ANSWERED);

@@ -22,7 +22,6 @@
 #include "gatekeeper/trust.h"
 #include "gatekeeper/metrics.h"
 #include "gatekeeper/systemd.h"
-#include "scanner/scanner.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_INVALID = 2 };
 
@@ -123,14 +122,6 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 	audit_submit(d, &a, AUDIT_KERNEL);
 }
 
-/* New signatures: verdicts the kernel caches were reached with the old ones. */
-static void on_signatures_swapped(void *ctx, const char *engine)
-{
-	struct gk_daemon *d = ctx;
-	prejudge_flush(d);
-	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
-}
-
 /* --bpf-after-ready: the load's eventfd, or -1 (none pending, or it could
  * not start: then the walk, which waits for the load, is asked for now). */
 static int load_bpf_later(struct gk_daemon *d)
@@ -212,7 +203,7 @@ static void main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 			{ .fd = bpf_loaded_fd, .events = POLLIN },
 			{ .fd = svc_boot_wait_fd(d->boot_wait), .events = POLLIN },
 		};
-		if (poll(p, 4, svc_poll_timeout_ms(d, -1)) < 0 && errno != EINTR)
+		if (poll(p, 4, svc_poll_timeout_ms(d)) < 0 && errno != EINTR)
 			return;
 		if (p[3].revents & POLLIN)
 			bpf_loaded_fd = end_boot_wait(d);
@@ -334,9 +325,9 @@ static void log_ready(struct gk_daemon *d)
 		(long long)(t->store - t->begin) / 1000,
 		d->store_closed_cleanly ? "skipped_closed_cleanly" : "read",
 		(long long)(t->store_opened - t->begin) / 1000,
-		(long long)(t->scanners - t->sentinel) / 1000,
-		(long long)(t->kernel - t->scanners) / 1000,
-		(long long)(t->trust - t->kernel) / 1000, (long long)(t->marks - t->trust) / 1000,
+		(long long)(t->scanners - t->kernel) / 1000,
+		(long long)(t->kernel - t->sentinel) / 1000,
+		(long long)(t->trust - t->scanners) / 1000, (long long)(t->marks - t->trust) / 1000,
 		cpu_ms, self.ru_majflt,
 		t->exec_to_begin < 0 ? -1LL : (long long)t->exec_to_begin / 1000,
 		(long long)t->cpu_begin / 1000, (long long)(t->cpu_store - t->cpu_begin) / 1000,
@@ -415,6 +406,33 @@ static int signal_fd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
+/* The permission group, the kernel cache, the scanners and the trust
+ * sources, timed one by one for the ready line. */
+static int open_gate(struct gk_daemon *d, char *err, size_t errlen)
+{
+	if (!(d->group = fan_group_open(d->policy, err, errlen)))
+		return -1;
+	if (d->group->perm)
+		d->group->sentinel_id = sentinel_add_group(d->sentinel, d->group->fd);
+	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache,
+			    !d->opt.try_bpf ? KCACHE_BPF_NEVER
+			    : d->opt.bpf_after_ready ? KCACHE_BPF_LATER : KCACHE_BPF_NOW);
+	if (!d->kc) {
+		snprintf(err, errlen, "cannot start: %s", strerror(errno));
+		return -1;
+	}
+	kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
+	d->start_at.kernel = gk_mono_us();
+	/* After the kernel cache: a signature set loaded later flushes it. */
+	if (!(d->scanners = scan_set_for(d, NULL, d->policy, err, errlen)))
+		return -1;
+	d->start_at.scanners = gk_mono_us();
+	if (trust_daemon_start(d, err, errlen) < 0)
+		return -1;
+	stamp(&d->start_at.trust, &d->start_at.cpu_trust);
+	return 0;
+}
+
 static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loaded_fd)
 {
 	char err[512];
@@ -424,39 +442,17 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 	}
 	raise_nofile();
 	/* The sentinel forks before any thread exists. */
-	d->shared = shared_new(d->opt.max_pending + EVENTS_READ_BATCH);
+	d->shared = sentinel_shared_new(d->opt.max_pending + EVENTS_READ_BATCH);
 	if (!d->shared || !(d->sentinel = sentinel_start(d->shared, err, sizeof(err)))) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", d->shared ? err : "cannot map the in-flight slots");
 		return EXIT_RUNTIME;
 	}
 	d->start_at.sentinel = gk_mono_us();
-	d->group = fan_group_open(d->policy, err, sizeof(err));
-	if (!d->group) {
+	if (open_gate(d, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
-	if (d->group->perm)
-		d->group->sentinel_id = sentinel_add_group(d->sentinel, d->group->fd);
-	d->scanners = scan_set_for(NULL, d->policy, &d->opt, err, sizeof(err));
-	if (!d->scanners) {
-		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
-		return EXIT_RUNTIME;
-	}
-	d->start_at.scanners = gk_mono_us();
-	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache,
-			    !d->opt.try_bpf ? KCACHE_BPF_NEVER
-			    : d->opt.bpf_after_ready ? KCACHE_BPF_LATER : KCACHE_BPF_NOW);
-	if (d->kc)
-		kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
-	if (d->kc)
-		scanner_set_swap_hook(on_signatures_swapped, d);
-	d->start_at.kernel = gk_mono_us();
-	if (d->kc && trust_daemon_start(d, err, sizeof(err)) < 0) {
-		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
-		return EXIT_RUNTIME;
-	}
-	stamp(&d->start_at.trust, &d->start_at.cpu_trust);
-	if (!d->kc || !new_objects(d) || audit_start(d) < 0 ||
+	if (!new_objects(d) || audit_start(d) < 0 ||
 	    !(d->events = events_start(d, d->opt.workers))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
@@ -471,7 +467,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 		log_msg(GK_LOG_ERR, "error=\"cannot start the pre-scan: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	if (mounts_start(d, prescan_fd, PRESCAN_MASK, err, sizeof(err)) < 0) {
+	if (mounts_start(d, prescan_fd, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		return EXIT_RUNTIME;
 	}
@@ -494,6 +490,46 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 	end_start_boost(d);
 	*bpf_loaded_fd = load_bpf_after_boot(d);
 	return 0;
+}
+
+/* In the reverse order of the start; safe after a start that failed
+ * anywhere (every *_stop and *_free takes what was never made). */
+static void stop(struct gk_daemon *d, int rc)
+{
+	/* Answer what was read, then close the permission groups (the kernel
+	 * allows whatever is still queued), and only then the pre-scan group,
+	 * whose teardown waits for execs pending on the others. */
+	control_stop(d);
+	svc_boot_wait_end(d->boot_wait, NULL, 0, NULL);   /* no load starts now */
+	prejudge_stop(atomic_load(&d->prejudge));
+	mounts_stop(d);
+	metrics_writer_stop(d->metrics);
+	reader_stop(d->reader);
+	events_stop(d->events);
+	sentinel_stop(d->sentinel);
+	fan_group_close(d->group);
+	fan_group_close(d->retired);
+	prescan_stop(d->prescan);
+	/* Joins the reload threads, whose swap flushes the kernel cache. */
+	scan_set_put(d->scanners);
+	fileless_restore(d->fileless);
+	trust_daemon_stop(d);
+	prejudge_free(atomic_load(&d->prejudge));   /* no flush can come now */
+	kcache_close(d->kc);
+	mounts_free(d);   /* after the kernel cache, which asks it what may be pinned */
+	audit_stop(d);
+	control_free(d);   /* after the audit writer, its last publisher */
+	db_close(d->db);
+	/* Every connection is closed now: the next start need not read the
+	 * whole store to trust it (a store left by a crash is still checked). */
+	if (rc == 0)
+		db_mark_clean(d->opt.db_path);
+	admin_rules_free(d->admin);
+	hash_cache_free(d->hashes);
+	fileless_free(d->fileless);
+	denied_free(d->denied);
+	sentinel_shared_free(d->shared);
+	policy_free(d->policy);
 }
 
 int main(int argc, char **argv)
@@ -542,38 +578,6 @@ int main(int argc, char **argv)
 	svc_stopping();
 	signal_ready(&ready_fd, (char)rc);
 	log_msg(GK_LOG_INFO, "stopping");
-	/* Answer what was read, then close the permission groups (the kernel
-	 * allows whatever is still queued), and only then the pre-scan group,
-	 * whose teardown waits for execs pending on the others. */
-	control_stop(&d);
-	svc_boot_wait_end(d.boot_wait, NULL, 0, NULL);   /* no load starts now */
-	prejudge_stop(atomic_load(&d.prejudge));
-	mounts_stop(&d);
-	metrics_writer_stop(d.metrics);
-	reader_stop(d.reader);
-	events_stop(d.events);
-	sentinel_stop(d.sentinel);
-	fan_group_close(d.group);
-	fan_group_close(d.retired);
-	prescan_stop(d.prescan);
-	fileless_restore(d.fileless);
-	trust_daemon_stop(&d);
-	prejudge_free(atomic_load(&d.prejudge));   /* no flush can come now */
-	kcache_close(d.kc);
-	mounts_free(&d);   /* after the kernel cache, which asks it what may be pinned */
-	scan_set_put(d.scanners);
-	audit_stop(&d);
-	control_free(&d);   /* after the audit writer, its last publisher */
-	db_close(d.db);
-	/* Every connection is closed now: the next start need not read the
-	 * whole store to trust it (a store left by a crash is still checked). */
-	if (rc == 0)
-		db_mark_clean(d.opt.db_path);
-	admin_rules_free(d.admin);
-	hash_cache_free(d.hashes);
-	fileless_free(d.fileless);
-	denied_free(d.denied);
-	shared_free(d.shared);
-	policy_free(d.policy);
+	stop(&d, rc);
 	return rc;
 }

@@ -81,8 +81,9 @@ bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 int identify_fd_guarded(struct hash_cache *hc, int fd, struct file_id *id,
 			unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel,
 			uint64_t guard);
+/* Not cancellable, no guard: for the control thread and the tests. */
 int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
-		unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel);   /* guard 0 */
+		unsigned char out[GK_SHA256_LEN]);
 /* The file was written: its cached hash may not describe it any more
  * (a write through a shared mapping need not change its ctime). */
 void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino);
@@ -119,7 +120,6 @@ struct gk_svc_watchdog {
 struct admin_rules;
 struct admin_rules *admin_rules_new(void);
 void admin_rules_free(struct admin_rules *ar);
-int admin_rules_load(struct admin_rules *ar, struct gk_db *db);
 enum gk_verdict admin_rules_get(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN]);
 void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
 		     enum gk_verdict v);   /* UNKNOWN removes */
@@ -150,10 +150,10 @@ struct gk_shared {
 	uint32_t n_slots;
 	struct gk_slot slots[];
 };
-struct gk_shared *shared_new(unsigned n_slots);
-void shared_free(struct gk_shared *sh);
+struct gk_shared *sentinel_shared_new(unsigned n_slots);
+void sentinel_shared_free(struct gk_shared *sh);
 /* PENDING -> ANSWERING: true if the caller now owns the answer. */
-bool slot_claim(struct gk_slot *s);
+bool sentinel_slot_claim(struct gk_slot *s);
 struct gk_sentinel;
 struct gk_sentinel *sentinel_start(struct gk_shared *sh, char *err, size_t errlen);
 void sentinel_stop(struct gk_sentinel *s);                       /* NULL-safe */
@@ -296,15 +296,16 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 struct scan_set;
 struct scan_result;
 struct proto_buf;
-struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *p,
-			      const struct gk_options *o, char *err, size_t errlen);
+/* The engines of p for daemon d (reusing current when they are the same).
+ * d->kc must be open: a signature set put in force later flushes it. */
+struct scan_set *scan_set_for(struct gk_daemon *d, struct scan_set *current,
+			      const struct gk_policy *p, char *err, size_t errlen);
 void scan_set_get(struct scan_set *s);
 void scan_set_put(struct scan_set *s);
 void scan_set_reload(struct scan_set *s);
 /* pid is a scanner process being started: its exec (gatekeeper-scand and
  * its interpreter) is the daemon's own, to allow without judging it. */
-bool scan_set_owns_pid(struct scan_set *s, pid_t pid);
-bool scan_owns_exec(struct gk_daemon *d, pid_t pid);   /* the same, under policy_lock */
+bool scan_owns_exec(struct gk_daemon *d, pid_t pid);
 void scan_set_report(struct scan_set *s, struct proto_buf *reply);
 /* Scans run (cache hits are not scans) and the time they took, since start
  * (a new set carries the old one's totals). */
@@ -343,7 +344,7 @@ bool recorder_take(struct gk_recorder *r, int fd, const struct db_audit *a,
 		   const struct judgement *j, bool cache);
 /* Complete the record (the path if not read yet; exe NULL: read the
  * caller's now) and submit it to the audit writer. */
-void exec_record_submit(struct gk_daemon *d, int fd, struct db_audit *a, struct judgement *j,
+void recorder_submit(struct gk_daemon *d, int fd, struct db_audit *a, struct judgement *j,
 			const char *exe);
 void recorder_stop(struct gk_recorder *r);
 
@@ -394,8 +395,10 @@ int control_start(struct gk_daemon *d, char *err, size_t errlen);
 void control_stop(struct gk_daemon *d);
 void control_free(struct gk_daemon *d);
 void control_set_access(const char *path, gid_t admin_gid);
-/* control_cmd.c: run one request. */
 struct proto_buf;
+/* status: the subscribers now, and the records they lost. */
+void control_report(struct gk_daemon *d, struct proto_buf *reply);
+/* control_cmd.c: run one request. */
 void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, int fd,
 		      struct proto_buf *reply);
 

@@ -284,9 +284,9 @@ int identify_fd_guarded(struct hash_cache *hc, int fd, struct file_id *id,
 }
 
 int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
-		unsigned char out[GK_SHA256_LEN], const atomic_bool *cancel)
+		unsigned char out[GK_SHA256_LEN])
 {
-	return identify_fd_guarded(hc, fd, id, out, cancel, 0);
+	return identify_fd_guarded(hc, fd, id, out, NULL, 0);
 }
 
 void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)

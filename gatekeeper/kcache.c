@@ -86,7 +86,7 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcach
 		return kc;
 	}
 	/* Without BPF only leases see a write through a shared mapping in time. */
-	kc->leases = leases_new(KCACHE_LEASE_SIGNAL, LEASE_LIMIT);
+	kc->leases = kcache_leases_new(KCACHE_LEASE_SIGNAL, LEASE_LIMIT);
 	if (when == KCACHE_BPF_NEVER) {
 		snprintf(kc->why, sizeof(kc->why), "BPF not requested (--no-bpf)");
 		return kc;
@@ -101,7 +101,7 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcach
 	}
 	kc->bpf = load_programs(kc->why, sizeof(kc->why), "BPF LSM programs attached");
 	if (kc->bpf) {
-		leases_free(kc->leases);
+		kcache_leases_free(kc->leases);
 		kc->leases = NULL;
 	}
 	return kc;
@@ -211,11 +211,10 @@ int kcache_watch_first_exec(struct kcache *kc, int fd)
 	return rc;
 }
 
-void kcache_first_exec_seen(struct kcache *kc, int group_fd, int fd)
+void kcache_first_exec_seen(int group_fd, int fd)
 {
-	(void)kc;
-	if (fanotify_mark(group_fd, FAN_MARK_REMOVE, FAN_OPEN_EXEC, fd, NULL) < 0 && errno != ENOENT)
-		return;   /* the mark is gone already (flush, eviction) */
+	/* ENOENT: the mark is gone already (flush, eviction); nothing to undo. */
+	(void)fanotify_mark(group_fd, FAN_MARK_REMOVE, FAN_OPEN_EXEC, fd, NULL);
 }
 
 void kcache_close(struct kcache *kc)
@@ -225,7 +224,7 @@ void kcache_close(struct kcache *kc)
 	join_loader(kc);
 	kcache_bpf_close(kc->loaded);
 	kcache_bpf_close(kc->bpf);
-	leases_free(kc->leases);
+	kcache_leases_free(kc->leases);
 	pthread_rwlock_destroy(&kc->group_lock);
 	free(kc);
 }
@@ -260,14 +259,14 @@ uint64_t kcache_arm(struct kcache *kc, int fd)
 		return 0;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)))
-		ticket = leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
+		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
 	pthread_rwlock_unlock(&kc->group_lock);
 	return ticket;
 }
 
 bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket)
 {
-	return ticket && kc->leases && leases_stand(kc->leases, dev, ino, ticket);
+	return ticket && kc->leases && kcache_leases_stand(kc->leases, dev, ino, ticket);
 }
 
 void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket)
@@ -277,7 +276,7 @@ void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket)
 		return;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	if (kc->leases && kc->group_fd >= 0)
-		leases_disarm(kc->leases, st.st_dev, st.st_ino, ticket, kc->group_fd, kc->mask);
+		kcache_leases_disarm(kc->leases, st.st_dev, st.st_ino, ticket, kc->group_fd, kc->mask);
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 
@@ -301,7 +300,7 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 		if (leases_in_use(kc))
 			/* a lease holds the file open: only where that cannot block an unmount */
 			rc = !may_pin || may_pin(kc->pin_ctx, judged->st_dev)
-				     ? leases_hold(kc->leases, fd, judged->st_dev, judged->st_ino,
+				     ? kcache_leases_hold(kc->leases, fd, judged->st_dev, judged->st_ino,
 						   kc->group_fd, kc->mask, ticket)
 				     : -1;
 		else if (ticket)
@@ -328,7 +327,7 @@ int kcache_unrecord(struct kcache *kc, int fd)
 	pthread_rwlock_rdlock(&kc->group_lock);
 	struct stat st;
 	if (kc->group_fd >= 0 && kc->leases && fstat(fd, &st) == 0)
-		leases_forget_inode(kc->leases, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
+		kcache_leases_forget_inode(kc->leases, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
 	if (kc->group_fd >= 0 &&
 	    fanotify_mark(kc->group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, kc->mask, fd, NULL) < 0 &&
 	    errno != ENOENT)
@@ -358,7 +357,7 @@ int kcache_forget_all(struct kcache *kc)
 	if (kc->group_fd >= 0 && fanotify_mark(kc->group_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL) < 0)
 		rc = -1;
 	if (kc->leases)
-		leases_release_all(kc->leases, kc->group_fd, kc->mask);
+		kcache_leases_release_all(kc->leases, kc->group_fd, kc->mask);
 	pthread_rwlock_unlock(&kc->group_lock);
 	return rc;
 }
@@ -383,9 +382,9 @@ void kcache_lease_broken(struct kcache *kc, int fd)
 		return;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	if (fd < 0)
-		leases_broken_unknown(kc->leases, kc->group_fd, kc->mask);
+		kcache_leases_broken_unknown(kc->leases, kc->group_fd, kc->mask);
 	else
-		leases_broken(kc->leases, fd, kc->group_fd, kc->mask);
+		kcache_leases_broken(kc->leases, fd, kc->group_fd, kc->mask);
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 
@@ -453,7 +452,7 @@ void kcache_get_stats(const struct kcache *kc, struct kcache_stats *out)
 	out->ignore_marks = __atomic_load_n(&kc->ignore_marks, __ATOMIC_RELAXED);
 	out->flushes = __atomic_load_n(&kc->flushes, __ATOMIC_RELAXED);
 	if (kc->leases)
-		leases_counters(kc->leases, &out->leases_held, &out->lease_breaks, &out->leases_refused);
+		kcache_leases_counters(kc->leases, &out->leases_held, &out->lease_breaks, &out->leases_refused);
 	struct kcache_bpf *kb = bpf_of(kc);
 	if (kb) {
 		struct kcache_bpf_counters c;

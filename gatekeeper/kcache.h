@@ -80,7 +80,7 @@ void kcache_set_fanotify_cache(struct kcache *kc, bool leases);
  * group wait for the answer (see gatekeeperd(8), "kill -9"). -1: not watched. */
 int kcache_watch_first_exec(struct kcache *kc, int fd);
 /* That first exec was seen on group_fd: stop reporting the inode's execs. */
-void kcache_first_exec_seen(struct kcache *kc, int group_fd, int fd);
+void kcache_first_exec_seen(int group_fd, int fd);
 void kcache_close(struct kcache *kc);
 
 const char *kcache_mode(const struct kcache *kc);  /* "bpf" | "fanotify" | "off" */

@@ -23,7 +23,7 @@
 
 struct lease_entry {
 	bool used;
-	bool marked;                 /* false: armed before a read (leases_arm) */
+	bool marked;                 /* false: armed before a read (kcache_leases_arm) */
 	dev_t dev;
 	ino_t ino;
 	uint64_t seq;
@@ -47,7 +47,7 @@ struct kcache_leases {
 #define SWEEP_EVERY 64           /* grants between sweeps */
 #define SWEEP_SPAN 256           /* table slots looked at per sweep */
 
-struct kcache_leases *leases_new(int signo, size_t limit)
+struct kcache_leases *kcache_leases_new(int signo, size_t limit)
 {
 	struct kcache_leases *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -64,7 +64,7 @@ struct kcache_leases *leases_new(int signo, size_t limit)
 		;
 	t->by_inode = calloc(t->inode_cap, sizeof(*t->by_inode));
 	if (!t->by_fd || !t->order || !t->by_inode) {
-		leases_free(t);
+		kcache_leases_free(t);
 		return NULL;
 	}
 	pthread_mutex_init(&t->lock, NULL);
@@ -173,7 +173,7 @@ static int leased_fd(struct kcache_leases *t, dev_t dev, ino_t ino)
 	return held >= 0 && t->by_inode[held] > 0 ? t->by_inode[held] - 1 : -1;
 }
 
-/* The lease leases_arm gave ticket, if it still stands: its fd, or -1.
+/* The lease kcache_leases_arm gave ticket, if it still stands: its fd, or -1.
  * Caller holds the lock. */
 static int ticket_fd(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket)
 {
@@ -229,7 +229,7 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 	return t->by_fd[fd].used ? fd : -1;
 }
 
-int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
+int kcache_leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
 		uint64_t mask, uint64_t ticket)
 {
 	pthread_mutex_lock(&t->lock);
@@ -246,8 +246,8 @@ int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int
 	return rc;
 }
 
-uint64_t leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
-		    uint64_t mask)
+uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino,
+			   int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
 	int fd = leased_fd(t, dev, ino);
@@ -258,7 +258,7 @@ uint64_t leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino,
 	return ticket;
 }
 
-bool leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket)
+bool kcache_leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket)
 {
 	pthread_mutex_lock(&t->lock);
 	bool stands = ticket_fd(t, dev, ino, ticket) >= 0;
@@ -266,8 +266,8 @@ bool leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket
 	return stands;
 }
 
-void leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket, int group_fd,
-		   uint64_t mask)
+void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
+			  int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
 	int fd = ticket_fd(t, dev, ino, ticket);
@@ -276,7 +276,7 @@ void leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticke
 	pthread_mutex_unlock(&t->lock);
 }
 
-void leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
+void kcache_leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
 	if (fd >= 0 && fd < t->max_fd && t->by_fd[fd].used) {
@@ -287,7 +287,7 @@ void leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 }
 
 /* The RT signal queue overflowed (SIGIO): find every lease being broken. */
-void leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask)
+void kcache_leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
 	for (int fd = 0; fd < t->fd_hwm; fd++) {
@@ -299,7 +299,8 @@ void leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int group_fd, uint64_t mask)
+void kcache_leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int group_fd,
+				uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
 	long slot = inode_slot(t, dev, ino, false);
@@ -311,7 +312,7 @@ void leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int grou
 /* Every rule change comes here: it looks only at the fds ever leased (the
  * lowest free numbers, so a few), and clears the index only if it holds
  * anything, rather than walk and wipe the whole tables each time. */
-void leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask)
+void kcache_leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
 	for (int fd = 0; fd < t->fd_hwm; fd++)
@@ -325,7 +326,8 @@ void leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void leases_counters(struct kcache_leases *t, uint64_t *held, uint64_t *breaks, uint64_t *refused)
+void kcache_leases_counters(struct kcache_leases *t, uint64_t *held, uint64_t *breaks,
+			    uint64_t *refused)
 {
 	pthread_mutex_lock(&t->lock);
 	*held = t->count;
@@ -334,7 +336,7 @@ void leases_counters(struct kcache_leases *t, uint64_t *held, uint64_t *breaks, 
 	pthread_mutex_unlock(&t->lock);
 }
 
-void leases_free(struct kcache_leases *t)
+void kcache_leases_free(struct kcache_leases *t)
 {
 	if (!t)
 		return;

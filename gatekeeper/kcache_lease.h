@@ -10,27 +10,29 @@
 
 struct kcache_leases;
 
-struct kcache_leases *leases_new(int signo, size_t limit);
-void leases_free(struct kcache_leases *t);
+struct kcache_leases *kcache_leases_new(int signo, size_t limit);
+void kcache_leases_free(struct kcache_leases *t);
 /* Lease a duplicate of event_fd (the file dev, ino), then add its ignore
  * mark. -1: not cached (a writer has the file open, or the filesystem has
- * no leases). ticket (not 0): mark only the lease leases_arm gave it, and
+ * no leases). ticket (not 0): mark only the lease kcache_leases_arm gave it, and
  * only if no writer has broken it since. */
-int leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
+int kcache_leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
 		uint64_t mask, uint64_t ticket);
 /* Lease the file before it is read, without a mark: a ticket for
- * leases_hold, 0 if refused. leases_disarm: give back a lease still
+ * kcache_leases_hold, 0 if refused. kcache_leases_disarm: give back a lease still
  * unmarked (its verdict was not cached). */
-uint64_t leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
-		    uint64_t mask);
-bool leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket);
-void leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket, int group_fd,
-		   uint64_t mask);
+uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino,
+			   int group_fd, uint64_t mask);
+bool kcache_leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket);
+void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
+			  int group_fd, uint64_t mask);
 /* A lease-break signal named fd: drop its mark, then let the writer go. */
-void leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask);
-void leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask);
-void leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int group_fd, uint64_t mask);
-void leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask);
-void leases_counters(struct kcache_leases *t, uint64_t *held, uint64_t *breaks, uint64_t *refused);
+void kcache_leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask);
+void kcache_leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask);
+void kcache_leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int group_fd,
+				uint64_t mask);
+void kcache_leases_release_all(struct kcache_leases *t, int group_fd, uint64_t mask);
+void kcache_leases_counters(struct kcache_leases *t, uint64_t *held, uint64_t *breaks,
+			    uint64_t *refused);
 
 #endif

@@ -88,7 +88,6 @@ struct gk_mounts {
 	pthread_mutex_t lock;
 	struct gk_daemon *d;
 	int prescan_fd;
-	uint64_t prescan_mask;
 	int marked_perm_fd, marked_prescan_fd;  /* the groups the table was marked on */
 	struct tracked t[MAX_TRACKED];
 	size_t n;
@@ -248,7 +247,10 @@ int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t si
 	return len < size ? 0 : -1;
 }
 
-int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add)
+/* Mark (add) or unmark (!add) the filesystem that holds path on group_fd
+ * with mask: FAN_MARK_FILESYSTEM, so every mount of it is covered. -1 and
+ * errno on failure. */
+static int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add)
 {
 	unsigned flags = (add ? FAN_MARK_ADD : FAN_MARK_REMOVE) | FAN_MARK_FILESYSTEM;
 	return fanotify_mark(group_fd, flags, mask, AT_FDCWD, path);
@@ -305,7 +307,7 @@ static void mark_tracked(struct gk_mounts *mt, struct tracked *t, const struct m
 {
 	t->why[0] = '\0';
 	if (mark_mount(perm_fd, perm_mask, m) < 0 ||
-	    (mt->prescan_fd >= 0 && mark_mount(mt->prescan_fd, mt->prescan_mask, m) < 0))
+	    (mt->prescan_fd >= 0 && mark_mount(mt->prescan_fd, PRESCAN_MASK, m) < 0))
 		snprintf(t->why, sizeof(t->why), "%s%s", errno == EXDEV ? "" : "cannot mark: ",
 			 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
 }
@@ -339,7 +341,7 @@ static void drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, si
 				continue;
 			(void)mounts_mark_fs(perm_fd, perm_mask, m[k].path, false);
 			if (mt->prescan_fd >= 0)
-				(void)mounts_mark_fs(mt->prescan_fd, mt->prescan_mask, m[k].path, false);
+				(void)mounts_mark_fs(mt->prescan_fd, PRESCAN_MASK, m[k].path, false);
 			break;
 		}
 		log_msg(GK_LOG_INFO, "filesystem_unmarked path=\"%s\" dev=%u:%u", t->path,
@@ -451,7 +453,7 @@ static void *tracker_main(void *arg)
 	}
 }
 
-int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, char *err,
+int mounts_start(struct gk_daemon *d, int prescan_fd, char *err,
 		 size_t errlen)
 {
 	struct gk_mounts *mt = d->mounts;
@@ -467,7 +469,6 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, cha
 	mounts_stop(d);   /* a start again begins from an empty table */
 	mt->d = d;
 	mt->prescan_fd = prescan_fd;
-	mt->prescan_mask = prescan_mask;
 	mt->marked_perm_fd = mt->marked_prescan_fd = -1;
 	mt->stopping = false;
 	mt->source_fd = open_mount_events();

@@ -19,11 +19,6 @@ struct gk_daemon;
 struct gk_mounts;
 struct proto_buf;
 
-/* Mark (add) or unmark (!add) the filesystem that holds path on group_fd
- * with mask: FAN_MARK_FILESYSTEM, so every mount of it is covered. -1 and
- * errno on failure. */
-int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add);
-
 /* Mark on group_fd every filesystem that p's watch list covers, as mounted
  * now: the filesystem holding each watched path, and every mount below it
  * where a program can run. Only a watched path's own filesystem failing is
@@ -36,11 +31,10 @@ int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, ch
 
 /* Start following mounts (fanotify mount events where the kernel has them,
  * else /proc/self/mountinfo) into d->mounts; the first pass runs before
- * this returns. prescan_fd, prescan_mask: the pre-scan group and what it is
- * marked with; the permission group is d->group. Makes d->kc's pin filter
+ * this returns. prescan_fd: the pre-scan group (marked with PRESCAN_MASK);
+ * the permission group is d->group. Makes d->kc's pin filter
  * ask the table. On failure (-1, err) mounts_stop/mounts_free still undo it. */
-int mounts_start(struct gk_daemon *d, int prescan_fd, uint64_t prescan_mask, char *err,
-		 size_t errlen);
+int mounts_start(struct gk_daemon *d, int prescan_fd, char *err, size_t errlen);
 /* The groups were replaced (policy change): mark again on the new ones. NULL-safe. */
 void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd);
 /* End the tracker (before the groups it marks are closed); the holders of

@@ -2,7 +2,8 @@
  * group reports FAN_CLOSE_WRITE on the watched filesystems; a file that is
  * or may become executable is queued (one entry per inode: a burst of closes
  * coalesces into one scan of the final content) and judged by the same
- * judge_fd as the miss path, so its first exec is already a kernel hit.
+ * judgement as the miss path (judge_file), so its first exec is already a
+ * kernel hit.
  * FAN_OPEN_EXEC notifications count how many first execs found a verdict:
  * the permission group reports them (kcache_watch_first_exec), because this
  * group must hold no inode marks (see kcache.h). */
@@ -109,7 +110,7 @@ void prescan_exec_seen(struct gk_prescan *ps, int group_fd, int fd)
 	}
 	pthread_mutex_unlock(&ps->judged_lock);
 	/* Later execs of this inode need no counting. */
-	kcache_first_exec_seen(ps->d->kc, group_fd, fd);
+	kcache_first_exec_seen(group_fd, fd);
 }
 
 static bool may_be_executable(int fd, const struct stat *st)

@@ -70,7 +70,7 @@ static void exe_after_reply(pid_t pid, const char *path, char *exe, size_t size)
 		exe[0] = '\0';
 }
 
-void exec_record_submit(struct gk_daemon *d, int fd, struct db_audit *a, struct judgement *j,
+void recorder_submit(struct gk_daemon *d, int fd, struct db_audit *a, struct judgement *j,
 			const char *exe)
 {
 	char late_exe[4096];
@@ -108,7 +108,7 @@ static unsigned record_queued(struct gk_recorder *r)
 			raised = true;
 			judge_cache_in_kernel(r->d, rec->fd, &rec->j);
 		}
-		exec_record_submit(r->d, rec->fd, &rec->a, &rec->j, NULL);
+		recorder_submit(r->d, rec->fd, &rec->a, &rec->j, NULL);
 		close(rec->fd);
 		atomic_store(&r->head, head + 1);
 	}

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/prejudge.h"
 #include "gatekeeper/proto.h"
 #include "scanner/scanner.h"
 
@@ -102,15 +103,26 @@ void scan_set_put(struct scan_set *s)
 	free(s);
 }
 
+/* New signatures: verdicts the kernel caches were reached with the old ones
+ * (or, for a load in the background, while none was loaded). */
+static void on_signatures_swapped(void *ctx, const char *engine)
+{
+	struct gk_daemon *d = ctx;
+	prejudge_flush(d);
+	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
+}
+
 /* Reuse the current set if the policy's engines did not change. Returns a
  * new reference, or NULL with err set when an engine cannot even be created
  * (bad configuration). An engine whose signatures fail to load is created
  * all the same: its scans answer "unavailable", and on_error applies.
  * ClamAV loads in the background: starting gatekeeper-scand is an exec,
  * which this daemon's event threads must stay free to answer. */
-struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *p,
-			      const struct gk_options *o, char *err, size_t errlen)
+struct scan_set *scan_set_for(struct gk_daemon *d, struct scan_set *current,
+			      const struct gk_policy *p, char *err, size_t errlen)
 {
+	const struct gk_options *o = &d->opt;
+	const struct scanner_swap_hook on_swap = { on_signatures_swapped, d };
 	if (current && same_config(current, p)) {
 		atomic_fetch_add(&current->refs, 1);
 		return current;
@@ -138,7 +150,7 @@ struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *
 	char why[512] = "";
 	if (s->n_files) {
 		struct scanner_hashlist_config hc = { .files = (const char *const *)s->files,
-						      .n_files = s->n_files };
+						      .n_files = s->n_files, .on_swap = on_swap };
 		s->hashlist = scanner_hashlist_open(&hc, why, sizeof(why));
 		if (!s->hashlist)
 			goto fail;
@@ -155,6 +167,7 @@ struct scan_set *scan_set_for(struct scan_set *current, const struct gk_policy *
 			.db_dir = s->clamav_db, .limits = clamav_limits(p), .load_in_background = true,
 			.scand_path = o->scanner_path, .user = o->scanner_user,
 			.processes = procs < SCAN_MAX_PROCESSES ? procs : SCAN_MAX_PROCESSES,
+			.on_swap = on_swap,
 		};
 		s->clamav = scanner_clamav_open(&cc, why, sizeof(why));
 		if (!s->clamav)
@@ -181,7 +194,7 @@ void scan_set_reload(struct scan_set *s)
 		scanner_reload(s->clamav);
 }
 
-bool scan_set_owns_pid(struct scan_set *s, pid_t pid)
+static bool scan_set_owns_pid(struct scan_set *s, pid_t pid)
 {
 	return s && scanner_owns_pid(s->clamav, pid);
 }

@@ -8,7 +8,7 @@
  * policy's deadline and on_error verdict. A response names an event by the
  * fd number it has in the reader, so the sentinel, holding a copy of the
  * group, can answer an event the daemon read. Exactly one party answers:
- * each claims a slot with a compare-and-swap (slot_claim) before writing,
+ * each claims a slot with a compare-and-swap (sentinel_slot_claim) before writing,
  * and the daemon closes an event fd only once its slot says answered, so a
  * response can never reach a later event that reused the number.
  *
@@ -61,7 +61,7 @@ struct watched_group {
 	int64_t readable_since_us;   /* 0: not readable at the last look */
 };
 
-struct gk_shared *shared_new(unsigned n_slots)
+struct gk_shared *sentinel_shared_new(unsigned n_slots)
 {
 	size_t size = sizeof(struct gk_shared) + (size_t)n_slots * sizeof(struct gk_slot);
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -74,13 +74,13 @@ struct gk_shared *shared_new(unsigned n_slots)
 	return sh;
 }
 
-void shared_free(struct gk_shared *sh)
+void sentinel_shared_free(struct gk_shared *sh)
 {
 	if (sh)
 		munmap(sh, sizeof(*sh) + (size_t)sh->n_slots * sizeof(struct gk_slot));
 }
 
-bool slot_claim(struct gk_slot *s)
+bool sentinel_slot_claim(struct gk_slot *s)
 {
 	uint32_t expected = SLOT_PENDING;
 	return atomic_compare_exchange_strong(&s->state, &expected, SLOT_ANSWERING);
@@ -116,7 +116,7 @@ static void sweep_slots(struct gk_shared *sh, struct watched_group *groups, int6
 		if (atomic_load(&s->state) != SLOT_PENDING || now - atomic_load(&s->start_us) <= limit)
 			continue;
 		struct watched_group *g = group_by_id(groups, s->group);
-		if (!g || !slot_claim(s))
+		if (!g || !sentinel_slot_claim(s))
 			continue;
 		atomic_store(&s->verdict, verdict);
 		atomic_store(&s->answered_by, SLOT_BY_SENTINEL);
@@ -193,7 +193,7 @@ static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 	for (unsigned i = 0; i < sh->n_slots; i++) {
 		struct gk_slot *s = &sh->slots[i];
 		struct watched_group *g = group_by_id(groups, s->group);
-		if (atomic_load(&s->state) != SLOT_PENDING || !g || !slot_claim(s))
+		if (atomic_load(&s->state) != SLOT_PENDING || !g || !sentinel_slot_claim(s))
 			continue;
 		reply(g->fd, s->fd, GK_VERDICT_ALLOW);
 		atomic_store(&s->state, SLOT_ANSWERED);

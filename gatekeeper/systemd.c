@@ -39,17 +39,15 @@ void svc_stopping(void)
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 }
 
-int svc_poll_timeout_ms(struct gk_daemon *d, int timeout_ms)
+int svc_poll_timeout_ms(struct gk_daemon *d)
 {
 	struct gk_svc_watchdog *w = &d->watchdog;
 	watchdog_init(w);
 	if (!w->us)
-		return timeout_ms;
+		return -1;
 	/* four chances per interval to find the path alive */
 	int tick = (int)(w->us / 4000);
-	if (tick < 1)
-		tick = 1;
-	return timeout_ms < 0 || timeout_ms > tick ? tick : timeout_ms;
+	return tick < 1 ? 1 : tick;
 }
 
 void svc_watchdog(struct gk_daemon *d)
@@ -60,7 +58,7 @@ void svc_watchdog(struct gk_daemon *d)
 	int64_t now = gk_mono_us();
 	if (now - w->last_ping_us < (int64_t)w->us / 4)
 		return;
-	if (!event_path_alive(&d->stats, &w->probe, now, (int64_t)w->us))
+	if (!alive_event_path_turns(&d->stats, &w->probe, now, (int64_t)w->us))
 		return;
 	w->last_ping_us = now;
 	sd_notify(0, "WATCHDOG=1");

@@ -20,9 +20,9 @@ void svc_ready(struct gk_daemon *d);
 void svc_reloading(void);
 /* STOPPING=1, as shutdown begins. */
 void svc_stopping(void);
-/* The main loop's poll timeout: timeout_ms (-1: none) shortened so that the
+/* The main loop's poll timeout: -1 (none), or short enough that the
  * watchdog is fed in time when systemd asked for one (WatchdogSec=). */
-int svc_poll_timeout_ms(struct gk_daemon *d, int timeout_ms);
+int svc_poll_timeout_ms(struct gk_daemon *d);
 /* From the main loop, every turn: WATCHDOG=1 when one is due and the event
  * path is alive (alive.c). A wedged path stops the pings and systemd kills
  * and restarts the daemon. */
@@ -53,15 +53,14 @@ void svc_boot_wait_end(struct svc_boot_wait *w, char *why, size_t whylen, int64_
  * or when an event was answered within the last interval_us. The probe
  * (gatekeeperd.h) keeps what the previous call saw. */
 struct event_path_probe;
-bool event_path_alive(const struct gk_stats *s, struct event_path_probe *p, int64_t now_us,
-		      int64_t interval_us);
+bool alive_event_path_turns(const struct gk_stats *s, struct event_path_probe *p,
+			    int64_t now_us, int64_t interval_us);
 
 /* journal.c: when stderr is connected to the journal (JOURNAL_STREAM), one
  * decision becomes one structured entry (MESSAGE = the key=value line, plus
  * GK_VERDICT, GK_SOURCE, GK_PATH, GK_SHA256, GK_PID, GK_EXE, GK_LATENCY_US,
  * GK_MODE, GK_WOULD_DENY, GK_DETAIL, GK_KIND) and true is returned; false
  * means the caller logs the line as before. */
-bool journal_active(void);
 bool journal_decision(const char *kind, const struct db_audit *a, const char *sha_hex,
 		      bool warn, const char *message);
 

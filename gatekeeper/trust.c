@@ -118,7 +118,9 @@ bool trust_changes_pending(struct trust *t)
 	return t && atomic_load(&t->pending);
 }
 
-void trust_on_change(struct trust *t, void (*fn)(void *ctx), void *ctx)
+/* Called (from the follower thread or a miss) after a refresh changed what
+ * is trusted, so that cached allows of files no longer trusted go. */
+static void trust_on_change(struct trust *t, void (*fn)(void *ctx), void *ctx)
 {
 	if (!t)
 		return;

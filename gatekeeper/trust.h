@@ -31,9 +31,6 @@ struct trust_result {
 struct trust *trust_open(const struct gk_policy *p, const struct gk_db *store, char *err,
 			 size_t errlen);
 void trust_close(struct trust *t);
-/* Called (from the follower thread or a miss) after a refresh changed what
- * is trusted, so that cached allows of files no longer trusted go. */
-void trust_on_change(struct trust *t, void (*fn)(void *ctx), void *ctx);
 
 /* identify_fd_guarded (SHA-256 into sha, id filled), and, when t is not NULL and
  * path is watched, what trust makes of the file: MD5 is computed in the same
@@ -67,7 +64,7 @@ int trust_foreach_path(struct trust *t, int (*fn)(void *ctx, const char *path), 
 /* dpkg changed something the index has not applied yet (NULL: false). */
 bool trust_changes_pending(struct trust *t);
 
-/* Apply what changed in dpkg's database now (tests, and the miss path). */
+/* Apply what changed in dpkg's database now (the tests). */
 int trust_refresh(struct trust *t);
 
 /* query: "trust: dpkg PKG VERSION", or why not ("differs from the digest

@@ -592,6 +592,6 @@ struct scanner *scanner_clamav_open(const struct scanner_clamav_config *in, char
 		proc_cfg_free(c);
 		return NULL;
 	}
-	return scanner_start(&proc_ops, c, in->check_interval_ms, in->load_in_background, err,
-			     errlen);
+	return scanner_start(&proc_ops, c, in->check_interval_ms, in->load_in_background,
+			     &in->on_swap, err, errlen);
 }

@@ -34,10 +34,11 @@ struct engine_ops {
 };
 
 /* Start a scanner around an engine. Takes cfg (freed with ops->cfg_free,
- * also on failure). Loads at once unless background is set. */
+ * also on failure). Loads at once unless background is set. on_swap may be
+ * NULL. */
 struct scanner *scanner_start(const struct engine_ops *ops, void *cfg,
 			      unsigned check_interval_ms, bool background,
-			      char *err, size_t errlen);
+			      const struct scanner_swap_hook *on_swap, char *err, size_t errlen);
 
 /* The in-process ClamAV engine (clamav.c, libclamav): gatekeeper-scand and
  * the benchmark build scanners from it; the daemon never links it. */

@@ -348,5 +348,6 @@ struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *in,
 		hashlist_cfg_free(cfg);
 		return NULL;
 	}
-	return scanner_start(&hashlist_ops, cfg, in->check_interval_ms, false, err, errlen);
+	return scanner_start(&hashlist_ops, cfg, in->check_interval_ms, false, &in->on_swap, err,
+			     errlen);
 }

@@ -47,6 +47,7 @@ struct scanner {
 	char last_error[ERR_MAX];
 
 	void *watch;                /* touched by the reload thread only (after start) */
+	struct scanner_swap_hook on_swap;   /* set before the reload thread starts */
 	pthread_t thread;
 	bool thread_started;
 	atomic_uint_fast64_t scans, infected, errors;
@@ -73,15 +74,6 @@ void scanner_set_logger(scanner_log_fn fn, void *ctx)
 	log_fn = fn ? fn : log_to_stderr;
 	log_ctx = fn ? ctx : NULL;
 	pthread_mutex_unlock(&log_lock);
-}
-
-static scanner_swap_fn swap_fn;
-static void *swap_ctx;
-
-void scanner_set_swap_hook(scanner_swap_fn fn, void *ctx)
-{
-	swap_fn = fn;
-	swap_ctx = fn ? ctx : NULL;
 }
 
 static void one_line(char *buf)
@@ -190,8 +182,8 @@ static int load_and_swap(struct scanner *s, char *err, size_t errlen)
 		s->ops->unload(old->set);
 		free(old);
 	}
-	if (swap_fn)
-		swap_fn(swap_ctx, s->ops->name);
+	if (s->on_swap.fn)
+		s->on_swap.fn(s->on_swap.ctx, s->ops->name);
 	if (errlen)
 		err[0] = '\0';
 	return 0;
@@ -285,7 +277,7 @@ static int init_sync(struct scanner *s)
 
 struct scanner *scanner_start(const struct engine_ops *ops, void *cfg,
 			      unsigned check_interval_ms, bool background,
-			      char *err, size_t errlen)
+			      const struct scanner_swap_hook *on_swap, char *err, size_t errlen)
 {
 	struct scanner *s = calloc(1, sizeof(*s));
 	if (!s || init_sync(s) < 0) {
@@ -305,6 +297,8 @@ struct scanner *scanner_start(const struct engine_ops *ops, void *cfg,
 	} else {
 		load_and_swap(s, err, errlen);
 	}
+	if (on_swap)   /* after the open's own load: its caller knows of that one */
+		s->on_swap = *on_swap;
 	int rc = pthread_create(&s->thread, NULL, reload_thread, s);
 	if (rc) {
 		scanner_line(err, errlen, "%s: cannot start the reload thread: %s", ops->name,

@@ -49,6 +49,16 @@ struct scan_result {
  * the file is killed: SCAN_ERROR "scanner timed out ...". One that crashes
  * or is killed: SCAN_ERROR "scanner process killed by signal N (SIGx)".
  * The next scan gets a fresh process; scans in other processes go on. */
+/* Called on the engine's reload thread each time it puts a new signature set
+ * in force (a reload, or a load in the background): verdicts reached with
+ * the old set, or while none was loaded, must not outlive it. Not called for
+ * a load the open itself makes: its caller knows. */
+typedef void (*scanner_swap_fn)(void *ctx, const char *engine);
+struct scanner_swap_hook {
+	scanner_swap_fn fn;          /* NULL: none */
+	void *ctx;
+};
+
 struct scanner_limits {
 	uint64_t max_file_size;    /* bytes; default 100 MiB */
 	uint64_t max_scan_size;    /* bytes read in all, archives unpacked; default 400 MiB */
@@ -79,6 +89,7 @@ struct scanner_clamav_config {
 	/* The user the scanner runs as; NULL: "gatekeeper-scan", and when that
 	 * user does not exist, "nobody" (with a warning). Never root. */
 	const char *user;
+	struct scanner_swap_hook on_swap;
 	/* Scans that may run at once (one process each, forked from the one
 	 * that loaded the signatures); 0: 4. More wait for a free process. */
 	unsigned processes;
@@ -100,6 +111,7 @@ struct scanner_hashlist_config {
 	const char *const *files;   /* list files; all of them form one set */
 	size_t n_files;
 	unsigned check_interval_ms; /* files checked for changes (stat); 0: every 60 s */
+	struct scanner_swap_hook on_swap;
 };
 /* Hash-list line: "<64 hex digits> [name]". Blank lines and lines starting
  * with '#' are skipped. A detection's detail is the name, or "FILE:LINE"
@@ -181,9 +193,5 @@ enum scanner_log_level { SCANNER_LOG_ERR, SCANNER_LOG_WARN, SCANNER_LOG_INFO };
 typedef void (*scanner_log_fn)(void *ctx, enum scanner_log_level level, const char *msg);
 void scanner_set_logger(scanner_log_fn fn, void *ctx);
 
-/* Called (from the engine's reload thread) each time a new signature set is
- * in force: verdicts reached with the old set must not outlive it. */
-typedef void (*scanner_swap_fn)(void *ctx, const char *engine);
-void scanner_set_swap_hook(scanner_swap_fn fn, void *ctx);
 
 #endif

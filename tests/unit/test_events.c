@@ -66,7 +66,7 @@ static void test_content_decides_before_the_path(void **state)
 	judge_identify(&f->d, inside, &j);
 	assert_false(judge_by_content(&f->d, &j));          /* no digest in memory yet */
 	settle_file(inside);
-	assert_int_equal(identify_fd(f->d.hashes, inside, &id, sha, NULL), 0);
+	assert_int_equal(identify_fd(f->d.hashes, inside, &id, sha), 0);
 	judge_identify(&f->d, inside, &j);
 	assert_false(judge_by_content(&f->d, &j));          /* the default decides: path first */
 	admin_rules_set(f->d.admin, sha, GK_VERDICT_ALLOW);
@@ -80,7 +80,7 @@ static void test_content_decides_before_the_path(void **state)
 	assert_true(j.have_sha);
 
 	settle_file(outside);
-	assert_int_equal(identify_fd(f->d.hashes, outside, &id, sha, NULL), 0);
+	assert_int_equal(identify_fd(f->d.hashes, outside, &id, sha), 0);
 	admin_rules_set(f->d.admin, sha, GK_VERDICT_ALLOW);
 	judge_identify(&f->d, outside, &j);
 	assert_true(judge_by_content(&f->d, &j));
@@ -97,13 +97,13 @@ static void test_content_decides_before_the_path(void **state)
 
 	/* A policy sha256 rule decides by content too (no admin rule here). */
 	char hex[GK_SHA256_HEX_LEN + 1], rule[256];
-	assert_int_equal(identify_fd(f->d.hashes, inside, &id, sha, NULL), 0);
+	assert_int_equal(identify_fd(f->d.hashes, inside, &id, sha), 0);
 	gk_sha256_to_hex(sha, hex);
 	snprintf(rule, sizeof(rule), "default: deny\nrules:\n  - sha256: %s\n    action: allow\n", hex);
 	struct fixture *g = setup_with(rule, true, 1, 64);
 	int same = watched_file(g, "same", "#!/bin/sh\necho in\n");
 	settle_file(same);
-	assert_int_equal(identify_fd(g->d.hashes, same, &id, sha, NULL), 0);
+	assert_int_equal(identify_fd(g->d.hashes, same, &id, sha), 0);
 	judge_identify(&g->d, same, &j);
 	assert_true(judge_by_content(&g->d, &j));
 	assert_int_equal(j.decision.source, GK_SOURCE_POLICY_HASH);
@@ -235,7 +235,7 @@ static void test_overload_spares_known_verdicts(void **state)
 	struct file_id id;
 	unsigned char sha[GK_SHA256_LEN];
 	settle_file(known);
-	assert_int_equal(identify_fd(f->d.hashes, known, &id, sha, NULL), 0);
+	assert_int_equal(identify_fd(f->d.hashes, known, &id, sha), 0);
 
 	int ev_busy = send_event(f, busy);
 	events_read(f->d.events, &f->g);
@@ -314,7 +314,7 @@ static void sentinel_up(struct sentinel_fx *fx, int64_t timeout_us, int64_t read
 			int64_t watchdog_beat_us)
 {
 	char err[256];
-	fx->sh = shared_new(4);
+	fx->sh = sentinel_shared_new(4);
 	assert_non_null(fx->sh);
 	atomic_store(&fx->sh->timeout_us, timeout_us);
 	atomic_store(&fx->sh->reader_beat_us, reader_beat_us);
@@ -333,7 +333,7 @@ static void sentinel_down(struct sentinel_fx *fx)
 	sentinel_stop(fx->sen);
 	close(fx->sv[0]);
 	close(fx->sv[1]);
-	shared_free(fx->sh);
+	sentinel_shared_free(fx->sh);
 }
 
 /* A frozen daemon: its watchdog's heartbeat is stale. The sentinel process
@@ -363,7 +363,7 @@ static void test_sentinel_stands_in_for_a_frozen_daemon(void **state)
 		usleep(1000);
 	assert_int_equal(atomic_load(&slot->state), SLOT_ANSWERED);
 	assert_int_equal(atomic_load(&slot->answered_by), SLOT_BY_SENTINEL);
-	assert_false(slot_claim(slot));                 /* the daemon may not answer again */
+	assert_false(sentinel_slot_claim(slot));                 /* the daemon may not answer again */
 
 	/* An event nobody reads: the sentinel takes it after a deadline. */
 	struct fanotify_event_metadata m = {

@@ -63,7 +63,7 @@ static inline struct fixture *setup_with(const char *policy_tail, bool perm, uns
 	f->d.admin = admin_rules_new();
 	f->d.kc = kcache_open(-1, 0, false, KCACHE_BPF_NEVER);
 	f->d.hashes = hash_cache_new();
-	f->d.scanners = scan_set_for(NULL, f->d.policy, &f->d.opt, err, sizeof(err));
+	f->d.scanners = scan_set_for(&f->d, NULL, f->d.policy, err, sizeof(err));
 	assert_non_null(f->d.admin);
 	assert_non_null(f->d.kc);
 	assert_non_null(f->d.hashes);
@@ -74,7 +74,7 @@ static inline struct fixture *setup_with(const char *policy_tail, bool perm, uns
 				   .mask = perm ? FAN_OPEN_EXEC_PERM : FAN_OPEN_EXEC };
 	f->peer = sv[1];
 	atomic_store(&stall_release, false);
-	f->d.shared = shared_new(max_pending + EVENTS_READ_BATCH);
+	f->d.shared = sentinel_shared_new(max_pending + EVENTS_READ_BATCH);
 	assert_non_null(f->d.shared);
 	f->d.events = events_start(&f->d, workers);
 	assert_non_null(f->d.events);
@@ -89,7 +89,7 @@ static inline void teardown_fixture(struct fixture *f)
 	close(f->peer);
 	scan_set_put(f->d.scanners);
 	hash_cache_free(f->d.hashes);
-	shared_free(f->d.shared);
+	sentinel_shared_free(f->d.shared);
 	kcache_close(f->d.kc);
 	admin_rules_free(f->d.admin);
 	policy_free(f->d.policy);
@@ -117,7 +117,7 @@ static inline int known_file(struct fixture *f, const char *name, const char *co
 	int fd = watched_file(f, name, content);
 	struct file_id id;
 	settle_file(fd);
-	assert_int_equal(identify_fd(f->d.hashes, fd, &id, sha, NULL), 0);
+	assert_int_equal(identify_fd(f->d.hashes, fd, &id, sha), 0);
 	return fd;
 }
 

@@ -60,7 +60,7 @@ static int setup(void **state)
 		if (fx->fds[i] < 0 || fstat(fx->fds[i], &fx->st[i]) < 0)
 			return -1;
 	}
-	fx->t = leases_new(SIGRTMIN + 1, LIMIT);
+	fx->t = kcache_leases_new(SIGRTMIN + 1, LIMIT);
 	*state = fx;
 	return fx->t ? 0 : -1;
 }
@@ -70,7 +70,7 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 	if (!fx)
 		return 0;
-	leases_free(fx->t);
+	kcache_leases_free(fx->t);
 	for (int i = 0; i < FILES; i++)
 		close(fx->fds[i]);
 	close(fx->group_fd);
@@ -82,7 +82,7 @@ static int teardown(void **state)
 
 static int hold_ticket(struct fixture *fx, int i, uint64_t ticket)
 {
-	return leases_hold(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
+	return kcache_leases_hold(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
 			   FAN_OPEN_EXEC_PERM, ticket);
 }
 
@@ -93,26 +93,26 @@ static int hold(struct fixture *fx, int i)
 
 static uint64_t arm(struct fixture *fx, int i)
 {
-	return leases_arm(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
+	return kcache_leases_arm(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
 			  FAN_OPEN_EXEC_PERM);
 }
 
 static void disarm(struct fixture *fx, int i, uint64_t ticket)
 {
-	leases_disarm(fx->t, fx->st[i].st_dev, fx->st[i].st_ino, ticket, fx->group_fd,
+	kcache_leases_disarm(fx->t, fx->st[i].st_dev, fx->st[i].st_ino, ticket, fx->group_fd,
 		      FAN_OPEN_EXEC_PERM);
 }
 
 static void forget(struct fixture *fx, int i)
 {
-	leases_forget_inode(fx->t, fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
+	kcache_leases_forget_inode(fx->t, fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
 			    FAN_OPEN_EXEC_PERM);
 }
 
 static uint64_t held(struct fixture *fx)
 {
 	uint64_t n, breaks, refused;
-	leases_counters(fx->t, &n, &breaks, &refused);
+	kcache_leases_counters(fx->t, &n, &breaks, &refused);
 	return n;
 }
 
@@ -181,7 +181,7 @@ static void broken_arm_marks_nothing(void **state)
 	sigemptyset(&rt);
 	sigaddset(&rt, SIGRTMIN + 1);
 	assert_int_equal(sigtimedwait(&rt, &si, &(struct timespec){ 2, 0 }), SIGRTMIN + 1);
-	leases_broken(fx->t, si.si_fd, fx->group_fd, FAN_OPEN_EXEC_PERM);
+	kcache_leases_broken(fx->t, si.si_fd, fx->group_fd, FAN_OPEN_EXEC_PERM);
 	assert_int_equal(held(fx), 0);
 	assert_int_equal(hold_ticket(fx, 0, ticket), -1);
 	assert_int_equal(held(fx), 0);

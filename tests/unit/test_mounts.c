@@ -122,7 +122,7 @@ static void tracker_start_stop_start(void **state)
 	mounts_groups_changed(d->mounts, -1);
 	assert_int_equal(reconciles(d), 0);
 	for (int round = 0; round < 2; round++) {
-		assert_int_equal(mounts_start(d, -1, PRESCAN_MASK, err, sizeof(err)), 0);
+		assert_int_equal(mounts_start(d, -1, err, sizeof(err)), 0);
 		assert_non_null(d->mounts);
 		long first = reconciles(d);
 		assert_true(first >= 1);

@@ -197,22 +197,8 @@ static const struct bad_case bad_cases[] = {
 static void parse_bad(void **state)
 {
 	const struct bad_case *c = *state;
-	struct gk_policy_errors errs;
-	struct gk_policy *p = policy_parse("t.yaml", c->yaml, strlen(c->yaml), &errs);
-	char prefix[64];
-
-	if (p)
-		policy_free(p);
-	assert_null(p);
-	assert_true(errs.count >= 1);
-	snprintf(prefix, sizeof(prefix), "t.yaml:%u:%u: ", c->line, c->column);
-	if (strncmp(errs.msg[0], prefix, strlen(prefix)) != 0 || !strstr(errs.msg[0], c->message))
-		fail_msg("got \"%s\", want \"%s%s\"", errs.msg[0], prefix, c->message);
-	if (c->count && errs.count != c->count) {
-		for (size_t i = 0; i < errs.count && i < GK_POLICY_MAX_ERRORS; i++)
-			print_message("  %s\n", errs.msg[i]);
-		fail_msg("%zu errors, want %zu", errs.count, c->count);
-	}
+	expect_parse_error(c->yaml, strlen(c->yaml), c->line, c->column, c->message, NULL,
+			   c->count);
 }
 
 /* ---- valid policies and what they compile to ---- */

@@ -1,21 +1,13 @@
 /* Unit tests for the `trust:` section: parsing (exact positions and
  * messages) and where trust sits in policy_decide's precedence. Each table
  * row runs as its own cmocka test, so TAP output names it. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "policy/policy.h"
+#include "tests/unit/test_policy_util.h"
 
 #define HEAD "mode: enforce\nwatch: [/w]\ndefault: deny\n"
-#define H64_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define H64_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 /* ---- parsing ---- */
 
@@ -265,25 +257,22 @@ static void packaged_profile(void **state)
 	policy_free(p);
 }
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 int main(void)
 {
-	struct CMUnitTest tests[N_OF(good_cases) + N_OF(bad_cases) + N_OF(decide_cases) + 2];
+	static const struct single_test singles[] = {
+		{"trust names and reasons", names},
+		{"packaged policy: host allowlisting profile", packaged_profile},
+	};
+	struct CMUnitTest tests[N_OF(good_cases) + N_OF(bad_cases) + N_OF(decide_cases) +
+				N_OF(singles)];
 	size_t n = 0;
 
 	for (size_t i = 0; i < N_OF(good_cases); i++)
-		tests[n++] = (struct CMUnitTest){.name = good_cases[i].name, .test_func = good_case,
-						 .initial_state = (void *)&good_cases[i]};
+		add_test(tests, &n, good_cases[i].name, good_case, &good_cases[i]);
 	for (size_t i = 0; i < N_OF(bad_cases); i++)
-		tests[n++] = (struct CMUnitTest){.name = bad_cases[i].name, .test_func = bad_case,
-						 .initial_state = (void *)&bad_cases[i]};
+		add_test(tests, &n, bad_cases[i].name, bad_case, &bad_cases[i]);
 	for (size_t i = 0; i < N_OF(decide_cases); i++)
-		tests[n++] = (struct CMUnitTest){.name = decide_cases[i].name,
-						 .test_func = decide_case,
-						 .initial_state = (void *)&decide_cases[i]};
-	tests[n++] = (struct CMUnitTest){.name = "trust names and reasons", .test_func = names};
-	tests[n++] = (struct CMUnitTest){.name = "packaged policy: host allowlisting profile",
-					 .test_func = packaged_profile};
-	return _cmocka_run_group_tests("policy_trust", tests, n, NULL, NULL) ? 1 : 0;
+		add_test(tests, &n, decide_cases[i].name, decide_case, &decide_cases[i]);
+	add_singles(tests, &n, singles, N_OF(singles));
+	return run_table("policy_trust", tests, n);
 }

@@ -229,6 +229,47 @@ static void test_hashlist_bad_reload_keeps_old_then_recovers(void **state)
 	scanner_close(s);
 }
 
+static void count_swap(void *ctx, const char *engine)
+{
+	assert_string_equal(engine, "hashlist");
+	(*(int *)ctx)++;
+}
+
+/* Each scanner calls its own hook, for a set its reload thread puts in
+ * force: not for the open's own load, nor for a reload that failed. */
+static void test_swap_hook_is_the_scanners_own(void **state)
+{
+	struct fixture *fx = *state;
+	char text[512], err[256];
+	int swaps_a = 0, swaps_b = 0;
+	snprintf(text, sizeof(text), "%s Test.Bad.A\n", fx->hex_a);
+	write_list(fx, text);
+	const char *files[] = { fx->list };
+	struct scanner_hashlist_config cfg_a = { .files = files, .n_files = 1,
+						 .on_swap = { count_swap, &swaps_a } };
+	struct scanner_hashlist_config cfg_b = { .files = files, .n_files = 1,
+						 .on_swap = { count_swap, &swaps_b } };
+	struct scanner *a = scanner_hashlist_open(&cfg_a, err, sizeof(err));
+	struct scanner *b = scanner_hashlist_open(&cfg_b, err, sizeof(err));
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(swaps_a + swaps_b, 0);
+
+	assert_int_equal(scanner_reload_wait(a, 5000, err, sizeof(err)), 0);
+	assert_int_equal(swaps_a, 1);
+	assert_int_equal(swaps_b, 0);
+	write_list(fx, "zz\n");
+	assert_int_equal(scanner_reload_wait(a, 5000, err, sizeof(err)), -1);
+	assert_int_equal(swaps_a, 1);
+	snprintf(text, sizeof(text), "%s Test.Bad.B\n", fx->hex_b);
+	write_list(fx, text);
+	assert_int_equal(scanner_reload_wait(b, 5000, err, sizeof(err)), 0);
+	assert_int_equal(swaps_a, 1);
+	assert_int_equal(swaps_b, 1);
+	scanner_close(a);
+	scanner_close(b);
+}
+
 static void test_hashlist_starts_broken_then_recovers(void **state)
 {
 	struct fixture *fx = *state;
@@ -369,6 +410,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hashlist_starts_broken_then_recovers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_hashlist_watch_reloads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swap_hook_is_the_scanners_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hashlist_swaps_under_load, setup, teardown),
 	};
