@@ -316,6 +316,11 @@ fail:
  * SQLite changes the file only by writing it (which moves mtime and ctime)
  * or through the WAL, and ctime cannot be set back; so while the mark
  * matches, the file is the one that was sound when it was closed. */
+static void clean_mark_path(const char *path, char *out, size_t size)
+{
+	snprintf(out, size, "%s.clean", path);
+}
+
 static int clean_fingerprint(const char *path, char *out, size_t size)
 {
 	struct stat st, wal;
@@ -355,8 +360,8 @@ int db_mark_clean(const char *path)
 	wait_past_ctime(path);
 	if (clean_fingerprint(path, fp, sizeof(fp)) < 0)
 		return -1;
-	snprintf(mark, sizeof(mark), "%s.clean", path);
-	snprintf(tmp, sizeof(tmp), "%s.clean.tmp", path);
+	clean_mark_path(path, mark, sizeof(mark));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", mark);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
@@ -373,7 +378,7 @@ int db_mark_clean(const char *path)
 static bool take_clean_mark(const char *path)
 {
 	char mark[4200], want[200], have[200];
-	snprintf(mark, sizeof(mark), "%s.clean", path);
+	clean_mark_path(path, mark, sizeof(mark));
 	int fd = open(mark, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return false;

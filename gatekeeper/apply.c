@@ -16,6 +16,7 @@
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
 #include "gatekeeper/prejudge.h"
+#include "gatekeeper/systemd.h"
 #include "gatekeeper/trust.h"
 
 /* Every watched path must exist before anything is marked. */
@@ -142,6 +143,7 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 		reader_kick(d->reader);   /* off the old group's read, onto both */
 	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, policy_sha256_hex(p),
 		gk_mode_name(p->mode));
+	svc_status(d);   /* systemctl status names the mode now in force */
 	policy_free(old);
 	scan_set_put(old_scanners);
 	return 0;

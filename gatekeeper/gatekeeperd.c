@@ -194,7 +194,9 @@ static void adopt_bpf(struct gk_daemon *d)
 /* Signals, the kernel cache's ring, the end of the boot and of a BPF load
  * after ready, and systemd's watchdog. The fanotify group has a thread of
  * its own (reader.c). */
-static void main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
+/* 0 after a signal to stop; EXIT_RUNTIME when it cannot wait any more (a
+ * failure, so that Restart=on-failure brings it back). */
+static int main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 {
 	for (;;) {
 		struct pollfd p[4] = {
@@ -203,8 +205,10 @@ static void main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 			{ .fd = bpf_loaded_fd, .events = POLLIN },
 			{ .fd = svc_boot_wait_fd(d->boot_wait), .events = POLLIN },
 		};
-		if (poll(p, 4, svc_poll_timeout_ms(d)) < 0 && errno != EINTR)
-			return;
+		if (poll(p, 4, svc_poll_timeout_ms(d)) < 0 && errno != EINTR) {
+			log_msg(GK_LOG_ERR, "error=\"main loop: poll: %s\"", strerror(errno));
+			return EXIT_RUNTIME;
+		}
 		if (p[3].revents & POLLIN)
 			bpf_loaded_fd = end_boot_wait(d);
 		if (p[2].revents & POLLIN) {
@@ -226,9 +230,9 @@ static void main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 					scan_set_reload(d->scanners);
 					pthread_rwlock_unlock(&d->policy_lock);
 					svc_ready(d);
+				} else if (si.ssi_signo != SIGPIPE) {   /* EPIPE says it */
+					return 0;
 				}
-				else
-					return;
 			}
 		}
 		if (p[1].revents & POLLIN)
@@ -574,7 +578,7 @@ int main(int argc, char **argv)
 		rc = start(&d, &ready_fd, &sig_fd, &bpf_loaded_fd);
 	}
 	if (rc == 0)
-		main_loop(&d, sig_fd, bpf_loaded_fd);
+		rc = main_loop(&d, sig_fd, bpf_loaded_fd);
 	svc_stopping();
 	signal_ready(&ready_fd, (char)rc);
 	log_msg(GK_LOG_INFO, "stopping");

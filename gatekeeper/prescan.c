@@ -285,9 +285,15 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 	kcache_disarm(d->kc, fd, ticket);
 	atomic_fetch_add(&d->stats.prescans, 1);
 	gk_pid_exe(pid, exe, sizeof(exe));
+	/* Recorded as an exec of it would be answered: in monitor mode an
+	 * allow that would have been a deny, as events.c records them. */
+	bool would_deny = j.monitor && j.decision.verdict == GK_VERDICT_DENY;
 	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = j.path,
-			      .sha256 = j.have_sha ? j.sha256 : NULL, .verdict = j.decision.verdict,
-			      .source = j.decision.source, .detail = j.decision.detail };
+			      .sha256 = j.have_sha ? j.sha256 : NULL,
+			      .verdict = would_deny ? GK_VERDICT_ALLOW : j.decision.verdict,
+			      .source = j.decision.source, .detail = j.decision.detail,
+			      .mode = j.monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE,
+			      .would_deny = would_deny };
 	audit_submit(d, &a, AUDIT_PRESCAN);
 }
 

@@ -20,13 +20,23 @@ static void watchdog_init(struct gk_svc_watchdog *w)
 		w->us = us;
 }
 
+static void notify_status(struct gk_daemon *d, const char *ready)
+{
+	pthread_rwlock_rdlock(&d->policy_lock);   /* a control apply may swap it */
+	sd_notifyf(0, "%sSTATUS=mode=%s kernel_mode=%s policy=%s", ready,
+		   gk_mode_name(d->policy->mode), kcache_mode(d->kc), d->policy->name);
+	pthread_rwlock_unlock(&d->policy_lock);
+}
+
 void svc_ready(struct gk_daemon *d)
 {
 	watchdog_init(&d->watchdog);
-	pthread_rwlock_rdlock(&d->policy_lock);   /* a control apply may swap it */
-	sd_notifyf(0, "READY=1\nSTATUS=mode=%s kernel_mode=%s policy=%s", gk_mode_name(d->policy->mode),
-		   kcache_mode(d->kc), d->policy->name);
-	pthread_rwlock_unlock(&d->policy_lock);
+	notify_status(d, "READY=1\n");
+}
+
+void svc_status(struct gk_daemon *d)
+{
+	notify_status(d, "");
 }
 
 void svc_reloading(void)

@@ -16,6 +16,8 @@ struct db_audit;
  * once the fanotify marks stand and the kernel mode is chosen, and again
  * after a reload. */
 void svc_ready(struct gk_daemon *d);
+/* STATUS= alone: a policy applied through the control socket. */
+void svc_status(struct gk_daemon *d);
 /* RELOADING=1 (with MONOTONIC_USEC=), before re-reading the policy. */
 void svc_reloading(void);
 /* STOPPING=1, as shutdown begins. */

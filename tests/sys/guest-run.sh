@@ -13,7 +13,15 @@ while [ $# -gt 0 ]; do
 	s=$1
 	shift
 	echo "GKTAP # suite $s"
-	sh "./$s" 2>&1 | grep --line-buffered '^GKTAP' >/dev/ttyS0
+	rm -f suite.rc
+	{ sh "./$s" 2>&1; echo $? >suite.rc; } | grep --line-buffered '^GKTAP' >/dev/ttyS0
+	# Every suite ends with exit 0: anything else stopped it half-way.
+	rc=$(cat suite.rc 2>/dev/null)
+	if [ "$rc" = 0 ]; then
+		echo "GKTAP ok - suite $s ran to its end" >/dev/ttyS0
+	else
+		echo "GKTAP not ok - suite $s ran to its end (exit ${rc:-unknown})" >/dev/ttyS0
+	fi
 	if [ -s resume ]; then
 		echo "$(cat resume) $*" >resume
 		sync

@@ -15,6 +15,10 @@ expect() {
 	*) not_ok "$1" "want '$2', got '$3'" ;;
 	esac
 }
+# expect_eq NAME WANT GOT: GOT is exactly WANT.
+expect_eq() {
+	if [ "$3" = "$2" ]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi
+}
 # expect_not NAME UNWANTED GOT
 expect_not() {
 	case "$3" in
