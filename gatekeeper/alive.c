@@ -17,3 +17,11 @@ bool alive_event_path_turns(const struct gk_stats *s, struct event_path_probe *p
 	}
 	return now_us - p->progress_us < interval_us;
 }
+
+/* A reader stuck before it admits what it read leaves nothing pending for
+ * the count above to see, while the kernel queues execs behind it. */
+bool alive_reader_keeps_up(int64_t reader_beat_us, bool events_waiting, int64_t now_us,
+			   int64_t interval_us)
+{
+	return !events_waiting || now_us - reader_beat_us < interval_us;
+}

@@ -356,28 +356,56 @@ fail:
 	return NULL;
 }
 
+/* An exec answered with the overload verdict is a decision like any other:
+ * its record (audit row, log line, journal entry) names why. After the
+ * reply; the file was not read, so the record has no digest. */
+static void record_overload(struct gk_daemon *d, int fd, pid_t pid, enum gk_verdict v,
+			    bool monitor)
+{
+	char path[4096], exe[4096], detail[96];
+	gk_fd_path(fd, path, sizeof(path));
+	gk_pid_exe(pid, exe, sizeof(exe));
+	snprintf(detail, sizeof(detail), "overload: %u decisions already queued (max_pending)",
+		 d->opt.max_pending);
+	bool would_deny = monitor && v == GK_VERDICT_DENY;
+	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = path,
+			      .verdict = would_deny ? GK_VERDICT_ALLOW : v,
+			      .source = GK_SOURCE_ON_ERROR, .detail = detail,
+			      .mode = monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE,
+			      .would_deny = would_deny };
+	audit_submit(d, &a, AUDIT_EXEC);
+}
+
 /* The overload verdict, at once rather than let the exec wait: for an
- * event with no slot (idx -1), or one no worker can take. */
-static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx)
+ * event with no slot (idx -1), or one no worker can take. Monitor mode
+ * (an enforce group drained after a switch) never denies. */
+static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx, pid_t pid)
 {
 	struct gk_daemon *d = ev->d;
 	atomic_fetch_add(&d->stats.overloads, 1);
 	pthread_rwlock_rdlock(&d->policy_lock);
 	enum gk_verdict v = d->policy->overload;
+	bool monitor = d->policy->mode == GK_MODE_MONITOR;
 	pthread_rwlock_unlock(&d->policy_lock);
+	enum gk_verdict answer = monitor ? GK_VERDICT_ALLOW : v;
+	bool answered = false;
 	if (idx < 0) {
-		if (g->perm)
-			fan_reply(g->fd, fd, v);
+		if ((answered = g->perm))
+			fan_reply(g->fd, fd, answer);
+	} else {
+		struct gk_slot *ss = &ev->sh->slots[idx];
+		if ((answered = g->perm && sentinel_slot_claim(ss))) {
+			fan_reply(g->fd, fd, answer);
+			atomic_store(&ss->verdict, answer);
+			atomic_store(&ss->state, SLOT_ANSWERED);
+		}
+	}
+	if (answered)
+		record_overload(d, fd, pid, v, monitor);
+	if (idx < 0)
 		close(fd);
-		return;
-	}
-	struct gk_slot *ss = &ev->sh->slots[idx];
-	if (g->perm && sentinel_slot_claim(ss)) {
-		fan_reply(g->fd, fd, v);
-		atomic_store(&ss->verdict, v);
-		atomic_store(&ss->state, SLOT_ANSWERED);
-	}
-	slot_release(ev, idx);
+	else
+		slot_release(ev, idx);
 }
 
 /* Every event read gets its slot before any is judged, so that the sentinel
@@ -446,7 +474,7 @@ static void handle(struct gk_events *ev, int idx)
 	pthread_mutex_lock(&ev->q_lock);
 	if (ev->to_workers >= ev->max_pending) {
 		pthread_mutex_unlock(&ev->q_lock);
-		overload(ev, s->group, s->fd, idx);
+		overload(ev, s->group, s->fd, idx, s->pid);
 		return;
 	}
 	ev->to_workers++;
@@ -496,7 +524,7 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 		}
 		int idx = admit(ev, g, m);
 		if (idx < 0)
-			overload(ev, g, m->fd, -1);
+			overload(ev, g, m->fd, -1, m->pid);
 		else
 			admitted[n++] = idx;
 	}

@@ -544,6 +544,7 @@ int main(int argc, char **argv)
 	int ready_fd = -1, sig_fd = -1, bpf_loaded_fd = -1, rc;
 	if (gk_options_parse(argc, argv, &d.opt) < 0)
 		return EXIT_INVALID;
+	svc_init(&d);
 	drop_boost_at_boot(&d);
 	d.policy = policy_load(d.opt.policy_path, &errs);
 	if (!d.policy) {

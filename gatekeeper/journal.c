@@ -27,7 +27,7 @@ static void detect(void)
 		active = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-static bool journal_active(void)
+bool journal_active(void)
 {
 	pthread_once(&once, detect);
 	return active;

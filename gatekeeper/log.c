@@ -13,6 +13,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
+#include "gatekeeper/systemd.h"
 
 #define LOG_LINE_MAX 32768
 
@@ -76,10 +77,14 @@ void log_msg(enum gk_log_level level, const char *fmt, ...)
 	}
 	out[len] = '\0';
 	if (log_to_stderr) {
-		/* one fputs per line: lines from several threads never interleave */
+		/* one fprintf per line: lines from several threads never interleave.
+		 * The journal takes a "<N>" prefix as the line's priority. */
 		out[len] = '\n';
 		out[len + 1] = '\0';
-		fputs(out, stderr);
+		if (journal_active())
+			fprintf(stderr, "<%d>%s", prio[level], out);
+		else
+			fputs(out, stderr);
 		fflush(stderr);
 	} else {
 		syslog(prio[level], "%s", out);

@@ -12,6 +12,9 @@ struct gk_daemon;
 struct gk_stats;
 struct db_audit;
 
+/* Learn systemd's watchdog interval (and take WATCHDOG_* out of the
+ * environment): before any thread starts. */
+void svc_init(struct gk_daemon *d);
 /* READY=1 with STATUS= naming the policy mode and the kernel mode. Call it
  * once the fanotify marks stand and the kernel mode is chosen, and again
  * after a reload. */
@@ -57,12 +60,17 @@ void svc_boot_wait_end(struct svc_boot_wait *w, char *why, size_t whylen, int64_
 struct event_path_probe;
 bool alive_event_path_turns(const struct gk_stats *s, struct event_path_probe *p,
 			    int64_t now_us, int64_t interval_us);
+/* And the reader: alive unless events wait unread while its last read
+ * (reader_beat_us) is an interval old. */
+bool alive_reader_keeps_up(int64_t reader_beat_us, bool events_waiting, int64_t now_us,
+			   int64_t interval_us);
 
 /* journal.c: when stderr is connected to the journal (JOURNAL_STREAM), one
  * decision becomes one structured entry (MESSAGE = the key=value line, plus
  * GK_VERDICT, GK_SOURCE, GK_PATH, GK_SHA256, GK_PID, GK_EXE, GK_LATENCY_US,
  * GK_MODE, GK_WOULD_DENY, GK_DETAIL, GK_KIND) and true is returned; false
  * means the caller logs the line as before. */
+bool journal_active(void);   /* stderr is the journal's stream */
 bool journal_decision(const char *kind, const struct db_audit *a, const char *sha_hex,
 		      bool warn, const char *message);
 

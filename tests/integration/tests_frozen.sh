@@ -63,6 +63,10 @@ t_frozen_daemon_answered_by_sentinel() {
 	note "sentinel answered $answers read event(s), read and answered $reads; worst wait $worst ms"
 	((answers >= 1)) || fail "the pending exec was not answered by the sentinel (sentinel_answers=$answers)"
 	((reads >= 5)) || fail "the execs made while frozen were not all read by the sentinel (sentinel_reads=$reads)"
+	# what the sentinel read and refused is on record, as the daemon's decisions are
+	grep -F "path=$BIN/new" "$DLOG" | grep -F 'verdict=deny source=on-error' |
+		grep -qF 'answered by its sentinel' ||
+		fail "no decision line for an exec the sentinel read and refused: $(grep -m2 -F sentinel "$DLOG")"
 	# The worker that hashed the big file finishes later: its answer must
 	# not reach the kernel a second time.
 	sleep 1
@@ -113,6 +117,11 @@ t_overload_keeps_known_verdicts() {
 	((bad == 0)) || fail "$bad execs of a file with a known verdict were refused or hung under overload"
 	((overloads >= 1)) || fail "the queue never overflowed (overloads=0): the test proved nothing"
 	grep -q 'errno:EPERM' "$T/new.out" || fail "no new file got the overload verdict: $(cat "$T/new.out")"
+	# each such refusal is a decision on record, naming the overload and the file
+	decisions_settled
+	grep -F "path=$BIN/new" "$DLOG" | grep -F 'verdict=deny source=on-error' |
+		grep -qF 'detail="overload: 1 decisions already queued' ||
+		fail "no decision line names an overload refusal of a new file: $(grep -m2 -F 'overload:' "$DLOG")"
 }
 
 # wakeups PID...: context switches so far of every thread of each process.

@@ -103,6 +103,18 @@ systemctl reload gatekeeperd
 wait_for 30 sh -c 'systemctl show -p StatusText --value gatekeeperd | grep -q mode=enforce'
 expect "systemctl reload: STATUS= says enforce, unit active again" "|active|mode=enforce" \
 	"|$(systemctl is-active gatekeeperd)|$(show StatusText)"
+# A policy that does not parse: the reload keeps the running one and says
+# why at priority err (the journal reads the line's "<3>" prefix).
+cp /etc/gatekeeper/policy.yaml /root/gk/policy.good
+echo "gk_no_such_key: 1" >>/etc/gatekeeper/policy.yaml
+systemctl reload gatekeeperd
+reload_refused() { journalctl -q -u gatekeeperd -p err -o cat | grep -q '^reload_failed .*gk_no_such_key'; }
+wait_for 30 reload_refused
+expect_eq "a refused reload is logged at priority err, with no raw <N> prefix" "refused:yes raw:0" \
+	"refused:$(reload_refused && echo yes) raw:$(journalctl -q -u gatekeeperd -o cat | grep -c '^<[0-9]>')"
+cp /root/gk/policy.good /etc/gatekeeper/policy.yaml
+systemctl reload gatekeeperd
+wait_for 30 sh -c 'systemctl show -p StatusText --value gatekeeperd | grep -q mode=enforce'
 out=$(timeout 20 /tmp/gk-bad 2>&1; echo "rc=$?")
 expect "enforce: a program on the deny list is refused (EPERM)" "not permitted" "$out"
 if wait_for 20 journal_has GK_VERDICT=deny GK_PATH=/tmp/gk-bad GK_SHA256=$bad_sha; then

@@ -17,6 +17,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/proto.h"
+#include "gatekeeper/systemd.h"
 #include "gatekeeper/util.h"
 #include "scanner/scanner.h"
 
@@ -359,6 +360,30 @@ static void test_denied_names(void **state)
 	denied_free(NULL);
 }
 
+/* The watchdog pings only while the event path turns over: an idle path
+ * is alive; one whose pending events see no answer for an interval is not;
+ * nor is a reader that has not read for an interval while events wait. */
+static void test_watchdog_sees_a_stuck_path(void **state)
+{
+	(void)state;
+	struct gk_stats st;
+	struct event_path_probe probe = { 0 };
+	memset(&st, 0, sizeof(st));
+	const int64_t second = 1000000;
+	assert_true(alive_event_path_turns(&st, &probe, 10 * second, second));   /* idle */
+	atomic_store(&st.events, 5);
+	atomic_store(&st.pending, 1);   /* 4 answered, 1 waits */
+	assert_true(alive_event_path_turns(&st, &probe, 11 * second, second));
+	assert_true(alive_event_path_turns(&st, &probe, 11 * second + second / 2, second));
+	assert_false(alive_event_path_turns(&st, &probe, 12 * second + 1, second));
+	atomic_store(&st.events, 6);    /* one more answered: progress */
+	assert_true(alive_event_path_turns(&st, &probe, 12 * second + 2, second));
+
+	assert_true(alive_reader_keeps_up(0, false, 100 * second, second));   /* idle reader */
+	assert_true(alive_reader_keeps_up(99 * second + 1, true, 100 * second, second));
+	assert_false(alive_reader_keeps_up(99 * second, true, 100 * second, second));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_fd_path_in_forked_child),
 		cmocka_unit_test(test_replace_file_and_read_text),
 		cmocka_unit_test(test_linger_backs_off_and_ends),
+		cmocka_unit_test(test_watchdog_sees_a_stuck_path),
 		cmocka_unit_test(test_denied_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
