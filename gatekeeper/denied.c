@@ -16,6 +16,8 @@ struct denied_slot {
 	dev_t dev;
 	ino_t ino;
 	char *path;         /* NULL: empty */
+	bool have_sha;
+	unsigned char sha[GK_SHA256_LEN];
 };
 
 struct gk_denied {
@@ -41,7 +43,8 @@ void denied_free(struct gk_denied *dn)
 	free(dn);
 }
 
-void denied_remember(struct gk_denied *dn, dev_t dev, ino_t ino, const char *path)
+void denied_remember(struct gk_denied *dn, dev_t dev, ino_t ino, const char *path,
+		     const unsigned char *sha)
 {
 	if (!dn || !path || !path[0])
 		return;
@@ -54,18 +57,31 @@ void denied_remember(struct gk_denied *dn, dev_t dev, ino_t ino, const char *pat
 			*s = (struct denied_slot){ .dev = dev, .ino = ino, .path = copy };
 		}
 	}
+	if (s->path && s->dev == dev && s->ino == ino) {
+		s->have_sha = sha != NULL;
+		if (sha)
+			memcpy(s->sha, sha, GK_SHA256_LEN);
+	}
 	pthread_mutex_unlock(&dn->lock);
 }
 
-bool denied_name(struct gk_denied *dn, dev_t dev, ino_t ino, char *out, size_t size)
+bool denied_name(struct gk_denied *dn, dev_t dev, ino_t ino, char *out, size_t size,
+		 unsigned char sha[GK_SHA256_LEN], bool *have_sha)
 {
+	if (have_sha)
+		*have_sha = false;
 	if (!dn || !size)
 		return false;
 	struct denied_slot *s = &dn->slots[gk_inode_hash(dev, ino) % DENIED_SLOTS];
 	pthread_mutex_lock(&dn->lock);
 	bool found = s->path && s->dev == dev && s->ino == ino;
-	if (found)
+	if (found) {
 		snprintf(out, size, "%s", s->path);
+		if (sha && have_sha && s->have_sha) {
+			memcpy(sha, s->sha, GK_SHA256_LEN);
+			*have_sha = true;
+		}
+	}
 	pthread_mutex_unlock(&dn->lock);
 	return found;
 }

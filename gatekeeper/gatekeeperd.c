@@ -108,17 +108,19 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 {
 	struct gk_daemon *d = ctx;
 	char detail[128], path[4096] = "", exe[4096];
+	unsigned char sha[GK_SHA256_LEN];
+	bool have_sha;
 	snprintf(detail, sizeof(detail), "denied in kernel%s: dev %llu ino %llu comm %.16s",
 		 k->fileless ? " (fileless: deny)" : k->unmarked ? " (unmarked_filesystems: deny)" : "",
 		 (unsigned long long)k->dev,
 		 (unsigned long long)k->ino, k->comm);
-	denied_name(d->denied, (dev_t)k->dev, (ino_t)k->ino, path, sizeof(path));
+	denied_name(d->denied, (dev_t)k->dev, (ino_t)k->ino, path, sizeof(path), sha, &have_sha);
 	/* The refused task is still the program that asked: a failed exec
 	 * leaves it as it was, a refused mapping never changed it. */
 	gk_pid_exe((pid_t)k->pid, exe, sizeof(exe));
 	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = exe, .path = path,
-			      .verdict = GK_VERDICT_DENY, .source = GK_SOURCE_NONE, .detail = detail,
-			      .mode = GK_MODE_ENFORCE };
+			      .sha256 = have_sha ? sha : NULL, .verdict = GK_VERDICT_DENY,
+			      .source = GK_SOURCE_NONE, .detail = detail, .mode = GK_MODE_ENFORCE };
 	audit_submit(d, &a, AUDIT_KERNEL);
 }
 

@@ -221,7 +221,8 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	if (kcache_record(d->kc, fd, j->decision.verdict, &judged, j->lease_ticket) != 0)
 		return;   /* nothing recorded: nothing to take back */
 	if (j->decision.verdict == GK_VERDICT_DENY)
-		denied_remember(d->denied, j->id.dev, j->id.ino, j->path);
+		denied_remember(d->denied, j->id.dev, j->id.ino, j->path,
+				j->have_sha ? j->sha256 : NULL);
 	/* Changed since it was identified, or rules or signatures changed while
 	 * it was judged (their flush may have come before this record). */
 	struct file_id now;

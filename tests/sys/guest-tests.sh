@@ -124,12 +124,12 @@ else
 	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
 fi
 # Its second exec is refused by the kernel alone (bpf mode); the entry still
-# names the file.
+# names the file and its content.
 out=$(timeout 20 /tmp/gk-bad 2>&1; echo "rc=$?")
-if wait_for 20 journal_has GK_KIND=kernel_deny GK_VERDICT=deny GK_PATH=/tmp/gk-bad; then
-	ok "the kernel's own refusal is in the journal under the file's path"
+if wait_for 20 journal_has GK_KIND=kernel_deny GK_VERDICT=deny GK_PATH=/tmp/gk-bad GK_SHA256=$bad_sha; then
+	ok "the kernel's own refusal is in the journal under the file's path and digest"
 else
-	not_ok "the kernel's own refusal is in the journal under the file's path" "$out"
+	not_ok "the kernel's own refusal is in the journal under the file's path and digest" "$out"
 	journalctl -q -u gatekeeperd -n 8 --no-pager | sed 's/^/GKTAP #   /'
 fi
 out=$(timeout 20 /tmp/gk-ok; echo "rc=$?")

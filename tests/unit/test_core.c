@@ -335,27 +335,40 @@ static void test_denied_names(void **state)
 	struct gk_denied *dn = denied_new();
 	char name[64] = "unchanged";
 	assert_non_null(dn);
-	assert_false(denied_name(dn, 1, 2, name, sizeof(name)));
+	assert_false(denied_name(dn, 1, 2, name, sizeof(name), NULL, NULL));
 	assert_string_equal(name, "unchanged");
-	denied_remember(dn, 1, 2, "/t/bad");
-	denied_remember(dn, 1, 3, "");   /* no name: nothing to keep */
-	assert_true(denied_name(dn, 1, 2, name, sizeof(name)));
+	denied_remember(dn, 1, 2, "/t/bad", NULL);
+	denied_remember(dn, 1, 3, "", NULL);   /* no name: nothing to keep */
+	assert_true(denied_name(dn, 1, 2, name, sizeof(name), NULL, NULL));
 	assert_string_equal(name, "/t/bad");
-	assert_false(denied_name(dn, 2, 2, name, sizeof(name)));   /* other device */
-	assert_false(denied_name(dn, 1, 3, name, sizeof(name)));
-	denied_remember(dn, 1, 2, "/t/renamed");
-	assert_true(denied_name(dn, 1, 2, name, sizeof(name)));
+	assert_false(denied_name(dn, 2, 2, name, sizeof(name), NULL, NULL));   /* other device */
+	assert_false(denied_name(dn, 1, 3, name, sizeof(name), NULL, NULL));
+	denied_remember(dn, 1, 2, "/t/renamed", NULL);
+	assert_true(denied_name(dn, 1, 2, name, sizeof(name), NULL, NULL));
 	assert_string_equal(name, "/t/renamed");
 	char small[4];
-	assert_true(denied_name(dn, 1, 2, small, sizeof(small)));
+	assert_true(denied_name(dn, 1, 2, small, sizeof(small), NULL, NULL));
 	assert_string_equal(small, "/t/");
 	/* Bounded: thousands of denials later the first is forgotten, the
 	 * last is known. */
 	for (ino_t ino = 100; ino < 100 + 50000; ino++)
-		denied_remember(dn, 1, ino, "/t/many");
-	assert_false(denied_name(dn, 1, 2, name, sizeof(name)));
-	assert_true(denied_name(dn, 1, 100 + 49999, name, sizeof(name)));
+		denied_remember(dn, 1, ino, "/t/many", NULL);
+	assert_false(denied_name(dn, 1, 2, name, sizeof(name), NULL, NULL));
+	assert_true(denied_name(dn, 1, 100 + 49999, name, sizeof(name), NULL, NULL));
 	assert_string_equal(name, "/t/many");
+	/* The digest the file was denied for goes with its name. */
+	unsigned char sha[GK_SHA256_LEN], got[GK_SHA256_LEN];
+	bool have = true;
+	memset(sha, 0xab, sizeof(sha));
+	assert_true(denied_name(dn, 1, 100 + 49999, name, sizeof(name), got, &have));
+	assert_false(have);
+	denied_remember(dn, 1, 100 + 49999, "/t/many", sha);
+	assert_true(denied_name(dn, 1, 100 + 49999, name, sizeof(name), got, &have));
+	assert_true(have);
+	assert_memory_equal(got, sha, sizeof(sha));
+	denied_remember(dn, 1, 100 + 49999, "/t/many", NULL);   /* judged again, unhashed */
+	assert_true(denied_name(dn, 1, 100 + 49999, name, sizeof(name), got, &have));
+	assert_false(have);
 	denied_free(dn);
 	denied_free(NULL);
 }

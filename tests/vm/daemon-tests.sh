@@ -55,6 +55,8 @@ for i in $(seq 20); do
 done
 expect "daemon: the kernel's refusal is audited with the file's path and the caller" \
 	"exe=/gk/gk-vmtool path=$T/bad " "$refused: $kline"
+expect "daemon: and with the digest it was denied for" "digest:yes" \
+	"digest:$(echo "$kline" | grep -Eq ' sha256=[0-9a-f]{64} ' && echo yes) $kline"
 expect "daemon: mmap(PROT_EXEC) of a denied file fails with EPERM" "mmap-error EPERM" \
 	"$(gk-vmtool mmap-exec $T/bad)"
 out=$(timeout 20 /lib64/ld-linux-x86-64.so.2 $T/bad 2>&1; echo "rc=$?")
