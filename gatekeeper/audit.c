@@ -123,38 +123,38 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void log_decision(const struct audit_rec *r)
+void audit_log_decision(const struct db_audit *a, enum audit_kind kind)
 {
 	char line[32768], hex[GK_SHA256_HEX_LEN + 1] = "", num[32], when[96];
 	size_t len = 0;
-	time_t secs = (time_t)(r->a.time_us / 1000000);
+	time_t secs = (time_t)(a->time_us / 1000000);
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(r->a.time_us % 1000000));
-	if (r->a.sha256)
-		gk_sha256_to_hex(r->a.sha256, hex);
+		 (int)(a->time_us % 1000000));
+	if (a->sha256)
+		gk_sha256_to_hex(a->sha256, hex);
 	static const char *const prefix[] = { [AUDIT_EXEC] = "decision", [AUDIT_PRESCAN] = "prescan",
 					      [AUDIT_KERNEL] = "kernel_deny" };
-	len = (size_t)snprintf(line, sizeof(line), "%s", prefix[r->kind]);
+	len = (size_t)snprintf(line, sizeof(line), "%s", prefix[kind]);
 	log_kv(line, sizeof(line), &len, "time", when);
-	snprintf(num, sizeof(num), "%d", r->a.pid);
+	snprintf(num, sizeof(num), "%d", a->pid);
 	log_kv(line, sizeof(line), &len, "pid", num);
-	log_kv(line, sizeof(line), &len, "exe", r->a.exe);
-	log_kv(line, sizeof(line), &len, "path", r->a.path);
+	log_kv(line, sizeof(line), &len, "exe", a->exe);
+	log_kv(line, sizeof(line), &len, "path", a->path);
 	log_kv(line, sizeof(line), &len, "sha256", hex[0] ? hex : "-");
-	log_kv(line, sizeof(line), &len, "verdict", gk_verdict_name(r->a.verdict));
-	log_kv(line, sizeof(line), &len, "source", gk_source_name(r->a.source));
-	log_kv(line, sizeof(line), &len, "detail", r->a.detail);
-	snprintf(num, sizeof(num), "%u", r->a.latency_us);
+	log_kv(line, sizeof(line), &len, "verdict", gk_verdict_name(a->verdict));
+	log_kv(line, sizeof(line), &len, "source", gk_source_name(a->source));
+	log_kv(line, sizeof(line), &len, "detail", a->detail);
+	snprintf(num, sizeof(num), "%u", a->latency_us);
 	log_kv(line, sizeof(line), &len, "latency_us", num);
-	if (r->kind != AUDIT_PRESCAN) {
-		log_kv(line, sizeof(line), &len, "mode", gk_mode_name(r->a.mode));
-		log_kv(line, sizeof(line), &len, "would_deny", r->a.would_deny ? "1" : "0");
+	if (kind != AUDIT_PRESCAN) {
+		log_kv(line, sizeof(line), &len, "mode", gk_mode_name(a->mode));
+		log_kv(line, sizeof(line), &len, "would_deny", a->would_deny ? "1" : "0");
 	}
-	bool warn = r->a.would_deny || r->a.verdict == GK_VERDICT_DENY;
-	if (!journal_decision(prefix[r->kind], &r->a, hex, warn, line))
+	bool warn = a->would_deny || a->verdict == GK_VERDICT_DENY;
+	if (!journal_decision(prefix[kind], a, hex, warn, line))
 		log_msg(warn ? GK_LOG_WARN : GK_LOG_INFO, "%s", line);
 }
 
@@ -260,7 +260,7 @@ static struct audit_rec *take(struct audit_writer *w, struct audit_rec *held, bo
 	pthread_mutex_unlock(&w->lock);
 	for (struct audit_rec *r = fresh; r; r = r->next) {
 		if (r->log_line)
-			log_decision(r);
+			audit_log_decision(&r->a, r->kind);
 		control_publish(w->d->control, &r->a, (int)r->kind);   /* never waits */
 	}
 	if (!held)

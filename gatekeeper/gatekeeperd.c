@@ -195,9 +195,9 @@ static void adopt_bpf(struct gk_daemon *d)
 
 /* Signals, the kernel cache's ring, the end of the boot and of a BPF load
  * after ready, and systemd's watchdog. The fanotify group has a thread of
- * its own (reader.c). */
-/* 0 after a signal to stop; EXIT_RUNTIME when it cannot wait any more (a
- * failure, so that Restart=on-failure brings it back). */
+ * its own (reader.c). Returns 0 after a signal to stop; EXIT_RUNTIME when
+ * it cannot wait any more (a failure, so that Restart=on-failure brings it
+ * back). */
 static int main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 {
 	for (;;) {

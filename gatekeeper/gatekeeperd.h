@@ -381,6 +381,9 @@ enum audit_kind {
 /* Starts d->audit (NULL until then and after audit_stop). */
 int audit_start(struct gk_daemon *d);
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind);
+/* The decision's log line (a structured entry under journald) alone, now:
+ * for the writer, and for the sentinel, which has no store. */
+void audit_log_decision(const struct db_audit *a, enum audit_kind kind);
 void audit_stop(struct gk_daemon *d);   /* safe without a (successful) start */
 /* Records waiting for the store (at most 65536); stalled: it refuses them. */
 size_t audit_backlog(struct gk_daemon *d, bool *stalled);

@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
-#include "gatekeeper/systemd.h"
 
 /* Busy, it looks once a tick: a 32nd of the deadline, 20 to 100 ms. Late
  * by a tick or two is a few percent of the deadline; at the default 5 s a
@@ -145,28 +144,19 @@ static ssize_t read_without_waiting(int fd, void *buf, size_t size)
 
 /* An exec the daemon never read is still a decision on record: its log line
  * (a structured entry under journald; no audit row, the store is the
- * daemon's), as the daemon writes its own. */
+ * daemon's), the same line the daemon writes for its own. */
 static void record_read_answer(const struct fanotify_event_metadata *m, uint32_t verdict,
 			       int64_t unread_us)
 {
-	char path[4096], detail[128], pid[16], line[4600];
-	size_t len = 0;
+	char path[4096], detail[128];
 	gk_fd_path(m->fd, path, sizeof(path));
 	snprintf(detail, sizeof(detail), "decision timeout: the daemon read nothing for %lld ms; "
 		 "answered by its sentinel", (long long)(unread_us / 1000));
-	snprintf(pid, sizeof(pid), "%d", (int)m->pid);
 	struct db_audit a = { .time_us = gk_now_us(), .pid = m->pid, .exe = "", .path = path,
 			      .verdict = (enum gk_verdict)verdict, .source = GK_SOURCE_ON_ERROR,
-			      .detail = detail, .mode = GK_MODE_ENFORCE };
-	len = (size_t)snprintf(line, sizeof(line), "decision");
-	log_kv(line, sizeof(line), &len, "pid", pid);
-	log_kv(line, sizeof(line), &len, "path", path);
-	log_kv(line, sizeof(line), &len, "verdict", gk_verdict_name(a.verdict));
-	log_kv(line, sizeof(line), &len, "source", gk_source_name(a.source));
-	log_kv(line, sizeof(line), &len, "detail", detail);
-	bool warn = a.verdict == GK_VERDICT_DENY;
-	if (!journal_decision("decision", &a, "", warn, line))
-		log_msg(warn ? GK_LOG_WARN : GK_LOG_INFO, "%s", line);
+			      .detail = detail, .mode = GK_MODE_ENFORCE,
+			      .latency_us = unread_us > UINT32_MAX ? UINT32_MAX : (uint32_t)unread_us };
+	audit_log_decision(&a, AUDIT_EXEC);
 }
 
 /* Nobody has read this group for a whole deadline: read and answer. */
