@@ -70,11 +70,21 @@ static void rec_free(struct audit_rec *r)
 	free(r);
 }
 
+/* A record the queue cannot take still gets its log line (the journal
+ * keeps what the store cannot): a refusal must be on record somewhere. */
+static void drop_at_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind,
+			   bool log_line)
+{
+	atomic_fetch_add(&d->stats.audit_dropped, 1);
+	if (log_line)
+		audit_log_decision(a, kind);
+}
+
 void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind)
 {
 	struct audit_rec *r = calloc(1, sizeof(*r));
 	if (!r) {
-		atomic_fetch_add(&d->stats.audit_dropped, 1);
+		drop_at_submit(d, a, kind, a->verdict == GK_VERDICT_DENY || a->would_deny);
 		return;
 	}
 	r->kind = kind;
@@ -94,8 +104,8 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 	r->a.path = r->path;
 	r->a.detail = r->detail;
 	if (!r->exe || !r->path || !r->detail) {
+		drop_at_submit(d, a, kind, r->log_line);
 		rec_free(r);
-		atomic_fetch_add(&d->stats.audit_dropped, 1);
 		return;
 	}
 	struct audit_writer *w = d->audit;
@@ -104,8 +114,8 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 	if (!w || w->len >= AUDIT_QUEUE_MAX || w->stopping) {
 		if (w)
 			pthread_mutex_unlock(&w->lock);
+		drop_at_submit(d, a, kind, r->log_line);
 		rec_free(r);
-		atomic_fetch_add(&d->stats.audit_dropped, 1);
 		return;
 	}
 	/* Wake a sleeping writer for the first record only (it then gathers
@@ -155,7 +165,7 @@ void audit_log_decision(const struct db_audit *a, enum audit_kind kind)
 	}
 	bool warn = a->would_deny || a->verdict == GK_VERDICT_DENY;
 	if (!journal_decision(prefix[kind], a, hex, warn, line))
-		log_msg(warn ? GK_LOG_WARN : GK_LOG_INFO, "%s", line);
+		log_line(warn ? GK_LOG_WARN : GK_LOG_INFO, line);
 }
 
 /* -1: the store refused (locked, disk full...): db_errmsg says why. */

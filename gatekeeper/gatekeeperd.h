@@ -24,8 +24,15 @@
 /* ---- log.c: one line per event, key=value, to stderr or syslog ---- */
 enum gk_log_level { GK_LOG_ERR, GK_LOG_WARN, GK_LOG_INFO, GK_LOG_DEBUG };
 void log_init(bool to_stderr);
+/* fmt is the caller's own text; every %s argument is a value from outside
+ * and is escaped (\" \\ \xNN) so that it cannot forge a field or a line.
+ * No '*' width or precision. log_format writes what log_msg would log. */
 void log_msg(enum gk_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void log_format(char *line, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A line already made of log_kv values: logged as it is. */
+void log_line(enum gk_log_level level, const char *line);
 /* Append key=value to buf, quoting value when it holds spaces, quotes or
  * control characters (so one decision stays one parseable line). */
 void log_kv(char *buf, size_t size, size_t *len, const char *key, const char *value);

@@ -3,8 +3,8 @@
  *
  * No value can forge a line or a field: log_kv quotes and escapes (\" \\
  * \xNN for control bytes, C1 controls, U+2028/9 and bytes that are not
- * UTF-8), and log_msg escapes any control byte or broken UTF-8 that a
- * caller's own %s let through. */
+ * UTF-8), and so does log_msg for every %s argument; what is left of its
+ * line (the caller's format) still has its control bytes escaped. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,15 +55,106 @@ static size_t escape_at(const unsigned char *p, size_t n, char esc[16], size_t *
 	return u;
 }
 
-void log_msg(enum gk_log_level level, const char *fmt, ...)
+/* One %s argument, escaped as a log value (no quotes of its own: the
+ * format puts them around it). */
+static size_t escape_value(char *out, size_t size, const char *s)
 {
-	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	char line[LOG_LINE_MAX], out[LOG_LINE_MAX + 2];
+	const unsigned char *v = (const unsigned char *)(s ? s : "(null)");
+	size_t n = strlen((const char *)v), len = 0;
+	for (size_t i = 0; i < n;) {
+		char esc[16];
+		size_t take, elen = escape_at(v + i, n - i, esc, &take);
+		if (len + elen >= size)
+			break;
+		memcpy(out + len, esc, elen);
+		len += elen;
+		i += take;
+	}
+	out[len] = '\0';
+	return len;
+}
+
+/* One conversion of the format (spec: '%' up to its letter) with its
+ * argument; the compiler has checked the types against the format. */
+static int format_one(char *out, size_t size, const char *spec, size_t spec_len, va_list *ap)
+{
+	char f[24];
+	if (spec_len >= sizeof(f))
+		return -1;
+	memcpy(f, spec, spec_len);
+	f[spec_len] = '\0';
+	char conv = f[spec_len - 1];
+	const char *lm = f + strcspn(f, "hljzt");
+	bool ll = !strncmp(lm, "ll", 2), l = !ll && *lm == 'l', z = *lm == 'z';
+	if (strchr(f, '*'))
+		return -1;                      /* no width or precision arguments */
+	switch (conv) {
+	case 's':
+		return (int)escape_value(out, size, va_arg(*ap, const char *));
+	case 'd': case 'i':
+		return ll ? snprintf(out, size, f, va_arg(*ap, long long))
+		     : l ? snprintf(out, size, f, va_arg(*ap, long))
+		     : z ? snprintf(out, size, f, va_arg(*ap, ssize_t))
+			 : snprintf(out, size, f, va_arg(*ap, int));
+	case 'u': case 'x': case 'X': case 'o':
+		return ll ? snprintf(out, size, f, va_arg(*ap, unsigned long long))
+		     : l ? snprintf(out, size, f, va_arg(*ap, unsigned long))
+		     : z ? snprintf(out, size, f, va_arg(*ap, size_t))
+			 : snprintf(out, size, f, va_arg(*ap, unsigned));
+	case 'c':
+		return snprintf(out, size, f, va_arg(*ap, int));
+	case 'p':
+		return snprintf(out, size, f, va_arg(*ap, void *));
+	case '%':
+		return snprintf(out, size, "%%");
+	default:
+		return -1;
+	}
+}
+
+/* The format is the caller's text and stands as written; every %s is a
+ * value from outside (a path, a mount point, a scanner's message) and is
+ * escaped, so that it cannot close the quotes the format puts around it and
+ * forge a field, nor start a line. */
+static void format_line(char *line, size_t size, const char *fmt, va_list ap)
+{
+	va_list args;
+	va_copy(args, ap);
+	size_t len = 0;
+	for (const char *p = fmt; *p && len + 1 < size;) {
+		if (*p != '%') {
+			line[len++] = *p++;
+			continue;
+		}
+		size_t n = 1 + strspn(p + 1, "-+ #0123456789.*");
+		n += strspn(p + n, "hljzt");
+		if (!p[n])
+			break;
+		int w = format_one(line + len, size - len, p, n + 1, &args);
+		if (w < 0)
+			break;
+		len += (size_t)w < size - len ? (size_t)w : size - len - 1;
+		p += n + 1;
+	}
+	line[len] = '\0';
+	va_end(args);
+}
+
+void log_format(char *line, size_t size, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	format_line(line, size, fmt, ap);
 	va_end(ap);
+}
+
+void log_line(enum gk_log_level level, const char *line)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char out[LOG_LINE_MAX + 2];
 	size_t n = strlen(line), len = 0;
+	/* The bytes a caller put in its own format, or in a line of log_kv
+	 * values: stray control bytes or broken UTF-8 are escaped all the same. */
 	for (size_t i = 0; i < n;) {
 		const unsigned char *p = (const unsigned char *)line + i;
 		char esc[16];
@@ -89,6 +180,16 @@ void log_msg(enum gk_log_level level, const char *fmt, ...)
 	} else {
 		syslog(prio[level], "%s", out);
 	}
+}
+
+void log_msg(enum gk_log_level level, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	format_line(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_line(level, line);
 }
 
 static void append(char *buf, size_t size, size_t *len, const char *s, size_t n)

@@ -128,6 +128,7 @@ struct metrics_writer {
 	pthread_cond_t wake;
 	bool stopping;
 	int last_errno;        /* log a failure once, not every interval */
+	char *recorded;        /* the textfile last found in the record */
 };
 
 static int write_textfile(struct gk_daemon *d, const char *path)
@@ -151,6 +152,34 @@ static int write_textfile(struct gk_daemon *d, const char *path)
 	return 0;
 }
 
+/* Every textfile the daemon wrote, a path a line, beside the store
+ * (DB.metrics-textfiles): `apt purge` removes them with the store. The
+ * package cannot know them otherwise: the policy named them, and it is a
+ * conffile, gone by the time postrm runs. */
+static void record_textfile(struct metrics_writer *w, const char *path)
+{
+	if (w->recorded && !strcmp(w->recorded, path))
+		return;
+	char list[4200], line[4200];
+	if (!w->d->opt.db_path ||
+	    snprintf(list, sizeof(list), "%s.metrics-textfiles", w->d->opt.db_path) >= (int)sizeof(list))
+		return;
+	FILE *f = fopen(list, "a+e");
+	if (!f)
+		return;
+	bool known = false;
+	while (!known && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		known = !strcmp(line, path);
+	}
+	if (!known)
+		fprintf(f, "%s\n", path);
+	if (fclose(f) == 0) {
+		free(w->recorded);
+		w->recorded = strdup(path);
+	}
+}
+
 static void *writer_main(void *arg)
 {
 	struct metrics_writer *w = arg;
@@ -164,6 +193,8 @@ static void *writer_main(void *arg)
 		if (path) {
 			pthread_mutex_unlock(&w->lock);
 			int rc = write_textfile(w->d, path);
+			if (rc == 0)
+				record_textfile(w, path);
 			pthread_mutex_lock(&w->lock);
 			if (rc < 0 && -rc != w->last_errno)
 				log_msg(GK_LOG_ERR, "metrics textfile=\"%s\" error=\"%s\"", path, strerror(-rc));
@@ -208,5 +239,6 @@ void metrics_writer_stop(struct metrics_writer *w)
 	pthread_join(w->thread, NULL);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
+	free(w->recorded);
 	free(w);
 }

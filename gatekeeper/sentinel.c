@@ -146,12 +146,10 @@ static ssize_t read_without_waiting(int fd, void *buf, size_t size)
  * (a structured entry under journald; no audit row, the store is the
  * daemon's), the same line the daemon writes for its own. */
 static void record_read_answer(const struct fanotify_event_metadata *m, uint32_t verdict,
-			       int64_t unread_us)
+			       const char *detail, int64_t unread_us)
 {
-	char path[4096], detail[128];
+	char path[4096];
 	gk_fd_path(m->fd, path, sizeof(path));
-	snprintf(detail, sizeof(detail), "decision timeout: the daemon read nothing for %lld ms; "
-		 "answered by its sentinel", (long long)(unread_us / 1000));
 	struct db_audit a = { .time_us = gk_now_us(), .pid = m->pid, .exe = "", .path = path,
 			      .verdict = (enum gk_verdict)verdict, .source = GK_SOURCE_ON_ERROR,
 			      .detail = detail, .mode = GK_MODE_ENFORCE,
@@ -169,6 +167,9 @@ static void take_over_reading(struct gk_shared *sh, struct watched_group *g, int
 		return;
 	ssize_t len = read_without_waiting(g->fd, buf, sizeof(buf));
 	uint32_t verdict = atomic_load(&sh->on_error);
+	char detail[128];
+	snprintf(detail, sizeof(detail), "decision timeout: the daemon read nothing for %lld ms; "
+		 "answered by its sentinel", (long long)((now - g->readable_since_us) / 1000));
 	const struct fanotify_event_metadata *m = (const void *)buf;
 	for (; len > 0 && FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
 		if (m->fd < 0)
@@ -176,7 +177,7 @@ static void take_over_reading(struct gk_shared *sh, struct watched_group *g, int
 		if (m->mask & FAN_OPEN_EXEC_PERM) {
 			atomic_fetch_add(&sh->sentinel_reads, 1);
 			reply(g->fd, m->fd, verdict);
-			record_read_answer(m, verdict, now - g->readable_since_us);
+			record_read_answer(m, verdict, detail, now - g->readable_since_us);
 		}
 		close(m->fd);
 	}
@@ -204,10 +205,14 @@ static bool daemon_exiting(int stat_fd)
 }
 
 /* As the kernel does when a group is closed: allow what is pending, read or
- * not, and go on doing so until the daemon is gone. */
+ * not, and go on doing so until the daemon is gone. Each allow is on
+ * record: an exec the daemon had read is counted (its slot names no path),
+ * one it never read gets its decision line. */
 static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 {
+	static const char detail[] = "the daemon exited: allowed, as the kernel does when its group closes";
 	char buf[4096] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	unsigned read_by_daemon = 0, unread = 0;
 	for (unsigned i = 0; i < sh->n_slots; i++) {
 		struct gk_slot *s = &sh->slots[i];
 		struct watched_group *g = group_by_id(groups, s->group);
@@ -215,6 +220,7 @@ static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 			continue;
 		reply(g->fd, s->fd, GK_VERDICT_ALLOW);
 		atomic_store(&s->state, SLOT_ANSWERED);
+		read_by_daemon++;
 	}
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {
 		ssize_t len;
@@ -223,12 +229,18 @@ static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 			for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
 				if (m->fd < 0)
 					continue;
-				if (m->mask & FAN_OPEN_EXEC_PERM)
+				if (m->mask & FAN_OPEN_EXEC_PERM) {
 					reply(groups[i].fd, m->fd, GK_VERDICT_ALLOW);
+					record_read_answer(m, GK_VERDICT_ALLOW, detail, 0);
+					unread++;
+				}
 				close(m->fd);
 			}
 		}
 	}
+	if (read_by_daemon || unread)
+		log_msg(GK_LOG_WARN, "sentinel_released_on_exit allowed=%u read_by_daemon=%u unread=%u "
+			"reason=\"%s\"", read_by_daemon + unread, read_by_daemon, unread, detail);
 }
 
 /* A frozen daemon may have read events it had not yet entered in a slot
@@ -257,7 +269,8 @@ static void answer_unlisted(struct gk_shared *sh, struct watched_group *groups, 
 	}
 }
 
-static void on_message(int sock, struct watched_group *groups)
+/* False: the daemon is gone (its end of the socket closed). */
+static bool on_message(int sock, struct watched_group *groups)
 {
 	struct sentinel_msg msg;
 	char cbuf[CMSG_SPACE(sizeof(int))];
@@ -266,7 +279,7 @@ static void on_message(int sock, struct watched_group *groups)
 			     .msg_controllen = sizeof(cbuf) };
 	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	if (n <= 0)
-		_exit(0);                       /* the daemon is gone */
+		return false;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	int fd = -1;
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
@@ -286,6 +299,7 @@ static void on_message(int sock, struct watched_group *groups)
 	}
 	if (fd >= 0)
 		close(fd);
+	return true;
 }
 
 /* Nothing in flight: no slot in use, no group with an unread event, and
@@ -346,10 +360,10 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 		int n_fds = quiet ? 2 + SENTINEL_MAX_GROUPS : 2;
 		if (poll(p, n_fds, quiet ? quiet_ms(sh) : busy_tick_ms(sh)) < 0 && errno != EINTR)
 			_exit(1);
-		if (p[0].revents)
-			_exit(0);                   /* the daemon died: let the kernel release */
-		if (p[1].revents)
-			on_message(sock, groups);
+		if (p[0].revents || (p[1].revents && !on_message(sock, groups))) {
+			allow_everything(sh, groups);   /* the daemon died: release, on record */
+			_exit(0);
+		}
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
 			p[2 + i].fd = groups[i].fd;
 		poll(p + 2, SENTINEL_MAX_GROUPS, 0);

@@ -198,6 +198,15 @@ fi
 expect "systemd logged the watchdog timeout" "atchdog timeout" \
 	"$(journalctl -q -u gatekeeperd --no-pager | grep -i 'watchdog timeout' | tail -n1)"
 
+# --- a metrics textfile first: the purge must take it too ---
+prom=/var/lib/prometheus/node-exporter/gatekeeper.prom
+mkdir -p "${prom%/*}"    # before the start: the unit makes it writable only if it exists
+printf 'metrics: {textfile: %s, interval_s: 1}\n' "$prom" >>/etc/gatekeeper/policy.yaml
+systemctl restart gatekeeperd
+wait_for 30 test -s "$prom"
+expect_eq "the daemon writes the metrics textfile the policy names" "gatekeeper_permission_events_total" \
+	"$(grep -m1 -o '^gatekeeper_permission_events_total' "$prom" 2>&1)"
+
 # --- apt purge: nothing left, every program runs ---
 comment "purge at $(elapsed)"
 files=$(dpkg -L gatekeeper | while read -r f; do [ -d "$f" ] || echo "$f"; done)
@@ -209,7 +218,7 @@ else
 fi
 left=""
 for f in $files /etc/gatekeeper /var/lib/gatekeeper /run/gatekeeper /usr/share/doc/gatekeeper \
-	/etc/systemd/system/sysinit.target.wants/gatekeeperd.service; do
+	/etc/systemd/system/sysinit.target.wants/gatekeeperd.service "$prom"; do
 	[ -e "$f" ] && left="$left $f"
 done
 expect_eq "purge leaves no file of the package, no store, no runtime directory" "left:" "left:$left"

@@ -4,6 +4,7 @@
  * store's lock, drops counted when it stops while still locked, and
  * audit_sync: what was queued before it is stored when it returns, whether
  * one record (the writer still gathering) or more than a batch. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,6 +92,41 @@ static void test_stop_without_start(void **state)
 	assert_null(f->d.audit);
 	submit_n(&f->d, 3);       /* no writer: dropped and counted, never blocks */
 	assert_int_equal(atomic_load(&f->d.stats.audit_dropped), 3);
+}
+
+/* A record the queue cannot take (here: no writer) is counted, and a
+ * refusal still gets its log line; an allow the policy does not log does
+ * not. */
+static void test_dropped_denial_keeps_its_log_line(void **state)
+{
+	struct fx *f = *state;
+	char out[160], line[1024] = "";
+	snprintf(out, sizeof(out), "%s/stderr", f->dir);
+	fflush(stderr);
+	int saved = dup(2), fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	f->d.policy->audit.log_allows = false;
+	struct db_audit a = { .time_us = gk_now_us(), .pid = 7, .exe = "/bin/sh",
+			      .path = "/tmp/refused", .verdict = GK_VERDICT_DENY,
+			      .source = GK_SOURCE_DEFAULT, .detail = "", .mode = GK_MODE_ENFORCE };
+	audit_submit(&f->d, &a, AUDIT_EXEC);
+	a.path = "/tmp/allowed";
+	a.verdict = GK_VERDICT_ALLOW;
+	audit_submit(&f->d, &a, AUDIT_EXEC);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	FILE *in = fopen(out, "r");
+	assert_non_null(in);
+	size_t n = fread(line, 1, sizeof(line) - 1, in);
+	fclose(in);
+	line[n] = '\0';
+	assert_int_equal(atomic_load(&f->d.stats.audit_dropped), 2);
+	assert_non_null(strstr(line, "path=/tmp/refused "));
+	assert_non_null(strstr(line, "verdict=deny"));
+	assert_null(strstr(line, "/tmp/allowed"));
 }
 
 static void test_failed_start_leaves_nothing(void **state)
@@ -207,6 +243,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_stop_without_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dropped_denial_keeps_its_log_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_start_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_stop_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_stores_what_was_queued, setup, teardown),

@@ -114,6 +114,25 @@ static void test_log_kv_escapes_bytes(void **state)
 				 "e=\"\\xed\\xa0\\x80\"");
 }
 
+/* A mount point or a file name with quotes in it must not forge a field of
+ * the line that names it, nor start a line of its own. */
+static void test_log_format_escapes_values(void **state)
+{
+	(void)state;
+	char line[256];
+	log_format(line, sizeof(line), "filesystem_marked path=\"%s\" dev=%u:%u", "/m\" verdict=\"allow",
+		   8u, 1u);
+	assert_string_equal(line, "filesystem_marked path=\"/m\\\" verdict=\\\"allow\" dev=8:1");
+	log_format(line, sizeof(line), "error=\"%s\" n=%zu t=%lld u=%llu l=%ld d=%d x=%02x %%",
+		   "a\\b\nready mode=enforce", (size_t)7, -5LL, 6ULL, -4L, -3, 10u);
+	assert_string_equal(line, "error=\"a\\\\b\\x0aready mode=enforce\" n=7 t=-5 u=6 l=-4 d=-3 x=0a %");
+	log_format(line, sizeof(line), "w=%s", "caf\xc3\xa9\xff");
+	assert_string_equal(line, "w=caf\xc3\xa9\\xff");
+	char small[12];   /* cut, still terminated */
+	log_format(small, sizeof(small), "p=\"%s\"", "\"\"\"\"\"\"\"\"");
+	assert_int_equal(strlen(small), 11);
+}
+
 static void test_latency_percentiles(void **state)
 {
 	(void)state;
@@ -406,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_log_kv_quotes),
 		cmocka_unit_test(test_log_kv_truncates_safely),
 		cmocka_unit_test(test_log_kv_escapes_bytes),
+		cmocka_unit_test(test_log_format_escapes_values),
 		cmocka_unit_test(test_latency_percentiles),
 		cmocka_unit_test(test_admin_rules_table),
 		cmocka_unit_test(test_sha256_known_vector),
