@@ -83,6 +83,8 @@ outer_main() {
 MOUNTS=()
 DAEMON_TPIDS=()
 DAEMON_DPIDS=()
+# start_daemon NAME sets DPID_NAME (printf -v); these are the ones read.
+DPID_scan="" DPID_mnt=""
 
 log() {
 	echo "bench: $*" >&2
@@ -335,7 +337,7 @@ close_verdict() {
 # scan_daemon_memory PID: the scanning daemon's memory after its scans
 # (libclamav lives in its gatekeeper-scand children, not in it), and theirs.
 scan_daemon_memory() {
-	local pid=$1 kid kids=() all=() rss=0 v
+	local pid=$1 kid kids=() all=() grandkids=() rss=0 v
 	echo "daemon_rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")"
 	echo "daemon_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")"
 	echo "daemon_maps_libclamav=$(grep -c libclamav "/proc/$pid/maps")"
@@ -344,8 +346,8 @@ scan_daemon_memory() {
 		# gatekeeper-scand only (the daemon has other children: its sentinel)
 		[[ $(cat "/proc/$kid/comm" 2>/dev/null) == gatekeeper-scan* ]] || continue
 		all+=("$kid")
-		read -ra v <<<"$(cat /proc/"$kid"/task/*/children 2>/dev/null)"
-		all+=("${v[@]}")
+		read -ra grandkids <<<"$(cat /proc/"$kid"/task/*/children 2>/dev/null)"
+		all+=("${grandkids[@]}")
 	done
 	for kid in "${all[@]}"; do
 		v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$kid/status" 2>/dev/null)

@@ -34,18 +34,22 @@ int svc_poll_timeout_ms(struct gk_daemon *d);
 void svc_watchdog(struct gk_daemon *d);
 
 /* boot_wait.c: is systemd still starting the boot (the default target not
- * yet active)? 1: yes, PID 1 says so; 2: taken so (started minutes after
+ * yet reached)? 1: yes, PID 1 says so; 2: taken so (started minutes after
  * the kernel at most, and this boot not seen to end); 0: no (this boot was
- * seen to end: over_mark holds its boot ID), or not booted with systemd;
- * -1: cannot tell. why says which. PID 1 is asked only in the last case
- * (a restart on a running system), and over_mark ("": none) is written
- * when it says the boot is over. */
+ * seen to end: over_mark holds its boot ID, or utmp has its runlevel), or
+ * not booted with systemd; -1: cannot tell. why says which. PID 1 is asked
+ * only in the last case (a restart on a running system whose utmp has no
+ * runlevel), and over_mark ("": none) is written when the boot is seen to
+ * be over. */
 int svc_system_booting(const char *over_mark, char *why, size_t whylen);
+/* The runlevel the utmp file at path records ('1'-'5': systemd writes it
+ * once the default target is reached); 0: none, or no such file. */
+int svc_utmp_runlevel(const char *path);
 /* --bpf-after-ready while systemd still starts the boot's transaction: a
- * thread asks PID 1, every poll interval from one after the start, until
- * the default target is active (or the system no longer starting), at
- * most max_s seconds; then it writes over_mark. NULL: not booted with
- * systemd (or no thread could start): nothing to wait for.
+ * thread watches /run/utmp (inotify) until it records a runlevel, asking
+ * PID 1 only every 30 s meanwhile (in case none comes), at most max_s
+ * seconds; then it writes over_mark. NULL: not booted with systemd (or no
+ * thread could start): nothing to wait for.
  * svc_boot_wait_fd turns readable when the wait is over. */
 struct svc_boot_wait;
 struct svc_boot_wait *svc_boot_wait_start(int max_s, const char *over_mark);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utmpx.h>
 
 #include <cmocka.h>
 
@@ -131,6 +132,38 @@ static void test_log_format_escapes_values(void **state)
 	char small[12];   /* cut, still terminated */
 	log_format(small, sizeof(small), "p=\"%s\"", "\"\"\"\"\"\"\"\"");
 	assert_int_equal(strlen(small), 11);
+}
+
+static void put_utmp(FILE *f, short type, int pid)
+{
+	struct utmpx u;
+	memset(&u, 0, sizeof(u));
+	u.ut_type = type;
+	u.ut_pid = pid;
+	assert_int_equal(fwrite(&u, sizeof(u), 1, f), 1);
+}
+
+/* The end of the boot as utmp records it: systemd's RUN_LVL record (the
+ * new level in the low byte, the previous one above it). */
+static void test_utmp_runlevel(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/gk-test-utmp-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	put_utmp(f, BOOT_TIME, 0);
+	fflush(f);
+	assert_int_equal(svc_utmp_runlevel(path), 0);          /* booting: no runlevel yet */
+	put_utmp(f, RUN_LVL, '5' | ('N' << 8));
+	fflush(f);
+	assert_int_equal(svc_utmp_runlevel(path), '5');        /* graphical.target reached */
+	put_utmp(f, RUN_LVL, '0' | ('5' << 8));
+	fclose(f);
+	assert_int_equal(svc_utmp_runlevel(path), 0);          /* shutting down */
+	unlink(path);
+	assert_int_equal(svc_utmp_runlevel(path), 0);          /* no utmp at all */
 }
 
 static void test_latency_percentiles(void **state)
@@ -426,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_log_kv_truncates_safely),
 		cmocka_unit_test(test_log_kv_escapes_bytes),
 		cmocka_unit_test(test_log_format_escapes_values),
+		cmocka_unit_test(test_utmp_runlevel),
 		cmocka_unit_test(test_latency_percentiles),
 		cmocka_unit_test(test_admin_rules_table),
 		cmocka_unit_test(test_sha256_known_vector),
