@@ -13,24 +13,7 @@ have_all() {
 }
 if have_all; then exit 0; fi
 
-# The first Debian archive URI (not the security archive) that serves bookworm.
-mirror_uri() {
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -r "$f" ] || continue
-		awk 'BEGIN{RS=""; FS="\n"}
-		     { uri=""; suites="";
-		       for (i=1;i<=NF;i++) {
-		         if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, u, /[ \t]+/); uri=u[1] }
-		         if ($i ~ /^Suites:/) suites=$i }
-		       if (uri != "" && uri !~ /security/ && suites ~ /bookworm/) { print uri; exit } }' "$f"
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -r "$f" ] || continue
-		awk '$1=="deb" && $0 !~ /security/ {
-		       for (i=2;i<=NF;i++) if ($i !~ /^\[/ && $i !~ /\]$/ && $i ~ /:\/\//) { print $i; exit } }' "$f"
-	done
-}
-URI=$(mirror_uri | head -n1)
+URI=$("$(dirname "$0")/../sys/apt-mirror.sh")
 [ -n "$URI" ] || { echo "fetch-kernels: no Debian mirror found in /etc/apt" >&2; exit 1; }
 
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
