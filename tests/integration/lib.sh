@@ -294,3 +294,16 @@ stat_num() {
 field_of() {
 	printf '%s\n' "$1" | sed -n "s/^$2:[[:space:]]*//p" | head -n 1
 }
+
+# expect_sentinel_release PATTERN WHAT: the sentinel's line on the execs it
+# released when the daemon went away matches PATTERN. It is written after
+# the reply, so it may come a moment after the exec ran.
+expect_sentinel_release() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q sentinel_released_on_exit "$DLOG" && break
+		sleep 0.02
+	done
+	grep -q "$1" "$DLOG" ||
+		fail "$2: no record of the sentinel's release: $(grep sentinel "$DLOG" | tail -n 3)"
+}

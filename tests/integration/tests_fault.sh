@@ -145,14 +145,8 @@ t_fault_kill9_stopped_50() {
 		wait "$epid"
 		out=$?
 		[[ $out -eq 0 ]] || fail "round $r: the released exec exited $out: $(cat "$T/pending.out")"
-		# The daemon never read it: its sentinel allowed it, and says so
-		# (after its reply: the line may come a moment after the exec ran).
-		for ((i = 0; i < 100; i++)); do
-			grep -q sentinel_released_on_exit "$DLOG" && break
-			sleep 0.02
-		done
-		grep -q "sentinel_released_on_exit allowed=1 read_by_daemon=0 unread=1 " "$DLOG" ||
-			fail "round $r: no record of the sentinel's release: $(grep sentinel "$DLOG" | tail -n 3)"
+		# The daemon never read it: its sentinel allowed it, and says so.
+		expect_sentinel_release "sentinel_released_on_exit allowed=1 read_by_daemon=0 unread=1 " "round $r"
 		grep "path=$f " "$DLOG" | grep -q 'source=on-error detail="the daemon exited: allowed' ||
 			fail "round $r: no decision line for the released exec: $(grep "$f" "$DLOG" | tail -n 3)"
 	done

@@ -126,12 +126,7 @@ t_kill9_releases_pending_exec() {
 	# the daemon had read it (it was hashing), and its slot names no path.
 	local want='sentinel_released_on_exit allowed=1 '
 	[[ $seen == status* ]] && want+='read_by_daemon=1 unread=0 '
-	for ((i = 0; i < 100; i++)); do
-		grep -q sentinel_released_on_exit "$DLOG" && break
-		sleep 0.02
-	done
-	grep -q "$want" "$DLOG" ||
-		fail "no record of the sentinel's release ($seen): $(grep sentinel "$DLOG" | tail -n 3)"
+	expect_sentinel_release "$want" "$seen"
 	note "released $(((t1 - t0) / 1000000)) ms after kill -9 ($seen)"
 }
 
