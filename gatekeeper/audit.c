@@ -70,13 +70,25 @@ static void rec_free(struct audit_rec *r)
 	free(r);
 }
 
-/* A record the queue cannot take still gets its log line (the journal
- * keeps what the store cannot): a refusal must be on record somewhere. */
-static void drop_at_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind,
-			   bool log_line)
+/* A refusal the queue cannot take still gets its log line (the journal
+ * keeps what the store cannot): an exec refused must be on record
+ * somewhere. Written on the submitting thread, which may be the event
+ * reader, and only while the store has stalled with a full queue: at most
+ * DROPPED_LINES_PER_S a second, so that a flood cannot stall the reader
+ * on the log; audit_dropped counts every record. */
+#define DROPPED_LINES_PER_S 10
+
+static void drop_at_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind kind)
 {
+	static _Atomic int64_t window_s;   /* global: a rate over the process's log */
+	static atomic_int in_window;
 	atomic_fetch_add(&d->stats.audit_dropped, 1);
-	if (log_line)
+	if (a->verdict != GK_VERDICT_DENY && !a->would_deny)
+		return;
+	int64_t now_s = gk_mono_us() / 1000000, seen = atomic_load(&window_s);
+	if (seen != now_s && atomic_compare_exchange_strong(&window_s, &seen, now_s))
+		atomic_store(&in_window, 0);
+	if (atomic_fetch_add(&in_window, 1) < DROPPED_LINES_PER_S)
 		audit_log_decision(a, kind);
 }
 
@@ -84,7 +96,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 {
 	struct audit_rec *r = calloc(1, sizeof(*r));
 	if (!r) {
-		drop_at_submit(d, a, kind, a->verdict == GK_VERDICT_DENY || a->would_deny);
+		drop_at_submit(d, a, kind);
 		return;
 	}
 	r->kind = kind;
@@ -104,7 +116,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 	r->a.path = r->path;
 	r->a.detail = r->detail;
 	if (!r->exe || !r->path || !r->detail) {
-		drop_at_submit(d, a, kind, r->log_line);
+		drop_at_submit(d, a, kind);
 		rec_free(r);
 		return;
 	}
@@ -114,7 +126,7 @@ void audit_submit(struct gk_daemon *d, const struct db_audit *a, enum audit_kind
 	if (!w || w->len >= AUDIT_QUEUE_MAX || w->stopping) {
 		if (w)
 			pthread_mutex_unlock(&w->lock);
-		drop_at_submit(d, a, kind, r->log_line);
+		drop_at_submit(d, a, kind);
 		rec_free(r);
 		return;
 	}

@@ -211,9 +211,16 @@ static int wait_for_change(int stop_fd, int in, int64_t ms)
 	if (p[0].revents)
 		return -1;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	while (read(in, buf, sizeof(buf)) > 0)
-		;                           /* which file changed: utmp is read anew */
-	return 1;
+	bool utmp = false;
+	ssize_t len;
+	while ((len = read(in, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *e = (const void *)p;
+			utmp = utmp || (e->mask & IN_Q_OVERFLOW) ||
+			       (e->len && strcmp(e->name, UTMP_NAME) == 0);
+			p += sizeof(*e) + e->len;
+		}
+	return utmp ? 1 : 0;   /* another file of /run: nothing to read */
 }
 
 static void *wait_for_boot(void *arg)
@@ -230,8 +237,9 @@ static void *wait_for_boot(void *arg)
 	 * once, and without inotify it is asked as often as it used to be. */
 	int64_t ask_every_us = (in >= 0 ? FALLBACK_MS : ASK_MS) * 1000LL;
 	int64_t next_ask = gk_mono_us() + ask_every_us;
+	bool look = true;               /* at first, and after each change to utmp */
 	for (;;) {
-		if (utmp_says_over(w->why, sizeof(w->why))) {
+		if (look && utmp_says_over(w->why, sizeof(w->why))) {
 			mark_boot_over(w->over_mark);
 			break;
 		}
@@ -250,10 +258,12 @@ static void *wait_for_boot(void *arg)
 			break;
 		}
 		int64_t until = next_ask < w->began_us + w->max_us ? next_ask : w->began_us + w->max_us;
-		if (wait_for_change(w->stop_fd, in, (until - now + 999) / 1000) < 0) {
+		int changed = wait_for_change(w->stop_fd, in, (until - now + 999) / 1000);
+		if (changed < 0) {
 			snprintf(w->why, sizeof(w->why), "stopped while the boot was under way");
 			break;
 		}
+		look = changed > 0 || in < 0;
 	}
 	if (in >= 0)
 		close(in);

@@ -6,6 +6,9 @@
  * UTF-8), and so does log_msg for every %s argument; what is left of its
  * line (the caller's format) still has its control bytes escaped. */
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -55,12 +58,12 @@ static size_t escape_at(const unsigned char *p, size_t n, char esc[16], size_t *
 	return u;
 }
 
-/* One %s argument, escaped as a log value (no quotes of its own: the
- * format puts them around it). */
-static size_t escape_value(char *out, size_t size, const char *s)
+/* One %s argument (at most max bytes of it), escaped as a log value (no
+ * quotes of its own: the format puts them around it). */
+static size_t escape_value(char *out, size_t size, const char *s, size_t max)
 {
 	const unsigned char *v = (const unsigned char *)(s ? s : "(null)");
-	size_t n = strlen((const char *)v), len = 0;
+	size_t n = strnlen((const char *)v, max), len = 0;
 	for (size_t i = 0; i < n;) {
 		char esc[16];
 		size_t take, elen = escape_at(v + i, n - i, esc, &take);
@@ -75,34 +78,40 @@ static size_t escape_value(char *out, size_t size, const char *s)
 }
 
 /* One conversion of the format (spec: '%' up to its letter) with its
- * argument; the compiler has checked the types against the format. */
+ * argument; the compiler has checked the types against the format. A
+ * conversion this does not know ends the line there (-1). */
 static int format_one(char *out, size_t size, const char *spec, size_t spec_len, va_list *ap)
 {
 	char f[24];
-	if (spec_len >= sizeof(f))
-		return -1;
+	if (spec_len >= sizeof(f) || memchr(spec, '*', spec_len))
+		return -1;                      /* no width or precision arguments */
 	memcpy(f, spec, spec_len);
 	f[spec_len] = '\0';
 	char conv = f[spec_len - 1];
 	const char *lm = f + strcspn(f, "hljzt");
-	bool ll = !strncmp(lm, "ll", 2), l = !ll && *lm == 'l', z = *lm == 'z';
-	if (strchr(f, '*'))
-		return -1;                      /* no width or precision arguments */
+	bool ll = !strncmp(lm, "ll", 2), l = !ll && *lm == 'l', z = *lm == 'z', j = *lm == 'j',
+	     t = *lm == 't';
+	const char *dot = strchr(f, '.');
+	size_t precision = dot ? strtoul(dot + 1, NULL, 10) : SIZE_MAX;
 	switch (conv) {
 	case 's':
-		return (int)escape_value(out, size, va_arg(*ap, const char *));
+		return (int)escape_value(out, size, va_arg(*ap, const char *), precision);
+	case 'c': {
+		char one[2] = { (char)va_arg(*ap, int), '\0' };
+		return (int)escape_value(out, size, one, 1);
+	}
 	case 'd': case 'i':
 		return ll ? snprintf(out, size, f, va_arg(*ap, long long))
 		     : l ? snprintf(out, size, f, va_arg(*ap, long))
-		     : z ? snprintf(out, size, f, va_arg(*ap, ssize_t))
+		     : z || t ? snprintf(out, size, f, va_arg(*ap, ptrdiff_t))
+		     : j ? snprintf(out, size, f, va_arg(*ap, intmax_t))
 			 : snprintf(out, size, f, va_arg(*ap, int));
 	case 'u': case 'x': case 'X': case 'o':
 		return ll ? snprintf(out, size, f, va_arg(*ap, unsigned long long))
 		     : l ? snprintf(out, size, f, va_arg(*ap, unsigned long))
-		     : z ? snprintf(out, size, f, va_arg(*ap, size_t))
+		     : z || t ? snprintf(out, size, f, va_arg(*ap, size_t))
+		     : j ? snprintf(out, size, f, va_arg(*ap, uintmax_t))
 			 : snprintf(out, size, f, va_arg(*ap, unsigned));
-	case 'c':
-		return snprintf(out, size, f, va_arg(*ap, int));
 	case 'p':
 		return snprintf(out, size, f, va_arg(*ap, void *));
 	case '%':
@@ -118,6 +127,8 @@ static int format_one(char *out, size_t size, const char *spec, size_t spec_len,
  * forge a field, nor start a line. */
 static void format_line(char *line, size_t size, const char *fmt, va_list ap)
 {
+	if (!size)
+		return;
 	va_list args;
 	va_copy(args, ap);
 	size_t len = 0;

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
@@ -204,6 +205,8 @@ static bool daemon_exiting(int stat_fd)
 	return flags & 0x4;
 }
 
+#define RELEASE_READS_MAX 16      /* per group and call of allow_everything */
+
 /* As the kernel does when a group is closed: allow what is pending, read or
  * not, and go on doing so until the daemon is gone. Each allow is on
  * record: an exec the daemon had read is counted (its slot names no path),
@@ -224,7 +227,10 @@ static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 	}
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {
 		ssize_t len;
-		while (groups[i].fd >= 0 && (len = read_without_waiting(groups[i].fd, buf, sizeof(buf))) > 0) {
+		/* Bounded: execs that keep coming are the next call's, or the
+		 * kernel's once we exit. */
+		for (int reads = 0; groups[i].fd >= 0 && reads < RELEASE_READS_MAX &&
+				    (len = read_without_waiting(groups[i].fd, buf, sizeof(buf))) > 0; reads++) {
 			const struct fanotify_event_metadata *m = (const void *)buf;
 			for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
 				if (m->fd < 0)
@@ -402,6 +408,10 @@ struct gk_sentinel *sentinel_start(struct gk_shared *sh, char *err, size_t errle
 	pid_t parent = getpid();
 	s->pid = fork();
 	if (s->pid == 0) {
+		/* Before the descriptors go: syslog's own would otherwise be a
+		 * number that a group or an event fd takes later. It reconnects
+		 * when the sentinel logs. */
+		closelog();
 		if (dup2(sv[1], 3) < 0)
 			_exit(1);
 		syscall(SYS_close_range, 4, ~0U, 0);

@@ -81,17 +81,24 @@ t_metrics_textfile_atomic_updates() {
 	done
 	[[ $i -lt 30 ]] || fail "the textfile did not follow an exec within 3 s (still $v events)"
 	ls "$T/textfile" | grep -qv '^gatekeeper.prom$' && fail "left behind: $(ls "$T/textfile")"
-	# On record beside the store, once, for the package's purge to remove.
-	[[ $(cat "$DB.metrics-textfiles" 2>&1) == "$prom" ]] ||
-		fail "textfile record: $(cat "$DB.metrics-textfiles" 2>&1)"
+	# On record beside the store, once, for the package's purge to remove
+	# (written just after the textfile's rename).
+	for ((i = 0; i < 30; i++)); do
+		[[ $(cat "$DB.metrics-textfiles" 2>/dev/null) == "$prom" ]] && break
+		sleep 0.1
+	done
+	[[ $i -lt 30 ]] || fail "textfile record: $(cat "$DB.metrics-textfiles" 2>&1)"
 	write_policy enforce allow "metrics: {textfile: $T/textfile/other.prom, interval_s: 1}"
 	ctl_ok policy apply "$POLICY"
 	for ((i = 0; i < 30; i++)); do
 		[[ -s $T/textfile/other.prom ]] && break
 		sleep 0.1
 	done
-	[[ $(cat "$DB.metrics-textfiles") == "$prom"$'\n'"$T/textfile/other.prom" ]] ||
-		fail "textfile record after a new path: $(cat "$DB.metrics-textfiles")"
+	for ((i = 0; i < 30; i++)); do   # recorded just after the rename
+		[[ $(cat "$DB.metrics-textfiles") == "$prom"$'\n'"$T/textfile/other.prom" ]] && break
+		sleep 0.1
+	done
+	[[ $i -lt 30 ]] || fail "textfile record after a new path: $(cat "$DB.metrics-textfiles")"
 	rm -f "$T/textfile/other.prom"
 	# A policy without metrics: the file is no longer rewritten.
 	write_policy enforce allow

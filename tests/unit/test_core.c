@@ -129,6 +129,10 @@ static void test_log_format_escapes_values(void **state)
 	assert_string_equal(line, "error=\"a\\\\b\\x0aready mode=enforce\" n=7 t=-5 u=6 l=-4 d=-3 x=0a %");
 	log_format(line, sizeof(line), "w=%s", "caf\xc3\xa9\xff");
 	assert_string_equal(line, "w=caf\xc3\xa9\\xff");
+	char unterminated[3] = { 'a', '"', 'b' };   /* a precision bounds the read */
+	log_format(line, sizeof(line), "p=%.2s c=%c j=%jd t=%td", unterminated, '"', (intmax_t)-9,
+		   (ptrdiff_t)4);
+	assert_string_equal(line, "p=a\\\" c=\\\" j=-9 t=4");
 	char small[12];   /* cut, still terminated */
 	log_format(small, sizeof(small), "p=\"%s\"", "\"\"\"\"\"\"\"\"");
 	assert_int_equal(strlen(small), 11);

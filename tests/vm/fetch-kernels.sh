@@ -13,7 +13,7 @@ have_all() {
 }
 if have_all; then exit 0; fi
 
-URI=$("$(dirname "$0")/../sys/apt-mirror.sh")
+URI=$("$(dirname "$0")/../sys/apt-mirror.sh" || true)
 [ -n "$URI" ] || { echo "fetch-kernels: no Debian mirror found in /etc/apt" >&2; exit 1; }
 
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
