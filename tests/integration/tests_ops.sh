@@ -60,6 +60,19 @@ t_metrics_promtool_and_values() {
 		fail "--json metrics is not JSON carrying the text"
 }
 
+# textfile_record_is WANT WHAT: within 3 s the daemon's list of the
+# textfiles it wrote (beside the store) reads WANT. The path goes on it just
+# after the textfile's rename, so a written file alone does not mean it is
+# there yet.
+textfile_record_is() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		[[ $(cat "$DB.metrics-textfiles" 2>/dev/null) == "$1" ]] && return 0
+		sleep 0.1
+	done
+	fail "$2: $(cat "$DB.metrics-textfiles" 2>&1)"
+}
+
 t_metrics_textfile_atomic_updates() {
 	local out v i prom=$T/textfile/gatekeeper.prom
 	need_promtool
@@ -81,24 +94,11 @@ t_metrics_textfile_atomic_updates() {
 	done
 	[[ $i -lt 30 ]] || fail "the textfile did not follow an exec within 3 s (still $v events)"
 	ls "$T/textfile" | grep -qv '^gatekeeper.prom$' && fail "left behind: $(ls "$T/textfile")"
-	# On record beside the store, once, for the package's purge to remove
-	# (written just after the textfile's rename).
-	for ((i = 0; i < 30; i++)); do
-		[[ $(cat "$DB.metrics-textfiles" 2>/dev/null) == "$prom" ]] && break
-		sleep 0.1
-	done
-	[[ $i -lt 30 ]] || fail "textfile record: $(cat "$DB.metrics-textfiles" 2>&1)"
+	# On record beside the store, once, for the package's purge to remove.
+	textfile_record_is "$prom" "textfile record"
 	write_policy enforce allow "metrics: {textfile: $T/textfile/other.prom, interval_s: 1}"
 	ctl_ok policy apply "$POLICY"
-	for ((i = 0; i < 30; i++)); do
-		[[ -s $T/textfile/other.prom ]] && break
-		sleep 0.1
-	done
-	for ((i = 0; i < 30; i++)); do   # recorded just after the rename
-		[[ $(cat "$DB.metrics-textfiles") == "$prom"$'\n'"$T/textfile/other.prom" ]] && break
-		sleep 0.1
-	done
-	[[ $i -lt 30 ]] || fail "textfile record after a new path: $(cat "$DB.metrics-textfiles")"
+	textfile_record_is "$prom"$'\n'"$T/textfile/other.prom" "textfile record after a new path"
 	rm -f "$T/textfile/other.prom"
 	# A policy without metrics: the file is no longer rewritten.
 	write_policy enforce allow
