@@ -58,21 +58,44 @@ static size_t escape_at(const unsigned char *p, size_t n, char esc[16], size_t *
 	return u;
 }
 
-/* One %s argument (at most max bytes of it), escaped as a log value (no
- * quotes of its own: the format puts them around it). */
-static size_t escape_value(char *out, size_t size, const char *s, size_t max)
+/* Whether the n bytes at v, as a bare key=value value, need quotes: empty,
+ * or holding a blank, an '=' or a byte that is escaped (a consumer splitting
+ * the line at blanks would otherwise read a forged field). */
+static bool value_needs_quotes(const unsigned char *v, size_t n)
 {
-	const unsigned char *v = (const unsigned char *)(s ? s : "(null)");
-	size_t n = strnlen((const char *)v, max), len = 0;
+	if (!n)
+		return true;
 	for (size_t i = 0; i < n;) {
 		char esc[16];
 		size_t take, elen = escape_at(v + i, n - i, esc, &take);
-		if (len + elen >= size)
+		if (elen != take || memcmp(esc, v + i, take) || v[i] == ' ' || v[i] == '=')
+			return true;
+		i += take;
+	}
+	return false;
+}
+
+/* One %s argument (at most max bytes of it), escaped as a log value. Where
+ * the format gives it no quotes (bare: right after "key="), it gets its own
+ * when it needs them; the closing one always fits. */
+static size_t escape_value(char *out, size_t size, const char *s, size_t max, bool bare)
+{
+	const unsigned char *v = (const unsigned char *)(s ? s : "(null)");
+	size_t n = strnlen((const char *)v, max), len = 0;
+	bool quote = bare && size >= 3 && value_needs_quotes(v, n);
+	if (quote)
+		out[len++] = '"';
+	for (size_t i = 0; i < n;) {
+		char esc[16];
+		size_t take, elen = escape_at(v + i, n - i, esc, &take);
+		if (len + elen + quote >= size)
 			break;
 		memcpy(out + len, esc, elen);
 		len += elen;
 		i += take;
 	}
+	if (quote)
+		out[len++] = '"';
 	out[len] = '\0';
 	return len;
 }
@@ -80,7 +103,8 @@ static size_t escape_value(char *out, size_t size, const char *s, size_t max)
 /* One conversion of the format (spec: '%' up to its letter) with its
  * argument; the compiler has checked the types against the format. A
  * conversion this does not know ends the line there (-1). */
-static int format_one(char *out, size_t size, const char *spec, size_t spec_len, va_list *ap)
+static int format_one(char *out, size_t size, const char *spec, size_t spec_len, va_list *ap,
+		      bool bare)
 {
 	char f[24];
 	if (spec_len >= sizeof(f) || memchr(spec, '*', spec_len))
@@ -95,10 +119,10 @@ static int format_one(char *out, size_t size, const char *spec, size_t spec_len,
 	size_t precision = dot ? strtoul(dot + 1, NULL, 10) : SIZE_MAX;
 	switch (conv) {
 	case 's':
-		return (int)escape_value(out, size, va_arg(*ap, const char *), precision);
+		return (int)escape_value(out, size, va_arg(*ap, const char *), precision, bare);
 	case 'c': {
 		char one[2] = { (char)va_arg(*ap, int), '\0' };
-		return (int)escape_value(out, size, one, 1);
+		return (int)escape_value(out, size, one, 1, bare);
 	}
 	case 'd': case 'i':
 		return ll ? snprintf(out, size, f, va_arg(*ap, long long))
@@ -124,7 +148,9 @@ static int format_one(char *out, size_t size, const char *spec, size_t spec_len,
 /* The format is the caller's text and stands as written; every %s is a
  * value from outside (a path, a mount point, a scanner's message) and is
  * escaped, so that it cannot close the quotes the format puts around it and
- * forge a field, nor start a line. */
+ * forge a field, nor start a line. A %s right after "key=" outside the
+ * format's quotes is quoted when it holds a blank, so that it cannot add a
+ * field either. */
 static void format_line(char *line, size_t size, const char *fmt, va_list ap)
 {
 	if (!size)
@@ -132,16 +158,19 @@ static void format_line(char *line, size_t size, const char *fmt, va_list ap)
 	va_list args;
 	va_copy(args, ap);
 	size_t len = 0;
+	bool in_quotes = false;
 	for (const char *p = fmt; *p && len + 1 < size;) {
 		if (*p != '%') {
+			in_quotes ^= *p == '"';
 			line[len++] = *p++;
 			continue;
 		}
+		bool bare = !in_quotes && p > fmt && p[-1] == '=';
 		size_t n = 1 + strspn(p + 1, "-+ #0123456789.*");
 		n += strspn(p + n, "hljzt");
 		if (!p[n])
 			break;
-		int w = format_one(line + len, size - len, p, n + 1, &args);
+		int w = format_one(line + len, size - len, p, n + 1, &args, bare);
 		if (w < 0)
 			break;
 		len += (size_t)w < size - len ? (size_t)w : size - len - 1;
@@ -218,13 +247,7 @@ void log_kv(char *buf, size_t size, size_t *len, const char *key, const char *va
 	size_t n = strlen((const char *)v);
 	/* one value may take a quarter of a long line: the keys after it stay */
 	size_t cap = size >= 4096 ? size / 4 : size;
-	bool quote = n == 0 || n > cap;
-	for (size_t i = 0; i < n && !quote;) {
-		char esc[16];
-		size_t take, elen = escape_at(v + i, n - i, esc, &take);
-		quote = elen != take || memcmp(esc, v + i, take) || v[i] == ' ' || v[i] == '=';
-		i += take;
-	}
+	bool quote = n > cap || value_needs_quotes(v, n);
 	if (*len)
 		append(buf, size, len, " ", 1);
 	append(buf, size, len, key, strlen(key));

@@ -128,14 +128,22 @@ static void test_log_format_escapes_values(void **state)
 		   "a\\b\nready mode=enforce", (size_t)7, -5LL, 6ULL, -4L, -3, 10u);
 	assert_string_equal(line, "error=\"a\\\\b\\x0aready mode=enforce\" n=7 t=-5 u=6 l=-4 d=-3 x=0a %");
 	log_format(line, sizeof(line), "w=%s", "caf\xc3\xa9\xff");
-	assert_string_equal(line, "w=caf\xc3\xa9\\xff");
+	assert_string_equal(line, "w=\"caf\xc3\xa9\\xff\"");
 	char unterminated[3] = { 'a', '"', 'b' };   /* a precision bounds the read */
 	log_format(line, sizeof(line), "p=%.2s c=%c j=%jd t=%td", unterminated, '"', (intmax_t)-9,
 		   (ptrdiff_t)4);
-	assert_string_equal(line, "p=a\\\" c=\\\" j=-9 t=4");
+	assert_string_equal(line, "p=\"a\\\"\" c=\"\\\"\" j=-9 t=4");
 	char small[12];   /* cut, still terminated */
 	log_format(small, sizeof(small), "p=\"%s\"", "\"\"\"\"\"\"\"\"");
 	assert_int_equal(strlen(small), 11);
+	/* a value the format leaves bare gets quotes when it holds a blank,
+	 * an '=' or nothing; inside the format's own quotes it gets none */
+	log_format(line, sizeof(line), "trust_started admindir=%s socket=%s mode=%s e=\"%s=%s\" x %s",
+		   "/var/lib/dpkg verdict=allow", "", "enforce", "k", "v w", "a b");
+	assert_string_equal(line, "trust_started admindir=\"/var/lib/dpkg verdict=allow\" socket=\"\" "
+				  "mode=enforce e=\"k=v w\" x a b");
+	log_format(small, sizeof(small), "p=%s", "a b c d e f g h");   /* cut: quote closed */
+	assert_string_equal(small, "p=\"a b c d\"");
 }
 
 static void put_utmp(FILE *f, short type, int pid)
