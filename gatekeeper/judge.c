@@ -194,7 +194,11 @@ void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_b
 
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j)
 {
-	if (!j->have_id || j->decision.source == GK_SOURCE_ON_ERROR)
+	/* An unwatched allow holds only while the file stays outside the
+	 * watched subtrees; the kernel's caches go with the inode, which a
+	 * rename or hard link can carry into them (and no write marks that). */
+	if (!j->have_id || j->decision.source == GK_SOURCE_ON_ERROR ||
+	    j->decision.source == GK_SOURCE_UNWATCHED)
 		return;
 	/* Monitor mode must never be able to block an exec: no kernel denies. */
 	pthread_rwlock_rdlock(&d->policy_lock);
