@@ -188,36 +188,45 @@ static __always_inline bool has_exec_ignore_mark(struct inode *inode)
 	return true;
 }
 
-/* Make the inode's verdict stale. Routes fanotify cannot see (hidden) also
- * set a hold when an exec ignore mark may let the changed content through. */
-static __always_inline void invalidate(struct inode *inode, __u32 route, bool hidden)
+/* Make the inode's verdict stale. A route that writes the content (wrote)
+ * also sets a hold on an allow, or where an exec ignore mark stands: a
+ * write(2) raises FS_MODIFY, which drops the mark and so the hold, but an AIO
+ * write (and splice(2) before Linux 6.5) raises none, and the mark would let
+ * the new content through fanotify unjudged; so would a mark the daemon adds
+ * just after such a write, from its read before it. Routes fanotify cannot
+ * see at all (hidden: shared mappings) hold even without an entry, and the
+ * daemon drops every mark at once for them. */
+static __always_inline void invalidate(struct inode *inode, __u32 route, bool hidden, bool wrote)
 {
 	struct gk_inode_verdict *v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
-	bool was_fresh, marked;
+	bool was_fresh, hold;
 	__u32 flags = 0;
 
 	if (!v && !hidden)
 		return;
-	marked = hidden && has_exec_ignore_mark(inode);
-	if (!v && marked)
+	if (hidden)
+		hold = has_exec_ignore_mark(inode);
+	else
+		hold = wrote && (v->verdict == GK_KV_ALLOW || has_exec_ignore_mark(inode));
+	if (!v && hold)
 		v = bpf_inode_storage_get(&gk_verdicts, inode, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!v)
 		return;
 	was_fresh = is_fresh(v, inode);
-	if (v->verdict == GK_KV_ALLOW || marked)
+	if (v->verdict == GK_KV_ALLOW || hold)
 		flags |= GK_EVF_HAD_ALLOW;
 	if (hidden)
 		flags |= GK_EVF_VIA_MMAP;
 	if (!v->stale)
 		v->stale = 1;
-	if (marked) {
+	if (hold) {
 		v->hold_epoch = gk_epoch;
 		v->hold = 1;
 		flags |= GK_EVF_HOLD;
 	}
 	if (was_fresh)
 		count(GK_CNT_INVALIDATE);
-	if (was_fresh || marked)
+	if (was_fresh || (hold && hidden))
 		emit(GK_EV_INVALIDATE, route, flags, inode);
 }
 
@@ -317,7 +326,7 @@ int BPF_PROG(gk_file_open, struct file *file, int ret)
 		return check_exec_open(inode);
 	note_anchor(inode);
 	if (f_mode & GK_FMODE_WRITE)
-		invalidate(inode, GK_ROUTE_OPEN_WRITE, false);
+		invalidate(inode, GK_ROUTE_OPEN_WRITE, false, false);
 	return 0;
 }
 
@@ -330,7 +339,7 @@ int BPF_PROG(gk_file_permission, struct file *file, int mask, int ret)
 		return ret;
 	inode = file->f_inode;
 	if (inode)
-		invalidate(inode, GK_ROUTE_WRITE, false);
+		invalidate(inode, GK_ROUTE_WRITE, false, true);
 	return 0;
 }
 
@@ -343,7 +352,7 @@ int BPF_PROG(gk_path_truncate, const struct path *path, int ret)
 		return ret;
 	inode = path->dentry->d_inode;
 	if (inode)
-		invalidate(inode, GK_ROUTE_TRUNCATE, false);
+		invalidate(inode, GK_ROUTE_TRUNCATE, false, true);
 	return 0;
 }
 
@@ -357,7 +366,7 @@ int BPF_PROG(gk_file_truncate, struct file *file, int ret)
 		return ret;
 	inode = file->f_inode;
 	if (inode)
-		invalidate(inode, GK_ROUTE_TRUNCATE, false);
+		invalidate(inode, GK_ROUTE_TRUNCATE, false, true);
 	return 0;
 }
 
@@ -388,7 +397,7 @@ int BPF_PROG(gk_mmap_file, struct file *file, unsigned long reqprot, unsigned lo
 	 * /proc/pid/mem) without a write(2): no FS_MODIFY ever follows. */
 	if ((type == GK_MAP_SHARED || type == GK_MAP_SHARED_VALIDATE) &&
 	    ((prot & GK_PROT_WRITE) || (f_mode & GK_FMODE_WRITE))) {
-		invalidate(inode, GK_ROUTE_MMAP_SHARED, true);
+		invalidate(inode, GK_ROUTE_MMAP_SHARED, true, true);
 		note_shared_writer(file);
 	}
 	if (prot & GK_PROT_EXEC)
@@ -412,7 +421,7 @@ int BPF_PROG(gk_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot
 	if (!inode)
 		return 0;
 	if ((vma->vm_flags & GK_VM_SHARED) && (prot & GK_PROT_WRITE)) {
-		invalidate(inode, GK_ROUTE_MMAP_SHARED, true);
+		invalidate(inode, GK_ROUTE_MMAP_SHARED, true, true);
 		note_shared_writer(file);
 	}
 	if (prot & GK_PROT_EXEC)
@@ -440,5 +449,5 @@ void BPF_PROG(gk_file_free, struct file *file)
 		return;
 	v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
 	if (v && is_fresh(v, inode))
-		invalidate(inode, GK_ROUTE_WRITER_CLOSE, true);
+		invalidate(inode, GK_ROUTE_WRITER_CLOSE, true, true);
 }

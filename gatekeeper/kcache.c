@@ -291,6 +291,14 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 		rc = kcache_bpf_record_judged(kb, fd, verdict, judged) < 0 ? -1 : 0;
 	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
+	/* A write between the read and the map's entry moved the ctime, and
+	 * the kernel's hooks see none after it: check before the ignore mark,
+	 * which would answer for the new content. (Leases check after taking
+	 * the lease, which stops later writers.) */
+	if (kb && !kcache_file_as_judged(fd, judged)) {
+		kcache_bpf_forget(kb, fd);
+		return -1;
+	}
 	pthread_rwlock_rdlock(&kc->group_lock);
 	bool (*may_pin)(void *, dev_t) = kc->may_pin;
 	if (kb != bpf_of(kc))
@@ -300,11 +308,13 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 		if (leases_in_use(kc))
 			/* a lease holds the file open: only where that cannot block an unmount */
 			rc = !may_pin || may_pin(kc->pin_ctx, judged->st_dev)
-				     ? kcache_leases_hold(kc->leases, fd, judged->st_dev, judged->st_ino,
-						   kc->group_fd, kc->mask, ticket)
+				     ? kcache_leases_hold(kc->leases, fd, judged, kc->group_fd, kc->mask,
+							  ticket)
 				     : -1;
 		else if (ticket)
 			rc = -1;   /* armed under a mode that is gone: its read is unguarded */
+		else if (!kb && !kcache_file_as_judged(fd, judged))
+			rc = -1;
 		else
 			rc = fanotify_mark(kc->group_fd,
 					   FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,

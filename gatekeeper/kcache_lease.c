@@ -181,6 +181,14 @@ static int ticket_fd(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t tic
 	return fd >= 0 && t->by_fd[fd].seq == ticket ? fd : -1;
 }
 
+bool kcache_file_as_judged(int fd, const struct stat *judged)
+{
+	struct stat now;
+	return fstat(fd, &now) == 0 && now.st_size == judged->st_size &&
+	       now.st_ctim.tv_sec == judged->st_ctim.tv_sec &&
+	       now.st_ctim.tv_nsec == judged->st_ctim.tv_nsec;
+}
+
 static int add_mark(int fd, int group_fd, uint64_t mask)
 {
 	return fanotify_mark(group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE, mask,
@@ -190,8 +198,9 @@ static int add_mark(int fd, int group_fd, uint64_t mask)
 /* Lease a duplicate of event_fd and enter it, marked or not. Returns its
  * fd, -1 if refused. Caller holds the lock. */
 static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
-		     uint64_t mask, bool mark)
+		     uint64_t mask, const struct stat *judged)
 {
+	bool mark = judged;
 	int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -203,8 +212,9 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 		close(fd);
 		return -1;
 	}
-	/* Leased: any writer from now on waits for us, so the mark is safe. */
-	if (mark && add_mark(fd, group_fd, mask) < 0) {
+	/* Leased: any writer from now on waits for us, so the mark is safe if
+	 * none came between the read and the lease (it moved the ctime). */
+	if (mark && (!kcache_file_as_judged(fd, judged) || add_mark(fd, group_fd, mask) < 0)) {
 		fcntl(fd, F_SETLEASE, F_UNLCK);
 		close(fd);
 		return -1;
@@ -229,16 +239,19 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 	return t->by_fd[fd].used ? fd : -1;
 }
 
-int kcache_leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
-		uint64_t mask, uint64_t ticket)
+int kcache_leases_hold(struct kcache_leases *t, int event_fd, const struct stat *judged,
+		       int group_fd, uint64_t mask, uint64_t ticket)
 {
+	dev_t dev = judged->st_dev;
+	ino_t ino = judged->st_ino;
 	pthread_mutex_lock(&t->lock);
 	int fd = ticket ? ticket_fd(t, dev, ino, ticket) : leased_fd(t, dev, ino), rc = 0;
 	if (ticket && fd < 0)
 		rc = -1;   /* a writer broke the lease taken before the read */
 	else if (fd < 0)
-		rc = lease_new(t, event_fd, dev, ino, group_fd, mask, true) < 0 ? -1 : 0;
-	else if (!t->by_fd[fd].marked && add_mark(fd, group_fd, mask) == 0)
+		rc = lease_new(t, event_fd, dev, ino, group_fd, mask, judged) < 0 ? -1 : 0;
+	else if (!t->by_fd[fd].marked && kcache_file_as_judged(fd, judged) &&
+		 add_mark(fd, group_fd, mask) == 0)
 		t->by_fd[fd].marked = true;
 	else if (!t->by_fd[fd].marked)
 		rc = -1;
@@ -252,7 +265,7 @@ uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino
 	pthread_mutex_lock(&t->lock);
 	int fd = leased_fd(t, dev, ino);
 	if (fd < 0)
-		fd = lease_new(t, event_fd, dev, ino, group_fd, mask, false);
+		fd = lease_new(t, event_fd, dev, ino, group_fd, mask, NULL);
 	uint64_t ticket = fd < 0 ? 0 : t->by_fd[fd].seq;
 	pthread_mutex_unlock(&t->lock);
 	return ticket;

@@ -6,18 +6,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct kcache_leases;
 
 struct kcache_leases *kcache_leases_new(int signo, size_t limit);
 void kcache_leases_free(struct kcache_leases *t);
-/* Lease a duplicate of event_fd (the file dev, ino), then add its ignore
- * mark. -1: not cached (a writer has the file open, or the filesystem has
- * no leases). ticket (not 0): mark only the lease kcache_leases_arm gave it, and
+/* Whether the file open at fd still has the size and ctime that judged
+ * records: content read after its ctime settled is unchanged if so. */
+bool kcache_file_as_judged(int fd, const struct stat *judged);
+/* Lease a duplicate of event_fd (the file judged names: dev, ino, size,
+ * ctime), then add its ignore mark if the file is still as judged. -1: not
+ * cached (a writer has the file open or changed it, or the filesystem has no
+ * leases). ticket (not 0): mark only the lease kcache_leases_arm gave it, and
  * only if no writer has broken it since. */
-int kcache_leases_hold(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
-		uint64_t mask, uint64_t ticket);
+int kcache_leases_hold(struct kcache_leases *t, int event_fd, const struct stat *judged,
+		       int group_fd, uint64_t mask, uint64_t ticket);
 /* Lease the file before it is read, without a mark: a ticket for
  * kcache_leases_hold, 0 if refused. kcache_leases_disarm: give back a lease still
  * unmarked (its verdict was not cached). */

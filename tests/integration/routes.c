@@ -11,22 +11,31 @@
  *      unchanged) when EXPECT_HIT is 1;
  *   3. BAD's content goes into TARGET by ROUTE;
  *   4. exec TARGET at once: it must fail with EPERM, never run.
- * Routes: write otrunc truncate fallocate copy_file_range mmap
- * mmap_close_first rename old_writer mmap_old_writer. The old_* routes open
+ * Routes: write otrunc truncate fallocate copy_file_range aio splice mmap
+ * mmap_close_first rename old_writer mmap_old_writer. aio (io_submit) raises
+ * no FS_MODIFY, nor does splice before Linux 6.5: an ignore mark outlives them. The old_* routes open
  * their writer before step 2 (whose execs then fail with ETXTBSY, after the
  * daemon has judged them).
+ *
+ * With GK_ROUTES_FREEZE_PID set, step 4's exec runs with that process (the
+ * daemon) stopped: only what the kernel caches can answer it, so a refusal
+ * there is the kernel's own, and an exec the kernel sends to the daemon
+ * hangs (reported "hung", then the daemon is let go on).
  *
  * Prints one line per notable round and a summary line
  *   "rounds=N eperm=N bad_ran=N other=N hits=N misses=N setup_errors=N".
  * Exit status 0 when every round ended in EPERM, 1 otherwise, 2 on usage. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/aio_abi.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +43,9 @@
 
 #define EXEC_FAIL_BASE 200   /* child exit status = EXEC_FAIL_BASE + errno */
 #define EXEC_LIMIT_MS 15000
+#define FROZEN_EXEC_LIMIT_MS 3000   /* the daemon stopped: a wait is a hang */
+
+static int64_t exec_limit_ms = EXEC_LIMIT_MS;
 
 struct content {
 	char *bytes;
@@ -46,6 +58,7 @@ struct run {
 	struct content good, bad;
 	bool expect_hit, old_writer;
 	int writer_fd;           /* old_* routes: opened before the verdict */
+	pid_t freeze_pid;        /* GK_ROUTES_FREEZE_PID: stopped for step 4's exec */
 	char *writer_map;
 	unsigned eperm, bad_ran, other, hits, misses, setup_errors;
 };
@@ -93,7 +106,7 @@ static void exec_path(const char *path, char *out, size_t size)
 		execv(path, argv);
 		_exit(EXEC_FAIL_BASE + errno);
 	}
-	for (int64_t end = now_ms() + EXEC_LIMIT_MS;;) {
+	for (int64_t end = now_ms() + exec_limit_ms;;) {
 		pid_t got = waitpid(pid, &status, WNOHANG);
 		if (got == pid)
 			break;
@@ -191,6 +204,53 @@ cleanup:
 	return rc;
 }
 
+/* The write as one AIO request (raw system calls: no libaio needed). */
+static int route_aio(const struct run *r)
+{
+	aio_context_t ctx = 0;
+	struct iocb cb = { 0 }, *cbs[1] = { &cb };
+	struct io_event ev;
+	int rc = -1, fd = open(r->target, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (syscall(SYS_io_setup, 1, &ctx) < 0)
+		goto cleanup;
+	cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+	cb.aio_fildes = (__u32)fd;
+	cb.aio_buf = (__u64)(uintptr_t)r->bad.bytes;
+	cb.aio_nbytes = r->bad.size;
+	if (syscall(SYS_io_submit, ctx, 1L, cbs) == 1 &&
+	    syscall(SYS_io_getevents, ctx, 1L, 1L, &ev, NULL) == 1 && ev.res == (__s64)r->bad.size)
+		rc = 0;
+	syscall(SYS_io_destroy, ctx);
+cleanup:
+	if (close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* The content through a pipe, spliced into the file at offset 0. */
+static int route_splice(const struct run *r)
+{
+	int p[2] = { -1, -1 }, rc = -1, fd = open(r->target, O_WRONLY | O_CLOEXEC);
+	loff_t off = 0;
+
+	if (fd < 0 || pipe2(p, O_CLOEXEC) < 0)
+		goto cleanup;
+	if (write(p[1], r->bad.bytes, r->bad.size) != (ssize_t)r->bad.size)
+		goto cleanup;
+	if (splice(p[0], NULL, fd, &off, r->bad.size, 0) == (ssize_t)r->bad.size)
+		rc = 0;
+cleanup:
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+	if (fd >= 0 && close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
 static int route_punch(const struct run *r)
 {
 	int fd = open(r->target, O_WRONLY | O_CLOEXEC);
@@ -245,6 +305,10 @@ static int apply_route(struct run *r)
 		return route_punch(r);
 	if (!strcmp(x, "copy_file_range"))
 		return route_copy(r);
+	if (!strcmp(x, "aio"))
+		return route_aio(r);
+	if (!strcmp(x, "splice"))
+		return route_splice(r);
 	if (!strcmp(x, "mmap"))
 		return route_mmap(r, false);
 	if (!strcmp(x, "mmap_close_first"))
@@ -257,7 +321,7 @@ static int apply_route(struct run *r)
 static bool known_route(const char *x)
 {
 	static const char *const routes[] = { "write", "otrunc", "truncate", "fallocate",
-					      "copy_file_range", "mmap", "mmap_close_first",
+					      "copy_file_range", "aio", "splice", "mmap", "mmap_close_first",
 					      "rename", "old_writer", "mmap_old_writer" };
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (!strcmp(x, routes[i]))
@@ -354,7 +418,18 @@ static void run_round(struct run *r, unsigned round)
 		r->setup_errors++;
 		goto cleanup;
 	}
+	int64_t t0 = now_ms();
+	if (r->freeze_pid > 0) {
+		kill(r->freeze_pid, SIGSTOP);
+		exec_limit_ms = FROZEN_EXEC_LIMIT_MS;
+	}
 	exec_path(r->target, result, sizeof(result));
+	if (r->freeze_pid > 0) {
+		kill(r->freeze_pid, SIGCONT);
+		exec_limit_ms = EXEC_LIMIT_MS;
+		printf("round %u: exec with the daemon stopped gave %s in %lld ms\n", round, result,
+		       (long long)(now_ms() - t0));
+	}
 	if (!holds(r->target, &r->bad)) {
 		printf("round %u: route %s did not leave the bad content in place\n", round, r->route);
 		r->setup_errors++;
@@ -393,6 +468,8 @@ int main(int argc, char **argv)
 	r.ctl = argv[7];
 	r.sock = argv[8];
 	r.old_writer = !strncmp(r.route, "old_writer", 10) || !strcmp(r.route, "mmap_old_writer");
+	const char *freeze = getenv("GK_ROUTES_FREEZE_PID");
+	r.freeze_pid = freeze ? (pid_t)atoi(freeze) : 0;
 	if (read_whole(argv[3], &r.good) < 0 || read_whole(argv[4], &r.bad) < 0 ||
 	    r.good.size != r.bad.size || r.bad.prefix == r.bad.size) {
 		fprintf(stderr, "routes: GOOD and BAD must be readable, of one size, BAD NUL-padded\n");

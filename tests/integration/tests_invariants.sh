@@ -3,8 +3,8 @@
 # spuriously) and the CLOSE_WRITE pre-scan.
 # Sourced by run.sh; each t_NAME runs in its own process (see lib.sh).
 
-INV1_ROUTES="write otrunc truncate fallocate copy_file_range mmap mmap_close_first rename
-old_writer mmap_old_writer"
+INV1_ROUTES="write otrunc truncate fallocate copy_file_range aio splice mmap mmap_close_first
+rename old_writer mmap_old_writer"
 INV1_ROUNDS=50
 
 need_routes() {

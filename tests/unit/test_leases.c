@@ -82,8 +82,8 @@ static int teardown(void **state)
 
 static int hold_ticket(struct fixture *fx, int i, uint64_t ticket)
 {
-	return kcache_leases_hold(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
-			   FAN_OPEN_EXEC_PERM, ticket);
+	return kcache_leases_hold(fx->t, fx->fds[i], &fx->st[i], fx->group_fd, FAN_OPEN_EXEC_PERM,
+				  ticket);
 }
 
 static int hold(struct fixture *fx, int i)
@@ -213,6 +213,31 @@ static void disarm_gives_back_unmarked(void **state)
 	assert_int_equal(hold_ticket(fx, 2, ticket + 1), -1);
 }
 
+/* Content changed between the read and the lease (the ctime moved, the
+ * size did not): no lease is kept and no mark is made, new or on a lease
+ * already held; the file as it is now leases and marks as before. */
+static void changed_since_read_marks_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		skip();
+	struct stat judged = fx->st[3];
+	judged.st_ctim.tv_nsec ^= 1;
+	assert_int_equal(kcache_leases_hold(fx->t, fx->fds[3], &judged, fx->group_fd,
+					    FAN_OPEN_EXEC_PERM, 0), -1);
+	assert_int_equal(held(fx), 0);
+	uint64_t ticket = arm(fx, 3);   /* leased, not marked */
+	assert_true(ticket != 0);
+	assert_int_equal(kcache_leases_hold(fx->t, fx->fds[3], &judged, fx->group_fd,
+					    FAN_OPEN_EXEC_PERM, 0), -1);
+	judged = fx->st[3];
+	judged.st_size++;
+	assert_int_equal(kcache_leases_hold(fx->t, fx->fds[3], &judged, fx->group_fd,
+					    FAN_OPEN_EXEC_PERM, 0), -1);
+	assert_int_equal(hold(fx, 3), 0);
+	assert_true(is_held(fx, 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +245,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(one_lease_per_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(broken_arm_marks_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(disarm_gives_back_unmarked, setup, teardown),
+		cmocka_unit_test_setup_teardown(changed_since_read_marks_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("leases", tests, NULL, NULL);
 }
