@@ -51,6 +51,8 @@ struct kcache {
 	void *denial_ctx;
 	bool (*may_pin)(void *ctx, dev_t dev);   /* under group_lock */
 	void *pin_ctx;
+	bool (*may_mark)(void *ctx, dev_t dev);  /* under group_lock */
+	void *mark_ctx;
 };
 
 static struct kcache_bpf *bpf_of(const struct kcache *kc)
@@ -258,7 +260,8 @@ uint64_t kcache_arm(struct kcache *kc, int fd)
 	if (!kc->enabled || fstat(fd, &st) < 0)
 		return 0;
 	pthread_rwlock_rdlock(&kc->group_lock);
-	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)))
+	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)) &&
+	    (!kc->may_mark || kc->may_mark(kc->mark_ctx, st.st_dev)))
 		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
 	pthread_rwlock_unlock(&kc->group_lock);
 	return ticket;
@@ -303,6 +306,8 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 	bool (*may_pin)(void *, dev_t) = kc->may_pin;
 	if (kb != bpf_of(kc))
 		rc = -1;   /* bpf mode came meanwhile: an ignore mark needs the map's entry */
+	else if (kc->may_mark && !kc->may_mark(kc->mark_ctx, judged->st_dev))
+		rc = -1;   /* content that changes with no write here */
 	/* Between two groups, or no cache wanted: the next exec is judged again. */
 	else if (kc->group_fd >= 0 && !fan_cache_off(kc)) {
 		if (leases_in_use(kc))
@@ -405,6 +410,16 @@ void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t d
 	pthread_rwlock_wrlock(&kc->group_lock);
 	kc->may_pin = may_pin;
 	kc->pin_ctx = ctx;
+	pthread_rwlock_unlock(&kc->group_lock);
+}
+
+void kcache_set_mark_filter(struct kcache *kc, bool (*may_mark)(void *ctx, dev_t dev), void *ctx)
+{
+	if (!kc)
+		return;
+	pthread_rwlock_wrlock(&kc->group_lock);
+	kc->may_mark = may_mark;
+	kc->mark_ctx = ctx;
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 

@@ -38,6 +38,12 @@ void kcache_lease_broken(struct kcache *kc, int fd);   /* fd -1: SIGIO, look at 
  * and each exec asks the daemon, which answers from memory. NULL: anywhere.
  * may_pin is called with ctx; once this returns, the old one is not. */
 void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t dev), void *ctx);
+/* An ignore mark answers for a file until this kernel sees it written.
+ * may_mark says on which filesystems (by st_dev) that covers every change:
+ * not where a server or another machine changes content (FUSE, NFS), where
+ * each exec then asks the daemon. NULL: anywhere. Called with ctx, like
+ * may_pin. */
+void kcache_set_mark_filter(struct kcache *kc, bool (*may_mark)(void *ctx, dev_t dev), void *ctx);
 /* Would caching an allow now keep the file open (fanotify mode's lease)?
  * Then only an exec that asked should be cached, not a guess at one. */
 bool kcache_allow_holds_file(struct kcache *kc);

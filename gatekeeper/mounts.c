@@ -101,18 +101,10 @@ struct gk_mounts {
 	int64_t last_reconcile_us;
 };
 
-/* Filesystems where no program can be stored and run: kernel interfaces. */
-static const char *const pseudo_fs[] = {
-	"proc", "sysfs", "cgroup", "cgroup2", "devpts", "securityfs", "bpf", "tracefs",
-	"debugfs", "pstore", "efivarfs", "configfs", "fusectl", "mqueue", "binfmt_misc",
-	"autofs", "rpc_pipefs", "nsfs", "selinuxfs", "hugetlbfs", "nfsd",
-};
-
 static const char *skip_reason(const struct mnt *m)
 {
-	for (size_t i = 0; i < sizeof(pseudo_fs) / sizeof(pseudo_fs[0]); i++)
-		if (!strcmp(m->fstype, pseudo_fs[i]))
-			return "pseudo filesystem";
+	if (mounts_fstype_pseudo(m->fstype))
+		return "pseudo filesystem";
 	if (m->noexec)
 		return "mounted noexec";
 	return NULL;
@@ -482,6 +474,7 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, char *err,
 	}
 	reconcile(mt);
 	kcache_set_pin_filter(d->kc, mounts_may_pin, mt);
+	kcache_set_mark_filter(d->kc, mounts_may_mark, mt);
 	if (pthread_create(&mt->thread, NULL, tracker_main, mt) != 0) {
 		snprintf(err, errlen, "cannot start the mount tracker");
 		return -1;
@@ -557,6 +550,20 @@ bool mounts_may_pin(void *ctx, dev_t dev)
 	return found;
 }
 
+bool mounts_may_mark(void *ctx, dev_t dev)
+{
+	struct gk_mounts *mt = ctx;
+	bool remote = false;
+	pthread_mutex_lock(&mt->lock);
+	for (size_t i = 0; i < mt->n; i++)
+		if (mt->t[i].dev == dev) {
+			remote = mounts_fstype_remote(mt->t[i].fstype);
+			break;
+		}
+	pthread_mutex_unlock(&mt->lock);
+	return !remote;
+}
+
 void mounts_report(struct gk_mounts *mt, struct proto_buf *reply)
 {
 	char line[4300];
@@ -568,8 +575,12 @@ void mounts_report(struct gk_mounts *mt, struct proto_buf *reply)
 	pthread_mutex_lock(&mt->lock);
 	for (size_t i = 0; i < mt->n; i++) {
 		const struct tracked *t = &mt->t[i];
+		const char *why = t->why[0] ? t->why
+				  : mounts_fstype_remote(t->fstype)
+				  ? "no kernel cache (content changes with no write here)"
+				  : "";
 		snprintf(line, sizeof(line), "%s (dev %u:%u, %s)%s%s", t->path, major(t->dev),
-			 minor(t->dev), t->fstype, t->why[0] ? ": " : "", t->why);
+			 minor(t->dev), t->fstype, why[0] ? ": " : "", why);
 		proto_arr(reply, t->why[0] ? "skipped" : "filesystems", line);
 	}
 	proto_str(reply, "mounts_followed_by",

@@ -3,7 +3,8 @@
 # packages. Idempotent: installs only what is missing.
 set -e
 pkgs="build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-libssl-dev libsqlite3-dev libyaml-dev libclamav-dev libseccomp-dev libcmocka-dev sqlite3 python3
+libssl-dev libsqlite3-dev libyaml-dev libclamav-dev libseccomp-dev libcmocka-dev libfuse3-dev
+sqlite3 python3
 qemu-system-x86 busybox-static cpio util-linux kmod prometheus tmux
 libsystemd-dev debhelper dpkg-dev fakeroot lintian mmdebstrap apt-utils e2fsprogs
 debian-archive-keyring"

@@ -229,7 +229,7 @@ inner_main() {
 	# The helpers are built by the Makefile (make helpers); copies here, where
 	# the unprivileged user can surely execute them (BINDIR may be private).
 	local helper
-	for helper in spawner routes tail fileless elf; do
+	for helper in spawner routes tail fileless elf fusefile; do
 		if ! install -m 0755 "$GK_IT_HELPERS/$helper" "$TOP/$helper" 2>"$TOP/$helper.err"; then
 			echo "$helper: not built (make helpers): $(head -n 1 "$TOP/$helper.err")" >"$TOP/$helper.failed"
 		fi

@@ -12,6 +12,7 @@ TESTS+=(
 	host_mounts_marked_at_start_and_after_apply:60
 	host_fileless_fanotify_memfd_noexec:60
 	host_execve_check_gets_verdict:40
+	host_fuse_content_changed_elsewhere_judged:40
 )
 
 FILELESS=${GK_IT_TOP:-}/fileless
@@ -222,4 +223,34 @@ t_host_execve_check_gets_verdict() {
 	decisions_settled
 	grep -F "path=$BIN/script.sh " "$DLOG" | grep -q 'verdict=deny source=default' ||
 		fail "no default-deny decision for the checked script in the log"
+}
+
+# A FUSE filesystem (as a network one) changes a file's content with no write
+# through this kernel: no lease break, no FS_MODIFY to drop an ignore mark.
+# So no allow on it is cached in the kernel: an admin-allowed content served
+# twice, then another of the same size at the same name, is judged again.
+t_host_fuse_content_changed_elsewhere_judged() {
+	local fpid dev
+	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
+	[[ -x $TOP/fusefile && -c /dev/fuse ]] || fail "fusefile helper or /dev/fuse missing"
+	mkdir -p "$T/fuse" "$T/tpl" || fail "mkdir failed"
+	cp /bin/true "$T/tpl/good" && printf '\ngk-it fuse good %s\n' "$EPOCHREALTIME" >>"$T/tpl/good" &&
+		sed 's/gk-it fuse good/gk-it fuse BAD!/' "$T/tpl/good" >"$T/tpl/bad" &&
+		cp "$T/tpl/good" "$T/backing" || fail "cannot write the contents"
+	GK_FUSEFILE_BACKING=$T/backing timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" \
+		-o attr_timeout=0,entry_timeout=0 >"$T/fusefile.log" 2>&1 &
+	fpid=$!
+	trap 'mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$fpid" 2>/dev/null; test_teardown' EXIT
+	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
+	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: deny\n' "$T/fuse" >"$POLICY"
+	start_daemon
+	ctl_ok allow "$T/tpl/good"
+	expect_runs "$T/fuse/prog" "the allowed content on FUSE: "
+	expect_runs "$T/fuse/prog" "the allowed content on FUSE, again: "
+	dev=$(dev_of "$T/fuse")
+	status_lists filesystems "$T/fuse (dev $dev, fuse.fusefile): no kernel cache" ||
+		fail "status does not say FUSE gets no kernel cache: $(ctl status | grep -E 'filesystems')"
+	cp "$T/tpl/bad" "$T/backing.new" && mv "$T/backing.new" "$T/backing" || fail "cannot switch"
+	expect_eperm "$T/fuse/prog" "another content served at the same name: "
 }

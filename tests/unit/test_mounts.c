@@ -179,6 +179,23 @@ static void fileless_object(void **state)
 
 /* A directory laid out like /proc, with the user-namespace sysctls given
  * (NULL: the file is missing) and /proc/self/ns/user present or not. */
+/* Where the kernel cache may answer: not where content changes elsewhere. */
+static void fstypes(void **state)
+{
+	(void)state;
+	const char *remote[] = { "fuse", "fuse.sshfs", "fuseblk", "nfs", "nfs4", "cifs", "9p",
+				 "virtiofs", "ceph" };
+	const char *local[] = { "ext4", "xfs", "btrfs", "tmpfs", "vfat", "overlay", "fusectl",
+				"nfsd", "fusex" };
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		assert_true(mounts_fstype_remote(remote[i]));
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		assert_false(mounts_fstype_remote(local[i]));
+	assert_true(mounts_fstype_pseudo("proc"));
+	assert_true(mounts_fstype_pseudo("fusectl"));
+	assert_false(mounts_fstype_pseudo("fuse"));
+}
+
 static void fake_proc(char *root, bool has_userns, const char *max, const char *clone)
 {
 	char path[512];
@@ -246,6 +263,7 @@ int main(void)
 		cmocka_unit_test(subtree),
 		cmocka_unit_test(tracker_start_stop_start),
 		cmocka_unit_test(fileless_object),
+		cmocka_unit_test(fstypes),
 	};
 	return cmocka_run_group_tests_name("mounts", tests, NULL, NULL);
 }
