@@ -67,7 +67,9 @@ static void tell_sentinel(struct gk_daemon *d, const struct gk_policy *p)
 	atomic_store(&d->shared->on_error, p->on_error);
 }
 
-int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
+/* Under apply_lock: d->policy and d->scanners change only here, so they
+ * are read without policy_lock; they are written under it for the readers. */
+static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
 	if (apply_check_watch(p, err, errlen) < 0 || apply_resolve_group(p, &gid, err, errlen) < 0 ||
@@ -99,18 +101,10 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 			return -1;
 		}
 	}
+	/* No other apply can have retired a group since the check above:
+	 * applies run one at a time (apply_lock), and the reader only clears
+	 * d->retired. */
 	pthread_rwlock_wrlock(&d->policy_lock);
-	if (fresh && d->retired) {
-		/* another change (SIGHUP beside a control apply) swapped first */
-		pthread_rwlock_unlock(&d->policy_lock);
-		sentinel_drop_group(d->sentinel, fresh->sentinel_id);
-		kcache_set_group(d->kc, d->group->fd, d->group->mask);
-		fan_group_close_async(fresh);
-		close(fresh_prescan);
-		scan_set_put(scanners);
-		snprintf(err, errlen, "the previous policy change is still draining; try again");
-		return -2;
-	}
 	struct gk_policy *old = d->policy;
 	d->policy = p;
 	d->policy_applied_us = gk_now_us();
@@ -149,3 +143,10 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	return 0;
 }
 
+int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&d->apply_lock);
+	int rc = apply_locked(d, p, err, errlen);
+	pthread_mutex_unlock(&d->apply_lock);
+	return rc;
+}

@@ -568,6 +568,7 @@ int main(int argc, char **argv)
 	}
 	stamp(&d.start_at.store, &d.start_at.cpu_store);
 	pthread_rwlock_init(&d.policy_lock, NULL);
+	pthread_mutex_init(&d.apply_lock, NULL);
 	d.started_us = d.policy_applied_us = gk_now_us();
 	if (!d.opt.foreground && daemonize(&ready_fd) < 0) {
 		fprintf(stderr, "gatekeeperd: cannot daemonize: %s\n", strerror(errno));

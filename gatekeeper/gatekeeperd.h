@@ -200,6 +200,9 @@ struct gk_prescan;
 struct gk_daemon {
 	struct gk_options opt;
 	pthread_rwlock_t policy_lock;       /* guards policy, policy_applied_us, admin_gid */
+	/* Held across a whole apply_policy (control apply, SIGHUP reload), so
+	 * one never frees the policy or scanners another is building on. */
+	pthread_mutex_t apply_lock;
 	struct gk_policy *policy;
 	int64_t policy_applied_us;
 	gid_t admin_gid;                    /* (gid_t)-1: none */

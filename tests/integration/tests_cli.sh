@@ -303,6 +303,48 @@ t_sighup_reloads_policy() {
 	[[ $r == errno:EPERM ]] || fail "unknown file after SIGHUP reload to default deny: $r"
 }
 
+# Applies run one at a time: a SIGHUP that arrives while a control apply is
+# still loading its scanners waits for it, and its policy (the later one)
+# is the one in force; neither apply builds on what the other frees.
+t_sighup_waits_for_control_apply() {
+	local i t0 t1 ms d apid rc out
+	write_policy enforce allow
+	start_daemon
+	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+	timeout -s KILL 60 "$PY" -c 'import os, sys
+with open(sys.argv[1], "w") as f:
+    for _ in range(40):
+        f.write("".join(os.urandom(32).hex() + "\n" for _ in range(25000)))' "$T/big.list" ||
+		fail "cannot write the hash list"
+	cp "$POLICY" "$T/a.yaml"
+	printf 'scanners:\n  hashlist: {files: [%s]}\n' "$T/big.list" >>"$T/a.yaml"
+	t0=$(date +%s%N)
+	ctl_ok policy apply "$T/a.yaml"
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	((ms >= 400)) || fail "the hash list loads in $ms ms: too fast to overlap a SIGHUP"
+	ctl_ok policy apply "$POLICY"   # back to no scanner: the next apply loads again
+	write_policy enforce deny        # what SIGHUP reads
+	timeout -s KILL 30 "$CTL" --socket "$SOCK" policy apply "$T/a.yaml" >"$T/apply.out" 2>&1 &
+	apid=$!
+	d=$((ms / 4 > 100 ? ms / 4 : 100))
+	sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"   # the apply is loading
+	kill -HUP "$DPID"
+	wait "$apid"
+	rc=$?
+	[[ $rc -eq 0 ]] || fail "control apply beside SIGHUP exited $rc: $(head -c 300 "$T/apply.out")"
+	for ((i = 0; i < 100; i++)); do
+		[[ $(grep -c '^policy_applied ' "$DLOG") -ge 4 ]] && break
+		sleep 0.1
+	done
+	alive "$DPID" || fail "gatekeeperd died"
+	out=$(grep '^policy_applied ' "$DLOG" | tail -n 2)
+	[[ $(grep -c . <<<"$out") -eq 2 && $(tail -n 1 <<<"$out") == *"policy=\"$POLICY\""* ]] ||
+		fail "the SIGHUP reload did not apply after the control apply: $out"
+	ctl policy show 2>/dev/null | cmp -s - "$POLICY" ||
+		fail "the policy in force is not the one SIGHUP read: $(ctl policy show 2>&1 | head -c 300)"
+}
+
 # Issue 12 item 6: 2,000 garbage requests of up to 2 MB, 200 idle and 50
 # half-sent connections held open; meanwhile status answers within 1 s and
 # real execs keep being answered (allowed ones run, denied ones get EPERM).
