@@ -1,8 +1,8 @@
 /* Applying a policy to the running daemon: validate what the parser cannot
  * (paths exist, the admin group exists), build a new fanotify group when the
  * mode or watch list changes, then swap everything at once. A failure at
- * any step changes nothing. The caller sets the control socket's access
- * for the new admin group. */
+ * any step changes nothing. The control socket's access follows the new
+ * admin group. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/fanotify.h>
@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gatekeeper/control.h"
 #include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
@@ -106,6 +107,7 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	 * d->retired. */
 	pthread_rwlock_wrlock(&d->policy_lock);
 	struct gk_policy *old = d->policy;
+	gid_t old_gid = d->admin_gid;
 	d->policy = p;
 	d->policy_applied_us = gk_now_us();
 	tell_sentinel(d, p);
@@ -128,6 +130,8 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		prescan_swap_group(d->prescan, fresh_prescan);
 		mounts_groups_changed(d->mounts, fresh_prescan);
 	}
+	if (d->control)   /* the new group's members in, the old group's out */
+		control_set_access(d->opt.socket_path, gid, old_gid);
 	fileless_apply(d);
 	mounts_unmarked_apply(d);
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);

@@ -72,8 +72,10 @@ void control_server_stop(struct control_server *cs);
 void control_server_free(struct control_server *cs);
 
 /* Root only (0600), or root and the admin group (0660, and its private
- * directory 0750), so that the group's members can reach SO_PEERCRED. */
-void control_set_access(const char *path, gid_t admin_gid);
+ * directory 0750), so that the group's members can reach SO_PEERCRED.
+ * prev_gid: the group given before ((gid_t)-1: none), so a directory that
+ * group holds is still recognised as ours and moves to the new one. */
+void control_set_access(const char *path, gid_t admin_gid, gid_t prev_gid);
 
 /* kind of a published decision (the values of enum audit_kind) */
 enum { CONTROL_KIND_EXEC = 0, CONTROL_KIND_PRESCAN = 1, CONTROL_KIND_KERNEL = 2 };

@@ -235,7 +235,6 @@ static void cmd_policy_apply(struct gk_daemon *d, const char *name, int fd, stru
 		proto_error(reply, rc == -2 ? EXIT_REFUSED : EXIT_USAGE, "%s", err);
 		return;
 	}
-	control_set_access(d->opt.socket_path, d->admin_gid);
 	cmd_status(d, reply);
 }
 

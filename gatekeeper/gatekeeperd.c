@@ -55,9 +55,7 @@ static void reload(struct gk_daemon *d)
 	if (apply_policy(d, p, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "reload_failed error=\"%s\"", err);
 		policy_free(p);
-		return;
 	}
-	control_set_access(d->opt.socket_path, d->admin_gid);
 }
 
 /* Stay attached until ready, so that start-up errors reach the caller with

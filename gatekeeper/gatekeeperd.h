@@ -407,7 +407,6 @@ int control_init(struct gk_daemon *d, char *err, size_t errlen);
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
 void control_stop(struct gk_daemon *d);
 void control_free(struct gk_daemon *d);
-void control_set_access(const char *path, gid_t admin_gid);
 struct proto_buf;
 /* status: the subscribers now, and the records they lost. */
 void control_report(struct gk_daemon *d, struct proto_buf *reply);

@@ -345,6 +345,59 @@ with open(sys.argv[1], "w") as f:
 		fail "the policy in force is not the one SIGHUP read: $(ctl policy show 2>&1 | head -c 300)"
 }
 
+# admin_group A, then B (apply), A (SIGHUP), B (restart), then none: the
+# socket and its directory follow, so the current group's members can
+# connect (the old group's no longer), and at the end only root can.
+t_admin_group_change_moves_access() {
+	local i dir=$T/run
+	[[ -x $TOP/ctl-nobody ]] || fail "no copy of gatekeeper-ctl for the unprivileged user"
+	getent group staff >/dev/null && getent group users >/dev/null ||
+		fail "needs the groups staff and users"
+	SOCK=$dir/gk.sock
+	write_policy enforce allow "admin_group: staff"
+	start_daemon
+	expect_access "$dir" "$SOCK" "root:staff 750" "root:staff 660" "at start"
+	group_ctl 50 status >/dev/null 2>&1 || fail "a member of staff cannot connect at start"
+	write_policy enforce allow "admin_group: users"
+	ctl_ok policy apply "$POLICY"
+	expect_access "$dir" "$SOCK" "root:users 750" "root:users 660" "after apply to users"
+	group_ctl 100 status >/dev/null 2>&1 || fail "a member of users cannot connect after the apply"
+	group_ctl 50 status >/dev/null 2>&1 && fail "a member of staff still connects after the apply"
+	write_policy enforce allow "admin_group: staff"
+	kill -HUP "$DPID"
+	for ((i = 0; i < 50; i++)); do
+		[[ $(stat -c %G "$dir") == staff ]] && break
+		sleep 0.1
+	done
+	expect_access "$dir" "$SOCK" "root:staff 750" "root:staff 660" "after SIGHUP to staff"
+	stop_daemon   # the directory keeps staff; a restart with users takes it over
+	write_policy enforce allow "admin_group: users"
+	start_daemon
+	expect_access "$dir" "$SOCK" "root:users 750" "root:users 660" "after a restart with users"
+	group_ctl 100 status >/dev/null 2>&1 || fail "a member of users cannot connect after the restart"
+	write_policy enforce allow
+	ctl_ok policy apply "$POLICY"
+	expect_access "$dir" "$SOCK" "root:root 700" "root:root 600" "without admin_group"
+	group_ctl 50 status >/dev/null 2>&1 && fail "a member of staff connects without admin_group"
+	return 0
+}
+
+# group_ctl GID ARGS...: gatekeeper-ctl as nobody with the one extra group.
+group_ctl() {
+	local gid=$1
+	shift
+	timeout -s KILL 10 setpriv --reuid=65534 --regid=65534 --groups="$gid" \
+		"$TOP/ctl-nobody" --socket "$SOCK" "$@"
+}
+
+# expect_access DIR SOCK DIR_WANT SOCK_WANT WHEN: "owner:group octal-mode".
+expect_access() {
+	local d s
+	d=$(stat -c '%U:%G %a' "$1") s=$(stat -c '%U:%G %a' "$2")
+	[[ $d == "$3" && $s == "$4" ]] ||
+		fail "$5: directory $d (want $3), socket $s (want $4)"
+}
+
 # Issue 12 item 6: 2,000 garbage requests of up to 2 MB, 200 idle and 50
 # half-sent connections held open; meanwhile status answers within 1 s and
 # real execs keep being answered (allowed ones run, denied ones get EPERM).
