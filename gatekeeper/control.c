@@ -69,7 +69,8 @@ static void run_job(struct control_server *cs, struct job *j)
 		if (client_gone(j->sock))
 			proto_error(&j->reply, EXIT_REFUSED, "the client hung up before the command ran");
 		else
-			cs->ops.dispatch(cs->ops.ctx, j->req.verb, j->req.arg, j->fd, &j->reply);
+			cs->ops.dispatch(cs->ops.ctx, j->req.verb, j->req.arg, j->fd, &j->cancel,
+					 &j->reply);
 		if (alone)
 			pthread_mutex_unlock(&cs->serial);
 	}
@@ -221,6 +222,11 @@ void control_server_stop(struct control_server *cs)
 		control_wake(cs);
 		pthread_join(cs->loop, NULL);
 	}
+	/* A command still running (hashing a huge file) must not hold the stop:
+	 * the loop is gone, so every job a connection holds stays valid here. */
+	for (unsigned i = 0; cs->conns && i < cs->lim.max_conns; i++)
+		if (cs->conns[i] && cs->conns[i]->job)
+			atomic_store(&cs->conns[i]->job->cancel, true);
 	pthread_mutex_lock(&cs->lock);
 	cs->quit = true;
 	pthread_cond_broadcast(&cs->cond);

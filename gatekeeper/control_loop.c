@@ -139,6 +139,7 @@ static void submit(struct control_server *cs, struct conn *c, struct job *j, boo
 	c->passed_fd = -1;
 	j->sock = c->fd;
 	j->running = false;
+	atomic_init(&j->cancel, false);
 	c->job = j;
 	j->peer = c->peer;
 	j->parsed = parsed;
@@ -302,6 +303,7 @@ static void conn_hung_up(struct control_server *cs, struct conn *c)
 		control_conn_close(cs, c);
 		return;
 	}
+	atomic_store(&c->job->cancel, true);   /* a long command gives up */
 	epoll_ctl(cs->epfd, EPOLL_CTL_DEL, c->fd, NULL);   /* its HUP would fire on and on */
 	c->state = C_GONE;
 }

@@ -124,9 +124,9 @@ static bool peer_is_admin(void *ctx, const struct control_peer *peer)
 }
 
 static void daemon_dispatch(void *ctx, const char *verb, const char *arg, int fd,
-			    struct proto_buf *reply)
+			    const atomic_bool *cancel, struct proto_buf *reply)
 {
-	control_dispatch(ctx, verb, arg, fd, reply);
+	control_dispatch(ctx, verb, arg, fd, cancel, reply);
 }
 
 /* status reads counters and takes the policy lock for reading: safe beside

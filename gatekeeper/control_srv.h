@@ -44,6 +44,7 @@ struct job {
 	int sock;                 /* the client's; open until the job is collected */
 	bool parsed, subscribe;
 	bool running;             /* taken by a worker (under lock) */
+	atomic_bool cancel;       /* its client hung up, or the server stops */
 	struct control_peer peer;
 	struct proto_request req;
 	char err[256];

@@ -412,7 +412,7 @@ struct proto_buf;
 void control_report(struct gk_daemon *d, struct proto_buf *reply);
 /* control_cmd.c: run one request. */
 void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, int fd,
-		      struct proto_buf *reply);
+		      const atomic_bool *cancel, struct proto_buf *reply);
 
 /* apply.c: apply a parsed policy (takes ownership on success). -1: the
  * policy cannot be applied here; -2: busy (a previous change still drains). */

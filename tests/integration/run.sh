@@ -57,6 +57,7 @@ TESTS=(
 	sighup_reloads_policy:40
 	sighup_waits_for_control_apply:90
 	admin_group_change_moves_access:40
+	huge_file_refused_at_once:40
 	sd_notify_ready_reload_watchdog_stopping:40
 	sd_notify_absent_is_silent:30
 	start_boost_ends_when_ready:30

@@ -345,6 +345,27 @@ with open(sys.argv[1], "w") as f:
 		fail "the policy in force is not the one SIGHUP read: $(ctl policy show 2>&1 | head -c 300)"
 }
 
+# A file too large to hash over the control socket (sparse, 100 TiB) is
+# refused at once with one line naming it; the daemon goes on answering.
+t_huge_file_refused_at_once() {
+	local cmd out rc t0 ms
+	mkbin small
+	truncate -s 100T "$T/huge" || fail "cannot make a sparse 100 TiB file"
+	write_policy enforce allow
+	start_daemon
+	for cmd in allow deny forget query; do
+		t0=$(date +%s%N)
+		out=$(ctl "$cmd" "$T/huge" 2>&1)
+		rc=$?
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		[[ $rc -eq 1 && $(grep -c . <<<"$out") -eq 1 && $out == *"$T/huge"*"too large to hash"* ]] ||
+			fail "$cmd of a 100 TiB file: exit $rc: $out"
+		((ms < 2000)) || fail "$cmd of a 100 TiB file took $ms ms to refuse"
+	done
+	ctl_ok allow "$BIN/small"
+	ctl_ok status
+}
+
 # admin_group A, then B (apply), A (SIGHUP), B (restart), then none: the
 # socket and its directory follow, so the current group's members can
 # connect (the old group's no longer), and at the end only root can.

@@ -32,6 +32,7 @@ struct fixture {
 	struct control_server *cs;
 	atomic_bool deny;     /* the stub refuses every peer */
 	atomic_int mutations; /* "mutate" requests the stub ran */
+	atomic_int spun_ms;   /* how long the last "spin" ran */
 };
 
 static bool stub_authorize(void *ctx, const struct control_peer *peer)
@@ -40,12 +41,24 @@ static bool stub_authorize(void *ctx, const struct control_peer *peer)
 	return peer->known && !atomic_load(&f->deny);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void stub_dispatch(void *ctx, const char *verb, const char *arg, int fd,
-			  struct proto_buf *reply)
+			  const atomic_bool *cancel, struct proto_buf *reply)
 {
 	struct fixture *f = ctx;
 	if (!strcmp(verb, "sleep")) {
 		usleep((useconds_t)atoi(arg) * 1000);
+	} else if (!strcmp(verb, "spin")) {   /* a long command that gives up when told */
+		int64_t end = mono_ms() + 10000;
+		while (!atomic_load(cancel) && mono_ms() < end)
+			usleep(1000);
+		atomic_store(&f->spun_ms, (int)(10000 - (end - mono_ms())));
 	} else if (!strcmp(verb, "mutate")) {
 		atomic_fetch_add(&f->mutations, 1);
 	} else if (strcmp(verb, "status")) {
@@ -63,12 +76,6 @@ static bool stub_parallel(void *ctx, const char *verb)
 	return !strcmp(verb, "status");
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void start(struct fixture *f, const struct control_limits *lim)
 {
@@ -466,6 +473,36 @@ static void test_accept_out_of_fds(void **state)
 	assert_non_null(strstr(buf, "n ok 1\n"));
 }
 
+/* A long command gives up when its client hangs up, and when the server
+ * stops: neither waits for it to finish. */
+static void test_long_command_cancelled(void **state)
+{
+	struct fixture *f = *state;
+	start(f, NULL);
+	int s = dial(f->sock);
+	assert_int_equal(write(s, "spin\n", 5), 5);
+	usleep(200 * 1000);
+	close(s);
+	char buf[4096];
+	call(f->sock, "status\n", buf, sizeof(buf), 3000);   /* parallel: answers at once */
+	for (int i = 0; i < 200 && !atomic_load(&f->spun_ms); i++)
+		usleep(10 * 1000);
+	int spun = atomic_load(&f->spun_ms);
+	if (!spun || spun > 1500)
+		fail_msg("spin ran %d ms after its client hung up at 200 ms", spun);
+	atomic_store(&f->spun_ms, 0);
+	s = dial(f->sock);
+	assert_int_equal(write(s, "spin\n", 5), 5);
+	usleep(200 * 1000);
+	int64_t t0 = mono_ms();
+	control_server_stop(f->cs);
+	assert_true(mono_ms() - t0 < 1500);
+	spun = atomic_load(&f->spun_ms);
+	if (!spun || spun > 1500)
+		fail_msg("spin ran %d ms; the server stopped at 200 ms", spun);
+	close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +513,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_subscribe_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hung_up_requests_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accept_out_of_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_command_cancelled, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
