@@ -468,7 +468,7 @@ PYEOF
 # apply changes the running policy (policy show, with its applied time, is
 # the same before, every 100 files, and after). Enforcement goes on.
 t_malformed_policies_1000_refused() {
-	local kinds out verb
+	local kinds out verb limit
 	mkbin prog
 	mkbin bad
 	write_policy enforce allow
@@ -480,7 +480,9 @@ t_malformed_policies_1000_refused() {
 	# given more than the usual 120 s on a loaded host) come after
 	for verb in check apply; do
 		[[ $verb == apply ]] && GK_IT_DAEMON_LIMIT=235 start_daemon && ctl_ok deny "$BIN/bad"
-		out=$(timeout -s KILL $([[ $verb == apply ]] && echo 220 || echo 200) \
+		limit=200
+		[[ $verb == apply ]] && limit=220
+		out=$(timeout -s KILL "$limit" \
 			"$PY" "$HERE/bad_policies.py" "$verb" "$T/bad" "$CTL" "$SOCK" 2>&1) ||
 			fail "policy $verb of the malformed policies: ${out:0:600}"
 		note "$out"
