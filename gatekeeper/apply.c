@@ -1,8 +1,8 @@
 /* Applying a policy to the running daemon: validate what the parser cannot
  * (paths exist, the admin group exists), build a new fanotify group when the
  * mode or watch list changes, then swap everything at once. A failure at
- * any step changes nothing. The caller sets the control socket's access
- * for the new admin group. */
+ * any step changes nothing. The control socket's access follows the new
+ * admin group. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/fanotify.h>
@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gatekeeper/control.h"
 #include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
@@ -67,7 +68,9 @@ static void tell_sentinel(struct gk_daemon *d, const struct gk_policy *p)
 	atomic_store(&d->shared->on_error, p->on_error);
 }
 
-int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
+/* Under apply_lock: d->policy and d->scanners change only here, so they
+ * are read without policy_lock; they are written under it for the readers. */
+static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
 	if (apply_check_watch(p, err, errlen) < 0 || apply_resolve_group(p, &gid, err, errlen) < 0 ||
@@ -99,19 +102,12 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 			return -1;
 		}
 	}
+	/* No other apply can have retired a group since the check above:
+	 * applies run one at a time (apply_lock), and the reader only clears
+	 * d->retired. */
 	pthread_rwlock_wrlock(&d->policy_lock);
-	if (fresh && d->retired) {
-		/* another change (SIGHUP beside a control apply) swapped first */
-		pthread_rwlock_unlock(&d->policy_lock);
-		sentinel_drop_group(d->sentinel, fresh->sentinel_id);
-		kcache_set_group(d->kc, d->group->fd, d->group->mask);
-		fan_group_close_async(fresh);
-		close(fresh_prescan);
-		scan_set_put(scanners);
-		snprintf(err, errlen, "the previous policy change is still draining; try again");
-		return -2;
-	}
 	struct gk_policy *old = d->policy;
+	gid_t old_gid = d->admin_gid;
 	d->policy = p;
 	d->policy_applied_us = gk_now_us();
 	tell_sentinel(d, p);
@@ -134,6 +130,8 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 		prescan_swap_group(d->prescan, fresh_prescan);
 		mounts_groups_changed(d->mounts, fresh_prescan);
 	}
+	if (d->control)   /* the new group's members in, the old group's out */
+		control_set_access(d->opt.socket_path, gid, old_gid);
 	fileless_apply(d);
 	mounts_unmarked_apply(d);
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
@@ -149,3 +147,10 @@ int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t err
 	return 0;
 }
 
+int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&d->apply_lock);
+	int rc = apply_locked(d, p, err, errlen);
+	pthread_mutex_unlock(&d->apply_lock);
+	return rc;
+}

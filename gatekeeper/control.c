@@ -8,6 +8,7 @@
  * so a slow command holds up neither the loop nor, unless it must run
  * alone, the other commands. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,14 @@ void control_job_free(struct job *j)
 
 /* ---------------------------------------------------------------- workers */
 
+/* Both ends shut: the client closed its socket (a client that only shut
+ * down its sending side still waits for the reply). */
+static bool client_gone(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = 0 };
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static void run_job(struct control_server *cs, struct job *j)
 {
 	if (!cs->ops.authorize(cs->ops.ctx, &j->peer)) {
@@ -55,7 +64,13 @@ static void run_job(struct control_server *cs, struct job *j)
 		bool alone = !cs->ops.parallel || !cs->ops.parallel(cs->ops.ctx, j->req.verb);
 		if (alone)
 			pthread_mutex_lock(&cs->serial);
-		cs->ops.dispatch(cs->ops.ctx, j->req.verb, j->req.arg, j->fd, &j->reply);
+		/* Checked last thing, after the wait for its turn: a client that
+		 * hung up before its command ran must not have it applied. */
+		if (client_gone(j->sock))
+			proto_error(&j->reply, EXIT_REFUSED, "the client hung up before the command ran");
+		else
+			cs->ops.dispatch(cs->ops.ctx, j->req.verb, j->req.arg, j->fd, &j->cancel,
+					 &j->reply);
 		if (alone)
 			pthread_mutex_unlock(&cs->serial);
 	}
@@ -80,6 +95,7 @@ static void *worker_main(void *arg)
 		cs->todo = j->next;
 		if (!cs->todo)
 			cs->todo_tail = NULL;
+		j->running = true;
 		pthread_mutex_unlock(&cs->lock);
 		run_job(cs, j);
 		pthread_mutex_lock(&cs->lock);
@@ -101,6 +117,23 @@ void control_queue_job(struct control_server *cs, struct job *j)
 	cs->todo_tail = j;
 	pthread_cond_signal(&cs->cond);
 	pthread_mutex_unlock(&cs->lock);
+}
+
+bool control_unqueue_job(struct control_server *cs, struct job *j)
+{
+	pthread_mutex_lock(&cs->lock);
+	bool queued = !j->running;
+	if (queued) {
+		struct job **pp = &cs->todo, *prev = NULL;
+		while (*pp && *pp != j)
+			prev = *pp, pp = &(*pp)->next;
+		if (*pp)
+			*pp = j->next;
+		if (cs->todo_tail == j)
+			cs->todo_tail = prev;
+	}
+	pthread_mutex_unlock(&cs->lock);
+	return queued;
 }
 
 static int start_threads(struct control_server *cs, char *err, size_t errlen)
@@ -189,6 +222,11 @@ void control_server_stop(struct control_server *cs)
 		control_wake(cs);
 		pthread_join(cs->loop, NULL);
 	}
+	/* A command still running (hashing a huge file) must not hold the stop:
+	 * the loop is gone, so every job a connection holds stays valid here. */
+	for (unsigned i = 0; cs->conns && i < cs->lim.max_conns; i++)
+		if (cs->conns[i] && cs->conns[i]->job)
+			atomic_store(&cs->conns[i]->job->cancel, true);
 	pthread_mutex_lock(&cs->lock);
 	cs->quit = true;
 	pthread_cond_broadcast(&cs->cond);
@@ -208,6 +246,7 @@ void control_server_stop(struct control_server *cs)
 	if (cs->socket_made)
 		unlink(cs->path);
 	cs->listen_fd = -1;
+	cs->accept_resume_ms = 0;
 	cs->socket_made = cs->loop_started = cs->quit = false;
 	cs->n_workers = 0;
 	atomic_store(&cs->stopping, false);

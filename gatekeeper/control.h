@@ -11,6 +11,7 @@
 #ifndef GK_CONTROL_H
 #define GK_CONTROL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -33,9 +34,11 @@ struct control_ops {
 	/* May this peer use the socket? Called on a worker thread. */
 	bool (*authorize)(void *ctx, const struct control_peer *peer);
 	/* Run one request (verb, arg, at most one passed fd or -1; the server
-	 * closes the fd afterwards) and fill reply. Called on a worker thread. */
+	 * closes the fd afterwards) and fill reply. Called on a worker thread.
+	 * *cancel becomes true when the client hangs up or the server stops:
+	 * a long command (hashing a client's file) should then give up. */
 	void (*dispatch)(void *ctx, const char *verb, const char *arg, int fd,
-			 struct proto_buf *reply);
+			 const atomic_bool *cancel, struct proto_buf *reply);
 	/* May this verb run beside other commands? Those that may not (NULL:
 	 * none may) run one at a time, as a single-threaded server ran them. */
 	bool (*parallel)(void *ctx, const char *verb);
@@ -72,8 +75,10 @@ void control_server_stop(struct control_server *cs);
 void control_server_free(struct control_server *cs);
 
 /* Root only (0600), or root and the admin group (0660, and its private
- * directory 0750), so that the group's members can reach SO_PEERCRED. */
-void control_set_access(const char *path, gid_t admin_gid);
+ * directory 0750), so that the group's members can reach SO_PEERCRED.
+ * prev_gid: the group given before ((gid_t)-1: none), so a directory that
+ * group holds is still recognised as ours and moves to the new one. */
+void control_set_access(const char *path, gid_t admin_gid, gid_t prev_gid);
 
 /* kind of a published decision (the values of enum audit_kind) */
 enum { CONTROL_KIND_EXEC = 0, CONTROL_KIND_PRESCAN = 1, CONTROL_KIND_KERNEL = 2 };

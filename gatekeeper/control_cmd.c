@@ -34,9 +34,25 @@ static void format_time(int64_t us, char *out, size_t size)
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The fd a client passed must be a regular file we can hash. */
-static int hash_client_fd(struct gk_daemon *d, int fd, unsigned char sha[GK_SHA256_LEN],
-			  struct proto_buf *reply)
+/* The largest file a control request has hashed: these commands run one
+ * at a time, so hashing a huge (or sparse) file would hold up every other
+ * one. An exec of such a file is still hashed, under decision_timeout_ms. */
+#define CONTROL_HASH_MAX (4ull << 30)
+
+/* Refuse a file too large to hash here, with a one-line reason. */
+static int hashable(const char *path, uint64_t size, struct proto_buf *reply)
+{
+	if (size <= CONTROL_HASH_MAX)
+		return 0;
+	proto_error(reply, EXIT_REFUSED, "%s: %llu bytes: too large to hash over the control socket "
+		    "(limit %llu bytes)", path, (unsigned long long)size, CONTROL_HASH_MAX);
+	return -1;
+}
+
+/* The fd a client passed must be a regular file we can hash. Hashing stops
+ * when the client hangs up or the daemon stops (*cancel). */
+static int hash_client_fd(struct gk_daemon *d, const char *path, int fd, const atomic_bool *cancel,
+			  unsigned char sha[GK_SHA256_LEN], struct proto_buf *reply)
 {
 	struct file_id id;
 	if (fd < 0) {
@@ -47,19 +63,21 @@ static int hash_client_fd(struct gk_daemon *d, int fd, unsigned char sha[GK_SHA2
 		proto_error(reply, EXIT_USAGE, "not a regular file");
 		return -1;
 	}
-	if (identify_fd(d->hashes, fd, &id, sha) < 0) {
-		proto_error(reply, EXIT_REFUSED, "cannot read file: %s", strerror(errno));
+	if (hashable(path, id.size, reply) < 0)
+		return -1;
+	if (identify_fd_guarded(d->hashes, fd, &id, sha, cancel, 0) < 0) {
+		proto_error(reply, EXIT_REFUSED, "%s: cannot read file: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
 static void cmd_rule(struct gk_daemon *d, const char *verb, const char *arg, int fd,
-		     struct proto_buf *reply)
+		     const atomic_bool *cancel, struct proto_buf *reply)
 {
 	unsigned char sha[GK_SHA256_LEN];
 	char hex[GK_SHA256_HEX_LEN + 1];
-	if (hash_client_fd(d, fd, sha, reply) < 0)
+	if (hash_client_fd(d, arg, fd, cancel, sha, reply) < 0)
 		return;
 	gk_sha256_to_hex(sha, hex);
 	enum gk_verdict v = !strcmp(verb, "allow") ? GK_VERDICT_ALLOW :
@@ -82,7 +100,8 @@ static void cmd_rule(struct gk_daemon *d, const char *verb, const char *arg, int
 		proto_str(reply, "note", "there was no admin rule for this file");
 }
 
-static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto_buf *reply)
+static void cmd_query(struct gk_daemon *d, const char *arg, int fd, const atomic_bool *cancel,
+		      struct proto_buf *reply)
 {
 	struct judgement j;
 	char hex[GK_SHA256_HEX_LEN + 1], when[40];
@@ -91,9 +110,15 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 		proto_error(reply, EXIT_USAGE, fd < 0 ? "query needs the file's descriptor" : "not a regular file");
 		return;
 	}
-	judge_file(d, fd, &j, NULL);
+	if (hashable(arg, (uint64_t)st.st_size, reply) < 0)
+		return;
+	judge_file(d, fd, &j, cancel);
+	if (atomic_load(cancel)) {
+		proto_error(reply, EXIT_REFUSED, "%s: query cancelled", arg);
+		return;
+	}
 	audit_sync(d);   /* the stored verdict of every exec before the request */
-	if (!j.have_sha && identify_fd(d->hashes, fd, &j.id, j.sha256) == 0)
+	if (!j.have_sha && identify_fd_guarded(d->hashes, fd, &j.id, j.sha256, cancel, 0) == 0)
 		j.have_sha = true;   /* unwatched files are not hashed to decide; show it anyway */
 	proto_num(reply, "ok", 1);
 	proto_str(reply, "path", j.path[0] ? j.path : arg);
@@ -106,7 +131,7 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, struct proto
 	if (j.trust == GK_TRUST_UNKNOWN && d->trust) {
 		/* Not asked to decide (unwatched): say what trust would make of it. */
 		struct trust_result tr;
-		if (trust_identify(d->trust, d->hashes, fd, j.path, &j.id, j.sha256, &tr, NULL, 0) == 0) {
+		if (trust_identify(d->trust, d->hashes, fd, j.path, &j.id, j.sha256, &tr, cancel, 0) == 0) {
 			j.trust = tr.match;
 			snprintf(j.trust_detail, sizeof(j.trust_detail), "%s", tr.detail);
 		}
@@ -235,7 +260,6 @@ static void cmd_policy_apply(struct gk_daemon *d, const char *name, int fd, stru
 		proto_error(reply, rc == -2 ? EXIT_REFUSED : EXIT_USAGE, "%s", err);
 		return;
 	}
-	control_set_access(d->opt.socket_path, d->admin_gid);
 	cmd_status(d, reply);
 }
 
@@ -253,12 +277,12 @@ static void cmd_policy_show(struct gk_daemon *d, struct proto_buf *reply)
 }
 
 void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, int fd,
-		      struct proto_buf *reply)
+		      const atomic_bool *cancel, struct proto_buf *reply)
 {
 	if (!strcmp(verb, "allow") || !strcmp(verb, "deny") || !strcmp(verb, "forget"))
-		cmd_rule(d, verb, arg, fd, reply);
+		cmd_rule(d, verb, arg, fd, cancel, reply);
 	else if (!strcmp(verb, "query"))
-		cmd_query(d, arg, fd, reply);
+		cmd_query(d, arg, fd, cancel, reply);
 	else if (!strcmp(verb, "status"))
 		cmd_status(d, reply);
 	else if (!strcmp(verb, "policy-apply"))

@@ -101,10 +101,27 @@ static void accept_one(struct control_server *cs, int fd)
 	cs->n_conns++;
 }
 
+#define ACCEPT_PAUSE_MS 100
+
+static void listen_watch(struct control_server *cs, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = TAG_LISTEN };
+	epoll_ctl(cs->epfd, EPOLL_CTL_MOD, cs->listen_fd, &ev);
+}
+
 static void accept_all(struct control_server *cs)
 {
 	for (int i = 0; i < 256; i++) {   /* then let the others have a turn */
 		int fd = accept4(cs->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0 && errno == EINTR)
+			continue;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+			/* The connection stays in the backlog and the listening
+			 * socket stays readable: watching it now would spin. */
+			listen_watch(cs, 0);
+			cs->accept_resume_ms = control_now_ms() + ACCEPT_PAUSE_MS;
+			return;
+		}
 		if (fd < 0)
 			return;
 		accept_one(cs, fd);
@@ -120,6 +137,10 @@ static void submit(struct control_server *cs, struct conn *c, struct job *j, boo
 	j->gen = c->gen;
 	j->fd = c->passed_fd;
 	c->passed_fd = -1;
+	j->sock = c->fd;
+	j->running = false;
+	atomic_init(&j->cancel, false);
+	c->job = j;
 	j->peer = c->peer;
 	j->parsed = parsed;
 	j->subscribe = parsed && !strcmp(j->req.verb, "subscribe");
@@ -254,8 +275,12 @@ static void collect_done(struct control_server *cs)
 	while (j) {
 		struct job *next = j->next;
 		struct conn *c = conn_of(cs, (uint64_t)j->gen << 32 | j->slot);
+		if (c)
+			c->job = NULL;
 		if (c && c->state == C_BUSY)
 			start_reply(cs, c, j);
+		else if (c && c->state == C_GONE)
+			control_conn_close(cs, c);   /* its reply has no one to go to */
 		control_job_free(j);
 		j = next;
 	}
@@ -264,6 +289,23 @@ static void collect_done(struct control_server *cs)
 		if (c && c->state == C_SUB && !(c->events & EPOLLOUT))
 			conn_flush(cs, c);
 	}
+}
+
+/* A client left before its reply. A job no worker took is dropped with its
+ * passed fd, so the queue holds at most one job per open connection; one
+ * that runs keeps the connection (and its slot) until it ends, as the
+ * worker may still look at the socket. */
+static void conn_hung_up(struct control_server *cs, struct conn *c)
+{
+	if (control_unqueue_job(cs, c->job)) {
+		control_job_free(c->job);
+		c->job = NULL;
+		control_conn_close(cs, c);
+		return;
+	}
+	atomic_store(&c->job->cancel, true);   /* a long command gives up */
+	epoll_ctl(cs->epfd, EPOLL_CTL_DEL, c->fd, NULL);   /* its HUP would fire on and on */
+	c->state = C_GONE;
 }
 
 static void conn_event(struct control_server *cs, struct conn *c, uint32_t ev)
@@ -275,7 +317,9 @@ static void conn_event(struct control_server *cs, struct conn *c, uint32_t ev)
 		return;
 	case C_BUSY:
 		if (gone)
-			control_conn_close(cs, c);   /* its reply has no one to go to */
+			conn_hung_up(cs, c);
+		return;
+	case C_GONE:
 		return;
 	case C_WRITE:
 		if (gone)
@@ -303,6 +347,12 @@ static void conn_event(struct control_server *cs, struct conn *c, uint32_t ev)
 static int expire(struct control_server *cs)
 {
 	int64_t now = control_now_ms(), next = -1;
+	if (cs->accept_resume_ms && now >= cs->accept_resume_ms) {
+		cs->accept_resume_ms = 0;
+		listen_watch(cs, EPOLLIN);
+	} else if (cs->accept_resume_ms) {
+		next = cs->accept_resume_ms - now;
+	}
 	for (unsigned i = 0; i < cs->lim.max_conns; i++) {
 		struct conn *c = cs->conns[i];
 		if (!c || !c->deadline_ms)

@@ -1,6 +1,7 @@
 /* The control socket's file and access rules, and the daemon's side of the
  * control server: who may use it (root or the admin group, by SO_PEERCRED
  * and SO_PEERGROUPS) and which commands run. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +37,20 @@ static int claim_path(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-void control_set_access(const char *path, gid_t admin_gid)
+/* Nothing in dir but the entry name: a directory for the socket alone. */
+static bool holds_only(const char *dir, const char *name)
+{
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return false;
+	bool only = true;
+	for (struct dirent *e; only && (e = readdir(dh));)
+		only = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, name);
+	closedir(dh);
+	return only;
+}
+
+void control_set_access(const char *path, gid_t admin_gid, gid_t prev_gid)
 {
 	bool group = admin_gid != (gid_t)-1;
 	if (chown(path, 0, group ? admin_gid : 0) < 0 || chmod(path, group ? 0660 : 0600) < 0)
@@ -49,9 +63,12 @@ void control_set_access(const char *path, gid_t admin_gid)
 	if (!slash || slash == dir)
 		return;
 	*slash = '\0';
-	/* only a directory that is root's and private to us (as we create it) */
+	/* Only a directory that is root's and private to us (as we create it):
+	 * its group is root's or one we gave it (before this apply, or before a
+	 * restart: then it holds our socket alone), never another's. */
 	if (stat(dir, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0027) ||
-	    (st.st_gid != 0 && st.st_gid != admin_gid))
+	    (st.st_gid != 0 && st.st_gid != admin_gid && st.st_gid != prev_gid &&
+	     !holds_only(dir, slash + 1)))
 		return;
 	if (chown(dir, 0, group ? admin_gid : 0) == 0)
 		chmod(dir, group ? 0750 : 0700);
@@ -80,7 +97,7 @@ int control_listen(const char *path, gid_t admin_gid, bool *made, char *err, siz
 			close(fd);
 		return -1;
 	}
-	control_set_access(path, admin_gid);
+	control_set_access(path, admin_gid, (gid_t)-1);
 	return fd;
 }
 
@@ -107,9 +124,9 @@ static bool peer_is_admin(void *ctx, const struct control_peer *peer)
 }
 
 static void daemon_dispatch(void *ctx, const char *verb, const char *arg, int fd,
-			    struct proto_buf *reply)
+			    const atomic_bool *cancel, struct proto_buf *reply)
 {
-	control_dispatch(ctx, verb, arg, fd, reply);
+	control_dispatch(ctx, verb, arg, fd, cancel, reply);
 }
 
 /* status reads counters and takes the policy lock for reading: safe beside

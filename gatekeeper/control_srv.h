@@ -21,6 +21,7 @@ enum conn_state {
 	C_BUSY,    /* a worker runs its command */
 	C_WRITE,   /* sending the reply (deadline, evictable) */
 	C_SUB,     /* a subscriber: the stream */
+	C_GONE,    /* hung up while its command runs: closed when it ends */
 };
 
 struct conn {
@@ -32,6 +33,7 @@ struct conn {
 	struct proto_buf out;
 	size_t out_off, in_len;
 	struct control_sub *sub;
+	struct job *job;          /* C_BUSY, C_GONE: its job, until collected */
 	char in[PROTO_MAX_REQUEST];
 };
 
@@ -39,7 +41,10 @@ struct job {
 	struct job *next;
 	uint32_t slot, gen;
 	int fd;
+	int sock;                 /* the client's; open until the job is collected */
 	bool parsed, subscribe;
+	bool running;             /* taken by a worker (under lock) */
+	atomic_bool cancel;       /* its client hung up, or the server stops */
 	struct control_peer peer;
 	struct proto_request req;
 	char err[256];
@@ -62,6 +67,7 @@ struct control_server {
 	bool quit;
 	struct conn **conns;        /* max_conns slots; the loop thread's own */
 	unsigned n_conns;
+	int64_t accept_resume_ms;   /* 0: accepting; else out of fds until then */
 	uint32_t next_gen;
 	struct control_hub *hub;
 };
@@ -70,6 +76,8 @@ int64_t control_now_ms(void);
 void control_job_free(struct job *j);
 /* hand a job to the workers */
 void control_queue_job(struct control_server *cs, struct job *j);
+/* Take back a job no worker has taken yet (true); false: it runs or ran. */
+bool control_unqueue_job(struct control_server *cs, struct job *j);
 /* the event loop's thread */
 void *control_loop_main(void *arg);
 void control_conn_close(struct control_server *cs, struct conn *c);

@@ -55,9 +55,7 @@ static void reload(struct gk_daemon *d)
 	if (apply_policy(d, p, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "reload_failed error=\"%s\"", err);
 		policy_free(p);
-		return;
 	}
-	control_set_access(d->opt.socket_path, d->admin_gid);
 }
 
 /* Stay attached until ready, so that start-up errors reach the caller with
@@ -568,6 +566,7 @@ int main(int argc, char **argv)
 	}
 	stamp(&d.start_at.store, &d.start_at.cpu_store);
 	pthread_rwlock_init(&d.policy_lock, NULL);
+	pthread_mutex_init(&d.apply_lock, NULL);
 	d.started_us = d.policy_applied_us = gk_now_us();
 	if (!d.opt.foreground && daemonize(&ready_fd) < 0) {
 		fprintf(stderr, "gatekeeperd: cannot daemonize: %s\n", strerror(errno));

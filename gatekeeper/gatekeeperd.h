@@ -200,6 +200,9 @@ struct gk_prescan;
 struct gk_daemon {
 	struct gk_options opt;
 	pthread_rwlock_t policy_lock;       /* guards policy, policy_applied_us, admin_gid */
+	/* Held across a whole apply_policy (control apply, SIGHUP reload), so
+	 * one never frees the policy or scanners another is building on. */
+	pthread_mutex_t apply_lock;
 	struct gk_policy *policy;
 	int64_t policy_applied_us;
 	gid_t admin_gid;                    /* (gid_t)-1: none */
@@ -404,13 +407,12 @@ int control_init(struct gk_daemon *d, char *err, size_t errlen);
 int control_start(struct gk_daemon *d, char *err, size_t errlen);
 void control_stop(struct gk_daemon *d);
 void control_free(struct gk_daemon *d);
-void control_set_access(const char *path, gid_t admin_gid);
 struct proto_buf;
 /* status: the subscribers now, and the records they lost. */
 void control_report(struct gk_daemon *d, struct proto_buf *reply);
 /* control_cmd.c: run one request. */
 void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, int fd,
-		      struct proto_buf *reply);
+		      const atomic_bool *cancel, struct proto_buf *reply);
 
 /* apply.c: apply a parsed policy (takes ownership on success). -1: the
  * policy cannot be applied here; -2: busy (a previous change still drains). */

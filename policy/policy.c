@@ -47,40 +47,65 @@ static const char *const fanotify_cache_names[] = {"leases", "off"};
 #define TIMEOUT_DEFAULT_MS 5000u
 #define GROUP_NAME_MAX 255
 
-static void add_message(struct gk_policy_errors *errs, const char *prefix, const char *fmt,
-			va_list ap)
+/* A name that leaves this much room or less is shortened no further: past
+ * that, the message's own tail gives way instead. */
+#define NAME_KEEP_MIN 48
+
+/* "NAME" LOC MESSAGE in one bounded message: an over-long name (a deep path)
+ * loses its beginning, shown as "...", so that LOC (":LINE:COL: ") and the
+ * message, which say what is wrong and where, are never cut for it. */
+static void add_message(struct gk_policy_errors *errs, const char *name, const char *loc,
+			const char *fmt, va_list ap)
 {
 	if (errs->count < GK_POLICY_MAX_ERRORS) {
 		char *msg = errs->msg[errs->count];
 		size_t size = sizeof(errs->msg[0]);
-		int n = snprintf(msg, size, "%s", prefix);
+		char text[sizeof(errs->msg[0])];
+		int t = vsnprintf(text, sizeof(text), fmt, ap);
+		size_t tlen = t < 0 ? 0 : strlen(text), nlen = strlen(name);
+		size_t fixed = strlen(loc) + tlen;
+		size_t room = fixed + 1 < size ? size - 1 - fixed : 0;
+		int n;
 
-		if (n >= 0 && (size_t)n < size)
-			vsnprintf(msg + n, size - (size_t)n, fmt, ap);
+		if (room < NAME_KEEP_MIN)
+			room = NAME_KEEP_MIN;
+		if (nlen <= room) {
+			n = snprintf(msg, size, "%s%s%s", name, loc, text);
+		} else {
+			const char *tail = name + nlen - (room - 3);
+
+			while (((unsigned char)*tail & 0xc0) == 0x80)   /* not inside a UTF-8 character */
+				tail++;
+			n = snprintf(msg, size, "...%s%s%s", tail, loc, text);
+		}
+		if ((n > 0 && (size_t)n >= size) || (t > 0 && (size_t)t >= sizeof(text))) {
+			size_t cut = size - 4;   /* the message's end was cut: say so */
+
+			while (cut && ((unsigned char)msg[cut] & 0xc0) == 0x80)
+				cut--;
+			memcpy(msg + cut, "...", 4);
+		}
 	}
 	errs->count++;
 }
 
 void policy_error_at(struct policy_parser *pp, const yaml_mark_t *mark, const char *fmt, ...)
 {
-	char prefix[300];
+	char loc[48];
 	va_list ap;
 
-	snprintf(prefix, sizeof(prefix), "%s:%zu:%zu: ", pp->name, mark->line + 1,
-		 mark->column + 1);
+	snprintf(loc, sizeof(loc), ":%zu:%zu: ", mark->line + 1, mark->column + 1);
 	va_start(ap, fmt);
-	add_message(pp->errs, prefix, fmt, ap);
+	add_message(pp->errs, pp->name, loc, fmt, ap);
 	va_end(ap);
 }
 
 void policy_error_plain(struct gk_policy_errors *errs, const char *name, const char *fmt, ...)
 {
-	char prefix[300];
 	va_list ap;
 
-	snprintf(prefix, sizeof(prefix), "%s: ", name);
 	va_start(ap, fmt);
-	add_message(errs, prefix, fmt, ap);
+	add_message(errs, name, ": ", fmt, ap);
 	va_end(ap);
 }
 

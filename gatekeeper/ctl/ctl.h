@@ -84,6 +84,8 @@ int ctl_policy_suggest(const struct ctl *c, int argc, char **argv);
 
 /* ---- output.c ---- */
 void json_string(FILE *out, const char *s);
+/* Daemon-supplied text for a human: on one line, control bytes as \xNN. */
+void put_clean(FILE *out, const char *s);
 /* A reply (or record) as one JSON object: numbers stay numbers, 'a' keys
  * become arrays, "ok" a boolean. */
 void print_json(FILE *out, const struct field *f, size_t n);

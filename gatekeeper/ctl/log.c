@@ -82,19 +82,6 @@ static bool wanted(const struct log_opts *o, const struct reply *r)
 	return !o->path_glob || (path && fnmatch(o->path_glob, path, 0) == 0);
 }
 
-/* One decision stays one line: control characters are escaped. */
-static void put_clean(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '\n')
-			fputs("\\n", stdout);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\x%02x", *p);
-		else
-			putchar(*p);
-	}
-}
-
 void print_decision(const struct reply *r, bool json)
 {
 	if (json) {
@@ -109,14 +96,14 @@ void print_decision(const struct reply *r, bool json)
 	printf("%s.%06lldZ %-10s %-11s ", when, (long long)(t % 1000000),
 	       is_would_deny(r) ? "would-deny" : v ? v : "?",
 	       reply_get(r, "source") ? reply_get(r, "source") : "?");
-	put_clean(reply_get(r, "path"));
+	put_clean(stdout, reply_get(r, "path"));
 	fputs(" exe=", stdout);
-	put_clean(reply_get(r, "exe"));
+	put_clean(stdout, reply_get(r, "exe"));
 	printf(" pid=%lld latency_us=%lld", (long long)reply_num(r, "pid", 0),
 	       (long long)reply_num(r, "latency_us", 0));
 	if (detail && detail[0]) {
 		fputs(" detail=\"", stdout);
-		put_clean(detail);
+		put_clean(stdout, detail);
 		putchar('"');
 	}
 	putchar('\n');

@@ -61,17 +61,46 @@ void print_json(FILE *out, const struct field *f, size_t n)
 	fputs("}\n", out);
 }
 
+/* Text from the daemon (file names, details, errors) on a terminal: one
+ * value stays on its line and cannot drive the terminal. A newline prints
+ * as \n; other control bytes, C1 controls (U+0080..U+009F) and bytes
+ * that are not UTF-8 as \xNN. --json gives the exact bytes back. */
+void put_clean(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	for (size_t left = strlen((const char *)p); *p;) {
+		size_t u = proto_utf8_len(p, left);
+		bool c1 = u == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+		if (*p == '\n') {
+			fputs("\\n", out);
+		} else if (!u || *p < 0x20 || *p == 0x7f || c1) {
+			for (size_t k = 0; k < (c1 ? 2u : 1u); k++)
+				fprintf(out, "\\x%02x", p[k]);
+		} else {
+			fwrite(p, 1, u, out);
+		}
+		size_t step = u ? u : 1;
+		p += step;
+		left -= step;
+	}
+}
+
 static void print_human(const char *verb, const struct field *f, size_t n)
 {
 	bool show = !strcmp(verb, "policy-show");
+	/* policy show: the header to stderr, so stdout is the policy byte for
+	 * byte and `policy show > p.yaml; policy apply p.yaml` is exact */
+	FILE *out = show ? stderr : stdout;
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(f[i].key, "ok"))
 			continue;
 		if (show && !strcmp(f[i].key, "text"))
 			continue;
-		/* policy show: the header to stderr, so stdout is the policy byte
-		 * for byte and `policy show > p.yaml; policy apply p.yaml` is exact */
-		fprintf(show ? stderr : stdout, show ? "# %s: %s\n" : "%s: %s\n", f[i].key, f[i].value);
+		fputs(show ? "# " : "", out);
+		put_clean(out, f[i].key);
+		fputs(": ", out);
+		put_clean(out, f[i].value);
+		fputc('\n', out);
 	}
 	for (size_t i = 0; show && i < n; i++)
 		if (!strcmp(f[i].key, "text"))
@@ -86,11 +115,15 @@ int ctl_report(const struct ctl *c, const char *verb, struct reply *r)
 		bool listed = false;
 		for (size_t i = 0; i < r->n; i++)
 			if (!strcmp(r->f[i].key, "errors")) {
-				fprintf(stderr, "%s\n", r->f[i].value);
+				put_clean(stderr, r->f[i].value);
+				fputc('\n', stderr);
 				listed = true;
 			}
-		if (!listed)
-			fprintf(stderr, "gatekeeper-ctl: %s\n", r->error);
+		if (!listed) {
+			fputs("gatekeeper-ctl: ", stderr);
+			put_clean(stderr, r->error);
+			fputc('\n', stderr);
+		}
 	} else {
 		print_human(verb, r->f, r->n);
 	}

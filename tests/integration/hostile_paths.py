@@ -15,6 +15,9 @@ a hostile name, so the exe field is hostile too). Then checks:
   - `gatekeeper-ctl --json query PATH` is valid JSON for every path the
     client can send (no newline, request under 4 KiB), and its "path"
     gives the exact bytes back with os.fsencode;
+  - plain `gatekeeper-ctl query PATH` prints only "key: value" lines of
+    UTF-8 without control bytes (no forged line, no terminal escape), its
+    path escaped as \\n and \\xNN;
   - the audit table holds each path's exact bytes.
 Prints one line: "ok ..." or the failures; exits 0 only when all hold.
 """
@@ -35,13 +38,54 @@ def names(bindir):
     out = [b + b"/nl\n" + FORGED, b + b"/tab\there", b + b'/dq"x" verdict=allow',
            b + b"/sq'x", b + b"/back\\x41slash\\", b + b"/bad\xff\xfeutf8",
            b + b"/cut\xc3", b + b"/nel\xc2\x85x", b + b"/ls\xe2\x80\xa8x",
-           b + b"/sp ace=eq", b + "/caf\u00e9".encode()]
+           b + b"/sp ace=eq", b + "/caf\u00e9".encode(),
+           b + b"/x\nverdict: allow\n\x1b[8m", b + b"/csi\xc2\x9b8m\x9b"]
     for total in (4089, 4095):
         d = b + b"/long%d" % total
         while total - len(d) - 1 > 255:   # what is left is more than one name
             d += b"/" + b"d" * 250
         out.append(d + b"/" + b"f" * (total - len(d) - 1))
     return out
+
+
+def human(p):
+    """p as gatekeeper-ctl prints daemon text for a human (put_clean)."""
+    out, i = [], 0
+    while i < len(p):
+        n = next((k for k in (1, 2, 3, 4) if i + k <= len(p) and utf8(p[i:i + k])), 0)
+        c1 = n == 2 and p[i] == 0xc2 and p[i + 1] < 0xa0
+        if p[i] == 0x0a:
+            out.append(b"\\n")
+        elif not n or p[i] < 0x20 or p[i] == 0x7f or c1:
+            out += [b"\\x%02x" % b for b in p[i:i + (2 if c1 else 1)]]
+        else:
+            out.append(p[i:i + n])
+        i += n or 1
+    return b"".join(out)
+
+
+def utf8(b):
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def check_human_query(ctl, sock, p, bad):
+    r = subprocess.run([ctl, "--socket", sock, "query", p], capture_output=True, timeout=15)
+    if r.returncode != 0 or not utf8(r.stdout):
+        bad.append("query %r: exit %d, stdout %r" % (p[-40:], r.returncode, r.stdout[:200]))
+        return
+    lines = r.stdout.split(b"\n")
+    if lines[-1] != b"" or any(c < 0x20 and c != 0x0a or c == 0x7f for c in r.stdout) or \
+            any("\x80" <= ch <= "\x9f" for ch in r.stdout.decode()) or \
+            not all(re.match(rb"^[a-z_0-9]+: ", ln) for ln in lines[:-1]):
+        bad.append("query %r: raw bytes or a forged line: %r" % (p[-40:], r.stdout[:300]))
+    elif b"path: " + human(p) not in lines:
+        bad.append("query %r: no line 'path: %r'" % (p[-40:], human(p)[-60:]))
+    elif sum(ln.startswith(b"verdict: ") for ln in lines) != 1:
+        bad.append("query %r: %r" % (p[-40:], r.stdout[:300]))
 
 
 def make(path, n):
@@ -158,6 +202,7 @@ def main():
                 bad.append("--json query path %r != %r" % (got[-40:], p[-40:]))
         except (ValueError, KeyError) as e:
             bad.append("--json query %r: not JSON (%s): %r" % (p[-40:], e, r.stdout[:200]))
+        check_human_query(ctl, sock, p, bad)
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
     con.text_factory = bytes
     stored = {row[0] for row in con.execute("SELECT path FROM audit")}
@@ -171,7 +216,8 @@ def main():
     if bad:
         print("; ".join(bad[:8]))
         return 1
-    print("ok: %d hostile paths, log lines parse, JSON reads back, audit exact" % len(paths))
+    print("ok: %d hostile paths, log lines parse, JSON reads back, query escapes, audit exact"
+          % len(paths))
     return 0
 
 

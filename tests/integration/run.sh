@@ -55,6 +55,9 @@ TESTS=(
 	policy_apply_bad_changes_nothing:40
 	malformed_policies_1000_refused:480
 	sighup_reloads_policy:40
+	sighup_waits_for_control_apply:90
+	admin_group_change_moves_access:40
+	huge_file_refused_at_once:40
 	sd_notify_ready_reload_watchdog_stopping:40
 	sd_notify_absent_is_silent:30
 	start_boost_ends_when_ready:30

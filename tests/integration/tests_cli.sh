@@ -303,6 +303,122 @@ t_sighup_reloads_policy() {
 	[[ $r == errno:EPERM ]] || fail "unknown file after SIGHUP reload to default deny: $r"
 }
 
+# Applies run one at a time: a SIGHUP that arrives while a control apply is
+# still loading its scanners waits for it, and its policy (the later one)
+# is the one in force; neither apply builds on what the other frees.
+t_sighup_waits_for_control_apply() {
+	local i t0 t1 ms d apid rc out
+	write_policy enforce allow
+	start_daemon
+	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
+	timeout -s KILL 60 "$PY" -c 'import os, sys
+with open(sys.argv[1], "w") as f:
+    for _ in range(40):
+        f.write("".join(os.urandom(32).hex() + "\n" for _ in range(25000)))' "$T/big.list" ||
+		fail "cannot write the hash list"
+	cp "$POLICY" "$T/a.yaml"
+	printf 'scanners:\n  hashlist: {files: [%s]}\n' "$T/big.list" >>"$T/a.yaml"
+	t0=$(date +%s%N)
+	ctl_ok policy apply "$T/a.yaml"
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	((ms >= 400)) || fail "the hash list loads in $ms ms: too fast to overlap a SIGHUP"
+	ctl_ok policy apply "$POLICY"   # back to no scanner: the next apply loads again
+	write_policy enforce deny        # what SIGHUP reads
+	timeout -s KILL 30 "$CTL" --socket "$SOCK" policy apply "$T/a.yaml" >"$T/apply.out" 2>&1 &
+	apid=$!
+	d=$((ms / 4 > 100 ? ms / 4 : 100))
+	sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"   # the apply is loading
+	kill -HUP "$DPID"
+	wait "$apid"
+	rc=$?
+	[[ $rc -eq 0 ]] || fail "control apply beside SIGHUP exited $rc: $(head -c 300 "$T/apply.out")"
+	for ((i = 0; i < 100; i++)); do
+		[[ $(grep -c '^policy_applied ' "$DLOG") -ge 4 ]] && break
+		sleep 0.1
+	done
+	alive "$DPID" || fail "gatekeeperd died"
+	out=$(grep '^policy_applied ' "$DLOG" | tail -n 2)
+	[[ $(grep -c . <<<"$out") -eq 2 && $(tail -n 1 <<<"$out") == *"policy=\"$POLICY\""* ]] ||
+		fail "the SIGHUP reload did not apply after the control apply: $out"
+	ctl policy show 2>/dev/null | cmp -s - "$POLICY" ||
+		fail "the policy in force is not the one SIGHUP read: $(ctl policy show 2>&1 | head -c 300)"
+}
+
+# A file too large to hash over the control socket (sparse, 100 TiB) is
+# refused at once with one line naming it; the daemon goes on answering.
+t_huge_file_refused_at_once() {
+	local cmd out rc t0 ms
+	mkbin small
+	truncate -s 100T "$T/huge" || fail "cannot make a sparse 100 TiB file"
+	write_policy enforce allow
+	start_daemon
+	for cmd in allow deny forget query; do
+		t0=$(date +%s%N)
+		out=$(ctl "$cmd" "$T/huge" 2>&1)
+		rc=$?
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		[[ $rc -eq 1 && $(grep -c . <<<"$out") -eq 1 && $out == *"$T/huge"*"too large to hash"* ]] ||
+			fail "$cmd of a 100 TiB file: exit $rc: $out"
+		((ms < 2000)) || fail "$cmd of a 100 TiB file took $ms ms to refuse"
+	done
+	ctl_ok allow "$BIN/small"
+	ctl_ok status
+}
+
+# admin_group A, then B (apply), A (SIGHUP), B (restart), then none: the
+# socket and its directory follow, so the current group's members can
+# connect (the old group's no longer), and at the end only root can.
+t_admin_group_change_moves_access() {
+	local i dir=$T/run
+	[[ -x $TOP/ctl-nobody ]] || fail "no copy of gatekeeper-ctl for the unprivileged user"
+	getent group staff >/dev/null && getent group users >/dev/null ||
+		fail "needs the groups staff and users"
+	SOCK=$dir/gk.sock
+	write_policy enforce allow "admin_group: staff"
+	start_daemon
+	expect_access "$dir" "$SOCK" "root:staff 750" "root:staff 660" "at start"
+	group_ctl 50 status >/dev/null 2>&1 || fail "a member of staff cannot connect at start"
+	write_policy enforce allow "admin_group: users"
+	ctl_ok policy apply "$POLICY"
+	expect_access "$dir" "$SOCK" "root:users 750" "root:users 660" "after apply to users"
+	group_ctl 100 status >/dev/null 2>&1 || fail "a member of users cannot connect after the apply"
+	group_ctl 50 status >/dev/null 2>&1 && fail "a member of staff still connects after the apply"
+	write_policy enforce allow "admin_group: staff"
+	kill -HUP "$DPID"
+	for ((i = 0; i < 50; i++)); do
+		[[ $(stat -c %G "$dir") == staff ]] && break
+		sleep 0.1
+	done
+	expect_access "$dir" "$SOCK" "root:staff 750" "root:staff 660" "after SIGHUP to staff"
+	stop_daemon   # the directory keeps staff; a restart with users takes it over
+	write_policy enforce allow "admin_group: users"
+	start_daemon
+	expect_access "$dir" "$SOCK" "root:users 750" "root:users 660" "after a restart with users"
+	group_ctl 100 status >/dev/null 2>&1 || fail "a member of users cannot connect after the restart"
+	write_policy enforce allow
+	ctl_ok policy apply "$POLICY"
+	expect_access "$dir" "$SOCK" "root:root 700" "root:root 600" "without admin_group"
+	group_ctl 50 status >/dev/null 2>&1 && fail "a member of staff connects without admin_group"
+	return 0
+}
+
+# group_ctl GID ARGS...: gatekeeper-ctl as nobody with the one extra group.
+group_ctl() {
+	local gid=$1
+	shift
+	timeout -s KILL 10 setpriv --reuid=65534 --regid=65534 --groups="$gid" \
+		"$TOP/ctl-nobody" --socket "$SOCK" "$@"
+}
+
+# expect_access DIR SOCK DIR_WANT SOCK_WANT WHEN: "owner:group octal-mode".
+expect_access() {
+	local d s
+	d=$(stat -c '%U:%G %a' "$1") s=$(stat -c '%U:%G %a' "$2")
+	[[ $d == "$3" && $s == "$4" ]] ||
+		fail "$5: directory $d (want $3), socket $s (want $4)"
+}
+
 # Issue 12 item 6: 2,000 garbage requests of up to 2 MB, 200 idle and 50
 # half-sent connections held open; meanwhile status answers within 1 s and
 # real execs keep being answered (allowed ones run, denied ones get EPERM).
@@ -352,7 +468,7 @@ PYEOF
 # apply changes the running policy (policy show, with its applied time, is
 # the same before, every 100 files, and after). Enforcement goes on.
 t_malformed_policies_1000_refused() {
-	local kinds out verb
+	local kinds out verb limit
 	mkbin prog
 	mkbin bad
 	write_policy enforce allow
@@ -364,7 +480,9 @@ t_malformed_policies_1000_refused() {
 	# given more than the usual 120 s on a loaded host) come after
 	for verb in check apply; do
 		[[ $verb == apply ]] && GK_IT_DAEMON_LIMIT=235 start_daemon && ctl_ok deny "$BIN/bad"
-		out=$(timeout -s KILL $([[ $verb == apply ]] && echo 220 || echo 200) \
+		limit=200
+		[[ $verb == apply ]] && limit=220
+		out=$(timeout -s KILL "$limit" \
 			"$PY" "$HERE/bad_policies.py" "$verb" "$T/bad" "$CTL" "$SOCK" 2>&1) ||
 			fail "policy $verb of the malformed policies: ${out:0:600}"
 		note "$out"

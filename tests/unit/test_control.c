@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +31,8 @@ struct fixture {
 	char dir[64], sock[128];
 	struct control_server *cs;
 	atomic_bool deny;     /* the stub refuses every peer */
+	atomic_int mutations; /* "mutate" requests the stub ran */
+	atomic_int spun_ms;   /* how long the last "spin" ran */
 };
 
 static bool stub_authorize(void *ctx, const struct control_peer *peer)
@@ -38,12 +41,26 @@ static bool stub_authorize(void *ctx, const struct control_peer *peer)
 	return peer->known && !atomic_load(&f->deny);
 }
 
-static void stub_dispatch(void *ctx, const char *verb, const char *arg, int fd,
-			  struct proto_buf *reply)
+static int64_t mono_ms(void)
 {
-	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void stub_dispatch(void *ctx, const char *verb, const char *arg, int fd,
+			  const atomic_bool *cancel, struct proto_buf *reply)
+{
+	struct fixture *f = ctx;
 	if (!strcmp(verb, "sleep")) {
 		usleep((useconds_t)atoi(arg) * 1000);
+	} else if (!strcmp(verb, "spin")) {   /* a long command that gives up when told */
+		int64_t end = mono_ms() + 10000;
+		while (!atomic_load(cancel) && mono_ms() < end)
+			usleep(1000);
+		atomic_store(&f->spun_ms, (int)(10000 - (end - mono_ms())));
+	} else if (!strcmp(verb, "mutate")) {
+		atomic_fetch_add(&f->mutations, 1);
 	} else if (strcmp(verb, "status")) {
 		proto_error(reply, EXIT_USAGE, "unknown request '%.64s'", verb);
 		return;
@@ -59,12 +76,6 @@ static bool stub_parallel(void *ctx, const char *verb)
 	return !strcmp(verb, "status");
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void start(struct fixture *f, const struct control_limits *lim)
 {
@@ -357,6 +368,141 @@ static void test_subscribe_stream(void **state)
 	free(buf);
 }
 
+static int open_fds(void)
+{
+	int n = 0;
+	char path[64];
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+/* A request with an fd riding along, as gatekeeper-ctl sends about a file. */
+static void send_with_fd(int s, const char *req, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)req, .iov_len = strlen(req) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	assert_int_equal(sendmsg(s, &msg, 0), (ssize_t)strlen(req));
+}
+
+/* Clients that send a request with an fd and hang up while the commands
+ * wait their turn: their jobs go with them (fds closed, the queue no longer
+ * than the connections), and none of their commands is applied. */
+static void test_hung_up_requests_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct control_limits lim = CONTROL_LIMITS_DEFAULT;
+	lim.max_conns = 8;
+	lim.workers = 2;
+	start(f, &lim);
+	char buf[4096];
+	int slow = dial(f->sock);
+	assert_int_equal(write(slow, "sleep 1500\n", 11), 11);
+	usleep(100 * 1000);   /* running, holding the serial lock */
+	int base = open_fds();
+	int64_t t0 = mono_ms();
+	for (int i = 0; i < 300; i++) {
+		int s = dial(f->sock), fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		send_with_fd(s, "mutate\n", fd);
+		close(fd);
+		close(s);
+		if (i % 50 == 49)
+			usleep(20 * 1000);   /* let the loop see the hang-ups */
+	}
+	usleep(200 * 1000);
+	assert_true(mono_ms() - t0 < 1200);   /* all this while the sleep runs */
+	int grown = open_fds() - base;
+	if (grown > (int)lim.max_conns * 2)
+		fail_msg("%d more fds open after 300 hung-up requests (cap %u connections)", grown,
+			 lim.max_conns);
+	read_all(slow, buf, sizeof(buf), 3000);
+	assert_non_null(strstr(buf, "s verb sleep\n"));
+	close(slow);
+	usleep(300 * 1000);
+	assert_int_equal(atomic_load(&f->mutations), 0);
+	call(f->sock, "mutate\n", buf, sizeof(buf), 2000);   /* a client that waits: applied */
+	assert_non_null(strstr(buf, "n ok 1\n"));
+	assert_int_equal(atomic_load(&f->mutations), 1);
+	assert_true(open_fds() <= base);
+}
+
+/* Out of fds, accept4 fails and the connection stays queued: the loop must
+ * not spin on the listening socket, and serves the client once fds free up. */
+static void test_accept_out_of_fds(void **state)
+{
+	struct fixture *f = *state;
+	start(f, NULL);
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->sock);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fill[512], n = 0;
+	assert_true(s >= 0);
+	low = old;
+	low.rlim_cur = 256;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 512 && (fill[n] = dup(s)) >= 0)
+		n++;
+	assert_true(n < 512 && errno == EMFILE);
+	/* connect takes no fd: the server's accept4 is the one that fails */
+	assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	usleep(400 * 1000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	int64_t cpu_ms = (c1.tv_sec - c0.tv_sec) * 1000 + (c1.tv_nsec - c0.tv_nsec) / 1000000;
+	while (n > 0)
+		close(fill[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (cpu_ms > 100)
+		fail_msg("%lld ms of CPU in 400 ms while out of fds: the loop spins", (long long)cpu_ms);
+	assert_int_equal(write(s, "status\n", 7), 7);
+	char buf[4096];
+	read_all(s, buf, sizeof(buf), 2000);
+	close(s);
+	assert_non_null(strstr(buf, "n ok 1\n"));
+}
+
+/* A long command gives up when its client hangs up, and when the server
+ * stops: neither waits for it to finish. */
+static void test_long_command_cancelled(void **state)
+{
+	struct fixture *f = *state;
+	start(f, NULL);
+	int s = dial(f->sock);
+	assert_int_equal(write(s, "spin\n", 5), 5);
+	usleep(200 * 1000);
+	close(s);
+	char buf[4096];
+	call(f->sock, "status\n", buf, sizeof(buf), 3000);   /* parallel: answers at once */
+	for (int i = 0; i < 200 && !atomic_load(&f->spun_ms); i++)
+		usleep(10 * 1000);
+	int spun = atomic_load(&f->spun_ms);
+	if (!spun || spun > 1500)
+		fail_msg("spin ran %d ms after its client hung up at 200 ms", spun);
+	atomic_store(&f->spun_ms, 0);
+	s = dial(f->sock);
+	assert_int_equal(write(s, "spin\n", 5), 5);
+	usleep(200 * 1000);
+	int64_t t0 = mono_ms();
+	control_server_stop(f->cs);
+	assert_true(mono_ms() - t0 < 1500);
+	spun = atomic_load(&f->spun_ms);
+	if (!spun || spun > 1500)
+		fail_msg("spin ran %d ms; the server stopped at 200 ms", spun);
+	close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +511,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_beside_slow_and_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_and_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hung_up_requests_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_accept_out_of_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_command_cancelled, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

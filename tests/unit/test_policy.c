@@ -526,6 +526,42 @@ static void load_good_and_symlink(void **state)
 	assert_non_null(strstr(errs.msg[0], "link.yaml:3:10: 'default' must be allow or deny"));
 }
 
+/* A deep policy path gives up its beginning, never the line, column or
+ * message; a message too long even so keeps its location and says it was
+ * cut. */
+static void errors_keep_location(void **state)
+{
+	struct gk_policy_errors errs;
+	char name[1200], want[128];
+	const char *bad = "mode: enforce\nwatch: [/]\ndefault: deny\nbogus_key: 1\n";
+
+	(void)state;
+	memset(name, 0, sizeof(name));
+	memcpy(name, "/srv/", 5);
+	memset(name + 5, 'd', 1100);
+	strcat(name, "/\xc3\xa9t\xc3\xa9.yaml");
+	assert_null(policy_parse(name, bad, strlen(bad), &errs));
+	assert_int_equal(errs.count, 1);
+	snprintf(want, sizeof(want), "\xc3\xa9.yaml:4:1: unknown key 'bogus_key'");
+	if (!strstr(errs.msg[0], want) || strncmp(errs.msg[0], "...", 3))
+		fail_msg("got \"%s\", want \"...%s\"", errs.msg[0], want);
+	assert_true(strlen(errs.msg[0]) < sizeof(errs.msg[0]));
+	assert_int_not_equal((unsigned char)errs.msg[0][3] & 0xc0, 0x80);
+
+	/* a short name stays whole */
+	assert_null(policy_parse("short.yaml", bad, strlen(bad), &errs));
+	assert_string_equal(errs.msg[0], "short.yaml:4:1: unknown key 'bogus_key'");
+
+	/* a long value in the message: location whole, the end marked as cut */
+	char text[900];
+	snprintf(text, sizeof(text), "mode: enforce\nwatch: [/]\ndefault: deny\nrules:\n"
+		 "  - {sha256: %0600d, action: allow}\n", 7);
+	assert_null(policy_parse(name, text, strlen(text), &errs));
+	assert_true(errs.count >= 1);
+	assert_non_null(strstr(errs.msg[0], ".yaml:5:"));
+	assert_true(strlen(errs.msg[0]) < sizeof(errs.msg[0]));
+}
+
 /* ---- runner: one cmocka test per table row ---- */
 
 int main(void)
@@ -538,6 +574,7 @@ int main(void)
 		{"parse shortens long values", parse_long_value_quoted_short},
 		{"parse refuses deep nesting", parse_deep_nesting},
 		{"parse limits watch paths", parse_watch_limit},
+		{"errors keep line, column, message under a long name", errors_keep_location},
 	};
 	static const struct single_test loads[] = {
 		{"load: missing, directory, fifo, device", load_errors},
