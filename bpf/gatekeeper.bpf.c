@@ -221,6 +221,7 @@ static __always_inline void invalidate(struct inode *inode, __u32 route, bool hi
 		v->stale = 1;
 	if (hold) {
 		v->hold_epoch = gk_epoch;
+		v->hold_ns = bpf_ktime_get_ns();
 		v->hold = 1;
 		flags |= GK_EVF_HOLD;
 	}
@@ -338,8 +339,10 @@ int BPF_PROG(gk_file_permission, struct file *file, int mask, int ret)
 	if (ret || !(mask & (GK_MAY_WRITE | GK_MAY_APPEND)))
 		return ret;
 	inode = file->f_inode;
+	/* A dedupe (FIDEDUPERANGE) asks for MAY_WRITE through a read-only
+	 * descriptor too, and changes no content: no hold for it. */
 	if (inode)
-		invalidate(inode, GK_ROUTE_WRITE, false, true);
+		invalidate(inode, GK_ROUTE_WRITE, false, file->f_mode & GK_FMODE_WRITE);
 	return 0;
 }
 

@@ -21,7 +21,7 @@
  *
  * Userspace writes the whole value when it records a verdict (keyed by a
  * fanotify event fd). The kernel only ever sets single fields with plain
- * stores (`stale`, `hold`, `hold_epoch`), never a read-modify-write of a
+ * stores (`stale`, `hold`, `hold_epoch`, `hold_ns`), never a read-modify-write of a
  * shared word, so concurrent hooks cannot lose each other's updates.
  *
  * fresh = verdict != 0 && !stale && epoch == global epoch && attrs match.
@@ -33,7 +33,8 @@
  * silencing FAN_OPEN_EXEC_PERM sat on it. Exec is refused with ETXTBSY while
  * the hold is set, the ignore mark is still present and the global epoch has
  * not moved. The daemon releases it by dropping the ignore marks (or by
- * bumping the epoch), or by recording a new verdict over it. */
+ * bumping the epoch after), or by recording over it a verdict on content
+ * identified after hold_ns (one identified before keeps the hold). */
 struct gk_inode_verdict {
 	__u32 verdict;      /* GK_KV_ALLOW | GK_KV_DENY (0: none) */
 	__u32 stale;        /* set by the kernel on a write route */
@@ -45,6 +46,7 @@ struct gk_inode_verdict {
 	__u32 hold;         /* 1: exec refused while the ignore mark is present */
 	__u32 pad;
 	__u64 hold_epoch;   /* global epoch when the hold was set */
+	__u64 hold_ns;      /* CLOCK_MONOTONIC when the hold was set */
 };
 
 /* Ring-buffer record kinds. */

@@ -262,6 +262,7 @@ void fan_reply(int group_fd, int event_fd, enum gk_verdict verdict);
 /* judge.c: the one decision function (miss path, pre-scan, control queries) */
 struct judgement {
 	uint64_t kcache_epoch;     /* kernel-cache epoch when judging began */
+	uint64_t identified_ns;    /* CLOCK_MONOTONIC just before id was taken */
 	struct file_id id;
 	bool have_id;
 	bool need_hash;            /* watched, or a hash rule could deny it anyway */

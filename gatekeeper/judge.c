@@ -17,6 +17,7 @@ void judge_identify(struct gk_daemon *d, int fd, struct judgement *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->kcache_epoch = kcache_epoch(d->kc);
+	j->identified_ns = (uint64_t)gk_mono_us() * 1000;
 	j->have_id = file_id_of_fd(fd, &j->id) == 0;
 	j->fileless = j->have_id && j->id.nlink == 0;
 }
@@ -192,19 +193,36 @@ void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_b
 	judge_fully(d, fd, j, cancel);
 }
 
+/* The kernel's caches go with the inode, which a rename or hard link
+ * carries to another name, and no write marks that: only a verdict that
+ * holds under any name may be cached there. */
+static bool holds_under_any_name(const struct gk_policy *p, enum gk_source source)
+{
+	switch (source) {
+	case GK_SOURCE_ADMIN:
+	case GK_SOURCE_POLICY_HASH:
+	case GK_SOURCE_FILELESS:
+	case GK_SOURCE_TRUST:   /* packaged paths: only root renames or links there */
+		return true;
+	case GK_SOURCE_DEFAULT:
+	case GK_SOURCE_SCANNER:
+		return !p->verdict_by_path;
+	default:   /* unwatched, a path rule, on_error */
+		return false;
+	}
+}
+
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j)
 {
-	/* An unwatched allow holds only while the file stays outside the
-	 * watched subtrees; the kernel's caches go with the inode, which a
-	 * rename or hard link can carry into them (and no write marks that). */
-	if (!j->have_id || j->decision.source == GK_SOURCE_ON_ERROR ||
-	    j->decision.source == GK_SOURCE_UNWATCHED)
+	if (!j->have_id)
 		return;
-	/* Monitor mode must never be able to block an exec: no kernel denies. */
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool monitor = d->policy->mode == GK_MODE_MONITOR;
+	bool any_name = holds_under_any_name(d->policy, j->decision.source);
 	pthread_rwlock_unlock(&d->policy_lock);
-	if (monitor && j->decision.verdict == GK_VERDICT_DENY)
+	/* Monitor mode must never be able to block an exec: no kernel denies.
+	 * Its allows only silence notifications, so a name may carry them. */
+	if (monitor ? j->decision.verdict == GK_VERDICT_DENY : !any_name)
 		return;
 	/* The entry may be made well after the content was read (the recorder
 	 * makes those of the reading thread's allows). That is sound for
@@ -222,7 +240,8 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 			       .st_size = (off_t)j->id.size };
 	judged.st_ctim.tv_sec = (time_t)(j->id.ctime_ns / 1000000000);
 	judged.st_ctim.tv_nsec = (long)(j->id.ctime_ns % 1000000000);
-	if (kcache_record(d->kc, fd, j->decision.verdict, &judged, j->lease_ticket) != 0)
+	if (kcache_record(d->kc, fd, j->decision.verdict, &judged, j->lease_ticket,
+			  j->identified_ns) != 0)
 		return;   /* nothing recorded: nothing to take back */
 	if (j->decision.verdict == GK_VERDICT_DENY)
 		denied_remember(d->denied, j->id.dev, j->id.ino, j->path,

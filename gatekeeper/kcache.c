@@ -14,6 +14,7 @@
 #include <sys/fanotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -51,8 +52,6 @@ struct kcache {
 	void *denial_ctx;
 	bool (*may_pin)(void *ctx, dev_t dev);   /* under group_lock */
 	void *pin_ctx;
-	bool (*may_mark)(void *ctx, dev_t dev);  /* under group_lock */
-	void *mark_ctx;
 };
 
 static struct kcache_bpf *bpf_of(const struct kcache *kc)
@@ -253,6 +252,28 @@ static bool leases_in_use(const struct kcache *kc)
 	       kc->mask == FAN_OPEN_EXEC_PERM;
 }
 
+/* Is fd on a filesystem whose content a server or another machine changes,
+ * with no write through this kernel for a lease, FS_MODIFY or the BPF hooks
+ * to see? (By the superblock's magic: the mount table may not list a
+ * filesystem yet; mounts_fstype.c names the same ones for status.) */
+static bool changes_elsewhere(int fd)
+{
+	static const unsigned long remote[] = {
+		0x65735546 /* fuse, virtiofs */, 0x6969 /* nfs */, 0xFF534D42 /* cifs */,
+		0xFE534D42 /* smb2 */, 0x517B /* smb */, 0x01021997 /* 9p */,
+		0x00c36400 /* ceph */, 0x5346414F /* afs */, 0x6B414653 /* afs */,
+		0x7461636f /* ocfs2 */, 0x01161970 /* gfs2 */, 0x0BD00BD0 /* lustre */,
+		0x20030528 /* orangefs */,
+	};
+	struct statfs fs;
+	if (fstatfs(fd, &fs) < 0)
+		return true;   /* unknown: cache nothing */
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if ((unsigned long)fs.f_type == remote[i])
+			return true;
+	return false;
+}
+
 uint64_t kcache_arm(struct kcache *kc, int fd)
 {
 	struct stat st;
@@ -261,7 +282,7 @@ uint64_t kcache_arm(struct kcache *kc, int fd)
 		return 0;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)) &&
-	    (!kc->may_mark || kc->may_mark(kc->mark_ctx, st.st_dev)))
+	    !changes_elsewhere(fd))
 		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
 	pthread_rwlock_unlock(&kc->group_lock);
 	return ticket;
@@ -284,30 +305,29 @@ void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket)
 }
 
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
-		  uint64_t ticket)
+		  uint64_t ticket, uint64_t identified_ns)
 {
-	if (!kc->enabled)
+	if (!kc->enabled || changes_elsewhere(fd))
 		return 1;
 	int rc = 1;
 	struct kcache_bpf *kb = bpf_of(kc);
 	if (kb)
-		rc = kcache_bpf_record_judged(kb, fd, verdict, judged) < 0 ? -1 : 0;
+		rc = kcache_bpf_record_judged(kb, fd, verdict, judged, identified_ns) < 0 ? -1 : 0;
 	if (verdict != GK_VERDICT_ALLOW)
 		return rc;
 	/* A write between the read and the map's entry moved the ctime, and
 	 * the kernel's hooks see none after it: check before the ignore mark,
-	 * which would answer for the new content. (Leases check after taking
-	 * the lease, which stops later writers.) */
+	 * which would answer for the new content, and take back a mark an
+	 * earlier record left. (Leases check after taking the lease, which stops
+	 * later writers; a write broke an earlier one, and took its mark.) */
 	if (kb && !kcache_file_as_judged(fd, judged)) {
-		kcache_bpf_forget(kb, fd);
+		kcache_unrecord(kc, fd);
 		return -1;
 	}
 	pthread_rwlock_rdlock(&kc->group_lock);
 	bool (*may_pin)(void *, dev_t) = kc->may_pin;
 	if (kb != bpf_of(kc))
 		rc = -1;   /* bpf mode came meanwhile: an ignore mark needs the map's entry */
-	else if (kc->may_mark && !kc->may_mark(kc->mark_ctx, judged->st_dev))
-		rc = -1;   /* content that changes with no write here */
 	/* Between two groups, or no cache wanted: the next exec is judged again. */
 	else if (kc->group_fd >= 0 && !fan_cache_off(kc)) {
 		if (leases_in_use(kc))
@@ -361,9 +381,6 @@ int kcache_forget_all(struct kcache *kc)
 	__atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
 	if (!kc->enabled)
 		return 0;
-	struct kcache_bpf *kb = bpf_of(kc);
-	if (kb)
-		kcache_bpf_bump_epoch(kb);
 	__atomic_add_fetch(&kc->flushes, 1, __ATOMIC_RELAXED);
 	int rc = 0;
 	pthread_rwlock_rdlock(&kc->group_lock);
@@ -374,6 +391,11 @@ int kcache_forget_all(struct kcache *kc)
 	if (kc->leases)
 		kcache_leases_release_all(kc->leases, kc->group_fd, kc->mask);
 	pthread_rwlock_unlock(&kc->group_lock);
+	/* The kernel's holds lapse with the epoch: only once the marks they
+	 * guard are gone (bpf mode). */
+	struct kcache_bpf *kb = bpf_of(kc);
+	if (kb)
+		kcache_bpf_bump_epoch(kb);
 	return rc;
 }
 
@@ -410,16 +432,6 @@ void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t d
 	pthread_rwlock_wrlock(&kc->group_lock);
 	kc->may_pin = may_pin;
 	kc->pin_ctx = ctx;
-	pthread_rwlock_unlock(&kc->group_lock);
-}
-
-void kcache_set_mark_filter(struct kcache *kc, bool (*may_mark)(void *ctx, dev_t dev), void *ctx)
-{
-	if (!kc)
-		return;
-	pthread_rwlock_wrlock(&kc->group_lock);
-	kc->may_mark = may_mark;
-	kc->mark_ctx = ctx;
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 

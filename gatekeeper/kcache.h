@@ -38,12 +38,7 @@ void kcache_lease_broken(struct kcache *kc, int fd);   /* fd -1: SIGIO, look at 
  * and each exec asks the daemon, which answers from memory. NULL: anywhere.
  * may_pin is called with ctx; once this returns, the old one is not. */
 void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t dev), void *ctx);
-/* An ignore mark answers for a file until this kernel sees it written.
- * may_mark says on which filesystems (by st_dev) that covers every change:
- * not where a server or another machine changes content (FUSE, NFS), where
- * each exec then asks the daemon. NULL: anywhere. Called with ctx, like
- * may_pin. */
-void kcache_set_mark_filter(struct kcache *kc, bool (*may_mark)(void *ctx, dev_t dev), void *ctx);
+
 /* Would caching an allow now keep the file open (fanotify mode's lease)?
  * Then only an exec that asked should be cached, not a guess at one. */
 bool kcache_allow_holds_file(struct kcache *kc);
@@ -93,13 +88,15 @@ const char *kcache_mode(const struct kcache *kc);  /* "bpf" | "fanotify" | "off"
 const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
 
 /* Record the verdict for the inode behind fd (a fanotify event fd), judged
- * when the file had the st_dev, st_ino, st_ctim and st_size of judged: if
- * it has changed since, the kernel holds the verdict stale (ticket: see
- * kcache_arm). Returns 0 when
- * the kernel now holds it, 1 when there was nothing to record it in (kernel
- * caches off, between two groups), -1 on error. */
+ * when the file had the st_dev, st_ino, st_ctim and st_size of judged,
+ * taken at identified_ns (CLOCK_MONOTONIC): if it has changed since, the
+ * kernel holds the verdict stale (ticket: see kcache_arm). Nothing is
+ * recorded on a filesystem whose content changes with no write through this
+ * kernel (FUSE, NFS, CIFS, ...). Returns 0 when the kernel now holds it, 1
+ * when there was nothing to record it in (kernel caches off, between two
+ * groups, such a filesystem), -1 on error. */
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
-		  uint64_t ticket);
+		  uint64_t ticket, uint64_t identified_ns);
 /* fanotify mode: lease the file behind fd before it is read, so that a
  * write from then on is seen (the lease breaks) however close to the read
  * it comes: kcache_record with the ticket then caches an allow of content

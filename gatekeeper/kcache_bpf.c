@@ -255,9 +255,9 @@ void kcache_bpf_close(struct kcache_bpf *kb)
 }
 
 int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verdict,
-			     const struct stat *judged)
+			     const struct stat *judged, uint64_t identified_ns)
 {
-	struct gk_inode_verdict value = { 0 };
+	struct gk_inode_verdict value = { 0 }, old;
 	struct stat now;
 
 	if (kb && verdict == GK_VERDICT_UNKNOWN)
@@ -277,12 +277,18 @@ int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verd
 	value.ctime_nsec = (__u32)judged->st_ctim.tv_nsec;
 	value.size = (__u64)judged->st_size;
 	value.attrs_valid = GK_KV_CHECK_ATTRS;
+	if (identified_ns && bpf_map_lookup_elem(kb->verdicts_fd, &fd, &old) == 0 && old.hold &&
+	    old.hold_ns >= identified_ns) {
+		value.hold = 1;
+		value.hold_epoch = old.hold_epoch;
+		value.hold_ns = old.hold_ns;
+	}
 	return bpf_map_update_elem(kb->verdicts_fd, &fd, &value, BPF_ANY) == 0 ? 0 : -1;
 }
 
 int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict verdict)
 {
-	return kcache_bpf_record_judged(kb, fd, verdict, NULL);
+	return kcache_bpf_record_judged(kb, fd, verdict, NULL, 0);
 }
 
 /* A pending hold survives: it guards an ignore mark that may still stand

@@ -47,9 +47,11 @@ void kcache_bpf_close(struct kcache_bpf *kb);
  * GK_VERDICT_UNKNOWN drops the value (kcache_bpf_forget). */
 int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict verdict);
 /* The same, with the fstat taken before the content was hashed: a change
- * between judging and recording then leaves the verdict stale (ctime/size). */
+ * between judging and recording then leaves the verdict stale (ctime/size).
+ * A hold set after identified_ns (CLOCK_MONOTONIC, when judged was taken)
+ * stays: the write that set it may be newer than the content judged. */
 int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verdict,
-			     const struct stat *judged);
+			     const struct stat *judged, uint64_t identified_ns);
 /* Drop the value of the inode of fd (no error if it had none). */
 int kcache_bpf_forget(struct kcache_bpf *kb, int fd);
 /* `fileless: deny` in the kernel: refuse the exec of unlinked files. */

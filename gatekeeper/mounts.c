@@ -474,7 +474,6 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, char *err,
 	}
 	reconcile(mt);
 	kcache_set_pin_filter(d->kc, mounts_may_pin, mt);
-	kcache_set_mark_filter(d->kc, mounts_may_mark, mt);
 	if (pthread_create(&mt->thread, NULL, tracker_main, mt) != 0) {
 		snprintf(err, errlen, "cannot start the mount tracker");
 		return -1;
@@ -548,20 +547,6 @@ bool mounts_may_pin(void *ctx, dev_t dev)
 		found = mt->holders[i] == dev;
 	pthread_mutex_unlock(&mt->lock);
 	return found;
-}
-
-bool mounts_may_mark(void *ctx, dev_t dev)
-{
-	struct gk_mounts *mt = ctx;
-	bool remote = false;
-	pthread_mutex_lock(&mt->lock);
-	for (size_t i = 0; i < mt->n; i++)
-		if (mt->t[i].dev == dev) {
-			remote = mounts_fstype_remote(mt->t[i].fstype);
-			break;
-		}
-	pthread_mutex_unlock(&mt->lock);
-	return !remote;
 }
 
 void mounts_report(struct gk_mounts *mt, struct proto_buf *reply)

@@ -66,11 +66,9 @@ int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t si
 /* Is dev the filesystem of a watched path itself (not one mounted below a
  * watch, which may be unmounted: nothing may hold it open)? */
 bool mounts_may_pin(void *mounts, dev_t dev);
-/* The kernel cache's mark filter: false on a filesystem whose content
- * changes with no write through this kernel (FUSE, NFS, CIFS, ...). */
-bool mounts_may_mark(void *mounts, dev_t dev);
 /* By type (mounts_fstype.c): a kernel interface, where no program lives;
- * content changed by a server or another machine (FUSE, NFS, CIFS, ...). */
+ * content changed by a server or another machine (FUSE, NFS, CIFS, ...),
+ * where the kernel cache keeps nothing (kcache.c asks the superblock). */
 bool mounts_fstype_pseudo(const char *fstype);
 bool mounts_fstype_remote(const char *fstype);
 

@@ -531,7 +531,10 @@ struct gk_policy *policy_parse(const char *name, const char *text, size_t len,
 			bool hash = result->rules[i].match == GK_MATCH_SHA256;
 			result->hash_rules |= hash;
 			result->hash_rules_deny |= hash && result->rules[i].action == GK_VERDICT_DENY;
+			result->verdict_by_path |= result->rules[i].match == GK_MATCH_PATH ||
+						   result->rules[i].match == GK_MATCH_GLOB;
 		}
+		result->verdict_by_path |= result->n_scan > 0;
 	}
 	policy_free(pp.policy);
 	return result;

@@ -185,6 +185,9 @@ struct gk_policy {
 	/* Compiled when parsed: is there any `sha256:` rule? Without one (and
 	 * without an admin rule) the content alone never decides. */
 	bool hash_rules;
+	/* Compiled when parsed: can the path change a default or scanner
+	 * verdict (a `path:` or `glob:` rule, a `scan:` subtree)? */
+	bool verdict_by_path;
 };
 
 /* Diagnostics: every error as "file:line:column: message" (1-based). */

@@ -78,6 +78,7 @@ TESTS+=(
 	unsettled_content_not_cached_in_kernel:60
 	policy_subtree_scoping:40
 	policy_unwatched_moved_in:40
+	policy_path_allowed_moved_out:40
 	policy_show_apply_roundtrip:40
 	policy_apply_during_exec_storm:90
 )

@@ -63,6 +63,29 @@ t_policy_unwatched_moved_in() {
 	expect_runs "$T/other/u" "its other name, outside: "
 }
 
+# The same for a program a path rule allows: renamed out of that path into
+# the rest of the watched subtree, where the default denies, it is judged
+# there; a program an admin rule allows (its content) keeps its cached allow.
+t_policy_path_allowed_moved_out() {
+	local pe0 pe1
+	mkbin_at "$T/sub/ci/p"
+	mkbin_at "$T/sub/ci/a"
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: deny\nrules:\n  - {path: %s, action: allow}\n' \
+		"$T/sub" "$T/sub/ci" >"$POLICY"
+	start_daemon
+	ctl_ok allow "$T/sub/ci/a"
+	expect_runs "$T/sub/ci/p" "allowed by the path rule: "
+	expect_runs "$T/sub/ci/p" "allowed by the path rule, again: "
+	mv "$T/sub/ci/p" "$T/sub/p" || fail "mv failed"
+	expect_eperm "$T/sub/p" "renamed out of the allowed path: "
+	expect_runs "$T/sub/ci/a" "allowed by an admin rule: "
+	pe0=$(stat_num perm_events) || exit 1
+	mv "$T/sub/ci/a" "$T/sub/a" || fail "mv failed"
+	expect_runs "$T/sub/a" "allowed by an admin rule, renamed: "
+	pe1=$(stat_num perm_events) || exit 1
+	[[ $pe1 -eq $pe0 ]] || fail "the admin-allowed program lost its kernel cache: $((pe1 - pe0)) permission events"
+}
+
 # The text `policy show` prints after its three "# key: value" lines (the
 # policy as it was loaded, gatekeeper-ctl(8)) goes back through `policy
 # apply` unchanged: same sha256, same text, same verdicts.

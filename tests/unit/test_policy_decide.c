@@ -341,6 +341,9 @@ static void watch_fact_and_hash_rules(void **state)
 	assert_non_null(a);
 	assert_true(d->hash_rules_deny);
 	assert_false(a->hash_rules_deny);
+	/* a path rule makes defaults depend on the path; a hash rule does not */
+	assert_true(a->verdict_by_path);
+	assert_false(d->verdict_by_path);
 	policy_decide(a, &f, &out);
 	assert_int_equal(out.source, GK_SOURCE_UNWATCHED);
 	f = (struct gk_file_facts){.path = "/elsewhere", .watch = GK_WATCH_INSIDE};
