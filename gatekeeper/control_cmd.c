@@ -39,12 +39,13 @@ static void format_time(int64_t us, char *out, size_t size)
  * one. An exec of such a file is still hashed, under decision_timeout_ms. */
 #define CONTROL_HASH_MAX (4ull << 30)
 
-/* Refuse a file too large to hash here, with a one-line reason. */
+/* Refuse a file too large to hash here, with a one-line reason. The labels
+ * in these errors are cut at 400 bytes, so that the reason always fits. */
 static int hashable(const char *path, uint64_t size, struct proto_buf *reply)
 {
 	if (size <= CONTROL_HASH_MAX)
 		return 0;
-	proto_error(reply, EXIT_REFUSED, "%s: %llu bytes: too large to hash over the control socket "
+	proto_error(reply, EXIT_REFUSED, "%.400s: %llu bytes: too large to hash over the control socket "
 		    "(limit %llu bytes)", path, (unsigned long long)size, CONTROL_HASH_MAX);
 	return -1;
 }
@@ -66,7 +67,7 @@ static int hash_client_fd(struct gk_daemon *d, const char *path, int fd, const a
 	if (hashable(path, id.size, reply) < 0)
 		return -1;
 	if (identify_fd_guarded(d->hashes, fd, &id, sha, cancel, 0) < 0) {
-		proto_error(reply, EXIT_REFUSED, "%s: cannot read file: %s", path, strerror(errno));
+		proto_error(reply, EXIT_REFUSED, "%.400s: cannot read file: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -114,7 +115,7 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, const atomic
 		return;
 	judge_file(d, fd, &j, cancel);
 	if (atomic_load(cancel)) {
-		proto_error(reply, EXIT_REFUSED, "%s: query cancelled", arg);
+		proto_error(reply, EXIT_REFUSED, "%.400s: query cancelled", arg);
 		return;
 	}
 	audit_sync(d);   /* the stored verdict of every exec before the request */

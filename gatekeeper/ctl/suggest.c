@@ -139,14 +139,13 @@ static int find_rules(const char *text, size_t len, struct rules_spot *spot)
 	return rc;
 }
 
-/* A string for a comment: one line, printable. */
+/* A string for a comment: one line, control bytes escaped (put_clean). */
 static void put_comment_text(FILE *out, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+	put_clean(out, s);
 }
 
-/* A double-quoted YAML scalar. */
+/* A double-quoted YAML scalar; C1 controls as \u00XX (YAML allows none raw). */
 static void put_quoted(FILE *out, const char *s)
 {
 	fputc('"', out);
@@ -155,6 +154,8 @@ static void put_quoted(FILE *out, const char *s)
 			fprintf(out, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(out, "\\x%02x", *p);
+		else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)
+			fprintf(out, "\\u00%02x", *++p);
 		else
 			fputc(*p, out);
 	}

@@ -307,7 +307,7 @@ t_sighup_reloads_policy() {
 # still loading its scanners waits for it, and its policy (the later one)
 # is the one in force; neither apply builds on what the other frees.
 t_sighup_waits_for_control_apply() {
-	local i t0 t1 ms d apid rc out
+	local i t0 t1 ms apid rc out
 	write_policy enforce allow
 	start_daemon
 	[[ -n $DPID ]] || fail "cannot find gatekeeperd's PID under timeout"
@@ -327,8 +327,14 @@ with open(sys.argv[1], "w") as f:
 	write_policy enforce deny        # what SIGHUP reads
 	timeout -s KILL 30 "$CTL" --socket "$SOCK" policy apply "$T/a.yaml" >"$T/apply.out" 2>&1 &
 	apid=$!
-	d=$((ms / 4 > 100 ? ms / 4 : 100))
-	sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"   # the apply is loading
+	# The apply holds the hash list open while it loads it, under apply_lock:
+	# only then may the SIGHUP come.
+	for ((i = 0; i < 2000; i++)); do
+		ls -l /proc/"$DPID"/fd 2>/dev/null | grep -qF "$T/big.list" && break
+		kill -0 "$apid" 2>/dev/null || fail "the control apply ended before its load was seen"
+		sleep 0.005
+	done
+	((i < 2000)) || fail "the control apply never opened the hash list"
 	kill -HUP "$DPID"
 	wait "$apid"
 	rc=$?
