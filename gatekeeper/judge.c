@@ -194,8 +194,10 @@ void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_b
 }
 
 /* The kernel's caches go with the inode, which a rename or hard link
- * carries to another name, and no write marks that: only a verdict that
- * holds under any name may be cached there. */
+ * carries to another name, and no write marks that: only an allow that
+ * holds under any name may be cached there. (A deny that follows a file
+ * refuses it where the policy might not, no more; the BPF entry's ctime
+ * check drops it at the rename anyway.) */
 static bool holds_under_any_name(const struct gk_policy *p, enum gk_source source)
 {
 	switch (source) {
@@ -222,7 +224,8 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	pthread_rwlock_unlock(&d->policy_lock);
 	/* Monitor mode must never be able to block an exec: no kernel denies.
 	 * Its allows only silence notifications, so a name may carry them. */
-	if (monitor ? j->decision.verdict == GK_VERDICT_DENY : !any_name)
+	bool deny = j->decision.verdict == GK_VERDICT_DENY;
+	if (monitor ? deny : !any_name && !deny)
 		return;
 	/* The entry may be made well after the content was read (the recorder
 	 * makes those of the reading thread's allows). That is sound for
