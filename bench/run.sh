@@ -204,10 +204,14 @@ setup_fs() {
 
 # A daemon with the targets admitted by admin rule under default deny: an
 # exec that did not find its stored verdict would fail, not pass silently.
+# New content runs when the hash list (empty) finds it clean: a verdict by
+# content, which the kernel may cache (a path rule's may not: gatekeeperd(8)).
 gate_daemon() { # NAME [DAEMON ARGS...]
 	local name=$1 t
 	shift
-	write_policy "$name" deny "rules:" "  - {path: $TOP/$name/w/fresh, action: allow}" &&
+	: >"$STATE/none.sha256" &&
+		write_policy "$name" deny "scanners:" "  hashlist: {files: [$STATE/none.sha256]}" \
+			"rules:" "  - {scanner: clean, action: allow}" &&
 		start_daemon "$name" "$@" || return 1
 	for t in static dynamic; do
 		ctl "$name" allow "$TOP/$name/w/bin/$t" >/dev/null || return 1
@@ -232,7 +236,7 @@ scan_daemon() {
 	[[ -n ${GK_BENCH_CLAMAV_DB:-} ]] || write_clamav_db "$db" || return 1
 	setup_fs scan &&
 		write_policy scan deny "scanners:" "  clamav: {enabled: true, database: $db}" \
-			"rules:" "  - {path: $TOP/scan/w, scanner: clean, action: allow}" &&
+			"rules:" "  - {scanner: clean, action: allow}" &&
 		start_daemon scan || return 1
 	# The engine loads in the background; until then scans answer "unavailable".
 	for ((i = 0; i < 600; i++)); do
