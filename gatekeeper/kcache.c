@@ -252,24 +252,49 @@ static bool leases_in_use(const struct kcache *kc)
 	       kc->mask == FAN_OPEN_EXEC_PERM;
 }
 
-/* Is fd on a filesystem whose content a server or another machine changes,
- * with no write through this kernel for a lease, FS_MODIFY or the BPF hooks
- * to see? (By the superblock's magic: the mount table may not list a
- * filesystem yet; mounts_fstype.c names the same ones for status.) */
+/* Filesystems whose content a server or another machine changes, with no
+ * write through this kernel for a lease, FS_MODIFY or the BPF hooks to see:
+ * by the superblock's magic, and by the type names mountinfo gives them. */
+static const struct {
+	unsigned long magic;
+	const char *names[4];
+} uncached_fs[] = {
+	{ 0x65735546, { "fuse", "fuseblk", "virtiofs", "glusterfs" } },   /* and fuse.SUBTYPE */
+	{ 0x6969, { "nfs", "nfs4" } },
+	{ 0xFF534D42, { "cifs" } },
+	{ 0xFE534D42, { "smb3" } },
+	{ 0x517B, { "smbfs" } },
+	{ 0x01021997, { "9p" } },
+	{ 0x00c36400, { "ceph" } },
+	{ 0x5346414F, { "afs" } },
+	{ 0x6B414653, { "afs" } },
+	{ 0x7461636f, { "ocfs2" } },
+	{ 0x01161970, { "gfs2" } },
+	{ 0x0BD00BD0, { "lustre" } },
+	{ 0x20030528, { "orangefs" } },
+};
+#define N_UNCACHED_FS (sizeof(uncached_fs) / sizeof(uncached_fs[0]))
+
+bool kcache_fstype_uncached(const char *fstype)
+{
+	if (!strncmp(fstype, "fuse.", 5))
+		return true;
+	for (size_t i = 0; i < N_UNCACHED_FS; i++)
+		for (size_t k = 0; k < 4 && uncached_fs[i].names[k]; k++)
+			if (!strcmp(fstype, uncached_fs[i].names[k]))
+				return true;
+	return false;
+}
+
+/* Is fd on such a filesystem? By the superblock, not the mount table, which
+ * may not list a filesystem yet. */
 static bool changes_elsewhere(int fd)
 {
-	static const unsigned long remote[] = {
-		0x65735546 /* fuse, virtiofs */, 0x6969 /* nfs */, 0xFF534D42 /* cifs */,
-		0xFE534D42 /* smb2 */, 0x517B /* smb */, 0x01021997 /* 9p */,
-		0x00c36400 /* ceph */, 0x5346414F /* afs */, 0x6B414653 /* afs */,
-		0x7461636f /* ocfs2 */, 0x01161970 /* gfs2 */, 0x0BD00BD0 /* lustre */,
-		0x20030528 /* orangefs */,
-	};
 	struct statfs fs;
 	if (fstatfs(fd, &fs) < 0)
 		return true;   /* unknown: cache nothing */
-	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
-		if ((unsigned long)fs.f_type == remote[i])
+	for (size_t i = 0; i < N_UNCACHED_FS; i++)
+		if ((unsigned long)fs.f_type == uncached_fs[i].magic)
 			return true;
 	return false;
 }

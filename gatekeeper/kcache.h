@@ -38,6 +38,10 @@ void kcache_lease_broken(struct kcache *kc, int fd);   /* fd -1: SIGIO, look at 
  * and each exec asks the daemon, which answers from memory. NULL: anywhere.
  * may_pin is called with ctx; once this returns, the old one is not. */
 void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t dev), void *ctx);
+/* Is a filesystem of this type (as mountinfo names it) one where nothing is
+ * cached in the kernel: FUSE, NFS, CIFS and others whose content a server or
+ * another machine changes (kcache_record tells them by their superblock)? */
+bool kcache_fstype_uncached(const char *fstype);
 
 /* Would caching an allow now keep the file open (fanotify mode's lease)?
  * Then only an exec that asked should be cached, not a guess at one. */

@@ -561,7 +561,7 @@ void mounts_report(struct gk_mounts *mt, struct proto_buf *reply)
 	for (size_t i = 0; i < mt->n; i++) {
 		const struct tracked *t = &mt->t[i];
 		const char *why = t->why[0] ? t->why
-				  : mounts_fstype_remote(t->fstype)
+				  : kcache_fstype_uncached(t->fstype)
 				  ? "no kernel cache (content changes with no write here)"
 				  : "";
 		snprintf(line, sizeof(line), "%s (dev %u:%u, %s)%s%s", t->path, major(t->dev),

@@ -66,11 +66,8 @@ int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t si
 /* Is dev the filesystem of a watched path itself (not one mounted below a
  * watch, which may be unmounted: nothing may hold it open)? */
 bool mounts_may_pin(void *mounts, dev_t dev);
-/* By type (mounts_fstype.c): a kernel interface, where no program lives;
- * content changed by a server or another machine (FUSE, NFS, CIFS, ...),
- * where the kernel cache keeps nothing (kcache.c asks the superblock). */
+/* By type (mounts_fstype.c): a kernel interface, where no program lives. */
 bool mounts_fstype_pseudo(const char *fstype);
-bool mounts_fstype_remote(const char *fstype);
 
 /* status: what is marked, what is skipped and why, how mounts are followed. */
 void mounts_report(struct gk_mounts *mt, struct proto_buf *reply);   /* NULL: not started */

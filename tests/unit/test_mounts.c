@@ -188,9 +188,9 @@ static void fstypes(void **state)
 	const char *local[] = { "ext4", "xfs", "btrfs", "tmpfs", "vfat", "overlay", "fusectl",
 				"nfsd", "fusex" };
 	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
-		assert_true(mounts_fstype_remote(remote[i]));
+		assert_true(kcache_fstype_uncached(remote[i]));
 	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
-		assert_false(mounts_fstype_remote(local[i]));
+		assert_false(kcache_fstype_uncached(local[i]));
 	assert_true(mounts_fstype_pseudo("proc"));
 	assert_true(mounts_fstype_pseudo("fusectl"));
 	assert_false(mounts_fstype_pseudo("fuse"));
