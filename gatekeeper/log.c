@@ -46,9 +46,8 @@ static size_t escape_at(const unsigned char *p, size_t n, char esc[16], size_t *
 	*take = u ? u : 1;
 	if (*p == '"' || *p == '\\')
 		return (size_t)snprintf(esc, 16, "\\%c", *p);
-	bool c1 = u == 2 && p[0] == 0xc2 && p[1] < 0xa0;
 	bool sep = u == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9);
-	if (!u || *p < 0x20 || *p == 0x7f || c1 || sep) {
+	if (proto_control_seq(p, u) || sep) {
 		size_t len = 0;
 		for (size_t i = 0; i < *take; i++)
 			len += (size_t)snprintf(esc + len, 16 - len, "\\x%02x", p[i]);

@@ -150,6 +150,11 @@ int proto_parse_request(const char *buf, size_t len, struct proto_request *req, 
 	return PROTO_REQ_DONE;
 }
 
+bool proto_control_seq(const unsigned char *p, size_t u)
+{
+	return !u || *p < 0x20 || *p == 0x7f || (u == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+}
+
 size_t proto_utf8_len(const unsigned char *p, size_t n)
 {
 	unsigned char c = p[0];

@@ -70,11 +70,10 @@ void put_clean(FILE *out, const char *s)
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	for (size_t left = strlen((const char *)p); *p;) {
 		size_t u = proto_utf8_len(p, left);
-		bool c1 = u == 2 && p[0] == 0xc2 && p[1] < 0xa0;
 		if (*p == '\n') {
 			fputs("\\n", out);
-		} else if (!u || *p < 0x20 || *p == 0x7f || c1) {
-			for (size_t k = 0; k < (c1 ? 2u : 1u); k++)
+		} else if (proto_control_seq(p, u)) {
+			for (size_t k = 0; k < (u ? u : 1); k++)
 				fprintf(out, "\\x%02x", p[k]);
 		} else {
 			fwrite(p, 1, u, out);
