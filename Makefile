@@ -133,7 +133,7 @@ $(BUILD)/fuzz_policy: tests/fuzz/fuzz_policy.c $(POLICY_SRCS) $(wildcard policy/
 # Plain programs: no sanitizer, whatever build they sit in.
 HELPER_CFLAGS = $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -I. -I$(BUILD) \
 	-MMD -MP
-HELPERS := $(addprefix $(BUILD)/helpers/,spawner routes tail fileless elf fusefile)
+HELPERS := $(addprefix $(BUILD)/helpers/,spawner routes tail fileless elf fusefile sysfilter)
 helpers: $(HELPERS)
 $(BUILD)/helpers/%: tests/integration/%.c
 	@mkdir -p $(dir $@)
@@ -141,6 +141,9 @@ $(BUILD)/helpers/%: tests/integration/%.c
 $(BUILD)/helpers/fusefile: tests/integration/fusefile.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ $< -lfuse3
+$(BUILD)/helpers/sysfilter: tests/integration/sysfilter.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ $< -lseccomp
 
 VMBIN := $(BUILD)/vm/bin
 VM_HELPERS := $(addprefix $(VMBIN)/,gk-vmtool gk-hello gk-hello-static gk-kload gk-routes \

@@ -151,6 +151,11 @@ start_daemon() {
 	DSTARTS=$((DSTARTS + 1))
 	DLOG=$T/daemon.$DSTARTS.log
 	[[ -n ${DNICE:-} ]] && prefix=(nice -n "$DNICE")
+	# Under the unit's system call filter (run.sh: unit_filter_setup).
+	if [[ -n ${GK_IT_SYSCALLS:-} ]]; then
+		[[ -f $TOP/sysfilter.failed ]] && fail "$(cat "$TOP/sysfilter.failed")"
+		prefix+=("$TOP/sysfilter" "$GK_IT_SYSCALLS")
+	fi
 	timeout -s KILL "${GK_IT_DAEMON_LIMIT:-120}" "${prefix[@]}" "$GKD" --foreground --policy "$POLICY" --db "$DB" \
 		--socket "$SOCK" "$@" >"$DLOG" 2>&1 &
 	TPID=$!

@@ -61,6 +61,7 @@ TESTS=(
 	sd_notify_ready_reload_watchdog_stopping:40
 	sd_notify_absent_is_silent:30
 	start_boost_ends_when_ready:30
+	unit_syscall_filter_applied:30
 )
 # Invariant 1, one test per write route, with and without the kernel cache.
 for _route in write otrunc truncate fallocate copy_file_range aio splice mmap \
@@ -102,6 +103,7 @@ fi
 # ---------------------------------------------------------------- outer stage
 
 fail_all() {
+	unit_filter_setup
 	echo "1..${#TESTS[@]}"
 	local i=0 t
 	for t in "${TESTS[@]}"; do
@@ -176,6 +178,70 @@ print_diagnostics() {
 	done
 }
 
+# Every daemon of the suite runs under the system call filter of the unit
+# it ships in (packaging/gatekeeperd.service), its groups expanded by
+# systemd's own tables: a test whose daemon makes a call the unit refuses
+# fails and names the call (refused_calls). GK_IT_UNIT_FILTER=0 turns that
+# off (the ThreadSanitizer run: its runtime makes calls of its own).
+unit_filter_setup() {
+	[[ ${GK_IT_UNIT_FILTER:-1} == 0 ]] && return 0
+	local unit=$HERE/../../packaging/gatekeeperd.service entry
+	export GK_IT_SYSCALLS=$TOP/unit-syscalls
+	[[ -f $TOP/sysfilter.failed ]] && return 0
+	local entries
+	entries=$(sed -n 's/^SystemCallFilter=//p' "$unit")
+	if [[ -z $entries || $entries == *'~'* ]]; then
+		echo "$unit: no SystemCallFilter= allow list to test" >"$TOP/sysfilter.failed"
+		return 0
+	fi
+	for entry in $entries; do
+		syscall_names "$entry" || {
+			echo "systemd-analyze syscall-filter $entry failed (systemd's tables)" >"$TOP/sysfilter.failed"
+			return 0
+		}
+	done >"$GK_IT_SYSCALLS"
+	# The ASan and UBSan runtime in make test's daemon: it lists the threads
+	# with getdents, and LeakSanitizer stops them with ptrace for its leak
+	# check at exit (found with GK_SYSFILTER_LOG_ONLY=1: sysfilter.c).
+	if ldd "$GK_IT_BINDIR/gatekeeperd" 2>/dev/null | grep -q -E 'lib(asan|ubsan)'; then
+		echo "getdents ptrace" >>"$GK_IT_SYSCALLS"
+	fi
+}
+
+# syscall_names NAME|@GROUP: the system calls, groups expanded.
+syscall_names() {
+	local table name
+	case $1 in
+	@*)
+		table=$(systemd-analyze syscall-filter "$1") || return 1
+		for name in $(awk 'NR > 1 && /^ +[@a-z]/ {print $1}' <<<"$table"); do
+			syscall_names "$name" || return 1
+		done
+		;;
+	*) echo "$1" ;;
+	esac
+}
+
+# refused_calls MARK [PROGRAM]: the kernel's records (audit type=1326,
+# sysfilter.c) of calls the unit's filter refused gatekeeperd or its
+# scanners (or PROGRAM, a path) since MARK was written to the kernel log;
+# returns 1 when there is any.
+refused_calls() {
+	[[ -n ${GK_IT_SYSCALLS:-} ]] || return 0
+	local lines exe='exe="[^"]*/gatekeeper(d|-scand)"'
+	[[ -n ${2:-} ]] && exe="exe=\"$2\""
+	lines=$(dmesg | awk -v m="$1" 'index($0, m) {on = 1; next} on' |
+		grep 'type=1326' | grep -E "$exe")
+	[[ -z $lines ]] && return 0
+	echo "system calls refused by the unit's SystemCallFilter=:"
+	sed -E 's/.*(comm="[^"]*").*(exe="[^"]*").*(syscall=[0-9]+).*/\1 \2 \3/' <<<"$lines" |
+		awk -v t=/usr/include/x86_64-linux-gnu/asm/unistd_64.h '
+			BEGIN { while ((getline l < t) > 0) if (split(l, a, " ") == 3 && a[2] ~ /^__NR_/) nr[a[3]] = substr(a[2], 6) }
+			match($0, /syscall=[0-9]+$/) { n = substr($0, RSTART + 8); if (n in nr) $0 = $0 " (" nr[n] ")" }
+			{ print }' | sort | uniq -c | head -n 20
+	return 1
+}
+
 run_one() {
 	local n=$1 name=$2 limit=$3
 	local dir=$TOP/t$n rc
@@ -185,10 +251,14 @@ run_one() {
 		echo "# could not mount a tmpfs on $dir"
 		return 1
 	fi
+	local mark
+	mark="gk-it: test $n $name $$ $(date +%s%N)"
+	echo "$mark" >/dev/kmsg
 	GK_IT_STAGE=test GK_IT_T=$dir timeout -s KILL "$limit" bash "$SELF" "$name" \
 		>"$TOP/t$n.out" 2>&1
 	rc=$?
 	kill_recorded "$dir/.pids" "$dir"
+	refused_calls "$mark" >>"$dir/.reason" || rc=1
 	# A sanitizer report (ASan, UBSan, TSan) in a daemon's log fails the test
 	# even when its assertions held, and is shown either way.
 	local san f
@@ -233,7 +303,7 @@ inner_main() {
 	# The helpers are built by the Makefile (make helpers); copies here, where
 	# the unprivileged user can surely execute them (BINDIR may be private).
 	local helper
-	for helper in spawner routes tail fileless elf fusefile; do
+	for helper in spawner routes tail fileless elf fusefile sysfilter; do
 		if ! install -m 0755 "$GK_IT_HELPERS/$helper" "$TOP/$helper" 2>"$TOP/$helper.err"; then
 			echo "$helper: not built (make helpers): $(head -n 1 "$TOP/$helper.err")" >"$TOP/$helper.failed"
 		fi
@@ -242,6 +312,7 @@ inner_main() {
 	if [[ -f $GK_IT_BINDIR/gatekeeper-ctl ]]; then
 		install -m 0755 "$GK_IT_BINDIR/gatekeeper-ctl" "$TOP/ctl-nobody"
 	fi
+	unit_filter_setup
 	echo "1..${#TESTS[@]}"
 	local n=0 failed=0 t
 	for t in "${TESTS[@]}"; do

@@ -127,3 +127,40 @@ t_start_boost_ends_when_ready() {
 	stop_daemon
 	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM"
 }
+
+# The unit's SystemCallFilter= stands in front of every daemon of this
+# suite (run.sh: unit_filter_setup), and a call it refuses fails the test
+# (refused_calls). That proves something only if the filter is in place
+# and a refusal does reach the kernel log where refused_calls looks.
+t_unit_syscall_filter_applied() {
+	[[ -n ${GK_IT_SYSCALLS:-} ]] || fail "the suite runs without the unit's filter (GK_IT_UNIT_FILTER=0)"
+	[[ -f $TOP/sysfilter.failed ]] && fail "$(cat "$TOP/sysfilter.failed")"
+	local name
+	for name in fanotify_init fanotify_mark bpf exit_group futex; do
+		grep -qx "$name" "$GK_IT_SYSCALLS" || fail "$name is not in the unit's list ($GK_IT_SYSCALLS)"
+	done
+	grep -qx sync "$GK_IT_SYSCALLS" && fail "the unit's list allows sync(2): the probe below would prove nothing"
+	mkbin prog
+	write_policy enforce allow
+	start_daemon
+	local seccomp
+	seccomp=$(awk '$1 == "Seccomp:" {print $2}' "/proc/$DPID/status")
+	[[ $seccomp == 2 ]] || fail "gatekeeperd ($DPID) runs without a seccomp filter (Seccomp: $seccomp)"
+	expect_runs "$BIN/prog" "under the unit's filter: "
+	# A refused call, and refused_calls finds its record.
+	cp /bin/sync "$BIN/gatekeeper-probe" || fail "cannot copy /bin/sync"
+	local mark
+	mark="gk-it: probe $$ $(date +%s%N)"
+	echo "$mark" >/dev/kmsg
+	"$TOP/sysfilter" "$GK_IT_SYSCALLS" "$BIN/gatekeeper-probe" || fail "the probe did not run"
+	local seen i
+	for ((i = 0; i < 20; i++)); do
+		seen=$(refused_calls "$mark" "$BIN/gatekeeper-probe")
+		[[ $seen == *"exe=\"$BIN/gatekeeper-probe\" syscall=162"* ]] && break
+		sleep 0.1
+	done
+	[[ $seen == *"exe=\"$BIN/gatekeeper-probe\" syscall=162"* ]] ||
+		fail "sync(2) refused by the filter left no record the suite would find: '$seen'"
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM under the unit's filter"
+}

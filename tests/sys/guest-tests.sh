@@ -61,8 +61,9 @@ if out=$(systemd-analyze verify --man=no gatekeeperd.service 2>&1); then
 else
 	not_ok "systemd-analyze verify gatekeeperd.service" "$(echo "$out" | flat)"
 fi
-systemd-analyze security --no-pager gatekeeperd.service 2>&1 | grep -E 'Overall exposure|✗ (Capability|Private|Protect|Restrict|System)' |
-	head -n 20 | sed 's/^/GKTAP # security: /'
+sec=$(systemd-analyze security --no-pager gatekeeperd.service 2>&1)
+{ echo "$sec" | grep 'Overall exposure'; echo "$sec" | grep -E '✗ (Capability|Private|Protect|Restrict|System)' | head -n 30; } |
+	sed 's/^/GKTAP # security: /'
 
 # --- journald, monitor mode: a decision is one structured entry ---
 comment "journald at $(elapsed)"
