@@ -6,7 +6,9 @@
  *    (memfd, O_TMPFILE, deleted), by route, before any verdict is looked up;
  *  - fanotify mode: vm.memfd_noexec=2 makes the kernel refuse memfd execs
  *    (memfd_create without MFD_EXEC seals the memfd non-executable; with
- *    MFD_EXEC it fails). The sysctl is per pid namespace (ours and those
+ *    MFD_EXEC it fails; Linux 6.3 to 6.5 refuse it, host-wide, to every
+ *    memfd_create that does not ask for the seal, so there it is not
+ *    raised). The sysctl is per pid namespace (ours and those
  *    below it); the value we found is put back when the policy no longer
  *    denies and on exit (not after SIGKILL: then it stays 2). An O_TMPFILE or
  *    deleted file lives on a real filesystem: if that one is marked, its exec
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +39,7 @@ struct gk_fileless {
 	pthread_mutex_t lock;
 	int saved;               /* value found before we raised it; -1: untouched */
 	bool sysctl_missing;
+	bool refuses_unsealed;   /* =2 broke every unsealed memfd_create (6.3-6.5) */
 	char live[320];          /* status line */
 };
 
@@ -72,7 +76,21 @@ static int write_sysctl(int v)
 	return rc;
 }
 
-/* Raise vm.memfd_noexec to 2; false if this kernel cannot. */
+/* Under vm.memfd_noexec=2, Linux 6.6 and later give a memfd_create that
+ * asks for neither MFD_EXEC nor MFD_NOEXEC_SEAL a sealed memfd; 6.3 to 6.5
+ * refused it with EACCES, which breaks every program of the namespace that
+ * uses memfds (journald clients, browsers, Wayland). */
+static bool unsealed_memfd_refused(void)
+{
+	int fd = memfd_create("gk-noexec-probe", MFD_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EACCES;
+}
+
+/* Raise vm.memfd_noexec to 2; false if this kernel cannot, or should not. */
 static bool raise_memfd_noexec(struct gk_fileless *fl)
 {
 	int cur = (int)gk_read_number(MEMFD_NOEXEC);
@@ -82,8 +100,20 @@ static bool raise_memfd_noexec(struct gk_fileless *fl)
 	}
 	if (cur >= 2)
 		return true;
+	if (fl->refuses_unsealed)   /* asked once: not again at each apply */
+		return false;
 	if (write_sysctl(2) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s=2: %s\"", MEMFD_NOEXEC, strerror(errno));
+		return false;
+	}
+	if (unsealed_memfd_refused()) {
+		fl->refuses_unsealed = true;
+		if (write_sysctl(cur) < 0)
+			log_msg(GK_LOG_ERR, "error=\"%s=%d (put back): %s\"", MEMFD_NOEXEC, cur,
+				strerror(errno));
+		log_msg(GK_LOG_ERR, "error=\"vm.memfd_noexec=2 makes this kernel refuse every "
+			"memfd_create without MFD_NOEXEC_SEAL (Linux 6.3-6.5), for every program: put "
+			"back to %d; fileless: deny needs bpf mode here\"", cur);
 		return false;
 	}
 	if (fl->saved < 0)
@@ -135,7 +165,10 @@ void fileless_apply(struct gk_daemon *d)
 		snprintf(fl->live, sizeof(fl->live),
 			 "deny, NOT enforced for memfd (%s); O_TMPFILE and deleted files refused "
 			 "on marked filesystems only",
-			 fl->sysctl_missing ? "no vm.memfd_noexec: Linux < 6.3" : "cannot set vm.memfd_noexec");
+			 fl->sysctl_missing ? "no vm.memfd_noexec: Linux < 6.3"
+			 : fl->refuses_unsealed ? "vm.memfd_noexec=2 would refuse every unsealed "
+						  "memfd here: Linux 6.3-6.5"
+			 : "cannot set vm.memfd_noexec");
 	}
 	pthread_mutex_unlock(&fl->lock);
 }

@@ -6,7 +6,8 @@
  * EPERM, as under the unit's SystemCallErrorNumber=EPERM, and the kernel
  * logs it (audit type=1326), which the suite looks for after each test.
  * GK_SYSFILTER_LOG_ONLY=1: log such calls but let them through (to find
- * what a new build needs). */
+ * what a new build needs). GK_SYSFILTER_EACCES="NAME ...": those calls
+ * fail with EACCES instead (a kernel that refuses them, played). */
 #include <errno.h>
 #include <stdbool.h>
 #include <seccomp.h>
@@ -14,6 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Named in GK_SYSFILTER_EACCES. */
+static bool refused(const char *name)
+{
+	const char *list = getenv("GK_SYSFILTER_EACCES");
+	size_t len = strlen(name);
+	for (const char *p = list; p && (p = strstr(p, name)); p += len)
+		if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+			return true;
+	return false;
+}
 
 static int die(const char *what, int err)
 {
@@ -40,12 +52,23 @@ int main(int argc, char **argv)
 	int allowed = 0;
 	while (rc == 0 && fscanf(f, "%127s", name) == 1) {
 		int nr = seccomp_syscall_resolve_name(name);
-		if (nr == __NR_SCMP_ERROR || nr < 0)
+		if (nr == __NR_SCMP_ERROR || nr < 0 || refused(name))
 			continue;
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		allowed++;
 	}
 	fclose(f);
+	const char *eacces = getenv("GK_SYSFILTER_EACCES");
+	char *list = strdup(eacces ? eacces : ""), *save = NULL;
+	for (char *t = strtok_r(list, " ", &save); rc == 0 && t; t = strtok_r(NULL, " ", &save)) {
+		int nr = seccomp_syscall_resolve_name(t);
+		if (nr == __NR_SCMP_ERROR || nr < 0) {
+			fprintf(stderr, "sysfilter: GK_SYSFILTER_EACCES: no system call %s\n", t);
+			return 127;
+		}
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 0);
+	}
+	free(list);
 	if (rc == 0 && allowed == 0) {
 		fprintf(stderr, "sysfilter: %s names no system call of this architecture\n", argv[1]);
 		return 127;

@@ -11,6 +11,7 @@ TESTS+=(
 	host_loop_ext4_mounted_later_gated:60
 	host_mounts_marked_at_start_and_after_apply:60
 	host_fileless_fanotify_memfd_noexec:60
+	host_fileless_not_raised_where_unsealed_memfds_fail:40
 	host_execve_check_gets_verdict:40
 	host_fuse_content_changed_elsewhere_judged:40
 )
@@ -196,6 +197,42 @@ t_host_fileless_in_pidns() {
 	stop_daemon
 	v=$(cat /proc/sys/vm/memfd_noexec)
 	[[ $v == 0 ]] || fail "daemon stopped: vm.memfd_noexec is $v, not restored to 0"
+}
+
+# Linux 6.3 to 6.5 took vm.memfd_noexec=2 to refuse every memfd_create
+# without MFD_NOEXEC_SEAL, in every program of the namespace. Played here by
+# the suite's filter (memfd_create fails with EACCES for the daemon only):
+# the daemon puts the sysctl back at once, says why, and asks only once.
+t_host_fileless_not_raised_where_unsealed_memfds_fail() {
+	local rc
+	[[ -r /proc/sys/vm/memfd_noexec ]] || fail "this kernel has no vm.memfd_noexec (Linux < 6.3)"
+	[[ -n ${GK_IT_SYSCALLS:-} ]] || fail "needs the suite's system call filter (GK_IT_UNIT_FILTER=0)"
+	GK_IT_STAGE=test GK_IT_T=$T GK_IT_PIDNS=1 timeout -s KILL 30 \
+		unshare --pid --fork --kill-child --mount-proc -- bash "$SELF" host_fileless_refused_in_pidns
+	rc=$?
+	[[ $rc -eq 0 ]] || exit 1
+}
+
+t_host_fileless_refused_in_pidns() {
+	local v n
+	[[ $$ -lt 10 ]] || fail "not in a fresh pid namespace (pid $$)"
+	[[ $(cat /proc/sys/vm/memfd_noexec) == 0 ]] ||
+		fail "vm.memfd_noexec is $(cat /proc/sys/vm/memfd_noexec) before the daemon starts"
+	write_policy enforce allow "fileless: deny"
+	echo memfd_create >>"$T/.played"   # not a gap in the unit's list (run.sh)
+	GK_SYSFILTER_EACCES=memfd_create start_daemon
+	v=$(cat /proc/sys/vm/memfd_noexec)
+	[[ $v == 0 ]] || fail "vm.memfd_noexec is $v: raised where every unsealed memfd_create fails"
+	grep -q 'error="vm.memfd_noexec=2 makes this kernel refuse every memfd_create' "$DLOG" ||
+		fail "no error line says why vm.memfd_noexec was put back: $(grep -i memfd "$DLOG" | head -n 3)"
+	status_lists fileless "NOT enforced for memfd (vm.memfd_noexec=2 would refuse every unsealed memfd" ||
+		fail "status: $(ctl status | grep fileless)"
+	ctl_ok policy apply "$POLICY"
+	n=$(grep -c 'error="vm.memfd_noexec=2 makes' "$DLOG")
+	[[ $n == 1 ]] || fail "the kernel was asked $n times (want once: each ask flips the sysctl)"
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM"
+	[[ $(cat /proc/sys/vm/memfd_noexec) == 0 ]] || fail "vm.memfd_noexec moved after the stop"
 }
 
 # An interpreter that asks first, execveat(fd, "", AT_EMPTY_PATH |
