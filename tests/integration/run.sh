@@ -181,8 +181,9 @@ print_diagnostics() {
 # Every daemon of the suite runs under the system call filter of the unit
 # it ships in (packaging/gatekeeperd.service), its groups expanded by
 # systemd's own tables: a test whose daemon makes a call the unit refuses
-# fails and names the call (refused_calls). GK_IT_UNIT_FILTER=0 turns that
-# off (the ThreadSanitizer run: its runtime makes calls of its own).
+# fails and names the call (refused_calls). The ThreadSanitizer build
+# needs nothing more; GK_IT_UNIT_FILTER=0 turns the filter off (a build
+# with other instrumentation).
 unit_filter_setup() {
 	[[ ${GK_IT_UNIT_FILTER:-1} == 0 ]] && return 0
 	local unit=$HERE/../../packaging/gatekeeperd.service entry
