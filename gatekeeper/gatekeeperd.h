@@ -273,6 +273,10 @@ struct judgement {
 	struct gk_decision decision;
 	bool monitor;              /* decided under a monitor-mode policy: never deny */
 	char path[4096];
+	/* The path the kernel gave names another file (or none) here: the exec
+	 * came through a mount of another mount namespace, whose owner, a user
+	 * in a user namespace of their own included, chose the name. */
+	bool path_elsewhere;
 	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
 	char trust_detail[160];
 	bool path_after_answer;    /* judge_by_content decided: path not read yet */

@@ -22,11 +22,26 @@ void judge_identify(struct gk_daemon *d, int fd, struct judgement *j)
 	j->fileless = j->have_id && j->id.nlink == 0;
 }
 
+/* fanotify hands over the file as it was opened: through another mount
+ * namespace's mount, its path is that namespace's, and any user can make
+ * one (`unshare -rm`) and bind-mount their own directory over a path a
+ * rule allows or dpkg lists. The path counts only if it names the same
+ * file here. */
+static bool path_names_file(const char *path, const struct judgement *j)
+{
+	struct stat st;
+	return j->have_id && path[0] == '/' && stat(path, &st) == 0 && st.st_dev == j->id.dev &&
+	       st.st_ino == j->id.ino;
+}
+
 void judge_locate(struct gk_daemon *d, int fd, struct judgement *j)
 {
 	gk_fd_path(fd, j->path, sizeof(j->path));
+	/* A path elsewhere is no path: no path rule, no trust, watched, every
+	 * scanner (facts_of). */
+	j->path_elsewhere = j->path[0] && !j->fileless && !path_names_file(j->path, j);
 	pthread_rwlock_rdlock(&d->policy_lock);
-	bool watched = !j->path[0] || policy_path_watched(d->policy, j->path);
+	bool watched = !j->path[0] || j->path_elsewhere || policy_path_watched(d->policy, j->path);
 	/* Outside the watched subtrees only hash rules can deny: hash there
 	 * only when such a rule exists, so unwatched files stay cheap. */
 	j->need_hash = watched || d->policy->hash_rules_deny || admin_rules_denies(d->admin) > 0;
@@ -42,7 +57,8 @@ void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
 
 static void facts_of(struct gk_daemon *d, const struct judgement *j, struct gk_file_facts *f)
 {
-	*f = (struct gk_file_facts){ .path = j->path[0] ? j->path : NULL, .watch = j->watch,
+	*f = (struct gk_file_facts){ .path = j->path[0] && !j->path_elsewhere ? j->path : NULL,
+				     .watch = j->watch,
 				     .trust = j->trust,
 				     .trust_detail = j->trust_detail[0] ? j->trust_detail : NULL,
 				     .fileless = j->fileless };
@@ -166,8 +182,8 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	struct gk_file_facts f;
 	if (j->need_hash) {
 		struct trust_result tr;
-		if (trust_identify(d->trust, d->hashes, fd, j->path, &j->id, j->sha256, &tr,
-				   cancel, j->lease_ticket) == 0) {
+		if (trust_identify(d->trust, d->hashes, fd, j->path_elsewhere ? NULL : j->path,
+				   &j->id, j->sha256, &tr, cancel, j->lease_ticket) == 0) {
 			j->have_id = j->have_sha = true;
 			j->trust = tr.match;
 			snprintf(j->trust_detail, sizeof(j->trust_detail), "%s", tr.detail);
@@ -216,7 +232,10 @@ static bool holds_under_any_name(const struct gk_policy *p, enum gk_source sourc
 
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j)
 {
-	if (!j->have_id)
+	/* Judged without its path: what the file's own name earns it here
+	 * (unwatched, a path rule, trust) was not asked, so nothing of it may
+	 * follow the inode there, not even a deny. */
+	if (!j->have_id || j->path_elsewhere)
 		return;
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool monitor = d->policy->mode == GK_MODE_MONITOR;

@@ -13,6 +13,7 @@ TESTS+=(
 	host_fileless_fanotify_memfd_noexec:60
 	host_fileless_not_raised_where_unsealed_memfds_fail:40
 	host_execve_check_gets_verdict:40
+	host_foreign_namespace_path_is_no_path:40
 	host_fuse_content_changed_elsewhere_judged:40
 )
 
@@ -233,6 +234,39 @@ t_host_fileless_refused_in_pidns() {
 	stop_daemon
 	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM"
 	[[ $(cat /proc/sys/vm/memfd_noexec) == 0 ]] || fail "vm.memfd_noexec moved after the stop"
+}
+
+# fanotify gives the path of the mount the exec came through. In a mount
+# namespace of their own (unshare -rm: no privilege on Debian), a user can
+# bind-mount their directory over one a rule allows: the exec then arrives
+# under the allowed name. A path counts only if it names the same file in
+# the daemon's namespace; otherwise the exec is judged without one (here:
+# the default, deny), and nothing of that judgement is cached.
+t_host_foreign_namespace_path_is_no_path() {
+	local out rc
+	mkdir -m 0755 "$BIN/allowed" "$BIN/mine" || fail "mkdir failed"
+	mkbin ok && mv "$BIN/ok" "$BIN/allowed/ok" || fail "cannot place allowed/ok"
+	mkbin prog && mv "$BIN/prog" "$BIN/mine/prog" || fail "cannot place mine/prog"
+	write_policy enforce deny "rules:" "  - {path: $BIN/allowed, action: allow}"
+	start_daemon
+	expect_runs "$BIN/allowed/ok" "the rule's own file: "
+	expect_eperm "$BIN/mine/prog" "outside the rule: "
+	# the attack, as an unprivileged user where the kernel lets one make
+	# namespaces, else as root (the same foreign mount either way)
+	local as=(setpriv --reuid=65534 --regid=65534 --clear-groups unshare -rm)
+	timeout -s KILL 10 "${as[@]}" true 2>/dev/null || as=(unshare -m --propagation private)
+	out=$(timeout -s KILL 10 "${as[@]}" sh -c \
+		"mount --bind '$BIN/mine' '$BIN/allowed' && exec '$BIN/allowed/prog'" 2>&1)
+	rc=$?
+	note "${as[0]}: exit $rc: $out"
+	[[ $rc -eq 126 && $out == *"Operation not permitted"* ]] ||
+		fail "a user's file bind-mounted over the allowed path ran, or failed otherwise (exit $rc: $out)"
+	decisions_settled
+	grep -q "path=$BIN/allowed/prog .*verdict=deny source=default" "$DLOG" ||
+		fail "no default deny recorded for the foreign name: $(grep 'allowed/prog' "$DLOG" | tail -n 2)"
+	# the file's own name still runs what the rule allows, the cache unharmed
+	expect_runs "$BIN/allowed/ok" "after the attack, the rule's own file: "
+	expect_eperm "$BIN/mine/prog" "after the attack, outside the rule: "
 }
 
 # An interpreter that asks first, execveat(fd, "", AT_EMPTY_PATH |
