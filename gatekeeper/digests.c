@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 
 #include "db/db.h"
@@ -79,8 +80,12 @@ int digests_fs_identity(int fd, char *out, size_t size)
 {
 	struct fsuuid2 u = { .len = sizeof(u.uuid) };
 	struct statfs sf;
-	size_t n;
+	struct stat st;
+	size_t n = 0;
 
+	if (fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0)
+		return -1;
+	bool have_fsid = sf.f_fsid.__val[0] != 0 || sf.f_fsid.__val[1] != 0;
 	/* A filesystem that never set its UUID still answers, with zeros (the
 	 * kernel defaults the length to 16): that is no identity. */
 	if (ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 && u.len <= sizeof(u.uuid) &&
@@ -88,15 +93,18 @@ int digests_fs_identity(int fd, char *out, size_t size)
 		n = (size_t)snprintf(out, size, "uuid:");
 		for (unsigned i = 0; i < u.len && n + 2 < size; i++)
 			n += (size_t)snprintf(out + n, size - n, "%02x", u.uuid[i]);
-		return 0;
+	} else if (!have_fsid) {
+		return -1;
 	}
-	if (fstatfs(fd, &sf) < 0)
-		return -1;
-	if (sf.f_fsid.__val[0] == 0 && sf.f_fsid.__val[1] == 0)
-		return -1;
-	snprintf(out, size, "fsid:%08x%08x:%lx", (unsigned)sf.f_fsid.__val[0],
-		 (unsigned)sf.f_fsid.__val[1], (unsigned long)sf.f_type);
-	return 0;
+	/* A UUID alone is not enough. btrfs subvolumes share theirs and each
+	 * numbers its inodes from 256 (f_fsid tells them apart), and a user's
+	 * USB stick or loop image (udisks mounts them) can copy another
+	 * filesystem's UUID and inode numbers: while both are mounted, the
+	 * device tells them apart. */
+	int w = snprintf(out + n, size - n, "%sfsid:%08x%08x:%lx:dev:%u:%u", n ? ":" : "",
+			 (unsigned)sf.f_fsid.__val[0], (unsigned)sf.f_fsid.__val[1],
+			 (unsigned long)sf.f_type, major(st.st_dev), minor(st.st_dev));
+	return w < 0 || (size_t)w >= size - n ? -1 : 0;
 }
 
 static size_t slot_of(dev_t dev, ino_t ino)
@@ -168,7 +176,7 @@ static void store(struct digests *g, const char *fs, const struct file_id *id, c
 int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
 		 unsigned char *md5, const atomic_bool *cancel)
 {
-	char fs[64];
+	char fs[DIGESTS_FS_ID_MAX];
 	bool have_fs = g && digests_fs_identity(fd, fs, sizeof(fs)) == 0;
 	struct file_id after;
 

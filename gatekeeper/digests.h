@@ -11,11 +11,14 @@
  * per-mount random one for tmpfs), else statfs's f_fsid with the fs type
  * (the kernel answers FS_IOC_GETFSUUID with 16 zero bytes for a filesystem
  * that never set a UUID: that counts as none).
- * Not the device number: st_dev is handed out at mount time (anonymous
- * devices for tmpfs, overlayfs, btrfs subvolumes; loop and USB devices by
- * order of attach), so after a reboot another filesystem can hold the same
- * st_dev and inode numbers, and a stored digest would describe the wrong
- * file. A filesystem with neither (f_fsid 0) is never stored. */
+ * Not the device number alone: st_dev is handed out at mount time
+ * (anonymous devices for tmpfs, overlayfs, btrfs subvolumes; loop and USB
+ * devices by order of attach), so after a reboot another filesystem can
+ * hold the same st_dev and inode numbers. But the device too, and f_fsid:
+ * a UUID can be copied (a user's USB stick), and btrfs subvolumes share
+ * one (digests_fs_identity). A device number that moves at a reboot costs
+ * a hash again, no more. A filesystem with neither UUID nor f_fsid is never
+ * stored. */
 #ifndef GK_DIGESTS_H
 #define GK_DIGESTS_H
 
@@ -49,7 +52,9 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
  * mapping): its stored digests are not used again. */
 void digests_forget(struct digests *g, dev_t dev, ino_t ino);
 
-/* "uuid:HEX" or "fsid:HEX:TYPE" for the filesystem holding fd; -1 if none. */
+/* "[uuid:HEX:]fsid:HEX:TYPE:dev:MAJOR:MINOR" for the filesystem holding fd;
+ * -1 if it has neither a UUID nor an f_fsid. */
+#define DIGESTS_FS_ID_MAX 128
 int digests_fs_identity(int fd, char *out, size_t size);
 
 struct digests_stats {

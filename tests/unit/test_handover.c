@@ -1,7 +1,8 @@
 /* identify_fd_guarded: a caller that finds the file being hashed waits for
  * that hash, and takes the hasher's digest of content whose ctime had not
  * settled only under the same lease, still standing (the guard). Reads are
- * counted by the digest store: each one is a store miss. */
+ * counted by the digest store: each one is a store miss. And the store's key
+ * for a filesystem (digests_fs_identity). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
@@ -162,10 +164,28 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The store's key for a filesystem is not its UUID alone: a USB stick can
+ * copy it, btrfs subvolumes share it. f_fsid and the device are in it too. */
+static void fs_identity_names_device(void **state)
+{
+	struct fx *fx = *state;
+	char ident[DIGESTS_FS_ID_MAX], dev[48];
+	struct stat st;
+	int fd = open(fx->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0 && fstat(fd, &st) == 0);
+	assert_int_equal(digests_fs_identity(fd, ident, sizeof(ident)), 0);
+	snprintf(dev, sizeof(dev), ":dev:%u:%u", major(st.st_dev), minor(st.st_dev));
+	assert_non_null(strstr(ident, dev));
+	assert_non_null(strstr(ident, "fsid:"));
+	assert_int_equal(digests_fs_identity(fd, ident, 20), -1);   /* cut short: none */
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(handed_only_under_a_standing_lease, setup, teardown),
+		cmocka_unit_test_setup_teardown(fs_identity_names_device, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("handover", tests, NULL, NULL);
 }

@@ -471,7 +471,7 @@ static void digest_store(void **state)
 	fd = open(path, O_RDONLY);
 	settle_file(fd);
 	/* A UUID of zeros (a filesystem that never set one) is no identity. */
-	char ident[64];
+	char ident[DIGESTS_FS_ID_MAX];
 	assert_int_equal(digests_fs_identity(fd, ident, sizeof(ident)), 0);
 	assert_null(strstr(ident, "uuid:00000000000000000000000000000000"));
 	assert_int_equal(file_id_of_fd(fd, &id), 0);
