@@ -75,6 +75,11 @@ static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_fil
 {
 	pthread_rwlock_rdlock(&d->policy_lock);
 	policy_decide(d->policy, f, &j->decision);
+	if (j->path_elsewhere) {   /* say why a packaged or allowed name did not count */
+		size_t n = strlen(j->decision.detail);
+		snprintf(j->decision.detail + n, sizeof(j->decision.detail) - n, "%s%s",
+			 n ? "; " : "", "path of another mount namespace: judged without it");
+	}
 	/* The mode of the same policy: an enforce group's queued events, read
 	 * after a switch to monitor mode, must not be denied. */
 	j->monitor = d->policy->mode == GK_MODE_MONITOR;

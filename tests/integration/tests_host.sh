@@ -262,7 +262,7 @@ t_host_foreign_namespace_path_is_no_path() {
 	[[ $rc -eq 126 && $out == *"Operation not permitted"* ]] ||
 		fail "a user's file bind-mounted over the allowed path ran, or failed otherwise (exit $rc: $out)"
 	decisions_settled
-	grep -q "path=$BIN/allowed/prog .*verdict=deny source=default" "$DLOG" ||
+	grep -q "path=$BIN/allowed/prog .*verdict=deny source=default detail=\"path of another mount namespace: judged without it\"" "$DLOG" ||
 		fail "no default deny recorded for the foreign name: $(grep 'allowed/prog' "$DLOG" | tail -n 2)"
 	# the file's own name still runs what the rule allows, the cache unharmed
 	expect_runs "$BIN/allowed/ok" "after the attack, the rule's own file: "
