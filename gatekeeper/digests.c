@@ -76,14 +76,13 @@ static bool all_zero(const unsigned char *b, size_t n)
 	return true;
 }
 
-int digests_fs_identity(int fd, char *out, size_t size)
+int digests_fs_identity(int fd, dev_t dev, char *out, size_t size)
 {
 	struct fsuuid2 u = { .len = sizeof(u.uuid) };
 	struct statfs sf;
-	struct stat st;
 	size_t n = 0;
 
-	if (fstatfs(fd, &sf) < 0 || fstat(fd, &st) < 0)
+	if (fstatfs(fd, &sf) < 0)
 		return -1;
 	bool have_fsid = sf.f_fsid.__val[0] != 0 || sf.f_fsid.__val[1] != 0;
 	/* A filesystem that never set its UUID still answers, with zeros (the
@@ -103,7 +102,7 @@ int digests_fs_identity(int fd, char *out, size_t size)
 	 * device tells them apart. */
 	int w = snprintf(out + n, size - n, "%sfsid:%08x%08x:%lx:dev:%u:%u", n ? ":" : "",
 			 (unsigned)sf.f_fsid.__val[0], (unsigned)sf.f_fsid.__val[1],
-			 (unsigned long)sf.f_type, major(st.st_dev), minor(st.st_dev));
+			 (unsigned long)sf.f_type, major(dev), minor(dev));
 	return w < 0 || (size_t)w >= size - n ? -1 : 0;
 }
 
@@ -177,7 +176,7 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
 		 unsigned char *md5, const atomic_bool *cancel)
 {
 	char fs[DIGESTS_FS_ID_MAX];
-	bool have_fs = g && digests_fs_identity(fd, fs, sizeof(fs)) == 0;
+	bool have_fs = g && digests_fs_identity(fd, id->dev, fs, sizeof(fs)) == 0;
 	struct file_id after;
 
 	if (have_fs && lookup(g, fs, id, sha, md5))

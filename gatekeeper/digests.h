@@ -52,10 +52,11 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
  * mapping): its stored digests are not used again. */
 void digests_forget(struct digests *g, dev_t dev, ino_t ino);
 
-/* "[uuid:HEX:]fsid:HEX:TYPE:dev:MAJOR:MINOR" for the filesystem holding fd;
- * -1 if it has neither a UUID nor an f_fsid. */
+/* "[uuid:HEX:]fsid:HEX:TYPE:dev:MAJOR:MINOR" for the filesystem holding fd,
+ * whose st_dev is dev (the caller's fstat of it); -1 if it has neither a
+ * UUID nor an f_fsid. */
 #define DIGESTS_FS_ID_MAX 128
-int digests_fs_identity(int fd, char *out, size_t size);
+int digests_fs_identity(int fd, dev_t dev, char *out, size_t size);
 
 struct digests_stats {
 	uint64_t hits, misses, stored;
