@@ -225,6 +225,74 @@ static int apply_md5sums(char *buf, size_t len, struct dpkg_package *p, const ch
 	return 0;
 }
 
+/* Every line of an md5sums file as a file with its digest, sorted by path,
+ * each path once. A missing file gives none. */
+int dpkg_read_md5sums(const char *file, struct dpkg_package *out, char *err, size_t errlen)
+{
+	char *buf = NULL, *cursor, *line;
+	size_t len = 0, cap = 0;
+	unsigned lineno = 0;
+	int rc = dpkg_slurp(file, &buf, &len, err, errlen);
+
+	memset(out, 0, sizeof(*out));
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	cursor = buf;
+	while ((line = dpkg_next_line(&cursor, buf + len))) {
+		struct dpkg_file *f;
+
+		lineno++;
+		if (line[0] == '\0')
+			continue;
+		if (strlen(line) < 35 || line[32] != ' ' || line[33] != ' ') {
+			snprintf(err, errlen, "%s:%u: expected '<32 hex digits>  <path>'", file, lineno);
+			goto fail;
+		}
+		if (out->n_files == cap) {
+			f = realloc(out->files, (cap = cap ? 2 * cap : 64) * sizeof(*f));
+			if (!f)
+				goto oom;
+			out->files = f;
+		}
+		f = &out->files[out->n_files];
+		if (!dpkg_parse_md5(line, f->md5)) {
+			snprintf(err, errlen, "%s:%u: expected '<32 hex digits>  <path>'", file, lineno);
+			goto fail;
+		}
+		const char *rel = line + 34;
+
+		if (rel[0] == '.' && rel[1] == '/')
+			rel += 2;
+		size_t size = strlen(rel) + 2;
+
+		if (!(f->path = malloc(size)))
+			goto oom;
+		snprintf(f->path, size, "%s%s", rel[0] == '/' ? "" : "/", rel);
+		f->has_md5 = true;
+		out->n_files++;
+	}
+	free(buf);
+	if (out->n_files > 1)
+		qsort(out->files, out->n_files, sizeof(*out->files), cmp_file);
+	size_t kept = 0;
+
+	for (size_t i = 0; i < out->n_files; i++) {
+		if (kept && strcmp(out->files[kept - 1].path, out->files[i].path) == 0) {
+			free(out->files[kept - 1].path);
+			kept--;
+		}
+		out->files[kept++] = out->files[i];
+	}
+	out->n_files = kept;
+	return 0;
+oom:
+	snprintf(err, errlen, "%s: out of memory", file);
+fail:
+	free(buf);
+	dpkg_package_free(out);
+	return -1;
+}
+
 int dpkg_read_package(const char *admindir, const char *stem, struct dpkg_package *out,
 		      char *err, size_t errlen)
 {

@@ -37,6 +37,7 @@ void dpkg_package_free(struct dpkg_package *p);
 /* One stanza of the status file whose package has files on disk. */
 struct dpkg_installed {
 	char *name, *arch, *version;
+	bool unpacking;   /* half-installed: an unpack or removal under way, or one that failed */
 };
 struct dpkg_status {
 	struct dpkg_installed *pkgs;      /* sorted by name, then arch */
@@ -44,14 +45,30 @@ struct dpkg_status {
 };
 /* Reads status, then the journal dpkg keeps beside it (updates/NNNN, the
  * changes of a run not yet folded into status), the last stanza per package
- * winning. Keeps the packages whose files are on disk and whose unpack finished:
- * installed, unpacked, half-configured, triggers-awaited/-pending (a
- * postinst runs its freshly unpacked binary while half-configured). Leaves
- * out not-installed, config-files (what `apt remove` leaves) and
- * half-installed (an unpack or removal that did not finish). */
+ * winning. Keeps the packages whose files are on disk: installed, unpacked,
+ * half-configured, triggers-awaited/-pending (a postinst runs its freshly
+ * unpacked binary while half-configured), and half-installed (unpacking
+ * set: dpkg is unpacking or removing it; its info/ files still describe
+ * what it recorded last). Leaves out not-installed and config-files (what
+ * `apt remove` leaves). */
 int dpkg_read_status(const char *admindir, struct dpkg_status *out, char *err, size_t errlen);
-/* The version of the package an info stem names, or NULL if not installed. */
+/* The package an info stem names, or NULL if it has no files on disk. */
+const struct dpkg_installed *dpkg_status_find(const struct dpkg_status *s, const char *stem);
+/* Its version, or NULL. */
 const char *dpkg_status_version(const struct dpkg_status *s, const char *stem);
+
+/* The package dpkg is unpacking: its control area, extracted to tmp.ci/
+ * before the package goes half-installed, names it (control) and holds the
+ * digests of the version being unpacked (md5sums). dpkg renames those
+ * files into place before it moves their list and digests into info/. */
+struct dpkg_unpacking {
+	char *name, *arch, *version;
+	struct dpkg_package files;        /* every md5sums line; stem NULL */
+};
+/* 1: no control area (no unpack under way); -1: err, nothing filled. */
+int dpkg_read_unpacking(const char *admindir, struct dpkg_unpacking *out, char *err,
+			size_t errlen);
+void dpkg_unpacking_free(struct dpkg_unpacking *u);
 void dpkg_status_free(struct dpkg_status *s);
 
 /* One diversion (dpkg-divert(1)): every package's `from` is installed as

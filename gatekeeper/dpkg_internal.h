@@ -9,4 +9,7 @@ int dpkg_slurp(const char *path, char **out, size_t *len, char *err, size_t errl
 /* Next line in place (its newline becomes NUL); NULL at the end. */
 char *dpkg_next_line(char **cursor, char *end);
 
+/* An md5sums file's lines as files with digests (dpkg.c). */
+int dpkg_read_md5sums(const char *file, struct dpkg_package *out, char *err, size_t errlen);
+
 #endif

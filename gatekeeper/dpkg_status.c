@@ -7,28 +7,32 @@
 
 #include "gatekeeper/dpkg_internal.h"
 
-/* Status: "want flag state"; the states whose files are all on disk. */
-static bool state_has_files(const char *status)
+enum state_files { FILES_NONE, FILES_ON_DISK, FILES_UNPACKING };
+
+/* Status: "want flag state"; whether the package's files are on disk. */
+static enum state_files state_files(const char *status)
 {
 	static const char *const ok[] = {"installed", "unpacked", "half-configured",
 					 "triggers-awaited", "triggers-pending"};
 	const char *state = strrchr(status, ' ');
 
 	if (!state)
-		return false;
+		return FILES_NONE;
 	state++;
+	if (strcmp(state, "half-installed") == 0)
+		return FILES_UNPACKING;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (strcmp(state, ok[i]) == 0)
-			return true;
+			return FILES_ON_DISK;
 	}
-	return false;
+	return FILES_NONE;
 }
 
 /* Every stanza read, status first, then each journal entry in order; the
  * last one for a package wins (as dpkg applies updates/ over status). */
 struct entry {
 	struct dpkg_installed p;
-	bool has_files;
+	enum state_files files;
 	size_t seq;
 };
 struct entries {
@@ -99,7 +103,7 @@ static int end_stanza(struct stanza *st, struct entries *all, const char *file, 
 	e->p.name = strdup(st->package);
 	e->p.arch = strdup(st->arch ? st->arch : "");
 	e->p.version = strdup(st->version ? st->version : "");
-	e->has_files = st->status && state_has_files(st->status);
+	e->files = st->status ? state_files(st->status) : FILES_NONE;
 	e->seq = all->n++;
 	if (!e->p.name || !e->p.arch || !e->p.version)
 		goto oom;
@@ -225,7 +229,8 @@ static int settle(struct entries *all, struct dpkg_status *out)
 	for (size_t i = 0; i < all->n; i++) {
 		bool last = i + 1 == all->n || cmp_installed(&all->e[i].p, &all->e[i + 1].p) != 0;
 
-		if (last && all->e[i].has_files) {
+		if (last && all->e[i].files != FILES_NONE) {
+			all->e[i].p.unpacking = all->e[i].files == FILES_UNPACKING;
 			out->pkgs[out->n++] = all->e[i].p;
 			continue;
 		}
@@ -256,18 +261,15 @@ int dpkg_read_status(const char *admindir, struct dpkg_status *out, char *err, s
 	return rc;
 }
 
-const char *dpkg_status_version(const struct dpkg_status *s, const char *stem)
+const struct dpkg_installed *dpkg_status_find(const struct dpkg_status *s, const char *stem)
 {
 	char name[256];
 	const char *colon = strchr(stem, ':');
 	struct dpkg_installed key = {.name = name, .arch = (char *)(colon ? colon + 1 : "")};
-	const struct dpkg_installed *hit;
 
 	dpkg_stem_name(stem, name, sizeof(name));
-	if (colon) {
-		hit = s->n ? bsearch(&key, s->pkgs, s->n, sizeof(*hit), cmp_installed) : NULL;
-		return hit ? hit->version : NULL;
-	}
+	if (colon)
+		return s->n ? bsearch(&key, s->pkgs, s->n, sizeof(*s->pkgs), cmp_installed) : NULL;
 	/* A stem without an arch names the one instance of a package that is
 	 * not Multi-Arch: same, whatever its architecture. */
 	for (size_t lo = 0, hi = s->n; lo < hi;) {
@@ -277,7 +279,7 @@ const char *dpkg_status_version(const struct dpkg_status *s, const char *stem)
 		if (c == 0) {
 			while (mid > 0 && strcmp(s->pkgs[mid - 1].name, name) == 0)
 				mid--;
-			return s->pkgs[mid].version;
+			return &s->pkgs[mid];
 		}
 		if (c < 0)
 			lo = mid + 1;
@@ -285,6 +287,52 @@ const char *dpkg_status_version(const struct dpkg_status *s, const char *stem)
 			hi = mid;
 	}
 	return NULL;
+}
+
+const char *dpkg_status_version(const struct dpkg_status *s, const char *stem)
+{
+	const struct dpkg_installed *p = dpkg_status_find(s, stem);
+
+	return p ? p->version : NULL;
+}
+
+void dpkg_unpacking_free(struct dpkg_unpacking *u)
+{
+	if (!u)
+		return;
+	free(u->name);
+	free(u->arch);
+	free(u->version);
+	dpkg_package_free(&u->files);
+	memset(u, 0, sizeof(*u));
+}
+
+int dpkg_read_unpacking(const char *admindir, struct dpkg_unpacking *out, char *err,
+			size_t errlen)
+{
+	char file[4096];
+	struct entries all = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(file, sizeof(file), "%s/tmp.ci/control", admindir);
+	rc = read_stanzas(file, true, &all, err, errlen);
+	if (rc == 0 && all.n == 0)
+		rc = 1;   /* no control file: nothing is being unpacked */
+	if (rc == 0) {
+		out->name = all.e[0].p.name;
+		out->arch = all.e[0].p.arch;
+		out->version = all.e[0].p.version;
+		all.e[0].p = (struct dpkg_installed){0};
+		snprintf(file, sizeof(file), "%s/tmp.ci/md5sums", admindir);
+		rc = dpkg_read_md5sums(file, &out->files, err, errlen);
+	}
+	for (size_t i = 0; i < all.n; i++)
+		free_installed(&all.e[i].p);
+	free(all.e);
+	if (rc != 0)
+		dpkg_unpacking_free(out);
+	return rc;
 }
 
 void dpkg_diversions_free(struct dpkg_diversions *d)

@@ -176,12 +176,80 @@ static int refresh_lists(struct trust *t, const struct dpkg_status *st, struct s
 		snprintf(stem, sizeof(stem), "%.*s", (int)(len - 5), de->d_name);
 		version = dpkg_status_version(st, stem);
 		if (!version)
-			continue;   /* config-files, half-installed: not trusted */
+			continue;   /* config-files, not-installed: not trusted */
 		rc = refresh_package(t, stem, version, s);
 		if (rc > 0)
 			*changed = true;
 	}
 	closedir(d);
+	return rc < 0 ? -1 : 0;
+}
+
+/* A package dpkg is unpacking (half-installed) keeps the files its info/
+ * still records (refresh_lists), and the version being unpacked counts
+ * too: dpkg renames its files into place, runs the old postrm, and only
+ * then moves their list and digests into info/. Without them an upgrade
+ * of dash or libc6 under `default: deny` would refuse /bin/sh, or every
+ * dynamic program, until dpkg is done, and dpkg's own scripts with them.
+ * Its rows go under a stem of their own ("NAME:ARCH#unpacking": the name
+ * still reads as the package's), dropped by the first refresh that finds
+ * the package no longer half-installed. */
+#define UNPACKING_MARK "#unpacking"
+
+static void keep_unpacking_rows(struct stored *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (strstr(s->p[i].stem, UNPACKING_MARK))
+			s->seen[i] = true;
+	}
+}
+
+static void unpacking_row(struct trust *t, const struct dpkg_unpacking *u, const char *stem,
+			  struct db_trust_pkg *row)
+{
+	char path[PATH_MAX];
+
+	snprintf(row->stem, sizeof(row->stem), "%s", stem);
+	snprintf(row->version, sizeof(row->version), "%s (unpacking)", u->version);
+	snprintf(path, sizeof(path), "%s/tmp.ci/md5sums", t->admindir);
+	stat_of(path, &row->list_mtime_ns, &row->list_size);
+	snprintf(path, sizeof(path), "%s/tmp.ci/control", t->admindir);
+	stat_of(path, &row->md5_mtime_ns, &row->md5_size);
+	row->n_files = (int64_t)u->files.n_files;
+}
+
+static int refresh_unpacking(struct trust *t, const struct dpkg_status *st, struct stored *s,
+			     bool *changed)
+{
+	struct dpkg_unpacking u;
+	struct db_trust_pkg row = {0}, *old;
+	const struct dpkg_installed *p;
+	char err[512], key[DB_TRUST_NAME_MAX];
+	int rc = dpkg_read_unpacking(t->admindir, &u, err, sizeof(err));
+
+	if (rc < 0) {
+		note_error(t, err);   /* what was read before stays */
+		keep_unpacking_rows(s);
+		return 0;
+	}
+	if (rc == 1)
+		return 0;
+	snprintf(key, sizeof(key), "%s:%s", u.name, u.arch);
+	p = dpkg_status_find(st, key);
+	if (p && p->unpacking) {   /* else a control area left behind */
+		snprintf(key + strlen(key), sizeof(key) - strlen(key), UNPACKING_MARK);
+		unpacking_row(t, &u, key, &row);
+		old = s->n ? bsearch(&row, s->p, s->n, sizeof(*s->p), cmp_pkg) : NULL;
+		if (old)
+			s->seen[old - s->p] = true;
+		if (!old || old->list_mtime_ns != row.list_mtime_ns ||
+		    old->list_size != row.list_size || old->md5_mtime_ns != row.md5_mtime_ns ||
+		    old->md5_size != row.md5_size || strcmp(old->version, row.version)) {
+			rc = write_package(t, &row, &u.files, old != NULL);
+			*changed = true;
+		}
+	}
+	dpkg_unpacking_free(&u);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -316,7 +384,7 @@ int trust_index_refresh(struct trust *t)
 		qsort(s.p, s.n, sizeof(*s.p), cmp_pkg);
 	s.seen = calloc(s.n ? s.n : 1, sizeof(*s.seen));
 	if (!s.seen || refresh_lists(t, &st, &s, &changed) < 0 ||
-	    drop_unseen(t, &s, &changed) < 0 || batch_begin(t) ||
+	    refresh_unpacking(t, &st, &s, &changed) < 0 || drop_unseen(t, &s, &changed) < 0 || batch_begin(t) ||
 	    db_trust_source_refreshed(t->wdb, t->source_id, gk_now_us(), print) < 0 ||
 	    batch_end(t, true) < 0) {
 		if (s.seen)

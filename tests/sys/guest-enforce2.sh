@@ -139,13 +139,17 @@ expect "... but not from a tmpfs the user mounts in a user namespace of its own"
 # --- a local package whose postinst runs its own new binary ---
 P=/root/gk/pkg
 rm -rf $P && mkdir -p $P/DEBIAN $P/usr/bin $P/etc/gk-testpkg
+mkdir -p $P/usr/lib/gk-testpkg
 newprog $P/usr/bin/gk-testpkg gkpkg001
 newprog $P/etc/gk-testpkg/hook gkpkg002
+newprog $P/usr/lib/gk-testpkg/helper gkpkg003
 printf 'Package: gk-testpkg\nVersion: 1.0\nArchitecture: amd64\nMaintainer: test <t@example.org>\nDescription: test\n' >$P/DEBIAN/control
 echo /etc/gk-testpkg/hook >$P/DEBIAN/conffiles
-(cd $P && md5sum usr/bin/gk-testpkg >DEBIAN/md5sums)
+(cd $P && md5sum usr/bin/gk-testpkg usr/lib/gk-testpkg/helper >DEBIAN/md5sums)
 printf '#!/bin/sh\nset -e\n/usr/bin/gk-testpkg\n' >$P/DEBIAN/postinst
-chmod 755 $P/DEBIAN/postinst
+# the old postrm of an upgrade runs the new version's program
+printf '#!/bin/sh\nset -e\nif [ "$1" = upgrade ]; then /usr/bin/gk-testpkg; : >/root/gk/postrm-upgrade.ran; fi\n' >$P/DEBIAN/postrm
+chmod 755 $P/DEBIAN/postinst $P/DEBIAN/postrm
 dpkg-deb -b $P /root/gk/gk-testpkg.deb >/dev/null
 if apt-get install -y /root/gk/gk-testpkg.deb >/root/gk/apt-testpkg.log 2>&1; then
 	ok "apt install of a package whose postinst runs its new binary"
@@ -154,6 +158,32 @@ else
 fi
 expect "its binary runs at once" "rc=0" "$(runs /usr/bin/gk-testpkg)"
 comment "its postinst: $(gatekeeper-ctl query /var/lib/dpkg/info/gk-testpkg.postinst 2>&1 | flat)"
+
+# --- its upgrade: dpkg runs the new preinst while the package is
+# half-installed (the old files, recorded in info/), then the old postrm
+# after renaming the new files into place (recorded only in its control
+# area, tmp.ci/, until dpkg is done). Neither program ran before. ---
+rm -f /root/gk/preinst-upgrade.ran /root/gk/postrm-upgrade.ran
+newprog $P/usr/bin/gk-testpkg gkpkg004
+newprog $P/usr/lib/gk-testpkg/helper gkpkg005
+sed -i 's/^Version: 1.0$/Version: 2.0/' $P/DEBIAN/control
+(cd $P && md5sum usr/bin/gk-testpkg usr/lib/gk-testpkg/helper >DEBIAN/md5sums)
+rm $P/DEBIAN/postrm
+printf '#!/bin/sh\nset -e\nif [ "$1" = upgrade ]; then /usr/lib/gk-testpkg/helper; : >/root/gk/preinst-upgrade.ran; fi\n' >$P/DEBIAN/preinst
+chmod 755 $P/DEBIAN/preinst
+dpkg-deb -b $P /root/gk/gk-testpkg2.deb >/dev/null
+if apt-get install -y /root/gk/gk-testpkg2.deb >>/root/gk/apt-testpkg.log 2>&1; then
+	ok "apt upgrade of a package whose scripts run its programs while dpkg unpacks it"
+else
+	not_ok "apt upgrade of a package whose scripts run its programs while dpkg unpacks it" \
+		"$(tail -n 4 /root/gk/apt-testpkg.log | flat)"
+fi
+expect "the new preinst ran the old version's program, the old postrm the new version's" \
+	"preinst postrm install ok installed 2.0" \
+	"$(for s in preinst postrm; do [ -e /root/gk/$s-upgrade.ran ] && printf '%s ' $s; done)$(dpkg-query -W -f '${Status} ${Version}' gk-testpkg)"
+expect "the upgraded binary runs" "rc=0" "$(runs /usr/bin/gk-testpkg)"
+expect "query: trusted as dpkg's gk-testpkg 2.0" "dpkg gk-testpkg 2.0" \
+	"$(gatekeeper-ctl query /usr/bin/gk-testpkg 2>&1 | flat)"
 # keep the inode that just ran: after remove it is back at its path
 ln /usr/bin/gk-testpkg /root/gk/gk-testpkg.kept
 apt-get remove -y gk-testpkg >>/root/gk/apt-testpkg.log 2>&1
