@@ -8,6 +8,7 @@
 #include <sys/fanotify.h>
 #include <grp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -39,13 +40,27 @@ int apply_resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t
 	if (!p->admin_group)
 		return 0;
 	struct group gr, *res = NULL;
-	char buf[4096];
-	if (getgrnam_r(p->admin_group, &gr, buf, sizeof(buf), &res) != 0 || !res) {
-		snprintf(err, errlen, "%s: admin_group '%s': no such group", p->name, p->admin_group);
-		return -1;
+	int rc = ERANGE;
+	/* A large group's member list needs more room than a first guess. */
+	for (size_t size = 4096; rc == ERANGE && size <= (1u << 24); size *= 4) {
+		char *buf = malloc(size);
+		if (!buf) {
+			rc = ENOMEM;
+			break;
+		}
+		rc = getgrnam_r(p->admin_group, &gr, buf, size, &res);
+		if (rc == 0 && res)
+			*gid = res->gr_gid;
+		free(buf);
 	}
-	*gid = res->gr_gid;
-	return 0;
+	if (rc == 0 && res)
+		return 0;
+	if (rc == 0)
+		snprintf(err, errlen, "%s: admin_group '%s': no such group", p->name, p->admin_group);
+	else
+		snprintf(err, errlen, "%s: admin_group '%s': cannot look it up: %s", p->name,
+			 p->admin_group, strerror(rc));
+	return -1;
 }
 
 static bool same_watch(const struct gk_policy *a, const struct gk_policy *b)
@@ -130,8 +145,11 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		prescan_swap_group(d->prescan, fresh_prescan);
 		mounts_groups_changed(d->mounts, fresh_prescan);
 	}
-	if (d->control)   /* the new group's members in, the old group's out */
+	if (d->control) {   /* the new group's members in, the old group's out */
 		control_set_access(d->opt.socket_path, gid, old_gid);
+		if (gid != old_gid)
+			control_recheck_access(d->control);
+	}
 	fileless_apply(d);
 	mounts_unmarked_apply(d);
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);

@@ -32,6 +32,14 @@ static void control_wake(struct control_server *cs)
 	(void)!write(cs->wake_fd, &one, sizeof(one));
 }
 
+void control_recheck_access(struct control_server *cs)
+{
+	if (!cs || cs->wake_fd < 0)
+		return;
+	atomic_store(&cs->recheck_access, true);
+	control_wake(cs);
+}
+
 void control_job_free(struct job *j)
 {
 	if (j->fd >= 0)
@@ -50,9 +58,27 @@ static bool client_gone(int sock)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
-static void run_job(struct control_server *cs, struct job *j)
+/* A command that may not run beside another (ops.parallel) waits for its
+ * turn in the queue, not in a worker: a slow one (a hash of a file whose
+ * filesystem stalls) and a few more behind it would otherwise hold every
+ * worker, and status and the refusals, which need no turn, would wait. */
+static bool one_at_a_time(const struct control_server *cs, const struct job *j)
 {
-	if (!cs->ops.authorize(cs->ops.ctx, &j->peer)) {
+	return j->parsed && !j->subscribe &&
+	       (!cs->ops.parallel || !cs->ops.parallel(cs->ops.ctx, j->req.verb));
+}
+
+/* A refusal waits for nothing. */
+static bool needs_turn(const struct control_server *cs, const struct job *j)
+{
+	return one_at_a_time(cs, j) && cs->ops.authorize(cs->ops.ctx, &j->peer);
+}
+
+/* turn: the job took the turn (take_job); one that needed it and did not
+ * was refused then, and stays refused. */
+static void run_job(struct control_server *cs, struct job *j, bool turn)
+{
+	if ((one_at_a_time(cs, j) && !turn) || !cs->ops.authorize(cs->ops.ctx, &j->peer)) {
 		j->subscribe = false;
 		proto_error(&j->reply, EXIT_REFUSED,
 			    "permission denied: only root or the admin group may use the control socket");
@@ -60,19 +86,12 @@ static void run_job(struct control_server *cs, struct job *j)
 		proto_error(&j->reply, EXIT_USAGE, "%s", j->err);
 	} else if (j->subscribe) {
 		proto_num(&j->reply, "ok", 1);   /* the loop adds the subscriber */
-	} else {
-		bool alone = !cs->ops.parallel || !cs->ops.parallel(cs->ops.ctx, j->req.verb);
-		if (alone)
-			pthread_mutex_lock(&cs->serial);
+	} else if (client_gone(j->sock)) {
 		/* Checked last thing, after the wait for its turn: a client that
 		 * hung up before its command ran must not have it applied. */
-		if (client_gone(j->sock))
-			proto_error(&j->reply, EXIT_REFUSED, "the client hung up before the command ran");
-		else
-			cs->ops.dispatch(cs->ops.ctx, j->req.verb, j->req.arg, j->fd, &j->cancel,
-					 &j->reply);
-		if (alone)
-			pthread_mutex_unlock(&cs->serial);
+		proto_error(&j->reply, EXIT_REFUSED, "the client hung up before the command ran");
+	} else {
+		cs->ops.dispatch(cs->ops.ctx, j->req.verb, j->req.arg, j->fd, &j->cancel, &j->reply);
 	}
 	if (j->reply.failed)
 		proto_error(&j->reply, EXIT_REFUSED, "reply too large or out of memory");
@@ -81,24 +100,44 @@ static void run_job(struct control_server *cs, struct job *j)
 	j->fd = -1;
 }
 
+/* Under cs->lock: the first queued job that may run now, unlinked; *turn:
+ * it takes the turn. */
+static struct job *take_job(struct control_server *cs, bool *turn)
+{
+	struct job *prev = NULL;
+	for (struct job *j = cs->todo; j; prev = j, j = j->next) {
+		*turn = needs_turn(cs, j);
+		if (cs->turn_taken && *turn)
+			continue;
+		*(prev ? &prev->next : &cs->todo) = j->next;
+		if (cs->todo_tail == j)
+			cs->todo_tail = prev;
+		return j;
+	}
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct control_server *cs = arg;
 	pthread_setname_np(pthread_self(), "gk-control");
 	pthread_mutex_lock(&cs->lock);
 	for (;;) {
-		while (!cs->todo && !cs->quit)
+		struct job *j = NULL;
+		bool turn = false;
+		while (!cs->quit && !(j = take_job(cs, &turn)))
 			pthread_cond_wait(&cs->cond, &cs->lock);
 		if (cs->quit)
-			break;
-		struct job *j = cs->todo;
-		cs->todo = j->next;
-		if (!cs->todo)
-			cs->todo_tail = NULL;
+			break;   /* what is queued, the stop frees */
+		cs->turn_taken |= turn;
 		j->running = true;
 		pthread_mutex_unlock(&cs->lock);
-		run_job(cs, j);
+		run_job(cs, j, turn);
 		pthread_mutex_lock(&cs->lock);
+		if (turn) {
+			cs->turn_taken = false;
+			pthread_cond_broadcast(&cs->cond);   /* a job that waited for it */
+		}
 		j->next = cs->done;
 		cs->done = j;
 		control_wake(cs);
@@ -169,7 +208,6 @@ struct control_server *control_server_new(const char *path, const struct control
 	cs->ops = *ops;
 	cs->lim = limits ? *limits : CONTROL_LIMITS_DEFAULT;
 	pthread_mutex_init(&cs->lock, NULL);
-	pthread_mutex_init(&cs->serial, NULL);
 	pthread_cond_init(&cs->cond, NULL);
 	if (strlen(path) >= sizeof(cs->path)) {
 		snprintf(err, errlen, "%s: socket path too long (limit %zu bytes)", path, sizeof(cs->path) - 1);
@@ -263,7 +301,6 @@ void control_server_free(struct control_server *cs)
 	if (cs->wake_fd >= 0)
 		close(cs->wake_fd);
 	pthread_mutex_destroy(&cs->lock);
-	pthread_mutex_destroy(&cs->serial);
 	pthread_cond_destroy(&cs->cond);
 	free(cs->conns);
 	free(cs->workers);

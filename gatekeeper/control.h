@@ -80,6 +80,10 @@ void control_server_free(struct control_server *cs);
  * group holds is still recognised as ours and moves to the new one. */
 void control_set_access(const char *path, gid_t admin_gid, gid_t prev_gid);
 
+/* The admin group changed: every stream (log -f, top) to a peer no longer
+ * allowed ends, at the I/O thread's next turn. Not started: nothing to do. */
+void control_recheck_access(struct control_server *cs);
+
 /* kind of a published decision (the values of enum audit_kind) */
 enum { CONTROL_KIND_EXEC = 0, CONTROL_KIND_PRESCAN = 1, CONTROL_KIND_KERNEL = 2 };
 /* Hand one decision to every subscriber. Never waits on a subscriber or on

@@ -284,9 +284,14 @@ static void collect_done(struct control_server *cs)
 		control_job_free(j);
 		j = next;
 	}
+	/* Permission is checked when a request runs; a stream outlives its
+	 * request, so a peer the new admin group leaves out loses it here. */
+	bool recheck = atomic_exchange(&cs->recheck_access, false);
 	for (unsigned i = 0; i < cs->lim.max_conns; i++) {
 		struct conn *c = cs->conns[i];
-		if (c && c->state == C_SUB && !(c->events & EPOLLOUT))
+		if (c && c->state == C_SUB && recheck && !cs->ops.authorize(cs->ops.ctx, &c->peer))
+			control_conn_close(cs, c);
+		else if (c && c->state == C_SUB && !(c->events & EPOLLOUT))
 			conn_flush(cs, c);
 	}
 }

@@ -58,11 +58,12 @@ struct control_server {
 	int listen_fd, epfd, wake_fd;
 	bool socket_made, loop_started;
 	atomic_bool stopping;
+	atomic_bool recheck_access;   /* control_recheck_access: look at the subscribers */
 	pthread_t loop, *workers;
 	unsigned n_workers;
 	pthread_mutex_t lock;       /* guards todo, done, quit */
 	pthread_cond_t cond;
-	pthread_mutex_t serial;     /* held by commands that may not run in parallel */
+	bool turn_taken;            /* under lock: a command that may not run beside another runs */
 	struct job *todo, *todo_tail, *done, *spare;
 	bool quit;
 	struct conn **conns;        /* max_conns slots; the loop thread's own */

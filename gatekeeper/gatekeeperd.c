@@ -552,11 +552,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		return EXIT_INVALID;
 	}
-	if (apply_check_watch(d.policy, err, sizeof(err)) < 0 ||
-	    apply_resolve_group(d.policy, &d.admin_gid, err, sizeof(err)) < 0) {
+	if (apply_check_watch(d.policy, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_INVALID;
 	}
+	/* At boot a group from a directory service (sssd, LDAP) may not resolve
+	 * yet: gate anyway, the socket root's alone, rather than not at all. A
+	 * reload looks again. */
+	char group_err[512] = "";
+	apply_resolve_group(d.policy, &d.admin_gid, group_err, sizeof(group_err));
 	stamp_begin(&d.start_at);
 	if (mkdir_parents(d.opt.db_path, err, sizeof(err)) < 0 ||
 	    mkdir_parents(d.opt.socket_path, err, sizeof(err)) < 0 ||
@@ -573,6 +577,9 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	log_init(d.opt.foreground);
+	if (group_err[0])
+		log_msg(GK_LOG_WARN, "warning=\"%s; the control socket is root's alone until a "
+			"reload finds it\"", group_err);
 	if (control_init(&d, err, sizeof(err)) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"%s\"", err);
 		rc = EXIT_RUNTIME;

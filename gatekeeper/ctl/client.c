@@ -161,20 +161,71 @@ int ctl_call(const struct ctl *c, const char *line, int fd, struct reply *r)
 	return EXIT_OK;
 }
 
+/* A rule is for the content the daemon reads now, not for what the caller
+ * reviewed: whoever else may write the file can swap it in between. */
+static void warn_others_write(const char *verb, const char *file, const struct stat *st)
+{
+	if (strcmp(verb, "allow") && strcmp(verb, "deny"))
+		return;
+	char who[64];
+	if (st->st_uid != 0 && st->st_uid != getuid())
+		snprintf(who, sizeof(who), "its owner, uid %u,", (unsigned)st->st_uid);
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(who, sizeof(who), "%s", st->st_mode & S_IWOTH ? "anyone" : "its group");
+	else
+		return;
+	fprintf(stderr, "gatekeeper-ctl: warning: %s: %s can rewrite it, so the rule is for "
+		"its content now, not as you reviewed it; to be sure, %s a copy only you can "
+		"write\n", file, who, verb);
+}
+
+/* Of the file the path names, the one that fd holds: an error if another
+ * took its place between the two opens. */
+static int same_file(int fd, const struct stat *st, const char *file)
+{
+	struct stat now;
+	if (fstat(fd, &now) < 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+		return ctl_fail(EXIT_REFUSED, "%s: replaced while being opened", file);
+	return EXIT_OK;
+}
+
 int ctl_open_file(const char *verb, const char *file, char *line, size_t size, int *fd)
 {
-	char abs[PATH_MAX];
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
-	*fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (*fd < 0)
+	char abs[PATH_MAX], proc[64];
+	/* O_PATH first: opening a FIFO waits for a writer, a device may act on
+	 * its open (a tape rewinds); only a regular file is opened to be read. */
+	int at = open(file, O_PATH | O_CLOEXEC);
+	struct stat st;
+	if (at < 0)
 		return ctl_fail(errno == ENOENT || errno == EACCES ? EXIT_REFUSED : EXIT_USAGE,
 				"%s: %s", file, strerror(errno));
-	struct stat st;
-	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fstat(at, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(at);
 		return ctl_fail(EXIT_USAGE, "%s: not a regular file", file);
+	}
+	/* Through the O_PATH fd: the same file, whatever the path names now.
+	 * Without /proc, the path again (same_file checks it). */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", at);
+	*fd = open(proc, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (*fd < 0 && errno == ENOENT)
+		*fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int saved = errno;
+	/* The label names the file opened, not where a symlink swapped since
+	 * points (realpath of the path, the fallback, would). */
+	ssize_t n = readlink(proc, abs, sizeof(abs) - 1);
+	close(at);
+	if (*fd < 0)
+		return ctl_fail(saved == ENOENT || saved == EACCES ? EXIT_REFUSED : EXIT_USAGE,
+				"%s: %s", file, strerror(saved));
+	int rc = same_file(*fd, &st, file);
+	if (rc != EXIT_OK)
+		return rc;
 	fcntl(*fd, F_SETFL, 0);
-	if (!realpath(file, abs))
+	if (n > 0)
+		abs[n] = '\0';
+	else if (!realpath(file, abs))
 		snprintf(abs, sizeof(abs), "%s", file);
+	warn_others_write(verb, file, &st);
 	/* The path is only a label (the daemon reads the fd): the control bytes
 	 * a request line may not hold go as \xNN. */
 	char label[4 * PATH_MAX + 1];

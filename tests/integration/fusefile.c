@@ -4,9 +4,12 @@
  * rewrites, the content changes with no write through the kernel that runs
  * its programs: no FS_MODIFY, no lease break, no BPF write hook.
  *
- *   GK_FUSEFILE_BACKING=BACKING fusefile MOUNTPOINT [fuse options]
+ *   GK_FUSEFILE_BACKING=BACKING [GK_FUSEFILE_HOLD=FILE] fusefile MOUNTPOINT [fuse options]
  *
- * Runs in the foreground, single-threaded, until unmounted or killed. */
+ * With GK_FUSEFILE_HOLD, a read waits while FILE exists: a server that
+ * stops answering reads (lookups and opens still answer: multi-threaded
+ * then). Runs in the foreground, single-threaded otherwise, until
+ * unmounted or killed. */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *backing;
+static const char *backing, *hold;
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
@@ -71,6 +74,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 {
 	(void)path;
 	(void)fi;
+	while (hold && access(hold, F_OK) == 0)
+		usleep(10000);
 	int fd = open(backing, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -94,8 +99,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: GK_FUSEFILE_BACKING=FILE fusefile MOUNTPOINT [options]\n");
 		return 2;
 	}
+	hold = getenv("GK_FUSEFILE_HOLD");
 	char *args[64] = { argv[0], "-f", "-s" };
-	int n = 3;
+	int n = hold ? 2 : 3;
 	for (int i = 1; i < argc && n < 63; i++)
 		args[n++] = argv[i];
 	return fuse_main(n, args, &ops, NULL);

@@ -57,6 +57,9 @@ TESTS=(
 	sighup_reloads_policy:40
 	sighup_waits_for_control_apply:90
 	admin_group_change_moves_access:40
+	unresolved_admin_group_at_start_gates:30
+	ctl_file_checks:30
+	slow_commands_leave_status_answering:60
 	huge_file_refused_at_once:40
 	sd_notify_ready_reload_watchdog_stopping:40
 	sd_notify_absent_is_silent:30

@@ -39,6 +39,44 @@ t_query_shows_verdict_source_sha256() {
 	[[ -n $v && $v != admin ]] || fail "query source of unknown file: '$v'"
 }
 
+# allow/deny of a file: only a regular file is opened to be read (a FIFO
+# would wait for a writer); the record names the file opened, not where a
+# symlink points; a file someone else can rewrite gets a one-line warning
+# (the rule is for its content now, not as the admin reviewed it).
+t_ctl_file_checks() {
+	local out err rc
+	mkbin mine
+	mkbin theirs
+	mkbin open_to_all
+	chown 65534 "$BIN/theirs"
+	chmod 0777 "$BIN/open_to_all"
+	mkfifo "$T/fifo"
+	ln -s "$BIN/mine" "$T/link"
+	write_policy enforce allow
+	start_daemon
+	err=$(ctl allow "$T/fifo" 2>&1 >/dev/null)
+	rc=$?
+	[[ $rc -eq 2 && $err == *"$T/fifo: not a regular file"* ]] ||
+		fail "allow of a FIFO: exit $rc (want 2, not a hang: 137), stderr: $err"
+	err=$(ctl deny "$T" 2>&1 >/dev/null)
+	[[ $? -eq 2 && $err == *"not a regular file"* ]] || fail "deny of a directory: $err"
+	out=$(ctl allow "$T/link" 2>"$T/err")
+	[[ $? -eq 0 && ! -s $T/err ]] || fail "allow of root's own file through a symlink: $out $(cat "$T/err")"
+	[[ $(field_of "$out" path) == "$BIN/mine" ]] || fail "allow through a symlink: path is not the file's: $out"
+	out=$(ctl allow "$BIN/theirs" 2>"$T/err")
+	rc=$?
+	err=$(cat "$T/err")
+	[[ $rc -eq 0 && $(field_of "$out" sha256) == "$(sha_of "$BIN/theirs")" ]] ||
+		fail "allow of a file uid 65534 owns: exit $rc: $out $err"
+	[[ $(grep -c . "$T/err") -eq 1 && $err == *"warning: $BIN/theirs: its owner, uid 65534, can rewrite it"* ]] ||
+		fail "allow of a file uid 65534 owns: want one warning line naming the owner, got: $err"
+	err=$(ctl deny "$BIN/open_to_all" 2>&1 >/dev/null)
+	[[ $err == *"warning: $BIN/open_to_all: anyone can rewrite it"* ]] ||
+		fail "deny of a world-writable file: no warning: $err"
+	err=$(ctl query "$BIN/theirs" 2>&1 >/dev/null)
+	[[ -z $err ]] || fail "query warns (it sets no rule): $err"
+}
+
 t_status_text_fields() {
 	local out key v
 	write_policy enforce allow
@@ -385,9 +423,30 @@ t_admin_group_change_moves_access() {
 	start_daemon
 	expect_access "$dir" "$SOCK" "root:staff 750" "root:staff 660" "at start"
 	group_ctl 50 status >/dev/null 2>&1 || fail "a member of staff cannot connect at start"
+	# A stream outlives the request that the check let in: a staff
+	# member's log -f must end with the apply, root's must not.
+	local staff_log root_log
+	group_ctl 50 log -f >"$T/staff.log" 2>&1 &
+	staff_log=$!
+	timeout -s KILL 20 "$CTL" --socket "$SOCK" log -f >"$T/root.log" 2>&1 &
+	root_log=$!
+	for ((i = 0; i < 50; i++)); do
+		[[ $(ctl status | sed -n 's/^subscribers: *//p') == 2* ]] && break
+		sleep 0.1
+	done
+	[[ $(ctl status | sed -n 's/^subscribers: *//p') == 2* ]] ||
+		fail "the two log -f streams did not start: $(ctl status | grep subscribers) $(cat "$T/staff.log" "$T/root.log")"
 	write_policy enforce allow "admin_group: users"
 	ctl_ok policy apply "$POLICY"
 	expect_access "$dir" "$SOCK" "root:users 750" "root:users 660" "after apply to users"
+	for ((i = 0; i < 30; i++)); do
+		kill -0 "$staff_log" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$staff_log" 2>/dev/null && fail "a staff member's log -f still streams after the apply to users"
+	kill -0 "$root_log" 2>/dev/null || fail "root's log -f ended with the apply: $(cat "$T/root.log")"
+	kill "$root_log" 2>/dev/null
+	wait "$staff_log" "$root_log" 2>/dev/null
 	group_ctl 100 status >/dev/null 2>&1 || fail "a member of users cannot connect after the apply"
 	group_ctl 50 status >/dev/null 2>&1 && fail "a member of staff still connects after the apply"
 	write_policy enforce allow "admin_group: staff"
@@ -407,6 +466,66 @@ t_admin_group_change_moves_access() {
 	expect_access "$dir" "$SOCK" "root:root 700" "root:root 600" "without admin_group"
 	group_ctl 50 status >/dev/null 2>&1 && fail "a member of staff connects without admin_group"
 	return 0
+}
+
+# A command that may not run beside another waits for its turn in the
+# queue, not in one of the four workers. A query of a file whose FUSE
+# server stopped answering reads hashes and waits; four allows of ordinary
+# files wait for their turn behind it; status still answers, and all five
+# finish once reads answer. (One FUSE file only: a second open of it would
+# wait in the kernel, behind the first read, before reaching the daemon.)
+t_slow_commands_leave_status_answering() {
+	local fpid i rc pids=()
+	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
+	[[ -x $TOP/fusefile && -c /dev/fuse ]] || fail "fusefile helper or /dev/fuse missing"
+	mkdir -p "$T/fuse" && cp /bin/true "$T/backing" && : >"$T/hold" || fail "setup failed"
+	GK_FUSEFILE_BACKING=$T/backing GK_FUSEFILE_HOLD=$T/hold timeout -s KILL 60 \
+		"$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 >"$T/fusefile.log" 2>&1 &
+	fpid=$!
+	trap 'rm -f "$T/hold"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$fpid" 2>/dev/null; test_teardown' EXIT
+	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
+	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
+	write_policy enforce allow
+	start_daemon
+	timeout -s KILL 30 "$CTL" --socket "$SOCK" query "$T/fuse/prog" >"$T/q1" 2>&1 &
+	pids+=("$!")
+	sleep 1   # the query is hashing, held by the server
+	for i in 2 3 4 5; do
+		mkbin "ok$i"
+		timeout -s KILL 30 "$CTL" --socket "$SOCK" allow "$BIN/ok$i" >"$T/q$i" 2>&1 &
+		pids+=("$!")
+	done
+	sleep 1   # the allows wait for their turn
+	for i in 1 2 3 4 5; do
+		kill -0 "${pids[i - 1]}" 2>/dev/null ||
+			fail "request $i did not wait for the stalled read: $(head -c 300 "$T/q$i")"
+	done
+	timeout -s KILL 5 "$CTL" --socket "$SOCK" status >"$T/status" 2>&1 ||
+		fail "status did not answer while five commands waited on a stalled read: $(head -c 200 "$T/status")"
+	rm -f "$T/hold"
+	for i in 1 2 3 4 5; do
+		wait "${pids[i - 1]}"
+		rc=$?
+		[[ $rc -eq 0 ]] || fail "request $i exited $rc once reads answered: $(head -c 300 "$T/q$i")"
+	done
+}
+
+# At boot a group served by a directory service may not resolve yet: the
+# daemon gates anyway, its socket root's alone, and says why in its log.
+# An apply that still names the group is refused, naming it.
+t_unresolved_admin_group_at_start_gates() {
+	local out
+	mkbin prog
+	write_policy enforce allow "admin_group: gk-no-such-group"
+	start_daemon
+	[[ $(stat -c '%U:%G %a' "$SOCK") == "root:root 600" ]] ||
+		fail "socket with an unresolved admin_group: $(stat -c '%U:%G %a' "$SOCK"), want root:root 600"
+	grep -q "admin_group 'gk-no-such-group': no such group; the control socket is root's alone" "$DLOG" ||
+		fail "no warning naming the group in the log: $(tail -n 5 "$DLOG")"
+	ctl_ok deny "$BIN/prog"
+	expect_eperm "$BIN/prog" "gating with the group unresolved: "
+	out=$(ctl policy apply "$POLICY" 2>&1) && fail "an apply naming an unknown group was accepted: $out"
+	[[ $out == *"gk-no-such-group': no such group"* ]] || fail "apply error does not name the group: $out"
 }
 
 # group_ctl GID ARGS...: gatekeeper-ctl as nobody with the one extra group.

@@ -33,6 +33,7 @@ struct fixture {
 	atomic_bool deny;     /* the stub refuses every peer */
 	atomic_int mutations; /* "mutate" requests the stub ran */
 	atomic_int spun_ms;   /* how long the last "spin" ran */
+	atomic_int sleeping, most_sleeping;   /* "sleep"s running now, at most at once */
 };
 
 static bool stub_authorize(void *ctx, const struct control_peer *peer)
@@ -53,7 +54,11 @@ static void stub_dispatch(void *ctx, const char *verb, const char *arg, int fd,
 {
 	struct fixture *f = ctx;
 	if (!strcmp(verb, "sleep")) {
+		int now = atomic_fetch_add(&f->sleeping, 1) + 1;
+		if (now > atomic_load(&f->most_sleeping))
+			atomic_store(&f->most_sleeping, now);
 		usleep((useconds_t)atoi(arg) * 1000);
+		atomic_fetch_sub(&f->sleeping, 1);
 	} else if (!strcmp(verb, "spin")) {   /* a long command that gives up when told */
 		int64_t end = mono_ms() + 10000;
 		while (!atomic_load(cancel) && mono_ms() < end)
@@ -229,6 +234,31 @@ static void test_status_beside_slow_and_idle(void **state)
 	close(slow);
 	for (int i = 0; i < 12; i++)
 		close(idle[i]);
+}
+
+/* Commands that run one at a time wait for their turn in the queue, not in
+ * the four workers: five of them behind a slow one leave status answering. */
+static void test_status_beside_queued_turns(void **state)
+{
+	struct fixture *f = *state;
+	start(f, NULL);
+	char buf[4096];
+	int slow[5];
+	for (int i = 0; i < 5; i++) {
+		slow[i] = dial(f->sock);
+		assert_int_equal(write(slow[i], "sleep 600\n", 10), 10);
+	}
+	usleep(150 * 1000);   /* all five read: one runs, four wait */
+	int64_t t0 = mono_ms();
+	call(f->sock, "status\n", buf, sizeof(buf), 2000);
+	assert_non_null(strstr(buf, "n ok 1\n"));
+	assert_true(mono_ms() - t0 < 400);
+	for (int i = 0; i < 5; i++) {
+		read_all(slow[i], buf, sizeof(buf), 5000);
+		assert_non_null(strstr(buf, "s verb sleep\n"));
+		close(slow[i]);
+	}
+	assert_int_equal(atomic_load(&f->most_sleeping), 1);
 }
 
 static void test_deadline_and_bad_requests(void **state)
@@ -509,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_parse_request),
 		cmocka_unit_test_setup_teardown(test_start_stop_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_beside_slow_and_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_beside_queued_turns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_and_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hung_up_requests_dropped, setup, teardown),
