@@ -113,9 +113,21 @@ reload_refused() { journalctl -q -u gatekeeperd -p err -o cat | grep -q '^reload
 wait_for 30 reload_refused
 expect_eq "a refused reload is logged at priority err, with no raw <N> prefix" "refused:yes raw:0" \
 	"refused:$(reload_refused && echo yes) raw:$(journalctl -q -u gatekeeperd -o cat | grep -c '^<[0-9]>')"
+# ... and a reinstall (an upgrade's configure) stops before the restart:
+# the daemon goes on with the policy in force, dpkg says what to fix.
+pid=$(show MainPID)
+apt-get install -y --reinstall ./gatekeeper_*.deb >/root/gk/apt-reinstall.log 2>&1
+rc=$?
+expect "a reinstall with a policy the new version refuses fails, names the file, keeps the daemon" \
+	"rc=100 gk_no_such_key /etc/gatekeeper/policy.yaml is not valid active $pid" \
+	"rc=$rc $(grep -o 'gk_no_such_key' /root/gk/apt-reinstall.log | head -n 1) $(grep -o '/etc/gatekeeper/policy.yaml is not valid' /root/gk/apt-reinstall.log | head -n 1) $(systemctl is-active gatekeeperd) $(show MainPID)"
 cp /root/gk/policy.good /etc/gatekeeper/policy.yaml
-systemctl reload gatekeeperd
+dpkg --configure -a >>/root/gk/apt-reinstall.log 2>&1
+expect "fixed, dpkg --configure -a finishes and the daemon restarts" \
+	"rc=0 install ok installed active" \
+	"rc=$? $(dpkg-query -W -f '${Status}' gatekeeper) $(systemctl is-active gatekeeperd)"
 wait_for 30 sh -c 'systemctl show -p StatusText --value gatekeeperd | grep -q mode=enforce'
+wait_for 120 bpf_mode   # the restarted daemon loads its programs after READY=1
 out=$(timeout 20 /tmp/gk-bad 2>&1; echo "rc=$?")
 expect "enforce: a program on the deny list is refused (EPERM)" "not permitted" "$out"
 if wait_for 20 journal_has GK_VERDICT=deny GK_PATH=/tmp/gk-bad GK_SHA256=$bad_sha; then
