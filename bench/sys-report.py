@@ -186,6 +186,10 @@ def main():
                 "(make sysbench); figures are medians over boots, ratios to bare in the same run; "
                 "paired_ratios: running/stopped within each boot, median over boots",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # icount: the guest's clock counts its instructions, not host time
+        # (GK_SYSBENCH_ICOUNT, bench/sys-run.sh); figures in virtual time
+        "guest_clock": (f"icount shift={os.environ['GK_SYSBENCH_ICOUNT']}"
+                        if os.environ.get("GK_SYSBENCH_ICOUNT") else "host"),
         "host_loadavg": open("/proc/loadavg").read().split()[:3],
         "summary": summary, "ratios": ratios, "paired_ratios": paired,
         "boot_ms_by_cfg": boot_spread, "boot_ratio_by_round": boot_by_round, "boots": boots,
