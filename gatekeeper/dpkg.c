@@ -190,7 +190,25 @@ oom:
 	return -1;
 }
 
-/* md5sums lines: "<32 hex>  path/without/leading/slash". */
+/* One md5sums line, "<32 hex>  path/without/leading/slash", into md5 and
+ * its absolute path; -1 (err filled) when it is no such line. */
+static int md5sums_line(const char *line, unsigned lineno, const char *file,
+			unsigned char md5[DPKG_MD5_LEN], char *path, size_t size, char *err,
+			size_t errlen)
+{
+	if (strlen(line) < 35 || !dpkg_parse_md5(line, md5) || line[32] != ' ' ||
+	    line[33] != ' ') {
+		snprintf(err, errlen, "%s:%u: expected '<32 hex digits>  <path>'", file, lineno);
+		return -1;
+	}
+	const char *rel = line + 34;
+	if (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	snprintf(path, size, "%s%s", rel[0] == '/' ? "" : "/", rel);
+	return 0;
+}
+
+/* The digests of the listed files. */
 static int apply_md5sums(char *buf, size_t len, struct dpkg_package *p, const char *file,
 			 char *err, size_t errlen)
 {
@@ -201,21 +219,12 @@ static int apply_md5sums(char *buf, size_t len, struct dpkg_package *p, const ch
 	while ((line = dpkg_next_line(&cursor, end))) {
 		unsigned char md5[DPKG_MD5_LEN];
 		struct dpkg_file key = {.path = path}, *f;
-		const char *rel;
 
 		lineno++;
 		if (line[0] == '\0')
 			continue;
-		if (strlen(line) < 35 || !dpkg_parse_md5(line, md5) || line[32] != ' ' ||
-		    line[33] != ' ') {
-			snprintf(err, errlen, "%s:%u: expected '<32 hex digits>  <path>'", file,
-				 lineno);
+		if (md5sums_line(line, lineno, file, md5, path, sizeof(path), err, errlen) < 0)
 			return -1;
-		}
-		rel = line + 34;
-		if (rel[0] == '.' && rel[1] == '/')
-			rel += 2;
-		snprintf(path, sizeof(path), "%s%s", rel[0] == '/' ? "" : "/", rel);
 		f = p->n_files ? bsearch(&key, p->files, p->n_files, sizeof(*f), cmp_file) : NULL;
 		if (f) {
 			memcpy(f->md5, md5, DPKG_MD5_LEN);
@@ -239,15 +248,12 @@ int dpkg_read_md5sums(const char *file, struct dpkg_package *out, char *err, siz
 		return rc == 1 ? 0 : -1;
 	cursor = buf;
 	while ((line = dpkg_next_line(&cursor, buf + len))) {
+		char path[4096];
 		struct dpkg_file *f;
 
 		lineno++;
 		if (line[0] == '\0')
 			continue;
-		if (strlen(line) < 35 || line[32] != ' ' || line[33] != ' ') {
-			snprintf(err, errlen, "%s:%u: expected '<32 hex digits>  <path>'", file, lineno);
-			goto fail;
-		}
 		if (out->n_files == cap) {
 			f = realloc(out->files, (cap = cap ? 2 * cap : 64) * sizeof(*f));
 			if (!f)
@@ -255,19 +261,10 @@ int dpkg_read_md5sums(const char *file, struct dpkg_package *out, char *err, siz
 			out->files = f;
 		}
 		f = &out->files[out->n_files];
-		if (!dpkg_parse_md5(line, f->md5)) {
-			snprintf(err, errlen, "%s:%u: expected '<32 hex digits>  <path>'", file, lineno);
+		if (md5sums_line(line, lineno, file, f->md5, path, sizeof(path), err, errlen) < 0)
 			goto fail;
-		}
-		const char *rel = line + 34;
-
-		if (rel[0] == '.' && rel[1] == '/')
-			rel += 2;
-		size_t size = strlen(rel) + 2;
-
-		if (!(f->path = malloc(size)))
+		if (!(f->path = strdup(path)))
 			goto oom;
-		snprintf(f->path, size, "%s%s", rel[0] == '/' ? "" : "/", rel);
 		f->has_md5 = true;
 		out->n_files++;
 	}

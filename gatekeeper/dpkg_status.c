@@ -240,6 +240,13 @@ static int settle(struct entries *all, struct dpkg_status *out)
 	return 0;
 }
 
+static void entries_free(struct entries *all)
+{
+	for (size_t i = 0; i < all->n; i++)
+		free_installed(&all->e[i].p);
+	free(all->e);
+}
+
 int dpkg_read_status(const char *admindir, struct dpkg_status *out, char *err, size_t errlen)
 {
 	char file[4096];
@@ -255,9 +262,7 @@ int dpkg_read_status(const char *admindir, struct dpkg_status *out, char *err, s
 		snprintf(err, errlen, "%s: out of memory", file);
 		rc = -1;
 	}
-	for (size_t i = 0; i < all.n; i++)
-		free_installed(&all.e[i].p);
-	free(all.e);
+	entries_free(&all);
 	return rc;
 }
 
@@ -327,9 +332,7 @@ int dpkg_read_unpacking(const char *admindir, struct dpkg_unpacking *out, char *
 		snprintf(file, sizeof(file), "%s/tmp.ci/md5sums", admindir);
 		rc = dpkg_read_md5sums(file, &out->files, err, errlen);
 	}
-	for (size_t i = 0; i < all.n; i++)
-		free_installed(&all.e[i].p);
-	free(all.e);
+	entries_free(&all);
 	if (rc != 0)
 		dpkg_unpacking_free(out);
 	return rc;

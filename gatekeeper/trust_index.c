@@ -113,6 +113,23 @@ static void note_error(struct trust *t, const char *msg)
 	log_msg(GK_LOG_WARN, "trust_error=\"%s\"", msg);
 }
 
+/* The stored row of the package row names, marked seen; NULL if none. */
+static struct db_trust_pkg *stored_row(struct stored *s, const struct db_trust_pkg *row)
+{
+	struct db_trust_pkg *old = s->n ? bsearch(row, s->p, s->n, sizeof(*s->p), cmp_pkg) : NULL;
+
+	if (old)
+		s->seen[old - s->p] = true;
+	return old;
+}
+
+/* Its list and digests files look as they did when it was indexed. */
+static bool same_files(const struct db_trust_pkg *old, const struct db_trust_pkg *row)
+{
+	return old->list_mtime_ns == row->list_mtime_ns && old->list_size == row->list_size &&
+	       old->md5_mtime_ns == row->md5_mtime_ns && old->md5_size == row->md5_size;
+}
+
 /* One info/STEM.list: re-read if it changed. Returns 1 when the index
  * changed, 0 when not, -1 on a store error. */
 static int refresh_package(struct trust *t, const char *stem, const char *version,
@@ -128,11 +145,8 @@ static int refresh_package(struct trust *t, const char *stem, const char *versio
 	stat_of(path, &row.list_mtime_ns, &row.list_size);
 	snprintf(path, sizeof(path), "%s/info/%s.md5sums", t->admindir, stem);
 	stat_of(path, &row.md5_mtime_ns, &row.md5_size);
-	old = s->n ? bsearch(&row, s->p, s->n, sizeof(*s->p), cmp_pkg) : NULL;
-	if (old)
-		s->seen[old - s->p] = true;
-	if (old && old->list_mtime_ns == row.list_mtime_ns && old->list_size == row.list_size &&
-	    old->md5_mtime_ns == row.md5_mtime_ns && old->md5_size == row.md5_size) {
+	old = stored_row(s, &row);
+	if (old && same_files(old, &row)) {
 		if (strcmp(old->version, row.version) == 0)
 			return 0;
 		row.n_files = old->n_files;
@@ -239,12 +253,8 @@ static int refresh_unpacking(struct trust *t, const struct dpkg_status *st, stru
 	if (p && p->unpacking) {   /* else a control area left behind */
 		snprintf(key + strlen(key), sizeof(key) - strlen(key), UNPACKING_MARK);
 		unpacking_row(t, &u, key, &row);
-		old = s->n ? bsearch(&row, s->p, s->n, sizeof(*s->p), cmp_pkg) : NULL;
-		if (old)
-			s->seen[old - s->p] = true;
-		if (!old || old->list_mtime_ns != row.list_mtime_ns ||
-		    old->list_size != row.list_size || old->md5_mtime_ns != row.md5_mtime_ns ||
-		    old->md5_size != row.md5_size || strcmp(old->version, row.version)) {
+		old = stored_row(s, &row);
+		if (!old || !same_files(old, &row) || strcmp(old->version, row.version)) {
 			rc = write_package(t, &row, &u.files, old != NULL);
 			*changed = true;
 		}
@@ -384,7 +394,8 @@ int trust_index_refresh(struct trust *t)
 		qsort(s.p, s.n, sizeof(*s.p), cmp_pkg);
 	s.seen = calloc(s.n ? s.n : 1, sizeof(*s.seen));
 	if (!s.seen || refresh_lists(t, &st, &s, &changed) < 0 ||
-	    refresh_unpacking(t, &st, &s, &changed) < 0 || drop_unseen(t, &s, &changed) < 0 || batch_begin(t) ||
+	    refresh_unpacking(t, &st, &s, &changed) < 0 || drop_unseen(t, &s, &changed) < 0 ||
+	    batch_begin(t) ||
 	    db_trust_source_refreshed(t->wdb, t->source_id, gk_now_us(), print) < 0 ||
 	    batch_end(t, true) < 0) {
 		if (s.seen)
