@@ -130,6 +130,23 @@ write_policy() {
 
 # mkbin NAME: $BIN/NAME, a copy of /bin/true made unique (own SHA-256) by
 # trailing bytes, which the ELF loader ignores.
+# mount_fusefile [HOLD]: the fusefile helper at $T/fuse, serving $T/backing
+# (written by the caller) as $T/fuse/prog; with HOLD, its reads wait while
+# that file exists. Unmounted, stopped and HOLD removed when the test ends.
+mount_fusefile() {
+	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
+	[[ -x $TOP/fusefile && -c /dev/fuse ]] || fail "fusefile helper or /dev/fuse missing"
+	mkdir -p "$T/fuse" || fail "mkdir $T/fuse failed"
+	FUSE_HOLD=${1:-}
+	env GK_FUSEFILE_BACKING="$T/backing" ${FUSE_HOLD:+GK_FUSEFILE_HOLD="$FUSE_HOLD"} \
+		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 \
+		>"$T/fusefile.log" 2>&1 &
+	FUSE_PID=$!
+	trap '[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null; test_teardown' EXIT
+	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
+	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
+}
+
 mkbin() {
 	local f=$BIN/$1
 	cp /bin/true "$f" &&

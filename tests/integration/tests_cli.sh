@@ -475,16 +475,9 @@ t_admin_group_change_moves_access() {
 # finish once reads answer. (One FUSE file only: a second open of it would
 # wait in the kernel, behind the first read, before reaching the daemon.)
 t_slow_commands_leave_status_answering() {
-	local fpid i rc pids=()
-	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
-	[[ -x $TOP/fusefile && -c /dev/fuse ]] || fail "fusefile helper or /dev/fuse missing"
-	mkdir -p "$T/fuse" && cp /bin/true "$T/backing" && : >"$T/hold" || fail "setup failed"
-	GK_FUSEFILE_BACKING=$T/backing GK_FUSEFILE_HOLD=$T/hold timeout -s KILL 60 \
-		"$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 >"$T/fusefile.log" 2>&1 &
-	fpid=$!
-	trap 'rm -f "$T/hold"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$fpid" 2>/dev/null; test_teardown' EXIT
-	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
-	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
+	local i rc pids=()
+	cp /bin/true "$T/backing" && : >"$T/hold" || fail "setup failed"
+	mount_fusefile "$T/hold"
 	write_policy enforce allow
 	start_daemon
 	timeout -s KILL 30 "$CTL" --socket "$SOCK" query "$T/fuse/prog" >"$T/q1" 2>&1 &

@@ -301,19 +301,12 @@ t_host_execve_check_gets_verdict() {
 # So no allow on it is cached in the kernel: an admin-allowed content served
 # twice, then another of the same size at the same name, is judged again.
 t_host_fuse_content_changed_elsewhere_judged() {
-	local fpid dev
-	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
-	[[ -x $TOP/fusefile && -c /dev/fuse ]] || fail "fusefile helper or /dev/fuse missing"
-	mkdir -p "$T/fuse" "$T/tpl" || fail "mkdir failed"
+	local dev
+	mkdir -p "$T/tpl" || fail "mkdir failed"
 	cp /bin/true "$T/tpl/good" && printf '\ngk-it fuse good %s\n' "$EPOCHREALTIME" >>"$T/tpl/good" &&
 		sed 's/gk-it fuse good/gk-it fuse BAD!/' "$T/tpl/good" >"$T/tpl/bad" &&
 		cp "$T/tpl/good" "$T/backing" || fail "cannot write the contents"
-	GK_FUSEFILE_BACKING=$T/backing timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" \
-		-o attr_timeout=0,entry_timeout=0 >"$T/fusefile.log" 2>&1 &
-	fpid=$!
-	trap 'mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$fpid" 2>/dev/null; test_teardown' EXIT
-	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
-	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
+	mount_fusefile
 	printf 'mode: enforce\nwatch:\n  - %s\ndefault: deny\n' "$T/fuse" >"$POLICY"
 	start_daemon
 	ctl_ok allow "$T/tpl/good"
