@@ -34,6 +34,18 @@ int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen)
 	return 0;
 }
 
+int apply_resolve_links(struct gk_policy *p, char *err, size_t errlen)
+{
+	struct gk_policy_errors notes;
+	if (policy_resolve_links(p, &notes) < 0) {
+		snprintf(err, errlen, "%s: out of memory while resolving its paths", p->name);
+		return -1;
+	}
+	for (size_t i = 0; i < notes.count && i < GK_POLICY_MAX_ERRORS; i++)
+		log_msg(GK_LOG_WARN, "policy_path note=\"%s\"", notes.msg[i]);
+	return 0;
+}
+
 int apply_resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen)
 {
 	*gid = (gid_t)-1;
@@ -88,7 +100,8 @@ static void tell_sentinel(struct gk_daemon *d, const struct gk_policy *p)
 static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
-	if (apply_check_watch(p, err, errlen) < 0 || apply_resolve_group(p, &gid, err, errlen) < 0 ||
+	if (apply_resolve_links(p, err, errlen) < 0 || apply_check_watch(p, err, errlen) < 0 ||
+	    apply_resolve_group(p, &gid, err, errlen) < 0 ||
 	    !trust_policy_compatible(d, p, err, errlen))
 		return -1;
 	struct fan_group *fresh = NULL;

@@ -206,6 +206,14 @@ struct gk_policy *policy_parse(const char *name, const char *text, size_t len,
 struct gk_policy *policy_load(const char *path, struct gk_policy_errors *errs);
 /* The same through an already open fd (the control socket passes one). */
 struct gk_policy *policy_load_fd(int fd, const char *name, struct gk_policy_errors *errs);
+/* The kernel names a file by a path with no symbolic link in it: rewrite
+ * the watch, path-rule, glob and scan paths that go through a link owned by
+ * root as the kernel will name them (policy_links.c). The daemon calls it
+ * on every policy it loads, and `policy check` too; the parser does not
+ * (its result must not depend on the machine). notes: one line for each
+ * path rewritten or left as written. Returns how many were rewritten, or
+ * -1 (out of memory: the policy is unusable). */
+int policy_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes);
 void policy_free(struct gk_policy *policy);
 /* The SHA-256 of the policy's text, in hex ("" if OpenSSL failed); safe
  * from any thread that holds the policy. */

@@ -11,12 +11,23 @@ int ctl_plain_request(const struct ctl *c, const char *verb);
 static int policy_check(const char *file, bool json)
 {
 	struct gk_policy_errors errs = { 0 };
+	struct gk_policy_errors notes = { 0 };
 	struct gk_policy *p = policy_load(file, &errs);
+	if (p && policy_resolve_links(p, &notes) < 0) {
+		errs = notes;
+		policy_free(p);
+		p = NULL;
+	}
 	if (json) {
 		printf("{\"ok\":%s,\"file\":", p ? "true" : "false");
 		json_string(stdout, file);
 		if (p) {
-			printf(",\"sha256\":\"%s\"}\n", policy_sha256_hex(p));
+			printf(",\"sha256\":\"%s\",\"notes\":[", policy_sha256_hex(p));
+			for (size_t i = 0; i < notes.count && i < GK_POLICY_MAX_ERRORS; i++) {
+				printf("%s", i ? "," : "");
+				json_string(stdout, notes.msg[i]);
+			}
+			printf("]}\n");
 		} else {
 			printf(",\"code\":%d,\"error\":", EXIT_USAGE);
 			json_string(stdout, errs.msg[0]);
@@ -38,6 +49,8 @@ static int policy_check(const char *file, bool json)
 			fprintf(stderr, "%s: %zu more errors not shown\n", file, errs.count - GK_POLICY_MAX_ERRORS);
 		return EXIT_USAGE;
 	}
+	for (size_t i = 0; i < notes.count && i < GK_POLICY_MAX_ERRORS; i++)
+		printf("note: %s\n", notes.msg[i]);
 	printf("%s: ok (sha256 %s)\n", file, policy_sha256_hex(p));
 	policy_free(p);
 	return EXIT_OK;

@@ -81,6 +81,7 @@ TESTS+=(
 	lease_breaks_do_not_stall_writers:40
 	unsettled_content_not_cached_in_kernel:60
 	policy_subtree_scoping:40
+	policy_paths_through_links:60
 	policy_unwatched_moved_in:40
 	policy_path_allowed_moved_out:40
 	policy_show_apply_roundtrip:40

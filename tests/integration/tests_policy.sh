@@ -44,6 +44,30 @@ t_policy_subtree_scoping() {
 	[[ $pe3 -eq $((pe2 + 1)) ]] || fail "a watched denied exec raised $((pe3 - pe2)) permission events"
 }
 
+# A watch or a rule written through a symbolic link (as /bin is on a
+# merged-/usr system) is judged under the path the kernel reports: before,
+# the watch matched nothing and every exec below it ran as unwatched.
+t_policy_paths_through_links() {
+	mkbin_at "$T/real/prog"
+	mkbin_at "$T/real/bad"
+	ln -s real "$T/link" || fail "ln failed"
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: deny\n' "$T/link" >"$POLICY"
+	ctl_ok policy check "$POLICY"
+	[[ $CTL_OUT == *"watch '$T/link' goes through a symbolic link: judged as '$T/real'"* ]] ||
+		fail "policy check did not note the link: $CTL_OUT"
+	start_daemon
+	expect_eperm "$T/real/prog" "watch through a link, default deny: "
+	expect_eperm "$T/link/prog" "the same file by the link's name: "
+	grep -q "policy_path note=.*watch '$T/link' goes through a symbolic link" "$DLOG" ||
+		fail "the daemon did not log the rewritten watch: $(grep policy_path "$DLOG")"
+	# a rule through the link, by apply
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\nrules:\n  - {path: %s, action: deny}\n' \
+		"$T/real" "$T/link/bad" >"$T/p2.yaml"
+	ctl_ok policy apply "$T/p2.yaml"
+	expect_runs "$T/real/prog" "default allow after apply: "
+	expect_eperm "$T/real/bad" "a path rule through a link, after apply: "
+}
+
 # A program allowed because it lies outside the watched subtree, then renamed
 # or hard-linked into it (same filesystem, same inode), is judged there: no
 # allow of it was left in the kernel for the watched name to find.
