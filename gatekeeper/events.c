@@ -459,9 +459,10 @@ static void handle(struct gk_events *ev, int idx)
 		return;
 	}
 	judge_identify(d, s->fd, &s->j);
-	if (s->j.have_id)
-		prescan_before_miss(d->prescan, &s->j.id);
-	bool decided = judge_by_content(d, &s->j);
+	/* A user who keeps the close queue full only sends their misses to
+	 * the workers, to be hashed anew; no exec waits for that queue. */
+	s->j.stale_digest = s->j.have_id && !prescan_before_miss(d->prescan, &s->j.id);
+	bool decided = !s->j.stale_digest && judge_by_content(d, &s->j);
 	if (!decided) {
 		judge_locate(d, s->fd, &s->j);
 		decided = judge_from_memory(d, &s->j);

@@ -281,6 +281,7 @@ struct judgement {
 	char trust_detail[160];
 	bool path_after_answer;    /* judge_by_content decided: path not read yet */
 	bool sha_cached;           /* judge_by_content found sha256 in the hash cache */
+	bool stale_digest;         /* prescan_before_miss was unsure: hash it anew */
 	uint64_t lease_ticket;     /* leased before the read (kcache_arm); 0: not */
 };
 /* What the event itself tells: identity (judge_identify), then path and
@@ -381,8 +382,10 @@ void prescan_stop(struct gk_prescan *ps);                 /* NULL-safe */
 void prescan_swap_group(struct gk_prescan *ps, int fd);   /* takes the fd */
 /* Before a permission event is judged: handle the closes that came before
  * it (so no cached digest outlives a write through a shared mapping), and
- * count a pre-judged file whose first exec still asked the daemon. */
-void prescan_before_miss(struct gk_prescan *ps, const struct file_id *id);
+ * count a pre-judged file whose first exec still asked the daemon. False:
+ * more were queued than a miss may wait for, so a close of this very file
+ * may not be handled yet: its cached digest must not be trusted. */
+bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id);
 /* A FAN_OPEN_EXEC notification on the permission group (group_fd). NULL-safe. */
 void prescan_exec_seen(struct gk_prescan *ps, int group_fd, int fd);
 

@@ -185,6 +185,8 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 {
 	char reason[128] = "";
 	struct gk_file_facts f;
+	if (j->stale_digest)
+		hash_cache_forget(d->hashes, j->id.dev, j->id.ino);
 	if (j->need_hash) {
 		struct trust_result tr;
 		if (trust_identify(d->trust, d->hashes, fd, j->path_elsewhere ? NULL : j->path,

@@ -31,6 +31,9 @@
 #define SETTLE_POLL_US 2000
 #define SETTLE_POLLS 13
 #define PREJUDGED_SLOTS 16384
+/* Closes a miss handles itself: the one just before an exec, and a few
+ * more; a longer queue is left to the pre-scan's reader (prescan_before_miss). */
+#define MISS_DRAIN_EVENTS 16
 
 struct pending {
 	dev_t dev;
@@ -192,25 +195,40 @@ static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
 	enqueue(ps, fd, &st, pid, by_dpkg);
 }
 
+/* Read one batch (at most size bytes) and handle it, under read_lock.
+ * True when the queue was empty: the read came back short or had nothing
+ * (a close-write event is bare metadata, so a short read left none). */
+static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
+{
+	ssize_t len;
+	do
+		len = read(ps->group_fd, buf, size);
+	while (len < 0 && errno == EINTR);
+	if (len <= 0)
+		return true;
+	const struct fanotify_event_metadata *m = (const void *)buf;
+	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+		if (m->fd < 0)
+			continue;
+		if (m->mask & FAN_CLOSE_WRITE)
+			on_close_write(ps, m->fd, m->pid);   /* takes the fd */
+		else
+			close(m->fd);
+	}
+	return (size_t)len + sizeof(struct fanotify_event_metadata) <= size;
+}
+
+/* The lock is let go between batches, so that a miss (prescan_before_miss)
+ * never waits behind a queue that a user keeps full by closing files. */
 static void read_events(struct gk_prescan *ps)
 {
 	char buf[32 * 1024] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
-	for (;;) {
-		ssize_t len = read(ps->group_fd, buf, sizeof(buf));
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len <= 0)
-			return;
-		const struct fanotify_event_metadata *m = (const void *)buf;
-		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-			if (m->fd < 0)
-				continue;
-			if (m->mask & FAN_CLOSE_WRITE)
-				on_close_write(ps, m->fd, m->pid);   /* takes the fd */
-			else
-				close(m->fd);
-		}
-	}
+	bool drained;
+	do {
+		pthread_mutex_lock(&ps->read_lock);
+		drained = read_batch(ps, buf, sizeof(buf));
+		pthread_mutex_unlock(&ps->read_lock);
+	} while (!drained);
 }
 
 /* A group replaced by a policy change is closed off this thread: its
@@ -243,11 +261,8 @@ static void *reader_main(void *arg)
 				       { .fd = ps->wake_fd, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return NULL;
-		if (p[0].revents & POLLIN) {
-			pthread_mutex_lock(&ps->read_lock);
+		if (p[0].revents & POLLIN)
 			read_events(ps);
-			pthread_mutex_unlock(&ps->read_lock);
-		}
 		if ((p[1].revents & POLLIN) && take_wakeup(ps))
 			return NULL;
 	}
@@ -334,15 +349,24 @@ static void *worker_main(void *arg)
 
 /* A close that happened before this exec began is already queued on the
  * group: handle it before deciding, so a miss never trusts a cached hash of
- * content that a shared mapping has since rewritten. */
-void prescan_before_miss(struct gk_prescan *ps, const struct file_id *id)
+ * content that a shared mapping has since rewritten. Only a few are read
+ * here, on the exec's own time, and only if no other thread is reading:
+ * the one that is may hold this file's close, read but not yet handled.
+ * Either way the caller learns that it cannot be sure, and does not trust
+ * the cached digest. */
+bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id)
 {
+	char buf[MISS_DRAIN_EVENTS * sizeof(struct fanotify_event_metadata)]
+		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	bool drained = false;
 	if (!ps)
-		return;
-	pthread_mutex_lock(&ps->read_lock);
-	read_events(ps);
-	pthread_mutex_unlock(&ps->read_lock);
+		return true;
+	if (pthread_mutex_trylock(&ps->read_lock) == 0) {
+		drained = read_batch(ps, buf, sizeof(buf));
+		pthread_mutex_unlock(&ps->read_lock);
+	}
 	note_miss(ps, id);
+	return drained;
 }
 
 struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned workers)

@@ -162,7 +162,7 @@ kill_recorded() {
 			cmd=$( { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || continue
 			# ours only if it carries this test's GK_IT_T: a reused PID may
 			# be another suite's daemon (parallel runs on one machine)
-			tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "GK_IT_T=$dir" || continue
+			tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qxF "GK_IT_T=$dir" || continue
 			case $cmd in
 			*gatekeeper* | *spawner* | *routes* | timeout*) kill -"$sig" "$pid" 2>/dev/null ;;
 			esac

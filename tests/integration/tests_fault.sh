@@ -12,6 +12,7 @@ TESTS+=(
 	fault_store_locked_30s:120
 	fault_store_disk_full:90
 	fault_truncate_cached_program:60
+	fault_close_flood_leaves_misses_answered:90
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -427,4 +428,40 @@ t_fault_truncate_cached_program() {
 		expect_eperm "$BIN/p_$setting" "$setting: rewritten with denied content: "
 		stop_daemon
 	done
+}
+
+# A user who closes files for writing in a loop keeps the pre-scan's queue
+# full. Before, each miss handled that whole queue on the reading thread
+# first, so it never got to the exec: every exec the kernel did not answer
+# itself was refused at the decision timeout. A path rule's allow is never
+# cached in the kernel, so each of its execs is a miss.
+t_fault_close_flood_leaves_misses_answered() {
+	local i pid
+	mkbin ok
+	mkbin stranger
+	mkdir -m 0777 "$T/flood" || fail "mkdir failed"
+	write_policy enforce deny "on_error: deny" "decision_timeout_ms: 3000" \
+		"rules:" "  - {path: $BIN/ok, action: allow}"
+	start_daemon
+	expect_runs "$BIN/ok" "before the flood: "
+	for i in 1 2; do
+		timeout -s KILL 60 setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" -c '
+import os, sys
+d = sys.argv[1]
+names = [os.path.join(d, "%s-%d" % (sys.argv[2], n)) for n in range(2000)]
+for n in names:
+    os.close(os.open(n, os.O_WRONLY | os.O_CREAT, 0o644))
+while True:
+    for n in names:
+        os.close(os.open(n, os.O_WRONLY))
+' "$T/flood" "$i" &
+		pid=$!
+		record_pid "$pid"
+	done
+	sleep 2
+	alive "$pid" || fail "the flood did not run"
+	for i in 1 2 3; do
+		expect_runs "$BIN/ok" "during the flood, exec $i: "
+	done
+	expect_eperm "$BIN/stranger" "during the flood, an unknown program: "
 }
