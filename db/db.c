@@ -391,6 +391,22 @@ static bool take_clean_mark(const char *path)
 	return clean_fingerprint(path, want, sizeof(want)) == 0 && !strcmp(want, have);
 }
 
+/* Does the file's header carry our application_id? Read raw: SQLite
+ * cannot open a file whose first bytes are damaged, and the id lies past
+ * them. Only our migrations write it, so a file of another program, or no
+ * database at all, does not (4 given bytes by chance: one in 2^32). */
+static bool header_says_ours(const char *path)
+{
+	unsigned char id[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	bool read_all = pread(fd, id, sizeof(id), GK_DB_APPLICATION_ID_OFFSET) == (ssize_t)sizeof(id);
+	close(fd);
+	uint32_t have = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+	return read_all && have == GK_DB_APPLICATION_ID;
+}
+
 int db_check(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
@@ -425,7 +441,7 @@ int db_check(const char *path, char *err, size_t errlen)
 out:
 	sqlite3_finalize(stmt);
 	sqlite3_close(conn);
-	return ret;
+	return ret == 1 && !header_says_ours(path) ? 3 : ret;
 }
 
 int db_move_aside(const char *path, char *moved, size_t movedlen, char *err, size_t errlen)

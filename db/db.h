@@ -30,7 +30,10 @@ void db_close(struct gk_db *db);
 /* Is the file at path damaged (not a database, or failing SQLite's
  * quick_check)? 1 damaged, 0 sound or absent, -1 could not tell (err says
  * why: e.g. unreadable), 2 sound without reading it: unchanged since
- * db_mark_clean (same device, inode, size, mtime and ctime, no WAL). The
+ * db_mark_clean (same device, inode, size, mtime and ctime, no WAL), 3
+ * damaged or no database at all, and its header does not carry the store's
+ * application_id: perhaps not ours (another program's file, a wrong --db),
+ * unless the caller knows better (1 and 3: err says what is wrong). The
  * mark is used once: db_check removes it; otherwise it reads only. */
 int db_check(const char *path, char *err, size_t errlen);
 /* After the last connection to path closed: write path.clean, so that the

@@ -10,6 +10,11 @@
 
 #include "db/db.h"
 
+/* "GKDB": tells our files apart from any other program's SQLite database
+ * (PRAGMA application_id: big-endian at offset 68 of the file's header). */
+#define GK_DB_APPLICATION_ID 0x474B4442
+#define GK_DB_APPLICATION_ID_OFFSET 68
+
 /* Every statement this subsystem runs, prepared once per connection. */
 enum db_stmt {
 	ST_BEGIN,

@@ -5,9 +5,6 @@
 
 #include "db/db_internal.h"
 
-/* "GKDB": tells our files apart from any other program's SQLite database. */
-#define GK_DB_APPLICATION_ID 0x474B4442
-
 struct db_migration {
 	int version;     /* user_version once this step has run */
 	const char *sql; /* one or more statements, no values from outside */

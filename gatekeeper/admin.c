@@ -5,10 +5,12 @@
  * renamed over the old one), from which they are restored if the store is
  * found damaged at start. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
@@ -133,6 +135,11 @@ static void mirror_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256
 	pthread_rwlock_unlock(&ar->lock);
 }
 
+/* The backup's first line: also what tells a backup of ours at start. */
+static const char backup_header[] =
+	"# gatekeeper admin rules: rewritten after every change, restored if the "
+	"verdict store is found damaged\n";
+
 /* The backup's content for the rules as they are now (malloc'd). */
 static char *backup_render(struct admin_rules *ar, size_t *len)
 {
@@ -140,8 +147,7 @@ static char *backup_render(struct admin_rules *ar, size_t *len)
 	FILE *f = open_memstream(&buf, len);
 	if (!f)
 		return NULL;
-	fputs("# gatekeeper admin rules: rewritten after every change, restored if the "
-	      "verdict store is found damaged\n", f);
+	fputs(backup_header, f);
 	pthread_rwlock_rdlock(&ar->lock);
 	for (size_t i = 0; i < ar->cap; i++) {
 		if (ar->slots[i].verdict == GK_VERDICT_UNKNOWN)
@@ -267,17 +273,55 @@ static long restore_backup(struct admin_rules *ar, struct gk_db *db, size_t *bad
 	return db_commit(db) < 0 ? -1 : n;
 }
 
+/* Was path.admin-rules written by a daemon of ours: a regular file of
+ * this user that starts with the backup's first line? Then path was its
+ * store, whatever its header says now. */
+static bool backup_is_ours(const char *path)
+{
+	char name[4200], head[sizeof(backup_header)];
+	struct stat st;
+	snprintf(name, sizeof(name), "%s.admin-rules", path);
+	int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	size_t want = sizeof(backup_header) - 1;
+	bool ours = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+		    read(fd, head, want) == (ssize_t)want && !memcmp(head, backup_header, want);
+	close(fd);
+	return ours;
+}
+
+/* db_check's verdict on the store at path: 1 damaged and ours (move it
+ * aside), 0 leave it to db_open, -1 refused with err set. A file that is
+ * damaged or no database, and that neither its header nor our backup beside
+ * it says is ours, is left as it is: --db may name any file. */
+static int store_damaged(struct gk_daemon *d, char *why, size_t whylen, char *err, size_t errlen)
+{
+	const char *path = d->opt.db_path;
+	int check = db_check(path, why, whylen);
+	d->store_closed_cleanly = check == 2;
+	for (char *c = why; *c; c++)   /* quick_check reports one problem per line */
+		if (*c == '\n' || *c == '"')
+			*c = *c == '\n' ? ' ' : '\'';
+	if (check == 3 && !backup_is_ours(path)) {
+		snprintf(err, errlen, "%s; not a gatekeeper store (no application_id \"GKDB\" in its "
+			 "header, no admin rules backup of ours beside it); refusing to touch it", why);
+		return -1;
+	}
+	return check == 1 || check == 3;
+}
+
 /* Open the store for the daemon (d->db) and load the admin rules
- * (d->admin). A store found damaged is moved aside untouched and replaced
- * by a fresh one holding the rules of the backup: one log line says so. */
+ * (d->admin). A store of ours found damaged is moved aside untouched and
+ * replaced by a fresh one holding the rules of the backup: one log line
+ * says so. */
 int admin_store_open(struct gk_daemon *d, char *err, size_t errlen)
 {
-	char why[512], moved[4200] = "";
+	char why[512] = "", moved[4200] = "";
 	const char *path = d->opt.db_path;
-	int check = db_check(path, why, sizeof(why));
+	int check = store_damaged(d, why, sizeof(why), err, errlen);
 	bool damaged = check == 1;
-	d->store_closed_cleanly = check == 2;
-	if (damaged && db_move_aside(path, moved, sizeof(moved), err, errlen) < 0)
+	if (check < 0 || (damaged && db_move_aside(path, moved, sizeof(moved), err, errlen) < 0))
 		return -1;
 	if (!(d->db = db_open(path, err, errlen)))
 		return -1;
@@ -297,9 +341,6 @@ int admin_store_open(struct gk_daemon *d, char *err, size_t errlen)
 		backup_write(d->admin);   /* in step with the store from the start */
 		return 0;
 	}
-	for (char *c = why; *c; c++)   /* quick_check reports one problem per line */
-		if (*c == '\n' || *c == '"')
-			*c = *c == '\n' ? ' ' : '\'';
 	size_t bad = 0;
 	long n = restore_backup(d->admin, d->db, &bad);
 	if (n < 0) {

@@ -270,7 +270,7 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	judged.st_ctim.tv_sec = (time_t)(j->id.ctime_ns / 1000000000);
 	judged.st_ctim.tv_nsec = (long)(j->id.ctime_ns % 1000000000);
 	if (kcache_record(d->kc, fd, j->decision.verdict, &judged, j->lease_ticket,
-			  j->identified_ns) != 0)
+			  j->identified_ns, j->kcache_epoch) != 0)
 		return;   /* nothing recorded: nothing to take back */
 	if (j->decision.verdict == GK_VERDICT_DENY)
 		denied_remember(d->denied, j->id.dev, j->id.ino, j->path,

@@ -329,50 +329,63 @@ void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket)
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 
+/* The ignore mark of an allow (caller holds group_lock): -1 not added. */
+static int add_ignore_mark(struct kcache *kc, int fd, const struct stat *judged, uint64_t ticket,
+			   bool with_bpf)
+{
+	bool (*may_pin)(void *, dev_t) = kc->may_pin;
+	if (leases_in_use(kc))
+		/* a lease holds the file open: only where that cannot block an unmount */
+		return !may_pin || may_pin(kc->pin_ctx, judged->st_dev)
+			       ? kcache_leases_hold(kc->leases, fd, judged, kc->group_fd, kc->mask, ticket)
+			       : -1;
+	if (ticket)
+		return -1;   /* armed under a mode that is gone: its read is unguarded */
+	if (!with_bpf && !kcache_file_as_judged(fd, judged))
+		return -1;
+	return fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
+			     kc->mask, fd, NULL);
+}
+
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
-		  uint64_t ticket, uint64_t identified_ns)
+		  uint64_t ticket, uint64_t identified_ns, uint64_t epoch)
 {
 	if (!kc->enabled || changes_elsewhere(fd))
 		return 1;
 	int rc = 1;
+	bool take_back = false;
+	/* kcache_forget_all moves the epoch and drops what is cached while it
+	 * holds this lock as writer: what is recorded here for a judgement of
+	 * the current epoch came before that and goes with it; a judgement of
+	 * an older epoch (its rules or signatures are gone) records nothing. */
+	pthread_rwlock_rdlock(&kc->group_lock);
 	struct kcache_bpf *kb = bpf_of(kc);
+	if (epoch != kcache_epoch(kc))
+		goto out;
+	/* Stamped with the judgement's epoch: fresh to the programs only while
+	 * no flush has moved theirs. */
 	if (kb)
-		rc = kcache_bpf_record_judged(kb, fd, verdict, judged, identified_ns) < 0 ? -1 : 0;
+		rc = kcache_bpf_record_judged(kb, fd, verdict, judged, identified_ns, epoch) < 0 ? -1 : 0;
 	if (verdict != GK_VERDICT_ALLOW)
-		return rc;
+		goto out;
 	/* A write between the read and the map's entry moved the ctime, and
 	 * the kernel's hooks see none after it: check before the ignore mark,
 	 * which would answer for the new content, and take back a mark an
 	 * earlier record left. (Leases check after taking the lease, which stops
 	 * later writers; a write broke an earlier one, and took its mark.) */
 	if (kb && !kcache_file_as_judged(fd, judged)) {
-		kcache_unrecord(kc, fd);
-		return -1;
-	}
-	pthread_rwlock_rdlock(&kc->group_lock);
-	bool (*may_pin)(void *, dev_t) = kc->may_pin;
-	if (kb != bpf_of(kc))
-		rc = -1;   /* bpf mode came meanwhile: an ignore mark needs the map's entry */
+		take_back = true;
+		rc = -1;
 	/* Between two groups, or no cache wanted: the next exec is judged again. */
-	else if (kc->group_fd >= 0 && !fan_cache_off(kc)) {
-		if (leases_in_use(kc))
-			/* a lease holds the file open: only where that cannot block an unmount */
-			rc = !may_pin || may_pin(kc->pin_ctx, judged->st_dev)
-				     ? kcache_leases_hold(kc->leases, fd, judged, kc->group_fd, kc->mask,
-							  ticket)
-				     : -1;
-		else if (ticket)
-			rc = -1;   /* armed under a mode that is gone: its read is unguarded */
-		else if (!kb && !kcache_file_as_judged(fd, judged))
-			rc = -1;
-		else
-			rc = fanotify_mark(kc->group_fd,
-					   FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
-					   kc->mask, fd, NULL);
+	} else if (kc->group_fd >= 0 && !fan_cache_off(kc)) {
+		rc = add_ignore_mark(kc, fd, judged, ticket, kb != NULL);
 		if (rc == 0)
 			__atomic_add_fetch(&kc->ignore_marks, 1, __ATOMIC_RELAXED);
 	}
+out:
 	pthread_rwlock_unlock(&kc->group_lock);
+	if (take_back)
+		kcache_unrecord(kc, fd);
 	return rc;
 }
 
@@ -403,24 +416,26 @@ uint64_t kcache_epoch(const struct kcache *kc)
 
 int kcache_forget_all(struct kcache *kc)
 {
-	__atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
-	if (!kc->enabled)
+	if (!kc->enabled) {
+		__atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
 		return 0;
+	}
 	__atomic_add_fetch(&kc->flushes, 1, __ATOMIC_RELAXED);
 	int rc = 0;
-	pthread_rwlock_rdlock(&kc->group_lock);
+	/* As writer: no kcache_record runs between the epoch's move and the
+	 * flush (see there). */
+	pthread_rwlock_wrlock(&kc->group_lock);
+	uint64_t epoch = __atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
 	/* Without a mark-type flag, FLUSH drops inode marks (our ignore marks)
 	 * and keeps the filesystem marks. */
 	if (kc->group_fd >= 0 && fanotify_mark(kc->group_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL) < 0)
 		rc = -1;
 	if (kc->leases)
 		kcache_leases_release_all(kc->leases, kc->group_fd, kc->mask);
-	pthread_rwlock_unlock(&kc->group_lock);
 	/* The kernel's holds lapse with the epoch: only once the marks they
 	 * guard are gone (bpf mode). */
-	struct kcache_bpf *kb = bpf_of(kc);
-	if (kb)
-		kcache_bpf_bump_epoch(kb);
+	kcache_bpf_set_epoch(bpf_of(kc), epoch);
+	pthread_rwlock_unlock(&kc->group_lock);
 	return rc;
 }
 

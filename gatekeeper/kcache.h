@@ -98,9 +98,13 @@ const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
  * recorded on a filesystem whose content changes with no write through this
  * kernel (FUSE, NFS, CIFS, ...). Returns 0 when the kernel now holds it, 1
  * when there was nothing to record it in (kernel caches off, between two
- * groups, such a filesystem), -1 on error. */
+ * groups, such a filesystem) or the judgement is of an older epoch, -1 on
+ * error. epoch: kcache_epoch() when judging began. A judgement of an epoch
+ * that kcache_forget_all has since left never reaches the kernel, not even
+ * for a moment: it is checked against the flush's lock, and the BPF entry
+ * carries that epoch, which the programs hold stale. */
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
-		  uint64_t ticket, uint64_t identified_ns);
+		  uint64_t ticket, uint64_t identified_ns, uint64_t epoch);
 /* fanotify mode: lease the file behind fd before it is read, so that a
  * write from then on is seen (the lease breaks) however close to the read
  * it comes: kcache_record with the ticket then caches an allow of content
@@ -115,7 +119,7 @@ void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket);
  * was being judged). */
 int kcache_unrecord(struct kcache *kc, int fd);
 /* Make every cached verdict stale at once (rule change): the caches refill
- * lazily on the next miss. */
+ * lazily on the next miss. Waits for kcache_record calls in progress. */
 int kcache_forget_all(struct kcache *kc);
 /* Moves with every forget_all (before it flushes). A judgement that began
  * at another epoch may rest on rules or signatures that have changed. */

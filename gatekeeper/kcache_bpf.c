@@ -255,7 +255,7 @@ void kcache_bpf_close(struct kcache_bpf *kb)
 }
 
 int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verdict,
-			     const struct stat *judged, uint64_t identified_ns)
+			     const struct stat *judged, uint64_t identified_ns, uint64_t epoch)
 {
 	struct gk_inode_verdict value = { 0 }, old;
 	struct stat now;
@@ -272,7 +272,7 @@ int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verd
 		judged = &now;
 	}
 	value.verdict = verdict == GK_VERDICT_ALLOW ? GK_KV_ALLOW : GK_KV_DENY;
-	value.epoch = __atomic_load_n(&kb->skel->bss->gk_epoch, __ATOMIC_SEQ_CST);
+	value.epoch = epoch;
 	value.ctime_sec = judged->st_ctim.tv_sec;
 	value.ctime_nsec = (__u32)judged->st_ctim.tv_nsec;
 	value.size = (__u64)judged->st_size;
@@ -288,7 +288,8 @@ int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verd
 
 int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict verdict)
 {
-	return kcache_bpf_record_judged(kb, fd, verdict, NULL, 0);
+	uint64_t now = kb ? __atomic_load_n(&kb->skel->bss->gk_epoch, __ATOMIC_SEQ_CST) : 0;
+	return kcache_bpf_record_judged(kb, fd, verdict, NULL, 0, now);
 }
 
 /* A pending hold survives: it guards an ignore mark that may still stand
@@ -347,6 +348,16 @@ void kcache_bpf_bump_epoch(struct kcache_bpf *kb)
 {
 	if (kb)
 		__atomic_fetch_add(&kb->skel->bss->gk_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+void kcache_bpf_set_epoch(struct kcache_bpf *kb, uint64_t epoch)
+{
+	if (!kb)
+		return;
+	__u64 old = __atomic_load_n(&kb->skel->bss->gk_epoch, __ATOMIC_SEQ_CST);
+	while (old < epoch && !__atomic_compare_exchange_n(&kb->skel->bss->gk_epoch, &old, epoch,
+							   false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
 }
 
 int kcache_bpf_ringbuf_fd(struct kcache_bpf *kb)

@@ -49,9 +49,12 @@ int kcache_bpf_record(struct kcache_bpf *kb, int fd, enum gk_verdict verdict);
 /* The same, with the fstat taken before the content was hashed: a change
  * between judging and recording then leaves the verdict stale (ctime/size).
  * A hold set after identified_ns (CLOCK_MONOTONIC, when judged was taken)
- * stays: the write that set it may be newer than the content judged. */
+ * stays: the write that set it may be newer than the content judged.
+ * Stamped with epoch, the one the judgement began in (kcache_bpf_set_epoch),
+ * not the current one: a judgement from before an epoch change is never
+ * fresh to the programs. */
 int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verdict,
-			     const struct stat *judged, uint64_t identified_ns);
+			     const struct stat *judged, uint64_t identified_ns, uint64_t epoch);
 /* Drop the value of the inode of fd (no error if it had none). */
 int kcache_bpf_forget(struct kcache_bpf *kb, int fd);
 /* `fileless: deny` in the kernel: refuse the exec of unlinked files. */
@@ -63,6 +66,9 @@ void kcache_bpf_set_fileless(struct kcache_bpf *kb, bool deny);
 bool kcache_bpf_set_unmarked(struct kcache_bpf *kb, bool deny);
 /* Bump the global epoch: every stored verdict becomes stale at once. */
 void kcache_bpf_bump_epoch(struct kcache_bpf *kb);
+/* Move the global epoch to epoch (never back): every verdict stamped with
+ * another becomes stale at once. */
+void kcache_bpf_set_epoch(struct kcache_bpf *kb, uint64_t epoch);
 /* An fd to poll(2): readable when ring-buffer records wait (an epoll fd). */
 int kcache_bpf_ringbuf_fd(struct kcache_bpf *kb);
 /* Deliver every waiting record to fn; lost records are reported once as an

@@ -42,12 +42,11 @@ static size_t escape_at(const unsigned char *p, size_t n, char esc[16], size_t *
 		*take = 1;
 		return 1;
 	}
-	size_t u = proto_utf8_len(p, n);
+	size_t u = gk_utf8_len(p, n);
 	*take = u ? u : 1;
 	if (*p == '"' || *p == '\\')
 		return (size_t)snprintf(esc, 16, "\\%c", *p);
-	bool sep = u == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9);
-	if (proto_control_seq(p, u) || sep) {
+	if (gk_control_seq(p, u)) {
 		size_t len = 0;
 		for (size_t i = 0; i < *take; i++)
 			len += (size_t)snprintf(esc + len, 16 - len, "\\x%02x", p[i]);

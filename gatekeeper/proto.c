@@ -149,31 +149,3 @@ int proto_parse_request(const char *buf, size_t len, struct proto_request *req, 
 	req->arg = sp ? sp : "";
 	return PROTO_REQ_DONE;
 }
-
-bool proto_control_seq(const unsigned char *p, size_t u)
-{
-	return !u || *p < 0x20 || *p == 0x7f || (u == 2 && p[0] == 0xc2 && p[1] < 0xa0);
-}
-
-size_t proto_utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;   /* bounds of the second byte */
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}

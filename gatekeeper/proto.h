@@ -64,13 +64,6 @@ enum { PROTO_REQ_ERROR = -1, PROTO_REQ_MORE = 0, PROTO_REQ_DONE = 1 };
 int proto_parse_request(const char *buf, size_t len, struct proto_request *req, char *err,
 			size_t errlen);
 
-/* The length (1..4) of the well-formed UTF-8 sequence at p (n bytes left),
- * or 0 if it is not one (overlong, surrogate, past U+10FFFF, cut short). */
-size_t proto_utf8_len(const unsigned char *p, size_t n);
-/* Is the sequence at p, u bytes long as proto_utf8_len measured it (0: not
- * UTF-8), one that no line of text may show raw: not UTF-8, a C0 control,
- * DEL or a C1 control (U+0080..U+009F)? */
-bool proto_control_seq(const unsigned char *p, size_t u);
 /* End one record of a multi-record reply (log pages, the subscribe stream):
  * records are groups of lines, each group ended by an empty line. */
 void proto_end_record(struct proto_buf *b);

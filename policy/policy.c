@@ -51,18 +51,26 @@ static const char *const fanotify_cache_names[] = {"leases", "off"};
  * that, the message's own tail gives way instead. */
 #define NAME_KEEP_MIN 48
 
-/* "NAME" LOC MESSAGE in one bounded message: an over-long name (a deep path)
- * loses its beginning, shown as "...", so that LOC (":LINE:COL: ") and the
- * message, which say what is wrong and where, are never cut for it. */
+/* "NAME" LOC MESSAGE in one bounded message, on one line: whatever no line
+ * may show raw (gk_control_seq), in the name or the message, is escaped.
+ * An over-long name (a deep path) loses its beginning, shown as "...", so
+ * that LOC (":LINE:COL: ") and the message, which say what is wrong and
+ * where, are never cut for it. */
 static void add_message(struct gk_policy_errors *errs, const char *name, const char *loc,
 			const char *fmt, va_list ap)
 {
 	if (errs->count < GK_POLICY_MAX_ERRORS) {
 		char *msg = errs->msg[errs->count];
 		size_t size = sizeof(errs->msg[0]);
-		char text[sizeof(errs->msg[0])];
-		int t = vsnprintf(text, sizeof(text), fmt, ap);
-		size_t tlen = t < 0 ? 0 : strlen(text), nlen = strlen(name);
+		char raw[sizeof(errs->msg[0])], text[4 * sizeof(errs->msg[0])];
+		char shown[8 * sizeof(errs->msg[0])];
+		int t = vsnprintf(raw, sizeof(raw), fmt, ap);
+		size_t tlen = gk_text_escape(text, sizeof(text), raw, t < 0 ? 0 : strlen(raw), NULL);
+		/* Of the name, its end says most: at most twice what fits is read. */
+		size_t from = strlen(name) > 2 * size ? strlen(name) - 2 * size : 0;
+		while (from && ((unsigned char)name[from] & 0xc0) == 0x80)
+			from++;
+		size_t nlen = gk_text_escape(shown, sizeof(shown), name + from, strlen(name + from), NULL);
 		size_t fixed = strlen(loc) + tlen;
 		size_t room = fixed + 1 < size ? size - 1 - fixed : 0;
 		int n;
@@ -70,15 +78,15 @@ static void add_message(struct gk_policy_errors *errs, const char *name, const c
 		if (room < NAME_KEEP_MIN)
 			room = NAME_KEEP_MIN;
 		if (nlen <= room) {
-			n = snprintf(msg, size, "%s%s%s", name, loc, text);
+			n = snprintf(msg, size, "%s%s%s", shown, loc, text);
 		} else {
-			const char *tail = name + nlen - (room - 3);
+			const char *tail = shown + nlen - (room - 3);
 
 			while (((unsigned char)*tail & 0xc0) == 0x80)   /* not inside a UTF-8 character */
 				tail++;
 			n = snprintf(msg, size, "...%s%s%s", tail, loc, text);
 		}
-		if ((n > 0 && (size_t)n >= size) || (t > 0 && (size_t)t >= sizeof(text))) {
+		if ((n > 0 && (size_t)n >= size) || (t > 0 && (size_t)t >= sizeof(raw))) {
 			size_t cut = size - 4;   /* the message's end was cut: say so */
 
 			while (cut && ((unsigned char)msg[cut] & 0xc0) == 0x80)

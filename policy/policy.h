@@ -315,4 +315,19 @@ int gk_sha256_from_hex(const char *hex, unsigned char sha[GK_SHA256_LEN]);
  * the reading there: hex may be shorter than len). */
 int gk_hex_decode(const char *hex, size_t len, unsigned char *out, size_t size);
 
+/* Text (text.c): what no line of output shows raw, for everyone who prints
+ * text from outside (file names, policy values, messages). */
+/* The length (1..4) of the well-formed UTF-8 sequence at p (n bytes left),
+ * or 0 if it is not one (overlong, surrogate, past U+10FFFF, cut short). */
+size_t gk_utf8_len(const unsigned char *p, size_t n);
+/* Is the sequence at p, u bytes long as gk_utf8_len measured it (0: not
+ * UTF-8), one that no line of text may show raw: not UTF-8, a C0 control,
+ * DEL, a C1 control (U+0080..U+009F), or the line or paragraph separator
+ * (U+2028, U+2029)? */
+bool gk_control_seq(const unsigned char *p, size_t u);
+/* The len bytes of text into out (size bytes, NUL included), each byte of
+ * such a sequence as \xHH, everything else as it is; whole characters only.
+ * Returns the length written; *taken (if not NULL): the bytes of text used. */
+size_t gk_text_escape(char *out, size_t size, const char *text, size_t len, size_t *taken);
+
 #endif

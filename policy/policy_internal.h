@@ -88,7 +88,8 @@ int policy_parse_map_list(struct policy_parser *pp, const yaml_event_t *value,
 /* "scalar", "list", "map", "alias" */
 const char *policy_node_kind(const yaml_event_t *ev);
 bool policy_scalar_is_null(const yaml_event_t *ev);
-/* A printable, shortened copy of user text for messages. */
+/* A shortened copy of user text for messages (whole UTF-8 characters;
+ * the message escapes what no line may show raw: add_message). */
 const char *policy_quote(char *buf, size_t size, const char *text, size_t len);
 /* The closest of `valid` to `word` when close enough to be a typo, else NULL. */
 const char *policy_suggest(const char *word, const char *const *valid, size_t n_valid);

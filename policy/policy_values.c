@@ -51,11 +51,8 @@ const char *policy_quote(char *buf, size_t size, const char *text, size_t len)
 			keep--;
 		cut = true;
 	}
-	for (size_t i = 0; i < keep; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		buf[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
+	memcpy(buf, text, keep);
+	n = keep;
 	if (cut) {
 		memcpy(buf + n, "...", 3);
 		n += 3;
@@ -167,11 +164,11 @@ char *policy_path_value(struct policy_parser *pp, const yaml_event_t *value, con
 	const char *problem = NULL;
 	char q[64], *copy;
 
-	for (size_t i = 0; i < len && !problem; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c < 0x20 || c == 0x7f)
-			problem = "contains a control character";
+	/* Paths appear in messages and logs: none that would need escaping. */
+	for (size_t i = 0, u = 0; i < len && !problem; i += u ? u : 1) {
+		u = gk_utf8_len((const unsigned char *)text + i, len - i);
+		if (gk_control_seq((const unsigned char *)text + i, u))
+			problem = "contains a control character or line separator";
 	}
 	copy = problem ? NULL : strdup(text);
 	if (!problem && !copy)

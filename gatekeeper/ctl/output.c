@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "gatekeeper/ctl/ctl.h"
+#include "policy/policy.h"
 
 /* Always valid JSON: a byte that is not UTF-8 becomes a lone surrogate
  * \udcXX (Python's surrogateescape: os.fsencode() gives the path's bytes
@@ -14,7 +15,7 @@ void json_string(FILE *out, const char *s)
 	fputc('"', out);
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t n = strlen(s); *p;) {
-		size_t u = proto_utf8_len(p, n - (size_t)(p - (const unsigned char *)s));
+		size_t u = gk_utf8_len(p, n - (size_t)(p - (const unsigned char *)s));
 		if (*p == '"' || *p == '\\')
 			fprintf(out, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
@@ -63,16 +64,17 @@ void print_json(FILE *out, const struct field *f, size_t n)
 
 /* Text from the daemon (file names, details, errors) on a terminal: one
  * value stays on its line and cannot drive the terminal. A newline prints
- * as \n; other control bytes, C1 controls (U+0080..U+009F) and bytes
- * that are not UTF-8 as \xNN. --json gives the exact bytes back. */
+ * as \n; whatever else gk_control_seq flags (control bytes, C1 controls,
+ * the line and paragraph separators, bytes that are not UTF-8) as \xNN.
+ * --json gives the exact bytes back. */
 void put_clean(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	for (size_t left = strlen((const char *)p); *p;) {
-		size_t u = proto_utf8_len(p, left);
+		size_t u = gk_utf8_len(p, left);
 		if (*p == '\n') {
 			fputs("\\n", out);
-		} else if (proto_control_seq(p, u)) {
+		} else if (gk_control_seq(p, u)) {
 			for (size_t k = 0; k < (u ? u : 1); k++)
 				fprintf(out, "\\x%02x", p[k]);
 		} else {

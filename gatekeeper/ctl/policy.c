@@ -45,13 +45,16 @@ static int policy_check(const char *file, bool json)
 	if (!p) {
 		for (size_t i = 0; i < errs.count && i < GK_POLICY_MAX_ERRORS; i++)
 			fprintf(stderr, "%s\n", errs.msg[i]);
-		if (errs.count > GK_POLICY_MAX_ERRORS)
-			fprintf(stderr, "%s: %zu more errors not shown\n", file, errs.count - GK_POLICY_MAX_ERRORS);
+		if (errs.count > GK_POLICY_MAX_ERRORS) {
+			put_clean(stderr, file);   /* the name stays on its line, as in the messages */
+			fprintf(stderr, ": %zu more errors not shown\n", errs.count - GK_POLICY_MAX_ERRORS);
+		}
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < notes.count && i < GK_POLICY_MAX_ERRORS; i++)
 		printf("note: %s\n", notes.msg[i]);
-	printf("%s: ok (sha256 %s)\n", file, policy_sha256_hex(p));
+	put_clean(stdout, file);
+	printf(": ok (sha256 %s)\n", policy_sha256_hex(p));
 	policy_free(p);
 	return EXIT_OK;
 }

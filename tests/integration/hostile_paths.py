@@ -54,10 +54,11 @@ def human(p):
     while i < len(p):
         n = next((k for k in (1, 2, 3, 4) if i + k <= len(p) and utf8(p[i:i + k])), 0)
         c1 = n == 2 and p[i] == 0xc2 and p[i + 1] < 0xa0
+        sep = n == 3 and p[i:i + 3] in (b"\xe2\x80\xa8", b"\xe2\x80\xa9")   # U+2028, U+2029
         if p[i] == 0x0a:
             out.append(b"\\n")
-        elif not n or p[i] < 0x20 or p[i] == 0x7f or c1:
-            out += [b"\\x%02x" % b for b in p[i:i + (2 if c1 else 1)]]
+        elif not n or p[i] < 0x20 or p[i] == 0x7f or c1 or sep:
+            out += [b"\\x%02x" % b for b in p[i:i + (n if c1 or sep else 1)]]
         else:
             out.append(p[i:i + n])
         i += n or 1

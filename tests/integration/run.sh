@@ -43,6 +43,7 @@ TESTS=(
 	bpf_after_ready_without_bpf_lsm:40
 	json_output_parses:40
 	hostile_paths_escaped:120
+	policy_messages_one_safe_line:40
 	subscribe_streams_decisions:60
 	ctl_exit_codes:40
 	nonroot_client_refused:40

@@ -630,6 +630,45 @@ t_hostile_paths_escaped() {
 	alive "$DPID" || fail "gatekeeperd died"
 }
 
+# gatekeeper-ctl policy check: every error is one line that shows no control
+# character, C1 control, line or paragraph separator or byte that is not
+# UTF-8 raw, whether it comes from the file's name (here: a newline, U+2028,
+# NEL, 0xff, ESC) or from a quoted value; a watch path holding U+2028 or NEL
+# is refused at its line.
+t_policy_messages_one_safe_line() {
+	local name out rc
+	need_ctl
+	name=$(printf '%s/p\nverdict=allow\xe2\x80\xa8x\xc2\x85y\xff\x1b[8m.yaml' "$T")
+	printf '%s\n' 'mode: "en\Lfor\Nce"' 'watch: ["/tmp/a\Lb", "/tmp/c\Nd"]' \
+		'default: allow' >"$name" || fail "cannot write the policy"
+	out=$(timeout -s KILL 10 "$CTL" --socket "$T/absent.sock" policy check "$name" 2>&1)
+	rc=$?
+	[[ $rc -eq 2 ]] || fail "policy check: exit $rc, expected 2: ${out:0:600}"
+	"$PY" - "$name" "$out" <<'PYEOF' || fail "policy check output: ${out:0:900}"
+import os, re, sys
+name, out = os.fsencode(sys.argv[1]), os.fsencode(sys.argv[2])
+lines = out.split(b"\n")
+if len(lines) != 3:
+    sys.exit("%d lines, expected one per error (3): %r" % (len(lines), out))
+raw = re.compile(rb"[\x00-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")
+# every non-ASCII byte of this name is one to escape
+shown = re.sub(rb"[\x00-\x1f\x7f\x80-\xff]", lambda m: b"\\x%02x" % m.group()[0], name)
+for line in lines:
+    if raw.search(line) or not line.decode("utf-8", "strict"):
+        sys.exit("raw bytes in %r" % line)
+want = [b":1:7: ", b":2:9: ", b":2:22: "]
+for line, loc in zip(lines, want):
+    if not line.startswith(shown + loc):
+        sys.exit("%r does not start with %r" % (line, shown + loc))
+if b"'en\\xe2\\x80\\xa8for\\xc2\\x85ce'" not in lines[0]:
+    sys.exit("the mode value is not shown escaped: %r" % lines[0])
+for line, path in zip(lines[1:], (b"/tmp/a\\xe2\\x80\\xa8b", b"/tmp/c\\xc2\\x85d")):
+    if b"watch path '" + path + b"' contains a control character or line separator" not in line:
+        sys.exit("not refused as it should be: %r" % line)
+PYEOF
+	note "$(printf '%s' "$out" | head -n 1 | cut -c1-300)"
+}
+
 # The live decision stream (`subscribe`, for gatekeeper-ctl top and log -f):
 # a header record, then one record per decision with every key; the stream
 # ends when the daemon stops, and a non-root client is refused.

@@ -8,6 +8,7 @@ TESTS+=(
 	fault_kill9_stopped_50:240
 	fault_100k_executables_bounded_fds:180
 	fault_store_corrupt_keeps_admin_rules:90
+	fault_foreign_file_as_store_untouched:60
 	fault_store_check_skipped_only_after_clean_stop:60
 	fault_store_locked_30s:120
 	fault_store_disk_full:90
@@ -261,6 +262,57 @@ t_fault_store_corrupt_keeps_admin_rules() {
 		note "$how: $(grep -o 'store_recovered.*admin_rules_restored=[0-9]*' "$DLOG" | cut -c1-300)"
 		rm -f "$moved"
 	done
+}
+
+# fault_refuses_store FILE: gatekeeperd --db FILE exits at once with one
+# line naming FILE as not a gatekeeper store; FILE and its directory are
+# left exactly as they were (nothing moved aside, nothing created).
+fault_refuses_store() {
+	local out rc sum before after
+	sum=$(sha256sum <"$1")
+	before=$(ls -la --time-style=+%s.%N "$(dirname "$1")" | grep -v ' \.\.\?$')
+	out=$(timeout -s KILL 20 "$GKD" --foreground --policy "$POLICY" --db "$1" \
+		--socket "$SOCK" 2>&1)
+	rc=$?
+	after=$(ls -la --time-style=+%s.%N "$(dirname "$1")" | grep -v ' \.\.\?$')
+	[[ $rc -ne 0 && $rc -ne 137 ]] || fail "--db $1: exit $rc, expected a refusal: ${out:0:300}"
+	[[ $(printf '%s\n' "$out" | grep -c .) -eq 1 ]] || fail "--db $1: not one line: ${out:0:600}"
+	[[ $out == *"$1"*"not a gatekeeper store"*"refusing to touch it"* ]] ||
+		fail "--db $1: the line does not say why: $out"
+	[[ $(sha256sum <"$1") == "$sum" ]] || fail "--db $1: the file was modified"
+	[[ $before == "$after" ]] || fail "--db $1: the directory changed: $(diff <(echo "$before") <(echo "$after"))"
+	[[ ! -e $SOCK ]] || fail "--db $1: gatekeeperd left a socket behind"
+	note "$(basename "$1"): $out"
+}
+
+# --db may name any file by mistake: one that is no database, or that is
+# damaged, is moved aside only when it is known to be ours (its header says
+# so, or our admin rules backup stands beside it); any other file is
+# refused, untouched, like another program's sound SQLite database.
+t_fault_foreign_file_as_store_untouched() {
+	write_policy enforce allow
+	mkdir -p "$T/a" "$T/b" "$T/c" "$T/d"
+	printf 'shopping: milk, eggs\nnot a database\n' >"$T/a/notes.txt"
+	fault_refuses_store "$T/a/notes.txt"
+	head -c 65536 /dev/urandom >"$T/b/blob.db"
+	fault_refuses_store "$T/b/blob.db"
+	# Another program's SQLite file with damaged pages (quick_check fails).
+	"$PY" - "$T/c/photos.db" <<'PYEOF' || fail "cannot make a damaged SQLite file"
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+c.executemany("INSERT INTO photos (name) VALUES (?)", [("p%06d" % i * 8,) for i in range(3000)])
+c.commit()
+c.close()
+with open(sys.argv[1], "r+b") as f:
+    f.seek(4096 * 3)
+    f.write(b"\xa5" * 8192)
+PYEOF
+	fault_refuses_store "$T/c/photos.db"
+	# A backup beside it that is not ours vouches for nothing.
+	printf 'notes, not admin rules\n' >"$T/d/notes.txt"
+	printf '# my own notes\n' >"$T/d/notes.txt.admin-rules"
+	fault_refuses_store "$T/d/notes.txt"
 }
 
 # A clean stop leaves a mark that lets the next start skip reading the

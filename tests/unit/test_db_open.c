@@ -273,6 +273,58 @@ static void test_clean_mark_void_once_written(void **state)
 	assert_false(exists(fx->dir, "gk.db.clean"));
 }
 
+/* Damaged, or no database at all, and its header does not carry our
+ * application_id: 3 (perhaps not ours), never 1, and the file is only read.
+ * The same damage to a store of ours is 1. */
+static void test_check_tells_files_not_ours(void **state)
+{
+	struct fixture *fx = *state;
+	static const char text[] = "shopping: milk, eggs\n";
+	char big[8192], *before;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 131 + 7);
+	for (int round = 0; round < 2; round++) {
+		write_file(fx->path, round ? big : text, round ? sizeof(big) : strlen(text));
+		before = slurp(fx->path, &len);
+		assert_int_equal(db_check(fx->path, fx->err, sizeof(fx->err)), 3);
+		assert_non_null(strstr(fx->err, "file is not a database"));
+		assert_file_unchanged(fx->path, before, len);
+		free(before);
+	}
+	/* Another program's database, its pages damaged: quick_check fails. */
+	unlink(fx->path);
+	raw_exec(fx->path, "PRAGMA journal_mode = DELETE; PRAGMA page_size = 1024;"
+			   "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT);"
+			   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+			   "WHERE i < 2000) INSERT INTO photos (name) SELECT printf('%080d', i) FROM n");
+	FILE *f = fopen(fx->path, "r+");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 3 * 1024, SEEK_SET), 0);
+	memset(big, 0xa5, sizeof(big));
+	assert_int_equal(fwrite(big, 1, sizeof(big), f), sizeof(big));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(db_check(fx->path, fx->err, sizeof(fx->err)), 3);
+	assert_non_null(strstr(fx->err, "quick_check"));
+	/* Ours, its pages damaged the same way: 1. */
+	unlink(fx->path);
+	db_close(open_ok(fx));
+	struct gk_db *db = open_ok(fx);
+	unsigned char sha[GK_SHA256_LEN] = { 0 };
+	for (int i = 0; i < 2000; i++) {
+		sha[0] = (unsigned char)i, sha[1] = (unsigned char)(i >> 8);
+		assert_int_equal(db_admin_set(db, sha, GK_VERDICT_ALLOW, "/some/long/path/hint/x"), 0);
+	}
+	db_close(db);
+	f = fopen(fx->path, "r+");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 4096, SEEK_SET), 0);
+	assert_int_equal(fwrite(big, 1, sizeof(big), f), sizeof(big));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(db_check(fx->path, fx->err, sizeof(fx->err)), 1);
+}
+
 /* Still open elsewhere (its WAL holds what the file does not): no mark. */
 static void test_clean_mark_refused_while_open(void **state)
 {
@@ -302,6 +354,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_mark_skips_the_check_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_mark_void_once_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_mark_refused_while_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_tells_files_not_ours, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,7 +84,7 @@ static const struct bad_case bad_cases[] = {
 	{"watch entry empty", "mode: enforce\nwatch:\n  -\ndefault: allow\n", 0, 3, 4,
 	 "watch entry 1 is empty", NULL, 1},
 	{"watch control character", "mode: enforce\nwatch: [\"/tmp/\\nx\"]\ndefault: allow\n", 0, 2,
-	 9, "watch path '/tmp/?x' contains a control character", NULL, 1},
+	 9, "watch path '/tmp/\\x0ax' contains a control character or line separator", NULL, 1},
 	{"timeout with unit", HEAD "decision_timeout_ms: 5s\n", 0, 5, 22,
 	 "must be a whole number of milliseconds (10..600000), not '5s'", NULL, 1},
 	{"timeout too small", HEAD "decision_timeout_ms: 9\n", 0, 5, 22,
