@@ -115,9 +115,16 @@ struct scanner_hashlist_config {
 };
 /* Hash-list line: "<64 hex digits> [name]". Blank lines and lines starting
  * with '#' are skipped. A detection's detail is the name, or "FILE:LINE"
- * when the line has none. */
+ * when the line has none. A list file must be a regular file (a FIFO or a
+ * device is refused, never waited on) of at most SCANNER_HASHLIST_MAX_BYTES. */
+#define SCANNER_HASHLIST_MAX_BYTES (1ull << 30)
+#define SCANNER_HASHLIST_MAX_TEXT "1 GiB"
 struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *cfg,
 				      char *err, size_t errlen);
+/* Load the lists as an open would, then drop them: 0, or -1 with the same
+ * one-line err ("FILE:LINE: why", "FILE: cannot open hash list: why").
+ * Starts no thread: for checking a policy before it is applied. */
+int scanner_hashlist_check(const char *const *files, size_t n_files, char *err, size_t errlen);
 
 /* rel ("gatekeeper-scand", "../gatekeeper-scand") from the directory of
  * the running program (/proc/self/exe) into out: 0, or -1 when that cannot
