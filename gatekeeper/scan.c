@@ -65,8 +65,14 @@ static struct scanner_limits clamav_limits(const struct gk_policy *p)
 		if (p->scan[i].max_file_size > l.max_file_size)
 			l.max_file_size = p->scan[i].max_file_size;
 	}
+	/* libclamav counts in signed ints: a larger file is ClamAV's limit
+	 * error, whatever a subtree allows (the hash lists have no such cap) */
+	if (l.max_file_size > SCANNER_CLAMAV_SIZE_MAX)
+		l.max_file_size = SCANNER_CLAMAV_SIZE_MAX;
 	/* archives unpack to more than the file: keep libclamav's 4x ratio */
 	l.max_scan_size = l.max_file_size * 4;
+	if (l.max_scan_size > SCANNER_CLAMAV_SIZE_MAX)
+		l.max_scan_size = SCANNER_CLAMAV_SIZE_MAX;
 	return l;
 }
 

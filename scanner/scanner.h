@@ -59,6 +59,9 @@ struct scanner_swap_hook {
 	void *ctx;
 };
 
+/* libclamav counts sizes in ints: max_file_size and max_scan_size may not
+ * be larger (an open with larger limits fails). */
+#define SCANNER_CLAMAV_SIZE_MAX 2147483647ull
 struct scanner_limits {
 	uint64_t max_file_size;    /* bytes; default 100 MiB */
 	uint64_t max_scan_size;    /* bytes read in all, archives unpacked; default 400 MiB */
