@@ -118,10 +118,21 @@ static void on_signatures_swapped(void *ctx, const char *engine)
 	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
 }
 
+int scan_check_hashlists(const struct gk_policy *p, char *err, size_t errlen)
+{
+	char why[512];
+	if (scanner_hashlist_check((const char *const *)p->scanners.hashlist_files,
+				   p->scanners.n_hashlist_files, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: scanners.hashlist: %s", p->name, why);
+	return -1;
+}
+
 /* Reuse the current set if the policy's engines did not change. Returns a
  * new reference, or NULL with err set when an engine cannot even be created
- * (bad configuration). An engine whose signatures fail to load is created
- * all the same: its scans answer "unavailable", and on_error applies.
+ * (bad configuration) or a hash list does not load. A ClamAV database that
+ * fails to load leaves its engine unavailable: its scans answer so, and
+ * on_error applies.
  * ClamAV loads in the background: starting gatekeeper-scand is an exec,
  * which this daemon's event threads must stay free to answer. */
 struct scan_set *scan_set_for(struct gk_daemon *d, struct scan_set *current,
@@ -157,11 +168,14 @@ struct scan_set *scan_set_for(struct gk_daemon *d, struct scan_set *current,
 	if (s->n_files) {
 		struct scanner_hashlist_config hc = { .files = (const char *const *)s->files,
 						      .n_files = s->n_files, .on_swap = on_swap };
+		/* a list that does not load fails the apply, rather than leave
+		 * the engine unavailable */
 		s->hashlist = scanner_hashlist_open(&hc, why, sizeof(why));
-		if (!s->hashlist)
-			goto fail;
-		if (why[0])
-			log_msg(GK_LOG_ERR, "scanner engine=hashlist error=\"%s\"", why);
+		if (!s->hashlist || why[0]) {
+			snprintf(err, errlen, "%s: scanners.hashlist: %s", p->name, why);
+			scan_set_put(s);
+			return NULL;
+		}
 	}
 	if (s->clamav_on) {
 		why[0] = '\0';

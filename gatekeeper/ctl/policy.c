@@ -1,9 +1,12 @@
 /* gatekeeper-ctl policy check|apply|show. check runs here (the parser is
- * linked in), so a policy can be checked on a machine without a daemon. */
+ * linked in), so a policy can be checked on a machine without a daemon. It
+ * also reads the hash lists, as the daemon does before it applies a
+ * policy (a list that does not load is refused there too). */
 #include <string.h>
 
 #include "gatekeeper/ctl/ctl.h"
 #include "policy/policy.h"
+#include "scanner/scanner.h"
 
 int ctl_file_request(const struct ctl *c, const char *verb, const char *file);
 int ctl_plain_request(const struct ctl *c, const char *verb);
@@ -12,6 +15,15 @@ static int policy_check(const char *file, bool json)
 {
 	struct gk_policy_errors errs = { 0 };
 	struct gk_policy *p = policy_load(file, &errs);
+	char why[sizeof(errs.msg[0])];
+	if (p && scanner_hashlist_check((const char *const *)p->scanners.hashlist_files,
+					p->scanners.n_hashlist_files, why, sizeof(why)) < 0) {
+		/* the daemon's words: "POLICY: scanners.hashlist: FILE:LINE: why" */
+		snprintf(errs.msg[0], sizeof(errs.msg[0]), "%s: scanners.hashlist: %s", p->name, why);
+		errs.count = 1;
+		policy_free(p);
+		p = NULL;
+	}
 	if (json) {
 		printf("{\"ok\":%s,\"file\":", p ? "true" : "false");
 		json_string(stdout, file);
