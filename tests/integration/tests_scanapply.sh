@@ -1,12 +1,15 @@
 # Scanner engines across policy changes: a hash list that does not load
 # refuses the policy (apply, SIGHUP, start, policy check) and changes
-# nothing; every max_file_size the parser accepts works with ClamAV.
+# nothing; each engine is rebuilt only when its own configuration changed,
+# and ClamAV's previous engine answers while a new one loads; every
+# max_file_size the parser accepts works with ClamAV.
 # Sourced by run.sh after tests_scanner.sh (its scn_ helpers); adds its own
 # entries to TESTS.
 
 TESTS+=(
 	scanner_hashlist_bad_list_refused:60
 	scanner_hashlist_fifo_refused_at_once:40
+	scanner_engines_rebuilt_alone:120
 	scanner_clamav_file_size_up_to_16g:60
 )
 
@@ -95,6 +98,56 @@ t_scanner_hashlist_fifo_refused_at_once() {
 	sap_expect_refused "$rc" "$out" "$fifo: cannot open hash list: a FIFO, not a regular file" \
 		"policy apply with a FIFO"
 	expect_runs "$BIN/prog" "after the refused apply: "
+	scn_stop_checked
+}
+
+sap_loads() {
+	grep -c "clamav: loaded" "$DLOG"
+}
+
+# A hash-list change keeps ClamAV's engine (no new load: a known-infected
+# file is still detected straight after the apply); a limit change builds a
+# new ClamAV engine, with the new limit, while the old one answers.
+t_scanner_engines_rebuilt_alone() {
+	local db=$T/clamdb l1=$T/one.sha256 l2=$T/two.sha256 new=$T/new.yaml i line
+	mkdir "$db"
+	scn_big_db "$db" 100000 50000
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	scn_new_elf "$BIN/one" "in list one"
+	scn_new_elf "$BIN/two" "in list two"
+	echo "$(sha_of "$BIN/one") GkTest.One" >"$l1"
+	echo "$(sha_of "$BIN/two") GkTest.Two" >"$l2"
+	sap_policy "$POLICY" allow "$db" "$l1"
+	start_daemon
+	scn_wait_available clamav 1
+	[[ $(sap_loads) -eq 1 ]] || fail "expected one ClamAV load at start, log has $(sap_loads)"
+
+	sap_policy "$new" allow "$db" "$l1, $l2"
+	ctl_ok policy apply "$new"
+	scn_eicar_script "$BIN/eicar-1.sh"
+	scn_expect_query "$BIN/eicar-1.sh" deny scanner GkTest.Eicar
+	scn_expect_query "$BIN/two" deny scanner GkTest.Two
+	sleep 1.5
+	[[ $(sap_loads) -eq 1 ]] || fail "a hash-list change reloaded ClamAV ($(sap_loads) loads)"
+
+	# 70 MiB: over the 64M default, within the new 128M
+	scn_eicar_script "$BIN/big.sh"
+	head -c $((70 << 20)) /dev/zero >>"$BIN/big.sh"
+	sap_policy "$new" allow "$db" "$l1, $l2" "scan:" "  - {path: $BIN, max_file_size: 128M}"
+	ctl_ok policy apply "$new"
+	scn_eicar_script "$BIN/eicar-2.sh"
+	scn_expect_query "$BIN/eicar-2.sh" deny scanner GkTest.Eicar
+	line=$(scn_line clamav)
+	note "straight after the limit change: $line"
+	for ((i = 0; i < 300; i++)); do
+		[[ $(sap_loads) -ge 2 ]] && break
+		sleep 0.1
+	done
+	[[ $(sap_loads) -eq 2 ]] || fail "a limit change did not load a new ClamAV engine ($(sap_loads) loads)"
+	scn_wait_available clamav 1
+	[[ $SCN_LINE != *previous* ]] || fail "the previous engine still answers after the load: $SCN_LINE"
+	scn_expect_query "$BIN/big.sh" deny scanner GkTest.Eicar
+	scn_expect_query "$BIN/one" deny scanner GkTest.One
 	scn_stop_checked
 }
 
