@@ -66,7 +66,8 @@ DB_SRCS      := $(wildcard db/*.c)
 # libclamav's engine, the scanner process and its sandbox: gatekeeper-scand only.
 SCAND_SRCS   := scanner/clamav.c scanner/scand.c scanner/sandbox.c
 SCANNER_SRCS := $(filter-out $(SCAND_SRCS),$(wildcard scanner/*.c))
-CTL_SRCS     := $(wildcard gatekeeper/ctl/*.c) gatekeeper/proto.c
+# policy check reads the hash lists with the scanner's own parser (libcrypto only).
+CTL_SRCS     := $(wildcard gatekeeper/ctl/*.c) gatekeeper/proto.c scanner/hashlist.c scanner/scanner.c
 CORE_SRCS    := $(filter-out gatekeeper/gatekeeperd.c,$(wildcard gatekeeper/*.c))
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 
@@ -108,7 +109,8 @@ $(DAEMON): $(call obj,gatekeeper/gatekeeperd.c) $(LIBGK)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # gatekeeper-ctl shares only the protocol with the daemon: it links the
-# protocol and the policy parser, nothing else (tests/build checks ldd).
+# protocol, the policy parser and the hash-list parser, nothing else
+# (tests/build checks ldd).
 $(CTL): $(call obj,$(CTL_SRCS) $(POLICY_SRCS))
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CTL_LDLIBS)
 

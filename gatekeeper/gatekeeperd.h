@@ -312,10 +312,15 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 struct scan_set;
 struct scan_result;
 struct proto_buf;
-/* The engines of p for daemon d (reusing current when they are the same).
- * d->kc must be open: a signature set put in force later flushes it. */
+/* The engines of p for daemon d, each reused from current when p configures
+ * it the same way; NULL and err when one cannot be built (hash lists that
+ * do not load included). d->kc must be open: a signature set put in force
+ * later flushes it. */
 struct scan_set *scan_set_for(struct gk_daemon *d, struct scan_set *current,
 			      const struct gk_policy *p, char *err, size_t errlen);
+/* Whether p's hash lists load (the daemon's start checks before it forks):
+ * -1 with "POLICY: scanners.hashlist: FILE:LINE: why" in err. */
+int scan_check_hashlists(const struct gk_policy *p, char *err, size_t errlen);
 void scan_set_get(struct scan_set *s);
 void scan_set_put(struct scan_set *s);
 void scan_set_reload(struct scan_set *s);

@@ -35,13 +35,24 @@ struct scan_cache {
 	struct scan_cache_slot slot[SCAN_CACHE_SLOTS];
 };
 
+/* One engine, shared by every set whose policy configures it the same way,
+ * so that a policy change rebuilds only the engines whose configuration
+ * changed: a new hash list does not reload ClamAV's signatures, nor a new
+ * ClamAV limit the hash lists. */
+struct scan_engine {
+	atomic_int refs;
+	struct scanner *scanner;
+	char *config;                   /* what it was built from, for the next policy */
+	struct gk_daemon *d;
+	/* ClamAV: the engine this one replaces, which answers until this one's
+	 * first load has ended (a large database takes tens of seconds). */
+	pthread_mutex_t lock;
+	struct scan_engine *stand_in;
+};
+
 struct scan_set {
 	atomic_int refs;
-	struct scanner *hashlist, *clamav;
-	char **files;                   /* owned copies for comparing the next config */
-	size_t n_files;
-	char *clamav_db;
-	bool clamav_on;
+	struct scan_engine *hashlist, *clamav;
 	struct scan_cache *cache;
 	atomic_uint_fast64_t scans, scan_us;   /* for the metrics */
 };
@@ -65,20 +76,214 @@ static struct scanner_limits clamav_limits(const struct gk_policy *p)
 		if (p->scan[i].max_file_size > l.max_file_size)
 			l.max_file_size = p->scan[i].max_file_size;
 	}
+	/* libclamav counts in signed ints: a larger file is ClamAV's limit
+	 * error, whatever a subtree allows (the hash lists have no such cap) */
+	if (l.max_file_size > SCANNER_CLAMAV_SIZE_MAX)
+		l.max_file_size = SCANNER_CLAMAV_SIZE_MAX;
 	/* archives unpack to more than the file: keep libclamav's 4x ratio */
 	l.max_scan_size = l.max_file_size * 4;
+	if (l.max_scan_size > SCANNER_CLAMAV_SIZE_MAX)
+		l.max_scan_size = SCANNER_CLAMAV_SIZE_MAX;
 	return l;
 }
 
-static bool same_config(const struct scan_set *s, const struct gk_policy *p)
+/* The configuration of each engine as one string ("" when p does not run
+ * it): equal strings, same engine. Lengths prefix the paths, which may hold
+ * any byte but NUL. NULL: out of memory. */
+static char *hashlist_config(const struct gk_policy *p)
 {
 	const struct gk_scanners *c = &p->scanners;
-	if (s->n_files != c->n_hashlist_files || s->clamav_on != c->clamav_active)
-		return false;
-	for (size_t i = 0; i < s->n_files; i++)
-		if (strcmp(s->files[i], c->hashlist_files[i]))
-			return false;
-	return !s->clamav_on || !strcmp(s->clamav_db, c->clamav_database);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < c->n_hashlist_files; i++)
+		fprintf(f, "%zu:%s", strlen(c->hashlist_files[i]), c->hashlist_files[i]);
+	return fclose(f) == 0 ? out : (free(out), NULL);
+}
+
+static char *clamav_config(const struct gk_policy *p)
+{
+	const struct gk_scanners *c = &p->scanners;
+	struct scanner_limits l = clamav_limits(p);
+	const char *db = c->clamav_database ? c->clamav_database : "";
+	char *out = NULL;
+	if (!c->clamav_active)
+		return strdup("");
+	if (asprintf(&out, "%zu:%s %llu %llu %u", strlen(db), db, (unsigned long long)l.max_file_size,
+		     (unsigned long long)l.max_scan_size, l.max_scan_ms) < 0)
+		return NULL;
+	return out;
+}
+
+/* *p, leaving NULL in its place: ownership handed over. */
+static char *exchange(char **p)
+{
+	char *v = *p;
+	*p = NULL;
+	return v;
+}
+
+static const char *config_of(const struct scan_engine *e)
+{
+	return e ? e->config : "";
+}
+
+static struct scan_engine *engine_get(struct scan_engine *e)
+{
+	if (e)
+		atomic_fetch_add(&e->refs, 1);
+	return e;
+}
+
+static void engine_put(struct scan_engine *e)
+{
+	if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	scanner_close(e->scanner);   /* joins the reload thread: no swap hook runs after */
+	engine_put(e->stand_in);
+	pthread_mutex_destroy(&e->lock);
+	free(e->config);
+	free(e);
+}
+
+/* Hand the scans back from the stand-in to the engine itself; whether
+ * there was one to drop. */
+static bool engine_drop_stand_in(struct scan_engine *e)
+{
+	pthread_mutex_lock(&e->lock);
+	struct scan_engine *old = e->stand_in;
+	e->stand_in = NULL;
+	pthread_mutex_unlock(&e->lock);
+	engine_put(old);
+	return old != NULL;
+}
+
+/* Whether e's first load has not ended yet (neither loaded nor failed). */
+static bool first_load_pending(const struct scan_engine *e)
+{
+	struct scanner_status st;
+	scanner_status(e->scanner, &st);
+	return st.generation == 0 && st.reloads_failed == 0;
+}
+
+/* The scanner that answers for e now: its stand-in until e's first load
+ * ends (then held in *held, for engine_put after the scan), else e's own. */
+static struct scanner *engine_serving(struct scan_engine *e, struct scan_engine **held)
+{
+	*held = NULL;
+	pthread_mutex_lock(&e->lock);
+	bool has_stand_in = e->stand_in != NULL;
+	if (has_stand_in && first_load_pending(e))
+		*held = engine_get(e->stand_in);
+	pthread_mutex_unlock(&e->lock);
+	if (has_stand_in && !*held && engine_drop_stand_in(e))
+		prejudge_flush(e->d);   /* the first load failed: e answers why, for every file */
+	return *held ? (*held)->scanner : e->scanner;
+}
+
+/* New signatures: verdicts the kernel caches were reached with the old ones
+ * (or, for a load in the background, while none was loaded, or by the
+ * stand-in, which is not needed any more). */
+static void on_signatures_swapped(void *ctx, const char *engine)
+{
+	struct scan_engine *e = ctx;
+	engine_drop_stand_in(e);
+	prejudge_flush(e->d);
+	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
+}
+
+static struct scan_engine *engine_new(struct gk_daemon *d, char *config)
+{
+	struct scan_engine *e = config ? calloc(1, sizeof(*e)) : NULL;
+	if (!e) {
+		free(config);
+		return NULL;
+	}
+	atomic_init(&e->refs, 1);
+	e->config = config;
+	e->d = d;
+	pthread_mutex_init(&e->lock, NULL);
+	return e;
+}
+
+int scan_check_hashlists(const struct gk_policy *p, char *err, size_t errlen)
+{
+	char why[512];
+	if (scanner_hashlist_check((const char *const *)p->scanners.hashlist_files,
+				   p->scanners.n_hashlist_files, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: scanners.hashlist: %s", p->name, why);
+	return -1;
+}
+
+/* The hash lists load here, at once: a list that cannot be loaded makes
+ * the policy fail to apply (err), rather than leave its engine unavailable. */
+static struct scan_engine *hashlist_engine(struct gk_daemon *d, const struct gk_policy *p,
+					   char *config, char *err, size_t errlen)
+{
+	struct scan_engine *e = engine_new(d, config);
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	char why[512] = "";
+	struct scanner_hashlist_config hc = {
+		.files = (const char *const *)p->scanners.hashlist_files,
+		.n_files = p->scanners.n_hashlist_files,
+		.on_swap = { on_signatures_swapped, e },
+	};
+	e->scanner = scanner_hashlist_open(&hc, why, sizeof(why));
+	if (!e->scanner || why[0]) {
+		snprintf(err, errlen, "%s: scanners.hashlist: %s", p->name, why);
+		engine_put(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* ClamAV loads in the background: starting gatekeeper-scand is an exec,
+ * which this daemon's event threads must stay free to answer. Meanwhile
+ * the engine it replaces (current), if that one has signatures, answers. */
+static struct scan_engine *clamav_engine(struct gk_daemon *d, const struct gk_policy *p,
+					 char *config, struct scan_engine *current,
+					 char *err, size_t errlen)
+{
+	const struct gk_options *o = &d->opt;
+	struct scan_engine *e = engine_new(d, config);
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (current) {
+		struct scan_engine *held;
+		struct scanner *serving = engine_serving(current, &held);
+		struct scanner_status st;
+		scanner_status(serving, &st);
+		e->stand_in = st.available ? engine_get(held ? held : current) : NULL;
+		engine_put(held);
+	}
+	char why[512] = "";
+	/* one scanner process per thread that may scan at once (event
+	 * workers, pre-scan workers, the control thread), so scans never
+	 * queue behind each other more than they did in process */
+	unsigned procs = o->workers + o->scan_workers + 1;
+	struct scanner_clamav_config cc = {
+		.db_dir = p->scanners.clamav_database, .limits = clamav_limits(p),
+		.load_in_background = true, .scand_path = o->scanner_path, .user = o->scanner_user,
+		.processes = procs < SCAN_MAX_PROCESSES ? procs : SCAN_MAX_PROCESSES,
+		.on_swap = { on_signatures_swapped, e },
+	};
+	e->scanner = scanner_clamav_open(&cc, why, sizeof(why));
+	if (!e->scanner) {
+		snprintf(err, errlen, "scanner: %s", why);
+		engine_put(e);
+		return NULL;
+	}
+	if (why[0])
+		log_msg(GK_LOG_ERR, "scanner engine=clamav error=\"%s\"", why);
+	return e;
 }
 
 void scan_set_get(struct scan_set *s)
@@ -91,97 +296,61 @@ void scan_set_put(struct scan_set *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	scanner_close(s->hashlist);
-	scanner_close(s->clamav);
-	for (size_t i = 0; i < s->n_files; i++)
-		free(s->files[i]);
-	free(s->files);
-	free(s->clamav_db);
+	engine_put(s->hashlist);
+	engine_put(s->clamav);
 	if (s->cache)
 		pthread_mutex_destroy(&s->cache->lock);
 	free(s->cache);
 	free(s);
 }
 
-/* New signatures: verdicts the kernel caches were reached with the old ones
- * (or, for a load in the background, while none was loaded). */
-static void on_signatures_swapped(void *ctx, const char *engine)
-{
-	struct gk_daemon *d = ctx;
-	prejudge_flush(d);
-	log_msg(GK_LOG_INFO, "signatures_swapped engine=%s kernel_cache=flushed", engine);
-}
-
-/* Reuse the current set if the policy's engines did not change. Returns a
- * new reference, or NULL with err set when an engine cannot even be created
- * (bad configuration). An engine whose signatures fail to load is created
- * all the same: its scans answer "unavailable", and on_error applies.
- * ClamAV loads in the background: starting gatekeeper-scand is an exec,
- * which this daemon's event threads must stay free to answer. */
+/* Each engine of current that p configures the same way is reused, the
+ * others are built. Returns a new reference, or NULL with err set when an
+ * engine cannot be built: bad configuration, or hash lists that do not
+ * load. A ClamAV database that fails to load (in the background) leaves
+ * its engine unavailable: its scans answer so, and on_error applies. */
 struct scan_set *scan_set_for(struct gk_daemon *d, struct scan_set *current,
 			      const struct gk_policy *p, char *err, size_t errlen)
 {
-	const struct gk_options *o = &d->opt;
-	const struct scanner_swap_hook on_swap = { on_signatures_swapped, d };
-	if (current && same_config(current, p)) {
-		atomic_fetch_add(&current->refs, 1);
+	char *hl = hashlist_config(p), *cl = clamav_config(p);
+	struct scan_set *s = NULL;
+	if (!hl || !cl)
+		goto oom;
+	struct scan_engine *was_hl = current ? current->hashlist : NULL;
+	struct scan_engine *was_cl = current ? current->clamav : NULL;
+	bool same_hl = !strcmp(hl, config_of(was_hl)), same_cl = !strcmp(cl, config_of(was_cl));
+	if (current && same_hl && same_cl) {
+		free(hl);
+		free(cl);
+		scan_set_get(current);
 		return current;
 	}
 	scanner_set_logger(log_scanner_line, NULL);
-	struct scan_set *s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!(s = calloc(1, sizeof(*s))) || !(s->cache = calloc(1, sizeof(*s->cache))))
 		goto oom;
 	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->cache->lock, NULL);
 	if (current) {   /* the metrics' counters never go back */
 		atomic_init(&s->scans, atomic_load(&current->scans));
 		atomic_init(&s->scan_us, atomic_load(&current->scan_us));
 	}
-	s->n_files = p->scanners.n_hashlist_files;
-	s->clamav_on = p->scanners.clamav_active;
-	s->files = calloc(s->n_files + 1, sizeof(char *));
-	s->clamav_db = strdup(p->scanners.clamav_database ? p->scanners.clamav_database : "");
-	s->cache = calloc(1, sizeof(*s->cache));
-	if (!s->files || !s->clamav_db || !s->cache)
-		goto oom;
-	pthread_mutex_init(&s->cache->lock, NULL);
-	for (size_t i = 0; i < s->n_files; i++)
-		if (!(s->files[i] = strdup(p->scanners.hashlist_files[i])))
-			goto oom;
-	char why[512] = "";
-	if (s->n_files) {
-		struct scanner_hashlist_config hc = { .files = (const char *const *)s->files,
-						      .n_files = s->n_files, .on_swap = on_swap };
-		s->hashlist = scanner_hashlist_open(&hc, why, sizeof(why));
-		if (!s->hashlist)
-			goto fail;
-		if (why[0])
-			log_msg(GK_LOG_ERR, "scanner engine=hashlist error=\"%s\"", why);
-	}
-	if (s->clamav_on) {
-		why[0] = '\0';
-		/* one scanner process per thread that may scan at once (event
-		 * workers, pre-scan workers, the control thread), so scans never
-		 * queue behind each other more than they did in process */
-		unsigned procs = o->workers + o->scan_workers + 1;
-		struct scanner_clamav_config cc = {
-			.db_dir = s->clamav_db, .limits = clamav_limits(p), .load_in_background = true,
-			.scand_path = o->scanner_path, .user = o->scanner_user,
-			.processes = procs < SCAN_MAX_PROCESSES ? procs : SCAN_MAX_PROCESSES,
-			.on_swap = on_swap,
-		};
-		s->clamav = scanner_clamav_open(&cc, why, sizeof(why));
-		if (!s->clamav)
-			goto fail;
-		if (why[0])
-			log_msg(GK_LOG_ERR, "scanner engine=clamav error=\"%s\"", why);
-	}
+	/* hashlist_engine and clamav_engine take their config, even on failure */
+	if (same_hl)
+		s->hashlist = engine_get(was_hl);
+	else if (hl[0] && !(s->hashlist = hashlist_engine(d, p, exchange(&hl), err, errlen)))
+		goto fail;
+	if (same_cl)
+		s->clamav = engine_get(was_cl);
+	else if (cl[0] && !(s->clamav = clamav_engine(d, p, exchange(&cl), was_cl, err, errlen)))
+		goto fail;
+	free(hl);
+	free(cl);
 	return s;
 oom:
 	snprintf(err, errlen, "out of memory");
-	scan_set_put(s);
-	return NULL;
 fail:
-	snprintf(err, errlen, "scanner: %s", why);
+	free(hl);
+	free(cl);
 	scan_set_put(s);
 	return NULL;
 }
@@ -189,36 +358,46 @@ fail:
 void scan_set_reload(struct scan_set *s)
 {
 	if (s && s->hashlist)
-		scanner_reload(s->hashlist);
+		scanner_reload(s->hashlist->scanner);
 	if (s && s->clamav)
-		scanner_reload(s->clamav);
+		scanner_reload(s->clamav->scanner);
 }
 
-static bool scan_set_owns_pid(struct scan_set *s, pid_t pid)
+static bool engine_owns_pid(struct scan_engine *e, pid_t pid)
 {
-	return s && scanner_owns_pid(s->clamav, pid);
+	if (!e)
+		return false;
+	pthread_mutex_lock(&e->lock);
+	bool mine = scanner_owns_pid(e->scanner, pid) ||
+		    (e->stand_in && scanner_owns_pid(e->stand_in->scanner, pid));
+	pthread_mutex_unlock(&e->lock);
+	return mine;
 }
 
 bool scan_owns_exec(struct gk_daemon *d, pid_t pid)
 {
 	pthread_rwlock_rdlock(&d->policy_lock);
-	bool mine = scan_set_owns_pid(d->scanners, pid);
+	bool mine = d->scanners && engine_owns_pid(d->scanners->clamav, pid);
 	pthread_rwlock_unlock(&d->policy_lock);
 	return mine;
 }
 
 void scan_set_report(struct scan_set *s, struct proto_buf *reply)
 {
-	struct scanner *engines[] = { s ? s->hashlist : NULL, s ? s->clamav : NULL };
+	struct scan_engine *engines[] = { s ? s->hashlist : NULL, s ? s->clamav : NULL };
 	for (size_t i = 0; i < 2; i++) {
 		if (!engines[i])
 			continue;
 		struct scanner_status st;
 		char line[512];
-		scanner_status(engines[i], &st);
-		snprintf(line, sizeof(line), "%s: %s, %u signatures, generation %llu%s%s%s", st.engine,
+		struct scan_engine *held;
+		scanner_status(engines[i]->scanner, &st);
+		struct scanner *serving = engine_serving(engines[i], &held);
+		engine_put(held);
+		snprintf(line, sizeof(line), "%s: %s, %u signatures, generation %llu%s%s%s%s", st.engine,
 			 st.available ? "available" : "unavailable", st.signatures,
 			 (unsigned long long)st.generation, st.reloading ? ", reloading" : "",
+			 serving != engines[i]->scanner ? ", the previous engine answers until loaded" : "",
 			 st.last_error[0] ? ", last error: " : "", st.last_error);
 		proto_arr(reply, "scanners", line);
 	}
@@ -262,37 +441,29 @@ static void cache_put(struct scan_cache *c, const unsigned char *sha, unsigned e
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Scan fd as plan says. Errors (limits included) are results, never
- * failures: the policy's on_error decides what they mean. */
-void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
-		    const struct gk_scan_plan *plan, struct scan_result *out)
+/* Whether the file is within the plan's size limit; else the error. */
+static bool within_size(int fd, const struct gk_scan_plan *plan, struct scan_result *out)
 {
-	struct scanner *list[2];
-	size_t n = 0;
-	unsigned engines = 0;
-	if (plan->hashlist && s && s->hashlist)
-		list[n++] = s->hashlist, engines |= 1;
-	if (plan->clamav && s && s->clamav)
-		list[n++] = s->clamav, engines |= 2;
-	memset(out, 0, sizeof(*out));
-	if (!n)
-		return;   /* the engines this path wants are not configured: clean */
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		out->status = SCAN_ERROR;
 		snprintf(out->detail, sizeof(out->detail), "cannot stat file: %s", strerror(errno));
-		return;
+		return false;
 	}
 	if ((uint64_t)st.st_size > plan->max_file_size) {
 		out->status = SCAN_ERROR;
 		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_file_size (%lld > %llu bytes)",
 			 (long long)st.st_size, (unsigned long long)plan->max_file_size);
-		return;
+		return false;
 	}
-	uint64_t hl = generation(engines & 1 ? s->hashlist : NULL);
-	uint64_t cl = generation(engines & 2 ? s->clamav : NULL);
-	if (cache_get(s->cache, sha, engines, hl, cl, out))
-		return;
+	return true;
+}
+
+/* Scan with the engines given, within the plan's time limit. */
+static void scan_timed(struct scan_set *s, struct scanner *const *list, size_t n, int fd,
+		       const unsigned char *sha, const struct gk_scan_plan *plan,
+		       struct scan_result *out)
+{
 	int64_t start = gk_mono_us();
 	scanner_scan_all_within(list, n, fd, sha, plan->max_scan_time_ms, out);
 	atomic_fetch_add(&s->scans, 1);
@@ -307,10 +478,35 @@ void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_scan_time_ms (%lld > %u ms)%s",
 			 (long long)took_ms, plan->max_scan_time_ms,
 			 killed ? ", scanner process killed" : "");
-		return;
 	}
-	if (out->status != SCAN_ERROR)   /* an error may pass (a reload, a load in progress) */
-		cache_put(s->cache, sha, engines, hl, cl, out);
+}
+
+/* Scan fd as plan says. Errors (limits included) are results, never
+ * failures: the policy's on_error decides what they mean. */
+void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
+		    const struct gk_scan_plan *plan, struct scan_result *out)
+{
+	struct scanner *list[2];
+	struct scan_engine *stand_in = NULL;
+	size_t n = 0;
+	unsigned engines = 0;
+	memset(out, 0, sizeof(*out));
+	if (plan->hashlist && s && s->hashlist)
+		list[n++] = s->hashlist->scanner, engines |= 1;
+	if (plan->clamav && s && s->clamav)
+		list[n++] = engine_serving(s->clamav, &stand_in), engines |= 2;
+	if (!n)
+		return;   /* the engines this path wants are not configured: clean */
+	uint64_t hl = generation(engines & 1 ? s->hashlist->scanner : NULL);
+	uint64_t cl = generation(engines & 2 ? s->clamav->scanner : NULL);
+	if (within_size(fd, plan, out) && !cache_get(s->cache, sha, engines, hl, cl, out)) {
+		scan_timed(s, list, n, fd, sha, plan, out);
+		/* an error may pass (a reload, a load in progress); a stand-in's
+		 * answer is not the generation's */
+		if (out->status != SCAN_ERROR && !stand_in)
+			cache_put(s->cache, sha, engines, hl, cl, out);
+	}
+	engine_put(stand_in);
 }
 
 void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us)

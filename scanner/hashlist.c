@@ -112,22 +112,57 @@ static const char *parse_line(struct hash_set *set, char *line, size_t len,
 	return NULL;
 }
 
+/* What a list file may be: a regular file, within the size cap. A FIFO or
+ * a device would block the open or the read (a daemon applying a policy
+ * holds its apply lock meanwhile), or never end. */
+static FILE *open_list(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		scanner_line(err, errlen, "%s: cannot open hash list: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	const char *why = NULL;
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = S_ISDIR(st.st_mode) ? "a directory, not a regular file"
+		      : S_ISFIFO(st.st_mode) ? "a FIFO, not a regular file"
+		      : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device, not a regular file"
+		      : "not a regular file";
+	else if ((uint64_t)st.st_size > SCANNER_HASHLIST_MAX_BYTES)
+		why = "larger than the " SCANNER_HASHLIST_MAX_TEXT " a hash list may hold";
+	FILE *f = why ? NULL : fdopen(fd, "re");
+	if (!f) {
+		scanner_line(err, errlen, "%s: cannot open hash list: %s", path,
+			     why ? why : strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 static int parse_file(struct hash_set *set, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		scanner_line(err, errlen, "%s: cannot open hash list: %s", path, strerror(errno));
+	FILE *f = open_list(path, err, errlen);
+	if (!f)
 		return -1;
-	}
 	int rc = -1;
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned line_no = 0;
+	uint64_t bytes = 0;
 	ssize_t n;
 	bool oom = false;
 	errno = 0;
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		line_no++;
+		/* the file may grow while it is read */
+		if ((bytes += (uint64_t)n) > SCANNER_HASHLIST_MAX_BYTES) {
+			scanner_line(err, errlen, "%s:%u: the hash list grew larger than the "
+				     SCANNER_HASHLIST_MAX_TEXT " it may hold", path, line_no);
+			goto cleanup;
+		}
 		size_t len = (size_t)n;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
@@ -322,6 +357,19 @@ static const struct engine_ops hashlist_ops = {
 	.watch_free = hashlist_watch_free,
 	.cfg_free = hashlist_cfg_free,
 };
+
+int scanner_hashlist_check(const char *const *files, size_t n_files, char *err, size_t errlen)
+{
+	const struct hashlist_cfg cfg = { .files = (char **)files, .n_files = n_files };
+	unsigned n_sigs;
+	void *set = hashlist_load(&cfg, &n_sigs, err, errlen);
+	if (!set)
+		return -1;
+	hashlist_unload(set);
+	if (errlen)
+		err[0] = '\0';
+	return 0;
+}
 
 struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *in,
 				      char *err, size_t errlen)

@@ -173,7 +173,7 @@ int scanner_limits_resolve(const struct scanner_limits *in, struct scanner_limit
 	if (!out->max_files)
 		out->max_files = DEFAULT_MAX_FILES;
 	/* libclamav keeps sizes in signed ints internally. */
-	if (out->max_file_size > INT_MAX || out->max_scan_size > INT_MAX ||
+	if (out->max_file_size > SCANNER_CLAMAV_SIZE_MAX || out->max_scan_size > SCANNER_CLAMAV_SIZE_MAX ||
 	    out->max_scan_ms > INT_MAX) {
 		scanner_line(err, errlen, "clamav: max_file_size, max_scan_size and max_scan_ms "
 			     "must be below 2^31");

@@ -59,6 +59,9 @@ struct scanner_swap_hook {
 	void *ctx;
 };
 
+/* libclamav counts sizes in ints: max_file_size and max_scan_size may not
+ * be larger (an open with larger limits fails). */
+#define SCANNER_CLAMAV_SIZE_MAX 2147483647ull
 struct scanner_limits {
 	uint64_t max_file_size;    /* bytes; default 100 MiB */
 	uint64_t max_scan_size;    /* bytes read in all, archives unpacked; default 400 MiB */
@@ -115,9 +118,16 @@ struct scanner_hashlist_config {
 };
 /* Hash-list line: "<64 hex digits> [name]". Blank lines and lines starting
  * with '#' are skipped. A detection's detail is the name, or "FILE:LINE"
- * when the line has none. */
+ * when the line has none. A list file must be a regular file (a FIFO or a
+ * device is refused, never waited on) of at most SCANNER_HASHLIST_MAX_BYTES. */
+#define SCANNER_HASHLIST_MAX_BYTES (1ull << 30)
+#define SCANNER_HASHLIST_MAX_TEXT "1 GiB"
 struct scanner *scanner_hashlist_open(const struct scanner_hashlist_config *cfg,
 				      char *err, size_t errlen);
+/* Load the lists as an open would, then drop them: 0, or -1 with the same
+ * one-line err ("FILE:LINE: why", "FILE: cannot open hash list: why").
+ * Starts no thread: for checking a policy before it is applied. */
+int scanner_hashlist_check(const char *const *files, size_t n_files, char *err, size_t errlen);
 
 /* rel ("gatekeeper-scand", "../gatekeeper-scand") from the directory of
  * the running program (/proc/self/exe) into out: 0, or -1 when that cannot

@@ -1,23 +1,46 @@
 /* gatekeeper-ctl policy check|apply|show. check runs here (the parser is
- * linked in), so a policy can be checked on a machine without a daemon. */
+ * linked in), so a policy can be checked on a machine without a daemon. It
+ * also reads the hash lists, as the daemon does before it applies a
+ * policy (a list that does not load is refused there too). */
 #include <string.h>
 
 #include "gatekeeper/ctl/ctl.h"
 #include "policy/policy.h"
+#include "scanner/scanner.h"
 
 int ctl_file_request(const struct ctl *c, const char *verb, const char *file);
 int ctl_plain_request(const struct ctl *c, const char *verb);
+
+/* The policy as the daemon would take it here: parsed, its paths resolved
+ * (notes), its hash lists loaded. NULL with errs filled otherwise. */
+static struct gk_policy *load_checked(const char *file, struct gk_policy_errors *errs,
+				      struct gk_policy_errors *notes)
+{
+	char why[sizeof(errs->msg[0])];
+	struct gk_policy *p = policy_load(file, errs);
+	if (p && policy_resolve_links(p, notes) < 0) {
+		*errs = *notes;
+		policy_free(p);
+		return NULL;
+	}
+	if (p && scanner_hashlist_check((const char *const *)p->scanners.hashlist_files,
+					p->scanners.n_hashlist_files, why, sizeof(why)) < 0) {
+		/* the daemon's words: "POLICY: scanners.hashlist: FILE:LINE: why" */
+		char name[sizeof(errs->msg[0]) / 2];
+		gk_text_escape(name, sizeof(name), p->name, strlen(p->name), NULL);
+		snprintf(errs->msg[0], sizeof(errs->msg[0]), "%s: scanners.hashlist: %s", name, why);
+		errs->count = 1;
+		policy_free(p);
+		return NULL;
+	}
+	return p;
+}
 
 static int policy_check(const char *file, bool json)
 {
 	struct gk_policy_errors errs = { 0 };
 	struct gk_policy_errors notes = { 0 };
-	struct gk_policy *p = policy_load(file, &errs);
-	if (p && policy_resolve_links(p, &notes) < 0) {
-		errs = notes;
-		policy_free(p);
-		p = NULL;
-	}
+	struct gk_policy *p = load_checked(file, &errs, &notes);
 	if (json) {
 		printf("{\"ok\":%s,\"file\":", p ? "true" : "false");
 		json_string(stdout, file);

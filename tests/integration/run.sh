@@ -89,6 +89,7 @@ TESTS+=(
 	policy_apply_during_exec_storm:90
 )
 . "$HERE/tests_scanner.sh" # scanner tests: adds its own TESTS entries
+. "$HERE/tests_scanapply.sh" # scanner engines across policy changes: likewise
 . "$HERE/tests_trust.sh"   # trust tests: adds its own TESTS entries
 . "$HERE/tests_ops.sh"     # operators' tools (metrics, log, top, suggest): likewise
 . "$HERE/tests_scand.sh"   # the scanner process: adds its own TESTS entries

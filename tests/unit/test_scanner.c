@@ -196,6 +196,67 @@ static void test_hashlist_missing_file(void **state)
 	scanner_close(s);
 }
 
+/* open_list's error for a list path that is not a regular file */
+static void expect_refused(const char *path, const char *why)
+{
+	char err[256], want[1200];
+	const char *files[] = { path };
+	struct scanner_hashlist_config cfg = { .files = files, .n_files = 1 };
+	struct scanner *s = scanner_hashlist_open(&cfg, err, sizeof(err));
+	assert_non_null(s);
+	snprintf(want, sizeof(want), "%s: cannot open hash list: %s", path, why);
+	assert_string_equal(err, want);
+	struct scanner_status st;
+	scanner_status(s, &st);
+	assert_false(st.available);
+	scanner_close(s);
+}
+
+/* A device, a directory, a FIFO (whose open or read would wait for a writer
+ * forever) and a file over the size cap are refused at once, by name. */
+static void test_hashlist_refuses_what_is_not_a_list_file(void **state)
+{
+	struct fixture *fx = *state;
+	char path[1024];
+	alarm(20);   /* a wait on the FIFO ends the test instead of hanging it */
+	expect_refused("/dev/null", "a device, not a regular file");
+	expect_refused(fx->dir, "a directory, not a regular file");
+	snprintf(path, sizeof(path), "%s/fifo", fx->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	expect_refused(path, "a FIFO, not a regular file");
+	snprintf(path, sizeof(path), "%s/huge", fx->dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)SCANNER_HASHLIST_MAX_BYTES + 1), 0);   /* sparse */
+	close(fd);
+	expect_refused(path, "larger than the 1 GiB a hash list may hold");
+	alarm(0);
+}
+
+/* The check reads the lists as an open does, with the same errors, and
+ * starts nothing. */
+static void test_hashlist_check(void **state)
+{
+	struct fixture *fx = *state;
+	char text[256], err[256], want[1200];
+	const char *files[] = { fx->list };
+	snprintf(text, sizeof(text), "# a comment\n%s Good\n", fx->hex_a);
+	write_list(fx, text);
+	memset(err, 'x', sizeof(err) - 1);
+	err[sizeof(err) - 1] = '\0';
+	assert_int_equal(scanner_hashlist_check(files, 1, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	snprintf(text, sizeof(text), "%s Good\nnot-a-hash\n", fx->hex_a);
+	write_list(fx, text);
+	assert_int_equal(scanner_hashlist_check(files, 1, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: expected a SHA-256 as 64 hex digits, then an optional name",
+		 fx->list);
+	assert_string_equal(err, want);
+	const char *dev[] = { "/dev/null" };
+	assert_int_equal(scanner_hashlist_check(dev, 1, err, sizeof(err)), -1);
+	assert_string_equal(err, "/dev/null: cannot open hash list: a device, not a regular file");
+}
+
 static void test_hashlist_bad_reload_keeps_old_then_recovers(void **state)
 {
 	struct fixture *fx = *state;
@@ -405,6 +466,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hashlist_duplicate_first_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hashlist_bad_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hashlist_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hashlist_refuses_what_is_not_a_list_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_hashlist_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hashlist_bad_reload_keeps_old_then_recovers,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hashlist_starts_broken_then_recovers, setup,
