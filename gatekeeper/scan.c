@@ -263,9 +263,14 @@ static void cache_put(struct scan_cache *c, const unsigned char *sha, unsigned e
 }
 
 /* Scan fd as plan says. Errors (limits included) are results, never
- * failures: the policy's on_error decides what they mean. */
-void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
-		    const struct gk_scan_plan *plan, struct scan_result *out)
+ * failures: the policy's on_error decides what they mean. The scan reads
+ * the file again, in another process, well after sha was read from it: a
+ * result is cached under sha only when reread says the file cannot have
+ * changed between the two reads (a rewrite meanwhile would otherwise store
+ * the new content's "clean" under the old content's digest). */
+enum file_reread scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
+				const struct gk_scan_plan *plan, const struct scan_reread *reread,
+				struct scan_result *out)
 {
 	struct scanner *list[2];
 	size_t n = 0;
@@ -276,27 +281,28 @@ void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		list[n++] = s->clamav, engines |= 2;
 	memset(out, 0, sizeof(*out));
 	if (!n)
-		return;   /* the engines this path wants are not configured: clean */
+		return FILE_REREAD_KEEP;   /* the engines this path wants are not configured: clean */
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		out->status = SCAN_ERROR;
 		snprintf(out->detail, sizeof(out->detail), "cannot stat file: %s", strerror(errno));
-		return;
+		return FILE_REREAD_KEEP;
 	}
 	if ((uint64_t)st.st_size > plan->max_file_size) {
 		out->status = SCAN_ERROR;
 		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_file_size (%lld > %llu bytes)",
 			 (long long)st.st_size, (unsigned long long)plan->max_file_size);
-		return;
+		return FILE_REREAD_KEEP;
 	}
 	uint64_t hl = generation(engines & 1 ? s->hashlist : NULL);
 	uint64_t cl = generation(engines & 2 ? s->clamav : NULL);
 	if (cache_get(s->cache, sha, engines, hl, cl, out))
-		return;
+		return FILE_REREAD_KEEP;   /* computed on sha's content, whatever fd holds now */
 	int64_t start = gk_mono_us();
 	scanner_scan_all_within(list, n, fd, sha, plan->max_scan_time_ms, out);
 	atomic_fetch_add(&s->scans, 1);
 	atomic_fetch_add(&s->scan_us, (uint64_t)(gk_mono_us() - start));
+	enum file_reread seen = reread ? reread->check(reread->ctx, fd) : FILE_REREAD_KEEP;
 	/* libclamav stops at the widest limit of all subtrees, the scanner
 	 * process is killed soon after this subtree's own limit; a result that
 	 * came too late is not used */
@@ -307,10 +313,18 @@ void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
 		snprintf(out->detail, sizeof(out->detail), "limit exceeded: max_scan_time_ms (%lld > %u ms)%s",
 			 (long long)took_ms, plan->max_scan_time_ms,
 			 killed ? ", scanner process killed" : "");
-		return;
+		return seen;
 	}
-	if (out->status != SCAN_ERROR)   /* an error may pass (a reload, a load in progress) */
+	/* A detection or a clean of other content than sha's says nothing of
+	 * sha's: neither may decide for it. */
+	if (seen == FILE_REREAD_CHANGED && out->status != SCAN_ERROR) {
+		out->status = SCAN_ERROR;
+		snprintf(out->detail, sizeof(out->detail), "file changed while it was scanned");
+	}
+	/* an error may pass (a reload, a load in progress) */
+	if (out->status != SCAN_ERROR && seen == FILE_REREAD_KEEP)
 		cache_put(s->cache, sha, engines, hl, cl, out);
+	return seen;
 }
 
 void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us)
