@@ -11,6 +11,7 @@ TESTS+=(
 	scand_hang_past_max_scan_time_is_on_error:60
 	scand_exec_rewritten_during_scan_not_cached:60
 	scand_prescan_rewritten_during_scan_not_cached:60
+	scand_fuse_scan_result_never_cached:60
 )
 
 # scd_children PID: the children of every thread of PID.
@@ -217,3 +218,38 @@ scd_rewrite_during_scan() {
 
 t_scand_exec_rewritten_during_scan_not_cached() { scd_rewrite_during_scan exec; }
 t_scand_prescan_rewritten_during_scan_not_cached() { scd_rewrite_during_scan prescan; }
+
+# scd_scans: the scans run so far (the metrics; cache hits are not scans).
+scd_scans() {
+	ctl metrics >"$T/metrics" 2>&1 || fail "metrics failed: $(head -c 300 "$T/metrics")"
+	metric_value "$T/metrics" gatekeeper_scans_total || fail "no gatekeeper_scans_total in the metrics"
+}
+
+# On a filesystem whose content a server changes with no write through this
+# kernel (FUSE here, as NFS), each read may serve other bytes than the
+# digest's: a scan's result there is never kept. Without the kernel cache
+# every exec asks the daemon: the same unchanged content is scanned at each
+# exec on FUSE, and once for two execs of a settled local copy. (The hash
+# list: the scanner user may not open this FUSE mount, root's alone.)
+t_scand_fuse_scan_result_never_cached() {
+	local list=$T/deny.sha256 s0 s1 s2
+	printf '%064d  GkTest.Other\n' 0 >"$list"
+	scn_clean_script "$T/backing"
+	mount_fusefile
+	printf 'mode: enforce\nwatch:\n  - %s\n  - %s\ndefault: allow\non_error: deny\nscanners:\n  hashlist: {files: [%s]}\n' \
+		"$BIN" "$T/fuse" "$list" >"$POLICY"
+	start_daemon --no-kernel-cache
+	scn_wait_available hashlist 1
+	s0=$(scd_scans)
+	expect_runs "$T/fuse/prog" "clean content on FUSE: "
+	expect_runs "$T/fuse/prog" "clean content on FUSE, again: "
+	s1=$(scd_scans)
+	((s1 - s0 == 2)) || fail "two execs of one content on FUSE ran $((s1 - s0)) scans (expected 2: none kept)"
+	cp "$T/backing" "$T/stage.sh" && mv "$T/stage.sh" "$BIN/local.sh" || fail "cannot stage $BIN/local.sh"
+	sleep 0.1   # its ctime settles: a result read then is kept
+	expect_runs "$BIN/local.sh" "the same content on tmpfs: "
+	expect_runs "$BIN/local.sh" "the same content on tmpfs, again: "
+	s2=$(scd_scans)
+	((s2 - s1 == 1)) || fail "two execs of one content on tmpfs ran $((s2 - s1)) scans (expected 1: kept)"
+	scn_stop_checked
+}
