@@ -97,6 +97,9 @@ struct db_audit {
 	uint32_t latency_us;
 	enum gk_mode mode;
 	bool would_deny;          /* monitor mode: enforce would have denied */
+	/* Decided from a read that may not have been of sha256's content (a
+	 * scan, judgement.verdict_for_now): recorded, not kept as its verdict. */
+	bool verdict_for_now;
 };
 int db_audit_add(struct gk_db *db, const struct db_audit *a);
 int64_t db_audit_count(struct gk_db *db);      /* -1 on error */

@@ -185,8 +185,9 @@ static int store(struct gk_db *db, struct audit_rec *r)
 {
 	if (r->kind != AUDIT_PRESCAN && db_audit_add(db, &r->a) < 0)
 		return -1;
-	if (r->kind == AUDIT_KERNEL || !r->a.sha256 || r->a.source == GK_SOURCE_ON_ERROR)
-		return 0;   /* nothing was judged: keep the last real verdict */
+	if (r->kind == AUDIT_KERNEL || !r->a.sha256 || r->a.source == GK_SOURCE_ON_ERROR ||
+	    r->a.verdict_for_now)
+		return 0;   /* nothing was judged of that content: keep its last real verdict */
 	struct db_verdict v = { .decided_at_us = r->a.time_us, .source = r->a.source };
 	memcpy(v.sha256, r->a.sha256, GK_SHA256_LEN);
 	/* The verdict reached, even where monitor mode let the exec run. */

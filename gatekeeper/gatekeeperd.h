@@ -61,6 +61,20 @@ struct file_id {
 int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
 /* Same file, same size and ctime (settled is not compared). */
 bool file_id_same(const struct file_id *a, const struct file_id *b);
+/* A second read of a file, after the one that gave its digest under the
+ * identity `before` (a scan reads it again, in another process, later):
+ * was it of the same content? CHANGED: the identity moved (now NULL: it
+ * could not be taken), so the second read's result does not belong to
+ * that digest. KEEP: it cannot have moved unseen (the identity had
+ * settled, or the lease taken before the first read still stands,
+ * `guarded`): the result may be kept under the digest. FOR_NOW: no change
+ * was seen but one could have gone unseen (a rewrite within the ctime's
+ * granularity; a filesystem whose content a server changes,
+ * `changes_elsewhere`): the result decides this judgement and is kept
+ * nowhere. */
+enum file_reread { FILE_REREAD_KEEP, FILE_REREAD_FOR_NOW, FILE_REREAD_CHANGED };
+enum file_reread file_reread_check(const struct file_id *before, const struct file_id *now,
+				   bool guarded, bool changes_elsewhere);
 struct hash_cache;
 struct hash_cache *hash_cache_new(void);
 void hash_cache_free(struct hash_cache *hc);
@@ -74,6 +88,8 @@ struct digests *hash_cache_store(const struct hash_cache *hc);
  * broke it): see identify_fd_guarded. Set before any thread uses hc. */
 void hash_cache_use_guard(struct hash_cache *hc,
 			  bool (*holds)(void *ctx, const struct file_id *id, uint64_t guard), void *ctx);
+/* That guard (not 0) still stands for id; false without a guard function. */
+bool hash_cache_guard_holds(const struct hash_cache *hc, const struct file_id *id, uint64_t guard);
 /* The digest of an unchanged file (same dev, ino, size, ctime), if known. */
 bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 		       unsigned char out[GK_SHA256_LEN]);
@@ -283,6 +299,10 @@ struct judgement {
 	bool sha_cached;           /* judge_by_content found sha256 in the hash cache */
 	bool stale_digest;         /* prescan_before_miss was unsure: hash it anew */
 	uint64_t lease_ticket;     /* leased before the read (kcache_arm); 0: not */
+	/* The scan's read may not have been of sha256's content, though no
+	 * change was seen (FILE_REREAD_FOR_NOW): the verdict is this
+	 * judgement's, not to be kept as that content's. */
+	bool verdict_for_now;
 };
 /* What the event itself tells: identity (judge_identify), then path and
  * whether it is watched (judge_locate); judge_begin does both. */
@@ -300,7 +320,9 @@ void judge_after_answer(struct gk_daemon *d, int fd, struct judgement *j);
  * without reading the file (its digest is cached, no scan is due).
  * Returns false, deciding nothing, when the file must be read. */
 bool judge_from_memory(struct gk_daemon *d, struct judgement *j);
-/* After judge_begin: identify, decide, scan if due, decide again. */
+/* After judge_begin: identify, decide, scan if due, decide again. A file
+ * that changed between its digest and its scan is judged once more from
+ * judge_begin (lease_ticket kept); a second change is a scan error. */
 void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel);
 /* judge_begin + judge_fully. */
 void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel);
@@ -331,8 +353,20 @@ void scan_set_report(struct scan_set *s, struct proto_buf *reply);
 /* Scans run (cache hits are not scans) and the time they took, since start
  * (a new set carries the old one's totals). */
 void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us);
-void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
-		    const struct gk_scan_plan *plan, struct scan_result *out);
+/* After a scan that read fd: did it read the content sha names
+ * (file_reread_check)? */
+struct scan_reread {
+	enum file_reread (*check)(void *ctx, int fd);
+	void *ctx;
+};
+/* Scan fd, whose content's digest is sha, as plan says (a cache hit by sha
+ * reads nothing). Returns what reread said of the scan's read (KEEP when
+ * nothing was read; reread NULL: KEEP): only a KEEP result is cached under
+ * sha, and a CHANGED one is a SCAN_ERROR (a detection included), which the
+ * caller may judge again. */
+enum file_reread scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
+				const struct gk_scan_plan *plan, const struct scan_reread *reread,
+				struct scan_result *out);
 
 /* events.c: the permission-event route. The reading thread decides what
  * memory can decide and answers at once; the rest goes to workers; a

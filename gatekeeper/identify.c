@@ -55,6 +55,16 @@ bool file_id_same(const struct file_id *a, const struct file_id *b)
 	       a->ctime_ns == b->ctime_ns;
 }
 
+enum file_reread file_reread_check(const struct file_id *before, const struct file_id *now,
+				   bool guarded, bool changes_elsewhere)
+{
+	if (!now || !file_id_same(before, now))
+		return FILE_REREAD_CHANGED;
+	if (changes_elsewhere)
+		return FILE_REREAD_FOR_NOW;
+	return before->settled || guarded ? FILE_REREAD_KEEP : FILE_REREAD_FOR_NOW;
+}
+
 /* Filesystems whose timestamps have a granularity of about 2 s. */
 #define MSDOS_MAGIC 0x4d44
 #define EXFAT_MAGIC 0x2011BAB0
@@ -123,6 +133,11 @@ void hash_cache_use_guard(struct hash_cache *hc,
 {
 	hc->guard_holds = holds;
 	hc->guard_ctx = ctx;
+}
+
+bool hash_cache_guard_holds(const struct hash_cache *hc, const struct file_id *id, uint64_t guard)
+{
+	return guard && hc && hc->guard_holds && hc->guard_holds(hc->guard_ctx, id, guard);
 }
 
 struct digests *hash_cache_store(const struct hash_cache *hc)
@@ -213,8 +228,7 @@ static int claim_hashing(struct hash_cache *hc, const struct file_id *id,
 			bool taken = take_handed(h, id, gen, guard, out);
 			pthread_mutex_unlock(&hc->hashing_lock);
 			/* and no writer has broken that lease since */
-			return taken && hc->guard_holds && hc->guard_holds(hc->guard_ctx, id, guard)
-				       ? -3 : -2;
+			return taken && hash_cache_guard_holds(hc, id, guard) ? -3 : -2;
 		}
 	}
 	if (free_slot >= 0) {

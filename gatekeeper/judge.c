@@ -162,13 +162,35 @@ void judge_after_answer(struct gk_daemon *d, int fd, struct judgement *j)
 	}
 }
 
-static void scan_and_decide(struct gk_daemon *d, int fd, struct judgement *j,
+/* The scan's read against the digest's: the identity the digest was read
+ * under (j->id, taken before that read) must still be the file's, and it
+ * must have settled or the lease taken before that read still stand. */
+struct reread_ctx {
+	struct gk_daemon *d;
+	const struct judgement *j;
+};
+
+static enum file_reread scanned_as_hashed(void *ctx, int fd)
+{
+	const struct reread_ctx *c = ctx;
+	struct file_id now;
+	bool have_now = file_id_of_fd(fd, &now) == 0;
+	bool guarded = hash_cache_guard_holds(c->d->hashes, &c->j->id, c->j->lease_ticket);
+	return file_reread_check(&c->j->id, have_now ? &now : NULL, guarded,
+				 kcache_changes_elsewhere(fd));
+}
+
+/* False: the file changed while it was scanned (decided as a scan error). */
+static bool scan_and_decide(struct gk_daemon *d, int fd, struct judgement *j,
 			    struct gk_file_facts *f, const struct gk_scan_plan *plan,
 			    struct scan_set *set)
 {
 	struct scan_result r;
-	scan_with_plan(set, fd, j->sha256, plan, &r);
+	struct reread_ctx c = { d, j };
+	const struct scan_reread reread = { scanned_as_hashed, &c };
+	enum file_reread seen = scan_with_plan(set, fd, j->sha256, plan, &reread, &r);
 	scan_set_put(set);
+	j->verdict_for_now = seen == FILE_REREAD_FOR_NOW;
 	if (r.status == SCAN_INFECTED) {
 		f->scan = GK_VERDICT_DENY;
 		f->scan_detail = r.detail;
@@ -179,9 +201,13 @@ static void scan_and_decide(struct gk_daemon *d, int fd, struct judgement *j,
 		f->scan = GK_VERDICT_ALLOW;
 	}
 	decide(d, j, f, NULL, NULL);
+	return seen != FILE_REREAD_CHANGED;
 }
 
-void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel)
+/* Identify, decide, scan if due, decide again. False: the file changed
+ * between its digest and its scan. */
+static bool judge_reading(struct gk_daemon *d, int fd, struct judgement *j,
+			  const atomic_bool *cancel)
 {
 	char reason[128] = "";
 	struct gk_file_facts f;
@@ -206,8 +232,22 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	}
 	struct gk_scan_plan plan;
 	struct scan_set *set = NULL;
-	if (decide(d, j, &f, &plan, &set))
-		scan_and_decide(d, fd, j, &f, &plan, set);
+	return !decide(d, j, &f, &plan, &set) || scan_and_decide(d, fd, j, &f, &plan, set);
+}
+
+/* A file that changed between its digest and its scan is judged once more,
+ * from the start, as it is now: a program being written (compile, then
+ * run) is not refused for it. A second change leaves the scan error, and
+ * so the policy's on_error: a file rewritten without pause holds neither
+ * the exec nor the worker for longer than two judgements. */
+void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel)
+{
+	if (judge_reading(d, fd, j, cancel) || (cancel && atomic_load(cancel)))
+		return;
+	uint64_t ticket = j->lease_ticket;   /* broken by the writer, or still guarding */
+	judge_begin(d, fd, j);
+	j->lease_ticket = ticket;
+	judge_reading(d, fd, j, cancel);
 }
 
 void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel)
@@ -243,6 +283,10 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	 * (unwatched, a path rule, trust) was not asked, so nothing of it may
 	 * follow the inode there, not even a deny. */
 	if (!j->have_id || j->path_elsewhere)
+		return;
+	/* A scan that may have read other content than the digest's decided:
+	 * the verdict holds for this exec only (scanned_as_hashed). */
+	if (j->verdict_for_now)
 		return;
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool monitor = d->policy->mode == GK_MODE_MONITOR;

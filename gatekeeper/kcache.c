@@ -286,9 +286,9 @@ bool kcache_fstype_uncached(const char *fstype)
 	return false;
 }
 
-/* Is fd on such a filesystem? By the superblock, not the mount table, which
- * may not list a filesystem yet. */
-static bool changes_elsewhere(int fd)
+/* By the superblock, not the mount table, which may not list a filesystem
+ * yet. */
+bool kcache_changes_elsewhere(int fd)
 {
 	struct statfs fs;
 	if (fstatfs(fd, &fs) < 0)
@@ -307,7 +307,7 @@ uint64_t kcache_arm(struct kcache *kc, int fd)
 		return 0;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)) &&
-	    !changes_elsewhere(fd))
+	    !kcache_changes_elsewhere(fd))
 		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
 	pthread_rwlock_unlock(&kc->group_lock);
 	return ticket;
@@ -350,7 +350,7 @@ static int add_ignore_mark(struct kcache *kc, int fd, const struct stat *judged,
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
 		  uint64_t ticket, uint64_t identified_ns, uint64_t epoch)
 {
-	if (!kc->enabled || changes_elsewhere(fd))
+	if (!kc->enabled || kcache_changes_elsewhere(fd))
 		return 1;
 	int rc = 1;
 	bool take_back = false;

@@ -42,6 +42,9 @@ void kcache_set_pin_filter(struct kcache *kc, bool (*may_pin)(void *ctx, dev_t d
  * cached in the kernel: FUSE, NFS, CIFS and others whose content a server or
  * another machine changes (kcache_record tells them by their superblock)? */
 bool kcache_fstype_uncached(const char *fstype);
+/* Is the file open at fd on such a filesystem (unknown: yes)? Nothing read
+ * from it may be kept for later (its next read may differ). */
+bool kcache_changes_elsewhere(int fd);
 
 /* Would caching an allow now keep the file open (fanotify mode's lease)?
  * Then only an exec that asked should be cached, not a guess at one. */

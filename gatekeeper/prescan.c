@@ -308,7 +308,7 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 			      .verdict = would_deny ? GK_VERDICT_ALLOW : j.decision.verdict,
 			      .source = j.decision.source, .detail = j.decision.detail,
 			      .mode = j.monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE,
-			      .would_deny = would_deny };
+			      .would_deny = would_deny, .verdict_for_now = j.verdict_for_now };
 	audit_submit(d, &a, AUDIT_PRESCAN);
 }
 

@@ -84,6 +84,7 @@ void recorder_submit(struct gk_daemon *d, int fd, struct db_audit *a, struct jud
 	a->sha256 = j->have_sha ? j->sha256 : NULL;
 	a->source = j->decision.source;
 	a->detail = j->decision.detail;
+	a->verdict_for_now = j->verdict_for_now;
 	audit_submit(d, a, AUDIT_EXEC);
 }
 

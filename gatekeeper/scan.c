@@ -468,6 +468,7 @@ static void scan_timed(struct scan_set *s, struct scanner *const *list, size_t n
 	scanner_scan_all_within(list, n, fd, sha, plan->max_scan_time_ms, out);
 	atomic_fetch_add(&s->scans, 1);
 	atomic_fetch_add(&s->scan_us, (uint64_t)(gk_mono_us() - start));
+	enum file_reread seen = reread ? reread->check(reread->ctx, fd) : FILE_REREAD_KEEP;
 	/* libclamav stops at the widest limit of all subtrees, the scanner
 	 * process is killed soon after this subtree's own limit; a result that
 	 * came too late is not used */
@@ -482,31 +483,46 @@ static void scan_timed(struct scan_set *s, struct scanner *const *list, size_t n
 }
 
 /* Scan fd as plan says. Errors (limits included) are results, never
- * failures: the policy's on_error decides what they mean. */
-void scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
-		    const struct gk_scan_plan *plan, struct scan_result *out)
+ * failures: the policy's on_error decides what they mean. The scan reads
+ * the file again, in another process, well after sha was read from it: a
+ * result is cached under sha only when reread says the file cannot have
+ * changed between the two reads (a rewrite meanwhile would otherwise store
+ * the new content's "clean" under the old content's digest). */
+enum file_reread scan_with_plan(struct scan_set *s, int fd, const unsigned char *sha,
+				const struct gk_scan_plan *plan, const struct scan_reread *reread,
+				struct scan_result *out)
 {
 	struct scanner *list[2];
 	struct scan_engine *stand_in = NULL;
 	size_t n = 0;
 	unsigned engines = 0;
+	enum file_reread seen = FILE_REREAD_KEEP;
 	memset(out, 0, sizeof(*out));
 	if (plan->hashlist && s && s->hashlist)
 		list[n++] = s->hashlist->scanner, engines |= 1;
 	if (plan->clamav && s && s->clamav)
 		list[n++] = engine_serving(s->clamav, &stand_in), engines |= 2;
 	if (!n)
-		return;   /* the engines this path wants are not configured: clean */
+		return FILE_REREAD_KEEP;   /* the engines this path wants are not configured: clean */
 	uint64_t hl = generation(engines & 1 ? s->hashlist->scanner : NULL);
 	uint64_t cl = generation(engines & 2 ? s->clamav->scanner : NULL);
+	/* a cached result was computed on sha's content, whatever fd holds now */
 	if (within_size(fd, plan, out) && !cache_get(s->cache, sha, engines, hl, cl, out)) {
 		scan_timed(s, list, n, fd, sha, plan, out);
+		seen = reread ? reread->check(reread->ctx, fd) : FILE_REREAD_KEEP;
+		/* A detection or a clean of other content than sha's says nothing
+		 * of sha's: neither may decide for it. */
+		if (seen == FILE_REREAD_CHANGED && out->status != SCAN_ERROR) {
+			out->status = SCAN_ERROR;
+			snprintf(out->detail, sizeof(out->detail), "file changed while it was scanned");
+		}
 		/* an error may pass (a reload, a load in progress); a stand-in's
 		 * answer is not the generation's */
-		if (out->status != SCAN_ERROR && !stand_in)
+		if (out->status != SCAN_ERROR && !stand_in && seen == FILE_REREAD_KEEP)
 			cache_put(s->cache, sha, engines, hl, cl, out);
 	}
 	engine_put(stand_in);
+	return seen;
 }
 
 void scan_set_times(struct scan_set *s, uint64_t *scans, uint64_t *scan_us)

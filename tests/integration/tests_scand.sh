@@ -9,6 +9,9 @@ TESTS+=(
 	scand_daemon_never_maps_libclamav:60
 	scand_kill9_mid_scan_is_on_error:60
 	scand_hang_past_max_scan_time_is_on_error:60
+	scand_exec_rewritten_during_scan_not_cached:60
+	scand_prescan_rewritten_during_scan_not_cached:60
+	scand_fuse_scan_result_never_cached:60
 )
 
 # scd_children PID: the children of every thread of PID.
@@ -163,5 +166,90 @@ t_scand_hang_past_max_scan_time_is_on_error() {
 	expect_runs "$BIN/clean.sh" "clean script after the timeout: "
 	scn_eicar_script "$T/stage/eicar.sh" && mv "$T/stage/eicar.sh" "$BIN/eicar.sh"
 	expect_eperm "$BIN/eicar.sh" "EICAR after the timeout: "
+	scn_stop_checked
+}
+
+# scd_rewrite_during_scan ROUTE: a file holding X (the EICAR signature, and
+# gk-scand-slow so that the scanner process waits before it reads) is
+# hashed, then rewritten in place to a harmless Y while the scanner waits,
+# which then reads Y: clean. That clean is Y's, not X's digest's. ROUTE
+# exec: the judgement is its exec's; prescan: its close-write's. Then b, a
+# copy of X never rewritten, must still be scanned, and denied.
+scd_rewrite_during_scan() {
+	local db=$T/clamdb x=$T/stage/x sx r n
+	mkdir -p "$db" "$T/stage"
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 20000" "scanners:" \
+		"  clamav: {enabled: true, database: $db}" "scan:" \
+		"  - {path: $BIN, engines: [clamav], max_scan_time_ms: 15000}"
+	GK_SCAND_TEST=delay:2500 start_daemon
+	scn_wait_available clamav 1
+	scn_eicar_script "$x" && printf '# gk-scand-slow\n' >>"$x" || fail "cannot write $x"
+	sx=$(sha_of "$x")
+	if [[ $1 == exec ]]; then
+		cp "$x" "$T/stage/a" && mv "$T/stage/a" "$BIN/a" || fail "cannot stage $BIN/a"
+		exec_result "$BIN/a" >"$T/a.result" &
+	else
+		n=$(stat_num prescans)
+		cp "$x" "$BIN/a" || fail "cannot write $BIN/a"   # its close-write: the pre-scan
+	fi
+	sleep 1   # hashed, and the scanner waits (2.5 s)
+	printf '#!/bin/sh\n# harmless now %s\nexit 0\n' "$RANDOM" >"$BIN/a" || fail "cannot rewrite $BIN/a"
+	if [[ $1 == exec ]]; then
+		wait $!
+		r=$(cat "$T/a.result")
+		# judged again as it is now (Y), not refused for having changed
+		[[ $r == ran:0 ]] || fail "exec of a, rewritten while scanned: expected it to run, got $r ($(scd_audit_detail "$BIN/a"))"
+		note "a: $r; audit: $(scd_audit_detail "$BIN/a")"
+	else
+		# X's pre-scan, then Y's (a's second close-write)
+		[[ $(wait_num_at_least prescans $((n + 2)) 100) -ge $((n + 2)) ]] ||
+			fail "the pre-scans of a did not end within 10 s"
+	fi
+	cp "$x" "$T/stage/b" && mv "$T/stage/b" "$BIN/b" || fail "cannot stage $BIN/b"
+	[[ $(sha_of "$BIN/b") == "$sx" ]] || fail "b does not hold X"
+	expect_eperm "$BIN/b" "a copy of X after a's rewrite during its scan (a clean cached for X?): "
+	scn_expect_query "$BIN/b" deny scanner GkTest.Eicar.Ndb
+	n=$(sqlite3 -cmd '.timeout 3000' "$DB" \
+		"SELECT count(*) FROM audit WHERE hex(sha256) = upper('$sx') AND verdict = 1;")
+	[[ $n == 0 ]] || fail "$n audit rows record X's digest ($sx) as allowed"
+	scn_stop_checked
+}
+
+t_scand_exec_rewritten_during_scan_not_cached() { scd_rewrite_during_scan exec; }
+t_scand_prescan_rewritten_during_scan_not_cached() { scd_rewrite_during_scan prescan; }
+
+# scd_scans: the scans run so far (the metrics; cache hits are not scans).
+scd_scans() {
+	ctl metrics >"$T/metrics" 2>&1 || fail "metrics failed: $(head -c 300 "$T/metrics")"
+	metric_value "$T/metrics" gatekeeper_scans_total || fail "no gatekeeper_scans_total in the metrics"
+}
+
+# On a filesystem whose content a server changes with no write through this
+# kernel (FUSE here, as NFS), each read may serve other bytes than the
+# digest's: a scan's result there is never kept. Without the kernel cache
+# every exec asks the daemon: the same unchanged content is scanned at each
+# exec on FUSE, and once for two execs of a settled local copy. (The hash
+# list: the scanner user may not open this FUSE mount, root's alone.)
+t_scand_fuse_scan_result_never_cached() {
+	local list=$T/deny.sha256 s0 s1 s2
+	printf '%064d  GkTest.Other\n' 0 >"$list"
+	scn_clean_script "$T/backing"
+	mount_fusefile
+	printf 'mode: enforce\nwatch:\n  - %s\n  - %s\ndefault: allow\non_error: deny\nscanners:\n  hashlist: {files: [%s]}\n' \
+		"$BIN" "$T/fuse" "$list" >"$POLICY"
+	start_daemon --no-kernel-cache
+	scn_wait_available hashlist 1
+	s0=$(scd_scans)
+	expect_runs "$T/fuse/prog" "clean content on FUSE: "
+	expect_runs "$T/fuse/prog" "clean content on FUSE, again: "
+	s1=$(scd_scans)
+	((s1 - s0 == 2)) || fail "two execs of one content on FUSE ran $((s1 - s0)) scans (expected 2: none kept)"
+	cp "$T/backing" "$T/stage.sh" && mv "$T/stage.sh" "$BIN/local.sh" || fail "cannot stage $BIN/local.sh"
+	sleep 0.1   # its ctime settles: a result read then is kept
+	expect_runs "$BIN/local.sh" "the same content on tmpfs: "
+	expect_runs "$BIN/local.sh" "the same content on tmpfs, again: "
+	s2=$(scd_scans)
+	((s2 - s1 == 1)) || fail "two execs of one content on tmpfs ran $((s2 - s1)) scans (expected 1: kept)"
 	scn_stop_checked
 }
