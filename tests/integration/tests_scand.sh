@@ -9,6 +9,7 @@ TESTS+=(
 	scand_daemon_never_maps_libclamav:60
 	scand_kill9_mid_scan_is_on_error:60
 	scand_hang_past_max_scan_time_is_on_error:60
+	kernel_sent_sigterm_is_not_a_stop:40
 )
 
 # scd_children PID: the children of every thread of PID.
@@ -163,5 +164,29 @@ t_scand_hang_past_max_scan_time_is_on_error() {
 	expect_runs "$BIN/clean.sh" "clean script after the timeout: "
 	scn_eicar_script "$T/stage/eicar.sh" && mv "$T/stage/eicar.sh" "$BIN/eicar.sh"
 	expect_eperm "$BIN/eicar.sh" "EICAR after the timeout: "
+	scn_stop_checked
+}
+
+# A SIGTERM the kernel sends (a descriptor's F_SETSIG signal: here a pipe
+# whose owner is the daemon, O_ASYNC, si_code POLL_IN) is no request to
+# stop: logged once, ignored. A SIGTERM from a process still stops it, 0.
+t_kernel_sent_sigterm_is_not_a_stop() {
+	local i n
+	mkbin k1
+	write_policy enforce allow
+	start_daemon
+	for i in 1 2; do
+		"$PY" -c 'import fcntl, os, signal, sys
+r, w = os.pipe()
+fcntl.fcntl(r, fcntl.F_SETOWN, int(sys.argv[1]))
+fcntl.fcntl(r, fcntl.F_SETSIG, signal.SIGTERM)
+fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC)
+os.write(w, b"x")' "$DPID" || fail "could not raise a kernel-sent SIGTERM"
+	done
+	sleep 0.5
+	alive "$DPID" || fail "gatekeeperd stopped on a SIGTERM the kernel sent: $(tail -n 2 "$DLOG" | tr '\n' ' ')"
+	n=$(grep -c '^signal_ignored signal=SIGTERM code=1 ' "$DLOG")
+	[[ $n == 1 ]] || fail "expected one signal_ignored line for two kernel-sent SIGTERMs, found $n"
+	expect_runs "$BIN/k1" "exec after the ignored SIGTERM: "
 	scn_stop_checked
 }
