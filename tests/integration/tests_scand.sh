@@ -9,6 +9,8 @@ TESTS+=(
 	scand_daemon_never_maps_libclamav:60
 	scand_kill9_mid_scan_is_on_error:60
 	scand_hang_past_max_scan_time_is_on_error:60
+	scand_worker_cannot_stop_daemon_through_lease:60
+	scand_stderr_cannot_forge_log_lines:60
 	kernel_sent_sigterm_is_not_a_stop:40
 )
 
@@ -164,6 +166,67 @@ t_scand_hang_past_max_scan_time_is_on_error() {
 	expect_runs "$BIN/clean.sh" "clean script after the timeout: "
 	scn_eicar_script "$T/stage/eicar.sh" && mv "$T/stage/eicar.sh" "$BIN/eicar.sh"
 	expect_eperm "$BIN/eicar.sh" "EICAR after the timeout: "
+	scn_stop_checked
+}
+
+# scd_hostile_daemon NAME MARKER: a daemon with ClamAV whose scanner
+# processes act out the "hostile" test hook (scanner/scand.h), and the
+# script $BIN/NAME holding MARKER.
+scd_hostile_daemon() {
+	local db=$T/clamdb
+	mkdir "$db"
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	scn_policy deny "$db"
+	GK_SCAND_TEST=hostile start_daemon
+	scn_wait_available clamav 1
+	scd_stage "$1" "$2"
+}
+
+# A compromised worker (GK_SCAND_TEST=hostile) sets F_SETSIG(SIGTERM) on the
+# descriptor of the file it scans, then scans it clean. Were that the
+# description of the daemon's read lease, the write below would break the
+# lease with a SIGTERM and the daemon would stop with exit 0 (which
+# Restart=on-failure leaves stopped). It must go on, the break counted.
+t_scand_worker_cannot_stop_daemon_through_lease() {
+	local held breaks0 breaks1
+	scd_hostile_daemon setsig.sh gk-scand-setsig
+	expect_runs "$BIN/setsig.sh" "file whose scanner tampered with its descriptor: "
+	expect_runs "$BIN/setsig.sh" "again (cached, leased): "
+	status_json
+	held=$(jget_or_zero leases_held) breaks0=$(jget_or_zero lease_breaks)
+	[[ $held -ge 1 ]] || fail "leases_held=$held after a cached allow (the test needs a lease)"
+	printf '\n' >>"$BIN/setsig.sh" || fail "append to $BIN/setsig.sh failed"
+	sleep 0.5
+	alive "$DPID" || fail "gatekeeperd ended after a write broke its lease: $(tail -n 2 "$DLOG" | tr '\n' ' ')"
+	status_json
+	breaks1=$(jget_or_zero lease_breaks)
+	((breaks1 > breaks0)) || fail "lease_breaks $breaks0 -> $breaks1 after the write"
+	expect_runs "$BIN/setsig.sh" "after the write (judged again): "
+	note "leases_held=$held, lease_breaks $breaks0 -> $breaks1, daemon $DPID still running"
+	scn_stop_checked
+}
+
+# What a scanner process writes to stdout or stderr never becomes a daemon
+# log line of its own: stdout is /dev/null, stderr comes back escaped in a
+# `scanner message="gatekeeper-scand PID: ..."` line, at most 20 lines in
+# 10 s, the rest counted.
+t_scand_stderr_cannot_forge_log_lines() {
+	local i n
+	scd_hostile_daemon forge.sh gk-scand-forge
+	expect_runs "$BIN/forge.sh" "file whose scanner writes forged log lines: "
+	for ((i = 0; i < 150; i++)); do
+		grep -q 'more lines not logged' "$DLOG" && break
+		sleep 0.1
+	done
+	grep -E '^(<[0-9]>)?decision .*gk-forged' "$DLOG" &&
+		fail "a scanner process wrote a daemon log line: $(grep -m 1 gk-forged "$DLOG")"
+	n=$(grep -c '^scanner message="gatekeeper-scand [0-9]*: decision verdict=allow source=admin path=/gk-forged"' "$DLOG")
+	[[ $n == 1 ]] || fail "expected the forged stderr line once, escaped in a scanner message; found $n"
+	n=$(grep -c 'gk-scand-flood' "$DLOG")
+	((n >= 1 && n <= 20)) || fail "$n of 200 flood lines logged (expected 1 to 20)"
+	grep -q '^scanner message="gatekeeper-scand [0-9]*: [0-9]* more lines not logged' "$DLOG" ||
+		fail "no line counts the flood lines left out"
+	note "$(grep -m 1 'more lines not logged' "$DLOG")"
 	scn_stop_checked
 }
 
