@@ -193,9 +193,9 @@ static void adopt_bpf(struct gk_daemon *d)
 
 /* Signals, the kernel cache's ring, the end of the boot and of a BPF load
  * after ready, and systemd's watchdog. The fanotify group has a thread of
- * its own (reader.c). Returns 0 after a signal to stop; EXIT_RUNTIME when
- * it cannot wait any more (a failure, so that Restart=on-failure brings it
- * back). */
+ * its own (reader.c). Returns 0 after a signal to stop (one a process sent:
+ * signals.c); EXIT_RUNTIME when it cannot wait any more (a failure, so that
+ * Restart=on-failure brings it back). */
 static int main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 {
 	for (;;) {
@@ -215,24 +215,21 @@ static int main_loop(struct gk_daemon *d, int sig_fd, int bpf_loaded_fd)
 			adopt_bpf(d);
 			bpf_loaded_fd = -1;   /* closed by the adoption */
 		}
-		if (p[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == (uint32_t)KCACHE_LEASE_SIGNAL)
-					kcache_lease_broken(d->kc, si.ssi_fd);
-				else if (si.ssi_signo == SIGIO)
-					kcache_lease_broken(d->kc, -1);
-				else if (si.ssi_signo == SIGHUP) {
-					svc_reloading();
-					reload(d);
-					/* new signatures too, compiled beside the old ones */
-					pthread_rwlock_rdlock(&d->policy_lock);
-					scan_set_reload(d->scanners);
-					pthread_rwlock_unlock(&d->policy_lock);
-					svc_ready(d);
-				} else if (si.ssi_signo != SIGPIPE) {   /* EPIPE says it */
-					return 0;
-				}
+		struct signalfd_siginfo si;
+		if ((p[0].revents & POLLIN) && read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			enum gk_signal_action a = gk_signal_action(&si);
+			if (a == GK_SIGNAL_LEASE_BROKEN || a == GK_SIGNAL_LEASES_CHECK)
+				kcache_lease_broken(d->kc, a == GK_SIGNAL_LEASE_BROKEN ? (int)si.ssi_fd : -1);
+			else if (a == GK_SIGNAL_RELOAD) {
+				svc_reloading();
+				reload(d);
+				/* new signatures too, compiled beside the old ones */
+				pthread_rwlock_rdlock(&d->policy_lock);
+				scan_set_reload(d->scanners);
+				pthread_rwlock_unlock(&d->policy_lock);
+				svc_ready(d);
+			} else if (a == GK_SIGNAL_STOP) {
+				return 0;
 			}
 		}
 		if (p[1].revents & POLLIN)
@@ -394,22 +391,6 @@ static void end_start_boost(struct gk_daemon *d)
 	nice_floor(sentinel_pid(d->sentinel));
 }
 
-/* Before any thread exists, so that every thread inherits the mask. The
- * main loop takes the daemon's signals from a signalfd; the reader's kick
- * is blocked everywhere but in the reader (reader.c). */
-static int signal_fd(void)
-{
-	sigset_t set, kick;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM), sigaddset(&set, SIGINT), sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	sigaddset(&set, KCACHE_LEASE_SIGNAL), sigaddset(&set, SIGIO);
-	kick = set;
-	sigaddset(&kick, READER_KICK_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &kick, NULL);
-	return signalfd(-1, &set, SFD_CLOEXEC);
-}
-
 /* The permission group, the kernel cache, the scanners and the trust
  * sources, timed one by one for the ready line. */
 static int open_gate(struct gk_daemon *d, char *err, size_t errlen)
@@ -440,7 +421,7 @@ static int open_gate(struct gk_daemon *d, char *err, size_t errlen)
 static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loaded_fd)
 {
 	char err[512];
-	if ((*sig_fd = signal_fd()) < 0) {
+	if ((*sig_fd = gk_signal_fd()) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"signalfd: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}

@@ -413,6 +413,22 @@ struct gk_reader *reader_start(struct gk_daemon *d);
 void reader_kick(struct gk_reader *r);
 void reader_stop(struct gk_reader *r);
 
+/* signals.c: the main loop's signals. gk_signal_fd blocks them (and the
+ * reader's kick) in the calling thread, before any other exists, and
+ * returns their signalfd; gk_signal_action says what one asks for. A
+ * SIGTERM, SIGINT or SIGHUP that no process sent (a descriptor's F_SETSIG
+ * signal, si_code POLL_*) asks for nothing: logged once, ignored. */
+struct signalfd_siginfo;
+enum gk_signal_action {
+	GK_SIGNAL_NONE,
+	GK_SIGNAL_STOP,
+	GK_SIGNAL_RELOAD,
+	GK_SIGNAL_LEASE_BROKEN,      /* the lease on ssi_fd */
+	GK_SIGNAL_LEASES_CHECK,      /* some lease, which one unknown */
+};
+int gk_signal_fd(void);
+enum gk_signal_action gk_signal_action(const struct signalfd_siginfo *si);
+
 /* prescan.c: judge newly written executables before their first exec */
 int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen);
 /* Takes group_fd (from prescan_group_open), also when it fails. */

@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -103,36 +102,6 @@ static void fmt_u64(char *buf, size_t size, uint64_t v)
 	snprintf(buf, size, "%llu", (unsigned long long)v);
 }
 
-/* Only async-signal-safe calls between fork and exec: the daemon is
- * multi-threaded. */
-static _Noreturn void exec_child(const char *path, char *const argv[], char *const envp[], int sock,
-				 int gate)
-{
-	/* wait until the parent has noted this pid as its scanner's */
-	char go;
-	while (read(gate, &go, 1) < 0 && errno == EINTR)
-		;
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* A scanner started during the daemon's boosted start (gatekeeperd(8))
-	 * must not keep the boost: scans, pre-scans above all, are no more
-	 * urgent than the programs around them. Raising one's nice needs no
-	 * privilege. */
-	errno = 0;
-	if (getpriority(PRIO_PROCESS, 0) < 0 && errno == 0)
-		setpriority(PRIO_PROCESS, 0, 0);
-	if (sock == SCAND_CTL_FD)
-		fcntl(sock, F_SETFD, 0);
-	else if (dup2(sock, SCAND_CTL_FD) < 0)
-		_exit(127);
-	/* Nothing else of the daemon's: above all no fanotify group, whose
-	 * pending events must be released when the daemon dies. */
-	syscall(SYS_close_range, SCAND_CTL_FD + 1, ~0u, 0);
-	execve(path, argv, envp);
-	_exit(127);
-}
-
 static pid_t spawn_zygote(const struct proc_cfg *c, int *ctl, char *err, size_t errlen)
 {
 	if (access(c->scand, X_OK) < 0) {
@@ -165,12 +134,12 @@ static pid_t spawn_zygote(const struct proc_cfg *c, int *ctl, char *err, size_t 
 		snprintf(test_env, sizeof(test_env), "%s=%s", SCAND_TEST_ENV, hook);
 		envp[0] = test_env;
 	}
-	int sv[2], gate[2];
+	int sv[2], gate[2], msgs[2];   /* msgs: its stderr (scand_io.c) */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		scanner_line(err, errlen, "clamav: socketpair: %s", strerror(errno));
 		return -1;
 	}
-	if (pipe2(gate, O_CLOEXEC) < 0) {
+	if (pipe2(gate, O_CLOEXEC) < 0 || pipe2(msgs, O_CLOEXEC) < 0) {
 		scanner_line(err, errlen, "clamav: pipe: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
@@ -178,12 +147,19 @@ static pid_t spawn_zygote(const struct proc_cfg *c, int *ctl, char *err, size_t 
 	}
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_child(c->scand, (char *const *)argv, (char *const *)envp, sv[1], gate[0]);
+		scand_exec(c->scand, (char *const *)argv, (char *const *)envp, sv[1], msgs[1],
+			   gate[0]);
 	close(sv[1]);
 	close(gate[0]);
+	close(msgs[1]);
 	if (pid > 0) {
 		note_starting(c->starting, pid, 0);
 		(void)!write(gate[1], "", 1);
+		if (scand_relay_start(msgs[0], pid) < 0)
+			scanner_log(SCANNER_LOG_ERR, "clamav: the scanner process's messages are "
+				    "lost: cannot start their relay");
+	} else {
+		close(msgs[0]);
 	}
 	close(gate[1]);
 	if (pid < 0) {
@@ -411,13 +387,18 @@ static void proc_scan(const void *cfgp, void *set, int fd, const unsigned char *
 	const struct proc_cfg *c = cfgp;
 	struct pool *p = set;
 	out->status = SCAN_ERROR;
-	int slot = checkout(p, out->detail, sizeof(out->detail));
-	if (slot < 0)
+	int own = scand_file_for_scanner(fd, out->detail, sizeof(out->detail));
+	int slot = own < 0 ? -1 : checkout(p, out->detail, sizeof(out->detail));
+	if (slot < 0) {
+		if (own >= 0)
+			close(own);
 		return;
+	}
 	unsigned limit = max_ms && max_ms < c->limits.max_scan_ms ? max_ms : c->limits.max_scan_ms;
 	uint64_t id = atomic_fetch_add(&p->next_id, 1) + 1;
 	struct scand_msg m;
-	int rc = scand_send(p->w[slot].fd, SCAND_SCAN, 0, 0, id, NULL, fd);
+	int rc = scand_send(p->w[slot].fd, SCAND_SCAN, 0, 0, id, NULL, own);
+	close(own);
 	if (rc == 0)
 		rc = scand_recv(p->w[slot].fd, &m, NULL, (int)(limit + SCAN_GRACE_MS));
 	if (rc == 0 && m.op == SCAND_RESULT && m.id == id && m.a >= SCAN_CLEAN && m.a <= SCAN_ERROR) {

@@ -112,6 +112,21 @@ static int become_user(uid_t uid, gid_t gid, char *err, size_t errlen)
 
 #define ALLOW(name) rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(name), 0)
 
+/* fcntl: the commands libclamav, glibc and scand use (descriptor flags,
+ * status flags, duplicates). Not F_SETSIG, F_SETOWN, F_SETLEASE, F_SETLK
+ * and the rest: a description can be shared with another process, and its
+ * signal settings reach that process (scand_io.c). The command is an
+ * unsigned int: compared in 32 bits. */
+static int allow_fcntl(scmp_filter_ctx ctx)
+{
+	static const int cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD, F_DUPFD_CLOEXEC };
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && rc == 0; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (unsigned)cmds[i]));
+	return rc;
+}
+
 /* What libclamav needs to load signatures and scan a descriptor (files in
  * the scratch directory, memory, time, the socket it already has), and what
  * the zygote needs to fork workers. Anything else fails with EPERM: no
@@ -124,7 +139,7 @@ static int load_allowlist(char *err, size_t errlen)
 	int rc = 0;
 	ALLOW(read); ALLOW(write); ALLOW(pread64); ALLOW(pwrite64); ALLOW(readv); ALLOW(writev);
 	ALLOW(lseek); ALLOW(close); ALLOW(fstat); ALLOW(newfstatat); ALLOW(statx); ALLOW(stat);
-	ALLOW(lstat); ALLOW(openat); ALLOW(open); ALLOW(getdents64); ALLOW(fcntl); ALLOW(dup);
+	ALLOW(lstat); ALLOW(openat); ALLOW(open); ALLOW(getdents64); ALLOW(dup);
 	ALLOW(dup2); ALLOW(dup3); ALLOW(access); ALLOW(faccessat); ALLOW(faccessat2);
 	ALLOW(readlink); ALLOW(readlinkat); ALLOW(getcwd); ALLOW(chdir); ALLOW(fchdir);
 	ALLOW(unlink); ALLOW(unlinkat); ALLOW(mkdir); ALLOW(mkdirat); ALLOW(rmdir);
@@ -139,9 +154,12 @@ static int load_allowlist(char *err, size_t errlen)
 	ALLOW(sched_yield); ALLOW(sched_getaffinity); ALLOW(uname); ALLOW(sysinfo);
 	ALLOW(getrlimit); ALLOW(prlimit64); ALLOW(getrusage);
 	ALLOW(exit); ALLOW(exit_group); ALLOW(rt_sigreturn); ALLOW(rt_sigprocmask);
+	/* kill and tgkill: the zygote kills its workers; a worker may neither
+	 * kill nor tgkill but itself (scand_sandbox_worker). No tkill. */
 	ALLOW(rt_sigaction); ALLOW(sigaltstack); ALLOW(tgkill);
 	ALLOW(sendmsg); ALLOW(recvmsg); ALLOW(sendto); ALLOW(recvfrom); ALLOW(poll); ALLOW(ppoll);
 	ALLOW(wait4); ALLOW(kill); ALLOW(prctl); ALLOW(seccomp);
+	rc = rc ? rc : allow_fcntl(ctx);
 	/* The zygote's worker sockets; no other family. */
 	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
 					SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
@@ -211,6 +229,11 @@ int scand_sandbox_worker(char *err, size_t errlen)
 	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 0);
 	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(wait4), 0);
 	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(kill), 0);
+	/* Signals to itself only (abort and raise use tgkill): not to its
+	 * zygote, whose death ends every worker, nor to other workers. */
+	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tgkill), 1,
+					SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)getpid()));
+	rc = rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tkill), 0);
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,7 +33,7 @@ struct scand {
 	pid_t parent;
 	void *cfg, *set;
 	unsigned delay_ms;       /* test hook */
-	bool hog, probe;         /* test hooks */
+	bool hog, probe, hostile;   /* test hooks */
 };
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -108,6 +109,7 @@ static void read_test_hooks(struct scand *z)
 		z->delay_ms = (unsigned)strtoul(delay + 6, NULL, 10);
 	z->hog = strstr(t, "hog") != NULL;
 	z->probe = strstr(t, "probe") != NULL;
+	z->hostile = strstr(t, "hostile") != NULL;
 }
 
 /* Test hooks act only on files that carry their marker, so one daemon can
@@ -161,14 +163,18 @@ static bool hog_memory(const struct scand *z)
 }
 
 /* What the confinement leaves a compromised worker: each attempt's errno. */
+static const char *said(long rc, int err)
+{
+	const char *name = rc >= 0 ? "ok" : strerrorname_np(err);
+	return name ? name : "?";
+}
+
+/* The same for a call that returns a descriptor, closed. */
 static const char *outcome(int fd_or_rc, int err)
 {
-	if (fd_or_rc >= 0) {
+	if (fd_or_rc >= 0)
 		close(fd_or_rc);
-		return "ok";
-	}
-	const char *name = strerrorname_np(err);
-	return name ? name : "?";
+	return said(fd_or_rc, err);
 }
 
 static void probe_sandbox(const char *scratch, struct scan_result *r)
@@ -191,11 +197,58 @@ static void probe_sandbox(const char *scratch, struct scan_result *r)
 		     res[1], res[2], res[3], res[4]);
 }
 
+static void forge_lines(void)
+{
+	static const char forged[] = "decision verdict=allow source=admin path=/gk-forged\n";
+	(void)!write(1, forged, sizeof(forged) - 1);
+	(void)!write(2, forged, sizeof(forged) - 1);
+	char line[64];
+	for (int i = 0; i < 200; i++) {
+		int n = snprintf(line, sizeof(line), "gk-scand-flood %d\n", i);
+		(void)!write(2, line, (size_t)n);
+	}
+}
+
+/* What a compromised worker would try (the "hostile" hook): true when it
+ * answered r, false when the file is to be scanned after it. */
+static bool hostile(int fd, struct scan_result *r)
+{
+	pid_t zygote = getppid();
+	if (file_holds(fd, "gk-scand-setsig")) {
+		fcntl(fd, F_SETSIG, SIGTERM);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	} else if (file_holds(fd, "gk-scand-forge")) {
+		forge_lines();
+	} else if (file_holds(fd, "gk-scand-fcntl")) {
+		const char *setsig = said(fcntl(fd, F_SETSIG, SIGTERM), errno);
+		const char *setown = said(fcntl(fd, F_SETOWN, zygote), errno);
+		const char *lease = said(fcntl(fd, F_SETLEASE, F_RDLCK), errno);
+		const char *getfl = said(fcntl(fd, F_GETFL), errno);
+		const char *dup = outcome(fcntl(fd, F_DUPFD_CLOEXEC, 0), errno);
+		scanner_line(r->detail, sizeof(r->detail), "fcntl: setsig=%s setown=%s setlease=%s "
+			     "getfl=%s dupfd=%s", setsig, setown, lease, getfl, dup);
+		return true;
+	} else if (file_holds(fd, "gk-scand-killzygote")) {
+		const char *tg = said(syscall(SYS_tgkill, zygote, zygote, SIGKILL), errno);
+		const char *t = said(syscall(SYS_tkill, zygote, SIGKILL), errno);
+		scanner_line(r->detail, sizeof(r->detail), "signals: tgkill_zygote=%s "
+			     "tkill_zygote=%s", tg, t);
+		return true;
+	} else if (file_holds(fd, "gk-scand-abort")) {
+		abort();
+	}
+	return false;
+}
+
 static void scan_one(struct scand *z, int fd, struct scan_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (z->probe && file_holds(fd, "gk-scand-probe")) {
 		probe_sandbox(z->cc.tmp_dir, r);
+		return;
+	}
+	if (z->hostile && hostile(fd, r)) {
+		r->status = SCAN_ERROR;
 		return;
 	}
 	if (z->delay_ms && file_holds(fd, "gk-scand-slow"))
@@ -285,6 +338,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gatekeeper-scand --parent PID --db DIR [...] (started by gatekeeperd)\n");
 		return 2;
 	}
+	/* stderr is a pipe to the daemon (scand_io.c): once the daemon is
+	 * gone, a write there fails rather than kill the process. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Die with the daemon; and if it is gone already, do not start. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != z.parent)

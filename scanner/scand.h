@@ -33,7 +33,15 @@
  * "hog" allocates until the memory limit refuses, for a file that holds
  * "gk-scand-hog"; "probe" answers, for a file that holds "gk-scand-probe",
  * an error whose detail says what socket(), writes and execve() did in the
- * worker (several: "delay:MS,hog,probe"). */
+ * worker; "hostile" does what a compromised worker would try, each against
+ * a file that holds its marker: "gk-scand-setsig" F_SETSIG(SIGTERM) and
+ * O_NONBLOCK on the file's descriptor, then scans it; "gk-scand-fcntl"
+ * answers an error saying what fcntl commands did; "gk-scand-killzygote"
+ * answers what tgkill and tkill of its zygote did; "gk-scand-forge" writes
+ * a forged daemon log line to stdout and stderr and a flood of lines to
+ * stderr, then scans; "gk-scand-abort" calls abort() (several:
+ * "delay:MS,hog,probe,hostile"). The unit removes the variable
+ * (UnsetEnvironment=): an installed daemon never passes it on. */
 #define SCAND_TEST_ENV "GK_SCAND_TEST"
 #define SCAND_DEFAULT_USER "gatekeeper-scan"
 #define SCAND_FALLBACK_USER "nobody"
@@ -74,6 +82,21 @@ void scand_describe_exit(int status, char *buf, size_t size);
 int scanner_limits_resolve(const struct scanner_limits *in, struct scanner_limits *out,
 			   char *err, size_t errlen);
 
+/* ---- the daemon's side (scand_io.c) ---- */
+/* The file fd names, opened again read-only for a scanner process: an open
+ * file description of its own, never the caller's (whose F_SETSIG and
+ * F_SETOWN a lease shares). A regular file only. -1 with err. */
+int scand_file_for_scanner(int fd, char *err, size_t errlen);
+/* In the child of a fork: wait for one byte on gate, then exec path with
+ * sock as SCAND_CTL_FD, /dev/null as fds 0 and 1, err_fd as fd 2, nothing
+ * else. Async-signal-safe. */
+_Noreturn void scand_exec(const char *path, char *const argv[], char *const envp[], int sock,
+			  int err_fd, int gate);
+/* A detached thread that reads the scanner processes' stderr from fd
+ * (taken over, closed at their end) and logs each line through scanner_log,
+ * escaped and rate-limited, named by pid (the zygote). -1: fd closed. */
+int scand_relay_start(int fd, pid_t pid);
+
 /* ---- gatekeeper-scand only (sandbox.c) ---- */
 struct scand_sandbox {
 	const char *user;       /* NULL: SCAND_DEFAULT_USER, else SCAND_FALLBACK_USER */
@@ -87,7 +110,8 @@ struct scand_sandbox {
  * allowlist. Must run as root (or, as an unprivileged user, with user
  * namespaces: it keeps that user). -1 with err: the caller must not scan. */
 int scand_sandbox_enter(const struct scand_sandbox *sb, char *err, size_t errlen);
-/* In a freshly forked worker: no more processes, no more sockets. */
+/* In a freshly forked worker: no more processes, no more sockets, no
+ * signal to any process but itself. */
 int scand_sandbox_worker(char *err, size_t errlen);
 
 #endif

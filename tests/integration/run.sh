@@ -272,15 +272,17 @@ run_one() {
 	kill_recorded "$dir/.pids" "$dir"
 	refused_calls "$mark" "" "$dir/.played" >>"$dir/.reason" || rc=1
 	# A sanitizer report (ASan, UBSan, TSan) in a daemon's log fails the test
-	# even when its assertions held, and is shown either way.
+	# even when its assertions held, and is shown either way. A scanner
+	# process's report comes relayed, one escaped line at a time
+	# (scanner/scand_io.c): after that prefix.
 	local san f
-	san=$(grep -l -E '^(WARNING|ERROR): (Thread|Address|UndefinedBehavior|Leak)Sanitizer|runtime error:' \
+	san=$(grep -l -E '^(scanner message="gatekeeper-scand [0-9]+: )?(WARNING|ERROR): (Thread|Address|UndefinedBehavior|Leak)Sanitizer|runtime error:' \
 		"$dir"/daemon.*.log 2>/dev/null)
 	if [[ -n $san ]]; then
 		rc=1
 		for f in $san; do
 			echo "sanitizer report in $(basename "$f"):"
-			sed -n -E '/^(WARNING|ERROR): .*Sanitizer|runtime error:/,/^(SUMMARY|=====)/p' "$f" |
+			sed -n -E '/^(scanner message="gatekeeper-scand [0-9]+: )?(WARNING|ERROR): .*Sanitizer|runtime error:/,/^(SUMMARY|=====)/p' "$f" |
 				grep -v '^decision ' | head -n 60
 		done >>"$dir/.reason"
 	fi

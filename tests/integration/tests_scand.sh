@@ -12,6 +12,9 @@ TESTS+=(
 	scand_exec_rewritten_during_scan_not_cached:60
 	scand_prescan_rewritten_during_scan_not_cached:60
 	scand_fuse_scan_result_never_cached:60
+	scand_worker_cannot_stop_daemon_through_lease:60
+	scand_stderr_cannot_forge_log_lines:60
+	kernel_sent_sigterm_is_not_a_stop:40
 )
 
 # scd_children PID: the children of every thread of PID.
@@ -251,5 +254,90 @@ t_scand_fuse_scan_result_never_cached() {
 	expect_runs "$BIN/local.sh" "the same content on tmpfs, again: "
 	s2=$(scd_scans)
 	((s2 - s1 == 1)) || fail "two execs of one content on tmpfs ran $((s2 - s1)) scans (expected 1: kept)"
+	scn_stop_checked
+}
+
+# scd_hostile_daemon NAME MARKER: a daemon with ClamAV whose scanner
+# processes act out the "hostile" test hook (scanner/scand.h), and the
+# script $BIN/NAME holding MARKER.
+scd_hostile_daemon() {
+	local db=$T/clamdb
+	mkdir "$db"
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	scn_policy deny "$db"
+	GK_SCAND_TEST=hostile start_daemon
+	scn_wait_available clamav 1
+	scd_stage "$1" "$2"
+}
+
+# A compromised worker (GK_SCAND_TEST=hostile) sets F_SETSIG(SIGTERM) on the
+# descriptor of the file it scans, then scans it clean. Were that the
+# description of the daemon's read lease, the write below would break the
+# lease with a SIGTERM and the daemon would stop with exit 0 (which
+# Restart=on-failure leaves stopped). It must go on, the break counted.
+t_scand_worker_cannot_stop_daemon_through_lease() {
+	local held breaks0 breaks1
+	scd_hostile_daemon setsig.sh gk-scand-setsig
+	expect_runs "$BIN/setsig.sh" "file whose scanner tampered with its descriptor: "
+	expect_runs "$BIN/setsig.sh" "again (cached, leased): "
+	status_json
+	held=$(jget_or_zero leases_held) breaks0=$(jget_or_zero lease_breaks)
+	[[ $held -ge 1 ]] || fail "leases_held=$held after a cached allow (the test needs a lease)"
+	printf '\n' >>"$BIN/setsig.sh" || fail "append to $BIN/setsig.sh failed"
+	sleep 0.5
+	alive "$DPID" || fail "gatekeeperd ended after a write broke its lease: $(tail -n 2 "$DLOG" | tr '\n' ' ')"
+	status_json
+	breaks1=$(jget_or_zero lease_breaks)
+	((breaks1 > breaks0)) || fail "lease_breaks $breaks0 -> $breaks1 after the write"
+	expect_runs "$BIN/setsig.sh" "after the write (judged again): "
+	note "leases_held=$held, lease_breaks $breaks0 -> $breaks1, daemon $DPID still running"
+	scn_stop_checked
+}
+
+# What a scanner process writes to stdout or stderr never becomes a daemon
+# log line of its own: stdout is /dev/null, stderr comes back escaped in a
+# `scanner message="gatekeeper-scand PID: ..."` line, at most 20 lines in
+# 10 s, the rest counted.
+t_scand_stderr_cannot_forge_log_lines() {
+	local i n
+	scd_hostile_daemon forge.sh gk-scand-forge
+	expect_runs "$BIN/forge.sh" "file whose scanner writes forged log lines: "
+	for ((i = 0; i < 150; i++)); do
+		grep -q 'more lines not logged' "$DLOG" && break
+		sleep 0.1
+	done
+	grep -E '^(<[0-9]>)?decision .*gk-forged' "$DLOG" &&
+		fail "a scanner process wrote a daemon log line: $(grep -m 1 gk-forged "$DLOG")"
+	n=$(grep -c '^scanner message="gatekeeper-scand [0-9]*: decision verdict=allow source=admin path=/gk-forged"' "$DLOG")
+	[[ $n == 1 ]] || fail "expected the forged stderr line once, escaped in a scanner message; found $n"
+	n=$(grep -c 'gk-scand-flood' "$DLOG")
+	((n >= 1 && n <= 20)) || fail "$n of 200 flood lines logged (expected 1 to 20)"
+	grep -q '^scanner message="gatekeeper-scand [0-9]*: [0-9]* more lines not logged' "$DLOG" ||
+		fail "no line counts the flood lines left out"
+	note "$(grep -m 1 'more lines not logged' "$DLOG")"
+	scn_stop_checked
+}
+
+# A SIGTERM the kernel sends (a descriptor's F_SETSIG signal: here a pipe
+# whose owner is the daemon, O_ASYNC, si_code POLL_IN) is no request to
+# stop: logged once, ignored. A SIGTERM from a process still stops it, 0.
+t_kernel_sent_sigterm_is_not_a_stop() {
+	local i n
+	mkbin k1
+	write_policy enforce allow
+	start_daemon
+	for i in 1 2; do
+		"$PY" -c 'import fcntl, os, signal, sys
+r, w = os.pipe()
+fcntl.fcntl(r, fcntl.F_SETOWN, int(sys.argv[1]))
+fcntl.fcntl(r, fcntl.F_SETSIG, signal.SIGTERM)
+fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC)
+os.write(w, b"x")' "$DPID" || fail "could not raise a kernel-sent SIGTERM"
+	done
+	sleep 0.5
+	alive "$DPID" || fail "gatekeeperd stopped on a SIGTERM the kernel sent: $(tail -n 2 "$DLOG" | tr '\n' ' ')"
+	n=$(grep -c '^signal_ignored signal=SIGTERM code=1 ' "$DLOG")
+	[[ $n == 1 ]] || fail "expected one signal_ignored line for two kernel-sent SIGTERMs, found $n"
+	expect_runs "$BIN/k1" "exec after the ignored SIGTERM: "
 	scn_stop_checked
 }

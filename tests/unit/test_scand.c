@@ -469,6 +469,66 @@ static void test_sup_confined(void **state)
 	scanner_close(s);
 }
 
+/* A compromised worker ("hostile" hook): what it does to the file's
+ * descriptor stays in an open file description of its own (the daemon's
+ * lease and its signal live in the daemon's); fcntl beyond flags and
+ * duplicates is refused; it can signal no process but itself; abort()
+ * still ends it by SIGABRT. */
+static void test_sup_hostile_worker(void **state)
+{
+	struct fixture *fx = *state;
+	struct scanner *s = open_scand(fx, "hostile", 10000, 1);
+	char *f[4];
+	const char *marks[4] = { "setsig", "fcntl", "killzygote", "abort" };
+	for (int i = 0; i < 4; i++) {
+		char body[64], name[32];
+		snprintf(body, sizeof(body), "#!/bin/sh\n# gk-scand-%s\n", marks[i]);
+		snprintf(name, sizeof(name), "%s.sh", marks[i]);
+		f[i] = write_file(fx->dir, name, body, (size_t)-1);
+	}
+	int fd = open(f[0], O_RDONLY | O_CLOEXEC);
+	struct scan_result r;
+	scanner_scan_fd(s, fd, NULL, &r);
+	assert_int_equal(r.status, SCAN_CLEAN);
+	assert_int_equal(fcntl(fd, F_GETSIG), 0);
+	assert_false(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+	expect(s, f[1], SCAN_ERROR, "fcntl: setsig=EPERM setown=EPERM setlease=EPERM getfl=ok "
+				    "dupfd=ok");
+	pid_t z = zygote();
+	expect(s, f[2], SCAN_ERROR, "signals: tgkill_zygote=EPERM tkill_zygote=EPERM");
+	assert_int_equal(zygote(), z);
+	expect(s, fx->eicar, SCAN_INFECTED, "Test.EICAR.NDB");
+	expect(s, f[3], SCAN_ERROR, "scanner process killed by signal 6 (SIGABRT)");
+	struct scanner_status st;
+	scanner_status(s, &st);
+	assert_int_equal(st.generation, 1);   /* no reload: the zygote lived */
+	scanner_close(s);
+	for (int i = 0; i < 4; i++)
+		free(f[i]);
+}
+
+/* Its stdout goes nowhere; its stderr comes back one line at a time
+ * through the scanner log (which escapes it), at most 20 lines in 10 s,
+ * and the number left out is said. */
+static void test_sup_stderr_relayed(void **state)
+{
+	struct fixture *fx = *state;
+	test_log_clear();
+	struct scanner *s = open_scand(fx, "hostile", 10000, 1);
+	char *forge = write_file(fx->dir, "forge.sh", "#!/bin/sh\n# gk-scand-forge\n", (size_t)-1);
+	expect(s, forge, SCAN_CLEAN, "");
+	scanner_close(s);
+	for (int i = 0; i < 300 && !test_log_has("more lines not logged"); i++)
+		sleep_ms(10);
+	assert_int_equal(test_log_count("decision verdict=allow source=admin path=/gk-forged"), 1);
+	assert_true(test_log_has("gatekeeper-scand "));
+	size_t flood = test_log_count("gk-scand-flood ");
+	if (flood < 1 || flood > 20 || !test_log_has("more lines not logged"))
+		fail_msg("%zu flood lines relayed, log:\n%s", flood, test_log);
+	free(forge);
+}
+
 /* Between its fork and its HELLO the zygote is the scanner's own: the
  * daemon allows its exec without judging it. A stand-in that never says
  * HELLO (and exits after a second) keeps that window open. */
@@ -526,6 +586,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sup_zygote_dies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sup_confined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sup_owns_starting_pid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sup_hostile_worker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sup_stderr_relayed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <zlib.h>
@@ -179,6 +181,25 @@ static void test_clamav_reads_only_the_fd(void **state)
 	scanner_scan_fd(s, fd, NULL, &r);
 	close(fd);
 	assert_int_equal(r.status, SCAN_INFECTED);
+	/* a memfd, which has no path either: the scanner process gets it
+	 * opened again through /proc/self/fd, like any file */
+	char eicar[80];
+	eicar_string(eicar, sizeof(eicar));
+	fd = memfd_create("gk-eicar", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, eicar, strlen(eicar)), (ssize_t)strlen(eicar));
+	scanner_scan_fd(s, fd, NULL, &r);
+	close(fd);
+	assert_int_equal(r.status, SCAN_INFECTED);
+	/* a FIFO is refused at once (opening it again would wait for a writer) */
+	char fifo[1200];
+	snprintf(fifo, sizeof(fifo), "%s/fifo", fx->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	fd = open(fifo, O_RDWR | O_NONBLOCK);
+	scanner_scan_fd(s, fd, NULL, &r);
+	close(fd);
+	assert_int_equal(r.status, SCAN_ERROR);
+	assert_string_equal(r.detail, "not a regular file");
 	scanner_close(s);
 }
 
