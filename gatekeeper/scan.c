@@ -468,7 +468,6 @@ static void scan_timed(struct scan_set *s, struct scanner *const *list, size_t n
 	scanner_scan_all_within(list, n, fd, sha, plan->max_scan_time_ms, out);
 	atomic_fetch_add(&s->scans, 1);
 	atomic_fetch_add(&s->scan_us, (uint64_t)(gk_mono_us() - start));
-	enum file_reread seen = reread ? reread->check(reread->ctx, fd) : FILE_REREAD_KEEP;
 	/* libclamav stops at the widest limit of all subtrees, the scanner
 	 * process is killed soon after this subtree's own limit; a result that
 	 * came too late is not used */
