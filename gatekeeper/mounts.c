@@ -19,7 +19,10 @@
  * daemon anyway); what unprivileged users get mounted (udisks for a USB
  * stick, fusermount3, logind's /run/user/UID) is mounted by a helper that
  * returns to them only after the attach, so their next exec races a tracker
- * the attach itself woke, and wins only while the daemon is starved of CPU. The kernel programs (bpf mode) do not refuse
+ * the attach itself woke, and wins only while the daemon is starved of CPU.
+ * Except fusermount3 without allow_other: the kernel refuses root access to
+ * that filesystem (EACCES), so it is never marked, and only bpf mode's
+ * unmarked_filesystems: deny refuses its programs. The kernel programs (bpf mode) do not refuse
  * execs from superblocks the daemon has not marked: they cannot tell "not
  * yet marked" from "never to be marked" (another mount namespace, a
  * container's overlay, a skipped mount), and refusing those would lock
