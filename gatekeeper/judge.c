@@ -38,8 +38,10 @@ void judge_locate(struct gk_daemon *d, int fd, struct judgement *j)
 {
 	gk_fd_path(fd, j->path, sizeof(j->path));
 	/* A path elsewhere is no path: no path rule, no trust, watched, every
-	 * scanner (facts_of). */
-	j->path_elsewhere = j->path[0] && !j->fileless && !path_names_file(j->path, j);
+	 * scanner (facts_of). A file no name links to any more cannot show
+	 * that its path is ours (a user's own namespace may have mounted its
+	 * directory anywhere), and "NAME (deleted)" would dodge a glob: no path. */
+	j->path_elsewhere = j->path[0] && (j->fileless || !path_names_file(j->path, j));
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool watched = !j->path[0] || j->path_elsewhere || policy_path_watched(d->policy, j->path);
 	/* Outside the watched subtrees only hash rules can deny: hash there
@@ -78,7 +80,8 @@ static bool decide(struct gk_daemon *d, struct judgement *j, const struct gk_fil
 	if (j->path_elsewhere) {   /* say why a packaged or allowed name did not count */
 		size_t n = strlen(j->decision.detail);
 		snprintf(j->decision.detail + n, sizeof(j->decision.detail) - n, "%s%s",
-			 n ? "; " : "", "path of another mount namespace: judged without it");
+			 n ? "; " : "", j->fileless ? "no name links to it: judged without its path"
+						  : "path of another mount namespace: judged without it");
 	}
 	/* The mode of the same policy: an enforce group's queued events, read
 	 * after a switch to monitor mode, must not be denied. */

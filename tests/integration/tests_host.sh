@@ -14,6 +14,7 @@ TESTS+=(
 	host_fileless_not_raised_where_unsealed_memfds_fail:40
 	host_execve_check_gets_verdict:40
 	host_foreign_namespace_path_is_no_path:40
+	host_foreign_namespace_unlinked_file_is_no_path:40
 	host_fuse_content_changed_elsewhere_judged:40
 )
 
@@ -267,6 +268,33 @@ t_host_foreign_namespace_path_is_no_path() {
 	# the file's own name still runs what the rule allows, the cache unharmed
 	expect_runs "$BIN/allowed/ok" "after the attack, the rule's own file: "
 	expect_eperm "$BIN/mine/prog" "after the attack, outside the rule: "
+}
+
+# The same attack with a file that no name links to (an O_TMPFILE file
+# made in the user's directory, seen under the allowed name): its path
+# cannot be checked against the daemon's namespace, so it counts for
+# nothing. Before, the path rule allowed it.
+t_host_foreign_namespace_unlinked_file_is_no_path() {
+	local out rc
+	need_fileless
+	mkdir -m 0777 "$BIN/allowed" "$BIN/mine" || fail "mkdir failed"
+	mkbin ok && mv "$BIN/ok" "$BIN/allowed/ok" || fail "cannot place allowed/ok"
+	mkbin prog && chmod 0755 "$BIN/prog" || fail "cannot place prog"
+	write_policy enforce deny "rules:" "  - {path: $BIN/allowed, action: allow}"
+	start_daemon
+	expect_runs "$BIN/allowed/ok" "the rule's own file: "
+	local as=(setpriv --reuid=65534 --regid=65534 --clear-groups unshare -rm)
+	timeout -s KILL 10 "${as[@]}" true 2>/dev/null || as=(unshare -m --propagation private)
+	out=$(timeout -s KILL 10 "${as[@]}" sh -c \
+		"mount --bind '$BIN/mine' '$BIN/allowed' && exec '$FILELESS' tmpfile '$BIN/allowed' '$BIN/prog'" 2>&1)
+	rc=$?
+	note "${as[0]}: exit $rc: $out"
+	[[ $out == "refused exec errno=EPERM" ]] ||
+		fail "an unlinked file under the allowed name ran, or failed otherwise (exit $rc: $out)"
+	decisions_settled
+	grep -q "path=\"\?$BIN/allowed/.*verdict=deny source=default detail=\"no name links to it: judged without its path\"" "$DLOG" ||
+		fail "no default deny recorded for the unlinked file: $(grep 'allowed/' "$DLOG" | tail -n 2)"
+	expect_runs "$BIN/allowed/ok" "after the attack, the rule's own file: "
 }
 
 # An interpreter that asks first, execveat(fd, "", AT_EMPTY_PATH |
