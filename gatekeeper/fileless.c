@@ -159,8 +159,9 @@ void fileless_apply(struct gk_daemon *d)
 			 "deny, in the kernel (bpf): exec of a memfd, O_TMPFILE or deleted file refused");
 	} else if (raise_memfd_noexec(fl)) {
 		snprintf(fl->live, sizeof(fl->live),
-			 "deny, vm.memfd_noexec=2: memfd exec refused by the kernel; O_TMPFILE and "
-			 "deleted files refused on marked filesystems only");
+			 "deny, vm.memfd_noexec=2: exec of a memfd made since refused by the kernel "
+			 "(not of one made before); O_TMPFILE and deleted files refused on marked "
+			 "filesystems only");
 	} else {
 		snprintf(fl->live, sizeof(fl->live),
 			 "deny, NOT enforced for memfd (%s); O_TMPFILE and deleted files refused "
