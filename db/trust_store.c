@@ -274,3 +274,12 @@ int db_digest_put(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_
 			   : sqlite3_bind_null(stmt, 6);
 	return finish(db, stmt, rc, "digest: put");
 }
+
+int db_digest_forget_fs(struct gk_db *db, const char *fs_glob)
+{
+	sqlite3_stmt *stmt = db_stmt(db, ST_DIGEST_FORGET_FS);
+	if (!stmt)
+		return -1;
+	return finish(db, stmt, sqlite3_bind_text(stmt, 1, fs_glob, -1, SQLITE_STATIC),
+		      "digest: forget filesystem");
+}

@@ -126,6 +126,19 @@ void digests_forget(struct digests *g, dev_t dev, ino_t ino)
 	pthread_mutex_unlock(&g->lock);
 }
 
+void digests_forget_dev(struct digests *g, dev_t dev)
+{
+	char glob[48];
+
+	if (!g)
+		return;
+	snprintf(glob, sizeof(glob), "*:dev:%u:%u", major(dev), minor(dev));
+	pthread_mutex_lock(&g->lock);
+	if (g->db && db_digest_forget_fs(g->db, glob) < 0)
+		g->distrust_store = true;   /* rows that could not go are never read */
+	pthread_mutex_unlock(&g->lock);
+}
+
 /* Caller holds g->lock. */
 static bool forgotten(struct digests *g, const struct file_id *id)
 {

@@ -51,6 +51,11 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
 /* The file may have changed without a new ctime (a write through a shared
  * mapping): its stored digests are not used again. */
 void digests_forget(struct digests *g, dev_t dev, ino_t ino);
+/* The filesystem of device dev is gone (unmounted): the same device may
+ * come back with content changed meanwhile under the same inode numbers,
+ * sizes and ctimes (a user's USB stick or loop image), so none of its
+ * stored digests is used again. */
+void digests_forget_dev(struct digests *g, dev_t dev);
 
 /* "[uuid:HEX:]fsid:HEX:TYPE:dev:MAJOR:MINOR" for the filesystem holding fd,
  * whose st_dev is dev (the caller's fstat of it); -1 if it has neither a

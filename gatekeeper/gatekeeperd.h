@@ -110,6 +110,9 @@ int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
 /* The file was written: its cached hash may not describe it any more
  * (a write through a shared mapping need not change its ctime). */
 void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino);
+/* Every digest of the filesystem of device dev, which is gone: in memory
+ * and in the store (digests_forget_dev). */
+void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev);
 
 /* ---- stats.c: counters and the decision-latency histogram ---- */
 struct gk_stats {

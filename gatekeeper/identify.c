@@ -303,6 +303,20 @@ int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
 	return identify_fd_guarded(hc, fd, id, out, NULL, 0);
 }
 
+void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
+{
+	if (!hc)
+		return;
+	for (size_t i = 0; i < HASH_CACHE_SLOTS; i++) {
+		pthread_mutex_t *lock = &hc->slot_locks[i % HASH_CACHE_LOCKS];
+		pthread_mutex_lock(lock);
+		if (hc->slots[i].used && hc->slots[i].id.dev == dev)
+			hc->slots[i].used = false;
+		pthread_mutex_unlock(lock);
+	}
+	digests_forget_dev(hc->store, dev);
+}
+
 void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)
 {
 	pthread_mutex_t *lock;

@@ -70,6 +70,7 @@
 
 struct mnt {
 	char *path;          /* mount point, unescaped */
+	unsigned id;         /* mount ID */
 	dev_t dev;           /* the superblock (mountinfo major:minor) */
 	char fstype[64];
 	bool noexec;
@@ -102,6 +103,7 @@ struct gk_mounts {
 	size_t n_holders;
 	uint64_t reconciles;
 	int64_t last_reconcile_us;
+	struct mounts_seen seen;  /* the last table read (mounts_gone.c) */
 };
 
 static const char *skip_reason(const struct mnt *m)
@@ -155,10 +157,10 @@ static void parse_mountinfo(FILE *f, struct mnt **out, size_t *n_out)
 	size_t n = 0, cap = 0, linecap = 0;
 	char *line = NULL;
 	while (getline(&line, &linecap, f) > 0) {
-		unsigned maj, min;
+		unsigned id, maj, min;
 		char mp[4096], opts[1024], fstype[64];
 		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*u %*u %u:%u %*s %4095s %1023s", &maj, &min, mp, opts) != 4 ||
+		if (!sep || sscanf(line, "%u %*u %u:%u %*s %4095s %1023s", &id, &maj, &min, mp, opts) != 5 ||
 		    sscanf(sep + 3, "%63s", fstype) != 1)
 			continue;
 		if (n == cap) {
@@ -169,7 +171,7 @@ static void parse_mountinfo(FILE *f, struct mnt **out, size_t *n_out)
 			m = grown;
 		}
 		unescape(mp);
-		m[n] = (struct mnt){ .path = strdup(mp), .dev = makedev(maj, min),
+		m[n] = (struct mnt){ .path = strdup(mp), .id = id, .dev = makedev(maj, min),
 				     .noexec = has_option(opts, "noexec") };
 		snprintf(m[n].fstype, sizeof(m[n].fstype), "%s", fstype);
 		if (m[n].path)
@@ -346,6 +348,15 @@ static void drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, si
 	mt->t[i] = mt->t[--mt->n];
 }
 
+/* The table just read, to mounts_gone.c. Called unlocked. */
+static void note_table(struct gk_mounts *mt, const struct mnt *m, size_t n)
+{
+	struct sb_mount *now = malloc((n ? n : 1) * sizeof(*now));
+	for (size_t i = 0; now && i < n; i++)
+		now[i] = (struct sb_mount){ .dev = m[i].dev, .id = m[i].id };
+	mounts_forget_gone(mt->d, &mt->seen, now, now ? n : 0);
+}
+
 /* Bring the table (and the marks) in line with the mounts of now. */
 static void reconcile(struct gk_mounts *mt)
 {
@@ -396,6 +407,7 @@ static void reconcile(struct gk_mounts *mt)
 	mt->last_reconcile_us = gk_now_us();
 	pthread_mutex_unlock(&mt->lock);
 	pthread_rwlock_unlock(&d->policy_lock);
+	note_table(mt, m, n);
 	free_mnts(m, n);
 }
 
@@ -535,8 +547,10 @@ void mounts_stop(struct gk_daemon *d)
 void mounts_free(struct gk_daemon *d)
 {
 	mounts_stop(d);
-	if (d->mounts)
+	if (d->mounts) {
 		pthread_mutex_destroy(&d->mounts->lock);
+		mounts_seen_free(&d->mounts->seen);
+	}
 	free(d->mounts);
 	d->mounts = NULL;
 }

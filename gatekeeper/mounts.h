@@ -69,6 +69,29 @@ bool mounts_may_pin(void *mounts, dev_t dev);
 /* By type (mounts_fstype.c): a kernel interface, where no program lives. */
 bool mounts_fstype_pseudo(const char *fstype);
 
+/* The mounts of one read of the table, for mounts_gone.c: which devices
+ * went away since the last read. */
+struct sb_mount {
+	dev_t dev;
+	unsigned id;        /* mountinfo's mount ID */
+};
+struct mounts_seen {
+	struct sb_mount *m;
+	size_t n;
+	bool known;         /* a table was read before */
+};
+/* Take now (n_now entries, malloc'd: kept) as the table; put into gone (at
+ * most max_gone) each device of the last table none of whose mounts is in
+ * now. Returns how many there were. */
+size_t mounts_seen_update(struct mounts_seen *s, struct sb_mount *now, size_t n_now, dev_t *gone,
+			  size_t max_gone);
+void mounts_seen_free(struct mounts_seen *s);
+/* mounts_seen_update, then forget the digests of each device gone (in
+ * memory and in the store): it may come back with other content. Takes now
+ * (NULL: out of memory, nothing learnt). */
+void mounts_forget_gone(struct gk_daemon *d, struct mounts_seen *s, struct sb_mount *now,
+			size_t n_now);
+
 /* status: what is marked, what is skipped and why, how mounts are followed. */
 void mounts_report(struct gk_mounts *mt, struct proto_buf *reply);   /* NULL: not started */
 

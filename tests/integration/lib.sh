@@ -26,8 +26,15 @@ test_setup() {
 	: >"$T/.pids"
 }
 
+# TEST_CLEANUP: what a test set up beyond $T (a loop device, a FUSE
+# server), undone here after the daemon stops, on success as on failure
+# (run.sh calls this after the test; a trap would be cleared by it).
 test_teardown() {
 	[[ -n ${TPID:-} ]] && stop_daemon
+	if [[ -n ${TEST_CLEANUP:-} ]]; then
+		eval "$TEST_CLEANUP"
+		TEST_CLEANUP=""
+	fi
 	trap - EXIT
 	return 0
 }
@@ -142,7 +149,7 @@ mount_fusefile() {
 		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 \
 		>"$T/fusefile.log" 2>&1 &
 	FUSE_PID=$!
-	trap '[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null; test_teardown' EXIT
+	TEST_CLEANUP='[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null'
 	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
 	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
 }

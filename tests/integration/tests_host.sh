@@ -9,6 +9,7 @@
 TESTS+=(
 	host_tmpfs_mounted_later_gated_first_exec:40
 	host_loop_ext4_mounted_later_gated:60
+	host_remounted_device_digests_forgotten:60
 	host_mounts_marked_at_start_and_after_apply:60
 	host_fileless_fanotify_memfd_noexec:60
 	host_fileless_not_raised_where_unsealed_memfds_fail:40
@@ -109,6 +110,46 @@ t_host_loop_ext4_mounted_later_gated() {
 	for _ in $(seq 50); do status_lists filesystems "$BIN/disk" || break; sleep 0.1; done
 	! status_lists filesystems "$BIN/disk" || fail "status still lists $BIN/disk after umount"
 	! daemon_marks_dev "$dev" || fail "the daemon still marks dev $dev after umount"
+}
+
+# A digest is cached by device, inode, size and ctime. A user's USB stick or
+# loop image can be unmounted, changed elsewhere with all four kept, and
+# mounted again on the same device: its digests must not outlive the
+# unmount. Here the last byte of an allowed program is changed in the
+# image itself, which moves no ctime; before, the remounted program still
+# ran as the content the admin allowed.
+t_host_remounted_device_digests_forgotten() {
+	local size blk off sha0 sha1
+	command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null || fail "e2fsprogs missing"
+	truncate -s 32M "$T/disk.img" && mkfs.ext4 -q -F -b 4096 "$T/disk.img" ||
+		fail "cannot make an ext4 image"
+	LOOPDEV=$(losetup --find --show "$T/disk.img") || fail "losetup failed"
+	# after the daemon (it may hold the file): the mount, then the device
+	TEST_CLEANUP='mountpoint -q "$BIN/disk" && { umount "$BIN/disk" || umount -l "$BIN/disk"; }
+		losetup -d "$LOOPDEV"'
+	mkdir "$BIN/disk" && mount "$LOOPDEV" "$BIN/disk" || fail "cannot mount $LOOPDEV"
+	mkbin disk/prog
+	write_policy enforce deny
+	start_daemon
+	ctl_ok allow "$BIN/disk/prog"
+	expect_runs "$BIN/disk/prog" "allowed, before the unmount: "
+	sha0=$(sha_of "$BIN/disk/prog")
+	size=$(stat -c %s "$BIN/disk/prog")
+	umount_settled "$BIN/disk" || fail "umount failed"
+	for _ in $(seq 50); do status_lists filesystems "$BIN/disk" || break; sleep 0.1; done
+	blk=$(debugfs -R "bmap /prog $(((size - 1) / 4096))" "$T/disk.img" 2>/dev/null)
+	[[ $blk =~ ^[0-9]+$ ]] || fail "debugfs bmap: '$blk'"
+	off=$((blk * 4096 + (size - 1) % 4096))
+	printf 'X' | dd of="$T/disk.img" bs=1 seek="$off" conv=notrunc status=none || fail "dd failed"
+	blockdev --flushbufs "$LOOPDEV" || fail "blockdev --flushbufs failed"
+	mount "$LOOPDEV" "$BIN/disk" || fail "cannot mount $LOOPDEV again"
+	sha1=$(sha_of "$BIN/disk/prog")
+	[[ $sha1 != "$sha0" ]] || fail "the change in the image did not show (sha $sha1)"
+	for _ in $(seq 50); do status_lists filesystems "$BIN/disk" && break; sleep 0.1; done
+	expect_eperm "$BIN/disk/prog" "changed while unmounted, same inode, size and ctime: "
+	decisions_settled
+	grep -q "path=$BIN/disk/prog sha256=$sha1 verdict=deny source=default" "$DLOG" ||
+		fail "no default deny of the new content: $(grep "disk/prog" "$DLOG" | tail -n 2)"
 }
 
 # A filesystem mounted below the watch before the daemon starts is marked

@@ -406,7 +406,7 @@ t_top_under_tmux() {
 	command -v tmux >/dev/null || fail "tmux not found (packaging/install-deps.sh)"
 	top_script "$T/top.json" 25
 	start_fake_stream "$T/top.json" "$T/fake.sock"
-	trap '"${tm[@]}" kill-server 2>/dev/null' EXIT
+	TEST_CLEANUP='tmux -S "$T/tmux.sock" kill-server 2>/dev/null'
 	"${tm[@]}" new-session -d -s top -x 150 -y 40 "$CTL --socket $T/fake.sock top -d 0.3" ||
 		fail "tmux new-session failed"
 	for ((i = 0; i < 50; i++)); do
@@ -495,7 +495,7 @@ t_top_live_tmux() {
 	write_policy enforce allow
 	start_daemon --no-kernel-cache
 	ctl_ok deny "$BIN/d1"
-	trap '"${tm[@]}" kill-server 2>/dev/null' EXIT
+	TEST_CLEANUP='tmux -S "$T/tmux.sock" kill-server 2>/dev/null'
 	"${tm[@]}" new-session -d -s top -x 150 -y 40 \
 		"$CTL --socket $SOCK top -d 0.3 2>$T/top.err; echo exit \$? >>$T/top.err; sleep 30" ||
 		fail "tmux new-session failed"

@@ -255,6 +255,37 @@ static void user_mounts(void **state)
 	}
 }
 
+/* A table of (dev, id) pairs, malloc'd as mounts_seen_update wants. */
+static struct sb_mount *table(size_t n, const unsigned (*pairs)[2])
+{
+	struct sb_mount *t = calloc(n ? n : 1, sizeof(*t));
+	assert_non_null(t);
+	for (size_t i = 0; i < n; i++)
+		t[i] = (struct sb_mount){ .dev = pairs[i][0], .id = pairs[i][1] };
+	return t;
+}
+
+/* Devices gone between two reads: none of their mounts is left. A device
+ * mounted again under a new mount ID counts as gone (it may carry other
+ * content); one still shown by another of its mounts (a bind) does not. */
+static void devices_gone(void **state)
+{
+	(void)state;
+	struct mounts_seen s = { 0 };
+	dev_t gone[8];
+	const unsigned first[][2] = { { 1, 10 }, { 2, 20 }, { 2, 21 }, { 3, 30 }, { 4, 40 } };
+	assert_int_equal(mounts_seen_update(&s, table(5, first), 5, gone, 8), 0);   /* nothing before */
+	/* 1 unmounted; 2 lost one of its two mounts; 3 remounted as id 31; 5 new */
+	const unsigned second[][2] = { { 2, 21 }, { 3, 31 }, { 4, 40 }, { 5, 50 } };
+	size_t n = mounts_seen_update(&s, table(4, second), 4, gone, 8);
+	assert_int_equal(n, 2);
+	assert_true((gone[0] == 1 && gone[1] == 3) || (gone[0] == 3 && gone[1] == 1));
+	/* no change, then everything gone; max_gone smaller than that */
+	assert_int_equal(mounts_seen_update(&s, table(4, second), 4, gone, 8), 0);
+	assert_int_equal(mounts_seen_update(&s, table(0, second), 0, gone, 2), 4);
+	mounts_seen_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +295,7 @@ int main(void)
 		cmocka_unit_test(tracker_start_stop_start),
 		cmocka_unit_test(fileless_object),
 		cmocka_unit_test(fstypes),
+		cmocka_unit_test(devices_gone),
 	};
 	return cmocka_run_group_tests_name("mounts", tests, NULL, NULL);
 }
