@@ -278,6 +278,27 @@ t_host_fileless_refused_in_pidns() {
 	[[ $(cat /proc/sys/vm/memfd_noexec) == 0 ]] || fail "vm.memfd_noexec moved after the stop"
 }
 
+# foreign_namespace_setup: $BIN/allowed, which a path rule allows (ok in
+# it runs), and $BIN/mine, a user's directory; under default deny.
+foreign_namespace_setup() {
+	mkdir -m 0777 "$BIN/allowed" "$BIN/mine" || fail "mkdir failed"
+	mkbin ok && mv "$BIN/ok" "$BIN/allowed/ok" || fail "cannot place allowed/ok"
+	write_policy enforce deny "rules:" "  - {path: $BIN/allowed, action: allow}"
+	start_daemon
+	expect_runs "$BIN/allowed/ok" "the rule's own file: "
+}
+
+# foreign_bind_exec CMD: the attack, as an unprivileged user where the
+# kernel lets one make namespaces, else as root (the same foreign mount
+# either way): bind $BIN/mine over $BIN/allowed, then exec CMD. Sets OUT, RC.
+foreign_bind_exec() {
+	local as=(setpriv --reuid=65534 --regid=65534 --clear-groups unshare -rm)
+	timeout -s KILL 10 "${as[@]}" true 2>/dev/null || as=(unshare -m --propagation private)
+	OUT=$(timeout -s KILL 10 "${as[@]}" sh -c "mount --bind '$BIN/mine' '$BIN/allowed' && exec $1" 2>&1)
+	RC=$?
+	note "${as[0]}: exit $RC: $OUT"
+}
+
 # fanotify gives the path of the mount the exec came through. In a mount
 # namespace of their own (unshare -rm: no privilege on Debian), a user can
 # bind-mount their directory over one a rule allows: the exec then arrives
@@ -285,24 +306,13 @@ t_host_fileless_refused_in_pidns() {
 # the daemon's namespace; otherwise the exec is judged without one (here:
 # the default, deny), and nothing of that judgement is cached.
 t_host_foreign_namespace_path_is_no_path() {
-	local out rc
-	mkdir -m 0755 "$BIN/allowed" "$BIN/mine" || fail "mkdir failed"
-	mkbin ok && mv "$BIN/ok" "$BIN/allowed/ok" || fail "cannot place allowed/ok"
-	mkbin prog && mv "$BIN/prog" "$BIN/mine/prog" || fail "cannot place mine/prog"
-	write_policy enforce deny "rules:" "  - {path: $BIN/allowed, action: allow}"
-	start_daemon
-	expect_runs "$BIN/allowed/ok" "the rule's own file: "
+	mkbin prog
+	foreign_namespace_setup
+	mv "$BIN/prog" "$BIN/mine/prog" || fail "cannot place mine/prog"
 	expect_eperm "$BIN/mine/prog" "outside the rule: "
-	# the attack, as an unprivileged user where the kernel lets one make
-	# namespaces, else as root (the same foreign mount either way)
-	local as=(setpriv --reuid=65534 --regid=65534 --clear-groups unshare -rm)
-	timeout -s KILL 10 "${as[@]}" true 2>/dev/null || as=(unshare -m --propagation private)
-	out=$(timeout -s KILL 10 "${as[@]}" sh -c \
-		"mount --bind '$BIN/mine' '$BIN/allowed' && exec '$BIN/allowed/prog'" 2>&1)
-	rc=$?
-	note "${as[0]}: exit $rc: $out"
-	[[ $rc -eq 126 && $out == *"Operation not permitted"* ]] ||
-		fail "a user's file bind-mounted over the allowed path ran, or failed otherwise (exit $rc: $out)"
+	foreign_bind_exec "'$BIN/allowed/prog'"
+	[[ $RC -eq 126 && $OUT == *"Operation not permitted"* ]] ||
+		fail "a user's file bind-mounted over the allowed path ran, or failed otherwise (exit $RC: $OUT)"
 	decisions_settled
 	grep -q "path=$BIN/allowed/prog .*verdict=deny source=default detail=\"path of another mount namespace: judged without it\"" "$DLOG" ||
 		fail "no default deny recorded for the foreign name: $(grep 'allowed/prog' "$DLOG" | tail -n 2)"
@@ -316,22 +326,12 @@ t_host_foreign_namespace_path_is_no_path() {
 # cannot be checked against the daemon's namespace, so it counts for
 # nothing. Before, the path rule allowed it.
 t_host_foreign_namespace_unlinked_file_is_no_path() {
-	local out rc
 	need_fileless
-	mkdir -m 0777 "$BIN/allowed" "$BIN/mine" || fail "mkdir failed"
-	mkbin ok && mv "$BIN/ok" "$BIN/allowed/ok" || fail "cannot place allowed/ok"
-	mkbin prog && chmod 0755 "$BIN/prog" || fail "cannot place prog"
-	write_policy enforce deny "rules:" "  - {path: $BIN/allowed, action: allow}"
-	start_daemon
-	expect_runs "$BIN/allowed/ok" "the rule's own file: "
-	local as=(setpriv --reuid=65534 --regid=65534 --clear-groups unshare -rm)
-	timeout -s KILL 10 "${as[@]}" true 2>/dev/null || as=(unshare -m --propagation private)
-	out=$(timeout -s KILL 10 "${as[@]}" sh -c \
-		"mount --bind '$BIN/mine' '$BIN/allowed' && exec '$FILELESS' tmpfile '$BIN/allowed' '$BIN/prog'" 2>&1)
-	rc=$?
-	note "${as[0]}: exit $rc: $out"
-	[[ $out == "refused exec errno=EPERM" ]] ||
-		fail "an unlinked file under the allowed name ran, or failed otherwise (exit $rc: $out)"
+	mkbin prog
+	foreign_namespace_setup
+	foreign_bind_exec "'$FILELESS' tmpfile '$BIN/allowed' '$BIN/prog'"
+	[[ $OUT == "refused exec errno=EPERM" ]] ||
+		fail "an unlinked file under the allowed name ran, or failed otherwise (exit $RC: $OUT)"
 	decisions_settled
 	grep -q "path=\"\?$BIN/allowed/.*verdict=deny source=default detail=\"no name links to it: judged without its path\"" "$DLOG" ||
 		fail "no default deny recorded for the unlinked file: $(grep 'allowed/' "$DLOG" | tail -n 2)"
