@@ -460,7 +460,8 @@ static void handle(struct gk_events *ev, int idx)
 	}
 	judge_identify(d, s->fd, &s->j);
 	/* A user who keeps the close queue full only sends their misses to
-	 * the workers, to be hashed anew; no exec waits for that queue. */
+	 * the workers, to be hashed anew; no exec waits for more than a batch
+	 * of it. */
 	s->j.stale_digest = s->j.have_id && !prescan_before_miss(d->prescan, &s->j.id);
 	bool decided = !s->j.stale_digest && judge_by_content(d, &s->j);
 	if (!decided) {

@@ -34,6 +34,8 @@
 /* Closes a miss handles itself: the one just before an exec, and a few
  * more; a longer queue is left to the pre-scan's reader (prescan_before_miss). */
 #define MISS_DRAIN_EVENTS 16
+/* What the pre-scan's reader handles per hold of read_lock. */
+#define READER_BATCH_EVENTS 128
 
 struct pending {
 	dev_t dev;
@@ -218,11 +220,14 @@ static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 	return (size_t)len + sizeof(struct fanotify_event_metadata) <= size;
 }
 
-/* The lock is let go between batches, so that a miss (prescan_before_miss)
- * never waits behind a queue that a user keeps full by closing files. */
+/* The lock is let go between batches, and a batch is small (a few ms of
+ * handling at most), so that a miss (prescan_before_miss) waits for one
+ * batch at most, never behind a queue that a user keeps full by closing
+ * files. */
 static void read_events(struct gk_prescan *ps)
 {
-	char buf[32 * 1024] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	char buf[READER_BATCH_EVENTS * sizeof(struct fanotify_event_metadata)]
+		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	bool drained;
 	do {
 		pthread_mutex_lock(&ps->read_lock);
@@ -349,22 +354,20 @@ static void *worker_main(void *arg)
 
 /* A close that happened before this exec began is already queued on the
  * group: handle it before deciding, so a miss never trusts a cached hash of
- * content that a shared mapping has since rewritten. Only a few are read
- * here, on the exec's own time, and only if no other thread is reading:
- * the one that is may hold this file's close, read but not yet handled.
- * Either way the caller learns that it cannot be sure, and does not trust
- * the cached digest. */
+ * content that a shared mapping has since rewritten. The reader's batch
+ * in hand is waited for (it may hold this file's close, read but not yet
+ * handled); then only a few more are read here, on the exec's own time.
+ * When more remain the caller learns that it cannot be sure, and does not
+ * trust the cached digest. */
 bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id)
 {
 	char buf[MISS_DRAIN_EVENTS * sizeof(struct fanotify_event_metadata)]
 		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
-	bool drained = false;
 	if (!ps)
 		return true;
-	if (pthread_mutex_trylock(&ps->read_lock) == 0) {
-		drained = read_batch(ps, buf, sizeof(buf));
-		pthread_mutex_unlock(&ps->read_lock);
-	}
+	pthread_mutex_lock(&ps->read_lock);
+	bool drained = read_batch(ps, buf, sizeof(buf));
+	pthread_mutex_unlock(&ps->read_lock);
 	note_miss(ps, id);
 	return drained;
 }
