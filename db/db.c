@@ -78,9 +78,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DIGEST_PUT] =
 		"INSERT OR REPLACE INTO digests (fs, ino, ctime_ns, size, sha256, md5) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	/* ?1: a GLOB of the identities (digests_fs_identity) to drop */
+	/* identities from ?1 up to ?2: a prefix's range, on the key's index */
 	[ST_DIGEST_FORGET_FS] =
-		"DELETE FROM digests WHERE fs GLOB ?1",
+		"DELETE FROM digests WHERE fs >= ?1 AND fs < ?2",
 	/* ?5: 0 any, 1 allowed (and enforce would too), 2 denied, 3 would-deny */
 	[ST_AUDIT_QUERY] =
 		"SELECT id, time_us, pid, exe, path, sha256, verdict, source, detail, "

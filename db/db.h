@@ -181,8 +181,8 @@ int db_digest_get(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_
 		  unsigned char sha[GK_SHA256_LEN], unsigned char md5[GK_MD5_LEN], bool *has_md5);
 int db_digest_put(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_ns, int64_t size,
 		  const unsigned char sha[GK_SHA256_LEN], const unsigned char *md5);
-/* Drop the digests of every filesystem whose identity matches fs_glob
- * (sqlite's GLOB). */
-int db_digest_forget_fs(struct gk_db *db, const char *fs_glob);
+/* Drop the digests of every filesystem whose identity starts with prefix
+ * (not empty). */
+int db_digest_forget_fs(struct gk_db *db, const char *prefix);
 
 #endif

@@ -275,11 +275,18 @@ int db_digest_put(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_
 	return finish(db, stmt, rc, "digest: put");
 }
 
-int db_digest_forget_fs(struct gk_db *db, const char *fs_glob)
+int db_digest_forget_fs(struct gk_db *db, const char *prefix)
 {
+	char end[128];
+	size_t len = strlen(prefix);
+	if (!len || len >= sizeof(end) || (unsigned char)prefix[len - 1] == 0xff)
+		return -1;
+	memcpy(end, prefix, len + 1);
+	end[len - 1]++;   /* the first string past every one that starts with prefix */
 	sqlite3_stmt *stmt = db_stmt(db, ST_DIGEST_FORGET_FS);
 	if (!stmt)
 		return -1;
-	return finish(db, stmt, sqlite3_bind_text(stmt, 1, fs_glob, -1, SQLITE_STATIC),
-		      "digest: forget filesystem");
+	int rc = sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
+	rc = rc ? rc : sqlite3_bind_text(stmt, 2, end, -1, SQLITE_STATIC);
+	return finish(db, stmt, rc, "digest: forget filesystem");
 }

@@ -29,6 +29,12 @@ struct fsuuid2 {
  * need not have moved): direct-mapped, and once a slot is needed for a
  * second inode the store is no longer read for this run (safe, slower). */
 #define FORGOTTEN_SLOTS 4096
+/* Devices gone (digests_forget_dev) whose rows are still in the store: at
+ * most this many at once, else the store is no longer read for this run. */
+#define GONE_MAX 64
+/* The rows of a device gone are dropped on a connection of the mount
+ * tracker's, off the miss path's lock: it may wait this long for a writer. */
+#define UPKEEP_BUSY_MS 5000
 
 /* Owned by struct gk_daemon (d->digests); the hash cache borrows it
  * (hash_cache_use_store), which is how identify.c reaches it. */
@@ -36,8 +42,12 @@ struct digests {
 	pthread_mutex_t lock;
 	struct gk_db *db;
 	struct { dev_t dev; ino_t ino; bool used; } forgotten[FORGOTTEN_SLOTS];
+	dev_t gone[GONE_MAX];
+	size_t n_gone;
 	bool distrust_store;
 	struct digests_stats stats;
+	const struct gk_db *store;      /* to open upkeep, when first needed */
+	struct gk_db *upkeep;           /* digests_forget_dev's own */
 };
 
 struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen)
@@ -56,6 +66,7 @@ struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen
 	 * another process must cost it nothing (issue 12, item 5). */
 	db_set_busy_timeout(g->db, 0);
 	pthread_mutex_init(&g->lock, NULL);
+	g->store = store;
 	return g;
 }
 
@@ -64,6 +75,8 @@ void digests_close(struct digests *g)
 	if (!g)
 		return;
 	db_close(g->db);
+	if (g->upkeep)
+		db_close(g->upkeep);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
@@ -80,16 +93,21 @@ int digests_fs_identity(int fd, dev_t dev, char *out, size_t size)
 {
 	struct fsuuid2 u = { .len = sizeof(u.uuid) };
 	struct statfs sf;
-	size_t n = 0;
+	/* the device first: a device's rows are one range of the key
+	 * (digests_forget_dev) */
+	int d = snprintf(out, size, "dev:%u:%u:", major(dev), minor(dev));
+	size_t n;
 
-	if (fstatfs(fd, &sf) < 0)
+	if (d < 0 || (size_t)d >= size || fstatfs(fd, &sf) < 0)
 		return -1;
+	n = (size_t)d;
 	bool have_fsid = sf.f_fsid.__val[0] != 0 || sf.f_fsid.__val[1] != 0;
 	/* A filesystem that never set its UUID still answers, with zeros (the
 	 * kernel defaults the length to 16): that is no identity. */
-	if (ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 && u.len <= sizeof(u.uuid) &&
-	    !all_zero(u.uuid, u.len)) {
-		n = (size_t)snprintf(out, size, "uuid:");
+	bool have_uuid = ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 &&
+			 u.len <= sizeof(u.uuid) && !all_zero(u.uuid, u.len);
+	if (have_uuid) {
+		n += (size_t)snprintf(out + n, size - n, "uuid:");
 		for (unsigned i = 0; i < u.len && n + 2 < size; i++)
 			n += (size_t)snprintf(out + n, size - n, "%02x", u.uuid[i]);
 	} else if (!have_fsid) {
@@ -100,9 +118,9 @@ int digests_fs_identity(int fd, dev_t dev, char *out, size_t size)
 	 * USB stick or loop image (udisks mounts them) can copy another
 	 * filesystem's UUID and inode numbers: while both are mounted, the
 	 * device tells them apart. */
-	int w = snprintf(out + n, size - n, "%sfsid:%08x%08x:%lx:dev:%u:%u", n ? ":" : "",
+	int w = snprintf(out + n, size - n, "%sfsid:%08x%08x:%lx", have_uuid ? ":" : "",
 			 (unsigned)sf.f_fsid.__val[0], (unsigned)sf.f_fsid.__val[1],
-			 (unsigned long)sf.f_type, major(dev), minor(dev));
+			 (unsigned long)sf.f_type);
 	return w < 0 || (size_t)w >= size - n ? -1 : 0;
 }
 
@@ -126,17 +144,45 @@ void digests_forget(struct digests *g, dev_t dev, ino_t ino)
 	pthread_mutex_unlock(&g->lock);
 }
 
+/* Caller holds g->lock. */
+static bool gone(const struct digests *g, dev_t dev)
+{
+	for (size_t i = 0; i < g->n_gone; i++)
+		if (g->gone[i] == dev)
+			return true;
+	return false;
+}
+
+/* Between the device's going and its rows' removal, its rows are not read. */
+static void set_gone(struct digests *g, dev_t dev, bool on)
+{
+	pthread_mutex_lock(&g->lock);
+	for (size_t i = 0; i < g->n_gone; i++)
+		if (g->gone[i] == dev)
+			g->gone[i] = g->gone[--g->n_gone];
+	if (on && g->n_gone < GONE_MAX)
+		g->gone[g->n_gone++] = dev;
+	else if (on)
+		g->distrust_store = true;
+	pthread_mutex_unlock(&g->lock);
+}
+
 void digests_forget_dev(struct digests *g, dev_t dev)
 {
-	char glob[48];
+	char prefix[48], err[256];
 
 	if (!g)
 		return;
-	snprintf(glob, sizeof(glob), "*:dev:%u:%u", major(dev), minor(dev));
-	pthread_mutex_lock(&g->lock);
-	if (g->db && db_digest_forget_fs(g->db, glob) < 0)
-		g->distrust_store = true;   /* rows that could not go are never read */
-	pthread_mutex_unlock(&g->lock);
+	set_gone(g, dev, true);
+	if (!g->upkeep && g->store) {
+		g->upkeep = db_open_another(g->store, err, sizeof(err));
+		if (g->upkeep)
+			db_set_busy_timeout(g->upkeep, UPKEEP_BUSY_MS);
+	}
+	snprintf(prefix, sizeof(prefix), "dev:%u:%u:", major(dev), minor(dev));
+	/* rows that could not go stay unread for this run */
+	if (g->upkeep && db_digest_forget_fs(g->upkeep, prefix) == 0)
+		set_gone(g, dev, false);
 }
 
 /* Caller holds g->lock. */
@@ -144,7 +190,7 @@ static bool forgotten(struct digests *g, const struct file_id *id)
 {
 	size_t s = slot_of(id->dev, id->ino);
 
-	return g->distrust_store ||
+	return g->distrust_store || gone(g, id->dev) ||
 	       (g->forgotten[s].used && g->forgotten[s].dev == id->dev && g->forgotten[s].ino == id->ino);
 }
 

@@ -53,11 +53,12 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
 void digests_forget(struct digests *g, dev_t dev, ino_t ino);
 /* The filesystem of device dev is gone (unmounted): the same device may
  * come back with content changed meanwhile under the same inode numbers,
- * sizes and ctimes (a user's USB stick or loop image), so none of its
- * stored digests is used again. */
+ * sizes and ctimes (a user's USB stick or loop image), so its stored
+ * digests go (on a connection of the caller's, which may wait for the
+ * store: one thread only, the mount tracker). */
 void digests_forget_dev(struct digests *g, dev_t dev);
 
-/* "[uuid:HEX:]fsid:HEX:TYPE:dev:MAJOR:MINOR" for the filesystem holding fd,
+/* "dev:MAJOR:MINOR:[uuid:HEX:]fsid:HEX:TYPE" for the filesystem holding fd,
  * whose st_dev is dev (the caller's fstat of it); -1 if it has neither a
  * UUID nor an f_fsid. */
 #define DIGESTS_FS_ID_MAX 128

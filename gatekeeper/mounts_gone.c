@@ -7,10 +7,12 @@
  * then stand for content nobody judged. So when no mount shows a device any
  * more, its digests go.
  *
- * Devices alone would miss a quick unmount and mount between two reads
- * (the tracker merges events). Mount IDs are never reused while the
- * system runs, so a device none of whose earlier mounts remain is treated
- * as gone, even if it shows again under new ones. */
+ * A device none of whose earlier mounts (by mount ID) remain is gone, even
+ * if it shows again under new ones. But mountinfo's IDs are reused (the
+ * lowest free one), so an unmount and mount again between two reads of
+ * the table (the tracker merges the events) can look like no change: the
+ * tracker wakes at once on a change, which makes that window short, not
+ * closed. Nor is a change made while the daemon was not running seen. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>

@@ -364,6 +364,47 @@ static void digest_store(void **state)
 	digests_close(g);
 }
 
+/* A device gone (unmounted) may come back changed under the same inodes,
+ * sizes and ctimes: its rows go, for this store and the next one opened. */
+static void digest_store_forgets_a_gone_device(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16];
+	struct digests_stats st;
+	struct file_id id;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	put(fx, "root/usr/bin/stick", "content on a stick\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/stick", fx->root);
+	int fd = open(path, O_RDONLY);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);   /* stored */
+	digests_forget_dev(g, id.dev + 1);                                  /* another device */
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 1);
+	digests_forget_dev(g, id.dev);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 1);   /* read again, not from the store */
+	digests_close(g);
+	/* stored again by that read: a store opened after the next forget finds none */
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	digests_forget_dev(g, id.dev);
+	digests_close(g);
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 0);
+	close(fd);
+	digests_close(g);
+}
+
 /* The store is an object: closed and opened again in one process it finds
  * what it stored; closing NULL or reading without a store is harmless. */
 /* Only root's /usr/bin/dpkg counts as dpkg writing a file: another exe, a
@@ -457,6 +498,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(upgrade_remove_and_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(digest_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store_forgets_a_gone_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(digest_store_reopened, setup, teardown),
 		cmocka_unit_test_setup_teardown(written_by_dpkg, setup, teardown),
 	};
