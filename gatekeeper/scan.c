@@ -481,6 +481,18 @@ static void scan_timed(struct scan_set *s, struct scanner *const *list, size_t n
 	}
 }
 
+/* Does the hash list of the scan (list[0] when engines has it) list sha?
+ * It goes by the digest alone, never by what fd holds. */
+static bool listed_by_digest(struct scanner *const *list, unsigned engines, int fd,
+			     const unsigned char *sha)
+{
+	struct scan_result r;
+	if (!(engines & 1))
+		return false;
+	scanner_scan_all_within(list, 1, fd, sha, 0, &r);
+	return r.status == SCAN_INFECTED;
+}
+
 /* Scan fd as plan says. Errors (limits included) are results, never
  * failures: the policy's on_error decides what they mean. The scan reads
  * the file again, in another process, well after sha was read from it: a
@@ -509,6 +521,11 @@ enum file_reread scan_with_plan(struct scan_set *s, int fd, const unsigned char 
 	if (within_size(fd, plan, out) && !cache_get(s->cache, sha, engines, hl, cl, out)) {
 		scan_timed(s, list, n, fd, sha, plan, out);
 		seen = reread ? reread->check(reread->ctx, fd) : FILE_REREAD_KEEP;
+		/* A hash list's detection is sha's whatever the file holds now, and
+		 * refusing the exec is safe: it decides, this judgement only. */
+		if (seen == FILE_REREAD_CHANGED && out->status == SCAN_INFECTED &&
+		    listed_by_digest(list, engines, fd, sha))
+			seen = FILE_REREAD_FOR_NOW;
 		/* A detection or a clean of other content than sha's says nothing
 		 * of sha's: neither may decide for it. */
 		if (seen == FILE_REREAD_CHANGED && out->status != SCAN_ERROR) {
