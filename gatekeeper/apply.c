@@ -34,15 +34,22 @@ int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen)
 	return 0;
 }
 
-int apply_resolve_links(struct gk_policy *p, char *err, size_t errlen)
+static void log_notes(const struct gk_policy_errors *notes)
 {
-	struct gk_policy_errors notes;
-	if (policy_resolve_links(p, &notes) < 0) {
+	for (size_t i = 0; i < notes->count && i < GK_POLICY_MAX_ERRORS; i++)
+		log_msg(GK_LOG_WARN, "policy_path note=\"%s\"", notes->msg[i]);
+}
+
+int apply_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes, char *err,
+			size_t errlen)
+{
+	struct gk_policy_errors now;
+	if (policy_resolve_links(p, notes ? notes : &now) < 0) {
 		snprintf(err, errlen, "%s: out of memory while resolving its paths", p->name);
 		return -1;
 	}
-	for (size_t i = 0; i < notes.count && i < GK_POLICY_MAX_ERRORS; i++)
-		log_msg(GK_LOG_WARN, "policy_path note=\"%s\"", notes.msg[i]);
+	if (!notes)
+		log_notes(&now);
 	return 0;
 }
 
@@ -95,29 +102,41 @@ static void tell_sentinel(struct gk_daemon *d, const struct gk_policy *p)
 	atomic_store(&d->shared->on_error, p->on_error);
 }
 
+/* Everything that can refuse p, before anything is started for it: -1, or
+ * -2 (busy). The hash lists are read even when their engine is kept (the
+ * same files): a list that no longer loads refuses the policy. */
+static int apply_checks(struct gk_daemon *d, struct gk_policy *p, gid_t *gid,
+			struct gk_policy_errors *notes, char *err, size_t errlen)
+{
+	if (apply_resolve_links(p, notes, err, errlen) < 0 || apply_check_watch(p, err, errlen) < 0 ||
+	    apply_resolve_group(p, gid, err, errlen) < 0 ||
+	    !trust_policy_compatible(d, p, err, errlen) || scan_check_hashlists(p, err, errlen) < 0)
+		return -1;
+	pthread_rwlock_rdlock(&d->policy_lock);
+	bool draining = d->retired != NULL;
+	pthread_rwlock_unlock(&d->policy_lock);
+	if (draining && !same_watch(d->policy, p)) {
+		snprintf(err, errlen, "the previous policy change is still draining; try again");
+		return -2;
+	}
+	return 0;
+}
+
 /* Under apply_lock: d->policy and d->scanners change only here, so they
  * are read without policy_lock; they are written under it for the readers. */
 static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)
 {
 	gid_t gid;
-	if (apply_resolve_links(p, err, errlen) < 0 || apply_check_watch(p, err, errlen) < 0 ||
-	    apply_resolve_group(p, &gid, err, errlen) < 0 ||
-	    !trust_policy_compatible(d, p, err, errlen))
-		return -1;
+	struct gk_policy_errors notes;
+	int rc = apply_checks(d, p, &gid, &notes, err, errlen);
+	if (rc < 0)
+		return rc;
 	struct fan_group *fresh = NULL;
 	int fresh_prescan = -1;
 	struct scan_set *scanners = scan_set_for(d, d->scanners, p, err, errlen);
 	if (!scanners)
 		return -1;
-	pthread_rwlock_rdlock(&d->policy_lock);
-	bool draining = d->retired != NULL;
-	pthread_rwlock_unlock(&d->policy_lock);
 	if (!same_watch(d->policy, p)) {
-		if (draining) {
-			snprintf(err, errlen, "the previous policy change is still draining; try again");
-			scan_set_put(scanners);
-			return -2;
-		}
 		fresh = fan_group_open(p, err, errlen);
 		if (fresh && fresh->perm)
 			fresh->sentinel_id = sentinel_add_group(d->sentinel, fresh->fd);
@@ -130,7 +149,7 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 			return -1;
 		}
 	}
-	/* No other apply can have retired a group since the check above:
+	/* No other apply can have retired a group since apply_checks:
 	 * applies run one at a time (apply_lock), and the reader only clears
 	 * d->retired. */
 	pthread_rwlock_wrlock(&d->policy_lock);
@@ -170,6 +189,7 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	prejudge_flush(d);
 	if (fresh)
 		reader_kick(d->reader);   /* off the old group's read, onto both */
+	log_notes(&notes);
 	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, policy_sha256_hex(p),
 		gk_mode_name(p->mode));
 	svc_status(d);   /* systemctl status names the mode now in force */

@@ -533,7 +533,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", errs.msg[i]);
 		return EXIT_INVALID;
 	}
-	if (apply_resolve_links(d.policy, err, sizeof(err)) < 0 ||
+	if (apply_resolve_links(d.policy, NULL, err, sizeof(err)) < 0 ||
 	    apply_check_watch(d.policy, err, sizeof(err)) < 0 ||
 	    scan_check_hashlists(d.policy, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);

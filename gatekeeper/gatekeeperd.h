@@ -484,9 +484,10 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
  * policy cannot be applied here; -2: busy (a previous change still drains). */
 int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen);
 int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen);
-/* Judge paths through root's symbolic links as the kernel names them, and
- * log each one rewritten (policy_resolve_links). */
-int apply_resolve_links(struct gk_policy *p, char *err, size_t errlen);
+/* Judge paths through root's symbolic links as the kernel names them
+ * (policy_resolve_links): notes says which (NULL: logged at once). */
+int apply_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes, char *err,
+			size_t errlen);
 int apply_resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen);
 
 #endif

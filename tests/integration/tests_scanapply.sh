@@ -8,6 +8,7 @@
 
 TESTS+=(
 	scanner_hashlist_bad_list_refused:60
+	scanner_hashlist_broken_in_place_refused:40
 	scanner_hashlist_fifo_refused_at_once:40
 	scanner_engines_rebuilt_alone:120
 	scanner_clamav_file_size_up_to_16g:60
@@ -81,6 +82,24 @@ t_scanner_hashlist_bad_list_refused() {
 	out=$(timeout -s KILL 20 "$GKD" --foreground --policy "$POLICY" --db "$DB" --socket "$SOCK" 2>&1)
 	rc=$?
 	sap_expect_refused "$rc" "$out" "scanners.hashlist: $want" "a start with the bad list"
+}
+
+# The same list, broken in place, then the same policy applied again: its
+# engine is kept (same files), yet the apply reads the list and refuses.
+# Before, the apply succeeded and the list stayed broken unnoticed.
+t_scanner_hashlist_broken_in_place_refused() {
+	local good=$T/good.sha256 out rc
+	scn_new_elf "$BIN/prog" "listed in good.sha256"
+	echo "$(sha_of "$BIN/prog") GkTest.Good" >"$good"
+	sap_policy "$POLICY" allow "" "$good"
+	start_daemon
+	expect_eperm "$BIN/prog" "listed: "
+	printf 'not-a-hash Bad\n' >>"$good"
+	out=$(ctl policy apply "$POLICY" 2>&1)
+	rc=$?
+	sap_expect_refused "$rc" "$out" "$good:2: expected a SHA-256" "policy apply of a list broken in place"
+	expect_eperm "$BIN/prog" "listed, after the refused apply: "
+	scn_stop_checked
 }
 
 # A FIFO named as a hash list is refused at once (it was opened, and waited
