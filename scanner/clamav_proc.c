@@ -134,15 +134,18 @@ static pid_t spawn_zygote(const struct proc_cfg *c, int *ctl, char *err, size_t 
 		snprintf(test_env, sizeof(test_env), "%s=%s", SCAND_TEST_ENV, hook);
 		envp[0] = test_env;
 	}
-	int sv[2], gate[2], msgs[2];   /* msgs: its stderr (scand_io.c) */
+	int sv[2], gate[2] = { -1, -1 }, msgs[2];   /* msgs: its stderr (scand_io.c) */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		scanner_line(err, errlen, "clamav: socketpair: %s", strerror(errno));
 		return -1;
 	}
 	if (pipe2(gate, O_CLOEXEC) < 0 || pipe2(msgs, O_CLOEXEC) < 0) {
 		scanner_line(err, errlen, "clamav: pipe: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
+		for (int i = 0; i < 2; i++) {
+			close(sv[i]);
+			if (gate[i] >= 0)
+				close(gate[i]);
+		}
 		return -1;
 	}
 	pid_t pid = fork();
