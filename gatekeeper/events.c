@@ -459,9 +459,9 @@ static void handle(struct gk_events *ev, int idx)
 		return;
 	}
 	judge_identify(d, s->fd, &s->j);
-	/* A user who keeps the close queue full only sends their misses to
-	 * the workers, to be hashed anew; no exec waits for more than a batch
-	 * of it. */
+	/* A user who keeps the close queue full, or its reader busy, only
+	 * sends their misses to the workers, to be hashed anew: no exec waits
+	 * on that queue for more than 2 ms. */
 	s->j.stale_digest = s->j.have_id && !prescan_before_miss(d->prescan, &s->j.id);
 	bool decided = !s->j.stale_digest && judge_by_content(d, &s->j);
 	if (!decided) {

@@ -438,11 +438,11 @@ int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen);
 struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned workers);
 void prescan_stop(struct gk_prescan *ps);                 /* NULL-safe */
 void prescan_swap_group(struct gk_prescan *ps, int fd);   /* takes the fd */
-/* Before a permission event is judged: handle the closes that came before
- * it (so no cached digest outlives a write through a shared mapping), and
- * count a pre-judged file whose first exec still asked the daemon. False:
- * more were queued than a miss may wait for, so a close of this very file
- * may not be handled yet: its cached digest must not be trusted. */
+/* Before a permission event is judged: are the closes that came before it
+ * handled (so no cached digest outlives a write through a shared mapping)?
+ * Counts a pre-judged file whose first exec still asked the daemon. False:
+ * not within 2 ms, so a close of this very file may not be handled yet: its
+ * cached digest must not be trusted. */
 bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id);
 /* A FAN_OPEN_EXEC notification on the permission group (group_fd). NULL-safe. */
 void prescan_exec_seen(struct gk_prescan *ps, int group_fd, int fd);

@@ -31,11 +31,12 @@
 #define SETTLE_POLL_US 2000
 #define SETTLE_POLLS 13
 #define PREJUDGED_SLOTS 16384
-/* Closes a miss handles itself: the one just before an exec, and a few
- * more; a longer queue is left to the pre-scan's reader (prescan_before_miss). */
-#define MISS_DRAIN_EVENTS 16
-/* What the pre-scan's reader handles per hold of read_lock. */
+/* What the pre-scan's reader handles per hold of read_lock (a few ms). */
 #define READER_BATCH_EVENTS 128
+/* How long a miss gives the reader to empty the queue: this many looks,
+ * this far apart (prescan_before_miss). */
+#define MISS_LOOKS 20
+#define MISS_LOOK_US 100
 
 struct pending {
 	dev_t dev;
@@ -60,9 +61,11 @@ struct gk_prescan {
 	pthread_t reader, *workers;
 	unsigned n_workers;            /* started */
 	bool reader_started;
-	int group_fd, new_group_fd, wake_fd;
+	atomic_int group_fd;           /* the exec path polls it without read_lock */
+	int new_group_fd, wake_fd;
 	struct gk_daemon *d;
 	pthread_mutex_t read_lock;     /* one reader at a time, read and handled whole */
+	atomic_bool handling;          /* set before a read, cleared once it is handled */
 	pthread_mutex_t judged_lock;
 	struct prejudged judged[PREJUDGED_SLOTS];
 };
@@ -231,7 +234,9 @@ static void read_events(struct gk_prescan *ps)
 	bool drained;
 	do {
 		pthread_mutex_lock(&ps->read_lock);
+		atomic_store(&ps->handling, true);
 		drained = read_batch(ps, buf, sizeof(buf));
+		atomic_store(&ps->handling, false);
 		pthread_mutex_unlock(&ps->read_lock);
 	} while (!drained);
 }
@@ -249,8 +254,7 @@ static bool take_wakeup(struct gk_prescan *ps)
 	pthread_mutex_unlock(&ps->lock);
 	if (fresh >= 0) {
 		pthread_mutex_lock(&ps->read_lock);
-		int old = ps->group_fd;
-		ps->group_fd = fresh;
+		int old = atomic_exchange(&ps->group_fd, fresh);
 		pthread_mutex_unlock(&ps->read_lock);
 		fan_close_async(old);
 	}
@@ -352,24 +356,34 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Every close queued so far is handled: none is queued (poll, which opens
+ * no file), and the reader holds none read but not handled. In that order:
+ * a close the reader took before the poll keeps handling set until done. */
+static bool closes_handled(struct gk_prescan *ps)
+{
+	struct pollfd p = { .fd = atomic_load(&ps->group_fd), .events = POLLIN };
+	return poll(&p, 1, 0) == 0 && !atomic_load(&ps->handling);
+}
+
 /* A close that happened before this exec began is already queued on the
- * group: handle it before deciding, so a miss never trusts a cached hash of
- * content that a shared mapping has since rewritten. The reader's batch
- * in hand is waited for (it may hold this file's close, read but not yet
- * handled); then only a few more are read here, on the exec's own time.
- * When more remain the caller learns that it cannot be sure, and does not
- * trust the cached digest. */
+ * group: it must be handled before deciding, so a miss never trusts a
+ * cached hash of content that a shared mapping has since rewritten. The
+ * reader handles it; the miss only looks, for up to 2 ms, and never reads
+ * the group itself: that read opens each closed file, which a write lease
+ * or a FUSE server can hold up for as long as they like. When the closes
+ * are not all handled by then, the caller learns that it cannot be sure,
+ * and does not trust the cached digest. */
 bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id)
 {
-	char buf[MISS_DRAIN_EVENTS * sizeof(struct fanotify_event_metadata)]
-		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	if (!ps)
 		return true;
-	pthread_mutex_lock(&ps->read_lock);
-	bool drained = read_batch(ps, buf, sizeof(buf));
-	pthread_mutex_unlock(&ps->read_lock);
+	bool handled = closes_handled(ps);
+	for (int i = 0; i < MISS_LOOKS && !handled; i++) {
+		usleep(MISS_LOOK_US);
+		handled = closes_handled(ps);
+	}
 	note_miss(ps, id);
-	return drained;
+	return handled;
 }
 
 struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned workers)
@@ -380,7 +394,7 @@ struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned wor
 		return NULL;
 	}
 	ps->d = d;
-	ps->group_fd = group_fd;
+	atomic_store(&ps->group_fd, group_fd);
 	ps->new_group_fd = -1;
 	pthread_mutex_init(&ps->lock, NULL);
 	pthread_cond_init(&ps->cond, NULL);

@@ -6,6 +6,8 @@
  *
  *   GK_FUSEFILE_BACKING=BACKING [GK_FUSEFILE_HOLD=FILE] fusefile MOUNTPOINT [fuse options]
  *
+ * It may be opened for writing; what is written is dropped. Its mode is
+ * 0755, or GK_FUSEFILE_MODE (octal).
  * With GK_FUSEFILE_HOLD, a read waits while FILE exists: a server that
  * stops answering reads (lookups and opens still answer: multi-threaded
  * then). Runs in the foreground, single-threaded otherwise, until
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 static const char *backing, *hold;
+static mode_t prog_mode = 0755;
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
@@ -36,7 +39,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	struct stat b;
 	if (stat(backing, &b) < 0)
 		return -errno;
-	st->st_mode = S_IFREG | 0755;
+	st->st_mode = S_IFREG | prog_mode;
 	st->st_nlink = 1;
 	st->st_ino = 2;
 	st->st_size = b.st_size;
@@ -60,14 +63,24 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	return 0;
 }
 
+/* Opens for writing are let in (what they write goes nowhere): their close
+ * is a close-write on a marked filesystem, which the pre-scan reads. */
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	if (strcmp(path, "/prog"))
 		return -ENOENT;
-	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		return -EACCES;
 	fi->keep_cache = 0;   /* each open reads what the server serves now */
 	return 0;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)buf;
+	(void)off;
+	(void)fi;
+	return (int)size;
 }
 
 static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
@@ -90,6 +103,7 @@ static const struct fuse_operations ops = {
 	.readdir = fs_readdir,
 	.open = fs_open,
 	.read = fs_read,
+	.write = fs_write,
 };
 
 int main(int argc, char **argv)
@@ -100,6 +114,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	hold = getenv("GK_FUSEFILE_HOLD");
+	if (getenv("GK_FUSEFILE_MODE"))
+		prog_mode = (mode_t)strtoul(getenv("GK_FUSEFILE_MODE"), NULL, 8) & 07777;
 	char *args[64] = { argv[0], "-f", "-s" };
 	int n = hold ? 2 : 3;
 	for (int i = 1; i < argc && n < 63; i++)

@@ -14,6 +14,7 @@ TESTS+=(
 	fault_store_disk_full:90
 	fault_truncate_cached_program:60
 	fault_close_flood_leaves_misses_answered:90
+	fault_stalled_prescan_reader_leaves_misses_answered:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -516,4 +517,25 @@ while True:
 		expect_runs "$BIN/ok" "during the flood, exec $i: "
 	done
 	expect_eperm "$BIN/stranger" "during the flood, an unknown program: "
+}
+
+# A FUSE server that stops answering reads holds the pre-scan's reader in
+# the middle of a batch (it reads the head of a closed file that is not
+# executable, to tell whether it is a program). A miss waits for that
+# batch a few ms at most, then hashes anew on a worker; before, every miss
+# waited on the reader and was refused at the decision timeout.
+t_fault_stalled_prescan_reader_leaves_misses_answered() {
+	mkbin ok
+	printf 'not a program\n' >"$T/backing"
+	FUSE_MODE=0644 mount_fusefile "$T/hold"
+	printf 'mode: enforce\nwatch:\n  - %s\n  - %s\ndefault: deny\non_error: deny\n' "$BIN" "$T/fuse" >"$POLICY"
+	printf 'decision_timeout_ms: 3000\nrules:\n  - {path: %s, action: allow}\n' "$BIN/ok" >>"$POLICY"
+	start_daemon
+	expect_runs "$BIN/ok" "before the stall: "
+	touch "$T/hold"
+	"$PY" -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_WRONLY))' "$T/fuse/prog" ||
+		fail "cannot open the FUSE file for writing"
+	sleep 0.5   # the pre-scan's reader takes the close, and waits on the server
+	expect_runs "$BIN/ok" "a miss while the pre-scan's reader waits on FUSE: "
+	rm -f "$T/hold"
 }
