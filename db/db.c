@@ -81,6 +81,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* identities from ?1 up to ?2: a prefix's range, on the key's index */
 	[ST_DIGEST_FORGET_FS] =
 		"DELETE FROM digests WHERE fs >= ?1 AND fs < ?2",
+	/* identities from before they began with "dev:" (uuid:, fsid:) */
+	[ST_DIGEST_FORGET_OLD_KEYS] =
+		"DELETE FROM digests WHERE fs < 'dev:' OR fs >= 'dev;'",
 	/* ?5: 0 any, 1 allowed (and enforce would too), 2 denied, 3 would-deny */
 	[ST_AUDIT_QUERY] =
 		"SELECT id, time_us, pid, exe, path, sha256, verdict, source, detail, "

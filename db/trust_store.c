@@ -290,3 +290,11 @@ int db_digest_forget_fs(struct gk_db *db, const char *prefix)
 	rc = rc ? rc : sqlite3_bind_text(stmt, 2, end, -1, SQLITE_STATIC);
 	return finish(db, stmt, rc, "digest: forget filesystem");
 }
+
+int db_digest_forget_old_keys(struct gk_db *db)
+{
+	sqlite3_stmt *stmt = db_stmt(db, ST_DIGEST_FORGET_OLD_KEYS);
+	if (!stmt)
+		return -1;
+	return finish(db, stmt, SQLITE_OK, "digest: forget old keys");
+}

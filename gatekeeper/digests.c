@@ -13,6 +13,7 @@
 
 #include "db/db.h"
 #include "gatekeeper/digests.h"
+#include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/util.h"
 #include "scanner/scanner.h"
 
@@ -33,8 +34,10 @@ struct fsuuid2 {
  * most this many at once, else the store is no longer read for this run. */
 #define GONE_MAX 64
 /* The rows of a device gone are dropped on a connection of the mount
- * tracker's, off the miss path's lock: it may wait this long for a writer. */
-#define UPKEEP_BUSY_MS 5000
+ * tracker's, off the miss path's lock. It waits this long for a writer,
+ * no more: the tracker has mounts to mark (rows it could not drop stay
+ * unread for the run). */
+#define UPKEEP_BUSY_MS 200
 
 /* Owned by struct gk_daemon (d->digests); the hash cache borrows it
  * (hash_cache_use_store), which is how identify.c reaches it. */
@@ -98,7 +101,7 @@ int digests_fs_identity(int fd, dev_t dev, char *out, size_t size)
 	int d = snprintf(out, size, "dev:%u:%u:", major(dev), minor(dev));
 	size_t n;
 
-	if (d < 0 || (size_t)d >= size || fstatfs(fd, &sf) < 0)
+	if (d < 0 || (size_t)d + sizeof("uuid:") >= size || fstatfs(fd, &sf) < 0)
 		return -1;
 	n = (size_t)d;
 	bool have_fsid = sf.f_fsid.__val[0] != 0 || sf.f_fsid.__val[1] != 0;
@@ -176,8 +179,12 @@ void digests_forget_dev(struct digests *g, dev_t dev)
 	set_gone(g, dev, true);
 	if (!g->upkeep && g->store) {
 		g->upkeep = db_open_another(g->store, err, sizeof(err));
-		if (g->upkeep)
+		if (g->upkeep) {
 			db_set_busy_timeout(g->upkeep, UPKEEP_BUSY_MS);
+			/* rows keyed before identities began with the device:
+			 * never matched again */
+			db_digest_forget_old_keys(g->upkeep);
+		}
 	}
 	snprintf(prefix, sizeof(prefix), "dev:%u:%u:", major(dev), minor(dev));
 	/* rows that could not go stay unread for this run */

@@ -47,6 +47,7 @@ struct hash_cache {
 	struct digests *store;      /* borrowed from the daemon; NULL: none */
 	bool (*guard_holds)(void *ctx, const struct file_id *id, uint64_t guard);
 	void *guard_ctx;
+	atomic_uint forgets;              /* forgets so far: a hash that met one is not kept */
 };
 
 bool file_id_same(const struct file_id *a, const struct file_id *b)
@@ -265,10 +266,12 @@ static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
 {
 	for (int attempt = 0; attempt < HASH_RETRIES; attempt++) {
 		struct file_id after;
+		unsigned forgets = atomic_load(&hc->forgets);
 		if (digests_read(hc->store, fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (file_id_same(id, &after)) {
-			if (id->settled)
+			/* not kept when a forget came meanwhile: it may be about this */
+			if (id->settled && atomic_load(&hc->forgets) == forgets)
 				cache_store(hc, id, out);
 			return 0;
 		}
@@ -307,6 +310,11 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 {
 	if (!hc)
 		return;
+	/* Hashes under way are not kept, the store's rows go, then memory's
+	 * (a lookup between could not bring a row back: the store reads none
+	 * of the device's once it is marked gone). */
+	atomic_fetch_add(&hc->forgets, 1);
+	digests_forget_dev(hc->store, dev);
 	for (size_t i = 0; i < HASH_CACHE_SLOTS; i++) {
 		pthread_mutex_t *lock = &hc->slot_locks[i % HASH_CACHE_LOCKS];
 		pthread_mutex_lock(lock);
@@ -314,11 +322,11 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 			hc->slots[i].used = false;
 		pthread_mutex_unlock(lock);
 	}
-	digests_forget_dev(hc->store, dev);
 }
 
 void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)
 {
+	atomic_fetch_add(&hc->forgets, 1);
 	pthread_mutex_t *lock;
 	struct hash_slot *s = slot_of(hc, dev, ino, &lock);
 	pthread_mutex_lock(lock);

@@ -26,10 +26,12 @@ static int by_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static bool has_id(const struct sb_mount *sorted, size_t n, unsigned id)
+/* Is this mount (its ID, on that device) in the table? An ID alone is not
+ * enough: the kernel hands a freed one to the next mount, of any device. */
+static bool has_mount(const struct sb_mount *sorted, size_t n, const struct sb_mount *m)
 {
-	struct sb_mount key = { .id = id };
-	return bsearch(&key, sorted, n, sizeof(*sorted), by_id) != NULL;
+	const struct sb_mount *found = bsearch(m, sorted, n, sizeof(*sorted), by_id);
+	return found && found->dev == m->dev;
 }
 
 static int by_dev(const void *a, const void *b)
@@ -49,7 +51,7 @@ size_t mounts_seen_update(struct mounts_seen *s, struct sb_mount *now, size_t n_
 	for (size_t i = 0, end; s->known && i < s->n; i = end) {
 		bool stays = false;
 		for (end = i; end < s->n && s->m[end].dev == s->m[i].dev; end++)
-			stays = stays || has_id(now, n_now, s->m[end].id);
+			stays = stays || has_mount(now, n_now, &s->m[end]);
 		if (stays)
 			continue;
 		if (n_gone < max_gone)

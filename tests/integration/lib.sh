@@ -27,14 +27,15 @@ test_setup() {
 }
 
 # TEST_CLEANUP: what a test set up beyond $T (a loop device, a FUSE
-# server), undone here after the daemon stops, on success as on failure
-# (run.sh calls this after the test; a trap would be cleared by it).
+# server), undone here before the daemon stops (a held FUSE read would hold
+# its stop), on success as on failure (run.sh calls this after the test; a
+# trap would be cleared by it).
 test_teardown() {
-	[[ -n ${TPID:-} ]] && stop_daemon
 	if [[ -n ${TEST_CLEANUP:-} ]]; then
 		eval "$TEST_CLEANUP"
 		TEST_CLEANUP=""
 	fi
+	[[ -n ${TPID:-} ]] && stop_daemon
 	trap - EXIT
 	return 0
 }
@@ -138,14 +139,15 @@ write_policy() {
 # mkbin NAME: $BIN/NAME, a copy of /bin/true made unique (own SHA-256) by
 # trailing bytes, which the ELF loader ignores.
 # mount_fusefile [HOLD]: the fusefile helper at $T/fuse, serving $T/backing
-# (written by the caller) as $T/fuse/prog; with HOLD, its reads wait while
-# that file exists. Unmounted, stopped and HOLD removed when the test ends.
+# (written by the caller) as $T/fuse/prog (mode FUSE_MODE if set, else
+# 0755); with HOLD, its reads wait while that file exists. Unmounted, stopped and HOLD removed when the test ends.
 mount_fusefile() {
 	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
 	[[ -x $TOP/fusefile && -c /dev/fuse ]] || fail "fusefile helper or /dev/fuse missing"
 	mkdir -p "$T/fuse" || fail "mkdir $T/fuse failed"
 	FUSE_HOLD=${1:-}
 	env GK_FUSEFILE_BACKING="$T/backing" ${FUSE_HOLD:+GK_FUSEFILE_HOLD="$FUSE_HOLD"} \
+		${FUSE_MODE:+GK_FUSEFILE_MODE="$FUSE_MODE"} \
 		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 \
 		>"$T/fusefile.log" 2>&1 &
 	FUSE_PID=$!

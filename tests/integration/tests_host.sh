@@ -124,7 +124,8 @@ t_host_remounted_device_digests_forgotten() {
 	truncate -s 32M "$T/disk.img" && mkfs.ext4 -q -F -b 4096 "$T/disk.img" ||
 		fail "cannot make an ext4 image"
 	LOOPDEV=$(losetup --find --show "$T/disk.img") || fail "losetup failed"
-	# after the daemon (it may hold the file): the mount, then the device
+	# the mount (lazily, if the daemon holds a file there), then the device
+	# (detached once that mount is gone)
 	TEST_CLEANUP='mountpoint -q "$BIN/disk" && { umount "$BIN/disk" || umount -l "$BIN/disk"; }
 		losetup -d "$LOOPDEV"'
 	mkdir "$BIN/disk" && mount "$LOOPDEV" "$BIN/disk" || fail "cannot mount $LOOPDEV"

@@ -282,6 +282,10 @@ static void devices_gone(void **state)
 	assert_true((gone[0] == 1 && gone[1] == 3) || (gone[0] == 3 && gone[1] == 1));
 	/* no change, then everything gone; max_gone smaller than that */
 	assert_int_equal(mounts_seen_update(&s, table(4, second), 4, gone, 8), 0);
+	/* 4 unmounted, and its mount ID handed to another device's new mount */
+	const unsigned third[][2] = { { 2, 21 }, { 3, 31 }, { 6, 40 }, { 5, 50 } };
+	assert_int_equal(mounts_seen_update(&s, table(4, third), 4, gone, 8), 1);
+	assert_int_equal(gone[0], 4);
 	assert_int_equal(mounts_seen_update(&s, table(0, second), 0, gone, 2), 4);
 	mounts_seen_free(&s);
 }
