@@ -47,6 +47,7 @@ struct digests {
 	struct { dev_t dev; ino_t ino; bool used; } forgotten[FORGOTTEN_SLOTS];
 	dev_t gone[GONE_MAX];
 	size_t n_gone;
+	uint64_t forgets;               /* forgets so far: a read that met one stores nothing */
 	bool distrust_store;
 	struct digests_stats stats;
 	const struct gk_db *store;      /* to open upkeep, when first needed */
@@ -139,6 +140,7 @@ void digests_forget(struct digests *g, dev_t dev, ino_t ino)
 	if (!g)
 		return;
 	pthread_mutex_lock(&g->lock);
+	g->forgets++;
 	if (g->forgotten[s].used && (g->forgotten[s].dev != dev || g->forgotten[s].ino != ino))
 		g->distrust_store = true;
 	g->forgotten[s].dev = dev;
@@ -163,11 +165,22 @@ static void set_gone(struct digests *g, dev_t dev, bool on)
 	for (size_t i = 0; i < g->n_gone; i++)
 		if (g->gone[i] == dev)
 			g->gone[i] = g->gone[--g->n_gone];
-	if (on && g->n_gone < GONE_MAX)
+	if (on)
+		g->forgets++;
+	if (on && g->n_gone < GONE_MAX) {
 		g->gone[g->n_gone++] = dev;
-	else if (on)
+	} else if (on && !g->distrust_store) {
 		g->distrust_store = true;
+		log_msg(GK_LOG_WARN, "warning=\"digests: more than %d devices gone with their rows "
+			"not dropped yet: the store is not read again until restart\"", GONE_MAX);
+	}
 	pthread_mutex_unlock(&g->lock);
+}
+
+void digests_mark_gone(struct digests *g, dev_t dev)
+{
+	if (g)
+		set_gone(g, dev, true);
 }
 
 void digests_forget_dev(struct digests *g, dev_t dev)
@@ -201,13 +214,15 @@ static bool forgotten(struct digests *g, const struct file_id *id)
 	       (g->forgotten[s].used && g->forgotten[s].dev == id->dev && g->forgotten[s].ino == id->ino);
 }
 
+/* *gen: the forgets so far, for store. */
 static bool lookup(struct digests *g, const char *fs, const struct file_id *id, unsigned char *sha,
-		   unsigned char *md5)
+		   unsigned char *md5, uint64_t *gen)
 {
 	unsigned char m[DIGESTS_MD5_LEN];
 	bool has_md5 = false, hit = false;
 
 	pthread_mutex_lock(&g->lock);
+	*gen = g->forgets;
 	if (g->db && !forgotten(g, id) &&
 	    db_digest_get(g->db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size, sha, m,
 			  &has_md5) == 0 && (has_md5 || !md5)) {
@@ -223,12 +238,18 @@ static bool lookup(struct digests *g, const char *fs, const struct file_id *id, 
 	return hit;
 }
 
+/* Not when a forget came since the read began (gen): what was read may be
+ * what the forget was about. */
 static void store(struct digests *g, const char *fs, const struct file_id *id, const unsigned char *sha,
-		  const unsigned char *md5)
+		  const unsigned char *md5, uint64_t gen)
 {
 	size_t s = slot_of(id->dev, id->ino);
 
 	pthread_mutex_lock(&g->lock);
+	if (gen != g->forgets || gone(g, id->dev)) {
+		pthread_mutex_unlock(&g->lock);
+		return;
+	}
 	/* Read after the mapping write that made us forget: trustworthy again. */
 	if (g->forgotten[s].used && g->forgotten[s].dev == id->dev && g->forgotten[s].ino == id->ino)
 		g->forgotten[s].used = false;
@@ -244,13 +265,14 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
 	char fs[DIGESTS_FS_ID_MAX];
 	bool have_fs = g && digests_fs_identity(fd, id->dev, fs, sizeof(fs)) == 0;
 	struct file_id after;
+	uint64_t gen = 0;
 
-	if (have_fs && lookup(g, fs, id, sha, md5))
+	if (have_fs && lookup(g, fs, id, sha, md5, &gen))
 		return 0;
 	if (scanner_digests_fd(fd, sha, md5, cancel) < 0)
 		return -1;
 	if (have_fs && id->settled && file_id_of_fd(fd, &after) == 0 && file_id_same(id, &after))
-		store(g, fs, id, sha, md5);
+		store(g, fs, id, sha, md5, gen);
 	return 0;
 }
 

@@ -57,6 +57,9 @@ void digests_forget(struct digests *g, dev_t dev, ino_t ino);
  * digests go (on a connection of the caller's, which may wait for the
  * store: one thread only, the mount tracker). */
 void digests_forget_dev(struct digests *g, dev_t dev);
+/* Its first step alone: the device's rows are not read from now on (the
+ * hash cache clears its memory of the device between the two). */
+void digests_mark_gone(struct digests *g, dev_t dev);
 
 /* "dev:MAJOR:MINOR:[uuid:HEX:]fsid:HEX:TYPE" for the filesystem holding fd,
  * whose st_dev is dev (the caller's fstat of it); -1 if it has neither a

@@ -310,18 +310,19 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 {
 	if (!hc)
 		return;
-	/* Hashes under way are not kept, the store's rows go, then memory's
-	 * (a lookup between could not bring a row back: the store reads none
-	 * of the device's once it is marked gone). */
+	/* Hashes under way are not kept; the store reads none of the device's
+	 * rows from now on, so a miss while memory is cleared cannot bring one
+	 * back; memory goes before the rows, whose removal may wait. */
 	atomic_fetch_add(&hc->forgets, 1);
-	digests_forget_dev(hc->store, dev);
-	for (size_t i = 0; i < HASH_CACHE_SLOTS; i++) {
-		pthread_mutex_t *lock = &hc->slot_locks[i % HASH_CACHE_LOCKS];
-		pthread_mutex_lock(lock);
-		if (hc->slots[i].used && hc->slots[i].id.dev == dev)
-			hc->slots[i].used = false;
-		pthread_mutex_unlock(lock);
+	digests_mark_gone(hc->store, dev);
+	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
+		pthread_mutex_lock(&hc->slot_locks[l]);
+		for (size_t i = l; i < HASH_CACHE_SLOTS; i += HASH_CACHE_LOCKS)
+			if (hc->slots[i].used && hc->slots[i].id.dev == dev)
+				hc->slots[i].used = false;
+		pthread_mutex_unlock(&hc->slot_locks[l]);
 	}
+	digests_forget_dev(hc->store, dev);
 }
 
 void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)
