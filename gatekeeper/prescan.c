@@ -31,7 +31,7 @@
 #define SETTLE_POLL_US 2000
 #define SETTLE_POLLS 13
 #define PREJUDGED_SLOTS 16384
-/* What the pre-scan's reader handles per hold of read_lock (a few ms). */
+/* What the pre-scan's reader handles per read (a few ms of handling). */
 #define READER_BATCH_EVENTS 128
 /* How long a miss gives the reader to empty the queue: this many looks,
  * this far apart (prescan_before_miss). */
@@ -61,10 +61,9 @@ struct gk_prescan {
 	pthread_t reader, *workers;
 	unsigned n_workers;            /* started */
 	bool reader_started;
-	atomic_int group_fd;           /* the exec path polls it without read_lock */
+	atomic_int group_fd;           /* read by the reader, polled by the exec path */
 	int new_group_fd, wake_fd;
 	struct gk_daemon *d;
-	pthread_mutex_t read_lock;     /* one reader at a time, read and handled whole */
 	atomic_bool handling;          /* set before a read, cleared once it is handled */
 	pthread_mutex_t judged_lock;
 	struct prejudged judged[PREJUDGED_SLOTS];
@@ -200,7 +199,7 @@ static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
 	enqueue(ps, fd, &st, pid, by_dpkg);
 }
 
-/* Read one batch (at most size bytes) and handle it, under read_lock.
+/* Read one batch (at most size bytes) and handle it.
  * True when the queue was empty: the read came back short or had nothing
  * (a close-write event is bare metadata, so a short read left none). */
 static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
@@ -223,21 +222,17 @@ static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 	return (size_t)len + sizeof(struct fanotify_event_metadata) <= size;
 }
 
-/* The lock is let go between batches, and a batch is small (a few ms of
- * handling at most), so that a miss (prescan_before_miss) waits for one
- * batch at most, never behind a queue that a user keeps full by closing
- * files. */
+/* Only this thread reads the group (prescan_before_miss only looks), so
+ * handling tells a miss whether closes are read but not yet handled. */
 static void read_events(struct gk_prescan *ps)
 {
 	char buf[READER_BATCH_EVENTS * sizeof(struct fanotify_event_metadata)]
 		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	bool drained;
 	do {
-		pthread_mutex_lock(&ps->read_lock);
 		atomic_store(&ps->handling, true);
 		drained = read_batch(ps, buf, sizeof(buf));
 		atomic_store(&ps->handling, false);
-		pthread_mutex_unlock(&ps->read_lock);
 	} while (!drained);
 }
 
@@ -252,12 +247,8 @@ static bool take_wakeup(struct gk_prescan *ps)
 	int fresh = ps->new_group_fd;
 	ps->new_group_fd = -1;
 	pthread_mutex_unlock(&ps->lock);
-	if (fresh >= 0) {
-		pthread_mutex_lock(&ps->read_lock);
-		int old = atomic_exchange(&ps->group_fd, fresh);
-		pthread_mutex_unlock(&ps->read_lock);
-		fan_close_async(old);
-	}
+	if (fresh >= 0)
+		fan_close_async(atomic_exchange(&ps->group_fd, fresh));
 	return stop;
 }
 
@@ -398,7 +389,6 @@ struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned wor
 	ps->new_group_fd = -1;
 	pthread_mutex_init(&ps->lock, NULL);
 	pthread_cond_init(&ps->cond, NULL);
-	pthread_mutex_init(&ps->read_lock, NULL);
 	pthread_mutex_init(&ps->judged_lock, NULL);
 	ps->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ps->workers = calloc(workers, sizeof(*ps->workers));
@@ -458,7 +448,6 @@ void prescan_stop(struct gk_prescan *ps)
 		close(ps->wake_fd);
 	pthread_mutex_destroy(&ps->lock);
 	pthread_cond_destroy(&ps->cond);
-	pthread_mutex_destroy(&ps->read_lock);
 	pthread_mutex_destroy(&ps->judged_lock);
 	free(ps);
 }
