@@ -113,13 +113,48 @@ static int apply_checks(struct gk_daemon *d, struct gk_policy *p, gid_t *gid,
 	    !trust_policy_compatible(d, p, err, errlen) || scan_check_hashlists(p, err, errlen) < 0)
 		return -1;
 	pthread_rwlock_rdlock(&d->policy_lock);
-	bool draining = d->retired != NULL;
+	bool draining = d->retired || d->remote_retired;
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (draining && !same_watch(d->policy, p)) {
 		snprintf(err, errlen, "the previous policy change is still draining; try again");
 		return -2;
 	}
 	return 0;
+}
+
+/* A new watch list's groups: both permission groups and the pre-scan's. */
+struct fresh_groups {
+	struct fan_group *local, *remote;
+	int prescan;
+};
+
+static int open_fresh(struct gk_daemon *d, const struct gk_policy *p, struct fresh_groups *f,
+		      char *err, size_t errlen)
+{
+	if (fan_groups_open(p, &f->local, &f->remote, err, errlen) < 0)
+		return -1;
+	if (f->local->perm) {
+		f->local->sentinel_id = sentinel_add_group(d->sentinel, f->local->fd, false);
+		f->remote->sentinel_id = sentinel_add_group(d->sentinel, f->remote->fd, true);
+	}
+	if ((f->prescan = prescan_group_open(p, err, errlen)) >= 0)
+		return 0;
+	sentinel_drop_group(d->sentinel, f->local->sentinel_id);
+	sentinel_drop_group(d->sentinel, f->remote->sentinel_id);
+	fan_group_close(f->local);
+	fan_group_close(f->remote);
+	f->local = f->remote = NULL;
+	return -1;
+}
+
+/* The old group takes no new events (the new one has its marks); what it
+ * already queued is answered before it is closed. Nor does it keep inode
+ * marks that an exec waiting on the new group could pin, making the old
+ * one's teardown wait for that answer. */
+static void retire_marks(struct fan_group *g)
+{
+	fanotify_mark(g->fd, FAN_MARK_FLUSH | FAN_MARK_FILESYSTEM, 0, AT_FDCWD, NULL);
+	fanotify_mark(g->fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL);
 }
 
 /* Under apply_lock: d->policy and d->scanners change only here, so they
@@ -131,23 +166,13 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	int rc = apply_checks(d, p, &gid, &notes, err, errlen);
 	if (rc < 0)
 		return rc;
-	struct fan_group *fresh = NULL;
-	int fresh_prescan = -1;
+	struct fresh_groups fresh = { .prescan = -1 };
 	struct scan_set *scanners = scan_set_for(d, d->scanners, p, err, errlen);
 	if (!scanners)
 		return -1;
-	if (!same_watch(d->policy, p)) {
-		fresh = fan_group_open(p, err, errlen);
-		if (fresh && fresh->perm)
-			fresh->sentinel_id = sentinel_add_group(d->sentinel, fresh->fd);
-		fresh_prescan = fresh ? prescan_group_open(p, err, errlen) : -1;
-		if (fresh_prescan < 0) {
-			if (fresh)
-				sentinel_drop_group(d->sentinel, fresh->sentinel_id);
-			fan_group_close(fresh);
-			scan_set_put(scanners);
-			return -1;
-		}
+	if (!same_watch(d->policy, p) && open_fresh(d, p, &fresh, err, errlen) < 0) {
+		scan_set_put(scanners);
+		return -1;
 	}
 	/* No other apply can have retired a group since apply_checks:
 	 * applies run one at a time (apply_lock), and the reader only clears
@@ -161,21 +186,19 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	d->admin_gid = gid;
 	struct scan_set *old_scanners = d->scanners;
 	d->scanners = scanners;
-	if (fresh) {
-		/* The old group takes no new events (the new one has its marks);
-		 * what it already queued is answered before it is closed. */
-		fanotify_mark(d->group->fd, FAN_MARK_FLUSH | FAN_MARK_FILESYSTEM, 0, AT_FDCWD, NULL);
-		/* Nor keeps inode marks that an exec waiting on the new group could
-		 * pin, making the old one's teardown wait for that answer. */
-		fanotify_mark(d->group->fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL);
+	if (fresh.local) {
+		retire_marks(d->group);
+		retire_marks(d->remote);
 		d->retired = d->group;
-		d->group = fresh;
-		kcache_set_group(d->kc, fresh->fd, fresh->mask);
+		d->group = fresh.local;
+		d->remote_retired = d->remote;
+		d->remote = fresh.remote;
+		kcache_set_group(d->kc, fresh.local->fd, fresh.local->mask);
 	}
 	pthread_rwlock_unlock(&d->policy_lock);
-	if (fresh_prescan >= 0) {
-		prescan_swap_group(d->prescan, fresh_prescan);
-		mounts_groups_changed(d->mounts, fresh_prescan);
+	if (fresh.prescan >= 0) {
+		prescan_swap_group(d->prescan, fresh.prescan);
+		mounts_groups_changed(d->mounts, fresh.prescan);
 	}
 	if (d->control) {   /* the new group's members in, the old group's out */
 		control_set_access(d->opt.socket_path, gid, old_gid);
@@ -187,8 +210,10 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	prejudge_flush(d);
-	if (fresh)
-		reader_kick(d->reader);   /* off the old group's read, onto both */
+	if (fresh.local) {   /* off the old groups' read, onto both */
+		reader_kick(d->reader);
+		remote_reader_kick(d->remote_reader);
+	}
 	log_notes(&notes);
 	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, policy_sha256_hex(p),
 		gk_mode_name(p->mode));

@@ -21,43 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gatekeeper/gatekeeperd.h"
-
-#define WATCHDOG_TICK_MS 10
-#define WATCHDOG_IDLE_MAX_MS 1000
-
-/* What only the daemon needs of an event in flight; what the sentinel
- * needs too is the slot of the same index in d->shared. */
-struct inflight {
-	int fd;
-	struct fan_group *group;    /* its in-flight count keeps the group open */
-	bool perm;
-	pid_t pid;
-	atomic_bool cancel;         /* the watchdog answered: stop hashing */
-	atomic_bool busy;           /* slot holds an event (watchdog reads it) */
-	struct judgement j;
-};
-
-struct gk_events {
-	struct gk_daemon *d;
-	struct gk_shared *sh;
-	events_judge_fn *judge;
-	unsigned n_slots;                   /* max_pending + EVENTS_READ_BATCH */
-	atomic_uint slots_touched;          /* 1 + the highest slot ever admitted */
-	unsigned max_pending, to_workers;   /* handed to workers, under q_lock */
-	struct inflight *slots;
-	int *free_list, n_free;
-	int *queue, q_head, q_len;
-	pthread_mutex_t q_lock;
-	pthread_cond_t q_cond;
-	bool q_stopping;
-	pthread_t *workers, watchdog;
-	unsigned n_workers;                 /* started */
-	bool watchdog_started;
-	bool watchdog_stopping;             /* under q_lock; after the workers: queued events keep their deadline */
-	pthread_cond_t watchdog_cond;       /* ends the watchdog's sleep at stop */
-	struct gk_recorder *recorder;       /* records what the reading thread answered */
-};
+#include "gatekeeper/events_impl.h"
 
 /* Someone else claimed the answer (the watchdog, or the sentinel while we
  * were frozen): wait until it is written, so the fd number stays ours until
@@ -192,23 +156,34 @@ static void slot_release(struct gk_events *ev, int idx)
 	atomic_fetch_sub(&ev->d->stats.pending, 1);
 }
 
+/* The next event for this queue's workers, or -1 once the route stops. */
+static int next_job(struct job_queue *q)
+{
+	struct gk_events *ev = q->ev;
+	pthread_mutex_lock(&ev->q_lock);
+	while (!q->len && !ev->q_stopping)
+		pthread_cond_wait(&q->cond, &ev->q_lock);
+	int idx = -1;
+	if (q->len) {
+		idx = q->idx[q->head];
+		q->head = (q->head + 1) % (int)ev->n_slots;
+		q->len--;
+	}
+	pthread_mutex_unlock(&ev->q_lock);
+	return idx;
+}
+
 static void *worker_main(void *arg)
 {
-	struct gk_events *ev = arg;
-	pthread_setname_np(pthread_self(), "gk-judge");
-	for (;;) {
-		pthread_mutex_lock(&ev->q_lock);
-		while (!ev->q_len && !ev->q_stopping)
-			pthread_cond_wait(&ev->q_cond, &ev->q_lock);
-		if (!ev->q_len) {
-			pthread_mutex_unlock(&ev->q_lock);
-			return NULL;
-		}
-		int idx = ev->queue[ev->q_head];
+	struct job_queue *q = arg;
+	struct gk_events *ev = q->ev;
+	pthread_setname_np(pthread_self(), q->remote ? "gk-judge-remote" : "gk-judge");
+	for (int idx; (idx = next_job(q)) >= 0;) {
 		struct inflight *s = &ev->slots[idx];
-		ev->q_head = (ev->q_head + 1) % (int)ev->n_slots;
-		ev->q_len--;
-		pthread_mutex_unlock(&ev->q_lock);
+		/* A remote group's reader hands over the event as it read it: what
+		 * it tells is learnt here, where a stalled server holds no reader. */
+		if (q->remote)
+			judge_begin(ev->d, s->fd, &s->j);
 		/* Leased before the read: a verdict on content just written can
 		 * be cached at once (kcache_arm), and the write that follows
 		 * it is seen however soon it comes. */
@@ -222,87 +197,61 @@ static void *worker_main(void *arg)
 		ev->to_workers--;
 		pthread_mutex_unlock(&ev->q_lock);
 	}
+	return NULL;
 }
 
-/* Sweeps the compact shared slots (a few bytes each), touching a daemon
- * slot (with its judgement, kilobytes) only for an event it acts on. The
- * free list hands out the same few slots again and again: only those ever
- * used are looked at, not thousands every tick. */
-static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback)
+static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, unsigned workers)
 {
-	int64_t now = gk_mono_us();
-	unsigned used = atomic_load(&ev->slots_touched);
-	for (unsigned i = 0; i < used; i++) {
-		struct gk_slot *ss = &ev->sh->slots[i];
-		uint32_t state = atomic_load(&ss->state);
-		/* Answered by the sentinel while we were frozen: stop hashing. */
-		if (state == SLOT_ANSWERED && atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL &&
-		    atomic_load(&ev->slots[i].busy))
-			atomic_store(&ev->slots[i].cancel, true);
-		/* Only permission events are PENDING (admit): the claim is what
-		 * makes the slot's fields ours to read. */
-		if (state != SLOT_PENDING || now - atomic_load(&ss->start_us) <= limit_us ||
-		    !sentinel_slot_claim(ss))
-			continue;
-		if (gk_mono_us() - atomic_load(&ss->start_us) <= limit_us) {
-			/* released and reused between the look and the claim */
-			uint32_t answering = SLOT_ANSWERING;
-			atomic_compare_exchange_strong(&ss->state, &answering, SLOT_PENDING);
-			continue;
+	q->ev = ev;
+	q->remote = remote;
+	pthread_cond_init(&q->cond, NULL);
+	q->idx = calloc(ev->n_slots, sizeof(int));
+	q->workers = calloc(workers, sizeof(pthread_t));
+	return q->idx && q->workers ? 0 : -1;
+}
+
+static int queue_start_workers(struct job_queue *q, unsigned workers)
+{
+	for (; q->n_workers < workers; q->n_workers++)
+		if (pthread_create(&q->workers[q->n_workers], NULL, worker_main, q) != 0)
+			return -1;
+	return 0;
+}
+
+/* A remote worker can wait on a server for good: after a bound, it is left
+ * (false), and so must be everything it may touch when it returns. */
+static bool queue_join_workers(struct job_queue *q)
+{
+	bool all = true;
+	struct timespec until = gk_deadline_in_ms(CLOCK_REALTIME, 2000);
+	for (unsigned i = 0; i < q->n_workers; i++) {
+		if (!q->remote) {
+			pthread_join(q->workers[i], NULL);
+		} else if (pthread_timedjoin_np(q->workers[i], NULL, &until) != 0) {
+			pthread_detach(q->workers[i]);
+			all = false;
 		}
-		struct inflight *s = &ev->slots[i];
-		fan_reply(s->group->fd, s->fd, fallback);
-		atomic_store(&ss->verdict, fallback);
-		atomic_store(&ss->answered_by, SLOT_BY_WATCHDOG);
-		atomic_store(&ss->state, SLOT_ANSWERED);
-		atomic_store(&s->cancel, true);
-		atomic_fetch_add(&ev->d->stats.timeouts, 1);
 	}
+	if (!all)
+		log_msg(GK_LOG_WARN, "warning=\"a remote worker still waits on a server at stop: "
+			"left to the exit\"");
+	return all;
 }
 
-/* How long the watchdog sleeps: a tick while an event is in flight; with
- * none, half a deadline (at most WATCHDOG_IDLE_MAX_MS). An event admitted
- * meanwhile has a whole deadline ahead of it, so the watchdog is back in
- * time, and its heartbeat stays younger than a deadline (the sentinel's
- * sign of life). An idle daemon must not wake a hundred times a second: on
- * a small or emulated machine every wake-up is taken from the execs that
- * the kernel answers without us. */
-static int watchdog_sleep_ms(struct gk_daemon *d, int64_t limit_us)
+static void queue_free(struct job_queue *q)
 {
-	if (atomic_load(&d->stats.pending) > 0)
-		return WATCHDOG_TICK_MS;
-	int64_t ms = limit_us / 2000;
-	return ms < WATCHDOG_TICK_MS ? WATCHDOG_TICK_MS
-	       : ms > WATCHDOG_IDLE_MAX_MS ? WATCHDOG_IDLE_MAX_MS : (int)ms;
+	if (q->ev)
+		pthread_cond_destroy(&q->cond);
+	free(q->idx);
+	free(q->workers);
 }
 
-static void *watchdog_main(void *arg)
+/* Under q_lock. */
+static void queue_push(struct job_queue *q, int idx)
 {
-	struct gk_events *ev = arg;
-	struct gk_daemon *d = ev->d;
-	pthread_setname_np(pthread_self(), "gk-watchdog");
-	int sleep_ms = WATCHDOG_TICK_MS;
-	for (;;) {
-		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, sleep_ms);
-		pthread_mutex_lock(&ev->q_lock);
-		while (!ev->watchdog_stopping &&
-		       pthread_cond_timedwait(&ev->watchdog_cond, &ev->q_lock, &until) != ETIMEDOUT)
-			;
-		bool stopping = ev->watchdog_stopping;
-		pthread_mutex_unlock(&ev->q_lock);
-		if (stopping)
-			return NULL;
-		pthread_rwlock_rdlock(&d->policy_lock);
-		int64_t limit = (int64_t)d->policy->decision_timeout_ms * 1000;
-		enum gk_verdict fallback = d->policy->on_error;
-		pthread_rwlock_unlock(&d->policy_lock);
-		/* What the sentinel needs to stand in for us, and proof we tick. */
-		atomic_store(&ev->sh->timeout_us, limit);
-		atomic_store(&ev->sh->on_error, fallback);
-		atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
-		watchdog_sweep(ev, limit, fallback);
-		sleep_ms = watchdog_sleep_ms(d, limit);
-	}
+	q->idx[(q->head + q->len) % (int)q->ev->n_slots] = idx;
+	q->len++;
+	pthread_cond_signal(&q->cond);
 }
 
 void events_set_judge(struct gk_events *ev, events_judge_fn *fn)
@@ -326,13 +275,11 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	}
 	ev->max_pending = ev->n_slots - EVENTS_READ_BATCH;
 	pthread_mutex_init(&ev->q_lock, NULL);
-	pthread_cond_init(&ev->q_cond, NULL);
 	gk_cond_init_monotonic(&ev->watchdog_cond);
 	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
 	ev->free_list = calloc(ev->n_slots, sizeof(int));
-	ev->queue = calloc(ev->n_slots, sizeof(int));
-	ev->workers = calloc(workers, sizeof(pthread_t));
-	if (!ev->slots || !ev->free_list || !ev->queue || !ev->workers ||
+	if (!ev->slots || !ev->free_list || queue_init(&ev->local, ev, false, workers) < 0 ||
+	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS) < 0 ||
 	    !(ev->recorder = recorder_start(d)))
 		goto fail;
 	/* The daemon slots (a judgement each, kilobytes) are left untouched
@@ -344,10 +291,10 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	}
 	ev->n_free = (int)ev->n_slots;
 	atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
-	for (; ev->n_workers < workers; ev->n_workers++)
-		if (pthread_create(&ev->workers[ev->n_workers], NULL, worker_main, ev) != 0)
-			goto fail;
-	if (pthread_create(&ev->watchdog, NULL, watchdog_main, ev) != 0)
+	if (queue_start_workers(&ev->local, workers) < 0 ||
+	    queue_start_workers(&ev->remote, EVENTS_REMOTE_WORKERS) < 0)
+		goto fail;
+	if (pthread_create(&ev->watchdog, NULL, events_watchdog_main, ev) != 0)
 		goto fail;
 	ev->watchdog_started = true;
 	return ev;
@@ -423,8 +370,11 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 	pthread_mutex_unlock(&ev->q_lock);
 	if (idx < 0)
 		return -1;
-	if ((unsigned)idx >= atomic_load(&ev->slots_touched))
-		atomic_store(&ev->slots_touched, (unsigned)idx + 1);   /* only this thread admits */
+	/* Two readers admit (the local and the remote one). */
+	unsigned touched = atomic_load(&ev->slots_touched);
+	while ((unsigned)idx >= touched &&
+	       !atomic_compare_exchange_weak(&ev->slots_touched, &touched, (unsigned)idx + 1))
+		;
 	struct inflight *s = &ev->slots[idx];
 	struct gk_slot *ss = &ev->sh->slots[idx];
 	s->fd = m->fd;
@@ -442,6 +392,8 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 	atomic_fetch_add(&g->inflight, 1);
 	return idx;
 }
+
+static void to_worker(struct gk_events *ev, int idx);
 
 /* Decide now what memory can decide; queue the rest for a worker. */
 static void handle(struct gk_events *ev, int idx)
@@ -473,6 +425,13 @@ static void handle(struct gk_events *ev, int idx)
 		slot_release(ev, idx);
 		return;
 	}
+	to_worker(ev, idx);
+}
+
+/* Queue the event for a worker, or answer it as an overload. */
+static void to_worker(struct gk_events *ev, int idx)
+{
+	struct inflight *s = &ev->slots[idx];
 	pthread_mutex_lock(&ev->q_lock);
 	if (ev->to_workers >= ev->max_pending) {
 		pthread_mutex_unlock(&ev->q_lock);
@@ -480,9 +439,7 @@ static void handle(struct gk_events *ev, int idx)
 		return;
 	}
 	ev->to_workers++;
-	ev->queue[(ev->q_head + ev->q_len) % (int)ev->n_slots] = idx;
-	ev->q_len++;
-	pthread_cond_signal(&ev->q_cond);
+	queue_push(s->group->remote ? &ev->remote : &ev->local, idx);
 	pthread_mutex_unlock(&ev->q_lock);
 }
 
@@ -497,7 +454,9 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 	char buf[EVENTS_READ_BATCH * sizeof(struct fanotify_event_metadata)]
 		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	ssize_t len = read(g->fd, buf, sizeof(buf));
-	atomic_store(&ev->sh->reader_beat_us, gk_mono_us());
+	/* The sentinel's sign that the reader turns over: the local one's. */
+	if (!g->remote)
+		atomic_store(&ev->sh->reader_beat_us, gk_mono_us());
 	if (len <= 0) {
 		*why = len < 0 ? errno : 0;
 		if (len < 0 && errno != EAGAIN && errno != EINTR)
@@ -539,38 +498,41 @@ int events_read(struct gk_events *ev, struct fan_group *g)
 	bool drained = false;
 	while (!drained && (n = read_batch(ev, g, admitted, &drained, &why)) >= 0)
 		for (int i = 0; i < n; i++)
-			handle(ev, admitted[i]);
+			(g->remote ? to_worker : handle)(ev, admitted[i]);
 	return drained ? 0 : why;
 }
 
-void events_stop(struct gk_events *ev)
+bool events_stop(struct gk_events *ev)
 {
 	if (!ev)
-		return;
+		return true;
 	recorder_stop(ev->recorder);
 	pthread_mutex_lock(&ev->q_lock);
 	ev->q_stopping = true;
-	pthread_cond_broadcast(&ev->q_cond);
+	pthread_cond_broadcast(&ev->local.cond);
+	pthread_cond_broadcast(&ev->remote.cond);
 	pthread_mutex_unlock(&ev->q_lock);
 	/* A long hash must not hold up the stop: what it was for is answered
 	 * by the policy's on_error (or, once the groups close, by the kernel). */
 	for (unsigned i = 0; ev->slots && i < ev->n_slots; i++)
 		if (atomic_load(&ev->sh->slots[i].state) != SLOT_FREE)
 			atomic_store(&ev->slots[i].cancel, true);
-	for (unsigned i = 0; i < ev->n_workers; i++)
-		pthread_join(ev->workers[i], NULL);
+	queue_join_workers(&ev->local);
+	bool remote_ended = queue_join_workers(&ev->remote);
 	pthread_mutex_lock(&ev->q_lock);
 	ev->watchdog_stopping = true;
 	pthread_cond_signal(&ev->watchdog_cond);
 	pthread_mutex_unlock(&ev->q_lock);
 	if (ev->watchdog_started)
 		pthread_join(ev->watchdog, NULL);
+	if (!remote_ended)
+		return false;   /* a worker may still use the slots: left to the exit */
 	pthread_mutex_destroy(&ev->q_lock);
-	pthread_cond_destroy(&ev->q_cond);
+	queue_free(&ev->local);
+	queue_free(&ev->remote);
 	pthread_cond_destroy(&ev->watchdog_cond);
 	free(ev->slots);
 	free(ev->free_list);
-	free(ev->queue);
-	free(ev->workers);
 	free(ev);
+	return true;
 }

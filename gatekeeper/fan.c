@@ -16,15 +16,15 @@
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
 
-struct fan_group *fan_group_open(const struct gk_policy *policy, char *err, size_t errlen)
+static struct fan_group *group_open(bool perm, bool remote, char *err, size_t errlen)
 {
-	bool perm = policy->mode == GK_MODE_ENFORCE;
 	struct fan_group *g = calloc(1, sizeof(*g));
 	if (!g) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	g->perm = perm;
+	g->remote = remote;
 	g->mask = perm ? FAN_OPEN_EXEC_PERM : FAN_OPEN_EXEC;
 	/* Unlimited marks: every allowed inode carries an ignore mark. */
 	unsigned flags = (perm ? FAN_CLASS_CONTENT : FAN_CLASS_NOTIF) | FAN_CLOEXEC |
@@ -32,14 +32,30 @@ struct fan_group *fan_group_open(const struct gk_policy *policy, char *err, size
 	g->fd = fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
 	if (g->fd < 0) {
 		snprintf(err, errlen, "fanotify_init: %s", strerror(errno));
-		goto fail;
+		fan_group_close(g);
+		return NULL;
 	}
-	if (mounts_mark_group(g->fd, g->mask, policy, err, errlen) < 0)
-		goto fail;
 	return g;
-fail:
-	fan_group_close(g);
-	return NULL;
+}
+
+/* Why two: reading an event opens its file for the reader, and on FUSE or
+ * a network filesystem that open is a request to a server, which may never
+ * answer (a hung NFS server, a FUSE server that stalls on purpose). Every
+ * event queued behind it in the same group would wait too, and with them
+ * every exec on the host. */
+int fan_groups_open(const struct gk_policy *policy, struct fan_group **local,
+		    struct fan_group **remote, char *err, size_t errlen)
+{
+	bool perm = policy->mode == GK_MODE_ENFORCE;
+	*local = group_open(perm, false, err, errlen);
+	*remote = *local ? group_open(perm, true, err, errlen) : NULL;
+	if (*remote && mounts_mark_group((*local)->fd, (*remote)->fd, (*local)->mask, policy, err,
+					 errlen) == 0)
+		return 0;
+	fan_group_close(*local);
+	fan_group_close(*remote);
+	*local = *remote = NULL;
+	return -1;
 }
 
 void fan_group_close(struct fan_group *g)

@@ -395,10 +395,12 @@ static void end_start_boost(struct gk_daemon *d)
  * sources, timed one by one for the ready line. */
 static int open_gate(struct gk_daemon *d, char *err, size_t errlen)
 {
-	if (!(d->group = fan_group_open(d->policy, err, errlen)))
+	if (fan_groups_open(d->policy, &d->group, &d->remote, err, errlen) < 0)
 		return -1;
-	if (d->group->perm)
-		d->group->sentinel_id = sentinel_add_group(d->sentinel, d->group->fd);
+	if (d->group->perm) {
+		d->group->sentinel_id = sentinel_add_group(d->sentinel, d->group->fd, false);
+		d->remote->sentinel_id = sentinel_add_group(d->sentinel, d->remote->fd, true);
+	}
 	d->kc = kcache_open(d->group->fd, d->group->mask, d->opt.kernel_cache,
 			    !d->opt.try_bpf ? KCACHE_BPF_NEVER
 			    : d->opt.bpf_after_ready ? KCACHE_BPF_LATER : KCACHE_BPF_NOW);
@@ -458,7 +460,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 	}
 	mounts_unmarked_apply(d);   /* only now: every filesystem of ours has its mark */
 	stamp(&d->start_at.marks, &d->start_at.cpu_marks);
-	if (!(d->reader = reader_start(d))) {
+	if (!(d->reader = reader_start(d)) || !(d->remote_reader = remote_reader_start(d))) {
 		log_msg(GK_LOG_ERR, "error=\"cannot start the reader: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
@@ -490,10 +492,17 @@ static void stop(struct gk_daemon *d, int rc)
 	mounts_stop(d);
 	metrics_writer_stop(d->metrics);
 	reader_stop(d->reader);
-	events_stop(d->events);
+	/* A remote thread that still waits on a server keeps what it uses
+	 * (the remote groups, the slots): the exit takes them. */
+	bool remote_ended = remote_reader_stop(d->remote_reader);
+	remote_ended = events_stop(d->events) && remote_ended;
 	sentinel_stop(d->sentinel);
 	fan_group_close(d->group);
 	fan_group_close(d->retired);
+	if (remote_ended) {
+		fan_group_close(d->remote);
+		fan_group_close(d->remote_retired);
+	}
 	prescan_stop(d->prescan);
 	/* Joins the reload threads, whose swap flushes the kernel cache. */
 	scan_set_put(d->scanners);
@@ -513,7 +522,8 @@ static void stop(struct gk_daemon *d, int rc)
 	hash_cache_free(d->hashes);
 	fileless_free(d->fileless);
 	denied_free(d->denied);
-	sentinel_shared_free(d->shared);
+	if (remote_ended)
+		sentinel_shared_free(d->shared);
 	policy_free(d->policy);
 }
 

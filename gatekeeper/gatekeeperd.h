@@ -183,7 +183,10 @@ bool sentinel_slot_claim(struct gk_slot *s);
 struct gk_sentinel;
 struct gk_sentinel *sentinel_start(struct gk_shared *sh, char *err, size_t errlen);
 void sentinel_stop(struct gk_sentinel *s);                       /* NULL-safe */
-uint32_t sentinel_add_group(struct gk_sentinel *s, int group_fd);   /* its id; 0 if none */
+/* Its id; 0 if none. answer_only: the sentinel answers the group's events
+ * the daemon read, but never reads it (a remote group's read can wait on a
+ * server for good). */
+uint32_t sentinel_add_group(struct gk_sentinel *s, int group_fd, bool answer_only);
 void sentinel_drop_group(struct gk_sentinel *s, uint32_t id);
 bool sentinel_alive(const struct gk_sentinel *s);
 pid_t sentinel_pid(const struct gk_sentinel *s);
@@ -206,6 +209,7 @@ struct fan_group {
 	int fd;
 	atomic_int inflight;    /* events read but not yet released */
 	bool perm;              /* enforce: FAN_OPEN_EXEC_PERM; monitor: FAN_OPEN_EXEC */
+	bool remote;            /* marks only filesystems a server serves (remote.c) */
 	uint64_t mask;
 	uint32_t sentinel_id;   /* the sentinel's copy of a permission group; 0: none */
 };
@@ -228,6 +232,10 @@ struct gk_daemon {
 	struct admin_rules *admin;
 	struct fan_group *group;            /* current; swapped under policy_lock */
 	struct fan_group *retired;          /* old group, closed when its events are answered */
+	/* The same for filesystems a server serves (FUSE, NFS...), read by a
+	 * thread of their own (remote.c): a server that stalls the open
+	 * fanotify makes for each event holds up only their execs. */
+	struct fan_group *remote, *remote_retired;
 	struct kcache *kc;
 	struct gk_stats stats;
 	int64_t started_us;
@@ -250,6 +258,7 @@ struct gk_daemon {
 	struct digests *digests;            /* digests.h: their store, lent to hashes */
 	struct gk_events *events;           /* permission events: slots, workers, deadlines */
 	struct gk_reader *reader;           /* reads d->group (reader.c) */
+	struct gk_remote_reader *remote_reader;   /* reads d->remote (remote.c) */
 	struct gk_prescan *prescan;         /* close-write group and its scan queue */
 	/* prejudge.h; NULL: none. Atomic: flushes come from any thread. */
 	struct gk_prejudge *_Atomic prejudge;
@@ -270,8 +279,11 @@ struct gk_daemon {
 	atomic_bool bpf_waits_for_boot;
 };
 
-/* fan.c: fanotify groups */
-struct fan_group *fan_group_open(const struct gk_policy *policy, char *err, size_t errlen);
+/* fan.c: fanotify groups. Both permission groups of a policy, marked:
+ * *local for filesystems whose content changes only through this kernel,
+ * *remote for those a server serves. -1 with err, nothing left open. */
+int fan_groups_open(const struct gk_policy *policy, struct fan_group **local,
+		    struct fan_group **remote, char *err, size_t errlen);
 void fan_group_close(struct fan_group *g);
 void fan_group_close_async(struct fan_group *g);
 void fan_close_async(int fd);
@@ -382,8 +394,10 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers);
  * back short, else the errno that ended reading (EAGAIN: nothing was
  * ready; EINTR: a signal, the reader's kick). */
 int events_read(struct gk_events *ev, struct fan_group *g);
-/* Stop workers after answering all queued events. NULL-safe. */
-void events_stop(struct gk_events *ev);
+/* Stop workers after answering all queued events. NULL-safe. False: a
+ * remote worker still waits on a server (see remote_reader_stop), so the
+ * groups and slots must outlive this. */
+bool events_stop(struct gk_events *ev);
 /* The judging stage of a worker (tests stall it to reach deadlines). */
 typedef void events_judge_fn(struct gk_daemon *d, int fd, struct judgement *j,
 			     const atomic_bool *cancel);
@@ -415,6 +429,16 @@ struct gk_reader;
 struct gk_reader *reader_start(struct gk_daemon *d);
 void reader_kick(struct gk_reader *r);
 void reader_stop(struct gk_reader *r);
+
+/* remote.c: the thread that reads d->remote (and d->remote_retired), and
+ * hands every event to the remote workers. Its read can wait on a server
+ * for good: kick returns at once, and stop gives up after a bound (false:
+ * the thread is still in the kernel, so nothing it uses may be freed).
+ * NULL-safe. */
+struct gk_remote_reader;
+struct gk_remote_reader *remote_reader_start(struct gk_daemon *d);
+void remote_reader_kick(struct gk_remote_reader *r);
+bool remote_reader_stop(struct gk_remote_reader *r);
 
 /* signals.c: the main loop's signals. gk_signal_fd blocks them (and the
  * reader's kick) in the calling thread, before any other exists, and

@@ -3,8 +3,9 @@
  * A watched path covers the filesystem that holds it and every mount below
  * it (`watch: [/]`: every mount of the daemon's mount namespace). Each such
  * filesystem where a program can run gets a FAN_MARK_FILESYSTEM mark on
- * every group; pseudo filesystems and noexec mounts are skipped and listed
- * with the reason.
+ * every group (a filesystem a server serves on the remote permission
+ * group, remote.c); pseudo filesystems and noexec mounts are skipped and
+ * listed with the reason.
  *
  * Mounts are followed by a tracker thread: fanotify mount events
  * (FAN_MNT_ATTACH/FAN_MNT_DETACH on a FAN_MARK_MNTNS mark, Linux >= 6.14)
@@ -13,23 +14,22 @@
  * mountinfo and reconciles, so a lost or merged event costs nothing.
  *
  * The race: an exec from a filesystem attached a moment ago, before its mark
- * is in place, raises no permission event. The window is the time from the
- * attach to the mark (make bench: a few hundred microseconds). Mounting
- * takes CAP_SYS_ADMIN over our mount namespace (root, who can stop the
- * daemon anyway); what unprivileged users get mounted (udisks for a USB
- * stick, fusermount3, logind's /run/user/UID) is mounted by a helper that
- * returns to them only after the attach, so their next exec races a tracker
- * the attach itself woke, and wins only while the daemon is starved of CPU.
- * Except fusermount3 without allow_other: the kernel refuses root access to
- * that filesystem (EACCES), so it is never marked, and only bpf mode's
- * unmarked_filesystems: deny refuses its programs. The kernel programs (bpf mode) do not refuse
- * execs from superblocks the daemon has not marked: they cannot tell "not
- * yet marked" from "never to be marked" (another mount namespace, a
- * container's overlay, a skipped mount), and refusing those would lock
- * hosts and containers out, against invariant 4 (default-allow for what
- * holds no verdict). Not covered: mounts made in another mount namespace
- * (containers, `unshare -m`, unprivileged user namespaces): fanotify only
- * reports the namespace it marks.
+ * is in place, raises no permission event (make bench: a few hundred
+ * microseconds). Mounting takes CAP_SYS_ADMIN over our mount namespace
+ * (root, who can stop the daemon anyway); what unprivileged users get
+ * mounted (udisks, fusermount3, logind's /run/user/UID) is mounted by a
+ * helper that returns to them only after the attach, so their next exec
+ * races a tracker the attach itself woke, and wins only while the daemon
+ * is starved of CPU. Except fusermount3 without allow_other: the kernel
+ * refuses root access to that filesystem (EACCES), so it is never marked,
+ * and only bpf mode's unmarked_filesystems: deny refuses its programs. The
+ * kernel programs do not refuse execs from superblocks the daemon has not
+ * marked: they cannot tell "not yet marked" from "never to be marked"
+ * (another mount namespace, a container's overlay, a skipped mount), and
+ * refusing those would lock hosts and containers out, against invariant 4.
+ * Not covered: mounts made in another mount namespace (containers,
+ * `unshare -m`, unprivileged user namespaces): fanotify only reports the
+ * namespace it marks.
  *
  * An unmount drops the marks: the kernel removes a filesystem mark with its
  * superblock; a superblock still mounted elsewhere, outside every watch, is
@@ -50,6 +50,7 @@
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
+#include "gatekeeper/mounts_table.h"
 #include "gatekeeper/proto.h"
 
 /* Linux 6.14 uapi; Debian 12's headers predate them. */
@@ -68,20 +69,13 @@
 
 #define MAX_TRACKED 4096
 
-struct mnt {
-	char *path;          /* mount point, unescaped */
-	unsigned id;         /* mount ID */
-	dev_t dev;           /* the superblock (mountinfo major:minor) */
-	char fstype[64];
-	bool noexec;
-};
-
 /* One superblock the watch list covers: marked, or skipped and why. */
 struct tracked {
 	dev_t dev;
 	char *path;          /* the mount it was marked through */
 	char fstype[64];
 	char why[96];        /* "" when marked */
+	bool remote;         /* marked on the remote group (a server serves it) */
 	bool seen;           /* reconcile scratch */
 };
 
@@ -92,7 +86,7 @@ struct gk_mounts {
 	pthread_mutex_t lock;
 	struct gk_daemon *d;
 	int prescan_fd;
-	int marked_perm_fd, marked_prescan_fd;  /* the groups the table was marked on */
+	int marked_perm_fd, marked_remote_fd, marked_prescan_fd;  /* the groups the table was marked on */
 	struct tracked t[MAX_TRACKED];
 	size_t n;
 	int source_fd, wake_fd;
@@ -105,144 +99,6 @@ struct gk_mounts {
 	int64_t last_reconcile_us;
 	struct mounts_seen seen;  /* the last table read (mounts_gone.c) */
 };
-
-static const char *skip_reason(const struct mnt *m)
-{
-	if (mounts_fstype_pseudo(m->fstype))
-		return "pseudo filesystem";
-	if (m->noexec)
-		return "mounted noexec";
-	return NULL;
-}
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *out = s;
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
-static bool has_option(const char *opts, const char *opt)
-{
-	size_t len = strlen(opt);
-	for (const char *p = opts; p; p = strchr(p, ',')) {
-		if (*p == ',')
-			p++;
-		if (!strncmp(p, opt, len) && (p[len] == ',' || p[len] == '\0'))
-			return true;
-	}
-	return false;
-}
-
-static void free_mnts(struct mnt *m, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(m[i].path);
-	free(m);
-}
-
-/* The mount table of our namespace, in mount order. */
-static void parse_mountinfo(FILE *f, struct mnt **out, size_t *n_out)
-{
-	struct mnt *m = NULL;
-	size_t n = 0, cap = 0, linecap = 0;
-	char *line = NULL;
-	while (getline(&line, &linecap, f) > 0) {
-		unsigned id, maj, min;
-		char mp[4096], opts[1024], fstype[64];
-		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%u %*u %u:%u %*s %4095s %1023s", &id, &maj, &min, mp, opts) != 5 ||
-		    sscanf(sep + 3, "%63s", fstype) != 1)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			struct mnt *grown = realloc(m, cap * sizeof(*m));
-			if (!grown)
-				break;
-			m = grown;
-		}
-		unescape(mp);
-		m[n] = (struct mnt){ .path = strdup(mp), .id = id, .dev = makedev(maj, min),
-				     .noexec = has_option(opts, "noexec") };
-		snprintf(m[n].fstype, sizeof(m[n].fstype), "%s", fstype);
-		if (m[n].path)
-			n++;
-	}
-	free(line);
-	*out = m;
-	*n_out = n;
-}
-
-static int read_mountinfo(struct mnt **out, size_t *n_out)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -1;
-	parse_mountinfo(f, out, n_out);
-	fclose(f);
-	return 0;
-}
-
-static bool path_below(const char *path, const char *dir)
-{
-	size_t len = strlen(dir);
-	if (!strcmp(dir, "/"))
-		return true;
-	return !strncmp(path, dir, len) && (path[len] == '/' || path[len] == '\0');
-}
-
-/* Is mount i the one that holds a watched path (the last mount, in mount
- * order, whose mount point is a prefix of the path: mounts stack in that
- * order)? */
-static bool holds_watch(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
-{
-	for (size_t w = 0; w < p->n_watch; w++) {
-		size_t holder = n;
-		for (size_t k = 0; k < n; k++)
-			if (path_below(p->watch[w], m[k].path))
-				holder = k;
-		if (holder == i)
-			return true;
-	}
-	return false;
-}
-
-/* Does the watch list cover mount i: it holds a watched path, or its mount
- * point lies under one? */
-static bool covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
-{
-	for (size_t w = 0; w < p->n_watch; w++)
-		if (path_below(m[i].path, p->watch[w]))
-			return true;
-	return holds_watch(p, m, n, i);
-}
-
-int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t size)
-{
-	struct mnt *m;
-	size_t n, len = 0;
-	parse_mountinfo(mountinfo, &m, &n);
-	out[0] = '\0';
-	for (size_t i = 0; i < n && len < size; i++) {
-		if (!covered(p, m, n, i))
-			continue;
-		const char *why = skip_reason(&m[i]);
-		int w = snprintf(out + len, size - len, "%s %u:%u %s %s%s\n", m[i].path, major(m[i].dev),
-				 minor(m[i].dev), m[i].fstype, why ? "skip: " : "mark", why ? why : "");
-		len += w > 0 ? (size_t)w : 0;
-	}
-	free_mnts(m, n);
-	return len < size ? 0 : -1;
-}
 
 /* Mark (add) or unmark (!add) the filesystem that holds path on group_fd
  * with mask: FAN_MARK_FILESYSTEM, so every mount of it is covered. -1 and
@@ -268,25 +124,38 @@ static int mark_mount(int group_fd, uint64_t mask, const struct mnt *m)
 	return mounts_mark_fs(group_fd, mask, m->path, true);
 }
 
-int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, char *err,
-		      size_t errlen)
+/* A server serves the filesystem that holds path (by its superblock, as
+ * the kernel cache tells: kcache_changes_elsewhere). */
+static bool path_served(const char *path)
+{
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	bool served = fd >= 0 && kcache_changes_elsewhere(fd);
+	if (fd >= 0)
+		close(fd);
+	return served;
+}
+
+int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct gk_policy *p,
+		      char *err, size_t errlen)
 {
 	for (size_t i = 0; i < p->n_watch; i++) {
-		if (mounts_mark_fs(group_fd, mask, p->watch[i], true) < 0) {
+		int fd = path_served(p->watch[i]) ? remote_fd : group_fd;
+		if (mounts_mark_fs(fd, mask, p->watch[i], true) < 0) {
 			snprintf(err, errlen, "%s: watch %s: %s", p->name, p->watch[i], strerror(errno));
 			return -1;
 		}
 	}
 	struct mnt *m;
 	size_t n;
-	if (read_mountinfo(&m, &n) < 0) {
+	if (mounts_read_table(&m, &n) < 0) {
 		snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (covered(p, m, n, i) && !skip_reason(&m[i]))
-			(void)mark_mount(group_fd, mask, &m[i]);
-	free_mnts(m, n);
+		if (mounts_covered(p, m, n, i) && !mounts_skip_reason(&m[i]))
+			(void)mark_mount(kcache_fstype_uncached(m[i].fstype) ? remote_fd : group_fd,
+					 mask, &m[i]);
+	mounts_free_table(m, n);
 	return 0;
 }
 
@@ -298,19 +167,27 @@ static struct tracked *find_tracked(struct gk_mounts *mt, dev_t dev)
 	return NULL;
 }
 
-/* Mark one superblock on both groups; a failure is recorded as its skip reason. */
-static void mark_tracked(struct gk_mounts *mt, struct tracked *t, const struct mnt *m, int perm_fd,
-			 uint64_t perm_mask)
+/* The permission groups a reconcile marks on (d->group, d->remote). */
+struct perm_groups {
+	int fd, remote_fd;
+	uint64_t mask;
+};
+
+/* Mark one superblock on its permission group and the pre-scan group; a
+ * failure is recorded as its skip reason. */
+static void mark_tracked(struct gk_mounts *mt, struct tracked *t, const struct mnt *m,
+			 const struct perm_groups *g)
 {
 	t->why[0] = '\0';
-	if (mark_mount(perm_fd, perm_mask, m) < 0 ||
+	t->remote = kcache_fstype_uncached(m->fstype);
+	if (mark_mount(t->remote ? g->remote_fd : g->fd, g->mask, m) < 0 ||
 	    (mt->prescan_fd >= 0 && mark_mount(mt->prescan_fd, PRESCAN_MASK, m) < 0))
 		snprintf(t->why, sizeof(t->why), "%s%s", errno == EXDEV ? "" : "cannot mark: ",
 			 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
 }
 
-static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *why, int perm_fd,
-			uint64_t perm_mask)
+static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *why,
+			const struct perm_groups *g)
 {
 	if (mt->n == MAX_TRACKED)
 		return;
@@ -320,7 +197,7 @@ static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *w
 	if (why)
 		snprintf(t->why, sizeof(t->why), "%s", why);
 	else
-		mark_tracked(mt, t, m, perm_fd, perm_mask);
+		mark_tracked(mt, t, m, g);
 	if (!t->why[0])
 		log_msg(GK_LOG_INFO, "filesystem_marked path=\"%s\" dev=%u:%u fstype=%s", m->path,
 			major(m->dev), minor(m->dev), m->fstype);
@@ -328,15 +205,15 @@ static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *w
 
 /* A superblock no longer covered: unmark it through a mount that still
  * shows it, if any (without one the kernel dropped the mark with it). */
-static void drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, size_t n, int perm_fd,
-			 uint64_t perm_mask)
+static void drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, size_t n,
+			 const struct perm_groups *g)
 {
 	struct tracked *t = &mt->t[i];
 	if (!t->why[0]) {
 		for (size_t k = 0; k < n; k++) {
 			if (m[k].dev != t->dev)
 				continue;
-			(void)mounts_mark_fs(perm_fd, perm_mask, m[k].path, false);
+			(void)mounts_mark_fs(t->remote ? g->remote_fd : g->fd, g->mask, m[k].path, false);
 			if (mt->prescan_fd >= 0)
 				(void)mounts_mark_fs(mt->prescan_fd, PRESCAN_MASK, m[k].path, false);
 			break;
@@ -363,28 +240,29 @@ static void reconcile(struct gk_mounts *mt)
 	struct gk_daemon *d = mt->d;
 	struct mnt *m;
 	size_t n;
-	if (read_mountinfo(&m, &n) < 0) {
+	if (mounts_read_table(&m, &n) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"/proc/self/mountinfo: %s\"", strerror(errno));
 		return;
 	}
 	pthread_rwlock_rdlock(&d->policy_lock);
 	pthread_mutex_lock(&mt->lock);
-	int perm_fd = d->group->fd;
-	uint64_t perm_mask = d->group->mask;
-	bool new_groups = perm_fd != mt->marked_perm_fd || mt->prescan_fd != mt->marked_prescan_fd;
+	struct perm_groups g = { .fd = d->group->fd, .remote_fd = d->remote ? d->remote->fd : -1,
+				 .mask = d->group->mask };
+	bool new_groups = g.fd != mt->marked_perm_fd || g.remote_fd != mt->marked_remote_fd ||
+			  mt->prescan_fd != mt->marked_prescan_fd;
 	for (size_t i = 0; i < mt->n; i++)
 		mt->t[i].seen = false;
 	mt->n_holders = 0;
 	for (size_t i = 0; i < n; i++)
-		if (mt->n_holders < 64 && holds_watch(d->policy, m, n, i))
+		if (mt->n_holders < 64 && mounts_holds_watch(d->policy, m, n, i))
 			mt->holders[mt->n_holders++] = m[i].dev;
 	for (size_t i = 0; i < n; i++) {
-		if (!covered(d->policy, m, n, i))
+		if (!mounts_covered(d->policy, m, n, i))
 			continue;
-		const char *why = skip_reason(&m[i]);
+		const char *why = mounts_skip_reason(&m[i]);
 		struct tracked *t = find_tracked(mt, m[i].dev);
 		if (!t) {
-			add_tracked(mt, &m[i], why, perm_fd, perm_mask);
+			add_tracked(mt, &m[i], why, &g);
 		} else if (!t->seen) {
 			t->seen = true;
 			/* marked already; again only on new groups, or if a mount of it that
@@ -392,23 +270,24 @@ static void reconcile(struct gk_mounts *mt)
 			if ((!t->why[0] && new_groups) || (t->why[0] && !why)) {
 				free(t->path);
 				t->path = strdup(m[i].path);
-				mark_tracked(mt, t, &m[i], perm_fd, perm_mask);
+				mark_tracked(mt, t, &m[i], &g);
 			}
 		} else if (t->why[0] && !why) {
-			mark_tracked(mt, t, &m[i], perm_fd, perm_mask);
+			mark_tracked(mt, t, &m[i], &g);
 		}
 	}
 	for (size_t i = mt->n; i-- > 0;)
 		if (!mt->t[i].seen)
-			drop_tracked(mt, i, m, n, perm_fd, perm_mask);
-	mt->marked_perm_fd = perm_fd;
+			drop_tracked(mt, i, m, n, &g);
+	mt->marked_perm_fd = g.fd;
+	mt->marked_remote_fd = g.remote_fd;
 	mt->marked_prescan_fd = mt->prescan_fd;
 	mt->reconciles++;
 	mt->last_reconcile_us = gk_now_us();
 	pthread_mutex_unlock(&mt->lock);
 	pthread_rwlock_unlock(&d->policy_lock);
 	note_table(mt, m, n);
-	free_mnts(m, n);
+	mounts_free_table(m, n);
 }
 
 /* Mount events of our namespace, or -1 where the kernel has none (< 6.14). */
@@ -476,7 +355,7 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, char *err,
 	mounts_stop(d);   /* a start again begins from an empty table */
 	mt->d = d;
 	mt->prescan_fd = prescan_fd;
-	mt->marked_perm_fd = mt->marked_prescan_fd = -1;
+	mt->marked_perm_fd = mt->marked_remote_fd = mt->marked_prescan_fd = -1;
 	mt->stopping = false;
 	mt->source_fd = open_mount_events();
 	mt->mount_events = mt->source_fd >= 0;
@@ -579,7 +458,8 @@ void mounts_report(struct gk_mounts *mt, struct proto_buf *reply)
 		const struct tracked *t = &mt->t[i];
 		const char *why = t->why[0] ? t->why
 				  : kcache_fstype_uncached(t->fstype)
-				  ? "no kernel cache (content changes with no write here)"
+				  ? "no kernel cache (content changes with no write here); "
+				    "its execs read apart (a stalled server holds up only them)"
 				  : "";
 		snprintf(line, sizeof(line), "%s (dev %u:%u, %s)%s%s", t->path, major(t->dev),
 			 minor(t->dev), t->fstype, why[0] ? ": " : "", why);

@@ -19,12 +19,14 @@ struct gk_daemon;
 struct gk_mounts;
 struct proto_buf;
 
-/* Mark on group_fd every filesystem that p's watch list covers, as mounted
- * now: the filesystem holding each watched path, and every mount below it
- * where a program can run. Only a watched path's own filesystem failing is
- * an error (-1 with err); the tracker reports the others as skipped. */
-int mounts_mark_group(int group_fd, uint64_t mask, const struct gk_policy *p, char *err,
-		      size_t errlen);
+/* Mark every filesystem that p's watch list covers, as mounted now: the
+ * filesystem holding each watched path, and every mount below it where a
+ * program can run; on remote_fd those a server serves (FUSE, NFS...,
+ * kcache_fstype_uncached), on group_fd the others. Only a watched path's
+ * own filesystem failing is an error (-1 with err); the tracker reports
+ * the others as skipped. */
+int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct gk_policy *p,
+		      char *err, size_t errlen);
 
 /* What the pre-scan group (prescan.c) marks every filesystem with. */
 #define PRESCAN_MASK FAN_CLOSE_WRITE

@@ -46,7 +46,8 @@
 #define SENTINEL_MAX_GROUPS 8
 
 struct sentinel_msg {
-	uint32_t op;               /* 1: add the attached group fd; 2: drop; 3: exit */
+	uint32_t op;               /* 1: add the attached group fd; 2: drop; 3: exit;
+				      4: add it, to answer only (never read) */
 	uint32_t id;
 };
 
@@ -59,6 +60,7 @@ struct gk_sentinel {
 struct watched_group {
 	uint32_t id;
 	int fd;
+	bool answer_only;            /* a remote group: its read may wait on a server */
 	int64_t readable_since_us;   /* 0: not readable at the last look */
 };
 
@@ -229,7 +231,7 @@ static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 		ssize_t len;
 		/* Bounded: execs that keep coming are the next call's, or the
 		 * kernel's once we exit. */
-		for (int reads = 0; groups[i].fd >= 0 && reads < RELEASE_READS_MAX &&
+		for (int reads = 0; groups[i].fd >= 0 && !groups[i].answer_only && reads < RELEASE_READS_MAX &&
 				    (len = read_without_waiting(groups[i].fd, buf, sizeof(buf))) > 0; reads++) {
 			const struct fanotify_event_metadata *m = (const void *)buf;
 			for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
@@ -297,9 +299,10 @@ static bool on_message(int sock, struct watched_group *groups)
 		close(g->fd);
 		g->fd = -1;
 	}
-	for (int i = 0; msg.op == 1 && fd >= 0 && i < SENTINEL_MAX_GROUPS; i++) {
+	for (int i = 0; (msg.op == 1 || msg.op == 4) && fd >= 0 && i < SENTINEL_MAX_GROUPS; i++) {
 		if (groups[i].fd < 0) {
-			groups[i] = (struct watched_group){ .id = msg.id, .fd = fd };
+			groups[i] = (struct watched_group){ .id = msg.id, .fd = fd,
+							    .answer_only = msg.op == 4 };
 			fd = -1;
 		}
 	}
@@ -349,12 +352,13 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 	if (pidfd < 0 || stat_fd < 0 || !fds || getppid() != daemon_pid)
 		_exit(0);
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
-		groups[i].fd = -1;
+		groups[i] = (struct watched_group){ .fd = -1 };
 	for (;;) {
 		struct pollfd p[2 + SENTINEL_MAX_GROUPS] = {
 			{ .fd = pidfd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
-			p[2 + i] = (struct pollfd){ .fd = groups[i].fd, .events = POLLIN };
+			p[2 + i] = (struct pollfd){ .fd = groups[i].answer_only ? -1 : groups[i].fd,
+						    .events = POLLIN };
 		/* Busy: wait on the daemon and its messages only, and sample the
 		 * groups' readability once a tick (waking on every event would take
 		 * CPU from the very execs we guard). Quiet: a new event wakes us,
@@ -371,7 +375,7 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 			_exit(0);
 		}
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
-			p[2 + i].fd = groups[i].fd;
+			p[2 + i].fd = groups[i].answer_only ? -1 : groups[i].fd;
 		poll(p + 2, SENTINEL_MAX_GROUPS, 0);
 		if (daemon_exiting(stat_fd)) {
 			allow_everything(sh, groups);
@@ -381,7 +385,7 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 		sweep_slots(sh, groups, now);
 		answer_unlisted(sh, groups, fds, now);
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {
-			if (groups[i].fd < 0)
+			if (groups[i].fd < 0 || groups[i].answer_only)
 				continue;
 			bool readable = p[2 + i].revents & POLLIN;
 			if (!readable)
@@ -449,12 +453,12 @@ static int send_msg(struct gk_sentinel *s, uint32_t op, uint32_t id, int fd)
 	return sendmsg(s->sock, &mh, MSG_NOSIGNAL) == sizeof(msg) ? 0 : -1;
 }
 
-uint32_t sentinel_add_group(struct gk_sentinel *s, int group_fd)
+uint32_t sentinel_add_group(struct gk_sentinel *s, int group_fd, bool answer_only)
 {
 	if (!s)
 		return 0;
 	uint32_t id = ++s->next_id;
-	if (send_msg(s, 1, id, group_fd) < 0) {
+	if (send_msg(s, answer_only ? 4 : 1, id, group_fd) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"cannot hand a group to the sentinel\" errno=%d", errno);
 		return 0;
 	}

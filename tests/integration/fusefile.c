@@ -9,12 +9,16 @@
  * It may be opened for writing; what is written is dropped. Its mode is
  * 0755, or GK_FUSEFILE_MODE (octal).
  * With GK_FUSEFILE_HOLD, a read waits while FILE exists: a server that
- * stops answering reads (lookups and opens still answer: multi-threaded
- * then). Runs in the foreground, single-threaded otherwise, until
- * unmounted or killed. */
+ * stops answering reads (lookups and opens still answer). With
+ * GK_FUSEFILE_HOLD_OPEN, an open by one of gatekeeperd's threads (named
+ * gk-...) waits while FILE exists: a server that serves the exec its own
+ * open and stalls the one fanotify makes for the daemon's reader. Runs in
+ * the foreground, multi-threaded with either, single-threaded otherwise,
+ * until unmounted or killed. */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <fuse3/fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *backing, *hold;
+static const char *backing, *hold, *hold_open;
 static mode_t prog_mode = 0755;
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -63,6 +67,19 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	return 0;
 }
 
+/* The caller's thread is gatekeeperd's (its threads are named gk-...). */
+static bool by_the_daemon(void)
+{
+	char path[64], comm[32] = "";
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)fuse_get_context()->pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	bool ours = fgets(comm, sizeof(comm), f) && !strncmp(comm, "gk-", 3);
+	fclose(f);
+	return ours;
+}
+
 /* Opens for writing are let in (what they write goes nowhere): their close
  * is a close-write on a marked filesystem, which the pre-scan reads. */
 static int fs_open(const char *path, struct fuse_file_info *fi)
@@ -70,6 +87,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	if (strcmp(path, "/prog"))
 		return -ENOENT;
 	fi->keep_cache = 0;   /* each open reads what the server serves now */
+	while (hold_open && access(hold_open, F_OK) == 0 && by_the_daemon())
+		usleep(10000);
 	return 0;
 }
 
@@ -114,10 +133,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	hold = getenv("GK_FUSEFILE_HOLD");
+	hold_open = getenv("GK_FUSEFILE_HOLD_OPEN");
 	if (getenv("GK_FUSEFILE_MODE"))
 		prog_mode = (mode_t)strtoul(getenv("GK_FUSEFILE_MODE"), NULL, 8) & 07777;
 	char *args[64] = { argv[0], "-f", "-s" };
-	int n = hold ? 2 : 3;
+	int n = hold || hold_open ? 2 : 3;
 	for (int i = 1; i < argc && n < 63; i++)
 		args[n++] = argv[i];
 	return fuse_main(n, args, &ops, NULL);

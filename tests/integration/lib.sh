@@ -140,7 +140,9 @@ write_policy() {
 # trailing bytes, which the ELF loader ignores.
 # mount_fusefile [HOLD]: the fusefile helper at $T/fuse, serving $T/backing
 # (written by the caller) as $T/fuse/prog (mode FUSE_MODE if set, else
-# 0755); with HOLD, its reads wait while that file exists. Unmounted, stopped and HOLD removed when the test ends.
+# 0755); with HOLD, its reads wait while that file exists; with
+# FUSE_HOLD_OPEN=FILE, the daemon's opens wait while FILE exists.
+# Unmounted, stopped and HOLD removed when the test ends.
 mount_fusefile() {
 	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
 	[[ -x $TOP/fusefile && -c /dev/fuse ]] || fail "fusefile helper or /dev/fuse missing"
@@ -148,10 +150,11 @@ mount_fusefile() {
 	FUSE_HOLD=${1:-}
 	env GK_FUSEFILE_BACKING="$T/backing" ${FUSE_HOLD:+GK_FUSEFILE_HOLD="$FUSE_HOLD"} \
 		${FUSE_MODE:+GK_FUSEFILE_MODE="$FUSE_MODE"} \
+		${FUSE_HOLD_OPEN:+GK_FUSEFILE_HOLD_OPEN="$FUSE_HOLD_OPEN"} \
 		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 \
 		>"$T/fusefile.log" 2>&1 &
 	FUSE_PID=$!
-	TEST_CLEANUP='[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null'
+	TEST_CLEANUP='[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; [[ -n ${FUSE_HOLD_OPEN:-} ]] && rm -f "$FUSE_HOLD_OPEN"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null'
 	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
 	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
 }

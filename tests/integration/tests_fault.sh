@@ -15,6 +15,8 @@ TESTS+=(
 	fault_truncate_cached_program:60
 	fault_close_flood_leaves_misses_answered:90
 	fault_stalled_prescan_reader_leaves_misses_answered:60
+	fault_stalled_remote_open_holds_only_remote_execs:60
+	fault_stalled_remote_reads_keep_local_workers:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -538,4 +540,62 @@ t_fault_stalled_prescan_reader_leaves_misses_answered() {
 	sleep 0.5   # the pre-scan's reader takes the close, and waits on the server
 	expect_runs "$BIN/ok" "a miss while the pre-scan's reader waits on FUSE: "
 	rm -f "$T/hold"
+}
+
+# remote_policy: enforce over $BIN and the FUSE filesystem, the program
+# there and $BIN/ok allowed by path, everything else denied, on_error deny.
+remote_policy() {
+	printf 'mode: enforce\nwatch:\n  - %s\n  - %s\ndefault: deny\non_error: deny\n' "$BIN" "$T/fuse" >"$POLICY"
+	printf 'decision_timeout_ms: 3000\nrules:\n  - {path: %s, action: allow}\n' "$BIN/ok" >>"$POLICY"
+	printf '  - {path: %s, action: allow}\n' "$T/fuse/prog" >>"$POLICY"
+}
+
+# Reading an event opens its file for the reader; on FUSE that open asks
+# the server. A server that stalls the daemon's opens holds only the
+# remote group's reader: local execs are judged as ever, and the stalled
+# exec goes on once the server answers. Before, every exec queued behind
+# that open and was refused at the decision timeout.
+t_fault_stalled_remote_open_holds_only_remote_execs() {
+	mkbin ok
+	mkbin other
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	FUSE_HOLD_OPEN="$T/hold-open" mount_fusefile
+	remote_policy
+	start_daemon
+	expect_runs "$T/fuse/prog" "the FUSE program before the stall: "
+	touch "$T/hold-open"
+	exec_result "$T/fuse/prog" >"$T/stalled.out" &
+	local stalled=$!
+	sleep 0.5   # its event's open now waits on the server
+	expect_runs "$BIN/ok" "a local miss while the server stalls the daemon's open: "
+	expect_eperm "$BIN/other" "a local program the policy denies, meanwhile: "
+	rm -f "$T/hold-open"
+	wait "$stalled"
+	[[ $(cat "$T/stalled.out") == ran:0 ]] ||
+		fail "the FUSE program, once the server answered: $(cat "$T/stalled.out")"
+	ctl_ok status
+	grep -q "its execs read apart" <<<"$CTL_OUT" ||
+		fail "status does not say the FUSE filesystem is read apart: $(grep -i fuse <<<"$CTL_OUT" | head -c 300)"
+}
+
+# Hashing a file on FUSE reads it from the server. Execs there whose reads
+# the server stalls hold the remote workers only: a local program that
+# needs hashing still gets a worker. Before, five such execs held every
+# worker, and local misses were refused at the decision timeout.
+t_fault_stalled_remote_reads_keep_local_workers() {
+	mkbin ok
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	mount_fusefile "$T/hold"
+	remote_policy
+	start_daemon
+	touch "$T/hold"
+	local pids=() i
+	for i in 1 2 3 4 5; do
+		exec_result "$T/fuse/prog" >"$T/stalled.$i" &
+		pids+=($!)
+	done
+	sleep 1   # each one's hash now waits on the server
+	expect_runs "$BIN/ok" "a local miss while FUSE reads stall: "
+	rm -f "$T/hold"
+	wait "${pids[@]}"
 }

@@ -255,6 +255,67 @@ static void test_overload_spares_known_verdicts(void **state)
 
 /* Each subsystem's stop is safe without a start, and a start after a stop
  * works in the same process. */
+/* Stalls only the judgement of the file whose inode is stall_ino. */
+static ino_t stall_ino;
+static void judge_stalling_one_file(struct gk_daemon *d, int fd, struct judgement *j,
+				    const atomic_bool *cancel)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_ino == stall_ino)
+		stalled_judge(d, fd, j, cancel);
+	else
+		judge_fully(d, fd, j, cancel);
+}
+
+/* A remote group's events go to workers of their own, however many of
+ * them a server stalls: a local event still gets a worker, and the
+ * stalled ones are answered on their own group once they end. */
+static void test_remote_events_keep_local_workers(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: deny\non_error: deny\ndecision_timeout_ms: 60000\n",
+				       true, 1, 64);
+	events_set_judge(f->d.events, judge_stalling_one_file);
+	int sv[2], local_peer = f->peer, ev[3];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	struct fan_group remote = { .fd = sv[0], .perm = true, .remote = true,
+				    .mask = FAN_OPEN_EXEC_PERM };
+	int served = watched_file(f, "served", "#!/bin/sh\necho remote\n");
+	int local = watched_file(f, "local", "#!/bin/sh\necho local\n");
+	struct stat st;
+	assert_int_equal(fstat(served, &st), 0);
+	stall_ino = st.st_ino;
+
+	f->peer = sv[1];
+	for (int i = 0; i < 3; i++)
+		ev[i] = send_event(f, served);
+	events_read(f->d.events, &remote);   /* queued: never judged on this thread */
+	f->peer = local_peer;
+	int lev = send_event(f, local);
+	events_read(f->d.events, &f->g);
+	expect_response(f, lev, FAN_DENY, 5000);
+
+	f->peer = sv[1];
+	struct fanotify_response r;
+	assert_int_equal(read_response(f, 100, &r), -1);   /* still stalled */
+	atomic_store(&stall_release, true);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(read_response(f, 5000, &r), 0);
+		assert_int_equal(r.response, FAN_ALLOW);
+		assert_true(r.fd == ev[0] || r.fd == ev[1] || r.fd == ev[2]);
+	}
+	f->peer = local_peer;
+	for (int i = 0; i < 200 && atomic_load(&remote.inflight); i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&remote.inflight), 0);
+	close(served);
+	close(local);
+	teardown_fixture(f);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_start_stop_start(void **state)
 {
 	(void)state;
@@ -323,7 +384,7 @@ static void sentinel_up(struct sentinel_fx *fx, int64_t timeout_us, int64_t read
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fx->sv), 0);
 	fx->sen = sentinel_start(fx->sh, err, sizeof(err));
 	assert_non_null(fx->sen);
-	fx->id = sentinel_add_group(fx->sen, fx->sv[0]);
+	fx->id = sentinel_add_group(fx->sen, fx->sv[0], false);
 	assert_true(fx->id > 0);
 }
 
@@ -416,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_monitor_mode_never_replies),
 		cmocka_unit_test(test_decision_timeout_cancels_judgement),
 		cmocka_unit_test(test_overload_spares_known_verdicts),
+		cmocka_unit_test(test_remote_events_keep_local_workers),
 		cmocka_unit_test(test_start_stop_start),
 		cmocka_unit_test(test_sentinel_stands_in_for_a_frozen_daemon),
 		cmocka_unit_test(test_quiet_sentinel_finds_unlisted_events),

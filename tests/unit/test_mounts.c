@@ -103,6 +103,7 @@ static void tracker_start_stop_start(void **state)
 {
 	struct gk_daemon *d = calloc(1, sizeof(*d));
 	struct fan_group g = { .fd = -1, .mask = FAN_OPEN_EXEC_PERM };
+	struct fan_group remote = { .fd = -1, .mask = FAN_OPEN_EXEC_PERM, .remote = true };
 	struct gk_policy_errors errs;
 	const char yaml[] = "mode: enforce\nwatch: [/]\ndefault: allow\n";
 	char err[256];
@@ -114,6 +115,7 @@ static void tracker_start_stop_start(void **state)
 	assert_non_null(d);
 	assert_int_equal(stat("/", &root), 0);
 	d->group = &g;
+	d->remote = &remote;
 	d->policy = policy_parse("m.yaml", yaml, strlen(yaml), &errs);
 	assert_non_null(d->policy);
 	pthread_rwlock_init(&d->policy_lock, NULL);

@@ -1,0 +1,61 @@
+/* events.c's insides, shared with events_watchdog.c: what the daemon holds
+ * of each permission event in flight, and the route's queues and threads.
+ * Nothing outside events*.c includes it. */
+#ifndef GK_EVENTS_IMPL_H
+#define GK_EVENTS_IMPL_H
+
+#include "gatekeeper/gatekeeperd.h"
+
+#define EVENTS_REMOTE_WORKERS 2
+
+struct gk_events;
+
+/* Events waiting for a worker, and the workers that take them. */
+struct job_queue {
+	struct gk_events *ev;
+	bool remote;
+	int *idx, head, len;
+	pthread_cond_t cond;
+	pthread_t *workers;
+	unsigned n_workers;                 /* started */
+};
+
+/* What only the daemon needs of an event in flight; what the sentinel
+ * needs too is the slot of the same index in d->shared. */
+struct inflight {
+	int fd;
+	struct fan_group *group;    /* its in-flight count keeps the group open */
+	bool perm;
+	pid_t pid;
+	atomic_bool cancel;         /* the watchdog answered: stop hashing */
+	atomic_bool busy;           /* slot holds an event (watchdog reads it) */
+	struct judgement j;
+};
+
+struct gk_events {
+	struct gk_daemon *d;
+	struct gk_shared *sh;
+	events_judge_fn *judge;
+	unsigned n_slots;                   /* max_pending + EVENTS_READ_BATCH */
+	atomic_uint slots_touched;          /* 1 + the highest slot ever admitted */
+	unsigned max_pending, to_workers;   /* handed to workers, under q_lock */
+	struct inflight *slots;
+	int *free_list, n_free;
+	/* Under q_lock: the local queue's workers take what the reading
+	 * thread could not decide; the remote queue's, every event of a remote
+	 * group (remote.c), so that a server stalling their reads never takes
+	 * a worker from the local execs. */
+	struct job_queue local, remote;
+	pthread_mutex_t q_lock;
+	bool q_stopping;
+	pthread_t watchdog;
+	bool watchdog_started;
+	bool watchdog_stopping;             /* under q_lock; after the workers: queued events keep their deadline */
+	pthread_cond_t watchdog_cond;       /* ends the watchdog's sleep at stop */
+	struct gk_recorder *recorder;       /* records what the reading thread answered */
+};
+
+/* The watchdog thread (events_watchdog.c), started by events_start. */
+void *events_watchdog_main(void *arg);
+
+#endif

@@ -1,0 +1,91 @@
+/* The decision deadline: a thread that answers, with the policy's
+ * on_error verdict, any permission event still open at its deadline, and
+ * beats the heartbeat the sentinel watches. */
+#include <errno.h>
+#include <time.h>
+
+#include "gatekeeper/events_impl.h"
+
+#define WATCHDOG_TICK_MS 10
+#define WATCHDOG_IDLE_MAX_MS 1000
+
+/* Sweeps the compact shared slots (a few bytes each), touching a daemon
+ * slot (with its judgement, kilobytes) only for an event it acts on. The
+ * free list hands out the same few slots again and again: only those ever
+ * used are looked at, not thousands every tick. */
+static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback)
+{
+	int64_t now = gk_mono_us();
+	unsigned used = atomic_load(&ev->slots_touched);
+	for (unsigned i = 0; i < used; i++) {
+		struct gk_slot *ss = &ev->sh->slots[i];
+		uint32_t state = atomic_load(&ss->state);
+		/* Answered by the sentinel while we were frozen: stop hashing. */
+		if (state == SLOT_ANSWERED && atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL &&
+		    atomic_load(&ev->slots[i].busy))
+			atomic_store(&ev->slots[i].cancel, true);
+		/* Only permission events are PENDING (admit): the claim is what
+		 * makes the slot's fields ours to read. */
+		if (state != SLOT_PENDING || now - atomic_load(&ss->start_us) <= limit_us ||
+		    !sentinel_slot_claim(ss))
+			continue;
+		if (gk_mono_us() - atomic_load(&ss->start_us) <= limit_us) {
+			/* released and reused between the look and the claim */
+			uint32_t answering = SLOT_ANSWERING;
+			atomic_compare_exchange_strong(&ss->state, &answering, SLOT_PENDING);
+			continue;
+		}
+		struct inflight *s = &ev->slots[i];
+		fan_reply(s->group->fd, s->fd, fallback);
+		atomic_store(&ss->verdict, fallback);
+		atomic_store(&ss->answered_by, SLOT_BY_WATCHDOG);
+		atomic_store(&ss->state, SLOT_ANSWERED);
+		atomic_store(&s->cancel, true);
+		atomic_fetch_add(&ev->d->stats.timeouts, 1);
+	}
+}
+
+/* How long the watchdog sleeps: a tick while an event is in flight; with
+ * none, half a deadline (at most WATCHDOG_IDLE_MAX_MS). An event admitted
+ * meanwhile has a whole deadline ahead of it, so the watchdog is back in
+ * time, and its heartbeat stays younger than a deadline (the sentinel's
+ * sign of life). An idle daemon must not wake a hundred times a second: on
+ * a small or emulated machine every wake-up is taken from the execs that
+ * the kernel answers without us. */
+static int watchdog_sleep_ms(struct gk_daemon *d, int64_t limit_us)
+{
+	if (atomic_load(&d->stats.pending) > 0)
+		return WATCHDOG_TICK_MS;
+	int64_t ms = limit_us / 2000;
+	return ms < WATCHDOG_TICK_MS ? WATCHDOG_TICK_MS
+	       : ms > WATCHDOG_IDLE_MAX_MS ? WATCHDOG_IDLE_MAX_MS : (int)ms;
+}
+
+void *events_watchdog_main(void *arg)
+{
+	struct gk_events *ev = arg;
+	struct gk_daemon *d = ev->d;
+	pthread_setname_np(pthread_self(), "gk-watchdog");
+	int sleep_ms = WATCHDOG_TICK_MS;
+	for (;;) {
+		struct timespec until = gk_deadline_in_ms(CLOCK_MONOTONIC, sleep_ms);
+		pthread_mutex_lock(&ev->q_lock);
+		while (!ev->watchdog_stopping &&
+		       pthread_cond_timedwait(&ev->watchdog_cond, &ev->q_lock, &until) != ETIMEDOUT)
+			;
+		bool stopping = ev->watchdog_stopping;
+		pthread_mutex_unlock(&ev->q_lock);
+		if (stopping)
+			return NULL;
+		pthread_rwlock_rdlock(&d->policy_lock);
+		int64_t limit = (int64_t)d->policy->decision_timeout_ms * 1000;
+		enum gk_verdict fallback = d->policy->on_error;
+		pthread_rwlock_unlock(&d->policy_lock);
+		/* What the sentinel needs to stand in for us, and proof we tick. */
+		atomic_store(&ev->sh->timeout_us, limit);
+		atomic_store(&ev->sh->on_error, fallback);
+		atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
+		watchdog_sweep(ev, limit, fallback);
+		sleep_ms = watchdog_sleep_ms(d, limit);
+	}
+}

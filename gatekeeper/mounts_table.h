@@ -1,0 +1,34 @@
+/* The mount table as mounts.c reads it (/proc/self/mountinfo), and which
+ * of its mounts a watch list covers. Inside the mounts subsystem only:
+ * mounts.h is its door. */
+#ifndef GK_MOUNTS_TABLE_H
+#define GK_MOUNTS_TABLE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "policy/policy.h"
+
+struct mnt {
+	char *path;          /* mount point, unescaped */
+	unsigned id;         /* mount ID */
+	dev_t dev;           /* the superblock (mountinfo major:minor) */
+	char fstype[64];
+	bool noexec;
+};
+
+/* Why a mount is not marked (a pseudo filesystem, noexec), or NULL. */
+const char *mounts_skip_reason(const struct mnt *m);
+/* This process's mount table, in mount order: 0, or -1 with errno. */
+int mounts_read_table(struct mnt **out, size_t *n_out);
+void mounts_free_table(struct mnt *m, size_t n);
+/* Is mount i the one that holds a watched path (the last mount, in mount
+ * order, whose mount point is a prefix of the path: mounts stack in that
+ * order)? */
+bool mounts_holds_watch(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i);
+/* Does the watch list cover mount i: it holds a watched path, or its mount
+ * point lies under one? */
+bool mounts_covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i);
+
+#endif
