@@ -203,6 +203,10 @@ static bool fan_cache_off(const struct kcache *kc)
 int kcache_watch_first_exec(struct kcache *kc, int fd)
 {
 	int rc = -1;
+	/* Not on a file a server serves: the mark is the local group's, and
+	 * reading its event would open the file on the local reader (remote.c). */
+	if (kcache_changes_elsewhere(fd))
+		return -1;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	/* Evictable like the ignore mark it shares: neither pins the inode. */
 	if (kc->enabled && kc->group_fd >= 0 && kc->mask == FAN_OPEN_EXEC_PERM && !fan_cache_off(kc))

@@ -11,8 +11,9 @@
  * With GK_FUSEFILE_HOLD, a read waits while FILE exists: a server that
  * stops answering reads (lookups and opens still answer). With
  * GK_FUSEFILE_HOLD_OPEN, an open by one of gatekeeperd's threads (named
- * gk-...) waits while FILE exists: a server that serves the exec its own
- * open and stalls the one fanotify makes for the daemon's reader. Runs in
+ * gk-..., or GK_FUSEFILE_HOLD_OPEN_BY...) waits while FILE exists: a server
+ * that serves the exec its own open and stalls the one fanotify makes for
+ * the daemon's reader. Runs in
  * the foreground, multi-threaded with either, single-threaded otherwise,
  * until unmounted or killed. */
 #define FUSE_USE_VERSION 31
@@ -26,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *backing, *hold, *hold_open;
+static const char *backing, *hold, *hold_open, *hold_open_by = "gk-";
 static mode_t prog_mode = 0755;
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -67,7 +68,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	return 0;
 }
 
-/* The caller's thread is gatekeeperd's (its threads are named gk-...). */
+/* The caller's thread is gatekeeperd's (its threads are named gk-...), or
+ * the one GK_FUSEFILE_HOLD_OPEN_BY names. */
 static bool by_the_daemon(void)
 {
 	char path[64], comm[32] = "";
@@ -75,7 +77,7 @@ static bool by_the_daemon(void)
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return false;
-	bool ours = fgets(comm, sizeof(comm), f) && !strncmp(comm, "gk-", 3);
+	bool ours = fgets(comm, sizeof(comm), f) && !strncmp(comm, hold_open_by, strlen(hold_open_by));
 	fclose(f);
 	return ours;
 }
@@ -134,6 +136,8 @@ int main(int argc, char **argv)
 	}
 	hold = getenv("GK_FUSEFILE_HOLD");
 	hold_open = getenv("GK_FUSEFILE_HOLD_OPEN");
+	if (getenv("GK_FUSEFILE_HOLD_OPEN_BY"))
+		hold_open_by = getenv("GK_FUSEFILE_HOLD_OPEN_BY");
 	if (getenv("GK_FUSEFILE_MODE"))
 		prog_mode = (mode_t)strtoul(getenv("GK_FUSEFILE_MODE"), NULL, 8) & 07777;
 	char *args[64] = { argv[0], "-f", "-s" };

@@ -141,7 +141,8 @@ write_policy() {
 # mount_fusefile [HOLD]: the fusefile helper at $T/fuse, serving $T/backing
 # (written by the caller) as $T/fuse/prog (mode FUSE_MODE if set, else
 # 0755); with HOLD, its reads wait while that file exists; with
-# FUSE_HOLD_OPEN=FILE, the daemon's opens wait while FILE exists.
+# FUSE_HOLD_OPEN=FILE, the daemon's opens wait while FILE exists (those
+# of its threads whose names begin FUSE_HOLD_OPEN_BY, if set).
 # Unmounted, stopped and HOLD removed when the test ends.
 mount_fusefile() {
 	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
@@ -151,6 +152,7 @@ mount_fusefile() {
 	env GK_FUSEFILE_BACKING="$T/backing" ${FUSE_HOLD:+GK_FUSEFILE_HOLD="$FUSE_HOLD"} \
 		${FUSE_MODE:+GK_FUSEFILE_MODE="$FUSE_MODE"} \
 		${FUSE_HOLD_OPEN:+GK_FUSEFILE_HOLD_OPEN="$FUSE_HOLD_OPEN"} \
+		${FUSE_HOLD_OPEN_BY:+GK_FUSEFILE_HOLD_OPEN_BY="$FUSE_HOLD_OPEN_BY"} \
 		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 \
 		>"$T/fusefile.log" 2>&1 &
 	FUSE_PID=$!

@@ -17,6 +17,7 @@ TESTS+=(
 	fault_stalled_prescan_reader_leaves_misses_answered:60
 	fault_stalled_remote_open_holds_only_remote_execs:60
 	fault_stalled_remote_reads_keep_local_workers:60
+	fault_prescanned_remote_file_leaves_local_reader:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -598,4 +599,29 @@ t_fault_stalled_remote_reads_keep_local_workers() {
 	expect_runs "$BIN/ok" "a local miss while FUSE reads stall: "
 	rm -f "$T/hold"
 	wait "${pids[@]}"
+}
+
+# A file the pre-scan judged gets a mark that reports its first exec. On a
+# filesystem a server serves, that mark may not be the local group's: the
+# exec's report, read by the local reader, would open the file there, and
+# a server that stalls that open (only that one) held every local exec.
+t_fault_prescanned_remote_file_leaves_local_reader() {
+	mkbin ok
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	FUSE_HOLD_OPEN="$T/hold-open" FUSE_HOLD_OPEN_BY=gk-reader mount_fusefile
+	remote_policy
+	start_daemon
+	"$PY" -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_WRONLY))' "$T/fuse/prog" ||
+		fail "cannot open the FUSE file for writing"
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[[ $(stat_num prescans) -ge 1 ]] && break
+		sleep 0.1
+	done
+	[[ $(stat_num prescans) -ge 1 ]] || fail "the pre-scan did not judge the written FUSE file"
+	touch "$T/hold-open"
+	expect_runs "$T/fuse/prog" "the pre-scanned FUSE program: "
+	sleep 0.3   # a report of its exec, if any, now waits on the server
+	expect_runs "$BIN/ok" "a local miss after the pre-scanned FUSE program ran: "
+	rm -f "$T/hold-open"
 }
