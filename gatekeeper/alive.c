@@ -8,8 +8,12 @@
 bool alive_event_path_turns(const struct gk_stats *s, struct event_path_probe *p,
 			    int64_t now_us, int64_t interval_us)
 {
-	uint64_t pending = atomic_load(&s->pending);
-	uint64_t answered = atomic_load(&s->events) - pending;
+	/* The local path's: a server that stalls remote events holds up only
+	 * them (remote.c), and must not get the daemon restarted. */
+	uint64_t remote_events = atomic_load(&s->remote_events);
+	uint64_t remote_pending = atomic_load(&s->remote_pending), all = atomic_load(&s->pending);
+	uint64_t pending = all > remote_pending ? all - remote_pending : 0;
+	uint64_t answered = atomic_load(&s->events) - remote_events - pending;
 	/* An idle path is a healthy one: the clock restarts at each event. */
 	if (pending == 0 || answered != p->answered || p->progress_us == 0) {
 		p->answered = answered;

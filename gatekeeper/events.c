@@ -149,11 +149,16 @@ static void slot_release(struct gk_events *ev, int idx)
 		close(s->fd);
 	s->fd = -1;
 	atomic_store(&ss->state, SLOT_FREE);
+	bool remote = s->group->remote;
 	atomic_fetch_sub(&s->group->inflight, 1);
 	pthread_mutex_lock(&ev->q_lock);
 	ev->free_list[ev->n_free++] = idx;
+	if (remote)
+		ev->remote_held--;
 	pthread_mutex_unlock(&ev->q_lock);
 	atomic_fetch_sub(&ev->d->stats.pending, 1);
+	if (remote)
+		atomic_fetch_sub(&ev->d->stats.remote_pending, 1);
 }
 
 /* The next event for this queue's workers, or -1 once the route stops. */
@@ -190,11 +195,14 @@ static void *worker_main(void *arg)
 		uint64_t ticket = kcache_arm(ev->d->kc, s->fd);
 		s->j.lease_ticket = ticket;
 		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
+		if (atomic_load(&ev->abandoned))
+			return NULL;   /* back from a server after the stop: touch nothing */
 		finish(ev, idx, true);
 		kcache_disarm(ev->d->kc, s->fd, ticket);
 		slot_release(ev, idx);
 		pthread_mutex_lock(&ev->q_lock);
-		ev->to_workers--;
+		if (!q->remote)
+			ev->to_workers--;
 		pthread_mutex_unlock(&ev->q_lock);
 	}
 	return NULL;
@@ -274,6 +282,7 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 		return NULL;
 	}
 	ev->max_pending = ev->n_slots - EVENTS_READ_BATCH;
+	ev->remote_max = ev->max_pending / EVENTS_REMOTE_SHARE ? ev->max_pending / EVENTS_REMOTE_SHARE : 1;
 	pthread_mutex_init(&ev->q_lock, NULL);
 	gk_cond_init_monotonic(&ev->watchdog_cond);
 	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
@@ -299,7 +308,7 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	ev->watchdog_started = true;
 	return ev;
 fail:
-	events_stop(ev);
+	events_stop(ev, false);
 	return NULL;
 }
 
@@ -363,10 +372,15 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 {
 	struct gk_daemon *d = ev->d;
 	atomic_fetch_add(&d->stats.events, 1);
+	if (g->remote)
+		atomic_fetch_add(&d->stats.remote_events, 1);
 	if (g->perm)
 		atomic_fetch_add(&d->stats.perm_events, 1);
 	pthread_mutex_lock(&ev->q_lock);
-	int idx = ev->n_free ? ev->free_list[--ev->n_free] : -1;
+	bool room = ev->n_free && (!g->remote || ev->remote_held < ev->remote_max);
+	int idx = room ? ev->free_list[--ev->n_free] : -1;
+	if (room && g->remote)
+		ev->remote_held++;
 	pthread_mutex_unlock(&ev->q_lock);
 	if (idx < 0)
 		return -1;
@@ -389,8 +403,26 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 	atomic_store(&ss->state, g->perm ? SLOT_PENDING : SLOT_ANSWERED);
 	atomic_store(&s->busy, true);
 	atomic_fetch_add(&d->stats.pending, 1);
+	if (g->remote)
+		atomic_fetch_add(&d->stats.remote_pending, 1);
 	atomic_fetch_add(&g->inflight, 1);
 	return idx;
+}
+
+/* Our own scanner process starting (gatekeeper-scand and its loader):
+ * never judged, never held up by the judging it is there to serve. By its
+ * pid alone: nothing of the file is read. */
+static bool answered_for_scanner(struct gk_events *ev, int idx)
+{
+	struct inflight *s = &ev->slots[idx];
+	if (!s->perm || !scan_owns_exec(ev->d, s->pid))
+		return false;
+	if (claim_answer(&ev->sh->slots[idx])) {
+		fan_reply(s->group->fd, s->fd, GK_VERDICT_ALLOW);
+		atomic_store(&ev->sh->slots[idx].state, SLOT_ANSWERED);
+	}
+	slot_release(ev, idx);
+	return true;
 }
 
 static void to_worker(struct gk_events *ev, int idx);
@@ -400,16 +432,8 @@ static void handle(struct gk_events *ev, int idx)
 {
 	struct gk_daemon *d = ev->d;
 	struct inflight *s = &ev->slots[idx];
-	/* Our own scanner process starting (gatekeeper-scand and its loader):
-	 * never judged, never held up by the judging it is there to serve. */
-	if (s->perm && scan_owns_exec(d, s->pid)) {
-		if (claim_answer(&ev->sh->slots[idx])) {
-			fan_reply(s->group->fd, s->fd, GK_VERDICT_ALLOW);
-			atomic_store(&ev->sh->slots[idx].state, SLOT_ANSWERED);
-		}
-		slot_release(ev, idx);
+	if (answered_for_scanner(ev, idx))
 		return;
-	}
 	judge_identify(d, s->fd, &s->j);
 	/* A user who keeps the close queue full, or its reader busy, only
 	 * sends their misses to the workers, to be hashed anew: no exec waits
@@ -428,19 +452,29 @@ static void handle(struct gk_events *ev, int idx)
 	to_worker(ev, idx);
 }
 
-/* Queue the event for a worker, or answer it as an overload. */
+/* Queue the event for a worker, or answer it as an overload. A remote
+ * event's bound was its slot (admit). */
 static void to_worker(struct gk_events *ev, int idx)
 {
 	struct inflight *s = &ev->slots[idx];
+	bool remote = s->group->remote;
 	pthread_mutex_lock(&ev->q_lock);
-	if (ev->to_workers >= ev->max_pending) {
+	if (!remote && ev->to_workers >= ev->max_pending) {
 		pthread_mutex_unlock(&ev->q_lock);
 		overload(ev, s->group, s->fd, idx, s->pid);
 		return;
 	}
-	ev->to_workers++;
-	queue_push(s->group->remote ? &ev->remote : &ev->local, idx);
+	if (!remote)
+		ev->to_workers++;
+	queue_push(remote ? &ev->remote : &ev->local, idx);
 	pthread_mutex_unlock(&ev->q_lock);
+}
+
+/* A remote group's event: every one to a remote worker. */
+static void handle_remote(struct gk_events *ev, int idx)
+{
+	if (!answered_for_scanner(ev, idx))
+		to_worker(ev, idx);
 }
 
 /* Read at most EVENTS_READ_BATCH events; returns how many were admitted into
@@ -498,11 +532,11 @@ int events_read(struct gk_events *ev, struct fan_group *g)
 	bool drained = false;
 	while (!drained && (n = read_batch(ev, g, admitted, &drained, &why)) >= 0)
 		for (int i = 0; i < n; i++)
-			(g->remote ? to_worker : handle)(ev, admitted[i]);
+			(g->remote ? handle_remote : handle)(ev, admitted[i]);
 	return drained ? 0 : why;
 }
 
-bool events_stop(struct gk_events *ev)
+bool events_stop(struct gk_events *ev, bool keep)
 {
 	if (!ev)
 		return true;
@@ -519,14 +553,16 @@ bool events_stop(struct gk_events *ev)
 			atomic_store(&ev->slots[i].cancel, true);
 	queue_join_workers(&ev->local);
 	bool remote_ended = queue_join_workers(&ev->remote);
+	if (!remote_ended)
+		atomic_store(&ev->abandoned, true);
 	pthread_mutex_lock(&ev->q_lock);
 	ev->watchdog_stopping = true;
 	pthread_cond_signal(&ev->watchdog_cond);
 	pthread_mutex_unlock(&ev->q_lock);
 	if (ev->watchdog_started)
 		pthread_join(ev->watchdog, NULL);
-	if (!remote_ended)
-		return false;   /* a worker may still use the slots: left to the exit */
+	if (!remote_ended || keep)
+		return remote_ended;   /* a remote thread may still use it: left to the exit */
 	pthread_mutex_destroy(&ev->q_lock);
 	queue_free(&ev->local);
 	queue_free(&ev->remote);

@@ -7,6 +7,7 @@
 #include "gatekeeper/gatekeeperd.h"
 
 #define EVENTS_REMOTE_WORKERS 2
+#define EVENTS_REMOTE_SHARE 4               /* remote_max: max_pending / 4 */
 
 struct gk_events;
 
@@ -38,7 +39,12 @@ struct gk_events {
 	events_judge_fn *judge;
 	unsigned n_slots;                   /* max_pending + EVENTS_READ_BATCH */
 	atomic_uint slots_touched;          /* 1 + the highest slot ever admitted */
-	unsigned max_pending, to_workers;   /* handed to workers, under q_lock */
+	unsigned max_pending, to_workers;   /* handed to local workers, under q_lock */
+	/* Slots held by remote events, under q_lock, at most remote_max: a
+	 * server stalling their reads holds their slots past the deadline,
+	 * and must not take those the local events need. */
+	unsigned remote_held, remote_max;
+	atomic_bool abandoned;              /* a remote worker was left at stop */
 	struct inflight *slots;
 	int *free_list, n_free;
 	/* Under q_lock: the local queue's workers take what the reading

@@ -492,17 +492,14 @@ static void stop(struct gk_daemon *d, int rc)
 	mounts_stop(d);
 	metrics_writer_stop(d->metrics);
 	reader_stop(d->reader);
-	/* A remote thread that still waits on a server keeps what it uses
-	 * (the remote groups, the slots): the exit takes them. */
 	bool remote_ended = remote_reader_stop(d->remote_reader);
-	remote_ended = events_stop(d->events) && remote_ended;
+	if (!events_stop(d->events, !remote_ended) || !remote_ended)
+		remote_exit_leaving(d, rc);
 	sentinel_stop(d->sentinel);
 	fan_group_close(d->group);
 	fan_group_close(d->retired);
-	if (remote_ended) {
-		fan_group_close(d->remote);
-		fan_group_close(d->remote_retired);
-	}
+	fan_group_close(d->remote);
+	fan_group_close(d->remote_retired);
 	prescan_stop(d->prescan);
 	/* Joins the reload threads, whose swap flushes the kernel cache. */
 	scan_set_put(d->scanners);
@@ -522,8 +519,7 @@ static void stop(struct gk_daemon *d, int rc)
 	hash_cache_free(d->hashes);
 	fileless_free(d->fileless);
 	denied_free(d->denied);
-	if (remote_ended)
-		sentinel_shared_free(d->shared);
+	sentinel_shared_free(d->shared);
 	policy_free(d->policy);
 }
 

@@ -120,6 +120,9 @@ struct gk_stats {
 		overloads, queue_overflows, audit_dropped, pending,
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
 		first_execs_kernel_hits, kernel_cache_unsettled;
+	/* Of events and pending, those of the remote group (remote.c): a
+	 * server's stall is not the local path's (alive.c). */
+	atomic_uint_fast64_t remote_events, remote_pending;
 	atomic_uint_fast64_t latency_hist[64 * 8];
 	atomic_uint_fast64_t latency_sum_us;   /* for the metrics' histogram _sum */
 };
@@ -394,10 +397,11 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers);
  * back short, else the errno that ended reading (EAGAIN: nothing was
  * ready; EINTR: a signal, the reader's kick). */
 int events_read(struct gk_events *ev, struct fan_group *g);
-/* Stop workers after answering all queued events. NULL-safe. False: a
- * remote worker still waits on a server (see remote_reader_stop), so the
- * groups and slots must outlive this. */
-bool events_stop(struct gk_events *ev);
+/* Stop workers after answering all queued events; ev is freed unless keep
+ * (the remote reader was left: it may still admit). NULL-safe. False: a
+ * remote worker still waits on a server (see remote_reader_stop), and was
+ * left; ev is kept, and nothing it can reach may be freed. */
+bool events_stop(struct gk_events *ev, bool keep);
 /* The judging stage of a worker (tests stall it to reach deadlines). */
 typedef void events_judge_fn(struct gk_daemon *d, int fd, struct judgement *j,
 			     const atomic_bool *cancel);
@@ -439,6 +443,8 @@ struct gk_remote_reader;
 struct gk_remote_reader *remote_reader_start(struct gk_daemon *d);
 void remote_reader_kick(struct gk_remote_reader *r);
 bool remote_reader_stop(struct gk_remote_reader *r);
+/* The rest of a stop that left a remote thread: see remote.c. No return. */
+_Noreturn void remote_exit_leaving(struct gk_daemon *d, int rc);
 
 /* signals.c: the main loop's signals. gk_signal_fd blocks them (and the
  * reader's kick) in the calling thread, before any other exists, and

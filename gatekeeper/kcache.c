@@ -275,7 +275,7 @@ static const struct {
 	{ 0x7461636f, { "ocfs2" } },
 	{ 0x01161970, { "gfs2" } },
 	{ 0x0BD00BD0, { "lustre" } },
-	{ 0x20030528, { "orangefs" } },
+	{ 0x20030528, { "orangefs", "pvfs2" } },
 };
 #define N_UNCACHED_FS (sizeof(uncached_fs) / sizeof(uncached_fs[0]))
 

@@ -93,7 +93,11 @@ struct gk_mounts {
 	bool mount_events, stopping;
 	pthread_t thread;
 	bool running;
-	dev_t holders[64];       /* filesystems of the watched paths themselves */
+	/* Filesystems of the watched paths themselves, under holders_lock
+	 * alone: the kernel cache asks from workers (mounts_may_pin), and a
+	 * reconcile may wait on a server while it marks. */
+	pthread_mutex_t holders_lock;
+	dev_t holders[64];
 	size_t n_holders;
 	uint64_t reconciles;
 	int64_t last_reconcile_us;
@@ -114,49 +118,49 @@ static int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool ad
  * subvolumes report an st_dev of their own: there the mount point is it. */
 static int mark_mount(int group_fd, uint64_t mask, const struct mnt *m)
 {
-	struct stat st;
-	if (stat(m->path, &st) < 0)
+	/* The attributes the kernel has: no request to a server (a hung NFS
+	 * server would hold the tracker here). */
+	struct statx st;
+	if (statx(AT_FDCWD, m->path, AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT, STATX_INO, &st) < 0)
 		return -1;
-	if (st.st_dev != m->dev && strcmp(m->fstype, "btrfs")) {
+	if (makedev(st.stx_dev_major, st.stx_dev_minor) != m->dev && strcmp(m->fstype, "btrfs")) {
 		errno = EXDEV;
 		return -1;
 	}
 	return mounts_mark_fs(group_fd, mask, m->path, true);
 }
 
-/* A server serves the filesystem that holds path (by its superblock, as
- * the kernel cache tells: kcache_changes_elsewhere). */
-static bool path_served(const char *path)
+/* Which group marks a filesystem of this type: remote_fd where a server
+ * serves it (-1: none, the pre-scan's, whose reader may not wait on one). */
+static int group_for(const char *fstype, int group_fd, int remote_fd)
 {
-	int fd = open(path, O_PATH | O_CLOEXEC);
-	bool served = fd >= 0 && kcache_changes_elsewhere(fd);
-	if (fd >= 0)
-		close(fd);
-	return served;
+	return kcache_fstype_uncached(fstype) ? remote_fd : group_fd;
 }
 
 int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct gk_policy *p,
 		      char *err, size_t errlen)
 {
-	for (size_t i = 0; i < p->n_watch; i++) {
-		int fd = path_served(p->watch[i]) ? remote_fd : group_fd;
-		if (mounts_mark_fs(fd, mask, p->watch[i], true) < 0) {
-			snprintf(err, errlen, "%s: watch %s: %s", p->name, p->watch[i], strerror(errno));
-			return -1;
-		}
-	}
 	struct mnt *m;
 	size_t n;
+	int rc = 0;
 	if (mounts_read_table(&m, &n) < 0) {
 		snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (mounts_covered(p, m, n, i) && !mounts_skip_reason(&m[i]))
-			(void)mark_mount(kcache_fstype_uncached(m[i].fstype) ? remote_fd : group_fd,
-					 mask, &m[i]);
+	for (size_t i = 0; i < p->n_watch && rc == 0; i++) {
+		int fd = group_for(mounts_fstype_of(p->watch[i], m, n), group_fd, remote_fd);
+		if (fd >= 0 && mounts_mark_fs(fd, mask, p->watch[i], true) < 0) {
+			snprintf(err, errlen, "%s: watch %s: %s", p->name, p->watch[i], strerror(errno));
+			rc = -1;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int fd = group_for(m[i].fstype, group_fd, remote_fd);
+		if (fd >= 0 && mounts_covered(p, m, n, i) && !mounts_skip_reason(&m[i]))
+			(void)mark_mount(fd, mask, &m[i]);
+	}
 	mounts_free_table(m, n);
-	return 0;
+	return rc;
 }
 
 static struct tracked *find_tracked(struct gk_mounts *mt, dev_t dev)
@@ -180,8 +184,10 @@ static void mark_tracked(struct gk_mounts *mt, struct tracked *t, const struct m
 {
 	t->why[0] = '\0';
 	t->remote = kcache_fstype_uncached(m->fstype);
+	/* Not a remote one on the pre-scan group: its reader would open each
+	 * closed file there on the server (and a result there is never kept). */
 	if (mark_mount(t->remote ? g->remote_fd : g->fd, g->mask, m) < 0 ||
-	    (mt->prescan_fd >= 0 && mark_mount(mt->prescan_fd, PRESCAN_MASK, m) < 0))
+	    (mt->prescan_fd >= 0 && !t->remote && mark_mount(mt->prescan_fd, PRESCAN_MASK, m) < 0))
 		snprintf(t->why, sizeof(t->why), "%s%s", errno == EXDEV ? "" : "cannot mark: ",
 			 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
 }
@@ -214,7 +220,7 @@ static void drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, si
 			if (m[k].dev != t->dev)
 				continue;
 			(void)mounts_mark_fs(t->remote ? g->remote_fd : g->fd, g->mask, m[k].path, false);
-			if (mt->prescan_fd >= 0)
+			if (mt->prescan_fd >= 0 && !t->remote)
 				(void)mounts_mark_fs(mt->prescan_fd, PRESCAN_MASK, m[k].path, false);
 			break;
 		}
@@ -252,10 +258,12 @@ static void reconcile(struct gk_mounts *mt)
 			  mt->prescan_fd != mt->marked_prescan_fd;
 	for (size_t i = 0; i < mt->n; i++)
 		mt->t[i].seen = false;
+	pthread_mutex_lock(&mt->holders_lock);
 	mt->n_holders = 0;
 	for (size_t i = 0; i < n; i++)
 		if (mt->n_holders < 64 && mounts_holds_watch(d->policy, m, n, i))
 			mt->holders[mt->n_holders++] = m[i].dev;
+	pthread_mutex_unlock(&mt->holders_lock);
 	for (size_t i = 0; i < n; i++) {
 		if (!mounts_covered(d->policy, m, n, i))
 			continue;
@@ -349,6 +357,7 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, char *err,
 			return -1;
 		}
 		pthread_mutex_init(&mt->lock, NULL);
+		pthread_mutex_init(&mt->holders_lock, NULL);
 		mt->source_fd = mt->wake_fd = -1;
 		d->mounts = mt;
 	}
@@ -428,6 +437,7 @@ void mounts_free(struct gk_daemon *d)
 	mounts_stop(d);
 	if (d->mounts) {
 		pthread_mutex_destroy(&d->mounts->lock);
+		pthread_mutex_destroy(&d->mounts->holders_lock);
 		mounts_seen_free(&d->mounts->seen);
 	}
 	free(d->mounts);
@@ -438,10 +448,10 @@ bool mounts_may_pin(void *ctx, dev_t dev)
 {
 	struct gk_mounts *mt = ctx;
 	bool found = false;
-	pthread_mutex_lock(&mt->lock);
+	pthread_mutex_lock(&mt->holders_lock);
 	for (size_t i = 0; i < mt->n_holders && !found; i++)
 		found = mt->holders[i] == dev;
-	pthread_mutex_unlock(&mt->lock);
+	pthread_mutex_unlock(&mt->holders_lock);
 	return found;
 }
 

@@ -119,6 +119,15 @@ bool mounts_holds_watch(const struct gk_policy *p, const struct mnt *m, size_t n
 
 /* Does the watch list cover mount i: it holds a watched path, or its mount
  * point lies under one? */
+const char *mounts_fstype_of(const char *path, const struct mnt *m, size_t n)
+{
+	const char *fstype = "";
+	for (size_t k = 0; k < n; k++)
+		if (path_below(path, m[k].path))
+			fstype = m[k].fstype;
+	return fstype;
+}
+
 bool mounts_covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
 {
 	for (size_t w = 0; w < p->n_watch; w++)

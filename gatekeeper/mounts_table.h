@@ -27,6 +27,9 @@ void mounts_free_table(struct mnt *m, size_t n);
  * order, whose mount point is a prefix of the path: mounts stack in that
  * order)? */
 bool mounts_holds_watch(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i);
+/* The type of the mount that holds path (the last in mount order whose
+ * mount point is a prefix of it), "" if none. */
+const char *mounts_fstype_of(const char *path, const struct mnt *m, size_t n);
 /* Does the watch list cover mount i: it holds a watched path, or its mount
  * point lies under one? */
 bool mounts_covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i);

@@ -78,7 +78,7 @@ int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen)
 		snprintf(err, errlen, "fanotify_init (close-write group): %s", strerror(errno));
 		return -1;
 	}
-	if (mounts_mark_group(fd, fd, PRESCAN_MASK, p, err, errlen) < 0) {
+	if (mounts_mark_group(fd, -1, PRESCAN_MASK, p, err, errlen) < 0) {
 		close(fd);
 		return -1;
 	}

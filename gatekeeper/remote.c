@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatekeeper/fileless.h"
 #include "gatekeeper/gatekeeperd.h"
 
 #define DRAIN_POLL_MS 20
@@ -130,4 +131,21 @@ bool remote_reader_stop(struct gk_remote_reader *r)
 	close(r->wake_fd);
 	free(r);
 	return true;
+}
+
+/* A remote thread still waits on a server, and may come back at any
+ * moment into anything the daemon holds: nothing is freed. What matters
+ * is done (the local groups closed, the sysctl restored, the queued audit
+ * records stored), and the process exits, which closes the rest. The
+ * store is not marked clean: the next start checks it. */
+_Noreturn void remote_exit_leaving(struct gk_daemon *d, int rc)
+{
+	sentinel_stop(d->sentinel);
+	fan_group_close(d->group);
+	fan_group_close(d->retired);
+	fileless_restore(d->fileless);
+	audit_sync(d);
+	log_msg(GK_LOG_WARN, "stopped_leaving_remote reason=\"a remote thread still waits on a "
+		"server\"");
+	_exit(rc);
 }

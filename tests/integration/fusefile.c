@@ -1,6 +1,7 @@
 /* fusefile: a FUSE filesystem of one program, /prog, whose content is
  * whatever the file BACKING (outside it) holds at each read, with BACKING's
- * size and times. As with a network filesystem whose file another machine
+ * size and times (and /prog0 to /prog9, unlisted: the same, as files of
+ * their own). As with a network filesystem whose file another machine
  * rewrites, the content changes with no write through the kernel that runs
  * its programs: no FS_MODIFY, no lease break, no BPF write hook.
  *
@@ -13,7 +14,10 @@
  * GK_FUSEFILE_HOLD_OPEN, an open by one of gatekeeperd's threads (named
  * gk-..., or GK_FUSEFILE_HOLD_OPEN_BY...) waits while FILE exists: a server
  * that serves the exec its own open and stalls the one fanotify makes for
- * the daemon's reader. Runs in
+ * the daemon's reader. With GK_FUSEFILE_DIRECT_IO set, reads bypass the
+ * page cache (each reader's read is a request of its own: several can
+ * wait at once; such a file cannot be mapped, so its exec fails after
+ * the permission event). Runs in
  * the foreground, multi-threaded with either, single-threaded otherwise,
  * until unmounted or killed. */
 #define FUSE_USE_VERSION 31
@@ -28,7 +32,15 @@
 #include <unistd.h>
 
 static const char *backing, *hold, *hold_open, *hold_open_by = "gk-";
+static bool direct_io;
 static mode_t prog_mode = 0755;
+
+/* /prog, and /prog0 to /prog9: the same content, files of their own. */
+static bool is_prog(const char *path)
+{
+	return !strcmp(path, "/prog") ||
+	       (!strncmp(path, "/prog", 5) && path[5] >= '0' && path[5] <= '9' && !path[6]);
+}
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
@@ -39,7 +51,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		st->st_nlink = 2;
 		return 0;
 	}
-	if (strcmp(path, "/prog"))
+	if (!is_prog(path))
 		return -ENOENT;
 	struct stat b;
 	if (stat(backing, &b) < 0)
@@ -86,9 +98,10 @@ static bool by_the_daemon(void)
  * is a close-write on a marked filesystem, which the pre-scan reads. */
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
-	if (strcmp(path, "/prog"))
+	if (!is_prog(path))
 		return -ENOENT;
 	fi->keep_cache = 0;   /* each open reads what the server serves now */
+	fi->direct_io = direct_io;
 	while (hold_open && access(hold_open, F_OK) == 0 && by_the_daemon())
 		usleep(10000);
 	return 0;
@@ -136,6 +149,7 @@ int main(int argc, char **argv)
 	}
 	hold = getenv("GK_FUSEFILE_HOLD");
 	hold_open = getenv("GK_FUSEFILE_HOLD_OPEN");
+	direct_io = getenv("GK_FUSEFILE_DIRECT_IO") != NULL;
 	if (getenv("GK_FUSEFILE_HOLD_OPEN_BY"))
 		hold_open_by = getenv("GK_FUSEFILE_HOLD_OPEN_BY");
 	if (getenv("GK_FUSEFILE_MODE"))

@@ -142,7 +142,8 @@ write_policy() {
 # (written by the caller) as $T/fuse/prog (mode FUSE_MODE if set, else
 # 0755); with HOLD, its reads wait while that file exists; with
 # FUSE_HOLD_OPEN=FILE, the daemon's opens wait while FILE exists (those
-# of its threads whose names begin FUSE_HOLD_OPEN_BY, if set).
+# of its threads whose names begin FUSE_HOLD_OPEN_BY, if set); with
+# FUSE_DIRECT_IO=1, reads bypass the page cache.
 # Unmounted, stopped and HOLD removed when the test ends.
 mount_fusefile() {
 	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
@@ -153,6 +154,7 @@ mount_fusefile() {
 		${FUSE_MODE:+GK_FUSEFILE_MODE="$FUSE_MODE"} \
 		${FUSE_HOLD_OPEN:+GK_FUSEFILE_HOLD_OPEN="$FUSE_HOLD_OPEN"} \
 		${FUSE_HOLD_OPEN_BY:+GK_FUSEFILE_HOLD_OPEN_BY="$FUSE_HOLD_OPEN_BY"} \
+		${FUSE_DIRECT_IO:+GK_FUSEFILE_DIRECT_IO=1} \
 		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 \
 		>"$T/fusefile.log" 2>&1 &
 	FUSE_PID=$!

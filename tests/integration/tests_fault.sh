@@ -17,7 +17,7 @@ TESTS+=(
 	fault_stalled_prescan_reader_leaves_misses_answered:60
 	fault_stalled_remote_open_holds_only_remote_execs:60
 	fault_stalled_remote_reads_keep_local_workers:60
-	fault_prescanned_remote_file_leaves_local_reader:60
+	fault_remote_file_not_prescanned:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -522,11 +522,12 @@ while True:
 	expect_eperm "$BIN/stranger" "during the flood, an unknown program: "
 }
 
-# A FUSE server that stops answering reads holds the pre-scan's reader in
-# the middle of a batch (it reads the head of a closed file that is not
-# executable, to tell whether it is a program). A miss waits for that
-# batch a few ms at most, then hashes anew on a worker; before, every miss
-# waited on the reader and was refused at the decision timeout.
+# A FUSE server that stops answering reads held the pre-scan's reader in
+# the middle of a batch (it read the head of a closed file that is not
+# executable, to tell whether it is a program), and every miss waited on
+# that reader, to be refused at the decision timeout. Now no filesystem a
+# server serves is on the pre-scan group, and a miss waits for the
+# reader's batch a few ms at most (then hashes anew on a worker).
 t_fault_stalled_prescan_reader_leaves_misses_answered() {
 	mkbin ok
 	printf 'not a program\n' >"$T/backing"
@@ -581,31 +582,36 @@ t_fault_stalled_remote_open_holds_only_remote_execs() {
 
 # Hashing a file on FUSE reads it from the server. Execs there whose reads
 # the server stalls hold the remote workers only: a local program that
-# needs hashing still gets a worker. Before, five such execs held every
-# worker, and local misses were refused at the decision timeout.
+# needs hashing still gets a worker. Before, six such execs held every
+# worker (four), and local misses were refused at the decision timeout.
 t_fault_stalled_remote_reads_keep_local_workers() {
 	mkbin ok
 	cp /bin/true "$T/backing" || fail "cannot write the backing file"
 	mount_fusefile "$T/hold"
 	remote_policy
-	start_daemon
+	start_daemon --workers 4
 	touch "$T/hold"
 	local pids=() i
-	for i in 1 2 3 4 5; do
-		exec_result "$T/fuse/prog" >"$T/stalled.$i" &
+	for i in 1 2 3 4 5 6; do   # six files: six hashes, not one that five wait for
+		exec_result "$T/fuse/prog$i" >"$T/stalled.$i" &
 		pids+=($!)
 	done
-	sleep 1   # each one's hash now waits on the server
+	for ((i = 0; i < 50; i++)); do   # each one's hash now waits on the server
+		[[ $(stat_num pending) -ge 6 ]] && break
+		sleep 0.05
+	done
+	[[ $(stat_num pending) -ge 6 ]] || fail "the six FUSE execs are not pending: $(stat_num pending)"
 	expect_runs "$BIN/ok" "a local miss while FUSE reads stall: "
 	rm -f "$T/hold"
 	wait "${pids[@]}"
 }
 
-# A file the pre-scan judged gets a mark that reports its first exec. On a
-# filesystem a server serves, that mark may not be the local group's: the
-# exec's report, read by the local reader, would open the file there, and
-# a server that stalls that open (only that one) held every local exec.
-t_fault_prescanned_remote_file_leaves_local_reader() {
+# A file written on a filesystem a server serves is not pre-scanned: the
+# pre-scan's reader would open it on the server, and a file it judged gets
+# a mark of the local group that reports its first exec, whose read would
+# open it on the local reader. A server that stalls that one open held
+# every local exec. (A local file written beside it is pre-scanned.)
+t_fault_remote_file_not_prescanned() {
 	mkbin ok
 	cp /bin/true "$T/backing" || fail "cannot write the backing file"
 	FUSE_HOLD_OPEN="$T/hold-open" FUSE_HOLD_OPEN_BY=gk-reader mount_fusefile
@@ -613,15 +619,19 @@ t_fault_prescanned_remote_file_leaves_local_reader() {
 	start_daemon
 	"$PY" -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_WRONLY))' "$T/fuse/prog" ||
 		fail "cannot open the FUSE file for writing"
+	mkbin local-new   # written and closed: pre-scanned
 	local i
 	for ((i = 0; i < 50; i++)); do
-		[[ $(stat_num prescans) -ge 1 ]] && break
+		grep -q "^prescan .*path=$BIN/local-new " "$DLOG" && break
 		sleep 0.1
 	done
-	[[ $(stat_num prescans) -ge 1 ]] || fail "the pre-scan did not judge the written FUSE file"
+	grep -q "^prescan .*path=$BIN/local-new " "$DLOG" || fail "the local file written was not pre-scanned"
+	sleep 0.3
+	! grep -q "^prescan .*path=$T/fuse/prog " "$DLOG" ||
+		fail "the FUSE file written was pre-scanned: $(grep "^prescan .*path=$T/fuse/prog " "$DLOG" | head -c 300)"
 	touch "$T/hold-open"
-	expect_runs "$T/fuse/prog" "the pre-scanned FUSE program: "
+	expect_runs "$T/fuse/prog" "the written FUSE program: "
 	sleep 0.3   # a report of its exec, if any, now waits on the server
-	expect_runs "$BIN/ok" "a local miss after the pre-scanned FUSE program ran: "
+	expect_runs "$BIN/ok" "a local miss after the written FUSE program ran: "
 	rm -f "$T/hold-open"
 }

@@ -456,6 +456,18 @@ static void test_watchdog_sees_a_stuck_path(void **state)
 	atomic_store(&st.events, 6);    /* one more answered: progress */
 	assert_true(alive_event_path_turns(&st, &probe, 12 * second + 2, second));
 
+	/* A remote event a server stalls is not the local path's: with the
+	 * local one answered, the path is idle, however long it waits. */
+	atomic_store(&st.events, 7);
+	atomic_store(&st.remote_events, 1);
+	atomic_store(&st.remote_pending, 1);   /* the one pending is remote */
+	assert_true(alive_event_path_turns(&st, &probe, 13 * second, second));
+	assert_true(alive_event_path_turns(&st, &probe, 20 * second, second));
+	atomic_store(&st.events, 8);           /* a local one waits beside it */
+	atomic_store(&st.pending, 2);
+	assert_true(alive_event_path_turns(&st, &probe, 20 * second + second / 2, second));
+	assert_false(alive_event_path_turns(&st, &probe, 21 * second + 1, second));
+
 	assert_true(alive_reader_keeps_up(0, false, 100 * second, second));   /* idle reader */
 	assert_true(alive_reader_keeps_up(99 * second + 1, true, 100 * second, second));
 	assert_false(alive_reader_keeps_up(99 * second, true, 100 * second, second));

@@ -309,6 +309,52 @@ static void test_remote_events_keep_local_workers(void **state)
 	for (int i = 0; i < 200 && atomic_load(&remote.inflight); i++)
 		usleep(10000);
 	assert_int_equal(atomic_load(&remote.inflight), 0);
+	assert_int_equal(atomic_load(&f->d.stats.remote_pending), 0);
+	close(served);
+	close(local);
+	teardown_fixture(f);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Remote events whose judgement a server holds keep their slots past the
+ * deadline; they may take a quarter of them, no more: beyond, a remote
+ * event is answered at once (overload), and a local one still gets a
+ * slot and a worker. */
+static void test_remote_events_take_a_share_of_slots(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: allow\non_error: deny\ndecision_timeout_ms: 60000\n",
+				       true, 1, 16);
+	events_set_judge(f->d.events, judge_stalling_one_file);
+	int sv[2], local_peer = f->peer;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	struct fan_group remote = { .fd = sv[0], .perm = true, .remote = true,
+				    .mask = FAN_OPEN_EXEC_PERM };
+	int served = watched_file(f, "served", "#!/bin/sh\necho remote\n");
+	int local = watched_file(f, "local", "#!/bin/sh\necho local\n");
+	struct stat st;
+	assert_int_equal(fstat(served, &st), 0);
+	stall_ino = st.st_ino;
+	unsigned share = 16 / 4;   /* max_pending / 4 */
+
+	f->peer = sv[1];
+	for (unsigned i = 0; i < share + 3; i++)
+		send_event(f, served);
+	events_read(f->d.events, &remote);
+	struct fanotify_response r;
+	for (int i = 0; i < 3; i++) {   /* the three beyond the share: at once */
+		assert_int_equal(read_response(f, 2000, &r), 0);
+		assert_int_equal(r.response, FAN_DENY);
+	}
+	assert_int_equal(atomic_load(&f->d.stats.remote_pending), share);
+	assert_int_equal(atomic_load(&f->d.stats.overloads), 3);
+	f->peer = local_peer;
+	int lev = send_event(f, local);
+	events_read(f->d.events, &f->g);
+	expect_response(f, lev, FAN_ALLOW, 5000);
+	atomic_store(&stall_release, true);
 	close(served);
 	close(local);
 	teardown_fixture(f);
@@ -319,13 +365,13 @@ static void test_remote_events_keep_local_workers(void **state)
 static void test_start_stop_start(void **state)
 {
 	(void)state;
-	events_stop(NULL);
+	events_stop(NULL, false);
 	prescan_stop(NULL);
 	hash_cache_free(NULL);
 	prescan_before_miss(NULL, &(struct file_id){ 0 });
 
 	struct fixture *f = setup_with("default: allow\n", true, 2, 16);
-	events_stop(f->d.events);
+	events_stop(f->d.events, false);
 	f->d.events = events_start(&f->d, 3);
 	assert_non_null(f->d.events);
 	int file = watched_file(f, "again", "#!/bin/sh\necho again\n");
@@ -478,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_decision_timeout_cancels_judgement),
 		cmocka_unit_test(test_overload_spares_known_verdicts),
 		cmocka_unit_test(test_remote_events_keep_local_workers),
+		cmocka_unit_test(test_remote_events_take_a_share_of_slots),
 		cmocka_unit_test(test_start_stop_start),
 		cmocka_unit_test(test_sentinel_stands_in_for_a_frozen_daemon),
 		cmocka_unit_test(test_quiet_sentinel_finds_unlisted_events),

@@ -84,7 +84,7 @@ static inline struct fixture *setup_with(const char *policy_tail, bool perm, uns
 static inline void teardown_fixture(struct fixture *f)
 {
 	atomic_store(&stall_release, true);
-	events_stop(f->d.events);
+	events_stop(f->d.events, false);
 	close(f->g.fd);
 	close(f->peer);
 	scan_set_put(f->d.scanners);
