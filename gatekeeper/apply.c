@@ -113,7 +113,10 @@ static int apply_checks(struct gk_daemon *d, struct gk_policy *p, gid_t *gid,
 	    !trust_policy_compatible(d, p, err, errlen) || scan_check_hashlists(p, err, errlen) < 0)
 		return -1;
 	pthread_rwlock_rdlock(&d->policy_lock);
-	bool draining = d->retired || d->remote_retired;
+	/* A server may keep a retired remote group from draining for good:
+	 * a few may wait beside one another, so that a change (to monitor
+	 * mode, say) is not refused for as long as it stalls. */
+	bool draining = d->retired || remote_retired_count(d) >= REMOTE_RETIRED_MAX;
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (draining && !same_watch(d->policy, p)) {
 		snprintf(err, errlen, "the previous policy change is still draining; try again");
@@ -191,6 +194,7 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		retire_marks(d->remote);
 		d->retired = d->group;
 		d->group = fresh.local;
+		d->remote->older = d->remote_retired;
 		d->remote_retired = d->remote;
 		d->remote = fresh.remote;
 		kcache_set_group(d->kc, fresh.local->fd, fresh.local->mask);

@@ -499,7 +499,10 @@ static void stop(struct gk_daemon *d, int rc)
 	fan_group_close(d->group);
 	fan_group_close(d->retired);
 	fan_group_close(d->remote);
-	fan_group_close(d->remote_retired);
+	for (struct fan_group *g = d->remote_retired, *older; g; g = older) {
+		older = g->older;
+		fan_group_close(g);
+	}
 	prescan_stop(d->prescan);
 	/* Joins the reload threads, whose swap flushes the kernel cache. */
 	scan_set_put(d->scanners);

@@ -215,6 +215,7 @@ struct fan_group {
 	bool remote;            /* marks only filesystems a server serves (remote.c) */
 	uint64_t mask;
 	uint32_t sentinel_id;   /* the sentinel's copy of a permission group; 0: none */
+	struct fan_group *older;   /* retired remote groups: the next one still draining */
 };
 
 struct gk_events;
@@ -238,7 +239,7 @@ struct gk_daemon {
 	/* The same for filesystems a server serves (FUSE, NFS...), read by a
 	 * thread of their own (remote.c): a server that stalls the open
 	 * fanotify makes for each event holds up only their execs. */
-	struct fan_group *remote, *remote_retired;
+	struct fan_group *remote, *remote_retired;   /* retired: a list, by ->older */
 	struct kcache *kc;
 	struct gk_stats stats;
 	int64_t started_us;
@@ -439,8 +440,11 @@ void reader_stop(struct gk_reader *r);
  * for good: kick returns at once, and stop gives up after a bound (false:
  * the thread is still in the kernel, so nothing it uses may be freed).
  * NULL-safe. */
+#define REMOTE_RETIRED_MAX 4   /* retired remote groups draining at once */
 struct gk_remote_reader;
 struct gk_remote_reader *remote_reader_start(struct gk_daemon *d);
+/* How many retired remote groups still drain; under policy_lock. */
+unsigned remote_retired_count(const struct gk_daemon *d);
 void remote_reader_kick(struct gk_remote_reader *r);
 bool remote_reader_stop(struct gk_remote_reader *r);
 /* The rest of a stop that left a remote thread: see remote.c. No return. */

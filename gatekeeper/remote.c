@@ -39,18 +39,27 @@ struct gk_remote_reader {
 	atomic_bool stopping;
 };
 
-/* The old group has nothing queued and nothing in flight: let it go. */
+unsigned remote_retired_count(const struct gk_daemon *d)
+{
+	unsigned n = 0;
+	for (const struct fan_group *g = d->remote_retired; g; g = g->older)
+		n++;
+	return n;
+}
+
+/* An old group has nothing queued and nothing in flight: let it go. Only
+ * this thread takes groups off the list; applies add at its head. */
 static void retire_drained(struct gk_daemon *d, struct fan_group *retired, bool readable)
 {
 	if (readable || atomic_load(&retired->inflight) > 0)
 		return;
 	pthread_rwlock_wrlock(&d->policy_lock);
-	bool still = d->remote_retired == retired;
-	if (still)
-		d->remote_retired = NULL;
+	struct fan_group **link = &d->remote_retired;
+	while (*link && *link != retired)
+		link = &(*link)->older;
+	if (*link)
+		*link = retired->older;
 	pthread_rwlock_unlock(&d->policy_lock);
-	if (!still)
-		return;
 	sentinel_drop_group(d->sentinel, retired->sentinel_id);
 	fan_group_close_async(retired);
 }
@@ -66,24 +75,29 @@ static void *remote_main(void *arg)
 	sigaddset(&kick, READER_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	while (!atomic_load(&r->stopping)) {
+		struct fan_group *g[2 + REMOTE_RETIRED_MAX] = { NULL };   /* [1]: the current */
+		struct pollfd p[2 + REMOTE_RETIRED_MAX];
+		unsigned n = 2;
 		pthread_rwlock_rdlock(&d->policy_lock);
-		struct fan_group *group = d->remote, *retired = d->remote_retired;
+		g[1] = d->remote;
+		for (struct fan_group *old = d->remote_retired; old && n < 2 + REMOTE_RETIRED_MAX;
+		     old = old->older)
+			g[n++] = old;
 		pthread_rwlock_unlock(&d->policy_lock);
-		struct pollfd p[3] = { { .fd = r->wake_fd, .events = POLLIN },
-				       { .fd = group ? group->fd : -1, .events = POLLIN },
-				       { .fd = retired ? retired->fd : -1, .events = POLLIN } };
-		if (poll(p, 3, retired ? DRAIN_POLL_MS : -1) < 0)
+		p[0] = (struct pollfd){ .fd = r->wake_fd, .events = POLLIN };
+		for (unsigned i = 1; i < n; i++)
+			p[i] = (struct pollfd){ .fd = g[i] ? g[i]->fd : -1, .events = POLLIN };
+		if (poll(p, n, n > 2 ? DRAIN_POLL_MS : -1) < 0)
 			continue;
 		uint64_t kicks;
 		if ((p[0].revents & POLLIN) && read(r->wake_fd, &kicks, sizeof(kicks)) < 0)
 			continue;
-		if (p[1].revents & POLLIN)
-			events_read(d->events, group);
-		if (!retired)
-			continue;
-		if (p[2].revents & POLLIN)
-			events_read(d->events, retired);
-		retire_drained(d, retired, p[2].revents & POLLIN);
+		for (unsigned i = 1; i < n; i++) {
+			if (p[i].revents & POLLIN)
+				events_read(d->events, g[i]);
+			if (i >= 2)
+				retire_drained(d, g[i], p[i].revents & POLLIN);
+		}
 	}
 	return NULL;
 }

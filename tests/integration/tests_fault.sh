@@ -18,6 +18,7 @@ TESTS+=(
 	fault_stalled_remote_open_holds_only_remote_execs:60
 	fault_stalled_remote_reads_keep_local_workers:60
 	fault_remote_file_not_prescanned:60
+	fault_stalled_remote_read_lets_policy_change:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -602,6 +603,10 @@ t_fault_stalled_remote_reads_keep_local_workers() {
 	done
 	[[ $(stat_num pending) -ge 6 ]] || fail "the six FUSE execs are not pending: $(stat_num pending)"
 	expect_runs "$BIN/ok" "a local miss while FUSE reads stall: "
+	# A stop leaves the workers the server holds, and frees nothing they use.
+	stop_daemon
+	[[ $DRC -eq 0 ]] || fail "the stop, with remote workers waiting on the server: exit status $DRC"
+	grep -q "^stopped_leaving_remote " "$DLOG" || fail "no stopped_leaving_remote line at the stop"
 	rm -f "$T/hold"
 	wait "${pids[@]}"
 }
@@ -634,4 +639,36 @@ t_fault_remote_file_not_prescanned() {
 	sleep 0.3   # a report of its exec, if any, now waits on the server
 	expect_runs "$BIN/ok" "a local miss after the written FUSE program ran: "
 	rm -f "$T/hold-open"
+}
+
+# A group retired by a policy change is closed once its events are
+# answered; a server that stalls the remote reader's open keeps the old
+# remote group from draining. Changes of the watch list or mode go on
+# meanwhile (up to four retired remote groups wait beside one another):
+# before, each was refused as "still draining" for as long as it stalled,
+# a switch to monitor mode included.
+t_fault_stalled_remote_read_lets_policy_change() {
+	mkbin ok
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	FUSE_HOLD_OPEN="$T/hold-open" mount_fusefile
+	remote_policy
+	start_daemon
+	touch "$T/hold-open"
+	exec_result "$T/fuse/prog" >"$T/stalled.out" &
+	local stalled=$! i out
+	sleep 0.5   # the remote reader waits on the server
+	mkdir -p "$T/w1" "$T/w2" || fail "mkdir failed"
+	for i in 1 2; do
+		printf 'mode: enforce\nwatch:\n  - %s\n  - %s\n  - %s\ndefault: deny\non_error: deny\n' \
+			"$BIN" "$T/fuse" "$T/w$i" >"$T/p$i.yaml"
+		printf 'decision_timeout_ms: 3000\nrules:\n  - {path: %s, action: allow}\n' "$BIN/ok" >>"$T/p$i.yaml"
+		out=$(ctl policy apply "$T/p$i.yaml" 2>&1) ||
+			fail "policy change $i while the remote reader waits on a server: $out"
+		sleep 0.2
+	done
+	sed 's/^mode: enforce/mode: monitor/' "$T/p2.yaml" >"$T/monitor.yaml"
+	out=$(ctl policy apply "$T/monitor.yaml" 2>&1) || fail "switch to monitor mode, meanwhile: $out"
+	expect_runs "$BIN/ok" "a local exec after the changes: "
+	rm -f "$T/hold-open"
+	wait "$stalled"
 }
