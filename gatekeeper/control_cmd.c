@@ -113,7 +113,7 @@ static void cmd_query(struct gk_daemon *d, const char *arg, int fd, const atomic
 	}
 	if (hashable(arg, (uint64_t)st.st_size, reply) < 0)
 		return;
-	judge_file(d, fd, &j, cancel);
+	judge_file(d, fd, &j, true, cancel);   /* an admin's query may wait on a server */
 	if (atomic_load(cancel)) {
 		proto_error(reply, EXIT_REFUSED, "%.400s: query cancelled", arg);
 		return;

@@ -188,7 +188,7 @@ static void *worker_main(void *arg)
 		/* A remote group's reader hands over the event as it read it: what
 		 * it tells is learnt here, where a stalled server holds no reader. */
 		if (q->remote)
-			judge_begin(ev->d, s->fd, &s->j);
+			judge_begin_may_wait(ev->d, s->fd, &s->j);
 		/* Leased before the read: a verdict on content just written can
 		 * be cached at once (kcache_arm), and the write that follows
 		 * it is seen however soon it comes. */

@@ -312,6 +312,10 @@ struct judgement {
 	 * came through a mount of another mount namespace, whose owner, a user
 	 * in a user namespace of their own included, chose the name. */
 	bool path_elsewhere;
+	/* Whether the path may be walked through filesystems that ask a
+	 * server (judge_begin_may_wait): not on the threads that serve local
+	 * execs, which walk only what the kernel has cached (judge.c). */
+	bool path_may_wait;
 	enum gk_trust_match trust;  /* what trust made of it (trust.h) */
 	char trust_detail[160];
 	bool path_after_answer;    /* judge_by_content decided: path not read yet */
@@ -328,6 +332,8 @@ struct judgement {
 void judge_identify(struct gk_daemon *d, int fd, struct judgement *j);
 void judge_locate(struct gk_daemon *d, int fd, struct judgement *j);
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j);
+/* The same, for a thread a server may hold up (a remote worker, a query). */
+void judge_begin_may_wait(struct gk_daemon *d, int fd, struct judgement *j);
 /* After judge_identify: decide from a digest in memory when the levels
  * above the watch scope (fileless, admin and policy hash rules) decide.
  * False, deciding nothing, otherwise. */
@@ -343,8 +349,9 @@ bool judge_from_memory(struct gk_daemon *d, struct judgement *j);
  * that changed between its digest and its scan is judged once more from
  * judge_begin (lease_ticket kept); a second change is a scan error. */
 void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel);
-/* judge_begin + judge_fully. */
-void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel);
+/* judge_begin (judge_begin_may_wait if may_wait) + judge_fully. */
+void judge_file(struct gk_daemon *d, int fd, struct judgement *j, bool may_wait,
+		const atomic_bool *cancel);
 /* Record the judgement in the kernel cache, unless the file changed since it
  * was identified (the entry would vouch for content nobody judged). */
 void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *j);

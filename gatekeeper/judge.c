@@ -4,9 +4,13 @@
  * it is watched) once; judge_from_memory decides when nothing needs reading;
  * judge_fully reads (hash, scan) what must be read. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
@@ -22,16 +26,45 @@ void judge_identify(struct gk_daemon *d, int fd, struct judgement *j)
 	j->fileless = j->have_id && j->id.nlink == 0;
 }
 
+/* Where path leads, walking only what the kernel has cached: no
+ * revalidation, no automount, no request to a server (RESOLVE_CACHED,
+ * Linux 5.12), and the attributes it has (AT_STATX_DONT_SYNC). A path of
+ * this namespace that names an open file is all cached: the file pins its
+ * dentries up to the mount, and the mounts their mount points. -1 if the
+ * walk would have to ask a filesystem. */
+static int cached_id(const char *path, dev_t *dev, ino_t *ino)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_CACHED };
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)   /* before Linux 5.6: walk as before */
+		fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct statx st;
+	int rc = statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &st);
+	close(fd);
+	*dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+	*ino = (ino_t)st.stx_ino;
+	return rc;
+}
+
 /* fanotify hands over the file as it was opened: through another mount
  * namespace's mount, its path is that namespace's, and any user can make
  * one (`unshare -rm`) and bind-mount their own directory over a path a
  * rule allows or dpkg lists. The path counts only if it names the same
- * file here. */
+ * file here. Walked only through the cache on the threads that serve
+ * local execs: that user's path may lead here through a FUSE or NFS mount
+ * whose server stalls the lookup, or an automount. */
 static bool path_names_file(const char *path, const struct judgement *j)
 {
 	struct stat st;
-	return j->have_id && path[0] == '/' && stat(path, &st) == 0 && st.st_dev == j->id.dev &&
-	       st.st_ino == j->id.ino;
+	dev_t dev;
+	ino_t ino;
+	if (!j->have_id || path[0] != '/')
+		return false;
+	if (j->path_may_wait)
+		return stat(path, &st) == 0 && st.st_dev == j->id.dev && st.st_ino == j->id.ino;
+	return cached_id(path, &dev, &ino) == 0 && dev == j->id.dev && ino == j->id.ino;
 }
 
 void judge_locate(struct gk_daemon *d, int fd, struct judgement *j)
@@ -54,6 +87,13 @@ void judge_locate(struct gk_daemon *d, int fd, struct judgement *j)
 void judge_begin(struct gk_daemon *d, int fd, struct judgement *j)
 {
 	judge_identify(d, fd, j);
+	judge_locate(d, fd, j);
+}
+
+void judge_begin_may_wait(struct gk_daemon *d, int fd, struct judgement *j)
+{
+	judge_identify(d, fd, j);
+	j->path_may_wait = true;
 	judge_locate(d, fd, j);
 }
 
@@ -248,14 +288,15 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	if (judge_reading(d, fd, j, cancel) || (cancel && atomic_load(cancel)))
 		return;
 	uint64_t ticket = j->lease_ticket;   /* broken by the writer, or still guarding */
-	judge_begin(d, fd, j);
+	(j->path_may_wait ? judge_begin_may_wait : judge_begin)(d, fd, j);
 	j->lease_ticket = ticket;
 	judge_reading(d, fd, j, cancel);
 }
 
-void judge_file(struct gk_daemon *d, int fd, struct judgement *j, const atomic_bool *cancel)
+void judge_file(struct gk_daemon *d, int fd, struct judgement *j, bool may_wait,
+		const atomic_bool *cancel)
 {
-	judge_begin(d, fd, j);
+	(may_wait ? judge_begin_may_wait : judge_begin)(d, fd, j);
 	judge_fully(d, fd, j, cancel);
 }
 

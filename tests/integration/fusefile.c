@@ -14,7 +14,8 @@
  * GK_FUSEFILE_HOLD_OPEN, an open by one of gatekeeperd's threads (named
  * gk-..., or GK_FUSEFILE_HOLD_OPEN_BY...) waits while FILE exists: a server
  * that serves the exec its own open and stalls the one fanotify makes for
- * the daemon's reader. With GK_FUSEFILE_DIRECT_IO set, reads bypass the
+ * the daemon's reader. With GK_FUSEFILE_HOLD_LOOKUP, a lookup of any other
+ * name waits while FILE exists (then: no such file). With GK_FUSEFILE_DIRECT_IO set, reads bypass the
  * page cache (each reader's read is a request of its own: several can
  * wait at once; such a file cannot be mapped, so its exec fails after
  * the permission event). Runs in
@@ -33,6 +34,7 @@
 
 static const char *backing, *hold, *hold_open, *hold_open_by = "gk-";
 static bool direct_io;
+static const char *hold_lookup;
 static mode_t prog_mode = 0755;
 
 /* /prog, and /prog0 to /prog9: the same content, files of their own. */
@@ -51,6 +53,8 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		st->st_nlink = 2;
 		return 0;
 	}
+	while (!is_prog(path) && hold_lookup && access(hold_lookup, F_OK) == 0)
+		usleep(10000);
 	if (!is_prog(path))
 		return -ENOENT;
 	struct stat b;
@@ -150,12 +154,13 @@ int main(int argc, char **argv)
 	hold = getenv("GK_FUSEFILE_HOLD");
 	hold_open = getenv("GK_FUSEFILE_HOLD_OPEN");
 	direct_io = getenv("GK_FUSEFILE_DIRECT_IO") != NULL;
+	hold_lookup = getenv("GK_FUSEFILE_HOLD_LOOKUP");
 	if (getenv("GK_FUSEFILE_HOLD_OPEN_BY"))
 		hold_open_by = getenv("GK_FUSEFILE_HOLD_OPEN_BY");
 	if (getenv("GK_FUSEFILE_MODE"))
 		prog_mode = (mode_t)strtoul(getenv("GK_FUSEFILE_MODE"), NULL, 8) & 07777;
 	char *args[64] = { argv[0], "-f", "-s" };
-	int n = hold || hold_open ? 2 : 3;
+	int n = hold || hold_open || hold_lookup ? 2 : 3;
 	for (int i = 1; i < argc && n < 63; i++)
 		args[n++] = argv[i];
 	return fuse_main(n, args, &ops, NULL);

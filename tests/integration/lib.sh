@@ -143,7 +143,8 @@ write_policy() {
 # 0755); with HOLD, its reads wait while that file exists; with
 # FUSE_HOLD_OPEN=FILE, the daemon's opens wait while FILE exists (those
 # of its threads whose names begin FUSE_HOLD_OPEN_BY, if set); with
-# FUSE_DIRECT_IO=1, reads bypass the page cache.
+# FUSE_DIRECT_IO=1, reads bypass the page cache; with FUSE_HOLD_LOOKUP=FILE,
+# lookups of other names wait while FILE exists.
 # Unmounted, stopped and HOLD removed when the test ends.
 mount_fusefile() {
 	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
@@ -155,10 +156,11 @@ mount_fusefile() {
 		${FUSE_HOLD_OPEN:+GK_FUSEFILE_HOLD_OPEN="$FUSE_HOLD_OPEN"} \
 		${FUSE_HOLD_OPEN_BY:+GK_FUSEFILE_HOLD_OPEN_BY="$FUSE_HOLD_OPEN_BY"} \
 		${FUSE_DIRECT_IO:+GK_FUSEFILE_DIRECT_IO=1} \
+		${FUSE_HOLD_LOOKUP:+GK_FUSEFILE_HOLD_LOOKUP="$FUSE_HOLD_LOOKUP"} \
 		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 \
 		>"$T/fusefile.log" 2>&1 &
 	FUSE_PID=$!
-	TEST_CLEANUP='[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; [[ -n ${FUSE_HOLD_OPEN:-} ]] && rm -f "$FUSE_HOLD_OPEN"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null'
+	TEST_CLEANUP='[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; [[ -n ${FUSE_HOLD_OPEN:-} ]] && rm -f "$FUSE_HOLD_OPEN"; [[ -n ${FUSE_HOLD_LOOKUP:-} ]] && rm -f "$FUSE_HOLD_LOOKUP"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null'
 	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
 	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
 }

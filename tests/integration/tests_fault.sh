@@ -19,6 +19,7 @@ TESTS+=(
 	fault_stalled_remote_reads_keep_local_workers:60
 	fault_remote_file_not_prescanned:60
 	fault_stalled_remote_read_lets_policy_change:60
+	fault_foreign_path_into_stalled_fuse:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -671,4 +672,30 @@ t_fault_stalled_remote_read_lets_policy_change() {
 	expect_runs "$BIN/ok" "a local exec after the changes: "
 	rm -f "$T/hold-open"
 	wait "$stalled"
+}
+
+# The path of a local file executed through another mount namespace's
+# mount is that namespace's; the daemon checks that it names the same file
+# here. A user's namespace can make it lead, here, into a FUSE filesystem
+# whose server stalls the lookup: the local reader walks only what the
+# kernel has cached, and the path that asks a server counts as elsewhere.
+# Before, the walk held the local reader, and every exec with it.
+t_fault_foreign_path_into_stalled_fuse() {
+	mkbin ok
+	mkbin mine
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	FUSE_HOLD_LOOKUP="$T/hold-lookup" mount_fusefile
+	remote_policy
+	start_daemon
+	touch "$T/hold-lookup"
+	# There, $BIN shows at $T/fuse: its programs' path leads into FUSE here.
+	unshare -m --propagation private sh -c 'mount --bind "$1" "$2" && exec "$3" exec "$2/mine"' \
+		sh "$BIN" "$T/fuse" "$SPAWNER" >"$T/foreign.out" 2>&1 &
+	local foreign=$!
+	sleep 0.5
+	expect_runs "$BIN/ok" "a local exec while a foreign path leads into a stalled FUSE lookup: "
+	rm -f "$T/hold-lookup"
+	wait "$foreign"
+	grep -q "errno=EPERM" "$T/foreign.out" ||
+		fail "the foreign exec (denied by default, without its path): $(head -c 300 "$T/foreign.out")"
 }
