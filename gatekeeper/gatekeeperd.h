@@ -186,6 +186,8 @@ bool sentinel_slot_claim(struct gk_slot *s);
 struct gk_sentinel;
 struct gk_sentinel *sentinel_start(struct gk_shared *sh, char *err, size_t errlen);
 void sentinel_stop(struct gk_sentinel *s);                       /* NULL-safe */
+/* End the process but keep s: a late sentinel_drop_group is a no-op. */
+void sentinel_end(struct gk_sentinel *s);
 /* Its id; 0 if none. answer_only: the sentinel answers the group's events
  * the daemon read, but never reads it (a remote group's read can wait on a
  * server for good). */

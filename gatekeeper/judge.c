@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/mounts.h"
 #include "gatekeeper/trust.h"
 #include "scanner/scanner.h"
 
@@ -26,26 +27,47 @@ void judge_identify(struct gk_daemon *d, int fd, struct judgement *j)
 	j->fileless = j->have_id && j->id.nlink == 0;
 }
 
-/* Where path leads, walking only what the kernel has cached: no
- * revalidation, no automount, no request to a server (RESOLVE_CACHED,
- * Linux 5.12), and the attributes it has (AT_STATX_DONT_SYNC). A path of
- * this namespace that names an open file is all cached: the file pins its
- * dentries up to the mount, and the mounts their mount points. -1 if the
- * walk would have to ask a filesystem. */
-static int cached_id(const char *path, dev_t *dev, ino_t *ino)
+static int openat2_path(const char *path, uint64_t resolve)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_CACHED };
-	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS)   /* before Linux 5.6: walk as before */
-		fd = open(path, O_PATH | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = resolve };
+	return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+}
+
+/* The attributes the kernel has (AT_STATX_DONT_SYNC); closes fd. */
+static int fd_id(int fd, dev_t *dev, ino_t *ino)
+{
 	struct statx st;
 	int rc = statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &st);
 	close(fd);
-	*dev = makedev(st.stx_dev_major, st.stx_dev_minor);
-	*ino = (ino_t)st.stx_ino;
+	if (rc == 0) {
+		*dev = makedev(st.stx_dev_major, st.stx_dev_minor);
+		*ino = (ino_t)st.stx_ino;
+	}
 	return rc;
+}
+
+/* Where path leads, for the threads that serve local execs: never through
+ * a request to a server. First through what the kernel has cached
+ * (RESOLVE_CACHED, Linux 5.12: no revalidation, automount or I/O), which
+ * a mount or rename elsewhere meanwhile can fail (EAGAIN): three tries.
+ * Some filesystems never allow it (ZFS, vfat, exfat, ecryptfs revalidate
+ * every name), nor do older kernels: then in full, unless the path
+ * crosses a mount a server serves or an automount point (as the mount
+ * table was last read), and following no symbolic link (an event's own
+ * path has none). -1: not without asking a server, or no such file. */
+static int local_id(struct gk_daemon *d, const char *path, dev_t *dev, ino_t *ino)
+{
+	int fd = -1;
+	for (int i = 0; i < 3 && fd < 0; i++)
+		if ((fd = openat2_path(path, RESOLVE_CACHED)) < 0 && errno != EAGAIN)
+			break;
+	if (fd < 0 && d->mounts && mounts_path_may_ask_server(d->mounts, path))
+		return -1;
+	if (fd < 0)
+		fd = openat2_path(path, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))   /* before Linux 5.6, or filtered */
+		fd = open(path, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -1 : fd_id(fd, dev, ino);
 }
 
 /* fanotify hands over the file as it was opened: through another mount
@@ -55,7 +77,7 @@ static int cached_id(const char *path, dev_t *dev, ino_t *ino)
  * file here. Walked only through the cache on the threads that serve
  * local execs: that user's path may lead here through a FUSE or NFS mount
  * whose server stalls the lookup, or an automount. */
-static bool path_names_file(const char *path, const struct judgement *j)
+static bool path_names_file(struct gk_daemon *d, const char *path, const struct judgement *j)
 {
 	struct stat st;
 	dev_t dev;
@@ -64,7 +86,7 @@ static bool path_names_file(const char *path, const struct judgement *j)
 		return false;
 	if (j->path_may_wait)
 		return stat(path, &st) == 0 && st.st_dev == j->id.dev && st.st_ino == j->id.ino;
-	return cached_id(path, &dev, &ino) == 0 && dev == j->id.dev && ino == j->id.ino;
+	return local_id(d, path, &dev, &ino) == 0 && dev == j->id.dev && ino == j->id.ino;
 }
 
 void judge_locate(struct gk_daemon *d, int fd, struct judgement *j)
@@ -74,7 +96,7 @@ void judge_locate(struct gk_daemon *d, int fd, struct judgement *j)
 	 * scanner (facts_of). A file no name links to any more cannot show
 	 * that its path is ours (a user's own namespace may have mounted its
 	 * directory anywhere), and "NAME (deleted)" would dodge a glob: no path. */
-	j->path_elsewhere = j->path[0] && (j->fileless || !path_names_file(j->path, j));
+	j->path_elsewhere = j->path[0] && (j->fileless || !path_names_file(d, j->path, j));
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool watched = !j->path[0] || j->path_elsewhere || policy_path_watched(d->policy, j->path);
 	/* Outside the watched subtrees only hash rules can deny: hash there

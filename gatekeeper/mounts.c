@@ -99,6 +99,10 @@ struct gk_mounts {
 	pthread_mutex_t holders_lock;
 	dev_t holders[64];
 	size_t n_holders;
+	/* Mount points of filesystems a server serves, and of automounts,
+	 * under holders_lock: walks that may not wait avoid them. */
+	char **served;
+	size_t n_served;
 	uint64_t reconciles;
 	int64_t last_reconcile_us;
 	struct mounts_seen seen;  /* the last table read (mounts_gone.c) */
@@ -137,6 +141,30 @@ static int group_for(const char *fstype, int group_fd, int remote_fd)
 	return kcache_fstype_uncached(fstype) ? remote_fd : group_fd;
 }
 
+/* The type of the mount path resolves to, links followed as fanotify_mark
+ * follows them (a link someone other than root owns stays in a policy
+ * path: policy_links.c), by the mount ID of an O_PATH open; by the mount
+ * points if that cannot be read. */
+static const char *watch_fstype(const char *path, const struct mnt *m, size_t n)
+{
+	char fdinfo[64], line[128];
+	unsigned id = 0;
+	bool found = false;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
+	FILE *f = fd >= 0 ? fopen(fdinfo, "re") : NULL;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "mnt_id: %u", &id) == 1;
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; found && i < n; i++)
+		if (m[i].id == id)
+			return m[i].fstype;
+	return mounts_fstype_of(path, m, n);
+}
+
 int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct gk_policy *p,
 		      char *err, size_t errlen)
 {
@@ -148,7 +176,7 @@ int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct g
 		return -1;
 	}
 	for (size_t i = 0; i < p->n_watch && rc == 0; i++) {
-		int fd = group_for(mounts_fstype_of(p->watch[i], m, n), group_fd, remote_fd);
+		int fd = group_for(watch_fstype(p->watch[i], m, n), group_fd, remote_fd);
 		if (fd >= 0 && mounts_mark_fs(fd, mask, p->watch[i], true) < 0) {
 			snprintf(err, errlen, "%s: watch %s: %s", p->name, p->watch[i], strerror(errno));
 			rc = -1;
@@ -240,6 +268,41 @@ static void note_table(struct gk_mounts *mt, const struct mnt *m, size_t n)
 	mounts_forget_gone(mt->d, &mt->seen, now, now ? n : 0);
 }
 
+static void free_served(char **served, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(served[i]);
+	free(served);
+}
+
+/* The mount points a walk that may not wait must avoid (mounts_path_may_ask_server). */
+static void note_served(struct gk_mounts *mt, const struct mnt *m, size_t n)
+{
+	char **served = calloc(n ? n : 1, sizeof(*served));
+	size_t k = 0;
+	for (size_t i = 0; served && i < n; i++)
+		if (kcache_fstype_uncached(m[i].fstype) || !strcmp(m[i].fstype, "autofs"))
+			if ((served[k] = strdup(m[i].path)))
+				k++;
+	pthread_mutex_lock(&mt->holders_lock);
+	char **old = mt->served;
+	size_t n_old = mt->n_served;
+	mt->served = served;
+	mt->n_served = served ? k : 0;
+	pthread_mutex_unlock(&mt->holders_lock);
+	free_served(old, n_old);
+}
+
+bool mounts_path_may_ask_server(struct gk_mounts *mt, const char *path)
+{
+	bool found = false;
+	pthread_mutex_lock(&mt->holders_lock);
+	for (size_t i = 0; i < mt->n_served && !found; i++)
+		found = mounts_path_below(path, mt->served[i]);
+	pthread_mutex_unlock(&mt->holders_lock);
+	return found;
+}
+
 /* Bring the table (and the marks) in line with the mounts of now. */
 static void reconcile(struct gk_mounts *mt)
 {
@@ -250,6 +313,7 @@ static void reconcile(struct gk_mounts *mt)
 		log_msg(GK_LOG_ERR, "error=\"/proc/self/mountinfo: %s\"", strerror(errno));
 		return;
 	}
+	note_served(mt, m, n);
 	pthread_rwlock_rdlock(&d->policy_lock);
 	pthread_mutex_lock(&mt->lock);
 	struct perm_groups g = { .fd = d->group->fd, .remote_fd = d->remote ? d->remote->fd : -1,
@@ -438,6 +502,7 @@ void mounts_free(struct gk_daemon *d)
 	if (d->mounts) {
 		pthread_mutex_destroy(&d->mounts->lock);
 		pthread_mutex_destroy(&d->mounts->holders_lock);
+		free_served(d->mounts->served, d->mounts->n_served);
 		mounts_seen_free(&d->mounts->seen);
 	}
 	free(d->mounts);

@@ -65,6 +65,10 @@ void mounts_unmarked_report(struct gk_daemon *d, struct proto_buf *reply);
  * REASON" (for tests; -1 if out is too small). */
 int mounts_plan(const struct gk_policy *p, FILE *mountinfo, char *out, size_t size);
 
+/* Does path pass through, or end on, the mount point of a filesystem a
+ * server serves (FUSE, NFS...) or of an automount, as the mount table was
+ * last read? Walking it could then wait on a server. */
+bool mounts_path_may_ask_server(struct gk_mounts *mt, const char *path);
 /* Is dev the filesystem of a watched path itself (not one mounted below a
  * watch, which may be unmounted: nothing may hold it open)? */
 bool mounts_may_pin(void *mounts, dev_t dev);

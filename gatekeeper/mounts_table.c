@@ -93,7 +93,7 @@ int mounts_read_table(struct mnt **out, size_t *n_out)
 	return 0;
 }
 
-static bool path_below(const char *path, const char *dir)
+bool mounts_path_below(const char *path, const char *dir)
 {
 	size_t len = strlen(dir);
 	if (!strcmp(dir, "/"))
@@ -109,7 +109,7 @@ bool mounts_holds_watch(const struct gk_policy *p, const struct mnt *m, size_t n
 	for (size_t w = 0; w < p->n_watch; w++) {
 		size_t holder = n;
 		for (size_t k = 0; k < n; k++)
-			if (path_below(p->watch[w], m[k].path))
+			if (mounts_path_below(p->watch[w], m[k].path))
 				holder = k;
 		if (holder == i)
 			return true;
@@ -117,21 +117,21 @@ bool mounts_holds_watch(const struct gk_policy *p, const struct mnt *m, size_t n
 	return false;
 }
 
-/* Does the watch list cover mount i: it holds a watched path, or its mount
- * point lies under one? */
 const char *mounts_fstype_of(const char *path, const struct mnt *m, size_t n)
 {
 	const char *fstype = "";
 	for (size_t k = 0; k < n; k++)
-		if (path_below(path, m[k].path))
+		if (mounts_path_below(path, m[k].path))
 			fstype = m[k].fstype;
 	return fstype;
 }
 
+/* Does the watch list cover mount i: it holds a watched path, or its mount
+ * point lies under one? */
 bool mounts_covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i)
 {
 	for (size_t w = 0; w < p->n_watch; w++)
-		if (path_below(m[i].path, p->watch[w]))
+		if (mounts_path_below(m[i].path, p->watch[w]))
 			return true;
 	return mounts_holds_watch(p, m, n, i);
 }

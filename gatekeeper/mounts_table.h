@@ -18,6 +18,8 @@ struct mnt {
 	bool noexec;
 };
 
+/* Is path dir itself or below it? */
+bool mounts_path_below(const char *path, const char *dir);
 /* Why a mount is not marked (a pseudo filesystem, noexec), or NULL. */
 const char *mounts_skip_reason(const struct mnt *m);
 /* This process's mount table, in mount order: 0, or -1 with errno. */

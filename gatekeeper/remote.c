@@ -57,9 +57,12 @@ static void retire_drained(struct gk_daemon *d, struct fan_group *retired, bool 
 	struct fan_group **link = &d->remote_retired;
 	while (*link && *link != retired)
 		link = &(*link)->older;
-	if (*link)
+	bool found = *link != NULL;
+	if (found)
 		*link = retired->older;
 	pthread_rwlock_unlock(&d->policy_lock);
+	if (!found)
+		return;
 	sentinel_drop_group(d->sentinel, retired->sentinel_id);
 	fan_group_close_async(retired);
 }
@@ -154,7 +157,7 @@ bool remote_reader_stop(struct gk_remote_reader *r)
  * store is not marked clean: the next start checks it. */
 _Noreturn void remote_exit_leaving(struct gk_daemon *d, int rc)
 {
-	sentinel_stop(d->sentinel);
+	sentinel_end(d->sentinel);   /* kept: a late drop from the reader must find it */
 	fan_group_close(d->group);
 	fan_group_close(d->retired);
 	fileless_restore(d->fileless);

@@ -43,7 +43,10 @@
 #define SENTINEL_TICK_MAX_MS 100
 #define SENTINEL_QUIET_US 1000000    /* no event read for this long, none in flight: quiet */
 #define QUIET_MAX_MS 5000
-#define SENTINEL_MAX_GROUPS 8
+/* The local and remote groups, a retired local one, REMOTE_RETIRED_MAX
+ * retired remote ones, two new ones at an apply, and drops in flight. */
+#define SENTINEL_MAX_GROUPS 12
+_Static_assert(SENTINEL_MAX_GROUPS >= 2 + 1 + REMOTE_RETIRED_MAX + 2 + 2, "sentinel groups");
 
 struct sentinel_msg {
 	uint32_t op;               /* 1: add the attached group fd; 2: drop; 3: exit;
@@ -481,12 +484,19 @@ pid_t sentinel_pid(const struct gk_sentinel *s)
 	return s ? s->pid : -1;
 }
 
-void sentinel_stop(struct gk_sentinel *s)
+void sentinel_end(struct gk_sentinel *s)
 {
 	if (!s)
 		return;
 	send_msg(s, 3, 0, -1);
-	close(s->sock);
 	waitpid(s->pid, NULL, 0);
+}
+
+void sentinel_stop(struct gk_sentinel *s)
+{
+	if (!s)
+		return;
+	sentinel_end(s);
+	close(s->sock);
 	free(s);
 }

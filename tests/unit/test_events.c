@@ -362,6 +362,23 @@ static void test_remote_events_take_a_share_of_slots(void **state)
 	close(sv[1]);
 }
 
+/* A path of the daemon's namespace on a filesystem that refuses the
+ * cached walk (kernfs here; ZFS, vfat, exfat and ecryptfs too) still
+ * names its file, through the full walk. */
+static void test_path_on_filesystem_without_cached_walk(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: deny\n", true, 1, 16);
+	int fd = open("/sys/kernel/uevent_seqnum", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct judgement j;
+	judge_begin(&f->d, fd, &j);
+	assert_string_equal(j.path, "/sys/kernel/uevent_seqnum");
+	assert_false(j.path_elsewhere);
+	close(fd);
+	teardown_fixture(f);
+}
+
 static void test_start_stop_start(void **state)
 {
 	(void)state;
@@ -525,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_overload_spares_known_verdicts),
 		cmocka_unit_test(test_remote_events_keep_local_workers),
 		cmocka_unit_test(test_remote_events_take_a_share_of_slots),
+		cmocka_unit_test(test_path_on_filesystem_without_cached_walk),
 		cmocka_unit_test(test_start_stop_start),
 		cmocka_unit_test(test_sentinel_stands_in_for_a_frozen_daemon),
 		cmocka_unit_test(test_quiet_sentinel_finds_unlisted_events),
