@@ -165,6 +165,17 @@ mount_fusefile() {
 	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
 }
 
+# wait_log REGEX: until a line of the daemon's log matches (5 s at most);
+# 1 if none did.
+wait_log() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q -- "$1" "$DLOG" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 mkbin() {
 	local f=$BIN/$1
 	cp /bin/true "$f" &&

@@ -626,12 +626,7 @@ t_fault_remote_file_not_prescanned() {
 	"$PY" -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_WRONLY))' "$T/fuse/prog" ||
 		fail "cannot open the FUSE file for writing"
 	mkbin local-new   # written and closed: pre-scanned
-	local i
-	for ((i = 0; i < 50; i++)); do
-		grep -q "^prescan .*path=$BIN/local-new " "$DLOG" && break
-		sleep 0.1
-	done
-	grep -q "^prescan .*path=$BIN/local-new " "$DLOG" || fail "the local file written was not pre-scanned"
+	wait_log "^prescan .*path=$BIN/local-new " || fail "the local file written was not pre-scanned"
 	sleep 0.3
 	! grep -q "^prescan .*path=$T/fuse/prog " "$DLOG" ||
 		fail "the FUSE file written was pre-scanned: $(grep "^prescan .*path=$T/fuse/prog " "$DLOG" | head -c 300)"

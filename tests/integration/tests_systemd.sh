@@ -74,12 +74,7 @@ t_sd_notify_absent_is_silent() {
 	expect_runs "$BIN/prog" ""
 	grep -q '^ready mode=enforce' "$DLOG" || fail "no plain 'ready' line on stderr: $(head -n 3 "$DLOG" | tr '\n' ' ')"
 	# and each decision stays one key=value line on stderr
-	local i
-	for ((i = 0; i < 50; i++)); do
-		grep -q "^decision .*path=$BIN/prog " "$DLOG" && break
-		sleep 0.1
-	done
-	grep -q "^decision .*path=$BIN/prog " "$DLOG" || fail "no plain decision line for $BIN/prog on stderr"
+	wait_log "^decision .*path=$BIN/prog " || fail "no plain decision line for $BIN/prog on stderr"
 	stop_daemon
 	[[ $DRC -eq 0 ]] || fail "gatekeeperd exited $DRC on SIGTERM"
 }

@@ -267,6 +267,44 @@ static void judge_stalling_one_file(struct gk_daemon *d, int fd, struct judgemen
 		judge_fully(d, fd, j, cancel);
 }
 
+/* A remote group (a socketpair) beside the fixture's, and two watched
+ * files: "served", whose judgement stalls (judge_stalling_one_file), and
+ * "local". with_remote() points send_event and read_response at it. */
+struct remote_side {
+	int sv[2], local_peer, served, local;
+	struct fan_group g;
+};
+
+static void remote_side_open(struct fixture *f, struct remote_side *r)
+{
+	events_set_judge(f->d.events, judge_stalling_one_file);
+	r->local_peer = f->peer;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r->sv), 0);
+	assert_int_equal(fcntl(r->sv[0], F_SETFL, O_NONBLOCK), 0);
+	r->g = (struct fan_group){ .fd = r->sv[0], .perm = true, .remote = true,
+				   .mask = FAN_OPEN_EXEC_PERM };
+	r->served = watched_file(f, "served", "#!/bin/sh\necho remote\n");
+	r->local = watched_file(f, "local", "#!/bin/sh\necho local\n");
+	struct stat st;
+	assert_int_equal(fstat(r->served, &st), 0);
+	stall_ino = st.st_ino;
+}
+
+static void with_remote(struct fixture *f, struct remote_side *r, bool remote)
+{
+	f->peer = remote ? r->sv[1] : r->local_peer;
+}
+
+static void remote_side_close(struct fixture *f, struct remote_side *r)
+{
+	with_remote(f, r, false);
+	close(r->served);
+	close(r->local);
+	teardown_fixture(f);
+	close(r->sv[0]);
+	close(r->sv[1]);
+}
+
 /* A remote group's events go to workers of their own, however many of
  * them a server stalls: a local event still gets a worker, and the
  * stalled ones are answered on their own group once they end. */
@@ -275,46 +313,32 @@ static void test_remote_events_keep_local_workers(void **state)
 	(void)state;
 	struct fixture *f = setup_with("default: deny\non_error: deny\ndecision_timeout_ms: 60000\n",
 				       true, 1, 64);
-	events_set_judge(f->d.events, judge_stalling_one_file);
-	int sv[2], local_peer = f->peer, ev[3];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	struct fan_group remote = { .fd = sv[0], .perm = true, .remote = true,
-				    .mask = FAN_OPEN_EXEC_PERM };
-	int served = watched_file(f, "served", "#!/bin/sh\necho remote\n");
-	int local = watched_file(f, "local", "#!/bin/sh\necho local\n");
-	struct stat st;
-	assert_int_equal(fstat(served, &st), 0);
-	stall_ino = st.st_ino;
-
-	f->peer = sv[1];
+	struct remote_side r;
+	int ev[3];
+	remote_side_open(f, &r);
+	with_remote(f, &r, true);
 	for (int i = 0; i < 3; i++)
-		ev[i] = send_event(f, served);
-	events_read(f->d.events, &remote);   /* queued: never judged on this thread */
-	f->peer = local_peer;
-	int lev = send_event(f, local);
+		ev[i] = send_event(f, r.served);
+	events_read(f->d.events, &r.g);   /* queued: never judged on this thread */
+	with_remote(f, &r, false);
+	int lev = send_event(f, r.local);
 	events_read(f->d.events, &f->g);
 	expect_response(f, lev, FAN_DENY, 5000);
 
-	f->peer = sv[1];
-	struct fanotify_response r;
-	assert_int_equal(read_response(f, 100, &r), -1);   /* still stalled */
+	with_remote(f, &r, true);
+	struct fanotify_response resp;
+	assert_int_equal(read_response(f, 100, &resp), -1);   /* still stalled */
 	atomic_store(&stall_release, true);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(read_response(f, 5000, &r), 0);
-		assert_int_equal(r.response, FAN_ALLOW);
-		assert_true(r.fd == ev[0] || r.fd == ev[1] || r.fd == ev[2]);
+		assert_int_equal(read_response(f, 5000, &resp), 0);
+		assert_int_equal(resp.response, FAN_ALLOW);
+		assert_true(resp.fd == ev[0] || resp.fd == ev[1] || resp.fd == ev[2]);
 	}
-	f->peer = local_peer;
-	for (int i = 0; i < 200 && atomic_load(&remote.inflight); i++)
+	for (int i = 0; i < 200 && atomic_load(&r.g.inflight); i++)
 		usleep(10000);
-	assert_int_equal(atomic_load(&remote.inflight), 0);
+	assert_int_equal(atomic_load(&r.g.inflight), 0);
 	assert_int_equal(atomic_load(&f->d.stats.remote_pending), 0);
-	close(served);
-	close(local);
-	teardown_fixture(f);
-	close(sv[0]);
-	close(sv[1]);
+	remote_side_close(f, &r);
 }
 
 /* Remote events whose judgement a server holds keep their slots past the
@@ -326,40 +350,26 @@ static void test_remote_events_take_a_share_of_slots(void **state)
 	(void)state;
 	struct fixture *f = setup_with("default: allow\non_error: deny\ndecision_timeout_ms: 60000\n",
 				       true, 1, 16);
-	events_set_judge(f->d.events, judge_stalling_one_file);
-	int sv[2], local_peer = f->peer;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	struct fan_group remote = { .fd = sv[0], .perm = true, .remote = true,
-				    .mask = FAN_OPEN_EXEC_PERM };
-	int served = watched_file(f, "served", "#!/bin/sh\necho remote\n");
-	int local = watched_file(f, "local", "#!/bin/sh\necho local\n");
-	struct stat st;
-	assert_int_equal(fstat(served, &st), 0);
-	stall_ino = st.st_ino;
+	struct remote_side r;
 	unsigned share = 16 / 4;   /* max_pending / 4 */
-
-	f->peer = sv[1];
+	remote_side_open(f, &r);
+	with_remote(f, &r, true);
 	for (unsigned i = 0; i < share + 3; i++)
-		send_event(f, served);
-	events_read(f->d.events, &remote);
-	struct fanotify_response r;
+		send_event(f, r.served);
+	events_read(f->d.events, &r.g);
+	struct fanotify_response resp;
 	for (int i = 0; i < 3; i++) {   /* the three beyond the share: at once */
-		assert_int_equal(read_response(f, 2000, &r), 0);
-		assert_int_equal(r.response, FAN_DENY);
+		assert_int_equal(read_response(f, 2000, &resp), 0);
+		assert_int_equal(resp.response, FAN_DENY);
 	}
 	assert_int_equal(atomic_load(&f->d.stats.remote_pending), share);
 	assert_int_equal(atomic_load(&f->d.stats.overloads), 3);
-	f->peer = local_peer;
-	int lev = send_event(f, local);
+	with_remote(f, &r, false);
+	int lev = send_event(f, r.local);
 	events_read(f->d.events, &f->g);
 	expect_response(f, lev, FAN_ALLOW, 5000);
 	atomic_store(&stall_release, true);
-	close(served);
-	close(local);
-	teardown_fixture(f);
-	close(sv[0]);
-	close(sv[1]);
+	remote_side_close(f, &r);
 }
 
 /* A path of the daemon's namespace on a filesystem that refuses the
