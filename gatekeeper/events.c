@@ -316,17 +316,17 @@ fail:
  * its record (audit row, log line, journal entry) names why. After the
  * reply; the file was not read, so the record has no digest. */
 static void record_overload(struct gk_daemon *d, int fd, pid_t pid, enum gk_verdict v,
-			    bool monitor, bool remote)
+			    bool monitor, bool remote, unsigned limit)
 {
 	char path[4096], exe[4096], detail[96];
 	gk_fd_path(fd, path, sizeof(path));
 	gk_pid_exe(pid, exe, sizeof(exe));
 	if (remote)
 		snprintf(detail, sizeof(detail), "overload: %u remote decisions already in flight "
-			 "(a quarter of max_pending)", d->opt.max_pending / EVENTS_REMOTE_SHARE);
+			 "(a quarter of max_pending)", limit);
 	else
 		snprintf(detail, sizeof(detail), "overload: %u decisions already queued (max_pending)",
-			 d->opt.max_pending);
+			 limit);
 	bool would_deny = monitor && v == GK_VERDICT_DENY;
 	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = path,
 			      .verdict = would_deny ? GK_VERDICT_ALLOW : v,
@@ -361,7 +361,8 @@ static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx,
 		}
 	}
 	if (answered)
-		record_overload(d, fd, pid, v, monitor, g->remote);
+		record_overload(d, fd, pid, v, monitor, g->remote,
+				g->remote ? ev->remote_max : ev->max_pending);
 	if (idx < 0)
 		close(fd);
 	else

@@ -12,11 +12,12 @@
 /* Sweeps the compact shared slots (a few bytes each), touching a daemon
  * slot (with its judgement, kilobytes) only for an event it acts on. The
  * free list hands out the same few slots again and again: only those ever
- * used are looked at, not thousands every tick. */
-static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback)
+ * used are looked at, not thousands every tick. Returns how many events
+ * still await an answer. */
+static unsigned watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback)
 {
 	int64_t now = gk_mono_us();
-	unsigned used = atomic_load(&ev->slots_touched);
+	unsigned used = atomic_load(&ev->slots_touched), open = 0;
 	for (unsigned i = 0; i < used; i++) {
 		struct gk_slot *ss = &ev->sh->slots[i];
 		uint32_t state = atomic_load(&ss->state);
@@ -24,6 +25,7 @@ static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdi
 		if (state == SLOT_ANSWERED && atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL &&
 		    atomic_load(&ev->slots[i].busy))
 			atomic_store(&ev->slots[i].cancel, true);
+		open += state == SLOT_PENDING || state == SLOT_ANSWERING;
 		/* Only permission events are PENDING (admit): the claim is what
 		 * makes the slot's fields ours to read. */
 		if (state != SLOT_PENDING || now - atomic_load(&ss->start_us) <= limit_us ||
@@ -35,6 +37,7 @@ static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdi
 			atomic_compare_exchange_strong(&ss->state, &answering, SLOT_PENDING);
 			continue;
 		}
+		open--;
 		struct inflight *s = &ev->slots[i];
 		fan_reply(s->group->fd, s->fd, fallback);
 		atomic_store(&ss->verdict, fallback);
@@ -43,18 +46,22 @@ static void watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdi
 		atomic_store(&s->cancel, true);
 		atomic_fetch_add(&ev->d->stats.timeouts, 1);
 	}
+	return open;
 }
 
-/* How long the watchdog sleeps: a tick while an event is in flight; with
- * none, half a deadline (at most WATCHDOG_IDLE_MAX_MS). An event admitted
+/* How long the watchdog sleeps: a tick while an event awaits an answer;
+ * with none, half a deadline (at most WATCHDOG_IDLE_MAX_MS). One answered
+ * but still held (a remote worker waiting on a server, a record being
+ * made) needs no tick: a stalled server must not cost the host a hundred
+ * wake-ups a second. An event admitted
  * meanwhile has a whole deadline ahead of it, so the watchdog is back in
  * time, and its heartbeat stays younger than a deadline (the sentinel's
  * sign of life). An idle daemon must not wake a hundred times a second: on
  * a small or emulated machine every wake-up is taken from the execs that
  * the kernel answers without us. */
-static int watchdog_sleep_ms(struct gk_daemon *d, int64_t limit_us)
+static int watchdog_sleep_ms(unsigned open, int64_t limit_us)
 {
-	if (atomic_load(&d->stats.pending) > 0)
+	if (open > 0)
 		return WATCHDOG_TICK_MS;
 	int64_t ms = limit_us / 2000;
 	return ms < WATCHDOG_TICK_MS ? WATCHDOG_TICK_MS
@@ -85,7 +92,6 @@ void *events_watchdog_main(void *arg)
 		atomic_store(&ev->sh->timeout_us, limit);
 		atomic_store(&ev->sh->on_error, fallback);
 		atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
-		watchdog_sweep(ev, limit, fallback);
-		sleep_ms = watchdog_sleep_ms(d, limit);
+		sleep_ms = watchdog_sleep_ms(watchdog_sweep(ev, limit, fallback), limit);
 	}
 }

@@ -314,8 +314,8 @@ static bool on_message(int sock, struct watched_group *groups)
 	return true;
 }
 
-/* Nothing in flight: no slot in use, no group with an unread event, and
- * the reader has read nothing for a second. */
+/* Nothing in flight: no event awaiting an answer, no group with an unread
+ * event, and the reader has read nothing for a second. */
 static bool sentinel_quiet(struct gk_shared *sh, const struct watched_group *groups)
 {
 	if (gk_mono_us() - atomic_load(&sh->reader_beat_us) < SENTINEL_QUIET_US)
@@ -323,9 +323,13 @@ static bool sentinel_quiet(struct gk_shared *sh, const struct watched_group *gro
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
 		if (groups[i].fd >= 0 && groups[i].readable_since_us)
 			return false;
-	for (unsigned i = 0; i < sh->n_slots; i++)
-		if (atomic_load(&sh->slots[i].state) != SLOT_FREE)
+	/* An answered event whose worker still waits on a server needs
+	 * nothing of ours. */
+	for (unsigned i = 0; i < sh->n_slots; i++) {
+		uint32_t state = atomic_load(&sh->slots[i].state);
+		if (state == SLOT_PENDING || state == SLOT_ANSWERING)
 			return false;
+	}
 	return true;
 }
 

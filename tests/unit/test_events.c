@@ -255,14 +255,18 @@ static void test_overload_spares_known_verdicts(void **state)
 
 /* Each subsystem's stop is safe without a start, and a start after a stop
  * works in the same process. */
-/* Stalls only the judgement of the file whose inode is stall_ino. */
+/* Stalls only the judgement of the file whose inode is stall_ino; with
+ * stall_past_cancel, as a read a server holds does, past the deadline's
+ * cancel too. */
 static ino_t stall_ino;
+static bool stall_past_cancel;
 static void judge_stalling_one_file(struct gk_daemon *d, int fd, struct judgement *j,
 				    const atomic_bool *cancel)
 {
+	static const atomic_bool never = false;
 	struct stat st;
 	if (fstat(fd, &st) == 0 && st.st_ino == stall_ino)
-		stalled_judge(d, fd, j, cancel);
+		stalled_judge(d, fd, j, stall_past_cancel ? &never : cancel);
 	else
 		judge_fully(d, fd, j, cancel);
 }
@@ -370,6 +374,36 @@ static void test_remote_events_take_a_share_of_slots(void **state)
 	expect_response(f, lev, FAN_ALLOW, 5000);
 	atomic_store(&stall_release, true);
 	remote_side_close(f, &r);
+}
+
+/* An event answered at its deadline whose worker a server still holds
+ * awaits nothing: the watchdog sleeps as when idle (it ticked every 10 ms
+ * for as long as the server stalled). */
+static void test_watchdog_idle_beside_a_held_worker(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: allow\non_error: deny\ndecision_timeout_ms: 300\n",
+				       true, 1, 16);
+	struct remote_side r;
+	remote_side_open(f, &r);
+	stall_past_cancel = true;
+	with_remote(f, &r, true);
+	int ev = send_event(f, r.served);
+	events_read(f->d.events, &r.g);
+	expect_response(f, ev, FAN_DENY, 3000);   /* at the deadline; the worker still stalls */
+	uint64_t last = atomic_load(&f->d.shared->watchdog_beat_us);
+	unsigned beats = 0;
+	for (int i = 0; i < 300; i++) {   /* 1.5 s: ticking would beat ~150 times */
+		usleep(5000);
+		uint64_t now = atomic_load(&f->d.shared->watchdog_beat_us);
+		beats += now != last;
+		last = now;
+	}
+	assert_true(beats <= 15);
+	assert_int_equal(atomic_load(&f->d.stats.remote_pending), 1);   /* still held */
+	atomic_store(&stall_release, true);
+	remote_side_close(f, &r);
+	stall_past_cancel = false;
 }
 
 /* A path of the daemon's namespace on a filesystem that refuses the
@@ -552,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_overload_spares_known_verdicts),
 		cmocka_unit_test(test_remote_events_keep_local_workers),
 		cmocka_unit_test(test_remote_events_take_a_share_of_slots),
+		cmocka_unit_test(test_watchdog_idle_beside_a_held_worker),
 		cmocka_unit_test(test_path_on_filesystem_without_cached_walk),
 		cmocka_unit_test(test_start_stop_start),
 		cmocka_unit_test(test_sentinel_stands_in_for_a_frozen_daemon),
