@@ -153,8 +153,6 @@ static void slot_release(struct gk_events *ev, int idx)
 	atomic_fetch_sub(&s->group->inflight, 1);
 	pthread_mutex_lock(&ev->q_lock);
 	ev->free_list[ev->n_free++] = idx;
-	if (remote)
-		ev->remote_held--;
 	pthread_mutex_unlock(&ev->q_lock);
 	atomic_fetch_sub(&ev->d->stats.pending, 1);
 	if (remote)
@@ -381,11 +379,11 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 		atomic_fetch_add(&d->stats.remote_events, 1);
 	if (g->perm)
 		atomic_fetch_add(&d->stats.perm_events, 1);
+	/* Only the remote reader admits remote events: the count it reads can
+	 * only have dropped since. */
+	bool room = !g->remote || atomic_load(&d->stats.remote_pending) < ev->remote_max;
 	pthread_mutex_lock(&ev->q_lock);
-	bool room = ev->n_free && (!g->remote || ev->remote_held < ev->remote_max);
-	int idx = room ? ev->free_list[--ev->n_free] : -1;
-	if (room && g->remote)
-		ev->remote_held++;
+	int idx = room && ev->n_free ? ev->free_list[--ev->n_free] : -1;
 	pthread_mutex_unlock(&ev->q_lock);
 	if (idx < 0)
 		return -1;

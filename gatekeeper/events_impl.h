@@ -40,10 +40,10 @@ struct gk_events {
 	unsigned n_slots;                   /* max_pending + EVENTS_READ_BATCH */
 	atomic_uint slots_touched;          /* 1 + the highest slot ever admitted */
 	unsigned max_pending, to_workers;   /* handed to local workers, under q_lock */
-	/* Slots held by remote events, under q_lock, at most remote_max: a
-	 * server stalling their reads holds their slots past the deadline,
-	 * and must not take those the local events need. */
-	unsigned remote_held, remote_max;
+	/* Slots held by remote events (d->stats.remote_pending) are at most
+	 * this: a server stalling their reads holds their slots past the
+	 * deadline, and must not take those the local events need. */
+	unsigned remote_max;
 	atomic_bool abandoned;              /* a remote worker was left at stop */
 	struct inflight *slots;
 	int *free_list, n_free;

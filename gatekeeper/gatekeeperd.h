@@ -443,6 +443,9 @@ struct gk_reader;
 struct gk_reader *reader_start(struct gk_daemon *d);
 void reader_kick(struct gk_reader *r);
 void reader_stop(struct gk_reader *r);
+/* In a reading thread: let READER_KICK_SIGNAL end its waits (every other
+ * thread blocks it). */
+void reader_take_kicks(void);
 
 /* remote.c: the thread that reads d->remote (and d->remote_retired), and
  * hands every event to the remote workers. Its read can wait on a server

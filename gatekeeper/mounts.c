@@ -75,7 +75,6 @@ struct tracked {
 	char *path;          /* the mount it was marked through */
 	char fstype[64];
 	char why[96];        /* "" when marked */
-	bool remote;         /* marked on the remote group (a server serves it) */
 	bool seen;           /* reconcile scratch */
 };
 
@@ -211,11 +210,12 @@ static void mark_tracked(struct gk_mounts *mt, struct tracked *t, const struct m
 			 const struct perm_groups *g)
 {
 	t->why[0] = '\0';
-	t->remote = kcache_fstype_uncached(m->fstype);
-	/* Not a remote one on the pre-scan group: its reader would open each
-	 * closed file there on the server (and a result there is never kept). */
-	if (mark_mount(t->remote ? g->remote_fd : g->fd, g->mask, m) < 0 ||
-	    (mt->prescan_fd >= 0 && !t->remote && mark_mount(mt->prescan_fd, PRESCAN_MASK, m) < 0))
+	/* Not a remote one on the pre-scan group (group_for with -1): its reader
+	 * would open each closed file there on the server (and a result there
+	 * is never kept). */
+	int prescan_fd = group_for(m->fstype, mt->prescan_fd, -1);
+	if (mark_mount(group_for(m->fstype, g->fd, g->remote_fd), g->mask, m) < 0 ||
+	    (prescan_fd >= 0 && mark_mount(prescan_fd, PRESCAN_MASK, m) < 0))
 		snprintf(t->why, sizeof(t->why), "%s%s", errno == EXDEV ? "" : "cannot mark: ",
 			 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
 }
@@ -247,9 +247,11 @@ static void drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, si
 		for (size_t k = 0; k < n; k++) {
 			if (m[k].dev != t->dev)
 				continue;
-			(void)mounts_mark_fs(t->remote ? g->remote_fd : g->fd, g->mask, m[k].path, false);
-			if (mt->prescan_fd >= 0 && !t->remote)
-				(void)mounts_mark_fs(mt->prescan_fd, PRESCAN_MASK, m[k].path, false);
+			int prescan_fd = group_for(t->fstype, mt->prescan_fd, -1);
+			(void)mounts_mark_fs(group_for(t->fstype, g->fd, g->remote_fd), g->mask,
+					     m[k].path, false);
+			if (prescan_fd >= 0)
+				(void)mounts_mark_fs(prescan_fd, PRESCAN_MASK, m[k].path, false);
 			break;
 		}
 		log_msg(GK_LOG_INFO, "filesystem_unmarked path=\"%s\" dev=%u:%u", t->path,

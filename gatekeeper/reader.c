@@ -86,15 +86,20 @@ static void drain_beside(struct gk_daemon *d, struct fan_group *group, struct fa
 	retire_drained(d, retired, p[1].revents & POLLIN);
 }
 
+void reader_take_kicks(void)
+{
+	sigset_t kick;
+	sigemptyset(&kick);
+	sigaddset(&kick, READER_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+}
+
 static void *reader_main(void *arg)
 {
 	struct gk_reader *r = arg;
 	struct gk_daemon *d = r->d;
 	pthread_setname_np(pthread_self(), "gk-reader");
-	sigset_t kick;
-	sigemptyset(&kick);
-	sigaddset(&kick, READER_KICK_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	reader_take_kicks();
 	struct fan_group *adopted = NULL;
 	while (!atomic_load(&r->stopping)) {
 		atomic_store(&r->kicks_seen, atomic_load(&r->kicks));

@@ -72,11 +72,7 @@ static void *remote_main(void *arg)
 	struct gk_remote_reader *r = arg;
 	struct gk_daemon *d = r->d;
 	pthread_setname_np(pthread_self(), "gk-read-remote");
-	/* A stop's signal ends a wait on a server that honours interrupts. */
-	sigset_t kick;
-	sigemptyset(&kick);
-	sigaddset(&kick, READER_KICK_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	reader_take_kicks();   /* a stop's ends a wait on a server that honours interrupts */
 	while (!atomic_load(&r->stopping)) {
 		struct fan_group *g[2 + REMOTE_RETIRED_MAX] = { NULL };   /* [1]: the current */
 		struct pollfd p[2 + REMOTE_RETIRED_MAX];

@@ -101,6 +101,12 @@ static void reply(int group_fd, int event_fd, uint32_t verdict)
 		;
 }
 
+/* What the sentinel polls of a group: nothing of one it only answers. */
+static int polled_fd(const struct watched_group *g)
+{
+	return g->answer_only ? -1 : g->fd;
+}
+
 static struct watched_group *group_by_id(struct watched_group *g, uint32_t id)
 {
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
@@ -234,7 +240,7 @@ static void allow_everything(struct gk_shared *sh, struct watched_group *groups)
 		ssize_t len;
 		/* Bounded: execs that keep coming are the next call's, or the
 		 * kernel's once we exit. */
-		for (int reads = 0; groups[i].fd >= 0 && !groups[i].answer_only && reads < RELEASE_READS_MAX &&
+		for (int reads = 0; polled_fd(&groups[i]) >= 0 && reads < RELEASE_READS_MAX &&
 				    (len = read_without_waiting(groups[i].fd, buf, sizeof(buf))) > 0; reads++) {
 			const struct fanotify_event_metadata *m = (const void *)buf;
 			for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
@@ -364,8 +370,7 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 		struct pollfd p[2 + SENTINEL_MAX_GROUPS] = {
 			{ .fd = pidfd, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
-			p[2 + i] = (struct pollfd){ .fd = groups[i].answer_only ? -1 : groups[i].fd,
-						    .events = POLLIN };
+			p[2 + i] = (struct pollfd){ .fd = polled_fd(&groups[i]), .events = POLLIN };
 		/* Busy: wait on the daemon and its messages only, and sample the
 		 * groups' readability once a tick (waking on every event would take
 		 * CPU from the very execs we guard). Quiet: a new event wakes us,
@@ -382,7 +387,7 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 			_exit(0);
 		}
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
-			p[2 + i].fd = groups[i].answer_only ? -1 : groups[i].fd;
+			p[2 + i].fd = polled_fd(&groups[i]);
 		poll(p + 2, SENTINEL_MAX_GROUPS, 0);
 		if (daemon_exiting(stat_fd)) {
 			allow_everything(sh, groups);
@@ -392,7 +397,7 @@ static void sentinel_main(int sock, pid_t daemon_pid, struct gk_shared *sh)
 		sweep_slots(sh, groups, now);
 		answer_unlisted(sh, groups, fds, now);
 		for (int i = 0; i < SENTINEL_MAX_GROUPS; i++) {
-			if (groups[i].fd < 0 || groups[i].answer_only)
+			if (polled_fd(&groups[i]) < 0)
 				continue;
 			bool readable = p[2 + i].revents & POLLIN;
 			if (!readable)
