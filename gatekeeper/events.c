@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "gatekeeper/events_impl.h"
+#include "gatekeeper/subids.h"
 
 /* Someone else claimed the answer (the watchdog, or the sentinel while we
  * were frozen): wait until it is written, so the fd number stays ours until
@@ -163,15 +164,12 @@ static void slot_release(struct gk_events *ev, int idx)
 static int next_job(struct job_queue *q)
 {
 	struct gk_events *ev = q->ev;
+	int idx;
 	pthread_mutex_lock(&ev->q_lock);
-	while (!q->len && !ev->q_stopping)
+	/* At the stop, what is left is of owners whose jobs still run: their
+	 * workers take it. */
+	while ((idx = jobq_take(q)) < 0 && !ev->q_stopping)
 		pthread_cond_wait(&q->cond, &ev->q_lock);
-	int idx = -1;
-	if (q->len) {
-		idx = q->idx[q->head];
-		q->head = (q->head + 1) % (int)ev->n_slots;
-		q->len--;
-	}
 	pthread_mutex_unlock(&ev->q_lock);
 	return idx;
 }
@@ -197,6 +195,10 @@ static void *worker_main(void *arg)
 			return NULL;   /* back from a server after the stop: touch nothing */
 		finish(ev, idx, true);
 		kcache_disarm(ev->d->kc, s->fd, ticket);
+		/* Before the slot is free: a new event may take it at once. */
+		pthread_mutex_lock(&ev->q_lock);
+		jobq_done(q, idx);
+		pthread_mutex_unlock(&ev->q_lock);
 		slot_release(ev, idx);
 		pthread_mutex_lock(&ev->q_lock);
 		if (!q->remote)
@@ -206,14 +208,15 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, unsigned workers)
+/* run_cap and hold_cap bound one owner's jobs (events_fair.c). */
+static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, unsigned workers,
+		      unsigned run_cap, unsigned hold_cap)
 {
 	q->ev = ev;
 	q->remote = remote;
 	pthread_cond_init(&q->cond, NULL);
-	q->idx = calloc(ev->n_slots, sizeof(int));
 	q->workers = calloc(workers, sizeof(pthread_t));
-	return q->idx && q->workers ? 0 : -1;
+	return q->workers && jobq_init(q, ev->n_slots, run_cap, hold_cap) == 0 ? 0 : -1;
 }
 
 static int queue_start_workers(struct job_queue *q, unsigned workers)
@@ -248,16 +251,8 @@ static void queue_free(struct job_queue *q)
 {
 	if (q->ev)
 		pthread_cond_destroy(&q->cond);
-	free(q->idx);
+	jobq_free(q);
 	free(q->workers);
-}
-
-/* Under q_lock. */
-static void queue_push(struct job_queue *q, int idx)
-{
-	q->idx[(q->head + q->len) % (int)q->ev->n_slots] = idx;
-	q->len++;
-	pthread_cond_signal(&q->cond);
 }
 
 void events_set_judge(struct gk_events *ev, events_judge_fn *fn)
@@ -285,8 +280,12 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	gk_cond_init_monotonic(&ev->watchdog_cond);
 	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
 	ev->free_list = calloc(ev->n_slots, sizeof(int));
-	if (!ev->slots || !ev->free_list || queue_init(&ev->local, ev, false, workers) < 0 ||
-	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS) < 0 ||
+	/* One owner's files: a worker kept for the others', half the slots. */
+	if (!ev->slots || !ev->free_list ||
+	    queue_init(&ev->local, ev, false, workers, workers > 1 ? workers - 1 : 1,
+		       ev->max_pending / 2) < 0 ||
+	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS, EVENTS_REMOTE_WORKERS,
+		       ev->n_slots) < 0 ||
 	    !(ev->recorder = recorder_start(d)))
 		goto fail;
 	/* The daemon slots (a judgement each, kilobytes) are left untouched
@@ -310,34 +309,45 @@ fail:
 	return NULL;
 }
 
+/* Which bound an overloaded event met. */
+struct overload_why {
+	enum { OVERLOAD_QUEUE, OVERLOAD_REMOTE, OVERLOAD_OWNER } bound;
+	uid_t owner;
+};
+
 /* An exec answered with the overload verdict is a decision like any other:
  * its record (audit row, log line, journal entry) names why. After the
  * reply; the file was not read, so the record has no digest. */
-static void record_overload(struct gk_daemon *d, int fd, pid_t pid, enum gk_verdict v,
-			    bool monitor, bool remote, unsigned limit)
+static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_verdict v,
+			    bool monitor, struct overload_why why)
 {
-	char path[4096], exe[4096], detail[96];
+	char path[4096], exe[4096], detail[128];
 	gk_fd_path(fd, path, sizeof(path));
 	gk_pid_exe(pid, exe, sizeof(exe));
-	if (remote)
+	if (why.bound == OVERLOAD_REMOTE)
 		snprintf(detail, sizeof(detail), "overload: %u remote decisions already in flight "
-			 "(a quarter of max_pending)", limit);
+			 "(a quarter of max_pending)", ev->remote_max);
+	else if (why.bound == OVERLOAD_OWNER)
+		snprintf(detail, sizeof(detail), "overload: %u decisions on files of uid %u already "
+			 "queued or running (an owner's share: half of max_pending)",
+			 ev->local.hold_cap, (unsigned)why.owner);
 	else
 		snprintf(detail, sizeof(detail), "overload: %u decisions already queued (max_pending)",
-			 limit);
+			 ev->max_pending);
 	bool would_deny = monitor && v == GK_VERDICT_DENY;
 	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = path,
 			      .verdict = would_deny ? GK_VERDICT_ALLOW : v,
 			      .source = GK_SOURCE_ON_ERROR, .detail = detail,
 			      .mode = monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE,
 			      .would_deny = would_deny };
-	audit_submit(d, &a, AUDIT_EXEC);
+	audit_submit(ev->d, &a, AUDIT_EXEC);
 }
 
 /* The overload verdict, at once rather than let the exec wait: for an
  * event with no slot (idx -1), or one no worker can take. Monitor mode
  * (an enforce group drained after a switch) never denies. */
-static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx, pid_t pid)
+static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx, pid_t pid,
+		     struct overload_why why)
 {
 	struct gk_daemon *d = ev->d;
 	atomic_fetch_add(&d->stats.overloads, 1);
@@ -359,8 +369,7 @@ static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx,
 		}
 	}
 	if (answered)
-		record_overload(d, fd, pid, v, monitor, g->remote,
-				g->remote ? ev->remote_max : ev->max_pending);
+		record_overload(ev, fd, pid, v, monitor, why);
 	if (idx < 0)
 		close(fd);
 	else
@@ -461,16 +470,20 @@ static void to_worker(struct gk_events *ev, int idx)
 {
 	struct inflight *s = &ev->slots[idx];
 	bool remote = s->group->remote;
+	/* A remote event is not identified yet: all are one owner's. */
+	struct overload_why why = { OVERLOAD_QUEUE, remote || !s->j.have_id ? (uid_t)-1 : s->j.id.owner };
 	pthread_mutex_lock(&ev->q_lock);
-	if (!remote && ev->to_workers >= ev->max_pending) {
-		pthread_mutex_unlock(&ev->q_lock);
-		overload(ev, s->group, s->fd, idx, s->pid);
-		return;
+	why.owner = subids_owner(ev->subids, why.owner);
+	bool queued = remote || ev->to_workers < ev->max_pending;
+	if (queued && !jobq_push(remote ? &ev->remote : &ev->local, idx, why.owner)) {
+		why.bound = OVERLOAD_OWNER;
+		queued = false;
 	}
-	if (!remote)
+	if (queued && !remote)
 		ev->to_workers++;
-	queue_push(remote ? &ev->remote : &ev->local, idx);
 	pthread_mutex_unlock(&ev->q_lock);
+	if (!queued)
+		overload(ev, s->group, s->fd, idx, s->pid, why);
 }
 
 /* A remote group's event: every one to a remote worker. */
@@ -522,7 +535,8 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 		}
 		int idx = admit(ev, g, m);
 		if (idx < 0)
-			overload(ev, g, m->fd, -1, m->pid);
+			overload(ev, g, m->fd, -1, m->pid, (struct overload_why){
+				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0 });
 		else
 			admitted[n++] = idx;
 	}
@@ -570,6 +584,7 @@ bool events_stop(struct gk_events *ev, bool keep)
 	queue_free(&ev->local);
 	queue_free(&ev->remote);
 	pthread_cond_destroy(&ev->watchdog_cond);
+	subids_free(ev->subids);
 	free(ev->slots);
 	free(ev->free_list);
 	free(ev);

@@ -1,6 +1,6 @@
 /* events.c's insides, shared with events_watchdog.c: what the daemon holds
  * of each permission event in flight, and the route's queues and threads.
- * Nothing outside events*.c includes it. */
+ * Nothing outside events*.c includes it, but their unit tests. */
 #ifndef GK_EVENTS_IMPL_H
 #define GK_EVENTS_IMPL_H
 
@@ -11,15 +11,42 @@
 
 struct gk_events;
 
-/* Events waiting for a worker, and the workers that take them. */
+/* An owner of files whose jobs a queue holds (events_fair.c). */
+struct job_owner {
+	uid_t uid;
+	unsigned queued, running;
+	int first, last;                    /* its queued jobs (slots), oldest first */
+	int next_in_chain;                  /* its hash chain, or the free pool */
+	int next_in_turn;
+	bool in_turn;                       /* a worker may take its next job */
+};
+
+/* Events waiting for a worker, and the workers that take them: by turns
+ * between the owners of the files (events_fair.c). */
 struct job_queue {
 	struct gk_events *ev;
 	bool remote;
-	int *idx, head, len;
+	unsigned len;                       /* jobs queued */
+	unsigned run_cap, hold_cap;         /* one owner's jobs: running; queued and running */
+	int *job_next, *job_owner;          /* of each slot */
+	struct job_owner *owners;           /* one per slot at most */
+	int *chains, free_owner;            /* free_owner: entries given back */
+	unsigned n_chains, owners_made, owners_max;
+	int turn_head, turn_tail;           /* owners with a job a worker may take */
 	pthread_cond_t cond;
 	pthread_t *workers;
 	unsigned n_workers;                 /* started */
 };
+
+/* events_fair.c; all but init and free under q_lock. */
+int jobq_init(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap);
+void jobq_free(struct job_queue *q);
+/* False: the owner already holds hold_cap jobs; nothing was queued. */
+bool jobq_push(struct job_queue *q, int idx, uid_t owner);
+/* The next job by turns, or -1: none a worker may take now. */
+int jobq_take(struct job_queue *q);
+/* A taken job is over: its owner may run another. */
+void jobq_done(struct job_queue *q, int idx);
 
 /* What only the daemon needs of an event in flight; what the sentinel
  * needs too is the slot of the same index in d->shared. */
@@ -59,6 +86,7 @@ struct gk_events {
 	bool watchdog_stopping;             /* under q_lock; after the workers: queued events keep their deadline */
 	pthread_cond_t watchdog_cond;       /* ends the watchdog's sleep at stop */
 	struct gk_recorder *recorder;       /* records what the reading thread answered */
+	struct subids *subids;              /* under q_lock: whose a file's owner is */
 };
 
 /* The watchdog thread (events_watchdog.c), started by events_start. */

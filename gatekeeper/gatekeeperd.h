@@ -52,6 +52,7 @@ struct file_id {
 	off_t size;
 	int64_t ctime_ns;
 	nlink_t nlink;       /* 0: no name links to it (memfd, O_TMPFILE, deleted) */
+	uid_t owner;         /* whose jobs wait by turns (events_fair.c) */
 	/* When this was taken the clock had moved past the ctime (by the
 	 * filesystem's granularity), so any later change moves the ctime: only
 	 * content read after such an identity may be kept under it (in the
@@ -202,6 +203,7 @@ struct gk_options {
 	bool foreground, kernel_cache, try_bpf, bpf_after_ready;
 	unsigned workers, scan_workers;
 	unsigned max_pending;    /* permission events judged or queued at once */
+	const char *subuid_path; /* subuid(5): whose subordinate ids are */
 	const char *scanner_path, *scanner_user;   /* NULL: scanner.h's defaults */
 };
 
@@ -416,6 +418,10 @@ bool events_stop(struct gk_events *ev, bool keep);
 typedef void events_judge_fn(struct gk_daemon *d, int fd, struct judgement *j,
 			     const atomic_bool *cancel);
 void events_set_judge(struct gk_events *ev, events_judge_fn *fn);
+/* The subordinate id ranges (subids.h) by which the workers' turns count
+ * owners: ev takes s, and frees the ones it had. NULL: none. */
+struct subids;
+void events_set_subids(struct gk_events *ev, struct subids *s);
 
 /* recorder.c: the record of an exec, made after the reply. An exec the
  * reading thread answered is recorded on a thread of its own, so that the
@@ -535,5 +541,8 @@ int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen);
 int apply_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes, char *err,
 			size_t errlen);
 int apply_resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen);
+/* Re-read --subuid for the workers' turns (events_set_subids): at start,
+ * and at each policy apply, so that a user added since counts as one. */
+void apply_read_subids(struct gk_daemon *d);
 
 #endif

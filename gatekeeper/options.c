@@ -25,6 +25,8 @@ static void usage(FILE *out)
 		"      --scan-workers N   threads that pre-scan newly written files (1-64, default 2)\n"
 		"      --max-pending N    permission events judged or queued at once (1-65536,\n"
 		"                         default 4096); past it the policy's overload verdict\n"
+		"      --subuid FILE      whose subordinate user ids are, for the workers' turns\n"
+		"                         between owners (default /etc/subuid)\n"
 		"      --scanner PATH     the scanner process's program (default: gatekeeper-scand\n"
 		"                         beside gatekeeperd, else ../libexec/gatekeeper/)\n"
 		"      --scanner-user NAME  the unprivileged user scans run as (default\n"
@@ -50,14 +52,14 @@ int gk_options_parse(int argc, char **argv, struct gk_options *o)
 		{ "no-kernel-cache", no_argument, NULL, 'K' }, { "no-bpf", no_argument, NULL, 'B' },
 		{ "bpf-after-ready", no_argument, NULL, 'L' },
 		{ "workers", required_argument, NULL, 'w' }, { "scan-workers", required_argument, NULL, 'S' },
-		{ "max-pending", required_argument, NULL, 'P' },
+		{ "max-pending", required_argument, NULL, 'P' }, { "subuid", required_argument, NULL, 'I' },
 		{ "scanner", required_argument, NULL, 'C' }, { "scanner-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ 0 } };
 	*o = (struct gk_options){ .policy_path = GK_DEFAULT_POLICY, .db_path = GK_DEFAULT_DB,
 				  .socket_path = GK_DEFAULT_SOCKET, .kernel_cache = true,
 				  .try_bpf = true, .workers = 4, .scan_workers = 2,
-				  .max_pending = 4096 };
+				  .max_pending = 4096, .subuid_path = "/etc/subuid" };
 	int c;
 	while ((c = getopt_long(argc, argv, "p:d:s:fw:hV", longopts, NULL)) != -1) {
 		char *end;
@@ -71,6 +73,7 @@ int gk_options_parse(int argc, char **argv, struct gk_options *o)
 		case 'L': o->bpf_after_ready = true; break;
 		case 'C': o->scanner_path = optarg; break;
 		case 'U': o->scanner_user = optarg; break;
+		case 'I': o->subuid_path = optarg; break;
 		case 'w':
 		case 'S': {
 			errno = 0;

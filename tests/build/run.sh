@@ -107,7 +107,7 @@ for prog in gatekeeperd gatekeeper-ctl; do
 	ver=$("$BUILD/$prog" --version 2>&1)
 	missing=""
 	if [[ $prog == gatekeeperd ]]; then
-		items="--policy --db --socket --foreground --no-kernel-cache --no-bpf --workers --scan-workers --max-pending --help --version"
+		items="--policy --db --socket --foreground --no-kernel-cache --no-bpf --workers --scan-workers --max-pending --subuid --help --version"
 	else
 		items="--socket --json --help --version status query allow deny forget"
 		items="$items 'policy check' 'policy apply' 'policy show' 'policy suggest' log metrics top"

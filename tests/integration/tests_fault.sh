@@ -20,6 +20,8 @@ TESTS+=(
 	fault_remote_file_not_prescanned:60
 	fault_stalled_remote_read_lets_policy_change:60
 	fault_foreign_path_into_stalled_fuse:60
+	fault_one_owner_cannot_starve_the_workers:60
+	fault_subordinate_ids_count_as_one_owner:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -693,4 +695,64 @@ t_fault_foreign_path_into_stalled_fuse() {
 	wait "$foreign"
 	grep -q "errno=EPERM" "$T/foreign.out" ||
 		fail "the foreign exec (denied by default, without its path): $(head -c 300 "$T/foreign.out")"
+}
+
+# hog_workers BASE [DAEMON_ARGS...]: uid 65534 execs 20 huge programs at
+# once (sparse: they cost nothing to make; each is hashed until its
+# deadline), with 2 workers and 16 slots; with a BASE, every other one is
+# owned by id BASE+i instead (as files made in a user namespace of
+# subordinate ids are). Once those hold what they may, root execs
+# programs never judged before (no digest known): they must be judged,
+# not refused. In one queue for all, the hog held every slot and root got
+# the overload verdict; now the hog holds half the slots and one worker,
+# and those of its execs beyond get the overload verdict naming its uid.
+hog_workers() {
+	local base=$1 i r bad hog
+	shift
+	need_spawner
+	mkdir -m 0777 "$BIN/u" "$T/su" || fail "mkdir failed"
+	for r in 1 2 3; do mkbin "r$r"; done
+	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 6000"
+	start_daemon --workers 2 --max-pending 16 "$@"
+	setpriv --reuid=65534 --regid=65534 --clear-groups bash -c '
+		for ((i = 1; i <= 20; i++)); do
+			cp /bin/true "$1/h$i" && truncate -s 100G "$1/h$i" || exit 1
+		done' hog "$T/su" || fail "uid 65534 cannot make its huge programs"
+	for i in $(seq 1 20); do
+		if [[ -n $base ]] && ((i % 2 == 0)); then
+			chown "$((base + i))" "$T/su/h$i" || fail "chown failed"
+		fi
+		mv "$T/su/h$i" "$BIN/u/" || fail "mv failed"
+	done
+	printf '%s\n' "$BIN"/u/h{1..20} >"$T/hog.list"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		timeout -s KILL 30 "$SPAWNER" parallel "$T/hog.list" 20000 >"$T/hog.out" 2>&1 &
+	hog=$!
+	record_pid "$hog"
+	wait_log "path=$BIN/u/h.*overload:" || fail "the huge programs never filled their share"
+	for r in 1 2 3; do
+		expect_runs "$BIN/r$r" "with the huge programs queued until their deadline: "
+	done
+	wait "$hog" 2>/dev/null
+	decisions_settled
+	grep -q "path=$BIN/u/h.*detail=\"decision timeout\"" "$DLOG" ||
+		fail "no huge program held a worker until its deadline: the test proved nothing"
+	grep -q "path=$BIN/u/h.*overload: 8 decisions on files of uid 65534 already queued or running" \
+		"$DLOG" || fail "uid 65534's execs beyond its half of the slots were not refused as its overload"
+	bad=$(grep -c "path=$BIN/r.*source=on-error" "$DLOG")
+	[[ $bad -eq 0 ]] || fail "$bad of root's execs got the on_error or overload verdict"
+}
+
+# One user's huge programs must not starve the execs of other owners' files.
+t_fault_one_owner_cannot_starve_the_workers() {
+	hog_workers "" --subuid "$T/no-subuid"
+}
+
+# Nor when the user owns them by thousands of ids: the subordinate ids
+# subuid(5) gives a user count as that user, and the range of a name
+# /etc/passwd has (nobody: 65534) as its uid.
+t_fault_subordinate_ids_count_as_one_owner() {
+	printf '%s\n' "# ranges" "root:100000:65536" "nobody:300000:65536" >"$T/subuid"
+	hog_workers 300000 --subuid "$T/subuid"
+	grep -q 'subids_read path=.* ranges=2' "$DLOG" || fail "the daemon did not read both ranges"
 }

@@ -1,0 +1,181 @@
+/* The workers' queue, fair between the owners of the files it holds.
+ *
+ * A worker may spend up to decision_timeout_ms on one exec: a huge file
+ * (a sparse one costs its owner nothing) is hashed until its deadline. In
+ * one first-come queue a single user who execs a few of those at once,
+ * again and again, would keep every worker busy and every queued slot
+ * taken, and every other miss on the host would get the on_error or the
+ * overload verdict. So jobs are queued per owner of the file (an
+ * unprivileged user owns what they can write) and served by turns; one
+ * owner's jobs run on at most run_cap workers at once (one fewer than there
+ * are: a worker is kept for everyone else) and hold at most hold_cap slots.
+ *
+ * Every jobq_ function but init and free runs under the events' q_lock. */
+#include <stdlib.h>
+
+#include "gatekeeper/events_impl.h"
+#include "gatekeeper/subids.h"
+
+int jobq_init(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap)
+{
+	q->run_cap = run_cap ? run_cap : 1;
+	q->hold_cap = hold_cap ? hold_cap : 1;
+	q->n_chains = 1;
+	while (q->n_chains < n_slots)
+		q->n_chains <<= 1;
+	q->job_next = calloc(n_slots, sizeof(int));
+	q->job_owner = calloc(n_slots, sizeof(int));
+	q->owners = calloc(n_slots, sizeof(*q->owners));
+	q->chains = malloc(q->n_chains * sizeof(int));
+	if (!q->job_next || !q->job_owner || !q->owners || !q->chains)
+		return -1;
+	for (unsigned i = 0; i < q->n_chains; i++)
+		q->chains[i] = -1;
+	/* Never more owners than jobs: one entry per slot, taken as needed (the
+	 * pages of those never taken stay unmapped). */
+	q->owners_max = n_slots;
+	q->owners_made = 0;
+	q->free_owner = -1;
+	q->turn_head = q->turn_tail = -1;
+	q->len = 0;
+	return 0;
+}
+
+void jobq_free(struct job_queue *q)
+{
+	free(q->job_next);
+	free(q->job_owner);
+	free(q->owners);
+	free(q->chains);
+	q->job_next = q->job_owner = q->chains = NULL;
+	q->owners = NULL;
+}
+
+static unsigned chain_of(const struct job_queue *q, uid_t uid)
+{
+	return (unsigned)(((uint64_t)uid * 0x9E3779B97F4A7C15ull) >> 32) & (q->n_chains - 1);
+}
+
+/* The owner's entry, made if new (-1 only if every entry is taken, which
+ * one per slot rules out). */
+static int owner_entry(struct job_queue *q, uid_t uid)
+{
+	unsigned c = chain_of(q, uid);
+	for (int o = q->chains[c]; o >= 0; o = q->owners[o].next_in_chain)
+		if (q->owners[o].uid == uid)
+			return o;
+	int o = q->free_owner;
+	if (o < 0 && q->owners_made < q->owners_max)
+		o = (int)q->owners_made++;
+	else if (o >= 0)
+		q->free_owner = q->owners[o].next_in_chain;
+	if (o < 0)
+		return -1;
+	struct job_owner *w = &q->owners[o];
+	*w = (struct job_owner){ .uid = uid, .first = -1, .last = -1, .next_in_turn = -1,
+				 .next_in_chain = q->chains[c] };
+	q->chains[c] = o;
+	return o;
+}
+
+/* An owner with no job queued or running leaves the table. */
+static void owner_drop_if_idle(struct job_queue *q, int o)
+{
+	struct job_owner *w = &q->owners[o];
+	if (w->queued || w->running)
+		return;
+	int *link = &q->chains[chain_of(q, w->uid)];
+	while (*link != o)
+		link = &q->owners[*link].next_in_chain;
+	*link = w->next_in_chain;
+	w->next_in_chain = q->free_owner;
+	q->free_owner = o;
+}
+
+/* Give the owner a turn, if it has a job to run and room to run it. True
+ * when it joined the turns (a worker may have work now). */
+static bool owner_take_turn(struct job_queue *q, int o)
+{
+	struct job_owner *w = &q->owners[o];
+	if (w->in_turn || !w->queued || w->running >= q->run_cap)
+		return false;
+	w->in_turn = true;
+	w->next_in_turn = -1;
+	if (q->turn_tail >= 0)
+		q->owners[q->turn_tail].next_in_turn = o;
+	else
+		q->turn_head = o;
+	q->turn_tail = o;
+	return true;
+}
+
+bool jobq_push(struct job_queue *q, int idx, uid_t owner)
+{
+	int o = owner_entry(q, owner);
+	if (o < 0)
+		return false;
+	struct job_owner *w = &q->owners[o];
+	if (w->queued + w->running >= q->hold_cap) {
+		owner_drop_if_idle(q, o);
+		return false;
+	}
+	q->job_owner[idx] = o;
+	q->job_next[idx] = -1;
+	if (w->last >= 0)
+		q->job_next[w->last] = idx;
+	else
+		w->first = idx;
+	w->last = idx;
+	w->queued++;
+	q->len++;
+	if (owner_take_turn(q, o))
+		pthread_cond_signal(&q->cond);
+	return true;
+}
+
+int jobq_take(struct job_queue *q)
+{
+	int o = q->turn_head;
+	if (o < 0)
+		return -1;
+	struct job_owner *w = &q->owners[o];
+	q->turn_head = w->next_in_turn;
+	if (q->turn_head < 0)
+		q->turn_tail = -1;
+	w->in_turn = false;
+	int idx = w->first;
+	w->first = q->job_next[idx];
+	if (w->first < 0)
+		w->last = -1;
+	w->queued--;
+	w->running++;
+	q->len--;
+	owner_take_turn(q, o);   /* to the back of the turns */
+	/* A push to an owner already in turn woke nobody: pass it on. */
+	if (q->turn_head >= 0)
+		pthread_cond_signal(&q->cond);
+	return idx;
+}
+
+void jobq_done(struct job_queue *q, int idx)
+{
+	int o = q->job_owner[idx];
+	q->owners[o].running--;
+	if (owner_take_turn(q, o))
+		pthread_cond_signal(&q->cond);
+	owner_drop_if_idle(q, o);
+}
+
+/* Owners count by subordinate id ranges (subids.h). */
+void events_set_subids(struct gk_events *ev, struct subids *s)
+{
+	if (!ev) {
+		subids_free(s);
+		return;
+	}
+	pthread_mutex_lock(&ev->q_lock);
+	struct subids *old = ev->subids;
+	ev->subids = s;
+	pthread_mutex_unlock(&ev->q_lock);
+	subids_free(old);
+}

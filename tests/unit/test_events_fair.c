@@ -1,0 +1,222 @@
+/* The workers' queue by owners' turns (events_fair.c), alone: no daemon,
+ * no thread; its functions want q_lock, which nothing else takes here.
+ * And whose subordinate ids are (subids.c), by which owners count. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gatekeeper/events_impl.h"
+#include "gatekeeper/subids.h"
+
+static void queue_up(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap)
+{
+	*q = (struct job_queue){ 0 };
+	pthread_cond_init(&q->cond, NULL);
+	assert_int_equal(jobq_init(q, n_slots, run_cap, hold_cap), 0);
+}
+
+static void queue_down(struct job_queue *q)
+{
+	jobq_free(q);
+	pthread_cond_destroy(&q->cond);
+}
+
+/* Owners take turns: one with many jobs queued first does not go first
+ * with all of them. */
+static void test_owners_take_turns(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_up(&q, 16, 16, 16);
+	const uid_t owner[] = { 1000, 1000, 1000, 0, 7, 7 };
+	for (int i = 0; i < 6; i++)
+		assert_true(jobq_push(&q, i, owner[i]));
+	const int order[] = { 0, 3, 4, 1, 5, 2 };
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(jobq_take(&q), order[i]);
+	assert_int_equal(jobq_take(&q), -1);
+	assert_int_equal(q.len, 0);
+	for (int i = 0; i < 6; i++)
+		jobq_done(&q, i);
+	queue_down(&q);
+}
+
+/* An owner's jobs run on run_cap workers at most; one that ends lets the
+ * next of the same owner go. */
+static void test_one_owner_runs_at_most_run_cap(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_up(&q, 16, 1, 16);
+	assert_true(jobq_push(&q, 0, 1000));
+	assert_true(jobq_push(&q, 1, 1000));
+	assert_int_equal(jobq_take(&q), 0);
+	assert_int_equal(jobq_take(&q), -1);      /* 1000 is at its cap */
+	assert_true(jobq_push(&q, 2, 0));
+	assert_int_equal(jobq_take(&q), 2);       /* another owner still runs */
+	jobq_done(&q, 0);
+	assert_int_equal(jobq_take(&q), 1);
+	jobq_done(&q, 1);
+	jobq_done(&q, 2);
+	assert_int_equal(jobq_take(&q), -1);
+	queue_down(&q);
+}
+
+/* An owner holds hold_cap jobs at most, queued and running together. */
+static void test_one_owner_holds_at_most_hold_cap(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_up(&q, 16, 4, 2);
+	assert_true(jobq_push(&q, 0, 1000));
+	assert_true(jobq_push(&q, 1, 1000));
+	assert_false(jobq_push(&q, 2, 1000));
+	assert_true(jobq_push(&q, 3, 0));
+	assert_int_equal(q.len, 3);
+	assert_int_equal(jobq_take(&q), 0);
+	assert_false(jobq_push(&q, 2, 1000));     /* running counts too */
+	jobq_done(&q, 0);
+	assert_true(jobq_push(&q, 2, 1000));
+	assert_int_equal(jobq_take(&q), 3);
+	assert_int_equal(jobq_take(&q), 1);
+	assert_int_equal(jobq_take(&q), 2);
+	jobq_done(&q, 1);
+	jobq_done(&q, 2);
+	jobq_done(&q, 3);
+	queue_down(&q);
+}
+
+/* Owners leave the table when their last job ends: many more owners than
+ * slots pass through a small queue. */
+static void test_owners_leave_when_idle(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_up(&q, 4, 4, 4);
+	for (uid_t uid = 0; uid < 5000; uid += 2) {
+		assert_true(jobq_push(&q, 0, uid));
+		assert_true(jobq_push(&q, 1, uid + 1));
+		assert_true(jobq_push(&q, 2, uid));
+		assert_int_equal(jobq_take(&q), 0);
+		assert_int_equal(jobq_take(&q), 1);
+		assert_int_equal(jobq_take(&q), 2);
+		jobq_done(&q, 1);
+		jobq_done(&q, 0);
+		jobq_done(&q, 2);
+	}
+	assert_int_equal(jobq_take(&q), -1);
+	queue_down(&q);
+}
+
+static char *write_temp(const char *text, size_t len)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/gk-subuid-unit.XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static struct subids *subids_of(const char *text, size_t len)
+{
+	char *path = write_temp(text, len);
+	struct subids *s = subids_read(path);
+	unlink(path);
+	assert_non_null(s);
+	return s;
+}
+
+/* Good lines are ranges, their user's; every other kind is skipped, not
+ * half-taken, and the line after it is still read. */
+static void test_subids_read_ranges_and_skip_the_rest(void **state)
+{
+	(void)state;
+	char longline[5000];
+	memset(longline, 'a', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = 0;
+	char text[8192];
+	int n = snprintf(text, sizeof(text),
+			 "gk-no-such-user:100000:65536\n# a comment\n\n1000:200000:10\n"
+			 "bob:abc:10\nbob: 500:10\nbob:600:+10\nbob:5:0\nbob:4294967295:1\n"
+			 "bob:10:-5\nbob:-1:5\n:7:7\nbob:20:5x\n%s:400000:9\n"
+			 "x:700000:9", longline);
+	/* a NUL inside a line, then more lines */
+	const char rest[] = "\0tail\n1001:800000:10\nnobody:4294967290:5\nnobody:300000:5";
+	assert_true(n > 0 && (size_t)n + sizeof(rest) < sizeof(text));
+	memcpy(text + n, rest, sizeof(rest));
+	size_t len = (size_t)n + sizeof(rest) - 1;
+	struct subids *s = subids_of(text, len);
+	assert_int_equal(subids_count(s), 5);
+	assert_int_equal(subids_owner(s, 100000), 100000);   /* no such user: its own */
+	assert_int_equal(subids_owner(s, 165535), 100000);
+	assert_int_equal(subids_owner(s, 165536), 165536);
+	assert_int_equal(subids_owner(s, 99999), 99999);
+	assert_int_equal(subids_owner(s, 200009), 1000);     /* a uid names its user */
+	assert_int_equal(subids_owner(s, 200010), 200010);
+	assert_int_equal(subids_owner(s, 300004), 65534);    /* /etc/passwd names nobody */
+	assert_int_equal(subids_owner(s, 4294967294u), 65534); /* the last id a range may hold */
+	assert_int_equal(subids_owner(s, 800003), 1001);     /* after the NUL line */
+	assert_int_equal(subids_owner(s, 700003), 700003);   /* its line held a NUL */
+	assert_int_equal(subids_owner(s, 400003), 400003);   /* its line was too long */
+	assert_int_equal(subids_owner(s, 505), 505);
+	assert_int_equal(subids_owner(s, 605), 605);
+	assert_int_equal(subids_owner(s, 12), 12);
+	assert_int_equal(subids_owner(s, 0), 0);
+	subids_free(s);
+}
+
+/* Root's ranges are not root: containers root runs own files there. A
+ * range nested in another, or overlapping it, is the outer one's. */
+static void test_subids_root_and_nested_ranges(void **state)
+{
+	(void)state;
+	const char *text = "root:100000:65536\n1000:100010:10\n1001:165000:1000\n";
+	struct subids *s = subids_of(text, strlen(text));
+	assert_int_equal(subids_count(s), 1);
+	assert_int_equal(subids_owner(s, 100005), 100000);
+	assert_int_equal(subids_owner(s, 100015), 100000);
+	assert_int_equal(subids_owner(s, 100500), 100000);
+	assert_int_equal(subids_owner(s, 165999), 100000);
+	assert_int_equal(subids_owner(s, 166000), 166000);
+	subids_free(s);
+}
+
+/* No file, an empty one, or only comments: no ranges, every id its own. */
+static void test_subids_none(void **state)
+{
+	(void)state;
+	struct subids *s = subids_read("/nonexistent/gk-subuid");
+	assert_non_null(s);
+	assert_int_equal(subids_count(s), 0);
+	assert_int_equal(subids_owner(s, 100001), 100001);
+	subids_free(s);
+	const char *texts[] = { "", "# only a comment\n\n" };
+	for (int i = 0; i < 2; i++) {
+		s = subids_of(texts[i], strlen(texts[i]));
+		assert_int_equal(subids_count(s), 0);
+		assert_int_equal(subids_owner(s, 100001), 100001);
+		subids_free(s);
+	}
+	assert_int_equal(subids_owner(NULL, 7), 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_owners_take_turns),
+		cmocka_unit_test(test_one_owner_runs_at_most_run_cap),
+		cmocka_unit_test(test_one_owner_holds_at_most_hold_cap),
+		cmocka_unit_test(test_owners_leave_when_idle),
+		cmocka_unit_test(test_subids_read_ranges_and_skip_the_rest),
+		cmocka_unit_test(test_subids_root_and_nested_ranges),
+		cmocka_unit_test(test_subids_none),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
