@@ -140,7 +140,7 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 	recorder_submit(d, s->fd, &a, j, exe_first ? exe : NULL);
 }
 
-static void slot_release(struct gk_events *ev, int idx)
+void events_slot_release(struct gk_events *ev, int idx)
 {
 	struct inflight *s = &ev->slots[idx];
 	struct gk_slot *ss = &ev->sh->slots[idx];
@@ -174,6 +174,27 @@ static int next_job(struct job_queue *q)
 	return idx;
 }
 
+/* Whose turn a local event, or an identified remote one, waits for. Under
+ * q_lock. */
+static uid_t owner_of(struct gk_events *ev, const struct inflight *s)
+{
+	return subids_owner(ev->subids, s->j.have_id ? s->j.id.owner : (uid_t)-1);
+}
+
+/* A remote event identified: from the queue of those not yet, to its
+ * owner's, or the overload verdict beyond the owner's share. */
+static void requeue_by_owner(struct gk_events *ev, struct job_queue *q, int idx)
+{
+	struct inflight *s = &ev->slots[idx];
+	pthread_mutex_lock(&ev->q_lock);
+	struct overload_why why = { OVERLOAD_OWNER, owner_of(ev, s), true };
+	jobq_done(q, idx);
+	bool queued = jobq_push(q, idx, why.owner);
+	pthread_mutex_unlock(&ev->q_lock);
+	if (!queued)
+		events_overload(ev, s->group, s->fd, idx, s->pid, why);
+}
+
 static void *worker_main(void *arg)
 {
 	struct job_queue *q = arg;
@@ -182,9 +203,16 @@ static void *worker_main(void *arg)
 	for (int idx; (idx = next_job(q)) >= 0;) {
 		struct inflight *s = &ev->slots[idx];
 		/* A remote group's reader hands over the event as it read it: what
-		 * it tells is learnt here, where a stalled server holds no reader. */
-		if (q->remote)
+		 * it tells is learnt here, where a stalled server holds no reader;
+		 * then it waits its owner's turn. */
+		if (q->remote && !s->identified) {
 			judge_begin_may_wait(ev->d, s->fd, &s->j);
+			if (atomic_load(&ev->abandoned))
+				return NULL;
+			s->identified = true;
+			requeue_by_owner(ev, q, idx);
+			continue;
+		}
 		/* Leased before the read: a verdict on content just written can
 		 * be cached at once (kcache_arm), and the write that follows
 		 * it is seen however soon it comes. */
@@ -199,7 +227,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&ev->q_lock);
 		jobq_done(q, idx);
 		pthread_mutex_unlock(&ev->q_lock);
-		slot_release(ev, idx);
+		events_slot_release(ev, idx);
 		pthread_mutex_lock(&ev->q_lock);
 		if (!q->remote)
 			ev->to_workers--;
@@ -280,12 +308,13 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	gk_cond_init_monotonic(&ev->watchdog_cond);
 	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
 	ev->free_list = calloc(ev->n_slots, sizeof(int));
-	/* One owner's files: a worker kept for the others', half the slots. */
+	/* One owner's files: a worker kept for the others', half the slots
+	 * (of the remote ones, for remote files). */
 	if (!ev->slots || !ev->free_list ||
 	    queue_init(&ev->local, ev, false, workers, workers > 1 ? workers - 1 : 1,
 		       ev->max_pending / 2) < 0 ||
-	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS, EVENTS_REMOTE_WORKERS,
-		       ev->n_slots) < 0 ||
+	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS, EVENTS_REMOTE_WORKERS - 1,
+		       ev->remote_max / 2) < 0 ||
 	    !(ev->recorder = recorder_start(d)))
 		goto fail;
 	/* The daemon slots (a judgement each, kilobytes) are left untouched
@@ -307,73 +336,6 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 fail:
 	events_stop(ev, false);
 	return NULL;
-}
-
-/* Which bound an overloaded event met. */
-struct overload_why {
-	enum { OVERLOAD_QUEUE, OVERLOAD_REMOTE, OVERLOAD_OWNER } bound;
-	uid_t owner;
-};
-
-/* An exec answered with the overload verdict is a decision like any other:
- * its record (audit row, log line, journal entry) names why. After the
- * reply; the file was not read, so the record has no digest. */
-static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_verdict v,
-			    bool monitor, struct overload_why why)
-{
-	char path[4096], exe[4096], detail[128];
-	gk_fd_path(fd, path, sizeof(path));
-	gk_pid_exe(pid, exe, sizeof(exe));
-	if (why.bound == OVERLOAD_REMOTE)
-		snprintf(detail, sizeof(detail), "overload: %u remote decisions already in flight "
-			 "(a quarter of max_pending)", ev->remote_max);
-	else if (why.bound == OVERLOAD_OWNER)
-		snprintf(detail, sizeof(detail), "overload: %u decisions on files of uid %u already "
-			 "queued or running (an owner's share: half of max_pending)",
-			 ev->local.hold_cap, (unsigned)why.owner);
-	else
-		snprintf(detail, sizeof(detail), "overload: %u decisions already queued (max_pending)",
-			 ev->max_pending);
-	bool would_deny = monitor && v == GK_VERDICT_DENY;
-	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = path,
-			      .verdict = would_deny ? GK_VERDICT_ALLOW : v,
-			      .source = GK_SOURCE_ON_ERROR, .detail = detail,
-			      .mode = monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE,
-			      .would_deny = would_deny };
-	audit_submit(ev->d, &a, AUDIT_EXEC);
-}
-
-/* The overload verdict, at once rather than let the exec wait: for an
- * event with no slot (idx -1), or one no worker can take. Monitor mode
- * (an enforce group drained after a switch) never denies. */
-static void overload(struct gk_events *ev, struct fan_group *g, int fd, int idx, pid_t pid,
-		     struct overload_why why)
-{
-	struct gk_daemon *d = ev->d;
-	atomic_fetch_add(&d->stats.overloads, 1);
-	pthread_rwlock_rdlock(&d->policy_lock);
-	enum gk_verdict v = d->policy->overload;
-	bool monitor = d->policy->mode == GK_MODE_MONITOR;
-	pthread_rwlock_unlock(&d->policy_lock);
-	enum gk_verdict answer = monitor ? GK_VERDICT_ALLOW : v;
-	bool answered = false;
-	if (idx < 0) {
-		if ((answered = g->perm))
-			fan_reply(g->fd, fd, answer);
-	} else {
-		struct gk_slot *ss = &ev->sh->slots[idx];
-		if ((answered = g->perm && sentinel_slot_claim(ss))) {
-			fan_reply(g->fd, fd, answer);
-			atomic_store(&ss->verdict, answer);
-			atomic_store(&ss->state, SLOT_ANSWERED);
-		}
-	}
-	if (answered)
-		record_overload(ev, fd, pid, v, monitor, why);
-	if (idx < 0)
-		close(fd);
-	else
-		slot_release(ev, idx);
 }
 
 /* Every event read gets its slot before any is judged, so that the sentinel
@@ -433,7 +395,7 @@ static bool answered_for_scanner(struct gk_events *ev, int idx)
 		fan_reply(s->group->fd, s->fd, GK_VERDICT_ALLOW);
 		atomic_store(&ev->sh->slots[idx].state, SLOT_ANSWERED);
 	}
-	slot_release(ev, idx);
+	events_slot_release(ev, idx);
 	return true;
 }
 
@@ -458,7 +420,7 @@ static void handle(struct gk_events *ev, int idx)
 	}
 	if (decided) {
 		finish(ev, idx, false);
-		slot_release(ev, idx);
+		events_slot_release(ev, idx);
 		return;
 	}
 	to_worker(ev, idx);
@@ -470,12 +432,13 @@ static void to_worker(struct gk_events *ev, int idx)
 {
 	struct inflight *s = &ev->slots[idx];
 	bool remote = s->group->remote;
-	/* A remote event is not identified yet: all are one owner's. */
-	struct overload_why why = { OVERLOAD_QUEUE, remote || !s->j.have_id ? (uid_t)-1 : s->j.id.owner };
+	struct overload_why why = { OVERLOAD_QUEUE, (uid_t)-1, remote };
 	pthread_mutex_lock(&ev->q_lock);
-	why.owner = subids_owner(ev->subids, why.owner);
 	bool queued = remote || ev->to_workers < ev->max_pending;
-	if (queued && !jobq_push(remote ? &ev->remote : &ev->local, idx, why.owner)) {
+	if (remote) {   /* not identified yet: its owner is learnt by a worker */
+		s->identified = false;
+		jobq_push(&ev->remote, idx, JOBQ_UNIDENTIFIED);
+	} else if (queued && !jobq_push(&ev->local, idx, (why.owner = owner_of(ev, s)))) {
 		why.bound = OVERLOAD_OWNER;
 		queued = false;
 	}
@@ -483,7 +446,7 @@ static void to_worker(struct gk_events *ev, int idx)
 		ev->to_workers++;
 	pthread_mutex_unlock(&ev->q_lock);
 	if (!queued)
-		overload(ev, s->group, s->fd, idx, s->pid, why);
+		events_overload(ev, s->group, s->fd, idx, s->pid, why);
 }
 
 /* A remote group's event: every one to a remote worker. */
@@ -535,8 +498,8 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 		}
 		int idx = admit(ev, g, m);
 		if (idx < 0)
-			overload(ev, g, m->fd, -1, m->pid, (struct overload_why){
-				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0 });
+			events_overload(ev, g, m->fd, -1, m->pid, (struct overload_why){
+				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0, g->remote });
 		else
 			admitted[n++] = idx;
 	}

@@ -51,18 +51,25 @@ void jobq_free(struct job_queue *q)
 	q->owners = NULL;
 }
 
-static unsigned chain_of(const struct job_queue *q, uid_t uid)
+static unsigned chain_of(const struct job_queue *q, uint64_t key)
 {
-	return (unsigned)(((uint64_t)uid * 0x9E3779B97F4A7C15ull) >> 32) & (q->n_chains - 1);
+	return (unsigned)((key * 0x9E3779B97F4A7C15ull) >> 32) & (q->n_chains - 1);
+}
+
+/* Events not identified yet are bounded where they are admitted, and
+ * identifying them is what tells their owners: no cap of their own. */
+static unsigned run_cap_of(const struct job_queue *q, const struct job_owner *w)
+{
+	return w->key == JOBQ_UNIDENTIFIED ? ~0u : q->run_cap;
 }
 
 /* The owner's entry, made if new (-1 only if every entry is taken, which
  * one per slot rules out). */
-static int owner_entry(struct job_queue *q, uid_t uid)
+static int owner_entry(struct job_queue *q, uint64_t key)
 {
-	unsigned c = chain_of(q, uid);
+	unsigned c = chain_of(q, key);
 	for (int o = q->chains[c]; o >= 0; o = q->owners[o].next_in_chain)
-		if (q->owners[o].uid == uid)
+		if (q->owners[o].key == key)
 			return o;
 	int o = q->free_owner;
 	if (o < 0 && q->owners_made < q->owners_max)
@@ -72,7 +79,7 @@ static int owner_entry(struct job_queue *q, uid_t uid)
 	if (o < 0)
 		return -1;
 	struct job_owner *w = &q->owners[o];
-	*w = (struct job_owner){ .uid = uid, .first = -1, .last = -1, .next_in_turn = -1,
+	*w = (struct job_owner){ .key = key, .first = -1, .last = -1, .next_in_turn = -1,
 				 .next_in_chain = q->chains[c] };
 	q->chains[c] = o;
 	return o;
@@ -84,7 +91,7 @@ static void owner_drop_if_idle(struct job_queue *q, int o)
 	struct job_owner *w = &q->owners[o];
 	if (w->queued || w->running)
 		return;
-	int *link = &q->chains[chain_of(q, w->uid)];
+	int *link = &q->chains[chain_of(q, w->key)];
 	while (*link != o)
 		link = &q->owners[*link].next_in_chain;
 	*link = w->next_in_chain;
@@ -97,7 +104,7 @@ static void owner_drop_if_idle(struct job_queue *q, int o)
 static bool owner_take_turn(struct job_queue *q, int o)
 {
 	struct job_owner *w = &q->owners[o];
-	if (w->in_turn || !w->queued || w->running >= q->run_cap)
+	if (w->in_turn || !w->queued || w->running >= run_cap_of(q, w))
 		return false;
 	w->in_turn = true;
 	w->next_in_turn = -1;
@@ -109,13 +116,13 @@ static bool owner_take_turn(struct job_queue *q, int o)
 	return true;
 }
 
-bool jobq_push(struct job_queue *q, int idx, uid_t owner)
+bool jobq_push(struct job_queue *q, int idx, uint64_t owner)
 {
 	int o = owner_entry(q, owner);
 	if (o < 0)
 		return false;
 	struct job_owner *w = &q->owners[o];
-	if (w->queued + w->running >= q->hold_cap) {
+	if (w->queued + w->running >= q->hold_cap && owner != JOBQ_UNIDENTIFIED) {
 		owner_drop_if_idle(q, o);
 		return false;
 	}

@@ -20,6 +20,7 @@ TESTS+=(
 	fault_remote_file_not_prescanned:60
 	fault_stalled_remote_read_lets_policy_change:60
 	fault_foreign_path_into_stalled_fuse:60
+	fault_remote_owner_cannot_starve_remote_execs:60
 	fault_one_owner_cannot_starve_the_workers:60
 	fault_subordinate_ids_count_as_one_owner:60
 )
@@ -612,6 +613,32 @@ t_fault_stalled_remote_reads_keep_local_workers() {
 	grep -q "^stopped_leaving_remote " "$DLOG" || fail "no stopped_leaving_remote line at the stop"
 	rm -f "$T/hold"
 	wait "${pids[@]}"
+}
+
+# Remote files wait their owner's turn too, once a remote worker has
+# learnt whose they are. uid 65534's 16 execs of huge FUSE programs (each
+# hashed until its deadline) held every remote slot (a quarter of 64), and
+# root's FUSE program got the overload verdict; now they hold half, the
+# rest get the overload verdict naming uid 65534, and root's program is
+# judged by the remote worker kept for other owners.
+t_fault_remote_owner_cannot_starve_remote_execs() {
+	local i
+	need_spawner
+	cp /bin/true "$T/backing" && truncate -s 100G "$T/backing" || fail "cannot write the backing file"
+	cp /bin/true "$T/backing9" && printf '\ngk-it %s\n' "$RANDOM$(date +%s%N)" >>"$T/backing9" ||
+		fail "cannot write the second backing file"
+	FUSE_UID=65534 FUSE_BACKING9="$T/backing9" mount_fusefile
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\non_error: deny\n' "$T/fuse" >"$POLICY"
+	echo "decision_timeout_ms: 20000" >>"$POLICY"
+	start_daemon --max-pending 64
+	for i in 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7; do echo "$T/fuse/prog$i"; done >"$T/hog.list"
+	timeout -s KILL 40 "$SPAWNER" parallel "$T/hog.list" 30000 >"$T/hog.out" 2>&1 &
+	record_pid $!
+	wait_log "path=$T/fuse/prog.*overload: 8 decisions on files of uid 65534 already queued or running (an owner's share: half of the remote quarter" ||
+		fail "uid 65534's remote execs beyond its share were not refused as its overload"
+	expect_runs "$T/fuse/prog9" "root's FUSE program, beside uid 65534's huge ones: "
+	[[ $(stat_num pending) -ge 8 ]] ||
+		fail "uid 65534's share of remote execs is no longer pending: the test proved nothing"
 }
 
 # A file written on a filesystem a server serves is not pre-scanned: the

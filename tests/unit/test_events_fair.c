@@ -91,6 +91,34 @@ static void test_one_owner_holds_at_most_hold_cap(void **state)
 	queue_down(&q);
 }
 
+/* Remote events not identified yet are bounded where they are admitted:
+ * all run at once, and past hold_cap, for identifying is what tells whose
+ * they are. */
+static void test_unidentified_events_have_no_cap(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_up(&q, 16, 1, 2);
+	for (int i = 0; i < 4; i++)
+		assert_true(jobq_push(&q, i, JOBQ_UNIDENTIFIED));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(jobq_take(&q), i);
+	/* identified: the first one's owner is capped as any */
+	jobq_done(&q, 0);
+	assert_true(jobq_push(&q, 0, 1000));
+	jobq_done(&q, 1);
+	assert_true(jobq_push(&q, 1, 1000));
+	jobq_done(&q, 2);
+	assert_false(jobq_push(&q, 2, 1000));
+	assert_int_equal(jobq_take(&q), 0);
+	assert_int_equal(jobq_take(&q), -1);
+	jobq_done(&q, 0);
+	jobq_done(&q, 3);
+	assert_int_equal(jobq_take(&q), 1);
+	jobq_done(&q, 1);
+	queue_down(&q);
+}
+
 /* Owners leave the table when their last job ends: many more owners than
  * slots pass through a small queue. */
 static void test_owners_leave_when_idle(void **state)
@@ -213,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_owners_take_turns),
 		cmocka_unit_test(test_one_owner_runs_at_most_run_cap),
 		cmocka_unit_test(test_one_owner_holds_at_most_hold_cap),
+		cmocka_unit_test(test_unidentified_events_have_no_cap),
 		cmocka_unit_test(test_owners_leave_when_idle),
 		cmocka_unit_test(test_subids_read_ranges_and_skip_the_rest),
 		cmocka_unit_test(test_subids_root_and_nested_ranges),

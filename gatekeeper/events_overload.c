@@ -1,0 +1,86 @@
+/* The overload verdict: given at once, for an exec beyond what the route
+ * may hold (events.c, events_fair.c), and put on record like any other
+ * decision. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "gatekeeper/events_impl.h"
+
+/* An exec answered with the overload verdict is a decision like any other:
+ * its record (audit row, log line, journal entry) names why. After the
+ * reply; the file was not read, so the record has no digest. */
+static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_verdict v,
+			    bool monitor, struct overload_why why, const char *other)
+{
+	char path[4096], exe[4096], detail[128];
+	gk_fd_path(fd, path, sizeof(path));
+	gk_pid_exe(pid, exe, sizeof(exe));
+	if (other)
+		snprintf(detail, sizeof(detail), "%s", other);
+	else if (why.bound == OVERLOAD_REMOTE)
+		snprintf(detail, sizeof(detail), "overload: %u remote decisions already in flight "
+			 "(a quarter of max_pending)", ev->remote_max);
+	else if (why.bound == OVERLOAD_OWNER)
+		snprintf(detail, sizeof(detail), "overload: %u decisions on files of uid %u already "
+			 "queued or running (an owner's share: half of %s)",
+			 why.remote ? ev->remote.hold_cap : ev->local.hold_cap, (unsigned)why.owner,
+			 why.remote ? "the remote quarter of max_pending" : "max_pending");
+	else
+		snprintf(detail, sizeof(detail), "overload: %u decisions already queued (max_pending)",
+			 ev->max_pending);
+	bool would_deny = monitor && v == GK_VERDICT_DENY;
+	struct db_audit a = { .time_us = gk_now_us(), .pid = pid, .exe = exe, .path = path,
+			      .verdict = would_deny ? GK_VERDICT_ALLOW : v,
+			      .source = GK_SOURCE_ON_ERROR, .detail = detail,
+			      .mode = monitor ? GK_MODE_MONITOR : GK_MODE_ENFORCE,
+			      .would_deny = would_deny };
+	audit_submit(ev->d, &a, AUDIT_EXEC);
+}
+
+/* The watchdog or the sentinel answered first (a remote event's owner was
+ * learnt past its deadline): what the record says, once it is written. */
+static const char *answered_at_deadline(struct gk_slot *ss, enum gk_verdict *v)
+{
+	for (int i = 0; i < 10000 && atomic_load(&ss->state) == SLOT_ANSWERING; i++)
+		usleep(100);
+	*v = atomic_load(&ss->verdict);
+	return atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL
+		       ? "decision timeout (answered by the sentinel)" : "decision timeout";
+}
+
+/* The overload verdict, at once rather than let the exec wait: for an
+ * event with no slot (idx -1), or one no worker can take. Monitor mode
+ * (an enforce group drained after a switch) never denies. */
+void events_overload(struct gk_events *ev, struct fan_group *g, int fd, int idx, pid_t pid,
+		     struct overload_why why)
+{
+	struct gk_daemon *d = ev->d;
+	pthread_rwlock_rdlock(&d->policy_lock);
+	enum gk_verdict v = d->policy->overload;
+	bool monitor = d->policy->mode == GK_MODE_MONITOR;
+	pthread_rwlock_unlock(&d->policy_lock);
+	enum gk_verdict answer = monitor ? GK_VERDICT_ALLOW : v;
+	bool answered = false;
+	const char *other = NULL;
+	if (idx < 0) {
+		if ((answered = g->perm))
+			fan_reply(g->fd, fd, answer);
+	} else if (g->perm) {
+		struct gk_slot *ss = &ev->sh->slots[idx];
+		if ((answered = sentinel_slot_claim(ss))) {
+			fan_reply(g->fd, fd, answer);
+			atomic_store(&ss->verdict, answer);
+			atomic_store(&ss->state, SLOT_ANSWERED);
+		} else {
+			other = answered_at_deadline(ss, &v);
+		}
+	}
+	if (!other)   /* else the deadline's answer came first */
+		atomic_fetch_add(&d->stats.overloads, 1);
+	if (answered || other)
+		record_overload(ev, fd, pid, v, monitor && !other, why, other);
+	if (idx < 0)
+		close(fd);
+	else
+		events_slot_release(ev, idx);
+}
