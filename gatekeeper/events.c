@@ -33,9 +33,10 @@ static void wait_answered(struct gk_slot *ss)
 		usleep(100);
 }
 
-/* Claim the answer, or learn that someone else gave it. A claim the
- * watchdog took back (it found the slot reused) is tried again. */
-static bool claim_answer(struct gk_slot *ss)
+/* Claim the answer, or learn that someone else gave it (then the slot is
+ * answered). A claim the watchdog took back (it found the slot reused) is
+ * tried again. */
+bool events_claim_answer(struct gk_slot *ss)
 {
 	for (;;) {
 		if (sentinel_slot_claim(ss))
@@ -87,7 +88,7 @@ static void finish(struct gk_events *ev, int idx, bool exe_first)
 
 	int64_t answered_us;
 	bool cache_after = false;
-	if (!s->perm || claim_answer(ss)) {
+	if (!s->perm || events_claim_answer(ss)) {
 		/* A denial is in the kernel before the reply, so that no exec of
 		 * the file slips past the refusal that follows; an allow after it,
 		 * so that the exec does not wait for it (an exec of the same file
@@ -174,27 +175,6 @@ static int next_job(struct job_queue *q)
 	return idx;
 }
 
-/* Whose turn a local event, or an identified remote one, waits for. Under
- * q_lock. */
-static uid_t owner_of(struct gk_events *ev, const struct inflight *s)
-{
-	return subids_owner(ev->subids, s->j.have_id ? s->j.id.owner : (uid_t)-1);
-}
-
-/* A remote event identified: from the queue of those not yet, to its
- * owner's, or the overload verdict beyond the owner's share. */
-static void requeue_by_owner(struct gk_events *ev, struct job_queue *q, int idx)
-{
-	struct inflight *s = &ev->slots[idx];
-	pthread_mutex_lock(&ev->q_lock);
-	struct overload_why why = { OVERLOAD_OWNER, owner_of(ev, s), true };
-	jobq_done(q, idx);
-	bool queued = jobq_push(q, idx, why.owner);
-	pthread_mutex_unlock(&ev->q_lock);
-	if (!queued)
-		events_overload(ev, s->group, s->fd, idx, s->pid, why);
-}
-
 static void *worker_main(void *arg)
 {
 	struct job_queue *q = arg;
@@ -203,16 +183,9 @@ static void *worker_main(void *arg)
 	for (int idx; (idx = next_job(q)) >= 0;) {
 		struct inflight *s = &ev->slots[idx];
 		/* A remote group's reader hands over the event as it read it: what
-		 * it tells is learnt here, where a stalled server holds no reader;
-		 * then it waits its owner's turn. */
-		if (q->remote && !s->identified) {
+		 * it tells is learnt here, where a stalled server holds no reader. */
+		if (q->remote)
 			judge_begin_may_wait(ev->d, s->fd, &s->j);
-			if (atomic_load(&ev->abandoned))
-				return NULL;
-			s->identified = true;
-			requeue_by_owner(ev, q, idx);
-			continue;
-		}
 		/* Leased before the read: a verdict on content just written can
 		 * be cached at once (kcache_arm), and the write that follows
 		 * it is seen however soon it comes. */
@@ -391,7 +364,7 @@ static bool answered_for_scanner(struct gk_events *ev, int idx)
 	struct inflight *s = &ev->slots[idx];
 	if (!s->perm || !scan_owns_exec(ev->d, s->pid))
 		return false;
-	if (claim_answer(&ev->sh->slots[idx])) {
+	if (events_claim_answer(&ev->sh->slots[idx])) {
 		fan_reply(s->group->fd, s->fd, GK_VERDICT_ALLOW);
 		atomic_store(&ev->sh->slots[idx].state, SLOT_ANSWERED);
 	}
@@ -432,13 +405,17 @@ static void to_worker(struct gk_events *ev, int idx)
 {
 	struct inflight *s = &ev->slots[idx];
 	bool remote = s->group->remote;
-	struct overload_why why = { OVERLOAD_QUEUE, (uid_t)-1, remote };
+	/* Whose turn it waits for: the user who asks. Their real uid, which
+	 * they cannot choose, unlike the owner a file server reports or a file
+	 * of someone else's they may write; from /proc, which no server holds. */
+	uid_t caller;
+	if (gk_pid_uid(s->pid, &caller) < 0)
+		caller = (uid_t)-1;
+	struct overload_why why = { OVERLOAD_QUEUE, caller, remote };
 	pthread_mutex_lock(&ev->q_lock);
+	why.owner = subids_owner(ev->subids, caller);
 	bool queued = remote || ev->to_workers < ev->max_pending;
-	if (remote) {   /* not identified yet: its owner is learnt by a worker */
-		s->identified = false;
-		jobq_push(&ev->remote, idx, JOBQ_UNIDENTIFIED);
-	} else if (queued && !jobq_push(&ev->local, idx, (why.owner = owner_of(ev, s)))) {
+	if (queued && !jobq_push(remote ? &ev->remote : &ev->local, idx, why.owner)) {
 		why.bound = OVERLOAD_OWNER;
 		queued = false;
 	}

@@ -1,14 +1,15 @@
-/* The workers' queue, fair between the owners of the files it holds.
+/* The workers' queue, fair between the users whose execs it holds.
  *
  * A worker may spend up to decision_timeout_ms on one exec: a huge file
  * (a sparse one costs its owner nothing) is hashed until its deadline. In
  * one first-come queue a single user who execs a few of those at once,
  * again and again, would keep every worker busy and every queued slot
  * taken, and every other miss on the host would get the on_error or the
- * overload verdict. So jobs are queued per owner of the file (an
- * unprivileged user owns what they can write) and served by turns; one
- * owner's jobs run on at most run_cap workers at once (one fewer than there
- * are: a worker is kept for everyone else) and hold at most hold_cap slots.
+ * overload verdict. So jobs are queued per user who asks (the caller's
+ * real uid: events.c) and served by turns; one user's jobs run on at most
+ * run_cap workers at once (one fewer than there are: a worker is kept for
+ * everyone else) and hold at most hold_cap slots. "Owner" below: the user
+ * a job is queued for.
  *
  * Every jobq_ function but init and free runs under the events' q_lock. */
 #include <stdlib.h>
@@ -51,25 +52,18 @@ void jobq_free(struct job_queue *q)
 	q->owners = NULL;
 }
 
-static unsigned chain_of(const struct job_queue *q, uint64_t key)
+static unsigned chain_of(const struct job_queue *q, uid_t uid)
 {
-	return (unsigned)((key * 0x9E3779B97F4A7C15ull) >> 32) & (q->n_chains - 1);
-}
-
-/* Events not identified yet are bounded where they are admitted, and
- * identifying them is what tells their owners: no cap of their own. */
-static unsigned run_cap_of(const struct job_queue *q, const struct job_owner *w)
-{
-	return w->key == JOBQ_UNIDENTIFIED ? ~0u : q->run_cap;
+	return (unsigned)(((uint64_t)uid * 0x9E3779B97F4A7C15ull) >> 32) & (q->n_chains - 1);
 }
 
 /* The owner's entry, made if new (-1 only if every entry is taken, which
  * one per slot rules out). */
-static int owner_entry(struct job_queue *q, uint64_t key)
+static int owner_entry(struct job_queue *q, uid_t uid)
 {
-	unsigned c = chain_of(q, key);
+	unsigned c = chain_of(q, uid);
 	for (int o = q->chains[c]; o >= 0; o = q->owners[o].next_in_chain)
-		if (q->owners[o].key == key)
+		if (q->owners[o].uid == uid)
 			return o;
 	int o = q->free_owner;
 	if (o < 0 && q->owners_made < q->owners_max)
@@ -79,7 +73,7 @@ static int owner_entry(struct job_queue *q, uint64_t key)
 	if (o < 0)
 		return -1;
 	struct job_owner *w = &q->owners[o];
-	*w = (struct job_owner){ .key = key, .first = -1, .last = -1, .next_in_turn = -1,
+	*w = (struct job_owner){ .uid = uid, .first = -1, .last = -1, .next_in_turn = -1,
 				 .next_in_chain = q->chains[c] };
 	q->chains[c] = o;
 	return o;
@@ -91,7 +85,7 @@ static void owner_drop_if_idle(struct job_queue *q, int o)
 	struct job_owner *w = &q->owners[o];
 	if (w->queued || w->running)
 		return;
-	int *link = &q->chains[chain_of(q, w->key)];
+	int *link = &q->chains[chain_of(q, w->uid)];
 	while (*link != o)
 		link = &q->owners[*link].next_in_chain;
 	*link = w->next_in_chain;
@@ -104,7 +98,7 @@ static void owner_drop_if_idle(struct job_queue *q, int o)
 static bool owner_take_turn(struct job_queue *q, int o)
 {
 	struct job_owner *w = &q->owners[o];
-	if (w->in_turn || !w->queued || w->running >= run_cap_of(q, w))
+	if (w->in_turn || !w->queued || w->running >= q->run_cap)
 		return false;
 	w->in_turn = true;
 	w->next_in_turn = -1;
@@ -116,13 +110,13 @@ static bool owner_take_turn(struct job_queue *q, int o)
 	return true;
 }
 
-bool jobq_push(struct job_queue *q, int idx, uint64_t owner)
+bool jobq_push(struct job_queue *q, int idx, uid_t owner)
 {
 	int o = owner_entry(q, owner);
 	if (o < 0)
 		return false;
 	struct job_owner *w = &q->owners[o];
-	if (w->queued + w->running >= q->hold_cap && owner != JOBQ_UNIDENTIFIED) {
+	if (w->queued + w->running >= q->hold_cap) {
 		owner_drop_if_idle(q, o);
 		return false;
 	}

@@ -11,13 +11,9 @@
 
 struct gk_events;
 
-/* The owner of a remote event not identified yet (a uid is 32 bits). */
-#define JOBQ_UNIDENTIFIED (1ull << 32)
-
-/* An owner of files whose jobs a queue holds (events_fair.c): a uid, or
- * JOBQ_UNIDENTIFIED. */
+/* A user whose execs a queue holds (events_fair.c). */
 struct job_owner {
-	uint64_t key;
+	uid_t uid;
 	unsigned queued, running;
 	int first, last;                    /* its queued jobs (slots), oldest first */
 	int next_in_chain;                  /* its hash chain, or the free pool */
@@ -46,7 +42,7 @@ struct job_queue {
 int jobq_init(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap);
 void jobq_free(struct job_queue *q);
 /* False: the owner already holds hold_cap jobs; nothing was queued. */
-bool jobq_push(struct job_queue *q, int idx, uint64_t owner);
+bool jobq_push(struct job_queue *q, int idx, uid_t owner);
 /* The next job by turns, or -1: none a worker may take now. */
 int jobq_take(struct job_queue *q);
 /* A taken job is over: its owner may run another. */
@@ -61,7 +57,6 @@ struct inflight {
 	pid_t pid;
 	atomic_bool cancel;         /* the watchdog answered: stop hashing */
 	atomic_bool busy;           /* slot holds an event (watchdog reads it) */
-	bool identified;            /* remote: a worker learnt its owner */
 	struct judgement j;
 };
 
@@ -94,7 +89,7 @@ struct gk_events {
 	struct subids *subids;              /* under q_lock: whose a file's owner is */
 };
 
-/* Which bound an overloaded event met; owner: the uid whose share it was. */
+/* Which bound an overloaded event met; owner: the user whose share it was. */
 struct overload_why {
 	enum { OVERLOAD_QUEUE, OVERLOAD_REMOTE, OVERLOAD_OWNER } bound;
 	uid_t owner;
@@ -103,6 +98,7 @@ struct overload_why {
 
 /* events_overload.c: answer with the overload verdict at once, record
  * it, and free the slot (idx; -1: none, the fd is closed). */
+bool events_claim_answer(struct gk_slot *ss);
 void events_overload(struct gk_events *ev, struct fan_group *g, int fd, int idx, pid_t pid,
 		     struct overload_why why);
 /* Close the event's fd (unless the recorder took it) and free its slot. */

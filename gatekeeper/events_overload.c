@@ -12,7 +12,7 @@
 static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_verdict v,
 			    bool monitor, struct overload_why why, const char *other)
 {
-	char path[4096], exe[4096], detail[128];
+	char path[4096], exe[4096], detail[192];
 	gk_fd_path(fd, path, sizeof(path));
 	gk_pid_exe(pid, exe, sizeof(exe));
 	if (other)
@@ -21,8 +21,8 @@ static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_ver
 		snprintf(detail, sizeof(detail), "overload: %u remote decisions already in flight "
 			 "(a quarter of max_pending)", ev->remote_max);
 	else if (why.bound == OVERLOAD_OWNER)
-		snprintf(detail, sizeof(detail), "overload: %u decisions on files of uid %u already "
-			 "queued or running (an owner's share: half of %s)",
+		snprintf(detail, sizeof(detail), "overload: %u decisions asked by uid %u already "
+			 "queued or running (a user's share: half of %s)",
 			 why.remote ? ev->remote.hold_cap : ev->local.hold_cap, (unsigned)why.owner,
 			 why.remote ? "the remote quarter of max_pending" : "max_pending");
 	else
@@ -37,12 +37,10 @@ static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_ver
 	audit_submit(ev->d, &a, AUDIT_EXEC);
 }
 
-/* The watchdog or the sentinel answered first (a remote event's owner was
- * learnt past its deadline): what the record says, once it is written. */
+/* The watchdog or the sentinel answered first (events_claim_answer saw the
+ * slot answered): what the record says. */
 static const char *answered_at_deadline(struct gk_slot *ss, enum gk_verdict *v)
 {
-	for (int i = 0; i < 10000 && atomic_load(&ss->state) == SLOT_ANSWERING; i++)
-		usleep(100);
 	*v = atomic_load(&ss->verdict);
 	return atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL
 		       ? "decision timeout (answered by the sentinel)" : "decision timeout";
@@ -67,7 +65,7 @@ void events_overload(struct gk_events *ev, struct fan_group *g, int fd, int idx,
 			fan_reply(g->fd, fd, answer);
 	} else if (g->perm) {
 		struct gk_slot *ss = &ev->sh->slots[idx];
-		if ((answered = sentinel_slot_claim(ss))) {
+		if ((answered = events_claim_answer(ss))) {
 			fan_reply(g->fd, fd, answer);
 			atomic_store(&ss->verdict, answer);
 			atomic_store(&ss->state, SLOT_ANSWERED);

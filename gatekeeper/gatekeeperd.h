@@ -52,7 +52,6 @@ struct file_id {
 	off_t size;
 	int64_t ctime_ns;
 	nlink_t nlink;       /* 0: no name links to it (memfd, O_TMPFILE, deleted) */
-	uid_t owner;         /* whose jobs wait by turns (events_fair.c) */
 	/* When this was taken the clock had moved past the ctime (by the
 	 * filesystem's granularity), so any later change moves the ctime: only
 	 * content read after such an identity may be kept under it (in the

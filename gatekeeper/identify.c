@@ -104,7 +104,6 @@ int file_id_of_fd(int fd, struct file_id *id)
 	id->size = st.st_size;
 	id->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	id->nlink = st.st_nlink;
-	id->owner = st.st_uid;
 	id->settled = now_ns >= 0 && id->ctime_ns <= now_ns - 2 * tick_ns;
 	if (id->settled && id->ctime_ns > now_ns - COARSE_FS_WINDOW_NS)
 		id->settled = fstatfs(fd, &sf) == 0 && sf.f_type != MSDOS_MAGIC &&

@@ -26,7 +26,7 @@ static void usage(FILE *out)
 		"      --max-pending N    permission events judged or queued at once (1-65536,\n"
 		"                         default 4096); past it the policy's overload verdict\n"
 		"      --subuid FILE      whose subordinate user ids are, for the workers' turns\n"
-		"                         between owners (default /etc/subuid)\n"
+		"                         between users (default /etc/subuid)\n"
 		"      --scanner PATH     the scanner process's program (default: gatekeeper-scand\n"
 		"                         beside gatekeeperd, else ../libexec/gatekeeper/)\n"
 		"      --scanner-user NAME  the unprivileged user scans run as (default\n"

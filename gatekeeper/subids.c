@@ -58,7 +58,15 @@ static void names_read(struct user_names *names)
 	struct passwd pw, *got;
 	char buf[4096];
 	size_t cap = 0;
-	while (names->n < SUBIDS_MAX && fgetpwent_r(f, &pw, buf, sizeof(buf), &got) == 0) {
+	int rc, c;
+	while (names->n < SUBIDS_MAX && (rc = fgetpwent_r(f, &pw, buf, sizeof(buf), &got)) != ENOENT) {
+		if (rc) {   /* a line too long for buf (left unread): skipped */
+			while (rc == ERANGE && (c = getc(f)) != EOF && c != '\n')
+				;
+			if (rc != ERANGE || c == EOF)
+				break;
+			continue;
+		}
 		if (names->n == cap) {
 			size_t grown_cap = cap ? cap * 2 : 64;
 			struct user_name *grown = realloc(names->u, grown_cap * sizeof(*grown));
@@ -142,7 +150,7 @@ static bool add_range(struct subids *s, struct subid_range r)
 
 /* Sorted, and those that overlap or nest made one (the first's): each id
  * then lies in one range at most, which a binary search finds. */
-static void sort_and_merge(struct subids *s)
+static void sort_and_merge(struct subids *s, const char *path)
 {
 	if (!s->n)
 		return;
@@ -150,6 +158,10 @@ static void sort_and_merge(struct subids *s)
 	size_t kept = 0;
 	for (size_t i = 1; i < s->n; i++) {
 		if (s->r[i].first <= s->r[kept].last) {
+			if (s->r[i].owner != s->r[kept].owner)
+				log_msg(GK_LOG_WARN, "warning=\"%s: the range from %u overlaps the one "
+					"from %u of another user: both count as the latter's\"", path,
+					(unsigned)s->r[i].first, (unsigned)s->r[kept].first);
 			if (s->r[i].last > s->r[kept].last)
 				s->r[kept].last = s->r[i].last;
 		} else {
@@ -210,12 +222,13 @@ struct subids *subids_read(const char *path)
 	if (!f) {
 		if (errno != ENOENT)
 			log_msg(GK_LOG_WARN, "warning=\"%s: cannot read: %s: each subordinate id "
-				"counts as an owner of its own\"", path, strerror(errno));
+				"counts as a user of its own\"", path, strerror(errno));
 		return s;
 	}
-	if (fstat(fileno(f), &st) == 0 && st.st_size > (off_t)SUBIDS_FILE_MAX) {
-		log_msg(GK_LOG_WARN, "warning=\"%s: larger than 64 MiB: not read; each subordinate "
-			"id counts as an owner of its own\"", path);
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)SUBIDS_FILE_MAX) {
+		log_msg(GK_LOG_WARN, "warning=\"%s: not a regular file of at most 64 MiB: not read; "
+			"each subordinate id counts as a user of its own\"", path);
 		fclose(f);
 		return s;
 	}
@@ -228,7 +241,7 @@ struct subids *subids_read(const char *path)
 		subids_free(s);
 		return NULL;
 	}
-	sort_and_merge(s);
+	sort_and_merge(s, path);
 	return s;
 }
 

@@ -1,9 +1,9 @@
 /* Ranges of subordinate user ids (subuid(5)): whose ids they are.
  *
  * newuidmap(1) lets a user map the ranges /etc/subuid gives them into a
- * user namespace of their own, and there make files owned by any of those
- * ids. For the workers' turns (events_fair.c) a file owned by an id of
- * such a range is its user's: one user cannot count as thousands. */
+ * user namespace of their own, and there run processes as any of those
+ * ids. For the workers' turns (events_fair.c) an exec by an id of such a
+ * range is its user's: one user cannot count as thousands. */
 #ifndef GK_SUBIDS_H
 #define GK_SUBIDS_H
 

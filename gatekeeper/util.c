@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "gatekeeper/util.h"
@@ -77,6 +79,23 @@ void gk_pid_exe(pid_t pid, char *out, size_t size)
 	char link[64];
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	proc_readlink(AT_FDCWD, link, out, size);
+}
+
+int gk_pid_uid(pid_t pid, uid_t *uid)
+{
+	char path[64], text[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (pid <= 0 || gk_read_text(path, text, sizeof(text)) <= 0)
+		return -1;
+	const char *line = strstr(text, "\nUid:\t");
+	if (!line)
+		return -1;
+	char *end;
+	unsigned long v = strtoul(line + 6, &end, 10);
+	if (end == line + 6 || v >= (uid_t)-1)
+		return -1;
+	*uid = (uid_t)v;
+	return 0;
 }
 
 long gk_read_number(const char *path)

@@ -18,8 +18,8 @@
  * name waits while FILE exists (then: no such file). With GK_FUSEFILE_DIRECT_IO set, reads bypass the
  * page cache (each reader's read is a request of its own: several can
  * wait at once; such a file cannot be mapped, so its exec fails after
- * the permission event). The files are root's, or GK_FUSEFILE_UID's; with
- * GK_FUSEFILE_BACKING9=FILE, /prog9 is root's and serves FILE. Runs in
+ * the permission event). With GK_FUSEFILE_BACKING9=FILE, /prog9 serves
+ * FILE instead. Runs in
  * the foreground, multi-threaded with either, single-threaded otherwise,
  * until unmounted or killed. */
 #define FUSE_USE_VERSION 31
@@ -37,7 +37,6 @@ static const char *backing, *hold, *hold_open, *hold_open_by = "gk-";
 static bool direct_io;
 static const char *hold_lookup;
 static mode_t prog_mode = 0755;
-static uid_t prog_uid;
 static const char *backing9;
 
 /* What path serves: /prog9 may have content (and owner) of its own. */
@@ -70,7 +69,6 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	if (stat(backing_of(path), &b) < 0)
 		return -errno;
 	st->st_mode = S_IFREG | prog_mode;
-	st->st_uid = backing_of(path) == backing ? prog_uid : 0;
 	st->st_nlink = 1;
 	st->st_ino = 2;
 	st->st_size = b.st_size;
@@ -166,8 +164,6 @@ int main(int argc, char **argv)
 	hold_lookup = getenv("GK_FUSEFILE_HOLD_LOOKUP");
 	if (getenv("GK_FUSEFILE_HOLD_OPEN_BY"))
 		hold_open_by = getenv("GK_FUSEFILE_HOLD_OPEN_BY");
-	if (getenv("GK_FUSEFILE_UID"))
-		prog_uid = (uid_t)strtoul(getenv("GK_FUSEFILE_UID"), NULL, 10);
 	backing9 = getenv("GK_FUSEFILE_BACKING9");
 	if (getenv("GK_FUSEFILE_MODE"))
 		prog_mode = (mode_t)strtoul(getenv("GK_FUSEFILE_MODE"), NULL, 8) & 07777;

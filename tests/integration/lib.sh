@@ -144,8 +144,8 @@ write_policy() {
 # FUSE_HOLD_OPEN=FILE, the daemon's opens wait while FILE exists (those
 # of its threads whose names begin FUSE_HOLD_OPEN_BY, if set); with
 # FUSE_DIRECT_IO=1, reads bypass the page cache; with FUSE_HOLD_LOOKUP=FILE,
-# lookups of other names wait while FILE exists; the files are owned by
-# FUSE_UID if set, and /prog9 serves FUSE_BACKING9 (root's) if set.
+# lookups of other names wait while FILE exists; with FUSE_BACKING9=FILE,
+# /prog9 serves FILE; with FUSE_ALLOW_OTHER=1, other users may use it.
 # Unmounted, stopped and HOLD removed when the test ends.
 mount_fusefile() {
 	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
@@ -158,8 +158,9 @@ mount_fusefile() {
 		${FUSE_HOLD_OPEN_BY:+GK_FUSEFILE_HOLD_OPEN_BY="$FUSE_HOLD_OPEN_BY"} \
 		${FUSE_DIRECT_IO:+GK_FUSEFILE_DIRECT_IO=1} \
 		${FUSE_HOLD_LOOKUP:+GK_FUSEFILE_HOLD_LOOKUP="$FUSE_HOLD_LOOKUP"} \
-		${FUSE_UID:+GK_FUSEFILE_UID="$FUSE_UID"} ${FUSE_BACKING9:+GK_FUSEFILE_BACKING9="$FUSE_BACKING9"} \
-		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" -o attr_timeout=0,entry_timeout=0 \
+		${FUSE_BACKING9:+GK_FUSEFILE_BACKING9="$FUSE_BACKING9"} \
+		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" \
+		-o "attr_timeout=0,entry_timeout=0${FUSE_ALLOW_OTHER:+,allow_other}" \
 		>"$T/fusefile.log" 2>&1 &
 	FUSE_PID=$!
 	TEST_CLEANUP='[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; [[ -n ${FUSE_HOLD_OPEN:-} ]] && rm -f "$FUSE_HOLD_OPEN"; [[ -n ${FUSE_HOLD_LOOKUP:-} ]] && rm -f "$FUSE_HOLD_LOOKUP"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null'

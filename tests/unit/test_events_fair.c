@@ -91,32 +91,16 @@ static void test_one_owner_holds_at_most_hold_cap(void **state)
 	queue_down(&q);
 }
 
-/* Remote events not identified yet are bounded where they are admitted:
- * all run at once, and past hold_cap, for identifying is what tells whose
- * they are. */
-static void test_unidentified_events_have_no_cap(void **state)
+/* The user who asks: a process's real uid, from /proc. */
+static void test_pid_uid(void **state)
 {
 	(void)state;
-	struct job_queue q;
-	queue_up(&q, 16, 1, 2);
-	for (int i = 0; i < 4; i++)
-		assert_true(jobq_push(&q, i, JOBQ_UNIDENTIFIED));
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(jobq_take(&q), i);
-	/* identified: the first one's owner is capped as any */
-	jobq_done(&q, 0);
-	assert_true(jobq_push(&q, 0, 1000));
-	jobq_done(&q, 1);
-	assert_true(jobq_push(&q, 1, 1000));
-	jobq_done(&q, 2);
-	assert_false(jobq_push(&q, 2, 1000));
-	assert_int_equal(jobq_take(&q), 0);
-	assert_int_equal(jobq_take(&q), -1);
-	jobq_done(&q, 0);
-	jobq_done(&q, 3);
-	assert_int_equal(jobq_take(&q), 1);
-	jobq_done(&q, 1);
-	queue_down(&q);
+	uid_t uid = 12345;
+	assert_int_equal(gk_pid_uid(getpid(), &uid), 0);
+	assert_int_equal(uid, getuid());
+	assert_int_equal(gk_pid_uid(0, &uid), -1);
+	assert_int_equal(gk_pid_uid(-1, &uid), -1);
+	assert_int_equal(gk_pid_uid(0x3fffffff, &uid), -1);
 }
 
 /* Owners leave the table when their last job ends: many more owners than
@@ -216,15 +200,20 @@ static void test_subids_root_and_nested_ranges(void **state)
 	subids_free(s);
 }
 
-/* No file, an empty one, or only comments: no ranges, every id its own. */
+/* No file, not a regular one, an empty one, or only comments: no ranges,
+ * every id its own. */
 static void test_subids_none(void **state)
 {
 	(void)state;
-	struct subids *s = subids_read("/nonexistent/gk-subuid");
-	assert_non_null(s);
-	assert_int_equal(subids_count(s), 0);
-	assert_int_equal(subids_owner(s, 100001), 100001);
-	subids_free(s);
+	const char *paths[] = { "/nonexistent/gk-subuid", "/dev/zero" };   /* none, not a file */
+	struct subids *s;
+	for (int i = 0; i < 2; i++) {
+		s = subids_read(paths[i]);
+		assert_non_null(s);
+		assert_int_equal(subids_count(s), 0);
+		assert_int_equal(subids_owner(s, 100001), 100001);
+		subids_free(s);
+	}
 	const char *texts[] = { "", "# only a comment\n\n" };
 	for (int i = 0; i < 2; i++) {
 		s = subids_of(texts[i], strlen(texts[i]));
@@ -241,8 +230,8 @@ int main(void)
 		cmocka_unit_test(test_owners_take_turns),
 		cmocka_unit_test(test_one_owner_runs_at_most_run_cap),
 		cmocka_unit_test(test_one_owner_holds_at_most_hold_cap),
-		cmocka_unit_test(test_unidentified_events_have_no_cap),
 		cmocka_unit_test(test_owners_leave_when_idle),
+		cmocka_unit_test(test_pid_uid),
 		cmocka_unit_test(test_subids_read_ranges_and_skip_the_rest),
 		cmocka_unit_test(test_subids_root_and_nested_ranges),
 		cmocka_unit_test(test_subids_none),

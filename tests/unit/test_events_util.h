@@ -121,17 +121,23 @@ static inline int known_file(struct fixture *f, const char *name, const char *co
 	return fd;
 }
 
-/* Send one event for (a dup of) file_fd; returns the event's fd number. */
-static inline int send_event(struct fixture *f, int file_fd)
+/* Send one event for (a dup of) file_fd, as asked by process pid; returns
+ * the event's fd number. */
+static inline int send_event_as(struct fixture *f, int file_fd, pid_t pid)
 {
 	int event_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 3);
 	assert_true(event_fd >= 0);
 	struct fanotify_event_metadata m = {
 		.event_len = sizeof(m), .vers = FANOTIFY_METADATA_VERSION,
-		.metadata_len = sizeof(m), .mask = f->g.mask, .fd = event_fd, .pid = getpid(),
+		.metadata_len = sizeof(m), .mask = f->g.mask, .fd = event_fd, .pid = pid,
 	};
 	assert_int_equal(write(f->peer, &m, sizeof(m)), (ssize_t)sizeof(m));
 	return event_fd;
+}
+
+static inline int send_event(struct fixture *f, int file_fd)
+{
+	return send_event_as(f, file_fd, getpid());
 }
 
 /* The next response, or -1 if none comes within ms. */
