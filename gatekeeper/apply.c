@@ -18,7 +18,6 @@
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/mounts.h"
 #include "gatekeeper/prejudge.h"
-#include "gatekeeper/subids.h"
 #include "gatekeeper/systemd.h"
 #include "gatekeeper/trust.h"
 
@@ -223,23 +222,10 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	log_msg(GK_LOG_INFO, "policy_applied policy=\"%s\" sha256=%s mode=%s", p->name, policy_sha256_hex(p),
 		gk_mode_name(p->mode));
 	svc_status(d);   /* systemctl status names the mode now in force */
-	apply_read_subids(d);
+	events_subids_refresh(d->events, d->opt.subuid_path, true);
 	policy_free(old);
 	scan_set_put(old_scanners);
 	return 0;
-}
-
-void apply_read_subids(struct gk_daemon *d)
-{
-	struct subids *s = subids_read(d->opt.subuid_path);
-	if (!s) {
-		log_msg(GK_LOG_WARN, "warning=\"%s: not read again: out of memory\"",
-			d->opt.subuid_path);
-		return;
-	}
-	log_msg(GK_LOG_INFO, "subids_read path=\"%s\" ranges=%zu", d->opt.subuid_path,
-		subids_count(s));
-	events_set_subids(d->events, s);
 }
 
 int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)

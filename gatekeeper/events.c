@@ -278,11 +278,12 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	ev->max_pending = ev->n_slots - EVENTS_READ_BATCH;
 	ev->remote_max = ev->max_pending / EVENTS_REMOTE_SHARE ? ev->max_pending / EVENTS_REMOTE_SHARE : 1;
 	pthread_mutex_init(&ev->q_lock, NULL);
+	pthread_mutex_init(&ev->subids_lock, NULL);
 	gk_cond_init_monotonic(&ev->watchdog_cond);
 	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
 	ev->free_list = calloc(ev->n_slots, sizeof(int));
-	/* One owner's files: a worker kept for the others', half the slots
-	 * (of the remote ones, for remote files). */
+	/* One user's execs: a worker kept for others', half the slots (of
+	 * the remote ones, for remote files). */
 	if (!ev->slots || !ev->free_list ||
 	    queue_init(&ev->local, ev, false, workers, workers > 1 ? workers - 1 : 1,
 		       ev->max_pending / 2) < 0 ||
@@ -366,6 +367,7 @@ static bool answered_for_scanner(struct gk_events *ev, int idx)
 		return false;
 	if (events_claim_answer(&ev->sh->slots[idx])) {
 		fan_reply(s->group->fd, s->fd, GK_VERDICT_ALLOW);
+		atomic_store(&ev->sh->slots[idx].answered_by, SLOT_BY_DAEMON);
 		atomic_store(&ev->sh->slots[idx].state, SLOT_ANSWERED);
 	}
 	events_slot_release(ev, idx);
@@ -409,12 +411,14 @@ static void to_worker(struct gk_events *ev, int idx)
 	 * they cannot choose, unlike the owner a file server reports or a file
 	 * of someone else's they may write; from /proc, which no server holds. */
 	uid_t caller;
-	if (gk_pid_uid(s->pid, &caller) < 0)
-		caller = (uid_t)-1;
-	struct overload_why why = { OVERLOAD_QUEUE, caller, remote };
+	struct overload_why why = { OVERLOAD_QUEUE, JOBQ_UNKNOWN, JOBQ_UNKNOWN, remote };
+	if (gk_pid_uid(s->pid, &caller) == 0)
+		why.caller = caller;
+	else if (errno == ENOENT)   /* killed and reaped: nothing waits on it */
+		why.bound = OVERLOAD_GONE;
 	pthread_mutex_lock(&ev->q_lock);
-	why.owner = subids_owner(ev->subids, caller);
-	bool queued = remote || ev->to_workers < ev->max_pending;
+	why.owner = subids_owner(ev->subids, why.caller);
+	bool queued = why.bound != OVERLOAD_GONE && (remote || ev->to_workers < ev->max_pending);
 	if (queued && !jobq_push(remote ? &ev->remote : &ev->local, idx, why.owner)) {
 		why.bound = OVERLOAD_OWNER;
 		queued = false;
@@ -476,7 +480,7 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 		int idx = admit(ev, g, m);
 		if (idx < 0)
 			events_overload(ev, g, m->fd, -1, m->pid, (struct overload_why){
-				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0, g->remote });
+				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0, 0, g->remote });
 		else
 			admitted[n++] = idx;
 	}
@@ -525,6 +529,7 @@ bool events_stop(struct gk_events *ev, bool keep)
 	queue_free(&ev->remote);
 	pthread_cond_destroy(&ev->watchdog_cond);
 	subids_free(ev->subids);
+	pthread_mutex_destroy(&ev->subids_lock);
 	free(ev->slots);
 	free(ev->free_list);
 	free(ev);

@@ -13,9 +13,23 @@
  *
  * Every jobq_ function but init and free runs under the events' q_lock. */
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "gatekeeper/events_impl.h"
 #include "gatekeeper/subids.h"
+
+/* Callers the daemon cannot tell apart (a pid outside its pid namespace,
+ * or /proc unreadable) share one small share: a user must not gain a
+ * second one by hiding. */
+static unsigned run_cap_of(const struct job_queue *q, const struct job_owner *w)
+{
+	return w->uid == JOBQ_UNKNOWN ? 1 : q->run_cap;
+}
+
+static unsigned hold_cap_of(const struct job_queue *q, uid_t uid)
+{
+	return uid == JOBQ_UNKNOWN ? (q->hold_cap / 8 ? q->hold_cap / 8 : 1) : q->hold_cap;
+}
 
 int jobq_init(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap)
 {
@@ -98,7 +112,7 @@ static void owner_drop_if_idle(struct job_queue *q, int o)
 static bool owner_take_turn(struct job_queue *q, int o)
 {
 	struct job_owner *w = &q->owners[o];
-	if (w->in_turn || !w->queued || w->running >= q->run_cap)
+	if (w->in_turn || !w->queued || w->running >= run_cap_of(q, w))
 		return false;
 	w->in_turn = true;
 	w->next_in_turn = -1;
@@ -116,7 +130,7 @@ bool jobq_push(struct job_queue *q, int idx, uid_t owner)
 	if (o < 0)
 		return false;
 	struct job_owner *w = &q->owners[o];
-	if (w->queued + w->running >= q->hold_cap) {
+	if (w->queued + w->running >= hold_cap_of(q, owner)) {
 		owner_drop_if_idle(q, o);
 		return false;
 	}
@@ -167,16 +181,44 @@ void jobq_done(struct job_queue *q, int idx)
 	owner_drop_if_idle(q, o);
 }
 
-/* Owners count by subordinate id ranges (subids.h). */
-void events_set_subids(struct gk_events *ev, struct subids *s)
+/* What tells that the file changed: useradd adds a range at once. */
+static struct subids_file file_now(const char *path)
 {
-	if (!ev) {
-		subids_free(s);
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return (struct subids_file){ 0 };
+	return (struct subids_file){ .exists = true, .dev = st.st_dev, .ino = st.st_ino,
+				     .size = st.st_size, .mtime = st.st_mtim, .ctime = st.st_ctim };
+}
+
+static bool file_same(const struct subids_file *a, const struct subids_file *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+void events_subids_refresh(struct gk_events *ev, const char *path, bool force)
+{
+	if (!ev || !path)
+		return;
+	pthread_mutex_lock(&ev->subids_lock);
+	struct subids_file now = file_now(path);
+	if (!force && file_same(&now, &ev->subids_seen)) {
+		pthread_mutex_unlock(&ev->subids_lock);
 		return;
 	}
-	pthread_mutex_lock(&ev->q_lock);
-	struct subids *old = ev->subids;
-	ev->subids = s;
-	pthread_mutex_unlock(&ev->q_lock);
-	subids_free(old);
+	struct subids *s = subids_read(path);
+	if (s) {
+		ev->subids_seen = now;
+		log_msg(GK_LOG_INFO, "subids_read path=\"%s\" ranges=%zu", path, subids_count(s));
+		pthread_mutex_lock(&ev->q_lock);
+		struct subids *old = ev->subids;
+		ev->subids = s;
+		pthread_mutex_unlock(&ev->q_lock);
+		subids_free(old);
+	} else {
+		log_msg(GK_LOG_WARN, "warning=\"%s: not read again: out of memory\"", path);
+	}
+	pthread_mutex_unlock(&ev->subids_lock);
 }

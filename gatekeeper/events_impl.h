@@ -11,6 +11,9 @@
 
 struct gk_events;
 
+/* The callers whose uid cannot be read (events_fair.c): not a uid. */
+#define JOBQ_UNKNOWN ((uid_t)-1)
+
 /* A user whose execs a queue holds (events_fair.c). */
 struct job_owner {
 	uid_t uid;
@@ -22,7 +25,7 @@ struct job_owner {
 };
 
 /* Events waiting for a worker, and the workers that take them: by turns
- * between the owners of the files (events_fair.c). */
+ * between the users who ask (events_fair.c). */
 struct job_queue {
 	struct gk_events *ev;
 	bool remote;
@@ -86,19 +89,31 @@ struct gk_events {
 	bool watchdog_stopping;             /* under q_lock; after the workers: queued events keep their deadline */
 	pthread_cond_t watchdog_cond;       /* ends the watchdog's sleep at stop */
 	struct gk_recorder *recorder;       /* records what the reading thread answered */
-	struct subids *subids;              /* under q_lock: whose a file's owner is */
+	struct subids *subids;              /* under q_lock: whose a caller's uid is */
+	pthread_mutex_t subids_lock;        /* one re-read at a time */
+	struct subids_file {                /* the --subuid file last read */
+		bool exists;
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		struct timespec mtime, ctime;
+	} subids_seen;
+	int64_t subids_checked_us;          /* the watchdog's */
 };
 
-/* Which bound an overloaded event met; owner: the user whose share it was. */
+/* Why an event is answered at once, unjudged: the bound it met (GONE: the
+ * caller was reaped before the event was queued); caller and owner: the
+ * uid that asked, and the user whose share it was. */
 struct overload_why {
-	enum { OVERLOAD_QUEUE, OVERLOAD_REMOTE, OVERLOAD_OWNER } bound;
-	uid_t owner;
+	enum { OVERLOAD_QUEUE, OVERLOAD_REMOTE, OVERLOAD_OWNER, OVERLOAD_GONE } bound;
+	uid_t caller, owner;
 	bool remote;
 };
 
+/* events.c: claim the answer, or learn that another gave it. */
+bool events_claim_answer(struct gk_slot *ss);
 /* events_overload.c: answer with the overload verdict at once, record
  * it, and free the slot (idx; -1: none, the fd is closed). */
-bool events_claim_answer(struct gk_slot *ss);
 void events_overload(struct gk_events *ev, struct fan_group *g, int fd, int idx, pid_t pid,
 		     struct overload_why why);
 /* Close the event's fd (unless the recorder took it) and free its slot. */

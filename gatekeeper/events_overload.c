@@ -15,16 +15,21 @@ static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_ver
 	char path[4096], exe[4096], detail[192];
 	gk_fd_path(fd, path, sizeof(path));
 	gk_pid_exe(pid, exe, sizeof(exe));
+	char of_user[32] = "";
+	if (why.owner != why.caller)
+		snprintf(of_user, sizeof(of_user), " (user %u's)", (unsigned)why.owner);
 	if (other)
 		snprintf(detail, sizeof(detail), "%s", other);
+	else if (why.bound == OVERLOAD_GONE)
+		snprintf(detail, sizeof(detail), "the process that asked is gone: answered unjudged");
 	else if (why.bound == OVERLOAD_REMOTE)
 		snprintf(detail, sizeof(detail), "overload: %u remote decisions already in flight "
 			 "(a quarter of max_pending)", ev->remote_max);
 	else if (why.bound == OVERLOAD_OWNER)
-		snprintf(detail, sizeof(detail), "overload: %u decisions asked by uid %u already "
+		snprintf(detail, sizeof(detail), "overload: %u decisions asked by uid %u%s already "
 			 "queued or running (a user's share: half of %s)",
-			 why.remote ? ev->remote.hold_cap : ev->local.hold_cap, (unsigned)why.owner,
-			 why.remote ? "the remote quarter of max_pending" : "max_pending");
+			 why.remote ? ev->remote.hold_cap : ev->local.hold_cap, (unsigned)why.caller,
+			 of_user, why.remote ? "the remote quarter of max_pending" : "max_pending");
 	else
 		snprintf(detail, sizeof(detail), "overload: %u decisions already queued (max_pending)",
 			 ev->max_pending);
@@ -68,12 +73,13 @@ void events_overload(struct gk_events *ev, struct fan_group *g, int fd, int idx,
 		if ((answered = events_claim_answer(ss))) {
 			fan_reply(g->fd, fd, answer);
 			atomic_store(&ss->verdict, answer);
+			atomic_store(&ss->answered_by, SLOT_BY_DAEMON);
 			atomic_store(&ss->state, SLOT_ANSWERED);
 		} else {
 			other = answered_at_deadline(ss, &v);
 		}
 	}
-	if (!other)   /* else the deadline's answer came first */
+	if (!other && why.bound != OVERLOAD_GONE)   /* else not an overload */
 		atomic_fetch_add(&d->stats.overloads, 1);
 	if (answered || other)
 		record_overload(ev, fd, pid, v, monitor && !other, why, other);

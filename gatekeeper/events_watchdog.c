@@ -92,6 +92,11 @@ void *events_watchdog_main(void *arg)
 		atomic_store(&ev->sh->timeout_us, limit);
 		atomic_store(&ev->sh->on_error, fallback);
 		atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
+		/* A user added since (useradd gives a range at once) counts as one. */
+		if (gk_mono_us() - ev->subids_checked_us >= 1000000) {
+			ev->subids_checked_us = gk_mono_us();
+			events_subids_refresh(ev, d->opt.subuid_path, false);
+		}
 		sleep_ms = watchdog_sleep_ms(watchdog_sweep(ev, limit, fallback), limit);
 	}
 }

@@ -444,7 +444,7 @@ static int start(struct gk_daemon *d, int *ready_fd, int *sig_fd, int *bpf_loade
 		log_msg(GK_LOG_ERR, "error=\"cannot start: %s\"", strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	apply_read_subids(d);
+	events_subids_refresh(d->events, d->opt.subuid_path, true);
 	fileless_apply(d);
 	int prescan_fd = prescan_group_open(d->policy, err, sizeof(err));
 	if (prescan_fd < 0) {

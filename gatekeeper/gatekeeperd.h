@@ -417,10 +417,10 @@ bool events_stop(struct gk_events *ev, bool keep);
 typedef void events_judge_fn(struct gk_daemon *d, int fd, struct judgement *j,
 			     const atomic_bool *cancel);
 void events_set_judge(struct gk_events *ev, events_judge_fn *fn);
-/* The subordinate id ranges (subids.h) by which the workers' turns count
- * owners: ev takes s, and frees the ones it had. NULL: none. */
-struct subids;
-void events_set_subids(struct gk_events *ev, struct subids *s);
+/* (Re-)read the subordinate id ranges (subids.h) by which the workers'
+ * turns tell users apart: if force, or if the file changed since. At start
+ * and at each policy applied; the watchdog looks once a second. */
+void events_subids_refresh(struct gk_events *ev, const char *path, bool force);
 
 /* recorder.c: the record of an exec, made after the reply. An exec the
  * reading thread answered is recorded on a thread of its own, so that the
@@ -540,8 +540,5 @@ int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen);
 int apply_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes, char *err,
 			size_t errlen);
 int apply_resolve_group(const struct gk_policy *p, gid_t *gid, char *err, size_t errlen);
-/* Re-read --subuid for the workers' turns (events_set_subids): at start,
- * and at each policy apply, so that a user added since counts as one. */
-void apply_read_subids(struct gk_daemon *d);
 
 #endif

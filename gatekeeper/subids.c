@@ -1,16 +1,18 @@
-/* subuid(5), read for whose a file's owner is (subids.h). The file is
+/* subuid(5), read for whose a uid is (subids.h). The file is
  * root's, but read with care all the same: a malformed line is skipped,
  * never taken for a range, and the table is bounded. Names are looked up
  * in /etc/passwd itself, not through NSS: no module may load, nor any
  * socket open, inside the daemon. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/subids.h"
@@ -217,8 +219,12 @@ struct subids *subids_read(const char *path)
 	struct subids *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	FILE *f = fopen(path, "re");
+	/* Not blocking on a FIFO: only a regular file is read. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	struct stat st;
+	if (fd >= 0 && !f)
+		close(fd);
 	if (!f) {
 		if (errno != ENOENT)
 			log_msg(GK_LOG_WARN, "warning=\"%s: cannot read: %s: each subordinate id "

@@ -85,15 +85,19 @@ int gk_pid_uid(pid_t pid, uid_t *uid)
 {
 	char path[64], text[4096];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (pid <= 0 || gk_read_text(path, text, sizeof(text)) <= 0)
+	if (pid <= 0) {
+		errno = ESRCH;
 		return -1;
+	}
+	if (gk_read_text(path, text, sizeof(text)) <= 0)
+		return -1;   /* errno: ENOENT once the process is reaped */
 	const char *line = strstr(text, "\nUid:\t");
-	if (!line)
-		return -1;
 	char *end;
-	unsigned long v = strtoul(line + 6, &end, 10);
-	if (end == line + 6 || v >= (uid_t)-1)
+	unsigned long v = line ? strtoul(line + 6, &end, 10) : 0;
+	if (!line || end == line + 6 || v >= (uid_t)-1) {
+		errno = EINVAL;
 		return -1;
+	}
 	*uid = (uid_t)v;
 	return 0;
 }

@@ -12,7 +12,8 @@ size_t gk_inode_hash(dev_t dev, ino_t ino);
 void gk_fd_path(int fd, char *out, size_t size);
 /* A process's program (/proc/PID/exe), "" if it cannot say. */
 void gk_pid_exe(pid_t pid, char *out, size_t size);
-/* A process's real uid (/proc/PID/status); -1 if it cannot say. */
+/* A process's real uid (/proc/PID/status); -1 if it cannot say (errno
+ * ENOENT: no such process, reaped). */
 int gk_pid_uid(pid_t pid, uid_t *uid);
 /* The number a file such as a sysctl's holds, -1 if it is missing,
  * unreadable or holds none. */

@@ -39,7 +39,7 @@ static const char *hold_lookup;
 static mode_t prog_mode = 0755;
 static const char *backing9;
 
-/* What path serves: /prog9 may have content (and owner) of its own. */
+/* What path serves: /prog9 may have content of its own. */
 static const char *backing_of(const char *path)
 {
 	return backing9 && !strcmp(path, "/prog9") ? backing9 : backing;

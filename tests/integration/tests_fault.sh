@@ -20,9 +20,9 @@ TESTS+=(
 	fault_remote_file_not_prescanned:60
 	fault_stalled_remote_read_lets_policy_change:60
 	fault_foreign_path_into_stalled_fuse:60
-	fault_remote_owner_cannot_starve_remote_execs:60
-	fault_one_owner_cannot_starve_the_workers:60
-	fault_subordinate_ids_count_as_one_owner:60
+	fault_remote_user_cannot_starve_remote_execs:60
+	fault_one_user_cannot_starve_the_workers:60
+	fault_subordinate_ids_count_as_one_user:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -621,7 +621,7 @@ t_fault_stalled_remote_reads_keep_local_workers() {
 # they hold half, the rest get the overload verdict naming uid 65534, and
 # root's program is judged by the remote worker kept for other users. The
 # server says root owns every file: the user who asks is who counts.
-t_fault_remote_owner_cannot_starve_remote_execs() {
+t_fault_remote_user_cannot_starve_remote_execs() {
 	local i
 	need_spawner
 	cp /bin/true "$T/backing" && truncate -s 100G "$T/backing" || fail "cannot write the backing file"
@@ -725,9 +725,10 @@ t_fault_foreign_path_into_stalled_fuse() {
 		fail "the foreign exec (denied by default, without its path): $(head -c 300 "$T/foreign.out")"
 }
 
-# hog_workers BASE [DAEMON_ARGS...]: uid 65534 execs 20 huge programs of
-# its own at once (sparse: they cost nothing to make; each is hashed
-# until its deadline), with 2 workers and 16 slots; with a BASE, every
+# hog_workers BASE [DAEMON_ARGS...]: uid 65534 execs 20 huge programs at
+# once (sparse: they cost nothing to make; each is hashed until its
+# deadline; made apart and moved in, so that no pre-scan judges them
+# first), with 2 workers and 16 slots; with a BASE, every
 # other exec runs as id BASE+i instead (as processes in a user namespace
 # of subordinate ids do). Once those hold what they may, root execs
 # programs never judged before (no digest known): they must be judged,
@@ -769,14 +770,14 @@ hog_workers() {
 }
 
 # One user's huge programs must not starve the execs of other users.
-t_fault_one_owner_cannot_starve_the_workers() {
+t_fault_one_user_cannot_starve_the_workers() {
 	hog_workers "" --subuid "$T/no-subuid"
 }
 
 # Nor when the user runs them as thousands of ids: the subordinate ids
 # subuid(5) gives a user count as that user (nobody: 65534, from
 # /etc/passwd).
-t_fault_subordinate_ids_count_as_one_owner() {
+t_fault_subordinate_ids_count_as_one_user() {
 	printf '%s\n' "# ranges" "root:100000:65536" "nobody:300000:65536" >"$T/subuid"
 	hog_workers 300000 --subuid "$T/subuid"
 	grep -q 'subids_read path=.* ranges=2' "$DLOG" || fail "the daemon did not read both ranges"

@@ -358,10 +358,11 @@ static void test_remote_events_take_a_share_of_slots(void **state)
 	unsigned share = 16 / 4;   /* max_pending / 4 */
 	remote_side_open(f, &r);
 	with_remote(f, &r, true);
-	/* Two users (this process's, and one /proc cannot tell): each may
-	 * hold half of the remote slots. */
+	/* Two users (this process's, and another's): each may hold half of
+	 * the remote slots. */
+	pid_t child = -1, other = other_users_process(&child);
 	for (unsigned i = 0; i < share + 3; i++)
-		send_event_as(f, r.served, i % 2 ? 0 : getpid());
+		send_event_as(f, r.served, i % 2 ? other : getpid());
 	events_read(f->d.events, &r.g);
 	struct fanotify_response resp;
 	for (int i = 0; i < 3; i++) {   /* the three beyond the share: at once */
@@ -376,6 +377,7 @@ static void test_remote_events_take_a_share_of_slots(void **state)
 	expect_response(f, lev, FAN_ALLOW, 5000);
 	atomic_store(&stall_release, true);
 	remote_side_close(f, &r);
+	other_users_process_end(child);
 }
 
 /* An event answered at its deadline whose worker a server still holds

@@ -12,6 +12,7 @@
 
 #include "gatekeeper/events_impl.h"
 #include "gatekeeper/subids.h"
+#include "test_events_util.h"
 
 static void queue_up(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap)
 {
@@ -24,6 +25,26 @@ static void queue_down(struct job_queue *q)
 {
 	jobq_free(q);
 	pthread_cond_destroy(&q->cond);
+}
+
+static char *write_temp(const char *text, size_t len)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/tmp/gk-subuid-unit.XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static struct subids *subids_of(const char *text, size_t len)
+{
+	char *path = write_temp(text, len);
+	struct subids *s = subids_read(path);
+	unlink(path);
+	assert_non_null(s);
+	return s;
 }
 
 /* Owners take turns: one with many jobs queued first does not go first
@@ -103,6 +124,73 @@ static void test_pid_uid(void **state)
 	assert_int_equal(gk_pid_uid(0x3fffffff, &uid), -1);
 }
 
+/* Callers whose uid cannot be read share one small share: one worker,
+ * an eighth of the slots, so that hiding gains no second share. */
+static void test_unknown_callers_share_a_small_share(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_up(&q, 32, 3, 16);
+	assert_true(jobq_push(&q, 0, JOBQ_UNKNOWN));
+	assert_true(jobq_push(&q, 1, JOBQ_UNKNOWN));
+	assert_false(jobq_push(&q, 2, JOBQ_UNKNOWN));
+	assert_int_equal(jobq_take(&q), 0);
+	assert_int_equal(jobq_take(&q), -1);
+	jobq_done(&q, 0);
+	assert_int_equal(jobq_take(&q), 1);
+	jobq_done(&q, 1);
+	queue_down(&q);
+}
+
+/* A caller killed and reaped before its event is queued: answered at once
+ * (the overload verdict, not counted as one), never hashed. */
+static void test_gone_caller_answered_unjudged(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: allow\noverload: deny\n", true, 1, 16);
+	pid_t gone = fork();
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	int file = watched_file(f, "prog", "#!/bin/sh\necho gone\n");
+	int ev = send_event_as(f, file, gone);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev, FAN_DENY, 2000);
+	assert_int_equal(atomic_load(&f->d.stats.overloads), 0);
+	close(file);
+	teardown_fixture(f);
+}
+
+/* The ranges follow the file: a user added since counts as one at once. */
+static void test_subids_refresh_follows_the_file(void **state)
+{
+	(void)state;
+	struct gk_events *ev = calloc(1, sizeof(*ev));
+	assert_non_null(ev);
+	pthread_mutex_init(&ev->q_lock, NULL);
+	pthread_mutex_init(&ev->subids_lock, NULL);
+	char *path = write_temp("nobody:300000:10\n", 17);
+	events_subids_refresh(ev, path, true);
+	assert_int_equal(subids_owner(ev->subids, 300001), 65534);
+	struct subids *first = ev->subids;
+	events_subids_refresh(ev, path, false);   /* unchanged: not read again */
+	assert_ptr_equal(ev->subids, first);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("nobody:300000:10\n1000:400000:10\n", f);
+	fclose(f);
+	events_subids_refresh(ev, path, false);
+	assert_int_equal(subids_owner(ev->subids, 400001), 1000);
+	unlink(path);
+	events_subids_refresh(ev, path, false);   /* gone: no ranges */
+	assert_int_equal(subids_owner(ev->subids, 400001), 400001);
+	subids_free(ev->subids);
+	pthread_mutex_destroy(&ev->subids_lock);
+	pthread_mutex_destroy(&ev->q_lock);
+	free(ev);
+}
+
 /* Owners leave the table when their last job ends: many more owners than
  * slots pass through a small queue. */
 static void test_owners_leave_when_idle(void **state)
@@ -123,26 +211,6 @@ static void test_owners_leave_when_idle(void **state)
 	}
 	assert_int_equal(jobq_take(&q), -1);
 	queue_down(&q);
-}
-
-static char *write_temp(const char *text, size_t len)
-{
-	static char path[64];
-	snprintf(path, sizeof(path), "/tmp/gk-subuid-unit.XXXXXX");
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	close(fd);
-	return path;
-}
-
-static struct subids *subids_of(const char *text, size_t len)
-{
-	char *path = write_temp(text, len);
-	struct subids *s = subids_read(path);
-	unlink(path);
-	assert_non_null(s);
-	return s;
 }
 
 /* Good lines are ranges, their user's; every other kind is skipped, not
@@ -184,7 +252,7 @@ static void test_subids_read_ranges_and_skip_the_rest(void **state)
 	subids_free(s);
 }
 
-/* Root's ranges are not root: containers root runs own files there. A
+/* Root's ranges are not root: the containers root runs use those ids. A
  * range nested in another, or overlapping it, is the outer one's. */
 static void test_subids_root_and_nested_ranges(void **state)
 {
@@ -232,6 +300,9 @@ int main(void)
 		cmocka_unit_test(test_one_owner_holds_at_most_hold_cap),
 		cmocka_unit_test(test_owners_leave_when_idle),
 		cmocka_unit_test(test_pid_uid),
+		cmocka_unit_test(test_unknown_callers_share_a_small_share),
+		cmocka_unit_test(test_gone_caller_answered_unjudged),
+		cmocka_unit_test(test_subids_refresh_follows_the_file),
 		cmocka_unit_test(test_subids_read_ranges_and_skip_the_rest),
 		cmocka_unit_test(test_subids_root_and_nested_ranges),
 		cmocka_unit_test(test_subids_none),

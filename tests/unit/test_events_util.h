@@ -7,12 +7,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +140,37 @@ static inline int send_event_as(struct fixture *f, int file_fd, pid_t pid)
 static inline int send_event(struct fixture *f, int file_fd)
 {
 	return send_event_as(f, file_fd, getpid());
+}
+
+/* A process of another user than this one's: pid 1 (root's) unless this
+ * is root, then a child of ours that became nobody (*child). */
+static inline pid_t other_users_process(pid_t *child)
+{
+	if (getuid() != 0)
+		return 1;
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	*child = fork();
+	assert_true(*child >= 0);
+	if (*child == 0) {
+		if (setresuid(65534, 65534, 65534) == 0)
+			(void)!write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+	return *child;
+}
+
+static inline void other_users_process_end(pid_t child)
+{
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
 }
 
 /* The next response, or -1 if none comes within ms. */
