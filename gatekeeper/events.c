@@ -47,13 +47,20 @@ bool events_claim_answer(struct gk_slot *ss)
 	}
 }
 
+const char *events_other_answer(struct gk_slot *ss, enum gk_verdict *verdict)
+{
+	*verdict = atomic_load(&ss->verdict);
+	return atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL
+		       ? "decision timeout (answered by the sentinel)" : "decision timeout";
+}
+
 static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 {
-	j->decision.verdict = atomic_load(&ss->verdict);
+	enum gk_verdict v;
+	const char *detail = events_other_answer(ss, &v);
+	j->decision.verdict = v;
 	j->decision.source = GK_SOURCE_ON_ERROR;
-	snprintf(j->decision.detail, sizeof(j->decision.detail), "%s",
-		 atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL
-			 ? "decision timeout (answered by the sentinel)" : "decision timeout");
+	snprintf(j->decision.detail, sizeof(j->decision.detail), "%s", detail);
 }
 
 /* The tail of the route, shared by the reading thread and the workers:

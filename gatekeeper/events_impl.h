@@ -112,6 +112,9 @@ struct overload_why {
 
 /* events.c: claim the answer, or learn that another gave it. */
 bool events_claim_answer(struct gk_slot *ss);
+/* events.c: what another party answered (once events_claim_answer saw the
+ * slot answered): the verdict, and the record's detail. */
+const char *events_other_answer(struct gk_slot *ss, enum gk_verdict *verdict);
 /* events_overload.c: answer with the overload verdict at once, record
  * it, and free the slot (idx; -1: none, the fd is closed). */
 void events_overload(struct gk_events *ev, struct fan_group *g, int fd, int idx, pid_t pid,

@@ -42,15 +42,6 @@ static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_ver
 	audit_submit(ev->d, &a, AUDIT_EXEC);
 }
 
-/* The watchdog or the sentinel answered first (events_claim_answer saw the
- * slot answered): what the record says. */
-static const char *answered_at_deadline(struct gk_slot *ss, enum gk_verdict *v)
-{
-	*v = atomic_load(&ss->verdict);
-	return atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL
-		       ? "decision timeout (answered by the sentinel)" : "decision timeout";
-}
-
 /* The overload verdict, at once rather than let the exec wait: for an
  * event with no slot (idx -1), or one no worker can take. Monitor mode
  * (an enforce group drained after a switch) never denies. */
@@ -76,7 +67,7 @@ void events_overload(struct gk_events *ev, struct fan_group *g, int fd, int idx,
 			atomic_store(&ss->answered_by, SLOT_BY_DAEMON);
 			atomic_store(&ss->state, SLOT_ANSWERED);
 		} else {
-			other = answered_at_deadline(ss, &v);
+			other = events_other_answer(ss, &v);   /* the deadline's, first */
 		}
 	}
 	if (!other && why.bound != OVERLOAD_GONE)   /* else not an overload */

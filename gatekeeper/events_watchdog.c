@@ -25,7 +25,7 @@ static unsigned watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_v
 		if (state == SLOT_ANSWERED && atomic_load(&ss->answered_by) == SLOT_BY_SENTINEL &&
 		    atomic_load(&ev->slots[i].busy))
 			atomic_store(&ev->slots[i].cancel, true);
-		open += state == SLOT_PENDING || state == SLOT_ANSWERING;
+		open += slot_awaits_answer(state);
 		/* Only permission events are PENDING (admit): the claim is what
 		 * makes the slot's fields ours to read. */
 		if (state != SLOT_PENDING || now - atomic_load(&ss->start_us) <= limit_us ||
@@ -91,10 +91,11 @@ void *events_watchdog_main(void *arg)
 		/* What the sentinel needs to stand in for us, and proof we tick. */
 		atomic_store(&ev->sh->timeout_us, limit);
 		atomic_store(&ev->sh->on_error, fallback);
-		atomic_store(&ev->sh->watchdog_beat_us, gk_mono_us());
+		int64_t now = gk_mono_us();
+		atomic_store(&ev->sh->watchdog_beat_us, now);
 		/* A user added since (useradd gives a range at once) counts as one. */
-		if (gk_mono_us() - ev->subids_checked_us >= 1000000) {
-			ev->subids_checked_us = gk_mono_us();
+		if (now - ev->subids_checked_us >= 1000000) {
+			ev->subids_checked_us = now;
 			events_subids_refresh(ev, d->opt.subuid_path, false);
 		}
 		sleep_ms = watchdog_sleep_ms(watchdog_sweep(ev, limit, fallback), limit);

@@ -170,6 +170,13 @@ struct gk_slot {
 	uint32_t group;                /* the sentinel's id of its group; 0: none */
 	_Atomic int64_t start_us;      /* CLOCK_MONOTONIC */
 };
+/* An event in this state still awaits its answer: the watchdog ticks and
+ * the sentinel stays awake for it, not for one answered whose worker a
+ * server still holds. */
+static inline bool slot_awaits_answer(uint32_t state)
+{
+	return state == SLOT_PENDING || state == SLOT_ANSWERING;
+}
 struct gk_shared {
 	_Atomic int64_t reader_beat_us;    /* the event reader last turned over */
 	_Atomic int64_t watchdog_beat_us;  /* the in-daemon watchdog last ticked */

@@ -329,13 +329,9 @@ static bool sentinel_quiet(struct gk_shared *sh, const struct watched_group *gro
 	for (int i = 0; i < SENTINEL_MAX_GROUPS; i++)
 		if (groups[i].fd >= 0 && groups[i].readable_since_us)
 			return false;
-	/* An answered event whose worker still waits on a server needs
-	 * nothing of ours. */
-	for (unsigned i = 0; i < sh->n_slots; i++) {
-		uint32_t state = atomic_load(&sh->slots[i].state);
-		if (state == SLOT_PENDING || state == SLOT_ANSWERING)
+	for (unsigned i = 0; i < sh->n_slots; i++)
+		if (slot_awaits_answer(atomic_load(&sh->slots[i].state)))
 			return false;
-	}
 	return true;
 }
 
