@@ -26,7 +26,7 @@ static unsigned run_cap_of(const struct job_queue *q, const struct job_owner *w)
 	return w->uid == JOBQ_UNKNOWN ? 1 : q->run_cap;
 }
 
-static unsigned hold_cap_of(const struct job_queue *q, uid_t uid)
+unsigned jobq_hold_cap(const struct job_queue *q, uid_t uid)
 {
 	return uid == JOBQ_UNKNOWN ? (q->hold_cap / 8 ? q->hold_cap / 8 : 1) : q->hold_cap;
 }
@@ -130,7 +130,7 @@ bool jobq_push(struct job_queue *q, int idx, uid_t owner)
 	if (o < 0)
 		return false;
 	struct job_owner *w = &q->owners[o];
-	if (w->queued + w->running >= hold_cap_of(q, owner)) {
+	if (w->queued + w->running >= jobq_hold_cap(q, owner)) {
 		owner_drop_if_idle(q, o);
 		return false;
 	}

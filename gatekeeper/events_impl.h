@@ -44,7 +44,9 @@ struct job_queue {
 /* events_fair.c; all but init and free under q_lock. */
 int jobq_init(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap);
 void jobq_free(struct job_queue *q);
-/* False: the owner already holds hold_cap jobs; nothing was queued. */
+/* How many jobs the owner may hold, queued and running. */
+unsigned jobq_hold_cap(const struct job_queue *q, uid_t owner);
+/* False: the owner already holds jobq_hold_cap jobs; nothing was queued. */
 bool jobq_push(struct job_queue *q, int idx, uid_t owner);
 /* The next job by turns, or -1: none a worker may take now. */
 int jobq_take(struct job_queue *q);

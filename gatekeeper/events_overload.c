@@ -6,6 +6,23 @@
 
 #include "gatekeeper/events_impl.h"
 
+/* Beyond its user's share: the share it met, as jobq_push bounds it. */
+static void share_detail(struct gk_events *ev, struct overload_why why, char *out, size_t size)
+{
+	unsigned cap = jobq_hold_cap(why.remote ? &ev->remote : &ev->local, why.owner);
+	const char *of = why.remote ? "the remote quarter of max_pending" : "max_pending";
+	if (why.owner == JOBQ_UNKNOWN) {
+		snprintf(out, size, "overload: %u decisions of callers whose uid cannot be read already "
+			 "queued or running (their share: a sixteenth of %s)", cap, of);
+		return;
+	}
+	char of_user[32] = "";
+	if (why.owner != why.caller)
+		snprintf(of_user, sizeof(of_user), " (user %u's)", (unsigned)why.owner);
+	snprintf(out, size, "overload: %u decisions asked by uid %u%s already queued or running "
+		 "(a user's share: half of %s)", cap, (unsigned)why.caller, of_user, of);
+}
+
 /* An exec answered with the overload verdict is a decision like any other:
  * its record (audit row, log line, journal entry) names why. After the
  * reply; the file was not read, so the record has no digest. */
@@ -15,9 +32,6 @@ static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_ver
 	char path[4096], exe[4096], detail[192];
 	gk_fd_path(fd, path, sizeof(path));
 	gk_pid_exe(pid, exe, sizeof(exe));
-	char of_user[32] = "";
-	if (why.owner != why.caller)
-		snprintf(of_user, sizeof(of_user), " (user %u's)", (unsigned)why.owner);
 	if (other)
 		snprintf(detail, sizeof(detail), "%s", other);
 	else if (why.bound == OVERLOAD_GONE)
@@ -26,10 +40,7 @@ static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_ver
 		snprintf(detail, sizeof(detail), "overload: %u remote decisions already in flight "
 			 "(a quarter of max_pending)", ev->remote_max);
 	else if (why.bound == OVERLOAD_OWNER)
-		snprintf(detail, sizeof(detail), "overload: %u decisions asked by uid %u%s already "
-			 "queued or running (a user's share: half of %s)",
-			 why.remote ? ev->remote.hold_cap : ev->local.hold_cap, (unsigned)why.caller,
-			 of_user, why.remote ? "the remote quarter of max_pending" : "max_pending");
+		share_detail(ev, why, detail, sizeof(detail));
 	else
 		snprintf(detail, sizeof(detail), "overload: %u decisions already queued (max_pending)",
 			 ev->max_pending);
