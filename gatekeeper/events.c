@@ -216,15 +216,21 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* run_cap and hold_cap bound one owner's jobs (events_fair.c). */
+/* One user's jobs run on all workers but one and hold half the bound;
+ * heavy ones run on all workers but one; the last eighth of the bound is
+ * kept for users who hold few (events_fair.c). */
 static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, unsigned workers,
-		      unsigned run_cap, unsigned hold_cap)
+		      unsigned bound)
 {
+	unsigned reserve = bound / 8;
+	struct jobq_caps caps = { .run = workers - 1, .hold = bound / 2, .heavy = workers - 1,
+				  .bound = bound, .reserve = reserve,
+				  .reserve_share = reserve / 64 ? reserve / 64 : 1 };
 	q->ev = ev;
 	q->remote = remote;
 	pthread_cond_init(&q->cond, NULL);
 	q->workers = calloc(workers, sizeof(pthread_t));
-	return q->workers && jobq_init(q, ev->n_slots, run_cap, hold_cap) == 0 ? 0 : -1;
+	return q->workers && jobq_init(q, ev->n_slots, caps) == 0 ? 0 : -1;
 }
 
 static int queue_start_workers(struct job_queue *q, unsigned workers)
@@ -289,13 +295,11 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	gk_cond_init_monotonic(&ev->watchdog_cond);
 	ev->slots = calloc(ev->n_slots, sizeof(*ev->slots));
 	ev->free_list = calloc(ev->n_slots, sizeof(int));
-	/* One user's execs: a worker kept for others', half the slots (of
-	 * the remote ones, for remote files). */
+	/* A remote file's size is not asked before a worker takes it (its
+	 * server may stall): every remote job counts as light. */
 	if (!ev->slots || !ev->free_list ||
-	    queue_init(&ev->local, ev, false, workers, workers > 1 ? workers - 1 : 1,
-		       ev->max_pending / 2) < 0 ||
-	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS, EVENTS_REMOTE_WORKERS - 1,
-		       ev->remote_max / 2) < 0 ||
+	    queue_init(&ev->local, ev, false, workers, ev->max_pending) < 0 ||
+	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS, ev->remote_max) < 0 ||
 	    !(ev->recorder = recorder_start(d)))
 		goto fail;
 	/* The daemon slots (a judgement each, kilobytes) are left untouched
@@ -418,17 +422,24 @@ static void to_worker(struct gk_events *ev, int idx)
 	 * they cannot choose, unlike the owner a file server reports or a file
 	 * of someone else's they may write; from /proc, which no server holds. */
 	uid_t caller;
-	struct overload_why why = { OVERLOAD_QUEUE, JOBQ_UNKNOWN, JOBQ_UNKNOWN, remote };
+	struct overload_why why = { .bound = OVERLOAD_QUEUE, .caller = JOBQ_UNKNOWN,
+				    .owner = JOBQ_UNKNOWN, .remote = remote };
 	if (gk_pid_uid(s->pid, &caller) == 0)
 		why.caller = caller;
 	else if (errno == ENOENT)   /* killed and reaped: nothing waits on it */
 		why.bound = OVERLOAD_GONE;
+	enum job_cost cost = !remote && (!s->j.have_id || s->j.id.size >= JOB_HEAVY_BYTES) ?
+		JOB_HEAVY : JOB_LIGHT;
 	pthread_mutex_lock(&ev->q_lock);
 	why.owner = subids_owner(ev->subids, why.caller);
 	bool queued = why.bound != OVERLOAD_GONE && (remote || ev->to_workers < ev->max_pending);
-	if (queued && !jobq_push(remote ? &ev->remote : &ev->local, idx, why.owner)) {
-		why.bound = OVERLOAD_OWNER;
-		queued = false;
+	if (queued) {
+		enum jobq_push_result r = jobq_push(remote ? &ev->remote : &ev->local, idx, why.owner,
+						    cost, &why.held);
+		if (r != JOBQ_QUEUED) {
+			why.bound = r == JOBQ_OVER_SHARE ? OVERLOAD_OWNER : OVERLOAD_RESERVE;
+			queued = false;
+		}
 	}
 	if (queued && !remote)
 		ev->to_workers++;
@@ -487,7 +498,7 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 		int idx = admit(ev, g, m);
 		if (idx < 0)
 			events_overload(ev, g, m->fd, -1, m->pid, (struct overload_why){
-				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0, 0, g->remote });
+				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0, 0, g->remote, 0 });
 		else
 			admitted[n++] = idx;
 	}

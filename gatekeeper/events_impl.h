@@ -14,15 +14,37 @@ struct gk_events;
 /* The callers whose uid cannot be read (events_fair.c): not a uid. */
 #define JOBQ_UNKNOWN ((uid_t)-1)
 
+/* A job's cost, told by its file's size before it is read: hashing (and
+ * scanning) take time in proportion. A file of unknown size is heavy. */
+enum job_cost { JOB_LIGHT, JOB_HEAVY };
+#define JOB_HEAVY_BYTES ((off_t)16 << 20)
+
+struct job_list {
+	int first, last;                    /* slots, oldest first */
+	unsigned n;
+};
+
 /* A user whose execs a queue holds (events_fair.c). */
 struct job_owner {
 	uid_t uid;
-	unsigned queued, running;
-	int first, last;                    /* its queued jobs (slots), oldest first */
+	unsigned running;
+	struct job_list queued[2];          /* by cost */
 	int next_in_chain;                  /* its hash chain, or the free pool */
 	int next_in_turn;
-	bool in_turn;                       /* a worker may take its next job */
+	bool in_turn;                       /* has a job; may run one more */
 };
+
+/* What bounds the jobs of a queue (events_fair.c). */
+struct jobq_caps {
+	unsigned run;                       /* one owner's jobs running */
+	unsigned hold;                      /* one owner's jobs queued and running */
+	unsigned heavy;                     /* heavy jobs running, every owner's */
+	/* The last `reserve` of the queue's `bound` jobs are only for owners
+	 * who hold fewer than `reserve_share`. */
+	unsigned bound, reserve, reserve_share;
+};
+
+enum jobq_push_result { JOBQ_QUEUED, JOBQ_OVER_SHARE, JOBQ_OVER_RESERVE };
 
 /* Events waiting for a worker, and the workers that take them: by turns
  * between the users who ask (events_fair.c). */
@@ -30,8 +52,12 @@ struct job_queue {
 	struct gk_events *ev;
 	bool remote;
 	unsigned len;                       /* jobs queued */
-	unsigned run_cap, hold_cap;         /* one owner's jobs: running; queued and running */
+	unsigned held;                      /* jobs queued or running */
+	unsigned heavy_running;
+	struct jobq_caps caps;
 	int *job_next, *job_owner;          /* of each slot */
+	unsigned char *job_cost;
+	uint64_t *job_seq, next_seq;        /* the order jobs came in */
 	struct job_owner *owners;           /* one per slot at most */
 	int *chains, free_owner;            /* free_owner: entries given back */
 	unsigned n_chains, owners_made, owners_max;
@@ -42,12 +68,16 @@ struct job_queue {
 };
 
 /* events_fair.c; all but init and free under q_lock. */
-int jobq_init(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap);
+int jobq_init(struct job_queue *q, unsigned n_slots, struct jobq_caps caps);
 void jobq_free(struct job_queue *q);
 /* How many jobs the owner may hold, queued and running. */
 unsigned jobq_hold_cap(const struct job_queue *q, uid_t owner);
-/* False: the owner already holds jobq_hold_cap jobs; nothing was queued. */
-bool jobq_push(struct job_queue *q, int idx, uid_t owner);
+/* Queue the slot's job for its owner, unless the owner already holds
+ * jobq_hold_cap jobs (OVER_SHARE) or the reserve is all that is left and
+ * the owner holds its share of it (OVER_RESERVE). *held (may be NULL):
+ * what the owner held before. */
+enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum job_cost cost,
+				unsigned *held);
 /* The next job by turns, or -1: none a worker may take now. */
 int jobq_take(struct job_queue *q);
 /* A taken job is over: its owner may run another. */
@@ -105,11 +135,14 @@ struct gk_events {
 
 /* Why an event is answered at once, unjudged: the bound it met (GONE: the
  * caller was reaped before the event was queued); caller and owner: the
- * uid that asked, and the user whose share it was. */
+ * uid that asked, and the user whose share it was; held: what that user
+ * held then (OWNER, RESERVE). */
 struct overload_why {
-	enum { OVERLOAD_QUEUE, OVERLOAD_REMOTE, OVERLOAD_OWNER, OVERLOAD_GONE } bound;
+	enum { OVERLOAD_QUEUE, OVERLOAD_REMOTE, OVERLOAD_OWNER, OVERLOAD_RESERVE,
+	       OVERLOAD_GONE } bound;
 	uid_t caller, owner;
 	bool remote;
+	unsigned held;
 };
 
 /* events.c: claim the answer, or learn that another gave it. */

@@ -6,6 +6,28 @@
 
 #include "gatekeeper/events_impl.h"
 
+/* Who asked, as the details name them. */
+static void asker(struct overload_why why, char *out, size_t size)
+{
+	if (why.owner == JOBQ_UNKNOWN)
+		snprintf(out, size, "callers whose uid cannot be read");
+	else if (why.owner != why.caller)
+		snprintf(out, size, "uid %u (user %u's)", (unsigned)why.caller, (unsigned)why.owner);
+	else
+		snprintf(out, size, "uid %u", (unsigned)why.caller);
+}
+
+/* Into the reserve, holding more than those it is kept for may. */
+static void reserve_detail(struct gk_events *ev, struct overload_why why, char *out, size_t size)
+{
+	const struct jobq_caps *c = why.remote ? &ev->remote.caps : &ev->local.caps;
+	char who[64];
+	asker(why, who, sizeof(who));
+	snprintf(out, size, "overload: %u decisions asked by %s already queued or running; the last "
+		 "%u slots of %s are kept for users with fewer than %u", why.held, who, c->reserve,
+		 why.remote ? "the remote quarter of max_pending" : "max_pending", c->reserve_share);
+}
+
 /* Beyond its user's share: the share it met, as jobq_push bounds it. */
 static void share_detail(struct gk_events *ev, struct overload_why why, char *out, size_t size)
 {
@@ -29,7 +51,7 @@ static void share_detail(struct gk_events *ev, struct overload_why why, char *ou
 static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_verdict v,
 			    bool monitor, struct overload_why why, const char *other)
 {
-	char path[4096], exe[4096], detail[192];
+	char path[4096], exe[4096], detail[256];
 	gk_fd_path(fd, path, sizeof(path));
 	gk_pid_exe(pid, exe, sizeof(exe));
 	if (other)
@@ -41,6 +63,8 @@ static void record_overload(struct gk_events *ev, int fd, pid_t pid, enum gk_ver
 			 "(a quarter of max_pending)", ev->remote_max);
 	else if (why.bound == OVERLOAD_OWNER)
 		share_detail(ev, why, detail, sizeof(detail));
+	else if (why.bound == OVERLOAD_RESERVE)
+		reserve_detail(ev, why, detail, sizeof(detail));
 	else
 		snprintf(detail, sizeof(detail), "overload: %u decisions already queued (max_pending)",
 			 ev->max_pending);

@@ -95,6 +95,7 @@ TESTS+=(
 . "$HERE/tests_scand.sh"   # the scanner process: adds its own TESTS entries
 . "$HERE/tests_frozen.sh"  # a frozen daemon and the sentinel
 . "$HERE/tests_fault.sh"   # fault tests (issue 12): adds its own TESTS entries
+. "$HERE/tests_fair.sh"    # one user, or a few together, against the others: likewise
 . "$HERE/tests_host.sh"    # mounts, fileless, AT_EXECVE_CHECK: adds its own TESTS entries
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
 if [[ -n ${GK_IT_ONLY:-} ]]; then

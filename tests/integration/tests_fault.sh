@@ -20,9 +20,6 @@ TESTS+=(
 	fault_remote_file_not_prescanned:60
 	fault_stalled_remote_read_lets_policy_change:60
 	fault_foreign_path_into_stalled_fuse:60
-	fault_remote_user_cannot_starve_remote_execs:60
-	fault_one_user_cannot_starve_the_workers:60
-	fault_subordinate_ids_count_as_one_user:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -615,33 +612,6 @@ t_fault_stalled_remote_reads_keep_local_workers() {
 	wait "${pids[@]}"
 }
 
-# Remote execs wait their user's turn too. uid 65534's 16 execs of huge
-# FUSE programs (each hashed until its deadline) held every remote slot
-# (a quarter of 64), and root's FUSE program got the overload verdict; now
-# they hold half, the rest get the overload verdict naming uid 65534, and
-# root's program is judged by the remote worker kept for other users. The
-# server says root owns every file: the user who asks is who counts.
-t_fault_remote_user_cannot_starve_remote_execs() {
-	local i
-	need_spawner
-	cp /bin/true "$T/backing" && truncate -s 100G "$T/backing" || fail "cannot write the backing file"
-	cp /bin/true "$T/backing9" && printf '\ngk-it %s\n' "$RANDOM$(date +%s%N)" >>"$T/backing9" ||
-		fail "cannot write the second backing file"
-	FUSE_ALLOW_OTHER=1 FUSE_BACKING9="$T/backing9" mount_fusefile
-	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\non_error: deny\n' "$T/fuse" >"$POLICY"
-	echo "decision_timeout_ms: 20000" >>"$POLICY"
-	start_daemon --max-pending 64
-	for i in 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7; do echo "$T/fuse/prog$i"; done >"$T/hog.list"
-	setpriv --reuid=65534 --regid=65534 --clear-groups \
-		timeout -s KILL 40 "$SPAWNER" parallel "$T/hog.list" 30000 >"$T/hog.out" 2>&1 &
-	record_pid $!
-	wait_log "path=$T/fuse/prog.*overload: 8 decisions asked by uid 65534 already queued or running (a user's share: half of the remote quarter of max_pending)\"" ||
-		fail "uid 65534's remote execs beyond its share were not refused as its overload: $(head -c 300 "$T/hog.out")"
-	expect_runs "$T/fuse/prog9" "root's FUSE program, beside uid 65534's huge ones: "
-	[[ $(stat_num pending) -ge 8 ]] ||
-		fail "uid 65534's share of remote execs is no longer pending: the test proved nothing"
-}
-
 # A file written on a filesystem a server serves is not pre-scanned: the
 # pre-scan's reader would open it on the server, and a file it judged gets
 # a mark of the local group that reports its first exec, whose read would
@@ -723,62 +693,4 @@ t_fault_foreign_path_into_stalled_fuse() {
 	wait "$foreign"
 	grep -q "errno=EPERM" "$T/foreign.out" ||
 		fail "the foreign exec (denied by default, without its path): $(head -c 300 "$T/foreign.out")"
-}
-
-# hog_workers BASE [DAEMON_ARGS...]: uid 65534 execs 20 huge programs at
-# once (sparse: they cost nothing to make; each is hashed until its
-# deadline; made apart and moved in, so that no pre-scan judges them
-# first), with 2 workers and 16 slots; with a BASE, every
-# other exec runs as id BASE+i instead (as processes in a user namespace
-# of subordinate ids do). Once those hold what they may, root execs
-# programs never judged before (no digest known): they must be judged,
-# not refused. In one queue for all, the hog held every slot and root got
-# the overload verdict; now the hog holds half the slots and one worker,
-# and those of its execs beyond get the overload verdict naming uid 65534.
-hog_workers() {
-	local base=$1 i r bad uid pids=()
-	shift
-	need_spawner
-	mkdir -m 0777 "$BIN/u" "$T/su" || fail "mkdir failed"
-	for r in 1 2 3; do mkbin "r$r"; done
-	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 6000"
-	start_daemon --workers 2 --max-pending 16 "$@"
-	setpriv --reuid=65534 --regid=65534 --clear-groups bash -c '
-		for ((i = 1; i <= 20; i++)); do
-			cp /bin/true "$1/h$i" && truncate -s 100G "$1/h$i" && mv "$1/h$i" "$2/" || exit 1
-		done' hog "$T/su" "$BIN/u" || fail "uid 65534 cannot make its huge programs"
-	for i in $(seq 1 20); do
-		uid=65534
-		[[ -n $base ]] && ((i % 2 == 0)) && uid=$((base + i))
-		setpriv --reuid="$uid" --regid=65534 --clear-groups \
-			timeout -s KILL 30 "$SPAWNER" exec "$BIN/u/h$i" >/dev/null 2>&1 &
-		pids+=($!)
-		record_pid $!
-	done
-	wait_log "path=$BIN/u/h.*overload:" || fail "the huge programs never filled their share"
-	for r in 1 2 3; do
-		expect_runs "$BIN/r$r" "with the huge programs queued until their deadline: "
-	done
-	for i in "${pids[@]}"; do wait "$i"; done
-	decisions_settled
-	grep -q "path=$BIN/u/h.*detail=\"decision timeout\"" "$DLOG" ||
-		fail "no huge program held a worker until its deadline: the test proved nothing"
-	grep -q "path=$BIN/u/h.*overload: 8 decisions asked by uid 65534 already queued or running" \
-		"$DLOG" || fail "uid 65534's execs beyond its half of the slots were not refused as its overload"
-	bad=$(grep -c "path=$BIN/r.*source=on-error" "$DLOG")
-	[[ $bad -eq 0 ]] || fail "$bad of root's execs got the on_error or overload verdict"
-}
-
-# One user's huge programs must not starve the execs of other users.
-t_fault_one_user_cannot_starve_the_workers() {
-	hog_workers "" --subuid "$T/no-subuid"
-}
-
-# Nor when the user runs them as thousands of ids: the subordinate ids
-# subuid(5) gives a user count as that user (nobody: 65534, from
-# /etc/passwd).
-t_fault_subordinate_ids_count_as_one_user() {
-	printf '%s\n' "# ranges" "root:100000:65536" "nobody:300000:65536" >"$T/subuid"
-	hog_workers 300000 --subuid "$T/subuid"
-	grep -q 'subids_read path=.* ranges=2' "$DLOG" || fail "the daemon did not read both ranges"
 }

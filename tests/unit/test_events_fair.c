@@ -14,11 +14,23 @@
 #include "gatekeeper/subids.h"
 #include "test_events_util.h"
 
-static void queue_up(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap)
+static void queue_with(struct job_queue *q, unsigned n_slots, struct jobq_caps caps)
 {
 	*q = (struct job_queue){ 0 };
 	pthread_cond_init(&q->cond, NULL);
-	assert_int_equal(jobq_init(q, n_slots, run_cap, hold_cap), 0);
+	assert_int_equal(jobq_init(q, n_slots, caps), 0);
+}
+
+/* No heavy cap, no reserve. */
+static void queue_up(struct job_queue *q, unsigned n_slots, unsigned run_cap, unsigned hold_cap)
+{
+	queue_with(q, n_slots, (struct jobq_caps){ .run = run_cap, .hold = hold_cap,
+						   .heavy = n_slots, .bound = n_slots });
+}
+
+static bool push(struct job_queue *q, int idx, uid_t owner)
+{
+	return jobq_push(q, idx, owner, JOB_LIGHT, NULL) == JOBQ_QUEUED;
 }
 
 static void queue_down(struct job_queue *q)
@@ -56,7 +68,7 @@ static void test_owners_take_turns(void **state)
 	queue_up(&q, 16, 16, 16);
 	const uid_t owner[] = { 1000, 1000, 1000, 0, 7, 7 };
 	for (int i = 0; i < 6; i++)
-		assert_true(jobq_push(&q, i, owner[i]));
+		assert_true(push(&q, i, owner[i]));
 	const int order[] = { 0, 3, 4, 1, 5, 2 };
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(jobq_take(&q), order[i]);
@@ -74,11 +86,11 @@ static void test_one_owner_runs_at_most_run_cap(void **state)
 	(void)state;
 	struct job_queue q;
 	queue_up(&q, 16, 1, 16);
-	assert_true(jobq_push(&q, 0, 1000));
-	assert_true(jobq_push(&q, 1, 1000));
+	assert_true(push(&q, 0, 1000));
+	assert_true(push(&q, 1, 1000));
 	assert_int_equal(jobq_take(&q), 0);
 	assert_int_equal(jobq_take(&q), -1);      /* 1000 is at its cap */
-	assert_true(jobq_push(&q, 2, 0));
+	assert_true(push(&q, 2, 0));
 	assert_int_equal(jobq_take(&q), 2);       /* another owner still runs */
 	jobq_done(&q, 0);
 	assert_int_equal(jobq_take(&q), 1);
@@ -94,21 +106,102 @@ static void test_one_owner_holds_at_most_hold_cap(void **state)
 	(void)state;
 	struct job_queue q;
 	queue_up(&q, 16, 4, 2);
-	assert_true(jobq_push(&q, 0, 1000));
-	assert_true(jobq_push(&q, 1, 1000));
-	assert_false(jobq_push(&q, 2, 1000));
-	assert_true(jobq_push(&q, 3, 0));
+	assert_true(push(&q, 0, 1000));
+	assert_true(push(&q, 1, 1000));
+	assert_false(push(&q, 2, 1000));
+	assert_true(push(&q, 3, 0));
 	assert_int_equal(q.len, 3);
 	assert_int_equal(jobq_take(&q), 0);
-	assert_false(jobq_push(&q, 2, 1000));     /* running counts too */
+	assert_false(push(&q, 2, 1000));     /* running counts too */
 	jobq_done(&q, 0);
-	assert_true(jobq_push(&q, 2, 1000));
+	assert_true(push(&q, 2, 1000));
 	assert_int_equal(jobq_take(&q), 3);
 	assert_int_equal(jobq_take(&q), 1);
 	assert_int_equal(jobq_take(&q), 2);
 	jobq_done(&q, 1);
 	jobq_done(&q, 2);
 	jobq_done(&q, 3);
+	queue_down(&q);
+}
+
+static void heavy(struct job_queue *q, int idx, uid_t owner)
+{
+	assert_int_equal(jobq_push(q, idx, owner, JOB_HEAVY, NULL), JOBQ_QUEUED);
+}
+
+/* Heavy jobs run on caps.heavy workers at most, whoever asks: an owner
+ * whose next job is heavy waits, in its place, while the others' light
+ * jobs and its own later light ones go on. */
+static void test_heavy_jobs_leave_workers_to_light_ones(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_with(&q, 16, (struct jobq_caps){ .run = 3, .hold = 16, .heavy = 2, .bound = 16 });
+	heavy(&q, 0, 1000);
+	heavy(&q, 1, 1000);
+	heavy(&q, 2, 1001);
+	assert_true(push(&q, 3, 1001));
+	assert_true(push(&q, 4, 0));
+	assert_int_equal(jobq_take(&q), 0);
+	assert_int_equal(jobq_take(&q), 2);
+	assert_int_equal(jobq_take(&q), 4);
+	assert_int_equal(jobq_take(&q), 3);       /* past 1000, whose next is heavy */
+	assert_int_equal(jobq_take(&q), -1);
+	heavy(&q, 5, 0);
+	assert_true(push(&q, 6, 0));
+	assert_int_equal(jobq_take(&q), 6);       /* 0's light job passes its heavy one */
+	jobq_done(&q, 2);
+	assert_int_equal(jobq_take(&q), 1);       /* 1000 kept its place */
+	assert_int_equal(jobq_take(&q), -1);
+	jobq_done(&q, 0);
+	assert_int_equal(jobq_take(&q), 5);
+	for (int i = 1; i < 7; i++)
+		if (i != 2)
+			jobq_done(&q, i);
+	/* With room, an owner's oldest job goes first, heavy or not. */
+	heavy(&q, 7, 1000);
+	assert_true(push(&q, 8, 1000));
+	assert_int_equal(jobq_take(&q), 7);
+	assert_int_equal(jobq_take(&q), 8);
+	jobq_done(&q, 7);
+	jobq_done(&q, 8);
+	assert_int_equal(q.held, 0);
+	assert_int_equal(q.heavy_running, 0);
+	queue_down(&q);
+}
+
+/* The last slots are kept for owners who hold few: users acting together
+ * fill all but those, and anyone else still gets one. */
+static void test_reserve_kept_for_owners_who_hold_few(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_with(&q, 16, (struct jobq_caps){ .run = 16, .hold = 8, .heavy = 16, .bound = 16,
+					       .reserve = 2, .reserve_share = 1 });
+	int idx = 0;
+	unsigned held = 0;
+	for (int i = 0; i < 8; i++)
+		assert_true(push(&q, idx++, 1000));
+	assert_int_equal(jobq_push(&q, 15, 1000, JOB_LIGHT, &held), JOBQ_OVER_SHARE);
+	assert_int_equal(held, 8);
+	for (int i = 0; i < 6; i++)
+		assert_true(push(&q, idx++, 1001));
+	assert_int_equal(jobq_push(&q, 15, 1001, JOB_LIGHT, &held), JOBQ_OVER_RESERVE);
+	assert_int_equal(held, 6);
+	assert_true(push(&q, idx++, 0));
+	assert_int_equal(jobq_push(&q, 15, 0, JOB_LIGHT, &held), JOBQ_OVER_RESERVE);
+	assert_int_equal(held, 1);
+	assert_true(push(&q, idx++, 7));
+	assert_int_equal(q.held, 16);
+	for (int i = 0; i < 16; i++)
+		assert_true(jobq_take(&q) >= 0);
+	jobq_done(&q, 0);                         /* 1000: 7 */
+	assert_int_equal(jobq_push(&q, 0, 1001, JOB_LIGHT, NULL), JOBQ_OVER_RESERVE);
+	for (int i = 1; i < 16; i++)
+		jobq_done(&q, i);
+	assert_true(push(&q, 0, 1001));           /* the reserve is free again */
+	assert_int_equal(jobq_take(&q), 0);
+	jobq_done(&q, 0);
 	queue_down(&q);
 }
 
@@ -131,9 +224,9 @@ static void test_unknown_callers_share_a_small_share(void **state)
 	(void)state;
 	struct job_queue q;
 	queue_up(&q, 32, 3, 16);
-	assert_true(jobq_push(&q, 0, JOBQ_UNKNOWN));
-	assert_true(jobq_push(&q, 1, JOBQ_UNKNOWN));
-	assert_false(jobq_push(&q, 2, JOBQ_UNKNOWN));
+	assert_true(push(&q, 0, JOBQ_UNKNOWN));
+	assert_true(push(&q, 1, JOBQ_UNKNOWN));
+	assert_false(push(&q, 2, JOBQ_UNKNOWN));
 	assert_int_equal(jobq_take(&q), 0);
 	assert_int_equal(jobq_take(&q), -1);
 	jobq_done(&q, 0);
@@ -199,9 +292,9 @@ static void test_owners_leave_when_idle(void **state)
 	struct job_queue q;
 	queue_up(&q, 4, 4, 4);
 	for (uid_t uid = 0; uid < 5000; uid += 2) {
-		assert_true(jobq_push(&q, 0, uid));
-		assert_true(jobq_push(&q, 1, uid + 1));
-		assert_true(jobq_push(&q, 2, uid));
+		assert_true(push(&q, 0, uid));
+		assert_true(push(&q, 1, uid + 1));
+		assert_true(push(&q, 2, uid));
 		assert_int_equal(jobq_take(&q), 0);
 		assert_int_equal(jobq_take(&q), 1);
 		assert_int_equal(jobq_take(&q), 2);
@@ -299,6 +392,8 @@ int main(void)
 		cmocka_unit_test(test_one_owner_runs_at_most_run_cap),
 		cmocka_unit_test(test_one_owner_holds_at_most_hold_cap),
 		cmocka_unit_test(test_owners_leave_when_idle),
+		cmocka_unit_test(test_heavy_jobs_leave_workers_to_light_ones),
+		cmocka_unit_test(test_reserve_kept_for_owners_who_hold_few),
 		cmocka_unit_test(test_pid_uid),
 		cmocka_unit_test(test_unknown_callers_share_a_small_share),
 		cmocka_unit_test(test_gone_caller_answered_unjudged),

@@ -1,0 +1,145 @@
+# Fairness tests: one user, or users acting together, must not take the
+# workers or the slots every other user's misses need.
+# Sourced by run.sh before its GK_IT_ONLY filter: this file adds its own
+# entries to TESTS; each t_NAME runs in its own process (see lib.sh).
+
+TESTS+=(
+	fault_remote_user_cannot_starve_remote_execs:60
+	fault_one_user_cannot_starve_the_workers:60
+	fault_subordinate_ids_count_as_one_user:60
+	fault_users_together_cannot_starve_the_workers:60
+)
+
+# Remote execs wait their user's turn too. uid 65534's 16 execs of huge
+# FUSE programs (each hashed until its deadline) held every remote slot
+# (a quarter of 64), and root's FUSE program got the overload verdict; now
+# they hold half, the rest get the overload verdict naming uid 65534, and
+# root's program is judged by the remote worker kept for other users. The
+# server says root owns every file: the user who asks is who counts.
+t_fault_remote_user_cannot_starve_remote_execs() {
+	local i
+	need_spawner
+	cp /bin/true "$T/backing" && truncate -s 100G "$T/backing" || fail "cannot write the backing file"
+	cp /bin/true "$T/backing9" && printf '\ngk-it %s\n' "$RANDOM$(date +%s%N)" >>"$T/backing9" ||
+		fail "cannot write the second backing file"
+	FUSE_ALLOW_OTHER=1 FUSE_BACKING9="$T/backing9" mount_fusefile
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\non_error: deny\n' "$T/fuse" >"$POLICY"
+	echo "decision_timeout_ms: 20000" >>"$POLICY"
+	start_daemon --max-pending 64
+	for i in 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7; do echo "$T/fuse/prog$i"; done >"$T/hog.list"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		timeout -s KILL 40 "$SPAWNER" parallel "$T/hog.list" 30000 >"$T/hog.out" 2>&1 &
+	record_pid $!
+	wait_log "path=$T/fuse/prog.*overload: 8 decisions asked by uid 65534 already queued or running (a user's share: half of the remote quarter of max_pending)\"" ||
+		fail "uid 65534's remote execs beyond its share were not refused as its overload: $(head -c 300 "$T/hog.out")"
+	expect_runs "$T/fuse/prog9" "root's FUSE program, beside uid 65534's huge ones: "
+	[[ $(stat_num pending) -ge 8 ]] ||
+		fail "uid 65534's share of remote execs is no longer pending: the test proved nothing"
+}
+
+# hog_workers BASE [DAEMON_ARGS...]: uid 65534 execs 20 huge programs at
+# once (sparse: they cost nothing to make; each is hashed until its
+# deadline; made apart and moved in, so that no pre-scan judges them
+# first), with 2 workers and 16 slots; with a BASE, every
+# other exec runs as id BASE+i instead (as processes in a user namespace
+# of subordinate ids do). Once those hold what they may, root execs
+# programs never judged before (no digest known): they must be judged,
+# not refused. In one queue for all, the hog held every slot and root got
+# the overload verdict; now the hog holds half the slots and one worker,
+# and those of its execs beyond get the overload verdict naming uid 65534.
+hog_workers() {
+	local base=$1 i r bad uid pids=()
+	shift
+	need_spawner
+	mkdir -m 0777 "$BIN/u" "$T/su" || fail "mkdir failed"
+	for r in 1 2 3; do mkbin "r$r"; done
+	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 6000"
+	start_daemon --workers 2 --max-pending 16 "$@"
+	setpriv --reuid=65534 --regid=65534 --clear-groups bash -c '
+		for ((i = 1; i <= 20; i++)); do
+			cp /bin/true "$1/h$i" && truncate -s 100G "$1/h$i" && mv "$1/h$i" "$2/" || exit 1
+		done' hog "$T/su" "$BIN/u" || fail "uid 65534 cannot make its huge programs"
+	for i in $(seq 1 20); do
+		uid=65534
+		[[ -n $base ]] && ((i % 2 == 0)) && uid=$((base + i))
+		setpriv --reuid="$uid" --regid=65534 --clear-groups \
+			timeout -s KILL 30 "$SPAWNER" exec "$BIN/u/h$i" >/dev/null 2>&1 &
+		pids+=($!)
+		record_pid $!
+	done
+	wait_log "path=$BIN/u/h.*overload:" || fail "the huge programs never filled their share"
+	for r in 1 2 3; do
+		expect_runs "$BIN/r$r" "with the huge programs queued until their deadline: "
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	decisions_settled
+	grep -q "path=$BIN/u/h.*detail=\"decision timeout\"" "$DLOG" ||
+		fail "no huge program held a worker until its deadline: the test proved nothing"
+	grep -q "path=$BIN/u/h.*overload: 8 decisions asked by uid 65534 already queued or running" \
+		"$DLOG" || fail "uid 65534's execs beyond its half of the slots were not refused as its overload"
+	bad=$(grep -c "path=$BIN/r.*source=on-error" "$DLOG")
+	[[ $bad -eq 0 ]] || fail "$bad of root's execs got the on_error or overload verdict"
+}
+
+# One user's huge programs must not starve the execs of other users.
+t_fault_one_user_cannot_starve_the_workers() {
+	hog_workers "" --subuid "$T/no-subuid"
+}
+
+# Nor when the user runs them as thousands of ids: the subordinate ids
+# subuid(5) gives a user count as that user (nobody: 65534, from
+# /etc/passwd).
+t_fault_subordinate_ids_count_as_one_user() {
+	printf '%s\n' "# ranges" "root:100000:65536" "nobody:300000:65536" >"$T/subuid"
+	hog_workers 300000 --subuid "$T/subuid"
+	grep -q 'subids_read path=.* ranges=2' "$DLOG" || fail "the daemon did not read both ranges"
+}
+
+# Two users act together: uid 65534 and uid 65533 each exec 10 huge
+# programs at once, with 2 workers and 16 slots. Each stays within its own
+# share (one worker, half the slots), so together they held both workers and
+# every slot: root's programs got the overload verdict, or waited for a
+# worker until a huge one's deadline. Now huge programs run on one worker
+# at a time, whoever asks, and the last 2 slots are kept for users who hold
+# none: root's programs are judged before any huge one's deadline.
+t_fault_users_together_cannot_starve_the_workers() {
+	local r i uid pids=() first_timeout first_root bad
+	need_spawner
+	mkdir -m 0777 "$BIN/u" "$T/su" || fail "mkdir failed"
+	for r in 1 2 3; do mkbin "r$r"; done
+	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 6000"
+	start_daemon --workers 2 --max-pending 16 --subuid "$T/no-subuid"
+	setpriv --reuid=65534 --regid=65534 --clear-groups bash -c '
+		for ((i = 1; i <= 20; i++)); do
+			cp /bin/true "$1/h$i" && truncate -s 100G "$1/h$i" && mv "$1/h$i" "$2/" || exit 1
+		done' hog "$T/su" "$BIN/u" || fail "uid 65534 cannot make the huge programs"
+	for i in $(seq 1 20); do
+		uid=$((65533 + i % 2))
+		setpriv --reuid="$uid" --regid=65534 --clear-groups \
+			timeout -s KILL 30 "$SPAWNER" exec "$BIN/u/h$i" >/dev/null 2>&1 &
+		pids+=($!)
+		record_pid $!
+	done
+	wait_log "path=$BIN/u/h.*the last 2 slots of max_pending are kept for users with fewer than 1\"" ||
+		fail "the two users' huge programs never reached the reserve"
+	for r in 1 2 3; do
+		expect_runs "$BIN/r$r" "with two users' huge programs queued until their deadline: "
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	decisions_settled
+	first_timeout=$(grep -n "path=$BIN/u/h.*detail=\"decision timeout\"" "$DLOG" | head -1 | cut -d: -f1)
+	[[ -n $first_timeout ]] ||
+		fail "no huge program held a worker until its deadline: the test proved nothing"
+	grep -q "path=$BIN/u/h.*overload: [0-9]* decisions asked by uid 6553[34] already queued" "$DLOG" ||
+		fail "no exec of the two users was refused beyond their shares: the test proved nothing"
+	bad=$(grep -c "path=$BIN/r.*source=on-error" "$DLOG")
+	[[ $bad -eq 0 ]] || fail "$bad of root's execs got the on_error or overload verdict"
+	# A worker was free for root all along: its programs were judged while
+	# the first huge ones still ran (not on a worker their deadline freed).
+	for r in 1 2 3; do
+		first_root=$(grep -n "path=$BIN/r$r " "$DLOG" | head -1 | cut -d: -f1)
+		[[ -n $first_root ]] || fail "no decision of $BIN/r$r on record"
+		((first_root < first_timeout)) ||
+			fail "$BIN/r$r was judged only after a huge program's deadline freed a worker"
+	done
+}
