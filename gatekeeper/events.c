@@ -174,8 +174,8 @@ static int next_job(struct job_queue *q)
 	struct gk_events *ev = q->ev;
 	int idx;
 	pthread_mutex_lock(&ev->q_lock);
-	/* At the stop, what is left is of owners whose jobs still run: their
-	 * workers take it. */
+	/* At the stop, what is left waits for jobs that still run (its
+	 * owner's, or the heavy ones): their workers take it. */
 	while ((idx = jobq_take(q)) < 0 && !ev->q_stopping)
 		pthread_cond_wait(&q->cond, &ev->q_lock);
 	pthread_mutex_unlock(&ev->q_lock);
@@ -218,14 +218,13 @@ static void *worker_main(void *arg)
 
 /* One user's jobs run on all workers but one and hold half the bound;
  * heavy ones run on all workers but one; the last eighth of the bound is
- * kept for users who hold few (events_fair.c). */
+ * kept for users who hold few (events_fair.c, only_reserve_left). */
 static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, unsigned workers,
 		      unsigned bound)
 {
 	unsigned reserve = bound / 8;
 	struct jobq_caps caps = { .run = workers - 1, .hold = bound / 2, .heavy = workers - 1,
-				  .bound = bound, .reserve = reserve,
-				  .reserve_share = reserve / 64 ? reserve / 64 : 1 };
+				  .reserve = reserve, .reserve_share = reserve / 64 };
 	q->ev = ev;
 	q->remote = remote;
 	pthread_cond_init(&q->cond, NULL);
@@ -412,6 +411,21 @@ static void handle(struct gk_events *ev, int idx)
 	to_worker(ev, idx);
 }
 
+/* Under q_lock: only the last slots are left, kept for users who hold
+ * few. The slots all events share, or the queue's own bound (the one
+ * being queued is not counted: a remote one is in remote_pending). */
+static bool only_reserve_left(struct gk_events *ev, const struct job_queue *q)
+{
+	unsigned reserve = q->caps.reserve;
+	if (!reserve)
+		return false;
+	if ((unsigned)ev->n_free < reserve)
+		return true;
+	if (q->remote)
+		return atomic_load(&ev->d->stats.remote_pending) + reserve > ev->remote_max;
+	return ev->to_workers + reserve >= ev->max_pending;
+}
+
 /* Queue the event for a worker, or answer it as an overload. A remote
  * event's bound was its slot (admit). */
 static void to_worker(struct gk_events *ev, int idx)
@@ -434,8 +448,9 @@ static void to_worker(struct gk_events *ev, int idx)
 	why.owner = subids_owner(ev->subids, why.caller);
 	bool queued = why.bound != OVERLOAD_GONE && (remote || ev->to_workers < ev->max_pending);
 	if (queued) {
-		enum jobq_push_result r = jobq_push(remote ? &ev->remote : &ev->local, idx, why.owner,
-						    cost, &why.held);
+		struct job_queue *q = remote ? &ev->remote : &ev->local;
+		enum jobq_push_result r = jobq_push(q, idx, why.owner, cost,
+						    only_reserve_left(ev, q), &why.held);
 		if (r != JOBQ_QUEUED) {
 			why.bound = r == JOBQ_OVER_SHARE ? OVERLOAD_OWNER : OVERLOAD_RESERVE;
 			queued = false;

@@ -7,15 +7,16 @@
  * taken, and every other miss on the host would get the on_error or the
  * overload verdict. So jobs are queued per user who asks (the caller's
  * real uid: events.c) and served by turns; one user's jobs run on at most
- * run_cap workers at once (one fewer than there are: a worker is kept for
- * everyone else) and hold at most hold_cap slots. "Owner" below: the user
+ * caps.run workers at once (one fewer than there are: a worker is kept for
+ * everyone else) and hold at most caps.hold slots. "Owner" below: the user
  * a job is queued for.
  *
  * Users who act together are several owners, each with a full share. Two
  * things keep them from taking everything even so: heavy jobs (huge files,
  * the ones that hold a worker for long) run on at most caps.heavy workers,
- * one fewer than there are, whoever asks; and the last slots of the queue
- * are kept for owners who hold only a few.
+ * one fewer than there are, whoever asks, in turns of their own; and when
+ * only the last slots are left (the caller tells), they are kept for
+ * owners who hold fewer than caps.reserve_share.
  *
  * Every jobq_ function but init and free runs under the events' q_lock. */
 #include <stdlib.h>
@@ -46,6 +47,8 @@ int jobq_init(struct job_queue *q, unsigned n_slots, struct jobq_caps caps)
 		q->caps.hold = 1;
 	if (!q->caps.heavy)
 		q->caps.heavy = 1;
+	if (!q->caps.reserve_share)
+		q->caps.reserve_share = 1;
 	q->n_chains = 1;
 	while (q->n_chains < n_slots)
 		q->n_chains <<= 1;
@@ -64,8 +67,9 @@ int jobq_init(struct job_queue *q, unsigned n_slots, struct jobq_caps caps)
 	q->owners_max = n_slots;
 	q->owners_made = 0;
 	q->free_owner = -1;
-	q->turn_head = q->turn_tail = -1;
-	q->len = q->held = q->heavy_running = 0;
+	for (int c = 0; c < 2; c++)
+		q->turn_head[c] = q->turn_tail[c] = -1;
+	q->len = q->heavy_running = 0;
 	q->next_seq = 0;
 	return 0;
 }
@@ -89,11 +93,6 @@ static unsigned chain_of(const struct job_queue *q, uid_t uid)
 	return (unsigned)(((uint64_t)uid * 0x9E3779B97F4A7C15ull) >> 32) & (q->n_chains - 1);
 }
 
-static unsigned queued_of(const struct job_owner *w)
-{
-	return w->queued[JOB_LIGHT].n + w->queued[JOB_HEAVY].n;
-}
-
 /* The owner's entry, made if new (-1 only if every entry is taken, which
  * one per slot rules out). */
 static int owner_entry(struct job_queue *q, uid_t uid)
@@ -111,16 +110,18 @@ static int owner_entry(struct job_queue *q, uid_t uid)
 		return -1;
 	struct job_owner *w = &q->owners[o];
 	*w = (struct job_owner){ .uid = uid, .queued = { { -1, -1, 0 }, { -1, -1, 0 } },
-				 .next_in_turn = -1, .next_in_chain = q->chains[c] };
+				 .turn_next = { -1, -1 }, .turn_prev = { -1, -1 },
+				 .next_in_chain = q->chains[c] };
 	q->chains[c] = o;
 	return o;
 }
 
-/* An owner with no job queued or running leaves the table. */
+/* An owner with no job queued or running leaves the table (and so is in
+ * no turns). */
 static void owner_drop_if_idle(struct job_queue *q, int o)
 {
 	struct job_owner *w = &q->owners[o];
-	if (queued_of(w) || w->running)
+	if (w->queued[JOB_LIGHT].n || w->queued[JOB_HEAVY].n || w->running)
 		return;
 	int *link = &q->chains[chain_of(q, w->uid)];
 	while (*link != o)
@@ -130,38 +131,69 @@ static void owner_drop_if_idle(struct job_queue *q, int o)
 	q->free_owner = o;
 }
 
-/* Give the owner a turn, if it has a job to run and room to run it. True
- * when it joined the turns (a worker may have work now). */
-static bool owner_take_turn(struct job_queue *q, int o)
+static void turn_join(struct job_queue *q, int o, int c)
 {
 	struct job_owner *w = &q->owners[o];
-	if (w->in_turn || !queued_of(w) || w->running >= run_cap_of(q, w))
-		return false;
-	w->in_turn = true;
-	w->next_in_turn = -1;
-	if (q->turn_tail >= 0)
-		q->owners[q->turn_tail].next_in_turn = o;
+	w->in_turn[c] = true;
+	w->turn_next[c] = -1;
+	w->turn_prev[c] = q->turn_tail[c];
+	if (q->turn_tail[c] >= 0)
+		q->owners[q->turn_tail[c]].turn_next[c] = o;
 	else
-		q->turn_head = o;
-	q->turn_tail = o;
-	return true;
+		q->turn_head[c] = o;
+	q->turn_tail[c] = o;
+}
+
+static void turn_leave(struct job_queue *q, int o, int c)
+{
+	struct job_owner *w = &q->owners[o];
+	int prev = w->turn_prev[c], next = w->turn_next[c];
+	if (prev >= 0)
+		q->owners[prev].turn_next[c] = next;
+	else
+		q->turn_head[c] = next;
+	if (next >= 0)
+		q->owners[next].turn_prev[c] = prev;
+	else
+		q->turn_tail[c] = prev;
+	w->in_turn[c] = false;
+}
+
+/* An owner waits in the turns of a cost while it has a job of that cost
+ * queued and room to run one more; one that joins goes to the back. */
+static void owner_turns(struct job_queue *q, int o)
+{
+	struct job_owner *w = &q->owners[o];
+	bool room = w->running < run_cap_of(q, w);
+	for (int c = 0; c < 2; c++) {
+		bool wants = room && w->queued[c].n;
+		if (wants && !w->in_turn[c])
+			turn_join(q, o, c);
+		else if (!wants && w->in_turn[c])
+			turn_leave(q, o, c);
+	}
+}
+
+static bool takeable(const struct job_queue *q)
+{
+	return q->turn_head[JOB_LIGHT] >= 0 ||
+	       (q->turn_head[JOB_HEAVY] >= 0 && q->heavy_running < q->caps.heavy);
 }
 
 enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum job_cost cost,
-				unsigned *held)
+				bool only_reserve_left, unsigned *held)
 {
 	int o = owner_entry(q, owner);
 	if (o < 0)
 		return JOBQ_OVER_SHARE;
 	struct job_owner *w = &q->owners[o];
-	unsigned owner_held = queued_of(w) + w->running;
+	unsigned owner_held = w->queued[JOB_LIGHT].n + w->queued[JOB_HEAVY].n + w->running;
 	if (held)
 		*held = owner_held;
 	enum jobq_push_result r = JOBQ_QUEUED;
 	if (owner_held >= jobq_hold_cap(q, owner))
 		r = JOBQ_OVER_SHARE;
-	else if (q->caps.reserve && q->held + q->caps.reserve >= q->caps.bound &&
-		 owner_held >= q->caps.reserve_share)
+	else if (only_reserve_left && owner_held >= q->caps.reserve_share)
 		r = JOBQ_OVER_RESERVE;
 	if (r != JOBQ_QUEUED) {
 		owner_drop_if_idle(q, o);
@@ -179,43 +211,31 @@ enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum 
 	l->last = idx;
 	l->n++;
 	q->len++;
-	q->held++;
-	if (owner_take_turn(q, o))
+	owner_turns(q, o);
+	/* Even to an owner already in turn: a worker that found nothing to
+	 * take (heavy ones all held back) may sleep. */
+	if (takeable(q))
 		pthread_cond_signal(&q->cond);
 	return JOBQ_QUEUED;
 }
 
-/* The cost of the owner's next job a worker may take now, or -1: its
- * oldest job, but a heavy one only while fewer than caps.heavy run. */
-static int owner_next_cost(const struct job_queue *q, const struct job_owner *w)
-{
-	int light = w->queued[JOB_LIGHT].first, heavy = w->queued[JOB_HEAVY].first;
-	if (heavy >= 0 && q->heavy_running >= q->caps.heavy)
-		heavy = -1;
-	if (light < 0)
-		return heavy < 0 ? -1 : JOB_HEAVY;
-	return heavy >= 0 && q->job_seq[heavy] < q->job_seq[light] ? JOB_HEAVY : JOB_LIGHT;
-}
-
 int jobq_take(struct job_queue *q)
 {
-	/* Owners whose next job must wait for a heavy one to end keep their
-	 * place: the first of them gets the next heavy worker. */
-	int prev = -1, o = q->turn_head, cost = -1;
-	for (; o >= 0; prev = o, o = q->owners[o].next_in_turn)
-		if ((cost = owner_next_cost(q, &q->owners[o])) >= 0)
-			break;
-	if (o < 0)
+	/* The first owner in each cost's turns; of the two, the one whose job
+	 * came first. Heavy jobs keep their own turns, so an owner whose light
+	 * jobs go on does not lose its place for the next heavy worker. */
+	int light = q->turn_head[JOB_LIGHT];
+	int heavy = q->heavy_running < q->caps.heavy ? q->turn_head[JOB_HEAVY] : -1;
+	if (light < 0 && heavy < 0)
 		return -1;
+	int c = JOB_LIGHT;
+	if (light < 0 || (heavy >= 0 && q->job_seq[q->owners[heavy].queued[JOB_HEAVY].first] <
+					q->job_seq[q->owners[light].queued[JOB_LIGHT].first]))
+		c = JOB_HEAVY;
+	int o = c == JOB_HEAVY ? heavy : light;
 	struct job_owner *w = &q->owners[o];
-	if (prev >= 0)
-		q->owners[prev].next_in_turn = w->next_in_turn;
-	else
-		q->turn_head = w->next_in_turn;
-	if (q->turn_tail == o)
-		q->turn_tail = prev;
-	w->in_turn = false;
-	struct job_list *l = &w->queued[cost];
+	turn_leave(q, o, c);
+	struct job_list *l = &w->queued[c];
 	int idx = l->first;
 	l->first = q->job_next[idx];
 	if (l->first < 0)
@@ -223,11 +243,10 @@ int jobq_take(struct job_queue *q)
 	l->n--;
 	w->running++;
 	q->len--;
-	if (cost == JOB_HEAVY)
+	if (c == JOB_HEAVY)
 		q->heavy_running++;
-	owner_take_turn(q, o);   /* to the back of the turns */
-	/* A push to an owner already in turn woke nobody: pass it on. */
-	if (q->turn_head >= 0)
+	owner_turns(q, o);   /* to the back of the turns */
+	if (takeable(q))
 		pthread_cond_signal(&q->cond);
 	return idx;
 }
@@ -236,11 +255,10 @@ void jobq_done(struct job_queue *q, int idx)
 {
 	int o = q->job_owner[idx];
 	q->owners[o].running--;
-	q->held--;
-	bool heavy_freed = q->job_cost[idx] == JOB_HEAVY;
-	if (heavy_freed)
+	if (q->job_cost[idx] == JOB_HEAVY)
 		q->heavy_running--;
-	if (owner_take_turn(q, o) || (heavy_freed && q->turn_head >= 0))
+	owner_turns(q, o);
+	if (takeable(q))
 		pthread_cond_signal(&q->cond);
 	owner_drop_if_idle(q, o);
 }

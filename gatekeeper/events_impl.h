@@ -30,8 +30,10 @@ struct job_owner {
 	unsigned running;
 	struct job_list queued[2];          /* by cost */
 	int next_in_chain;                  /* its hash chain, or the free pool */
-	int next_in_turn;
-	bool in_turn;                       /* has a job; may run one more */
+	/* Of each cost: in its turns while it has a job of it queued and may
+	 * run one more. */
+	int turn_next[2], turn_prev[2];
+	bool in_turn[2];
 };
 
 /* What bounds the jobs of a queue (events_fair.c). */
@@ -39,9 +41,9 @@ struct jobq_caps {
 	unsigned run;                       /* one owner's jobs running */
 	unsigned hold;                      /* one owner's jobs queued and running */
 	unsigned heavy;                     /* heavy jobs running, every owner's */
-	/* The last `reserve` of the queue's `bound` jobs are only for owners
-	 * who hold fewer than `reserve_share`. */
-	unsigned bound, reserve, reserve_share;
+	/* The last `reserve` slots are only for owners who hold fewer than
+	 * `reserve_share` (events.c tells when only those are left). */
+	unsigned reserve, reserve_share;
 };
 
 enum jobq_push_result { JOBQ_QUEUED, JOBQ_OVER_SHARE, JOBQ_OVER_RESERVE };
@@ -52,7 +54,6 @@ struct job_queue {
 	struct gk_events *ev;
 	bool remote;
 	unsigned len;                       /* jobs queued */
-	unsigned held;                      /* jobs queued or running */
 	unsigned heavy_running;
 	struct jobq_caps caps;
 	int *job_next, *job_owner;          /* of each slot */
@@ -61,7 +62,7 @@ struct job_queue {
 	struct job_owner *owners;           /* one per slot at most */
 	int *chains, free_owner;            /* free_owner: entries given back */
 	unsigned n_chains, owners_made, owners_max;
-	int turn_head, turn_tail;           /* owners with a job a worker may take */
+	int turn_head[2], turn_tail[2];     /* of each cost */
 	pthread_cond_t cond;
 	pthread_t *workers;
 	unsigned n_workers;                 /* started */
@@ -73,11 +74,11 @@ void jobq_free(struct job_queue *q);
 /* How many jobs the owner may hold, queued and running. */
 unsigned jobq_hold_cap(const struct job_queue *q, uid_t owner);
 /* Queue the slot's job for its owner, unless the owner already holds
- * jobq_hold_cap jobs (OVER_SHARE) or the reserve is all that is left and
- * the owner holds its share of it (OVER_RESERVE). *held (may be NULL):
- * what the owner held before. */
+ * jobq_hold_cap jobs (OVER_SHARE), or only the reserve is left and the
+ * owner holds caps.reserve_share or more (OVER_RESERVE). *held (may be
+ * NULL): what the owner held before. */
 enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum job_cost cost,
-				unsigned *held);
+				bool only_reserve_left, unsigned *held);
 /* The next job by turns, or -1: none a worker may take now. */
 int jobq_take(struct job_queue *q);
 /* A taken job is over: its owner may run another. */

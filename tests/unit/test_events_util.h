@@ -142,18 +142,15 @@ static inline int send_event(struct fixture *f, int file_fd)
 	return send_event_as(f, file_fd, getpid());
 }
 
-/* A process of another user than this one's: pid 1 (root's) unless this
- * is root, then a child of ours that became nobody (*child). */
-static inline pid_t other_users_process(pid_t *child)
+/* A child of ours (*child) that became uid; only root can ask. */
+static inline pid_t process_as(uid_t uid, pid_t *child)
 {
-	if (getuid() != 0)
-		return 1;
 	int ready[2];
 	assert_int_equal(pipe(ready), 0);
 	*child = fork();
 	assert_true(*child >= 0);
 	if (*child == 0) {
-		if (setresuid(65534, 65534, 65534) == 0)
+		if (setresuid(uid, uid, uid) == 0)
 			(void)!write(ready[1], "x", 1);
 		pause();
 		_exit(0);
@@ -163,6 +160,13 @@ static inline pid_t other_users_process(pid_t *child)
 	close(ready[0]);
 	close(ready[1]);
 	return *child;
+}
+
+/* A process of another user than this one's: pid 1 (root's) unless this
+ * is root, then a child of ours that became nobody (*child). */
+static inline pid_t other_users_process(pid_t *child)
+{
+	return getuid() != 0 ? 1 : process_as(65534, child);
 }
 
 static inline void other_users_process_end(pid_t child)
