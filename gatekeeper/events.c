@@ -169,8 +169,9 @@ void events_slot_release(struct gk_events *ev, int idx)
 }
 
 /* The next event for this queue's workers, or -1 once the route stops. */
-static int next_job(struct job_queue *q)
+static int next_job(struct job_worker *w)
 {
+	struct job_queue *q = w->q;
 	struct gk_events *ev = q->ev;
 	int idx;
 	pthread_mutex_lock(&ev->q_lock);
@@ -178,16 +179,31 @@ static int next_job(struct job_queue *q)
 	 * owner's, or the heavy ones): their workers take it. */
 	while ((idx = jobq_take(q)) < 0 && !ev->q_stopping)
 		pthread_cond_wait(&q->cond, &ev->q_lock);
+	w->current = idx;
 	pthread_mutex_unlock(&ev->q_lock);
 	return idx;
 }
 
+/* A light job cancelled because its file grew heavy (events_watchdog.c):
+ * the file changed while it was judged, as a rewrite would. */
+static void outgrown_verdict(struct gk_events *ev, struct judgement *j)
+{
+	pthread_rwlock_rdlock(&ev->d->policy_lock);
+	j->decision = (struct gk_decision){ .verdict = ev->d->policy->on_error,
+					    .source = GK_SOURCE_ON_ERROR };
+	pthread_rwlock_unlock(&ev->d->policy_lock);
+	snprintf(j->decision.detail, sizeof(j->decision.detail),
+		 "the file grew to %lld MiB or more while it was judged as a smaller one",
+		 (long long)(JOB_HEAVY_BYTES >> 20));
+}
+
 static void *worker_main(void *arg)
 {
-	struct job_queue *q = arg;
+	struct job_worker *w = arg;
+	struct job_queue *q = w->q;
 	struct gk_events *ev = q->ev;
 	pthread_setname_np(pthread_self(), q->remote ? "gk-judge-remote" : "gk-judge");
-	for (int idx; (idx = next_job(q)) >= 0;) {
+	for (int idx; (idx = next_job(w)) >= 0;) {
 		struct inflight *s = &ev->slots[idx];
 		/* A remote group's reader hands over the event as it read it: what
 		 * it tells is learnt here, where a stalled server holds no reader. */
@@ -201,11 +217,14 @@ static void *worker_main(void *arg)
 		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
 		if (atomic_load(&ev->abandoned))
 			return NULL;   /* back from a server after the stop: touch nothing */
+		if (atomic_load(&s->outgrown) && s->j.decision.source == GK_SOURCE_ON_ERROR)
+			outgrown_verdict(ev, &s->j);
 		finish(ev, idx, true);
 		kcache_disarm(ev->d->kc, s->fd, ticket);
 		/* Before the slot is free: a new event may take it at once. */
 		pthread_mutex_lock(&ev->q_lock);
 		jobq_done(q, idx);
+		w->current = -1;
 		pthread_mutex_unlock(&ev->q_lock);
 		events_slot_release(ev, idx);
 		pthread_mutex_lock(&ev->q_lock);
@@ -228,15 +247,18 @@ static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, un
 	q->ev = ev;
 	q->remote = remote;
 	pthread_cond_init(&q->cond, NULL);
-	q->workers = calloc(workers, sizeof(pthread_t));
+	q->workers = calloc(workers, sizeof(*q->workers));
 	return q->workers && jobq_init(q, ev->n_slots, caps) == 0 ? 0 : -1;
 }
 
 static int queue_start_workers(struct job_queue *q, unsigned workers)
 {
-	for (; q->n_workers < workers; q->n_workers++)
-		if (pthread_create(&q->workers[q->n_workers], NULL, worker_main, q) != 0)
+	for (; q->n_workers < workers; q->n_workers++) {
+		struct job_worker *w = &q->workers[q->n_workers];
+		*w = (struct job_worker){ .q = q, .current = -1 };
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 			return -1;
+	}
 	return 0;
 }
 
@@ -248,9 +270,9 @@ static bool queue_join_workers(struct job_queue *q)
 	struct timespec until = gk_deadline_in_ms(CLOCK_REALTIME, 2000);
 	for (unsigned i = 0; i < q->n_workers; i++) {
 		if (!q->remote) {
-			pthread_join(q->workers[i], NULL);
-		} else if (pthread_timedjoin_np(q->workers[i], NULL, &until) != 0) {
-			pthread_detach(q->workers[i]);
+			pthread_join(q->workers[i].thread, NULL);
+		} else if (pthread_timedjoin_np(q->workers[i].thread, NULL, &until) != 0) {
+			pthread_detach(q->workers[i].thread);
 			all = false;
 		}
 	}
@@ -354,6 +376,7 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 	s->perm = g->perm;
 	s->pid = m->pid;
 	atomic_store(&s->cancel, false);
+	atomic_store(&s->outgrown, false);
 	ss->fd = m->fd;
 	ss->group = g->perm ? g->sentinel_id : 0;
 	atomic_store(&ss->start_us, gk_mono_us());
@@ -412,18 +435,13 @@ static void handle(struct gk_events *ev, int idx)
 }
 
 /* Under q_lock: only the last slots are left, kept for users who hold
- * few. The slots all events share, or the queue's own bound (the one
- * being queued is not counted: a remote one is in remote_pending). */
+ * few: of those all events share (remote ones, and those being read,
+ * hold some too), or of the queue's own bound. */
 static bool only_reserve_left(struct gk_events *ev, const struct job_queue *q)
 {
 	unsigned reserve = q->caps.reserve;
-	if (!reserve)
-		return false;
-	if ((unsigned)ev->n_free < reserve)
-		return true;
-	if (q->remote)
-		return atomic_load(&ev->d->stats.remote_pending) + reserve > ev->remote_max;
-	return ev->to_workers + reserve >= ev->max_pending;
+	unsigned bound = q->remote ? ev->remote_max : ev->max_pending;
+	return reserve && ((unsigned)ev->n_free < reserve || q->held + reserve >= bound);
 }
 
 /* Queue the event for a worker, or answer it as an overload. A remote

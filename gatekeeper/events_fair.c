@@ -69,7 +69,7 @@ int jobq_init(struct job_queue *q, unsigned n_slots, struct jobq_caps caps)
 	q->free_owner = -1;
 	for (int c = 0; c < 2; c++)
 		q->turn_head[c] = q->turn_tail[c] = -1;
-	q->len = q->heavy_running = 0;
+	q->len = q->held = q->heavy_running = 0;
 	q->next_seq = 0;
 	return 0;
 }
@@ -211,6 +211,7 @@ enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum 
 	l->last = idx;
 	l->n++;
 	q->len++;
+	q->held++;
 	owner_turns(q, o);
 	/* Even to an owner already in turn: a worker that found nothing to
 	 * take (heavy ones all held back) may sleep. */
@@ -255,6 +256,7 @@ void jobq_done(struct job_queue *q, int idx)
 {
 	int o = q->job_owner[idx];
 	q->owners[o].running--;
+	q->held--;
 	if (q->job_cost[idx] == JOB_HEAVY)
 		q->heavy_running--;
 	owner_turns(q, o);

@@ -48,12 +48,22 @@ struct jobq_caps {
 
 enum jobq_push_result { JOBQ_QUEUED, JOBQ_OVER_SHARE, JOBQ_OVER_RESERVE };
 
+struct job_queue;
+
+/* A worker thread of a queue (events.c). */
+struct job_worker {
+	pthread_t thread;
+	struct job_queue *q;
+	int current;                        /* under q_lock: the slot it judges, or -1 */
+};
+
 /* Events waiting for a worker, and the workers that take them: by turns
  * between the users who ask (events_fair.c). */
 struct job_queue {
 	struct gk_events *ev;
 	bool remote;
 	unsigned len;                       /* jobs queued */
+	unsigned held;                      /* jobs queued or running */
 	unsigned heavy_running;
 	struct jobq_caps caps;
 	int *job_next, *job_owner;          /* of each slot */
@@ -64,7 +74,7 @@ struct job_queue {
 	unsigned n_chains, owners_made, owners_max;
 	int turn_head[2], turn_tail[2];     /* of each cost */
 	pthread_cond_t cond;
-	pthread_t *workers;
+	struct job_worker *workers;
 	unsigned n_workers;                 /* started */
 };
 
@@ -92,6 +102,7 @@ struct inflight {
 	bool perm;
 	pid_t pid;
 	atomic_bool cancel;         /* the watchdog answered: stop hashing */
+	atomic_bool outgrown;       /* cancelled: a light job's file grew heavy */
 	atomic_bool busy;           /* slot holds an event (watchdog reads it) */
 	struct judgement j;
 };

@@ -24,8 +24,9 @@ static void reserve_detail(struct gk_events *ev, struct overload_why why, char *
 	char who[64];
 	asker(why, who, sizeof(who));
 	snprintf(out, size, "overload: %u decisions asked by %s already queued or running; the last "
-		 "%u slots of %s are kept for users with fewer than %u", why.held, who, c->reserve,
-		 why.remote ? "the remote quarter of max_pending" : "max_pending", c->reserve_share);
+		 "%u slots (an eighth of %s) are kept for users with fewer than %u", why.held, who,
+		 c->reserve, why.remote ? "the remote quarter of max_pending" : "max_pending",
+		 c->reserve_share);
 }
 
 /* Beyond its user's share: the share it met, as jobq_push bounds it. */

@@ -2,6 +2,7 @@
  * on_error verdict, any permission event still open at its deadline, and
  * beats the heartbeat the sentinel watches. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "gatekeeper/events_impl.h"
@@ -47,6 +48,29 @@ static unsigned watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_v
 		atomic_fetch_add(&ev->d->stats.timeouts, 1);
 	}
 	return open;
+}
+
+/* A job is light by its file's size when it was queued; the file's writer
+ * can truncate it up since, at no cost (a sparse file), and the hash reads
+ * to its end: such a job would hold a worker kept for light ones until its
+ * deadline. It is cancelled within a tick; its exec gets the on_error
+ * verdict, as one whose file changes while it is judged. Under q_lock: the
+ * slot and its fd stay while a worker has it. */
+static void light_jobs_outgrown(struct gk_events *ev)
+{
+	struct job_queue *q = &ev->local;
+	pthread_mutex_lock(&ev->q_lock);
+	for (unsigned i = 0; i < q->n_workers; i++) {
+		int idx = q->workers[i].current;
+		struct stat st;
+		if (idx < 0 || q->job_cost[idx] != JOB_LIGHT || atomic_load(&ev->slots[idx].cancel))
+			continue;
+		if (fstat(ev->slots[idx].fd, &st) == 0 && st.st_size >= JOB_HEAVY_BYTES) {
+			atomic_store(&ev->slots[idx].outgrown, true);
+			atomic_store(&ev->slots[idx].cancel, true);
+		}
+	}
+	pthread_mutex_unlock(&ev->q_lock);
 }
 
 /* How long the watchdog sleeps: a tick while an event awaits an answer;
@@ -98,6 +122,9 @@ void *events_watchdog_main(void *arg)
 			ev->subids_checked_us = now;
 			events_subids_refresh(ev, d->opt.subuid_path, false);
 		}
-		sleep_ms = watchdog_sleep_ms(watchdog_sweep(ev, limit, fallback), limit);
+		unsigned open = watchdog_sweep(ev, limit, fallback);
+		if (open)
+			light_jobs_outgrown(ev);
+		sleep_ms = watchdog_sleep_ms(open, limit);
 	}
 }

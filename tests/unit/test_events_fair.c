@@ -226,102 +226,6 @@ static void test_reserve_kept_for_owners_who_hold_few(void **state)
 	queue_down(&q);
 }
 
-static atomic_int heavy_in_judge;
-
-/* Stalls the judgement of a heavy file until the test's release. */
-static void judge_stalling_heavy(struct gk_daemon *d, int fd, struct judgement *j,
-				 const atomic_bool *cancel)
-{
-	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_size >= JOB_HEAVY_BYTES) {
-		atomic_fetch_add(&heavy_in_judge, 1);
-		stalled_judge(d, fd, j, cancel);
-	} else {
-		judge_fully(d, fd, j, cancel);
-	}
-}
-
-/* Another user's heavy exec holds the only heavy worker; ours waits. Our
- * light exec that follows is judged at once: the worker that found
- * nothing to take when our heavy one came is woken for it. */
-static void test_light_job_behind_a_waiting_heavy_one(void **state)
-{
-	(void)state;
-	struct fixture *f = setup_with("default: allow\ndecision_timeout_ms: 20000\n", true, 2, 16);
-	events_set_judge(f->d.events, judge_stalling_heavy);
-	atomic_store(&heavy_in_judge, 0);
-	pid_t child = 0, other = other_users_process(&child);
-	int big[2], small = watched_file(f, "small", "#!/bin/sh\necho small\n");
-	for (int i = 0; i < 2; i++) {
-		big[i] = watched_file(f, i ? "big1" : "big0", "#!/bin/sh\n");
-		assert_int_equal(ftruncate(big[i], JOB_HEAVY_BYTES), 0);
-	}
-	int e0 = send_event_as(f, big[0], other);
-	events_read(f->d.events, &f->g);
-	for (int i = 0; i < 5000 && !atomic_load(&heavy_in_judge); i++)
-		usleep(1000);
-	assert_int_equal(atomic_load(&heavy_in_judge), 1);
-	int e1 = send_event(f, big[1]);
-	events_read(f->d.events, &f->g);
-	usleep(100 * 1000);   /* the other worker finds nothing to take, and sleeps */
-	int e2 = send_event(f, small);
-	events_read(f->d.events, &f->g);
-	expect_response(f, e2, FAN_ALLOW, 5000);
-	atomic_store(&stall_release, true);
-	expect_response(f, e0, FAN_ALLOW, 5000);
-	expect_response(f, e1, FAN_ALLOW, 5000);
-	other_users_process_end(child);
-	for (int i = 0; i < 2; i++)
-		close(big[i]);
-	close(small);
-	teardown_fixture(f);
-}
-
-/* On the remote route the last eighth of its quarter of the slots is kept
- * likewise: with two users' execs holding all but those, the second
- * one's next is refused, a third user's is queued. */
-static void test_remote_reserve_kept_for_users_who_hold_few(void **state)
-{
-	(void)state;
-	if (getuid() != 0)
-		skip();   /* needs processes of two other users */
-	struct fixture *f = setup_with("default: allow\noverload: deny\ndecision_timeout_ms: 20000\n",
-				       true, 2, 64);
-	events_set_judge(f->d.events, stalled_judge);
-	int sv[2], local_peer = f->peer;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	struct fan_group remote = { .fd = sv[0], .perm = true, .remote = true,
-				    .mask = FAN_OPEN_EXEC_PERM };
-	f->peer = sv[1];
-	pid_t c1 = 0, c2 = 0, nobody = process_as(65534, &c1), third = process_as(65533, &c2);
-	int file = watched_file(f, "served", "#!/bin/sh\necho remote\n");
-	for (int i = 0; i < 14; i++)   /* root's share (8 of 16), then nobody's 6 */
-		send_event_as(f, file, i < 8 ? getpid() : nobody);
-	events_read(f->d.events, &remote);
-	int refused = send_event_as(f, file, nobody);
-	events_read(f->d.events, &remote);
-	expect_response(f, refused, FAN_DENY, 2000);
-	assert_int_equal(atomic_load(&f->d.stats.overloads), 1);
-	send_event_as(f, file, third);
-	events_read(f->d.events, &remote);
-	struct fanotify_response r;
-	assert_int_equal(read_response(f, 300, &r), -1);   /* queued, not refused */
-	atomic_store(&stall_release, true);
-	for (int i = 0; i < 15; i++) {
-		assert_int_equal(read_response(f, 5000, &r), 0);
-		assert_int_equal(r.response, FAN_ALLOW);
-	}
-	assert_int_equal(atomic_load(&f->d.stats.overloads), 1);
-	other_users_process_end(c1);
-	other_users_process_end(c2);
-	close(file);
-	f->peer = local_peer;
-	teardown_fixture(f);
-	close(sv[0]);
-	close(sv[1]);
-}
-
 /* The user who asks: a process's real uid, from /proc. */
 static void test_pid_uid(void **state)
 {
@@ -511,8 +415,6 @@ int main(void)
 		cmocka_unit_test(test_owners_leave_when_idle),
 		cmocka_unit_test(test_heavy_jobs_leave_workers_to_light_ones),
 		cmocka_unit_test(test_waiting_heavy_job_keeps_its_turn),
-		cmocka_unit_test(test_light_job_behind_a_waiting_heavy_one),
-		cmocka_unit_test(test_remote_reserve_kept_for_users_who_hold_few),
 		cmocka_unit_test(test_reserve_kept_for_owners_who_hold_few),
 		cmocka_unit_test(test_pid_uid),
 		cmocka_unit_test(test_unknown_callers_share_a_small_share),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -147,18 +148,22 @@ static inline pid_t process_as(uid_t uid, pid_t *child)
 {
 	int ready[2];
 	assert_int_equal(pipe(ready), 0);
+	pid_t parent = getpid();
 	*child = fork();
 	assert_true(*child >= 0);
 	if (*child == 0) {
-		if (setresuid(uid, uid, uid) == 0)
-			(void)!write(ready[1], "x", 1);
+		/* It ends with the test, whatever the test's end: after setresuid,
+		 * which clears a death signal set before. */
+		if (setresuid(uid, uid, uid) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+		    getppid() != parent || write(ready[1], "x", 1) != 1)
+			_exit(1);
 		pause();
 		_exit(0);
 	}
 	char c;
+	close(ready[1]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	close(ready[0]);
-	close(ready[1]);
 	return *child;
 }
 
