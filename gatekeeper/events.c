@@ -184,17 +184,15 @@ static int next_job(struct job_worker *w)
 	return idx;
 }
 
-/* A light job cancelled because its file grew heavy (events_watchdog.c):
- * the file changed while it was judged, as a rewrite would. */
-static void outgrown_verdict(struct gk_events *ev, struct judgement *j)
+/* A light job cancelled because its file grew heavy (events_watchdog.c)
+ * was decided as a file that cannot be hashed (a `scanner: error` rule,
+ * or on_error): its record says why it could not be. */
+static void outgrown_detail(struct judgement *j)
 {
-	pthread_rwlock_rdlock(&ev->d->policy_lock);
-	j->decision = (struct gk_decision){ .verdict = ev->d->policy->on_error,
-					    .source = GK_SOURCE_ON_ERROR };
-	pthread_rwlock_unlock(&ev->d->policy_lock);
-	snprintf(j->decision.detail, sizeof(j->decision.detail),
-		 "the file grew to %lld MiB or more while it was judged as a smaller one",
-		 (long long)(JOB_HEAVY_BYTES >> 20));
+	char *d = j->decision.detail;
+	size_t len = strlen(d), size = sizeof(j->decision.detail);
+	snprintf(d + len, size - len, "%s(the file grew to %lld MiB or more while judged as a smaller one)",
+		 len ? " " : "", (long long)(JOB_HEAVY_BYTES >> 20));
 }
 
 static void *worker_main(void *arg)
@@ -218,7 +216,7 @@ static void *worker_main(void *arg)
 		if (atomic_load(&ev->abandoned))
 			return NULL;   /* back from a server after the stop: touch nothing */
 		if (atomic_load(&s->outgrown) && s->j.decision.source == GK_SOURCE_ON_ERROR)
-			outgrown_verdict(ev, &s->j);
+			outgrown_detail(&s->j);
 		finish(ev, idx, true);
 		kcache_disarm(ev->d->kc, s->fd, ticket);
 		/* Before the slot is free: a new event may take it at once. */
