@@ -237,7 +237,7 @@ static void *worker_main(void *arg)
  * heavy ones run on all workers but one; the last eighth of the bound is
  * kept for users who hold few (events_fair.c, only_reserve_left). */
 static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, unsigned workers,
-		      unsigned bound)
+		      unsigned max_workers, unsigned bound)
 {
 	unsigned reserve = bound / 8;
 	struct jobq_caps caps = { .run = workers - 1, .hold = bound / 2, .heavy = workers - 1,
@@ -245,19 +245,32 @@ static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, un
 	q->ev = ev;
 	q->remote = remote;
 	pthread_cond_init(&q->cond, NULL);
-	q->workers = calloc(workers, sizeof(*q->workers));
+	q->max_workers = max_workers;
+	q->workers = calloc(max_workers, sizeof(*q->workers));
 	return q->workers && jobq_init(q, ev->n_slots, caps) == 0 ? 0 : -1;
+}
+
+int events_queue_add_worker(struct job_queue *q)
+{
+	if (q->n_workers >= q->max_workers)
+		return -1;
+	struct job_worker *w = &q->workers[q->n_workers];
+	*w = (struct job_worker){ .q = q, .current = -1 };
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		return -1;
+	q->n_workers++;
+	return 0;
 }
 
 static int queue_start_workers(struct job_queue *q, unsigned workers)
 {
-	for (; q->n_workers < workers; q->n_workers++) {
-		struct job_worker *w = &q->workers[q->n_workers];
-		*w = (struct job_worker){ .q = q, .current = -1 };
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
-			return -1;
-	}
-	return 0;
+	struct gk_events *ev = q->ev;
+	int rc = 0;
+	pthread_mutex_lock(&ev->q_lock);
+	while (rc == 0 && q->n_workers < workers)
+		rc = events_queue_add_worker(q);
+	pthread_mutex_unlock(&ev->q_lock);
+	return rc;
 }
 
 /* A remote worker can wait on a server for good: after a bound, it is left
@@ -317,8 +330,9 @@ struct gk_events *events_start(struct gk_daemon *d, unsigned workers)
 	/* A remote file's size is not asked before a worker takes it (its
 	 * server may stall): every remote job counts as light. */
 	if (!ev->slots || !ev->free_list ||
-	    queue_init(&ev->local, ev, false, workers, ev->max_pending) < 0 ||
-	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS, ev->remote_max) < 0 ||
+	    queue_init(&ev->local, ev, false, workers, workers, ev->max_pending) < 0 ||
+	    queue_init(&ev->remote, ev, true, EVENTS_REMOTE_WORKERS, EVENTS_REMOTE_WORKERS_MAX,
+		       ev->remote_max) < 0 ||
 	    !(ev->recorder = recorder_start(d)))
 		goto fail;
 	/* The daemon slots (a judgement each, kilobytes) are left untouched

@@ -7,6 +7,9 @@
 #include "gatekeeper/gatekeeperd.h"
 
 #define EVENTS_REMOTE_WORKERS 2
+/* Remote workers that servers hold past their jobs' deadlines are
+ * replaced (events_watchdog.c), up to this many workers in all. */
+#define EVENTS_REMOTE_WORKERS_MAX 8
 #define EVENTS_REMOTE_SHARE 4               /* remote_max: max_pending / 4 */
 
 struct gk_events;
@@ -75,7 +78,7 @@ struct job_queue {
 	int turn_head[2], turn_tail[2];     /* of each cost */
 	pthread_cond_t cond;
 	struct job_worker *workers;
-	unsigned n_workers;                 /* started */
+	unsigned n_workers, max_workers;    /* started (under q_lock); room for */
 };
 
 /* events_fair.c; all but init and free under q_lock. */
@@ -143,6 +146,7 @@ struct gk_events {
 		struct timespec mtime, ctime;
 	} subids_seen;
 	int64_t subids_checked_us;          /* the watchdog's */
+	int64_t remote_check_us;            /* the watchdog's: look for held remote workers then */
 };
 
 /* Why an event is answered at once, unjudged: the bound it met (GONE: the
@@ -168,6 +172,10 @@ void events_overload(struct gk_events *ev, struct fan_group *g, int fd, int idx,
 		     struct overload_why why);
 /* Close the event's fd (unless the recorder took it) and free its slot. */
 void events_slot_release(struct gk_events *ev, int idx);
+
+/* events.c, under q_lock: start one more worker of the queue (room
+ * permitting); -1 if none could be. */
+int events_queue_add_worker(struct job_queue *q);
 
 /* The watchdog thread (events_watchdog.c), started by events_start. */
 void *events_watchdog_main(void *arg);

@@ -15,7 +15,8 @@
  * free list hands out the same few slots again and again: only those ever
  * used are looked at, not thousands every tick. Returns how many events
  * still await an answer. */
-static unsigned watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback)
+static unsigned watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_verdict fallback,
+			       bool *remote_answered)
 {
 	int64_t now = gk_mono_us();
 	unsigned used = atomic_load(&ev->slots_touched), open = 0;
@@ -46,6 +47,7 @@ static unsigned watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_v
 		atomic_store(&ss->state, SLOT_ANSWERED);
 		atomic_store(&s->cancel, true);
 		atomic_fetch_add(&ev->d->stats.timeouts, 1);
+		*remote_answered |= s->group->remote;
 	}
 	return open;
 }
@@ -71,6 +73,46 @@ static void light_jobs_outgrown(struct gk_events *ev)
 		}
 	}
 	pthread_mutex_unlock(&ev->q_lock);
+}
+
+/* A remote worker whose server holds it past its job's deadline judges
+ * nothing else until the server answers; one user's stalled server holds
+ * one (a user's remote jobs run one at a time), a few users' hold them
+ * all, and every other remote exec would wait out its deadline. While
+ * fewer than EVENTS_REMOTE_WORKERS are free of such jobs, another is
+ * started, up to EVENTS_REMOTE_WORKERS_MAX; they stay. A job counts as
+ * held once its deadline is REMOTE_HELD_AFTER_MS behind it (a hash its
+ * cancel reached has let go by then). Returns when to look again (0: no
+ * need): a job cancelled too lately to tell. */
+#define REMOTE_HELD_AFTER_MS 100
+
+static int64_t remote_workers_replace_held(struct gk_events *ev, int64_t now, int64_t limit_us)
+{
+	const int64_t after_us = REMOTE_HELD_AFTER_MS * 1000;
+	struct job_queue *q = &ev->remote;
+	unsigned held = 0;
+	int64_t again = 0;
+	pthread_mutex_lock(&ev->q_lock);
+	for (unsigned i = 0; i < q->n_workers; i++) {
+		int idx = q->workers[i].current;
+		if (idx < 0 || !atomic_load(&ev->slots[idx].cancel))
+			continue;
+		int64_t held_from = atomic_load(&ev->sh->slots[idx].start_us) + limit_us + after_us;
+		if (held_from <= now)
+			held++;
+		else if (!again || held_from < again)
+			again = held_from;
+	}
+	unsigned before = q->n_workers;
+	while (!ev->q_stopping && q->n_workers - held < EVENTS_REMOTE_WORKERS &&
+	       events_queue_add_worker(q) == 0)
+		;
+	unsigned after = q->n_workers;
+	pthread_mutex_unlock(&ev->q_lock);
+	if (after > before)
+		log_msg(GK_LOG_WARN, "remote_workers_added added=%u workers=%u held_by_servers=%u",
+			after - before, after, held);
+	return again;
 }
 
 /* How long the watchdog sleeps: a tick while an event awaits an answer;
@@ -122,9 +164,19 @@ void *events_watchdog_main(void *arg)
 			ev->subids_checked_us = now;
 			events_subids_refresh(ev, d->opt.subuid_path, false);
 		}
-		unsigned open = watchdog_sweep(ev, limit, fallback);
+		bool remote_answered = false;
+		unsigned open = watchdog_sweep(ev, limit, fallback, &remote_answered);
 		if (open)
 			light_jobs_outgrown(ev);
+		if (ev->remote_check_us && now >= ev->remote_check_us)
+			ev->remote_check_us = remote_workers_replace_held(ev, now, limit);
+		if (remote_answered && !ev->remote_check_us)
+			ev->remote_check_us = now + REMOTE_HELD_AFTER_MS * 1000;
 		sleep_ms = watchdog_sleep_ms(open, limit);
+		if (ev->remote_check_us) {
+			int64_t due_ms = (ev->remote_check_us - now) / 1000 + 1;
+			if (due_ms < sleep_ms)
+				sleep_ms = (int)due_ms;
+		}
 	}
 }

@@ -19,7 +19,8 @@
  * page cache (each reader's read is a request of its own: several can
  * wait at once; such a file cannot be mapped, so its exec fails after
  * the permission event). With GK_FUSEFILE_BACKING9=FILE, /prog9 serves
- * FILE instead. Runs in
+ * FILE instead; with GK_FUSEFILE_HOLD_SPARES9 set, its reads are never
+ * held (another server's file, as it were). Runs in
  * the foreground, multi-threaded with either, single-threaded otherwise,
  * until unmounted or killed. */
 #define FUSE_USE_VERSION 31
@@ -38,6 +39,7 @@ static bool direct_io;
 static const char *hold_lookup;
 static mode_t prog_mode = 0755;
 static const char *backing9;
+static bool hold_spares9;
 
 /* What path serves: /prog9 may have content of its own. */
 static const char *backing_of(const char *path)
@@ -132,7 +134,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
-	while (hold && access(hold, F_OK) == 0)
+	while (hold && !(hold_spares9 && !strcmp(path, "/prog9")) && access(hold, F_OK) == 0)
 		usleep(10000);
 	int fd = open(backing_of(path), O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -165,6 +167,7 @@ int main(int argc, char **argv)
 	if (getenv("GK_FUSEFILE_HOLD_OPEN_BY"))
 		hold_open_by = getenv("GK_FUSEFILE_HOLD_OPEN_BY");
 	backing9 = getenv("GK_FUSEFILE_BACKING9");
+	hold_spares9 = getenv("GK_FUSEFILE_HOLD_SPARES9") != NULL;
 	if (getenv("GK_FUSEFILE_MODE"))
 		prog_mode = (mode_t)strtoul(getenv("GK_FUSEFILE_MODE"), NULL, 8) & 07777;
 	char *args[64] = { argv[0], "-f", "-s" };

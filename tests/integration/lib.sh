@@ -145,7 +145,8 @@ write_policy() {
 # of its threads whose names begin FUSE_HOLD_OPEN_BY, if set); with
 # FUSE_DIRECT_IO=1, reads bypass the page cache; with FUSE_HOLD_LOOKUP=FILE,
 # lookups of other names wait while FILE exists; with FUSE_BACKING9=FILE,
-# /prog9 serves FILE; with FUSE_ALLOW_OTHER=1, other users may use it.
+# /prog9 serves FILE; with FUSE_SPARE9=1, HOLD never holds /prog9's reads;
+# with FUSE_ALLOW_OTHER=1, other users may use it.
 # Unmounted, stopped and HOLD removed when the test ends.
 mount_fusefile() {
 	[[ -f $TOP/fusefile.failed ]] && fail "$(cat "$TOP/fusefile.failed")"
@@ -159,6 +160,7 @@ mount_fusefile() {
 		${FUSE_DIRECT_IO:+GK_FUSEFILE_DIRECT_IO=1} \
 		${FUSE_HOLD_LOOKUP:+GK_FUSEFILE_HOLD_LOOKUP="$FUSE_HOLD_LOOKUP"} \
 		${FUSE_BACKING9:+GK_FUSEFILE_BACKING9="$FUSE_BACKING9"} \
+		${FUSE_SPARE9:+GK_FUSEFILE_HOLD_SPARES9=1} \
 		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" \
 		-o "attr_timeout=0,entry_timeout=0${FUSE_ALLOW_OTHER:+,allow_other}" \
 		>"$T/fusefile.log" 2>&1 &

@@ -8,6 +8,7 @@ TESTS+=(
 	fault_one_user_cannot_starve_the_workers:60
 	fault_subordinate_ids_count_as_one_user:60
 	fault_users_together_cannot_starve_the_workers:60
+	fault_remote_workers_held_by_servers_are_replaced:60
 )
 
 # Remote execs wait their user's turn too. uid 65534's 16 execs of huge
@@ -145,4 +146,40 @@ t_fault_users_together_cannot_starve_the_workers() {
 		((first_root < first_timeout)) ||
 			fail "$BIN/r$r was judged only after a huge program's deadline freed a worker"
 	done
+}
+
+# A server that stalls reads holds the remote worker that hashes for one
+# of its execs. Two users' execs there held both remote workers, and every
+# other remote exec (another server's) waited out its deadline and got
+# on_error. Now a worker held past its job's deadline is replaced: root's
+# program on a file the server still serves is judged and runs.
+t_fault_remote_workers_held_by_servers_are_replaced() {
+	local pids=() i
+	need_spawner
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	cp /bin/true "$T/backing9" && printf '\ngk-it %s\n' "$RANDOM$(date +%s%N)" >>"$T/backing9" ||
+		fail "cannot write the second backing file"
+	FUSE_ALLOW_OTHER=1 FUSE_SPARE9=1 FUSE_BACKING9="$T/backing9" mount_fusefile "$T/hold"
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\non_error: deny\n' "$T/fuse" >"$POLICY"
+	echo "decision_timeout_ms: 3000" >>"$POLICY"
+	start_daemon
+	touch "$T/hold"
+	for i in 1 2; do   # two users: a user's remote execs take one worker at a time
+		setpriv --reuid=$((65532 + i)) --regid=65534 --clear-groups \
+			timeout -s KILL 30 "$SPAWNER" exec "$T/fuse/prog$i" >"$T/held.$i" 2>&1 &
+		pids+=($!)
+		record_pid $!
+	done
+	for ((i = 0; i < 50; i++)); do   # both hashes now wait on the server
+		[[ $(stat_num pending) -ge 2 ]] && break
+		sleep 0.05
+	done
+	[[ $(stat_num pending) -ge 2 ]] || fail "the two held execs are not pending: $(stat_num pending)"
+	sleep 1   # root's deadline comes a second after theirs
+	expect_runs "$T/fuse/prog9" "root's program, with both remote workers held by the server: "
+	# at one deadline or at each of the two
+	wait_log "^remote_workers_added added=[12] workers=4 held_by_servers=2" ||
+		fail "no remote worker was added for the two held: $(grep remote_workers "$DLOG" | head -c 300)"
+	rm -f "$T/hold"
+	for i in "${pids[@]}"; do wait "$i"; done
 }

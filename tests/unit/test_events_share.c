@@ -297,6 +297,66 @@ static void test_remote_reserve_kept_for_users_who_hold_few(void **state)
 	remote_close(&remote);
 }
 
+static ino_t held_ino;
+
+/* A server that holds the reads of one file, past any cancel, until the
+ * test's release. */
+static void judge_held_past_cancel(struct gk_daemon *d, int fd, struct judgement *j,
+				   const atomic_bool *cancel)
+{
+	static const atomic_bool never = false;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_ino == held_ino)
+		stalled_judge(d, fd, j, &never);
+	else
+		judge_fully(d, fd, j, cancel);
+}
+
+/* Two users' remote execs whose server holds them past their deadline
+ * hold both remote workers: others are started, and a third user's
+ * remote exec is judged, not left to its own deadline. */
+static void test_held_remote_workers_are_replaced(void **state)
+{
+	(void)state;
+	if (getuid() != 0)
+		skip();   /* needs processes of two other users */
+	struct fixture *f = setup_with("default: allow\non_error: deny\ndecision_timeout_ms: 1000\n",
+				       true, 2, 64);
+	events_set_judge(f->d.events, judge_held_past_cancel);
+	struct remote_group remote;
+	remote_open(f, &remote);
+	with(f, &remote, true);
+	pid_t c1 = 0, c2 = 0, one = process_as(65534, &c1), two = process_as(65533, &c2);
+	int held = watched_file(f, "held", "#!/bin/sh\necho held\n");
+	int other = watched_file(f, "other", "#!/bin/sh\necho other\n");
+	struct stat st;
+	assert_int_equal(fstat(held, &st), 0);
+	held_ino = st.st_ino;
+	send_event_as(f, held, one);
+	send_event_as(f, held, two);
+	events_read(f->d.events, &remote.g);
+	struct fanotify_response r;
+	for (int i = 0; i < 2; i++) {   /* their deadline's answer */
+		assert_int_equal(read_response(f, 3000, &r), 0);
+		assert_int_equal(r.response, FAN_DENY);
+	}
+	int e = send_event(f, other);
+	events_read(f->d.events, &remote.g);
+	expect_response(f, e, FAN_ALLOW, 3000);
+	pthread_mutex_lock(&f->d.events->q_lock);
+	unsigned workers = f->d.events->remote.n_workers;
+	pthread_mutex_unlock(&f->d.events->q_lock);
+	assert_int_equal(workers, EVENTS_REMOTE_WORKERS + 2);
+	atomic_store(&stall_release, true);
+	other_users_process_end(c1);
+	other_users_process_end(c2);
+	close(held);
+	close(other);
+	with(f, &remote, false);
+	teardown_fixture(f);
+	remote_close(&remote);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_light_job_that_grows_heavy_is_cancelled),
 		cmocka_unit_test(test_remote_reserve_kept_for_users_who_hold_few),
 		cmocka_unit_test(test_local_reserve_counts_the_shared_slots),
+		cmocka_unit_test(test_held_remote_workers_are_replaced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
