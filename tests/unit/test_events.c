@@ -253,24 +253,6 @@ static void test_overload_spares_known_verdicts(void **state)
 	teardown_fixture(f);
 }
 
-/* Each subsystem's stop is safe without a start, and a start after a stop
- * works in the same process. */
-/* Stalls only the judgement of the file whose inode is stall_ino; with
- * stall_past_cancel, as a read a server holds does, past the deadline's
- * cancel too. */
-static ino_t stall_ino;
-static bool stall_past_cancel;
-static void judge_stalling_one_file(struct gk_daemon *d, int fd, struct judgement *j,
-				    const atomic_bool *cancel)
-{
-	static const atomic_bool never = false;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_ino == stall_ino)
-		stalled_judge(d, fd, j, stall_past_cancel ? &never : cancel);
-	else
-		judge_fully(d, fd, j, cancel);
-}
-
 /* A remote group (a socketpair) beside the fixture's, and two watched
  * files: "served", whose judgement stalls (judge_stalling_one_file), and
  * "local". with_remote() points send_event and read_response at it. */
@@ -427,6 +409,8 @@ static void test_path_on_filesystem_without_cached_walk(void **state)
 	teardown_fixture(f);
 }
 
+/* Each subsystem's stop is safe without a start, and a start after a stop
+ * works in the same process. */
 static void test_start_stop_start(void **state)
 {
 	(void)state;

@@ -297,21 +297,6 @@ static void test_remote_reserve_kept_for_users_who_hold_few(void **state)
 	remote_close(&remote);
 }
 
-static ino_t held_ino;
-
-/* A server that holds the reads of one file, past any cancel, until the
- * test's release. */
-static void judge_held_past_cancel(struct gk_daemon *d, int fd, struct judgement *j,
-				   const atomic_bool *cancel)
-{
-	static const atomic_bool never = false;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_ino == held_ino)
-		stalled_judge(d, fd, j, &never);
-	else
-		judge_fully(d, fd, j, cancel);
-}
-
 /* Two users' remote execs whose server holds them past their deadline
  * hold both remote workers: others are started, and a third user's
  * remote exec is judged, not left to its own deadline. */
@@ -322,7 +307,9 @@ static void test_held_remote_workers_are_replaced(void **state)
 		skip();   /* needs processes of two other users */
 	struct fixture *f = setup_with("default: allow\non_error: deny\ndecision_timeout_ms: 1000\n",
 				       true, 2, 64);
-	events_set_judge(f->d.events, judge_held_past_cancel);
+	/* a server that holds the reads of one file, past any cancel */
+	events_set_judge(f->d.events, judge_stalling_one_file);
+	stall_past_cancel = true;
 	struct remote_group remote;
 	remote_open(f, &remote);
 	with(f, &remote, true);
@@ -331,7 +318,7 @@ static void test_held_remote_workers_are_replaced(void **state)
 	int other = watched_file(f, "other", "#!/bin/sh\necho other\n");
 	struct stat st;
 	assert_int_equal(fstat(held, &st), 0);
-	held_ino = st.st_ino;
+	stall_ino = st.st_ino;
 	send_event_as(f, held, one);
 	send_event_as(f, held, two);
 	events_read(f->d.events, &remote.g);

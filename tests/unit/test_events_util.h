@@ -46,6 +46,22 @@ static inline void stalled_judge(struct gk_daemon *d, int fd, struct judgement *
 	(void)d;
 }
 
+/* Stalls only the judgement of the file whose inode is stall_ino; with
+ * stall_past_cancel, as a read a server holds does, past the deadline's
+ * cancel too. */
+static ino_t stall_ino;
+static bool stall_past_cancel;
+static inline void judge_stalling_one_file(struct gk_daemon *d, int fd, struct judgement *j,
+					   const atomic_bool *cancel)
+{
+	static const atomic_bool never = false;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_ino == stall_ino)
+		stalled_judge(d, fd, j, stall_past_cancel ? &never : cancel);
+	else
+		judge_fully(d, fd, j, cancel);
+}
+
 static inline struct fixture *setup_with(const char *policy_tail, bool perm, unsigned workers,
 				  unsigned max_pending)
 {
