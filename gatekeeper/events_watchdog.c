@@ -83,7 +83,8 @@ static void light_jobs_outgrown(struct gk_events *ev)
  * started, up to EVENTS_REMOTE_WORKERS_MAX; they stay. A job counts as
  * held once its deadline is REMOTE_HELD_AFTER_MS behind it (a hash its
  * cancel reached has let go by then). Returns when to look again (0: no
- * need): a job cancelled too lately to tell. */
+ * need): a job cancelled too lately to tell, or workers just added, whose
+ * first job may be one answered while queued, on the same server. */
 #define REMOTE_HELD_AFTER_MS 100
 
 static int64_t remote_workers_replace_held(struct gk_events *ev, int64_t now, int64_t limit_us)
@@ -109,6 +110,8 @@ static int64_t remote_workers_replace_held(struct gk_events *ev, int64_t now, in
 		;
 	unsigned after = q->n_workers;
 	pthread_mutex_unlock(&ev->q_lock);
+	if (after > before && (!again || again > now + after_us))
+		again = now + after_us;
 	if (after > before)
 		log_msg(GK_LOG_WARN, "remote_workers_added added=%u workers=%u held_by_servers=%u",
 			after - before, after, held);
