@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,17 +185,6 @@ static int next_job(struct job_worker *w)
 	return idx;
 }
 
-/* A light job cancelled because its file grew heavy (events_watchdog.c)
- * was decided as a file that cannot be hashed (a `scanner: error` rule,
- * or on_error): its record says why it could not be. */
-static void outgrown_detail(struct judgement *j)
-{
-	char *d = j->decision.detail;
-	size_t len = strlen(d), size = sizeof(j->decision.detail);
-	snprintf(d + len, size - len, "%s(the file grew to %lld MiB or more while judged as a smaller one)",
-		 len ? " " : "", (long long)(JOB_HEAVY_BYTES >> 20));
-}
-
 static void *worker_main(void *arg)
 {
 	struct job_worker *w = arg;
@@ -216,7 +206,7 @@ static void *worker_main(void *arg)
 		if (atomic_load(&ev->abandoned))
 			return NULL;   /* back from a server after the stop: touch nothing */
 		if (atomic_load(&s->outgrown) && s->j.decision.source == GK_SOURCE_ON_ERROR)
-			outgrown_detail(&s->j);
+			events_outgrown_detail(&s->j);
 		finish(ev, idx, true);
 		kcache_disarm(ev->d->kc, s->fd, ticket);
 		/* Before the slot is free: a new event may take it at once. */
@@ -468,10 +458,15 @@ static void to_worker(struct gk_events *ev, int idx)
 	uid_t caller;
 	struct overload_why why = { .bound = OVERLOAD_QUEUE, .caller = JOBQ_UNKNOWN,
 				    .owner = JOBQ_UNKNOWN, .remote = remote };
+	struct stat st;
 	if (gk_pid_uid(s->pid, &caller) == 0)
 		why.caller = caller;
-	else if (errno == ENOENT)   /* killed and reaped: nothing waits on it */
+	else if (errno == ENOENT && s->perm)   /* killed and reaped: nothing waits on it */
 		why.bound = OVERLOAD_GONE;
+	else if (!s->perm && !remote && fstat(s->fd, &st) == 0)
+		/* A notification's record is all it is for, and its caller (a
+		 * short program) may be gone by now: its file's owner stands in. */
+		why.caller = st.st_uid;
 	enum job_cost cost = !remote && (!s->j.have_id || s->j.id.size >= JOB_HEAVY_BYTES) ?
 		JOB_HEAVY : JOB_LIGHT;
 	pthread_mutex_lock(&ev->q_lock);

@@ -177,6 +177,10 @@ void events_slot_release(struct gk_events *ev, int idx);
  * permitting); -1 if none could be. */
 int events_queue_add_worker(struct job_queue *q);
 
+/* events_watchdog.c: the record of a light job whose file grew heavy
+ * (the watchdog cancelled it) says so. */
+void events_outgrown_detail(struct judgement *j);
+
 /* The watchdog thread (events_watchdog.c), started by events_start. */
 void *events_watchdog_main(void *arg);
 

@@ -2,6 +2,8 @@
  * on_error verdict, any permission event still open at its deadline, and
  * beats the heartbeat the sentinel watches. */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -116,6 +118,17 @@ static int64_t remote_workers_replace_held(struct gk_events *ev, int64_t now, in
 		log_msg(GK_LOG_WARN, "remote_workers_added added=%u workers=%u held_by_servers=%u",
 			after - before, after, held);
 	return again;
+}
+
+/* A light job cancelled because its file grew heavy was decided as a file
+ * that cannot be hashed (a `scanner: error` rule, or on_error): its record
+ * says why it could not be. */
+void events_outgrown_detail(struct judgement *j)
+{
+	char *d = j->decision.detail;
+	size_t len = strlen(d), size = sizeof(j->decision.detail);
+	snprintf(d + len, size - len, "%s(the file grew to %lld MiB or more while judged as a smaller one)",
+		 len ? " " : "", (long long)(JOB_HEAVY_BYTES >> 20));
 }
 
 /* How long the watchdog sleeps: a tick while an event awaits an answer;

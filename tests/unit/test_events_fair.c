@@ -276,6 +276,29 @@ static void test_gone_caller_answered_unjudged(void **state)
 	teardown_fixture(f);
 }
 
+/* A notification (monitor mode) of a caller reaped since is judged and
+ * recorded all the same: the record is all it is for, and a short program
+ * is often gone before its event is read. Before, it vanished unrecorded. */
+static void test_gone_callers_notification_still_judged(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: allow\n", false, 1, 16);
+	pid_t gone = fork();
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	int file = watched_file(f, "prog", "#!/bin/sh\necho short\n");
+	send_event_as(f, file, gone);
+	events_read(f->d.events, &f->g);
+	for (int i = 0; i < 2000 && !atomic_load(&f->d.stats.allows); i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&f->d.stats.allows), 1);
+	assert_int_equal(atomic_load(&f->d.stats.overloads), 0);
+	close(file);
+	teardown_fixture(f);
+}
+
 /* The ranges follow the file: a user added since counts as one at once. */
 static void test_subids_refresh_follows_the_file(void **state)
 {
@@ -419,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_pid_uid),
 		cmocka_unit_test(test_unknown_callers_share_a_small_share),
 		cmocka_unit_test(test_gone_caller_answered_unjudged),
+		cmocka_unit_test(test_gone_callers_notification_still_judged),
 		cmocka_unit_test(test_subids_refresh_follows_the_file),
 		cmocka_unit_test(test_subids_read_ranges_and_skip_the_rest),
 		cmocka_unit_test(test_subids_root_and_nested_ranges),
