@@ -39,11 +39,10 @@ static void share_detail(struct gk_events *ev, struct overload_why why, char *ou
 			 "queued or running (their share: a sixteenth of %s)", cap, of);
 		return;
 	}
-	char of_user[32] = "";
-	if (why.owner != why.caller)
-		snprintf(of_user, sizeof(of_user), " (user %u's)", (unsigned)why.owner);
-	snprintf(out, size, "overload: %u decisions asked by uid %u%s already queued or running "
-		 "(a user's share: half of %s)", cap, (unsigned)why.caller, of_user, of);
+	char who[64];
+	asker(why, who, sizeof(who));
+	snprintf(out, size, "overload: %u decisions asked by %s already queued or running "
+		 "(a user's share: half of %s)", cap, who, of);
 }
 
 /* An exec answered with the overload verdict is a decision like any other:

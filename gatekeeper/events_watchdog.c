@@ -57,9 +57,9 @@ static unsigned watchdog_sweep(struct gk_events *ev, int64_t limit_us, enum gk_v
 /* A job is light by its file's size when it was queued; the file's writer
  * can truncate it up since, at no cost (a sparse file), and the hash reads
  * to its end: such a job would hold a worker kept for light ones until its
- * deadline. It is cancelled within a tick; its exec gets the on_error
- * verdict, as one whose file changes while it is judged. Under q_lock: the
- * slot and its fd stay while a worker has it. */
+ * deadline. It is cancelled within a tick, and decided as a file that
+ * cannot be hashed (events_outgrown_detail). Under q_lock: the slot and
+ * its fd stay while a worker has it. */
 static void light_jobs_outgrown(struct gk_events *ev)
 {
 	struct job_queue *q = &ev->local;
@@ -112,11 +112,12 @@ static int64_t remote_workers_replace_held(struct gk_events *ev, int64_t now, in
 		;
 	unsigned after = q->n_workers;
 	pthread_mutex_unlock(&ev->q_lock);
-	if (after > before && (!again || again > now + after_us))
-		again = now + after_us;
-	if (after > before)
+	if (after > before) {
 		log_msg(GK_LOG_WARN, "remote_workers_added added=%u workers=%u held_by_servers=%u",
 			after - before, after, held);
+		if (!again || again > now + after_us)
+			again = now + after_us;
+	}
 	return again;
 }
 

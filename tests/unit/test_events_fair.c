@@ -256,17 +256,25 @@ static void test_unknown_callers_share_a_small_share(void **state)
 	queue_down(&q);
 }
 
+/* The pid of a child of ours, reaped: a caller gone before its event is
+ * read. */
+static pid_t reaped_pid(void)
+{
+	pid_t gone = fork();
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	return gone;
+}
+
 /* A caller killed and reaped before its event is queued: answered at once
  * (the overload verdict, not counted as one), never hashed. */
 static void test_gone_caller_answered_unjudged(void **state)
 {
 	(void)state;
 	struct fixture *f = setup_with("default: allow\noverload: deny\n", true, 1, 16);
-	pid_t gone = fork();
-	assert_true(gone >= 0);
-	if (gone == 0)
-		_exit(0);
-	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	pid_t gone = reaped_pid();
 	int file = watched_file(f, "prog", "#!/bin/sh\necho gone\n");
 	int ev = send_event_as(f, file, gone);
 	events_read(f->d.events, &f->g);
@@ -283,11 +291,7 @@ static void test_gone_callers_notification_still_judged(void **state)
 {
 	(void)state;
 	struct fixture *f = setup_with("default: allow\n", false, 1, 16);
-	pid_t gone = fork();
-	assert_true(gone >= 0);
-	if (gone == 0)
-		_exit(0);
-	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	pid_t gone = reaped_pid();
 	int file = watched_file(f, "prog", "#!/bin/sh\necho short\n");
 	send_event_as(f, file, gone);
 	events_read(f->d.events, &f->g);
