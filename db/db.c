@@ -81,6 +81,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* identities from ?1 up to ?2: a prefix's range, on the key's index */
 	[ST_DIGEST_FORGET_FS] =
 		"DELETE FROM digests WHERE fs >= ?1 AND fs < ?2",
+	[ST_DIGEST_FORGET_INODE] =
+		"DELETE FROM digests WHERE fs = ?1 AND ino = ?2",
 	/* identities from before they began with "dev:" (uuid:, fsid:) */
 	[ST_DIGEST_FORGET_OLD_KEYS] =
 		"DELETE FROM digests WHERE fs < 'dev:' OR fs >= 'dev;'",

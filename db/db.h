@@ -184,6 +184,8 @@ int db_digest_put(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_
 /* Drop the digests of every filesystem whose identity starts with prefix
  * (not empty). */
 int db_digest_forget_fs(struct gk_db *db, const char *prefix);
+/* Drop the digests of one inode of filesystem fs. */
+int db_digest_forget_inode(struct gk_db *db, const char *fs, uint64_t ino);
 /* Drop the rows keyed before identities began with the device (never
  * matched again). */
 int db_digest_forget_old_keys(struct gk_db *db);

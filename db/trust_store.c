@@ -291,6 +291,16 @@ int db_digest_forget_fs(struct gk_db *db, const char *prefix)
 	return finish(db, stmt, rc, "digest: forget filesystem");
 }
 
+int db_digest_forget_inode(struct gk_db *db, const char *fs, uint64_t ino)
+{
+	sqlite3_stmt *stmt = db_stmt(db, ST_DIGEST_FORGET_INODE);
+	if (!stmt)
+		return -1;
+	int rc = sqlite3_bind_text(stmt, 1, fs, -1, SQLITE_STATIC);
+	rc = rc ? rc : sqlite3_bind_int64(stmt, 2, (sqlite3_int64)ino);
+	return finish(db, stmt, rc, "digest: forget inode");
+}
+
 int db_digest_forget_old_keys(struct gk_db *db)
 {
 	sqlite3_stmt *stmt = db_stmt(db, ST_DIGEST_FORGET_OLD_KEYS);

@@ -26,10 +26,14 @@ struct fsuuid2 {
 #define FS_IOC_GETFSUUID _IOR(0x15, 0, struct fsuuid2)
 #endif
 
-/* Inodes written through a shared mapping since we started (their ctime
- * need not have moved): direct-mapped, and once a slot is needed for a
- * second inode the store is no longer read for this run (safe, slower). */
-#define FORGOTTEN_SLOTS 4096
+/* A read records the forgets so far; a forget stamps its inode's slot with
+ * its number, and the read stores nothing if its slot was stamped since. */
+#define GEN_SLOTS 4096
+/* Written files whose stored rows are being dropped, or could not be: at
+ * most this many at once, else the store is no longer read for this run.
+ * Only a file whose row still matches its ctime and size gets here (a
+ * write through a shared mapping need not move them): rare. */
+#define DROPPING_MAX 64
 /* Devices gone (digests_forget_dev) whose rows are still in the store: at
  * most this many at once, else the store is no longer read for this run. */
 #define GONE_MAX 64
@@ -44,14 +48,19 @@ struct fsuuid2 {
 struct digests {
 	pthread_mutex_t lock;
 	struct gk_db *db;
-	struct { dev_t dev; ino_t ino; bool used; } forgotten[FORGOTTEN_SLOTS];
+	struct { dev_t dev; ino_t ino; } dropping[DROPPING_MAX];
+	size_t n_dropping;
+	uint64_t slot_gen[GEN_SLOTS];
 	dev_t gone[GONE_MAX];
 	size_t n_gone;
-	uint64_t forgets;               /* forgets so far: a read that met one stores nothing */
+	uint64_t forgets;               /* forgets so far, each numbered */
+	uint64_t dev_gen;               /* the number of the last device gone */
 	bool distrust_store;
 	struct digests_stats stats;
 	const struct gk_db *store;      /* to open upkeep, when first needed */
-	struct gk_db *upkeep;           /* digests_forget_dev's own */
+	/* Drops rows off the miss path's lock; it may wait for a writer. */
+	pthread_mutex_t upkeep_lock;
+	struct gk_db *upkeep;
 };
 
 struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen)
@@ -70,6 +79,7 @@ struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen
 	 * another process must cost it nothing (issue 12, item 5). */
 	db_set_busy_timeout(g->db, 0);
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->upkeep_lock, NULL);
 	g->store = store;
 	return g;
 }
@@ -82,6 +92,7 @@ void digests_close(struct digests *g)
 	if (g->upkeep)
 		db_close(g->upkeep);
 	pthread_mutex_destroy(&g->lock);
+	pthread_mutex_destroy(&g->upkeep_lock);
 	free(g);
 }
 
@@ -130,22 +141,103 @@ int digests_fs_identity(int fd, dev_t dev, char *out, size_t size)
 
 static size_t slot_of(dev_t dev, ino_t ino)
 {
-	return gk_inode_hash(dev, ino) % FORGOTTEN_SLOTS;
+	return gk_inode_hash(dev, ino) % GEN_SLOTS;
 }
 
-void digests_forget(struct digests *g, dev_t dev, ino_t ino)
+/* Caller holds g->lock. */
+static ssize_t dropping_at(const struct digests *g, dev_t dev, ino_t ino)
 {
-	size_t s = slot_of(dev, ino);
+	for (size_t i = 0; i < g->n_dropping; i++)
+		if (g->dropping[i].dev == dev && g->dropping[i].ino == ino)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Caller holds g->lock. False: the list is full, the store is not read again. */
+static bool dropping_add(struct digests *g, dev_t dev, ino_t ino)
+{
+	if (dropping_at(g, dev, ino) >= 0)
+		return true;
+	if (g->n_dropping < DROPPING_MAX) {
+		g->dropping[g->n_dropping].dev = dev;
+		g->dropping[g->n_dropping++].ino = ino;
+		return true;
+	}
+	g->distrust_store = true;
+	log_msg(GK_LOG_WARN, "warning=\"digests: more than %d written files with their stored "
+		"digests not dropped yet: the store is not read again until restart\"", DROPPING_MAX);
+	return false;
+}
+
+/* Caller holds g->lock. */
+static void dropping_remove(struct digests *g, dev_t dev, ino_t ino)
+{
+	ssize_t i = dropping_at(g, dev, ino);
+	if (i >= 0)
+		g->dropping[i] = g->dropping[--g->n_dropping];
+}
+
+/* Caller holds g->lock. Whether the store holds a digest for the file as
+ * it is now, under identity fs (unknown: as if it did). */
+static bool stored_for_now(struct digests *g, int fd, dev_t dev, const char *fs)
+{
+	unsigned char sha[GK_SHA256_LEN], md5[DIGESTS_MD5_LEN];
+	struct file_id now;
+	bool has_md5;
+
+	if (file_id_of_fd(fd, &now) < 0 || now.dev != dev)
+		return true;
+	return db_digest_get(g->db, fs, (uint64_t)now.ino, now.ctime_ns, (int64_t)now.size, sha, md5,
+			     &has_md5) != 1;
+}
+
+/* The upkeep connection, opened when first needed. Caller holds upkeep_lock. */
+static struct gk_db *upkeep(struct digests *g)
+{
+	char err[256];
+
+	if (!g->upkeep && g->store) {
+		g->upkeep = db_open_another(g->store, err, sizeof(err));
+		if (g->upkeep) {
+			db_set_busy_timeout(g->upkeep, UPKEEP_BUSY_MS);
+			/* rows keyed before identities began with the device:
+			 * never matched again */
+			db_digest_forget_old_keys(g->upkeep);
+		}
+	}
+	return g->upkeep;
+}
+
+/* A written file whose row no longer matches its ctime and size needs
+ * nothing: its key moved. One whose row still does has the row dropped,
+ * on the caller's thread, unread meanwhile; if it cannot go, unread for
+ * this run. Without an identity now the file had none when read: nothing
+ * of it was stored. */
+void digests_forget(struct digests *g, int fd, dev_t dev, ino_t ino)
+{
+	char fs[DIGESTS_FS_ID_MAX];
 
 	if (!g)
 		return;
+	bool have_fs = digests_fs_identity(fd, dev, fs, sizeof(fs)) == 0;
 	pthread_mutex_lock(&g->lock);
-	g->forgets++;
-	if (g->forgotten[s].used && (g->forgotten[s].dev != dev || g->forgotten[s].ino != ino))
-		g->distrust_store = true;
-	g->forgotten[s].dev = dev;
-	g->forgotten[s].ino = ino;
-	g->forgotten[s].used = true;
+	g->slot_gen[slot_of(dev, ino)] = ++g->forgets;
+	bool drop = have_fs && g->db && !g->distrust_store && stored_for_now(g, fd, dev, fs) &&
+		    dropping_add(g, dev, ino);
+	pthread_mutex_unlock(&g->lock);
+	if (!drop)
+		return;
+	pthread_mutex_lock(&g->upkeep_lock);
+	bool dropped = upkeep(g) && db_digest_forget_inode(g->upkeep, fs, (uint64_t)ino) == 0;
+	pthread_mutex_unlock(&g->upkeep_lock);
+	if (!dropped) {
+		log_msg(GK_LOG_WARN, "warning=\"digests: cannot drop the stored digests of a written "
+			"file (dev %u:%u inode %llu): not read again until restart\"", major(dev),
+			minor(dev), (unsigned long long)ino);
+		return;
+	}
+	pthread_mutex_lock(&g->lock);
+	dropping_remove(g, dev, ino);
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -166,7 +258,7 @@ static void set_gone(struct digests *g, dev_t dev, bool on)
 		if (g->gone[i] == dev)
 			g->gone[i] = g->gone[--g->n_gone];
 	if (on)
-		g->forgets++;
+		g->dev_gen = ++g->forgets;
 	if (on && g->n_gone < GONE_MAX) {
 		g->gone[g->n_gone++] = dev;
 	} else if (on && !g->distrust_store) {
@@ -185,33 +277,24 @@ void digests_mark_gone(struct digests *g, dev_t dev)
 
 void digests_forget_dev(struct digests *g, dev_t dev)
 {
-	char prefix[48], err[256];
+	char prefix[48];
 
 	if (!g)
 		return;
 	set_gone(g, dev, true);
-	if (!g->upkeep && g->store) {
-		g->upkeep = db_open_another(g->store, err, sizeof(err));
-		if (g->upkeep) {
-			db_set_busy_timeout(g->upkeep, UPKEEP_BUSY_MS);
-			/* rows keyed before identities began with the device:
-			 * never matched again */
-			db_digest_forget_old_keys(g->upkeep);
-		}
-	}
 	snprintf(prefix, sizeof(prefix), "dev:%u:%u:", major(dev), minor(dev));
+	pthread_mutex_lock(&g->upkeep_lock);
+	bool dropped = upkeep(g) && db_digest_forget_fs(g->upkeep, prefix) == 0;
+	pthread_mutex_unlock(&g->upkeep_lock);
 	/* rows that could not go stay unread for this run */
-	if (g->upkeep && db_digest_forget_fs(g->upkeep, prefix) == 0)
+	if (dropped)
 		set_gone(g, dev, false);
 }
 
 /* Caller holds g->lock. */
 static bool forgotten(struct digests *g, const struct file_id *id)
 {
-	size_t s = slot_of(id->dev, id->ino);
-
-	return g->distrust_store || gone(g, id->dev) ||
-	       (g->forgotten[s].used && g->forgotten[s].dev == id->dev && g->forgotten[s].ino == id->ino);
+	return g->distrust_store || gone(g, id->dev) || dropping_at(g, id->dev, id->ino) >= 0;
 }
 
 /* *gen: the forgets so far, for store. */
@@ -238,21 +321,20 @@ static bool lookup(struct digests *g, const char *fs, const struct file_id *id, 
 	return hit;
 }
 
-/* Not when a forget came since the read began (gen): what was read may be
- * what the forget was about. */
+/* Not when a forget of the file's slot or of its device came since the
+ * read began (gen): what was read may be what the forget was about. */
 static void store(struct digests *g, const char *fs, const struct file_id *id, const unsigned char *sha,
 		  const unsigned char *md5, uint64_t gen)
 {
 	size_t s = slot_of(id->dev, id->ino);
 
 	pthread_mutex_lock(&g->lock);
-	if (gen != g->forgets || gone(g, id->dev)) {
+	if (g->slot_gen[s] > gen || g->dev_gen > gen || gone(g, id->dev)) {
 		pthread_mutex_unlock(&g->lock);
 		return;
 	}
-	/* Read after the mapping write that made us forget: trustworthy again. */
-	if (g->forgotten[s].used && g->forgotten[s].dev == id->dev && g->forgotten[s].ino == id->ino)
-		g->forgotten[s].used = false;
+	/* Read after the write that made us forget: trustworthy again. */
+	dropping_remove(g, id->dev, id->ino);
 	if (g->db && db_digest_put(g->db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size,
 				  sha, md5) == 0)
 		g->stats.stored++;

@@ -48,14 +48,15 @@ void digests_close(struct digests *g);   /* NULL-safe */
 int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
 		 unsigned char *md5, const atomic_bool *cancel);
 
-/* The file may have changed without a new ctime (a write through a shared
- * mapping): its stored digests are not used again. */
-void digests_forget(struct digests *g, dev_t dev, ino_t ino);
+/* The file behind fd (device dev, inode ino) was written: it may have
+ * changed without a new ctime (a write through a shared mapping), so its
+ * stored digests are not used again; they go from the store (which may
+ * wait for a writer, only for a file whose stored row still matches). */
+void digests_forget(struct digests *g, int fd, dev_t dev, ino_t ino);
 /* The filesystem of device dev is gone (unmounted): the same device may
  * come back with content changed meanwhile under the same inode numbers,
  * sizes and ctimes (a user's USB stick or loop image), so its stored
- * digests go (on a connection of the caller's, which may wait for the
- * store: one thread only, the mount tracker). */
+ * digests go (on the caller's thread, which may wait for the store). */
 void digests_forget_dev(struct digests *g, dev_t dev);
 /* Its first step alone: the device's rows are not read from now on (the
  * hash cache clears its memory of the device between the two). */

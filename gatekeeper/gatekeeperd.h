@@ -109,7 +109,7 @@ int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
 		unsigned char out[GK_SHA256_LEN]);
 /* The file was written: its cached hash may not describe it any more
  * (a write through a shared mapping need not change its ctime). */
-void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino);
+void hash_cache_forget(struct hash_cache *hc, int fd, dev_t dev, ino_t ino);
 /* Every digest of the filesystem of device dev, which is gone: in memory
  * and in the store (digests_forget_dev). */
 void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev);

@@ -325,7 +325,7 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 	digests_forget_dev(hc->store, dev);
 }
 
-void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)
+void hash_cache_forget(struct hash_cache *hc, int fd, dev_t dev, ino_t ino)
 {
 	atomic_fetch_add(&hc->forgets, 1);
 	pthread_mutex_t *lock;
@@ -334,5 +334,5 @@ void hash_cache_forget(struct hash_cache *hc, dev_t dev, ino_t ino)
 	if (s->used && s->id.dev == dev && s->id.ino == ino)
 		s->used = false;
 	pthread_mutex_unlock(lock);
-	digests_forget(hc->store, dev, ino);
+	digests_forget(hc->store, fd, dev, ino);
 }

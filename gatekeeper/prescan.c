@@ -179,7 +179,7 @@ static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
 		close(fd);
 		return;
 	}
-	hash_cache_forget(d->hashes, st.st_dev, st.st_ino);
+	hash_cache_forget(d->hashes, fd, st.st_dev, st.st_ino);
 	gk_fd_path(fd, path, sizeof(path));
 	pthread_rwlock_rdlock(&d->policy_lock);
 	bool watched = policy_path_watched(d->policy, path);

@@ -300,7 +300,7 @@ static void test_identify_rehashes_changed_file(void **state)
 	assert_int_equal(identify_fd(hc, fd, &id, a), 0);
 	assert_memory_equal(a, b, GK_SHA256_LEN);
 	assert_true(hash_cache_lookup(hc, &id, a));               /* kept once settled */
-	hash_cache_forget(hc, id.dev, id.ino);
+	hash_cache_forget(hc, fd, id.dev, id.ino);
 	assert_false(hash_cache_lookup(hc, &id, a));
 	close(fd);
 	hash_cache_free(hc);
