@@ -119,7 +119,8 @@ struct gk_stats {
 	atomic_uint_fast64_t events, perm_events, allows, denies, would_deny, timeouts,
 		overloads, queue_overflows, audit_dropped, pending,
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
-		first_execs_kernel_hits, kernel_cache_unsettled;
+		first_execs_kernel_hits, kernel_cache_unsettled,
+		miss_close_waits, miss_close_waits_over_2ms, miss_digests_rehashed;
 	/* Of events and pending, those of the remote group (remote.c): a
 	 * server's stall is not the local path's (alive.c). */
 	atomic_uint_fast64_t remote_events, remote_pending;

@@ -109,6 +109,11 @@ int metrics_format(struct gk_daemon *d, FILE *f)
 		LOAD(prescan_dropped));
 	counter(f, "first_execs_prejudged_total", "First execs of a file the pre-scan had judged.",
 		LOAD(first_execs_prejudged));
+	counter(f, "miss_close_waits_total", "Misses that waited for closes queued before them.",
+		LOAD(miss_close_waits));
+	counter(f, "miss_digests_rehashed_total",
+		"Misses whose cached digest was hashed anew: queued closes not handled in time.",
+		LOAD(miss_digests_rehashed));
 	kernel_cache(f, d);
 	counter(f, "scans_total", "Content scans run (cached results excluded).", scans);
 	metric(f, "scan_seconds_total", "counter", "Time spent in content scans.");

@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
@@ -33,10 +35,15 @@
 #define PREJUDGED_SLOTS 16384
 /* What the pre-scan's reader handles per read (a few ms of handling). */
 #define READER_BATCH_EVENTS 128
-/* How long a miss gives the reader to empty the queue: this many looks,
- * this far apart (prescan_before_miss). */
+/* How long a miss waits for the reader to handle the closes queued before
+ * it (prescan_before_miss): MISS_LOOKS looks MISS_LOOK_US apart; up to
+ * MISS_WAIT_MAX_US while the reader works or waits for a CPU, if no more
+ * than MISS_WAIT_MAX_EVENTS were queued (more is a flood or a backlog that
+ * waiting would not see through). */
 #define MISS_LOOKS 20
 #define MISS_LOOK_US 100
+#define MISS_WAIT_MAX_US 30000
+#define MISS_WAIT_MAX_EVENTS (2 * READER_BATCH_EVENTS)
 
 struct pending {
 	dev_t dev;
@@ -64,7 +71,10 @@ struct gk_prescan {
 	atomic_int group_fd;           /* read by the reader, polled by the exec path */
 	int new_group_fd, wake_fd;
 	struct gk_daemon *d;
-	atomic_bool handling;          /* set before a read, cleared once it is handled */
+	/* The reader's progress, which a miss waits on: batches begun and
+	 * done, bytes of events read and handled. */
+	atomic_uint_fast64_t batches_begun, batches_done, bytes_read, bytes_handled;
+	atomic_int reader_tid;
 	pthread_mutex_t judged_lock;
 	struct prejudged judged[PREJUDGED_SLOTS];
 };
@@ -204,35 +214,36 @@ static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
  * (a close-write event is bare metadata, so a short read left none). */
 static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 {
-	ssize_t len;
+	ssize_t len, got;
 	do
 		len = read(ps->group_fd, buf, size);
 	while (len < 0 && errno == EINTR);
 	if (len <= 0)
 		return true;
+	got = len;
+	atomic_fetch_add(&ps->bytes_read, (uint64_t)got);
 	const struct fanotify_event_metadata *m = (const void *)buf;
 	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-		if (m->fd < 0)
-			continue;
-		if (m->mask & FAN_CLOSE_WRITE)
+		if (m->fd >= 0 && (m->mask & FAN_CLOSE_WRITE))
 			on_close_write(ps, m->fd, m->pid);   /* takes the fd */
-		else
+		else if (m->fd >= 0)
 			close(m->fd);
+		atomic_fetch_add(&ps->bytes_handled, m->event_len);
 	}
-	return (size_t)len + sizeof(struct fanotify_event_metadata) <= size;
+	atomic_fetch_add(&ps->bytes_handled, (uint64_t)len);   /* a partial record: none */
+	return (size_t)got + sizeof(struct fanotify_event_metadata) <= size;
 }
 
-/* Only this thread reads the group (prescan_before_miss only looks), so
- * handling tells a miss whether closes are read but not yet handled. */
+/* Only this thread reads the group (prescan_before_miss only looks). */
 static void read_events(struct gk_prescan *ps)
 {
 	char buf[READER_BATCH_EVENTS * sizeof(struct fanotify_event_metadata)]
 		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	bool drained;
 	do {
-		atomic_store(&ps->handling, true);
+		atomic_fetch_add(&ps->batches_begun, 1);
 		drained = read_batch(ps, buf, sizeof(buf));
-		atomic_store(&ps->handling, false);
+		atomic_fetch_add(&ps->batches_done, 1);
 	} while (!drained);
 }
 
@@ -256,6 +267,7 @@ static void *reader_main(void *arg)
 {
 	struct gk_prescan *ps = arg;
 	pthread_setname_np(pthread_self(), "gk-prescan-rd");
+	atomic_store(&ps->reader_tid, (int)syscall(SYS_gettid));
 	for (;;) {
 		struct pollfd p[2] = { { .fd = ps->group_fd, .events = POLLIN },
 				       { .fd = ps->wake_fd, .events = POLLIN } };
@@ -349,31 +361,108 @@ static void *worker_main(void *arg)
 
 /* Every close queued so far is handled: none is queued (poll, which opens
  * no file), and the reader holds none read but not handled. In that order:
- * a close the reader took before the poll keeps handling set until done. */
+ * a batch the reader took before the poll is not done until handled. */
 static bool closes_handled(struct gk_prescan *ps)
 {
 	struct pollfd p = { .fd = atomic_load(&ps->group_fd), .events = POLLIN };
-	return poll(&p, 1, 0) == 0 && !atomic_load(&ps->handling);
+	return poll(&p, 1, 0) == 0 &&
+	       atomic_load(&ps->batches_done) == atomic_load(&ps->batches_begun);
+}
+
+/* The closes queued or in hand now: bytes of events queued (FIONREAD, which
+ * opens no file), then the batch under way, then the bytes read. In that
+ * order a batch read meanwhile is counted at least once. */
+struct closes_mark {
+	uint64_t batch, bytes;
+};
+
+static bool closes_mark_now(struct gk_prescan *ps, struct closes_mark *m)
+{
+	int queued = 0;
+	if (ioctl(atomic_load(&ps->group_fd), FIONREAD, &queued) < 0 || queued < 0)
+		return false;
+	m->batch = atomic_load(&ps->batches_begun);
+	m->bytes = atomic_load(&ps->bytes_read) + (uint64_t)queued;
+	return true;
+}
+
+static bool closes_handled_to(struct gk_prescan *ps, const struct closes_mark *m)
+{
+	return atomic_load(&ps->batches_done) >= m->batch && atomic_load(&ps->bytes_handled) >= m->bytes;
+}
+
+/* Running or waiting for a CPU: not held in a read. */
+static bool reader_runnable(struct gk_prescan *ps)
+{
+	char path[64], stat[128];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", atomic_load(&ps->reader_tid));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	const char *end = strrchr(stat, ')');   /* our own name: "(gk-prescan-rd)" */
+	return end && end[1] == ' ' && end[2] == 'R';
+}
+
+static bool wait_closes(struct gk_prescan *ps, const struct closes_mark *mark)
+{
+	uint64_t seen = atomic_load(&ps->bytes_handled);
+	bool short_queue = mark->bytes <= seen + MISS_WAIT_MAX_EVENTS * sizeof(struct fanotify_event_metadata);
+	int64_t until = gk_mono_us() + (short_queue ? MISS_WAIT_MAX_US : MISS_LOOKS * MISS_LOOK_US);
+	int idle = 0;
+	while (gk_mono_us() < until) {
+		usleep(MISS_LOOK_US);
+		/* or all: a batch read while the mark was taken counts twice */
+		if (closes_handled_to(ps, mark) || closes_handled(ps))
+			return true;
+		uint64_t now = atomic_load(&ps->bytes_handled);
+		idle = now == seen ? idle + 1 : 0;
+		seen = now;
+		if (idle >= MISS_LOOKS && !reader_runnable(ps))
+			return false;
+	}
+	return false;
 }
 
 /* A close that happened before this exec began is already queued on the
  * group: it must be handled before deciding, so a miss never trusts a
  * cached hash of content that a shared mapping has since rewritten. The
- * reader handles it; the miss only looks, for up to 2 ms, and never reads
- * the group itself: that read opens each closed file, which a write lease
- * or a FUSE server can hold up for as long as they like. When the closes
- * are not all handled by then, the caller learns that it cannot be sure,
- * and does not trust the cached digest. */
+ * reader handles it; the miss only looks, and never reads the group
+ * itself: that read opens each closed file, which a write lease or a FUSE
+ * server can hold up for as long as they like. It waits for the closes
+ * queued when it looked, not for a queue that a flood keeps full: a few
+ * (up to 256) for up to 30 ms while the reader works or waits for a CPU (a
+ * busy host), more for 2 ms; once the reader has done nothing for 2 ms and
+ * is not runnable (held), no longer. When they are not all handled by
+ * then, the caller learns that it cannot be sure, and does not trust the
+ * cached digest. */
 bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id)
 {
+	struct closes_mark mark;
 	if (!ps)
 		return true;
-	bool handled = closes_handled(ps);
-	for (int i = 0; i < MISS_LOOKS && !handled; i++) {
-		usleep(MISS_LOOK_US);
-		handled = closes_handled(ps);
-	}
 	note_miss(ps, id);
+	if (closes_handled(ps))
+		return true;
+	struct gk_stats *stats = &ps->d->stats;
+	int64_t began = gk_mono_us();
+	bool handled = false;
+	atomic_fetch_add(&stats->miss_close_waits, 1);
+	if (closes_mark_now(ps, &mark))
+		handled = wait_closes(ps, &mark);
+	else   /* no FIONREAD: 2 ms for the whole queue */
+		for (int i = 0; i < MISS_LOOKS && !handled; i++) {
+			usleep(MISS_LOOK_US);
+			handled = closes_handled(ps);
+		}
+	if (gk_mono_us() - began > MISS_LOOKS * MISS_LOOK_US)
+		atomic_fetch_add(&stats->miss_close_waits_over_2ms, 1);
+	if (!handled)
+		atomic_fetch_add(&stats->miss_digests_rehashed, 1);
 	return handled;
 }
 
