@@ -168,7 +168,7 @@ static void status_counters(struct gk_daemon *d, struct proto_buf *reply)
 		C(overloads), C(pending), C(queue_overflows), C(audit_dropped), C(prescans),
 		C(prescan_coalesced), C(prescan_dropped), C(first_execs_prejudged),
 		C(first_execs_kernel_hits), C(kernel_cache_unsettled), C(miss_close_waits),
-		C(miss_close_waits_over_2ms), C(miss_digests_rehashed),
+		C(miss_close_waits_long), C(miss_digests_rehashed),
 #undef C
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {

@@ -29,27 +29,39 @@ struct fsuuid2 {
 /* A read records the forgets so far; a forget stamps its inode's slot with
  * its number, and the read stores nothing if its slot was stamped since. */
 #define GEN_SLOTS 4096
-/* Written files whose stored rows are being dropped, or could not be: at
- * most this many at once, else the store is no longer read for this run.
- * Only a file whose row still matches its ctime and size gets here (a
- * write through a shared mapping need not move them): rare. */
+/* Written files whose stored rows are being dropped, or could not be
+ * (tried again at the next drop and at close): at most this many at once,
+ * else the store is no longer read for this run. Only a file whose row
+ * still matches its ctime and size gets here (a write through a shared
+ * mapping need not move them): rare. */
 #define DROPPING_MAX 64
+/* Files a miss could not be sure were not written (digests_distrust): the
+ * latest ones; the miss's worker reads its file at once. */
+#define UNSURE_MAX 64
 /* Devices gone (digests_forget_dev) whose rows are still in the store: at
  * most this many at once, else the store is no longer read for this run. */
 #define GONE_MAX 64
-/* The rows of a device gone are dropped on a connection of the mount
- * tracker's, off the miss path's lock. It waits this long for a writer,
- * no more: the tracker has mounts to mark (rows it could not drop stay
- * unread for the run). */
+/* Rows are dropped on a connection of their own, off the miss path's lock
+ * (by the mount tracker and the close reader). It waits this long for a
+ * writer, no more: those threads have more to do. */
 #define UPKEEP_BUSY_MS 200
+
+struct dropping {
+	dev_t dev;
+	ino_t ino;
+	bool failed;
+	char fs[DIGESTS_FS_ID_MAX];
+};
 
 /* Owned by struct gk_daemon (d->digests); the hash cache borrows it
  * (hash_cache_use_store), which is how identify.c reaches it. */
 struct digests {
 	pthread_mutex_t lock;
 	struct gk_db *db;
-	struct { dev_t dev; ino_t ino; } dropping[DROPPING_MAX];
+	struct dropping dropping[DROPPING_MAX];
 	size_t n_dropping;
+	struct { dev_t dev; ino_t ino; bool used; } unsure[UNSURE_MAX];
+	unsigned unsure_next;
 	uint64_t slot_gen[GEN_SLOTS];
 	dev_t gone[GONE_MAX];
 	size_t n_gone;
@@ -82,18 +94,6 @@ struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen
 	pthread_mutex_init(&g->upkeep_lock, NULL);
 	g->store = store;
 	return g;
-}
-
-void digests_close(struct digests *g)
-{
-	if (!g)
-		return;
-	db_close(g->db);
-	if (g->upkeep)
-		db_close(g->upkeep);
-	pthread_mutex_destroy(&g->lock);
-	pthread_mutex_destroy(&g->upkeep_lock);
-	free(g);
 }
 
 static bool all_zero(const unsigned char *b, size_t n)
@@ -154,15 +154,20 @@ static ssize_t dropping_at(const struct digests *g, dev_t dev, ino_t ino)
 }
 
 /* Caller holds g->lock. False: the list is full, the store is not read again. */
-static bool dropping_add(struct digests *g, dev_t dev, ino_t ino)
+static bool dropping_add(struct digests *g, dev_t dev, ino_t ino, const char *fs)
 {
 	if (dropping_at(g, dev, ino) >= 0)
 		return true;
 	if (g->n_dropping < DROPPING_MAX) {
-		g->dropping[g->n_dropping].dev = dev;
-		g->dropping[g->n_dropping++].ino = ino;
+		struct dropping *e = &g->dropping[g->n_dropping++];
+		e->dev = dev;
+		e->ino = ino;
+		e->failed = false;
+		snprintf(e->fs, sizeof(e->fs), "%s", fs);
 		return true;
 	}
+	if (g->distrust_store)
+		return false;
 	g->distrust_store = true;
 	log_msg(GK_LOG_WARN, "warning=\"digests: more than %d written files with their stored "
 		"digests not dropped yet: the store is not read again until restart\"", DROPPING_MAX);
@@ -178,17 +183,14 @@ static void dropping_remove(struct digests *g, dev_t dev, ino_t ino)
 }
 
 /* Caller holds g->lock. Whether the store holds a digest for the file as
- * it is now, under identity fs (unknown: as if it did). */
-static bool stored_for_now(struct digests *g, int fd, dev_t dev, const char *fs)
+ * it is now (now NULL: unknown), under identity fs; unknown: as if it did. */
+static bool stored_for(struct digests *g, const char *fs, const struct file_id *now)
 {
 	unsigned char sha[GK_SHA256_LEN], md5[DIGESTS_MD5_LEN];
-	struct file_id now;
 	bool has_md5;
 
-	if (file_id_of_fd(fd, &now) < 0 || now.dev != dev)
-		return true;
-	return db_digest_get(g->db, fs, (uint64_t)now.ino, now.ctime_ns, (int64_t)now.size, sha, md5,
-			     &has_md5) != 1;
+	return !now || db_digest_get(g->db, fs, (uint64_t)now->ino, now->ctime_ns, (int64_t)now->size,
+				     sha, md5, &has_md5) != 1;
 }
 
 /* The upkeep connection, opened when first needed. Caller holds upkeep_lock. */
@@ -208,37 +210,121 @@ static struct gk_db *upkeep(struct digests *g)
 	return g->upkeep;
 }
 
+/* Drops that failed before, again. Caller holds upkeep_lock (then g->lock:
+ * the order everywhere). A row stored again meanwhile may go too: a miss. */
+static void drop_failed_again(struct digests *g)
+{
+	for (size_t i = 0;;) {
+		struct dropping e;
+		pthread_mutex_lock(&g->lock);
+		while (i < g->n_dropping && !g->dropping[i].failed)
+			i++;
+		bool more = i < g->n_dropping;
+		if (more)
+			e = g->dropping[i];
+		pthread_mutex_unlock(&g->lock);
+		if (!more || db_digest_forget_inode(g->upkeep, e.fs, (uint64_t)e.ino) != 0)
+			return;
+		pthread_mutex_lock(&g->lock);
+		ssize_t at = dropping_at(g, e.dev, e.ino);
+		if (at >= 0 && g->dropping[at].failed)
+			dropping_remove(g, e.dev, e.ino);   /* the last entry moves into its place */
+		else
+			i++;
+		pthread_mutex_unlock(&g->lock);
+	}
+}
+
+/* On the upkeep connection, off g->lock. A row that cannot go stays
+ * listed (unread) and is tried again at the next drop and at close. */
+static void drop_rows(struct digests *g, const char *fs, dev_t dev, ino_t ino, bool listed)
+{
+	pthread_mutex_lock(&g->upkeep_lock);
+	bool dropped = upkeep(g) && db_digest_forget_inode(g->upkeep, fs, (uint64_t)ino) == 0;
+	if (dropped)
+		drop_failed_again(g);
+	pthread_mutex_unlock(&g->upkeep_lock);
+	pthread_mutex_lock(&g->lock);
+	ssize_t at = dropping_at(g, dev, ino);
+	if (at >= 0 && dropped)
+		dropping_remove(g, dev, ino);
+	else if (at >= 0)
+		g->dropping[at].failed = true;
+	pthread_mutex_unlock(&g->lock);
+	if (!dropped)
+		log_msg(GK_LOG_WARN, "warning=\"digests: cannot drop the stored digests of a written "
+			"file (dev %u:%u inode %llu) yet: %s\"", major(dev), minor(dev),
+			(unsigned long long)ino, listed ? "not read meanwhile, tried again later" :
+			"the store is not read again until restart");
+}
+
 /* A written file whose row no longer matches its ctime and size needs
  * nothing: its key moved. One whose row still does has the row dropped,
- * on the caller's thread, unread meanwhile; if it cannot go, unread for
- * this run. Without an identity now the file had none when read: nothing
- * of it was stored. */
+ * on the caller's thread, unread meanwhile. Without an identity now the
+ * file had none when read: nothing of it was stored. */
 void digests_forget(struct digests *g, int fd, dev_t dev, ino_t ino)
 {
 	char fs[DIGESTS_FS_ID_MAX];
+	struct file_id now;
 
 	if (!g)
 		return;
 	bool have_fs = digests_fs_identity(fd, dev, fs, sizeof(fs)) == 0;
+	bool know_now = have_fs && file_id_of_fd(fd, &now) == 0 && now.dev == dev && now.ino == ino;
 	pthread_mutex_lock(&g->lock);
 	g->slot_gen[slot_of(dev, ino)] = ++g->forgets;
-	bool drop = have_fs && g->db && !g->distrust_store && stored_for_now(g, fd, dev, fs) &&
-		    dropping_add(g, dev, ino);
+	bool drop = have_fs && g->db && stored_for(g, fs, know_now ? &now : NULL);
+	bool listed = drop && dropping_add(g, dev, ino, fs);
 	pthread_mutex_unlock(&g->lock);
-	if (!drop)
+	if (drop)
+		drop_rows(g, fs, dev, ino, listed);
+}
+
+void digests_distrust(struct digests *g, dev_t dev, ino_t ino)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->slot_gen[slot_of(dev, ino)] = ++g->forgets;
+	unsigned i = g->unsure_next++ % UNSURE_MAX;
+	g->unsure[i].dev = dev;
+	g->unsure[i].ino = ino;
+	g->unsure[i].used = true;
+	pthread_mutex_unlock(&g->lock);
+}
+
+void digests_close(struct digests *g)
+{
+	if (!g)
 		return;
 	pthread_mutex_lock(&g->upkeep_lock);
-	bool dropped = upkeep(g) && db_digest_forget_inode(g->upkeep, fs, (uint64_t)ino) == 0;
+	if (g->n_dropping && upkeep(g))
+		drop_failed_again(g);
 	pthread_mutex_unlock(&g->upkeep_lock);
-	if (!dropped) {
-		log_msg(GK_LOG_WARN, "warning=\"digests: cannot drop the stored digests of a written "
-			"file (dev %u:%u inode %llu): not read again until restart\"", major(dev),
-			minor(dev), (unsigned long long)ino);
-		return;
-	}
-	pthread_mutex_lock(&g->lock);
+	db_close(g->db);
+	if (g->upkeep)
+		db_close(g->upkeep);
+	pthread_mutex_destroy(&g->lock);
+	pthread_mutex_destroy(&g->upkeep_lock);
+	free(g);
+}
+
+/* Caller holds g->lock. */
+static bool unsure(const struct digests *g, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < UNSURE_MAX; i++)
+		if (g->unsure[i].used && g->unsure[i].dev == dev && g->unsure[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* Caller holds g->lock: the file was read again and its digest stored. */
+static void read_again(struct digests *g, dev_t dev, ino_t ino)
+{
 	dropping_remove(g, dev, ino);
-	pthread_mutex_unlock(&g->lock);
+	for (size_t i = 0; i < UNSURE_MAX; i++)
+		if (g->unsure[i].used && g->unsure[i].dev == dev && g->unsure[i].ino == ino)
+			g->unsure[i].used = false;
 }
 
 /* Caller holds g->lock. */
@@ -294,7 +380,8 @@ void digests_forget_dev(struct digests *g, dev_t dev)
 /* Caller holds g->lock. */
 static bool forgotten(struct digests *g, const struct file_id *id)
 {
-	return g->distrust_store || gone(g, id->dev) || dropping_at(g, id->dev, id->ino) >= 0;
+	return g->distrust_store || gone(g, id->dev) || dropping_at(g, id->dev, id->ino) >= 0 ||
+	       unsure(g, id->dev, id->ino);
 }
 
 /* *gen: the forgets so far, for store. */
@@ -333,11 +420,13 @@ static void store(struct digests *g, const char *fs, const struct file_id *id, c
 		pthread_mutex_unlock(&g->lock);
 		return;
 	}
-	/* Read after the write that made us forget: trustworthy again. */
-	dropping_remove(g, id->dev, id->ino);
+	/* Read after the write that made us forget, and in place of the old
+	 * row: trustworthy again. */
 	if (g->db && db_digest_put(g->db, fs, (uint64_t)id->ino, id->ctime_ns, (int64_t)id->size,
-				  sha, md5) == 0)
+				  sha, md5) == 0) {
+		read_again(g, id->dev, id->ino);
 		g->stats.stored++;
+	}
 	pthread_mutex_unlock(&g->lock);
 }
 

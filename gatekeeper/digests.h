@@ -53,6 +53,9 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
  * stored digests are not used again; they go from the store (which may
  * wait for a writer, only for a file whose stored row still matches). */
 void digests_forget(struct digests *g, int fd, dev_t dev, ino_t ino);
+/* Not sure the file was not written (its close may be queued, unhandled):
+ * its stored digests are not read until it is read again. */
+void digests_distrust(struct digests *g, dev_t dev, ino_t ino);
 /* The filesystem of device dev is gone (unmounted): the same device may
  * come back with content changed meanwhile under the same inode numbers,
  * sizes and ctimes (a user's USB stick or loop image), so its stored

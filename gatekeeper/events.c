@@ -419,10 +419,10 @@ static void handle(struct gk_events *ev, int idx)
 	if (answered_for_scanner(ev, idx))
 		return;
 	judge_identify(d, s->fd, &s->j);
-	/* A user who keeps the close queue full, or its reader busy, only
-	 * sends their misses to the workers, to be hashed anew: no exec waits
-	 * on that queue for more than 2 ms. */
-	s->j.stale_digest = s->j.have_id && !prescan_before_miss(d->prescan, &s->j.id);
+	/* A user who keeps the close queue full, or its reader held, only
+	 * sends their misses to the workers, to be hashed anew: a read of
+	 * execs waits on that queue once, a few ms (prescan_before_miss). */
+	s->j.stale_digest = s->j.have_id && !prescan_before_miss(d->prescan, &s->j.id, s->read_us);
 	bool decided = !s->j.stale_digest && judge_by_content(d, &s->j);
 	if (!decided) {
 		judge_locate(d, s->fd, &s->j);
@@ -506,9 +506,10 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 	char buf[EVENTS_READ_BATCH * sizeof(struct fanotify_event_metadata)]
 		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	ssize_t len = read(g->fd, buf, sizeof(buf));
+	int64_t read_us = gk_mono_us();
 	/* The sentinel's sign that the reader turns over: the local one's. */
 	if (!g->remote)
-		atomic_store(&ev->sh->reader_beat_us, gk_mono_us());
+		atomic_store(&ev->sh->reader_beat_us, read_us);
 	if (len <= 0) {
 		*why = len < 0 ? errno : 0;
 		if (len < 0 && errno != EAGAIN && errno != EINTR)
@@ -541,6 +542,8 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0, 0, g->remote, 0 });
 		else
 			admitted[n++] = idx;
+		if (idx >= 0)
+			ev->slots[idx].read_us = read_us;
 	}
 	return n;
 }

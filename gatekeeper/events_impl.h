@@ -107,6 +107,7 @@ struct inflight {
 	atomic_bool cancel;         /* the watchdog answered: stop hashing */
 	atomic_bool outgrown;       /* cancelled: a light job's file grew heavy */
 	atomic_bool busy;           /* slot holds an event (watchdog reads it) */
+	int64_t read_us;            /* its read returned then (prescan_before_miss) */
 	struct judgement j;
 };
 

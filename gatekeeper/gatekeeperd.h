@@ -110,6 +110,9 @@ int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
 /* The file was written: its cached hash may not describe it any more
  * (a write through a shared mapping need not change its ctime). */
 void hash_cache_forget(struct hash_cache *hc, int fd, dev_t dev, ino_t ino);
+/* Not sure the file was not written (a close of it may be queued and not
+ * yet handled): read it again, once, instead of trusting a digest kept. */
+void hash_cache_distrust(struct hash_cache *hc, dev_t dev, ino_t ino);
 /* Every digest of the filesystem of device dev, which is gone: in memory
  * and in the store (digests_forget_dev). */
 void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev);
@@ -120,7 +123,7 @@ struct gk_stats {
 		overloads, queue_overflows, audit_dropped, pending,
 		prescans, prescan_coalesced, prescan_dropped, first_execs_prejudged,
 		first_execs_kernel_hits, kernel_cache_unsettled,
-		miss_close_waits, miss_close_waits_over_2ms, miss_digests_rehashed;
+		miss_close_waits, miss_close_waits_long, miss_digests_rehashed;
 	/* Of events and pending, those of the remote group (remote.c): a
 	 * server's stall is not the local path's (alive.c). */
 	atomic_uint_fast64_t remote_events, remote_pending;
@@ -499,10 +502,12 @@ void prescan_stop(struct gk_prescan *ps);                 /* NULL-safe */
 void prescan_swap_group(struct gk_prescan *ps, int fd);   /* takes the fd */
 /* Before a permission event is judged: are the closes that came before it
  * handled (so no cached digest outlives a write through a shared mapping)?
- * Counts a pre-judged file whose first exec still asked the daemon. False:
- * not within 2 ms, so a close of this very file may not be handled yet: its
- * cached digest must not be trusted. */
-bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id);
+ * read_us: when its read of events returned (its closes came before).
+ * Counts a pre-judged file whose first exec still asked the daemon. Waits
+ * for them a few ms, up to 30 ms while their reader is short of a CPU
+ * (one such wait per read of events). False: a close of this very file
+ * may not be handled yet: its cached digest must not be trusted. */
+bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id, int64_t read_us);
 /* A FAN_OPEN_EXEC notification on the permission group (group_fd). NULL-safe. */
 void prescan_exec_seen(struct gk_prescan *ps, int group_fd, int fd);
 

@@ -26,6 +26,7 @@ struct hash_slot {
 	struct file_id id;
 	unsigned char sha[GK_SHA256_LEN];
 	bool used;
+	uint64_t forgot;            /* the number of the last forget of an inode of the slot's */
 };
 
 /* A file being hashed, and what its hasher found, for those waiting. */
@@ -47,7 +48,9 @@ struct hash_cache {
 	struct digests *store;      /* borrowed from the daemon; NULL: none */
 	bool (*guard_holds)(void *ctx, const struct file_id *id, uint64_t guard);
 	void *guard_ctx;
-	atomic_uint forgets;              /* forgets so far: a hash that met one is not kept */
+	/* Forgets so far, each numbered; a hash is not kept when its slot, or
+	 * a device, was forgotten since it began. */
+	atomic_uint_fast64_t forgets, dev_forgot;
 };
 
 bool file_id_same(const struct file_id *a, const struct file_id *b)
@@ -178,15 +181,19 @@ bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 	return hit;
 }
 
+/* Unless a forget of its slot or of a device came since gen (the forgets
+ * counted when the hash began): it may be about this file. */
 static void cache_store(struct hash_cache *hc, const struct file_id *id,
-			const unsigned char sha[GK_SHA256_LEN])
+			const unsigned char sha[GK_SHA256_LEN], uint64_t gen)
 {
 	pthread_mutex_t *lock;
 	struct hash_slot *s = slot_of(hc, id->dev, id->ino, &lock);
 	pthread_mutex_lock(lock);
-	s->id = *id;
-	memcpy(s->sha, sha, GK_SHA256_LEN);
-	s->used = true;
+	if (s->forgot <= gen && atomic_load(&hc->dev_forgot) <= gen) {
+		s->id = *id;
+		memcpy(s->sha, sha, GK_SHA256_LEN);
+		s->used = true;
+	}
 	pthread_mutex_unlock(lock);
 }
 
@@ -266,13 +273,12 @@ static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
 {
 	for (int attempt = 0; attempt < HASH_RETRIES; attempt++) {
 		struct file_id after;
-		unsigned forgets = atomic_load(&hc->forgets);
+		uint64_t gen = atomic_load(&hc->forgets);
 		if (digests_read(hc->store, fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (file_id_same(id, &after)) {
-			/* not kept when a forget came meanwhile: it may be about this */
-			if (id->settled && atomic_load(&hc->forgets) == forgets)
-				cache_store(hc, id, out);
+			if (id->settled)
+				cache_store(hc, id, out, gen);
 			return 0;
 		}
 		*id = after;
@@ -313,7 +319,7 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 	/* Hashes under way are not kept; the store reads none of the device's
 	 * rows from now on, so a miss while memory is cleared cannot bring one
 	 * back; memory goes before the rows, whose removal may wait. */
-	atomic_fetch_add(&hc->forgets, 1);
+	atomic_store(&hc->dev_forgot, atomic_fetch_add(&hc->forgets, 1) + 1);
 	digests_mark_gone(hc->store, dev);
 	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
 		pthread_mutex_lock(&hc->slot_locks[l]);
@@ -325,14 +331,27 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 	digests_forget_dev(hc->store, dev);
 }
 
-void hash_cache_forget(struct hash_cache *hc, int fd, dev_t dev, ino_t ino)
+static void forget_in_memory(struct hash_cache *hc, dev_t dev, ino_t ino)
 {
-	atomic_fetch_add(&hc->forgets, 1);
 	pthread_mutex_t *lock;
 	struct hash_slot *s = slot_of(hc, dev, ino, &lock);
 	pthread_mutex_lock(lock);
+	s->forgot = atomic_fetch_add(&hc->forgets, 1) + 1;
 	if (s->used && s->id.dev == dev && s->id.ino == ino)
 		s->used = false;
 	pthread_mutex_unlock(lock);
+}
+
+/* The store first: a hash that begins once memory is cleared must not find
+ * the row (and keep it in memory), and one that began before is not kept. */
+void hash_cache_forget(struct hash_cache *hc, int fd, dev_t dev, ino_t ino)
+{
 	digests_forget(hc->store, fd, dev, ino);
+	forget_in_memory(hc, dev, ino);
+}
+
+void hash_cache_distrust(struct hash_cache *hc, dev_t dev, ino_t ino)
+{
+	digests_distrust(hc->store, dev, ino);
+	forget_in_memory(hc, dev, ino);
 }

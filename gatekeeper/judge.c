@@ -277,7 +277,7 @@ static bool judge_reading(struct gk_daemon *d, int fd, struct judgement *j,
 	char reason[128] = "";
 	struct gk_file_facts f;
 	if (j->stale_digest)
-		hash_cache_forget(d->hashes, fd, j->id.dev, j->id.ino);
+		hash_cache_distrust(d->hashes, j->id.dev, j->id.ino);
 	if (j->need_hash) {
 		struct trust_result tr;
 		if (trust_identify(d->trust, d->hashes, fd, j->path_elsewhere ? NULL : j->path,

@@ -15,12 +15,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gatekeeper/gatekeeperd.h"
+#include "gatekeeper/prescan_impl.h"
 #include "gatekeeper/trust.h"
 #include "gatekeeper/mounts.h"
 
@@ -33,17 +33,6 @@
 #define SETTLE_POLL_US 2000
 #define SETTLE_POLLS 13
 #define PREJUDGED_SLOTS 16384
-/* What the pre-scan's reader handles per read (a few ms of handling). */
-#define READER_BATCH_EVENTS 128
-/* How long a miss waits for the reader to handle the closes queued before
- * it (prescan_before_miss): MISS_LOOKS looks MISS_LOOK_US apart; up to
- * MISS_WAIT_MAX_US while the reader works or waits for a CPU, if no more
- * than MISS_WAIT_MAX_EVENTS were queued (more is a flood or a backlog that
- * waiting would not see through). */
-#define MISS_LOOKS 20
-#define MISS_LOOK_US 100
-#define MISS_WAIT_MAX_US 30000
-#define MISS_WAIT_MAX_EVENTS (2 * READER_BATCH_EVENTS)
 
 struct pending {
 	dev_t dev;
@@ -71,10 +60,7 @@ struct gk_prescan {
 	atomic_int group_fd;           /* read by the reader, polled by the exec path */
 	int new_group_fd, wake_fd;
 	struct gk_daemon *d;
-	/* The reader's progress, which a miss waits on: batches begun and
-	 * done, bytes of events read and handled. */
-	atomic_uint_fast64_t batches_begun, batches_done, bytes_read, bytes_handled;
-	atomic_int reader_tid;
+	struct close_progress progress;  /* the reader's, which a miss waits on */
 	pthread_mutex_t judged_lock;
 	struct prejudged judged[PREJUDGED_SLOTS];
 };
@@ -221,29 +207,29 @@ static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 	if (len <= 0)
 		return true;
 	got = len;
-	atomic_fetch_add(&ps->bytes_read, (uint64_t)got);
+	atomic_fetch_add(&ps->progress.bytes_read, (uint64_t)got);
 	const struct fanotify_event_metadata *m = (const void *)buf;
 	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
 		if (m->fd >= 0 && (m->mask & FAN_CLOSE_WRITE))
 			on_close_write(ps, m->fd, m->pid);   /* takes the fd */
 		else if (m->fd >= 0)
 			close(m->fd);
-		atomic_fetch_add(&ps->bytes_handled, m->event_len);
+		atomic_fetch_add(&ps->progress.bytes_handled, m->event_len);
 	}
-	atomic_fetch_add(&ps->bytes_handled, (uint64_t)len);   /* a partial record: none */
+	atomic_fetch_add(&ps->progress.bytes_handled, (uint64_t)len);   /* a partial record: none */
 	return (size_t)got + sizeof(struct fanotify_event_metadata) <= size;
 }
 
 /* Only this thread reads the group (prescan_before_miss only looks). */
 static void read_events(struct gk_prescan *ps)
 {
-	char buf[READER_BATCH_EVENTS * sizeof(struct fanotify_event_metadata)]
+	char buf[PRESCAN_READ_EVENTS * sizeof(struct fanotify_event_metadata)]
 		__attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 	bool drained;
 	do {
-		atomic_fetch_add(&ps->batches_begun, 1);
+		atomic_fetch_add(&ps->progress.batches_begun, 1);
 		drained = read_batch(ps, buf, sizeof(buf));
-		atomic_fetch_add(&ps->batches_done, 1);
+		atomic_fetch_add(&ps->progress.batches_done, 1);
 	} while (!drained);
 }
 
@@ -258,8 +244,11 @@ static bool take_wakeup(struct gk_prescan *ps)
 	int fresh = ps->new_group_fd;
 	ps->new_group_fd = -1;
 	pthread_mutex_unlock(&ps->lock);
-	if (fresh >= 0)
-		fan_close_async(atomic_exchange(&ps->group_fd, fresh));
+	if (fresh >= 0) {
+		int old = atomic_exchange(&ps->group_fd, fresh);
+		atomic_fetch_add(&ps->progress.group_gen, 1);   /* before the close: see mark_now */
+		fan_close_async(old);
+	}
 	return stop;
 }
 
@@ -267,7 +256,7 @@ static void *reader_main(void *arg)
 {
 	struct gk_prescan *ps = arg;
 	pthread_setname_np(pthread_self(), "gk-prescan-rd");
-	atomic_store(&ps->reader_tid, (int)syscall(SYS_gettid));
+	atomic_store(&ps->progress.reader_tid, (int)syscall(SYS_gettid));
 	for (;;) {
 		struct pollfd p[2] = { { .fd = ps->group_fd, .events = POLLIN },
 				       { .fd = ps->wake_fd, .events = POLLIN } };
@@ -359,111 +348,16 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Every close queued so far is handled: none is queued (poll, which opens
- * no file), and the reader holds none read but not handled. In that order:
- * a batch the reader took before the poll is not done until handled. */
-static bool closes_handled(struct gk_prescan *ps)
-{
-	struct pollfd p = { .fd = atomic_load(&ps->group_fd), .events = POLLIN };
-	return poll(&p, 1, 0) == 0 &&
-	       atomic_load(&ps->batches_done) == atomic_load(&ps->batches_begun);
-}
-
-/* The closes queued or in hand now: bytes of events queued (FIONREAD, which
- * opens no file), then the batch under way, then the bytes read. In that
- * order a batch read meanwhile is counted at least once. */
-struct closes_mark {
-	uint64_t batch, bytes;
-};
-
-static bool closes_mark_now(struct gk_prescan *ps, struct closes_mark *m)
-{
-	int queued = 0;
-	if (ioctl(atomic_load(&ps->group_fd), FIONREAD, &queued) < 0 || queued < 0)
-		return false;
-	m->batch = atomic_load(&ps->batches_begun);
-	m->bytes = atomic_load(&ps->bytes_read) + (uint64_t)queued;
-	return true;
-}
-
-static bool closes_handled_to(struct gk_prescan *ps, const struct closes_mark *m)
-{
-	return atomic_load(&ps->batches_done) >= m->batch && atomic_load(&ps->bytes_handled) >= m->bytes;
-}
-
-/* Running or waiting for a CPU: not held in a read. */
-static bool reader_runnable(struct gk_prescan *ps)
-{
-	char path[64], stat[128];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", atomic_load(&ps->reader_tid));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	stat[n] = '\0';
-	const char *end = strrchr(stat, ')');   /* our own name: "(gk-prescan-rd)" */
-	return end && end[1] == ' ' && end[2] == 'R';
-}
-
-static bool wait_closes(struct gk_prescan *ps, const struct closes_mark *mark)
-{
-	uint64_t seen = atomic_load(&ps->bytes_handled);
-	bool short_queue = mark->bytes <= seen + MISS_WAIT_MAX_EVENTS * sizeof(struct fanotify_event_metadata);
-	int64_t until = gk_mono_us() + (short_queue ? MISS_WAIT_MAX_US : MISS_LOOKS * MISS_LOOK_US);
-	int idle = 0;
-	while (gk_mono_us() < until) {
-		usleep(MISS_LOOK_US);
-		/* or all: a batch read while the mark was taken counts twice */
-		if (closes_handled_to(ps, mark) || closes_handled(ps))
-			return true;
-		uint64_t now = atomic_load(&ps->bytes_handled);
-		idle = now == seen ? idle + 1 : 0;
-		seen = now;
-		if (idle >= MISS_LOOKS && !reader_runnable(ps))
-			return false;
-	}
-	return false;
-}
-
 /* A close that happened before this exec began is already queued on the
  * group: it must be handled before deciding, so a miss never trusts a
- * cached hash of content that a shared mapping has since rewritten. The
- * reader handles it; the miss only looks, and never reads the group
- * itself: that read opens each closed file, which a write lease or a FUSE
- * server can hold up for as long as they like. It waits for the closes
- * queued when it looked, not for a queue that a flood keeps full: a few
- * (up to 256) for up to 30 ms while the reader works or waits for a CPU (a
- * busy host), more for 2 ms; once the reader has done nothing for 2 ms and
- * is not runnable (held), no longer. When they are not all handled by
- * then, the caller learns that it cannot be sure, and does not trust the
- * cached digest. */
-bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id)
+ * cached hash of content that a shared mapping has since rewritten
+ * (prescan_wait.c). */
+bool prescan_before_miss(struct gk_prescan *ps, const struct file_id *id, int64_t read_us)
 {
-	struct closes_mark mark;
 	if (!ps)
 		return true;
 	note_miss(ps, id);
-	if (closes_handled(ps))
-		return true;
-	struct gk_stats *stats = &ps->d->stats;
-	int64_t began = gk_mono_us();
-	bool handled = false;
-	atomic_fetch_add(&stats->miss_close_waits, 1);
-	if (closes_mark_now(ps, &mark))
-		handled = wait_closes(ps, &mark);
-	else   /* no FIONREAD: 2 ms for the whole queue */
-		for (int i = 0; i < MISS_LOOKS && !handled; i++) {
-			usleep(MISS_LOOK_US);
-			handled = closes_handled(ps);
-		}
-	if (gk_mono_us() - began > MISS_LOOKS * MISS_LOOK_US)
-		atomic_fetch_add(&stats->miss_close_waits_over_2ms, 1);
-	if (!handled)
-		atomic_fetch_add(&stats->miss_digests_rehashed, 1);
-	return handled;
+	return close_progress_before_miss(&ps->progress, ps->d, read_us);
 }
 
 struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned workers)
@@ -479,6 +373,7 @@ struct gk_prescan *prescan_start(struct gk_daemon *d, int group_fd, unsigned wor
 	pthread_mutex_init(&ps->lock, NULL);
 	pthread_cond_init(&ps->cond, NULL);
 	pthread_mutex_init(&ps->judged_lock, NULL);
+	close_progress_init(&ps->progress, &ps->group_fd);
 	ps->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ps->workers = calloc(workers, sizeof(*ps->workers));
 	if (group_fd < 0 || ps->wake_fd < 0 || !ps->workers)
@@ -536,6 +431,7 @@ void prescan_stop(struct gk_prescan *ps)
 	if (ps->wake_fd >= 0)
 		close(ps->wake_fd);
 	pthread_mutex_destroy(&ps->lock);
+	close_progress_destroy(&ps->progress);
 	pthread_cond_destroy(&ps->cond);
 	pthread_mutex_destroy(&ps->judged_lock);
 	free(ps);

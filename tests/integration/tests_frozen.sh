@@ -134,6 +134,7 @@ t_overload_keeps_known_verdicts() {
 t_overload_keeps_known_verdicts_on_a_busy_cpu() {
 	local big=$BIN/big out hog closer tid
 	need_spawner
+	(($(nproc) >= 2)) || fail "needs two CPUs (the close reader on one, the execs on another)"
 	mkbin big
 	truncate -s 4G "$big" || fail "truncate failed"
 	mkbin known
@@ -154,7 +155,7 @@ t_overload_keeps_known_verdicts_on_a_busy_cpu() {
 		"$T/closed" &
 	closer=$!
 	record_pid "$closer"
-	timeout -s KILL 20 taskset -c 1 "$SPAWNER" loop 1500 "$BIN/known" >"$T/known.out" 2>&1
+	timeout -s KILL 20 taskset -c 1 "$SPAWNER" loop 3000 "$BIN/known" >"$T/known.out" 2>&1
 	kill "$hog" "$closer" 2>/dev/null
 	out=$(tail -n 1 "$T/known.out")
 	[[ $out =~ execs=([0-9]+)\ ok=([0-9]+)\ failed=([0-9]+)\ hung=([0-9]+) ]] ||
@@ -162,12 +163,12 @@ t_overload_keeps_known_verdicts_on_a_busy_cpu() {
 	status_json
 	note "known file on a busy CPU: $out; overloads=$(jget overloads)" \
 		"miss_close_waits=$(jget miss_close_waits)" \
-		"over_2ms=$(jget miss_close_waits_over_2ms) rehashed=$(jget miss_digests_rehashed)"
+		"long=$(jget miss_close_waits_long) rehashed=$(jget miss_digests_rehashed)"
 	((BASH_REMATCH[1] > 0)) || fail "no exec of the known file ran"
 	((BASH_REMATCH[3] + BASH_REMATCH[4] == 0)) ||
 		fail "execs of a file with a known verdict were refused or hung: $out"
-	(($(jget miss_close_waits_over_2ms) > 0)) ||
-		fail "no miss waited more than 2 ms for the close reader: the test proved nothing"
+	(($(jget miss_close_waits_long) > 0)) ||
+		fail "no miss waited past 2 ms for the close reader: the test proved nothing"
 	(($(jget miss_digests_rehashed) == 0)) || fail "a miss gave up on a close reader that was not held"
 }
 

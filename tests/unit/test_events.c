@@ -417,7 +417,7 @@ static void test_start_stop_start(void **state)
 	events_stop(NULL, false);
 	prescan_stop(NULL);
 	hash_cache_free(NULL);
-	prescan_before_miss(NULL, &(struct file_id){ 0 });
+	prescan_before_miss(NULL, &(struct file_id){ 0 }, 0);
 
 	struct fixture *f = setup_with("default: allow\n", true, 2, 16);
 	events_stop(f->d.events, false);
@@ -438,7 +438,7 @@ static void test_start_stop_start(void **state)
 		assert_non_null(ps);
 		struct file_id id;
 		assert_int_equal(file_id_of_fd(file, &id), 0);
-		prescan_before_miss(ps, &id);
+		prescan_before_miss(ps, &id, gk_mono_us());
 		prescan_stop(ps);
 	}
 	close(file);

@@ -1,7 +1,8 @@
 /* Unit tests for the dpkg reader (gatekeeper/dpkg.h), the trust index in
  * the store and its lookups (gatekeeper/trust.h), and the digest store
  * (gatekeeper/digests.h). Everything lives in a fresh directory: a test-made
- * dpkg admin directory and a root (dpkg --root) holding the packaged files. */
+ * dpkg admin directory and a root (dpkg --root) holding the packaged files.
+ * The digest store's own tests are in test_digests.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -18,7 +19,6 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "gatekeeper/digests.h"
 #include "gatekeeper/dpkg.h"
 #include "gatekeeper/trust.h"
 #include "settle_util.h"
@@ -321,141 +321,8 @@ static void index_kept_in_store(void **state)
 	trust_close(t);
 }
 
-static void digest_store(void **state)
-{
-	struct fx *fx = *state;
-	char err[256], path[256];
-	unsigned char sha[GK_SHA256_LEN], md5[16], sha2[GK_SHA256_LEN], md52[16];
-	struct digests_stats before, after;
-	struct file_id id;
-	int fd;
-	struct digests *g = digests_open(fx->checked, err, sizeof(err));
 
-	assert_non_null(g);
-	put(fx, "root/usr/bin/loose", "content one\n");
-	snprintf(path, sizeof(path), "%s/usr/bin/loose", fx->root);
-	fd = open(path, O_RDONLY);
-	settle_file(fd);
-	/* A UUID of zeros (a filesystem that never set one) is no identity. */
-	char ident[DIGESTS_FS_ID_MAX];
-	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	assert_int_equal(digests_fs_identity(fd, id.dev, ident, sizeof(ident)), 0);
-	assert_null(strstr(ident, "uuid:00000000000000000000000000000000"));
-	digests_get_stats(g, &before);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
-	digests_get_stats(g, &after);
-	assert_int_equal(after.hits - before.hits, 1);
-	assert_memory_equal(sha, sha2, sizeof(sha));
-	assert_memory_equal(md5, md52, sizeof(md5));
-	/* A write through a mapping need not move ctime: forgotten, re-read. */
-	digests_forget(g, fd, id.dev, id.ino);
-	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
-	digests_get_stats(g, &before);
-	assert_int_equal(before.hits, after.hits);
-	close(fd);
-	/* Any change moves ctime: a different key. */
-	put(fx, "root/usr/bin/loose", "content two\n");
-	fd = open(path, O_RDONLY);
-	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
-	assert_memory_not_equal(sha, sha2, sizeof(sha));
-	close(fd);
-	digests_close(g);
-}
 
-/* A written file whose stored row no longer matches it (its ctime moved)
- * needs no memory: many of them leave the store read (it was not, once
- * two met in one slot). One whose row still matches (a write through a
- * shared mapping need not move ctime) has its row dropped: a store opened
- * later finds none. */
-static void digest_store_forgets_written_files(void **state)
-{
-	struct fx *fx = *state;
-	enum { N = 300 };
-	char err[256], rel[64], path[256];
-	unsigned char sha[GK_SHA256_LEN], md5[16];
-	struct digests_stats st;
-	struct file_id id;
-	int fds[N];
-	struct digests *g = digests_open(fx->checked, err, sizeof(err));
-
-	assert_non_null(g);
-	for (int i = 0; i < N; i++) {
-		snprintf(rel, sizeof(rel), "root/usr/bin/written%d", i);
-		put(fx, rel, rel);
-		snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
-		assert_true((fds[i] = open(path, O_RDWR)) >= 0);
-	}
-	settle_file(fds[N - 1]);   /* the last one written */
-	for (int i = 0; i < N; i++) {
-		assert_int_equal(file_id_of_fd(fds[i], &id), 0);
-		assert_true(id.settled);
-		assert_int_equal(digests_read(g, fds[i], &id, sha, md5, NULL), 0);
-	}
-	for (int i = 1; i < N; i++) {
-		assert_int_equal(pwrite(fds[i], "w", 1, 0), 1);
-		assert_int_equal(file_id_of_fd(fds[i], &id), 0);
-		digests_forget(g, fds[i], id.dev, id.ino);
-	}
-	assert_int_equal(file_id_of_fd(fds[0], &id), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.stored, N);
-	assert_int_equal(digests_read(g, fds[0], &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 1);
-	digests_forget(g, fds[0], id.dev, id.ino);
-	digests_close(g);
-	g = digests_open(fx->checked, err, sizeof(err));
-	assert_non_null(g);
-	assert_int_equal(digests_read(g, fds[0], &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 0);
-	for (int i = 0; i < N; i++)
-		close(fds[i]);
-	digests_close(g);
-}
-
-/* A device gone (unmounted) may come back changed under the same inodes,
- * sizes and ctimes: its rows go, for this store and the next one opened. */
-static void digest_store_forgets_a_gone_device(void **state)
-{
-	struct fx *fx = *state;
-	char err[256], path[256];
-	unsigned char sha[GK_SHA256_LEN], md5[16];
-	struct digests_stats st;
-	struct file_id id;
-	struct digests *g = digests_open(fx->checked, err, sizeof(err));
-
-	assert_non_null(g);
-	put(fx, "root/usr/bin/stick", "content on a stick\n");
-	snprintf(path, sizeof(path), "%s/usr/bin/stick", fx->root);
-	int fd = open(path, O_RDONLY);
-	settle_file(fd);
-	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);   /* stored */
-	digests_forget_dev(g, id.dev + 1);                                  /* another device */
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 1);
-	digests_forget_dev(g, id.dev);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 1);   /* read again, not from the store */
-	digests_close(g);
-	/* stored again by that read: a store opened after the next forget finds none */
-	g = digests_open(fx->checked, err, sizeof(err));
-	assert_non_null(g);
-	digests_forget_dev(g, id.dev);
-	digests_close(g);
-	g = digests_open(fx->checked, err, sizeof(err));
-	assert_non_null(g);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 0);
-	close(fd);
-	digests_close(g);
-}
 
 /* The store is an object: closed and opened again in one process it finds
  * what it stored; closing NULL or reading without a store is harmless. */
@@ -502,39 +369,6 @@ static void written_by_dpkg(void **state)
 	trust_close(t);
 }
 
-static void digest_store_reopened(void **state)
-{
-	struct fx *fx = *state;
-	char err[256], path[256];
-	unsigned char sha[GK_SHA256_LEN], md5[16], sha2[GK_SHA256_LEN], md52[16];
-	struct digests_stats st;
-	struct file_id id;
-
-	digests_close(NULL);
-	put(fx, "root/usr/bin/again", "content\n");
-	snprintf(path, sizeof(path), "%s/usr/bin/again", fx->root);
-	int fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	settle_file(fd);
-	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	assert_int_equal(digests_read(NULL, fd, &id, sha, md5, NULL), 0);
-	digests_forget(NULL, fd, id.dev, id.ino);
-	digests_get_stats(NULL, &st);
-	assert_int_equal(st.hits + st.misses + st.stored, 0);
-	for (int round = 0; round < 2; round++) {
-		struct digests *g = digests_open(fx->checked, err, sizeof(err));
-		assert_non_null(g);
-		assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
-		assert_memory_equal(sha, sha2, sizeof(sha));
-		assert_memory_equal(md5, md52, sizeof(md5));
-		digests_get_stats(g, &st);
-		/* first open: read and stored; second: found in the store */
-		assert_int_equal(st.hits, round == 0 ? 0 : 1);
-		assert_int_equal(st.stored, round == 0 ? 1 : 0);
-		digests_close(g);
-	}
-	close(fd);
-}
 
 int main(void)
 {
@@ -549,10 +383,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(merged_usr_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(upgrade_remove_and_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
-		cmocka_unit_test_setup_teardown(digest_store, setup, teardown),
-		cmocka_unit_test_setup_teardown(digest_store_forgets_written_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(digest_store_forgets_a_gone_device, setup, teardown),
-		cmocka_unit_test_setup_teardown(digest_store_reopened, setup, teardown),
 		cmocka_unit_test_setup_teardown(written_by_dpkg, setup, teardown),
 	};
 

@@ -28,7 +28,7 @@ struct fx {
 	struct gk_db *checked;   /* the daemon's first connection, which checks the file */
 };
 
-static void put(const struct fx *fx, const char *rel, const char *text)
+static inline void put(const struct fx *fx, const char *rel, const char *text)
 {
 	char path[512];
 	FILE *f;
@@ -41,7 +41,7 @@ static void put(const struct fx *fx, const char *rel, const char *text)
 	fclose(f);
 }
 
-static void md5_hex(const char *text, char out[33])
+static inline void md5_hex(const char *text, char out[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
@@ -51,7 +51,7 @@ static void md5_hex(const char *text, char out[33])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static void mkdirs(const struct fx *fx, const char *rel)
+static inline void mkdirs(const struct fx *fx, const char *rel)
 {
 	char cmd[512];
 
@@ -59,7 +59,7 @@ static void mkdirs(const struct fx *fx, const char *rel)
 	assert_int_equal(system(cmd), 0);
 }
 
-static int setup(void **state)
+static inline int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 	char err[256];
@@ -77,7 +77,7 @@ static int setup(void **state)
 	return (fx->checked = db_open(fx->db, err, sizeof(err))) ? 0 : -1;
 }
 
-static int teardown(void **state)
+static inline int teardown(void **state)
 {
 	struct fx *fx = *state;
 	char cmd[128];
@@ -88,7 +88,7 @@ static int teardown(void **state)
 	return system(cmd) != 0 ? -1 : 0;
 }
 
-static struct trust *open_trust(const struct fx *fx)
+static inline struct trust *open_trust(const struct fx *fx)
 {
 	char yaml[1024], err[512];
 	struct gk_policy_errors errs;
@@ -106,7 +106,7 @@ static struct trust *open_trust(const struct fx *fx)
 	return t;
 }
 
-static enum gk_trust_match ask(struct trust *t, const struct fx *fx, const char *rel,
+static inline enum gk_trust_match ask(struct trust *t, const struct fx *fx, const char *rel,
 			       char *detail)
 {
 	char path[512];
@@ -130,7 +130,7 @@ static enum gk_trust_match ask(struct trust *t, const struct fx *fx, const char 
 }
 
 /* A packaged program, its merged-/usr alias, a diverted pair. */
-static void make_packages(const struct fx *fx)
+static inline void make_packages(const struct fx *fx)
 {
 	char m1[33], m2[33], m3[33], text[2048];
 

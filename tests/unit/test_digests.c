@@ -1,0 +1,283 @@
+/* Unit tests for the digest store (gatekeeper/digests.h): digests kept
+ * across restarts, forgotten when a file is written or its device goes.
+ * Everything lives in a fresh directory (trust_test_util.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "gatekeeper/digests.h"
+#include "gatekeeper/trust.h"
+#include "settle_util.h"
+#include "trust_test_util.h"
+
+static void digest_store(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16], sha2[GK_SHA256_LEN], md52[16];
+	struct digests_stats before, after;
+	struct file_id id;
+	int fd;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	put(fx, "root/usr/bin/loose", "content one\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/loose", fx->root);
+	fd = open(path, O_RDONLY);
+	settle_file(fd);
+	/* A UUID of zeros (a filesystem that never set one) is no identity. */
+	char ident[DIGESTS_FS_ID_MAX];
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_fs_identity(fd, id.dev, ident, sizeof(ident)), 0);
+	assert_null(strstr(ident, "uuid:00000000000000000000000000000000"));
+	digests_get_stats(g, &before);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
+	digests_get_stats(g, &after);
+	assert_int_equal(after.hits - before.hits, 1);
+	assert_memory_equal(sha, sha2, sizeof(sha));
+	assert_memory_equal(md5, md52, sizeof(md5));
+	/* A write through a mapping need not move ctime: forgotten, re-read. */
+	digests_forget(g, fd, id.dev, id.ino);
+	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
+	digests_get_stats(g, &before);
+	assert_int_equal(before.hits, after.hits);
+	close(fd);
+	/* Any change moves ctime: a different key. */
+	put(fx, "root/usr/bin/loose", "content two\n");
+	fd = open(path, O_RDONLY);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
+	assert_memory_not_equal(sha, sha2, sizeof(sha));
+	close(fd);
+	digests_close(g);
+}
+
+/* A written file whose stored row no longer matches it (its ctime moved)
+ * needs no memory: many of them leave the store read (it was not, once
+ * two met in one slot). One whose row still matches (a write through a
+ * shared mapping need not move ctime) has its row dropped: a store opened
+ * later finds none. */
+static void digest_store_forgets_written_files(void **state)
+{
+	struct fx *fx = *state;
+	enum { N = 300 };
+	char err[256], rel[64], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16];
+	struct digests_stats st;
+	struct file_id id;
+	int fds[N];
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	for (int i = 0; i < N; i++) {
+		snprintf(rel, sizeof(rel), "root/usr/bin/written%d", i);
+		put(fx, rel, rel);
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
+		assert_true((fds[i] = open(path, O_RDWR)) >= 0);
+	}
+	settle_file(fds[N - 1]);   /* the last one written */
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(file_id_of_fd(fds[i], &id), 0);
+		assert_true(id.settled);
+		assert_int_equal(digests_read(g, fds[i], &id, sha, md5, NULL), 0);
+	}
+	for (int i = 1; i < N; i++) {
+		assert_int_equal(pwrite(fds[i], "w", 1, 0), 1);
+		assert_int_equal(file_id_of_fd(fds[i], &id), 0);
+		digests_forget(g, fds[i], id.dev, id.ino);
+	}
+	assert_int_equal(file_id_of_fd(fds[0], &id), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.stored, N);
+	assert_int_equal(digests_read(g, fds[0], &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 1);
+	digests_forget(g, fds[0], id.dev, id.ino);
+	digests_close(g);
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	assert_int_equal(digests_read(g, fds[0], &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 0);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	digests_close(g);
+}
+
+/* A device gone (unmounted) may come back changed under the same inodes,
+ * sizes and ctimes: its rows go, for this store and the next one opened. */
+static void digest_store_forgets_a_gone_device(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16];
+	struct digests_stats st;
+	struct file_id id;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	put(fx, "root/usr/bin/stick", "content on a stick\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/stick", fx->root);
+	int fd = open(path, O_RDONLY);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);   /* stored */
+	digests_forget_dev(g, id.dev + 1);                                  /* another device */
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 1);
+	digests_forget_dev(g, id.dev);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 1);   /* read again, not from the store */
+	digests_close(g);
+	/* stored again by that read: a store opened after the next forget finds none */
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	digests_forget_dev(g, id.dev);
+	digests_close(g);
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 0);
+	close(fd);
+	digests_close(g);
+}
+
+static void digest_store_reopened(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16], sha2[GK_SHA256_LEN], md52[16];
+	struct digests_stats st;
+	struct file_id id;
+
+	digests_close(NULL);
+	put(fx, "root/usr/bin/again", "content\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/again", fx->root);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(NULL, fd, &id, sha, md5, NULL), 0);
+	digests_forget(NULL, fd, id.dev, id.ino);
+	digests_get_stats(NULL, &st);
+	assert_int_equal(st.hits + st.misses + st.stored, 0);
+	for (int round = 0; round < 2; round++) {
+		struct digests *g = digests_open(fx->checked, err, sizeof(err));
+		assert_non_null(g);
+		assert_int_equal(digests_read(g, fd, &id, sha2, md52, NULL), 0);
+		assert_memory_equal(sha, sha2, sizeof(sha));
+		assert_memory_equal(md5, md52, sizeof(md5));
+		digests_get_stats(g, &st);
+		/* first open: read and stored; second: found in the store */
+		assert_int_equal(st.hits, round == 0 ? 0 : 1);
+		assert_int_equal(st.stored, round == 0 ? 1 : 0);
+		digests_close(g);
+	}
+	close(fd);
+}
+
+/* A miss that is not sure its file was not written has it read again: its
+ * row is not read until then, and is read again after. No row is dropped. */
+static void digest_store_distrusted_until_read_again(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16];
+	struct digests_stats st;
+	struct file_id id;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	put(fx, "root/usr/bin/unsure", "content\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/unsure", fx->root);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_distrust(g, id.dev, id.ino);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 0);
+	assert_int_equal(st.stored, 2);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 1);
+	digests_distrust(NULL, id.dev, id.ino);
+	close(fd);
+	digests_close(g);
+}
+
+/* While another connection holds the store's write lock, a written
+ * file's row cannot be dropped: it stays unread, also after the file is
+ * read again and its new row cannot be stored either, and it is dropped
+ * at close, once the lock is gone: a store opened later finds none. */
+static void digest_store_drop_waits_out_a_locked_store(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16];
+	struct digests_stats st;
+	struct file_id id;
+	sqlite3 *other;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	put(fx, "root/usr/bin/locked", "content\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/locked", fx->root);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);   /* stored */
+	assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	digests_forget(g, fd, id.dev, id.ino);   /* a mapping write: the row still matches */
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);   /* read, not stored */
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 0);
+	assert_int_equal(st.stored, 1);
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	digests_close(g);
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 0);
+	close(fd);
+	digests_close(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(digest_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store_forgets_written_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store_forgets_a_gone_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store_reopened, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store_distrusted_until_read_again, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(digest_store_drop_waits_out_a_locked_store, setup,
+						teardown),
+	};
+
+	log_init(true);
+	return cmocka_run_group_tests_name("digests", tests, NULL, NULL);
+}
