@@ -186,6 +186,13 @@ int db_digest_put(struct gk_db *db, const char *fs, uint64_t ino, int64_t ctime_
 int db_digest_forget_fs(struct gk_db *db, const char *prefix);
 /* Drop the digests of one inode of filesystem fs. */
 int db_digest_forget_inode(struct gk_db *db, const char *fs, uint64_t ino);
+/* PATH.digests-unsure beside the store: digests that may be stale stayed
+ * in it (their drop failed, or closes were lost), so the next open drops
+ * them all. A file, not a row: the store may be what is locked. Set and
+ * clear return 0 or -1; unsure says whether it is there. */
+int db_digests_unsure_set(const struct gk_db *db);
+int db_digests_unsure_clear(const struct gk_db *db);
+bool db_digests_unsure(const struct gk_db *db);
 /* Drop the rows keyed before identities began with the device (never
  * matched again). */
 int db_digest_forget_old_keys(struct gk_db *db);

@@ -1,7 +1,10 @@
 /* db trust store: the trust index (packages, their files and recorded MD5s)
  * and the digests of files, each call one prepared statement. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db_internal.h"
 
@@ -299,6 +302,36 @@ int db_digest_forget_inode(struct gk_db *db, const char *fs, uint64_t ino)
 	int rc = sqlite3_bind_text(stmt, 1, fs, -1, SQLITE_STATIC);
 	rc = rc ? rc : sqlite3_bind_int64(stmt, 2, (sqlite3_int64)ino);
 	return finish(db, stmt, rc, "digest: forget inode");
+}
+
+static void unsure_path(const struct gk_db *db, char *out, size_t size)
+{
+	snprintf(out, size, "%s.digests-unsure", db->path);
+}
+
+int db_digests_unsure_set(const struct gk_db *db)
+{
+	char path[4200];
+	unsure_path(db, path, sizeof(path));
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	return close(fd) == 0 && rc == 0 ? 0 : -1;
+}
+
+int db_digests_unsure_clear(const struct gk_db *db)
+{
+	char path[4200];
+	unsure_path(db, path, sizeof(path));
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+bool db_digests_unsure(const struct gk_db *db)
+{
+	char path[4200];
+	unsure_path(db, path, sizeof(path));
+	return access(path, F_OK) == 0;
 }
 
 int db_digest_forget_old_keys(struct gk_db *db)

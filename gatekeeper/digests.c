@@ -68,12 +68,31 @@ struct digests {
 	uint64_t forgets;               /* forgets so far, each numbered */
 	uint64_t dev_gen;               /* the number of the last device gone */
 	bool distrust_store;
+	/* The store's unsure mark (db_digests_unsure_set) set by this run;
+	 * kept at close: for rows this run no longer knows (closes lost, a
+	 * drop not listed). */
+	bool unsure_marked, unsure_keep;
 	struct digests_stats stats;
 	const struct gk_db *store;      /* to open upkeep, when first needed */
 	/* Drops rows off the miss path's lock; it may wait for a writer. */
 	pthread_mutex_t upkeep_lock;
 	struct gk_db *upkeep;
 };
+
+/* The last run left digests that may be stale: none is kept. */
+static void drop_every_digest(struct digests *g)
+{
+	db_set_busy_timeout(g->db, UPKEEP_BUSY_MS);
+	if (db_digest_forget_fs(g->db, "dev:") == 0 && db_digest_forget_old_keys(g->db) == 0 &&
+	    db_digests_unsure_clear(g->db) == 0) {
+		log_msg(GK_LOG_WARN, "warning=\"digests: the last run may have left stale digests "
+			"in the store: every stored digest was dropped\"");
+		return;
+	}
+	g->distrust_store = true;
+	log_msg(GK_LOG_WARN, "warning=\"digests: the last run may have left stale digests in "
+		"the store, which cannot drop them now: it is not read until restart\"");
+}
 
 struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen)
 {
@@ -87,12 +106,14 @@ struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen
 		free(g);
 		return NULL;
 	}
-	/* The miss path holds g->lock around these statements: a store locked by
-	 * another process must cost it nothing (issue 12, item 5). */
-	db_set_busy_timeout(g->db, 0);
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->upkeep_lock, NULL);
 	g->store = store;
+	if (db_digests_unsure(g->db))
+		drop_every_digest(g);
+	/* The miss path holds g->lock around these statements: a store locked by
+	 * another process must cost it nothing (issue 12, item 5). */
+	db_set_busy_timeout(g->db, 0);
 	return g;
 }
 
@@ -210,6 +231,20 @@ static struct gk_db *upkeep(struct digests *g)
 	return g->upkeep;
 }
 
+/* Marked beside the store, so that a restart drops every digest, unless a
+ * clean close finds nothing left to drop (keep: it cannot tell). */
+static void mark_unsure(struct digests *g, bool keep)
+{
+	pthread_mutex_lock(&g->lock);
+	bool first = !g->unsure_marked;
+	g->unsure_marked = true;
+	g->unsure_keep |= keep;
+	pthread_mutex_unlock(&g->lock);
+	if (first && db_digests_unsure_set(g->db) != 0)
+		log_msg(GK_LOG_ERR, "error=\"digests: cannot mark the store's digests unsure: %s\"",
+			strerror(errno));
+}
+
 /* Drops that failed before, again. Caller holds upkeep_lock (then g->lock:
  * the order everywhere). A row stored again meanwhile may go too: a miss. */
 static void drop_failed_again(struct digests *g)
@@ -252,6 +287,8 @@ static void drop_rows(struct digests *g, const char *fs, dev_t dev, ino_t ino, b
 		g->dropping[at].failed = true;
 	pthread_mutex_unlock(&g->lock);
 	if (!dropped)
+		mark_unsure(g, !listed);
+	if (!dropped)
 		log_msg(GK_LOG_WARN, "warning=\"digests: cannot drop the stored digests of a written "
 			"file (dev %u:%u inode %llu) yet: %s\"", major(dev), minor(dev),
 			(unsigned long long)ino, listed ? "not read meanwhile, tried again later" :
@@ -273,11 +310,23 @@ void digests_forget(struct digests *g, int fd, dev_t dev, ino_t ino)
 	bool know_now = have_fs && file_id_of_fd(fd, &now) == 0 && now.dev == dev && now.ino == ino;
 	pthread_mutex_lock(&g->lock);
 	g->slot_gen[slot_of(dev, ino)] = ++g->forgets;
-	bool drop = have_fs && g->db && stored_for(g, fs, know_now ? &now : NULL);
+	/* A ctime too recent to have been read settled: no row is keyed on it. */
+	bool drop = have_fs && g->db && !(know_now && !now.settled) &&
+		    stored_for(g, fs, know_now ? &now : NULL);
 	bool listed = drop && dropping_add(g, dev, ino, fs);
 	pthread_mutex_unlock(&g->lock);
 	if (drop)
 		drop_rows(g, fs, dev, ino, listed);
+}
+
+void digests_closes_lost(struct digests *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->distrust_store = true;
+	pthread_mutex_unlock(&g->lock);
+	mark_unsure(g, true);
 }
 
 void digests_distrust(struct digests *g, dev_t dev, ino_t ino)
@@ -301,6 +350,11 @@ void digests_close(struct digests *g)
 	if (g->n_dropping && upkeep(g))
 		drop_failed_again(g);
 	pthread_mutex_unlock(&g->upkeep_lock);
+	bool failed = false;
+	for (size_t i = 0; i < g->n_dropping; i++)
+		failed |= g->dropping[i].failed;
+	if (g->unsure_marked && !g->unsure_keep && !failed)
+		db_digests_unsure_clear(g->db);
 	db_close(g->db);
 	if (g->upkeep)
 		db_close(g->upkeep);

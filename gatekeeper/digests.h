@@ -53,6 +53,9 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
  * stored digests are not used again; they go from the store (which may
  * wait for a writer, only for a file whose stored row still matches). */
 void digests_forget(struct digests *g, int fd, dev_t dev, ino_t ino);
+/* Closes were lost (the kernel could not hand one over): no stored digest
+ * is read again in this run, and the next start drops them all. */
+void digests_closes_lost(struct digests *g);
 /* Not sure the file was not written (its close may be queued, unhandled):
  * its stored digests are not read until it is read again. */
 void digests_distrust(struct digests *g, dev_t dev, ino_t ino);

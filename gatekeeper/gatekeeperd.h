@@ -113,6 +113,8 @@ void hash_cache_forget(struct hash_cache *hc, int fd, dev_t dev, ino_t ino);
 /* Not sure the file was not written (a close of it may be queued and not
  * yet handled): read it again, once, instead of trusting a digest kept. */
 void hash_cache_distrust(struct hash_cache *hc, dev_t dev, ino_t ino);
+/* Closes were lost: no digest kept is trusted again (digests_closes_lost). */
+void hash_cache_closes_lost(struct hash_cache *hc);
 /* Every digest of the filesystem of device dev, which is gone: in memory
  * and in the store (digests_forget_dev). */
 void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev);

@@ -35,6 +35,7 @@ struct hashing_slot {
 	bool busy;
 	uint64_t guard;             /* the hasher's lease ticket (0: none) */
 	uint64_t gen;               /* moves at every release */
+	uint64_t began;             /* the forgets counted when the hasher began */
 	bool found;                 /* the last hasher got sha for id */
 	unsigned char sha[GK_SHA256_LEN];
 };
@@ -49,7 +50,7 @@ struct hash_cache {
 	bool (*guard_holds)(void *ctx, const struct file_id *id, uint64_t guard);
 	void *guard_ctx;
 	/* Forgets so far, each numbered; a hash is not kept when its slot, or
-	 * a device, was forgotten since it began. */
+	 * a device (or everything: dev_forgot), was forgotten since it began. */
 	atomic_uint_fast64_t forgets, dev_forgot;
 };
 
@@ -181,6 +182,18 @@ bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 	return hit;
 }
 
+/* Whether a forget of id's slot or of a device came since gen (the
+ * forgets counted when a hash began): it may be about this file. */
+static bool forgotten_since(struct hash_cache *hc, const struct file_id *id, uint64_t gen)
+{
+	pthread_mutex_t *lock;
+	struct hash_slot *s = slot_of(hc, id->dev, id->ino, &lock);
+	pthread_mutex_lock(lock);
+	bool since = s->forgot > gen || atomic_load(&hc->dev_forgot) > gen;
+	pthread_mutex_unlock(lock);
+	return since;
+}
+
 /* Unless a forget of its slot or of a device came since gen (the forgets
  * counted when the hash began): it may be about this file. */
 static void cache_store(struct hash_cache *hc, const struct file_id *id,
@@ -207,12 +220,13 @@ static void wait_a_moment(pthread_cond_t *cond, pthread_mutex_t *lock)
  * since before that read: its digest describes the file now. Caller holds
  * hashing_lock. */
 static bool take_handed(const struct hashing_slot *h, const struct file_id *id, uint64_t gen,
-			uint64_t guard, unsigned char out[GK_SHA256_LEN])
+			uint64_t guard, unsigned char out[GK_SHA256_LEN], uint64_t *began)
 {
 	if (!guard || h->gen != gen + 1 || !h->found || h->guard != guard ||
 	    !file_id_same(&h->id, id))
 		return false;
 	memcpy(out, h->sha, GK_SHA256_LEN);
+	*began = h->began;
 	return true;
 }
 
@@ -233,10 +247,14 @@ static int claim_hashing(struct hash_cache *hc, const struct file_id *id,
 			uint64_t gen = h->gen;
 			while (h->busy && h->gen == gen && !(cancel && atomic_load(cancel)))
 				wait_a_moment(&hc->hashing_done, &hc->hashing_lock);
-			bool taken = take_handed(h, id, gen, guard, out);
+			uint64_t began = 0;
+			bool taken = take_handed(h, id, gen, guard, out, &began);
 			pthread_mutex_unlock(&hc->hashing_lock);
-			/* and no writer has broken that lease since */
-			return taken && hash_cache_guard_holds(hc, id, guard) ? -3 : -2;
+			/* and no writer has broken that lease since, nor has the file
+			 * been forgotten since that hash began (it may have read a
+			 * stored row that is stale) */
+			return taken && hash_cache_guard_holds(hc, id, guard) &&
+			       !forgotten_since(hc, id, began) ? -3 : -2;
 		}
 	}
 	if (free_slot >= 0) {
@@ -244,6 +262,7 @@ static int claim_hashing(struct hash_cache *hc, const struct file_id *id,
 		h->id = *id;
 		h->busy = true;
 		h->guard = guard;
+		h->began = atomic_load(&hc->forgets);
 		h->found = false;
 	}
 	pthread_mutex_unlock(&hc->hashing_lock);
@@ -348,6 +367,20 @@ void hash_cache_forget(struct hash_cache *hc, int fd, dev_t dev, ino_t ino)
 {
 	digests_forget(hc->store, fd, dev, ino);
 	forget_in_memory(hc, dev, ino);
+}
+
+void hash_cache_closes_lost(struct hash_cache *hc)
+{
+	if (!hc)
+		return;
+	digests_closes_lost(hc->store);
+	atomic_store(&hc->dev_forgot, atomic_fetch_add(&hc->forgets, 1) + 1);
+	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
+		pthread_mutex_lock(&hc->slot_locks[l]);
+		for (size_t i = l; i < HASH_CACHE_SLOTS; i += HASH_CACHE_LOCKS)
+			hc->slots[i].used = false;
+		pthread_mutex_unlock(&hc->slot_locks[l]);
+	}
 }
 
 void hash_cache_distrust(struct hash_cache *hc, dev_t dev, ino_t ino)

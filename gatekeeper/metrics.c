@@ -111,8 +111,11 @@ int metrics_format(struct gk_daemon *d, FILE *f)
 		LOAD(first_execs_prejudged));
 	counter(f, "miss_close_waits_total", "Misses that waited for closes queued before them.",
 		LOAD(miss_close_waits));
+	counter(f, "miss_close_waits_long_total",
+		"Of those, waits past 2 ms: the close reader was working or waiting for a CPU.",
+		LOAD(miss_close_waits_long));
 	counter(f, "miss_digests_rehashed_total",
-		"Misses whose cached digest was hashed anew: queued closes not handled in time.",
+		"Misses that trusted no kept digest: queued closes not handled in time.",
 		LOAD(miss_digests_rehashed));
 	kernel_cache(f, d);
 	counter(f, "scans_total", "Content scans run (cached results excluded).", scans);

@@ -25,6 +25,11 @@
 #include "gatekeeper/mounts.h"
 
 #define PENDING_MAX 1024
+/* Linux 6.13: an event whose file the kernel could not open for us comes
+ * with -errno in fd, where it was dropped before (a close lost unseen). */
+#ifndef FAN_REPORT_FD_ERROR
+#define FAN_REPORT_FD_ERROR 0x00002000
+#endif
 /* A file just closed has a ctime the clock has not moved past: content read
  * now may not be cached in the kernel (file_id.settled) unless a lease
  * taken before the read guards it (fanotify mode). Otherwise (bpf mode)
@@ -61,15 +66,18 @@ struct gk_prescan {
 	int new_group_fd, wake_fd;
 	struct gk_daemon *d;
 	struct close_progress progress;  /* the reader's, which a miss waits on */
+	atomic_bool lost_logged;
 	pthread_mutex_t judged_lock;
 	struct prejudged judged[PREJUDGED_SLOTS];
 };
 
 int prescan_group_open(const struct gk_policy *p, char *err, size_t errlen)
 {
-	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE |
-				       FAN_UNLIMITED_MARKS,
-			       O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	unsigned flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE |
+			 FAN_UNLIMITED_MARKS;
+	int fd = fanotify_init(flags | FAN_REPORT_FD_ERROR, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (fd < 0 && errno == EINVAL)
+		fd = fanotify_init(flags, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "fanotify_init (close-write group): %s", strerror(errno));
 		return -1;
@@ -198,12 +206,26 @@ static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
 /* Read one batch (at most size bytes) and handle it.
  * True when the queue was empty: the read came back short or had nothing
  * (a close-write event is bare metadata, so a short read left none). */
+/* A close the kernel could not hand over (it could not open the file for
+ * us, or its queue overflowed): which file is unknown, so no digest kept
+ * is trusted again. Before the event counts as handled. */
+static void closes_lost(struct gk_prescan *ps, int error)
+{
+	if (!atomic_exchange(&ps->lost_logged, true))
+		log_msg(GK_LOG_WARN, "warning=\"pre-scan: a close of a written file was lost (%s): "
+			"no digest kept is trusted from now on, and the next start drops the "
+			"stored ones\"", error ? strerror(error) : "queue overflow");
+	hash_cache_closes_lost(ps->d->hashes);
+}
+
 static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 {
 	ssize_t len, got;
 	do
 		len = read(ps->group_fd, buf, size);
 	while (len < 0 && errno == EINTR);
+	if (len < 0 && errno != EAGAIN)
+		closes_lost(ps, errno);   /* the event the read failed on is gone */
 	if (len <= 0)
 		return true;
 	got = len;
@@ -214,6 +236,8 @@ static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 			on_close_write(ps, m->fd, m->pid);   /* takes the fd */
 		else if (m->fd >= 0)
 			close(m->fd);
+		else if (m->fd != FAN_NOFD || (m->mask & FAN_Q_OVERFLOW))
+			closes_lost(ps, m->fd != FAN_NOFD ? -m->fd : 0);
 		atomic_fetch_add(&ps->progress.bytes_handled, m->event_len);
 	}
 	atomic_fetch_add(&ps->progress.bytes_handled, (uint64_t)len);   /* a partial record: none */

@@ -39,12 +39,15 @@ void close_progress_destroy(struct close_progress *cp)
 
 /* Every close queued so far is handled: none is queued (poll, which opens
  * no file), and the reader holds none read but not handled. In that order:
- * a batch the reader took before the poll is not done until handled. */
+ * a batch the reader took before the poll is not done until handled. Not
+ * across a group replaced meanwhile: the number polled may be reused. */
 static bool all_handled(struct close_progress *cp)
 {
+	uint64_t gen = atomic_load(&cp->group_gen);
 	struct pollfd p = { .fd = atomic_load(cp->group_fd), .events = POLLIN };
 	return poll(&p, 1, 0) == 0 &&
-	       atomic_load(&cp->batches_done) == atomic_load(&cp->batches_begun);
+	       atomic_load(&cp->batches_done) == atomic_load(&cp->batches_begun) &&
+	       atomic_load(&cp->group_gen) == gen;
 }
 
 /* Bytes queued (FIONREAD, which opens no file), then the batch under way,
@@ -113,10 +116,12 @@ static bool wait_for(struct close_progress *cp, const struct closes_mark *mark, 
 		uint64_t now = atomic_load(&cp->bytes_handled);
 		idle = now == seen ? idle + 1 : 0;
 		seen = now;
+		/* again after the state: it may have just gone back to waiting,
+		 * its queue empty */
 		if (idle >= MISS_LOOKS && !reader_runnable(cp))
-			return false;
+			return handled_to(cp, mark);
 	}
-	return false;
+	return handled_to(cp, mark);   /* this thread may have slept past the end */
 }
 
 bool close_progress_before_miss(struct close_progress *cp, struct gk_daemon *d, int64_t read_us)

@@ -255,12 +255,55 @@ static void digest_store_drop_waits_out_a_locked_store(void **state)
 	assert_int_equal(st.stored, 1);
 	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(other);
+	assert_true(db_digests_unsure(fx->checked));
 	digests_close(g);
+	assert_false(db_digests_unsure(fx->checked));   /* dropped at close after all */
 	g = digests_open(fx->checked, err, sizeof(err));
 	assert_non_null(g);
 	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
 	digests_get_stats(g, &st);
 	assert_int_equal(st.hits, 0);
+	close(fd);
+	digests_close(g);
+}
+
+/* Closes lost: no stored digest is read for the rest of the run, and the
+ * mark beside the store makes the next open drop them all (and the mark). */
+static void digest_store_closes_lost(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16];
+	struct digests_stats st;
+	struct file_id id;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	put(fx, "root/usr/bin/lost", "content\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/lost", fx->root);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	assert_false(db_digests_unsure(fx->checked));
+	digests_closes_lost(g);
+	assert_true(db_digests_unsure(fx->checked));
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 0);
+	digests_close(g);
+	assert_true(db_digests_unsure(fx->checked));   /* kept: it cannot tell which */
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	assert_false(db_digests_unsure(fx->checked));
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 0);   /* dropped at the open, though stored after the loss */
+	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.hits, 1);
+	digests_closes_lost(NULL);
 	close(fd);
 	digests_close(g);
 }
@@ -276,6 +319,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(digest_store_drop_waits_out_a_locked_store, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(digest_store_closes_lost, setup, teardown),
 	};
 
 	log_init(true);
