@@ -191,33 +191,53 @@ static void digest_store_reopened(void **state)
 	close(fd);
 }
 
+/* Reads fd's digests through g: the store's hits so far. */
+static uint64_t read_hits(struct digests *g, int fd, const struct file_id *id)
+{
+	unsigned char sha[GK_SHA256_LEN], md5[16];
+	struct digests_stats st;
+
+	assert_int_equal(digests_read(g, fd, id, sha, md5, NULL), 0);
+	digests_get_stats(g, &st);
+	return st.hits;
+}
+
+/* A settled file NAME under the root, open (flags), its digests read once
+ * through g (and so stored); its identity in id. */
+static int stored_file(const struct fx *fx, struct digests *g, const char *name, int flags,
+		       struct file_id *id)
+{
+	char rel[128], path[256];
+	unsigned char sha[GK_SHA256_LEN], md5[16];
+
+	snprintf(rel, sizeof(rel), "root/usr/bin/%s", name);
+	put(fx, rel, "content\n");
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
+	int fd = open(path, flags);
+	assert_true(fd >= 0);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, id), 0);
+	assert_int_equal(digests_read(g, fd, id, sha, md5, NULL), 0);
+	return fd;
+}
+
 /* A miss that is not sure its file was not written has it read again: its
  * row is not read until then, and is read again after. No row is dropped. */
 static void digest_store_distrusted_until_read_again(void **state)
 {
 	struct fx *fx = *state;
-	char err[256], path[256];
-	unsigned char sha[GK_SHA256_LEN], md5[16];
+	char err[256];
 	struct digests_stats st;
 	struct file_id id;
 	struct digests *g = digests_open(fx->checked, err, sizeof(err));
 
 	assert_non_null(g);
-	put(fx, "root/usr/bin/unsure", "content\n");
-	snprintf(path, sizeof(path), "%s/usr/bin/unsure", fx->root);
-	int fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	settle_file(fd);
-	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	int fd = stored_file(fx, g, "unsure", O_RDONLY, &id);
 	digests_distrust(g, id.dev, id.ino);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	assert_int_equal(read_hits(g, fd, &id), 0);
 	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 0);
 	assert_int_equal(st.stored, 2);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 1);
+	assert_int_equal(read_hits(g, fd, &id), 1);
 	digests_distrust(NULL, id.dev, id.ino);
 	close(fd);
 	digests_close(g);
@@ -230,7 +250,7 @@ static void digest_store_distrusted_until_read_again(void **state)
 static void digest_store_drop_waits_out_a_locked_store(void **state)
 {
 	struct fx *fx = *state;
-	char err[256], path[256];
+	char err[256];
 	unsigned char sha[GK_SHA256_LEN], md5[16];
 	struct digests_stats st;
 	struct file_id id;
@@ -238,20 +258,13 @@ static void digest_store_drop_waits_out_a_locked_store(void **state)
 	struct digests *g = digests_open(fx->checked, err, sizeof(err));
 
 	assert_non_null(g);
-	put(fx, "root/usr/bin/locked", "content\n");
-	snprintf(path, sizeof(path), "%s/usr/bin/locked", fx->root);
-	int fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	settle_file(fd);
-	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);   /* stored */
+	int fd = stored_file(fx, g, "locked", O_RDWR, &id);
 	assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	digests_forget(g, fd, id.dev, id.ino);   /* a mapping write: the row still matches */
 	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);   /* read, not stored */
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	assert_int_equal(read_hits(g, fd, &id), 0);
 	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 0);
 	assert_int_equal(st.stored, 1);
 	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(other);
@@ -260,9 +273,7 @@ static void digest_store_drop_waits_out_a_locked_store(void **state)
 	assert_false(db_digests_unsure(fx->checked));   /* dropped at close after all */
 	g = digests_open(fx->checked, err, sizeof(err));
 	assert_non_null(g);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 0);
+	assert_int_equal(read_hits(g, fd, &id), 0);
 	close(fd);
 	digests_close(g);
 }
@@ -272,37 +283,24 @@ static void digest_store_drop_waits_out_a_locked_store(void **state)
 static void digest_store_closes_lost(void **state)
 {
 	struct fx *fx = *state;
-	char err[256], path[256];
-	unsigned char sha[GK_SHA256_LEN], md5[16];
-	struct digests_stats st;
+	char err[256];
 	struct file_id id;
 	struct digests *g = digests_open(fx->checked, err, sizeof(err));
 
 	assert_non_null(g);
-	put(fx, "root/usr/bin/lost", "content\n");
-	snprintf(path, sizeof(path), "%s/usr/bin/lost", fx->root);
-	int fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	settle_file(fd);
-	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
+	int fd = stored_file(fx, g, "lost", O_RDONLY, &id);
 	assert_false(db_digests_unsure(fx->checked));
 	digests_closes_lost(g);
 	assert_true(db_digests_unsure(fx->checked));
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 0);
+	assert_int_equal(read_hits(g, fd, &id), 0);
 	digests_close(g);
 	assert_true(db_digests_unsure(fx->checked));   /* kept: it cannot tell which */
 	g = digests_open(fx->checked, err, sizeof(err));
 	assert_non_null(g);
 	assert_false(db_digests_unsure(fx->checked));
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 0);   /* dropped at the open, though stored after the loss */
-	assert_int_equal(digests_read(g, fd, &id, sha, md5, NULL), 0);
-	digests_get_stats(g, &st);
-	assert_int_equal(st.hits, 1);
+	/* dropped at the open, though stored again after the loss */
+	assert_int_equal(read_hits(g, fd, &id), 0);
+	assert_int_equal(read_hits(g, fd, &id), 1);
 	digests_closes_lost(NULL);
 	close(fd);
 	digests_close(g);
