@@ -90,6 +90,7 @@ static void drop_every_digest(struct digests *g)
 		return;
 	}
 	g->distrust_store = true;
+	g->unsure_marked = g->unsure_keep = true;   /* the mark stays for the next start */
 	log_msg(GK_LOG_WARN, "warning=\"digests: the last run may have left stale digests in "
 		"the store, which cannot drop them now: it is not read until restart\"");
 }
@@ -310,9 +311,7 @@ void digests_forget(struct digests *g, int fd, dev_t dev, ino_t ino)
 	bool know_now = have_fs && file_id_of_fd(fd, &now) == 0 && now.dev == dev && now.ino == ino;
 	pthread_mutex_lock(&g->lock);
 	g->slot_gen[slot_of(dev, ino)] = ++g->forgets;
-	/* A ctime too recent to have been read settled: no row is keyed on it. */
-	bool drop = have_fs && g->db && !(know_now && !now.settled) &&
-		    stored_for(g, fs, know_now ? &now : NULL);
+	bool drop = have_fs && g->db && stored_for(g, fs, know_now ? &now : NULL);
 	bool listed = drop && dropping_add(g, dev, ino, fs);
 	pthread_mutex_unlock(&g->lock);
 	if (drop)
@@ -355,6 +354,8 @@ void digests_close(struct digests *g)
 		failed |= g->dropping[i].failed;
 	if (g->unsure_marked && !g->unsure_keep && !failed)
 		db_digests_unsure_clear(g->db);
+	else if (g->unsure_marked)   /* another daemon on the store may have taken it */
+		db_digests_unsure_set(g->db);
 	db_close(g->db);
 	if (g->upkeep)
 		db_close(g->upkeep);
@@ -426,9 +427,12 @@ void digests_forget_dev(struct digests *g, dev_t dev)
 	pthread_mutex_lock(&g->upkeep_lock);
 	bool dropped = upkeep(g) && db_digest_forget_fs(g->upkeep, prefix) == 0;
 	pthread_mutex_unlock(&g->upkeep_lock);
-	/* rows that could not go stay unread for this run */
+	/* rows that could not go stay unread for this run, and the next start
+	 * drops every row */
 	if (dropped)
 		set_gone(g, dev, false);
+	else
+		mark_unsure(g, true);
 }
 
 /* Caller holds g->lock. */
@@ -470,7 +474,7 @@ static void store(struct digests *g, const char *fs, const struct file_id *id, c
 	size_t s = slot_of(id->dev, id->ino);
 
 	pthread_mutex_lock(&g->lock);
-	if (g->slot_gen[s] > gen || g->dev_gen > gen || gone(g, id->dev)) {
+	if (g->slot_gen[s] > gen || g->dev_gen > gen || gone(g, id->dev) || g->distrust_store) {
 		pthread_mutex_unlock(&g->lock);
 		return;
 	}

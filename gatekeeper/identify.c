@@ -331,6 +331,16 @@ int identify_fd(struct hash_cache *hc, int fd, struct file_id *id,
 	return identify_fd_guarded(hc, fd, id, out, NULL, 0);
 }
 
+/* dev_forgot takes the number of a forget of everything on a device (or
+ * of everything): the highest, whichever thread stamps last. */
+static void stamp_wide_forget(struct hash_cache *hc)
+{
+	uint64_t mine = atomic_fetch_add(&hc->forgets, 1) + 1;
+	uint64_t was = atomic_load(&hc->dev_forgot);
+	while (was < mine && !atomic_compare_exchange_weak(&hc->dev_forgot, &was, mine))
+		;
+}
+
 void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 {
 	if (!hc)
@@ -338,7 +348,7 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 	/* Hashes under way are not kept; the store reads none of the device's
 	 * rows from now on, so a miss while memory is cleared cannot bring one
 	 * back; memory goes before the rows, whose removal may wait. */
-	atomic_store(&hc->dev_forgot, atomic_fetch_add(&hc->forgets, 1) + 1);
+	stamp_wide_forget(hc);
 	digests_mark_gone(hc->store, dev);
 	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
 		pthread_mutex_lock(&hc->slot_locks[l]);
@@ -374,7 +384,7 @@ void hash_cache_closes_lost(struct hash_cache *hc)
 	if (!hc)
 		return;
 	digests_closes_lost(hc->store);
-	atomic_store(&hc->dev_forgot, atomic_fetch_add(&hc->forgets, 1) + 1);
+	stamp_wide_forget(hc);
 	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
 		pthread_mutex_lock(&hc->slot_locks[l]);
 		for (size_t i = l; i < HASH_CACHE_SLOTS; i += HASH_CACHE_LOCKS)

@@ -25,10 +25,14 @@
 #include "gatekeeper/mounts.h"
 
 #define PENDING_MAX 1024
-/* Linux 6.13: an event whose file the kernel could not open for us comes
- * with -errno in fd, where it was dropped before (a close lost unseen). */
+/* Linux 6.13 (and 6.12.5, 6.6.66): an event whose file the kernel could not
+ * open for us comes with -errno in fd; before, it was dropped unseen unless
+ * it was the first of a read, whose read(2) then failed with that error. */
 #ifndef FAN_REPORT_FD_ERROR
 #define FAN_REPORT_FD_ERROR 0x00002000
+#endif
+#ifndef EOPENSTALE
+#define EOPENSTALE 518
 #endif
 /* A file just closed has a ctime the clock has not moved past: content read
  * now may not be cached in the kernel (file_id.settled) unless a lease
@@ -206,26 +210,45 @@ static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
 /* Read one batch (at most size bytes) and handle it.
  * True when the queue was empty: the read came back short or had nothing
  * (a close-write event is bare metadata, so a short read left none). */
-/* A close the kernel could not hand over (it could not open the file for
- * us, or its queue overflowed): which file is unknown, so no digest kept
- * is trusted again. Before the event counts as handled. */
-static void closes_lost(struct gk_prescan *ps, int error)
+/* Why the kernel could not open a closed file for us. A device (a write to
+ * /dev/tty: ENXIO), a refusal (EACCES, EPERM) and the like are no regular
+ * file's content changing, and anyone can cause them: ignored. Exhaustion
+ * (ours) and a stale handle may hide one: lost. */
+static bool close_lost_by(int error)
 {
+	return error == EMFILE || error == ENFILE || error == ENOMEM || error == EINTR ||
+	       error == ESTALE || error == EOPENSTALE || error == 0;
+}
+
+/* A close the kernel could not hand over (0: its queue overflowed): which
+ * file is unknown, so no digest kept is trusted again, nor any allow the
+ * kernel holds that no write could take back. Before the event counts as
+ * handled; once per read. */
+static void closes_lost(struct gk_prescan *ps, int error, bool *done)
+{
+	if (*done || !close_lost_by(error))
+		return;
+	*done = true;
 	if (!atomic_exchange(&ps->lost_logged, true))
 		log_msg(GK_LOG_WARN, "warning=\"pre-scan: a close of a written file was lost (%s): "
 			"no digest kept is trusted from now on, and the next start drops the "
 			"stored ones\"", error ? strerror(error) : "queue overflow");
 	hash_cache_closes_lost(ps->d->hashes);
+	if (!kcache_sees_writes(ps->d->kc))
+		kcache_forget_all(ps->d->kc);
 }
 
 static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 {
 	ssize_t len, got;
-	do
-		len = read(ps->group_fd, buf, size);
-	while (len < 0 && errno == EINTR);
-	if (len < 0 && errno != EAGAIN)
-		closes_lost(ps, errno);   /* the event the read failed on is gone */
+	bool lost = false;
+	/* the event the read failed on is gone (EINTR too: the group does not
+	 * block, so only its open could be interrupted) */
+	while ((len = read(ps->group_fd, buf, size)) < 0 && errno != EAGAIN) {
+		closes_lost(ps, errno, &lost);
+		if (errno != EINTR)
+			break;
+	}
 	if (len <= 0)
 		return true;
 	got = len;
@@ -236,8 +259,10 @@ static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 			on_close_write(ps, m->fd, m->pid);   /* takes the fd */
 		else if (m->fd >= 0)
 			close(m->fd);
-		else if (m->fd != FAN_NOFD || (m->mask & FAN_Q_OVERFLOW))
-			closes_lost(ps, m->fd != FAN_NOFD ? -m->fd : 0);
+		else if (m->mask & FAN_Q_OVERFLOW)
+			closes_lost(ps, 0, &lost);
+		else if (m->mask & FAN_CLOSE_WRITE)   /* FAN_REPORT_FD_ERROR: -errno */
+			closes_lost(ps, -m->fd, &lost);
 		atomic_fetch_add(&ps->progress.bytes_handled, m->event_len);
 	}
 	atomic_fetch_add(&ps->progress.bytes_handled, (uint64_t)len);   /* a partial record: none */
