@@ -37,7 +37,7 @@ struct fsuuid2 {
 #define DROPPING_MAX 64
 /* Files a miss could not be sure were not written (digests_distrust): the
  * latest ones; the miss's worker reads its file at once. */
-#define UNSURE_MAX 64
+#define DISTRUSTED_MAX 64
 /* Devices gone (digests_forget_dev) whose rows are still in the store: at
  * most this many at once, else the store is no longer read for this run. */
 #define GONE_MAX 64
@@ -60,8 +60,8 @@ struct digests {
 	struct gk_db *db;
 	struct dropping dropping[DROPPING_MAX];
 	size_t n_dropping;
-	struct { dev_t dev; ino_t ino; bool used; } unsure[UNSURE_MAX];
-	unsigned unsure_next;
+	struct { dev_t dev; ino_t ino; bool used; } distrusted[DISTRUSTED_MAX];
+	unsigned distrusted_next;
 	uint64_t slot_gen[GEN_SLOTS];
 	dev_t gone[GONE_MAX];
 	size_t n_gone;
@@ -287,13 +287,13 @@ static void drop_rows(struct digests *g, const char *fs, dev_t dev, ino_t ino, b
 	else if (at >= 0)
 		g->dropping[at].failed = true;
 	pthread_mutex_unlock(&g->lock);
-	if (!dropped)
-		mark_unsure(g, !listed);
-	if (!dropped)
-		log_msg(GK_LOG_WARN, "warning=\"digests: cannot drop the stored digests of a written "
-			"file (dev %u:%u inode %llu) yet: %s\"", major(dev), minor(dev),
-			(unsigned long long)ino, listed ? "not read meanwhile, tried again later" :
-			"the store is not read again until restart");
+	if (dropped)
+		return;
+	mark_unsure(g, !listed);
+	log_msg(GK_LOG_WARN, "warning=\"digests: cannot drop the stored digests of a written "
+		"file (dev %u:%u inode %llu) yet: %s\"", major(dev), minor(dev),
+		(unsigned long long)ino, listed ? "not read meanwhile, tried again later" :
+		"the store is not read again until restart");
 }
 
 /* A written file whose row no longer matches its ctime and size needs
@@ -334,10 +334,10 @@ void digests_distrust(struct digests *g, dev_t dev, ino_t ino)
 		return;
 	pthread_mutex_lock(&g->lock);
 	g->slot_gen[slot_of(dev, ino)] = ++g->forgets;
-	unsigned i = g->unsure_next++ % UNSURE_MAX;
-	g->unsure[i].dev = dev;
-	g->unsure[i].ino = ino;
-	g->unsure[i].used = true;
+	unsigned i = g->distrusted_next++ % DISTRUSTED_MAX;
+	g->distrusted[i].dev = dev;
+	g->distrusted[i].ino = ino;
+	g->distrusted[i].used = true;
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -364,22 +364,21 @@ void digests_close(struct digests *g)
 	free(g);
 }
 
-/* Caller holds g->lock. */
-static bool unsure(const struct digests *g, dev_t dev, ino_t ino)
+/* Caller holds g->lock. The file's place among the distrusted, -1: none. */
+static ssize_t distrusted_at(const struct digests *g, dev_t dev, ino_t ino)
 {
-	for (size_t i = 0; i < UNSURE_MAX; i++)
-		if (g->unsure[i].used && g->unsure[i].dev == dev && g->unsure[i].ino == ino)
-			return true;
-	return false;
+	for (size_t i = 0; i < DISTRUSTED_MAX; i++)
+		if (g->distrusted[i].used && g->distrusted[i].dev == dev && g->distrusted[i].ino == ino)
+			return (ssize_t)i;
+	return -1;
 }
 
 /* Caller holds g->lock: the file was read again and its digest stored. */
 static void read_again(struct digests *g, dev_t dev, ino_t ino)
 {
 	dropping_remove(g, dev, ino);
-	for (size_t i = 0; i < UNSURE_MAX; i++)
-		if (g->unsure[i].used && g->unsure[i].dev == dev && g->unsure[i].ino == ino)
-			g->unsure[i].used = false;
+	for (ssize_t i; (i = distrusted_at(g, dev, ino)) >= 0;)
+		g->distrusted[i].used = false;
 }
 
 /* Caller holds g->lock. */
@@ -439,7 +438,7 @@ void digests_forget_dev(struct digests *g, dev_t dev)
 static bool forgotten(struct digests *g, const struct file_id *id)
 {
 	return g->distrust_store || gone(g, id->dev) || dropping_at(g, id->dev, id->ino) >= 0 ||
-	       unsure(g, id->dev, id->ino);
+	       distrusted_at(g, id->dev, id->ino) >= 0;
 }
 
 /* *gen: the forgets so far, for store. */

@@ -540,10 +540,10 @@ static int read_batch(struct gk_events *ev, struct fan_group *g, int admitted[EV
 		if (idx < 0)
 			events_overload(ev, g, m->fd, -1, m->pid, (struct overload_why){
 				g->remote ? OVERLOAD_REMOTE : OVERLOAD_QUEUE, 0, 0, g->remote, 0 });
-		else
-			admitted[n++] = idx;
-		if (idx >= 0)
+		else {
 			ev->slots[idx].read_us = read_us;
+			admitted[n++] = idx;
+		}
 	}
 	return n;
 }

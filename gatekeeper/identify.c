@@ -182,27 +182,33 @@ bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 	return hit;
 }
 
-/* Whether a forget of id's slot or of a device came since gen (the
- * forgets counted when a hash began): it may be about this file. */
+/* Whether a forget of slot s or of a device came since gen (the forgets
+ * counted when a hash began): it may be about this file. Caller holds the
+ * slot's lock. */
+static bool slot_forgotten_since(const struct hash_cache *hc, const struct hash_slot *s,
+				 uint64_t gen)
+{
+	return s->forgot > gen || atomic_load(&hc->dev_forgot) > gen;
+}
+
 static bool forgotten_since(struct hash_cache *hc, const struct file_id *id, uint64_t gen)
 {
 	pthread_mutex_t *lock;
 	struct hash_slot *s = slot_of(hc, id->dev, id->ino, &lock);
 	pthread_mutex_lock(lock);
-	bool since = s->forgot > gen || atomic_load(&hc->dev_forgot) > gen;
+	bool since = slot_forgotten_since(hc, s, gen);
 	pthread_mutex_unlock(lock);
 	return since;
 }
 
-/* Unless a forget of its slot or of a device came since gen (the forgets
- * counted when the hash began): it may be about this file. */
+/* Unless a forget of its slot or of a device came since gen. */
 static void cache_store(struct hash_cache *hc, const struct file_id *id,
 			const unsigned char sha[GK_SHA256_LEN], uint64_t gen)
 {
 	pthread_mutex_t *lock;
 	struct hash_slot *s = slot_of(hc, id->dev, id->ino, &lock);
 	pthread_mutex_lock(lock);
-	if (s->forgot <= gen && atomic_load(&hc->dev_forgot) <= gen) {
+	if (!slot_forgotten_since(hc, s, gen)) {
 		s->id = *id;
 		memcpy(s->sha, sha, GK_SHA256_LEN);
 		s->used = true;
@@ -341,6 +347,18 @@ static void stamp_wide_forget(struct hash_cache *hc)
 		;
 }
 
+/* Every slot's hash (of device *dev, or of any when dev is NULL) goes. */
+static void clear_memory(struct hash_cache *hc, const dev_t *dev)
+{
+	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
+		pthread_mutex_lock(&hc->slot_locks[l]);
+		for (size_t i = l; i < HASH_CACHE_SLOTS; i += HASH_CACHE_LOCKS)
+			if (!dev || hc->slots[i].id.dev == *dev)
+				hc->slots[i].used = false;
+		pthread_mutex_unlock(&hc->slot_locks[l]);
+	}
+}
+
 void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 {
 	if (!hc)
@@ -350,13 +368,7 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 	 * back; memory goes before the rows, whose removal may wait. */
 	stamp_wide_forget(hc);
 	digests_mark_gone(hc->store, dev);
-	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
-		pthread_mutex_lock(&hc->slot_locks[l]);
-		for (size_t i = l; i < HASH_CACHE_SLOTS; i += HASH_CACHE_LOCKS)
-			if (hc->slots[i].used && hc->slots[i].id.dev == dev)
-				hc->slots[i].used = false;
-		pthread_mutex_unlock(&hc->slot_locks[l]);
-	}
+	clear_memory(hc, &dev);
 	digests_forget_dev(hc->store, dev);
 }
 
@@ -385,12 +397,7 @@ void hash_cache_closes_lost(struct hash_cache *hc)
 		return;
 	digests_closes_lost(hc->store);
 	stamp_wide_forget(hc);
-	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
-		pthread_mutex_lock(&hc->slot_locks[l]);
-		for (size_t i = l; i < HASH_CACHE_SLOTS; i += HASH_CACHE_LOCKS)
-			hc->slots[i].used = false;
-		pthread_mutex_unlock(&hc->slot_locks[l]);
-	}
+	clear_memory(hc, NULL);
 }
 
 void hash_cache_distrust(struct hash_cache *hc, dev_t dev, ino_t ino)

@@ -207,9 +207,6 @@ static void on_close_write(struct gk_prescan *ps, int fd, pid_t pid)
 	enqueue(ps, fd, &st, pid, by_dpkg);
 }
 
-/* Read one batch (at most size bytes) and handle it.
- * True when the queue was empty: the read came back short or had nothing
- * (a close-write event is bare metadata, so a short read left none). */
 /* Why the kernel could not open a closed file for us. A device (a write to
  * /dev/tty: ENXIO), a refusal (EACCES, EPERM) and the like are no regular
  * file's content changing, and anyone can cause them: ignored. Exhaustion
@@ -238,6 +235,9 @@ static void closes_lost(struct gk_prescan *ps, int error, bool *done)
 		kcache_forget_all(ps->d->kc);
 }
 
+/* Read one batch (at most size bytes) and handle it.
+ * True when the queue was empty: the read came back short or had nothing
+ * (a close-write event is bare metadata, so a short read left none). */
 static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 {
 	ssize_t len, got;
