@@ -186,7 +186,12 @@ expect "host: --bpf-after-ready: memfd exec refused in the kernel" "refused exec
 cp $GK/tpl/late-evil /t/l/early
 expect "host: --bpf-after-ready: a file run before the switch, rewritten after it, is refused" \
 	"exec-error EPERM|exec-error EPERM" "$(run /t/l/early)|$(run /t/l/early)"
-mkprog /t/l/late LATEGOOD
+# Written in one go with its final mode (cp keeps it): a chmod after the
+# close could move the ctime after the pre-scan recorded the verdict.
+mkprog $GK/tpl/late-good LATEGOOD
+p0=$(status_num prescans)
+cp $GK/tpl/late-good /t/l/late
+p1=$(wait_num_above prescans "$p0" 100)
 first=$(run /t/l/late)
 pe0=$(status_num perm_events)
 ka0=$(status_num kernel_allows)
@@ -194,5 +199,6 @@ second=$(run /t/l/late)
 expect "host: --bpf-after-ready: bpf mode answers the second exec in the kernel" \
 	"ran LATEGOOD|ran LATEGOOD|$pe0|more" \
 	"$first|$second|$(status_num perm_events)|$([ "$(status_num kernel_allows)" -gt "${ka0:-0}" ] && echo more)"
+comment "--bpf-after-ready: prescans $p0 -> $p1 before the first exec of late"
 stop_daemon
 umount /t
