@@ -317,7 +317,21 @@ int db_digests_unsure_set(const struct gk_db *db)
 	if (fd < 0)
 		return -1;
 	int rc = fsync(fd);
-	return close(fd) == 0 && rc == 0 ? 0 : -1;
+	if (close(fd) != 0 || rc != 0)
+		return -1;
+	/* The mark must outlive a crash: its name is in the directory. */
+	char *slash = strrchr(path, '/');
+	if (slash == path)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(path, sizeof(path), ".");
+	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -1;
+	rc = fsync(dir);
+	return close(dir) == 0 && rc == 0 ? 0 : -1;
 }
 
 int db_digests_unsure_clear(const struct gk_db *db)

@@ -235,6 +235,7 @@ static void cmd_status(struct gk_daemon *d, struct proto_buf *reply)
 	proto_num(reply, "digests_stored", (int64_t)ds.stored);
 	proto_num(reply, "digest_store_hits", (int64_t)ds.hits);
 	proto_num(reply, "digest_store_misses", (int64_t)ds.misses);
+	proto_str(reply, "digest_store", ds.unread_why ? ds.unread_why : "read");
 	proto_num(reply, "admin_rules", (int64_t)admin_rules_count(d->admin));
 	control_report(d, reply);
 	proto_num(reply, "uptime_s", (gk_now_us() - d->started_us) / 1000000);

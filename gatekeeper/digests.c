@@ -67,7 +67,8 @@ struct digests {
 	size_t n_gone;
 	uint64_t forgets;               /* forgets so far, each numbered */
 	uint64_t dev_gen;               /* the number of the last device gone */
-	bool distrust_store;
+	/* Why the store is not read for the rest of this run (NULL: it is). */
+	const char *unread_why;
 	/* The store's unsure mark (db_digests_unsure_set) set by this run;
 	 * kept at close: for rows this run no longer knows (closes lost, a
 	 * drop not listed). */
@@ -89,7 +90,7 @@ static void drop_every_digest(struct digests *g)
 			"in the store: every stored digest was dropped\"");
 		return;
 	}
-	g->distrust_store = true;
+	g->unread_why = "the last run's possibly stale digests could not be dropped";
 	g->unsure_marked = g->unsure_keep = true;   /* the mark stays for the next start */
 	log_msg(GK_LOG_WARN, "warning=\"digests: the last run may have left stale digests in "
 		"the store, which cannot drop them now: it is not read until restart\"");
@@ -188,9 +189,9 @@ static bool dropping_add(struct digests *g, dev_t dev, ino_t ino, const char *fs
 		snprintf(e->fs, sizeof(e->fs), "%s", fs);
 		return true;
 	}
-	if (g->distrust_store)
+	if (g->unread_why)
 		return false;
-	g->distrust_store = true;
+	g->unread_why = "too many written files with their stored rows not dropped";
 	log_msg(GK_LOG_WARN, "warning=\"digests: more than %d written files with their stored "
 		"digests not dropped yet: the store is not read again until restart\"", DROPPING_MAX);
 	return false;
@@ -323,7 +324,8 @@ void digests_closes_lost(struct digests *g)
 	if (!g)
 		return;
 	pthread_mutex_lock(&g->lock);
-	g->distrust_store = true;
+	if (!g->unread_why)
+		g->unread_why = "closes of written files were lost";
 	pthread_mutex_unlock(&g->lock);
 	mark_unsure(g, true);
 }
@@ -401,8 +403,8 @@ static void set_gone(struct digests *g, dev_t dev, bool on)
 		g->dev_gen = ++g->forgets;
 	if (on && g->n_gone < GONE_MAX) {
 		g->gone[g->n_gone++] = dev;
-	} else if (on && !g->distrust_store) {
-		g->distrust_store = true;
+	} else if (on && !g->unread_why) {
+		g->unread_why = "too many devices gone with their stored rows not dropped";
 		log_msg(GK_LOG_WARN, "warning=\"digests: more than %d devices gone with their rows "
 			"not dropped yet: the store is not read again until restart\"", GONE_MAX);
 	}
@@ -437,7 +439,7 @@ void digests_forget_dev(struct digests *g, dev_t dev)
 /* Caller holds g->lock. */
 static bool forgotten(struct digests *g, const struct file_id *id)
 {
-	return g->distrust_store || gone(g, id->dev) || dropping_at(g, id->dev, id->ino) >= 0 ||
+	return g->unread_why || gone(g, id->dev) || dropping_at(g, id->dev, id->ino) >= 0 ||
 	       distrusted_at(g, id->dev, id->ino) >= 0;
 }
 
@@ -473,7 +475,7 @@ static void store(struct digests *g, const char *fs, const struct file_id *id, c
 	size_t s = slot_of(id->dev, id->ino);
 
 	pthread_mutex_lock(&g->lock);
-	if (g->slot_gen[s] > gen || g->dev_gen > gen || gone(g, id->dev) || g->distrust_store) {
+	if (g->slot_gen[s] > gen || g->dev_gen > gen || gone(g, id->dev) || g->unread_why) {
 		pthread_mutex_unlock(&g->lock);
 		return;
 	}
@@ -512,5 +514,6 @@ void digests_get_stats(struct digests *g, struct digests_stats *out)
 	}
 	pthread_mutex_lock(&g->lock);
 	*out = g->stats;
+	out->unread_why = g->unread_why;
 	pthread_mutex_unlock(&g->lock);
 }

@@ -76,6 +76,7 @@ int digests_fs_identity(int fd, dev_t dev, char *out, size_t size);
 
 struct digests_stats {
 	uint64_t hits, misses, stored;
+	const char *unread_why;   /* not read until restart, and why; NULL: read */
 };
 void digests_get_stats(struct digests *g, struct digests_stats *out);   /* NULL: zeros */
 

@@ -186,6 +186,7 @@ t_host_digest_store_read_despite_written_files() {
 	status_json
 	[[ $(jget digest_store_hits) -gt $h0 ]] ||
 		fail "the exec did not find the stored digest (hits $h0 -> $(jget digest_store_hits)): $STATUS"
+	[[ $(jget digest_store) == read ]] || fail "digest_store is not 'read': $STATUS"
 }
 
 # A filesystem mounted below the watch before the daemon starts is marked

@@ -289,15 +289,22 @@ static void digest_store_closes_lost(void **state)
 
 	assert_non_null(g);
 	int fd = stored_file(fx, g, "lost", O_RDONLY, &id);
+	struct digests_stats st;
+	digests_get_stats(g, &st);
+	assert_null(st.unread_why);
 	assert_false(db_digests_unsure(fx->checked));
 	digests_closes_lost(g);
 	assert_true(db_digests_unsure(fx->checked));
 	assert_int_equal(read_hits(g, fd, &id), 0);
+	digests_get_stats(g, &st);
+	assert_string_equal(st.unread_why, "closes of written files were lost");
 	digests_close(g);
 	assert_true(db_digests_unsure(fx->checked));   /* kept: it cannot tell which */
 	g = digests_open(fx->checked, err, sizeof(err));
 	assert_non_null(g);
 	assert_false(db_digests_unsure(fx->checked));
+	digests_get_stats(g, &st);
+	assert_null(st.unread_why);   /* all dropped: read again */
 	/* dropped at the open, though stored again after the loss */
 	assert_int_equal(read_hits(g, fd, &id), 0);
 	assert_int_equal(read_hits(g, fd, &id), 1);
