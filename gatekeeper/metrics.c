@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatekeeper/digests.h"
 #include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/metrics.h"
 #include "gatekeeper/proto.h"
@@ -117,6 +118,15 @@ int metrics_format(struct gk_daemon *d, FILE *f)
 	counter(f, "miss_digests_rehashed_total",
 		"Misses that trusted no kept digest: queued closes not handled in time.",
 		LOAD(miss_digests_rehashed));
+	struct digests_stats ds;
+	digests_get_stats(d->digests, &ds);
+	counter(f, "digest_store_hits_total",
+		"Lookups in the digest store that found the file's digests.", ds.hits);
+	counter(f, "digest_store_misses_total",
+		"Lookups in the digest store that found none (the file was hashed).", ds.misses);
+	gauge(f, "digest_store_read",
+	      "1 while the digest store is read; 0 once this run distrusts it (see status).",
+	      ds.unread_why ? 0 : 1);
 	kernel_cache(f, d);
 	counter(f, "scans_total", "Content scans run (cached results excluded).", scans);
 	metric(f, "scan_seconds_total", "counter", "Time spent in content scans.");

@@ -53,9 +53,12 @@ t_metrics_promtool_and_values() {
 	awk '/^gatekeeper_decision_latency_seconds_bucket/ { if ($2 < last) bad = 1; last = $2 } END { exit bad }' \
 		"$T/m.prom" || fail "latency buckets decrease: $(grep _bucket "$T/m.prom" | tr '\n' ' ')"
 	for v in gatekeeper_queue_depth gatekeeper_scan_seconds_total gatekeeper_scans_total \
-		gatekeeper_kernel_cache_ignore_marks_total gatekeeper_info; do
+		gatekeeper_kernel_cache_ignore_marks_total gatekeeper_info \
+		gatekeeper_digest_store_hits_total gatekeeper_digest_store_misses_total; do
 		grep -q "^$v" "$T/m.prom" || fail "no $v in the metrics"
 	done
+	[[ $(metric_value "$T/m.prom" gatekeeper_digest_store_read) == 1 ]] ||
+		fail "gatekeeper_digest_store_read is not 1: $(grep digest_store "$T/m.prom" | tr '\n' ' ')"
 	ctl --json metrics | "$PY" -c 'import json,sys; assert "gatekeeper_info" in json.load(sys.stdin)["text"]' ||
 		fail "--json metrics is not JSON carrying the text"
 }
