@@ -81,6 +81,10 @@ static const struct db_migration migrations[] = {
 	  "  md5 BLOB CHECK (md5 IS NULL OR length(md5) = 16),"
 	  "  PRIMARY KEY (fs, ino)"
 	  ") WITHOUT ROWID;" },
+	/* v3: digests are kept only of files nobody held open for writing when
+	 * they were read (a close missed while the daemon was down cannot
+	 * leave them stale); those kept before may not be such. */
+	{ 3, "DELETE FROM digests;" },
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

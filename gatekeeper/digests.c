@@ -2,6 +2,7 @@
  * waits briefly for the lock (a trust refresh may be writing) and on a busy
  * store simply computes without storing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
 
 #include "db/db.h"
 #include "gatekeeper/digests.h"
@@ -489,6 +492,32 @@ static void store(struct digests *g, const char *fs, const struct file_id *id, c
 	pthread_mutex_unlock(&g->lock);
 }
 
+/* Could the file change without a new ctime? Only through a writable
+ * shared mapping made before (a new one moves the ctime at its first
+ * write), whose open file holds the file open for writing; a read lease
+ * is refused then (EAGAIN). On a description of our own, taken and given
+ * back at once: fd's may carry the kernel cache's lease. A writer that
+ * opens meanwhile waits for the close, or (O_NONBLOCK) fails; a lease that
+ * cannot be taken (the filesystem has none) leaves it unsure: true.
+ * Not on shmem (tmpfs, memfd) or hugetlbfs: a shared mapping there is
+ * written without a fault once read, so even a new one moves no ctime. */
+static bool may_change_unseen(int fd, const struct file_id *id)
+{
+	char self[64];
+	struct stat st;
+	struct statfs sf;
+	if (fstatfs(fd, &sf) < 0 || sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC)
+		return true;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	int own = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (own < 0)
+		return true;
+	bool unseen = fstat(own, &st) < 0 || st.st_dev != id->dev || st.st_ino != id->ino ||
+		      fcntl(own, F_SETLEASE, F_RDLCK) < 0;
+	close(own);   /* the lease goes with it */
+	return unseen;
+}
+
 int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
 		 unsigned char *md5, const atomic_bool *cancel)
 {
@@ -499,9 +528,13 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
 
 	if (have_fs && lookup(g, fs, id, sha, md5, &gen))
 		return 0;
+	/* Kept across restarts only if every change after the read moves the
+	 * ctime: a close the daemon never saw (queued at a crash, or made while
+	 * it was down) cannot then leave a stored digest stale. */
+	bool keep = have_fs && id->settled && !may_change_unseen(fd, id);
 	if (scanner_digests_fd(fd, sha, md5, cancel) < 0)
 		return -1;
-	if (have_fs && id->settled && file_id_of_fd(fd, &after) == 0 && file_id_same(id, &after))
+	if (keep && file_id_of_fd(fd, &after) == 0 && file_id_same(id, &after))
 		store(g, fs, id, sha, md5, gen);
 	return 0;
 }

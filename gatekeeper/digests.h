@@ -42,7 +42,9 @@ void digests_close(struct digests *g);   /* NULL-safe */
 /* The digests of the file behind fd whose identity (taken before) is id:
  * from the store when it holds them for that identity (with MD5 if md5 is
  * not NULL), else read once (both digests together) and stored when id
- * had settled and the file did not change while it was read. The caller
+ * had settled, nobody held the file open for writing when the read began
+ * (a read lease could be had: every later change then moves the ctime),
+ * and the file did not change while it was read. The caller
  * checks that (id again after the call) as for any read. 0 ok, -1 and
  * errno. */
 int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],

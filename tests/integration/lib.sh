@@ -188,6 +188,20 @@ mkbin() {
 		chmod 0755 "$f" || fail "cannot create test binary $f"
 }
 
+# mount_ext4 DIR: a fresh ext4 image in $T loop-mounted on DIR, for what a
+# tmpfs cannot show (the digest store keeps nothing of a file on tmpfs). It
+# goes at teardown (lazily while the daemon holds it; the loop device with
+# it).
+mount_ext4() {
+	local img=$T/ext4-${1//\//_}.img
+	command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 missing"
+	mkdir -p "$1" && truncate -s 64M "$img" && mkfs.ext4 -q -F "$img" ||
+		fail "cannot make an ext4 image for $1"
+	mount -o loop "$img" "$1" || fail "cannot loop-mount an ext4 image on $1"
+	TEST_CLEANUP="mountpoint -q '$1' && { umount '$1' || umount -l '$1'; }${TEST_CLEANUP:+
+$TEST_CLEANUP}"
+}
+
 sha_of() {
 	sha256sum "$1" | cut -d' ' -f1
 }

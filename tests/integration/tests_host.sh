@@ -154,7 +154,8 @@ t_host_remounted_device_digests_forgotten() {
 		fail "no default deny of the new content: $(grep "disk/prog" "$DLOG" | tail -n 2)"
 }
 
-# The digests of judged files are kept in the store for the next start. A
+# The digests of judged files are kept in the store for the next start
+# (on ext4 here: none of a tmpfs file is kept). A
 # file written on a watched filesystem is forgotten there when it is closed
 # (a write through a shared mapping need not move its ctime). Before, once
 # two written files met in one slot of the list of forgotten files, the
@@ -162,19 +163,20 @@ t_host_remounted_device_digests_forgotten() {
 t_host_digest_store_read_despite_written_files() {
 	local i h0
 	write_policy enforce allow
-	mkbin prog
+	mount_ext4 "$BIN/disk"
+	mkbin disk/prog
 	start_daemon
-	expect_runs "$BIN/prog" "first start: "
+	expect_runs "$BIN/disk/prog" "first start: "
 	status_json
 	[[ $(jget digests_stored) -ge 1 ]] || fail "the first exec stored no digest: $STATUS"
 	stop_daemon
 	start_daemon
-	mkdir "$BIN/written" || fail "mkdir failed"
+	mkdir "$BIN/disk/written" || fail "mkdir failed"
 	for ((i = 0; i < 400; i++)); do
-		printf '%s\n' "$i" >"$BIN/written/f$i" || fail "cannot write f$i"
+		printf '%s\n' "$i" >"$BIN/disk/written/f$i" || fail "cannot write f$i"
 	done
 	# a new program: its close is handled after the 400 before it
-	mkbin marker
+	mkbin disk/marker
 	for ((i = 0; i < 100; i++)); do
 		status_json
 		[[ $(jget prescans) -ge 1 ]] && break
@@ -182,7 +184,7 @@ t_host_digest_store_read_despite_written_files() {
 	done
 	[[ $(jget prescans) -ge 1 ]] || fail "the new program's close was not handled in 10 s: $STATUS"
 	h0=$(jget digest_store_hits)
-	expect_runs "$BIN/prog" "after a restart and 400 files written: "
+	expect_runs "$BIN/disk/prog" "after a restart and 400 files written: "
 	status_json
 	[[ $(jget digest_store_hits) -gt $h0 ]] ||
 		fail "the exec did not find the stored digest (hits $h0 -> $(jget digest_store_hits)): $STATUS"

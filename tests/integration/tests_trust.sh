@@ -257,6 +257,7 @@ t_trust_status_and_restart_keep_index() {
 # fanotify mode no allow either (that would hold a lease on a guess).
 t_trust_prejudged_before_first_exec() {
 	local d0
+	mount_ext4 "$T/root"   # the walk's digests are stored (none of a tmpfs file)
 	trust_setup
 	put_prog usr/bin/hello
 	put_prog usr/bin/world

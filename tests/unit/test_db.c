@@ -22,7 +22,7 @@ static void test_reopen_keeps_data(void **state)
 	assert_int_equal(got.verdict, GK_VERDICT_DENY);
 	assert_int_equal(db_admin_get(db, sha, &admin, NULL), 0);
 	assert_int_equal(admin, GK_VERDICT_ALLOW);
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
 	db_close(db);
 }
 

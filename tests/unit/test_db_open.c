@@ -18,7 +18,7 @@ static void test_open_creates_0600_wal_schema(void **state)
 	assert_int_equal(db_audit_count(db), 0);
 	db_close(db);
 
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(fx->path, "PRAGMA application_id"), 0x474B4442);
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_schema "
 					   "WHERE name = 'audit_time_us'"), 1);
@@ -69,12 +69,30 @@ static void test_newer_schema_in_wal_mode_refused(void **state)
 	size_t len;
 
 	db_close(db);
-	raw_exec(fx->path, "PRAGMA user_version = 3");
+	raw_exec(fx->path, "PRAGMA user_version = 4");
 	before = slurp(fx->path, &len);
 	assert_null(db_open(fx->path, fx->err, sizeof(fx->err)));
-	assert_non_null(strstr(fx->err, "schema version 3 is newer"));
+	assert_non_null(strstr(fx->err, "schema version 4 is newer"));
 	assert_file_unchanged(fx->path, before, len);
 	free(before);
+}
+
+/* A store of schema 2 may hold digests of files a writer held open when
+ * they were read: v3 drops them all, and nothing else. */
+static void test_v2_store_loses_its_digests_only(void **state)
+{
+	struct fixture *fx = *state;
+	struct gk_db *db = open_ok(fx);
+
+	db_close(db);
+	raw_exec(fx->path, "INSERT INTO digests VALUES ('dev:1:2:fsid:0:1', 7, 8, 9, zeroblob(32), NULL);"
+			   "INSERT INTO admin_rules VALUES (zeroblob(32), 1, 5, 'kept');"
+			   "PRAGMA user_version = 2");
+	db = open_ok(fx);
+	db_close(db);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM digests"), 0);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM admin_rules"), 1);
 }
 
 static void test_garbage_file_refused(void **state)
@@ -209,7 +227,7 @@ static void test_empty_existing_file_is_initialised(void **state)
 	db = open_ok(fx);
 	assert_int_equal(db_verdict_count(db), 0);
 	db_close(db);
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
 }
 
 static bool exists(const char *dir, const char *name)
@@ -345,6 +363,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_mode_ignores_strict_umask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_in_wal_mode_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_store_loses_its_digests_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unusable_paths, setup, teardown),

@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -85,7 +89,7 @@ static void digest_store_forgets_written_files(void **state)
 		snprintf(rel, sizeof(rel), "root/usr/bin/written%d", i);
 		put(fx, rel, rel);
 		snprintf(path, sizeof(path), "%s/%s", fx->dir, rel);
-		assert_true((fds[i] = open(path, O_RDWR)) >= 0);
+		assert_true((fds[i] = open(path, O_RDONLY)) >= 0);
 	}
 	settle_file(fds[N - 1]);   /* the last one written */
 	for (int i = 0; i < N; i++) {
@@ -94,7 +98,11 @@ static void digest_store_forgets_written_files(void **state)
 		assert_int_equal(digests_read(g, fds[i], &id, sha, md5, NULL), 0);
 	}
 	for (int i = 1; i < N; i++) {
-		assert_int_equal(pwrite(fds[i], "w", 1, 0), 1);
+		snprintf(path, sizeof(path), "%s/root/usr/bin/written%d", fx->dir, i);
+		int w = open(path, O_WRONLY);
+		assert_true(w >= 0);
+		assert_int_equal(pwrite(w, "w", 1, 0), 1);
+		close(w);
 		assert_int_equal(file_id_of_fd(fds[i], &id), 0);
 		digests_forget(g, fds[i], id.dev, id.ino);
 	}
@@ -258,7 +266,7 @@ static void digest_store_drop_waits_out_a_locked_store(void **state)
 	struct digests *g = digests_open(fx->checked, err, sizeof(err));
 
 	assert_non_null(g);
-	int fd = stored_file(fx, g, "locked", O_RDWR, &id);
+	int fd = stored_file(fx, g, "locked", O_RDONLY, &id);
 	assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	digests_forget(g, fd, id.dev, id.ino);   /* a mapping write: the row still matches */
@@ -274,6 +282,77 @@ static void digest_store_drop_waits_out_a_locked_store(void **state)
 	g = digests_open(fx->checked, err, sizeof(err));
 	assert_non_null(g);
 	assert_int_equal(read_hits(g, fd, &id), 0);
+	close(fd);
+	digests_close(g);
+}
+
+/* A file someone holds open for writing (or mapped writable and shared,
+ * after closing) can change without a new ctime: its digests are read
+ * but not kept, so no close the daemon misses (a crash, a stop) can leave
+ * a stored row stale. Once the writer is gone, they are kept. */
+static void digest_store_keeps_nothing_a_writer_holds(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[256];
+	struct digests_stats st;
+	struct file_id id;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	put(fx, "root/usr/bin/mapped", "content of a mapped file\n");
+	snprintf(path, sizeof(path), "%s/usr/bin/mapped", fx->root);
+	int fd = open(path, O_RDONLY);
+	int w = open(path, O_RDWR);
+	assert_true(fd >= 0 && w >= 0);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_true(id.settled);
+	assert_int_equal(read_hits(g, fd, &id), 0);
+	void *map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, w, 0);
+	assert_true(map != MAP_FAILED);
+	close(w);   /* the mapping holds the file open for writing */
+	assert_int_equal(read_hits(g, fd, &id), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(munmap(map, 4096), 0);
+	assert_int_equal(read_hits(g, fd, &id), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.stored, 1);
+	assert_int_equal(read_hits(g, fd, &id), 1);
+	close(fd);
+	digests_close(g);
+}
+
+/* On tmpfs a shared mapping, once read, is written without a fault: no
+ * write of it moves the ctime, so no digest of a file there is kept. */
+static void digest_store_keeps_nothing_on_tmpfs(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], path[] = "/dev/shm/gk-test-digests-XXXXXX";
+	struct digests_stats st;
+	struct file_id id;
+	struct statfs sf;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "tmpfs content\n", 14), 14);
+	close(fd);   /* no writer left */
+	fd = open(path, O_RDONLY);
+	unlink(path);   /* the descriptor is all it needs */
+	assert_true(fd >= 0);
+	assert_int_equal(fstatfs(fd, &sf), 0);
+	assert_true(sf.f_type == TMPFS_MAGIC);
+	settle_file(fd);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_true(id.settled);
+	char ident[DIGESTS_FS_ID_MAX];
+	assert_int_equal(digests_fs_identity(fd, id.dev, ident, sizeof(ident)), 0);
+	assert_int_equal(read_hits(g, fd, &id), 0);
+	assert_int_equal(read_hits(g, fd, &id), 0);
+	digests_get_stats(g, &st);
+	assert_int_equal(st.stored, 0);
 	close(fd);
 	digests_close(g);
 }
@@ -325,6 +404,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(digest_store_drop_waits_out_a_locked_store, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(digest_store_closes_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store_keeps_nothing_a_writer_holds, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(digest_store_keeps_nothing_on_tmpfs, setup, teardown),
 	};
 
 	log_init(true);
