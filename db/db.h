@@ -193,6 +193,13 @@ int db_digest_forget_inode(struct gk_db *db, const char *fs, uint64_t ino);
 int db_digests_unsure_set(const struct gk_db *db);
 int db_digests_unsure_clear(const struct gk_db *db);
 bool db_digests_unsure(const struct gk_db *db);
+/* PATH.digests-in-use beside the store: the boot ID of the machine the
+ * store is in use on, from open to a clean close. Set and clear return 0
+ * or -1; get returns 1 and the ID (NUL-terminated, at most size - 1
+ * bytes), 0 when there is no mark, -1 when it cannot be read. */
+int db_digests_in_use_set(const struct gk_db *db, const char *boot_id);
+int db_digests_in_use_get(const struct gk_db *db, char *boot_id, size_t size);
+int db_digests_in_use_clear(const struct gk_db *db);
 /* Drop the rows keyed before identities began with the device (never
  * matched again). */
 int db_digest_forget_old_keys(struct gk_db *db);

@@ -304,29 +304,29 @@ int db_digest_forget_inode(struct gk_db *db, const char *fs, uint64_t ino)
 	return finish(db, stmt, rc, "digest: forget inode");
 }
 
-static void unsure_path(const struct gk_db *db, char *out, size_t size)
+static void mark_path(const struct gk_db *db, const char *which, char *out, size_t size)
 {
-	snprintf(out, size, "%s.digests-unsure", db->path);
+	snprintf(out, size, "%s.digests-%s", db->path, which);
 }
 
-int db_digests_unsure_set(const struct gk_db *db)
+/* Written and synced with its directory: a mark must outlive a crash. */
+static int write_mark(char *path, size_t size, const char *content)
 {
-	char path[4200];
-	unsure_path(db, path, sizeof(path));
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
+	size_t len = strlen(content);
+	bool written = write(fd, content, len) == (ssize_t)len;
 	int rc = fsync(fd);
-	if (close(fd) != 0 || rc != 0)
+	if (close(fd) != 0 || rc != 0 || !written)
 		return -1;
-	/* The mark must outlive a crash: its name is in the directory. */
 	char *slash = strrchr(path, '/');
 	if (slash == path)
 		slash[1] = '\0';
 	else if (slash)
 		*slash = '\0';
 	else
-		snprintf(path, sizeof(path), ".");
+		snprintf(path, size, ".");
 	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return -1;
@@ -334,18 +334,54 @@ int db_digests_unsure_set(const struct gk_db *db)
 	return close(dir) == 0 && rc == 0 ? 0 : -1;
 }
 
+int db_digests_unsure_set(const struct gk_db *db)
+{
+	char path[4200];
+	mark_path(db, "unsure", path, sizeof(path));
+	return write_mark(path, sizeof(path), "");
+}
+
 int db_digests_unsure_clear(const struct gk_db *db)
 {
 	char path[4200];
-	unsure_path(db, path, sizeof(path));
+	mark_path(db, "unsure", path, sizeof(path));
 	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 bool db_digests_unsure(const struct gk_db *db)
 {
 	char path[4200];
-	unsure_path(db, path, sizeof(path));
+	mark_path(db, "unsure", path, sizeof(path));
 	return access(path, F_OK) == 0;
+}
+
+int db_digests_in_use_set(const struct gk_db *db, const char *boot_id)
+{
+	char path[4200];
+	mark_path(db, "in-use", path, sizeof(path));
+	return write_mark(path, sizeof(path), boot_id);
+}
+
+int db_digests_in_use_get(const struct gk_db *db, char *boot_id, size_t size)
+{
+	char path[4200];
+	mark_path(db, "in-use", path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	ssize_t n = size ? read(fd, boot_id, size - 1) : -1;
+	close(fd);
+	if (n < 0)
+		return -1;
+	boot_id[n] = '\0';
+	return 1;
+}
+
+int db_digests_in_use_clear(const struct gk_db *db)
+{
+	char path[4200];
+	mark_path(db, "in-use", path, sizeof(path));
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 int db_digest_forget_old_keys(struct gk_db *db)

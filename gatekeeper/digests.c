@@ -2,17 +2,12 @@
  * waits briefly for the lock (a trust refresh may be writing) and on a busy
  * store simply computes without storing. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/vfs.h>
-#include <unistd.h>
-#include <linux/magic.h>
 
 #include "db/db.h"
 #include "gatekeeper/digests.h"
@@ -20,14 +15,6 @@
 #include "gatekeeper/util.h"
 #include "scanner/scanner.h"
 
-/* <linux/fs.h> before 6.5 lacks it; the ABI is fixed. */
-#ifndef FS_IOC_GETFSUUID
-struct fsuuid2 {
-	unsigned char len;
-	unsigned char uuid[16];
-};
-#define FS_IOC_GETFSUUID _IOR(0x15, 0, struct fsuuid2)
-#endif
 
 /* A read records the forgets so far; a forget stamps its inode's slot with
  * its number, and the read stores nothing if its slot was stamped since. */
@@ -76,6 +63,8 @@ struct digests {
 	 * kept at close: for rows this run no longer knows (closes lost, a
 	 * drop not listed). */
 	bool unsure_marked, unsure_keep;
+	bool in_use_marked;             /* PATH.digests-in-use, until a clean close */
+	atomic_bool lease_refusal_logged;
 	struct digests_stats stats;
 	const struct gk_db *store;      /* to open upkeep, when first needed */
 	/* Drops rows off the miss path's lock; it may wait for a writer. */
@@ -83,20 +72,52 @@ struct digests {
 	struct gk_db *upkeep;
 };
 
-/* The last run left digests that may be stale: none is kept. */
-static void drop_every_digest(struct digests *g)
+/* The last run left digests that may be stale (why): none is kept. */
+static void drop_every_digest(struct digests *g, const char *why)
 {
 	db_set_busy_timeout(g->db, UPKEEP_BUSY_MS);
 	if (db_digest_forget_fs(g->db, "dev:") == 0 && db_digest_forget_old_keys(g->db) == 0 &&
 	    db_digests_unsure_clear(g->db) == 0) {
-		log_msg(GK_LOG_WARN, "warning=\"digests: the last run may have left stale digests "
-			"in the store: every stored digest was dropped\"");
+		log_msg(GK_LOG_WARN, "warning=\"digests: %s: every stored digest was dropped\"", why);
 		return;
 	}
 	g->unread_why = "the last run's possibly stale digests could not be dropped";
 	g->unsure_marked = g->unsure_keep = true;   /* the mark stays for the next start */
-	log_msg(GK_LOG_WARN, "warning=\"digests: the last run may have left stale digests in "
-		"the store, which cannot drop them now: it is not read until restart\"");
+	log_msg(GK_LOG_WARN, "warning=\"digests: %s, and the store cannot drop its digests now: "
+		"it is not read until restart\"", why);
+}
+
+static int read_boot_id(char *out, size_t size)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	bool got = f && fgets(out, (int)size, f) && out[0];
+	if (f)
+		fclose(f);
+	return got ? 0 : -1;
+}
+
+/* A change's new ctime is metadata, written to disk later than its data
+ * can be (a journal commit, lazytime, O_DIRECT or fdatasync): if the
+ * machine went down with the store in use, a file may hold new content
+ * under its old ctime. The store is marked in use with the boot's ID; a
+ * mark of another boot, or none that can be made, drops or disables it. */
+static void mark_in_use(struct digests *g)
+{
+	char boot[64], last[64];
+	bool have_boot = read_boot_id(boot, sizeof(boot)) == 0;
+	int was = db_digests_in_use_get(g->db, last, sizeof(last));
+	if (db_digests_unsure(g->db))
+		drop_every_digest(g, "the last run may have left stale digests in the store");
+	else if (was != 0 && (was < 0 || !have_boot || strcmp(last, boot) != 0))
+		drop_every_digest(g, "the machine went down while the store was in use");
+	if (have_boot && db_digests_in_use_set(g->db, boot) == 0) {
+		g->in_use_marked = true;
+		return;
+	}
+	if (!g->unread_why)
+		g->unread_why = "the store cannot be marked in use";
+	log_msg(GK_LOG_ERR, "error=\"digests: cannot mark the store in use: %s: no digest is "
+		"read or kept until restart\"", have_boot ? strerror(errno) : "no boot ID");
 }
 
 struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen)
@@ -114,56 +135,13 @@ struct digests *digests_open(const struct gk_db *store, char *err, size_t errlen
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->upkeep_lock, NULL);
 	g->store = store;
-	if (db_digests_unsure(g->db))
-		drop_every_digest(g);
+	mark_in_use(g);
 	/* The miss path holds g->lock around these statements: a store locked by
 	 * another process must cost it nothing (issue 12, item 5). */
 	db_set_busy_timeout(g->db, 0);
 	return g;
 }
 
-static bool all_zero(const unsigned char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
-int digests_fs_identity(int fd, dev_t dev, char *out, size_t size)
-{
-	struct fsuuid2 u = { .len = sizeof(u.uuid) };
-	struct statfs sf;
-	/* the device first: a device's rows are one range of the key
-	 * (digests_forget_dev) */
-	int d = snprintf(out, size, "dev:%u:%u:", major(dev), minor(dev));
-	size_t n;
-
-	if (d < 0 || (size_t)d + sizeof("uuid:") >= size || fstatfs(fd, &sf) < 0)
-		return -1;
-	n = (size_t)d;
-	bool have_fsid = sf.f_fsid.__val[0] != 0 || sf.f_fsid.__val[1] != 0;
-	/* A filesystem that never set its UUID still answers, with zeros (the
-	 * kernel defaults the length to 16): that is no identity. */
-	bool have_uuid = ioctl(fd, FS_IOC_GETFSUUID, &u) == 0 && u.len > 0 &&
-			 u.len <= sizeof(u.uuid) && !all_zero(u.uuid, u.len);
-	if (have_uuid) {
-		n += (size_t)snprintf(out + n, size - n, "uuid:");
-		for (unsigned i = 0; i < u.len && n + 2 < size; i++)
-			n += (size_t)snprintf(out + n, size - n, "%02x", u.uuid[i]);
-	} else if (!have_fsid) {
-		return -1;
-	}
-	/* A UUID alone is not enough. btrfs subvolumes share theirs and each
-	 * numbers its inodes from 256 (f_fsid tells them apart), and a user's
-	 * USB stick or loop image (udisks mounts them) can copy another
-	 * filesystem's UUID and inode numbers: while both are mounted, the
-	 * device tells them apart. */
-	int w = snprintf(out + n, size - n, "%sfsid:%08x%08x:%lx", have_uuid ? ":" : "",
-			 (unsigned)sf.f_fsid.__val[0], (unsigned)sf.f_fsid.__val[1],
-			 (unsigned long)sf.f_type);
-	return w < 0 || (size_t)w >= size - n ? -1 : 0;
-}
 
 static size_t slot_of(dev_t dev, ino_t ino)
 {
@@ -361,6 +339,8 @@ void digests_close(struct digests *g)
 		db_digests_unsure_clear(g->db);
 	else if (g->unsure_marked)   /* another daemon on the store may have taken it */
 		db_digests_unsure_set(g->db);
+	if (g->in_use_marked)
+		db_digests_in_use_clear(g->db);
 	db_close(g->db);
 	if (g->upkeep)
 		db_close(g->upkeep);
@@ -492,31 +472,6 @@ static void store(struct digests *g, const char *fs, const struct file_id *id, c
 	pthread_mutex_unlock(&g->lock);
 }
 
-/* Could the file change without a new ctime? Only through a writable
- * shared mapping made before (a new one moves the ctime at its first
- * write), whose open file holds the file open for writing; a read lease
- * is refused then (EAGAIN). On a description of our own, taken and given
- * back at once: fd's may carry the kernel cache's lease. A writer that
- * opens meanwhile waits for the close, or (O_NONBLOCK) fails; a lease that
- * cannot be taken (the filesystem has none) leaves it unsure: true.
- * Not on shmem (tmpfs, memfd) or hugetlbfs: a shared mapping there is
- * written without a fault once read, so even a new one moves no ctime. */
-static bool may_change_unseen(int fd, const struct file_id *id)
-{
-	char self[64];
-	struct stat st;
-	struct statfs sf;
-	if (fstatfs(fd, &sf) < 0 || sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC)
-		return true;
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	int own = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (own < 0)
-		return true;
-	bool unseen = fstat(own, &st) < 0 || st.st_dev != id->dev || st.st_ino != id->ino ||
-		      fcntl(own, F_SETLEASE, F_RDLCK) < 0;
-	close(own);   /* the lease goes with it */
-	return unseen;
-}
 
 int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
 		 unsigned char *md5, const atomic_bool *cancel)
@@ -531,7 +486,7 @@ int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned c
 	/* Kept across restarts only if every change after the read moves the
 	 * ctime: a close the daemon never saw (queued at a crash, or made while
 	 * it was down) cannot then leave a stored digest stale. */
-	bool keep = have_fs && id->settled && !may_change_unseen(fd, id);
+	bool keep = have_fs && id->settled && !digests_may_change_unseen(fd, id, &g->lease_refusal_logged);
 	if (scanner_digests_fd(fd, sha, md5, cancel) < 0)
 		return -1;
 	if (keep && file_id_of_fd(fd, &after) == 0 && file_id_same(id, &after))

@@ -44,7 +44,9 @@ void digests_close(struct digests *g);   /* NULL-safe */
  * not NULL), else read once (both digests together) and stored when id
  * had settled, nobody held the file open for writing when the read began
  * (a read lease could be had: every later change then moves the ctime),
- * and the file did not change while it was read. The caller
+ * and the file did not change while it was read (a writer that opens it
+ * in the moment the lease stands breaks it: SIGIO, which every thread must
+ * block or handle). The caller
  * checks that (id again after the call) as for any read. 0 ok, -1 and
  * errno. */
 int digests_read(struct digests *g, int fd, const struct file_id *id, unsigned char sha[GK_SHA256_LEN],
@@ -75,6 +77,11 @@ void digests_mark_gone(struct digests *g, dev_t dev);
  * UUID nor an f_fsid. */
 #define DIGESTS_FS_ID_MAX 128
 int digests_fs_identity(int fd, dev_t dev, char *out, size_t size);
+/* Could the file behind fd (identity id) change without moving its ctime,
+ * after this? Yes while anyone holds it open for writing, and always on a
+ * filesystem where that is not all (tmpfs, overlayfs, network ones). A
+ * lease refused but for a writer is logged once per refusal_logged. */
+bool digests_may_change_unseen(int fd, const struct file_id *id, atomic_bool *refusal_logged);
 
 struct digests_stats {
 	uint64_t hits, misses, stored;

@@ -46,7 +46,9 @@ enum gk_signal_action gk_signal_action(const struct signalfd_siginfo *si)
 		/* a lease break names its fd; one sent by a process does not */
 		return si->ssi_code >= POLL_IN && si->ssi_code <= POLL_HUP ? GK_SIGNAL_LEASE_BROKEN : GK_SIGNAL_LEASES_CHECK;
 	if (signo == SIGIO)
-		return GK_SIGNAL_LEASES_CHECK;   /* the kernel's queue of them overflowed */
+		/* the kernel's queue of them overflowed, or a break of the digest
+		 * store's brief lease (digests.c), which names no signal */
+		return GK_SIGNAL_LEASES_CHECK;
 	if (signo != SIGTERM && signo != SIGINT && signo != SIGHUP)
 		return GK_SIGNAL_NONE;           /* SIGPIPE: EPIPE says it */
 	if (sent_by_a_process(si))

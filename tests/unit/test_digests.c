@@ -315,7 +315,11 @@ static void digest_store_keeps_nothing_a_writer_holds(void **state)
 	digests_get_stats(g, &st);
 	assert_int_equal(st.stored, 0);
 	assert_int_equal(munmap(map, 4096), 0);
+	/* a lease on the caller's description (the kernel cache's) stays */
+	assert_int_equal(fcntl(fd, F_SETLEASE, F_RDLCK), 0);
 	assert_int_equal(read_hits(g, fd, &id), 0);
+	assert_int_equal(fcntl(fd, F_GETLEASE), F_RDLCK);
+	assert_int_equal(fcntl(fd, F_SETLEASE, F_UNLCK), 0);
 	digests_get_stats(g, &st);
 	assert_int_equal(st.stored, 1);
 	assert_int_equal(read_hits(g, fd, &id), 1);
@@ -328,19 +332,19 @@ static void digest_store_keeps_nothing_a_writer_holds(void **state)
 static void digest_store_keeps_nothing_on_tmpfs(void **state)
 {
 	struct fx *fx = *state;
-	char err[256], path[] = "/dev/shm/gk-test-digests-XXXXXX";
+	char err[256], self[64];
 	struct digests_stats st;
 	struct file_id id;
 	struct statfs sf;
 	struct digests *g = digests_open(fx->checked, err, sizeof(err));
 
 	assert_non_null(g);
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "tmpfs content\n", 14), 14);
-	close(fd);   /* no writer left */
-	fd = open(path, O_RDONLY);
-	unlink(path);   /* the descriptor is all it needs */
+	int w = memfd_create("gk-test-digests", MFD_CLOEXEC);   /* shmem, as tmpfs */
+	assert_true(w >= 0);
+	assert_int_equal(write(w, "tmpfs content\n", 14), 14);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", w);
+	int fd = open(self, O_RDONLY);
+	close(w);   /* no writer left */
 	assert_true(fd >= 0);
 	assert_int_equal(fstatfs(fd, &sf), 0);
 	assert_true(sf.f_type == TMPFS_MAGIC);
@@ -355,6 +359,43 @@ static void digest_store_keeps_nothing_on_tmpfs(void **state)
 	assert_int_equal(st.stored, 0);
 	close(fd);
 	digests_close(g);
+}
+
+/* PATH.digests-in-use names the boot the store is in use on, until a
+ * clean close. One of this boot (the daemon was killed) keeps the digests;
+ * one of another boot (the machine went down: a file's new ctime may have
+ * been lost while its new content was not) drops them all. */
+static void digest_store_dropped_after_the_machine_went_down(void **state)
+{
+	struct fx *fx = *state;
+	char err[256], mark[4300], boot[64];
+	struct file_id id;
+	struct digests *g = digests_open(fx->checked, err, sizeof(err));
+
+	assert_non_null(g);
+	snprintf(mark, sizeof(mark), "%s.digests-in-use", fx->db);
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(boot, sizeof(boot), f));
+	fclose(f);
+	assert_int_equal(db_digests_in_use_get(fx->checked, err, sizeof(err)), 1);
+	assert_string_equal(err, boot);
+	int fd = stored_file(fx, g, "boot", O_RDONLY, &id);
+	digests_close(g);
+	assert_int_equal(access(mark, F_OK), -1);   /* closed cleanly */
+	assert_int_equal(db_digests_in_use_set(fx->checked, boot), 0);   /* killed */
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	assert_int_equal(read_hits(g, fd, &id), 1);
+	digests_close(g);
+	assert_int_equal(db_digests_in_use_set(fx->checked, "another boot\n"), 0);
+	g = digests_open(fx->checked, err, sizeof(err));
+	assert_non_null(g);
+	assert_int_equal(read_hits(g, fd, &id), 0);
+	assert_int_equal(read_hits(g, fd, &id), 1);   /* stored again */
+	close(fd);
+	digests_close(g);
+	assert_int_equal(db_digests_in_use_get(fx->checked, err, sizeof(err)), 0);
 }
 
 /* Closes lost: no stored digest is read for the rest of the run, and the
@@ -407,6 +448,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(digest_store_keeps_nothing_a_writer_holds, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(digest_store_keeps_nothing_on_tmpfs, setup, teardown),
+		cmocka_unit_test_setup_teardown(digest_store_dropped_after_the_machine_went_down, setup,
+						teardown),
 	};
 
 	log_init(true);

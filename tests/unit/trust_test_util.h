@@ -64,7 +64,8 @@ static inline int setup(void **state)
 	struct fx *fx = calloc(1, sizeof(*fx));
 	char err[256];
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/gk-trust-unit.XXXXXX");
+	/* On disk: where /tmp is a tmpfs the digest store keeps nothing. */
+	snprintf(fx->dir, sizeof(fx->dir), "/var/tmp/gk-trust-unit.XXXXXX");
 	if (!mkdtemp(fx->dir))
 		return -1;
 	snprintf(fx->admin, sizeof(fx->admin), "%s/admin", fx->dir);
