@@ -87,15 +87,6 @@ static void drop_every_digest(struct digests *g, const char *why)
 		"it is not read until restart\"", why);
 }
 
-static int read_boot_id(char *out, size_t size)
-{
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	bool got = f && fgets(out, (int)size, f) && out[0];
-	if (f)
-		fclose(f);
-	return got ? 0 : -1;
-}
-
 /* A change's new ctime is metadata, written to disk later than its data
  * can be (a journal commit, lazytime, O_DIRECT or fdatasync): if the
  * machine went down with the store in use, a file may hold new content
@@ -104,7 +95,7 @@ static int read_boot_id(char *out, size_t size)
 static void mark_in_use(struct digests *g)
 {
 	char boot[64], last[64];
-	bool have_boot = read_boot_id(boot, sizeof(boot)) == 0;
+	bool have_boot = gk_read_text("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) > 0;
 	int was = db_digests_in_use_get(g->db, last, sizeof(last));
 	if (db_digests_unsure(g->db))
 		drop_every_digest(g, "the last run may have left stale digests in the store");

@@ -84,8 +84,11 @@ bool digests_may_change_unseen(int fd, const struct file_id *id, atomic_bool *re
 	char self[4096];
 	struct stat st;
 	struct statfs sf;
-	if (fstatfs(fd, &sf) < 0 || sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC ||
-	    sf.f_type == OVERLAYFS_SUPER_MAGIC || kcache_changes_elsewhere(fd))
+	if (fstatfs(fd, &sf) < 0)
+		return true;
+	unsigned long magic = (unsigned long)sf.f_type;
+	if (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC || magic == OVERLAYFS_SUPER_MAGIC ||
+	    kcache_magic_changes_elsewhere(magic))
 		return true;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	int own = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);

@@ -297,8 +297,13 @@ bool kcache_changes_elsewhere(int fd)
 	struct statfs fs;
 	if (fstatfs(fd, &fs) < 0)
 		return true;   /* unknown: cache nothing */
+	return kcache_magic_changes_elsewhere((unsigned long)fs.f_type);
+}
+
+bool kcache_magic_changes_elsewhere(unsigned long magic)
+{
 	for (size_t i = 0; i < N_UNCACHED_FS; i++)
-		if ((unsigned long)fs.f_type == uncached_fs[i].magic)
+		if (magic == uncached_fs[i].magic)
 			return true;
 	return false;
 }

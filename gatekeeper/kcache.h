@@ -45,6 +45,8 @@ bool kcache_fstype_uncached(const char *fstype);
 /* Is the file open at fd on such a filesystem (unknown: yes)? Nothing read
  * from it may be kept for later (its next read may differ). */
 bool kcache_changes_elsewhere(int fd);
+/* The same, for a filesystem whose statfs f_type the caller has. */
+bool kcache_magic_changes_elsewhere(unsigned long magic);
 
 /* Would caching an allow now keep the file open (fanotify mode's lease)?
  * Then only an exec that asked should be cached, not a guess at one. */
