@@ -20,17 +20,25 @@ build=$(cd "$build" 2>/dev/null && pwd) || { echo "not ok - no build directory '
 cd "$(dirname "$0")/.." || exit 1
 
 passed=0 failed=0
+# Every failure again at the end, above the summary: CI may keep only the
+# output's tail, and a failure must be named there.
+failures=()
 # Count TAP results from a suite's output file; a suite with none fails once.
 tally() {
 	local name=$1 out=$2 rc=$3
-	local ok notok
+	local ok notok line
 	ok=$(grep -cE '^ok ' "$out")
 	notok=$(grep -cE '^not ok ' "$out")
+	while IFS= read -r line; do
+		failures+=("$name: $line")
+	done < <(grep -E '^not ok ' "$out")
 	if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ]; then
 		echo "not ok - $name: ran no test (exit $rc)"
+		failures+=("$name: ran no test (exit $rc)")
 		notok=1
 	elif [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
 		echo "not ok - $name: exited $rc after its tests"
+		failures+=("$name: exited $rc after its tests")
 		notok=1
 	fi
 	passed=$((passed + ok))
@@ -52,7 +60,7 @@ if [ -z "$only" ] || [ "$only" = unit ]; then
 	run_suite lint tests/lint/sizes.sh
 	shopt -s nullglob
 	units=("$build"/san/tests/test_*)
-	[ ${#units[@]} -gt 0 ] || { echo "not ok - unit: no unit test binaries in $build/san/tests"; failed=$((failed + 1)); }
+	[ ${#units[@]} -gt 0 ] || { echo "not ok - unit: no unit test binaries in $build/san/tests"; failures+=("unit: no unit test binaries"); failed=$((failed + 1)); }
 	for t in "${units[@]}"; do
 		run_suite "unit/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
 	done
@@ -81,7 +89,7 @@ tsan_unit() {
 if [ "$only" = tsan ] || [ -z "$only" ]; then
 	shopt -s nullglob
 	tsans=("$build"/tsan/tests/test_*)
-	[ ${#tsans[@]} -gt 0 ] || { echo "not ok - tsan: no unit test binaries in $build/tsan/tests"; failed=$((failed + 1)); }
+	[ ${#tsans[@]} -gt 0 ] || { echo "not ok - tsan: no unit test binaries in $build/tsan/tests"; failures+=("tsan: no unit test binaries"); failed=$((failed + 1)); }
 	for t in "${tsans[@]}"; do
 		run_suite "tsan/unit/$(basename "$t")" tsan_unit "$t"
 	done
@@ -91,6 +99,7 @@ if [ "$only" = tsan ] || [ -z "$only" ]; then
 			tests/integration/run.sh "$build/tsan"
 	else
 		echo "not ok - tsan: no $build/tsan/gatekeeperd (make tsan builds it)"
+		failures+=("tsan: no gatekeeperd built")
 		failed=$((failed + 1))
 	fi
 fi
@@ -129,5 +138,6 @@ if [ -z "$only" ] || [ "$only" = sys ]; then
 	run_suite sys tests/sys/run.sh "$build"
 fi
 
+for line in "${failures[@]}"; do echo "# FAILED $line"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
