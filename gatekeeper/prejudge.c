@@ -151,6 +151,8 @@ static void walk(struct gk_prejudge *pj)
 	uint64_t took_ms = (uint64_t)(gk_mono_us() - began) / 1000;
 	atomic_store(&pj->last_walk_ms, took_ms);
 	atomic_store(&pj->last_walk_programs, programs);
+	/* before the count: a status that sees this walk counted sees it done */
+	atomic_store(&pj->walking, false);
 	atomic_fetch_add(&pj->walks, 1);
 	log_msg(GK_LOG_INFO, "prejudged programs=%llu files_listed=%zu took_ms=%llu",
 		(unsigned long long)programs, paths.n, (unsigned long long)took_ms);

@@ -38,7 +38,11 @@ t_frozen_daemon_answered_by_sentinel() {
 	# One exec pending in a worker, then the daemon freezes.
 	frozen_exec "$big" "$T/r.big" 2>>"$T/timed.err" &
 	pids+=($!)
-	sleep 0.1
+	# held by the daemon before it freezes, or the sentinel reads it
+	for ((i = 0; i < 100; i++)); do
+		(($(stat_num pending) >= 1)) && break
+		sleep 0.05
+	done
 	freeze "$DPID" || fail "cannot stop every thread of gatekeeperd"
 	# New execs while it is frozen: nobody in the daemon reads them.
 	for i in 1 2 3 4 5; do

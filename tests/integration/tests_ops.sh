@@ -502,14 +502,22 @@ t_top_live_tmux() {
 	"${tm[@]}" new-session -d -s top -x 150 -y 40 \
 		"$CTL --socket $SOCK top -d 0.3 2>$T/top.err; echo exit \$? >>$T/top.err; sleep 30" ||
 		fail "tmux new-session failed"
-	sleep 0.5
+	# top shows only what its stream brings: runs before it subscribed
+	# would be missing.
+	for ((i = 0; i < 100; i++)); do
+		(($(stat_num subscribers) >= 1)) && break
+		sleep 0.1
+	done
 	for i in 1 2 3; do
 		expect_runs "$BIN/a1"
 	done
 	expect_eperm "$BIN/d1"
+	# Allows from memory reach the stream through the recorder, later than
+	# the deny: wait for every row, not for the last run's.
 	for ((i = 0; i < 50; i++)); do
 		screen=$("${tm[@]}" capture-pane -p -t top)
-		grep -q "$BIN/d1\$" <<<"$screen" && break
+		grep -qE "^ +3 +0 +3 +0 +0 .* +$BIN/a1\$" <<<"$screen" &&
+			grep -qE "^ +1 +0 +1 +1 +0 .* +$BIN/d1\$" <<<"$screen" && break
 		sleep 0.2
 	done
 	[[ -s $T/top.err ]] && note "top ended: $(head -c 2000 "$T/top.err")"
