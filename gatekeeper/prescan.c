@@ -255,9 +255,11 @@ static bool read_batch(struct gk_prescan *ps, char *buf, size_t size)
 	atomic_fetch_add(&ps->progress.bytes_read, (uint64_t)got);
 	const struct fanotify_event_metadata *m = (const void *)buf;
 	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-		if (m->fd >= 0 && (m->mask & FAN_CLOSE_WRITE))
+		if (m->fd >= 0 && (m->mask & FAN_CLOSE_WRITE)) {
+			atomic_store(&ps->progress.file_fd, m->fd);   /* reader_held */
 			on_close_write(ps, m->fd, m->pid);   /* takes the fd */
-		else if (m->fd >= 0)
+			atomic_store(&ps->progress.file_fd, -1);
+		} else if (m->fd >= 0)
 			close(m->fd);
 		else if (m->mask & FAN_Q_OVERFLOW)
 			closes_lost(ps, 0, &lost);

@@ -26,6 +26,7 @@ struct close_progress {
 	atomic_uint_fast64_t group_gen;       /* replacements so far */
 	atomic_uint_fast64_t batches_begun, batches_done, bytes_read, bytes_handled;
 	atomic_int reader_tid;
+	atomic_int file_fd;                   /* the closed file it handles, or -1 */
 	/* The last mark a miss waited for: an exec read before it was taken
 	 * is covered by it (its closes were queued before). */
 	pthread_mutex_t last_lock;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
@@ -15,11 +16,11 @@
 #include "gatekeeper/prescan_impl.h"
 
 /* A look every MISS_LOOK_US. MISS_LOOKS looks (about 2 ms) for a reader
- * that does nothing and is not runnable (held in a read), and for a long
+ * that does nothing and is held (reader_held), and for a long
  * queue (more than MISS_WAIT_MAX_EVENTS: a flood or a backlog that waiting
  * would not see through); up to MISS_WAIT_MAX_US (or a quarter of the
- * decision timeout) for a few closes and a reader that works or waits for
- * a CPU (a busy host). */
+ * decision timeout) for a few closes and a reader that works, waits for a
+ * CPU or sleeps on our own locks (a busy host). */
 #define MISS_LOOKS 20
 #define MISS_LOOK_US 100
 #define MISS_WAIT_MAX_US 30000
@@ -29,6 +30,7 @@
 void close_progress_init(struct close_progress *cp, atomic_int *group_fd)
 {
 	cp->group_fd = group_fd;
+	atomic_store(&cp->file_fd, -1);
 	pthread_mutex_init(&cp->last_lock, NULL);
 }
 
@@ -78,21 +80,30 @@ static bool handled_to(struct close_progress *cp, const struct closes_mark *m)
 	return (reached && atomic_load(&cp->group_gen) == m->gen) || all_handled(cp);
 }
 
-/* Running or waiting for a CPU: not held in a read. */
-static bool reader_runnable(struct close_progress *cp)
+/* Held: asleep in a call on the group (its read opens each closed file,
+ * which a lease holder delays) or on the closed file it handles (a file
+ * server can keep a stat or a read). Not held: running or waiting for a
+ * CPU ("running"), in a page fault (-1), or asleep on anything else: one of
+ * the daemon's own locks or its store, whose holder runs, however short of
+ * CPU it is. Not knowing: held. */
+static bool reader_held(struct close_progress *cp)
 {
-	char path[64], stat[128];
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", atomic_load(&cp->reader_tid));
+	char path[64], call[128], *end;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", atomic_load(&cp->reader_tid));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, stat, sizeof(stat) - 1);
+		return true;
+	ssize_t n = read(fd, call, sizeof(call) - 1);
 	close(fd);
 	if (n <= 0)
+		return true;
+	call[n] = '\0';
+	long nr = strtol(call, &end, 10);
+	if (end == call || nr < 0)
 		return false;
-	stat[n] = '\0';
-	const char *end = strrchr(stat, ')');   /* our own name: "(gk-prescan-rd)" */
-	return end && end[1] == ' ' && end[2] == 'R';
+	long arg0 = (long)strtoul(end, NULL, 16);   /* " 0x..." */
+	int file = atomic_load(&cp->file_fd);
+	return arg0 == atomic_load(cp->group_fd) || (file >= 0 && arg0 == file);
 }
 
 static int64_t wait_budget_us(const struct gk_daemon *d)
@@ -118,7 +129,7 @@ static bool wait_for(struct close_progress *cp, const struct closes_mark *mark, 
 		seen = now;
 		/* again after the state: it may have just gone back to waiting,
 		 * its queue empty */
-		if (idle >= MISS_LOOKS && !reader_runnable(cp))
+		if (idle >= MISS_LOOKS && reader_held(cp))
 			return handled_to(cp, mark);
 	}
 	return handled_to(cp, mark);   /* this thread may have slept past the end */
