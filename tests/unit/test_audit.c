@@ -206,7 +206,7 @@ static void test_locked_store_keeps_rows(void **state)
 	struct fx *f = *state;
 	assert_int_equal(audit_start(&f->d), 0);
 	submit_n(&f->d, 1);
-	sleep_ms(200);                       /* the schema exists, one row stored */
+	audit_sync(&f->d);                   /* the schema exists, one row stored */
 	sqlite3 *lock = lock_store(f->path);
 	submit_n(&f->d, 7);
 	sleep_ms(2500);                      /* at least one refused attempt */
@@ -227,7 +227,7 @@ static void test_stop_while_locked_counts_drops(void **state)
 	struct fx *f = *state;
 	assert_int_equal(audit_start(&f->d), 0);
 	submit_n(&f->d, 1);
-	sleep_ms(200);
+	audit_sync(&f->d);
 	sqlite3 *lock = lock_store(f->path);
 	submit_n(&f->d, 3);
 	sleep_ms(300);

@@ -207,6 +207,14 @@ static void test_start_stop_start(void **state)
 	assert_non_null(strstr(err, "socket path too long"));
 }
 
+/* Until n "sleep"s run (a request read, not only sent); 5 s at most. */
+static void wait_sleeping(struct fixture *f, int n)
+{
+	for (int i = 0; i < 5000 && atomic_load(&f->sleeping) < n; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&f->sleeping), n);
+}
+
 static void test_status_beside_slow_and_idle(void **state)
 {
 	struct fixture *f = *state;
@@ -216,7 +224,7 @@ static void test_status_beside_slow_and_idle(void **state)
 	char buf[4096];
 	int slow = dial(f->sock), idle[12];
 	assert_int_equal(write(slow, "sleep 1500\n", 11), 11);
-	usleep(100 * 1000);   /* read and running: no longer evictable */
+	wait_sleeping(f, 1);   /* read and running: no longer evictable */
 	for (int i = 0; i < 12; i++) {   /* more than the cap: the oldest are evicted */
 		idle[i] = dial(f->sock);
 		if (i % 2)
@@ -437,7 +445,7 @@ static void test_hung_up_requests_dropped(void **state)
 	char buf[4096];
 	int slow = dial(f->sock);
 	assert_int_equal(write(slow, "sleep 1500\n", 11), 11);
-	usleep(100 * 1000);   /* running, holding the serial lock */
+	wait_sleeping(f, 1);   /* running, holding the serial lock */
 	int base = open_fds();
 	int64_t t0 = mono_ms();
 	for (int i = 0; i < 300; i++) {
