@@ -151,7 +151,8 @@ static void walk(struct gk_prejudge *pj)
 	uint64_t took_ms = (uint64_t)(gk_mono_us() - began) / 1000;
 	atomic_store(&pj->last_walk_ms, took_ms);
 	atomic_store(&pj->last_walk_programs, programs);
-	/* before the count: a status that sees this walk counted sees it done */
+	/* before the count: a status that sees this walk counted sees it done
+	 * (prejudge_report reads the counts first) */
 	atomic_store(&pj->walking, false);
 	atomic_fetch_add(&pj->walks, 1);
 	log_msg(GK_LOG_INFO, "prejudged programs=%llu files_listed=%zu took_ms=%llu",
@@ -281,11 +282,17 @@ void prejudge_report(struct gk_prejudge *pj, struct proto_buf *reply)
 		C("prejudge_last_walk_ms", last_walk_ms),
 #undef C
 	};
+	enum { N = sizeof(counters) / sizeof(counters[0]) };
+	int64_t values[N];
+	/* The counts before the state: the walker clears walking before it
+	 * counts the walk, so a walk counted here is never shown as walking. */
+	for (size_t i = 0; i < N; i++) {
+		atomic_uint_fast64_t *c = pj ? (atomic_uint_fast64_t *)((char *)pj + counters[i].off) : NULL;
+		values[i] = c ? (int64_t)atomic_load(c) : 0;
+	}
 	proto_str(reply, "prejudge", !pj ? "off: no trust source" :
 				     atomic_load(&pj->walking) ? "walking" :
 				     atomic_load(&pj->due) ? "due" : "waiting");
-	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-		atomic_uint_fast64_t *c = pj ? (atomic_uint_fast64_t *)((char *)pj + counters[i].off) : NULL;
-		proto_num(reply, counters[i].key, c ? (int64_t)atomic_load(c) : 0);
-	}
+	for (size_t i = 0; i < N; i++)
+		proto_num(reply, counters[i].key, values[i]);
 }

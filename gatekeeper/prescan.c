@@ -152,13 +152,18 @@ static void enqueue(struct gk_prescan *ps, int fd, const struct stat *st, pid_t 
 		if (e->dev != st->st_dev || e->ino != st->st_ino)
 			continue;
 		int *slot = e->state == P_QUEUED ? &e->fd : &e->next_fd;
-		if (*slot >= 0)
-			close(*slot);
+		int replaced = *slot;
 		*slot = fd;
 		e->pid = pid;
 		e->by_dpkg = by_dpkg;
 		atomic_fetch_add(&ps->d->stats.prescan_coalesced, 1);
 		pthread_mutex_unlock(&ps->lock);
+		/* Outside the lock, and as the file in hand: a close can flush,
+		 * which a slow device or a stacked filesystem may hold up. */
+		if (replaced >= 0) {
+			atomic_store(&ps->progress.file_fd, replaced);
+			close(replaced);
+		}
 		return;
 	}
 	if (!free_e) {

@@ -23,6 +23,7 @@
  * CPU or sleeps on our own locks (a busy host). */
 #define MISS_LOOKS 20
 #define MISS_LOOK_US 100
+#define HELD_CHECK_LOOKS 10   /* a reader not held is asked again after these */
 #define MISS_WAIT_MAX_US 30000
 #define MISS_WAIT_MAX_EVENTS (2 * PRESCAN_READ_EVENTS)
 #define EVENT_BYTES sizeof(struct fanotify_event_metadata)
@@ -81,11 +82,11 @@ static bool handled_to(struct close_progress *cp, const struct closes_mark *m)
 }
 
 /* Held: asleep in a call on the group (its read opens each closed file,
- * which a lease holder delays) or on the closed file it handles (a file
- * server can keep a stat or a read). Not held: running or waiting for a
- * CPU ("running"), in a page fault (-1), or asleep on anything else: one of
- * the daemon's own locks or its store, whose holder runs, however short of
- * CPU it is. Not knowing: held. */
+ * which a lease holder delays) or on the closed file in hand (a slow device
+ * can keep a read, a stacked filesystem a close). Not held: running or
+ * waiting for a CPU ("running"), in a page fault (-1), or asleep on
+ * anything else: one of the daemon's own locks or its store, whose holder
+ * runs, however short of CPU it is. Not knowing: held. */
 static bool reader_held(struct close_progress *cp)
 {
 	char path[64], call[128], *end;
@@ -129,7 +130,8 @@ static bool wait_for(struct close_progress *cp, const struct closes_mark *mark, 
 		seen = now;
 		/* again after the state: it may have just gone back to waiting,
 		 * its queue empty */
-		if (idle >= MISS_LOOKS && reader_held(cp))
+		if (idle >= MISS_LOOKS && (idle - MISS_LOOKS) % HELD_CHECK_LOOKS == 0 &&
+		    reader_held(cp))
 			return handled_to(cp, mark);
 	}
 	return handled_to(cp, mark);   /* this thread may have slept past the end */
