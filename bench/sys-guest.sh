@@ -182,7 +182,7 @@ done
 if [ "$CFG" = gk ] && [ "$SCOPE" != boot ]; then
 	wait_walk
 	comment "gk: prejudge: $(journalctl -q -b -u gatekeeperd -o cat | grep -o 'prejudged programs=.*' | tail -n 1) (waited $((i / 2)) s)"
-	comment "gk: digest store: $(gatekeeper-ctl --json status 2>&1 | grep -o '"digest[a-z_]*":[0-9]*' | tr '\n' ' ')"
+	comment "gk: digest store: $(gatekeeper-ctl --json status 2>&1 | grep -oE '"digest[a-z_]*":([0-9]+|"[^"]*")' | tr '\n' ' ')"
 fi
 first='' cached='' shell=''
 if [ "$SCOPE" != boot ]; then
