@@ -35,5 +35,12 @@ cd "$OUT"
 rm -rf "$OUT/src"
 ls -1 "$OUT"/*.deb
 if command -v lintian >/dev/null; then
-	lintian --allow-root --fail-on error,warning --info "$OUT/gatekeeper_${VERSION}_amd64.changes"
+	# lintian leaves directories of its caches in TMPDIR: ours, then gone
+	rm -rf "$OUT/lintian-tmp"
+	mkdir "$OUT/lintian-tmp"
+	rc=0
+	TMPDIR=$OUT/lintian-tmp lintian --allow-root --fail-on error,warning --info \
+		"$OUT/gatekeeper_${VERSION}_amd64.changes" || rc=$?
+	rm -rf "$OUT/lintian-tmp"
+	exit "$rc"
 fi
