@@ -23,26 +23,26 @@ passed=0 failed=0
 # Every failure again at the end, above the summary: CI may keep only the
 # output's tail, and a failure must be named there.
 failures=()
+# failure WHAT: a failure no suite's TAP reported, printed and counted.
+failure() {
+	echo "not ok - $1"
+	failures+=("$1")
+	failed=$((failed + 1))
+}
 # Count TAP results from a suite's output file; a suite with none fails once.
 tally() {
 	local name=$1 out=$2 rc=$3
-	local ok notok line
+	local ok line bad=()
 	ok=$(grep -cE '^ok ' "$out")
-	notok=$(grep -cE '^not ok ' "$out")
-	while IFS= read -r line; do
-		failures+=("$name: $line")
-	done < <(grep -E '^not ok ' "$out")
-	if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ]; then
-		echo "not ok - $name: ran no test (exit $rc)"
-		failures+=("$name: ran no test (exit $rc)")
-		notok=1
-	elif [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; then
-		echo "not ok - $name: exited $rc after its tests"
-		failures+=("$name: exited $rc after its tests")
-		notok=1
-	fi
+	mapfile -t bad < <(grep -E '^not ok ' "$out")
+	for line in "${bad[@]}"; do failures+=("$name: $line"); done
 	passed=$((passed + ok))
-	failed=$((failed + notok))
+	failed=$((failed + ${#bad[@]}))
+	if [ "$ok" -eq 0 ] && [ ${#bad[@]} -eq 0 ]; then
+		failure "$name: ran no test (exit $rc)"
+	elif [ "$rc" -ne 0 ] && [ ${#bad[@]} -eq 0 ]; then
+		failure "$name: exited $rc after its tests"
+	fi
 }
 
 run_suite() {
@@ -60,7 +60,7 @@ if [ -z "$only" ] || [ "$only" = unit ]; then
 	run_suite lint tests/lint/sizes.sh
 	shopt -s nullglob
 	units=("$build"/san/tests/test_*)
-	[ ${#units[@]} -gt 0 ] || { echo "not ok - unit: no unit test binaries in $build/san/tests"; failures+=("unit: no unit test binaries"); failed=$((failed + 1)); }
+	[ ${#units[@]} -gt 0 ] || failure "unit: no unit test binaries in $build/san/tests"
 	for t in "${units[@]}"; do
 		run_suite "unit/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
 	done
@@ -89,7 +89,7 @@ tsan_unit() {
 if [ "$only" = tsan ] || [ -z "$only" ]; then
 	shopt -s nullglob
 	tsans=("$build"/tsan/tests/test_*)
-	[ ${#tsans[@]} -gt 0 ] || { echo "not ok - tsan: no unit test binaries in $build/tsan/tests"; failures+=("tsan: no unit test binaries"); failed=$((failed + 1)); }
+	[ ${#tsans[@]} -gt 0 ] || failure "tsan: no unit test binaries in $build/tsan/tests"
 	for t in "${tsans[@]}"; do
 		run_suite "tsan/unit/$(basename "$t")" tsan_unit "$t"
 	done
@@ -98,9 +98,7 @@ if [ "$only" = tsan ] || [ -z "$only" ]; then
 			TSAN_OPTIONS="exitcode=66 halt_on_error=0 second_deadlock_stack=1" \
 			tests/integration/run.sh "$build/tsan"
 	else
-		echo "not ok - tsan: no $build/tsan/gatekeeperd (make tsan builds it)"
-		failures+=("tsan: no gatekeeperd built")
-		failed=$((failed + 1))
+		failure "tsan: no $build/tsan/gatekeeperd (make tsan builds it)"
 	fi
 fi
 if [ "$only" = build ] || [ -z "$only" ]; then

@@ -360,6 +360,17 @@ stat_num() {
 	echo "$v"
 }
 
+# wait_num_at_least KEY N TENTHS: poll status until KEY >= N; prints KEY.
+wait_num_at_least() {
+	local i v
+	for ((i = 0; i < $3; i++)); do
+		v=$(stat_num "$1") || exit 1
+		[[ $v -ge $2 ]] && break
+		sleep 0.1
+	done
+	echo "$v"
+}
+
 # field_of TEXT KEY: the value of the "KEY: value" line in TEXT.
 field_of() {
 	printf '%s\n' "$1" | sed -n "s/^$2:[[:space:]]*//p" | head -n 1

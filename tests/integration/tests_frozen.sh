@@ -39,10 +39,7 @@ t_frozen_daemon_answered_by_sentinel() {
 	frozen_exec "$big" "$T/r.big" 2>>"$T/timed.err" &
 	pids+=($!)
 	# held by the daemon before it freezes, or the sentinel reads it
-	for ((i = 0; i < 100; i++)); do
-		(($(stat_num pending) >= 1)) && break
-		sleep 0.05
-	done
+	wait_num_at_least pending 1 100 >/dev/null
 	freeze "$DPID" || fail "cannot stop every thread of gatekeeperd"
 	# New execs while it is frozen: nobody in the daemon reads them.
 	for i in 1 2 3 4 5; do

@@ -138,17 +138,6 @@ t_copy_then_run_200() {
 
 # ------------------------------------------------------------ pre-scan
 
-# wait_num_at_least KEY N TENTHS: poll status until KEY >= N; prints KEY.
-wait_num_at_least() {
-	local i v
-	for ((i = 0; i < $3; i++)); do
-		v=$(stat_num "$1") || exit 1
-		[[ $v -ge $2 ]] && break
-		sleep 0.1
-	done
-	echo "$v"
-}
-
 # quiet_num KEY TENTHS: KEY once it has not moved for TENTHS/10 s (max 30 s).
 quiet_num() {
 	local prev cur still=0 i

@@ -504,10 +504,7 @@ t_top_live_tmux() {
 		fail "tmux new-session failed"
 	# top shows only what its stream brings: runs before it subscribed
 	# would be missing.
-	for ((i = 0; i < 100; i++)); do
-		(($(stat_num subscribers) >= 1)) && break
-		sleep 0.1
-	done
+	wait_num_at_least subscribers 1 100 >/dev/null
 	for i in 1 2 3; do
 		expect_runs "$BIN/a1"
 	done

@@ -91,7 +91,7 @@ t_policy_unwatched_moved_in() {
 # the rest of the watched subtree, where the default denies, it is judged
 # there; a program an admin rule allows (its content) keeps its cached allow.
 t_policy_path_allowed_moved_out() {
-	local pe0 pe1 im0 i
+	local pe0 pe1 im0
 	mkbin_at "$T/sub/ci/p"
 	mkbin_at "$T/sub/ci/a"
 	printf 'mode: enforce\nwatch:\n  - %s\ndefault: deny\nrules:\n  - {path: %s, action: allow}\n' \
@@ -105,10 +105,7 @@ t_policy_path_allowed_moved_out() {
 	im0=$(stat_num ignore_marks_added) || exit 1
 	expect_runs "$T/sub/ci/a" "allowed by an admin rule: "
 	# an allow from memory is cached in the kernel by the recorder, later
-	for ((i = 0; i < 100; i++)); do
-		(($(stat_num ignore_marks_added) > im0)) && break
-		sleep 0.05
-	done
+	wait_num_at_least ignore_marks_added $((im0 + 1)) 100 >/dev/null
 	pe0=$(stat_num perm_events) || exit 1
 	mv "$T/sub/ci/a" "$T/sub/a" || fail "mv failed"
 	expect_runs "$T/sub/a" "allowed by an admin rule, renamed: "

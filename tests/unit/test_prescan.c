@@ -12,26 +12,57 @@
 
 #include "test_events_util.h"
 
-/* A close-write record whose file the kernel could not open for us: with
- * FAN_REPORT_FD_ERROR, fd is -errno. */
-static void write_failed_close(int pipe_fd, int error)
+/* A close-write record: fd the file the kernel opened for us, or, with
+ * FAN_REPORT_FD_ERROR, -errno when it could not. */
+static struct fanotify_event_metadata close_record(int fd)
 {
-	struct fanotify_event_metadata m = {
-		.event_len = sizeof(m), .vers = FANOTIFY_METADATA_VERSION,
-		.metadata_len = sizeof(m), .mask = FAN_CLOSE_WRITE, .fd = -error,
-		.pid = getpid(),
+	return (struct fanotify_event_metadata){
+		.event_len = sizeof(struct fanotify_event_metadata),
+		.vers = FANOTIFY_METADATA_VERSION,
+		.metadata_len = sizeof(struct fanotify_event_metadata),
+		.mask = FAN_CLOSE_WRITE, .fd = fd, .pid = getpid(),
 	};
+}
+
+static void write_close(int pipe_fd, int fd)
+{
+	struct fanotify_event_metadata m = close_record(fd);
 	assert_int_equal(write(pipe_fd, &m, sizeof(m)), (ssize_t)sizeof(m));
 }
 
-/* A close-write record of a file the kernel opened for us as fd. */
-static void write_close(int pipe_fd, int fd)
+static void write_failed_close(int pipe_fd, int error)
 {
-	struct fanotify_event_metadata m = {
-		.event_len = sizeof(m), .vers = FANOTIFY_METADATA_VERSION,
-		.metadata_len = sizeof(m), .mask = FAN_CLOSE_WRITE, .fd = fd, .pid = getpid(),
-	};
-	assert_int_equal(write(pipe_fd, &m, sizeof(m)), (ssize_t)sizeof(m));
+	write_close(pipe_fd, -error);
+}
+
+/* A close reader on a pipe, and a watched file whose digest is known. */
+struct reader_fx {
+	struct fixture *f;
+	int pipefd[2];
+	struct gk_prescan *ps;
+	int known;
+	struct file_id id;
+	unsigned char sha[GK_SHA256_LEN];
+};
+
+/* pipe_flags: O_NONBLOCK as a fanotify group is, or 0 for a read that
+ * blocks. */
+static void reader_setup(struct reader_fx *r, int pipe_flags)
+{
+	r->f = setup_with("default: allow\n", true, 1, 16);
+	assert_int_equal(pipe2(r->pipefd, O_CLOEXEC | pipe_flags), 0);
+	r->ps = prescan_start(&r->f->d, r->pipefd[0], 1);
+	assert_non_null(r->ps);
+	r->known = known_file(r->f, "known", "#!/bin/sh\necho known\n", r->sha);
+	assert_int_equal(file_id_of_fd(r->known, &r->id), 0);
+}
+
+static void reader_teardown(struct reader_fx *r)
+{
+	prescan_stop(r->ps);
+	close(r->pipefd[1]);
+	close(r->known);
+	teardown_fixture(r->f);
 }
 
 /* The newest close reader's /proc/self/task/TID/syscall line, or "" (the
@@ -93,28 +124,19 @@ static void closes_handled(struct gk_prescan *ps, const struct file_id *id)
 static void test_lost_closes(void **state)
 {
 	(void)state;
-	struct fixture *f = setup_with("default: allow\n", true, 1, 16);
-	unsigned char sha[GK_SHA256_LEN];
-	struct file_id id;
-	int pipefd[2];
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK), 0);
-	struct gk_prescan *ps = prescan_start(&f->d, pipefd[0], 1);
-	assert_non_null(ps);
-	int fd = known_file(f, "known", "#!/bin/sh\necho known\n", sha);
-	assert_int_equal(file_id_of_fd(fd, &id), 0);
-	write_failed_close(pipefd[1], ENXIO);
-	write_failed_close(pipefd[1], EPERM);
-	closes_handled(ps, &id);
-	assert_true(hash_cache_lookup(f->d.hashes, &id, sha));
-	write_failed_close(pipefd[1], EMFILE);
-	closes_handled(ps, &id);
-	assert_false(hash_cache_lookup(f->d.hashes, &id, sha));
-	assert_int_equal(identify_fd(f->d.hashes, fd, &id, sha), 0);   /* read again: kept */
-	assert_true(hash_cache_lookup(f->d.hashes, &id, sha));
-	prescan_stop(ps);
-	close(pipefd[1]);
-	close(fd);
-	teardown_fixture(f);
+	struct reader_fx r;
+	reader_setup(&r, O_NONBLOCK);
+	struct hash_cache *hashes = r.f->d.hashes;
+	write_failed_close(r.pipefd[1], ENXIO);
+	write_failed_close(r.pipefd[1], EPERM);
+	closes_handled(r.ps, &r.id);
+	assert_true(hash_cache_lookup(hashes, &r.id, r.sha));
+	write_failed_close(r.pipefd[1], EMFILE);
+	closes_handled(r.ps, &r.id);
+	assert_false(hash_cache_lookup(hashes, &r.id, r.sha));
+	assert_int_equal(identify_fd(hashes, r.known, &r.id, r.sha), 0);   /* read again: kept */
+	assert_true(hash_cache_lookup(hashes, &r.id, r.sha));
+	reader_teardown(&r);
 }
 
 struct lock_holder {
@@ -142,33 +164,23 @@ static void *hold_for_write(void *arg)
 static void test_reader_on_own_lock_is_waited_for(void **state)
 {
 	(void)state;
-	struct fixture *f = setup_with("default: allow\n", true, 1, 16);
-	unsigned char sha[GK_SHA256_LEN];
-	struct file_id id;
-	int pipefd[2];
+	struct reader_fx r;
 	pthread_t holder;
-	struct lock_holder h = { .d = &f->d };
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK), 0);
-	struct gk_prescan *ps = prescan_start(&f->d, pipefd[0], 1);
-	assert_non_null(ps);
-	int known = known_file(f, "known", "#!/bin/sh\necho known\n", sha);
-	int written = watched_file(f, "written", "data\n");
-	assert_int_equal(file_id_of_fd(known, &id), 0);
+	reader_setup(&r, O_NONBLOCK);
+	struct lock_holder h = { .d = &r.f->d };
+	int written = watched_file(r.f, "written", "data\n");
 	assert_int_equal(pthread_create(&holder, NULL, hold_for_write, &h), 0);
 	while (!atomic_load(&h.held))
 		usleep(100);
-	write_close(pipefd[1], dup(written));   /* the reader takes the policy lock for it */
-	bool handled = prescan_before_miss(ps, &id, gk_mono_us());
+	write_close(r.pipefd[1], dup(written));   /* the reader takes the policy lock for it */
+	bool handled = prescan_before_miss(r.ps, &r.id, gk_mono_us());
 	assert_int_equal(pthread_join(holder, NULL), 0);   /* before anything can fail */
 	assert_true(handled);
-	assert_int_equal(atomic_load(&f->d.stats.miss_close_waits), 1);
-	assert_int_equal(atomic_load(&f->d.stats.miss_digests_rehashed), 0);
-	assert_true(hash_cache_lookup(f->d.hashes, &id, sha));
-	prescan_stop(ps);
-	close(pipefd[1]);
+	assert_int_equal(atomic_load(&r.f->d.stats.miss_close_waits), 1);
+	assert_int_equal(atomic_load(&r.f->d.stats.miss_digests_rehashed), 0);
+	assert_true(hash_cache_lookup(r.f->d.hashes, &r.id, r.sha));
 	close(written);
-	close(known);
-	teardown_fixture(f);
+	reader_teardown(&r);
 }
 
 /* A reader asleep in the group's read (where a lease holder can keep its
@@ -177,33 +189,20 @@ static void test_reader_on_own_lock_is_waited_for(void **state)
 static void test_reader_held_in_read_is_given_up(void **state)
 {
 	(void)state;
-	struct fixture *f = setup_with("default: allow\n", true, 1, 16);
-	unsigned char sha[GK_SHA256_LEN];
-	struct file_id id;
-	int pipefd[2];
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);   /* a read that blocks */
-	struct gk_prescan *ps = prescan_start(&f->d, pipefd[0], 1);
-	assert_non_null(ps);
-	int known = known_file(f, "known", "#!/bin/sh\necho known\n", sha);
-	assert_int_equal(file_id_of_fd(known, &id), 0);
-	/* a full batch in one write: the reader reads again at once, and
-	 * sleeps in that read */
+	struct reader_fx r;
+	reader_setup(&r, 0);   /* a read that blocks */
+	/* a full batch (PRESCAN_READ_EVENTS) in one write: the reader reads
+	 * again at once, and sleeps in that read */
 	struct fanotify_event_metadata batch[128];
 	for (size_t i = 0; i < 128; i++)
-		batch[i] = (struct fanotify_event_metadata){
-			.event_len = sizeof(batch[i]), .vers = FANOTIFY_METADATA_VERSION,
-			.metadata_len = sizeof(batch[i]), .mask = FAN_CLOSE_WRITE, .fd = -ENXIO,
-		};
-	assert_int_equal(write(pipefd[1], batch, sizeof(batch)), (ssize_t)sizeof(batch));
+		batch[i] = close_record(-ENXIO);
+	assert_int_equal(write(r.pipefd[1], batch, sizeof(batch)), (ssize_t)sizeof(batch));
 	assert_true(reader_blocked_in_read());
-	assert_false(prescan_before_miss(ps, &id, gk_mono_us()));
-	assert_int_equal(atomic_load(&f->d.stats.miss_close_waits_long), 0);
-	assert_int_equal(atomic_load(&f->d.stats.miss_digests_rehashed), 1);
-	write_failed_close(pipefd[1], ENXIO);   /* lets the read return */
-	prescan_stop(ps);
-	close(pipefd[1]);
-	close(known);
-	teardown_fixture(f);
+	assert_false(prescan_before_miss(r.ps, &r.id, gk_mono_us()));
+	assert_int_equal(atomic_load(&r.f->d.stats.miss_close_waits_long), 0);
+	assert_int_equal(atomic_load(&r.f->d.stats.miss_digests_rehashed), 1);
+	write_failed_close(r.pipefd[1], ENXIO);   /* lets the read return */
+	reader_teardown(&r);
 }
 
 int main(void)
