@@ -76,18 +76,25 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
  * the one it became or "" after a quick exit. A denial reads it first on
  * every route: the refused caller often exits at once, and who asked is
  * what its record is for. */
-static void finish(struct gk_events *ev, int idx, bool exe_first)
+static void finish(struct gk_events *ev, int idx, bool from_worker)
 {
 	struct gk_daemon *d = ev->d;
 	struct inflight *s = &ev->slots[idx];
 	struct gk_slot *ss = &ev->sh->slots[idx];
 	struct judgement *j = &s->j;
+	/* Before the reply: the exec it lets go may ask again at once, and
+	 * must not find its user still holding this job (events_fair.c). */
+	if (from_worker) {
+		pthread_mutex_lock(&ev->q_lock);
+		jobq_answered(s->group->remote ? &ev->remote : &ev->local, idx);
+		pthread_mutex_unlock(&ev->q_lock);
+	}
 	enum gk_verdict answer = j->decision.verdict;
 	bool monitor = !s->perm || j->monitor, would_deny = monitor && answer == GK_VERDICT_DENY;
 	if (monitor)
 		answer = GK_VERDICT_ALLOW;
 	char exe[4096];
-	exe_first = exe_first || answer == GK_VERDICT_DENY;
+	bool exe_first = from_worker || answer == GK_VERDICT_DENY;
 	if (exe_first)
 		gk_pid_exe(s->pid, exe, sizeof(exe));
 	/* A denial is recorded with its path (the kernel's refusals name it). */
@@ -225,7 +232,7 @@ static void *worker_main(void *arg)
 
 /* One user's jobs run on all workers but one and hold half the bound;
  * heavy ones run on all workers but one; the last eighth of the bound is
- * kept for users who hold few (events_fair.c, only_reserve_left). */
+ * kept for users who hold few (only_reserve_left, events_fair.c). */
 static int queue_init(struct job_queue *q, struct gk_events *ev, bool remote, unsigned workers,
 		      unsigned max_workers, unsigned bound)
 {
@@ -409,8 +416,6 @@ static bool answered_for_scanner(struct gk_events *ev, int idx)
 	return true;
 }
 
-static void to_worker(struct gk_events *ev, int idx);
-
 /* Decide now what memory can decide; queue the rest for a worker. */
 static void handle(struct gk_events *ev, int idx)
 {
@@ -433,66 +438,14 @@ static void handle(struct gk_events *ev, int idx)
 		events_slot_release(ev, idx);
 		return;
 	}
-	to_worker(ev, idx);
-}
-
-/* Under q_lock: only the last slots are left, kept for users who hold
- * few: of those all events share (remote ones, and those being read,
- * hold some too), or of the queue's own bound. */
-static bool only_reserve_left(struct gk_events *ev, const struct job_queue *q)
-{
-	unsigned reserve = q->caps.reserve;
-	unsigned bound = q->remote ? ev->remote_max : ev->max_pending;
-	return reserve && ((unsigned)ev->n_free < reserve || q->held + reserve >= bound);
-}
-
-/* Queue the event for a worker, or answer it as an overload. A remote
- * event's bound was its slot (admit). */
-static void to_worker(struct gk_events *ev, int idx)
-{
-	struct inflight *s = &ev->slots[idx];
-	bool remote = s->group->remote;
-	/* Whose turn it waits for: the user who asks. Their real uid, which
-	 * they cannot choose, unlike the owner a file server reports or a file
-	 * of someone else's they may write; from /proc, which no server holds. */
-	uid_t caller;
-	struct overload_why why = { .bound = OVERLOAD_QUEUE, .caller = JOBQ_UNKNOWN,
-				    .owner = JOBQ_UNKNOWN, .remote = remote };
-	struct stat st;
-	if (gk_pid_uid(s->pid, &caller) == 0)
-		why.caller = caller;
-	else if (errno == ENOENT && s->perm)   /* killed and reaped: nothing waits on it */
-		why.bound = OVERLOAD_GONE;
-	else if (!s->perm && !remote && fstat(s->fd, &st) == 0)
-		/* A notification's record is all it is for, and its caller (a
-		 * short program) may be gone by now: its file's owner stands in. */
-		why.caller = st.st_uid;
-	enum job_cost cost = !remote && (!s->j.have_id || s->j.id.size >= JOB_HEAVY_BYTES) ?
-		JOB_HEAVY : JOB_LIGHT;
-	pthread_mutex_lock(&ev->q_lock);
-	why.owner = subids_owner(ev->subids, why.caller);
-	bool queued = why.bound != OVERLOAD_GONE && (remote || ev->to_workers < ev->max_pending);
-	if (queued) {
-		struct job_queue *q = remote ? &ev->remote : &ev->local;
-		enum jobq_push_result r = jobq_push(q, idx, why.owner, cost,
-						    only_reserve_left(ev, q), &why.held);
-		if (r != JOBQ_QUEUED) {
-			why.bound = r == JOBQ_OVER_SHARE ? OVERLOAD_OWNER : OVERLOAD_RESERVE;
-			queued = false;
-		}
-	}
-	if (queued && !remote)
-		ev->to_workers++;
-	pthread_mutex_unlock(&ev->q_lock);
-	if (!queued)
-		events_overload(ev, s->group, s->fd, idx, s->pid, why);
+	events_to_worker(ev, idx);
 }
 
 /* A remote group's event: every one to a remote worker. */
 static void handle_remote(struct gk_events *ev, int idx)
 {
 	if (!answered_for_scanner(ev, idx))
-		to_worker(ev, idx);
+		events_to_worker(ev, idx);
 }
 
 /* Read at most EVENTS_READ_BATCH events; returns how many were admitted into

@@ -6,10 +6,10 @@
  * again and again, would keep every worker busy and every queued slot
  * taken, and every other miss on the host would get the on_error or the
  * overload verdict. So jobs are queued per user who asks (the caller's
- * real uid: events.c) and served by turns; one user's jobs run on at most
- * caps.run workers at once (one fewer than there are: a worker is kept for
- * everyone else) and hold at most caps.hold slots. "Owner" below: the user
- * a job is queued for.
+ * real uid: events_to_worker) and served by turns; one user's jobs run on
+ * at most caps.run workers at once (one fewer than there are: a worker is
+ * kept for everyone else) and hold at most caps.hold slots until answered.
+ * "Owner" below: the user a job is queued for.
  *
  * Users who act together are several owners, each with a full share. Two
  * things keep them from taking everything even so: heavy jobs (huge files,
@@ -19,6 +19,7 @@
  * owners who hold fewer than caps.reserve_share.
  *
  * Every jobq_ function but init and free runs under the events' q_lock. */
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -55,10 +56,12 @@ int jobq_init(struct job_queue *q, unsigned n_slots, struct jobq_caps caps)
 	q->job_next = calloc(n_slots, sizeof(int));
 	q->job_owner = calloc(n_slots, sizeof(int));
 	q->job_cost = calloc(n_slots, 1);
+	q->job_answered = calloc(n_slots, 1);
 	q->job_seq = calloc(n_slots, sizeof(uint64_t));
 	q->owners = calloc(n_slots, sizeof(*q->owners));
 	q->chains = malloc(q->n_chains * sizeof(int));
-	if (!q->job_next || !q->job_owner || !q->job_cost || !q->job_seq || !q->owners || !q->chains)
+	if (!q->job_next || !q->job_owner || !q->job_cost || !q->job_answered || !q->job_seq ||
+	    !q->owners || !q->chains)
 		return -1;
 	for (unsigned i = 0; i < q->n_chains; i++)
 		q->chains[i] = -1;
@@ -79,11 +82,12 @@ void jobq_free(struct job_queue *q)
 	free(q->job_next);
 	free(q->job_owner);
 	free(q->job_cost);
+	free(q->job_answered);
 	free(q->job_seq);
 	free(q->owners);
 	free(q->chains);
 	q->job_next = q->job_owner = q->chains = NULL;
-	q->job_cost = NULL;
+	q->job_cost = q->job_answered = NULL;
 	q->job_seq = NULL;
 	q->owners = NULL;
 }
@@ -187,7 +191,8 @@ enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum 
 	if (o < 0)
 		return JOBQ_OVER_SHARE;
 	struct job_owner *w = &q->owners[o];
-	unsigned owner_held = w->queued[JOB_LIGHT].n + w->queued[JOB_HEAVY].n + w->running;
+	unsigned owner_held = w->queued[JOB_LIGHT].n + w->queued[JOB_HEAVY].n + w->running -
+			      w->answered;
 	if (held)
 		*held = owner_held;
 	enum jobq_push_result r = JOBQ_QUEUED;
@@ -202,6 +207,7 @@ enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum 
 	struct job_list *l = &w->queued[cost];
 	q->job_owner[idx] = o;
 	q->job_cost[idx] = (unsigned char)cost;
+	q->job_answered[idx] = 0;
 	q->job_seq[idx] = q->next_seq++;
 	q->job_next[idx] = -1;
 	if (l->last >= 0)
@@ -252,17 +258,83 @@ int jobq_take(struct job_queue *q)
 	return idx;
 }
 
+void jobq_answered(struct job_queue *q, int idx)
+{
+	if (q->job_answered[idx])
+		return;
+	q->job_answered[idx] = 1;
+	q->owners[q->job_owner[idx]].answered++;
+	q->held--;
+}
+
 void jobq_done(struct job_queue *q, int idx)
 {
 	int o = q->job_owner[idx];
 	q->owners[o].running--;
-	q->held--;
+	if (q->job_answered[idx]) {
+		q->job_answered[idx] = 0;
+		q->owners[o].answered--;
+	} else {
+		q->held--;
+	}
 	if (q->job_cost[idx] == JOB_HEAVY)
 		q->heavy_running--;
 	owner_turns(q, o);
 	if (takeable(q))
 		pthread_cond_signal(&q->cond);
 	owner_drop_if_idle(q, o);
+}
+
+/* Under q_lock: only the last slots are left, kept for users who hold
+ * few: of those all events share (remote ones, and those being read,
+ * hold some too), or of the queue's own bound. */
+static bool only_reserve_left(struct gk_events *ev, const struct job_queue *q)
+{
+	unsigned reserve = q->caps.reserve;
+	unsigned bound = q->remote ? ev->remote_max : ev->max_pending;
+	return reserve && ((unsigned)ev->n_free < reserve || q->held + reserve >= bound);
+}
+
+/* Queue the event for a worker, or answer it as an overload. A remote
+ * event's bound was its slot (admit). */
+void events_to_worker(struct gk_events *ev, int idx)
+{
+	struct inflight *s = &ev->slots[idx];
+	bool remote = s->group->remote;
+	/* Whose turn it waits for: the user who asks. Their real uid, which
+	 * they cannot choose, unlike the owner a file server reports or a file
+	 * of someone else's they may write; from /proc, which no server holds. */
+	uid_t caller;
+	struct overload_why why = { .bound = OVERLOAD_QUEUE, .caller = JOBQ_UNKNOWN,
+				    .owner = JOBQ_UNKNOWN, .remote = remote };
+	struct stat st;
+	if (gk_pid_uid(s->pid, &caller) == 0)
+		why.caller = caller;
+	else if (errno == ENOENT && s->perm)   /* killed and reaped: nothing waits on it */
+		why.bound = OVERLOAD_GONE;
+	else if (!s->perm && !remote && fstat(s->fd, &st) == 0)
+		/* A notification's record is all it is for, and its caller (a
+		 * short program) may be gone by now: its file's owner stands in. */
+		why.caller = st.st_uid;
+	enum job_cost cost = !remote && (!s->j.have_id || s->j.id.size >= JOB_HEAVY_BYTES) ?
+		JOB_HEAVY : JOB_LIGHT;
+	pthread_mutex_lock(&ev->q_lock);
+	why.owner = subids_owner(ev->subids, why.caller);
+	bool queued = why.bound != OVERLOAD_GONE && (remote || ev->to_workers < ev->max_pending);
+	if (queued) {
+		struct job_queue *q = remote ? &ev->remote : &ev->local;
+		enum jobq_push_result r = jobq_push(q, idx, why.owner, cost,
+						    only_reserve_left(ev, q), &why.held);
+		if (r != JOBQ_QUEUED) {
+			why.bound = r == JOBQ_OVER_SHARE ? OVERLOAD_OWNER : OVERLOAD_RESERVE;
+			queued = false;
+		}
+	}
+	if (queued && !remote)
+		ev->to_workers++;
+	pthread_mutex_unlock(&ev->q_lock);
+	if (!queued)
+		events_overload(ev, s->group, s->fd, idx, s->pid, why);
 }
 
 /* What tells that the file changed: useradd adds a range at once. */

@@ -31,6 +31,10 @@ struct job_list {
 struct job_owner {
 	uid_t uid;
 	unsigned running;
+	/* Of those running, the ones already answered: they still take a
+	 * worker, but no longer count as held. The exec their answer let go
+	 * may ask again before the worker is back. */
+	unsigned answered;
 	struct job_list queued[2];          /* by cost */
 	int next_in_chain;                  /* its hash chain, or the free pool */
 	/* Of each cost: in its turns while it has a job of it queued and may
@@ -66,11 +70,11 @@ struct job_queue {
 	struct gk_events *ev;
 	bool remote;
 	unsigned len;                       /* jobs queued */
-	unsigned held;                      /* jobs queued or running */
+	unsigned held;                      /* jobs queued, or running unanswered */
 	unsigned heavy_running;
 	struct jobq_caps caps;
 	int *job_next, *job_owner;          /* of each slot */
-	unsigned char *job_cost;
+	unsigned char *job_cost, *job_answered;
 	uint64_t *job_seq, next_seq;        /* the order jobs came in */
 	struct job_owner *owners;           /* one per slot at most */
 	int *chains, free_owner;            /* free_owner: entries given back */
@@ -94,6 +98,12 @@ enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum 
 				bool only_reserve_left, unsigned *held);
 /* The next job by turns, or -1: none a worker may take now. */
 int jobq_take(struct job_queue *q);
+/* Queue a slot's event for a worker of its route, by its caller's turn,
+ * or answer it as an overload (events_fair.c). */
+void events_to_worker(struct gk_events *ev, int idx);
+/* A taken job is answered: its owner no longer holds it (its worker is
+ * still busy with it). Once per job; jobq_done after. */
+void jobq_answered(struct job_queue *q, int idx);
 /* A taken job is over: its owner may run another. */
 void jobq_done(struct job_queue *q, int idx);
 

@@ -98,6 +98,7 @@ TESTS+=(
 . "$HERE/tests_fair.sh"    # one user, or a few together, against the others: likewise
 . "$HERE/tests_host.sh"    # mounts, fileless, AT_EXECVE_CHECK: adds its own TESTS entries
 # GK_IT_ONLY=REGEX runs only the tests whose names match (for development).
+# GK_IT_KEEP_LOGS=DIR keeps a copy of every failed test's daemon logs in DIR.
 if [[ -n ${GK_IT_ONLY:-} ]]; then
 	_all=("${TESTS[@]}")
 	TESTS=()
@@ -181,6 +182,7 @@ print_diagnostics() {
 	for f in "$dir"/daemon.*.log; do
 		[[ -s $f ]] || continue
 		echo "# --- last lines of $(basename "$f"):"
+		[[ -n ${GK_IT_KEEP_LOGS:-} ]] && cp "$f" "$GK_IT_KEEP_LOGS/$(basename "$dir").$$.$(basename "$f")"
 		tail -n 6 "$f" | cut -c1-300 | sed 's/^/#   /'
 	done
 }

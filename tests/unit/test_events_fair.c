@@ -226,6 +226,42 @@ static void test_reserve_kept_for_owners_who_hold_few(void **state)
 	queue_down(&q);
 }
 
+/* An answered job no longer counts as its owner's: the exec it let go may
+ * ask again while the worker still records it, and found its user holding
+ * it, refused from the reserve. The worker stays taken until jobq_done. */
+static void test_answered_job_no_longer_held(void **state)
+{
+	(void)state;
+	struct job_queue q;
+	queue_with(&q, 16, (struct jobq_caps){ .run = 1, .hold = 2, .heavy = 16, .reserve = 2,
+					       .reserve_share = 1 });
+	unsigned held = 9;
+	assert_true(push(&q, 0, 0));
+	assert_int_equal(jobq_take(&q), 0);
+	assert_int_equal(jobq_push(&q, 1, 0, JOB_LIGHT, true, &held), JOBQ_OVER_RESERVE);
+	assert_int_equal(held, 1);
+	jobq_answered(&q, 0);
+	jobq_answered(&q, 0);   /* once only */
+	assert_int_equal(q.held, 0);
+	assert_int_equal(jobq_push(&q, 1, 0, JOB_LIGHT, true, &held), JOBQ_QUEUED);
+	assert_int_equal(held, 0);
+	assert_true(push(&q, 2, 0));
+	assert_int_equal(jobq_push(&q, 3, 0, JOB_LIGHT, false, &held), JOBQ_OVER_SHARE);
+	assert_int_equal(held, 2);
+	assert_int_equal(jobq_take(&q), -1);   /* its one worker is still busy */
+	jobq_done(&q, 0);
+	assert_int_equal(q.held, 2);
+	assert_int_equal(jobq_take(&q), 1);
+	jobq_done(&q, 1);   /* unanswered: done alone ends its hold */
+	assert_int_equal(jobq_take(&q), 2);
+	jobq_answered(&q, 2);
+	jobq_done(&q, 2);
+	assert_int_equal(q.held, 0);
+	assert_int_equal(q.owners_made, 1);
+	assert_int_equal(q.free_owner, 0);   /* the owner left when idle */
+	queue_down(&q);
+}
+
 /* The user who asks: a process's real uid, from /proc. */
 static void test_pid_uid(void **state)
 {
@@ -443,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_heavy_jobs_leave_workers_to_light_ones),
 		cmocka_unit_test(test_waiting_heavy_job_keeps_its_turn),
 		cmocka_unit_test(test_reserve_kept_for_owners_who_hold_few),
+		cmocka_unit_test(test_answered_job_no_longer_held),
 		cmocka_unit_test(test_pid_uid),
 		cmocka_unit_test(test_unknown_callers_share_a_small_share),
 		cmocka_unit_test(test_gone_caller_answered_unjudged),
