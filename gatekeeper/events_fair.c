@@ -8,14 +8,14 @@
  * overload verdict. So jobs are queued per user who asks (the caller's
  * real uid: events_to_worker) and served by turns; one user's jobs run on
  * at most caps.run workers at once (one fewer than there are: a worker is
- * kept for everyone else) and hold at most caps.hold slots until answered.
- * "Owner" below: the user a job is queued for.
+ * kept for everyone else) and hold at most caps.hold slots (a job until its
+ * worker answers it). "Owner" below: the user a job is queued for.
  *
  * Users who act together are several owners, each with a full share. Two
  * things keep them from taking everything even so: heavy jobs (huge files,
  * the ones that hold a worker for long) run on at most caps.heavy workers,
  * one fewer than there are, whoever asks, in turns of their own; and when
- * only the last slots are left (the caller tells), they are kept for
+ * only the last slots are left (only_reserve_left), they are kept for
  * owners who hold fewer than caps.reserve_share.
  *
  * Every jobq_ function but init and free runs under the events' q_lock. */

@@ -46,10 +46,10 @@ struct job_owner {
 /* What bounds the jobs of a queue (events_fair.c). */
 struct jobq_caps {
 	unsigned run;                       /* one owner's jobs running */
-	unsigned hold;                      /* one owner's jobs queued and running */
+	unsigned hold;                      /* one owner's jobs held (jobq_push) */
 	unsigned heavy;                     /* heavy jobs running, every owner's */
 	/* The last `reserve` slots are only for owners who hold fewer than
-	 * `reserve_share` (events.c tells when only those are left). */
+	 * `reserve_share` (events_to_worker tells when only those are left). */
 	unsigned reserve, reserve_share;
 };
 
@@ -88,7 +88,8 @@ struct job_queue {
 /* events_fair.c; all but init and free under q_lock. */
 int jobq_init(struct job_queue *q, unsigned n_slots, struct jobq_caps caps);
 void jobq_free(struct job_queue *q);
-/* How many jobs the owner may hold, queued and running. */
+/* How many jobs the owner may hold: queued, or running and not yet
+ * answered by their worker. */
 unsigned jobq_hold_cap(const struct job_queue *q, uid_t owner);
 /* Queue the slot's job for its owner, unless the owner already holds
  * jobq_hold_cap jobs (OVER_SHARE), or only the reserve is left and the
@@ -98,14 +99,14 @@ enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum 
 				bool only_reserve_left, unsigned *held);
 /* The next job by turns, or -1: none a worker may take now. */
 int jobq_take(struct job_queue *q);
-/* Queue a slot's event for a worker of its route, by its caller's turn,
- * or answer it as an overload (events_fair.c). */
-void events_to_worker(struct gk_events *ev, int idx);
-/* A taken job is answered: its owner no longer holds it (its worker is
+/* A taken job is answered by its worker: its owner no longer holds it (its worker is
  * still busy with it). Once per job; jobq_done after. */
 void jobq_answered(struct job_queue *q, int idx);
 /* A taken job is over: its owner may run another. */
 void jobq_done(struct job_queue *q, int idx);
+/* Without q_lock (it takes it): queue a slot's event for a worker of its
+ * route, by its caller's turn, or answer it as an overload (events_fair.c). */
+void events_to_worker(struct gk_events *ev, int idx);
 
 /* What only the daemon needs of an event in flight; what the sentinel
  * needs too is the slot of the same index in d->shared. */

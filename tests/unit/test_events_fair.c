@@ -320,6 +320,38 @@ static void test_gone_caller_answered_unjudged(void **state)
 	teardown_fixture(f);
 }
 
+/* A worker lets go of its job's hold before it replies: the exec let go
+ * may ask again at once. While the test holds q_lock, the judged job gets
+ * no reply; before, it got one and its hold ended only after. */
+static void test_worker_ends_the_hold_before_the_reply(void **state)
+{
+	(void)state;
+	struct fixture *f = setup_with("default: allow\n", true, 2, 16);
+	struct gk_events *ev = f->d.events;
+	events_set_judge(ev, stalled_judge);
+	int file = watched_file(f, "prog", "#!/bin/sh\necho hold\n");
+	int event_fd = send_event(f, file);
+	events_read(ev, &f->g);
+	unsigned len = 1;
+	for (int i = 0; i < 2000 && len; i++) {   /* until a worker took it */
+		pthread_mutex_lock(&ev->q_lock);
+		len = ev->local.len;
+		pthread_mutex_unlock(&ev->q_lock);
+		if (len)
+			usleep(1000);
+	}
+	assert_int_equal(len, 0);
+	struct fanotify_response r;
+	pthread_mutex_lock(&ev->q_lock);
+	atomic_store(&stall_release, true);
+	int replied = read_response(f, 200, &r);
+	pthread_mutex_unlock(&ev->q_lock);
+	assert_int_equal(replied, -1);
+	expect_response(f, event_fd, FAN_ALLOW, 2000);
+	close(file);
+	teardown_fixture(f);
+}
+
 /* A notification (monitor mode) of a caller reaped since is judged and
  * recorded all the same: the record is all it is for, and a short program
  * is often gone before its event is read. Before, it vanished unrecorded. */
@@ -484,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_callers_share_a_small_share),
 		cmocka_unit_test(test_gone_caller_answered_unjudged),
 		cmocka_unit_test(test_gone_callers_notification_still_judged),
+		cmocka_unit_test(test_worker_ends_the_hold_before_the_reply),
 		cmocka_unit_test(test_subids_refresh_follows_the_file),
 		cmocka_unit_test(test_subids_read_ranges_and_skip_the_rest),
 		cmocka_unit_test(test_subids_root_and_nested_ranges),
