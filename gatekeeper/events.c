@@ -64,6 +64,19 @@ static void answered_by_other(struct gk_slot *ss, struct judgement *j)
 	snprintf(j->decision.detail, sizeof(j->decision.detail), "%s", detail);
 }
 
+/* Before the reply: the exec it lets go may ask again at once, and must
+ * not find its user still holding this job (events_fair.c), nor the
+ * route's bound still counting it. */
+static void job_answered(struct gk_events *ev, int idx)
+{
+	bool remote = ev->slots[idx].group->remote;
+	pthread_mutex_lock(&ev->q_lock);
+	jobq_answered(remote ? &ev->remote : &ev->local, idx);
+	if (!remote)
+		ev->to_workers--;
+	pthread_mutex_unlock(&ev->q_lock);
+}
+
 /* The tail of the route, shared by the reading thread and the workers:
  * reply, cache in the kernel, count, record. Whoever claims the slot first
  * (this thread, the watchdog or the sentinel) answers; the others only
@@ -82,13 +95,8 @@ static void finish(struct gk_events *ev, int idx, bool from_worker)
 	struct inflight *s = &ev->slots[idx];
 	struct gk_slot *ss = &ev->sh->slots[idx];
 	struct judgement *j = &s->j;
-	/* Before the reply: the exec it lets go may ask again at once, and
-	 * must not find its user still holding this job (events_fair.c). */
-	if (from_worker) {
-		pthread_mutex_lock(&ev->q_lock);
-		jobq_answered(s->group->remote ? &ev->remote : &ev->local, idx);
-		pthread_mutex_unlock(&ev->q_lock);
-	}
+	if (from_worker)
+		job_answered(ev, idx);
 	enum gk_verdict answer = j->decision.verdict;
 	bool monitor = !s->perm || j->monitor, would_deny = monitor && answer == GK_VERDICT_DENY;
 	if (monitor)
@@ -219,13 +227,17 @@ static void *worker_main(void *arg)
 		/* Before the slot is free: a new event may take it at once. */
 		pthread_mutex_lock(&ev->q_lock);
 		jobq_done(q, idx);
-		w->current = -1;
-		pthread_mutex_unlock(&ev->q_lock);
-		events_slot_release(ev, idx);
-		pthread_mutex_lock(&ev->q_lock);
 		if (!q->remote)
-			ev->to_workers--;
+			w->current = -1;
 		pthread_mutex_unlock(&ev->q_lock);
+		/* A remote file's close waits on its server (FUSE's flush): until
+		 * then its worker may count as held (events_watchdog.c). */
+		events_slot_release(ev, idx);
+		if (q->remote) {
+			pthread_mutex_lock(&ev->q_lock);
+			w->current = -1;
+			pthread_mutex_unlock(&ev->q_lock);
+		}
 	}
 	return NULL;
 }

@@ -83,7 +83,9 @@ static void light_jobs_outgrown(struct gk_events *ev)
  * all, and every other remote exec would wait out its deadline. While
  * fewer than EVENTS_REMOTE_WORKERS are free of such jobs, another is
  * started, up to EVENTS_REMOTE_WORKERS_MAX; they stay. A job counts as
- * held once its deadline is REMOTE_HELD_AFTER_MS behind it (a hash its
+ * held once it is answered (at its deadline, or by its worker, which a
+ * server can hold after the reply too: the close of the file waits on its
+ * flush) and its deadline is REMOTE_HELD_AFTER_MS behind it (a hash its
  * cancel reached has let go by then). Returns when to look again (0: no
  * need): a job cancelled too lately to tell, or workers just added, whose
  * first job may be one answered while queued, on the same server. */
@@ -98,7 +100,8 @@ static int64_t remote_workers_replace_held(struct gk_events *ev, int64_t now, in
 	pthread_mutex_lock(&ev->q_lock);
 	for (unsigned i = 0; i < q->n_workers; i++) {
 		int idx = q->workers[i].current;
-		if (idx < 0 || !atomic_load(&ev->slots[idx].cancel))
+		if (idx < 0 || (!atomic_load(&ev->slots[idx].cancel) &&
+				atomic_load(&ev->sh->slots[idx].state) != SLOT_ANSWERED))
 			continue;
 		int64_t held_from = atomic_load(&ev->sh->slots[idx].start_us) + limit_us + after_us;
 		if (held_from <= now)
@@ -185,7 +188,10 @@ void *events_watchdog_main(void *arg)
 		unsigned open = watchdog_sweep(ev, limit, fallback, &remote_answered);
 		if (open)
 			light_jobs_outgrown(ev);
-		if (ev->remote_check_us && now >= ev->remote_check_us)
+		/* While remote events wait, a look each tick: workers held after
+		 * their answers leave no deadline of theirs to schedule it. */
+		bool remote_open = open && atomic_load(&d->stats.remote_pending) > 0;
+		if (remote_open || (ev->remote_check_us && now >= ev->remote_check_us))
 			ev->remote_check_us = remote_workers_replace_held(ev, now, limit);
 		if (remote_answered && !ev->remote_check_us)
 			ev->remote_check_us = now + REMOTE_HELD_AFTER_MS * 1000;

@@ -14,14 +14,17 @@
  * GK_FUSEFILE_HOLD_OPEN, an open by one of gatekeeperd's threads (named
  * gk-..., or GK_FUSEFILE_HOLD_OPEN_BY...) waits while FILE exists: a server
  * that serves the exec its own open and stalls the one fanotify makes for
- * the daemon's reader. With GK_FUSEFILE_HOLD_LOOKUP, a lookup of any other
+ * the daemon's reader. With GK_FUSEFILE_HOLD_FLUSH, the flush of a close
+ * by one of gatekeeperd's threads waits while FILE exists: a server that
+ * serves the judging and stalls the daemon's close after its answer. With
+ * GK_FUSEFILE_HOLD_LOOKUP, a lookup of any other
  * name waits while FILE exists (then: no such file). With GK_FUSEFILE_DIRECT_IO set, reads bypass the
  * page cache (each reader's read is a request of its own: several can
  * wait at once; such a file cannot be mapped, so its exec fails after
  * the permission event). With GK_FUSEFILE_BACKING9=FILE, /prog9 serves
- * FILE instead; with GK_FUSEFILE_HOLD_SPARES9 set, its reads are never
- * held (another server's file, as it were). Runs in
- * the foreground, multi-threaded with either, single-threaded otherwise,
+ * FILE instead; with GK_FUSEFILE_HOLD_SPARES9 set, its reads and flushes
+ * are never held (another server's file, as it were). Runs in
+ * the foreground, multi-threaded with any hold, single-threaded otherwise,
  * until unmounted or killed. */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
@@ -34,7 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *backing, *hold, *hold_open, *hold_open_by = "gk-";
+static const char *backing, *hold, *hold_open, *hold_open_by = "gk-", *hold_flush;
 static bool direct_io;
 static const char *hold_lookup;
 static mode_t prog_mode = 0755;
@@ -121,6 +124,17 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* Every close of a file opened here sends one (a server that has no flush
+ * answers ENOSYS once, and the kernel sends none after). */
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)fi;
+	while (hold_flush && !(hold_spares9 && !strcmp(path, "/prog9")) &&
+	       access(hold_flush, F_OK) == 0 && by_the_daemon())
+		usleep(10000);
+	return 0;
+}
+
 static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -151,6 +165,7 @@ static const struct fuse_operations ops = {
 	.open = fs_open,
 	.read = fs_read,
 	.write = fs_write,
+	.flush = fs_flush,
 };
 
 int main(int argc, char **argv)
@@ -162,6 +177,7 @@ int main(int argc, char **argv)
 	}
 	hold = getenv("GK_FUSEFILE_HOLD");
 	hold_open = getenv("GK_FUSEFILE_HOLD_OPEN");
+	hold_flush = getenv("GK_FUSEFILE_HOLD_FLUSH");
 	direct_io = getenv("GK_FUSEFILE_DIRECT_IO") != NULL;
 	hold_lookup = getenv("GK_FUSEFILE_HOLD_LOOKUP");
 	if (getenv("GK_FUSEFILE_HOLD_OPEN_BY"))
@@ -171,7 +187,7 @@ int main(int argc, char **argv)
 	if (getenv("GK_FUSEFILE_MODE"))
 		prog_mode = (mode_t)strtoul(getenv("GK_FUSEFILE_MODE"), NULL, 8) & 07777;
 	char *args[64] = { argv[0], "-f", "-s" };
-	int n = hold || hold_open || hold_lookup ? 2 : 3;
+	int n = hold || hold_open || hold_lookup || hold_flush ? 2 : 3;
 	for (int i = 1; i < argc && n < 63; i++)
 		args[n++] = argv[i];
 	return fuse_main(n, args, &ops, NULL);

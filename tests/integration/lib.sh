@@ -157,6 +157,7 @@ mount_fusefile() {
 		${FUSE_MODE:+GK_FUSEFILE_MODE="$FUSE_MODE"} \
 		${FUSE_HOLD_OPEN:+GK_FUSEFILE_HOLD_OPEN="$FUSE_HOLD_OPEN"} \
 		${FUSE_HOLD_OPEN_BY:+GK_FUSEFILE_HOLD_OPEN_BY="$FUSE_HOLD_OPEN_BY"} \
+		${FUSE_HOLD_FLUSH:+GK_FUSEFILE_HOLD_FLUSH="$FUSE_HOLD_FLUSH"} \
 		${FUSE_DIRECT_IO:+GK_FUSEFILE_DIRECT_IO=1} \
 		${FUSE_HOLD_LOOKUP:+GK_FUSEFILE_HOLD_LOOKUP="$FUSE_HOLD_LOOKUP"} \
 		${FUSE_BACKING9:+GK_FUSEFILE_BACKING9="$FUSE_BACKING9"} \
@@ -165,7 +166,7 @@ mount_fusefile() {
 		-o "attr_timeout=0,entry_timeout=0${FUSE_ALLOW_OTHER:+,allow_other}" \
 		>"$T/fusefile.log" 2>&1 &
 	FUSE_PID=$!
-	TEST_CLEANUP='[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; [[ -n ${FUSE_HOLD_OPEN:-} ]] && rm -f "$FUSE_HOLD_OPEN"; [[ -n ${FUSE_HOLD_LOOKUP:-} ]] && rm -f "$FUSE_HOLD_LOOKUP"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null'
+	TEST_CLEANUP='[[ -n $FUSE_HOLD ]] && rm -f "$FUSE_HOLD"; [[ -n ${FUSE_HOLD_OPEN:-} ]] && rm -f "$FUSE_HOLD_OPEN"; [[ -n ${FUSE_HOLD_FLUSH:-} ]] && rm -f "$FUSE_HOLD_FLUSH"; [[ -n ${FUSE_HOLD_LOOKUP:-} ]] && rm -f "$FUSE_HOLD_LOOKUP"; mountpoint -q "$T/fuse" && umount -l "$T/fuse"; kill "$FUSE_PID" 2>/dev/null'
 	for _ in $(seq 50); do [[ -e $T/fuse/prog ]] && break; sleep 0.1; done
 	[[ -e $T/fuse/prog ]] || fail "the FUSE filesystem did not come up: $(head -c 300 "$T/fusefile.log")"
 }

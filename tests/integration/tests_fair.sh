@@ -9,6 +9,7 @@ TESTS+=(
 	fault_subordinate_ids_count_as_one_user:60
 	fault_users_together_cannot_starve_the_workers:60
 	fault_remote_workers_held_by_servers_are_replaced:60
+	fault_remote_workers_held_after_their_answers_are_replaced:60
 )
 
 # Remote execs wait their user's turn too. uid 65534's 16 execs of huge
@@ -182,4 +183,41 @@ t_fault_remote_workers_held_by_servers_are_replaced() {
 		fail "no remote worker was added for the two held: $(grep remote_workers "$DLOG" | head -c 300)"
 	rm -f "$T/hold"
 	for i in "${pids[@]}"; do wait "$i"; done
+}
+
+# A server may serve the judging and stall what comes after the answer:
+# the daemon's close of the file waits on the server's flush. Two users'
+# execs there ran, and held both remote workers; they did not count as held
+# (no deadline of theirs was missed), so no worker was added and root's
+# program waited out its deadline and got on_error. Now a remote worker
+# counts as held until its file is closed: root's program is judged.
+t_fault_remote_workers_held_after_their_answers_are_replaced() {
+	local pids=() i
+	need_spawner
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	cp /bin/true "$T/backing9" && printf '\ngk-it %s\n' "$RANDOM$(date +%s%N)" >>"$T/backing9" ||
+		fail "cannot write the second backing file"
+	FUSE_ALLOW_OTHER=1 FUSE_SPARE9=1 FUSE_BACKING9="$T/backing9" FUSE_HOLD_FLUSH="$T/hold" \
+		mount_fusefile
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\non_error: deny\n' "$T/fuse" >"$POLICY"
+	echo "decision_timeout_ms: 3000" >>"$POLICY"
+	start_daemon
+	touch "$T/hold"
+	for i in 1 2; do   # two users: a user's remote execs take one worker at a time
+		setpriv --reuid=$((65532 + i)) --regid=65534 --clear-groups \
+			timeout -s KILL 30 "$SPAWNER" exec "$T/fuse/prog$i" >"$T/held.$i" 2>&1 &
+		pids+=($!)
+		record_pid $!
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || fail "an exec whose close the server holds did not run: $(cat "$T"/held.*)"
+	done
+	[[ $(stat_num pending) -ge 2 ]] ||
+		fail "the two remote workers are not held after their answers: $(stat_num pending) pending"
+	sleep 1   # root's deadline comes a second after theirs
+	expect_runs "$T/fuse/prog9" "root's program, with both remote workers held after their answers: "
+	wait_log "^remote_workers_added added=[12] workers=4 held_by_servers=2" ||
+		fail "no remote worker was added for the two held: $(grep remote_workers "$DLOG" | head -c 300)"
+	grep -q "path=$T/fuse/prog9 .*source=on-error" "$DLOG" && fail "root's program got on_error"
+	rm -f "$T/hold"
 }

@@ -320,9 +320,10 @@ static void test_gone_caller_answered_unjudged(void **state)
 	teardown_fixture(f);
 }
 
-/* A worker lets go of its job's hold before it replies: the exec let go
- * may ask again at once. While the test holds q_lock, the judged job gets
- * no reply; before, it got one and its hold ended only after. */
+/* A worker lets go of its job's hold, and of its place under max_pending,
+ * before it replies: the exec let go may ask again at once. While the test
+ * holds q_lock, the judged job gets no reply; before, it got one and its
+ * hold ended only after. */
 static void test_worker_ends_the_hold_before_the_reply(void **state)
 {
 	(void)state;
@@ -348,6 +349,10 @@ static void test_worker_ends_the_hold_before_the_reply(void **state)
 	pthread_mutex_unlock(&ev->q_lock);
 	assert_int_equal(replied, -1);
 	expect_response(f, event_fd, FAN_ALLOW, 2000);
+	pthread_mutex_lock(&ev->q_lock);   /* nor does max_pending count it */
+	unsigned to_workers = ev->to_workers;
+	pthread_mutex_unlock(&ev->q_lock);
+	assert_int_equal(to_workers, 0);
 	close(file);
 	teardown_fixture(f);
 }
