@@ -224,20 +224,19 @@ static void *worker_main(void *arg)
 			events_outgrown_detail(&s->j);
 		finish(ev, idx, true);
 		kcache_disarm(ev->d->kc, s->fd, ticket);
+		/* A remote file's close waits on its server (FUSE's flush): the
+		 * job goes on until then, its worker may count as held by it
+		 * (events_watchdog.c), and its user runs no other meanwhile. */
+		if (q->remote && s->fd >= 0) {
+			close(s->fd);
+			s->fd = -1;
+		}
 		/* Before the slot is free: a new event may take it at once. */
 		pthread_mutex_lock(&ev->q_lock);
 		jobq_done(q, idx);
-		if (!q->remote)
-			w->current = -1;
+		w->current = -1;
 		pthread_mutex_unlock(&ev->q_lock);
-		/* A remote file's close waits on its server (FUSE's flush): until
-		 * then its worker may count as held (events_watchdog.c). */
 		events_slot_release(ev, idx);
-		if (q->remote) {
-			pthread_mutex_lock(&ev->q_lock);
-			w->current = -1;
-			pthread_mutex_unlock(&ev->q_lock);
-		}
 	}
 	return NULL;
 }

@@ -10,6 +10,7 @@ TESTS+=(
 	fault_users_together_cannot_starve_the_workers:60
 	fault_remote_workers_held_by_servers_are_replaced:60
 	fault_remote_workers_held_after_their_answers_are_replaced:60
+	fault_remote_user_held_after_an_answer_holds_one_worker:60
 )
 
 # Remote execs wait their user's turn too. uid 65534's 16 execs of huge
@@ -149,28 +150,41 @@ t_fault_users_together_cannot_starve_the_workers() {
 	done
 }
 
+# two_users_held_on_fuse [HOLD|--one-user]: a FUSE filesystem held as
+# HOLD and the FUSE_HOLD_* variables say while $T/hold exists, but for
+# /prog9 (another server's file, as it were); a daemon watching it, 3 s
+# deadlines; and uids 65533 and 65534 exec /prog1 and /prog2 there (two
+# users: a user's remote execs take one worker at a time), or with
+# --one-user uid 65534 /prog1. Their pids: HELD_PIDS.
+two_users_held_on_fuse() {
+	local i users=(1 2)
+	[[ ${1:-} == --one-user ]] && users=(1) && shift
+	need_spawner
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	cp /bin/true "$T/backing9" && printf '\ngk-it %s\n' "$RANDOM$(date +%s%N)" >>"$T/backing9" ||
+		fail "cannot write the second backing file"
+	FUSE_ALLOW_OTHER=1 FUSE_SPARE9=1 FUSE_BACKING9="$T/backing9" mount_fusefile "$@"
+	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\non_error: deny\n' "$T/fuse" >"$POLICY"
+	echo "decision_timeout_ms: 3000" >>"$POLICY"
+	start_daemon
+	touch "$T/hold"
+	HELD_PIDS=()
+	for i in "${users[@]}"; do
+		setpriv --reuid=$((65535 - i)) --regid=65534 --clear-groups \
+			timeout -s KILL 30 "$SPAWNER" exec "$T/fuse/prog$i" >"$T/held.$i" 2>&1 &
+		HELD_PIDS+=($!)
+		record_pid $!
+	done
+}
+
 # A server that stalls reads holds the remote worker that hashes for one
 # of its execs. Two users' execs there held both remote workers, and every
 # other remote exec (another server's) waited out its deadline and got
 # on_error. Now a worker held past its job's deadline is replaced: root's
 # program on a file the server still serves is judged and runs.
 t_fault_remote_workers_held_by_servers_are_replaced() {
-	local pids=() i
-	need_spawner
-	cp /bin/true "$T/backing" || fail "cannot write the backing file"
-	cp /bin/true "$T/backing9" && printf '\ngk-it %s\n' "$RANDOM$(date +%s%N)" >>"$T/backing9" ||
-		fail "cannot write the second backing file"
-	FUSE_ALLOW_OTHER=1 FUSE_SPARE9=1 FUSE_BACKING9="$T/backing9" mount_fusefile "$T/hold"
-	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\non_error: deny\n' "$T/fuse" >"$POLICY"
-	echo "decision_timeout_ms: 3000" >>"$POLICY"
-	start_daemon
-	touch "$T/hold"
-	for i in 1 2; do   # two users: a user's remote execs take one worker at a time
-		setpriv --reuid=$((65532 + i)) --regid=65534 --clear-groups \
-			timeout -s KILL 30 "$SPAWNER" exec "$T/fuse/prog$i" >"$T/held.$i" 2>&1 &
-		pids+=($!)
-		record_pid $!
-	done
+	local i
+	two_users_held_on_fuse "$T/hold"
 	for ((i = 0; i < 50; i++)); do   # both hashes now wait on the server
 		[[ $(stat_num pending) -ge 2 ]] && break
 		sleep 0.05
@@ -182,7 +196,7 @@ t_fault_remote_workers_held_by_servers_are_replaced() {
 	wait_log "^remote_workers_added added=[12] workers=4 held_by_servers=2" ||
 		fail "no remote worker was added for the two held: $(grep remote_workers "$DLOG" | head -c 300)"
 	rm -f "$T/hold"
-	for i in "${pids[@]}"; do wait "$i"; done
+	for i in "${HELD_PIDS[@]}"; do wait "$i"; done
 }
 
 # A server may serve the judging and stall what comes after the answer:
@@ -192,24 +206,10 @@ t_fault_remote_workers_held_by_servers_are_replaced() {
 # program waited out its deadline and got on_error. Now a remote worker
 # counts as held until its file is closed: root's program is judged.
 t_fault_remote_workers_held_after_their_answers_are_replaced() {
-	local pids=() i
-	need_spawner
-	cp /bin/true "$T/backing" || fail "cannot write the backing file"
-	cp /bin/true "$T/backing9" && printf '\ngk-it %s\n' "$RANDOM$(date +%s%N)" >>"$T/backing9" ||
-		fail "cannot write the second backing file"
-	FUSE_ALLOW_OTHER=1 FUSE_SPARE9=1 FUSE_BACKING9="$T/backing9" FUSE_HOLD_FLUSH="$T/hold" \
-		mount_fusefile
-	printf 'mode: enforce\nwatch:\n  - %s\ndefault: allow\non_error: deny\n' "$T/fuse" >"$POLICY"
-	echo "decision_timeout_ms: 3000" >>"$POLICY"
-	start_daemon
-	touch "$T/hold"
-	for i in 1 2; do   # two users: a user's remote execs take one worker at a time
-		setpriv --reuid=$((65532 + i)) --regid=65534 --clear-groups \
-			timeout -s KILL 30 "$SPAWNER" exec "$T/fuse/prog$i" >"$T/held.$i" 2>&1 &
-		pids+=($!)
-		record_pid $!
-	done
-	for i in "${pids[@]}"; do
+	local i
+	FUSE_HOLD_FLUSH=$T/hold   # global: the teardown lets go of it too
+	two_users_held_on_fuse
+	for i in "${HELD_PIDS[@]}"; do
 		wait "$i" || fail "an exec whose close the server holds did not run: $(cat "$T"/held.*)"
 	done
 	[[ $(stat_num pending) -ge 2 ]] ||
@@ -219,5 +219,37 @@ t_fault_remote_workers_held_after_their_answers_are_replaced() {
 	wait_log "^remote_workers_added added=[12] workers=4 held_by_servers=2" ||
 		fail "no remote worker was added for the two held: $(grep remote_workers "$DLOG" | head -c 300)"
 	grep -q "path=$T/fuse/prog9 .*source=on-error" "$DLOG" && fail "root's program got on_error"
+	rm -f "$T/hold"
+}
+
+# And one user's: its remote execs run one at a time until the close of
+# each is over, not just its answer. Its first exec's worker held in the
+# flush, its second waited for the other worker, and was held there too:
+# root's program waited for a worker added for them. Now the second waits
+# its turn (to its deadline: its first holds the turn), and root's
+# program is judged on the other worker at once.
+t_fault_remote_user_held_after_an_answer_holds_one_worker() {
+	local pid root_at added_at
+	FUSE_HOLD_FLUSH=$T/hold
+	two_users_held_on_fuse --one-user
+	for pid in "${HELD_PIDS[@]}"; do
+		wait "$pid" || fail "uid 65534's first exec did not run: $(cat "$T"/held.*)"
+	done
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		timeout -s KILL 30 "$SPAWNER" exec "$T/fuse/prog2" >"$T/second" 2>&1 &
+	pid=$!
+	record_pid $pid
+	[[ $(wait_num_at_least pending 2 50) -ge 2 ]] ||
+		fail "uid 65534's second exec is not pending beside its held first"
+	expect_runs "$T/fuse/prog9" "root's program, beside uid 65534's held worker: "
+	wait_log "path=$T/fuse/prog9 " || fail "no decision of root's program on record"
+	root_at=$(grep -n "path=$T/fuse/prog9 " "$DLOG" | head -1 | cut -d: -f1)
+	added_at=$(grep -n "^remote_workers_added" "$DLOG" | head -1 | cut -d: -f1)
+	[[ -z $added_at || $root_at -lt $added_at ]] ||
+		fail "root's program waited for a worker added for uid 65534's held ones"
+	# refused at its deadline (on_error); judged, it would have run
+	wait "$pid"
+	grep -q "errno=EPERM" "$T/second" ||
+		fail "uid 65534's second exec was judged on another worker while its first held one: $(cat "$T/second")"
 	rm -f "$T/hold"
 }
