@@ -99,8 +99,8 @@ enum jobq_push_result jobq_push(struct job_queue *q, int idx, uid_t owner, enum 
 				bool only_reserve_left, unsigned *held);
 /* The next job by turns, or -1: none a worker may take now. */
 int jobq_take(struct job_queue *q);
-/* A taken job is answered by its worker: its owner no longer holds it (its worker is
- * still busy with it). Once per job; jobq_done after. */
+/* A taken job is answered by its worker: its owner no longer holds it
+ * (its worker is still busy with it). Once per job; jobq_done after. */
 void jobq_answered(struct job_queue *q, int idx);
 /* A taken job is over: its owner may run another. */
 void jobq_done(struct job_queue *q, int idx);

@@ -100,8 +100,9 @@ static int64_t remote_workers_replace_held(struct gk_events *ev, int64_t now, in
 	pthread_mutex_lock(&ev->q_lock);
 	for (unsigned i = 0; i < q->n_workers; i++) {
 		int idx = q->workers[i].current;
-		if (idx < 0 || (!atomic_load(&ev->slots[idx].cancel) &&
-				atomic_load(&ev->sh->slots[idx].state) != SLOT_ANSWERED))
+		/* a remote job is cancelled only once answered (or at the stop,
+		 * which adds no worker) */
+		if (idx < 0 || atomic_load(&ev->sh->slots[idx].state) != SLOT_ANSWERED)
 			continue;
 		int64_t held_from = atomic_load(&ev->sh->slots[idx].start_us) + limit_us + after_us;
 		if (held_from <= now)

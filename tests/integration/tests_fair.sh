@@ -150,13 +150,13 @@ t_fault_users_together_cannot_starve_the_workers() {
 	done
 }
 
-# two_users_held_on_fuse [HOLD|--one-user]: a FUSE filesystem held as
+# users_held_on_fuse [HOLD|--one-user]: a FUSE filesystem held as
 # HOLD and the FUSE_HOLD_* variables say while $T/hold exists, but for
 # /prog9 (another server's file, as it were); a daemon watching it, 3 s
 # deadlines; and uids 65533 and 65534 exec /prog1 and /prog2 there (two
 # users: a user's remote execs take one worker at a time), or with
 # --one-user uid 65534 /prog1. Their pids: HELD_PIDS.
-two_users_held_on_fuse() {
+users_held_on_fuse() {
 	local i users=(1 2)
 	[[ ${1:-} == --one-user ]] && users=(1) && shift
 	need_spawner
@@ -184,7 +184,7 @@ two_users_held_on_fuse() {
 # program on a file the server still serves is judged and runs.
 t_fault_remote_workers_held_by_servers_are_replaced() {
 	local i
-	two_users_held_on_fuse "$T/hold"
+	users_held_on_fuse "$T/hold"
 	for ((i = 0; i < 50; i++)); do   # both hashes now wait on the server
 		[[ $(stat_num pending) -ge 2 ]] && break
 		sleep 0.05
@@ -208,7 +208,7 @@ t_fault_remote_workers_held_by_servers_are_replaced() {
 t_fault_remote_workers_held_after_their_answers_are_replaced() {
 	local i
 	FUSE_HOLD_FLUSH=$T/hold   # global: the teardown lets go of it too
-	two_users_held_on_fuse
+	users_held_on_fuse
 	for i in "${HELD_PIDS[@]}"; do
 		wait "$i" || fail "an exec whose close the server holds did not run: $(cat "$T"/held.*)"
 	done
@@ -231,7 +231,7 @@ t_fault_remote_workers_held_after_their_answers_are_replaced() {
 t_fault_remote_user_held_after_an_answer_holds_one_worker() {
 	local pid root_at added_at
 	FUSE_HOLD_FLUSH=$T/hold
-	two_users_held_on_fuse --one-user
+	users_held_on_fuse --one-user
 	for pid in "${HELD_PIDS[@]}"; do
 		wait "$pid" || fail "uid 65534's first exec did not run: $(cat "$T"/held.*)"
 	done
