@@ -26,7 +26,8 @@
 # asserts on time: exits non-zero only when it could not measure (no image,
 # a boot that did not finish, a configuration that did not enforce).
 # Environment: GK_SYSBENCH_ROUNDS (3), GK_SYSBENCH_BOOT_ROUNDS (6),
-# GK_SYSBENCH_TIMEOUT (900 s per boot), GK_SYSBENCH_ICOUNT (unset; N: run
+# GK_SYSBENCH_TIMEOUT (900 s per boot), GK_SYSBENCH_CONFIGS ("bare gk fapo";
+# a subset, for a quicker comparison of two), GK_SYSBENCH_ICOUNT (unset; N: run
 # the guest under -icount shift=N,sleep=off, so that its clock counts the
 # instructions it ran, 2^N ns each, and not the host's time. Boot times then
 # move less with the host's other load, not nil: I/O still completes in
@@ -129,7 +130,13 @@ else
 fi
 
 failed=0
-set -- bare gk fapo
+CONFIGS=${GK_SYSBENCH_CONFIGS:-bare gk fapo}
+for cfg in $CONFIGS; do
+	case $cfg in bare | gk | fapo) ;; *) die "GK_SYSBENCH_CONFIGS: '$cfg' is not bare, gk or fapo" ;; esac
+done
+# shellcheck disable=SC2086
+set -- $CONFIGS
+[ $# -gt 0 ] || die "GK_SYSBENCH_CONFIGS names no configuration"
 # A round's boots are named ROUND-CFG; the boot-only rounds' ROUNDb-CFG.
 for r in $(seq "$((ROUNDS + BOOT_ROUNDS))"); do
 	name=$r scope=all
@@ -144,7 +151,7 @@ for r in $(seq "$((ROUNDS + BOOT_ROUNDS))"); do
 		boot "$name-$cfg" "$cfg" "$extra gkbench_scope=$scope" ||
 			{ echo "sysbench: boot $name-$cfg did not finish" >&2; failed=1; }
 	done
-	set -- "$2" "$3" "$1"   # rotate: no configuration always follows the same one
+	first=$1; shift; set -- "$@" "$first"   # rotate: no configuration always follows the same one
 done
 logs=$(ls "$OUT"/console-[0-9]*-*.log)
 # shellcheck disable=SC2086

@@ -28,6 +28,9 @@ cp -a packaging/debian "$SRC/debian"
 rm -f "$OUT"/gatekeeper*_"$VERSION"_*.deb "$OUT"/gatekeeper_"$VERSION"_*.buildinfo \
 	"$OUT"/gatekeeper_"$VERSION"_*.changes
 cd "$SRC"
+# Run from make (make sysbench BUILD=DIR), the package's own make would
+# inherit BUILD=DIR through MAKEFLAGS, and its clean step remove that DIR.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 dpkg-buildpackage -b -us -uc -j"$(nproc)" >"$OUT/build.log" 2>&1 ||
 	{ tail -n 40 "$OUT/build.log" >&2; echo "make-deb: dpkg-buildpackage failed (log: $OUT/build.log)" >&2; exit 1; }
 mv "$OUT/src"/gatekeeper*_"$VERSION"_* "$OUT/"
