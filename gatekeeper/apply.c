@@ -22,18 +22,6 @@
 #include "gatekeeper/trust.h"
 
 /* Every watched path must exist before anything is marked. */
-int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < p->n_watch; i++) {
-		struct stat st;
-		if (stat(p->watch[i], &st) < 0) {
-			snprintf(err, errlen, "%s: watch %s: %s", p->name, p->watch[i], strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static void log_notes(const struct gk_policy_errors *notes)
 {
 	for (size_t i = 0; i < notes->count && i < GK_POLICY_MAX_ERRORS; i++)
@@ -108,7 +96,7 @@ static void tell_sentinel(struct gk_daemon *d, const struct gk_policy *p)
 static int apply_checks(struct gk_daemon *d, struct gk_policy *p, gid_t *gid,
 			struct gk_policy_errors *notes, char *err, size_t errlen)
 {
-	if (apply_resolve_links(p, notes, err, errlen) < 0 || apply_check_watch(p, err, errlen) < 0 ||
+	if (apply_resolve_links(p, notes, err, errlen) < 0 || policy_check_watch(p, err, errlen) < 0 ||
 	    apply_resolve_group(p, gid, err, errlen) < 0 ||
 	    !trust_policy_compatible(d, p, err, errlen) || scan_check_hashlists(p, err, errlen) < 0)
 		return -1;

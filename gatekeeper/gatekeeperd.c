@@ -544,7 +544,7 @@ int main(int argc, char **argv)
 		return EXIT_INVALID;
 	}
 	if (apply_resolve_links(d.policy, NULL, err, sizeof(err)) < 0 ||
-	    apply_check_watch(d.policy, err, sizeof(err)) < 0 ||
+	    policy_check_watch(d.policy, err, sizeof(err)) < 0 ||
 	    scan_check_hashlists(d.policy, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_INVALID;

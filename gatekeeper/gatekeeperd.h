@@ -549,7 +549,6 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
 /* apply.c: apply a parsed policy (takes ownership on success). -1: the
  * policy cannot be applied here; -2: busy (a previous change still drains). */
 int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen);
-int apply_check_watch(const struct gk_policy *p, char *err, size_t errlen);
 /* Judge paths through root's symbolic links as the kernel names them
  * (policy_resolve_links): notes says which (NULL: logged at once). */
 int apply_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes, char *err,

@@ -37,6 +37,7 @@ mv "$OUT/src"/gatekeeper*_"$VERSION"_* "$OUT/"
 cd "$OUT"
 rm -rf "$OUT/src"
 ls -1 "$OUT"/*.deb
+command -v lintian >/dev/null || echo "make-deb: lintian is not installed: the package was not checked" >&2
 if command -v lintian >/dev/null; then
 	# lintian leaves directories of its caches in TMPDIR: ours, then gone
 	rm -rf "$OUT/lintian-tmp"

@@ -214,6 +214,11 @@ struct gk_policy *policy_load_fd(int fd, const char *name, struct gk_policy_erro
  * path rewritten or left as written. Returns how many were rewritten, or
  * -1 (out of memory: the policy is unusable). */
 int policy_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes);
+/* Every watch path exists here: the daemon refuses to start with, or to
+ * apply, a policy whose watch paths do not, and `policy check` must say so
+ * before an upgrade restarts the daemon with it. -1 and err ("POLICY:
+ * watch PATH: why") for the first that does not. */
+int policy_check_watch(const struct gk_policy *p, char *err, size_t errlen);
 void policy_free(struct gk_policy *policy);
 /* The SHA-256 of the policy's text, in hex ("" if OpenSSL failed); safe
  * from any thread that holds the policy. */

@@ -204,3 +204,15 @@ int policy_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes)
 	drop_duplicate_watches(p);
 	return ok ? (int)ln.changed : -1;
 }
+
+int policy_check_watch(const struct gk_policy *p, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < p->n_watch; i++) {
+		struct stat st;
+		if (stat(p->watch[i], &st) < 0) {
+			snprintf(err, errlen, "%s: watch %s: %s", p->name, p->watch[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,7 +1,8 @@
 /* gatekeeper-ctl policy check|apply|show. check runs here (the parser is
  * linked in), so a policy can be checked on a machine without a daemon. It
- * also reads the hash lists, as the daemon does before it applies a
- * policy (a list that does not load is refused there too). */
+ * also reads the hash lists and looks for the watch paths, as the daemon
+ * does before it starts with or applies a policy (a list that does not
+ * load, or a watch path that is missing, is refused there too). */
 #include <string.h>
 
 #include "gatekeeper/ctl/ctl.h"
@@ -12,7 +13,8 @@ int ctl_file_request(const struct ctl *c, const char *verb, const char *file);
 int ctl_plain_request(const struct ctl *c, const char *verb);
 
 /* The policy as the daemon would take it here: parsed, its paths resolved
- * (notes), its hash lists loaded. NULL with errs filled otherwise. */
+ * (notes), its watch paths present, its hash lists loaded. NULL with errs
+ * filled otherwise. */
 static struct gk_policy *load_checked(const char *file, struct gk_policy_errors *errs,
 				      struct gk_policy_errors *notes)
 {
@@ -20,6 +22,11 @@ static struct gk_policy *load_checked(const char *file, struct gk_policy_errors 
 	struct gk_policy *p = policy_load(file, errs);
 	if (p && policy_resolve_links(p, notes) < 0) {
 		*errs = *notes;
+		policy_free(p);
+		return NULL;
+	}
+	if (p && policy_check_watch(p, errs->msg[0], sizeof(errs->msg[0])) < 0) {
+		errs->count = 1;
 		policy_free(p);
 		return NULL;
 	}

@@ -305,6 +305,18 @@ t_policy_check_good_and_bad() {
 	printf 'mode: enforce\nwatch:\n  - %s\ndefault: maybe\n' "$BIN" >"$T/bad-value.yaml"
 	expect_policy_error 4 "" "$T/bad-value.yaml" "" \
 		"$CTL" --socket "$T/absent.sock" policy check "$T/bad-value.yaml"
+	# a watch path that is gone: the daemon would refuse to start with it
+	# (the package's upgrade check relies on this), and says the same
+	printf 'mode: enforce\nwatch:\n  - %s\n  - %s\ndefault: deny\n' "$BIN" "$T/gone" >"$T/gone.yaml"
+	out=$(timeout -s KILL 10 "$CTL" --socket "$T/absent.sock" policy check "$T/gone.yaml" 2>&1)
+	rc=$?
+	[[ $rc -eq 2 && $out == "$T/gone.yaml: watch $T/gone: No such file or directory" ]] ||
+		fail "policy check of a policy watching a missing path: exit $rc: $out"
+	out=$(timeout -s KILL 10 "$GKD" --foreground --policy "$T/gone.yaml" --db "$DB" \
+		--socket "$SOCK" 2>&1)
+	rc=$?
+	[[ $rc -eq 2 && $out == *"$T/gone.yaml: watch $T/gone: No such file or directory"* ]] ||
+		fail "gatekeeperd with a policy watching a missing path: exit $rc: ${out:0:300}"
 }
 
 t_policy_apply_bad_changes_nothing() {
