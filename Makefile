@@ -127,6 +127,8 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBGK) | $(SCAND)
 # The kernel cache's unit test places no fanotify mark: it is given its own
 # fanotify_mark (a seam that logs the calls), so it needs neither root nor BPF.
 $(BUILD)/tests/test_kcache: LDLIBS += -Wl,--wrap=fanotify_mark
+# The admin rules' table when memory runs out: a calloc that fails on cue.
+$(BUILD)/tests/test_core: LDLIBS += -Wl,--wrap=calloc
 
 FUZZ := $(BUILD)/fuzz_policy $(BUILD)/fuzz_control
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \

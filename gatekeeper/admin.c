@@ -108,8 +108,23 @@ enum gk_verdict admin_rules_get(struct admin_rules *ar, const unsigned char sha[
 	return v;
 }
 
-static void mirror_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
-		       enum gk_verdict v)
+/* Room for one more rule at the table's load limit. */
+static bool full(const struct admin_rules *ar)
+{
+	return (ar->used + 1) * 4 > ar->cap * 3;
+}
+
+int admin_rules_reserve(struct admin_rules *ar)
+{
+	pthread_rwlock_wrlock(&ar->lock);
+	int rc = full(ar) ? grow(ar) : 0;
+	pthread_rwlock_unlock(&ar->lock);
+	return rc;
+}
+
+/* -1: out of memory, nothing changed. */
+static int mirror_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
+		      enum gk_verdict v)
 {
 	pthread_rwlock_wrlock(&ar->lock);
 	struct admin_entry *e = find(ar, sha, false);
@@ -120,9 +135,9 @@ static void mirror_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256
 		e->verdict = v;
 		ar->denies += v == GK_VERDICT_DENY;
 	} else if (v != GK_VERDICT_UNKNOWN) {
-		if ((ar->used + 1) * 4 > ar->cap * 3 && grow(ar) < 0) {
+		if (full(ar) && grow(ar) < 0) {
 			pthread_rwlock_unlock(&ar->lock);
-			return;   /* out of memory: the db still holds the rule */
+			return -1;
 		}
 		e = find(ar, sha, true);
 		ar->used += !e->used;
@@ -133,6 +148,7 @@ static void mirror_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256
 		ar->denies += v == GK_VERDICT_DENY;
 	}
 	pthread_rwlock_unlock(&ar->lock);
+	return 0;
 }
 
 /* The backup's first line: also what tells a backup of ours at start. */
@@ -201,22 +217,42 @@ static int backup_write(struct admin_rules *ar)
 	return rc;
 }
 
-void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
-		     enum gk_verdict v)
+int admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
+		    enum gk_verdict v)
 {
-	mirror_set(ar, sha, v);
+	if (mirror_set(ar, sha, v) < 0)
+		return -1;
 	backup_write(ar);
-}
-
-static int load_one(void *ctx, const unsigned char sha[GK_SHA256_LEN], enum gk_verdict v)
-{
-	mirror_set(ctx, sha, v);
 	return 0;
 }
 
-static int admin_rules_load(struct admin_rules *ar, struct gk_db *db)
+struct rules_load {
+	struct admin_rules *ar;
+	bool out_of_memory;
+};
+
+/* A rule the store holds and the table cannot: the start fails (the exec
+ * path reads only the table, and would not apply it). */
+static int load_one(void *ctx, const unsigned char sha[GK_SHA256_LEN], enum gk_verdict v)
 {
-	return db_admin_foreach(db, load_one, ar);
+	struct rules_load *load = ctx;
+	load->out_of_memory = mirror_set(load->ar, sha, v) < 0;
+	return load->out_of_memory ? -1 : 0;
+}
+
+/* -1 and err (the store's words, or "PATH: admin rules: out of memory")
+ * when a rule could not be loaded. */
+static int admin_rules_load(struct admin_rules *ar, struct gk_db *db, const char *path,
+			    char *err, size_t errlen)
+{
+	struct rules_load load = { .ar = ar };
+	if (db_admin_foreach(db, load_one, &load) == 0)
+		return 0;
+	if (load.out_of_memory)
+		snprintf(err, errlen, "%s: admin rules: out of memory", path);
+	else
+		snprintf(err, errlen, "%s", db_errmsg(db));
+	return -1;
 }
 
 size_t admin_rules_count(struct admin_rules *ar)
@@ -266,7 +302,12 @@ static long restore_backup(struct admin_rules *ar, struct gk_db *db, size_t *bad
 			fclose(f);
 			return -1;
 		}
-		mirror_set(ar, sha, v);
+		if (mirror_set(ar, sha, v) < 0) {
+			db_rollback(db);
+			fclose(f);
+			errno = ENOMEM;
+			return -1;
+		}
 		n++;
 	}
 	fclose(f);
@@ -334,10 +375,8 @@ int admin_store_open(struct gk_daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	if (!damaged) {
-		if (admin_rules_load(d->admin, d->db) < 0) {
-			snprintf(err, errlen, "%s", db_errmsg(d->db));
+		if (admin_rules_load(d->admin, d->db, path, err, errlen) < 0)
 			return -1;
-		}
 		backup_write(d->admin);   /* in step with the store from the start */
 		return 0;
 	}

@@ -83,12 +83,26 @@ static void cmd_rule(struct gk_daemon *d, const char *verb, const char *arg, int
 	gk_sha256_to_hex(sha, hex);
 	enum gk_verdict v = !strcmp(verb, "allow") ? GK_VERDICT_ALLOW :
 			    !strcmp(verb, "deny") ? GK_VERDICT_DENY : GK_VERDICT_UNKNOWN;
+	if (admin_rules_reserve(d->admin) < 0) {
+		proto_error(reply, EXIT_REFUSED, "%.400s: out of memory for the admin rules; "
+			    "nothing changed", arg);
+		return;
+	}
+	enum gk_verdict was = admin_rules_get(d->admin, sha);
 	int rc = v == GK_VERDICT_UNKNOWN ? db_admin_clear(d->db, sha) : db_admin_set(d->db, sha, v, arg);
 	if (rc < 0) {
 		proto_error(reply, EXIT_REFUSED, "verdict store: %s", db_errmsg(d->db));
 		return;
 	}
-	admin_rules_set(d->admin, sha, v);
+	if (admin_rules_set(d->admin, sha, v) < 0) {   /* the reserve makes this unlikely */
+		if (was == GK_VERDICT_UNKNOWN)
+			db_admin_clear(d->db, sha);
+		else
+			db_admin_set(d->db, sha, was, arg);
+		proto_error(reply, EXIT_REFUSED, "%.400s: out of memory for the admin rules; "
+			    "nothing changed", arg);
+		return;
+	}
 	/* One content may sit in many inodes: drop every kernel-cached verdict. */
 	prejudge_flush(d);
 	log_msg(GK_LOG_INFO, "admin_rule sha256=%s rule=%s path=\"%s\"", hex,

@@ -1,5 +1,6 @@
 /* The operators' control commands: metrics, and the audit log (log,
  * policy suggest read it through here). Registered in control_cmd.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,9 @@ static int parse_log_query(const char *arg, struct db_audit_filter *f, int64_t *
 			return 0;
 		}
 		char *num_end;
+		errno = 0;
 		long long v = strtoll(eq + 1, &num_end, 10);
+		bool out_of_range = errno == ERANGE;
 		if (klen == 5 && !strncmp(arg, "match", 5)) {
 			static const char *const names[] = { "any", "allow", "deny", "would-deny" };
 			size_t vlen = end ? (size_t)(end - eq - 1) : strlen(eq + 1), i;
@@ -90,8 +93,9 @@ static int parse_log_query(const char *arg, struct db_audit_filter *f, int64_t *
 				return -1;
 			}
 			f->match = (enum db_audit_match)i;
-		} else if (num_end == eq + 1 || (*num_end && *num_end != ' ') || v < 0) {
-			proto_error(reply, EXIT_USAGE, "log: '%.*s' needs a number", (int)klen, arg);
+		} else if (num_end == eq + 1 || (*num_end && *num_end != ' ') || v < 0 || out_of_range) {
+			proto_error(reply, EXIT_USAGE, "log: '%.*s' needs a number%s", (int)klen, arg,
+				    out_of_range ? " that fits in 64 bits" : "");
 			return -1;
 		} else if (klen == 5 && !strncmp(arg, "after", 5)) {
 			f->after_id = v;

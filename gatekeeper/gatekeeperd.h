@@ -156,8 +156,13 @@ struct admin_rules;
 struct admin_rules *admin_rules_new(void);
 void admin_rules_free(struct admin_rules *ar);
 enum gk_verdict admin_rules_get(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN]);
-void admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
-		     enum gk_verdict v);   /* UNKNOWN removes */
+/* UNKNOWN removes. -1: out of memory, nothing changed; never after
+ * admin_rules_reserve, with no other change between. */
+int admin_rules_set(struct admin_rules *ar, const unsigned char sha[GK_SHA256_LEN],
+		    enum gk_verdict v);
+/* Room for one more rule, made before the store is written: a rule must
+ * never be in the store and not in the table the exec path reads. */
+int admin_rules_reserve(struct admin_rules *ar);
 size_t admin_rules_count(struct admin_rules *ar);
 size_t admin_rules_denies(struct admin_rules *ar);
 struct gk_daemon;

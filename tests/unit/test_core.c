@@ -231,6 +231,55 @@ static void test_admin_rules_table(void **state)
 	admin_rules_free(ar);
 }
 
+/* The Makefile links this test with --wrap=calloc: a calloc of at least
+ * this many bytes fails while it is set (0: none does). */
+static size_t calloc_fails_from;
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size)
+{
+	if (calloc_fails_from && size && n >= calloc_fails_from / size)
+		return NULL;
+	return __real_calloc(n, size);
+}
+
+/* Callocs work again even after a failed assertion left the test early. */
+static int calloc_works_again(void **state)
+{
+	(void)state;
+	calloc_fails_from = 0;
+	return 0;
+}
+
+/* A table that cannot grow refuses the rule and stays as it was; the
+ * reserve, made before the store is written, says so first. */
+static void test_admin_rules_out_of_memory(void **state)
+{
+	(void)state;
+	struct admin_rules *ar = admin_rules_new();
+	unsigned char sha[GK_SHA256_LEN];
+	assert_non_null(ar);
+	for (int i = 0; i < 768; i++) {        /* three quarters of the first 1024 slots */
+		sha_of(sha, i);
+		assert_int_equal(admin_rules_set(ar, sha, GK_VERDICT_DENY), 0);
+	}
+	calloc_fails_from = 64 * 1024;
+	assert_int_equal(admin_rules_reserve(ar), -1);
+	sha_of(sha, 768);
+	assert_int_equal(admin_rules_set(ar, sha, GK_VERDICT_DENY), -1);
+	assert_int_equal(admin_rules_get(ar, sha), GK_VERDICT_UNKNOWN);
+	assert_int_equal(admin_rules_count(ar), 768);
+	assert_int_equal(admin_rules_denies(ar), 768);
+	sha_of(sha, 5);                         /* a change in place needs no room */
+	assert_int_equal(admin_rules_set(ar, sha, GK_VERDICT_ALLOW), 0);
+	assert_int_equal(admin_rules_denies(ar), 767);
+	calloc_fails_from = 0;
+	assert_int_equal(admin_rules_reserve(ar), 0);
+	sha_of(sha, 768);
+	assert_int_equal(admin_rules_set(ar, sha, GK_VERDICT_DENY), 0);
+	assert_int_equal(admin_rules_count(ar), 769);
+	admin_rules_free(ar);
+}
+
 static int temp_file(const char *content, size_t len)
 {
 	char path[] = "/tmp/gk-core-XXXXXX";
@@ -486,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_utmp_runlevel),
 		cmocka_unit_test(test_latency_percentiles),
 		cmocka_unit_test(test_admin_rules_table),
+		cmocka_unit_test_teardown(test_admin_rules_out_of_memory, calloc_works_again),
 		cmocka_unit_test(test_sha256_known_vector),
 		cmocka_unit_test(test_sha256_cancel),
 		cmocka_unit_test(test_identify_rehashes_changed_file),
