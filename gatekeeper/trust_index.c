@@ -21,6 +21,8 @@
 #include "gatekeeper/trust_internal.h"
 
 #define DEBOUNCE_MS 200   /* dpkg writes a package's files in a burst */
+#define RETRY_MIN_MS 500
+#define RETRY_MAX_MS 30000
 
 static int cmp_pkg(const void *a, const void *b)
 {
@@ -369,6 +371,13 @@ int trust_index_start(struct trust *t)
 	return trust_index_refresh(t);
 }
 
+/* After a refresh that returned rc: none due, or the next one later. */
+static void next_retry(struct trust *t, int rc)
+{
+	t->retry_ms = rc == 0 ? 0 : !t->retry_ms ? RETRY_MIN_MS
+				  : t->retry_ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : t->retry_ms * 2;
+}
+
 int trust_index_refresh(struct trust *t)
 {
 	int64_t began = gk_mono_us();
@@ -382,6 +391,7 @@ int trust_index_refresh(struct trust *t)
 	fingerprint(t, print, sizeof(print));   /* before reading: a later change is pending */
 	if (dpkg_read_status(t->admindir, &st, err, sizeof(err)) < 0) {
 		note_error(t, err);   /* nothing changes */
+		next_retry(t, -1);
 		return -1;
 	}
 	if (refresh_small(t, &changed) < 0)
@@ -406,6 +416,7 @@ int trust_index_refresh(struct trust *t)
 	rc = 0;
 	snprintf(t->print, sizeof(t->print), "%s", print);
 out:
+	next_retry(t, rc);
 	free(s.p);
 	free(s.seen);
 	dpkg_status_free(&st);
@@ -469,7 +480,10 @@ static void *follow(void *arg)
 	for (;;) {
 		struct pollfd p[2] = {{.fd = t->stop_fd, .events = POLLIN},
 				      {.fd = t->ifd, .events = POLLIN}};
-		int n = poll(p, 2, atomic_load(&t->pending) ? DEBOUNCE_MS : -1);
+		pthread_mutex_lock(&t->refresh_lock);
+		int retry_ms = t->retry_ms;
+		pthread_mutex_unlock(&t->refresh_lock);
+		int n = poll(p, 2, atomic_load(&t->pending) ? DEBOUNCE_MS : retry_ms ? retry_ms : -1);
 
 		if (n < 0 && errno != EINTR)
 			return NULL;
@@ -478,7 +492,7 @@ static void *follow(void *arg)
 		pthread_mutex_lock(&t->refresh_lock);
 		if (p[1].revents & POLLIN)
 			trust_follow_drain(t);   /* quiet for DEBOUNCE_MS: then refresh */
-		else if (n == 0 && atomic_load(&t->pending))
+		else if (n == 0 && (atomic_load(&t->pending) || t->retry_ms))
 			trust_index_refresh(t);
 		pthread_mutex_unlock(&t->refresh_lock);
 	}

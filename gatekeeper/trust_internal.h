@@ -45,6 +45,12 @@ struct trust {
 		sync_refreshes, refresh_errors;
 	atomic_int_fast64_t last_refresh_us;   /* duration of the last refresh */
 	char last_error[320];                  /* under refresh_lock */
+	/* The last refresh failed (a store locked past its busy timeout, a
+	 * status file that did not read): the follower tries again after
+	 * retry_ms, doubling, without waiting for dpkg to change anything more.
+	 * Not `pending`, which would make every watched exec refresh at once
+	 * for as long as the failure lasts. Under refresh_lock. */
+	int retry_ms;
 };
 
 /* trust_index.c */

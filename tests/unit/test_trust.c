@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "gatekeeper/dpkg.h"
 #include "gatekeeper/trust.h"
@@ -303,6 +304,53 @@ static void upgrade_remove_and_malformed(void **state)
 	trust_close(t);
 }
 
+static long refresh_errors(struct trust *t)
+{
+	struct proto_buf b = { 0 };
+	long n = -1;
+	trust_report(t, &b);
+	const char *at = b.data ? strstr(b.data, "n trust_refresh_errors ") : NULL;
+	if (at)
+		n = strtol(at + strlen("n trust_refresh_errors "), NULL, 10);
+	proto_free(&b);
+	return n;
+}
+
+/* A refresh that fails (another connection holds the store's write lock
+ * past the busy timeout while dpkg installs a package) is tried again by
+ * the follower, with nothing more from dpkg to wake it. */
+static void failed_refresh_is_retried(void **state)
+{
+	struct fx *fx = *state;
+	char m[33], text[512];
+	sqlite3 *other;
+
+	make_packages(fx);
+	struct trust *t = open_trust(fx);
+	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);
+	assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	md5_hex("fresh\n", m);
+	put(fx, "root/usr/bin/fresh", "fresh\n");
+	put(fx, "admin/info/fresh.list", "/.\n/usr\n/usr/bin\n/usr/bin/fresh\n");
+	snprintf(text, sizeof(text), "%s  usr/bin/fresh\n", m);
+	put(fx, "admin/info/fresh.md5sums", text);
+	put(fx, "admin/updates/0001", "Package: fresh\nStatus: install ok installed\n"
+	    "Architecture: amd64\nVersion: 1\n");
+	for (int i = 0; i < 100 && refresh_errors(t) < 1; i++)
+		usleep(100 * 1000);   /* the follower's refresh waits out the busy timeout */
+	assert_true(refresh_errors(t) >= 1);
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	enum gk_trust_match seen = GK_TRUST_NOT_PACKAGED;
+	for (int i = 0; i < 50 && seen != GK_TRUST_MATCH; i++) {
+		usleep(100 * 1000);
+		seen = ask(t, fx, "usr/bin/fresh", NULL);
+	}
+	assert_int_equal(seen, GK_TRUST_MATCH);
+	trust_close(t);
+}
+
 static void index_kept_in_store(void **state)
 {
 	struct fx *fx = *state;
@@ -383,6 +431,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(merged_usr_both_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(upgrade_remove_and_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(failed_refresh_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(written_by_dpkg, setup, teardown),
 	};
 
