@@ -67,7 +67,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT f.stem, p.version, f.md5 FROM trust_files f JOIN trust_packages p "
 		"ON p.source = f.source AND p.stem = f.stem WHERE f.source = ?1 AND f.path = ?2",
 	[ST_TRUST_TOTALS] =
-		"SELECT count(*), coalesce(sum(n_files), 0), coalesce(sum(n_without_md5), 0), "
+		/* a package's conffiles (their own row) are among its listed paths */
+		"SELECT coalesce(sum(stem NOT LIKE '%#conffiles'), 0), "
+		"coalesce(sum(CASE WHEN stem LIKE '%#conffiles' THEN 0 ELSE n_files END), 0), "
+		"max(0, coalesce(sum(n_without_md5), 0) - "
+		"coalesce(sum(CASE WHEN stem LIKE '%#conffiles' THEN n_files ELSE 0 END), 0)), "
 		"(SELECT refreshed_at_us FROM trust_sources WHERE id = ?1) "
 		"FROM trust_packages WHERE source = ?1",
 	[ST_TRUST_PATHS] =

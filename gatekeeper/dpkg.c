@@ -79,12 +79,12 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int cmp_file(const void *a, const void *b)
+int dpkg_cmp_file(const void *a, const void *b)
 {
 	return strcmp(((const struct dpkg_file *)a)->path, ((const struct dpkg_file *)b)->path);
 }
 
-static bool dpkg_parse_md5(const char *hex, unsigned char md5[DPKG_MD5_LEN])
+bool dpkg_parse_md5(const char *hex, unsigned char md5[DPKG_MD5_LEN])
 {
 	return gk_hex_decode(hex, 2 * DPKG_MD5_LEN, md5, DPKG_MD5_LEN) == DPKG_MD5_LEN;
 }
@@ -225,7 +225,7 @@ static int apply_md5sums(char *buf, size_t len, struct dpkg_package *p, const ch
 			continue;
 		if (md5sums_line(line, lineno, file, md5, path, sizeof(path), err, errlen) < 0)
 			return -1;
-		f = p->n_files ? bsearch(&key, p->files, p->n_files, sizeof(*f), cmp_file) : NULL;
+		f = p->n_files ? bsearch(&key, p->files, p->n_files, sizeof(*f), dpkg_cmp_file) : NULL;
 		if (f) {
 			memcpy(f->md5, md5, DPKG_MD5_LEN);
 			f->has_md5 = true;
@@ -270,7 +270,7 @@ int dpkg_read_md5sums(const char *file, struct dpkg_package *out, char *err, siz
 	}
 	free(buf);
 	if (out->n_files > 1)
-		qsort(out->files, out->n_files, sizeof(*out->files), cmp_file);
+		qsort(out->files, out->n_files, sizeof(*out->files), dpkg_cmp_file);
 	size_t kept = 0;
 
 	for (size_t i = 0; i < out->n_files; i++) {

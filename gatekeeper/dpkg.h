@@ -38,6 +38,11 @@ void dpkg_package_free(struct dpkg_package *p);
 struct dpkg_installed {
 	char *name, *arch, *version;
 	bool unpacking;   /* half-installed: an unpack or removal under way, or one that failed */
+	/* Its Conffiles (md5sums leaves them out): each with the MD5 of the
+	 * content dpkg installed, sorted by path. Left out: obsolete ones (no
+	 * longer shipped) and new ones not installed yet ("newconffile"). */
+	struct dpkg_file *conffiles;
+	size_t n_conffiles;
 };
 struct dpkg_status {
 	struct dpkg_installed *pkgs;      /* sorted by name, then arch */

@@ -1,6 +1,7 @@
 /* dpkg: the status file (which packages have files on disk, at which
  * version) and the diversions file. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,9 @@ static void free_installed(struct dpkg_installed *p)
 	free(p->name);
 	free(p->arch);
 	free(p->version);
+	for (size_t i = 0; i < p->n_conffiles; i++)
+		free(p->conffiles[i].path);
+	free(p->conffiles);
 }
 
 void dpkg_status_free(struct dpkg_status *s)
@@ -77,7 +81,65 @@ void dpkg_status_free(struct dpkg_status *s)
 struct stanza {
 	const char *package, *status, *arch, *version;
 	unsigned line;     /* where it started */
+	bool in_conffiles; /* continuation lines belong to Conffiles */
+	const char **conffiles;   /* its lines, in the file's buffer */
+	size_t n_conffiles, cap_conffiles;
 };
+
+/* One Conffiles line, " PATH MD5 [obsolete] [remove-on-upgrade]", into f.
+ * false: a line to leave out (obsolete, "newconffile", malformed). Read
+ * from the right: a path may hold spaces. */
+static bool conffile_line(const char *line, struct dpkg_file *f)
+{
+	char buf[4200], *sp;
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "%s", line);
+
+	if (len >= sizeof(buf))
+		return false;
+	for (;;) {
+		while (len && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+			buf[--len] = '\0';
+		if (!(sp = strrchr(buf, ' ')))
+			return false;
+		if (strcmp(sp + 1, "remove-on-upgrade") != 0)
+			break;
+		len = (size_t)(sp - buf);
+		buf[len] = '\0';
+	}
+	if (strcmp(sp + 1, "obsolete") == 0 || !dpkg_parse_md5(sp + 1, f->md5))
+		return false;
+	*sp = '\0';
+	const char *path = buf + strspn(buf, " \t");
+	if (path[0] != '/' || !(f->path = strdup(path)))
+		return false;
+	f->has_md5 = true;
+	return true;
+}
+
+/* The stanza's Conffiles into p. -1: out of memory. */
+static int keep_conffiles(const struct stanza *st, struct dpkg_installed *p)
+{
+	if (!st->n_conffiles)
+		return 0;
+	if (!(p->conffiles = calloc(st->n_conffiles, sizeof(*p->conffiles))))
+		return -1;
+	for (size_t i = 0; i < st->n_conffiles; i++) {
+		errno = 0;
+		if (conffile_line(st->conffiles[i], &p->conffiles[p->n_conffiles]))
+			p->n_conffiles++;
+		else if (errno == ENOMEM)
+			return -1;
+	}
+	if (p->n_conffiles > 1)
+		qsort(p->conffiles, p->n_conffiles, sizeof(*p->conffiles), dpkg_cmp_file);
+	return 0;
+}
+
+static void stanza_reset(struct stanza *st)
+{
+	free(st->conffiles);
+	memset(st, 0, sizeof(*st));
+}
 
 /* Ends one stanza. -1: out of memory or a stanza without a Package field. */
 static int end_stanza(struct stanza *st, struct entries *all, const char *file, char *err,
@@ -85,10 +147,13 @@ static int end_stanza(struct stanza *st, struct entries *all, const char *file, 
 {
 	struct entry *e;
 
-	if (!st->package && !st->status && !st->version && !st->arch)
+	if (!st->package && !st->status && !st->version && !st->arch) {
+		stanza_reset(st);
 		return 0;
+	}
 	if (!st->package || !st->package[0]) {
 		snprintf(err, errlen, "%s:%u: stanza without a Package field", file, st->line);
+		stanza_reset(st);
 		return -1;
 	}
 	if (all->n == all->cap) {
@@ -104,18 +169,42 @@ static int end_stanza(struct stanza *st, struct entries *all, const char *file, 
 	e->p.arch = strdup(st->arch ? st->arch : "");
 	e->p.version = strdup(st->version ? st->version : "");
 	e->files = st->status ? state_files(st->status) : FILES_NONE;
+	e->p.conffiles = NULL;
+	e->p.n_conffiles = 0;
 	e->seq = all->n++;
-	if (!e->p.name || !e->p.arch || !e->p.version)
+	if (!e->p.name || !e->p.arch || !e->p.version || keep_conffiles(st, &e->p) < 0)
 		goto oom;
-	memset(st, 0, sizeof(*st));
+	stanza_reset(st);
 	return 0;
 oom:
 	snprintf(err, errlen, "%s: out of memory", file);
+	stanza_reset(st);
 	return -1;
 }
 
-/* "Field: value" into the stanza; continuation lines (leading blank) and
- * other fields are skipped. -1: a line that is no field. */
+/* A continuation line: kept when it is one of the Conffiles. -1: out of
+ * memory. */
+static int stanza_continues(struct stanza *st, const char *line, const char *file, char *err,
+			    size_t errlen)
+{
+	if (!st->in_conffiles)
+		return 0;
+	if (st->n_conffiles == st->cap_conffiles) {
+		size_t cap = st->cap_conffiles ? 2 * st->cap_conffiles : 16;
+		const char **grown = realloc(st->conffiles, cap * sizeof(*grown));
+		if (!grown) {
+			snprintf(err, errlen, "%s: out of memory", file);
+			return -1;
+		}
+		st->conffiles = grown;
+		st->cap_conffiles = cap;
+	}
+	st->conffiles[st->n_conffiles++] = line;
+	return 0;
+}
+
+/* "Field: value" into the stanza; continuation lines (leading blank) of
+ * Conffiles are kept, other fields skipped. -1: a line that is no field. */
 static int stanza_field(struct stanza *st, char *line, unsigned lineno, const char *file,
 			char *err, size_t errlen)
 {
@@ -124,7 +213,7 @@ static int stanza_field(struct stanza *st, char *line, unsigned lineno, const ch
 	char *colon = strchr(line, ':'), *value;
 
 	if (line[0] == ' ' || line[0] == '\t')
-		return 0;
+		return stanza_continues(st, line, file, err, errlen);
 	if (!colon || colon == line) {
 		snprintf(err, errlen, "%s:%u: expected 'Field: value'", file, lineno);
 		return -1;
@@ -134,6 +223,7 @@ static int stanza_field(struct stanza *st, char *line, unsigned lineno, const ch
 		;
 	if (!st->line)
 		st->line = lineno;
+	st->in_conffiles = strcmp(line, "Conffiles") == 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(line, names[i]) == 0)
 			*slots[i] = value;
@@ -167,6 +257,7 @@ static int read_stanzas(const char *file, bool may_be_missing, struct entries *a
 	}
 	if (rc == 0)
 		rc = end_stanza(&st, all, file, err, errlen);
+	stanza_reset(&st);   /* a stanza a bad line cut short */
 	free(buf);   /* the stanza's pointers die with it: all copied by now */
 	return rc;
 }

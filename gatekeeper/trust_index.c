@@ -265,6 +265,51 @@ static int refresh_unpacking(struct trust *t, const struct dpkg_status *st, stru
 	return rc < 0 ? -1 : 0;
 }
 
+/* Conffiles: md5sums leaves them out; the status file holds the MD5 of
+ * each as dpkg installed it. A package's go under a stem of their own
+ * ("NAME:ARCH#conffiles": the name still reads as the package's),
+ * rewritten when a path or digest changes: the configure that installs a
+ * new version of one changes the status file alone. */
+#define CONFFILES_MARK "#conffiles"
+
+static int64_t conffiles_print(const struct dpkg_installed *p)
+{
+	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+
+	for (size_t i = 0; i < p->n_conffiles; i++) {
+		for (const char *c = p->conffiles[i].path; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		for (size_t k = 0; k < DPKG_MD5_LEN; k++)
+			h = (h ^ p->conffiles[i].md5[k]) * 1099511628211ULL;
+	}
+	return (int64_t)(h >> 1);
+}
+
+static int refresh_conffiles(struct trust *t, const struct dpkg_status *st, struct stored *s,
+			     bool *changed)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		const struct dpkg_installed *p = &st->pkgs[i];
+		struct db_trust_pkg row = {0}, *old;
+
+		if (!p->n_conffiles)
+			continue;
+		snprintf(row.stem, sizeof(row.stem), "%s:%s" CONFFILES_MARK, p->name, p->arch);
+		snprintf(row.version, sizeof(row.version), "%s", p->version);
+		row.list_mtime_ns = conffiles_print(p);
+		row.list_size = row.n_files = (int64_t)p->n_conffiles;
+		row.md5_mtime_ns = row.md5_size = -1;
+		old = stored_row(s, &row);
+		if (old && same_files(old, &row) && strcmp(old->version, row.version) == 0)
+			continue;
+		struct dpkg_package files = {.files = p->conffiles, .n_files = p->n_conffiles};
+		if (write_package(t, &row, &files, old != NULL) < 0)
+			return -1;
+		*changed = true;
+	}
+	return 0;
+}
+
 /* Stored packages no longer installed (or whose list went): gone. */
 static int drop_unseen(struct trust *t, const struct stored *s, bool *changed)
 {
@@ -336,13 +381,16 @@ static int refresh_small(struct trust *t, bool *changed)
 }
 
 /* What the admin directory looks like, cheaply: dpkg changes none of its
- * database without changing one of these. */
+ * database without changing one of these. It starts with the index's
+ * format: an index a version of ours before conffiles did not have is
+ * refreshed whole at the first start. */
+#define INDEX_FORMAT "conffiles"
+
 static void fingerprint(struct trust *t, char *out, size_t size)
 {
 	static const char *const parts[] = {"status", "diversions", "info", "updates"};
-	size_t n = 0;
+	size_t n = (size_t)snprintf(out, size, INDEX_FORMAT ";");
 
-	out[0] = '\0';
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && n < size; i++) {
 		char path[PATH_MAX];
 		int64_t mtime, len;
@@ -404,7 +452,8 @@ int trust_index_refresh(struct trust *t)
 		qsort(s.p, s.n, sizeof(*s.p), cmp_pkg);
 	s.seen = calloc(s.n ? s.n : 1, sizeof(*s.seen));
 	if (!s.seen || refresh_lists(t, &st, &s, &changed) < 0 ||
-	    refresh_unpacking(t, &st, &s, &changed) < 0 || drop_unseen(t, &s, &changed) < 0 ||
+	    refresh_unpacking(t, &st, &s, &changed) < 0 ||
+	    refresh_conffiles(t, &st, &s, &changed) < 0 || drop_unseen(t, &s, &changed) < 0 ||
 	    batch_begin(t) ||
 	    db_trust_source_refreshed(t->wdb, t->source_id, gk_now_us(), print) < 0 ||
 	    batch_end(t, true) < 0) {

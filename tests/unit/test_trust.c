@@ -69,6 +69,73 @@ static void status_multiarch_and_states(void **state)
 	dpkg_status_free(&st);
 }
 
+/* Conffiles: each kept with its MD5; obsolete ones, new ones not yet
+ * installed and malformed lines are left out; a path may hold spaces. */
+static void status_conffiles(void **state)
+{
+	struct fx *fx = *state;
+	struct dpkg_status st;
+	char err[256], text[1024], a[33], b[33], c[33];
+
+	md5_hex("a\n", a);
+	md5_hex("b\n", b);
+	md5_hex("c\n", c);
+	snprintf(text, sizeof(text),
+		 "Package: cron\nStatus: install ok installed\nConffiles:\n"
+		 " /etc/cron.daily/zz %s\n /etc/old %s obsolete\n /etc/new newconffile\n"
+		 " /etc/with space %s remove-on-upgrade\n /etc/short 1234\n no-slash %s\n"
+		 "Architecture: amd64\nVersion: 3\n\nPackage: plain\nStatus: install ok installed\n"
+		 "Architecture: all\nVersion: 1\n", c, a, b, a);
+	put(fx, "admin/status", text);
+	assert_int_equal(dpkg_read_status(fx->admin, &st, err, sizeof(err)), 0);
+	const struct dpkg_installed *p = dpkg_status_find(&st, "cron");
+	assert_non_null(p);
+	assert_string_equal(p->version, "3");   /* a field after Conffiles still counts */
+	assert_int_equal(p->n_conffiles, 2);
+	assert_string_equal(p->conffiles[0].path, "/etc/cron.daily/zz");
+	assert_string_equal(p->conffiles[1].path, "/etc/with space");
+	char hex[33];
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", p->conffiles[1].md5[i]);
+	assert_string_equal(hex, b);
+	assert_int_equal(dpkg_status_find(&st, "plain")->n_conffiles, 0);
+	dpkg_status_free(&st);
+}
+
+/* An executable conffile (run-parts' /etc/kernel/postinst.d, cron.daily)
+ * is trusted while it holds what dpkg installed; the configure that
+ * installs a new version changes only the status file. */
+static void conffiles_trusted(void **state)
+{
+	struct fx *fx = *state;
+	char m1[33], m2[33], text[512];
+
+	make_packages(fx);
+	mkdirs(fx, "root/etc/cron.daily");
+	md5_hex("job v1\n", m1);
+	md5_hex("job v2\n", m2);
+	put(fx, "root/etc/cron.daily/job", "job v1\n");
+	put(fx, "admin/info/cronjob.list", "/.\n/etc\n/etc/cron.daily\n/etc/cron.daily/job\n");
+	put(fx, "admin/info/cronjob.md5sums", "");
+	snprintf(text, sizeof(text), "Package: cronjob\nStatus: install ok installed\n"
+		 "Architecture: all\nVersion: 1\nConffiles:\n /etc/cron.daily/job %s\n", m1);
+	put(fx, "admin/updates/0001", text);
+	struct trust *t = open_trust(fx);
+	char detail[200];
+	assert_int_equal(ask(t, fx, "etc/cron.daily/job", detail), GK_TRUST_MATCH);
+	assert_string_equal(detail, "dpkg cronjob 1");
+	put(fx, "root/etc/cron.daily/job", "job v2\n");   /* edited, or replaced */
+	assert_int_equal(ask(t, fx, "etc/cron.daily/job", NULL), GK_TRUST_DIFFERS);
+	snprintf(text, sizeof(text), "Package: cronjob\nStatus: install ok installed\n"
+		 "Architecture: all\nVersion: 1\nConffiles:\n /etc/cron.daily/job %s\n", m2);
+	put(fx, "admin/updates/0002", text);
+	assert_int_equal(ask(t, fx, "etc/cron.daily/job", NULL), GK_TRUST_MATCH);
+	put(fx, "admin/updates/0003", "Package: cronjob\nStatus: deinstall ok config-files\n"
+	    "Architecture: all\nVersion: 1\n");
+	assert_int_equal(ask(t, fx, "etc/cron.daily/job", NULL), GK_TRUST_NOT_PACKAGED);
+	trust_close(t);
+}
+
 static void status_malformed(void **state)
 {
 	struct fx *fx = *state;
@@ -423,6 +490,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(status_multiarch_and_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(status_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(status_conffiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(conffiles_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(package_files_dirs_and_digests, setup, teardown),
 		cmocka_unit_test_setup_teardown(package_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(diversions, setup, teardown),
