@@ -16,6 +16,8 @@
 
 #define MAX_HITS 8
 #define MAX_NAMES 2
+/* refreshes before one lookup, while dpkg keeps changing its files */
+#define SYNC_REFRESHES_MAX 3
 
 struct trust *trust_open(const struct gk_policy *p, const struct gk_db *store, char *err,
 			 size_t errlen)
@@ -296,9 +298,13 @@ int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *p
 	atomic_fetch_add(&t->lookups, 1);
 	/* dpkg may have just unpacked it (a postinst runs its new binary before
 	 * any hook could tell us), or removed its package: apply what inotify
-	 * has queued before answering. One read(2) when nothing is pending. */
+	 * has queued before answering. One read(2) when nothing is pending.
+	 * dpkg may change its files while a refresh reads them (status
+	 * rewritten and the journal emptied between the two reads, md5sums
+	 * moved from tmp.ci/ into info/): what it changed meanwhile is
+	 * pending again, and read again, a few times at most. */
 	pthread_mutex_lock(&t->refresh_lock);
-	if (trust_follow_drain(t)) {
+	for (int i = 0; i < SYNC_REFRESHES_MAX && trust_follow_drain(t); i++) {
 		atomic_fetch_add(&t->sync_refreshes, 1);
 		trust_index_refresh(t);
 	}
