@@ -157,6 +157,9 @@ else
 	not_ok "apt install of a package whose postinst runs its new binary" "$(tail -n 4 /root/gk/apt-testpkg.log | flat)"
 fi
 expect "its binary runs at once" "rc=0" "$(runs /usr/bin/gk-testpkg)"
+# md5sums leaves conffiles out: the MD5 in dpkg's status vouches for it
+expect "its executable conffile runs (trusted by the digest dpkg's status records)" "rc=0" \
+	"$(runs /etc/gk-testpkg/hook)"
 comment "its postinst: $(gatekeeper-ctl query /var/lib/dpkg/info/gk-testpkg.postinst 2>&1 | flat)"
 
 # --- its upgrade: dpkg runs the new preinst while the package is
@@ -184,6 +187,8 @@ expect "the new preinst ran the old version's program, the old postrm the new ve
 expect "the upgraded binary runs" "rc=0" "$(runs /usr/bin/gk-testpkg)"
 expect "query: trusted as dpkg's gk-testpkg 2.0" "dpkg gk-testpkg 2.0" \
 	"$(gatekeeper-ctl query /usr/bin/gk-testpkg 2>&1 | flat)"
+expect "query: its conffile too, after the upgrade" "dpkg gk-testpkg 2.0" \
+	"$(gatekeeper-ctl query /etc/gk-testpkg/hook 2>&1 | flat)"
 # keep the inode that just ran: after remove it is back at its path
 ln /usr/bin/gk-testpkg /root/gk/gk-testpkg.kept
 apt-get remove -y gk-testpkg >>/root/gk/apt-testpkg.log 2>&1
