@@ -21,7 +21,6 @@
 #include "gatekeeper/systemd.h"
 #include "gatekeeper/trust.h"
 
-/* Every watched path must exist before anything is marked. */
 static void log_notes(const struct gk_policy_errors *notes)
 {
 	for (size_t i = 0; i < notes->count && i < GK_POLICY_MAX_ERRORS; i++)

@@ -37,7 +37,6 @@ mv "$OUT/src"/gatekeeper*_"$VERSION"_* "$OUT/"
 cd "$OUT"
 rm -rf "$OUT/src"
 ls -1 "$OUT"/*.deb
-command -v lintian >/dev/null || echo "make-deb: lintian is not installed: the package was not checked" >&2
 if command -v lintian >/dev/null; then
 	# lintian leaves directories of its caches in TMPDIR: ours, then gone
 	rm -rf "$OUT/lintian-tmp"
@@ -47,4 +46,6 @@ if command -v lintian >/dev/null; then
 		"$OUT/gatekeeper_${VERSION}_amd64.changes" || rc=$?
 	rm -rf "$OUT/lintian-tmp"
 	exit "$rc"
+else
+	echo "make-deb: lintian is not installed: the package was not checked" >&2
 fi
