@@ -426,6 +426,7 @@ void trust_report(struct trust *t, struct proto_buf *reply)
 	proto_num(reply, "trust_last_refresh_us", atomic_load(&t->last_refresh_us));
 	proto_num(reply, "trust_refreshes", (int64_t)atomic_load(&t->refreshes));
 	proto_num(reply, "trust_sync_refreshes", (int64_t)atomic_load(&t->sync_refreshes));
+	proto_num(reply, "trust_refreshes_changed", (int64_t)atomic_load(&t->changing_refreshes));
 	proto_num(reply, "trust_refresh_errors", (int64_t)atomic_load(&t->refresh_errors));
 	proto_num(reply, "trusted_execs", (int64_t)atomic_load(&t->trusted));
 	proto_num(reply, "untrusted_differs", (int64_t)atomic_load(&t->differs));

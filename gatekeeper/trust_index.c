@@ -360,7 +360,8 @@ static bool same_diversions(const struct dpkg_diversions *a, const struct dpkg_d
 static int refresh_small(struct trust *t, bool *changed)
 {
 	struct dpkg_diversions divs;
-	char aliases[TRUST_MAX_ALIASES][16], err[512];
+	/* Zeroed: compared whole, bytes past each name's end included. */
+	char aliases[TRUST_MAX_ALIASES][16] = {{0}}, err[512];
 	size_t n_aliases;
 
 	if (dpkg_read_diversions(t->admindir, &divs, err, sizeof(err)) < 0) {
@@ -471,6 +472,8 @@ out:
 	dpkg_status_free(&st);
 	atomic_fetch_add(&t->refreshes, 1);
 	atomic_store(&t->last_refresh_us, gk_mono_us() - began);
+	if (changed)
+		atomic_fetch_add(&t->changing_refreshes, 1);
 	if (changed && t->on_change)
 		t->on_change(t->on_change_ctx);
 	if (changed)

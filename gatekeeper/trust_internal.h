@@ -42,7 +42,8 @@ struct trust {
 
 	/* status */
 	atomic_uint_fast64_t lookups, trusted, differs, no_digest, not_packaged, refreshes,
-		sync_refreshes, refresh_errors;
+		sync_refreshes, refresh_errors,
+		changing_refreshes;   /* ones that changed what is trusted: each flushes */
 	atomic_int_fast64_t last_refresh_us;   /* duration of the last refresh */
 	char last_error[320];                  /* under refresh_lock */
 	/* The last refresh failed (a store locked past its busy timeout, a

@@ -12,6 +12,7 @@ TESTS+=(
 	trust_modified_program_denied_query_says_why:40
 	trust_upgrade_runs_at_once:40
 	trust_removed_package_leftover_denied:40
+	trust_status_rewrite_keeps_kernel_cache:40
 	trust_diversion_judged_as_dpkg:40
 	trust_merged_usr_alias_either_path:40
 	trust_status_and_restart_keep_index:60
@@ -184,6 +185,45 @@ t_trust_removed_package_leftover_denied() {
 	[[ $i -lt 30 ]] || fail "the removed package's leftover still runs after 3 s"
 	note "leftover denied after $((i * 100)) ms"
 	expect_query "$R/usr/bin/hello" trust "not in any package"
+}
+
+# dpkg rewrites its status file many times in one apt run, most of them
+# changing no package's files: the follower applies each, and none may
+# flush the verdicts the kernel caches (every exec on the host would miss).
+t_trust_status_rewrite_keeps_kernel_cache() {
+	local i k refreshes flushes changed perms
+	trust_setup
+	put_prog usr/bin/hello
+	pkg_install hello 1.0-1 /usr/bin/hello
+	start_daemon
+	expect_runs "$R/usr/bin/hello" "installed: "
+	status_json
+	flushes=$(jget_or_zero kernel_cache_flushes)
+	changed=$(jget_or_zero trust_refreshes_changed)
+	perms=$(jget_or_zero perm_events)
+	for ((k = 0; k < 6; k++)); do
+		refreshes=$(jget_or_zero trust_refreshes)
+		cp "$A/status" "$A/status-new" && mv -f "$A/status-new" "$A/status" ||
+			fail "cannot rewrite status"
+		for ((i = 0; i < 50; i++)); do
+			status_json
+			[[ $(jget_or_zero trust_refreshes) -gt $refreshes ]] && break
+			sleep 0.1
+		done
+		[[ $i -lt 50 ]] || fail "no refresh 5 s after status was rewritten"
+	done
+	expect_status trust_refreshes_changed "$changed" "an unchanged status changed trust"
+	expect_status kernel_cache_flushes "$flushes" "an unchanged status flushed the kernel cache"
+	expect_runs "$R/usr/bin/hello" "cached, after six rewrites of status: "
+	status_json
+	expect_status perm_events "$perms" "the cached allow was gone"
+	pkg_remove hello
+	for ((i = 0; i < 50; i++)); do
+		status_json
+		[[ $(jget_or_zero trust_refreshes_changed) -gt $changed ]] && break
+		sleep 0.1
+	done
+	[[ $i -lt 50 ]] || fail "a removal did not count as a change of trust: $STATUS"
 }
 
 # dpkg-divert --package diverter --divert /usr/bin/tool.real /usr/bin/tool:

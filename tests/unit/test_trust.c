@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -371,16 +372,55 @@ static void upgrade_remove_and_malformed(void **state)
 	trust_close(t);
 }
 
-static long refresh_errors(struct trust *t)
+/* A number trust_report gives, or -1. */
+static long reported(struct trust *t, const char *key)
 {
 	struct proto_buf b = { 0 };
+	char field[64];
 	long n = -1;
 	trust_report(t, &b);
-	const char *at = b.data ? strstr(b.data, "n trust_refresh_errors ") : NULL;
+	snprintf(field, sizeof(field), "n %s ", key);
+	const char *at = b.data ? strstr(b.data, field) : NULL;
 	if (at)
-		n = strtol(at + strlen("n trust_refresh_errors "), NULL, 10);
+		n = strtol(at + strlen(field), NULL, 10);
 	proto_free(&b);
 	return n;
+}
+
+static long refresh_errors(struct trust *t)
+{
+	return reported(t, "trust_refresh_errors");
+}
+
+/* dpkg rewrites its status file many times in one apt run, most of them
+ * changing no package's files: such a refresh changes nothing trusted,
+ * so it flushes no verdict the kernel caches. A real change does. */
+static void unchanged_refresh_changes_nothing(void **state)
+{
+	struct fx *fx = *state;
+	char path[512], m[33], text[512];
+
+	make_packages(fx);
+	struct trust *t = open_trust(fx);
+	long before = reported(t, "trust_refreshes_changed");
+	assert_true(before >= 0);
+	snprintf(path, sizeof(path), "%s/status", fx->admin);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(utimes(path, NULL), 0);
+		assert_int_equal(trust_refresh(t), 0);
+		assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);
+	}
+	assert_int_equal(reported(t, "trust_refreshes_changed"), before);
+	md5_hex("fresh\n", m);
+	put(fx, "root/usr/bin/fresh", "fresh\n");
+	put(fx, "admin/info/fresh.list", "/.\n/usr\n/usr/bin\n/usr/bin/fresh\n");
+	snprintf(text, sizeof(text), "%s  usr/bin/fresh\n", m);
+	put(fx, "admin/info/fresh.md5sums", text);
+	put(fx, "admin/updates/0001", "Package: fresh\nStatus: install ok installed\n"
+	    "Architecture: amd64\nVersion: 1\n");
+	assert_int_equal(trust_refresh(t), 0);
+	assert_int_equal(reported(t, "trust_refreshes_changed"), before + 1);
+	trust_close(t);
 }
 
 /* A refresh that fails (another connection holds the store's write lock
@@ -436,11 +476,6 @@ static void index_kept_in_store(void **state)
 	trust_close(t);
 }
 
-
-
-
-/* The store is an object: closed and opened again in one process it finds
- * what it stored; closing NULL or reading without a store is harmless. */
 /* Only root's /usr/bin/dpkg counts as dpkg writing a file: another exe, a
  * process of another user, or no trust source at all do not. */
 static void written_by_dpkg(void **state)
@@ -501,6 +536,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(upgrade_remove_and_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_refresh_is_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(unchanged_refresh_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(written_by_dpkg, setup, teardown),
 	};
 
