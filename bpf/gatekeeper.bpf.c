@@ -132,11 +132,16 @@ static __always_inline void emit(__u32 kind, __u32 route, __u32 flags, struct in
 	bpf_ringbuf_submit(ev, 0);
 }
 
+#define GK_CTIME_NSEC_MASK 0x7fffffffU
+
 static __always_inline void inode_ctime(struct inode *inode, __s64 *sec, __u32 *nsec)
 {
 	if (bpf_core_field_exists(inode->i_ctime_sec)) {
 		*sec = BPF_CORE_READ(inode, i_ctime_sec);
-		*nsec = BPF_CORE_READ(inode, i_ctime_nsec);
+		/* Linux 6.13 and later keep a flag in the top bit (I_CTIME_QUERIED,
+		 * multigrain timestamps: set once anyone read the ctime, fstat
+		 * included); the nanoseconds are below it, as statx reports them. */
+		*nsec = BPF_CORE_READ(inode, i_ctime_nsec) & GK_CTIME_NSEC_MASK;
 	} else if (bpf_core_field_exists(((struct inode___pre611 *)inode)->__i_ctime)) {
 		struct inode___pre611 *old = (void *)inode;
 

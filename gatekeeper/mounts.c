@@ -76,6 +76,7 @@ struct tracked {
 	char fstype[64];
 	char why[96];        /* "" when marked */
 	bool seen;           /* reconcile scratch */
+	bool marked_now;     /* reconcile scratch: marked in this one */
 };
 
 /* The tracker's state, owned by struct gk_daemon (d->mounts): made by
@@ -85,7 +86,6 @@ struct gk_mounts {
 	pthread_mutex_t lock;
 	struct gk_daemon *d;
 	int prescan_fd;
-	int marked_perm_fd, marked_remote_fd, marked_prescan_fd;  /* the groups the table was marked on */
 	struct tracked t[MAX_TRACKED];
 	size_t n;
 	int source_fd, wake_fd;
@@ -220,6 +220,20 @@ static void mark_tracked(struct gk_mounts *mt, struct tracked *t, const struct m
 			 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
 }
 
+/* Mark it again through mount m (which can run programs), from now on its
+ * mount of record. */
+static void remark_tracked(struct gk_mounts *mt, struct tracked *t, const struct mnt *m,
+			   const struct perm_groups *g)
+{
+	char *path = strdup(m->path);
+	if (path) {
+		free(t->path);
+		t->path = path;
+	}
+	mark_tracked(mt, t, m, g);
+	t->marked_now = !t->why[0];
+}
+
 static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *why,
 			const struct perm_groups *g)
 {
@@ -232,6 +246,7 @@ static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *w
 		snprintf(t->why, sizeof(t->why), "%s", why);
 	else
 		mark_tracked(mt, t, m, g);
+	t->marked_now = !t->why[0];
 	if (!t->why[0])
 		log_msg(GK_LOG_INFO, "filesystem_marked path=\"%s\" dev=%u:%u fstype=%s", m->path,
 			major(m->dev), minor(m->dev), m->fstype);
@@ -320,10 +335,8 @@ static void reconcile(struct gk_mounts *mt)
 	pthread_mutex_lock(&mt->lock);
 	struct perm_groups g = { .fd = d->group->fd, .remote_fd = d->remote ? d->remote->fd : -1,
 				 .mask = d->group->mask };
-	bool new_groups = g.fd != mt->marked_perm_fd || g.remote_fd != mt->marked_remote_fd ||
-			  mt->prescan_fd != mt->marked_prescan_fd;
 	for (size_t i = 0; i < mt->n; i++)
-		mt->t[i].seen = false;
+		mt->t[i].seen = mt->t[i].marked_now = false;
 	pthread_mutex_lock(&mt->holders_lock);
 	mt->n_holders = 0;
 	for (size_t i = 0; i < n; i++)
@@ -337,25 +350,21 @@ static void reconcile(struct gk_mounts *mt)
 		struct tracked *t = find_tracked(mt, m[i].dev);
 		if (!t) {
 			add_tracked(mt, &m[i], why, &g);
-		} else if (!t->seen) {
+		} else {
 			t->seen = true;
-			/* marked already; again only on new groups, or if a mount of it that
-			 * can run programs replaced a skipped one */
-			if ((!t->why[0] && new_groups) || (t->why[0] && !why)) {
-				free(t->path);
-				t->path = strdup(m[i].path);
-				mark_tracked(mt, t, &m[i], &g);
-			}
-		} else if (t->why[0] && !why) {
-			mark_tracked(mt, t, &m[i], &g);
+			/* Marked again at every read of the table, through its first
+			 * mount that can run programs, not only on new groups: a
+			 * filesystem unmounted and another mounted between two reads
+			 * can get the same device number (anonymous and loop devices
+			 * are handed out lowest first), and the kernel dropped the mark
+			 * with the old one. A mark that is there stays as it is. */
+			if (!why && !t->marked_now)
+				remark_tracked(mt, t, &m[i], &g);
 		}
 	}
 	for (size_t i = mt->n; i-- > 0;)
 		if (!mt->t[i].seen)
 			drop_tracked(mt, i, m, n, &g);
-	mt->marked_perm_fd = g.fd;
-	mt->marked_remote_fd = g.remote_fd;
-	mt->marked_prescan_fd = mt->prescan_fd;
 	mt->reconciles++;
 	mt->last_reconcile_us = gk_now_us();
 	pthread_mutex_unlock(&mt->lock);
@@ -430,7 +439,6 @@ int mounts_start(struct gk_daemon *d, int prescan_fd, char *err,
 	mounts_stop(d);   /* a start again begins from an empty table */
 	mt->d = d;
 	mt->prescan_fd = prescan_fd;
-	mt->marked_perm_fd = mt->marked_remote_fd = mt->marked_prescan_fd = -1;
 	mt->stopping = false;
 	mt->source_fd = open_mount_events();
 	mt->mount_events = mt->source_fd >= 0;

@@ -8,6 +8,7 @@
 
 TESTS+=(
 	host_tmpfs_mounted_later_gated_first_exec:40
+	host_tmpfs_swapped_on_same_dev_gated:40
 	host_loop_ext4_mounted_later_gated:60
 	host_remounted_device_digests_forgotten:60
 	host_digest_store_read_despite_written_files:60
@@ -83,6 +84,44 @@ t_host_tmpfs_mounted_later_gated_first_exec() {
 	! status_lists filesystems "$BIN/late" || fail "status still lists $BIN/late after umount"
 	! status_lists skipped "$BIN/nx" || fail "status still lists $BIN/nx after umount"
 	note "mounts followed by: $(ctl status | sed -n 's/^mounts_followed_by: //p')"
+}
+
+# A filesystem unmounted and another mounted on the same device number
+# between two reads of the mount table (anonymous devices are handed out
+# lowest first): the kernel dropped the old one's mark with it, and the new
+# one is marked all the same. gatekeeperd is frozen across the swap, so its
+# tracker reads the table once, after both.
+t_host_tmpfs_swapped_on_same_dev_gated() {
+	local dev dev2 reconciles rc i
+	write_policy enforce allow
+	start_daemon
+	host_deny_template evil
+	mkdir "$BIN/swap" || fail "mkdir failed"
+	mount -t tmpfs -o mode=0755 gk-it-swap "$BIN/swap" || fail "cannot mount a tmpfs on $BIN/swap"
+	cp "$T/tpl/evil" "$BIN/swap/evil" || fail "cp failed"
+	expect_eperm "$BIN/swap/evil" "on the first tmpfs: "
+	dev=$(dev_of "$BIN/swap")
+	decisions_settled
+	status_json
+	reconciles=$(jget_or_zero mount_reconciles)
+	freeze "$DPID" || fail "cannot freeze gatekeeperd"
+	umount "$BIN/swap" && mount -t tmpfs -o mode=0755 gk-it-swap2 "$BIN/swap"
+	rc=$?
+	kill -CONT "$DPID"
+	[[ $rc == 0 ]] || fail "cannot swap the tmpfs on $BIN/swap"
+	dev2=$(dev_of "$BIN/swap")
+	[[ $dev2 == "$dev" ]] ||
+		fail "the new tmpfs got dev $dev2, not $dev: the device number was not reused"
+	for ((i = 0; i < 50; i++)); do
+		status_json
+		[[ $(jget_or_zero mount_reconciles) -gt $reconciles ]] && break
+		sleep 0.1
+	done
+	[[ $i -lt 50 ]] || fail "no read of the mount table 5 s after the swap"
+	cp "$T/tpl/evil" "$BIN/swap/evil" || fail "cp failed"
+	expect_eperm "$BIN/swap/evil" "on a new tmpfs of the same device number: "
+	daemon_marks_dev "$dev" || fail "no fanotify filesystem mark on the new tmpfs (dev $dev)"
+	umount_settled "$BIN/swap" || fail "umount failed"
 }
 
 # The same on a disk filesystem: an ext4 image on a loop device, mounted
