@@ -310,8 +310,10 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	if (judge_reading(d, fd, j, cancel) || (cancel && atomic_load(cancel)))
 		return;
 	uint64_t ticket = j->lease_ticket;   /* broken by the writer, or still guarding */
+	bool stale = j->stale_digest;
 	(j->path_may_wait ? judge_begin_may_wait : judge_begin)(d, fd, j);
 	j->lease_ticket = ticket;
+	j->stale_digest = stale;
 	judge_reading(d, fd, j, cancel);
 }
 

@@ -342,6 +342,12 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 		wait_until_settled(fd);
 	judge_begin(d, fd, &j);
 	j.lease_ticket = ticket;
+	/* A digest in memory may have been read before this lease, and a
+	 * writer's mapping may have changed the content since, with no ctime
+	 * moved and its close still queued behind a held close reader. The
+	 * close that brought this job cleared it in the usual case: reading
+	 * anew costs nothing then. */
+	j.stale_digest = true;
 	judge_fully(d, fd, &j, NULL);
 	if (j.have_id) {
 		pthread_mutex_lock(&ps->judged_lock);
