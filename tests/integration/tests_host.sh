@@ -92,7 +92,7 @@ t_host_tmpfs_mounted_later_gated_first_exec() {
 # one is marked all the same. gatekeeperd is frozen across the swap, so its
 # tracker reads the table once, after both.
 t_host_tmpfs_swapped_on_same_dev_gated() {
-	local dev dev2 reconciles rc i
+	local dev dev2 reconciles rc
 	write_policy enforce allow
 	start_daemon
 	host_deny_template evil
@@ -112,12 +112,8 @@ t_host_tmpfs_swapped_on_same_dev_gated() {
 	dev2=$(dev_of "$BIN/swap")
 	[[ $dev2 == "$dev" ]] ||
 		fail "the new tmpfs got dev $dev2, not $dev: the device number was not reused"
-	for ((i = 0; i < 50; i++)); do
-		status_json
-		[[ $(jget_or_zero mount_reconciles) -gt $reconciles ]] && break
-		sleep 0.1
-	done
-	[[ $i -lt 50 ]] || fail "no read of the mount table 5 s after the swap"
+	[[ $(wait_num_at_least mount_reconciles $((reconciles + 1)) 50) -gt $reconciles ]] ||
+		fail "no read of the mount table 5 s after the swap"
 	cp "$T/tpl/evil" "$BIN/swap/evil" || fail "cp failed"
 	expect_eperm "$BIN/swap/evil" "on a new tmpfs of the same device number: "
 	daemon_marks_dev "$dev" || fail "no fanotify filesystem mark on the new tmpfs (dev $dev)"

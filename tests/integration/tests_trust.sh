@@ -191,7 +191,7 @@ t_trust_removed_package_leftover_denied() {
 # changing no package's files: the follower applies each, and none may
 # flush the verdicts the kernel caches (every exec on the host would miss).
 t_trust_status_rewrite_keeps_kernel_cache() {
-	local i k refreshes flushes changed perms
+	local k refreshes flushes changed perms
 	trust_setup
 	put_prog usr/bin/hello
 	pkg_install hello 1.0-1 /usr/bin/hello
@@ -205,25 +205,18 @@ t_trust_status_rewrite_keeps_kernel_cache() {
 		refreshes=$(jget_or_zero trust_refreshes)
 		cp "$A/status" "$A/status-new" && mv -f "$A/status-new" "$A/status" ||
 			fail "cannot rewrite status"
-		for ((i = 0; i < 50; i++)); do
-			status_json
-			[[ $(jget_or_zero trust_refreshes) -gt $refreshes ]] && break
-			sleep 0.1
-		done
-		[[ $i -lt 50 ]] || fail "no refresh 5 s after status was rewritten"
+		[[ $(wait_num_at_least trust_refreshes $((refreshes + 1)) 50) -gt $refreshes ]] ||
+			fail "no refresh 5 s after status was rewritten"
 	done
+	status_json
 	expect_status trust_refreshes_changed "$changed" "an unchanged status changed trust"
 	expect_status kernel_cache_flushes "$flushes" "an unchanged status flushed the kernel cache"
 	expect_runs "$R/usr/bin/hello" "cached, after six rewrites of status: "
 	status_json
 	expect_status perm_events "$perms" "the cached allow was gone"
 	pkg_remove hello
-	for ((i = 0; i < 50; i++)); do
-		status_json
-		[[ $(jget_or_zero trust_refreshes_changed) -gt $changed ]] && break
-		sleep 0.1
-	done
-	[[ $i -lt 50 ]] || fail "a removal did not count as a change of trust: $STATUS"
+	[[ $(wait_num_at_least trust_refreshes_changed $((changed + 1)) 50) -gt $changed ]] ||
+		fail "a removal did not count as a change of trust"
 }
 
 # dpkg-divert --package diverter --divert /usr/bin/tool.real /usr/bin/tool:

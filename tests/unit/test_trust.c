@@ -372,6 +372,20 @@ static void upgrade_remove_and_malformed(void **state)
 	trust_close(t);
 }
 
+/* dpkg installs package fresh: its program, list, md5sums, status. */
+static void install_fresh(const struct fx *fx)
+{
+	char m[33], text[512];
+
+	md5_hex("fresh\n", m);
+	put(fx, "root/usr/bin/fresh", "fresh\n");
+	put(fx, "admin/info/fresh.list", "/.\n/usr\n/usr/bin\n/usr/bin/fresh\n");
+	snprintf(text, sizeof(text), "%s  usr/bin/fresh\n", m);
+	put(fx, "admin/info/fresh.md5sums", text);
+	put(fx, "admin/updates/0001", "Package: fresh\nStatus: install ok installed\n"
+	    "Architecture: amd64\nVersion: 1\n");
+}
+
 /* A number trust_report gives, or -1. */
 static long reported(struct trust *t, const char *key)
 {
@@ -398,7 +412,7 @@ static long refresh_errors(struct trust *t)
 static void unchanged_refresh_changes_nothing(void **state)
 {
 	struct fx *fx = *state;
-	char path[512], m[33], text[512];
+	char path[512];
 
 	make_packages(fx);
 	struct trust *t = open_trust(fx);
@@ -411,13 +425,7 @@ static void unchanged_refresh_changes_nothing(void **state)
 		assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);
 	}
 	assert_int_equal(reported(t, "trust_refreshes_changed"), before);
-	md5_hex("fresh\n", m);
-	put(fx, "root/usr/bin/fresh", "fresh\n");
-	put(fx, "admin/info/fresh.list", "/.\n/usr\n/usr/bin\n/usr/bin/fresh\n");
-	snprintf(text, sizeof(text), "%s  usr/bin/fresh\n", m);
-	put(fx, "admin/info/fresh.md5sums", text);
-	put(fx, "admin/updates/0001", "Package: fresh\nStatus: install ok installed\n"
-	    "Architecture: amd64\nVersion: 1\n");
+	install_fresh(fx);
 	assert_int_equal(trust_refresh(t), 0);
 	assert_int_equal(reported(t, "trust_refreshes_changed"), before + 1);
 	trust_close(t);
@@ -429,7 +437,6 @@ static void unchanged_refresh_changes_nothing(void **state)
 static void failed_refresh_is_retried(void **state)
 {
 	struct fx *fx = *state;
-	char m[33], text[512];
 	sqlite3 *other;
 
 	make_packages(fx);
@@ -437,13 +444,7 @@ static void failed_refresh_is_retried(void **state)
 	assert_int_equal(ask(t, fx, "usr/bin/hello", NULL), GK_TRUST_MATCH);
 	assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	md5_hex("fresh\n", m);
-	put(fx, "root/usr/bin/fresh", "fresh\n");
-	put(fx, "admin/info/fresh.list", "/.\n/usr\n/usr/bin\n/usr/bin/fresh\n");
-	snprintf(text, sizeof(text), "%s  usr/bin/fresh\n", m);
-	put(fx, "admin/info/fresh.md5sums", text);
-	put(fx, "admin/updates/0001", "Package: fresh\nStatus: install ok installed\n"
-	    "Architecture: amd64\nVersion: 1\n");
+	install_fresh(fx);
 	for (int i = 0; i < 100 && refresh_errors(t) < 1; i++)
 		usleep(100 * 1000);   /* the follower's refresh waits out the busy timeout */
 	assert_true(refresh_errors(t) >= 1);
