@@ -4,8 +4,8 @@
  * it (`watch: [/]`: every mount of the daemon's mount namespace). Each such
  * filesystem where a program can run gets a FAN_MARK_FILESYSTEM mark on
  * every group (a filesystem a server serves on the remote permission
- * group, remote.c); pseudo filesystems and noexec mounts are skipped and
- * listed with the reason.
+ * group, remote.c); pseudo filesystems are skipped and listed with the
+ * reason. A noexec mount is marked all the same (mounts_skip_reason).
  *
  * Mounts are followed by a tracker thread: fanotify mount events
  * (FAN_MNT_ATTACH/FAN_MNT_DETACH on a FAN_MARK_MNTNS mark, Linux >= 6.14)
@@ -87,6 +87,7 @@ struct gk_mounts {
 	struct gk_daemon *d;
 	int prescan_fd;
 	struct tracked t[MAX_TRACKED];
+	bool full_logged;
 	size_t n;
 	int source_fd, wake_fd;
 	bool mount_events, stopping;
@@ -237,8 +238,20 @@ static void remark_tracked(struct gk_mounts *mt, struct tracked *t, const struct
 static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *why,
 			const struct perm_groups *g)
 {
-	if (mt->n == MAX_TRACKED)
+	if (mt->n == MAX_TRACKED) {
+		/* Marked all the same, at every read of the table: the kernel drops
+		 * the mark with the filesystem. Only its status line, and its
+		 * unmarking when a new policy stops covering it, need a slot. */
+		struct tracked untracked = { .dev = m->dev };
+		if (!why)
+			mark_tracked(mt, &untracked, m, g);
+		if (!mt->full_logged)
+			log_msg(GK_LOG_WARN, "warning=\"more than %d filesystems under watch: "
+				"%s and later ones are marked but not listed in status\"",
+				MAX_TRACKED, m->path);
+		mt->full_logged = true;
 		return;
+	}
 	struct tracked *t = &mt->t[mt->n++];
 	*t = (struct tracked){ .dev = m->dev, .path = strdup(m->path), .seen = true };
 	snprintf(t->fstype, sizeof(t->fstype), "%s", m->fstype);

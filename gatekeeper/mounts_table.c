@@ -7,13 +7,14 @@
 #include "gatekeeper/mounts.h"
 #include "gatekeeper/mounts_table.h"
 
+/* Not noexec: that is one mount's flag, and the mark covers the whole
+ * filesystem, which another mount (a bind mount, another namespace's, or
+ * this one after `mount -o remount,exec`, which raises no mount event)
+ * may let run programs. A filesystem no mount lets run raises no exec
+ * event, so its mark costs nothing there. */
 const char *mounts_skip_reason(const struct mnt *m)
 {
-	if (mounts_fstype_pseudo(m->fstype))
-		return "pseudo filesystem";
-	if (m->noexec)
-		return "mounted noexec";
-	return NULL;
+	return mounts_fstype_pseudo(m->fstype) ? "pseudo filesystem" : NULL;
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -32,18 +33,6 @@ static void unescape(char *s)
 	*out = '\0';
 }
 
-static bool has_option(const char *opts, const char *opt)
-{
-	size_t len = strlen(opt);
-	for (const char *p = opts; p; p = strchr(p, ',')) {
-		if (*p == ',')
-			p++;
-		if (!strncmp(p, opt, len) && (p[len] == ',' || p[len] == '\0'))
-			return true;
-	}
-	return false;
-}
-
 void mounts_free_table(struct mnt *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -59,9 +48,9 @@ static void parse_mountinfo(FILE *f, struct mnt **out, size_t *n_out)
 	char *line = NULL;
 	while (getline(&line, &linecap, f) > 0) {
 		unsigned id, maj, min;
-		char mp[4096], opts[1024], fstype[64];
+		char mp[4096], fstype[64];
 		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%u %*u %u:%u %*s %4095s %1023s", &id, &maj, &min, mp, opts) != 5 ||
+		if (!sep || sscanf(line, "%u %*u %u:%u %*s %4095s", &id, &maj, &min, mp) != 4 ||
 		    sscanf(sep + 3, "%63s", fstype) != 1)
 			continue;
 		if (n == cap) {
@@ -72,8 +61,7 @@ static void parse_mountinfo(FILE *f, struct mnt **out, size_t *n_out)
 			m = grown;
 		}
 		unescape(mp);
-		m[n] = (struct mnt){ .path = strdup(mp), .id = id, .dev = makedev(maj, min),
-				     .noexec = has_option(opts, "noexec") };
+		m[n] = (struct mnt){ .path = strdup(mp), .id = id, .dev = makedev(maj, min) };
 		snprintf(m[n].fstype, sizeof(m[n].fstype), "%s", fstype);
 		if (m[n].path)
 			n++;

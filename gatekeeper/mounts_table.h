@@ -15,12 +15,11 @@ struct mnt {
 	unsigned id;         /* mount ID */
 	dev_t dev;           /* the superblock (mountinfo major:minor) */
 	char fstype[64];
-	bool noexec;
 };
 
 /* Is path dir itself or below it? */
 bool mounts_path_below(const char *path, const char *dir);
-/* Why a mount is not marked (a pseudo filesystem, noexec), or NULL. */
+/* Why a mount is not marked (a pseudo filesystem), or NULL. */
 const char *mounts_skip_reason(const struct mnt *m);
 /* This process's mount table, in mount order: 0, or -1 with errno. */
 int mounts_read_table(struct mnt **out, size_t *n_out);
