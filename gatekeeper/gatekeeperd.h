@@ -342,6 +342,7 @@ struct judgement {
 	bool path_after_answer;    /* judge_by_content decided: path not read yet */
 	bool sha_cached;           /* judge_by_content found sha256 in the hash cache */
 	bool stale_digest;         /* prescan_before_miss was unsure: hash it anew */
+	bool as_indexed;           /* trust as indexed now (trust_identify_indexed) */
 	uint64_t lease_ticket;     /* leased before the read (kcache_arm); 0: not */
 	/* The scan's read may not have been of sha256's content, though no
 	 * change was seen (FILE_REREAD_FOR_NOW): the verdict is this

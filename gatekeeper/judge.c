@@ -280,8 +280,9 @@ static bool judge_reading(struct gk_daemon *d, int fd, struct judgement *j,
 		hash_cache_distrust(d->hashes, j->id.dev, j->id.ino);
 	if (j->need_hash) {
 		struct trust_result tr;
-		if (trust_identify(d->trust, d->hashes, fd, j->path_elsewhere ? NULL : j->path,
-				   &j->id, j->sha256, &tr, cancel, j->lease_ticket) == 0) {
+		if ((j->as_indexed ? trust_identify_indexed : trust_identify)(
+			    d->trust, d->hashes, fd, j->path_elsewhere ? NULL : j->path, &j->id,
+			    j->sha256, &tr, cancel, j->lease_ticket) == 0) {
 			j->have_id = j->have_sha = true;
 			j->trust = tr.match;
 			snprintf(j->trust_detail, sizeof(j->trust_detail), "%s", tr.detail);
@@ -310,10 +311,11 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	if (judge_reading(d, fd, j, cancel) || (cancel && atomic_load(cancel)))
 		return;
 	uint64_t ticket = j->lease_ticket;   /* broken by the writer, or still guarding */
-	bool stale = j->stale_digest;
+	bool stale = j->stale_digest, as_indexed = j->as_indexed;
 	(j->path_may_wait ? judge_begin_may_wait : judge_begin)(d, fd, j);
 	j->lease_ticket = ticket;
 	j->stale_digest = stale;
+	j->as_indexed = as_indexed;
 	judge_reading(d, fd, j, cancel);
 }
 

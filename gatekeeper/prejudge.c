@@ -115,7 +115,9 @@ static void judge_program(struct gk_prejudge *pj, int fd, uint64_t *programs)
 {
 	struct gk_daemon *d = pj->d;
 	struct judgement j;
-	judge_file(d, fd, &j, false, &pj->cancel);
+	judge_begin(d, fd, &j);
+	j.as_indexed = true;   /* at nice 19: never the refresh lock the misses wait on */
+	judge_fully(d, fd, &j, &pj->cancel);
 	(*programs)++;
 	atomic_fetch_add(&pj->judged, 1);
 	/* Allows only (see prejudge.h), of files inside the watched paths

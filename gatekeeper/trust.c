@@ -287,10 +287,9 @@ static int lookup_once(struct trust *t, struct hash_cache *hc, int fd, const cha
 	return 0;
 }
 
-int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *path,
-		   struct file_id *id,
-		   unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
-		   const atomic_bool *cancel, uint64_t guard)
+static int identify(struct trust *t, struct hash_cache *hc, int fd, const char *path,
+		    struct file_id *id, unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
+		    const atomic_bool *cancel, uint64_t guard, bool apply_pending)
 {
 	memset(out, 0, sizeof(*out));
 	if (!t)
@@ -302,19 +301,36 @@ int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *p
 	 * dpkg may change its files while a refresh reads them (status
 	 * rewritten and the journal emptied between the two reads, md5sums
 	 * moved from tmp.ci/ into info/): what it changed meanwhile is
-	 * pending again, and read again, a few times at most. */
-	pthread_mutex_lock(&t->refresh_lock);
-	for (int i = 0; i < SYNC_REFRESHES_MAX && trust_follow_drain(t); i++) {
-		atomic_fetch_add(&t->sync_refreshes, 1);
-		trust_index_refresh(t);
+	 * pending again, and read again, a few times at most. Not when asked
+	 * for the index as it is: no wait on the refresh lock either. */
+	if (apply_pending) {
+		pthread_mutex_lock(&t->refresh_lock);
+		for (int i = 0; i < SYNC_REFRESHES_MAX && trust_follow_drain(t); i++) {
+			atomic_fetch_add(&t->sync_refreshes, 1);
+			trust_index_refresh(t);
+		}
+		pthread_mutex_unlock(&t->refresh_lock);
 	}
-	pthread_mutex_unlock(&t->refresh_lock);
 	if (lookup_once(t, hc, fd, path, id, sha, out, cancel, guard) < 0)
 		return -1;
 	atomic_fetch_add(out->match == GK_TRUST_MATCH ? &t->trusted :
 			 out->match == GK_TRUST_DIFFERS ? &t->differs :
 			 out->match == GK_TRUST_NO_DIGEST ? &t->no_digest : &t->not_packaged, 1);
 	return 0;
+}
+
+int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *path,
+		   struct file_id *id, unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
+		   const atomic_bool *cancel, uint64_t guard)
+{
+	return identify(t, hc, fd, path, id, sha, out, cancel, guard, true);
+}
+
+int trust_identify_indexed(struct trust *t, struct hash_cache *hc, int fd, const char *path,
+			   struct file_id *id, unsigned char sha[GK_SHA256_LEN],
+			   struct trust_result *out, const atomic_bool *cancel, uint64_t guard)
+{
+	return identify(t, hc, fd, path, id, sha, out, cancel, guard, false);
 }
 
 bool trust_written_by_dpkg(const struct trust *t, pid_t pid, const char *exe)

@@ -41,6 +41,13 @@ int trust_identify(struct trust *t, struct hash_cache *hc, int fd, const char *p
 		   struct file_id *id,
 		   unsigned char sha[GK_SHA256_LEN], struct trust_result *out,
 		   const atomic_bool *cancel, uint64_t guard);
+/* The same against the index as it is, applying nothing dpkg changed
+ * meanwhile and never waiting for a refresh: for the prejudge walk, whose
+ * thread runs at nice 19 and would hold the refresh lock that the misses
+ * wait on (what it caches goes with the next refresh's flush). */
+int trust_identify_indexed(struct trust *t, struct hash_cache *hc, int fd, const char *path,
+			   struct file_id *id, unsigned char sha[GK_SHA256_LEN],
+			   struct trust_result *out, const atomic_bool *cancel, uint64_t guard);
 
 /* The daemon's hooks: at start (after daemonize, before events are read;
  * opens the digest store too and makes a trust change flush the kernel

@@ -431,6 +431,33 @@ static void unchanged_refresh_changes_nothing(void **state)
 	trust_close(t);
 }
 
+/* The prejudge walk's lookup takes the index as it is: it applies no
+ * pending dpkg change (so it never refreshes, nor waits on the lock a
+ * refresh holds); the next lookup of an exec applies it. */
+static void indexed_lookup_applies_nothing(void **state)
+{
+	struct fx *fx = *state;
+	char path[512];
+	struct file_id id;
+	unsigned char sha[GK_SHA256_LEN];
+	struct trust_result r;
+
+	make_packages(fx);
+	struct trust *t = open_trust(fx);
+	long before = reported(t, "trust_sync_refreshes");
+	install_fresh(fx);
+	struct hash_cache *hc = hash_cache_new();
+	snprintf(path, sizeof(path), "%s/usr/bin/fresh", fx->root);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0 && hc);
+	assert_int_equal(trust_identify_indexed(t, hc, fd, path, &id, sha, &r, NULL, 0), 0);
+	close(fd);
+	hash_cache_free(hc);
+	assert_int_equal(reported(t, "trust_sync_refreshes"), before);
+	assert_int_equal(ask(t, fx, "usr/bin/fresh", NULL), GK_TRUST_MATCH);
+	trust_close(t);
+}
+
 /* A refresh that fails (another connection holds the store's write lock
  * past the busy timeout while dpkg installs a package) is tried again by
  * the follower, with nothing more from dpkg to wake it. */
@@ -538,6 +565,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(index_kept_in_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_refresh_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(unchanged_refresh_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(indexed_lookup_applies_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(written_by_dpkg, setup, teardown),
 	};
 
