@@ -8,7 +8,7 @@
  * reason. A noexec mount is marked all the same (mounts_skip_reason).
  *
  * Mounts are followed by a tracker thread: fanotify mount events
- * (FAN_MNT_ATTACH/FAN_MNT_DETACH on a FAN_MARK_MNTNS mark, Linux >= 6.14)
+ * (FAN_MNT_ATTACH/FAN_MNT_DETACH on a FAN_MARK_MNTNS mark, Linux >= 6.15)
  * where the kernel has them, else poll(POLLPRI) on /proc/self/mountinfo.
  * Either way an event only says "the table changed": the tracker re-reads
  * mountinfo and reconciles, so a lost or merged event costs nothing.
@@ -53,7 +53,7 @@
 #include "gatekeeper/mounts_table.h"
 #include "gatekeeper/proto.h"
 
-/* Linux 6.14 uapi; Debian 12's headers predate them. */
+/* Linux 6.15 uapi; Debian 12's headers predate them. */
 #ifndef FAN_REPORT_MNT
 #define FAN_REPORT_MNT 0x00004000
 #endif
@@ -386,7 +386,7 @@ static void reconcile(struct gk_mounts *mt)
 	mounts_free_table(m, n);
 }
 
-/* Mount events of our namespace, or -1 where the kernel has none (< 6.14). */
+/* Mount events of our namespace, or -1 where the kernel has none (< 6.15). */
 static int open_mount_events(void)
 {
 	int fd = fanotify_init(FAN_REPORT_MNT | FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, 0);
