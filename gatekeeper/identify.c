@@ -70,7 +70,8 @@ enum file_reread file_reread_check(const struct file_id *before, const struct fi
 	return before->settled || guarded ? FILE_REREAD_KEEP : FILE_REREAD_FOR_NOW;
 }
 
-/* Filesystems whose timestamps have a granularity of about 2 s. */
+/* Filesystems whose timestamps have a granularity of about 2 s (the window
+ * covers whole-second ones too). */
 #define MSDOS_MAGIC 0x4d44
 #define EXFAT_MAGIC 0x2011BAB0
 #define COARSE_FS_WINDOW_NS (2500 * 1000000LL)
@@ -87,11 +88,13 @@ static int64_t coarse_now_ns(int64_t *tick_ns)
 
 /* A ctime is only a change detector once the clock has moved past it: the
  * kernel stamps a change with the coarse clock (one tick: 1-10 ms; before
- * 6.13 even after a stat), or with 2 s granularity on FAT-like
- * filesystems, so a same-size rewrite within that window keeps the ctime
- * an identity was taken with. Such an identity must not stand for the
- * content read after it: "racy", in git's word. The clock is read before
- * the fstat: a change after the fstat is stamped no earlier than that. */
+ * 6.13 even after a stat), with whole seconds on ext4 with 128-byte
+ * inodes, ext2/3 and hfsplus (a ctime with no nanoseconds), or with 2 s
+ * granularity on FAT-like filesystems, so a same-size rewrite within that
+ * window keeps the ctime an identity was taken with. Such an identity must
+ * not stand for the content read after it: "racy", in git's word. The
+ * clock is read before the fstat: a change after the fstat is stamped no
+ * earlier than that. */
 int file_id_of_fd(int fd, struct file_id *id)
 {
 	struct stat st;
@@ -110,8 +113,8 @@ int file_id_of_fd(int fd, struct file_id *id)
 	id->nlink = st.st_nlink;
 	id->settled = now_ns >= 0 && id->ctime_ns <= now_ns - 2 * tick_ns;
 	if (id->settled && id->ctime_ns > now_ns - COARSE_FS_WINDOW_NS)
-		id->settled = fstatfs(fd, &sf) == 0 && sf.f_type != MSDOS_MAGIC &&
-			      sf.f_type != EXFAT_MAGIC;
+		id->settled = st.st_ctim.tv_nsec != 0 && fstatfs(fd, &sf) == 0 &&
+			      sf.f_type != MSDOS_MAGIC && sf.f_type != EXFAT_MAGIC;
 	return 0;
 }
 

@@ -10,6 +10,7 @@ TESTS+=(
 	host_tmpfs_mounted_later_gated_first_exec:40
 	host_tmpfs_swapped_on_same_dev_gated:40
 	host_loop_ext4_mounted_later_gated:60
+	host_whole_second_ctime_not_settled:60
 	host_remounted_device_digests_forgotten:60
 	host_digest_store_read_despite_written_files:60
 	host_mounts_marked_at_start_and_after_apply:60
@@ -150,6 +151,42 @@ t_host_loop_ext4_mounted_later_gated() {
 	for _ in $(seq 50); do status_lists filesystems "$BIN/disk" || break; sleep 0.1; done
 	! status_lists filesystems "$BIN/disk" || fail "status still lists $BIN/disk after umount"
 	! daemon_marks_dev "$dev" || fail "the daemon still marks dev $dev after umount"
+}
+
+# ext4 with 128-byte inodes stamps whole seconds: a same-size rewrite within
+# the second keeps the ctime, so a digest read then may not be kept for the
+# content that follows. A miss 0.3 s after the write (the kernel cache
+# flushed by an unrelated admin rule) keeps no digest; one 3 s after does.
+t_host_whole_second_ctime_not_settled() {
+	local stored0 stored1 stored2 z
+	command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 missing"
+	truncate -s 32M "$T/disk.img" && mkfs.ext4 -q -F -I 128 "$T/disk.img" 2>/dev/null ||
+		fail "cannot make an ext4 image with 128-byte inodes"
+	write_policy enforce allow
+	start_daemon
+	mkdir "$BIN/disk" || fail "mkdir failed"
+	trap 'mountpoint -q "$BIN/disk" && umount "$BIN/disk"; test_teardown' EXIT
+	mount -o loop "$T/disk.img" "$BIN/disk" || fail "cannot loop-mount the ext4 image"
+	: >"$T/unrelated1" && : >"$T/unrelated2" || fail "cannot write the unrelated files"
+	status_json
+	stored0=$(jget_or_zero digests_stored)
+	mkbin disk/prog
+	z=$(stat -c %z "$BIN/disk/prog")
+	[[ $z == *.000000000* ]] || fail "the ctime has nanoseconds ($z): not a whole-second filesystem"
+	sleep 0.3
+	ctl_ok allow "$T/unrelated1"
+	expect_runs "$BIN/disk/prog" "a miss 0.3 s after the write: "
+	decisions_settled
+	stored1=$(stat_num digests_stored) || exit 1
+	[[ $stored1 == "$stored0" ]] ||
+		fail "a digest read 0.3 s after a whole-second ctime was kept ($stored0 -> $stored1)"
+	sleep 3
+	ctl_ok allow "$T/unrelated2"
+	expect_runs "$BIN/disk/prog" "a miss 3 s after the write: "
+	decisions_settled
+	stored2=$(stat_num digests_stored) || exit 1
+	[[ $stored2 -gt $stored1 ]] || fail "a digest read 3 s after the write was not kept ($stored1 -> $stored2)"
+	umount_settled "$BIN/disk" || fail "umount failed"
 }
 
 # A digest is cached by device, inode, size and ctime. A user's USB stick or
