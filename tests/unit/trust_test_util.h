@@ -107,8 +107,14 @@ static inline struct trust *open_trust(const struct fx *fx)
 	return t;
 }
 
-static inline enum gk_trust_match ask(struct trust *t, const struct fx *fx, const char *rel,
-			       char *detail)
+/* The lookup of one file under the root, by trust_identify or by another
+ * lookup of the same shape (trust_identify_indexed). */
+typedef int trust_lookup_fn(struct trust *t, struct hash_cache *hc, int fd, const char *path,
+			    struct file_id *id, unsigned char sha[GK_SHA256_LEN],
+			    struct trust_result *out, const atomic_bool *cancel, uint64_t guard);
+
+static inline enum gk_trust_match ask_with(trust_lookup_fn *lookup, struct trust *t,
+					   const struct fx *fx, const char *rel, char *detail)
 {
 	char path[512];
 	struct file_id id;
@@ -122,12 +128,18 @@ static inline enum gk_trust_match ask(struct trust *t, const struct fx *fx, cons
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || !hc)
 		fail_msg("%s: %s", path, strerror(errno));
-	assert_int_equal(trust_identify(t, hc, fd, path, &id, sha, &r, NULL, 0), 0);
+	assert_int_equal(lookup(t, hc, fd, path, &id, sha, &r, NULL, 0), 0);
 	close(fd);
 	hash_cache_free(hc);
 	if (detail)
 		strcpy(detail, r.detail);
 	return r.match;
+}
+
+static inline enum gk_trust_match ask(struct trust *t, const struct fx *fx, const char *rel,
+				      char *detail)
+{
+	return ask_with(trust_identify, t, fx, rel, detail);
 }
 
 /* A packaged program, its merged-/usr alias, a diverted pair. */
