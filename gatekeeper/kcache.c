@@ -47,7 +47,11 @@ struct kcache {
 	int loaded_fd;
 	struct kcache_bpf *loaded;
 	char later_why[256];
-	uint64_t ignore_marks, flushes, epoch;
+	uint64_t ignore_marks, flushes;
+	/* epoch: moves with every flush; a judgement begun before one records
+	 * nothing. verdict_epoch (under group_lock): the programs' gk_epoch,
+	 * which moves only when the map's verdicts must go stale too. */
+	uint64_t epoch, verdict_epoch;
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
 	void *denial_ctx;
 	bool (*may_pin)(void *ctx, dev_t dev);   /* under group_lock */
@@ -371,10 +375,11 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 	struct kcache_bpf *kb = bpf_of(kc);
 	if (epoch != kcache_epoch(kc))
 		goto out;
-	/* Stamped with the judgement's epoch: fresh to the programs only while
-	 * no flush has moved theirs. */
+	/* Stamped with the programs' epoch, as it was when the judgement began
+	 * (no flush since): fresh to them only until a flush moves theirs. */
 	if (kb)
-		rc = kcache_bpf_record_judged(kb, fd, verdict, judged, identified_ns, epoch) < 0 ? -1 : 0;
+		rc = kcache_bpf_record_judged(kb, fd, verdict, judged, identified_ns,
+					      kc->verdict_epoch) < 0 ? -1 : 0;
 	if (verdict != GK_VERDICT_ALLOW)
 		goto out;
 	/* A write between the read and the map's entry moved the ctime, and
@@ -423,7 +428,9 @@ uint64_t kcache_epoch(const struct kcache *kc)
 	return __atomic_load_n(&kc->epoch, __ATOMIC_ACQUIRE);
 }
 
-int kcache_forget_all(struct kcache *kc)
+/* Drop every ignore mark and lease; with verdicts, make the map's verdicts
+ * stale too. */
+static int flush(struct kcache *kc, bool verdicts)
 {
 	if (!kc->enabled) {
 		__atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
@@ -434,7 +441,7 @@ int kcache_forget_all(struct kcache *kc)
 	/* As writer: no kcache_record runs between the epoch's move and the
 	 * flush (see there). */
 	pthread_rwlock_wrlock(&kc->group_lock);
-	uint64_t epoch = __atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
+	__atomic_add_fetch(&kc->epoch, 1, __ATOMIC_ACQ_REL);
 	/* Without a mark-type flag, FLUSH drops inode marks (our ignore marks)
 	 * and keeps the filesystem marks. */
 	if (kc->group_fd >= 0 && fanotify_mark(kc->group_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL) < 0)
@@ -443,9 +450,15 @@ int kcache_forget_all(struct kcache *kc)
 		kcache_leases_release_all(kc->leases, kc->group_fd, kc->mask);
 	/* The kernel's holds lapse with the epoch: only once the marks they
 	 * guard are gone (bpf mode). */
-	kcache_bpf_set_epoch(bpf_of(kc), epoch);
+	if (verdicts)
+		kcache_bpf_set_epoch(bpf_of(kc), ++kc->verdict_epoch);
 	pthread_rwlock_unlock(&kc->group_lock);
 	return rc;
+}
+
+int kcache_forget_all(struct kcache *kc)
+{
+	return flush(kc, true);
 }
 
 bool kcache_sees_writes(const struct kcache *kc)
@@ -516,8 +529,13 @@ static void on_bpf_event(void *ctx, const struct kcache_bpf_event *ev)
 		kc->on_denial(kc->denial_ctx, &d);
 	} else if (ev->kind == KCACHE_BPF_INVALIDATE && ev->had_allow && ev->via_mmap) {
 		/* fanotify did not see this write: its ignore mark may still stand.
-		 * We hold no path to the inode, so drop them all; they refill lazily. */
-		kcache_forget_all(kc);
+		 * We hold no path to the inode, so drop them all; they refill lazily.
+		 * Only the marks: the hooks made this inode's verdict stale, and
+		 * every other's still stands. Any user can raise this (a shared
+		 * mapping of their own program), and the map's denials are what
+		 * refuses a denied file's PROT_EXEC mappings (ld.so ./file), which
+		 * fanotify never asks about: they must not go stale with it. */
+		flush(kc, false);
 	}
 }
 

@@ -106,8 +106,7 @@ const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
  * groups, such a filesystem) or the judgement is of an older epoch, -1 on
  * error. epoch: kcache_epoch() when judging began. A judgement of an epoch
  * that kcache_forget_all has since left never reaches the kernel, not even
- * for a moment: it is checked against the flush's lock, and the BPF entry
- * carries that epoch, which the programs hold stale. */
+ * for a moment: it is checked under the lock the flush takes. */
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
 		  uint64_t ticket, uint64_t identified_ns, uint64_t epoch);
 /* fanotify mode: lease the file behind fd before it is read, so that a
@@ -126,8 +125,10 @@ int kcache_unrecord(struct kcache *kc, int fd);
 /* Make every cached verdict stale at once (rule change): the caches refill
  * lazily on the next miss. Waits for kcache_record calls in progress. */
 int kcache_forget_all(struct kcache *kc);
-/* Moves with every forget_all (before it flushes). A judgement that began
- * at another epoch may rest on rules or signatures that have changed. */
+/* Moves with every flush (before it flushes): forget_all, and the drop of
+ * every ignore mark after a change fanotify did not see (bpf mode). A
+ * judgement that began at another epoch may rest on rules or signatures
+ * that have changed, or on content read before such a change. */
 uint64_t kcache_epoch(const struct kcache *kc);
 
 /* `fileless: deny` (deny=true) in the kernel programs. Returns whether the

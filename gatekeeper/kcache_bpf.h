@@ -20,7 +20,7 @@ struct kcache_bpf;
  * the kernel sets a hold: exec of that inode fails with ETXTBSY until the
  * ignore mark is gone (or the epoch is bumped, or a new verdict is recorded).
  * So on an INVALIDATE with had_allow && via_mmap the caller drops its ignore
- * marks (dev/ino cannot name a mark: flush them all, e.g. kcache_forget_all);
+ * marks (dev/ino cannot name a mark: flush them all; the map's verdicts stay);
  * the hold then releases itself at the next exec. Plain write(2)/truncate
  * invalidations need nothing: FS_MODIFY already cleared the mark. */
 struct kcache_bpf_event {

@@ -73,6 +73,24 @@ pe1=$(status_num perm_events)
 expect "daemon: an allowed file runs" "ran GOODGOOD|ran GOODGOOD|ran GOODGOOD" "$first|$second|$third"
 expect "daemon: cached execs of an allowed file raise no permission event" "$pe0" "$pe1"
 
+# --- a shared writable mapping of a program that ran (any user can make one
+# of a program of their own; this guest's root directory admits only root):
+# the daemon drops every ignore mark, but the kernel's denials stand, and
+# with them the PROT_EXEC gate of a denied file (fanotify never asks).
+mkprog $T/mine MINEMINE
+run $T/mine >/dev/null
+run $T/mine >/dev/null
+f0=$(status_num kernel_cache_flushes)
+pe0=$(status_num perm_events)
+mapped=$(gk-vmtool mmap-write $T/mine MINEMAP2 2>&1)
+f1=$(wait_num_above kernel_cache_flushes "$f0" 50)
+expect "daemon: a shared mapping of a program that ran drops the ignore marks" \
+	"flushes $((f0 + 1))" "${mapped:-mapped} flushes $f1"
+expect "daemon: ... a denied file's mmap(PROT_EXEC) is still refused in the kernel" \
+	"mmap-error EPERM" "$(gk-vmtool mmap-exec $T/bad)"
+expect "daemon: ... and its exec too, with no permission event" "exec-error EPERM|$pe0" \
+	"$(run $T/bad)|$(status_num perm_events)"
+
 # --- a denied file rewritten with clean content is judged again and runs ---
 # run_eventually PATH WANT: exec up to 5 s until WANT shows (a verdict may be
 # in flight); prints every distinct outcome.
