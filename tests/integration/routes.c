@@ -12,10 +12,12 @@
  *   3. BAD's content goes into TARGET by ROUTE;
  *   4. exec TARGET at once: it must fail with EPERM, never run.
  * Routes: write otrunc truncate fallocate copy_file_range aio splice mmap
- * mmap_close_first rename old_writer mmap_old_writer. aio (io_submit) raises
- * no FS_MODIFY, nor does splice before Linux 6.5: an ignore mark outlives them. The old_* routes open
- * their writer before step 2 (whose execs then fail with ETXTBSY, after the
- * daemon has judged them).
+ * mmap_close_first rename old_writer mmap_old_writer mmap_old_writer_touch.
+ * aio (io_submit) raises no FS_MODIFY, nor does splice before Linux 6.5: an
+ * ignore mark outlives them. The *old_writer* routes open their writer before
+ * step 2 (whose execs then fail with ETXTBSY, after the daemon has judged
+ * them). mmap_old_writer_touch also moves the ctime (futimens), as a write
+ * fault does on ext4, xfs or btrfs (not on tmpfs, where the tests run).
  *
  * With GK_ROUTES_FREEZE_PID set, step 4's exec runs with that process (the
  * daemon) stopped: only what the kernel caches can answer it, so a refusal
@@ -278,6 +280,8 @@ static int route_old_writer(struct run *r)
 
 	if (r->writer_map) {
 		memcpy(r->writer_map, r->bad.bytes, r->bad.size);
+		if (!strcmp(r->route, "mmap_old_writer_touch") && futimens(r->writer_fd, NULL) < 0)
+			rc = -1;
 		munmap(r->writer_map, r->bad.size);
 		r->writer_map = NULL;
 	} else if (write_all_at(r->writer_fd, &r->bad) < 0) {
@@ -322,7 +326,8 @@ static bool known_route(const char *x)
 {
 	static const char *const routes[] = { "write", "otrunc", "truncate", "fallocate",
 					      "copy_file_range", "aio", "splice", "mmap", "mmap_close_first",
-					      "rename", "old_writer", "mmap_old_writer" };
+					      "rename", "old_writer", "mmap_old_writer",
+					      "mmap_old_writer_touch" };
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (!strcmp(x, routes[i]))
 			return true;
@@ -334,7 +339,7 @@ static int open_old_writer(struct run *r)
 	r->writer_fd = open(r->target, O_RDWR | O_CLOEXEC);
 	if (r->writer_fd < 0)
 		return -1;
-	if (strcmp(r->route, "mmap_old_writer"))
+	if (strncmp(r->route, "mmap_old_writer", 15))
 		return 0;
 	r->writer_map = mmap(NULL, r->bad.size, PROT_READ | PROT_WRITE, MAP_SHARED, r->writer_fd, 0);
 	if (r->writer_map == MAP_FAILED) {
@@ -467,7 +472,7 @@ int main(int argc, char **argv)
 	r.expect_hit = atoi(argv[6]) != 0;
 	r.ctl = argv[7];
 	r.sock = argv[8];
-	r.old_writer = !strncmp(r.route, "old_writer", 10) || !strcmp(r.route, "mmap_old_writer");
+	r.old_writer = !strncmp(r.route, "old_writer", 10) || !strncmp(r.route, "mmap_old_writer", 15);
 	const char *freeze = getenv("GK_ROUTES_FREEZE_PID");
 	r.freeze_pid = freeze ? (pid_t)atoi(freeze) : 0;
 	if (read_whole(argv[3], &r.good) < 0 || read_whole(argv[4], &r.bad) < 0 ||

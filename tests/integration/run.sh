@@ -69,7 +69,7 @@ TESTS=(
 )
 # Invariant 1, one test per write route, with and without the kernel cache.
 for _route in write otrunc truncate fallocate copy_file_range aio splice mmap \
-	mmap_close_first rename old_writer mmap_old_writer; do
+	mmap_close_first rename old_writer mmap_old_writer mmap_old_writer_touch; do
 	TESTS+=("inv1_$_route:120" "inv1_${_route}_no_kcache:120")
 done
 unset _route

@@ -4,7 +4,7 @@
 # Sourced by run.sh; each t_NAME runs in its own process (see lib.sh).
 
 INV1_ROUTES="write otrunc truncate fallocate copy_file_range aio splice mmap mmap_close_first
-rename old_writer mmap_old_writer"
+rename old_writer mmap_old_writer mmap_old_writer_touch"
 INV1_ROUNDS=50
 
 need_routes() {
@@ -73,7 +73,7 @@ inv1_define_tests() {
 	local route hit
 	for route in $INV1_ROUTES; do
 		hit=1
-		[[ $route == *old_writer ]] && hit=0
+		[[ $route == *old_writer* ]] && hit=0
 		eval "t_inv1_${route}() { inv1_case $route $hit; }"
 		eval "t_inv1_${route}_no_kcache() { inv1_case $route 0 --no-kernel-cache; }"
 	done
