@@ -31,6 +31,10 @@
  * `unshare -m`, unprivileged user namespaces): fanotify only reports the
  * namespace it marks.
  *
+ * Marking walks each mount point's path, which a server can stall for good
+ * (a hung NFS server, a user's FUSE server with a mount below its own): the
+ * tracker plans under its locks and marks holding none (mounts_mark.c).
+ *
  * An unmount drops the marks: the kernel removes a filesystem mark with its
  * superblock; a superblock still mounted elsewhere, outside every watch, is
  * unmarked through that other mount. The tracker never holds a file open on
@@ -76,7 +80,7 @@ struct tracked {
 	char fstype[64];
 	char why[96];        /* "" when marked */
 	bool seen;           /* reconcile scratch */
-	bool marked_now;     /* reconcile scratch: marked in this one */
+	bool fresh;          /* new, its first marking not done yet */
 };
 
 /* The tracker's state, owned by struct gk_daemon (d->mounts): made by
@@ -86,6 +90,7 @@ struct gk_mounts {
 	pthread_mutex_t lock;
 	struct gk_daemon *d;
 	int prescan_fd;
+	unsigned groups_gen;      /* moves when a policy change replaces the groups */
 	struct tracked t[MAX_TRACKED];
 	bool full_logged;
 	size_t n;
@@ -108,89 +113,6 @@ struct gk_mounts {
 	struct mounts_seen seen;  /* the last table read (mounts_gone.c) */
 };
 
-/* Mark (add) or unmark (!add) the filesystem that holds path on group_fd
- * with mask: FAN_MARK_FILESYSTEM, so every mount of it is covered. -1 and
- * errno on failure. */
-static int mounts_mark_fs(int group_fd, uint64_t mask, const char *path, bool add)
-{
-	unsigned flags = (add ? FAN_MARK_ADD : FAN_MARK_REMOVE) | FAN_MARK_FILESYSTEM;
-	return fanotify_mark(group_fd, flags, mask, AT_FDCWD, path);
-}
-
-/* Mark through the mount point only if it still shows this superblock: a
- * mount hidden under a later one (EXDEV) is reached through that one. btrfs
- * subvolumes report an st_dev of their own: there the mount point is it. */
-static int mark_mount(int group_fd, uint64_t mask, const struct mnt *m)
-{
-	/* The attributes the kernel has: no request to a server (a hung NFS
-	 * server would hold the tracker here). */
-	struct statx st;
-	if (statx(AT_FDCWD, m->path, AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT, STATX_INO, &st) < 0)
-		return -1;
-	if (makedev(st.stx_dev_major, st.stx_dev_minor) != m->dev && strcmp(m->fstype, "btrfs")) {
-		errno = EXDEV;
-		return -1;
-	}
-	return mounts_mark_fs(group_fd, mask, m->path, true);
-}
-
-/* Which group marks a filesystem of this type: remote_fd where a server
- * serves it (-1: none, the pre-scan's, whose reader may not wait on one). */
-static int group_for(const char *fstype, int group_fd, int remote_fd)
-{
-	return kcache_fstype_uncached(fstype) ? remote_fd : group_fd;
-}
-
-/* The type of the mount path resolves to, links followed as fanotify_mark
- * follows them (a link someone other than root owns stays in a policy
- * path: policy_links.c), by the mount ID of an O_PATH open; by the mount
- * points if that cannot be read. */
-static const char *watch_fstype(const char *path, const struct mnt *m, size_t n)
-{
-	char fdinfo[64], line[128];
-	unsigned id = 0;
-	bool found = false;
-	int fd = open(path, O_PATH | O_CLOEXEC);
-	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
-	FILE *f = fd >= 0 ? fopen(fdinfo, "re") : NULL;
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "mnt_id: %u", &id) == 1;
-	if (f)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	for (size_t i = 0; found && i < n; i++)
-		if (m[i].id == id)
-			return m[i].fstype;
-	return mounts_fstype_of(path, m, n);
-}
-
-int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct gk_policy *p,
-		      char *err, size_t errlen)
-{
-	struct mnt *m;
-	size_t n;
-	int rc = 0;
-	if (mounts_read_table(&m, &n) < 0) {
-		snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i < p->n_watch && rc == 0; i++) {
-		int fd = group_for(watch_fstype(p->watch[i], m, n), group_fd, remote_fd);
-		if (fd >= 0 && mounts_mark_fs(fd, mask, p->watch[i], true) < 0) {
-			snprintf(err, errlen, "%s: watch %s: %s", p->name, p->watch[i], strerror(errno));
-			rc = -1;
-		}
-	}
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		int fd = group_for(m[i].fstype, group_fd, remote_fd);
-		if (fd >= 0 && mounts_covered(p, m, n, i) && !mounts_skip_reason(&m[i]))
-			(void)mark_mount(fd, mask, &m[i]);
-	}
-	mounts_free_table(m, n);
-	return rc;
-}
-
 static struct tracked *find_tracked(struct gk_mounts *mt, dev_t dev)
 {
 	for (size_t i = 0; i < mt->n; i++)
@@ -199,52 +121,22 @@ static struct tracked *find_tracked(struct gk_mounts *mt, dev_t dev)
 	return NULL;
 }
 
-/* The permission groups a reconcile marks on (d->group, d->remote). */
-struct perm_groups {
-	int fd, remote_fd;
-	uint64_t mask;
-};
-
-/* Mark one superblock on its permission group and the pre-scan group; a
- * failure is recorded as its skip reason. */
-static void mark_tracked(struct gk_mounts *mt, struct tracked *t, const struct mnt *m,
-			 const struct perm_groups *g)
+static struct mark_job *find_job(struct mark_job *jobs, size_t n, dev_t dev)
 {
-	t->why[0] = '\0';
-	/* Not a remote one on the pre-scan group (group_for with -1): its reader
-	 * would open each closed file there on the server (and a result there
-	 * is never kept). */
-	int prescan_fd = group_for(m->fstype, mt->prescan_fd, -1);
-	if (mark_mount(group_for(m->fstype, g->fd, g->remote_fd), g->mask, m) < 0 ||
-	    (prescan_fd >= 0 && mark_mount(prescan_fd, PRESCAN_MASK, m) < 0))
-		snprintf(t->why, sizeof(t->why), "%s%s", errno == EXDEV ? "" : "cannot mark: ",
-			 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].dev == dev && !jobs[i].unmark)
+			return &jobs[i];
+	return NULL;
 }
 
-/* Mark it again through mount m (which can run programs), from now on its
- * mount of record. */
-static void remark_tracked(struct gk_mounts *mt, struct tracked *t, const struct mnt *m,
-			   const struct perm_groups *g)
-{
-	char *path = strdup(m->path);
-	if (path) {
-		free(t->path);
-		t->path = path;
-	}
-	mark_tracked(mt, t, m, g);
-	t->marked_now = !t->why[0];
-}
-
-static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *why,
-			const struct perm_groups *g)
+/* A superblock the watch list covers from now on, marked by the jobs that
+ * follow unless why. */
+static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *why)
 {
 	if (mt->n == MAX_TRACKED) {
 		/* Marked all the same, at every read of the table: the kernel drops
 		 * the mark with the filesystem. Only its status line, and its
 		 * unmarking when a new policy stops covering it, need a slot. */
-		struct tracked untracked = { .dev = m->dev };
-		if (!why)
-			mark_tracked(mt, &untracked, m, g);
 		if (!mt->full_logged)
 			log_msg(GK_LOG_WARN, "warning=\"more than %d filesystems under watch: "
 				"%s and later ones are marked but not listed in status\"",
@@ -253,40 +145,90 @@ static void add_tracked(struct gk_mounts *mt, const struct mnt *m, const char *w
 		return;
 	}
 	struct tracked *t = &mt->t[mt->n++];
-	*t = (struct tracked){ .dev = m->dev, .path = strdup(m->path), .seen = true };
+	*t = (struct tracked){ .dev = m->dev, .path = strdup(m->path), .seen = true, .fresh = !why };
 	snprintf(t->fstype, sizeof(t->fstype), "%s", m->fstype);
-	if (why)
-		snprintf(t->why, sizeof(t->why), "%s", why);
-	else
-		mark_tracked(mt, t, m, g);
-	t->marked_now = !t->why[0];
-	if (!t->why[0])
-		log_msg(GK_LOG_INFO, "filesystem_marked path=\"%s\" dev=%u:%u fstype=%s", m->path,
-			major(m->dev), minor(m->dev), m->fstype);
+	snprintf(t->why, sizeof(t->why), "%s", why ? why : "being marked");
 }
 
-/* A superblock no longer covered: unmark it through a mount that still
- * shows it, if any (without one the kernel dropped the mark with it). */
-static void drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, size_t n,
-			 const struct perm_groups *g)
+/* A superblock no longer covered: out of the table, and a job to unmark it
+ * through the mounts that still show it, if any (without one the kernel
+ * dropped the mark with it). Returns the number of jobs added. */
+static size_t drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, size_t n,
+			   struct mark_job *j)
 {
 	struct tracked *t = &mt->t[i];
+	size_t added = 0;
 	if (!t->why[0]) {
-		for (size_t k = 0; k < n; k++) {
-			if (m[k].dev != t->dev)
-				continue;
-			int prescan_fd = group_for(t->fstype, mt->prescan_fd, -1);
-			(void)mounts_mark_fs(group_for(t->fstype, g->fd, g->remote_fd), g->mask,
-					     m[k].path, false);
-			if (prescan_fd >= 0)
-				(void)mounts_mark_fs(prescan_fd, PRESCAN_MASK, m[k].path, false);
-			break;
-		}
+		*j = (struct mark_job){ .dev = t->dev, .unmark = true };
+		for (size_t k = 0; k < n && j->n_via < MARK_VIA_MAX; k++)
+			if (m[k].dev == t->dev)
+				j->via[j->n_via++] = &m[k];
+		added = j->n_via > 0;
 		log_msg(GK_LOG_INFO, "filesystem_unmarked path=\"%s\" dev=%u:%u", t->path,
 			major(t->dev), minor(t->dev));
 	}
 	free(t->path);
 	mt->t[i] = mt->t[--mt->n];
+	return added;
+}
+
+/* Under policy_lock (read) and mt->lock: the table in line with this read
+ * of the mounts, and the jobs that mark and unmark. Every covered
+ * superblock is marked again at every read, through its first mount that
+ * shows it, not only for new groups: a filesystem unmounted and another
+ * mounted between two reads can get the same device number (anonymous and
+ * loop devices are handed out lowest first), and the kernel dropped the
+ * mark with the old one. A mark that is there stays as it is. */
+static size_t plan_jobs(struct gk_mounts *mt, const struct gk_policy *p, const struct mnt *m,
+			size_t n, struct mark_job *jobs)
+{
+	size_t n_jobs = 0;
+	for (size_t i = 0; i < mt->n; i++)
+		mt->t[i].seen = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!mounts_covered(p, m, n, i))
+			continue;
+		const char *why = mounts_skip_reason(&m[i]);
+		struct tracked *t = find_tracked(mt, m[i].dev);
+		if (t)
+			t->seen = true;
+		else
+			add_tracked(mt, &m[i], why);
+		if (why)
+			continue;
+		struct mark_job *j = find_job(jobs, n_jobs, m[i].dev);
+		if (!j) {
+			j = &jobs[n_jobs++];
+			*j = (struct mark_job){ .dev = m[i].dev };
+		}
+		if (j->n_via < MARK_VIA_MAX)
+			j->via[j->n_via++] = &m[i];
+	}
+	for (size_t i = mt->n; i-- > 0;)
+		if (!mt->t[i].seen)
+			n_jobs += drop_tracked(mt, i, m, n, &jobs[n_jobs]);
+	return n_jobs;
+}
+
+/* Under mt->lock: what the jobs did, into the table. */
+static void note_results(struct gk_mounts *mt, const struct mark_job *jobs, size_t n_jobs)
+{
+	for (size_t i = 0; i < n_jobs; i++) {
+		const struct mark_job *j = &jobs[i];
+		struct tracked *t = j->unmark || !j->done ? NULL : find_tracked(mt, j->dev);
+		if (!t)
+			continue;
+		snprintf(t->why, sizeof(t->why), "%s", j->why);
+		char *path = j->marked_via ? strdup(j->marked_via->path) : NULL;
+		if (path) {   /* its mount of record, the one that can run programs */
+			free(t->path);
+			t->path = path;
+		}
+		if (t->fresh && j->marked_via)
+			log_msg(GK_LOG_INFO, "filesystem_marked path=\"%s\" dev=%u:%u fstype=%s",
+				t->path, major(t->dev), minor(t->dev), t->fstype);
+		t->fresh = false;
+	}
 }
 
 /* The table just read, to mounts_gone.c. Called unlocked. */
@@ -333,12 +275,39 @@ bool mounts_path_may_ask_server(struct gk_mounts *mt, const char *path)
 	return found;
 }
 
-/* Bring the table (and the marks) in line with the mounts of now. */
+/* The groups to mark on, as descriptors of their own (caller holds the
+ * locks): a policy change retires the daemon's while the jobs run, and
+ * closes them once drained; a number of theirs may then name another file.
+ * A mark made on a retired group lives only as long as these do. */
+static struct mark_groups own_groups(struct gk_mounts *mt)
+{
+	struct gk_daemon *d = mt->d;
+	int remote = d->remote ? d->remote->fd : -1;
+	return (struct mark_groups){ .fd = fcntl(d->group->fd, F_DUPFD_CLOEXEC, 0),
+				     .remote_fd = remote < 0 ? -1 : fcntl(remote, F_DUPFD_CLOEXEC, 0),
+				     .prescan_fd = mt->prescan_fd < 0 ? -1
+						   : fcntl(mt->prescan_fd, F_DUPFD_CLOEXEC, 0),
+				     .mask = d->group->mask,
+				     .gen = &mt->groups_gen,
+				     .gen_then = __atomic_load_n(&mt->groups_gen, __ATOMIC_ACQUIRE) };
+}
+
+static void close_groups(const struct mark_groups *g)
+{
+	int fds[] = { g->fd, g->remote_fd, g->prescan_fd };
+	for (size_t i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Bring the table (and the marks) in line with the mounts of now. The
+ * marks are made holding no lock: status, a policy change and the stop
+ * go on while a server holds up the walk to one mount point. */
 static void reconcile(struct gk_mounts *mt)
 {
 	struct gk_daemon *d = mt->d;
 	struct mnt *m;
-	size_t n;
+	size_t n, n_jobs = 0;
 	if (mounts_read_table(&m, &n) < 0) {
 		log_msg(GK_LOG_ERR, "error=\"/proc/self/mountinfo: %s\"", strerror(errno));
 		return;
@@ -346,42 +315,28 @@ static void reconcile(struct gk_mounts *mt)
 	note_served(mt, m, n);
 	pthread_rwlock_rdlock(&d->policy_lock);
 	pthread_mutex_lock(&mt->lock);
-	struct perm_groups g = { .fd = d->group->fd, .remote_fd = d->remote ? d->remote->fd : -1,
-				 .mask = d->group->mask };
-	for (size_t i = 0; i < mt->n; i++)
-		mt->t[i].seen = mt->t[i].marked_now = false;
 	pthread_mutex_lock(&mt->holders_lock);
 	mt->n_holders = 0;
 	for (size_t i = 0; i < n; i++)
 		if (mt->n_holders < 64 && mounts_holds_watch(d->policy, m, n, i))
 			mt->holders[mt->n_holders++] = m[i].dev;
 	pthread_mutex_unlock(&mt->holders_lock);
-	for (size_t i = 0; i < n; i++) {
-		if (!mounts_covered(d->policy, m, n, i))
-			continue;
-		const char *why = mounts_skip_reason(&m[i]);
-		struct tracked *t = find_tracked(mt, m[i].dev);
-		if (!t) {
-			add_tracked(mt, &m[i], why, &g);
-		} else {
-			t->seen = true;
-			/* Marked again at every read of the table, through its first
-			 * mount that can run programs, not only on new groups: a
-			 * filesystem unmounted and another mounted between two reads
-			 * can get the same device number (anonymous and loop devices
-			 * are handed out lowest first), and the kernel dropped the mark
-			 * with the old one. A mark that is there stays as it is. */
-			if (!why && !t->marked_now)
-				remark_tracked(mt, t, &m[i], &g);
-		}
-	}
-	for (size_t i = mt->n; i-- > 0;)
-		if (!mt->t[i].seen)
-			drop_tracked(mt, i, m, n, &g);
+	struct mark_groups g = own_groups(mt);
+	struct mark_job *jobs = calloc(n + mt->n + 1, sizeof(*jobs));
+	if (jobs)
+		n_jobs = plan_jobs(mt, d->policy, m, n, jobs);
+	else
+		log_msg(GK_LOG_ERR, "error=\"mount tracker: %s\"", strerror(errno));
+	pthread_mutex_unlock(&mt->lock);
+	pthread_rwlock_unlock(&d->policy_lock);
+	mounts_run_jobs(jobs, n_jobs, &g);
+	close_groups(&g);
+	pthread_mutex_lock(&mt->lock);
+	note_results(mt, jobs, n_jobs);
 	mt->reconciles++;
 	mt->last_reconcile_us = gk_now_us();
 	pthread_mutex_unlock(&mt->lock);
-	pthread_rwlock_unlock(&d->policy_lock);
+	free(jobs);
 	note_table(mt, m, n);
 	mounts_free_table(m, n);
 }
@@ -485,6 +440,7 @@ void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd)
 	pthread_mutex_lock(&mt->lock);
 	mt->prescan_fd = prescan_fd;
 	pthread_mutex_unlock(&mt->lock);
+	__atomic_add_fetch(&mt->groups_gen, 1, __ATOMIC_RELEASE);
 	if (mt->running)
 		wake(mt);
 }

@@ -5,6 +5,7 @@
 #define GK_MOUNTS_TABLE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -34,5 +35,30 @@ const char *mounts_fstype_of(const char *path, const struct mnt *m, size_t n);
 /* Does the watch list cover mount i: it holds a watched path, or its mount
  * point lies under one? */
 bool mounts_covered(const struct gk_policy *p, const struct mnt *m, size_t n, size_t i);
+
+/* The groups the tracker marks on: the permission groups (d->group,
+ * d->remote) and the pre-scan's; -1 where there is none. */
+struct mark_groups {
+	int fd, remote_fd, prescan_fd;
+	uint64_t mask;
+	const unsigned *gen;   /* moves when the groups are replaced: stop then */
+	unsigned gen_then;
+};
+
+#define MARK_VIA_MAX 8
+
+/* One superblock to mark (or unmark), planned under the tracker's locks and
+ * run without them: the walk to a mount point can wait on a server for good
+ * (a hung NFS server, a user's FUSE server that mounts below its own). */
+struct mark_job {
+	dev_t dev;
+	const struct mnt *via[MARK_VIA_MAX];  /* its mounts, in order: the first that shows it */
+	size_t n_via;
+	bool unmark;
+	bool done;                            /* result: run (not left for new groups) */
+	const struct mnt *marked_via;         /* result: NULL if none would do */
+	char why[96];                         /* result: "" when marked */
+};
+void mounts_run_jobs(struct mark_job *jobs, size_t n, const struct mark_groups *g);
 
 #endif

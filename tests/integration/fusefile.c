@@ -18,7 +18,9 @@
  * by one of gatekeeperd's threads waits while FILE exists: a server that
  * serves the judging and stalls the daemon's close after its answer. With
  * GK_FUSEFILE_HOLD_LOOKUP, a lookup of any other
- * name waits while FILE exists (then: no such file). With GK_FUSEFILE_DIRECT_IO set, reads bypass the
+ * name waits while FILE exists (then: no such file); with
+ * GK_FUSEFILE_HOLD_LOOKUP_PROGS set too, so does one of /prog0 to /prog9
+ * (then answered: a mount point there is walked past a stalled lookup). With GK_FUSEFILE_DIRECT_IO set, reads bypass the
  * page cache (each reader's read is a request of its own: several can
  * wait at once; such a file cannot be mapped, so its exec fails after
  * the permission event). With GK_FUSEFILE_BACKING9=FILE, /prog9 serves
@@ -40,6 +42,7 @@
 static const char *backing, *hold, *hold_open, *hold_open_by = "gk-", *hold_flush;
 static bool direct_io;
 static const char *hold_lookup;
+static bool hold_lookup_progs;
 static mode_t prog_mode = 0755;
 static const char *backing9;
 static bool hold_spares9;
@@ -66,7 +69,8 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		st->st_nlink = 2;
 		return 0;
 	}
-	while (!is_prog(path) && hold_lookup && access(hold_lookup, F_OK) == 0)
+	while ((!is_prog(path) || (hold_lookup_progs && path[5])) && hold_lookup &&
+	       access(hold_lookup, F_OK) == 0)
 		usleep(10000);
 	if (!is_prog(path))
 		return -ENOENT;
@@ -180,6 +184,7 @@ int main(int argc, char **argv)
 	hold_flush = getenv("GK_FUSEFILE_HOLD_FLUSH");
 	direct_io = getenv("GK_FUSEFILE_DIRECT_IO") != NULL;
 	hold_lookup = getenv("GK_FUSEFILE_HOLD_LOOKUP");
+	hold_lookup_progs = getenv("GK_FUSEFILE_HOLD_LOOKUP_PROGS") != NULL;
 	if (getenv("GK_FUSEFILE_HOLD_OPEN_BY"))
 		hold_open_by = getenv("GK_FUSEFILE_HOLD_OPEN_BY");
 	backing9 = getenv("GK_FUSEFILE_BACKING9");

@@ -144,7 +144,8 @@ write_policy() {
 # FUSE_HOLD_OPEN=FILE, the daemon's opens wait while FILE exists (those
 # of its threads whose names begin FUSE_HOLD_OPEN_BY, if set); with
 # FUSE_DIRECT_IO=1, reads bypass the page cache; with FUSE_HOLD_LOOKUP=FILE,
-# lookups of other names wait while FILE exists; with FUSE_BACKING9=FILE,
+# lookups of other names wait while FILE exists (with FUSE_HOLD_LOOKUP_PROGS=1,
+# those of /prog0 to /prog9 too, then answered); with FUSE_BACKING9=FILE,
 # /prog9 serves FILE; with FUSE_SPARE9=1, HOLD never holds /prog9's reads;
 # with FUSE_ALLOW_OTHER=1, other users may use it.
 # Unmounted, stopped and HOLD removed when the test ends.
@@ -160,6 +161,7 @@ mount_fusefile() {
 		${FUSE_HOLD_FLUSH:+GK_FUSEFILE_HOLD_FLUSH="$FUSE_HOLD_FLUSH"} \
 		${FUSE_DIRECT_IO:+GK_FUSEFILE_DIRECT_IO=1} \
 		${FUSE_HOLD_LOOKUP:+GK_FUSEFILE_HOLD_LOOKUP="$FUSE_HOLD_LOOKUP"} \
+		${FUSE_HOLD_LOOKUP_PROGS:+GK_FUSEFILE_HOLD_LOOKUP_PROGS=1} \
 		${FUSE_BACKING9:+GK_FUSEFILE_BACKING9="$FUSE_BACKING9"} \
 		${FUSE_SPARE9:+GK_FUSEFILE_HOLD_SPARES9=1} \
 		timeout -s KILL 60 "$TOP/fusefile" "$T/fuse" \

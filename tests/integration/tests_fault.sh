@@ -20,6 +20,7 @@ TESTS+=(
 	fault_remote_file_not_prescanned:60
 	fault_stalled_remote_read_lets_policy_change:60
 	fault_foreign_path_into_stalled_fuse:60
+	fault_stalled_mount_point_lookup_holds_no_lock:60
 )
 
 FAULT_ROUNDS=${GK_FAULT_ROUNDS:-50}
@@ -693,4 +694,41 @@ t_fault_foreign_path_into_stalled_fuse() {
 	wait "$foreign"
 	grep -q "errno=EPERM" "$T/foreign.out" ||
 		fail "the foreign exec (denied by default, without its path): $(head -c 300 "$T/foreign.out")"
+}
+
+# The mount tracker marks a filesystem through its mount point, and the walk
+# there can wait on a server for good: a FUSE server (a user's, say, mounted
+# with allow_other, and another of theirs below it) stalls the lookup of a
+# mount point inside its own filesystem. The tracker marks holding no lock,
+# so status and a policy change go on meanwhile, and once the server answers
+# it marks what was mounted meanwhile. Before, it marked holding the policy's
+# lock and its own: status and the policy change hung until the server answered.
+t_fault_stalled_mount_point_lookup_holds_no_lock() {
+	local out
+	mkbin ok
+	cp /bin/true "$T/backing" || fail "cannot write the backing file"
+	FUSE_HOLD_LOOKUP="$T/hold-lookup" FUSE_HOLD_LOOKUP_PROGS=1 mount_fusefile
+	# A filesystem seen only through a mount point inside FUSE.
+	mkdir "$T/lone" && mount -t tmpfs lone "$T/lone" && : >"$T/lone/f" &&
+		mount --bind "$T/lone/f" "$T/fuse/prog5" && umount "$T/lone" ||
+		fail "cannot mount a filesystem at $T/fuse/prog5"
+	remote_policy
+	start_daemon
+	touch "$T/hold-lookup"
+	# A new mount wakes the tracker, which marks every covered filesystem
+	# again, through $T/fuse/prog5 before $BIN/later.
+	mkdir "$BIN/later" && mount -t tmpfs later "$BIN/later" || fail "cannot mount $BIN/later"
+	cp "$BIN/ok" "$BIN/later/denied" || fail "cannot copy into $BIN/later"
+	sleep 1
+	out=$(timeout -s KILL 5 "$CTL" --socket "$SOCK" status 2>&1) ||
+		fail "status while the tracker waits on the server: $(printf '%s' "$out" | tail -n 1)"
+	out=$(timeout -s KILL 5 "$CTL" --socket "$SOCK" policy apply "$POLICY" 2>&1) ||
+		fail "policy apply while the tracker waits on the server: $(printf '%s' "$out" | tail -n 1)"
+	rm -f "$T/hold-lookup"
+	for _ in $(seq 50); do
+		ctl status 2>/dev/null | grep -q "$BIN/later (dev" && break
+		sleep 0.1
+	done
+	expect_eperm "$BIN/later/denied" "on a filesystem mounted while the tracker waited: "
+	umount "$BIN/later" "$T/fuse/prog5"
 }
