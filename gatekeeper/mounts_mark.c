@@ -4,10 +4,12 @@
  * good; the tracker runs its jobs holding none of its locks. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -24,21 +26,43 @@ static int mark_fs(int group_fd, uint64_t mask, const char *path, bool add)
 	return fanotify_mark(group_fd, flags, mask, AT_FDCWD, path);
 }
 
+/* The mount point, walked once and never through a symbolic link
+ * (mountinfo names it without any): a user who owns a directory on the way
+ * could otherwise swap one in between the check and the mark, and have
+ * another filesystem marked, or unmarked. */
+static int open_mount_point(const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+	return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+}
+
 /* Through the mount point only if it still shows this superblock: a mount
  * hidden under a later one (EXDEV) is reached through that one. btrfs
  * subvolumes report an st_dev of their own: there the mount point is it. */
 static int mark_mount(int group_fd, uint64_t mask, const struct mnt *m, bool add)
 {
+	char self[64];
+	struct statx st;
+	int fd = open_mount_point(m->path), rc = -1;
 	/* The attributes the kernel has: no request to a server for the mount
 	 * point itself (its parent's lookup may still ask one). */
-	struct statx st;
-	if (statx(AT_FDCWD, m->path, AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT, STATX_INO, &st) < 0)
-		return -1;
+	if (fd < 0 || statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &st) < 0)
+		goto cleanup;
 	if (makedev(st.stx_dev_major, st.stx_dev_minor) != m->dev && strcmp(m->fstype, "btrfs")) {
 		errno = EXDEV;
-		return -1;
+		goto cleanup;
 	}
-	return mark_fs(group_fd, mask, m->path, add);
+	/* fanotify_mark takes no O_PATH descriptor: its /proc link leads to
+	 * what was opened, whatever the path shows by now. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	rc = mark_fs(group_fd, mask, self, add);
+cleanup:
+	if (fd >= 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return rc;
 }
 
 /* Which group marks a filesystem of this type: remote_fd where a server
