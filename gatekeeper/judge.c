@@ -375,7 +375,7 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 	 * been rewritten, same size and same ctime: the kernel would answer for
 	 * the new content. Its next exec is judged again. Unless a lease was
 	 * taken before the read: a write since then has broken it. */
-	if (j->have_sha && !j->id.settled && !j->lease_ticket) {
+	if (j->have_sha && !j->id.settled && !kcache_ticket_taken(j->lease_ticket)) {
 		atomic_fetch_add(&d->stats.kernel_cache_unsettled, 1);
 		return;
 	}

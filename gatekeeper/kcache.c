@@ -320,8 +320,11 @@ uint64_t kcache_arm(struct kcache *kc, int fd)
 		return 0;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)) &&
-	    !kcache_changes_elsewhere(fd))
+	    !kcache_changes_elsewhere(fd)) {
 		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
+		if (!ticket)
+			ticket = KCACHE_ARM_REFUSED;
+	}
 	pthread_rwlock_unlock(&kc->group_lock);
 	return ticket;
 }
@@ -334,7 +337,7 @@ bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket)
 void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket)
 {
 	struct stat st;
-	if (!ticket || fstat(fd, &st) < 0)
+	if (!kcache_ticket_taken(ticket) || fstat(fd, &st) < 0)
 		return;
 	pthread_rwlock_rdlock(&kc->group_lock);
 	if (kc->leases && kc->group_fd >= 0)
@@ -353,7 +356,7 @@ static int add_ignore_mark(struct kcache *kc, int fd, const struct stat *judged,
 			       ? kcache_leases_hold(kc->leases, fd, judged, kc->group_fd, kc->mask, ticket)
 			       : -1;
 	if (ticket)
-		return -1;   /* armed under a mode that is gone: its read is unguarded */
+		return -1;   /* armed (or refused) under a mode that is gone: its read is unguarded */
 	if (!with_bpf && !kcache_file_as_judged(fd, judged))
 		return -1;
 	return fanotify_mark(kc->group_fd, FAN_MARK_ADD | FAN_MARK_IGNORE | FAN_MARK_EVICTABLE,
@@ -380,8 +383,12 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 	if (kb)
 		rc = kcache_bpf_record_judged(kb, fd, verdict, judged, identified_ns,
 					      kc->verdict_epoch) < 0 ? -1 : 0;
-	if (verdict != GK_VERDICT_ALLOW)
+	/* fanotify mode caches no denial; an allow's mark and lease that the
+	 * file may still carry (its content changed unseen) go. */
+	if (verdict != GK_VERDICT_ALLOW) {
+		take_back = !kb && kc->group_fd >= 0;
 		goto out;
+	}
 	/* A write between the read and the map's entry moved the ctime, and
 	 * the kernel's hooks see none after it: check before the ignore mark,
 	 * which would answer for the new content, and take back a mark an

@@ -113,9 +113,19 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
  * write from then on is seen (the lease breaks) however close to the read
  * it comes: kcache_record with the ticket then caches an allow of content
  * read after this, whether or not its ctime had settled (0: not armed;
- * bpf mode, or a writer has it open). kcache_disarm gives the lease back if
- * nothing was recorded with it. */
+ * bpf mode, or nothing would be cached). kcache_disarm gives the lease back
+ * if nothing was recorded with it.
+ * KCACHE_ARM_REFUSED: leases are in use, but none could be taken (a writer
+ * has the file open). kcache_record with it caches no allow: the writer may
+ * change the content without moving the ctime (a shared mapping) and close
+ * before the record, which would then find the file free to lease. */
+#define KCACHE_ARM_REFUSED UINT64_MAX
 uint64_t kcache_arm(struct kcache *kc, int fd);
+/* A lease was taken before the read (a ticket, not 0 or refused). */
+static inline bool kcache_ticket_taken(uint64_t ticket)
+{
+	return ticket && ticket != KCACHE_ARM_REFUSED;
+}
 /* That lease still stands: no writer has opened the file since it was taken. */
 bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket);
 void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket);

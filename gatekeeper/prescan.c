@@ -338,7 +338,7 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 	struct judgement j;
 	char exe[4096];
 	uint64_t ticket = kcache_arm(d->kc, fd);
-	if (!ticket)
+	if (!kcache_ticket_taken(ticket))
 		wait_until_settled(fd);
 	judge_begin(d, fd, &j);
 	j.lease_ticket = ticket;

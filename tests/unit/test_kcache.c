@@ -210,12 +210,51 @@ static void test_flush_waits_for_a_record_in_progress(void **state)
 	}
 }
 
+/* fanotify mode's leases: an arm refused because a writer had the file open
+ * caches no allow, even once the writer is gone by the record (it may have
+ * changed the content through a shared mapping, no ctime moved). A lease
+ * taken before the read does; a denial then takes back its mark and lease. */
+static void test_refused_arm_caches_no_allow(void **state)
+{
+	struct fixture *fx = *state;
+	struct kcache_stats ks;
+	struct kcache *kc = kcache_open(FAKE_GROUP_FD, FAN_OPEN_EXEC_PERM, true, KCACHE_BPF_NEVER);
+	assert_non_null(kc);
+	w.n = 0;
+	int writer = open(fx->path, O_WRONLY | O_CLOEXEC);
+	assert_true(writer >= 0);
+	uint64_t ticket = kcache_arm(kc, fx->fd);
+	assert_true(ticket == KCACHE_ARM_REFUSED);
+	assert_false(kcache_ticket_taken(ticket));
+	close(writer);
+	assert_int_not_equal(kcache_record(kc, fx->fd, GK_VERDICT_ALLOW, &fx->st, ticket, 0,
+					   kcache_epoch(kc)), 0);
+	kcache_disarm(kc, fx->fd, ticket);
+	assert_int_equal(count_op(OP_ADD_IGNORE), 0);
+	kcache_get_stats(kc, &ks);
+	assert_int_equal(ks.leases_held, 0);
+	ticket = kcache_arm(kc, fx->fd);
+	assert_true(kcache_ticket_taken(ticket));
+	assert_int_equal(kcache_record(kc, fx->fd, GK_VERDICT_ALLOW, &fx->st, ticket, 0,
+				       kcache_epoch(kc)), 0);
+	kcache_disarm(kc, fx->fd, ticket);
+	assert_int_equal(count_op(OP_ADD_IGNORE), 1);
+	kcache_get_stats(kc, &ks);
+	assert_int_equal(ks.leases_held, 1);
+	kcache_record(kc, fx->fd, GK_VERDICT_DENY, &fx->st, 0, 0, kcache_epoch(kc));
+	assert_int_equal(count_op(OP_OTHER), 2);   /* its mark removed, as its lease went */
+	kcache_get_stats(kc, &ks);
+	assert_int_equal(ks.leases_held, 0);
+	kcache_close(kc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_old_epoch_records_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_waits_for_a_record_in_progress, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_refused_arm_caches_no_allow, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
