@@ -442,8 +442,7 @@ int BPF_PROG(gk_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot
  * Other writers' releases change nothing (their writes were seen), and must
  * not: a pre-scan verdict recorded while the writer's close was still
  * unwinding would go stale, or be held, for no write at all. */
-SEC("lsm/file_free_security")
-void BPF_PROG(gk_file_free, struct file *file)
+static __always_inline void writer_released(struct file *file)
 {
 	struct inode *inode = file->f_inode;
 	struct gk_inode_verdict *v;
@@ -458,4 +457,21 @@ void BPF_PROG(gk_file_free, struct file *file)
 	v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
 	if (v && is_fresh(v, inode))
 		invalidate(inode, GK_ROUTE_WRITER_CLOSE, true, true);
+}
+
+/* Linux 6.8 and later: the release comes before the writer's access is put
+ * back (put_file_access), so no exec finds the file free of writers before
+ * the verdict is stale; file_free_security comes after it. Userspace leaves
+ * this out where the hook is missing. */
+SEC("lsm/file_release")
+void BPF_PROG(gk_file_release, struct file *file)
+{
+	writer_released(file);
+}
+
+/* Before 6.8 the only hook; from then on it finds the entry gone. */
+SEC("lsm/file_free_security")
+void BPF_PROG(gk_file_free, struct file *file)
+{
+	writer_released(file);
 }

@@ -94,48 +94,59 @@ static bool pread_all(int fd, char *buf, size_t len, off_t off)
 	return true;
 }
 
-/* Whether the kernel's BTF has a string NAME: 1, 0, or -1 when it cannot
- * tell. Parsing the whole BTF (btf__load_vmlinux_btf, ~100k types) only to
- * look one name up, and then again in the skeleton's load, made the start's
- * BPF phase parse it twice; under emulation (the system test's TCG guests,
- * at boot) one parse is a tenth of the start. A name is in the string
- * section iff a type, member or function is called that. */
-static int vmlinux_btf_has_string(const char *name)
+/* Whether the kernel's BTF has each string of names: has[i] 1, 0, or -1
+ * when it cannot tell. Parsing the whole BTF (btf__load_vmlinux_btf, ~100k
+ * types) only to look names up, and then again in the skeleton's load, made
+ * the start's BPF phase parse it twice; under emulation (the system test's
+ * TCG guests, at boot) one parse is a tenth of the start. A name is in the
+ * string section iff a type, member or function is called that. */
+static void vmlinux_btf_has_strings(const char *const *names, int *has, size_t n_names)
 {
 	struct btf_header h;
 	char *strs = NULL, needle[128];
-	int fd = open(VMLINUX_BTF, O_RDONLY | O_CLOEXEC), ret = -1;
-	size_t n = strlen(name);
+	int fd = open(VMLINUX_BTF, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0 || n + 2 > sizeof(needle) || !pread_all(fd, (char *)&h, sizeof(h), 0) ||
-	    h.magic != BTF_MAGIC || h.hdr_len < sizeof(h) || h.str_len > (64u << 20))
+	for (size_t i = 0; i < n_names; i++)
+		has[i] = -1;
+	if (fd < 0 || !pread_all(fd, (char *)&h, sizeof(h), 0) || h.magic != BTF_MAGIC ||
+	    h.hdr_len < sizeof(h) || h.str_len > (64u << 20))
 		goto cleanup;
 	if (!(strs = malloc(h.str_len)) || !pread_all(fd, strs, h.str_len, (off_t)h.hdr_len + h.str_off))
 		goto cleanup;
 	/* every string is NUL-terminated, and the section starts with "" */
-	needle[0] = '\0';
-	memcpy(needle + 1, name, n + 1);
-	ret = memmem(strs, h.str_len, needle, n + 2) != NULL;
+	for (size_t i = 0; i < n_names; i++) {
+		size_t n = strlen(names[i]);
+		if (n + 2 > sizeof(needle))
+			continue;
+		needle[0] = '\0';
+		memcpy(needle + 1, names[i], n + 1);
+		has[i] = memmem(strs, h.str_len, needle, n + 2) != NULL;
+	}
 cleanup:
 	free(strs);
 	if (fd >= 0)
 		close(fd);
-	return ret;
 }
 
 /* lsm/file_truncate exists since 6.2; older kernels cover ftruncate through
- * path_truncate, so the program is simply not loaded there. */
+ * path_truncate. lsm/file_release exists since 6.8; older kernels have
+ * file_free_security alone. Their programs are simply not loaded there. */
 static void drop_missing_hooks(struct gatekeeper_bpf *skel)
 {
-	int has = vmlinux_btf_has_string("bpf_lsm_file_truncate");
-	if (has < 0) {   /* an unexpected layout: ask libbpf */
-		struct btf *vmlinux = btf__load_vmlinux_btf();
-		has = vmlinux &&
-		      btf__find_by_name_kind(vmlinux, "bpf_lsm_file_truncate", BTF_KIND_FUNC) > 0;
-		btf__free(vmlinux);
+	static const char *const hooks[] = { "bpf_lsm_file_truncate", "bpf_lsm_file_release" };
+	struct bpf_program *const progs[] = { skel->progs.gk_file_truncate,
+					      skel->progs.gk_file_release };
+	int has[2];
+	vmlinux_btf_has_strings(hooks, has, 2);
+	for (size_t i = 0; i < 2; i++) {
+		if (has[i] < 0) {   /* an unexpected layout: ask libbpf */
+			struct btf *vmlinux = btf__load_vmlinux_btf();
+			has[i] = vmlinux && btf__find_by_name_kind(vmlinux, hooks[i], BTF_KIND_FUNC) > 0;
+			btf__free(vmlinux);
+		}
+		if (!has[i])
+			bpf_program__set_autoload(progs[i], false);
 	}
-	if (!has)
-		bpf_program__set_autoload(skel->progs.gk_file_truncate, false);
 }
 
 static void explain_failure(const char *step, int err, char *why, size_t whylen)

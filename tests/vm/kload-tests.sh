@@ -23,6 +23,16 @@ if [ "$KREPLY" != "ok loaded" ]; then
 	return 0
 fi
 ok "bpf: gk-kload loads and attaches the programs"
+# A writer's release is caught before its write access is put back where
+# the kernel has that hook (6.8), at the file's free before it.
+rel=$(uname -r)
+maj=${rel%%.*} min=${rel#*.}
+min=${min%%.*}
+want=absent
+[ "$maj" -gt 6 ] || { [ "$maj" -eq 6 ] && [ "$min" -ge 8 ]; } && want=attached
+got=absent
+bpftool prog show 2>/dev/null | grep -q 'name gk_file_release' && got=attached
+expect_eq "bpf: lsm/file_release is $want on $rel" "$want" "$got"
 k() { echo "$*" >&3; read -r KREPLY <&4; }
 counter() { k counters; echo "$KREPLY" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
