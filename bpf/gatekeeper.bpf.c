@@ -38,6 +38,14 @@ char LICENSE[] SEC("license") = "GPL";
  * verdict stale at once, e.g. on a rule change. */
 __u64 gk_epoch = 0;
 
+/* Moved by userspace once it has dropped all its ignore marks: the holds
+ * set before then guarded marks that are gone. */
+__u64 gk_hold_gen = 0;
+
+/* Set by userspace when gk_file_release is attached: gk_file_free then has
+ * nothing to do (the release came first and did it). */
+__u32 gk_release_hooked = 0;
+
 /* Set by userspace under `fileless: deny` in enforce mode: refuse the exec
  * of a file that no name links to (a memfd, an O_TMPFILE file, a deleted
  * file), which fanotify cannot see (the memfd superblock takes no mark).
@@ -225,7 +233,7 @@ static __always_inline void invalidate(struct inode *inode, __u32 route, bool hi
 	if (!v->stale)
 		v->stale = 1;
 	if (hold) {
-		v->hold_epoch = gk_epoch;
+		v->hold_gen = gk_hold_gen;
 		v->hold_ns = bpf_ktime_get_ns();
 		v->hold = 1;
 		flags |= GK_EVF_HOLD;
@@ -241,7 +249,7 @@ static __always_inline bool hold_refuses(struct gk_inode_verdict *v, struct inod
 {
 	if (!v->hold)
 		return false;
-	if (v->hold_epoch == gk_epoch && has_exec_ignore_mark(inode))
+	if (v->hold_gen == gk_hold_gen && has_exec_ignore_mark(inode))
 		return true;
 	v->hold = 0;
 	return false;
@@ -469,9 +477,12 @@ void BPF_PROG(gk_file_release, struct file *file)
 	writer_released(file);
 }
 
-/* Before 6.8 the only hook; from then on it finds the entry gone. */
+/* Before 6.8 the only hook. From then on the release did it: once
+ * gk_shared_writers was full, a second look would make stale, for no write,
+ * a verdict recorded since the release (the pre-scan's of this close). */
 SEC("lsm/file_free_security")
 void BPF_PROG(gk_file_free, struct file *file)
 {
-	writer_released(file);
+	if (!gk_release_hooked)
+		writer_released(file);
 }

@@ -31,9 +31,10 @@
  * hold: the inode was changed through a route fanotify cannot see (a shared
  * writable mmap, or a writer that outlived the verdict) while an ignore mark
  * silencing FAN_OPEN_EXEC_PERM sat on it. Exec is refused with ETXTBSY while
- * the hold is set, the ignore mark is still present and the global epoch has
- * not moved. The daemon releases it by dropping the ignore marks (or by
- * bumping the epoch after), or by recording over it a verdict on content
+ * the hold is set, an exec ignore mark is still present and gk_hold_gen has
+ * not moved. The daemon releases it by dropping its ignore marks and then
+ * moving gk_hold_gen (marks of other groups, or more than the programs walk,
+ * must not keep it), or by recording over it a verdict on content
  * identified after hold_ns (one identified before keeps the hold). */
 struct gk_inode_verdict {
 	__u32 verdict;      /* GK_KV_ALLOW | GK_KV_DENY (0: none) */
@@ -45,7 +46,7 @@ struct gk_inode_verdict {
 	__u64 size;
 	__u32 hold;         /* 1: exec refused while the ignore mark is present */
 	__u32 pad;
-	__u64 hold_epoch;   /* global epoch when the hold was set */
+	__u64 hold_gen;     /* gk_hold_gen when the hold was set */
 	__u64 hold_ns;      /* CLOCK_MONOTONIC when the hold was set */
 };
 

@@ -455,8 +455,9 @@ static int flush(struct kcache *kc, bool verdicts)
 		rc = -1;
 	if (kc->leases)
 		kcache_leases_release_all(kc->leases, kc->group_fd, kc->mask);
-	/* The kernel's holds lapse with the epoch: only once the marks they
-	 * guard are gone (bpf mode). */
+	/* Only once the marks they guard are gone: the kernel's holds lapse
+	 * (bpf mode), whatever other marks the file has. */
+	kcache_bpf_marks_dropped(bpf_of(kc));
 	if (verdicts)
 		kcache_bpf_set_epoch(bpf_of(kc), ++kc->verdict_epoch);
 	pthread_rwlock_unlock(&kc->group_lock);

@@ -238,6 +238,7 @@ struct kcache_bpf *kcache_bpf_open(char *why, size_t whylen)
 	err = -gatekeeper_bpf__attach(kb->skel);
 	if (err)
 		goto cleanup;
+	kb->skel->bss->gk_release_hooked = bpf_program__autoload(kb->skel->progs.gk_file_release);
 	step = "ring buffer setup";
 	kb->rb = ring_buffer__new(bpf_map__fd(kb->skel->maps.gk_events), on_record, kb, NULL);
 	if (!kb->rb) {
@@ -291,7 +292,7 @@ int kcache_bpf_record_judged(struct kcache_bpf *kb, int fd, enum gk_verdict verd
 	if (identified_ns && bpf_map_lookup_elem(kb->verdicts_fd, &fd, &old) == 0 && old.hold &&
 	    old.hold_ns >= identified_ns) {
 		value.hold = 1;
-		value.hold_epoch = old.hold_epoch;
+		value.hold_gen = old.hold_gen;
 		value.hold_ns = old.hold_ns;
 	}
 	return bpf_map_update_elem(kb->verdicts_fd, &fd, &value, BPF_ANY) == 0 ? 0 : -1;
@@ -359,6 +360,12 @@ void kcache_bpf_bump_epoch(struct kcache_bpf *kb)
 {
 	if (kb)
 		__atomic_fetch_add(&kb->skel->bss->gk_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+void kcache_bpf_marks_dropped(struct kcache_bpf *kb)
+{
+	if (kb)
+		__atomic_fetch_add(&kb->skel->bss->gk_hold_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 void kcache_bpf_set_epoch(struct kcache_bpf *kb, uint64_t epoch)

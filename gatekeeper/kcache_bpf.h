@@ -18,7 +18,8 @@ struct kcache_bpf;
  * FS_MODIFY, so an evictable ignore mark set with an ALLOW would survive it.
  * When such a route (via_mmap) meets an inode carrying an exec ignore mark,
  * the kernel sets a hold: exec of that inode fails with ETXTBSY until the
- * ignore mark is gone (or the epoch is bumped, or a new verdict is recorded).
+ * ignore mark is gone (or the caller says it dropped its marks, or a new
+ * verdict is recorded).
  * So on an INVALIDATE with had_allow && via_mmap the caller drops its ignore
  * marks (dev/ino cannot name a mark: flush them all; the map's verdicts stay);
  * the hold then releases itself at the next exec. Plain write(2)/truncate
@@ -66,6 +67,9 @@ void kcache_bpf_set_fileless(struct kcache_bpf *kb, bool deny);
 bool kcache_bpf_set_unmarked(struct kcache_bpf *kb, bool deny);
 /* Bump the global epoch: every stored verdict becomes stale at once. */
 void kcache_bpf_bump_epoch(struct kcache_bpf *kb);
+/* Every ignore mark of the caller's was dropped: the holds set before
+ * lapse (they guarded those marks). */
+void kcache_bpf_marks_dropped(struct kcache_bpf *kb);
 /* Move the global epoch to epoch (never back): every verdict stamped with
  * another becomes stale at once. */
 void kcache_bpf_set_epoch(struct kcache_bpf *kb, uint64_t epoch);

@@ -8,6 +8,7 @@
  *   forget PATH       drop the inode's value
  *   unmark            flush every ignore mark of its fanotify group
  *   bump              bump the global epoch
+ *   marks-dropped     say the ignore marks were dropped (holds lapse)
  *   counters          allows= denies= invalidations= holds= drops=
  *   events            drain the ring buffer: kind/route/flags of each record
  * The programs detach when this process exits, however it exits. */
@@ -82,6 +83,10 @@ static int run_command(struct kload *kl, char *line)
 		return fanotify_mark(kl->fan_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, NULL);
 	if (strcmp(line, "bump") == 0) {
 		kcache_bpf_bump_epoch(kl->kb);
+		return 0;
+	}
+	if (strcmp(line, "marks-dropped") == 0) {
+		kcache_bpf_marks_dropped(kl->kb);
 		return 0;
 	}
 	if (strcmp(line, "counters") == 0) {

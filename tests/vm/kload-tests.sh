@@ -128,7 +128,10 @@ mkprog $T/h2 GOODGOOD
 k allow $T/h2
 gk-vmtool mmap-write $T/h2 EVILEVIL >/dev/null
 k bump
-expect "bpf: an epoch bump also releases a hold" "ran EVILEVIL" "$(run $T/h2)"
+expect "bpf: an epoch bump alone keeps a hold (the mark still stands)" "exec-error ETXTBSY" \
+	"$(run $T/h2)"
+k marks-dropped
+expect "bpf: the word that the marks were dropped releases it" "ran EVILEVIL" "$(run $T/h2)"
 
 mkprog $T/p GOODGOOD
 k allow $T/p
