@@ -177,6 +177,7 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	struct scan_set *old_scanners = d->scanners;
 	d->scanners = scanners;
 	if (fresh.local) {
+		mounts_groups_retiring(d->mounts);   /* before: a tracker marking now stops */
 		retire_marks(d->group);
 		retire_marks(d->remote);
 		d->retired = d->group;

@@ -90,7 +90,7 @@ struct gk_mounts {
 	pthread_mutex_t lock;
 	struct gk_daemon *d;
 	int prescan_fd;
-	unsigned groups_gen;      /* moves when a policy change replaces the groups */
+	unsigned groups_gen;      /* moves when a policy change retires the groups */
 	struct tracked t[MAX_TRACKED];
 	bool full_logged;
 	size_t n;
@@ -160,10 +160,9 @@ static size_t drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, 
 	size_t added = 0;
 	if (!t->why[0]) {
 		*j = (struct mark_job){ .dev = t->dev, .unmark = true };
-		for (size_t k = 0; k < n && j->n_via < MARK_VIA_MAX; k++)
-			if (m[k].dev == t->dev)
-				j->via[j->n_via++] = &m[k];
-		added = j->n_via > 0;
+		while (j->first < n && m[j->first].dev != t->dev)
+			j->first++;
+		added = j->first < n;
 		log_msg(GK_LOG_INFO, "filesystem_unmarked path=\"%s\" dev=%u:%u", t->path,
 			major(t->dev), minor(t->dev));
 	}
@@ -180,7 +179,7 @@ static size_t drop_tracked(struct gk_mounts *mt, size_t i, const struct mnt *m, 
  * loop devices are handed out lowest first), and the kernel dropped the
  * mark with the old one. A mark that is there stays as it is. */
 static size_t plan_jobs(struct gk_mounts *mt, const struct gk_policy *p, const struct mnt *m,
-			size_t n, struct mark_job *jobs)
+			size_t n, struct mark_job *jobs, bool *eligible)
 {
 	size_t n_jobs = 0;
 	for (size_t i = 0; i < mt->n; i++)
@@ -194,15 +193,9 @@ static size_t plan_jobs(struct gk_mounts *mt, const struct gk_policy *p, const s
 			t->seen = true;
 		else
 			add_tracked(mt, &m[i], why);
-		if (why)
-			continue;
-		struct mark_job *j = find_job(jobs, n_jobs, m[i].dev);
-		if (!j) {
-			j = &jobs[n_jobs++];
-			*j = (struct mark_job){ .dev = m[i].dev };
-		}
-		if (j->n_via < MARK_VIA_MAX)
-			j->via[j->n_via++] = &m[i];
+		eligible[i] = !why;
+		if (!why && !find_job(jobs, n_jobs, m[i].dev))
+			jobs[n_jobs++] = (struct mark_job){ .dev = m[i].dev, .first = i };
 	}
 	for (size_t i = mt->n; i-- > 0;)
 		if (!mt->t[i].seen)
@@ -323,13 +316,14 @@ static void reconcile(struct gk_mounts *mt)
 	pthread_mutex_unlock(&mt->holders_lock);
 	struct mark_groups g = own_groups(mt);
 	struct mark_job *jobs = calloc(n + mt->n + 1, sizeof(*jobs));
-	if (jobs)
-		n_jobs = plan_jobs(mt, d->policy, m, n, jobs);
+	bool *eligible = calloc(n + 1, sizeof(*eligible));
+	if (jobs && eligible)
+		n_jobs = plan_jobs(mt, d->policy, m, n, jobs, eligible);
 	else
 		log_msg(GK_LOG_ERR, "error=\"mount tracker: %s\"", strerror(errno));
 	pthread_mutex_unlock(&mt->lock);
 	pthread_rwlock_unlock(&d->policy_lock);
-	mounts_run_jobs(jobs, n_jobs, &g);
+	mounts_run_jobs(jobs, n_jobs, m, n, eligible, &g);
 	close_groups(&g);
 	pthread_mutex_lock(&mt->lock);
 	note_results(mt, jobs, n_jobs);
@@ -337,6 +331,7 @@ static void reconcile(struct gk_mounts *mt)
 	mt->last_reconcile_us = gk_now_us();
 	pthread_mutex_unlock(&mt->lock);
 	free(jobs);
+	free(eligible);
 	note_table(mt, m, n);
 	mounts_free_table(m, n);
 }
@@ -433,6 +428,15 @@ static void wake(struct gk_mounts *mt)
 	(void)!write(mt->wake_fd, &one, sizeof(one));
 }
 
+/* Only here, under policy_lock as writer: a pass planned since (under it as
+ * reader) has the new groups, and one planned before has only old ones,
+ * which it may then take its marks off (mounts_run_jobs). */
+void mounts_groups_retiring(struct gk_mounts *mt)
+{
+	if (mt)
+		__atomic_add_fetch(&mt->groups_gen, 1, __ATOMIC_RELEASE);
+}
+
 void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd)
 {
 	if (!mt)
@@ -440,7 +444,6 @@ void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd)
 	pthread_mutex_lock(&mt->lock);
 	mt->prescan_fd = prescan_fd;
 	pthread_mutex_unlock(&mt->lock);
-	__atomic_add_fetch(&mt->groups_gen, 1, __ATOMIC_RELEASE);
 	if (mt->running)
 		wake(mt);
 }

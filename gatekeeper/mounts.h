@@ -37,6 +37,10 @@ int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct g
  * the permission group is d->group. Makes d->kc's pin filter
  * ask the table. On failure (-1, err) mounts_stop/mounts_free still undo it. */
 int mounts_start(struct gk_daemon *d, int prescan_fd, char *err, size_t errlen);
+/* The groups are about to be retired (policy change; caller holds
+ * policy_lock as writer): the tracker's marking in progress stops, and takes
+ * off what it marked on them. NULL-safe. */
+void mounts_groups_retiring(struct gk_mounts *mt);
 /* The groups were replaced (policy change): mark again on the new ones. NULL-safe. */
 void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd);
 /* End the tracker (before the groups it marks are closed); the holders of

@@ -36,32 +36,46 @@ static int open_mount_point(const char *path)
 	return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 }
 
-/* Through the mount point only if it still shows this superblock: a mount
- * hidden under a later one (EXDEV) is reached through that one. btrfs
- * subvolumes report an st_dev of their own: there the mount point is it. */
-static int mark_mount(int group_fd, uint64_t mask, const struct mnt *m, bool add)
+/* The mount point, open (O_PATH) only if it still shows this superblock: a
+ * mount hidden under a later one (EXDEV) is reached through that one. btrfs
+ * subvolumes report an st_dev of their own: there the mount point is it.
+ * -1 and errno on failure. */
+static int open_mount(const struct mnt *m)
 {
-	char self[64];
 	struct statx st;
-	int fd = open_mount_point(m->path), rc = -1;
+	int fd = open_mount_point(m->path), e;
+	if (fd < 0)
+		return -1;
 	/* The attributes the kernel has: no request to a server for the mount
 	 * point itself (its parent's lookup may still ask one). */
-	if (fd < 0 || statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &st) < 0)
-		goto cleanup;
-	if (makedev(st.stx_dev_major, st.stx_dev_minor) != m->dev && strcmp(m->fstype, "btrfs")) {
-		errno = EXDEV;
-		goto cleanup;
-	}
-	/* fanotify_mark takes no O_PATH descriptor: its /proc link leads to
-	 * what was opened, whatever the path shows by now. */
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &st) < 0)
+		e = errno;
+	else if (makedev(st.stx_dev_major, st.stx_dev_minor) != m->dev && strcmp(m->fstype, "btrfs"))
+		e = EXDEV;
+	else
+		return fd;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* fanotify_mark takes no O_PATH descriptor: its /proc link leads to what
+ * was opened, whatever the path shows by now. */
+static int mark_opened(int group_fd, uint64_t mask, int fd, bool add)
+{
+	char self[64];
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	rc = mark_fs(group_fd, mask, self, add);
-cleanup:
-	if (fd >= 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-	}
+	return mark_fs(group_fd, mask, self, add);
+}
+
+static int mark_mount(int group_fd, uint64_t mask, const struct mnt *m, bool add)
+{
+	int fd = open_mount(m);
+	if (fd < 0)
+		return -1;
+	int rc = mark_opened(group_fd, mask, fd, add), e = errno;
+	close(fd);
+	errno = e;
 	return rc;
 }
 
@@ -122,42 +136,79 @@ int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct g
 	return rc;
 }
 
-/* One mount of the job's superblock: its permission group, then the
- * pre-scan's (not for a remote one: that reader would open each closed
- * file there on the server, and a result there is never kept). */
-static int run_via(const struct mark_job *j, const struct mnt *m, const struct mark_groups *g)
+static bool groups_stand(const struct mark_groups *g)
 {
-	int prescan_fd = group_for(m->fstype, g->prescan_fd, -1);
-	/* Unmarking: a mark that is gone already is no failure, a mount point
-	 * that shows another superblock now is (the next mount is tried). */
-	if (mark_mount(group_for(m->fstype, g->fd, g->remote_fd), g->mask, m, !j->unmark) < 0 &&
-	    (!j->unmark || errno == EXDEV))
-		return -1;
-	if (prescan_fd >= 0 && mark_mount(prescan_fd, PRESCAN_MASK, m, !j->unmark) < 0 && !j->unmark)
-		return -1;
-	return 0;
+	return __atomic_load_n(g->gen, __ATOMIC_ACQUIRE) == g->gen_then;
 }
 
-void mounts_run_jobs(struct mark_job *jobs, size_t n, const struct mark_groups *g)
+/* One mount of the job's superblock, walked to once: its permission group,
+ * then the pre-scan's (not for a remote one: that reader would open each
+ * closed file there on the server, and a result there is never kept).
+ * Unmarking, a mark that is gone already is no failure. 0, or -1 and errno
+ * (ECANCELED: the groups were replaced meanwhile). */
+static int run_via(const struct mark_job *j, const struct mnt *m, const struct mark_groups *g)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct mark_job *j = &jobs[i];
-		j->why[0] = '\0';
-		j->marked_via = NULL;
-		/* Replaced groups: the rest would only mark retired ones, and the
-		 * change's wake-up brings a read of its own. */
-		j->done = __atomic_load_n(g->gen, __ATOMIC_ACQUIRE) == g->gen_then;
-		if (!j->done)
-			continue;
-		for (size_t k = 0; k < j->n_via && !j->marked_via; k++) {
-			if (run_via(j, j->via[k], g) == 0)
-				j->marked_via = j->via[k];
-			else
-				snprintf(j->why, sizeof(j->why), "%s%s",
-					 errno == EXDEV ? "" : "cannot mark: ",
-					 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
+	int fd = open_mount(m), rc = 0;
+	if (fd < 0)
+		return -1;
+	const int groups[] = { group_for(m->fstype, g->fd, g->remote_fd),
+			       group_for(m->fstype, g->prescan_fd, -1) };
+	const uint64_t masks[] = { g->mask, PRESCAN_MASK };
+	for (size_t i = 0; i < 2 && rc == 0; i++) {
+		if (i == 1 && groups[i] < 0)
+			break;
+		if (!groups_stand(g)) {
+			errno = ECANCELED;
+			rc = -1;
+		} else if (mark_opened(groups[i], masks[i], fd, !j->unmark) < 0 &&
+			   !(j->unmark && errno == ENOENT)) {
+			rc = -1;
 		}
-		if (j->marked_via)
-			j->why[0] = '\0';
 	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/* The groups were replaced while a job ran: a mark it made may sit on a
+ * retired group that no reader answers any more (the descriptors here keep
+ * it alive). Take them all off; the change's wake-up marks the new ones. */
+static void unmark_retired(const struct mark_groups *g)
+{
+	const int fds[] = { g->fd, g->remote_fd, g->prescan_fd };
+	for (size_t i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			(void)fanotify_mark(fds[i], FAN_MARK_FLUSH | FAN_MARK_FILESYSTEM, 0, AT_FDCWD,
+					    NULL);
+}
+
+/* Its candidates: from the job's first mount on, those of its superblock
+ * (that may be marked through, when marking). */
+static void run_job(struct mark_job *j, const struct mnt *m, size_t n, const bool *eligible,
+		    const struct mark_groups *g)
+{
+	j->why[0] = '\0';
+	j->marked_via = NULL;
+	for (size_t k = j->first; k < n && !j->marked_via && groups_stand(g); k++) {
+		if (m[k].dev != j->dev || (!j->unmark && !eligible[k]))
+			continue;
+		if (run_via(j, &m[k], g) == 0)
+			j->marked_via = &m[k];
+		else if (errno != ECANCELED)
+			snprintf(j->why, sizeof(j->why), "%s%s", errno == EXDEV ? "" : "cannot mark: ",
+				 errno == EXDEV ? "hidden under a later mount" : strerror(errno));
+	}
+	j->done = groups_stand(g);
+	if (j->marked_via)
+		j->why[0] = '\0';
+}
+
+void mounts_run_jobs(struct mark_job *jobs, size_t n_jobs, const struct mnt *m, size_t n,
+		     const bool *eligible, const struct mark_groups *g)
+{
+	for (size_t i = 0; i < n_jobs; i++)
+		run_job(&jobs[i], m, n, eligible, g);
+	if (n_jobs && !groups_stand(g))
+		unmark_retired(g);
 }

@@ -45,20 +45,20 @@ struct mark_groups {
 	unsigned gen_then;
 };
 
-#define MARK_VIA_MAX 8
-
 /* One superblock to mark (or unmark), planned under the tracker's locks and
  * run without them: the walk to a mount point can wait on a server for good
  * (a hung NFS server, a user's FUSE server that mounts below its own). */
 struct mark_job {
 	dev_t dev;
-	const struct mnt *via[MARK_VIA_MAX];  /* its mounts, in order: the first that shows it */
-	size_t n_via;
+	size_t first;                         /* its first mount in the table to try */
 	bool unmark;
 	bool done;                            /* result: run (not left for new groups) */
 	const struct mnt *marked_via;         /* result: NULL if none would do */
 	char why[96];                         /* result: "" when marked */
 };
-void mounts_run_jobs(struct mark_job *jobs, size_t n, const struct mark_groups *g);
+/* Through its mounts in table order, from first on, the first that shows it
+ * (when marking: of those eligible[k], covered and not skipped). */
+void mounts_run_jobs(struct mark_job *jobs, size_t n_jobs, const struct mnt *m, size_t n,
+		     const bool *eligible, const struct mark_groups *g);
 
 #endif
