@@ -312,6 +312,19 @@ bool kcache_magic_changes_elsewhere(unsigned long magic)
 	return false;
 }
 
+bool kcache_writer_open(int fd)
+{
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	/* O_NONBLOCK: a write lease someone holds fails the open at once. */
+	int own = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (own < 0)
+		return true;
+	bool writer = fcntl(own, F_SETLEASE, F_RDLCK) < 0;
+	close(own);   /* the lease goes with it */
+	return writer;
+}
+
 uint64_t kcache_arm(struct kcache *kc, int fd)
 {
 	struct stat st;
@@ -324,6 +337,11 @@ uint64_t kcache_arm(struct kcache *kc, int fd)
 		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
 		if (!ticket)
 			ticket = KCACHE_ARM_REFUSED;
+	/* bpf mode takes no lease, and its hooks see a shared mapping's
+	 * writes only at its release, which may come between the read and the
+	 * record and leave nothing fresh to make stale. */
+	} else if (bpf_of(kc) && !kcache_changes_elsewhere(fd) && kcache_writer_open(fd)) {
+		ticket = KCACHE_ARM_REFUSED;
 	}
 	pthread_rwlock_unlock(&kc->group_lock);
 	return ticket;

@@ -115,12 +115,17 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
  * read after this, whether or not its ctime had settled (0: not armed;
  * bpf mode, or nothing would be cached). kcache_disarm gives the lease back
  * if nothing was recorded with it.
- * KCACHE_ARM_REFUSED: leases are in use, but none could be taken (a writer
- * has the file open). kcache_record with it caches no allow: the writer may
- * change the content without moving the ctime (a shared mapping) and close
- * before the record, which would then find the file free to lease. */
+ * KCACHE_ARM_REFUSED: a writer has the file open (fanotify mode: no lease
+ * could be taken; bpf mode: kcache_writer_open). kcache_record with it
+ * caches no allow: the writer may change the content without moving the
+ * ctime (a shared mapping) and close before the record, which would then
+ * find the file free of writers. */
 #define KCACHE_ARM_REFUSED UINT64_MAX
 uint64_t kcache_arm(struct kcache *kc, int fd);
+/* Has anyone the file behind fd open for writing, a shared writable
+ * mapping included? Asked with a read lease on a description of our own,
+ * given back at once. Unsure (no leases there): true. */
+bool kcache_writer_open(int fd);
 /* A lease was taken before the read (a ticket, not 0 or refused). */
 static inline bool kcache_ticket_taken(uint64_t ticket)
 {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,6 +253,27 @@ static void test_refused_arm_caches_no_allow(void **state)
 	kcache_close(kc);
 }
 
+/* bpf mode's question before a read: a writer, or a shared writable
+ * mapping left by one, is seen; a reader is not; and nothing of the
+ * question stays (a writer opens at once after it). */
+static void test_writer_open_seen(void **state)
+{
+	struct fixture *fx = *state;
+	assert_false(kcache_writer_open(fx->fd));
+	int writer = open(fx->path, O_RDWR | O_CLOEXEC);
+	assert_true(writer >= 0);
+	assert_true(kcache_writer_open(fx->fd));
+	void *map = mmap(NULL, 12, PROT_READ | PROT_WRITE, MAP_SHARED, writer, 0);
+	assert_true(map != MAP_FAILED);
+	close(writer);
+	assert_true(kcache_writer_open(fx->fd));
+	munmap(map, 12);
+	assert_false(kcache_writer_open(fx->fd));
+	writer = open(fx->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(writer >= 0);
+	close(writer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_waits_for_a_record_in_progress, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_refused_arm_caches_no_allow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_open_seen, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
