@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bpf/gatekeeper.h"
+#include "gatekeeper/gatekeeperd.h"
 #include "gatekeeper/kcache.h"
 #include "gatekeeper/kcache_bpf.h"
 #include "gatekeeper/kcache_lease.h"
@@ -34,6 +35,7 @@ struct kcache {
 	uint64_t mask;
 	bool enabled;
 	bool fan_off;                   /* policy fanotify_cache: off */
+	bool probe_refusal_logged;      /* bpf_arm could not ask (atomic) */
 	/* Set once (kcache_open, or kcache_adopt_bpf: written under group_lock,
 	 * read through bpf_of by any thread) and kept until kcache_close. */
 	struct kcache_bpf *bpf;
@@ -260,69 +262,24 @@ static bool leases_in_use(const struct kcache *kc)
 	       kc->mask == FAN_OPEN_EXEC_PERM;
 }
 
-/* Filesystems whose content a server or another machine changes, with no
- * write through this kernel for a lease, FS_MODIFY or the BPF hooks to see:
- * by the superblock's magic, and by the type names mountinfo gives them. */
-static const struct {
-	unsigned long magic;
-	const char *names[4];
-} uncached_fs[] = {
-	{ 0x65735546, { "fuse", "fuseblk", "virtiofs", "glusterfs" } },   /* and fuse.SUBTYPE */
-	{ 0x6969, { "nfs", "nfs4" } },
-	{ 0xFF534D42, { "cifs" } },
-	{ 0xFE534D42, { "smb3" } },
-	{ 0x517B, { "smbfs" } },
-	{ 0x01021997, { "9p" } },
-	{ 0x00c36400, { "ceph" } },
-	{ 0x5346414F, { "afs" } },
-	{ 0x6B414653, { "afs" } },
-	{ 0x7461636f, { "ocfs2" } },
-	{ 0x01161970, { "gfs2" } },
-	{ 0x0BD00BD0, { "lustre" } },
-	{ 0x20030528, { "orangefs", "pvfs2" } },
-};
-#define N_UNCACHED_FS (sizeof(uncached_fs) / sizeof(uncached_fs[0]))
 
-bool kcache_fstype_uncached(const char *fstype)
+/* bpf mode takes no lease, and its hooks see a shared mapping's writes only
+ * at its release, which may come between the read and the record and
+ * leave nothing fresh to make stale. Asked before taking any lock: the
+ * open may wait on another program's open-permission listener. */
+static uint64_t bpf_arm(struct kcache *kc, int fd)
 {
-	if (!strncmp(fstype, "fuse.", 5))
-		return true;
-	for (size_t i = 0; i < N_UNCACHED_FS; i++)
-		for (size_t k = 0; k < 4 && uncached_fs[i].names[k]; k++)
-			if (!strcmp(fstype, uncached_fs[i].names[k]))
-				return true;
-	return false;
-}
-
-/* By the superblock, not the mount table, which may not list a filesystem
- * yet. */
-bool kcache_changes_elsewhere(int fd)
-{
-	struct statfs fs;
-	if (fstatfs(fd, &fs) < 0)
-		return true;   /* unknown: cache nothing */
-	return kcache_magic_changes_elsewhere((unsigned long)fs.f_type);
-}
-
-bool kcache_magic_changes_elsewhere(unsigned long magic)
-{
-	for (size_t i = 0; i < N_UNCACHED_FS; i++)
-		if (magic == uncached_fs[i].magic)
-			return true;
-	return false;
-}
-
-bool kcache_writer_open(int fd)
-{
-	char self[64];
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	/* O_NONBLOCK: a write lease someone holds fails the open at once. */
-	int own = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (own < 0)
-		return true;
-	bool writer = fcntl(own, F_SETLEASE, F_RDLCK) < 0;
-	close(own);   /* the lease goes with it */
-	return writer;
+	if (!bpf_of(kc) || kcache_changes_elsewhere(fd))
+		return 0;
+	int e = kcache_writer_probe(fd);
+	if (e && e != EAGAIN && !__atomic_exchange_n(&kc->probe_refusal_logged, true, __ATOMIC_RELAXED)) {
+		char path[4096];
+		gk_fd_path(fd, path, sizeof(path));
+		log_msg(GK_LOG_WARN, "warning=\"kernel cache: cannot tell whether %s is open for "
+			"writing (read lease: %s): no allow read from it, or from files like it, is "
+			"cached as an ignore mark (logged once)\"", path, strerror(e));
+	}
+	return e ? KCACHE_ARM_REFUSED : 0;
 }
 
 uint64_t kcache_arm(struct kcache *kc, int fd)
@@ -331,17 +288,14 @@ uint64_t kcache_arm(struct kcache *kc, int fd)
 	uint64_t ticket = 0;
 	if (!kc->enabled || fstat(fd, &st) < 0)
 		return 0;
+	if (bpf_of(kc))
+		return bpf_arm(kc, fd);
 	pthread_rwlock_rdlock(&kc->group_lock);
 	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)) &&
 	    !kcache_changes_elsewhere(fd)) {
 		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
 		if (!ticket)
 			ticket = KCACHE_ARM_REFUSED;
-	/* bpf mode takes no lease, and its hooks see a shared mapping's
-	 * writes only at its release, which may come between the read and the
-	 * record and leave nothing fresh to make stale. */
-	} else if (bpf_of(kc) && !kcache_changes_elsewhere(fd) && kcache_writer_open(fd)) {
-		ticket = KCACHE_ARM_REFUSED;
 	}
 	pthread_rwlock_unlock(&kc->group_lock);
 	return ticket;
@@ -398,6 +352,13 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 		goto out;
 	/* Stamped with the programs' epoch, as it was when the judgement began
 	 * (no flush since): fresh to them only until a flush moves theirs. */
+	/* An allow read while a writer had the file open is this exec's alone
+	 * (kcache_arm): nothing of it in the map either, or that writer's
+	 * release would find it fresh and flush every ignore mark. */
+	if (verdict == GK_VERDICT_ALLOW && ticket == KCACHE_ARM_REFUSED) {
+		rc = -1;
+		goto out;
+	}
 	if (kb)
 		rc = kcache_bpf_record_judged(kb, fd, verdict, judged, identified_ns,
 					      kc->verdict_epoch) < 0 ? -1 : 0;
@@ -475,7 +436,8 @@ static int flush(struct kcache *kc, bool verdicts)
 		kcache_leases_release_all(kc->leases, kc->group_fd, kc->mask);
 	/* Only once the marks they guard are gone: the kernel's holds lapse
 	 * (bpf mode), whatever other marks the file has. */
-	kcache_bpf_marks_dropped(bpf_of(kc));
+	if (rc == 0)
+		kcache_bpf_marks_dropped(bpf_of(kc));
 	if (verdicts)
 		kcache_bpf_set_epoch(bpf_of(kc), ++kc->verdict_epoch);
 	pthread_rwlock_unlock(&kc->group_lock);

@@ -126,6 +126,9 @@ uint64_t kcache_arm(struct kcache *kc, int fd);
  * mapping included? Asked with a read lease on a description of our own,
  * given back at once. Unsure (no leases there): true. */
 bool kcache_writer_open(int fd);
+/* The same, said: 0 no writer, EAGAIN a writer (or someone's write lease),
+ * another errno when leases cannot tell there. */
+int kcache_writer_probe(int fd);
 /* A lease was taken before the read (a ticket, not 0 or refused). */
 static inline bool kcache_ticket_taken(uint64_t ticket)
 {

@@ -41,6 +41,9 @@
  * the first exec; FAT's 2 s granularity is not waited for. */
 #define SETTLE_POLL_US 2000
 #define SETTLE_POLLS 13
+/* A writer's access outlives its close event by a moment (scan_one). */
+#define ARM_RETRY_US 1000
+#define ARM_RETRIES 3
 #define PREJUDGED_SLOTS 16384
 
 struct pending {
@@ -338,6 +341,13 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 	struct judgement j;
 	char exe[4096];
 	uint64_t ticket = kcache_arm(d->kc, fd);
+	/* The close that brought this job is queued before the writer's access
+	 * is put back (a filesystem's flush may come in between): a moment
+	 * later the file is free of it, and a verdict on it may be cached. */
+	for (int i = 0; i < ARM_RETRIES && ticket == KCACHE_ARM_REFUSED; i++) {
+		usleep(ARM_RETRY_US);
+		ticket = kcache_arm(d->kc, fd);
+	}
 	if (!kcache_ticket_taken(ticket))
 		wait_until_settled(fd);
 	judge_begin(d, fd, &j);
