@@ -177,7 +177,10 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	struct scan_set *old_scanners = d->scanners;
 	d->scanners = scanners;
 	if (fresh.local) {
-		mounts_groups_retiring(d->mounts);   /* before: a tracker marking now stops */
+		/* No mark lands on the old group from here: a tracker marking now
+		 * stops, and a record goes to the new group. */
+		mounts_groups_retiring(d->mounts, fresh.prescan);
+		kcache_set_group(d->kc, fresh.local->fd, fresh.local->mask);
 		retire_marks(d->group);
 		retire_marks(d->remote);
 		d->retired = d->group;
@@ -185,12 +188,11 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 		d->remote->older = d->remote_retired;
 		d->remote_retired = d->remote;
 		d->remote = fresh.remote;
-		kcache_set_group(d->kc, fresh.local->fd, fresh.local->mask);
 	}
 	pthread_rwlock_unlock(&d->policy_lock);
 	if (fresh.prescan >= 0) {
 		prescan_swap_group(d->prescan, fresh.prescan);
-		mounts_groups_changed(d->mounts, fresh.prescan);
+		mounts_groups_changed(d->mounts);
 	}
 	if (d->control) {   /* the new group's members in, the old group's out */
 		control_set_access(d->opt.socket_path, gid, old_gid);

@@ -429,22 +429,22 @@ static void wake(struct gk_mounts *mt)
 }
 
 /* Only here, under policy_lock as writer: a pass planned since (under it as
- * reader) has the new groups, and one planned before has only old ones,
- * which it may then take its marks off (mounts_run_jobs). */
-void mounts_groups_retiring(struct gk_mounts *mt)
-{
-	if (mt)
-		__atomic_add_fetch(&mt->groups_gen, 1, __ATOMIC_RELEASE);
-}
-
-void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd)
+ * reader) has the new groups, the pre-scan's included, and one planned
+ * before has only old ones, which it may then take its marks off
+ * (mounts_run_jobs). */
+void mounts_groups_retiring(struct gk_mounts *mt, int prescan_fd)
 {
 	if (!mt)
 		return;
 	pthread_mutex_lock(&mt->lock);
 	mt->prescan_fd = prescan_fd;
 	pthread_mutex_unlock(&mt->lock);
-	if (mt->running)
+	__atomic_add_fetch(&mt->groups_gen, 1, __ATOMIC_RELEASE);
+}
+
+void mounts_groups_changed(struct gk_mounts *mt)
+{
+	if (mt && mt->running)
 		wake(mt);
 }
 

@@ -37,12 +37,13 @@ int mounts_mark_group(int group_fd, int remote_fd, uint64_t mask, const struct g
  * the permission group is d->group. Makes d->kc's pin filter
  * ask the table. On failure (-1, err) mounts_stop/mounts_free still undo it. */
 int mounts_start(struct gk_daemon *d, int prescan_fd, char *err, size_t errlen);
-/* The groups are about to be retired (policy change; caller holds
- * policy_lock as writer): the tracker's marking in progress stops, and takes
- * off what it marked on them. NULL-safe. */
-void mounts_groups_retiring(struct gk_mounts *mt);
-/* The groups were replaced (policy change): mark again on the new ones. NULL-safe. */
-void mounts_groups_changed(struct gk_mounts *mt, int prescan_fd);
+/* The groups are about to be replaced (policy change; caller holds
+ * policy_lock as writer), prescan_fd (the pre-scan's new group) among them:
+ * the tracker's marking in progress stops, and takes off what it marked on
+ * the old ones. NULL-safe. */
+void mounts_groups_retiring(struct gk_mounts *mt, int prescan_fd);
+/* The groups were replaced: mark again on the new ones. NULL-safe. */
+void mounts_groups_changed(struct gk_mounts *mt);
 /* End the tracker (before the groups it marks are closed); the holders of
  * the watched paths stay known to the pin filter. Safe when mounts_start
  * never ran or failed; mounts_start may follow again. */

@@ -122,7 +122,7 @@ static void tracker_start_stop_start(void **state)
 	pthread_rwlock_init(&d->policy_lock, NULL);
 	mounts_stop(d);            /* never started: nothing to do */
 	mounts_free(d);
-	mounts_groups_changed(d->mounts, -1);
+	mounts_groups_changed(d->mounts);
 	assert_int_equal(reconciles(d), 0);
 	for (int round = 0; round < 2; round++) {
 		assert_int_equal(mounts_start(d, -1, err, sizeof(err)), 0);
@@ -130,7 +130,7 @@ static void tracker_start_stop_start(void **state)
 		long first = reconciles(d);
 		assert_true(first >= 1);
 		assert_true(mounts_may_pin(d->mounts, root.st_dev));
-		mounts_groups_changed(d->mounts, -1);   /* wakes the tracker: it reconciles */
+		mounts_groups_changed(d->mounts);   /* wakes the tracker: it reconciles */
 		for (int i = 0; i < 2000 && reconciles(d) == first; i++)
 			usleep(5000);
 		assert_true(reconciles(d) > first);
