@@ -26,6 +26,30 @@ static int mark_fs(int group_fd, uint64_t mask, const char *path, bool add)
 	return fanotify_mark(group_fd, flags, mask, AT_FDCWD, path);
 }
 
+static int open_without_links(const char *path)
+{
+	char buf[4096], *save = NULL;
+	if (path[0] != '/' || strlen(path) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, strlen(path) + 1);
+	int dir = open("/", O_PATH | O_CLOEXEC);
+	for (char *c = strtok_r(buf, "/", &save); c && dir >= 0; c = strtok_r(NULL, "/", &save)) {
+		struct stat st;
+		int next = openat(dir, c, O_PATH | O_NOFOLLOW | O_CLOEXEC), e = errno;
+		if (next >= 0 && (fstat(next, &st) < 0 || S_ISLNK(st.st_mode))) {
+			close(next);
+			next = -1;
+			e = ELOOP;
+		}
+		close(dir);
+		dir = next;
+		errno = e;
+	}
+	return dir;
+}
+
 /* The mount point, walked once and never through a symbolic link
  * (mountinfo names it without any): a user who owns a directory on the way
  * could otherwise swap one in between the check and the mark, and have
@@ -33,7 +57,11 @@ static int mark_fs(int group_fd, uint64_t mask, const char *path, bool add)
 static int open_mount_point(const char *path)
 {
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
-	return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	/* Filtered (systemd's RestrictSUIDSGID= answers ENOSYS for openat2,
+	 * whose flags seccomp cannot see), or before Linux 5.6: a component at
+	 * a time, none of them a link. */
+	return fd >= 0 || (errno != ENOSYS && errno != EPERM) ? fd : open_without_links(path);
 }
 
 /* The mount point, open (O_PATH) only if it still shows this superblock: a
