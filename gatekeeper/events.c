@@ -144,6 +144,11 @@ static void finish(struct gk_events *ev, int idx, bool from_worker)
 		answered_us = gk_mono_us();
 	}
 
+	/* Answered (by anyone): a writer the exec's lease held out may go. */
+	if (s->exec_ticket)
+		kcache_disarm(d->kc, s->fd, s->exec_ticket, true);
+	s->exec_ticket = 0;
+
 	uint64_t latency = (uint64_t)(answered_us - atomic_load(&ss->start_us));
 	stats_record_latency(&d->stats, latency);
 	atomic_fetch_add(answer == GK_VERDICT_DENY ? &d->stats.denies : &d->stats.allows, 1);
@@ -214,16 +219,22 @@ static void *worker_main(void *arg)
 			judge_begin_may_wait(ev->d, s->fd, &s->j);
 		/* Leased before the read: a verdict on content just written can
 		 * be cached at once (kcache_arm), and the write that follows
-		 * it is seen however soon it comes. */
-		uint64_t ticket = kcache_arm(ev->d->kc, s->fd);
-		s->j.lease_ticket = ticket;
+		 * it is seen however soon it comes. A local exec was leased
+		 * by its reader (handle). */
+		uint64_t ticket = 0;
+		if (q->remote || !s->perm)
+			s->j.lease_ticket = ticket = kcache_arm(ev->d->kc, s->fd, false);
+		else if (s->j.lease_ticket == KCACHE_ARM_WRITER)
+			s->exec_ticket = judge_wait_for_writer(ev->d, s->fd, &s->j);
 		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
+		if (s->perm && s->j.lease_ticket == KCACHE_ARM_WRITER)
+			judge_refuse_for_writer(&s->j);
 		if (atomic_load(&ev->abandoned))
 			return NULL;   /* back from a server after the stop: touch nothing */
 		if (atomic_load(&s->outgrown) && s->j.decision.source == GK_SOURCE_ON_ERROR)
 			events_outgrown_detail(&s->j);
 		finish(ev, idx, true);
-		kcache_disarm(ev->d->kc, s->fd, ticket);
+		kcache_disarm(ev->d->kc, s->fd, ticket, false);
 		/* A remote file's close waits on its server (FUSE's flush): the
 		 * job goes on until then, its worker may count as held by it
 		 * (events_watchdog.c), and its user runs no other meanwhile. */
@@ -395,6 +406,7 @@ static int admit(struct gk_events *ev, struct fan_group *g,
 	s->group = g;
 	s->perm = g->perm;
 	s->pid = m->pid;
+	s->exec_ticket = 0;
 	atomic_store(&s->cancel, false);
 	atomic_store(&s->outgrown, false);
 	ss->fd = m->fd;
@@ -434,17 +446,27 @@ static void handle(struct gk_events *ev, int idx)
 	struct inflight *s = &ev->slots[idx];
 	if (answered_for_scanner(ev, idx))
 		return;
+	/* Leased before its identity is taken: no write lands between what is
+	 * judged and the exec's own refusal of writers (kcache_arm). */
+	uint64_t ticket = s->perm ? kcache_arm(d->kc, s->fd, true) : 0;
+	s->exec_ticket = kcache_ticket_taken(ticket) ? ticket : 0;
 	judge_identify(d, s->fd, &s->j);
+	s->j.lease_ticket = ticket;
 	/* A user who keeps the close queue full, or its reader held, only
 	 * sends their misses to the workers, to be hashed anew: a read of
 	 * execs waits on that queue once, a few ms (prescan_before_miss). */
 	s->j.stale_digest = s->j.have_id && !prescan_before_miss(d->prescan, &s->j.id, s->read_us);
-	bool decided = !s->j.stale_digest && judge_by_content(d, &s->j);
+	/* A writer has it open: a worker waits for it (judge_wait_for_writer). */
+	bool writer = ticket == KCACHE_ARM_WRITER;
+	bool decided = !writer && !s->j.stale_digest && judge_by_content(d, &s->j);
 	if (!decided) {
 		judge_locate(d, s->fd, &s->j);
-		decided = judge_from_memory(d, &s->j);
+		decided = !writer && judge_from_memory(d, &s->j);
 	}
 	if (decided) {
+		/* Its allow is cached later, by the recorder, on a lease of its
+		 * own: this one is given back at the reply. */
+		s->j.lease_ticket = 0;
 		finish(ev, idx, false);
 		events_slot_release(ev, idx);
 		return;

@@ -119,6 +119,9 @@ struct inflight {
 	atomic_bool outgrown;       /* cancelled: a light job's file grew heavy */
 	atomic_bool busy;           /* slot holds an event (watchdog reads it) */
 	int64_t read_us;            /* its read returned then (prescan_before_miss) */
+	/* The exec's lease (kcache_arm, exec): given back right after the
+	 * reply, before the recorder may take fd. 0: none. */
+	uint64_t exec_ticket;
 	struct judgement j;
 };
 

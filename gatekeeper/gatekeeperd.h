@@ -367,6 +367,13 @@ void judge_after_answer(struct gk_daemon *d, int fd, struct judgement *j);
  * without reading the file (its digest is cached, no scan is due).
  * Returns false, deciding nothing, when the file must be read. */
 bool judge_from_memory(struct gk_daemon *d, struct judgement *j);
+/* An exec's file a writer had open (j->lease_ticket KCACHE_ARM_WRITER):
+ * wait a little for the writer to go, and begin again if it went. Returns
+ * the lease then taken for the exec (0: none); j->lease_ticket says what
+ * arming found last. */
+uint64_t judge_wait_for_writer(struct gk_daemon *d, int fd, struct judgement *j);
+/* The writer stayed: an allow becomes a denial for this exec alone. */
+void judge_refuse_for_writer(struct judgement *j);
 /* After judge_begin: identify, decide, scan if due, decide again. A file
  * that changed between its digest and its scan is judged once more from
  * judge_begin (lease_ticket kept); a second change is a scan error. */

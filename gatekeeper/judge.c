@@ -319,6 +319,43 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 	judge_reading(d, fd, j, cancel);
 }
 
+/* An exec whose file a writer has open fails (ETXTBSY) unless the writer
+ * closes before the kernel refuses writers to it, which comes after the
+ * reply: content it writes meanwhile would run unjudged. Such a writer is
+ * often on its way out (a forked child closing what it inherited at its
+ * own exec): wait for it a little, then judge the file as it is by then,
+ * under the lease that holds the next writer out. */
+#define WRITER_WAIT_TRIES 20
+#define WRITER_WAIT_US 1000
+
+uint64_t judge_wait_for_writer(struct gk_daemon *d, int fd, struct judgement *j)
+{
+	uint64_t ticket = j->lease_ticket;
+	for (int i = 0; i < WRITER_WAIT_TRIES && ticket == KCACHE_ARM_WRITER; i++) {
+		usleep(WRITER_WAIT_US);
+		ticket = kcache_arm(d->kc, fd, true);
+	}
+	if (ticket != KCACHE_ARM_WRITER) {
+		bool stale = j->stale_digest, as_indexed = j->as_indexed;
+		(j->path_may_wait ? judge_begin_may_wait : judge_begin)(d, fd, j);
+		j->stale_digest = stale;
+		j->as_indexed = as_indexed;
+	}
+	j->lease_ticket = ticket;
+	return kcache_ticket_taken(ticket) ? ticket : 0;
+}
+
+void judge_refuse_for_writer(struct judgement *j)
+{
+	if (j->decision.verdict != GK_VERDICT_ALLOW)
+		return;
+	j->decision.verdict = GK_VERDICT_DENY;
+	j->decision.source = GK_SOURCE_ON_ERROR;
+	snprintf(j->decision.detail, sizeof(j->decision.detail),
+		 "a writer had it open while it was judged");
+	j->verdict_for_now = true;   /* the writer's, not the content's */
+}
+
 void judge_file(struct gk_daemon *d, int fd, struct judgement *j, bool may_wait,
 		const atomic_bool *cancel)
 {

@@ -263,57 +263,65 @@ static bool leases_in_use(const struct kcache *kc)
 }
 
 
-/* bpf mode takes no lease, and its hooks see a shared mapping's writes only
- * at its release, which may come between the read and the record and
- * leave nothing fresh to make stale. Asked before taking any lock: the
- * open may wait on another program's open-permission listener. */
-static uint64_t bpf_arm(struct kcache *kc, int fd)
+/* Where no lease is taken, only asked: bpf mode (whose hooks see a shared
+ * mapping's writes only at its release, which may come between the read
+ * and the record and leave nothing fresh to make stale), and an exec's
+ * judgement with no lease to hold. Asked before taking any lock: the open
+ * may wait on another program's open-permission listener. */
+static uint64_t probe_arm(struct kcache *kc, int fd)
 {
-	if (!bpf_of(kc) || kcache_changes_elsewhere(fd))
-		return 0;
 	int e = kcache_writer_probe(fd);
-	if (e && e != EAGAIN && !__atomic_exchange_n(&kc->probe_refusal_logged, true, __ATOMIC_RELAXED)) {
+	if (e == EAGAIN)
+		return KCACHE_ARM_WRITER;
+	if (!e || !bpf_of(kc))
+		return 0;   /* outside bpf mode nothing is cached on the probe's word */
+	if (!__atomic_exchange_n(&kc->probe_refusal_logged, true, __ATOMIC_RELAXED)) {
 		char path[4096];
 		gk_fd_path(fd, path, sizeof(path));
 		log_msg(GK_LOG_WARN, "warning=\"kernel cache: cannot tell whether %s is open for "
 			"writing (read lease: %s): no allow read from it, or from files like it, is "
 			"cached as an ignore mark (logged once)\"", path, strerror(e));
 	}
-	return e ? KCACHE_ARM_REFUSED : 0;
+	return KCACHE_ARM_REFUSED;
 }
 
-uint64_t kcache_arm(struct kcache *kc, int fd)
+uint64_t kcache_arm(struct kcache *kc, int fd, bool exec)
 {
 	struct stat st;
 	uint64_t ticket = 0;
-	if (!kc->enabled || fstat(fd, &st) < 0)
+	if ((!kc->enabled && !exec) || fstat(fd, &st) < 0 || kcache_changes_elsewhere(fd))
 		return 0;
-	if (bpf_of(kc))
-		return bpf_arm(kc, fd);
-	pthread_rwlock_rdlock(&kc->group_lock);
-	if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev)) &&
-	    !kcache_changes_elsewhere(fd)) {
-		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd, kc->mask);
-		if (!ticket)
-			ticket = KCACHE_ARM_REFUSED;
+	if (kc->enabled && !bpf_of(kc)) {
+		pthread_rwlock_rdlock(&kc->group_lock);
+		if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev))) {
+			int why;
+			ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd,
+						   kc->mask, exec, &why);
+			if (!ticket)
+				ticket = why == EAGAIN ? KCACHE_ARM_WRITER : KCACHE_ARM_REFUSED;
+		}
+		pthread_rwlock_unlock(&kc->group_lock);
 	}
-	pthread_rwlock_unlock(&kc->group_lock);
+	if (!ticket && (exec || (kc->enabled && bpf_of(kc))))
+		ticket = probe_arm(kc, fd);
 	return ticket;
 }
 
 bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket)
 {
-	return ticket && kc->leases && kcache_leases_stand(kc->leases, dev, ino, ticket);
+	return kcache_ticket_taken(ticket) && kc->leases &&
+	       kcache_leases_stand(kc->leases, dev, ino, ticket);
 }
 
-void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket)
+void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket, bool exec)
 {
 	struct stat st;
 	if (!kcache_ticket_taken(ticket) || fstat(fd, &st) < 0)
 		return;
 	pthread_rwlock_rdlock(&kc->group_lock);
-	if (kc->leases && kc->group_fd >= 0)
-		kcache_leases_disarm(kc->leases, st.st_dev, st.st_ino, ticket, kc->group_fd, kc->mask);
+	if (kc->leases)   /* what it gives back carries no mark: the group may be gone */
+		kcache_leases_disarm(kc->leases, st.st_dev, st.st_ino, ticket, kc->group_fd, kc->mask,
+				     exec);
 	pthread_rwlock_unlock(&kc->group_lock);
 }
 
@@ -355,7 +363,7 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
 	/* An allow read while a writer had the file open is this exec's alone
 	 * (kcache_arm): nothing of it in the map either, or that writer's
 	 * release would find it fresh and flush every ignore mark. */
-	if (verdict == GK_VERDICT_ALLOW && ticket == KCACHE_ARM_REFUSED) {
+	if (verdict == GK_VERDICT_ALLOW && kcache_ticket_refused(ticket)) {
 		rc = -1;
 		goto out;
 	}

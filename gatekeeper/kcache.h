@@ -115,28 +115,36 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
  * read after this, whether or not its ctime had settled (0: not armed;
  * bpf mode, or nothing would be cached). kcache_disarm gives the lease back
  * if nothing was recorded with it.
- * KCACHE_ARM_REFUSED: a writer has the file open (fanotify mode: no lease
- * could be taken; bpf mode: kcache_writer_open). kcache_record with it
- * caches no allow: the writer may change the content without moving the
- * ctime (a shared mapping) and close before the record, which would then
- * find the file free of writers. */
+ * exec: fd is an exec being judged. Its lease holds a writer that comes
+ * out until kcache_disarm, after the reply: the exec then meets that
+ * writer (ETXTBSY), never content written after the read. Without a lease
+ * to take (bpf mode, the kernel cache off) the file is only asked about.
+ * KCACHE_ARM_WRITER: a writer has the file open (or waits on a lease an
+ * exec judgement holds). KCACHE_ARM_REFUSED: no lease could be taken, or
+ * (bpf mode) leases cannot tell. kcache_record with either caches no
+ * allow: the writer may change the content without moving the ctime (a
+ * shared mapping) and close before the record, which would then find the
+ * file free of writers. */
 #define KCACHE_ARM_REFUSED UINT64_MAX
-uint64_t kcache_arm(struct kcache *kc, int fd);
+#define KCACHE_ARM_WRITER (UINT64_MAX - 1)
+uint64_t kcache_arm(struct kcache *kc, int fd, bool exec);
 /* Has anyone the file behind fd open for writing, a shared writable
  * mapping included? Asked with a read lease on a description of our own,
- * given back at once. Unsure (no leases there): true. */
-bool kcache_writer_open(int fd);
-/* The same, said: 0 no writer, EAGAIN a writer (or someone's write lease),
- * another errno when leases cannot tell there. */
+ * given back at once: 0 no writer, EAGAIN a writer (or someone's write
+ * lease), another errno when leases cannot tell there. */
 int kcache_writer_probe(int fd);
 /* A lease was taken before the read (a ticket, not 0 or refused). */
 static inline bool kcache_ticket_taken(uint64_t ticket)
 {
-	return ticket && ticket != KCACHE_ARM_REFUSED;
+	return ticket && ticket < KCACHE_ARM_WRITER;
+}
+static inline bool kcache_ticket_refused(uint64_t ticket)
+{
+	return ticket >= KCACHE_ARM_WRITER;
 }
 /* That lease still stands: no writer has opened the file since it was taken. */
 bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket);
-void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket);
+void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket, bool exec);
 /* Take back what kcache_record set for the inode of fd (it changed while it
  * was being judged). */
 int kcache_unrecord(struct kcache *kc, int fd);

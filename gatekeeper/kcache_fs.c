@@ -76,8 +76,3 @@ int kcache_writer_probe(int fd)
 	close(own);   /* the lease goes with it */
 	return e;
 }
-
-bool kcache_writer_open(int fd)
-{
-	return kcache_writer_probe(fd) != 0;
-}

@@ -24,6 +24,13 @@
 struct lease_entry {
 	bool used;
 	bool marked;                 /* false: armed before a read (kcache_leases_arm) */
+	/* Exec judgements that hold writers out until their reply: while any
+	 * does, a break, eviction or flush only retires the entry (its mark
+	 * goes, no ticket stands) and the last one's disarm gives the lease
+	 * back. Another exec may join a retired lease, unless a writer broke
+	 * it (broken): that writer waits for the ones already judging only. */
+	unsigned judging;
+	bool retired, broken;
 	dev_t dev;
 	ino_t ino;
 	uint64_t seq;
@@ -32,7 +39,7 @@ struct lease_entry {
 struct kcache_leases {
 	pthread_mutex_t lock;
 	int signo;
-	size_t limit, count;
+	size_t limit, count, retired;
 	int max_fd;                  /* by_fd has max_fd slots */
 	int fd_hwm;                  /* no fd at or above it has ever been leased */
 	struct lease_entry *by_fd;
@@ -100,29 +107,53 @@ static void drop(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 		t->by_inode[slot] = -1;
 		t->deleted++;
 	}
-	fanotify_mark(group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, mask, fd, NULL);
+	if (t->by_fd[fd].marked)
+		fanotify_mark(group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, mask, fd, NULL);
 	fcntl(fd, F_SETLEASE, F_UNLCK);
 	close(fd);
-	t->by_fd[fd].used = false;
+	if (t->by_fd[fd].retired)
+		t->retired--;
+	t->by_fd[fd] = (struct lease_entry){ 0 };
 	t->count--;
+}
+
+/* What every reason to give a lease up does (a break, eviction, a deleted
+ * file, a flush): drop it, or, while an exec judgement holds writers out
+ * with it, retire it. A writer waiting on it would otherwise change the
+ * content between the judgement's read and the exec's own refusal of
+ * writers (deny_write_access), and the exec would run what nobody judged.
+ * Caller holds the lock. */
+static void let_go(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
+{
+	struct lease_entry *e = &t->by_fd[fd];
+	if (!e->judging) {
+		drop(t, fd, group_fd, mask);
+		return;
+	}
+	if (e->marked)
+		fanotify_mark(group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, mask, fd, NULL);
+	e->marked = false;
+	if (!e->retired)
+		t->retired++;
+	e->retired = true;
 }
 
 static void evict_oldest(struct kcache_leases *t, int group_fd, uint64_t mask)
 {
-	while (t->len && t->count > t->limit) {
+	while (t->len && t->count - t->retired > t->limit) {
 		int fd = t->order[t->head].fd;
 		uint64_t seq = t->order[t->head].seq;
 		t->head = (t->head + 1) % t->cap;
 		t->len--;
-		if (t->by_fd[fd].used && t->by_fd[fd].seq == seq) {
-			drop(t, fd, group_fd, mask);
+		if (t->by_fd[fd].used && t->by_fd[fd].seq == seq && !t->by_fd[fd].retired) {
+			let_go(t, fd, group_fd, mask);
 			t->evictions++;
 		}
 	}
 }
 
 /* Entries whose lease was dropped out of turn (swept, forgotten, broken)
- * stay in the FIFO until they reach its head. The FIFO has room for one more
+ * or retired stay in the FIFO until they reach its head. The FIFO has room for one more
  * than the limit of live leases, so once it is full most of it is stale:
  * keep the live entries, in order, and make room. Caller holds the lock. */
 static void compact_order(struct kcache_leases *t)
@@ -131,17 +162,15 @@ static void compact_order(struct kcache_leases *t)
 	for (size_t n = 0; n < t->len; n++) {
 		size_t i = (t->head + n) % t->cap;
 		int fd = t->order[i].fd;
-		if (t->by_fd[fd].used && t->by_fd[fd].seq == t->order[i].seq)
+		if (t->by_fd[fd].used && t->by_fd[fd].seq == t->order[i].seq &&
+		    !t->by_fd[fd].retired)
 			t->order[(t->head + kept++) % t->cap] = t->order[i];
 	}
 	t->len = kept;
 }
 
-/* Deleted index slots lengthen every probe: rebuild once they pile up. */
-static void reindex(struct kcache_leases *t)
+static void rebuild_index(struct kcache_leases *t)
 {
-	if (t->deleted < t->inode_cap / 4)
-		return;
 	memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
 	t->deleted = 0;
 	for (int fd = 0; fd < t->fd_hwm; fd++) {
@@ -153,6 +182,13 @@ static void reindex(struct kcache_leases *t)
 	}
 }
 
+/* Deleted index slots lengthen every probe: rebuild once they pile up. */
+static void reindex(struct kcache_leases *t)
+{
+	if (t->deleted >= t->inode_cap / 4)
+		rebuild_index(t);
+}
+
 /* A deleted file can never be executed again; its lease would only keep
  * its storage allocated. Caller holds the lock. */
 static void sweep_deleted(struct kcache_leases *t, int group_fd, uint64_t mask)
@@ -161,8 +197,9 @@ static void sweep_deleted(struct kcache_leases *t, int group_fd, uint64_t mask)
 		int fd = t->sweep_fd;
 		t->sweep_fd = (t->sweep_fd + 1) % t->max_fd;
 		struct stat st;
-		if (t->by_fd[fd].used && fstat(fd, &st) == 0 && st.st_nlink == 0)
-			drop(t, fd, group_fd, mask);
+		if (t->by_fd[fd].used && !t->by_fd[fd].retired && fstat(fd, &st) == 0 &&
+		    st.st_nlink == 0)
+			let_go(t, fd, group_fd, mask);
 	}
 }
 
@@ -212,8 +249,10 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 	 * break is signalled to (Linux 4.19 on). */
 	if (fd >= t->max_fd || fcntl(fd, F_SETSIG, t->signo) < 0 ||
 	    fcntl(fd, F_SETLEASE, F_RDLCK) < 0) {
+		int e = fd >= t->max_fd ? EMFILE : errno;
 		t->refused++;             /* EAGAIN: someone has it open for writing */
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	/* Leased: any writer from now on waits for us, so the mark is safe if
@@ -250,7 +289,7 @@ int kcache_leases_hold(struct kcache_leases *t, int event_fd, const struct stat 
 	ino_t ino = judged->st_ino;
 	pthread_mutex_lock(&t->lock);
 	int fd = ticket ? ticket_fd(t, dev, ino, ticket) : leased_fd(t, dev, ino), rc = 0;
-	if (ticket && fd < 0)
+	if ((ticket && fd < 0) || (fd >= 0 && t->by_fd[fd].retired))
 		rc = -1;   /* a writer broke the lease taken before the read */
 	else if (fd < 0)
 		rc = lease_new(t, event_fd, dev, ino, group_fd, mask, judged) < 0 ? -1 : 0;
@@ -264,12 +303,19 @@ int kcache_leases_hold(struct kcache_leases *t, int event_fd, const struct stat 
 }
 
 uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino,
-			   int group_fd, uint64_t mask)
+			   int group_fd, uint64_t mask, bool hold_writers, int *why)
 {
 	pthread_mutex_lock(&t->lock);
 	int fd = leased_fd(t, dev, ino);
-	if (fd < 0)
-		fd = lease_new(t, event_fd, dev, ino, group_fd, mask, NULL);
+	*why = 0;
+	if (fd >= 0 && t->by_fd[fd].retired && (t->by_fd[fd].broken || !hold_writers)) {
+		fd = -1;   /* a writer waits on it, or it is on its way out */
+		*why = EAGAIN;
+	} else if (fd < 0 && (fd = lease_new(t, event_fd, dev, ino, group_fd, mask, NULL)) < 0) {
+		*why = errno;
+	}
+	if (fd >= 0 && hold_writers)
+		t->by_fd[fd].judging++;
 	uint64_t ticket = fd < 0 ? 0 : t->by_fd[fd].seq;
 	pthread_mutex_unlock(&t->lock);
 	return ticket;
@@ -278,17 +324,21 @@ uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino
 bool kcache_leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket)
 {
 	pthread_mutex_lock(&t->lock);
-	bool stands = ticket_fd(t, dev, ino, ticket) >= 0;
+	int fd = ticket_fd(t, dev, ino, ticket);
+	bool stands = fd >= 0 && !t->by_fd[fd].retired;
 	pthread_mutex_unlock(&t->lock);
 	return stands;
 }
 
 void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
-			  int group_fd, uint64_t mask)
+			  int group_fd, uint64_t mask, bool hold_writers)
 {
 	pthread_mutex_lock(&t->lock);
 	int fd = ticket_fd(t, dev, ino, ticket);
-	if (fd >= 0 && !t->by_fd[fd].marked)
+	struct lease_entry *e = fd >= 0 ? &t->by_fd[fd] : NULL;
+	if (e && hold_writers && e->judging)
+		e->judging--;
+	if (e && !e->judging && (!e->marked || e->retired))
 		drop(t, fd, group_fd, mask);
 	pthread_mutex_unlock(&t->lock);
 }
@@ -296,10 +346,15 @@ void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_
 void kcache_leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
-	if (fd >= 0 && fd < t->max_fd && t->by_fd[fd].used) {
-		drop(t, fd, group_fd, mask);
+	if (fd < 0 || fd >= t->max_fd || !t->by_fd[fd].used)
+		goto out;
+	if (!t->by_fd[fd].retired) {
+		let_go(t, fd, group_fd, mask);
 		t->breaks++;
 	}
+	if (t->by_fd[fd].used)
+		t->by_fd[fd].broken = true;   /* kept: a writer waits on it */
+out:
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -308,10 +363,14 @@ void kcache_leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_
 {
 	pthread_mutex_lock(&t->lock);
 	for (int fd = 0; fd < t->fd_hwm; fd++) {
-		if (t->by_fd[fd].used && fcntl(fd, F_GETLEASE) != F_RDLCK) {
-			drop(t, fd, group_fd, mask);
+		if (!t->by_fd[fd].used || t->by_fd[fd].broken || fcntl(fd, F_GETLEASE) == F_RDLCK)
+			continue;
+		if (!t->by_fd[fd].retired) {
+			let_go(t, fd, group_fd, mask);
 			t->breaks++;
 		}
+		if (t->by_fd[fd].used)
+			t->by_fd[fd].broken = true;
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -321,8 +380,8 @@ void kcache_leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, i
 {
 	pthread_mutex_lock(&t->lock);
 	long slot = inode_slot(t, dev, ino, false);
-	if (slot >= 0 && t->by_inode[slot] > 0)
-		drop(t, t->by_inode[slot] - 1, group_fd, mask);
+	if (slot >= 0 && t->by_inode[slot] > 0 && !t->by_fd[t->by_inode[slot] - 1].retired)
+		let_go(t, t->by_inode[slot] - 1, group_fd, mask);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -333,13 +392,11 @@ void kcache_leases_release_all(struct kcache_leases *t, int group_fd, uint64_t m
 {
 	pthread_mutex_lock(&t->lock);
 	for (int fd = 0; fd < t->fd_hwm; fd++)
-		if (t->by_fd[fd].used)
-			drop(t, fd, group_fd, mask);
+		if (t->by_fd[fd].used && !t->by_fd[fd].retired)
+			let_go(t, fd, group_fd, mask);
 	t->head = t->len = 0;
-	if (t->deleted) {
-		memset(t->by_inode, 0, t->inode_cap * sizeof(*t->by_inode));
-		t->deleted = 0;
-	}
+	if (t->deleted)
+		rebuild_index(t);   /* keeps the retired leases' entries */
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -24,14 +24,19 @@ bool kcache_file_as_judged(int fd, const struct stat *judged);
 int kcache_leases_hold(struct kcache_leases *t, int event_fd, const struct stat *judged,
 		       int group_fd, uint64_t mask, uint64_t ticket);
 /* Lease the file before it is read, without a mark: a ticket for
- * kcache_leases_hold, 0 if refused. kcache_leases_disarm: give back a lease still
- * unmarked (its verdict was not cached). */
+ * kcache_leases_hold, 0 if refused (*why: EAGAIN, a writer has it open or
+ * waits on a lease an exec judgement holds; another errno when no lease
+ * could be taken). hold_writers (an exec's judgement): a writer that comes
+ * waits until the matching kcache_leases_disarm, however its lease is let
+ * go meanwhile. kcache_leases_disarm: give back a lease still unmarked (its
+ * verdict was not cached), or let go meanwhile. */
 uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino,
-			   int group_fd, uint64_t mask);
+			   int group_fd, uint64_t mask, bool hold_writers, int *why);
 bool kcache_leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket);
 void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
-			  int group_fd, uint64_t mask);
-/* A lease-break signal named fd: drop its mark, then let the writer go. */
+			  int group_fd, uint64_t mask, bool hold_writers);
+/* A lease-break signal named fd: drop its mark, then let the writer go
+ * (once no exec judgement holds it out). */
 void kcache_leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask);
 void kcache_leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_t mask);
 void kcache_leases_forget_inode(struct kcache_leases *t, dev_t dev, ino_t ino, int group_fd,

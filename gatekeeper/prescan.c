@@ -340,13 +340,13 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 	struct gk_daemon *d = ps->d;
 	struct judgement j;
 	char exe[4096];
-	uint64_t ticket = kcache_arm(d->kc, fd);
+	uint64_t ticket = kcache_arm(d->kc, fd, false);
 	/* The close that brought this job is queued before the writer's access
 	 * is put back (a filesystem's flush may come in between): a moment
 	 * later the file is free of it, and a verdict on it may be cached. */
-	for (int i = 0; i < ARM_RETRIES && ticket == KCACHE_ARM_REFUSED; i++) {
+	for (int i = 0; i < ARM_RETRIES && kcache_ticket_refused(ticket); i++) {
 		usleep(ARM_RETRY_US);
-		ticket = kcache_arm(d->kc, fd);
+		ticket = kcache_arm(d->kc, fd, false);
 	}
 	if (!kcache_ticket_taken(ticket))
 		wait_until_settled(fd);
@@ -370,7 +370,7 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 	 * could apply dpkg's pending changes. */
 	if (j.decision.verdict != GK_VERDICT_DENY || !by_dpkg)
 		judge_cache_in_kernel(d, fd, &j);
-	kcache_disarm(d->kc, fd, ticket);
+	kcache_disarm(d->kc, fd, ticket, false);
 	atomic_fetch_add(&d->stats.prescans, 1);
 	gk_pid_exe(pid, exe, sizeof(exe));
 	/* Recorded as an exec of it would be answered: in monitor mode an

@@ -15,8 +15,9 @@
  * mmap_close_first rename old_writer mmap_old_writer mmap_old_writer_touch.
  * aio (io_submit) raises no FS_MODIFY, nor does splice before Linux 6.5: an
  * ignore mark outlives them. The *old_writer* routes open their writer before
- * step 2 (whose execs then fail with ETXTBSY, after the daemon has judged
- * them). mmap_old_writer_touch also moves the ctime (futimens), as a write
+ * step 2, whose execs the daemon then refuses (EPERM): without that, the
+ * writer could change the content after the verdict and close before the
+ * kernel's own refusal (ETXTBSY). mmap_old_writer_touch also moves the ctime (futimens), as a write
  * fault does on ext4, xfs or btrfs (not on tmpfs, where the tests run).
  *
  * With GK_ROUTES_FREEZE_PID set, step 4's exec runs with that process (the
@@ -382,7 +383,7 @@ static void wait_settled(const char *path)
 static bool prepare_round(struct run *r, unsigned round)
 {
 	char res1[64], res2[64];
-	const char *want = r->old_writer ? "errno:ETXTBSY" : "ran:0";
+	const char *want = r->old_writer ? "errno:EPERM" : "ran:0";
 
 	if (put_content(r->target, &r->good, O_CREAT | O_TRUNC) < 0 ||
 	    (r->old_writer && open_old_writer(r) < 0)) {

@@ -9,6 +9,7 @@ TESTS+=(
 	scand_daemon_never_maps_libclamav:60
 	scand_kill9_mid_scan_is_on_error:60
 	scand_hang_past_max_scan_time_is_on_error:60
+	scand_exec_holds_writers_until_answered:60
 	scand_exec_rewritten_during_scan_not_cached:60
 	scand_prescan_rewritten_during_scan_not_cached:60
 	scand_fuse_scan_result_never_cached:60
@@ -174,9 +175,11 @@ t_scand_hang_past_max_scan_time_is_on_error() {
 
 # scd_rewrite_during_scan ROUTE: a file holding X (the EICAR signature, and
 # gk-scand-slow so that the scanner process waits before it reads) is
-# hashed, then rewritten in place to a harmless Y while the scanner waits,
-# which then reads Y: clean. That clean is Y's, not X's digest's. ROUTE
-# exec: the judgement is its exec's; prescan: its close-write's. Then b, a
+# hashed, then rewritten in place to a harmless Y while the scanner waits.
+# ROUTE prescan (the judgement of its close-write): the scanner reads Y,
+# clean, and that clean is Y's, not X's digest's. ROUTE exec: the exec's
+# lease holds the writer out until the exec is answered, so X is what is
+# judged (and refused) and what would have run; Y lands after. Then b, a
 # copy of X never rewritten, must still be scanned, and denied.
 scd_rewrite_during_scan() {
 	local db=$T/clamdb x=$T/stage/x sx r n
@@ -201,8 +204,11 @@ scd_rewrite_during_scan() {
 	if [[ $1 == exec ]]; then
 		wait $!
 		r=$(cat "$T/a.result")
-		# judged again as it is now (Y), not refused for having changed
-		[[ $r == ran:0 ]] || fail "exec of a, rewritten while scanned: expected it to run, got $r ($(scd_audit_detail "$BIN/a"))"
+		[[ $r == errno:EPERM ]] ||
+			fail "exec of a, whose writer came while it was scanned: expected X refused, got $r ($(scd_audit_detail "$BIN/a"))"
+		[[ $(scd_audit_detail "$BIN/a") == "scanner|GkTest.Eicar.Ndb"* ]] ||
+			fail "a's refusal is not X's scan: $(scd_audit_detail "$BIN/a")"
+		grep -q 'harmless now' "$BIN/a" || fail "the rewrite of a did not land after the answer"
 		note "a: $r; audit: $(scd_audit_detail "$BIN/a")"
 	else
 		# X's pre-scan, then Y's (a's second close-write)
@@ -216,6 +222,62 @@ scd_rewrite_during_scan() {
 	n=$(sqlite3 -cmd '.timeout 3000' "$DB" \
 		"SELECT count(*) FROM audit WHERE hex(sha256) = upper('$sx') AND verdict = 1;")
 	[[ $n == 0 ]] || fail "$n audit rows record X's digest ($sx) as allowed"
+	scn_stop_checked
+}
+
+# scd_try_writer PATH: a writer's non-blocking open of PATH: "opened", or
+# its errno's name (EAGAIN while a lease holds writers out).
+scd_try_writer() {
+	"$PY" -c 'import errno,os,sys
+try:
+	os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK))
+	print("opened")
+except OSError as e:
+	print(errno.errorcode.get(e.errno, e.errno))' "$1"
+}
+
+# While an exec is judged (its scan waits 2.5 s in the scanner), a writer
+# can neither open the file nor, once its refused open has broken the
+# lease, open it on a second try: it gets in only after the exec's answer,
+# so nothing written after the judgement's read can run. A writer that
+# holds the file open through the judgement gets the exec refused (EPERM,
+# where the kernel would say ETXTBSY unless the writer closed in time).
+t_scand_exec_holds_writers_until_answered() {
+	local db=$T/clamdb r1 r2 r3 r4 detail
+	mkdir -p "$db"
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 20000" "scanners:" \
+		"  clamav: {enabled: true, database: $db}" "scan:" \
+		"  - {path: $BIN, engines: [clamav], max_scan_time_ms: 15000}"
+	GK_SCAND_TEST=delay:2500 start_daemon
+	scn_wait_available clamav 1
+	scd_stage slow.sh gk-scand-slow
+	exec_result "$BIN/slow.sh" >"$T/slow.result" &
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(stat_num pending) -ge 1 ]] && break
+		sleep 0.05
+	done
+	r1=$(scd_try_writer "$BIN/slow.sh")
+	sleep 0.3   # the break's signal handled: an old lease would be gone now
+	r2=$(scd_try_writer "$BIN/slow.sh")
+	[[ -s $T/slow.result ]] && fail "the exec was answered before the writers tried ($(cat "$T/slow.result"))"
+	wait $!
+	r3=$(scd_try_writer "$BIN/slow.sh")
+	[[ $r1 == EAGAIN && $r2 == EAGAIN ]] ||
+		fail "a writer during the exec's judgement: '$r1' then '$r2', expected EAGAIN twice"
+	[[ $(cat "$T/slow.result") == ran:0 ]] || fail "the judged exec: $(cat "$T/slow.result")"
+	[[ $r3 == opened ]] || fail "a writer after the answer: '$r3'"
+	scd_stage held.sh held
+	exec 7>>"$BIN/held.sh"
+	r4=$(exec_result "$BIN/held.sh")
+	exec 7>&-
+	[[ $r4 == errno:EPERM ]] || fail "exec of a file a writer holds open: expected EPERM, got $r4"
+	detail=$(scd_audit_detail "$BIN/held.sh")
+	[[ $detail == "on-error|a writer had it open while it was judged" ]] ||
+		fail "audit of that refusal: '$detail'"
+	expect_runs "$BIN/held.sh" "the same file, its writer gone: "
+	note "writers during the judgement: $r1 $r2; after: $r3; held: $detail"
 	scn_stop_checked
 }
 

@@ -72,7 +72,7 @@ static void test_light_job_behind_a_waiting_heavy_one(void **state)
 	int big[2], small = watched_file(f, "small", "#!/bin/sh\necho small\n");
 	for (int i = 0; i < 2; i++) {
 		big[i] = watched_file(f, i ? "big1" : "big0", "#!/bin/sh\n");
-		assert_int_equal(ftruncate(big[i], JOB_HEAVY_BYTES), 0);
+		assert_int_equal(truncate_fd(big[i], JOB_HEAVY_BYTES), 0);
 	}
 	int e0 = send_event_as(f, big[0], other);
 	events_read(f->d.events, &f->g);
@@ -104,7 +104,7 @@ static void judge_growing(struct gk_daemon *d, int fd, struct judgement *j,
 			  const atomic_bool *cancel)
 {
 	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_ino == grow_ino && ftruncate(fd, (off_t)100 << 30) < 0)
+	if (fstat(fd, &st) == 0 && st.st_ino == grow_ino && truncate_fd(fd, (off_t)100 << 30) < 0)
 		atomic_store(&grow_errno, errno);
 	judge_fully(d, fd, j, cancel);
 }

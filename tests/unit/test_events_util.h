@@ -117,15 +117,27 @@ static inline void teardown_fixture(struct fixture *f)
 	free(f);
 }
 
-/* A file in the watched directory; returns an fd open on it. */
+/* A file in the watched directory; returns an fd open on it read-only, as
+ * fanotify opens an event's file (a writer open would hold its execs). */
 static inline int watched_file(struct fixture *f, const char *name, const char *content)
 {
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	int w = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	assert_true(w >= 0);
+	assert_int_equal(write(w, content, strlen(content)), (ssize_t)strlen(content));
+	assert_int_equal(close(w), 0);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
 	return fd;
+}
+
+/* Truncate the file open at fd to size, through a writer of its own. */
+static inline int truncate_fd(int fd, off_t size)
+{
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	return truncate(self, size);
 }
 
 /* A watched file whose digest the daemon already knows (in its hash

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -219,7 +220,7 @@ static void allow_with_ticket(struct kcache *kc, struct fixture *fx, uint64_t ti
 	struct kcache_stats ks;
 	int rc = kcache_record(kc, fx->fd, GK_VERDICT_ALLOW, &fx->st, ticket, 0, kcache_epoch(kc));
 	assert_true(cached ? rc == 0 : rc != 0);
-	kcache_disarm(kc, fx->fd, ticket);
+	kcache_disarm(kc, fx->fd, ticket, false);
 	assert_int_equal(count_op(OP_ADD_IGNORE), marks);
 	kcache_get_stats(kc, &ks);
 	assert_int_equal(ks.leases_held, held);
@@ -238,12 +239,12 @@ static void test_refused_arm_caches_no_allow(void **state)
 	w.n = 0;
 	int writer = open(fx->path, O_WRONLY | O_CLOEXEC);
 	assert_true(writer >= 0);
-	uint64_t ticket = kcache_arm(kc, fx->fd);
-	assert_true(ticket == KCACHE_ARM_REFUSED);
+	uint64_t ticket = kcache_arm(kc, fx->fd, false);
+	assert_true(ticket == KCACHE_ARM_WRITER);
 	assert_false(kcache_ticket_taken(ticket));
 	close(writer);
 	allow_with_ticket(kc, fx, ticket, false, 0, 0);
-	ticket = kcache_arm(kc, fx->fd);
+	ticket = kcache_arm(kc, fx->fd, false);
 	assert_true(kcache_ticket_taken(ticket));
 	allow_with_ticket(kc, fx, ticket, true, 1, 1);
 	kcache_record(kc, fx->fd, GK_VERDICT_DENY, &fx->st, 0, 0, kcache_epoch(kc));
@@ -259,16 +260,16 @@ static void test_refused_arm_caches_no_allow(void **state)
 static void test_writer_open_seen(void **state)
 {
 	struct fixture *fx = *state;
-	assert_false(kcache_writer_open(fx->fd));
+	assert_int_equal(kcache_writer_probe(fx->fd), 0);
 	int writer = open(fx->path, O_RDWR | O_CLOEXEC);
 	assert_true(writer >= 0);
-	assert_true(kcache_writer_open(fx->fd));
+	assert_int_equal(kcache_writer_probe(fx->fd), EAGAIN);
 	void *map = mmap(NULL, 12, PROT_READ | PROT_WRITE, MAP_SHARED, writer, 0);
 	assert_true(map != MAP_FAILED);
 	close(writer);
-	assert_true(kcache_writer_open(fx->fd));
+	assert_int_equal(kcache_writer_probe(fx->fd), EAGAIN);
 	munmap(map, 12);
-	assert_false(kcache_writer_open(fx->fd));
+	assert_int_equal(kcache_writer_probe(fx->fd), 0);
 	writer = open(fx->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	assert_true(writer >= 0);
 	close(writer);

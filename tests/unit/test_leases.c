@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -91,16 +92,27 @@ static int hold(struct fixture *fx, int i)
 	return hold_ticket(fx, i, 0);
 }
 
-static uint64_t arm(struct fixture *fx, int i)
+static uint64_t arm_as(struct fixture *fx, int i, bool exec, int *why)
 {
 	return kcache_leases_arm(fx->t, fx->fds[i], fx->st[i].st_dev, fx->st[i].st_ino, fx->group_fd,
-			  FAN_OPEN_EXEC_PERM);
+				 FAN_OPEN_EXEC_PERM, exec, why);
+}
+
+static uint64_t arm(struct fixture *fx, int i)
+{
+	int why;
+	return arm_as(fx, i, false, &why);
+}
+
+static void disarm_as(struct fixture *fx, int i, uint64_t ticket, bool exec)
+{
+	kcache_leases_disarm(fx->t, fx->st[i].st_dev, fx->st[i].st_ino, ticket, fx->group_fd,
+			     FAN_OPEN_EXEC_PERM, exec);
 }
 
 static void disarm(struct fixture *fx, int i, uint64_t ticket)
 {
-	kcache_leases_disarm(fx->t, fx->st[i].st_dev, fx->st[i].st_ino, ticket, fx->group_fd,
-		      FAN_OPEN_EXEC_PERM);
+	disarm_as(fx, i, ticket, false);
 }
 
 static void forget(struct fixture *fx, int i)
@@ -238,6 +250,75 @@ static void changed_since_read_marks_nothing(void **state)
 	assert_true(is_held(fx, 3));
 }
 
+/* A writer's O_NONBLOCK open of file i: 0 it opened, else its errno. The
+ * refused open breaks the lease; the break's signal is handled as the
+ * daemon's signal thread does. */
+static int writer_open(struct fixture *fx, int i)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "%s/f%d", fx->dir, i);
+	int w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (w >= 0) {
+		close(w);
+		return 0;
+	}
+	int e = errno;
+	sigset_t rt;
+	siginfo_t si;
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN + 1);
+	if (sigtimedwait(&rt, &si, &(struct timespec){ 0, 200 * 1000 * 1000 }) == SIGRTMIN + 1)
+		kcache_leases_broken(fx->t, si.si_fd, fx->group_fd, FAN_OPEN_EXEC_PERM);
+	return e;
+}
+
+/* An exec's lease holds a writer out until its disarm, whatever lets the
+ * lease go meanwhile (the writer's own break, a flush): the writer cannot
+ * write between the judgement's read and the exec's refusal of writers.
+ * Meanwhile its ticket caches nothing and nothing else arms with it. A
+ * lease armed for a pre-scan lets the writer go at its break. */
+static void exec_lease_holds_writer_until_disarm(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		skip();
+	int why;
+	uint64_t ticket = arm_as(fx, 0, true, &why);
+	assert_true(ticket != 0);
+	assert_int_equal(writer_open(fx, 0), EWOULDBLOCK);
+	assert_int_equal(writer_open(fx, 0), EWOULDBLOCK);   /* broken, still held */
+	assert_false(kcache_leases_stand(fx->t, fx->st[0].st_dev, fx->st[0].st_ino, ticket));
+	assert_int_equal(hold_ticket(fx, 0, ticket), -1);
+	assert_int_equal(arm_as(fx, 0, true, &why), 0);
+	assert_int_equal(why, EAGAIN);
+	assert_int_equal(held(fx), 1);
+	disarm_as(fx, 0, ticket, true);
+	assert_int_equal(held(fx), 0);
+	assert_int_equal(writer_open(fx, 0), 0);
+
+	ticket = arm_as(fx, 1, true, &why);        /* a flush while judged */
+	assert_int_equal(hold_ticket(fx, 1, ticket), 0);
+	kcache_leases_release_all(fx->t, fx->group_fd, FAN_OPEN_EXEC_PERM);
+	uint64_t joined = arm_as(fx, 1, true, &why);   /* no writer waits: joins */
+	assert_true(joined == ticket);
+	assert_int_equal(arm_as(fx, 1, false, &why), 0);   /* a pre-scan does not */
+	assert_int_equal(writer_open(fx, 1), EWOULDBLOCK);
+	assert_int_equal(arm_as(fx, 1, true, &why), 0);    /* a writer waits now */
+	assert_int_equal(why, EAGAIN);
+	assert_int_equal(held(fx), 1);
+	disarm_as(fx, 1, ticket, true);
+	assert_int_equal(writer_open(fx, 1), EWOULDBLOCK);
+	disarm_as(fx, 1, joined, true);
+	assert_int_equal(held(fx), 0);
+	assert_int_equal(writer_open(fx, 1), 0);
+
+	ticket = arm(fx, 2);                       /* a pre-scan's: no hold */
+	assert_int_equal(writer_open(fx, 2), EWOULDBLOCK);
+	assert_int_equal(held(fx), 0);
+	assert_int_equal(writer_open(fx, 2), 0);
+	disarm(fx, 2, ticket);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +327,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(broken_arm_marks_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(disarm_gives_back_unmarked, setup, teardown),
 		cmocka_unit_test_setup_teardown(changed_since_read_marks_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(exec_lease_holds_writer_until_disarm, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("leases", tests, NULL, NULL);
 }
