@@ -174,6 +174,10 @@ void events_slot_release(struct gk_events *ev, int idx)
 	struct inflight *s = &ev->slots[idx];
 	struct gk_slot *ss = &ev->sh->slots[idx];
 	wait_answered(ss);
+	/* Answered without finish (overload, our own scanner): give it back. */
+	if (s->exec_ticket && s->fd >= 0)
+		kcache_disarm(ev->d->kc, s->fd, s->exec_ticket, true);
+	s->exec_ticket = 0;
 	atomic_store(&s->busy, false);
 	if (s->fd >= 0)   /* -1: the recorder has it */
 		close(s->fd);
@@ -228,7 +232,9 @@ static void *worker_main(void *arg)
 			s->exec_ticket = judge_wait_for_writer(ev->d, s->fd, &s->j);
 		ev->judge(ev->d, s->fd, &s->j, &s->cancel);
 		if (s->perm && s->j.lease_ticket == KCACHE_ARM_WRITER)
-			judge_refuse_for_writer(&s->j);
+			judge_refuse_for_writer(&s->j, false);
+		else if (s->perm && kcache_exec_lease_lapsed(ev->d->kc, s->fd, s->exec_ticket))
+			judge_refuse_for_writer(&s->j, true);
 		if (atomic_load(&ev->abandoned))
 			return NULL;   /* back from a server after the stop: touch nothing */
 		if (atomic_load(&s->outgrown) && s->j.decision.source == GK_SOURCE_ON_ERROR)

@@ -372,8 +372,10 @@ bool judge_from_memory(struct gk_daemon *d, struct judgement *j);
  * the lease then taken for the exec (0: none); j->lease_ticket says what
  * arming found last. */
 uint64_t judge_wait_for_writer(struct gk_daemon *d, int fd, struct judgement *j);
-/* The writer stayed: an allow becomes a denial for this exec alone. */
-void judge_refuse_for_writer(struct judgement *j);
+/* The writer stayed, or (lapsed) one that came while it was judged may
+ * have written once the kernel took the lease back: an allow becomes a
+ * denial for this exec alone. */
+void judge_refuse_for_writer(struct judgement *j, bool lapsed);
 /* After judge_begin: identify, decide, scan if due, decide again. A file
  * that changed between its digest and its scan is judged once more from
  * judge_begin (lease_ticket kept); a second change is a scan error. */

@@ -345,14 +345,16 @@ uint64_t judge_wait_for_writer(struct gk_daemon *d, int fd, struct judgement *j)
 	return kcache_ticket_taken(ticket) ? ticket : 0;
 }
 
-void judge_refuse_for_writer(struct judgement *j)
+void judge_refuse_for_writer(struct judgement *j, bool lapsed)
 {
-	if (j->decision.verdict != GK_VERDICT_ALLOW)
+	/* A monitor-mode policy denies nothing: no would-deny for this either. */
+	if (j->decision.verdict != GK_VERDICT_ALLOW || j->monitor)
 		return;
 	j->decision.verdict = GK_VERDICT_DENY;
 	j->decision.source = GK_SOURCE_ON_ERROR;
-	snprintf(j->decision.detail, sizeof(j->decision.detail),
-		 "a writer had it open while it was judged");
+	snprintf(j->decision.detail, sizeof(j->decision.detail), "%s",
+		 lapsed ? "a writer waited out the lease while it was judged"
+			: "a writer had it open while it was judged");
 	j->verdict_for_now = true;   /* the writer's, not the content's */
 }
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpf/gatekeeper.h"
@@ -54,6 +55,7 @@ struct kcache {
 	 * nothing. verdict_epoch (under group_lock): the programs' gk_epoch,
 	 * which moves only when the map's verdicts must go stale too. */
 	uint64_t epoch, verdict_epoch;
+	int64_t lease_grace_us;         /* kcache_lease_grace_us(), at open */
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
 	void *denial_ctx;
 	bool (*may_pin)(void *ctx, dev_t dev);   /* under group_lock */
@@ -88,12 +90,14 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcach
 	kc->enabled = enabled;
 	kc->why_now = kc->why;
 	kc->loaded_fd = -1;
+	/* Without BPF only leases see a write through a shared mapping in time;
+	 * in every mode an exec's judgement holds writers out with one. */
+	kc->leases = kcache_leases_new(KCACHE_LEASE_SIGNAL, LEASE_LIMIT);
+	kc->lease_grace_us = kcache_lease_grace_us();
 	if (!enabled) {
 		snprintf(kc->why, sizeof(kc->why), "kernel caches switched off (--no-kernel-cache)");
 		return kc;
 	}
-	/* Without BPF only leases see a write through a shared mapping in time. */
-	kc->leases = kcache_leases_new(KCACHE_LEASE_SIGNAL, LEASE_LIMIT);
 	if (when == KCACHE_BPF_NEVER) {
 		snprintf(kc->why, sizeof(kc->why), "BPF not requested (--no-bpf)");
 		return kc;
@@ -107,10 +111,6 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcach
 		return kc;
 	}
 	kc->bpf = load_programs(kc->why, sizeof(kc->why), "BPF LSM programs attached");
-	if (kc->bpf) {
-		kcache_leases_free(kc->leases);
-		kc->leases = NULL;
-	}
 	return kc;
 }
 
@@ -263,11 +263,11 @@ static bool leases_in_use(const struct kcache *kc)
 }
 
 
-/* Where no lease is taken, only asked: bpf mode (whose hooks see a shared
- * mapping's writes only at its release, which may come between the read
- * and the record and leave nothing fresh to make stale), and an exec's
- * judgement with no lease to hold. Asked before taking any lock: the open
- * may wait on another program's open-permission listener. */
+/* Where no lease is taken, only asked: bpf mode's pre-scan and workers
+ * (its hooks see a shared mapping's writes only at its release, which may
+ * come between the read and the record and leave nothing fresh to make
+ * stale). Asked before taking any lock: the open may wait on another
+ * program's open-permission listener. */
 static uint64_t probe_arm(struct kcache *kc, int fd)
 {
 	int e = kcache_writer_probe(fd);
@@ -291,20 +291,39 @@ uint64_t kcache_arm(struct kcache *kc, int fd, bool exec)
 	uint64_t ticket = 0;
 	if ((!kc->enabled && !exec) || fstat(fd, &st) < 0 || kcache_changes_elsewhere(fd))
 		return 0;
-	if (kc->enabled && !bpf_of(kc)) {
-		pthread_rwlock_rdlock(&kc->group_lock);
-		if (leases_in_use(kc) && (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev))) {
-			int why;
-			ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd,
-						   kc->mask, exec, &why);
-			if (!ticket)
-				ticket = why == EAGAIN ? KCACHE_ARM_WRITER : KCACHE_ARM_REFUSED;
-		}
-		pthread_rwlock_unlock(&kc->group_lock);
+	pthread_rwlock_rdlock(&kc->group_lock);
+	/* An exec's lease is held for its judgement alone: it may pin any
+	 * filesystem that long, in any mode. */
+	bool cache = kc->enabled && leases_in_use(kc) &&
+		     (!kc->may_pin || kc->may_pin(kc->pin_ctx, st.st_dev));
+	if (cache || (exec && kc->leases)) {
+		int why;
+		ticket = kcache_leases_arm(kc->leases, fd, st.st_dev, st.st_ino, kc->group_fd,
+					   kc->mask, exec, &why);
+		if (!ticket)
+			ticket = why == EAGAIN ? KCACHE_ARM_WRITER : KCACHE_ARM_REFUSED;
 	}
-	if (!ticket && (exec || (kc->enabled && bpf_of(kc))))
+	pthread_rwlock_unlock(&kc->group_lock);
+	/* No lease to hold (none there, out of descriptors): nothing is asked
+	 * on the reading thread (probe_arm's open may wait), and bpf mode
+	 * caches no allow that nothing guarded. */
+	if (ticket == KCACHE_ARM_REFUSED && !cache && !(kc->enabled && bpf_of(kc)))
+		ticket = 0;
+	if (!ticket && !exec && kc->enabled && bpf_of(kc))
 		ticket = probe_arm(kc, fd);
 	return ticket;
+}
+
+bool kcache_exec_lease_lapsed(struct kcache *kc, int fd, uint64_t ticket)
+{
+	struct stat st;
+	if (!kcache_ticket_taken(ticket) || !kc->leases || fstat(fd, &st) < 0)
+		return false;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return kcache_leases_lapsed(kc->leases, st.st_dev, st.st_ino, ticket,
+				    (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+				    kc->lease_grace_us);
 }
 
 bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket)
@@ -335,7 +354,7 @@ static int add_ignore_mark(struct kcache *kc, int fd, const struct stat *judged,
 		return !may_pin || may_pin(kc->pin_ctx, judged->st_dev)
 			       ? kcache_leases_hold(kc->leases, fd, judged, kc->group_fd, kc->mask, ticket)
 			       : -1;
-	if (ticket)
+	if (ticket && !with_bpf)
 		return -1;   /* armed (or refused) under a mode that is gone: its read is unguarded */
 	if (!with_bpf && !kcache_file_as_judged(fd, judged))
 		return -1;

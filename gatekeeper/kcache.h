@@ -115,10 +115,11 @@ int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const stru
  * read after this, whether or not its ctime had settled (0: not armed;
  * bpf mode, or nothing would be cached). kcache_disarm gives the lease back
  * if nothing was recorded with it.
- * exec: fd is an exec being judged. Its lease holds a writer that comes
- * out until kcache_disarm, after the reply: the exec then meets that
- * writer (ETXTBSY), never content written after the read. Without a lease
- * to take (bpf mode, the kernel cache off) the file is only asked about.
+ * exec: fd is an exec being judged, in any mode, the kernel cache off
+ * included. Its lease holds a writer that comes out until kcache_disarm,
+ * after the reply: the exec then meets that writer (ETXTBSY), never
+ * content written after the read. Where no lease can be taken the file is
+ * only asked about.
  * KCACHE_ARM_WRITER: a writer has the file open (or waits on a lease an
  * exec judgement holds). KCACHE_ARM_REFUSED: no lease could be taken, or
  * (bpf mode) leases cannot tell. kcache_record with either caches no
@@ -142,6 +143,12 @@ static inline bool kcache_ticket_refused(uint64_t ticket)
 {
 	return ticket >= KCACHE_ARM_WRITER;
 }
+/* An exec's lease (ticket) a writer broke so long ago that the kernel may
+ * have taken it back (fs.lease-break-time): the writer may have written. */
+bool kcache_exec_lease_lapsed(struct kcache *kc, int fd, uint64_t ticket);
+/* fs.lease-break-time less a second, in µs (the kernel's default if it
+ * cannot be read). */
+int64_t kcache_lease_grace_us(void);
 /* That lease still stands: no writer has opened the file since it was taken. */
 bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket);
 void kcache_disarm(struct kcache *kc, int fd, uint64_t ticket, bool exec);

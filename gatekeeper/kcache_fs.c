@@ -76,3 +76,15 @@ int kcache_writer_probe(int fd)
 	close(own);   /* the lease goes with it */
 	return e;
 }
+
+int64_t kcache_lease_grace_us(void)
+{
+	long seconds = 45;   /* the kernel's default */
+	FILE *f = fopen("/proc/sys/fs/lease-break-time", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &seconds) != 1)
+			seconds = 45;
+		fclose(f);
+	}
+	return seconds > 1 ? (int64_t)(seconds - 1) * 1000000 : 0;
+}

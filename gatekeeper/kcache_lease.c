@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gatekeeper/kcache_lease.h"
@@ -31,6 +32,7 @@ struct lease_entry {
 	 * it (broken): that writer waits for the ones already judging only. */
 	unsigned judging;
 	bool retired, broken;
+	int64_t broken_us;           /* CLOCK_MONOTONIC when a writer first broke it */
 	dev_t dev;
 	ino_t ino;
 	uint64_t seq;
@@ -53,6 +55,13 @@ struct kcache_leases {
 
 #define SWEEP_EVERY 64           /* grants between sweeps */
 #define SWEEP_SPAN 256           /* table slots looked at per sweep */
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 struct kcache_leases *kcache_leases_new(int signo, size_t limit)
 {
@@ -239,7 +248,7 @@ static int add_mark(int fd, int group_fd, uint64_t mask)
  * opened again, scanner/scand_io.c), or it could choose the signal that a
  * lease break sends this daemon. */
 static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
-		     uint64_t mask, const struct stat *judged)
+		     uint64_t mask, const struct stat *judged, unsigned judging)
 {
 	bool mark = judged;
 	int fd = fcntl(event_fd, F_DUPFD_CLOEXEC, 0);
@@ -262,8 +271,9 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 		close(fd);
 		return -1;
 	}
-	t->by_fd[fd] = (struct lease_entry){ .used = true, .marked = mark, .dev = dev, .ino = ino,
-					     .seq = ++t->seq };
+	/* judging from the start: the eviction and sweep below retire it then */
+	t->by_fd[fd] = (struct lease_entry){ .used = true, .marked = mark, .judging = judging,
+					     .dev = dev, .ino = ino, .seq = ++t->seq };
 	if (fd >= t->fd_hwm)
 		t->fd_hwm = fd + 1;
 	t->count++;
@@ -279,6 +289,8 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 	evict_oldest(t, group_fd, mask);
 	if (t->seq % SWEEP_EVERY == 0)
 		sweep_deleted(t, group_fd, mask);
+	if (!t->by_fd[fd].used)
+		errno = ENOSPC;   /* evicted at once: not a writer */
 	return t->by_fd[fd].used ? fd : -1;
 }
 
@@ -292,7 +304,7 @@ int kcache_leases_hold(struct kcache_leases *t, int event_fd, const struct stat 
 	if ((ticket && fd < 0) || (fd >= 0 && t->by_fd[fd].retired))
 		rc = -1;   /* a writer broke the lease taken before the read */
 	else if (fd < 0)
-		rc = lease_new(t, event_fd, dev, ino, group_fd, mask, judged) < 0 ? -1 : 0;
+		rc = lease_new(t, event_fd, dev, ino, group_fd, mask, judged, 0) < 0 ? -1 : 0;
 	else if (!t->by_fd[fd].marked && kcache_file_as_judged(fd, judged) &&
 		 add_mark(fd, group_fd, mask) == 0)
 		t->by_fd[fd].marked = true;
@@ -311,11 +323,12 @@ uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino
 	if (fd >= 0 && t->by_fd[fd].retired && (t->by_fd[fd].broken || !hold_writers)) {
 		fd = -1;   /* a writer waits on it, or it is on its way out */
 		*why = EAGAIN;
-	} else if (fd < 0 && (fd = lease_new(t, event_fd, dev, ino, group_fd, mask, NULL)) < 0) {
-		*why = errno;
-	}
-	if (fd >= 0 && hold_writers)
+	} else if (fd < 0) {
+		if ((fd = lease_new(t, event_fd, dev, ino, group_fd, mask, NULL, hold_writers)) < 0)
+			*why = errno;
+	} else if (hold_writers) {
 		t->by_fd[fd].judging++;
+	}
 	uint64_t ticket = fd < 0 ? 0 : t->by_fd[fd].seq;
 	pthread_mutex_unlock(&t->lock);
 	return ticket;
@@ -328,6 +341,16 @@ bool kcache_leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t
 	bool stands = fd >= 0 && !t->by_fd[fd].retired;
 	pthread_mutex_unlock(&t->lock);
 	return stands;
+}
+
+bool kcache_leases_lapsed(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
+			  int64_t now_us, int64_t grace_us)
+{
+	pthread_mutex_lock(&t->lock);
+	int fd = ticket_fd(t, dev, ino, ticket);
+	bool lapsed = fd >= 0 && t->by_fd[fd].broken && now_us - t->by_fd[fd].broken_us >= grace_us;
+	pthread_mutex_unlock(&t->lock);
+	return lapsed;
 }
 
 void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
@@ -352,8 +375,10 @@ void kcache_leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_
 		let_go(t, fd, group_fd, mask);
 		t->breaks++;
 	}
-	if (t->by_fd[fd].used)
+	if (t->by_fd[fd].used && !t->by_fd[fd].broken) {
 		t->by_fd[fd].broken = true;   /* kept: a writer waits on it */
+		t->by_fd[fd].broken_us = mono_us();
+	}
 out:
 	pthread_mutex_unlock(&t->lock);
 }
@@ -369,8 +394,10 @@ void kcache_leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_
 			let_go(t, fd, group_fd, mask);
 			t->breaks++;
 		}
-		if (t->by_fd[fd].used)
+		if (t->by_fd[fd].used) {
 			t->by_fd[fd].broken = true;
+			t->by_fd[fd].broken_us = mono_us();
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 }

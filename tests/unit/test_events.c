@@ -249,6 +249,11 @@ static void test_overload_spares_known_verdicts(void **state)
 
 	atomic_store(&stall_release, true);
 	expect_response(f, ev_busy, FAN_ALLOW, 2000);
+	/* every exec's lease given back, the overloaded one's too */
+	struct kcache_stats ks = { .leases_held = 1 };
+	for (int i = 0; i < 200 && ks.leases_held; i++, usleep(10000))
+		kcache_get_stats(f->d.kc, &ks);
+	assert_int_equal(ks.leases_held, 0);
 	close(busy), close(unknown), close(known);
 	teardown_fixture(f);
 }

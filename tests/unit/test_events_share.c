@@ -97,14 +97,16 @@ static void test_light_job_behind_a_waiting_heavy_one(void **state)
 
 static ino_t grow_ino;
 static atomic_int grow_errno;
+static int grow_writer;
 
-/* The file's writer truncates it up (a sparse 100 GiB) once a worker has
- * its job, then the judgement goes on as ever. */
+/* The file's writer (open since before its exec: a writer that came later
+ * would wait for the answer) truncates it up (a sparse 100 GiB) once a
+ * worker has its job, then the judgement goes on as ever. */
 static void judge_growing(struct gk_daemon *d, int fd, struct judgement *j,
 			  const atomic_bool *cancel)
 {
 	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_ino == grow_ino && truncate_fd(fd, (off_t)100 << 30) < 0)
+	if (fstat(fd, &st) == 0 && st.st_ino == grow_ino && ftruncate(grow_writer, (off_t)100 << 30) < 0)
 		atomic_store(&grow_errno, errno);
 	judge_fully(d, fd, j, cancel);
 }
@@ -143,6 +145,8 @@ static void test_light_job_that_grows_heavy_is_cancelled(void **state)
 	struct stat st;
 	assert_int_equal(fstat(file, &st), 0);
 	grow_ino = st.st_ino;
+	grow_writer = writer_of_fd(file);
+	assert_true(grow_writer >= 0);
 	assert_int_equal(dup2(log_fd, 2), 2);
 	int e = send_event(f, file);
 	events_read(f->d.events, &f->g);
@@ -159,6 +163,7 @@ static void test_light_job_that_grows_heavy_is_cancelled(void **state)
 	assert_int_equal(r.response, FAN_DENY);
 	assert_true(said);
 	assert_int_equal(atomic_load(&f->d.stats.timeouts), 0);
+	close(grow_writer);
 	close(file);
 	teardown_fixture(f);
 }

@@ -140,6 +140,14 @@ static inline int truncate_fd(int fd, off_t size)
 	return truncate(self, size);
 }
 
+/* A writer of the file open at fd (-1 on error). */
+static inline int writer_of_fd(int fd)
+{
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	return open(self, O_WRONLY | O_CLOEXEC);
+}
+
 /* A watched file whose digest the daemon already knows (in its hash
  * cache): sha receives it. Returns an fd open on the file. */
 static inline int known_file(struct fixture *f, const char *name, const char *content,

@@ -134,6 +134,41 @@ comment "mmap rewrite, exec at once: $at_once; then: $later"
 expect "daemon: ... and it is judged (denied) on a following exec" "[exec-error EPERM]" "$later"
 expect_not "daemon: ... and it never runs unjudged" "ran EVILEVIL" "$later"
 
+# --- an exec's lease holds writers out until its answer, bpf mode too ---
+# A 40 MiB program takes a while to hash under the emulator: meanwhile a
+# writer's non-blocking open fails, and fails again once its break was
+# handled; after the answer it opens. Staged outside and renamed in, so no
+# pre-scan judges it first. A writer holding a new file open gets its exec
+# refused (EPERM): the kernel's ETXTBSY comes only after the answer.
+printf 'decision_timeout_ms: 120000\n' >>$GK/policy.yaml
+ctl policy apply $GK/policy.yaml >/dev/null 2>&1
+mkdir -p /t/stage
+cp /gk/gk-hello /t/stage/big && dd if=/dev/zero bs=1M count=40 2>/dev/null >>/t/stage/big &&
+	printf BIGBIGBI >>/t/stage/big && chmod 755 /t/stage/big && mv /t/stage/big $T/big
+gk-vmtool exec $T/big >$GK/big.out 2>&1 &
+BPID=$!
+for i in $(seq 200); do
+	[ "$(status_num pending)" -ge 1 ] 2>/dev/null && break
+	usleep 20000
+done
+w1=$(gk-vmtool open-write-nb $T/big)
+usleep 300000
+w2=$(gk-vmtool open-write-nb $T/big)
+early=$(cat $GK/big.out)
+wait $BPID
+w3=$(gk-vmtool open-write-nb $T/big)
+expect_eq "daemon: a writer during an exec's judgement waits for the answer" \
+	"open-error EAGAIN|open-error EAGAIN|(not answered yet)|opened" \
+	"$w1|$w2|${early:-(not answered yet)}|$w3"
+expect "daemon: ... and the judged exec ran" "ran BIGBIGBI" "$(flat <$GK/big.out)"
+mkprog /t/stage/held HELDHELD && mv /t/stage/held $T/held
+# (not inherited: busybox timeout's watcher would hold it open a while)
+exec 7>>$T/held
+held=$(run $T/held 7>&-)
+exec 7>&-
+expect "daemon: an exec of a file a writer holds open is refused (EPERM)" "exec-error EPERM" "$held"
+expect "daemon: ... and runs once the writer is gone" "ran HELDHELD" "$(run $T/held)"
+
 # --- the daemon dies: programs detach, nothing is denied, no exec hangs ---
 # busybox timeout execs the command in its own pid and watches from a child.
 GKD_PID=$DPID

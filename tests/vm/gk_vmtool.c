@@ -12,6 +12,7 @@
  *   pwrite FILE DATA               write(2) over the trailer, no truncation
  *   truncate FILE LEN              truncate(2) by path
  *   ftruncate-fd FD LEN            ftruncate(2) on an inherited fd (opened before)
+ *   open-write-nb FILE             open O_WRONLY|O_NONBLOCK: "opened" or "open-error ENAME"
  *   bench N FILE [OUT]             median microseconds of N fork+execve+wait
  *                                  (each sample also appended to OUT)
  *   as-user UID CMD [ARG...]       drop to UID (gid UID, no groups), exec CMD */
@@ -160,6 +161,19 @@ static int do_ftruncate(int fd, off_t len)
 	return 1;
 }
 
+static int open_write_nb(const char *file)
+{
+	int fd = open(file, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("open-error %s\n", ename(errno));
+		return 1;
+	}
+	close(fd);
+	printf("opened\n");
+	return 0;
+}
+
 static int cmp_long(const void *a, const void *b)
 {
 	long x = *(const long *)a, y = *(const long *)b;
@@ -243,6 +257,8 @@ int main(int argc, char **argv)
 		printf("truncate-error %s\n", ename(errno));
 		return 1;
 	}
+	if (strcmp(cmd, "open-write-nb") == 0 && argc == 3)
+		return open_write_nb(file);
 	if (strcmp(cmd, "ftruncate-fd") == 0 && argc == 4)
 		return do_ftruncate(atoi(file), atol(argv[3]));
 	if (strcmp(cmd, "bench") == 0 && (argc == 4 || argc == 5))
