@@ -334,6 +334,10 @@ uint64_t judge_wait_for_writer(struct gk_daemon *d, int fd, struct judgement *j)
 	for (int i = 0; i < WRITER_WAIT_TRIES && ticket == KCACHE_ARM_WRITER; i++) {
 		usleep(WRITER_WAIT_US);
 		ticket = kcache_arm(d->kc, fd, true);
+		/* No lease to be had (out of descriptors): ask, on this thread. */
+		if (!kcache_ticket_taken(ticket) && ticket != KCACHE_ARM_WRITER &&
+		    kcache_writer_probe(fd) == EAGAIN)
+			ticket = KCACHE_ARM_WRITER;
 	}
 	if (ticket != KCACHE_ARM_WRITER) {
 		bool stale = j->stale_digest, as_indexed = j->as_indexed;

@@ -40,7 +40,7 @@ struct kcache {
 	/* Set once (kcache_open, or kcache_adopt_bpf: written under group_lock,
 	 * read through bpf_of by any thread) and kept until kcache_close. */
 	struct kcache_bpf *bpf;
-	struct kcache_leases *leases;   /* fanotify mode, enforce: see kcache_lease.c */
+	struct kcache_leases *leases;   /* see kcache_lease.c: every mode (execs' leases) */
 	char why[256];
 	const char *why_now;            /* why, or later_why once adopted (atomic) */
 	/* KCACHE_BPF_LATER: the loader thread writes loaded and later_why, then
@@ -55,7 +55,6 @@ struct kcache {
 	 * nothing. verdict_epoch (under group_lock): the programs' gk_epoch,
 	 * which moves only when the map's verdicts must go stale too. */
 	uint64_t epoch, verdict_epoch;
-	int64_t lease_grace_us;         /* kcache_lease_grace_us(), at open */
 	void (*on_denial)(void *ctx, const struct kcache_denial *d);
 	void *denial_ctx;
 	bool (*may_pin)(void *ctx, dev_t dev);   /* under group_lock */
@@ -93,7 +92,8 @@ struct kcache *kcache_open(int group_fd, uint64_t mask, bool enabled, enum kcach
 	/* Without BPF only leases see a write through a shared mapping in time;
 	 * in every mode an exec's judgement holds writers out with one. */
 	kc->leases = kcache_leases_new(KCACHE_LEASE_SIGNAL, LEASE_LIMIT);
-	kc->lease_grace_us = kcache_lease_grace_us();
+	if (kc->leases)
+		kcache_leases_set_grace(kc->leases, kcache_lease_grace_us());
 	if (!enabled) {
 		snprintf(kc->why, sizeof(kc->why), "kernel caches switched off (--no-kernel-cache)");
 		return kc;
@@ -321,9 +321,12 @@ bool kcache_exec_lease_lapsed(struct kcache *kc, int fd, uint64_t ticket)
 		return false;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return kcache_leases_lapsed(kc->leases, st.st_dev, st.st_ino, ticket,
-				    (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
-				    kc->lease_grace_us);
+	int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	if (!kcache_leases_lapsed(kc->leases, st.st_dev, st.st_ino, ticket, now_us))
+		return false;
+	/* Lapsed by the grace of the start: the admin may have lengthened it. */
+	kcache_leases_set_grace(kc->leases, kcache_lease_grace_us());
+	return kcache_leases_lapsed(kc->leases, st.st_dev, st.st_ino, ticket, now_us);
 }
 
 bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket)

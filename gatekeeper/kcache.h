@@ -24,7 +24,8 @@ struct kcache_stats {
 	uint64_t invalidations;    /* bpf: verdicts made stale by a write route */
 	uint64_t hold_refusals;    /* bpf: execs refused (ETXTBSY) until a stale mark is gone */
 	uint64_t ringbuf_drops;    /* bpf: ring-buffer records lost */
-	uint64_t leases_held, lease_breaks, leases_refused;   /* fanotify mode */
+	/* Cached allows' leases (fanotify mode) and execs' while judged (any). */
+	uint64_t leases_held, lease_breaks, leases_refused;
 };
 
 /* fanotify mode keeps a read lease on each cached allow; a writer's open

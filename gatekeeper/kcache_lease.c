@@ -7,7 +7,12 @@
  * no ignore mark either. Exec and read-only opens never break a read lease.
  * The table is bounded (one descriptor per entry); the oldest entries are
  * dropped first, and entries of deleted files are swept out as new ones come
- * in, so a leased descriptor never keeps a deleted file's storage for long. */
+ * in, so a leased descriptor never keeps a deleted file's storage for long.
+ * In every mode, an exec being judged holds a lease here from before its
+ * read to its answer (judging): a writer that comes waits until then, so
+ * the exec meets it (ETXTBSY) and never runs content written after the
+ * read; nothing lets such a lease go early but the kernel's own
+ * lease-break-time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,7 +37,7 @@ struct lease_entry {
 	 * it (broken): that writer waits for the ones already judging only. */
 	unsigned judging;
 	bool retired, broken;
-	int64_t broken_us;           /* CLOCK_MONOTONIC when a writer first broke it */
+	int64_t since_us;            /* CLOCK_MONOTONIC when it was taken */
 	dev_t dev;
 	ino_t ino;
 	uint64_t seq;
@@ -42,6 +47,7 @@ struct kcache_leases {
 	pthread_mutex_t lock;
 	int signo;
 	size_t limit, count, retired;
+	int64_t grace_us;            /* kcache_leases_set_grace */
 	int max_fd;                  /* by_fd has max_fd slots */
 	int fd_hwm;                  /* no fd at or above it has ever been leased */
 	struct lease_entry *by_fd;
@@ -273,7 +279,8 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 	}
 	/* judging from the start: the eviction and sweep below retire it then */
 	t->by_fd[fd] = (struct lease_entry){ .used = true, .marked = mark, .judging = judging,
-					     .dev = dev, .ino = ino, .seq = ++t->seq };
+					     .since_us = mono_us(), .dev = dev, .ino = ino,
+					     .seq = ++t->seq };
 	if (fd >= t->fd_hwm)
 		t->fd_hwm = fd + 1;
 	t->count++;
@@ -320,8 +327,12 @@ uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino
 	pthread_mutex_lock(&t->lock);
 	int fd = leased_fd(t, dev, ino);
 	*why = 0;
-	if (fd >= 0 && t->by_fd[fd].retired && (t->by_fd[fd].broken || !hold_writers)) {
-		fd = -1;   /* a writer waits on it, or it is on its way out */
+	/* Another exec joins a retired lease: a writer that broke it waits,
+	 * and holds the exec to ETXTBSY (or it gave up, O_NONBLOCK). Not once
+	 * the kernel may have taken it back, nor for a pre-scan. */
+	if (fd >= 0 && t->by_fd[fd].retired &&
+	    (!hold_writers || (t->by_fd[fd].broken && mono_us() - t->by_fd[fd].since_us >= t->grace_us))) {
+		fd = -1;
 		*why = EAGAIN;
 	} else if (fd < 0) {
 		if ((fd = lease_new(t, event_fd, dev, ino, group_fd, mask, NULL, hold_writers)) < 0)
@@ -344,13 +355,20 @@ bool kcache_leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t
 }
 
 bool kcache_leases_lapsed(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
-			  int64_t now_us, int64_t grace_us)
+			  int64_t now_us)
 {
 	pthread_mutex_lock(&t->lock);
 	int fd = ticket_fd(t, dev, ino, ticket);
-	bool lapsed = fd >= 0 && t->by_fd[fd].broken && now_us - t->by_fd[fd].broken_us >= grace_us;
+	bool lapsed = fd >= 0 && t->by_fd[fd].broken && now_us - t->by_fd[fd].since_us >= t->grace_us;
 	pthread_mutex_unlock(&t->lock);
 	return lapsed;
+}
+
+void kcache_leases_set_grace(struct kcache_leases *t, int64_t grace_us)
+{
+	pthread_mutex_lock(&t->lock);
+	t->grace_us = grace_us;
+	pthread_mutex_unlock(&t->lock);
 }
 
 void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
@@ -369,16 +387,15 @@ void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_
 void kcache_leases_broken(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 {
 	pthread_mutex_lock(&t->lock);
-	if (fd < 0 || fd >= t->max_fd || !t->by_fd[fd].used)
+	/* A lease still whole: the signal was for an fd number since reused. */
+	if (fd < 0 || fd >= t->max_fd || !t->by_fd[fd].used || fcntl(fd, F_GETLEASE) == F_RDLCK)
 		goto out;
 	if (!t->by_fd[fd].retired) {
 		let_go(t, fd, group_fd, mask);
 		t->breaks++;
 	}
-	if (t->by_fd[fd].used && !t->by_fd[fd].broken) {
+	if (t->by_fd[fd].used)
 		t->by_fd[fd].broken = true;   /* kept: a writer waits on it */
-		t->by_fd[fd].broken_us = mono_us();
-	}
 out:
 	pthread_mutex_unlock(&t->lock);
 }
@@ -394,10 +411,8 @@ void kcache_leases_broken_unknown(struct kcache_leases *t, int group_fd, uint64_
 			let_go(t, fd, group_fd, mask);
 			t->breaks++;
 		}
-		if (t->by_fd[fd].used) {
+		if (t->by_fd[fd].used)
 			t->by_fd[fd].broken = true;
-			t->by_fd[fd].broken_us = mono_us();
-		}
 	}
 	pthread_mutex_unlock(&t->lock);
 }

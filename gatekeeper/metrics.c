@@ -71,7 +71,7 @@ static void kernel_cache(FILE *f, struct gk_daemon *d)
 	counter(f, "kernel_cache_ignore_marks_total", "fanotify ignore marks added (cached allows).",
 		ks.ignore_marks);
 	counter(f, "kernel_cache_flushes_total", "Whole kernel-cache flushes (rule changes).", ks.flushes);
-	gauge(f, "kernel_cache_leases", "Read leases held on cached programs (fanotify mode).",
+	gauge(f, "kernel_cache_leases", "Read leases held: cached programs (fanotify mode), execs being judged.",
 	      (double)ks.leases_held);
 	counter(f, "kernel_cache_lease_breaks_total", "Leases broken by a writer.", ks.lease_breaks);
 }
