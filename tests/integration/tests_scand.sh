@@ -173,6 +173,20 @@ t_scand_hang_past_max_scan_time_is_on_error() {
 	scn_stop_checked
 }
 
+# scd_slow_scan_daemon: default allow, ClamAV with the EICAR test
+# signature on $BIN, and a scanner that waits 2.5 s before it reads a file
+# marked gk-scand-slow (the deadlines well past that).
+scd_slow_scan_daemon() {
+	local db=$T/clamdb
+	mkdir -p "$db"
+	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
+	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 20000" "scanners:" \
+		"  clamav: {enabled: true, database: $db}" "scan:" \
+		"  - {path: $BIN, engines: [clamav], max_scan_time_ms: 15000}"
+	GK_SCAND_TEST=delay:2500 start_daemon
+	scn_wait_available clamav 1
+}
+
 # scd_rewrite_during_scan ROUTE: a file holding X (the EICAR signature, and
 # gk-scand-slow so that the scanner process waits before it reads) is
 # hashed, then rewritten in place to a harmless Y while the scanner waits.
@@ -182,14 +196,9 @@ t_scand_hang_past_max_scan_time_is_on_error() {
 # judged (and refused) and what would have run; Y lands after. Then b, a
 # copy of X never rewritten, must still be scanned, and denied.
 scd_rewrite_during_scan() {
-	local db=$T/clamdb x=$T/stage/x sx r n
-	mkdir -p "$db" "$T/stage"
-	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
-	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 20000" "scanners:" \
-		"  clamav: {enabled: true, database: $db}" "scan:" \
-		"  - {path: $BIN, engines: [clamav], max_scan_time_ms: 15000}"
-	GK_SCAND_TEST=delay:2500 start_daemon
-	scn_wait_available clamav 1
+	local x=$T/stage/x sx r n
+	mkdir -p "$T/stage"
+	scd_slow_scan_daemon
 	scn_eicar_script "$x" && printf '# gk-scand-slow\n' >>"$x" || fail "cannot write $x"
 	sx=$(sha_of "$x")
 	if [[ $1 == exec ]]; then
@@ -243,14 +252,8 @@ except OSError as e:
 # holds the file open through the judgement gets the exec refused (EPERM,
 # where the kernel would say ETXTBSY unless the writer closed in time).
 t_scand_exec_holds_writers_until_answered() {
-	local db=$T/clamdb r1 r2 r3 r4 detail
-	mkdir -p "$db"
-	scn_eicar_ndb GkTest.Eicar.Ndb >"$db/gk-test.ndb"
-	write_policy enforce allow "on_error: deny" "decision_timeout_ms: 20000" "scanners:" \
-		"  clamav: {enabled: true, database: $db}" "scan:" \
-		"  - {path: $BIN, engines: [clamav], max_scan_time_ms: 15000}"
-	GK_SCAND_TEST=delay:2500 start_daemon
-	scn_wait_available clamav 1
+	local r1 r2 r3 r4 detail
+	scd_slow_scan_daemon
 	scd_stage slow.sh gk-scand-slow
 	exec_result "$BIN/slow.sh" >"$T/slow.result" &
 	local i

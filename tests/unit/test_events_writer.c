@@ -22,6 +22,16 @@ static bool leases_work(struct fixture *f)
 	return e == 0 && kcache_lease_grace_us() >= 1000000;
 }
 
+/* Default allow, workers workers; NULL where leases do not work. */
+static struct fixture *writer_fixture(unsigned workers)
+{
+	struct fixture *f = setup_with("default: allow\n", true, workers, 64);
+	if (leases_work(f))
+		return f;
+	teardown_fixture(f);
+	return NULL;
+}
+
 static int writer_of(struct fixture *f, const char *name)
 {
 	char path[1024];
@@ -31,36 +41,34 @@ static int writer_of(struct fixture *f, const char *name)
 	return w;
 }
 
+/* An exec of file, read now, gets response. */
+static void exec_answered(struct fixture *f, int file, uint32_t response)
+{
+	int ev = send_event(f, file);
+	events_read(f->d.events, &f->g);
+	expect_response(f, ev, response, 5000);
+}
+
 /* Default allow: a writer open through the judgement and the wait gets
  * the exec refused, whether its verdict is known (the reading thread
  * leaves it to a worker) or must be read. */
 static void test_writer_held_throughout_is_refused(void **state)
 {
 	(void)state;
-	struct fixture *f = setup_with("default: allow\n", true, 2, 64);
-	if (!leases_work(f)) {
-		teardown_fixture(f);
+	struct fixture *f = writer_fixture(2);
+	if (!f)
 		skip();
-	}
 	unsigned char sha[GK_SHA256_LEN];
 	int known = known_file(f, "known", "#!/bin/sh\necho known\n", sha);
 	int fresh = watched_file(f, "fresh", "#!/bin/sh\necho fresh\n");
 	int w1 = writer_of(f, "known"), w2 = writer_of(f, "fresh");
-	int ev = send_event(f, known);
-	events_read(f->d.events, &f->g);
-	expect_response(f, ev, FAN_DENY, 5000);
-	ev = send_event(f, fresh);
-	events_read(f->d.events, &f->g);
-	expect_response(f, ev, FAN_DENY, 5000);
+	exec_answered(f, known, FAN_DENY);
+	exec_answered(f, fresh, FAN_DENY);
 	close(w1);
 	close(w2);
 	/* the writers gone, the same files run */
-	ev = send_event(f, known);
-	events_read(f->d.events, &f->g);
-	expect_response(f, ev, FAN_ALLOW, 5000);
-	ev = send_event(f, fresh);
-	events_read(f->d.events, &f->g);
-	expect_response(f, ev, FAN_ALLOW, 5000);
+	exec_answered(f, known, FAN_ALLOW);
+	exec_answered(f, fresh, FAN_ALLOW);
 	close(known);
 	close(fresh);
 	teardown_fixture(f);
@@ -73,11 +81,9 @@ static void test_writer_held_throughout_is_refused(void **state)
 static void test_writer_gone_before_the_worker_is_allowed(void **state)
 {
 	(void)state;
-	struct fixture *f = setup_with("default: allow\n", true, 1, 64);
-	if (!leases_work(f)) {
-		teardown_fixture(f);
+	struct fixture *f = writer_fixture(1);
+	if (!f)
 		skip();
-	}
 	events_set_judge(f->d.events, judge_stalling_one_file);
 	int blocker = watched_file(f, "blocker", "#!/bin/sh\necho blocker\n");
 	int prog = watched_file(f, "prog", "#!/bin/sh\necho prog\n");
