@@ -321,12 +321,13 @@ bool kcache_exec_lease_lapsed(struct kcache *kc, int fd, uint64_t ticket)
 		return false;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-	if (!kcache_leases_lapsed(kc->leases, st.st_dev, st.st_ino, ticket, now_us))
+	int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, since_us;
+	if (!kcache_leases_broken_since(kc->leases, st.st_dev, st.st_ino, ticket, &since_us))
 		return false;
-	/* Lapsed by the grace of the start: the admin may have lengthened it. */
-	kcache_leases_set_grace(kc->leases, kcache_lease_grace_us());
-	return kcache_leases_lapsed(kc->leases, st.st_dev, st.st_ino, ticket, now_us);
+	/* Broken (rare): the sysctl as it is now, which the admin may change. */
+	int64_t grace_us = kcache_lease_grace_us();
+	kcache_leases_set_grace(kc->leases, grace_us);
+	return now_us - since_us >= grace_us;
 }
 
 bool kcache_armed(struct kcache *kc, dev_t dev, ino_t ino, uint64_t ticket)

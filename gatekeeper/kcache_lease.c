@@ -37,6 +37,7 @@ struct lease_entry {
 	 * it (broken): that writer waits for the ones already judging only. */
 	unsigned judging;
 	bool retired, broken;
+	bool queued;                 /* in the FIFO, counted against the limit */
 	int64_t since_us;            /* CLOCK_MONOTONIC when it was taken */
 	dev_t dev;
 	ino_t ino;
@@ -47,6 +48,8 @@ struct kcache_leases {
 	pthread_mutex_t lock;
 	int signo;
 	size_t limit, count, retired;
+	size_t unqueued;             /* exec-only leases, not retired: not in the FIFO */
+	uint64_t grants;             /* queued ones: the sweep's clock */
 	int64_t grace_us;            /* kcache_leases_set_grace */
 	int max_fd;                  /* by_fd has max_fd slots */
 	int fd_hwm;                  /* no fd at or above it has ever been leased */
@@ -128,8 +131,20 @@ static void drop(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 	close(fd);
 	if (t->by_fd[fd].retired)
 		t->retired--;
+	else if (!t->by_fd[fd].queued)
+		t->unqueued--;
 	t->by_fd[fd] = (struct lease_entry){ 0 };
 	t->count--;
+}
+
+/* Broken, whether or not the signal thread has got to its signal yet (it
+ * may be held up): a lease being broken, or taken back by the kernel,
+ * reads F_UNLCK. Caller holds the lock. */
+static bool entry_broken(struct kcache_leases *t, int fd)
+{
+	if (!t->by_fd[fd].broken && fcntl(fd, F_GETLEASE) != F_RDLCK)
+		t->by_fd[fd].broken = true;
+	return t->by_fd[fd].broken;
 }
 
 /* What every reason to give a lease up does (a break, eviction, a deleted
@@ -148,14 +163,17 @@ static void let_go(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 	if (e->marked)
 		fanotify_mark(group_fd, FAN_MARK_REMOVE | FAN_MARK_IGNORE, mask, fd, NULL);
 	e->marked = false;
-	if (!e->retired)
+	if (!e->retired) {
 		t->retired++;
+		if (!e->queued)
+			t->unqueued--;
+	}
 	e->retired = true;
 }
 
 static void evict_oldest(struct kcache_leases *t, int group_fd, uint64_t mask)
 {
-	while (t->len && t->count - t->retired > t->limit) {
+	while (t->len && t->count - t->retired - t->unqueued > t->limit) {
 		int fd = t->order[t->head].fd;
 		uint64_t seq = t->order[t->head].seq;
 		t->head = (t->head + 1) % t->cap;
@@ -253,6 +271,21 @@ static int add_mark(int fd, int group_fd, uint64_t mask)
  * process may ever hold that description (a scanner process gets the file
  * opened again, scanner/scand_io.c), or it could choose the signal that a
  * lease break sends this daemon. */
+/* Into the FIFO, against the limit. Caller holds the lock. */
+static void enqueue(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
+{
+	struct lease_entry *e = &t->by_fd[fd];
+	e->queued = true;
+	if (t->len == t->cap)
+		compact_order(t);
+	t->order[(t->head + t->len) % t->cap].fd = fd;
+	t->order[(t->head + t->len) % t->cap].seq = e->seq;
+	t->len++;
+	evict_oldest(t, group_fd, mask);
+	if (++t->grants % SWEEP_EVERY == 0)
+		sweep_deleted(t, group_fd, mask);
+}
+
 static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
 		     uint64_t mask, const struct stat *judged, unsigned judging)
 {
@@ -288,14 +321,13 @@ static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino
 	long slot = inode_slot(t, dev, ino, true);
 	if (slot >= 0)
 		t->by_inode[slot] = fd + 1;
-	if (t->len == t->cap)
-		compact_order(t);
-	t->order[(t->head + t->len) % t->cap].fd = fd;
-	t->order[(t->head + t->len) % t->cap].seq = t->seq;
-	t->len++;
-	evict_oldest(t, group_fd, mask);
-	if (t->seq % SWEEP_EVERY == 0)
-		sweep_deleted(t, group_fd, mask);
+	/* An exec's own lease lives only until its answer (the slots bound
+	 * them): it joins the FIFO and the limit only once it caches an allow. */
+	if (judging && !mark) {
+		t->unqueued++;
+		return fd;
+	}
+	enqueue(t, fd, group_fd, mask);
 	if (!t->by_fd[fd].used)
 		errno = ENOSPC;   /* evicted at once: not a writer */
 	return t->by_fd[fd].used ? fd : -1;
@@ -313,8 +345,13 @@ int kcache_leases_hold(struct kcache_leases *t, int event_fd, const struct stat 
 	else if (fd < 0)
 		rc = lease_new(t, event_fd, dev, ino, group_fd, mask, judged, 0) < 0 ? -1 : 0;
 	else if (!t->by_fd[fd].marked && kcache_file_as_judged(fd, judged) &&
-		 add_mark(fd, group_fd, mask) == 0)
+		 add_mark(fd, group_fd, mask) == 0) {
 		t->by_fd[fd].marked = true;
+		if (!t->by_fd[fd].queued) {   /* an exec's lease that now caches an allow */
+			t->unqueued--;
+			enqueue(t, fd, group_fd, mask);
+		}
+	}
 	else if (!t->by_fd[fd].marked)
 		rc = -1;
 	pthread_mutex_unlock(&t->lock);
@@ -331,7 +368,7 @@ uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino
 	 * and holds the exec to ETXTBSY (or it gave up, O_NONBLOCK). Not once
 	 * the kernel may have taken it back, nor for a pre-scan. */
 	if (fd >= 0 && t->by_fd[fd].retired &&
-	    (!hold_writers || (t->by_fd[fd].broken && mono_us() - t->by_fd[fd].since_us >= t->grace_us))) {
+	    (!hold_writers || (entry_broken(t, fd) && mono_us() - t->by_fd[fd].since_us >= t->grace_us))) {
 		fd = -1;
 		*why = EAGAIN;
 	} else if (fd < 0) {
@@ -354,14 +391,16 @@ bool kcache_leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t
 	return stands;
 }
 
-bool kcache_leases_lapsed(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
-			  int64_t now_us)
+bool kcache_leases_broken_since(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
+				int64_t *since_us)
 {
 	pthread_mutex_lock(&t->lock);
 	int fd = ticket_fd(t, dev, ino, ticket);
-	bool lapsed = fd >= 0 && t->by_fd[fd].broken && now_us - t->by_fd[fd].since_us >= t->grace_us;
+	bool broken = fd >= 0 && entry_broken(t, fd);
+	if (broken)
+		*since_us = t->by_fd[fd].since_us;
 	pthread_mutex_unlock(&t->lock);
-	return lapsed;
+	return broken;
 }
 
 void kcache_leases_set_grace(struct kcache_leases *t, int64_t grace_us)

@@ -33,12 +33,12 @@ int kcache_leases_hold(struct kcache_leases *t, int event_fd, const struct stat 
 uint64_t kcache_leases_arm(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino,
 			   int group_fd, uint64_t mask, bool hold_writers, int *why);
 bool kcache_leases_stand(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket);
-/* A writer broke ticket's lease, which was taken at least the grace
- * before now_us (CLOCK_MONOTONIC): the kernel may have taken it back
- * (fs.lease-break-time after the break, which came after it was taken). */
-bool kcache_leases_lapsed(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
-			  int64_t now_us);
-/* The grace for kcache_leases_lapsed and for joining a broken lease. */
+/* A writer broke ticket's lease: *since_us gets when the lease was taken
+ * (CLOCK_MONOTONIC). Once fs.lease-break-time has passed since the break
+ * (which came after that), the kernel may have taken the lease back. */
+bool kcache_leases_broken_since(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
+				int64_t *since_us);
+/* fs.lease-break-time less a second: no exec joins a broken lease older. */
 void kcache_leases_set_grace(struct kcache_leases *t, int64_t grace_us);
 void kcache_leases_disarm(struct kcache_leases *t, dev_t dev, ino_t ino, uint64_t ticket,
 			  int group_fd, uint64_t mask, bool hold_writers);

@@ -302,10 +302,11 @@ static void exec_lease_holds_writer_until_disarm(void **state)
 	kcache_leases_set_grace(fx->t, 0);
 	assert_int_equal(arm_as(fx, 0, true, &why), 0);
 	assert_int_equal(why, EAGAIN);
-	assert_true(kcache_leases_lapsed(fx->t, fx->st[0].st_dev, fx->st[0].st_ino, ticket,
-					 INT64_MAX / 2));
+	int64_t since, before_arm = 0;
+	assert_true(kcache_leases_broken_since(fx->t, fx->st[0].st_dev, fx->st[0].st_ino, ticket,
+					       &since));
+	assert_true(since > before_arm);
 	kcache_leases_set_grace(fx->t, 5000000);
-	assert_false(kcache_leases_lapsed(fx->t, fx->st[0].st_dev, fx->st[0].st_ino, ticket, 0));
 	assert_int_equal(held(fx), 1);
 	disarm_as(fx, 0, ticket, true);
 	assert_int_equal(writer_open(fx, 0), EWOULDBLOCK);
@@ -320,7 +321,9 @@ static void exec_lease_holds_writer_until_disarm(void **state)
 	assert_true(joined == ticket);
 	assert_int_equal(arm_as(fx, 1, false, &why), 0);   /* a pre-scan does not */
 	assert_int_equal(writer_open(fx, 1), EWOULDBLOCK);
-	assert_false(kcache_leases_lapsed(fx->t, fx->st[1].st_dev, fx->st[1].st_ino, ticket, 0));
+	int64_t since1;
+	assert_true(kcache_leases_broken_since(fx->t, fx->st[1].st_dev, fx->st[1].st_ino, ticket,
+					       &since1));
 	assert_int_equal(held(fx), 1);
 	disarm_as(fx, 1, ticket, true);
 	assert_int_equal(writer_open(fx, 1), EWOULDBLOCK);
@@ -352,6 +355,58 @@ static void stale_break_signal_lets_nothing_go(void **state)
 	assert_int_equal(held(fx), 0);
 }
 
+/* Execs' own leases stay out of the FIFO and the limit: a full table of
+ * cached allows loses none to them. One that then caches its allow joins
+ * the FIFO, and the oldest cached one goes. */
+static void exec_leases_evict_no_cached_one(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		skip();
+	int why;
+	uint64_t tickets[FILES];
+	for (int i = 0; i < LIMIT; i++)
+		assert_int_equal(hold(fx, i), 0);
+	for (int i = LIMIT; i < FILES; i++)
+		assert_true((tickets[i] = arm_as(fx, i, true, &why)) != 0);
+	assert_int_equal(held(fx), FILES);
+	for (int i = LIMIT + 1; i < FILES; i++)
+		disarm_as(fx, i, tickets[i], true);
+	assert_int_equal(held(fx), LIMIT + 1);
+	assert_int_equal(hold_ticket(fx, LIMIT, tickets[LIMIT]), 0);   /* caches: file 0 goes */
+	disarm_as(fx, LIMIT, tickets[LIMIT], true);
+	assert_int_equal(held(fx), LIMIT);
+	assert_false(is_held(fx, 0));
+	for (int i = 1; i <= LIMIT; i++)
+		assert_true(is_held(fx, i));
+}
+
+/* A break whose signal is not handled yet (the signal thread held up)
+ * already counts: the kernel's clock runs from the break. */
+static void unhandled_break_counts(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		skip();
+	int why;
+	int64_t since;
+	uint64_t ticket = arm_as(fx, 5, true, &why);
+	assert_false(kcache_leases_broken_since(fx->t, fx->st[5].st_dev, fx->st[5].st_ino, ticket,
+						&since));
+	char path[96];
+	snprintf(path, sizeof(path), "%s/f5", fx->dir);
+	assert_int_equal(open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC), -1);
+	assert_true(kcache_leases_broken_since(fx->t, fx->st[5].st_dev, fx->st[5].st_ino, ticket,
+					       &since));
+	sigset_t rt;
+	siginfo_t si;
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN + 1);
+	assert_int_equal(sigtimedwait(&rt, &si, &(struct timespec){ 2, 0 }), SIGRTMIN + 1);
+	disarm_as(fx, 5, ticket, true);
+	assert_int_equal(held(fx), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +417,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(changed_since_read_marks_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(exec_lease_holds_writer_until_disarm, setup, teardown),
 		cmocka_unit_test_setup_teardown(stale_break_signal_lets_nothing_go, setup, teardown),
+		cmocka_unit_test_setup_teardown(unhandled_break_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(exec_leases_evict_no_cached_one, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("leases", tests, NULL, NULL);
 }
