@@ -301,6 +301,18 @@ static bool judge_reading(struct gk_daemon *d, int fd, struct judgement *j,
 	return !decide(d, j, &f, &plan, &set) || scan_and_decide(d, fd, j, &f, &plan, set);
 }
 
+/* judge_begin anew, keeping what the route learnt before (the lease, a
+ * stale digest, trust as indexed). */
+static void begin_again(struct gk_daemon *d, int fd, struct judgement *j)
+{
+	uint64_t ticket = j->lease_ticket;
+	bool stale = j->stale_digest, as_indexed = j->as_indexed;
+	(j->path_may_wait ? judge_begin_may_wait : judge_begin)(d, fd, j);
+	j->lease_ticket = ticket;
+	j->stale_digest = stale;
+	j->as_indexed = as_indexed;
+}
+
 /* A file that changed between its digest and its scan is judged once more,
  * from the start, as it is now: a program being written (compile, then
  * run) is not refused for it. A second change leaves the scan error, and
@@ -310,12 +322,7 @@ void judge_fully(struct gk_daemon *d, int fd, struct judgement *j, const atomic_
 {
 	if (judge_reading(d, fd, j, cancel) || (cancel && atomic_load(cancel)))
 		return;
-	uint64_t ticket = j->lease_ticket;   /* broken by the writer, or still guarding */
-	bool stale = j->stale_digest, as_indexed = j->as_indexed;
-	(j->path_may_wait ? judge_begin_may_wait : judge_begin)(d, fd, j);
-	j->lease_ticket = ticket;
-	j->stale_digest = stale;
-	j->as_indexed = as_indexed;
+	begin_again(d, fd, j);   /* its lease: broken by the writer, or still guarding */
 	judge_reading(d, fd, j, cancel);
 }
 
@@ -339,13 +346,9 @@ uint64_t judge_wait_for_writer(struct gk_daemon *d, int fd, struct judgement *j)
 		    kcache_writer_probe(fd) == EAGAIN)
 			ticket = KCACHE_ARM_WRITER;
 	}
-	if (ticket != KCACHE_ARM_WRITER) {
-		bool stale = j->stale_digest, as_indexed = j->as_indexed;
-		(j->path_may_wait ? judge_begin_may_wait : judge_begin)(d, fd, j);
-		j->stale_digest = stale;
-		j->as_indexed = as_indexed;
-	}
 	j->lease_ticket = ticket;
+	if (ticket != KCACHE_ARM_WRITER)
+		begin_again(d, fd, j);
 	return kcache_ticket_taken(ticket) ? ticket : 0;
 }
 

@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bpf/gatekeeper.h"
@@ -319,9 +318,7 @@ bool kcache_exec_lease_lapsed(struct kcache *kc, int fd, uint64_t ticket)
 	struct stat st;
 	if (!kcache_ticket_taken(ticket) || !kc->leases || fstat(fd, &st) < 0)
 		return false;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, since_us;
+	int64_t now_us = gk_mono_us(), since_us;
 	if (!kcache_leases_broken_since(kc->leases, st.st_dev, st.st_ino, ticket, &since_us))
 		return false;
 	/* Broken (rare): the sysctl as it is now, which the admin may change. */

@@ -265,12 +265,6 @@ static int add_mark(int fd, int group_fd, uint64_t mask)
 			     fd, NULL);
 }
 
-/* Lease a duplicate of event_fd and enter it, marked or not. Returns its
- * fd, -1 if refused. Caller holds the lock. The duplicate shares event_fd's
- * open file description, and with it the lease's F_SETSIG signal: no other
- * process may ever hold that description (a scanner process gets the file
- * opened again, scanner/scand_io.c), or it could choose the signal that a
- * lease break sends this daemon. */
 /* Into the FIFO, against the limit. Caller holds the lock. */
 static void enqueue(struct kcache_leases *t, int fd, int group_fd, uint64_t mask)
 {
@@ -286,6 +280,12 @@ static void enqueue(struct kcache_leases *t, int fd, int group_fd, uint64_t mask
 		sweep_deleted(t, group_fd, mask);
 }
 
+/* Lease a duplicate of event_fd and enter it, marked or not. Returns its
+ * fd, -1 if refused. Caller holds the lock. The duplicate shares event_fd's
+ * open file description, and with it the lease's F_SETSIG signal: no other
+ * process may ever hold that description (a scanner process gets the file
+ * opened again, scanner/scand_io.c), or it could choose the signal that a
+ * lease break sends this daemon. */
 static int lease_new(struct kcache_leases *t, int event_fd, dev_t dev, ino_t ino, int group_fd,
 		     uint64_t mask, const struct stat *judged, unsigned judging)
 {
