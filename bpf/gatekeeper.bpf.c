@@ -94,6 +94,37 @@ struct {
  * is treated as if it had been mapped (never allow on a guess). */
 __u64 gk_shared_writers_lost = 0;
 
+/* The exec-write guard (gk_write_guard, enforce mode). The kernel refuses
+ * writers to a program it executes (deny_write_access) only after the exec's
+ * fanotify permission event is answered: a writer that opens, writes and
+ * closes in between would run content nobody judged. So an exec's open
+ * stamps the time in its task (gk_exec_opens); every content write stamps its
+ * inode (gk_written; only inodes some exec opened carry one); and
+ * bprm_check_security, which runs once writers are refused, fails the exec
+ * with ETXTBSY, as if that writer still had it open, if its file was written
+ * since its own open. The stamp comes before any judgement of the open, from
+ * the map or from fanotify, so it guards both. */
+__u32 gk_write_guard = 0;
+
+struct gk_exec_open {
+	__u64 inode;            /* the struct inode the task opened to execute */
+	__u64 open_ns;          /* bpf_ktime_get_ns() at that open */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct gk_exec_open);
+} gk_exec_opens SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);   /* bpf_ktime_get_ns() of the last content write */
+} gk_written SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, GK_RINGBUF_BYTES);
@@ -201,6 +232,32 @@ static __always_inline bool has_exec_ignore_mark(struct inode *inode)
 	return true;
 }
 
+/* Only where an exec made room for it: a write to any other file costs a
+ * lookup and allocates nothing. */
+static __always_inline void note_write(struct inode *inode)
+{
+	__u64 *written = bpf_inode_storage_get(&gk_written, inode, 0, 0);
+
+	if (written)
+		*written = bpf_ktime_get_ns();
+}
+
+/* Room first, then the time: a write that missed the room came before it. */
+static __always_inline void note_exec_open(struct inode *inode)
+{
+	struct gk_exec_open *open;
+
+	if (!gk_write_guard ||
+	    !bpf_inode_storage_get(&gk_written, inode, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return;
+	open = bpf_task_storage_get(&gk_exec_opens, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!open)
+		return;
+	open->inode = (__u64)inode;
+	open->open_ns = bpf_ktime_get_ns();
+}
+
 /* Make the inode's verdict stale. A route that writes the content (wrote)
  * also sets a hold on an allow, or where an exec ignore mark stands: a
  * write(2) raises FS_MODIFY, which drops the mark and so the hold, but an AIO
@@ -215,6 +272,8 @@ static __always_inline void invalidate(struct inode *inode, __u32 route, bool hi
 	bool was_fresh, hold;
 	__u32 flags = 0;
 
+	if (wrote)
+		note_write(inode);
 	if (!v && !hidden)
 		return;
 	if (hidden)
@@ -336,8 +395,10 @@ int BPF_PROG(gk_file_open, struct file *file, int ret)
 
 	if (ret || !inode)
 		return ret;
-	if ((f_flags & GK_O_FMODE_EXEC) || (f_mode & GK_FMODE_EXEC))
+	if ((f_flags & GK_O_FMODE_EXEC) || (f_mode & GK_FMODE_EXEC)) {
+		note_exec_open(inode);
 		return check_exec_open(inode);
+	}
 	note_anchor(inode);
 	if (f_mode & GK_FMODE_WRITE)
 		invalidate(inode, GK_ROUTE_OPEN_WRITE, false, false);
@@ -445,6 +506,29 @@ int BPF_PROG(gk_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot
 	return 0;
 }
 
+/* Runs after the kernel refused writers to the exec's file: from here on
+ * its content is what runs. A script's interpreter comes here in turn. */
+SEC("lsm/bprm_check_security")
+int BPF_PROG(gk_bprm_check, struct linux_binprm *bprm, int ret)
+{
+	struct gk_exec_open *open;
+	struct inode *inode;
+	__u64 *written;
+
+	if (ret || !gk_write_guard || !bprm->file)
+		return ret;
+	inode = bprm->file->f_inode;
+	open = bpf_task_storage_get(&gk_exec_opens, bpf_get_current_task_btf(), 0, 0);
+	if (!inode || !open || open->inode != (__u64)inode)
+		return 0;
+	written = bpf_inode_storage_get(&gk_written, inode, 0, 0);
+	if (!written || *written < open->open_ns)
+		return 0;
+	count(GK_CNT_DENY);
+	emit(GK_EV_DENY, GK_ROUTE_WRITTEN, 0, inode);
+	return -ETXTBSY;
+}
+
 /* A file mapped shared-writable before the verdict was recorded may have
  * changed the content through that mapping since: its release ends that.
  * Other writers' releases change nothing (their writes were seen), and must
@@ -462,6 +546,7 @@ static __always_inline void writer_released(struct file *file)
 		bpf_map_delete_elem(&gk_shared_writers, &key);
 	else if (!gk_shared_writers_lost)
 		return;
+	note_write(inode);
 	v = bpf_inode_storage_get(&gk_verdicts, inode, 0, 0);
 	if (v && is_fresh(v, inode))
 		invalidate(inode, GK_ROUTE_WRITER_CLOSE, true, true);

@@ -67,6 +67,8 @@ enum gk_route {
 	GK_ROUTE_FILELESS,      /* DENY: exec of a file no name links to (`fileless: deny`) */
 	GK_ROUTE_UNMARKED,      /* DENY: exec or PROT_EXEC mapping of a file on a filesystem
 				 * without the daemon's mark (`unmarked_filesystems: deny`) */
+	GK_ROUTE_WRITTEN,       /* DENY (ETXTBSY): exec of a file written since the exec
+				 * opened it, before the kernel refused its writers */
 };
 
 /* gk_event.flags */

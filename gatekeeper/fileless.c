@@ -143,6 +143,10 @@ void fileless_apply(struct gk_daemon *d)
 	struct gk_fileless *fl = d->fileless;
 	if (!fl)
 		return;
+	/* The other enforce-only switch of the kernel programs: applied here
+	 * because it follows the mode at the same moments (start, apply, bpf
+	 * adopted late). */
+	kcache_set_write_guard(d->kc, enforce);
 	pthread_mutex_lock(&fl->lock);
 	bool in_kernel = kcache_set_fileless(d->kc, deny && enforce);
 	if (!deny) {

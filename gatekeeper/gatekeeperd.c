@@ -105,11 +105,12 @@ static void signal_ready(int *ready_fd, char code)
 static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 {
 	struct gk_daemon *d = ctx;
-	char detail[128], path[4096] = "", exe[4096];
+	char detail[192], path[4096] = "", exe[4096];
 	unsigned char sha[GK_SHA256_LEN];
 	bool have_sha;
 	snprintf(detail, sizeof(detail), "denied in kernel%s: dev %llu ino %llu comm %.16s",
-		 k->fileless ? " (fileless: deny)" : k->unmarked ? " (unmarked_filesystems: deny)" : "",
+		 k->fileless ? " (fileless: deny)" : k->unmarked ? " (unmarked_filesystems: deny)"
+		 : k->written ? " (ETXTBSY: written during its exec)" : "",
 		 (unsigned long long)k->dev,
 		 (unsigned long long)k->ino, k->comm);
 	denied_name(d->denied, (dev_t)k->dev, (ino_t)k->ino, path, sizeof(path), sha, &have_sha);

@@ -522,6 +522,15 @@ bool kcache_set_fileless(struct kcache *kc, bool deny)
 	return true;
 }
 
+bool kcache_set_write_guard(struct kcache *kc, bool on)
+{
+	struct kcache_bpf *kb = kc ? bpf_of(kc) : NULL;
+	if (!kb)
+		return false;
+	kcache_bpf_set_write_guard(kb, on);
+	return true;
+}
+
 bool kcache_set_unmarked(struct kcache *kc, bool deny)
 {
 	struct kcache_bpf *kb = kc ? bpf_of(kc) : NULL;
@@ -540,7 +549,8 @@ static void on_bpf_event(void *ctx, const struct kcache_bpf_event *ev)
 	if (ev->kind == KCACHE_BPF_DENY && kc->on_denial) {
 		struct kcache_denial d = { .pid = ev->pid, .dev = ev->dev, .ino = ev->ino,
 					   .fileless = ev->route == GK_ROUTE_FILELESS,
-					   .unmarked = ev->route == GK_ROUTE_UNMARKED };
+					   .unmarked = ev->route == GK_ROUTE_UNMARKED,
+					   .written = ev->route == GK_ROUTE_WRITTEN };
 		memcpy(d.comm, ev->comm, sizeof(d.comm));
 		kc->on_denial(kc->denial_ctx, &d);
 	} else if (ev->kind == KCACHE_BPF_INVALIDATE && ev->had_allow && ev->via_mmap) {

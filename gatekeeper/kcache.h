@@ -169,6 +169,11 @@ uint64_t kcache_epoch(const struct kcache *kc);
  * kernel enforces it (bpf mode); false: the caller must find another way. */
 bool kcache_set_fileless(struct kcache *kc, bool deny);
 
+/* Enforce mode's guard in the kernel programs: an exec whose file was written
+ * after the exec opened it, and before the kernel refused its writers, fails
+ * with ETXTBSY. Returns whether the kernel guards it (bpf mode only). */
+bool kcache_set_write_guard(struct kcache *kc, bool on);
+
 /* `unmarked_filesystems: deny` (deny=true) in the kernel programs. Returns
  * whether the kernel enforces it now (bpf mode only). */
 bool kcache_set_unmarked(struct kcache *kc, bool deny);
@@ -179,6 +184,7 @@ struct kcache_denial {
 	uint32_t pid;
 	bool fileless;      /* the exec of a file no name links to (`fileless: deny`) */
 	bool unmarked;      /* a file on a filesystem without the daemon's mark */
+	bool written;       /* written during the exec (ETXTBSY, kcache_set_write_guard) */
 	uint64_t dev, ino;
 	char comm[16];
 };

@@ -332,6 +332,12 @@ void kcache_bpf_set_fileless(struct kcache_bpf *kb, bool deny)
 		__atomic_store_n(&kb->skel->bss->gk_fileless_deny, deny ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
+void kcache_bpf_set_write_guard(struct kcache_bpf *kb, bool on)
+{
+	if (kb)
+		__atomic_store_n(&kb->skel->bss->gk_write_guard, on ? 1u : 0u, __ATOMIC_SEQ_CST);
+}
+
 /* The anchor: this process opens "/" while the programs watch for it. */
 static bool take_anchor(struct kcache_bpf *kb)
 {

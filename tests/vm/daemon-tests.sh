@@ -169,6 +169,40 @@ exec 7>&-
 expect "daemon: an exec of a file a writer holds open is refused (EPERM)" "exec-error EPERM" "$held"
 expect "daemon: ... and runs once the writer is gone" "ran HELDHELD" "$(run $T/held)"
 
+# --- the moment between the answer and the kernel's refusal of writers: a
+# listener of the test's own holds the exec there while the file is written
+# and closed. Enforce mode fails that exec (ETXTBSY, as if the writer were
+# still there); monitor mode refuses nothing, so there the new content runs,
+# which shows the race is real.
+mkprog /t/stage/raced RACEDOLD && mv /t/stage/raced $T/raced
+first=$(run $T/raced)
+second=$(run $T/raced)
+held=$(timeout 20 gk-vmtool exec-raced $T/raced - 2>&1 | flat)
+raced=$(timeout 20 gk-vmtool exec-raced $T/raced RACEDNEW 2>&1 | flat)
+expect_eq "daemon: an exec another listener holds (nothing written) runs" \
+	"ran RACEDOLD|ran RACEDOLD|ran RACEDOLD" "$first|$second|$held"
+expect_eq "daemon: an exec whose file is written after the answer, before the kernel refuses writers, fails (ETXTBSY)" \
+	"exec-error ETXTBSY" "$raced"
+expect "daemon: ... the new content is judged and runs at the next exec" "ran RACEDNEW" "$(run $T/raced)"
+# A first exec, which the daemon judges: the guard's clock starts at the
+# exec's open, before any listener is asked, so the order of the two
+# listeners' turns changes nothing.
+mkprog /t/stage/raced1 RACEDONE && mv /t/stage/raced1 $T/raced1
+expect_eq "daemon: ... also on a first exec, which the daemon judges" "exec-error ETXTBSY" \
+	"$(timeout 20 gk-vmtool exec-raced $T/raced1 RACEDTWO 2>&1 | flat)"
+kline=""
+for i in $(seq 20); do
+	kline=$(grep "kernel_deny " $GK/gkd.log | grep "written during its exec" | tail -n 1)
+	[ -n "$kline" ] && break
+	usleep 100000
+done
+expect "daemon: ... and the refusal is audited" "comm gk-vmtool" "$kline"
+sed 's/^mode: enforce/mode: monitor/' $GK/policy.yaml >$GK/monitor.yaml
+ctl policy apply $GK/monitor.yaml >/dev/null 2>&1
+raced=$(timeout 20 gk-vmtool exec-raced $T/raced RACEDMON 2>&1 | flat)
+ctl policy apply $GK/policy.yaml >/dev/null 2>&1
+expect_eq "daemon: in monitor mode the written content runs (the race is real)" "ran RACEDMON" "$raced"
+
 # --- the daemon dies: programs detach, nothing is denied, no exec hangs ---
 # busybox timeout execs the command in its own pid and watches from a child.
 GKD_PID=$DPID

@@ -13,6 +13,11 @@
  *   truncate FILE LEN              truncate(2) by path
  *   ftruncate-fd FD LEN            ftruncate(2) on an inherited fd (opened before)
  *   open-write-nb FILE             open O_WRONLY|O_NONBLOCK: "opened" or "open-error ENAME"
+ *   exec-raced FILE DATA|-         fork+execve FILE while a fanotify group of our own
+ *                                  holds the exec's permission event; meanwhile
+ *                                  overwrite the trailer with DATA (pwrite, close),
+ *                                  then allow: the race between an answer and the
+ *                                  kernel's refusal of writers, made certain
  *   bench N FILE [OUT]             median microseconds of N fork+execve+wait
  *                                  (each sample also appended to OUT)
  *   as-user UID CMD [ARG...]       drop to UID (gid UID, no groups), exec CMD */
@@ -23,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -153,6 +159,46 @@ static int pwrite_trailer(const char *file, const char *data)
 	return rc;
 }
 
+/* Our group is asked after the daemon's (or alone, when the kernel answered
+ * from its map and the daemon's ignore mark silenced its group): whatever
+ * judged the exec has answered by the time we write. */
+static int exec_raced(const char *file, const char *data)
+{
+	struct fanotify_event_metadata ev;
+	int fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY), rc = 1;
+	pid_t pid = -1;
+
+	if (fan < 0 || fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN_EXEC_PERM, AT_FDCWD, file) != 0) {
+		printf("fanotify-error %s\n", ename(errno));
+		goto cleanup;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(fan);
+		_exit(do_exec(file));
+	}
+	if (pid < 0 || read(fan, &ev, sizeof(ev)) != (ssize_t)sizeof(ev) || ev.fd < 0) {
+		printf("fanotify-read-error %s\n", ename(errno));
+		goto cleanup;
+	}
+	rc = strcmp(data, "-") == 0 ? 0 : pwrite_trailer(file, data);
+	struct fanotify_response allow = { .fd = ev.fd, .response = FAN_ALLOW };
+	if (write(fan, &allow, sizeof(allow)) != (ssize_t)sizeof(allow))
+		printf("fanotify-write-error %s\n", ename(errno));
+	close(ev.fd);
+cleanup:
+	if (fan >= 0)
+		close(fan);   /* releases an event still pending */
+	if (pid > 0) {
+		int status = 0;
+		waitpid(pid, &status, 0);
+		if (rc == 0)
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	}
+	return rc;
+}
+
 static int do_ftruncate(int fd, off_t len)
 {
 	if (ftruncate(fd, len) == 0)
@@ -259,6 +305,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "open-write-nb") == 0 && argc == 3)
 		return open_write_nb(file);
+	if (strcmp(cmd, "exec-raced") == 0 && argc == 4)
+		return exec_raced(file, argv[3]);
 	if (strcmp(cmd, "ftruncate-fd") == 0 && argc == 4)
 		return do_ftruncate(atoi(file), atol(argv[3]));
 	if (strcmp(cmd, "bench") == 0 && (argc == 4 || argc == 5))
@@ -266,6 +314,6 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "as-user") == 0 && argc >= 4)
 		return as_user((uid_t)atol(argv[2]), argv + 3);
 	fprintf(stderr, "usage: gk-vmtool exec|exec-linger|mmap-write|mmap-late|mmap-exec|mprotect-exec|"
-		"pwrite|truncate|ftruncate-fd|bench|as-user ...\n");
+		"pwrite|truncate|ftruncate-fd|open-write-nb|exec-raced|bench|as-user ...\n");
 	return 2;
 }
