@@ -154,8 +154,8 @@ $(BUILD)/helpers/sysfilter: tests/integration/sysfilter.c
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ $< -lseccomp
 
 VMBIN := $(BUILD)/vm/bin
-VM_HELPERS := $(addprefix $(VMBIN)/,gk-vmtool gk-hello gk-hello-static gk-kload gk-routes \
-	gk-fileless gk-preload.so)
+VM_HELPERS := $(addprefix $(VMBIN)/,gk-vmtool gk-hello gk-hello-static gk-hello-interp gk-kload \
+	gk-routes gk-fileless gk-preload.so)
 vm-helpers: $(VM_HELPERS)
 $(VMBIN)/gk-vmtool: tests/vm/gk_vmtool.c
 	@mkdir -p $(dir $@)
@@ -163,6 +163,10 @@ $(VMBIN)/gk-vmtool: tests/vm/gk_vmtool.c
 $(VMBIN)/gk-hello: tests/vm/gk_hello.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -o $@ $<
+# Its ELF interpreter is a copy the guest test may write (daemon-tests.sh).
+$(VMBIN)/gk-hello-interp: tests/vm/gk_hello.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -Wl,--dynamic-linker=/t/interp/ld.so -o $@ $<
 $(VMBIN)/gk-hello-static: tests/vm/gk_hello.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(HELPER_CFLAGS) $(LDFLAGS) -static -o $@ $<

@@ -183,8 +183,12 @@ static void adopt_bpf(struct gk_daemon *d)
 {
 	prejudge_due(d);
 	if (kcache_adopt_bpf(d->kc)) {
+		/* one at a time with a policy apply: each reads the mode, then
+		 * sets the kernel's switches, and the last mode must win */
+		pthread_mutex_lock(&d->apply_lock);
 		fileless_apply(d);
 		mounts_unmarked_apply(d);
+		pthread_mutex_unlock(&d->apply_lock);
 	}
 	prejudge_flush(d);
 	log_msg(GK_LOG_INFO, "kernel_mode_changed kernel_mode=%s why=\"%s\"", kcache_mode(d->kc),

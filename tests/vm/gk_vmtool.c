@@ -13,9 +13,11 @@
  *   truncate FILE LEN              truncate(2) by path
  *   ftruncate-fd FD LEN            ftruncate(2) on an inherited fd (opened before)
  *   open-write-nb FILE             open O_WRONLY|O_NONBLOCK: "opened" or "open-error ENAME"
- *   exec-raced FILE DATA|-         fork+execve FILE while a fanotify group of our own
- *                                  holds the exec's permission event; meanwhile
- *                                  overwrite the trailer with DATA (pwrite, close),
+ *   exec-raced FILE DATA|- [HELD]  fork+execve FILE while a fanotify group of our own
+ *                                  holds the exec permission event of HELD (FILE,
+ *                                  or the ELF interpreter FILE names); meanwhile
+ *                                  overwrite HELD's trailer with DATA (pwrite, or
+ *                                  "mmap:DATA" through a shared mapping), close,
  *                                  then allow: the race between an answer and the
  *                                  kernel's refusal of writers, made certain
  *   bench N FILE [OUT]             median microseconds of N fork+execve+wait
@@ -24,6 +26,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +87,8 @@ static int do_exec(const char *file)
 		printf("exec-error %s\n", ename(err));
 		return 1;
 	}
+	if (rc == 128)
+		printf("exec-killed\n");
 	return rc;
 }
 
@@ -159,16 +164,18 @@ static int pwrite_trailer(const char *file, const char *data)
 	return rc;
 }
 
-/* Our group is asked after the daemon's (or alone, when the kernel answered
- * from its map and the daemon's ignore mark silenced its group): whatever
- * judged the exec has answered by the time we write. */
-static int exec_raced(const char *file, const char *data)
+/* Where the kernel answered from its map, the daemon's ignore mark leaves our
+ * group alone: the write then comes after the answer. Where the daemon is
+ * asked too, our turn may come before or after its (groups of one class go
+ * by address): either way the write comes after the exec's open. */
+static int exec_raced(const char *file, const char *data, const char *held)
 {
 	struct fanotify_event_metadata ev;
+	struct pollfd ready;
 	int fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY), rc = 1;
 	pid_t pid = -1;
 
-	if (fan < 0 || fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN_EXEC_PERM, AT_FDCWD, file) != 0) {
+	if (fan < 0 || fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN_EXEC_PERM, AT_FDCWD, held) != 0) {
 		printf("fanotify-error %s\n", ename(errno));
 		goto cleanup;
 	}
@@ -178,11 +185,19 @@ static int exec_raced(const char *file, const char *data)
 		close(fan);
 		_exit(do_exec(file));
 	}
-	if (pid < 0 || read(fan, &ev, sizeof(ev)) != (ssize_t)sizeof(ev) || ev.fd < 0) {
+	/* an exec refused before our turn raises nothing for us */
+	ready = (struct pollfd){ .fd = fan, .events = POLLIN };
+	if (pid < 0 || poll(&ready, 1, 10000) != 1 || read(fan, &ev, sizeof(ev)) != (ssize_t)sizeof(ev) ||
+	    ev.fd < 0) {
 		printf("fanotify-read-error %s\n", ename(errno));
 		goto cleanup;
 	}
-	rc = strcmp(data, "-") == 0 ? 0 : pwrite_trailer(file, data);
+	if (strcmp(data, "-") == 0)
+		rc = 0;
+	else if (strncmp(data, "mmap:", 5) == 0)
+		rc = map_and_write(held, data + 5, NULL);
+	else
+		rc = pwrite_trailer(held, data);
 	struct fanotify_response allow = { .fd = ev.fd, .response = FAN_ALLOW };
 	if (write(fan, &allow, sizeof(allow)) != (ssize_t)sizeof(allow))
 		printf("fanotify-write-error %s\n", ename(errno));
@@ -305,8 +320,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "open-write-nb") == 0 && argc == 3)
 		return open_write_nb(file);
-	if (strcmp(cmd, "exec-raced") == 0 && argc == 4)
-		return exec_raced(file, argv[3]);
+	if (strcmp(cmd, "exec-raced") == 0 && (argc == 4 || argc == 5))
+		return exec_raced(file, argv[3], argc == 5 ? argv[4] : file);
 	if (strcmp(cmd, "ftruncate-fd") == 0 && argc == 4)
 		return do_ftruncate(atoi(file), atol(argv[3]));
 	if (strcmp(cmd, "bench") == 0 && (argc == 4 || argc == 5))

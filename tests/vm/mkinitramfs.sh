@@ -20,7 +20,7 @@ cp "$HERE/guest-lib.sh" "$HERE"/*-tests.sh "$ROOT/gk/"
 echo "root:x:0:0:root:/:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 
-BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-hello-static $BUILD/vm/bin/gk-kload $BUILD/vm/bin/gk-routes $BUILD/vm/bin/gk-fileless $BUILD/vm/bin/gk-preload.so $(command -v bpftool || echo /usr/sbin/bpftool)"
+BINS="$BUILD/vm/bin/gk-vmtool $BUILD/vm/bin/gk-hello $BUILD/vm/bin/gk-hello-static $BUILD/vm/bin/gk-hello-interp $BUILD/vm/bin/gk-kload $BUILD/vm/bin/gk-routes $BUILD/vm/bin/gk-fileless $BUILD/vm/bin/gk-preload.so $(command -v bpftool || echo /usr/sbin/bpftool)"
 SUITES="kload-tests.sh daemon-tests.sh writes-tests.sh host-tests.sh"
 for b in gatekeeperd gatekeeper-ctl; do
 	[ -x "$BUILD/$b" ] && BINS="$BINS $BUILD/$b"
@@ -32,10 +32,11 @@ for b in $BINS; do
 done
 echo "$SUITES" >"$ROOT/gk/suites"
 
-# Shared libraries at the paths ldd reports, plus the dynamic loader.
+# Shared libraries at the paths ldd reports, plus the dynamic loader (not
+# gk-hello-interp's own, which the guest test puts under /t).
 for b in $BINS; do
 	ldd "$b" 2>/dev/null | awk '/=> \// {print $3} /^\t\/.*ld-linux/ {print $1}'
-done | sort -u | while read -r lib; do
+done | grep -v '^/t/' | sort -u | while read -r lib; do
 	mkdir -p "$ROOT$(dirname "$lib")"
 	cp -L "$lib" "$ROOT$lib"
 done
