@@ -91,7 +91,7 @@ $(BUILD)/%.o: %.c
 
 # --- BPF: CO-RE object (vmlinux.h from the tree, see below), skeleton ---
 
-$(BUILD)/gatekeeper.bpf.o: $(BPF_SRC) bpf/gatekeeper.h $(BUILD)/vmlinux.h
+$(BUILD)/gatekeeper.bpf.o: $(BPF_SRC) bpf/gatekeeper.h bpf/write_guard.bpf.h $(BUILD)/vmlinux.h
 	$(call say,BPF,$@)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -Wall -Werror -c $< -o $@
 
 $(SKEL): $(BUILD)/gatekeeper.bpf.o
