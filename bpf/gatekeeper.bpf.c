@@ -424,8 +424,10 @@ int BPF_PROG(gk_mmap_file, struct file *file, unsigned long reqprot, unsigned lo
 	}
 	if (!(prot & GK_PROT_EXEC))
 		return 0;
-	/* the ELF interpreter's mapping (load_elf_interp) */
-	if (written_since_exec_open(inode))
+	/* the ELF interpreter's mapping (load_elf_interp): a file opened to
+	 * execute; no other mapping may spend or meet an exec's slot */
+	if (((file->f_flags & GK_O_FMODE_EXEC) || (f_mode & GK_FMODE_EXEC)) &&
+	    written_since_exec_open(inode))
 		return refuse_written(inode);
 	return check_exec_map(inode);
 }

@@ -71,19 +71,19 @@ static __always_inline void note_exec_open(struct inode *inode)
 				     BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!written || !opens)
 		return;
-	slot = opens->next;
 	for (__u32 i = 0; i < GK_EXEC_OPENS; i++)
 		if (opens->inode[i] == (__u64)inode)
-			slot = i;
-	slot &= GK_EXEC_OPENS - 1;
-	if (slot == (opens->next & (GK_EXEC_OPENS - 1)))
-		opens->next = slot + 1;
+			opens->inode[i] = 0;
+	slot = opens->next & (GK_EXEC_OPENS - 1);
+	opens->next = slot + 1;
 	now = bpf_ktime_get_ns();
 	opens->inode[slot] = (__u64)inode;
 	opens->open_ns[slot] = now;
 	/* Before 6.8 a shared-writable mapping's release stamps only after its
-	 * writer is gone (file_free_security): a live one counts as written now. */
-	if (!gk_release_hooked && BPF_CORE_READ(inode, i_mapping, i_mmap_writable.counter) > 0)
+	 * writer is gone (file_free_security): a live one whose file counts as
+	 * a writer (not a memfd's) counts as written now. */
+	if (!gk_release_hooked && BPF_CORE_READ(inode, i_mapping, i_mmap_writable.counter) > 0 &&
+	    BPF_CORE_READ(inode, i_writecount.counter) > 0)
 		*written = now;
 }
 

@@ -115,7 +115,10 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 		 (unsigned long long)k->ino, k->comm);
 	denied_name(d->denied, (dev_t)k->dev, (ino_t)k->ino, path, sizeof(path), sha, &have_sha);
 	/* The refused task is still the program that asked: a failed exec
-	 * leaves it as it was, a refused mapping never changed it. */
+	 * leaves it as it was, a refused mapping never changed it. Not so for
+	 * an ELF interpreter's mapping refused past the exec's point of no
+	 * return (written during its exec): that task is killed, as the new
+	 * program, and may be gone already. */
 	gk_pid_exe((pid_t)k->pid, exe, sizeof(exe));
 	struct db_audit a = { .time_us = gk_now_us(), .pid = (int32_t)k->pid, .exe = exe, .path = path,
 			      .sha256 = have_sha ? sha : NULL, .verdict = GK_VERDICT_DENY,

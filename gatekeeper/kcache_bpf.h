@@ -61,7 +61,7 @@ int kcache_bpf_forget(struct kcache_bpf *kb, int fd);
 /* `fileless: deny` in the kernel: refuse the exec of unlinked files. */
 void kcache_bpf_set_fileless(struct kcache_bpf *kb, bool deny);
 /* Enforce mode: refuse (ETXTBSY) the exec of a file written between the
- * exec's open and the kernel's refusal of its writers (bpf/gatekeeper.bpf.c). */
+ * exec's open and the kernel's refusal of its writers (bpf/write_guard.bpf.h). */
 void kcache_bpf_set_write_guard(struct kcache_bpf *kb, bool on);
 /* `unmarked_filesystems: deny` in the kernel: refuse to run files from
  * filesystems without an exec-permission mark while the daemon's root

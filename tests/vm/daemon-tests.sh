@@ -188,6 +188,13 @@ expect_eq "daemon: an exec whose file is written after the answer, before the ke
 expect "daemon: ... the new content is judged and runs at the next exec" "ran RACEDNEW" "$(run $T/raced)"
 expect_eq "daemon: ... written through a shared mapping instead: fails (ETXTBSY)" "exec-error ETXTBSY" \
 	"$(timeout 20 gk-vmtool exec-raced $T/raced mmap:RACEDMAP 2>&1 | flat)"
+# A mapping made before the exec, written and released while the exec waits
+# for the test's listener, which is asked first (a pre-content group): the
+# daemon then judges the new content, but the write came after the exec's
+# open, and the writer went only then (its release stamps the file).
+mkprog /t/stage/raced2 RACEDPRE && mv /t/stage/raced2 $T/raced2
+expect_eq "daemon: ... a mapping made before the exec, written and released in that moment: fails (ETXTBSY)" \
+	"exec-error ETXTBSY" "$(timeout 20 gk-vmtool exec-raced $T/raced2 premapped:RACEDPR2 2>&1 | flat)"
 # A first exec, which the daemon judges: the guard's clock starts at the
 # exec's open, before any listener is asked, so the order of the two
 # listeners' turns changes nothing.
@@ -206,14 +213,18 @@ expect_eq "daemon: ... its interpreter written in that moment: the exec is kille
 wd1=$wd0
 for i in $(seq 20); do
 	wd1=$(written_denials)
-	[ "$wd1" -ge $((wd0 + 4)) ] && break
+	[ "$wd1" -ge $((wd0 + 5)) ] && break
 	usleep 100000
 done
-expect_eq "daemon: ... and each refusal is audited" "$((wd0 + 4))" "$wd1"
+expect_eq "daemon: ... and each refusal is audited" "$((wd0 + 5))" "$wd1"
 sed 's/^mode: enforce/mode: monitor/' $GK/policy.yaml >$GK/monitor.yaml
 applied=$(ctl policy apply $GK/monitor.yaml 2>&1 | flat)
 raced=$(timeout 20 gk-vmtool exec-raced $T/raced RACEDMON 2>&1 | flat)
-applied="$applied / $(ctl policy apply $GK/policy.yaml 2>&1 | flat)"
+for i in $(seq 20); do   # "try again" while the retired group drains
+	out=$(ctl policy apply $GK/policy.yaml 2>&1) && break
+	applied="$applied / $(echo "$out" | flat)"
+	usleep 200000
+done
 expect_eq "daemon: in monitor mode the written content runs (the race is real)" "ran RACEDMON" \
 	"$raced$(ctl status | grep -q '^mode: enforce' || echo " (mode not restored: $applied)")"
 

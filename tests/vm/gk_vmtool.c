@@ -17,8 +17,10 @@
  *                                  holds the exec permission event of HELD (FILE,
  *                                  or the ELF interpreter FILE names); meanwhile
  *                                  overwrite HELD's trailer with DATA (pwrite, or
- *                                  "mmap:DATA" through a shared mapping), close,
- *                                  then allow: the race between an answer and the
+ *                                  "mmap:DATA" through a shared mapping, or
+ *                                  "premapped:DATA" through one made before the
+ *                                  exec, by a group asked first), close, then
+ *                                  allow: the race between an answer and the
  *                                  kernel's refusal of writers, made certain
  *   bench N FILE [OUT]             median microseconds of N fork+execve+wait
  *                                  (each sample also appended to OUT)
@@ -164,17 +166,72 @@ static int pwrite_trailer(const char *file, const char *data)
 	return rc;
 }
 
+/* "premapped:": a shared writable mapping made before the exec, its
+ * descriptor closed, so that only the mapping's release ends its writer. */
+struct premap {
+	char *addr;
+	size_t len;
+};
+
+static bool premap_open(const char *file, struct premap *pm)
+{
+	struct stat st;
+	int fd = open(file, O_RDWR);
+
+	pm->addr = MAP_FAILED;
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+		pm->len = (size_t)st.st_size;
+		pm->addr = mmap(NULL, pm->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	}
+	/* the exec's process must not inherit it: its writer would outlive ours */
+	if (pm->addr != MAP_FAILED && madvise(pm->addr, pm->len, MADV_DONTFORK) != 0) {
+		munmap(pm->addr, pm->len);
+		pm->addr = MAP_FAILED;
+	}
+	if (fd >= 0)
+		close(fd);
+	return pm->addr != MAP_FAILED;
+}
+
+static int write_while_held(const char *held, const char *data, struct premap *pm)
+{
+	size_t len = strlen(data);
+
+	if (pm->addr != MAP_FAILED) {
+		if (len > pm->len)
+			return 1;
+		memcpy(pm->addr + pm->len - len, data, len);
+		munmap(pm->addr, pm->len);   /* its release runs before munmap returns */
+		pm->addr = MAP_FAILED;
+		return 0;
+	}
+	if (strcmp(data, "-") == 0)
+		return 0;
+	if (strncmp(data, "mmap:", 5) == 0)
+		return map_and_write(held, data + 5, NULL);
+	return pwrite_trailer(held, data);
+}
+
 /* Where the kernel answered from its map, the daemon's ignore mark leaves our
  * group alone: the write then comes after the answer. Where the daemon is
  * asked too, our turn may come before or after its (groups of one class go
- * by address): either way the write comes after the exec's open. */
+ * by address): either way the write comes after the exec's open. A
+ * pre-content group ("premapped:") is asked before the daemon's. */
 static int exec_raced(const char *file, const char *data, const char *held)
 {
 	struct fanotify_event_metadata ev;
 	struct pollfd ready;
-	int fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY), rc = 1;
+	struct premap pm = { .addr = MAP_FAILED };
+	bool premapped = strncmp(data, "premapped:", 10) == 0;
+	int fan = -1, rc = 1;
 	pid_t pid = -1;
 
+	if (premapped && !premap_open(held, &pm)) {
+		printf("mmap-error %s\n", ename(errno));
+		return 1;
+	}
+	fan = fanotify_init((premapped ? FAN_CLASS_PRE_CONTENT : FAN_CLASS_CONTENT) | FAN_CLOEXEC,
+			    O_RDONLY);
 	if (fan < 0 || fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN_EXEC_PERM, AT_FDCWD, held) != 0) {
 		printf("fanotify-error %s\n", ename(errno));
 		goto cleanup;
@@ -192,17 +249,14 @@ static int exec_raced(const char *file, const char *data, const char *held)
 		printf("fanotify-read-error %s\n", ename(errno));
 		goto cleanup;
 	}
-	if (strcmp(data, "-") == 0)
-		rc = 0;
-	else if (strncmp(data, "mmap:", 5) == 0)
-		rc = map_and_write(held, data + 5, NULL);
-	else
-		rc = pwrite_trailer(held, data);
+	rc = write_while_held(held, premapped ? data + 10 : data, &pm);
 	struct fanotify_response allow = { .fd = ev.fd, .response = FAN_ALLOW };
 	if (write(fan, &allow, sizeof(allow)) != (ssize_t)sizeof(allow))
 		printf("fanotify-write-error %s\n", ename(errno));
 	close(ev.fd);
 cleanup:
+	if (pm.addr != MAP_FAILED)
+		munmap(pm.addr, pm.len);
 	if (fan >= 0)
 		close(fan);   /* releases an event still pending */
 	if (pid > 0) {
