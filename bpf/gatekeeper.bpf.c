@@ -416,9 +416,11 @@ int BPF_PROG(gk_mmap_file, struct file *file, unsigned long reqprot, unsigned lo
 		return 0;
 	f_mode = file->f_mode;
 	/* A shared mapping of a writable file can be written (mprotect,
-	 * /proc/pid/mem) without a write(2): no FS_MODIFY ever follows. */
-	if ((type == GK_MAP_SHARED || type == GK_MAP_SHARED_VALIDATE) &&
-	    ((prot & GK_PROT_WRITE) || (f_mode & GK_FMODE_WRITE))) {
+	 * /proc/pid/mem) without a write(2): no FS_MODIFY ever follows. Of a
+	 * file not open for writing it never can: the kernel refuses PROT_WRITE
+	 * (EACCES, but after this hook) and makes the rest private, so any
+	 * reader's attempt must count for nothing. */
+	if ((type == GK_MAP_SHARED || type == GK_MAP_SHARED_VALIDATE) && (f_mode & GK_FMODE_WRITE)) {
 		invalidate(inode, GK_ROUTE_MMAP_SHARED, true, true);
 		note_shared_writer(file);
 	}

@@ -167,6 +167,10 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	/* No other apply can have retired a group since apply_checks:
 	 * applies run one at a time (apply_lock), and the reader only clears
 	 * d->retired. */
+	/* Out of enforce: the kernel's guard goes before the mode does, so no
+	 * exec is refused under the new mode (the way in waits for fileless_apply). */
+	if (p->mode != GK_MODE_ENFORCE)
+		kcache_set_write_guard(d->kc, false);
 	pthread_rwlock_wrlock(&d->policy_lock);
 	struct gk_policy *old = d->policy;
 	gid_t old_gid = d->admin_gid;

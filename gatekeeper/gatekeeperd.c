@@ -107,13 +107,16 @@ static void on_kernel_denial(void *ctx, const struct kcache_denial *k)
 	struct gk_daemon *d = ctx;
 	char detail[192], path[4096] = "", exe[4096];
 	unsigned char sha[GK_SHA256_LEN];
-	bool have_sha;
+	bool have_sha = false;
 	snprintf(detail, sizeof(detail), "denied in kernel%s: dev %llu ino %llu comm %.16s",
 		 k->fileless ? " (fileless: deny)" : k->unmarked ? " (unmarked_filesystems: deny)"
 		 : k->written ? " (ETXTBSY: written during its exec)" : "",
 		 (unsigned long long)k->dev,
 		 (unsigned long long)k->ino, k->comm);
-	denied_name(d->denied, (dev_t)k->dev, (ino_t)k->ino, path, sizeof(path), sha, &have_sha);
+	/* The name and digest a denial of ours left; a file written during its
+	 * exec was not refused for a verdict, and its old name would mislead. */
+	if (!k->written)
+		denied_name(d->denied, (dev_t)k->dev, (ino_t)k->ino, path, sizeof(path), sha, &have_sha);
 	/* The refused task is still the program that asked: a failed exec
 	 * leaves it as it was, a refused mapping never changed it. Not so for
 	 * an ELF interpreter's mapping refused past the exec's point of no

@@ -19,9 +19,11 @@
  *                                  overwrite HELD's trailer with DATA (pwrite, or
  *                                  "mmap:DATA" through a shared mapping, or
  *                                  "premapped:DATA" through one made before the
- *                                  exec, by a group asked first), close, then
- *                                  allow: the race between an answer and the
- *                                  kernel's refusal of writers, made certain
+ *                                  exec, by a group asked first; "romap" only
+ *                                  tries a shared writable mapping through a
+ *                                  read-only descriptor), close, then allow: the
+ *                                  race between an answer and the kernel's
+ *                                  refusal of writers, made certain
  *   bench N FILE [OUT]             median microseconds of N fork+execve+wait
  *                                  (each sample also appended to OUT)
  *   as-user UID CMD [ARG...]       drop to UID (gid UID, no groups), exec CMD */
@@ -193,6 +195,27 @@ static bool premap_open(const char *file, struct premap *pm)
 	return pm->addr != MAP_FAILED;
 }
 
+/* A reader asking for a shared writable mapping: the kernel refuses it. */
+static int try_map_read_only(const char *file)
+{
+	struct stat st;
+	void *map = MAP_FAILED;
+	int fd = open(file, O_RDONLY), err = 0;
+
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		err = errno;
+	}
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	if (fd >= 0)
+		close(fd);
+	if (map == MAP_FAILED && err == EACCES)
+		return 0;
+	printf("romap-unexpected %s\n", map != MAP_FAILED ? "mapped" : ename(err));
+	return 1;
+}
+
 static int write_while_held(const char *held, const char *data, struct premap *pm)
 {
 	size_t len = strlen(data);
@@ -207,6 +230,8 @@ static int write_while_held(const char *held, const char *data, struct premap *p
 	}
 	if (strcmp(data, "-") == 0)
 		return 0;
+	if (strcmp(data, "romap") == 0)
+		return try_map_read_only(held);
 	if (strncmp(data, "mmap:", 5) == 0)
 		return map_and_write(held, data + 5, NULL);
 	return pwrite_trailer(held, data);
