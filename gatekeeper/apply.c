@@ -205,7 +205,7 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	}
 	fileless_apply(d);
 	mounts_unmarked_apply(d);
-	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
+	apply_cache_switches(d, p);
 	/* Verdicts derived from the old rules are re-derived lazily on the next miss. */
 	prejudge_flush(d);
 	if (fresh.local) {   /* off the old groups' read, onto both */
@@ -220,6 +220,12 @@ static int apply_locked(struct gk_daemon *d, struct gk_policy *p, char *err, siz
 	policy_free(old);
 	scan_set_put(old_scanners);
 	return 0;
+}
+
+void apply_cache_switches(struct gk_daemon *d, const struct gk_policy *p)
+{
+	kcache_set_fanotify_cache(d->kc, p->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
+	hash_cache_trust_overlay_root(d->hashes, p->overlayfs_cache == GK_OVERLAYFS_CACHE_ROOT_OWNED);
 }
 
 int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen)

@@ -419,7 +419,7 @@ static int open_gate(struct gk_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start: %s", strerror(errno));
 		return -1;
 	}
-	kcache_set_fanotify_cache(d->kc, d->policy->fanotify_cache == GK_FANOTIFY_CACHE_LEASES);
+	apply_cache_switches(d, d->policy);
 	d->start_at.kernel = gk_mono_us();
 	/* After the kernel cache: a signature set loaded later flushes it. */
 	if (!(d->scanners = scan_set_for(d, NULL, d->policy, err, errlen)))

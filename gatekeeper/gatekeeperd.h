@@ -57,8 +57,19 @@ struct file_id {
 	 * content read after such an identity may be kept under it (in the
 	 * hash cache, the digest store, the kernel's cache). */
 	bool settled;
+	/* On overlayfs (or its filesystem unknown) a shared writable mapping
+	 * made through the overlay maps the file beneath: once its descriptor
+	 * is closed, no lease on the overlay's file sees that writer, its
+	 * writes need not move the ctime, its release raises no event, and
+	 * the kernel refuses no exec for it (no ETXTBSY). So nothing read there
+	 * is kept (hash_cache_keeps), unless the policy trusts the files that
+	 * root owns and only root may write (root_only): only a process running
+	 * as root, or with CAP_DAC_OVERRIDE, can map those so from now on (a
+	 * mapping made while a user could write the file outlives a chmod). */
+	bool overlay;
+	bool root_only;
 };
-int file_id_of_fd(int fd, struct file_id *id);   /* fstat; -1 + errno */
+int file_id_of_fd(int fd, struct file_id *id);   /* fstat and fstatfs; -1 + errno */
 /* Same file, same size and ctime (settled is not compared). */
 bool file_id_same(const struct file_id *a, const struct file_id *b);
 /* A second read of a file, after the one that gave its digest under the
@@ -93,6 +104,12 @@ bool hash_cache_guard_holds(const struct hash_cache *hc, const struct file_id *i
 /* The digest of an unchanged file (same dev, ino, size, ctime), if known. */
 bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 		       unsigned char out[GK_SHA256_LEN]);
+/* Policy `overlayfs_cache: root_owned`: what is read of an overlayfs file
+ * that only root may write is kept (file_id.root_only). */
+void hash_cache_trust_overlay_root(struct hash_cache *hc, bool trust);
+/* May what was read under id be kept for later, in memory or in the
+ * kernel's cache (file_id.overlay)? */
+bool hash_cache_keeps(const struct hash_cache *hc, const struct file_id *id);
 /* The cached hash of an unchanged file, or hash it, re-checking that the
  * file did not change while it was read. A caller that finds the file
  * being hashed already waits for that hash. guard: the kernel cache's lease
@@ -564,6 +581,9 @@ void control_dispatch(struct gk_daemon *d, const char *verb, const char *arg, in
 /* apply.c: apply a parsed policy (takes ownership on success). -1: the
  * policy cannot be applied here; -2: busy (a previous change still drains). */
 int apply_policy(struct gk_daemon *d, struct gk_policy *p, char *err, size_t errlen);
+/* The policy's cache switches (fanotify_cache, overlayfs_cache), at start
+ * and at each apply (which flushes the kernel's cache after). */
+void apply_cache_switches(struct gk_daemon *d, const struct gk_policy *p);
 /* Judge paths through root's symbolic links as the kernel names them
  * (policy_resolve_links): notes says which (NULL: logged at once). */
 int apply_resolve_links(struct gk_policy *p, struct gk_policy_errors *notes, char *err,

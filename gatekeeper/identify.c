@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -52,6 +53,7 @@ struct hash_cache {
 	/* Forgets so far, each numbered; a hash is not kept when its slot, or
 	 * a device (or everything: dev_forgot), was forgotten since it began. */
 	atomic_uint_fast64_t forgets, dev_forgot;
+	atomic_bool trust_overlay_root;
 };
 
 bool file_id_same(const struct file_id *a, const struct file_id *b)
@@ -94,7 +96,8 @@ static int64_t coarse_now_ns(int64_t *tick_ns)
  * window keeps the ctime an identity was taken with. Such an identity must
  * not stand for the content read after it: "racy", in git's word. The
  * clock is read before the fstat: a change after the fstat is stamped no
- * earlier than that. */
+ * earlier than that. The statfs tells overlayfs (file_id.overlay), whose
+ * files report a layer's real device on some kernels. */
 int file_id_of_fd(int fd, struct file_id *id)
 {
 	struct stat st;
@@ -112,8 +115,12 @@ int file_id_of_fd(int fd, struct file_id *id)
 	id->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	id->nlink = st.st_nlink;
 	id->settled = now_ns >= 0 && id->ctime_ns <= now_ns - 2 * tick_ns;
+	bool have_sf = fstatfs(fd, &sf) == 0;
+	id->overlay = !have_sf || sf.f_type == OVERLAYFS_SUPER_MAGIC;
+	/* The group's write bit stands for a POSIX ACL's mask too. */
+	id->root_only = st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH));
 	if (id->settled && id->ctime_ns > now_ns - COARSE_FS_WINDOW_NS)
-		id->settled = st.st_ctim.tv_nsec != 0 && fstatfs(fd, &sf) == 0 &&
+		id->settled = st.st_ctim.tv_nsec != 0 && have_sf &&
 			      sf.f_type != MSDOS_MAGIC && sf.f_type != EXFAT_MAGIC;
 	return 0;
 }
@@ -141,6 +148,25 @@ void hash_cache_use_guard(struct hash_cache *hc,
 {
 	hc->guard_holds = holds;
 	hc->guard_ctx = ctx;
+}
+
+static void stamp_wide_forget(struct hash_cache *hc);
+static void clear_memory(struct hash_cache *hc, const dev_t *dev, bool overlay_only);
+
+/* What was kept under the old setting goes: a root writer's mapping may
+ * have changed it unseen, and an apply is how an admin says so. */
+void hash_cache_trust_overlay_root(struct hash_cache *hc, bool trust)
+{
+	if (!hc)
+		return;
+	atomic_store(&hc->trust_overlay_root, trust);
+	stamp_wide_forget(hc);
+	clear_memory(hc, NULL, true);
+}
+
+bool hash_cache_keeps(const struct hash_cache *hc, const struct file_id *id)
+{
+	return !id->overlay || (id->root_only && hc && atomic_load(&hc->trust_overlay_root));
 }
 
 bool hash_cache_guard_holds(const struct hash_cache *hc, const struct file_id *id, uint64_t guard)
@@ -176,6 +202,8 @@ bool hash_cache_lookup(struct hash_cache *hc, const struct file_id *id,
 		       unsigned char out[GK_SHA256_LEN])
 {
 	pthread_mutex_t *lock;
+	if (!hash_cache_keeps(hc, id))
+		return false;
 	struct hash_slot *s = slot_of(hc, id->dev, id->ino, &lock);
 	pthread_mutex_lock(lock);
 	bool hit = s->used && file_id_same(&s->id, id);
@@ -305,7 +333,7 @@ static int hash_and_cache(struct hash_cache *hc, int fd, struct file_id *id,
 		if (digests_read(hc->store, fd, id, out, NULL, cancel) < 0 || file_id_of_fd(fd, &after) < 0)
 			return -1;
 		if (file_id_same(id, &after)) {
-			if (id->settled)
+			if (id->settled && hash_cache_keeps(hc, id))
 				cache_store(hc, id, out, gen);
 			return 0;
 		}
@@ -321,14 +349,16 @@ int identify_fd_guarded(struct hash_cache *hc, int fd, struct file_id *id,
 {
 	if (file_id_of_fd(fd, id) < 0)
 		return -1;
-	int claimed;
-	do {
-		if (hash_cache_lookup(hc, id, out))
-			return 0;
-		claimed = claim_hashing(hc, id, cancel, guard, out);
-		if (claimed == -3)
-			return 0;
-	} while (claimed == -2 && !(cancel && atomic_load(cancel)));
+	/* Nothing is kept of it, nor handed over: each caller reads it at once. */
+	int claimed = -1;
+	if (hash_cache_keeps(hc, id))
+		do {
+			if (hash_cache_lookup(hc, id, out))
+				return 0;
+			claimed = claim_hashing(hc, id, cancel, guard, out);
+			if (claimed == -3)
+				return 0;
+		} while (claimed == -2 && !(cancel && atomic_load(cancel)));
 	int rc = hash_and_cache(hc, fd, id, out, cancel);
 	release_hashing(hc, claimed, id, rc == 0 ? out : NULL);
 	return rc;
@@ -351,12 +381,13 @@ static void stamp_wide_forget(struct hash_cache *hc)
 }
 
 /* Every slot's hash (of device *dev, or of any when dev is NULL) goes. */
-static void clear_memory(struct hash_cache *hc, const dev_t *dev)
+static void clear_memory(struct hash_cache *hc, const dev_t *dev, bool overlay_only)
 {
 	for (size_t l = 0; l < HASH_CACHE_LOCKS; l++) {
 		pthread_mutex_lock(&hc->slot_locks[l]);
 		for (size_t i = l; i < HASH_CACHE_SLOTS; i += HASH_CACHE_LOCKS)
-			if (!dev || hc->slots[i].id.dev == *dev)
+			if ((!dev || hc->slots[i].id.dev == *dev) &&
+			    (!overlay_only || hc->slots[i].id.overlay))
 				hc->slots[i].used = false;
 		pthread_mutex_unlock(&hc->slot_locks[l]);
 	}
@@ -371,7 +402,7 @@ void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)
 	 * back; memory goes before the rows, whose removal may wait. */
 	stamp_wide_forget(hc);
 	digests_mark_gone(hc->store, dev);
-	clear_memory(hc, &dev);
+	clear_memory(hc, &dev, false);
 	digests_forget_dev(hc->store, dev);
 }
 
@@ -400,7 +431,7 @@ void hash_cache_closes_lost(struct hash_cache *hc)
 		return;
 	digests_closes_lost(hc->store);
 	stamp_wide_forget(hc);
-	clear_memory(hc, NULL);
+	clear_memory(hc, NULL, false);
 }
 
 void hash_cache_distrust(struct hash_cache *hc, dev_t dev, ino_t ino)

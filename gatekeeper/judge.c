@@ -242,7 +242,8 @@ static enum file_reread scanned_as_hashed(void *ctx, int fd)
 	bool have_now = file_id_of_fd(fd, &now) == 0;
 	bool guarded = hash_cache_guard_holds(c->d->hashes, &c->j->id, c->j->lease_ticket);
 	return file_reread_check(&c->j->id, have_now ? &now : NULL, guarded,
-				 kcache_changes_elsewhere(fd));
+				 kcache_changes_elsewhere(fd) ||
+					 !hash_cache_keeps(c->d->hashes, &c->j->id));
 }
 
 /* False: the file changed while it was scanned (decided as a scan error). */
@@ -397,8 +398,9 @@ void judge_cache_in_kernel(struct gk_daemon *d, int fd, const struct judgement *
 {
 	/* Judged without its path: what the file's own name earns it here
 	 * (unwatched, a path rule, trust) was not asked, so nothing of it may
-	 * follow the inode there, not even a deny. */
-	if (!j->have_id || j->path_elsewhere)
+	 * follow the inode there, not even a deny. Nor of an overlayfs file
+	 * (file_id.overlay), unless the policy trusts root's there. */
+	if (!j->have_id || j->path_elsewhere || !hash_cache_keeps(d->hashes, &j->id))
 		return;
 	/* A scan that may have read other content than the digest's decided:
 	 * the verdict holds for this exec only (scanned_as_hashed). */

@@ -102,12 +102,14 @@ const char *kcache_why(const struct kcache *kc);   /* one line: why this mode */
  * taken at identified_ns (CLOCK_MONOTONIC): if it has changed since, the
  * kernel holds the verdict stale (ticket: see kcache_arm). Nothing is
  * recorded on a filesystem whose content changes with no write through this
- * kernel (FUSE, NFS, CIFS, ...). Returns 0 when the kernel now holds it, 1
- * when there was nothing to record it in (kernel caches off, between two
- * groups, such a filesystem) or the judgement is of an older epoch, -1 on
- * error. epoch: kcache_epoch() when judging began. A judgement of an epoch
- * that kcache_forget_all has since left never reaches the kernel, not even
- * for a moment: it is checked under the lock the flush takes. */
+ * kernel (FUSE, NFS, CIFS, ...); overlayfs files are the caller's to refuse
+ * (judge_cache_in_kernel: hash_cache_keeps, by policy). Returns 0 when the
+ * kernel now holds it, 1 when there was nothing to record it in (kernel
+ * caches off, between two groups, such a filesystem) or the judgement is of
+ * an older epoch, -1 on error. epoch: kcache_epoch() when judging began. A
+ * judgement of an epoch that kcache_forget_all has since left never reaches
+ * the kernel, not even for a moment: it is checked under the lock the flush
+ * takes. */
 int kcache_record(struct kcache *kc, int fd, enum gk_verdict verdict, const struct stat *judged,
 		  uint64_t ticket, uint64_t identified_ns, uint64_t epoch);
 /* fanotify mode: lease the file behind fd before it is read, so that a

@@ -363,7 +363,8 @@ static void scan_one(struct gk_prescan *ps, int fd, pid_t pid, bool by_dpkg)
 		pthread_mutex_lock(&ps->judged_lock);
 		*judged_entry(ps, j.id.dev, j.id.ino) = (struct prejudged){ .id = j.id, .used = true };
 		pthread_mutex_unlock(&ps->judged_lock);
-		kcache_watch_first_exec(d->kc, fd);   /* before the verdict: see its first exec */
+		if (hash_cache_keeps(d->hashes, &j.id))   /* before the verdict: see its first exec */
+			kcache_watch_first_exec(d->kc, fd);
 	}
 	/* Unpacked by dpkg, its package not indexed yet: a deny cached now
 	 * would refuse the postinst's exec in the kernel, before the daemon

@@ -30,19 +30,21 @@ enum top_key {
 	KEY_METRICS,
 	KEY_FILELESS,
 	KEY_UNMARKED,
+	KEY_OVERLAYFS_CACHE,
 	KEY_COUNT,
 };
 
 static const char *const top_keys[KEY_COUNT] = {
 	"mode", "watch", "default", "on_error", "decision_timeout_ms", "admin_group", "rules",
 	"overload", "scanners", "scan", "audit", "trust", "fanotify_cache", "metrics", "fileless",
-	"unmarked_filesystems",
+	"unmarked_filesystems", "overlayfs_cache",
 };
 _Static_assert(KEY_COUNT <= POLICY_MAP_MAX_KEYS, "top-level keys fit a policy_map");
 
 static const char *const mode_names[] = {"enforce", "monitor"};
 static const char *const verdict_names[] = {"allow", "deny"};
 static const char *const fanotify_cache_names[] = {"leases", "off"};
+static const char *const overlayfs_cache_names[] = {"off", "root_owned"};
 
 #define TIMEOUT_DEFAULT_MS 5000u
 #define GROUP_NAME_MAX 255
@@ -345,6 +347,13 @@ static int parse_top_value(struct policy_parser *pp, void *ctx, int key,
 		rc = policy_parse_choice(pp, "'fanotify_cache'", value, fanotify_cache_names, 2, &choice);
 		if (choice >= 0)
 			p->fanotify_cache = choice == 0 ? GK_FANOTIFY_CACHE_LEASES : GK_FANOTIFY_CACHE_OFF;
+		return rc;
+	case KEY_OVERLAYFS_CACHE:
+		rc = policy_parse_choice(pp, "'overlayfs_cache'", value, overlayfs_cache_names, 2,
+					 &choice);
+		if (choice >= 0)
+			p->overlayfs_cache = choice == 0 ? GK_OVERLAYFS_CACHE_OFF
+							 : GK_OVERLAYFS_CACHE_ROOT_OWNED;
 		return rc;
 	case KEY_METRICS:
 		return policy_parse_metrics(pp, value);

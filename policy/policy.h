@@ -134,6 +134,14 @@ enum gk_fanotify_cache {
 	GK_FANOTIFY_CACHE_OFF,       /* no kernel cache, no leases: every exec asks the daemon */
 };
 
+/* `overlayfs_cache:` -- is anything read of an overlayfs file kept (its
+ * digest in memory, its verdict in the kernel)? A writer can change such a
+ * file unseen (a shared mapping made through the overlay). */
+enum gk_overlayfs_cache {
+	GK_OVERLAYFS_CACHE_OFF,          /* default: each exec there is hashed again */
+	GK_OVERLAYFS_CACHE_ROOT_OWNED,   /* files root owns and only root may write are kept */
+};
+
 /* `metrics:` -- the daemon writes its metrics (the Prometheus text format,
  * as `gatekeeper-ctl metrics` prints them) to a node_exporter textfile. */
 struct gk_metrics_config {
@@ -169,6 +177,7 @@ struct gk_policy {
 	struct gk_trust_source *trust;   /* file order; none: no trust level */
 	size_t n_trust;
 	enum gk_fanotify_cache fanotify_cache;
+	enum gk_overlayfs_cache overlayfs_cache;
 	struct gk_metrics_config metrics;
 	/* `fileless`: may a program with no file name run (a memfd, an unlinked
 	 * O_TMPFILE or deleted file)? Default allow (runc re-executes itself

@@ -122,7 +122,7 @@ int policy_parse_path_list(struct policy_parser *pp, const yaml_event_t *value,
 
 /* ---- maps (policy_map.c) ---- */
 
-#define POLICY_MAP_MAX_KEYS 16
+#define POLICY_MAP_MAX_KEYS 24
 /* One map being read: its valid keys and where each was first seen. */
 struct policy_map {
 	const char *where;      /* message prefix: "", "rule 2: ", "audit: " */

@@ -12,13 +12,19 @@
  *   3. BAD's content goes into TARGET by ROUTE;
  *   4. exec TARGET at once: it must fail with EPERM, never run.
  * Routes: write otrunc truncate fallocate copy_file_range aio splice mmap
- * mmap_close_first rename old_writer mmap_old_writer mmap_old_writer_touch.
+ * mmap_close_first rename old_writer mmap_old_writer mmap_old_writer_touch
+ * mmap_hidden_writer.
  * aio (io_submit) raises no FS_MODIFY, nor does splice before Linux 6.5: an
  * ignore mark outlives them. The *old_writer* routes open their writer before
  * step 2, whose execs the daemon then refuses (EPERM): without that, the
  * writer could change the content after the verdict and close before the
  * kernel's own refusal (ETXTBSY). mmap_old_writer_touch also moves the ctime (futimens), as a write
  * fault does on ext4, xfs or btrfs (not on tmpfs, where the tests run).
+ * mmap_hidden_writer writes one byte through its mapping (the fault that
+ * moves the ctime) and closes its descriptor before step 2, so that BAD
+ * later goes in with no new ctime: on overlayfs nothing shows that writer,
+ * and step 2's execs must run GOOD (or the test would show nothing);
+ * elsewhere the mapping holds the file open for writing (EPERM).
  *
  * With GK_ROUTES_FREEZE_PID set, step 4's exec runs with that process (the
  * daemon) stopped: only what the kernel caches can answer it, so a refusal
@@ -38,6 +44,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -59,7 +67,7 @@ struct content {
 struct run {
 	const char *route, *target, *bad_path, *ctl, *sock;
 	struct content good, bad;
-	bool expect_hit, old_writer;
+	bool expect_hit, old_writer, hidden_writer, on_overlay;
 	int writer_fd;           /* old_* routes: opened before the verdict */
 	pid_t freeze_pid;        /* GK_ROUTES_FREEZE_PID: stopped for step 4's exec */
 	char *writer_map;
@@ -288,7 +296,7 @@ static int route_old_writer(struct run *r)
 	} else if (write_all_at(r->writer_fd, &r->bad) < 0) {
 		rc = -1;
 	}
-	if (close(r->writer_fd) < 0)
+	if (r->writer_fd >= 0 && close(r->writer_fd) < 0)
 		rc = -1;
 	r->writer_fd = -1;
 	return rc;
@@ -328,7 +336,7 @@ static bool known_route(const char *x)
 	static const char *const routes[] = { "write", "otrunc", "truncate", "fallocate",
 					      "copy_file_range", "aio", "splice", "mmap", "mmap_close_first",
 					      "rename", "old_writer", "mmap_old_writer",
-					      "mmap_old_writer_touch" };
+					      "mmap_old_writer_touch", "mmap_hidden_writer" };
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (!strcmp(x, routes[i]))
 			return true;
@@ -340,12 +348,18 @@ static int open_old_writer(struct run *r)
 	r->writer_fd = open(r->target, O_RDWR | O_CLOEXEC);
 	if (r->writer_fd < 0)
 		return -1;
-	if (strncmp(r->route, "mmap_old_writer", 15))
+	if (strncmp(r->route, "mmap_old_writer", 15) && !r->hidden_writer)
 		return 0;
 	r->writer_map = mmap(NULL, r->bad.size, PROT_READ | PROT_WRITE, MAP_SHARED, r->writer_fd, 0);
 	if (r->writer_map == MAP_FAILED) {
 		r->writer_map = NULL;
 		return -1;
+	}
+	if (r->hidden_writer) {
+		volatile char *first = r->writer_map;
+		*first = *first;
+		close(r->writer_fd);
+		r->writer_fd = -1;
 	}
 	return 0;
 }
@@ -383,7 +397,8 @@ static void wait_settled(const char *path)
 static bool prepare_round(struct run *r, unsigned round)
 {
 	char res1[64], res2[64];
-	const char *want = r->old_writer ? "errno:EPERM" : "ran:0";
+	const char *want = r->old_writer && !(r->hidden_writer && r->on_overlay) ? "errno:EPERM"
+										 : "ran:0";
 
 	if (put_content(r->target, &r->good, O_CREAT | O_TRUNC) < 0 ||
 	    (r->old_writer && open_old_writer(r) < 0)) {
@@ -473,7 +488,15 @@ int main(int argc, char **argv)
 	r.expect_hit = atoi(argv[6]) != 0;
 	r.ctl = argv[7];
 	r.sock = argv[8];
-	r.old_writer = !strncmp(r.route, "old_writer", 10) || !strncmp(r.route, "mmap_old_writer", 15);
+	r.hidden_writer = !strcmp(r.route, "mmap_hidden_writer");
+	r.old_writer = !strncmp(r.route, "old_writer", 10) || !strncmp(r.route, "mmap_old_writer", 15) ||
+		       r.hidden_writer;
+	char dir[4096];
+	struct statfs fs;
+	snprintf(dir, sizeof(dir), "%s", r.target);
+	if (strrchr(dir, '/'))
+		*strrchr(dir, '/') = '\0';
+	r.on_overlay = statfs(dir, &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC;
 	const char *freeze = getenv("GK_ROUTES_FREEZE_PID");
 	r.freeze_pid = freeze ? (pid_t)atoi(freeze) : 0;
 	if (read_whole(argv[3], &r.good) < 0 || read_whole(argv[4], &r.bad) < 0 ||

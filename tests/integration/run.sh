@@ -69,11 +69,15 @@ TESTS=(
 )
 # Invariant 1, one test per write route, with and without the kernel cache.
 for _route in write otrunc truncate fallocate copy_file_range aio splice mmap \
-	mmap_close_first rename old_writer mmap_old_writer mmap_old_writer_touch; do
+	mmap_close_first rename old_writer mmap_old_writer mmap_old_writer_touch mmap_hidden_writer; do
 	TESTS+=("inv1_$_route:120" "inv1_${_route}_no_kcache:120")
 done
 unset _route
 TESTS+=(
+	inv1_mmap_hidden_writer_overlay:120
+	inv1_mmap_hidden_writer_overlay_no_kcache:120
+	inv1_mmap_hidden_writer_overlay_root_owned:120
+	overlay_cache_keeps_only_what_policy_trusts:60
 	compile_then_run_200:120
 	copy_then_run_200:90
 	prescan_first_exec_kernel_hit:40

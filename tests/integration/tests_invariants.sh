@@ -4,7 +4,7 @@
 # Sourced by run.sh; each t_NAME runs in its own process (see lib.sh).
 
 INV1_ROUTES="write otrunc truncate fallocate copy_file_range aio splice mmap mmap_close_first
-rename old_writer mmap_old_writer mmap_old_writer_touch"
+rename old_writer mmap_old_writer mmap_old_writer_touch mmap_hidden_writer"
 INV1_ROUNDS=50
 
 need_routes() {
@@ -34,7 +34,12 @@ inv1_case() {
 	need_spawner
 	need_routes
 	inv1_contents
-	write_policy enforce deny
+	# INV1_OWNER: the target, made before the rounds rewrite it in place, owned so
+	[[ -z ${INV1_OWNER:-} ]] ||
+		{ : >"$BIN/target" && chmod 0755 "$BIN/target" && chown "$INV1_OWNER" "$BIN/target"; } ||
+		fail "cannot make the target owned by $INV1_OWNER"
+	# INV1_POLICY: one more line of policy
+	write_policy enforce deny ${INV1_POLICY:+"$INV1_POLICY"}
 	start_daemon "$@"
 	ctl_ok allow "$T/good.sh"
 	# The test means something only if the two contents get these verdicts.
@@ -67,18 +72,87 @@ inv1_case() {
 	alive "$DPID" || fail "gatekeeperd died during the route test"
 }
 
-# The old_* routes open their writer before the verdict exists: whether the
-# daemon may cache an allow then is its choice, so no kernel hit is required.
+# The old_* routes (and the hidden writer) open their writer before the
+# verdict exists: whether the daemon may cache an allow then is its choice,
+# so no kernel hit is required.
 inv1_define_tests() {
 	local route hit
 	for route in $INV1_ROUTES; do
 		hit=1
-		[[ $route == *old_writer* ]] && hit=0
+		[[ $route == *old_writer* || $route == *hidden_writer* ]] && hit=0
 		eval "t_inv1_${route}() { inv1_case $route $hit; }"
 		eval "t_inv1_${route}_no_kcache() { inv1_case $route 0 --no-kernel-cache; }"
 	done
 }
 inv1_define_tests
+
+# mount_overlay_on_bin: $BIN becomes an overlay (lower, upper and work dirs
+# on the test's tmpfs), gone at teardown.
+mount_overlay_on_bin() {
+	mkdir -p "$T/ovl/lower" "$T/ovl/upper" "$T/ovl/work" || fail "mkdir failed"
+	mount -t overlay gk-it-ovl -o "lowerdir=$T/ovl/lower,upperdir=$T/ovl/upper,workdir=$T/ovl/work" \
+		"$BIN" || fail "cannot mount an overlay on $BIN"
+	TEST_CLEANUP="mountpoint -q '$BIN' && umount -l '$BIN'${TEST_CLEANUP:+
+$TEST_CLEANUP}"
+}
+
+# On overlayfs a shared writable mapping whose descriptor is closed writes
+# the file beneath: no lease on the overlay's file sees it, its writes need
+# not move the ctime, and the kernel refuses no exec for it. So nothing of
+# a file there is kept, in memory or in the kernel: every exec is judged
+# anew, and the content written through such a mapping after a verdict
+# never runs. Root's file by default; a user's with overlayfs_cache:
+# root_owned, which keeps only what root alone may write.
+t_inv1_mmap_hidden_writer_overlay() {
+	mount_overlay_on_bin
+	inv1_case mmap_hidden_writer 0
+}
+
+t_inv1_mmap_hidden_writer_overlay_no_kcache() {
+	mount_overlay_on_bin
+	inv1_case mmap_hidden_writer 0 --no-kernel-cache
+}
+
+t_inv1_mmap_hidden_writer_overlay_root_owned() {
+	mount_overlay_on_bin
+	INV1_OWNER=65534 INV1_POLICY="overlayfs_cache: root_owned" inv1_case mmap_hidden_writer 0
+}
+
+# overlay_second_exec_cached NAME: two execs of $BIN/NAME, true when the
+# second raised no permission event (a kernel hit).
+overlay_second_exec_cached() {
+	local p1 p2
+	expect_runs "$BIN/$1" "$1, first exec: "
+	p1=$(settle_num perm_events) || exit 1
+	expect_runs "$BIN/$1" "$1, second exec: "
+	p2=$(settle_num perm_events) || exit 1
+	[[ $p2 -eq $p1 ]]
+}
+
+# By default nothing is kept on overlayfs, root's files included; with
+# overlayfs_cache: root_owned, what only root may write is cached as
+# anywhere else, and a user's file, or one its group may write, is not.
+t_overlay_cache_keeps_only_what_policy_trusts() {
+	mount_overlay_on_bin
+	mkbin rootprog
+	mkbin userprog
+	mkbin groupprog
+	chown 65534 "$BIN/userprog" || fail "chown failed"
+	chmod 0775 "$BIN/groupprog" || fail "chmod failed"
+	write_policy enforce allow
+	start_daemon
+	sleep 0.1   # the ctimes settled: a verdict on any of them could be kept
+	overlay_second_exec_cached rootprog && fail "root's file on overlayfs was cached by default"
+	write_policy enforce allow "overlayfs_cache: root_owned"
+	ctl_ok policy apply "$POLICY"
+	overlay_second_exec_cached rootprog || fail "overlayfs_cache: root_owned did not cache root's file"
+	overlay_second_exec_cached userprog && fail "a user's file on overlayfs was cached"
+	overlay_second_exec_cached groupprog && fail "a group-writable file on overlayfs was cached"
+	write_policy enforce allow
+	ctl_ok policy apply "$POLICY"
+	overlay_second_exec_cached rootprog && fail "root's file stayed cached once the policy dropped root_owned"
+	return 0
+}
 
 # ------------------------------------------------------------ compile-then-run
 

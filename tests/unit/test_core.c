@@ -355,6 +355,48 @@ static void test_identify_rehashes_changed_file(void **state)
 	hash_cache_free(hc);
 }
 
+/* Nothing read of an overlayfs file is kept, unless the policy trusts what
+ * only root may write there; elsewhere everything settled is. */
+static void test_hash_cache_keeps_overlay_only_if_trusted(void **state)
+{
+	(void)state;
+	struct hash_cache *hc = hash_cache_new();
+	unsigned char sha[GK_SHA256_LEN];
+	int fd = temp_file("content", 7);
+	struct file_id id;
+	assert_non_null(hc);
+	static const struct {
+		bool overlay, root_only, trust, keeps;
+	} cases[] = {
+		{ false, false, false, true }, { false, true, true, true },
+		{ true, true, false, false }, { true, false, false, false },
+		{ true, false, true, false }, { true, true, true, true },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hash_cache_trust_overlay_root(hc, cases[i].trust);
+		id = (struct file_id){ .overlay = cases[i].overlay, .root_only = cases[i].root_only };
+		assert_int_equal(hash_cache_keeps(hc, &id), cases[i].keeps);
+	}
+	/* what file_id_of_fd finds: root_only by owner and write bits */
+	assert_int_equal(fchmod(fd, 0755), 0);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_int_equal(id.root_only, geteuid() == 0);
+	assert_int_equal(fchmod(fd, 0775), 0);
+	assert_int_equal(file_id_of_fd(fd, &id), 0);
+	assert_false(id.root_only);
+	/* an overlayfs identity is never found, even with a digest stored for
+	 * the same file as a plain one */
+	hash_cache_trust_overlay_root(hc, false);
+	usleep(SETTLE_US);
+	assert_int_equal(identify_fd(hc, fd, &id, sha), 0);
+	assert_false(id.overlay);   /* the test's temporary files are not on overlayfs */
+	assert_true(hash_cache_lookup(hc, &id, sha));
+	id.overlay = true;
+	assert_false(hash_cache_lookup(hc, &id, sha));
+	close(fd);
+	hash_cache_free(hc);
+}
+
 /* The /proc/self/fd directory gk_fd_path keeps open names the fd table of
  * the process that opened it: a forked child must not look its own fds up
  * in its parent's table. Fd 900 is open in the child only. */
@@ -539,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_known_vector),
 		cmocka_unit_test(test_sha256_cancel),
 		cmocka_unit_test(test_identify_rehashes_changed_file),
+		cmocka_unit_test(test_hash_cache_keeps_overlay_only_if_trusted),
 		cmocka_unit_test(test_fd_path_in_forked_child),
 		cmocka_unit_test(test_replace_file_and_read_text),
 		cmocka_unit_test(test_linger_backs_off_and_ends),

@@ -1,5 +1,6 @@
 /* Unit tests for policy/: the keys beyond the minimal form -- overload,
- * scanners, scan, audit, and rules by scanner result or with action scan.
+ * scanners, scan, audit, overlayfs_cache, and rules by scanner result or
+ * with action scan.
  * Core keys and loading: test_policy.c; decisions and scan plans:
  * test_policy_decide.c. Each table row runs as its own cmocka test. */
 #include <stdio.h>
@@ -33,6 +34,9 @@ static const struct bad_case bad_cases[] = {
 	 "unknown key 'overlaod' (did you mean 'overload'?)", 1},
 	{"overload: a list", HEAD "overload: [deny]\n", 5, 11,
 	 "'overload' must be allow or deny, not a list", 1},
+	/* overlayfs_cache */
+	{"overlayfs_cache: bad value", HEAD "overlayfs_cache: root\n", 5, 18,
+	 "'overlayfs_cache' must be off or root_owned, not 'root'", 1},
 	/* scanners */
 	{"scanners: a list", HEAD "scanners: [clamav]\n", 5, 11,
 	 "'scanners' must be a map like {clamav: {enabled: auto}}, not a list", 1},
@@ -492,6 +496,22 @@ static void load_packaged_default(void **state)
 	policy_free(p);
 }
 
+/* `overlayfs_cache` defaults to off. */
+static void overlayfs_cache_values(void **state)
+{
+	(void)state;
+	static const char *const yaml[] = { HEAD, HEAD "overlayfs_cache: off\n",
+					    HEAD "overlayfs_cache: root_owned\n" };
+	static const enum gk_overlayfs_cache want[] = { GK_OVERLAYFS_CACHE_OFF, GK_OVERLAYFS_CACHE_OFF,
+							GK_OVERLAYFS_CACHE_ROOT_OWNED };
+	for (size_t i = 0; i < N_OF(yaml); i++) {
+		struct gk_policy *p = policy_parse("o.yaml", yaml[i], strlen(yaml[i]), NULL);
+		assert_non_null(p);
+		assert_int_equal(p->overlayfs_cache, want[i]);
+		policy_free(p);
+	}
+}
+
 /* ---- runner: one cmocka test per table row ---- */
 
 int main(void)
@@ -502,6 +522,7 @@ int main(void)
 		{"scan: every unconfigured engine reported", every_unconfigured_engine_reported},
 		{"rules: fields of scanner and scan rules", rule_fields_by_scanner},
 		{"load: packaging/policy.yaml", load_packaged_default},
+		{"overlayfs_cache: off by default, root_owned", overlayfs_cache_values},
 	};
 	struct CMUnitTest tests[N_OF(bad_cases) + N_OF(good_cases) + N_OF(singles)];
 	size_t n = 0;
