@@ -150,20 +150,6 @@ void hash_cache_use_guard(struct hash_cache *hc,
 	hc->guard_ctx = ctx;
 }
 
-static void stamp_wide_forget(struct hash_cache *hc);
-static void clear_memory(struct hash_cache *hc, const dev_t *dev, bool overlay_only);
-
-/* What was kept under the old setting goes: a root writer's mapping may
- * have changed it unseen, and an apply is how an admin says so. */
-void hash_cache_trust_overlay_root(struct hash_cache *hc, bool trust)
-{
-	if (!hc)
-		return;
-	atomic_store(&hc->trust_overlay_root, trust);
-	stamp_wide_forget(hc);
-	clear_memory(hc, NULL, true);
-}
-
 bool hash_cache_keeps(const struct hash_cache *hc, const struct file_id *id)
 {
 	return !id->overlay || (id->root_only && hc && atomic_load(&hc->trust_overlay_root));
@@ -391,6 +377,17 @@ static void clear_memory(struct hash_cache *hc, const dev_t *dev, bool overlay_o
 				hc->slots[i].used = false;
 		pthread_mutex_unlock(&hc->slot_locks[l]);
 	}
+}
+
+/* What was kept under the old setting goes: a root writer's mapping may
+ * have changed it unseen, and an apply is how an admin says so. */
+void hash_cache_trust_overlay_root(struct hash_cache *hc, bool trust)
+{
+	if (!hc)
+		return;
+	atomic_store(&hc->trust_overlay_root, trust);
+	stamp_wide_forget(hc);
+	clear_memory(hc, NULL, true);
 }
 
 void hash_cache_forget_dev(struct hash_cache *hc, dev_t dev)

@@ -494,8 +494,9 @@ int main(int argc, char **argv)
 	char dir[4096];
 	struct statfs fs;
 	snprintf(dir, sizeof(dir), "%s", r.target);
-	if (strrchr(dir, '/'))
-		*strrchr(dir, '/') = '\0';
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
 	r.on_overlay = statfs(dir, &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC;
 	const char *freeze = getenv("GK_ROUTES_FREEZE_PID");
 	r.freeze_pid = freeze ? (pid_t)atoi(freeze) : 0;
